@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from salesmarketing.models import Notification, Team, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ("username", "display_name", "email", "role", "team", "is_active")
+    list_filter = ("role", "team", "is_active")
+    search_fields = ("username", "display_name", "email")
+    fieldsets = (
+        *BaseUserAdmin.fieldsets,
+        (_("Sales and marketing"), {"fields": ("display_name", "role", "team")}),
+    )
+    add_fieldsets = (
+        *BaseUserAdmin.add_fieldsets,
+        (_("Sales and marketing"), {"fields": ("display_name", "role", "team")}),
+    )
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "manager")
+    list_select_related = ("manager",)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("title", "recipient", "created_at", "read_at")
+    list_select_related = ("recipient",)
+    raw_id_fields = ("recipient",)

@@ -1,0 +1,52 @@
+"""Formatting for money, percentages and missing values in the viewer's language."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django import template
+from django.utils.formats import number_format
+from django.utils.translation import get_language
+
+register = template.Library()
+
+DASH = "—"
+
+
+def _to_decimal(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+@register.filter
+def yen(value) -> str:
+    """1234567 → '1,234,567円' in Japanese, '¥1,234,567' in English; None → '—'."""
+    amount = _to_decimal(value)
+    if amount is None:
+        return DASH
+    text = number_format(amount.quantize(Decimal(1)), decimal_pos=0, use_l10n=True, force_grouping=True)
+    if (get_language() or "ja").startswith("ja"):
+        return f"{text}円"
+    return f"¥{text}"
+
+
+@register.filter
+def pct(value, decimals: int = 1) -> str:
+    """A ratio (0.256) as a percentage ('25.6%'); None → '—'."""
+    ratio = _to_decimal(value)
+    if ratio is None:
+        return DASH
+    return f"{number_format(ratio * 100, decimal_pos=int(decimals), use_l10n=True, force_grouping=True)}%"
+
+
+@register.filter
+def num(value, decimals: int = 0) -> str:
+    """A grouped number ('12,345'); None → '—'."""
+    number = _to_decimal(value)
+    if number is None:
+        return DASH
+    return number_format(number, decimal_pos=int(decimals), use_l10n=True, force_grouping=True)

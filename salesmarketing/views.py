@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from salesmarketing.htmx import HtmxHttpRequest
+from salesmarketing.services import notifications_mark_read
+
+logger = logging.getLogger(__name__)
+
+
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    return render(request, "dashboard.html")
+
+
+@vary_on_headers("HX-Request")
+def notifications(request: HtmxHttpRequest) -> HttpResponse:
+    if request.htmx and request.GET.get("part") == "bell":
+        return render(request, "notifications.html#bell")  # unread_count comes from the layout context
+    items = list(request.user.notifications.all()[:50])
+    return render(request, "notifications.html", {"items": items})
+
+
+@require_POST
+def notifications_read(request: HtmxHttpRequest) -> HttpResponse:
+    notifications_mark_read(recipient=request.user)
+    return render(request, "notifications.html#bell", {"unread_count": 0})
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request: HtmxHttpRequest) -> JsonResponse:
+    """Can the app serve? 503 when the database does not answer; the broker is reported, not required."""
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        checks["database"] = "ok"
+    except Exception as exc:  # any driver error means "down"
+        logger.warning("healthz: database check failed: %s", exc)
+        checks["database"] = "error"
+
+    if settings.REDIS_URL:
+        try:
+            import redis
+
+            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1).ping()
+            checks["broker"] = "ok"
+        except Exception as exc:
+            logger.warning("healthz: broker check failed: %s", exc)
+            checks["broker"] = "error"
+    else:
+        checks["broker"] = "in-process"
+
+    healthy = checks["database"] == "ok"
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
+    )

@@ -1,0 +1,138 @@
+"""Shared fixtures: standing users (owner, teammate, outsider), logged-in clients, Celery and browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+
+from salesmarketing.celery import app as celery_app
+from salesmarketing.models import User
+from tests.factories import TeamFactory, UserFactory
+
+# Playwright's sync API runs an event loop in the test thread; ORM calls in browser tests stay synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_or_skip(condition: bool, reason: str) -> None:
+    """Skip with a reason on a developer machine; fail in CI, where every part must be present."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI must run this test: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process():
+    """Tests run Celery tasks in-process unless they ask for a real worker (the `celery_worker` fixture)."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def sales_team():
+    return TeamFactory(name="営業一課")
+
+
+@pytest.fixture
+def owner(sales_team):
+    return UserFactory(username="owner", display_name="担当 太郎", role=User.Role.SALES, team=sales_team)
+
+
+@pytest.fixture
+def teammate(sales_team):
+    return UserFactory(username="teammate", display_name="同僚 花子", role=User.Role.SALES, team=sales_team)
+
+
+@pytest.fixture
+def outsider():
+    return UserFactory(
+        username="outsider", display_name="他課 次郎", role=User.Role.SALES, team=TeamFactory(name="営業二課")
+    )
+
+
+@pytest.fixture
+def manager(sales_team):
+    user = UserFactory(username="manager", display_name="課長 一郎", role=User.Role.MANAGER, team=sales_team)
+    sales_team.manager = user
+    sales_team.save()
+    return user
+
+
+@pytest.fixture
+def marketer():
+    return UserFactory(
+        username="marketer",
+        display_name="広報 桜",
+        role=User.Role.MARKETING,
+        team=TeamFactory(name="マーケ", kind="marketing"),
+    )
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker consuming from Redis in this process (needs REDIS_URL)."""
+    require_or_skip(bool(settings.REDIS_URL), "REDIS_URL is not set, so there is no broker for a real worker")
+    from celery.contrib.testing.worker import start_worker
+
+    celery_app.conf.task_always_eager = False
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+        yield worker
+
+
+# --- Browser (pytest-playwright driving Debian's Chromium) --------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    require_or_skip(
+        bool(shutil.which(CHROMIUM) or os.path.exists(CHROMIUM)), f"Chromium not found at {CHROMIUM}"
+    )
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }
+
+
+@pytest.fixture
+def login(live_server, page):
+    """Log `user` in through the real login form; returns the page on the dashboard."""
+
+    def _login(user, password: str = "pw-for-tests-1"):
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.fill("input[name=username]", user.username)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/")
+        return page
+
+    return _login
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """A Japanese user's browser (the first users' language); tests switch to English where they need to."""
+    return {**browser_context_args, "locale": "ja-JP", "timezone_id": "Asia/Tokyo"}

@@ -1,0 +1,113 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from salesmarketing.env import env_bool, env_int, env_list, env_str
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_env_bool_reads_common_spellings(monkeypatch):
+    for raw, expected in [
+        ("1", True),
+        ("TRUE", True),
+        ("yes", True),
+        ("off", False),
+        ("0", False),
+        ("", False),
+    ]:
+        monkeypatch.setenv("X_FLAG", raw)
+        assert env_bool("X_FLAG") is expected
+    monkeypatch.delenv("X_FLAG")
+    assert env_bool("X_FLAG", True) is True
+
+
+def test_env_bool_rejects_garbage_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("X_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="X_FLAG"):
+        env_bool("X_FLAG")
+
+
+def test_env_int_and_list(monkeypatch):
+    monkeypatch.setenv("X_NUM", "42")
+    monkeypatch.setenv("X_LIST", "a.example, b.example ,,")
+    assert env_int("X_NUM", 1) == 42
+    assert env_list("X_LIST") == ["a.example", "b.example"]
+    assert env_str("X_MISSING", "dflt") == "dflt"
+    monkeypatch.setenv("X_NUM", "forty")
+    with pytest.raises(ImproperlyConfigured, match="X_NUM"):
+        env_int("X_NUM", 1)
+
+
+def _settings_in_subprocess(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Import the settings module fresh with exactly this environment and print what it decided."""
+    code = (
+        "import json, django; from django.conf import settings; django.setup();"
+        "db = settings.DATABASES['default'];"
+        "print(json.dumps({'engine': db['ENGINE'], 'name': str(db['NAME']), 'host': db.get('HOST', ''),"
+        "'eager': settings.CELERY_TASK_ALWAYS_EAGER, 'broker': settings.CELERY_BROKER_URL,"
+        "'tz': settings.TIME_ZONE, 'lang': settings.LANGUAGE_CODE, 'debug': settings.DEBUG,"
+        "'hosts': settings.ALLOWED_HOSTS}))"
+    )
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "VIRTUAL_ENV")}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**base, "DJANGO_SETTINGS_MODULE": "salesmarketing.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_defaults_are_sqlite_in_process_tasks_tokyo_and_japanese():
+    result = _settings_in_subprocess({"DEBUG": "1"})
+    assert result.returncode == 0, result.stderr
+    decided = json.loads(result.stdout)
+    assert decided["engine"] == "django.db.backends.sqlite3"
+    assert decided["name"].endswith("var/salesmarketing.sqlite3")
+    assert decided["eager"] is True
+    assert decided["tz"] == "Asia/Tokyo"
+    assert decided["lang"] == "ja"
+
+
+def test_database_and_redis_urls_switch_to_postgres_and_a_real_broker():
+    result = _settings_in_subprocess(
+        {
+            "SECRET_KEY": "x" * 50,
+            "DATABASE_URL": "postgres://app:pw@db.internal:5432/sm",
+            "REDIS_URL": "redis://cache.internal:6379/1",
+            "ALLOWED_HOSTS": "crm.example.jp",
+            "TIME_ZONE": "UTC",
+            "LANGUAGE_CODE": "en",
+        }
+    )
+    assert result.returncode == 0, result.stderr
+    decided = json.loads(result.stdout)
+    assert decided["engine"] == "django.db.backends.postgresql"
+    assert (decided["name"], decided["host"]) == ("sm", "db.internal")
+    assert decided["eager"] is False
+    assert decided["broker"] == "redis://cache.internal:6379/1"
+    assert decided["hosts"] == ["crm.example.jp"]
+    assert (decided["tz"], decided["lang"], decided["debug"]) == ("UTC", "en", False)
+
+
+def test_production_without_secret_key_refuses_to_start():
+    result = _settings_in_subprocess({"DEBUG": "0"})
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_env_example_documents_every_variable_settings_reads():
+    settings_src = (ROOT / "salesmarketing" / "settings.py").read_text()
+    import re
+
+    read = set(re.findall(r'env_(?:str|bool|int|list)\("([A-Z_]+)"', settings_src))
+    documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert read, "settings.py reads no variables?"
+    assert read <= documented, f"undocumented in .env.example: {sorted(read - documented)}"
