@@ -35,7 +35,8 @@ def process_env(transactional_db):
     )
     require_or_skip(bool(settings.REDIS_URL), "REDIS_URL is not set")
     db = settings.DATABASES["default"]
-    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{host}/{db['NAME']}"
     return {
         **os.environ,
         "DATABASE_URL": url,
