@@ -88,3 +88,54 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ApiKey(models.Model):
+    """A key for the JSON API. Only a SHA-256 hash of the secret is stored; the key is shown once at creation."""
+
+    class Scope(models.TextChoices):
+        EVENTS_WRITE = "events:write", _("Send events")
+        LEADS_READ = "leads:read", _("Read leads")
+        LEADS_WRITE = "leads:write", _("Create and update leads")
+        HANDOFFS_WRITE = "handoffs:write", _("Read, accept and reject handoffs")
+        DEALS_WRITE = "deals:write", _("Read, create and update deals")
+        KPIS_READ = "kpis:read", _("Read KPIs")
+
+    name = models.CharField(_("name"), max_length=100)
+    source = models.SlugField(
+        _("source"),
+        max_length=50,
+        help_text=_(
+            "The integration this key belongs to; event ids are unique per source, so keep it across key rotations."
+        ),
+    )
+    prefix = models.CharField(_("prefix"), max_length=12, unique=True)
+    key_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(_("scopes"), default=list)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("acts as"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="api_keys",
+        help_text=_("Records created through this key are attributed to this user; empty: no user."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes

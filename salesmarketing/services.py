@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from salesmarketing.models import Notification, Team, User
+from salesmarketing.models import ApiKey, Notification, Team, User
 
 
 def user_create(
@@ -48,3 +52,47 @@ def notifications_mark_read(*, recipient: User) -> int:
     return Notification.objects.filter(recipient=recipient, read_at__isnull=True).update(
         read_at=timezone.now()
     )
+
+
+def api_key_create(
+    *, name: str, source: str, scopes: list[str] | None = None, user: User | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key; returns it with the plain secret, which is never stored and cannot be shown again."""
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    plain = f"sm_{prefix}_{secret}"
+    key = ApiKey.objects.create(
+        name=name,
+        source=source,
+        prefix=prefix,
+        key_hash=_hash_key(plain),
+        scopes=list(scopes if scopes is not None else ApiKey.Scope.values),
+        user=user,
+    )
+    return key, plain
+
+
+def api_key_authenticate(plain: str) -> ApiKey | None:
+    """The active key for this secret, or None. Compares hashes in constant time."""
+    parts = plain.split("_", 2)
+    if len(parts) != 3 or parts[0] != "sm":
+        return None
+    key = ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True).select_related("user").first()
+    if key is None or not hmac.compare_digest(key.key_hash, _hash_key(plain)):
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)  # at most one write a minute per key
+    return key
+
+
+def api_key_revoke(*, key: ApiKey) -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+def _hash_key(plain: str) -> str:
+    # The secret has 256 bits of entropy, so a fast hash is enough (no dictionary to guess from).
+    return hashlib.sha256(plain.encode()).hexdigest()

@@ -12,10 +12,13 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from salesmarketing.env import env_bool, env_int, env_list, env_str
+from salesmarketing.env import env_bool, env_int, env_list, env_str, load_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
+
+# An optional .env beside manage.py (the same file docker compose reads); ENV_FILE="" turns it off.
+load_env_file(env_str("ENV_FILE", str(BASE_DIR / ".env")))
 
 DEBUG = env_bool("DEBUG", False)
 
@@ -39,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "ninja",
     "salesmarketing",
     "leads",
     "campaigns",

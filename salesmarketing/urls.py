@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from salesmarketing import views
+from salesmarketing import api, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -20,5 +20,6 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
     path("pipeline/", include("pipeline.urls")),
     path("kpis/", include("kpis.urls")),
+    path("api/v1/", api.urls()),
     path("admin/", admin.site.urls),
 ]

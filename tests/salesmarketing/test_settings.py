@@ -58,7 +58,7 @@ def _settings_in_subprocess(env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={**base, "DJANGO_SETTINGS_MODULE": "salesmarketing.settings", **env},
+        env={**base, "DJANGO_SETTINGS_MODULE": "salesmarketing.settings", "ENV_FILE": "", **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -101,6 +101,15 @@ def test_production_without_secret_key_refuses_to_start():
     result = _settings_in_subprocess({"DEBUG": "0"})
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_env_file_fills_in_what_the_environment_does_not_say(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("# local\nDEBUG=1\nTIME_ZONE='Europe/Berlin'\nLANGUAGE_CODE=en\n")
+    result = _settings_in_subprocess({"ENV_FILE": str(env_file), "LANGUAGE_CODE": "ja"})
+    assert result.returncode == 0, result.stderr
+    decided = json.loads(result.stdout)
+    assert (decided["debug"], decided["tz"], decided["lang"]) == (True, "Europe/Berlin", "ja")
 
 
 def test_env_example_documents_every_variable_settings_reads():

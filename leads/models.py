@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from leads.choices import AwarenessStage, Industry, LeadSource, LifecycleStage, Region, TouchType
+
+
+class Company(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    domain = models.CharField(_("domain"), max_length=200, blank=True, help_text=_("e.g. example.co.jp"))
+    industry = models.CharField(_("industry"), max_length=30, choices=Industry.choices, blank=True)
+    employee_count = models.PositiveIntegerField(_("employees"), null=True, blank=True)
+    region = models.CharField(_("region"), max_length=20, choices=Region.choices, blank=True)
+    prefecture = models.CharField(_("prefecture"), max_length=20, blank=True)
+    website = models.URLField(_("website"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
+        constraints = [
+            models.UniqueConstraint(Lower("domain"), condition=~Q(domain=""), name="company_domain_unique"),
+        ]
+        indexes = [models.Index(fields=["name"], name="company_name_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("leads:company_detail", args=[self.pk])
+
+
+class LeadQuerySet(models.QuerySet):
+    def owned_by(self, user) -> LeadQuerySet:
+        return self.filter(owner=user)
+
+    def mql(self) -> LeadQuerySet:
+        return self.filter(lifecycle_stage=LifecycleStage.MQL)
+
+
+class Lead(models.Model):
+    email = models.EmailField(_("email"), max_length=254)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    name_kana = models.CharField(_("name (kana)"), max_length=200, blank=True)
+    title = models.CharField(_("job title"), max_length=200, blank=True)
+    department = models.CharField(_("department"), max_length=200, blank=True)
+    phone = models.CharField(_("phone"), max_length=50, blank=True)
+    company = models.ForeignKey(
+        Company,
+        verbose_name=_("company"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+    )
+    source = models.CharField(
+        _("source"), max_length=20, choices=LeadSource.choices, default=LeadSource.MANUAL
+    )
+    first_touch_campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        verbose_name=_("first-touch campaign"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="first_touch_leads",
+    )
+    persona = models.ForeignKey(
+        "campaigns.Persona",
+        verbose_name=_("persona"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+    )
+    persona_set_by_hand = models.BooleanField(_("persona set by hand"), default=False)
+    consent_email = models.BooleanField(_("consents to email"), default=False)
+    unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
+    lifecycle_stage = models.CharField(
+        _("lifecycle stage"), max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.LEAD
+    )
+    awareness_stage = models.CharField(
+        _("awareness stage"), max_length=20, choices=AwarenessStage.choices, default=AwarenessStage.LATENT
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_leads",
+    )
+    # Filled by scoring (leads.scoring); kept on the row so lists sort and filter without joins.
+    fit_score = models.IntegerField(_("fit score"), default=0)
+    engagement_score = models.IntegerField(_("engagement score"), default=0)
+    total_score = models.IntegerField(_("score"), default=0)
+    scored_at = models.DateTimeField(_("scored at"), null=True, blank=True)
+    mql_at = models.DateTimeField(_("became MQL at"), null=True, blank=True)
+    last_touch_at = models.DateTimeField(_("last touch at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = LeadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="lead_email_unique_ci"),
+        ]
+        indexes = [
+            models.Index(fields=["lifecycle_stage", "-total_score"], name="lead_lifecycle_score_idx"),
+            models.Index(fields=["owner", "lifecycle_stage"], name="lead_owner_idx"),
+            models.Index(fields=["-total_score"], name="lead_score_idx"),
+            models.Index(fields=["awareness_stage"], name="lead_awareness_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.email
+
+    def get_absolute_url(self) -> str:
+        return reverse("leads:detail", args=[self.pk])
+
+
+class Visitor(models.Model):
+    """A first-party visitor id (tracking cookie) and, once they identify, the lead it belongs to."""
+
+    visitor_id = models.CharField(_("visitor id"), max_length=64, unique=True)
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, null=True, blank=True, related_name="visitors"
+    )
+    first_seen_at = models.DateTimeField(_("first seen"), auto_now_add=True)
+    identified_at = models.DateTimeField(_("identified at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("visitor")
+        verbose_name_plural = _("visitors")
+
+    def __str__(self) -> str:
+        return self.visitor_id
+
+
+class Touch(models.Model):
+    """One tracked interaction of a lead, or of an anonymous visitor until they identify."""
+
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, null=True, blank=True, related_name="touches"
+    )
+    visitor_id = models.CharField(_("visitor id"), max_length=64, blank=True)
+    type = models.CharField(_("type"), max_length=30, choices=TouchType.choices)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    url = models.TextField(_("URL"), blank=True)
+    utm_source = models.CharField(_("UTM source"), max_length=100, blank=True)
+    utm_medium = models.CharField(_("UTM medium"), max_length=100, blank=True)
+    utm_campaign = models.CharField(_("UTM campaign"), max_length=100, blank=True)
+    utm_content = models.CharField(_("UTM content"), max_length=100, blank=True)
+    utm_term = models.CharField(_("UTM term"), max_length=100, blank=True)
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        verbose_name=_("campaign"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="touches",
+    )
+    properties = models.JSONField(_("properties"), default=dict, blank=True)
+    source = models.CharField(
+        _("source"),
+        max_length=64,
+        help_text=_("Where the event came from (API integration, form, tracking, import)."),
+    )
+    idempotency_key = models.CharField(_("idempotency key"), max_length=128)
+    created_at = models.DateTimeField(_("received at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("touch")
+        verbose_name_plural = _("touches")
+        constraints = [
+            models.UniqueConstraint(fields=["source", "idempotency_key"], name="touch_idempotency_unique"),
+            models.CheckConstraint(
+                condition=Q(lead__isnull=False) | ~Q(visitor_id=""), name="touch_has_an_owner"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["lead", "-occurred_at"], name="touch_lead_time_idx"),
+            models.Index(fields=["occurred_at"], name="touch_time_idx"),
+            models.Index(fields=["campaign", "occurred_at"], name="touch_campaign_time_idx"),
+            models.Index(
+                fields=["visitor_id"], name="touch_anonymous_visitor_idx", condition=Q(lead__isnull=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class AwarenessRule(models.Model):
+    """An editable rule: a lead whose touches match it is at least at `stage`.
+
+    A lead's awareness stage is the highest stage of any active rule its touches match (潜在層 when none).
+    """
+
+    class Field(models.TextChoices):
+        TOUCH_TYPE = "type", _("Touch type equals")
+        URL_CONTAINS = "url", _("URL contains")
+        UTM_MEDIUM = "utm_medium", _("UTM medium equals")
+
+    name = models.CharField(_("name"), max_length=200)
+    stage = models.CharField(_("stage"), max_length=20, choices=AwarenessStage.choices)
+    field = models.CharField(_("matches on"), max_length=20, choices=Field.choices)
+    value = models.CharField(_("value"), max_length=200)
+    min_count = models.PositiveSmallIntegerField(_("at least (times)"), default=1)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["stage", "name"]
+        verbose_name = _("awareness rule")
+        verbose_name_plural = _("awareness rules")
+        constraints = [
+            models.CheckConstraint(condition=Q(min_count__gte=1), name="awarenessrule_min_count_positive")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

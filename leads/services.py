@@ -1,0 +1,87 @@
+"""Writes for companies and leads shared by every capture path (API, form, tracking, import, UI)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from leads.models import Company, Lead
+
+# Fields an upsert may set; an empty value never overwrites a known one.
+LEAD_FIELDS = ("name", "name_kana", "title", "department", "phone", "consent_email")
+COMPANY_FIELDS = ("industry", "employee_count", "region", "prefecture", "website")
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def company_resolve(*, name: str = "", domain: str = "", **fields) -> Company | None:
+    """The company with this domain (or, without one, this exact name), created when missing."""
+    name, domain = name.strip(), domain.strip().lower()
+    if not name and not domain:
+        return None
+    existing = (
+        Company.objects.filter(domain__iexact=domain).first()
+        if domain
+        else Company.objects.filter(name=name).first()
+    )
+    if existing is None:
+        try:
+            with transaction.atomic():
+                existing = Company.objects.create(
+                    name=name or domain,
+                    domain=domain,
+                    **{k: v for k, v in fields.items() if v not in (None, "")},
+                )
+                return existing
+        except IntegrityError:  # another request created it a moment ago
+            existing = Company.objects.get(domain__iexact=domain)
+    updates = {
+        k: v
+        for k, v in fields.items()
+        if k in COMPANY_FIELDS and v not in (None, "") and not getattr(existing, k)
+    }
+    if updates:
+        Company.objects.filter(pk=existing.pk).update(**updates, updated_at=timezone.now())
+        for key, value in updates.items():
+            setattr(existing, key, value)
+    return existing
+
+
+def lead_upsert(*, email: str, source: str, company: Company | None = None, **fields) -> tuple[Lead, bool]:
+    """Create the lead with this email (case-insensitive) or fill in what it lacks. Returns (lead, created).
+
+    Known values are only replaced by non-empty ones, so a sparse event never erases a profile.
+    Safe under concurrency: a duplicate create loses the race cleanly and updates the winner instead.
+    """
+    email = normalize_email(email)
+    values = {k: v for k, v in fields.items() if k in LEAD_FIELDS and v not in (None, "")}
+    lead = Lead.objects.filter(email__iexact=email).first()
+    if lead is None:
+        try:
+            with transaction.atomic():
+                lead = Lead.objects.create(email=email, source=source, company=company, **values)
+                return lead, True
+        except IntegrityError:
+            lead = Lead.objects.get(email__iexact=email)
+    changed = {k: v for k, v in values.items() if getattr(lead, k) != v}
+    if company is not None and lead.company_id != company.pk:
+        changed["company"] = company
+    if changed:
+        for key, value in changed.items():
+            setattr(lead, key, value)
+        lead.save(update_fields=[*changed, "updated_at"])
+    return lead, False
+
+
+def leads_touched(lead_ids: Iterable[int]) -> None:
+    """The seam every capture path calls after storing touches: after commit, a worker updates these leads
+    (awareness stage now; scores and handoffs as scoring lands). Batches of at most 500 ids per task."""
+    from leads.tasks import process_touched_leads
+
+    ids = sorted(set(lead_ids))
+    for start in range(0, len(ids), 500):
+        process_touched_leads.delay_on_commit(ids[start : start + 500])
