@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from leads.models import Company, Lead
+from leads.models import Company, Lead, Touch
 
 # Fields an upsert may set; an empty value never overwrites a known one.
 LEAD_FIELDS = ("name", "name_kana", "title", "department", "phone", "consent_email")
@@ -85,3 +86,33 @@ def leads_touched(lead_ids: Iterable[int]) -> None:
     ids = sorted(set(lead_ids))
     for start in range(0, len(ids), 500):
         process_touched_leads.delay_on_commit(ids[start : start + 500])
+
+
+def touch_record(
+    *,
+    lead: Lead,
+    type: str,
+    source: str,
+    idempotency_key: str,
+    occurred_at=None,
+    url: str = "",
+    properties: dict | None = None,
+) -> tuple[Touch, bool]:
+    """Record one touch of a known lead (a sales activity, a form on our own pages). Replays change nothing."""
+    touch, created = Touch.objects.get_or_create(
+        source=source,
+        idempotency_key=idempotency_key,
+        defaults={
+            "lead": lead,
+            "type": type,
+            "occurred_at": occurred_at or timezone.now(),
+            "url": url,
+            "properties": properties or {},
+        },
+    )
+    if created:
+        Lead.objects.filter(pk=lead.pk).update(
+            last_touch_at=Greatest(Coalesce("last_touch_at", touch.occurred_at), touch.occurred_at)
+        )
+        leads_touched([lead.pk])
+    return touch, created

@@ -5,11 +5,25 @@ Idempotent: a second run finds what the first one made and adds nothing.
 
 from __future__ import annotations
 
+import importlib
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from salesmarketing.demo import DEMO_PASSWORD, USERS, seed_users
+
+# Each app may have a `demo.py` with `seed(*, users, stdout)`; run in dependency order. Each must be idempotent.
+DEMO_APPS = ("leads", "campaigns", "pipeline", "kpis")
+
+
+def _demo_module(app: str):
+    try:
+        return importlib.import_module(f"{app}.demo")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{app}.demo":
+            raise
+        return None
 
 
 class Command(BaseCommand):
@@ -24,7 +38,11 @@ class Command(BaseCommand):
                 "seed_demo adds demo users with known passwords; DEBUG is off. Use --force to run anyway."
             )
         with transaction.atomic():
-            seed_users()
+            users = seed_users()
+            for app in DEMO_APPS:
+                module = _demo_module(app)
+                if module is not None:
+                    module.seed(users=users, stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data is ready. Log in with any of these (password for all: {DEMO_PASSWORD}):"
