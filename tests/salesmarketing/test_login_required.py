@@ -10,6 +10,7 @@ PUBLIC = {
     "login",  # the way in
     "set_language",  # the login page has a language switch
     "healthz",  # load balancers and monitors
+    "api-root",  # the bare /api/v1/ prefix serves nothing (404); endpoints under it are checked
 }
 
 
