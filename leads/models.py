@@ -44,6 +44,14 @@ class LeadQuerySet(models.QuerySet):
     def mql(self) -> LeadQuerySet:
         return self.filter(lifecycle_stage=LifecycleStage.MQL)
 
+    def visible_to(self, user) -> LeadQuerySet:
+        """Marketing, managers and admins see every lead; a sales rep sees the leads owned by their team."""
+        if user.role != "sales":
+            return self
+        if user.team_id is None:
+            return self.filter(owner=user)
+        return self.filter(owner__team_id=user.team_id)
+
 
 class Lead(models.Model):
     email = models.EmailField(_("email"), max_length=254)

@@ -1,8 +1,52 @@
-from django.http import HttpResponse
-from django.shortcuts import render
+from __future__ import annotations
 
-from salesmarketing.htmx import HtmxHttpRequest
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from leads import selectors
+from leads.filters import LeadFilterForm
+from leads.models import Company
+from salesmarketing.htmx import HtmxHttpRequest, partial_or_page
+from salesmarketing.models import User
 
 
+@require_GET
+@vary_on_headers("HX-Request")
 def lead_list(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "leads/lead_list.html")
+    form = LeadFilterForm(request.GET or None)
+    page = selectors.lead_list(
+        viewer=request.user, filters=form.filters(), page_number=request.GET.get("page", 1)
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "owners": User.objects.filter(role__in=["sales", "manager"], is_active=True).order_by("display_name"),
+    }
+    return render(request, partial_or_page(request, "leads/lead_list.html", "results"), context)
+
+
+def _get_lead_for_user(request: HtmxHttpRequest, pk: int):
+    lead = selectors.lead_get_for_viewer(viewer=request.user, pk=pk)
+    if lead is None:
+        raise Http404
+    return lead
+
+
+@require_GET
+def lead_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    lead = _get_lead_for_user(request, pk)
+    return render(request, "leads/lead_detail.html", {"d": selectors.lead_detail(lead=lead)})
+
+
+@require_GET
+def company_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    company = get_object_or_404(Company, pk=pk)
+    detail = selectors.company_detail(viewer=request.user, company=company)
+    if request.user.role == User.Role.SALES and not detail.leads and not detail.deals:
+        raise Http404  # a rep sees only companies they work with
+    return render(request, "leads/company_detail.html", {"d": detail})

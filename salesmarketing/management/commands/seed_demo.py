@@ -13,8 +13,9 @@ from django.db import transaction
 
 from salesmarketing.demo import DEMO_PASSWORD, USERS, seed_users
 
-# Each app may have a `demo.py` with `seed(*, users, stdout)`; run in dependency order. Each must be idempotent.
-DEMO_APPS = ("leads", "campaigns", "pipeline", "kpis")
+# Each app may have a `demo.py` with `seed(*, users, stdout)`, each idempotent. Campaigns come first so that the
+# demo touches can carry their UTM codes.
+DEMO_APPS = ("campaigns", "leads", "pipeline", "kpis")
 
 
 def _demo_module(app: str):

@@ -1,0 +1,163 @@
+"""Lead list, lead detail and company detail: filters, access, fixed query counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from leads.choices import AwarenessStage, LifecycleStage, TouchType
+from leads.models import Company, Lead, Touch, Visitor
+from leads.services import company_resolve, lead_upsert
+from salesmarketing.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+def _lead(email, *, owner=None, company=None, score=0, **fields):
+    lead, _ = lead_upsert(email=email, source="manual", company=company, **fields)
+    Lead.objects.filter(pk=lead.pk).update(owner=owner, total_score=score)
+    lead.refresh_from_db()
+    return lead
+
+
+def _many_leads(n, *, owner=None, prefix="bulk"):
+    company = company_resolve(name="株式会社テスト", domain=f"{prefix}.example.jp")
+    campaign = Campaign.objects.create(
+        name=f"{prefix} campaign", channel="webinar", utm_campaign=f"{prefix}-utm"
+    )
+    Lead.objects.bulk_create(
+        Lead(
+            email=f"{prefix}{i}@example.jp",
+            name=f"リード {i}",
+            company=company,
+            owner=owner,
+            first_touch_campaign=campaign,
+            total_score=i,
+        )
+        for i in range(n)
+    )
+
+
+def test_marketer_filters_by_lifecycle_awareness_score_and_text(client, marketer):
+    company = company_resolve(name="株式会社山田製作所", domain="yamada.example.jp")
+    hot = _lead("hot@yamada.example.jp", company=company, name="山田 太郎", score=80)
+    Lead.objects.filter(pk=hot.pk).update(
+        lifecycle_stage=LifecycleStage.MQL, awareness_stage=AwarenessStage.MANIFEST
+    )
+    _lead("cold@other.example.jp", name="鈴木 花子", score=5)
+    client.force_login(marketer)
+
+    def names(**params):
+        html = client.get("/leads/", params).content.decode()
+        return {name for name in ("山田 太郎", "鈴木 花子") if name in html}
+
+    assert names() == {"山田 太郎", "鈴木 花子"}
+    assert names(q="山田製作所") == {"山田 太郎"}  # company name
+    assert names(q="cold@") == {"鈴木 花子"}  # email
+    assert names(lifecycle="mql") == {"山田 太郎"}
+    assert names(awareness="manifest") == {"山田 太郎"}
+    assert names(score_min=50) == {"山田 太郎"}
+    assert names(score_max=10) == {"鈴木 花子"}
+    # A bad value is shown as an error, and the rest of the filters still apply.
+    response = client.get("/leads/", {"score_min": "lots", "q": "鈴木"})
+    assert response.status_code == 200
+    assert "鈴木 花子" in response.content.decode() and "山田 太郎" not in response.content.decode()
+
+
+def test_htmx_request_gets_only_the_results_partial(client, marketer):
+    _lead("a@example.jp", name="部分 更新")
+    client.force_login(marketer)
+    response = client.get("/leads/", {"q": "部分"}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<div id="results">')
+    assert "部分 更新" in html and "<html" not in html
+    assert response["Vary"].count("HX-Request") == 1
+
+
+def test_list_query_count_does_not_grow_with_leads(client, marketer, django_assert_num_queries):
+    client.force_login(marketer)
+    _many_leads(5, prefix="few")
+    with django_assert_num_queries(8) as few:
+        client.get("/leads/")
+    _many_leads(120, prefix="more")
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = client.get("/leads/")
+    assert "125" in response.content.decode()  # the total count is shown
+
+
+def test_sales_rep_sees_only_their_teams_leads(client, owner, teammate, outsider):
+    mine = _lead("mine@example.jp", owner=owner, name="自分の リード")
+    teams = _lead("team@example.jp", owner=teammate, name="同僚の リード")
+    other = _lead("other@example.jp", owner=outsider, name="他課の リード")
+    pool = _lead("pool@example.jp", name="未割当 リード")
+    client.force_login(owner)
+    html = client.get("/leads/").content.decode()
+    assert "自分の リード" in html and "同僚の リード" in html
+    assert "他課の リード" not in html and "未割当 リード" not in html
+    assert client.get(f"/leads/{mine.pk}/").status_code == 200
+    assert client.get(f"/leads/{teams.pk}/").status_code == 200
+    assert client.get(f"/leads/{other.pk}/").status_code == 404
+    assert client.get(f"/leads/{pool.pk}/").status_code == 404
+
+
+def test_detail_shows_profile_timeline_with_stitched_anonymous_history_and_escapes(client, marketer):
+    campaign = Campaign.objects.create(
+        name="残業削減ウェビナー", channel="webinar", utm_campaign="webinar-overtime"
+    )
+    lead = _lead("stitched@example.jp", name="<script>alert(1)</script>", title="部長")
+    now = timezone.now()
+    Visitor.objects.create(visitor_id="v-123", lead=lead, identified_at=now)
+    Touch.objects.create(
+        lead=lead, visitor_id="v-123", type=TouchType.PAGE_VIEW, occurred_at=now - dt.timedelta(days=3),
+        url="https://www.example.jp/pricing", source="tracking", idempotency_key="a",
+    )  # fmt: skip
+    Touch.objects.create(
+        lead=lead, type=TouchType.WEBINAR_ATTENDED, occurred_at=now, campaign=campaign,
+        utm_campaign="webinar-overtime", source="api:x", idempotency_key="b",
+    )  # fmt: skip
+    client.force_login(marketer)
+    html = client.get(f"/leads/{lead.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
+    assert "https://www.example.jp/pricing" in html
+    assert "残業削減ウェビナー" in html
+    assert "anonymous history of 1 browser" in html
+    assert html.index("Webinar attended") < html.index("Page view")  # newest first
+
+
+def test_detail_query_count_is_fixed(client, marketer, django_assert_max_num_queries):
+    lead = _lead("busy@example.jp", name="忙しい リード")
+    Touch.objects.bulk_create(
+        Touch(
+            lead=lead,
+            type=TouchType.PAGE_VIEW,
+            occurred_at=timezone.now(),
+            source="t",
+            idempotency_key=str(i),
+        )
+        for i in range(300)
+    )
+    client.force_login(marketer)
+    with django_assert_max_num_queries(10):
+        html = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert html.count('class="tl-page_view"') == 200  # capped, with a note
+
+
+def test_company_detail_lists_its_leads(client, marketer, owner):
+    company = Company.objects.create(name="東邦精機株式会社", domain="toho.example.jp", employee_count=1200)
+    _lead("a@toho.example.jp", company=company, name="東邦 一郎")
+    client.force_login(marketer)
+    html = client.get(f"/leads/companies/{company.pk}/").content.decode()
+    assert "東邦精機株式会社" in html and "東邦 一郎" in html
+    client.force_login(owner)  # a rep with no lead or deal there
+    assert client.get(f"/leads/companies/{company.pk}/").status_code == 404
+
+
+def test_manager_role_sees_every_lead(client, manager, outsider):
+    other = _lead("x@example.jp", owner=outsider)
+    assert manager.role == User.Role.MANAGER
+    client.force_login(manager)
+    assert client.get(f"/leads/{other.pk}/").status_code == 200
