@@ -10,8 +10,12 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from leads.awareness import ensure_default_rules, infer_awareness
-from leads.choices import Industry, LeadSource, Region, TouchType
-from leads.models import Company, Lead, Touch, Visitor
+from leads.choices import Industry, LeadSource, LifecycleStage, Region, TouchType
+from leads.handoffs import handoff_accept, handoff_assign, handoff_reject
+from leads.models import Company, Handoff, Lead, TerritoryRule, Touch, Visitor
+from leads.scoring.defaults import ensure_default_scoring
+from leads.scoring.services import leads_score_and_qualify
+from leads.sla import add_business_hours
 
 SITE = "https://www.kaizen-cloud.jp"
 
@@ -193,9 +197,72 @@ def seed(*, users, stdout) -> None:
     Touch.objects.bulk_create(touches, batch_size=2000, ignore_conflicts=True)
     _fill_first_and_last_touch()
     infer_awareness()
+    _seed_scoring_and_handoffs(users, rng, now)
     stdout.write(
         f"  leads: {Company.objects.count()} companies, {Lead.objects.count()} leads, {Touch.objects.count()} touches"
     )
+
+
+def _seed_scoring_and_handoffs(users, rng: random.Random, now: dt.datetime) -> None:
+    """Default scoring, territories, then score everyone; the first time, play out weeks of handoff history."""
+    ensure_default_scoring()
+    east = users["rep1"].team
+    west = users["rep3"].team
+    if not TerritoryRule.objects.exists():
+        for region in (Region.KINKI, Region.CHUGOKU, Region.SHIKOKU, Region.KYUSHU):
+            TerritoryRule.objects.create(team=west, region=region, priority=10)
+        TerritoryRule.objects.create(team=east, priority=100)  # everything else
+    users["rep4"].away_until = timezone.localdate() + dt.timedelta(days=3)  # on holiday: skipped
+    users["rep4"].save(update_fields=["away_until"])
+    first_time = not Handoff.objects.exists()
+    lead_ids = list(Lead.objects.values_list("id", flat=True))
+    for start in range(0, len(lead_ids), 500):
+        leads_score_and_qualify(lead_ids[start : start + 500], now=now)
+    if not first_time:
+        return
+    for handoff_id in Handoff.objects.filter(state=Handoff.State.UNASSIGNED).values_list("id", flat=True):
+        handoff_assign(handoff_id=handoff_id)  # the on-commit task would do it only after seeding
+    # History: MQLs spread over the last twelve weeks; most decided, some accepted (→ deals), some rejected.
+    reasons = ["too_early", "too_early", "not_a_fit", "no_budget", "bad_contact", "competitor"]
+    notes = {
+        "too_early": "資料を見ただけ、検討は来期",
+        "not_a_fit": "個人利用のため対象外",
+        "no_budget": "今期は予算なし",
+    }
+    for handoff in Handoff.objects.select_related("lead", "owner").order_by("id"):
+        if handoff.owner is None:
+            continue
+        mql_at = min(now - dt.timedelta(hours=2), handoff.lead.last_touch_at or now)
+        mql_at -= dt.timedelta(days=rng.uniform(0, 80))
+        assigned_at = mql_at + dt.timedelta(minutes=rng.randint(1, 20))
+        touched_at = assigned_at + dt.timedelta(minutes=rng.choice([15, 40, 90, 180, 300, 600]))
+        Handoff.objects.filter(pk=handoff.pk).update(
+            mql_at=mql_at,
+            assigned_at=assigned_at,
+            sla_due_at=add_business_hours(assigned_at, 4),
+            first_touch_at=touched_at,
+        )
+        Lead.objects.filter(pk=handoff.lead_id).update(mql_at=mql_at)
+        handoff.refresh_from_db()
+        roll = rng.random()
+        if now - mql_at < dt.timedelta(days=2) or roll < 0.15:
+            Handoff.objects.filter(pk=handoff.pk).update(
+                first_touch_at=None,
+                state=Handoff.State.ASSIGNED,
+                sla_due_at=add_business_hours(now, 4 * rng.random()),
+            )
+        elif roll < 0.65:
+            handoff_accept(
+                handoff=handoff, by=handoff.owner, now=touched_at + dt.timedelta(hours=rng.randint(1, 48))
+            )
+        else:
+            reason = rng.choice(reasons)
+            handoff_reject(
+                handoff=handoff, by=handoff.owner, reason=reason, note=notes.get(reason, ""),
+                now=touched_at + dt.timedelta(hours=rng.randint(1, 48)),
+            )  # fmt: skip
+    # The replayed history ends now: recycled leads need behaviour from here on to qualify again.
+    Lead.objects.filter(lifecycle_stage=LifecycleStage.RECYCLED).update(recycled_at=now)
 
 
 def _fill_first_and_last_touch() -> None:

@@ -111,7 +111,10 @@ class Lead(models.Model):
     scored_at = models.DateTimeField(_("scored at"), null=True, blank=True)
     mql_at = models.DateTimeField(_("became MQL at"), null=True, blank=True)
     recycled_at = models.DateTimeField(
-        _("recycled at"), null=True, blank=True, help_text=_("Back to nurture; only new behaviour can make it an MQL again.")
+        _("recycled at"),
+        null=True,
+        blank=True,
+        help_text=_("Back to nurture; only new behaviour can make it an MQL again."),
     )
     last_touch_at = models.DateTimeField(_("last touch at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
@@ -397,7 +400,12 @@ class ScoringRule(models.Model):
     kind = models.CharField(_("axis"), max_length=20, choices=ScoringKind.choices)
     name = models.CharField(_("name"), max_length=200)
     group = models.ForeignKey(
-        ScoringGroup, verbose_name=_("group"), on_delete=models.SET_NULL, null=True, blank=True, related_name="rules"
+        ScoringGroup,
+        verbose_name=_("group"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="rules",
     )
     points = models.IntegerField(_("points"))
     is_active = models.BooleanField(_("active"), default=True)
@@ -422,7 +430,8 @@ class ScoringRule(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(half_life_days__gte=1), name="scoringrule_half_life_positive"),
             models.CheckConstraint(
-                condition=Q(kind="engagement") | (~Q(field="") & ~Q(operator="")), name="scoringrule_fit_has_condition"
+                condition=Q(kind="engagement") | (~Q(field="") & ~Q(operator="")),
+                name="scoringrule_fit_has_condition",
             ),
         ]
 
@@ -439,7 +448,11 @@ class ScoringConfig(models.Model):
     version = models.PositiveIntegerField(_("version"), default=1)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("updated by"), on_delete=models.SET_NULL, null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("updated by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
     )
 
     class Meta:
@@ -481,7 +494,12 @@ class RescoreBatch(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "first_id"], name="rescorebatch_unique")]
-        indexes = [models.Index(fields=["run"], condition=Q(done_at__isnull=True), name="rescorebatch_pending_idx")]
+        indexes = [
+            models.Index(fields=["run"], condition=Q(done_at__isnull=True), name="rescorebatch_pending_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}: {self.first_id}–{self.last_id}"
 
 
 # --- Assignment ----------------------------------------------------------------------------------------------
@@ -509,8 +527,12 @@ class AssignmentLog(models.Model):
     """Why a handoff went to whom: every assignment and re-assignment, by the system or by a person."""
 
     handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="assignments")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    team = models.ForeignKey("salesmarketing.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    team = models.ForeignKey(
+        "salesmarketing.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     reason = models.CharField(_("reason"), max_length=300)
     created_at = models.DateTimeField(_("at"), auto_now_add=True)
 
@@ -521,3 +543,135 @@ class AssignmentLog(models.Model):
 
     def __str__(self) -> str:
         return self.reason
+
+
+# --- Capture: public web forms and CSV imports ------------------------------------------------------
+
+
+def new_site_key() -> str:
+    """A random, URL-safe key that names a public form endpoint (`/f/<site key>`)."""
+    import secrets
+
+    return secrets.token_urlsafe(12).replace("_", "x").replace("-", "y")
+
+
+class FormEndpoint(models.Model):
+    """A public endpoint a customer-facing web form posts to: `POST /f/<site key>` creates or updates the lead."""
+
+    name = models.CharField(_("name"), max_length=200)
+    site_key = models.SlugField(
+        _("site key"),
+        max_length=40,
+        unique=True,
+        default=new_site_key,
+        help_text=_("Part of the form's action URL (/f/<site key>); change it to retire a leaked URL."),
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        verbose_name=_("campaign"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="form_endpoints",
+        help_text=_("Submissions are linked to this campaign unless their UTM campaign names another."),
+    )
+    touch_type = models.CharField(
+        _("touch type"), max_length=30, choices=TouchType.choices, default=TouchType.FORM_SUBMIT
+    )
+    lead_source = models.CharField(
+        _("lead source"), max_length=20, choices=LeadSource.choices, default=LeadSource.WEB_FORM
+    )
+    redirect_url = models.URLField(
+        _("redirect URL"),
+        blank=True,
+        help_text=_("Where the visitor goes after a successful submission; empty: a thank-you page."),
+    )
+    allowed_origins = models.TextField(
+        _("allowed origins"),
+        blank=True,
+        help_text=_("One origin per line, e.g. https://www.example.co.jp. Empty: any site may post."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("form endpoint")
+        verbose_name_plural = _("form endpoints")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def origins(self) -> list[str]:
+        return [
+            line.strip().rstrip("/").lower() for line in self.allowed_origins.splitlines() if line.strip()
+        ]
+
+    def allows_origin(self, origin: str) -> bool:
+        allowed = self.origins
+        return not allowed or origin.rstrip("/").lower() in allowed
+
+
+class ImportJob(models.Model):
+    """One uploaded CSV file: its bytes (kept for the mapping step), the mapping chosen, and the outcome."""
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("Waiting for the column mapping")
+        DONE = "done", _("Imported")
+        FAILED = "failed", _("Failed")
+
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_sha256 = models.CharField(_("SHA-256 of the file"), max_length=64, db_index=True)
+    content = models.BinaryField(_("content"))
+    encoding = models.CharField(_("encoding"), max_length=20, blank=True)
+    headers = models.JSONField(_("columns"), default=list, blank=True)
+    mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
+    source_name = models.CharField(
+        _("source name"),
+        max_length=200,
+        blank=True,
+        help_text=_("e.g. the trade show or list this came from."),
+    )
+    touch_type = models.CharField(
+        _("touch type"), max_length=30, choices=TouchType.choices, default=TouchType.TRADE_SHOW_VISIT
+    )
+    lead_source = models.CharField(
+        _("lead source"), max_length=20, choices=LeadSource.choices, default=LeadSource.IMPORT
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        verbose_name=_("campaign"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="import_jobs",
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.UPLOADED)
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    accepted_count = models.PositiveIntegerField(_("imported"), default=0)
+    duplicate_count = models.PositiveIntegerField(_("already imported"), default=0)
+    error_count = models.PositiveIntegerField(_("rows with errors"), default=0)
+    leads_created = models.PositiveIntegerField(_("new leads"), default=0)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("CSV import")
+        verbose_name_plural = _("CSV imports")
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("leads:import_detail", args=[self.pk])

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from leads.choices import TouchType
 from leads.models import Company, Lead, Touch
 
 # Fields an upsert may set; an empty value never overwrites a known one.
@@ -79,13 +81,19 @@ def lead_upsert(*, email: str, source: str, company: Company | None = None, **fi
 
 
 def leads_touched(lead_ids: Iterable[int]) -> None:
-    """The seam every capture path calls after storing touches: after commit, a worker updates these leads
-    (awareness stage now; scores and handoffs as scoring lands). Batches of at most 500 ids per task."""
-    from leads.tasks import process_touched_leads
-
+    """The seam every capture path calls after storing touches: after commit, a worker brings these leads up to
+    date (awareness stage, scores, handoffs). Batches of at most 500 ids per task. If the broker is down the
+    touches are still stored (the database is the record) and the sweeper catches up later."""
     ids = sorted(set(lead_ids))
     for start in range(0, len(ids), 500):
-        process_touched_leads.delay_on_commit(ids[start : start + 500])
+        batch = ids[start : start + 500]
+        transaction.on_commit(partial(_enqueue_touched, batch), robust=True)
+
+
+def _enqueue_touched(lead_ids: list[int]) -> None:
+    from leads.tasks import process_touched_leads
+
+    process_touched_leads.delay(lead_ids)
 
 
 def touch_record(
@@ -115,4 +123,8 @@ def touch_record(
             last_touch_at=Greatest(Coalesce("last_touch_at", touch.occurred_at), touch.occurred_at)
         )
         leads_touched([lead.pk])
+        if type == TouchType.SALES_ACTIVITY:
+            from leads.handoffs import lead_first_touched
+
+            lead_first_touched(lead_id=lead.pk, at=touch.occurred_at)
     return touch, created

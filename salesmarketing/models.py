@@ -24,9 +24,13 @@ class Team(models.Model):
     )
     # Service level for handoffs to this team, counted in business hours (Mon–Fri, Japanese holidays off).
     sla_first_touch_hours = models.PositiveSmallIntegerField(_("SLA: hours to first touch"), default=4)
-    sla_reminder_minutes = models.PositiveSmallIntegerField(_("SLA: remind this many minutes before due"), default=60)
+    sla_reminder_minutes = models.PositiveSmallIntegerField(
+        _("SLA: remind this many minutes before due"), default=60
+    )
     sla_reassign_after_hours = models.PositiveSmallIntegerField(
-        _("SLA: re-assign this many hours after a breach"), default=4, help_text=_("0 turns re-assignment off.")
+        _("SLA: re-assign this many hours after a breach"),
+        default=4,
+        help_text=_("0 turns re-assignment off."),
     )
     business_day_start = models.PositiveSmallIntegerField(_("business day starts (hour)"), default=9)
     business_day_end = models.PositiveSmallIntegerField(_("business day ends (hour)"), default=18)
@@ -60,7 +64,10 @@ class User(AbstractUser):
         Team, verbose_name=_("team"), on_delete=models.SET_NULL, null=True, blank=True, related_name="members"
     )
     away_until = models.DateField(
-        _("away until"), null=True, blank=True, help_text=_("Absent reps get no new handoffs up to and including this day.")
+        _("away until"),
+        null=True,
+        blank=True,
+        help_text=_("Absent reps get no new handoffs up to and including this day."),
     )
     handoff_capacity = models.PositiveSmallIntegerField(
         _("open handoff capacity"), default=15, help_text=_("No new handoffs while this many are open.")

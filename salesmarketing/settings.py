@@ -178,6 +178,9 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "handoff-sla-check": {"task": "leads.tasks.sla_check", "schedule": 60.0},
+    "sweep-lost-work": {"task": "leads.tasks.sweep", "schedule": 300.0},
+    "nightly-rescore": {"task": "leads.tasks.rescore_all", "schedule": crontab(hour=2, minute=0)},
     "purge-read-notifications": {
         "task": "salesmarketing.tasks.purge_old_notifications",
         "schedule": crontab(hour=3, minute=30),
@@ -197,4 +200,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"celery.app.trace": {"level": "WARNING"}},  # one line per task is noise at INFO
 }

@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 from django.utils.formats import number_format
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 
 register = template.Library()
 
@@ -50,3 +50,16 @@ def num(value, decimals: int = 0) -> str:
     if number is None:
         return DASH
     return number_format(number, decimal_pos=int(decimals), use_l10n=True, force_grouping=True)
+
+
+@register.filter
+def hours_minutes(value) -> str:
+    """2.5 → '2h 30m' ('2時間30分' in Japanese); the sign is dropped (the caller says 'left' or 'over')."""
+    hours = _to_decimal(value)
+    if hours is None:
+        return DASH
+    total_minutes = int(abs(hours) * 60)
+    h, m = divmod(total_minutes, 60)
+    if h:
+        return gettext("%(h)sh %(m)sm") % {"h": h, "m": m}
+    return gettext("%(m)sm") % {"m": m}

@@ -1,0 +1,301 @@
+"""The MQL → SQL handoff: assignment (territory, round-robin, capacity, absences), SLA clock, reminders,
+escalation and re-assignment, first touch, accept (→ SQL and a deal) and reject (→ the reason goes back to
+marketing)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Count, F, Max, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leads.choices import LifecycleStage
+from leads.models import AssignmentLog, Handoff, Lead, TerritoryRule
+from leads.sla import add_business_hours
+from salesmarketing.models import Team, User
+from salesmarketing.services import notification_send
+
+logger = logging.getLogger(__name__)
+
+OPEN = Handoff.OPEN_STATES
+RECYCLE_REASONS = {Handoff.RejectReason.TOO_EARLY, Handoff.RejectReason.NO_BUDGET, Handoff.RejectReason.OTHER}
+
+
+class HandoffConflict(Exception):
+    """The handoff was already decided differently (e.g. accepting a rejected handoff)."""
+
+
+def _team_for(lead: Lead) -> tuple[Team | None, str]:
+    company = lead.company
+    region = company.region if company else ""
+    industry = company.industry if company else ""
+    for rule in TerritoryRule.objects.filter(is_active=True).select_related("team"):
+        if (not rule.region or rule.region == region) and (not rule.industry or rule.industry == industry):
+            return rule.team, _("territory %(rule)s") % {"rule": rule}
+    team = Team.objects.filter(kind=Team.Kind.SALES).order_by("id").first()
+    return team, _("no territory matched; default sales team")
+
+
+def handoff_assign(
+    *, handoff_id: int, exclude_user_id: int | None = None, note: str = "", now=None
+) -> Handoff:
+    """Give the handoff to the next available rep of the responsible team and start its SLA clock.
+
+    Round-robin: the rep assigned longest ago goes first; reps who are away or at capacity are skipped. The
+    team row is locked so that concurrent assignments in one team take turns. Idempotent for an already
+    assigned handoff unless `exclude_user_id` asks for a re-assignment.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        handoff = Handoff.objects.select_for_update().select_related("lead__company").get(pk=handoff_id)
+        if handoff.state not in (Handoff.State.UNASSIGNED, Handoff.State.ASSIGNED):
+            return handoff
+        if handoff.state == Handoff.State.ASSIGNED and exclude_user_id is None:
+            return handoff
+        team, territory = _team_for(handoff.lead)
+        if team is None:
+            AssignmentLog.objects.create(handoff=handoff, reason=_("No sales team exists."))
+            return handoff
+        Team.objects.select_for_update().filter(pk=team.pk).first()
+        today = timezone.localdate(now)
+        reps = (
+            User.objects.filter(team=team, role=User.Role.SALES, is_active=True)
+            .annotate(
+                open_count=Count("handoffs", filter=Q(handoffs__state__in=OPEN)),
+                last_assigned=Max("handoffs__assigned_at"),
+            )
+            .order_by(F("last_assigned").asc(nulls_first=True), "id")
+        )
+        chosen, skipped = None, []
+        for rep in reps:
+            if rep.pk == exclude_user_id:
+                skipped.append(_("%(rep)s (current owner)") % {"rep": rep})
+            elif rep.away_until and rep.away_until >= today:
+                skipped.append(_("%(rep)s (away until %(day)s)") % {"rep": rep, "day": rep.away_until})
+            elif rep.open_count >= rep.handoff_capacity:
+                skipped.append(_("%(rep)s (at capacity %(n)s)") % {"rep": rep, "n": rep.handoff_capacity})
+            elif chosen is None:
+                chosen = rep
+        previous_owner_id = handoff.owner_id
+        if chosen is None and exclude_user_id is not None:
+            # Re-assignment found nobody else: the current rep keeps it (logged at most once an hour).
+            if not handoff.assignments.filter(created_at__gte=now - dt.timedelta(hours=1)).exists():
+                AssignmentLog.objects.create(
+                    handoff=handoff,
+                    user=handoff.owner,
+                    team=team,
+                    reason=_("re-assignment: no other rep available"),
+                )
+            return handoff
+        handoff.team = team
+        reason = [note] if note else []
+        reason.append(territory)
+        if chosen is None:
+            handoff.state = Handoff.State.UNASSIGNED
+            handoff.owner = None
+            reason.append(_("no rep available"))
+        else:
+            handoff.state = Handoff.State.ASSIGNED
+            handoff.owner = chosen
+            handoff.assigned_at = now
+            handoff.sla_due_at = add_business_hours(
+                now,
+                team.sla_first_touch_hours,
+                day_start=team.business_day_start,
+                day_end=team.business_day_end,
+            )
+            handoff.reminded_at = handoff.escalated_at = None
+            reason.append(_("round-robin: %(rep)s had %(n)s open") % {"rep": chosen, "n": chosen.open_count})
+        if skipped:
+            reason.append(_("skipped: %(names)s") % {"names": ", ".join(skipped)})
+        handoff.save()
+        AssignmentLog.objects.create(handoff=handoff, user=chosen, team=team, reason="; ".join(reason)[:300])
+        if chosen is not None:
+            Lead.objects.filter(pk=handoff.lead_id).update(owner=chosen, updated_at=now)
+            notification_send(
+                recipient=chosen,
+                title=_("New lead to call: %(lead)s") % {"lead": handoff.lead},
+                body=_("Why it is hot: %(why)s\nFirst touch due: %(due)s")
+                % {
+                    "why": handoff.reason,
+                    "due": timezone.localtime(handoff.sla_due_at).strftime("%Y-%m-%d %H:%M"),
+                },
+                url=reverse("leads:handoffs"),
+                email=True,
+            )
+        elif team.manager_id and previous_owner_id is None:
+            notification_send(
+                recipient=team.manager,
+                title=_("No rep available for %(lead)s") % {"lead": handoff.lead},
+                url=reverse("leads:handoffs"),
+            )
+    return handoff
+
+
+def handoff_first_touch(*, handoff: Handoff, by: User, now=None) -> Handoff:
+    """The rep reached out: stops the SLA clock (speed to lead = first_touch_at − assigned_at)."""
+    now = now or timezone.now()
+    updated = Handoff.objects.filter(pk=handoff.pk, first_touch_at__isnull=True, state__in=OPEN).update(
+        first_touch_at=now, state=Handoff.State.WORKING
+    )
+    handoff.refresh_from_db()
+    if updated:
+        logger.info("handoff %s first touch by %s", handoff.pk, by.pk)
+    return handoff
+
+
+def lead_first_touched(*, lead_id: int, at: dt.datetime) -> int:
+    """A sales activity on the lead counts as the first touch of its open handoff."""
+    return Handoff.objects.filter(lead_id=lead_id, state__in=OPEN, first_touch_at__isnull=True).update(
+        first_touch_at=at, state=Handoff.State.WORKING
+    )
+
+
+def handoff_accept(*, handoff: Handoff, by: User, now=None) -> Handoff:
+    """Sales accepts: the lead becomes an SQL and a deal is created (once). Accepting twice changes nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        handoff = Handoff.objects.select_for_update().get(pk=handoff.pk)
+        if handoff.state == Handoff.State.ACCEPTED:
+            return handoff
+        if handoff.state == Handoff.State.REJECTED:
+            raise HandoffConflict(_("This handoff was already rejected."))
+        handoff.state = Handoff.State.ACCEPTED
+        handoff.decided_at = now
+        handoff.decided_by = by
+        handoff.first_touch_at = handoff.first_touch_at or now
+        if handoff.owner_id is None:
+            handoff.owner = by
+            handoff.assigned_at = handoff.assigned_at or now
+        handoff.save()
+        Lead.objects.filter(pk=handoff.lead_id).update(
+            lifecycle_stage=LifecycleStage.SQL, owner=handoff.owner, updated_at=now
+        )
+        deal = _create_deal(handoff=handoff, by=by)
+        if deal is not None:
+            Lead.objects.filter(pk=handoff.lead_id).update(lifecycle_stage=LifecycleStage.OPPORTUNITY)
+    return handoff
+
+
+def _create_deal(*, handoff: Handoff, by: User):
+    """The one seam into the pipeline app (which builds on leads): a deal for the accepted handoff."""
+    try:
+        from pipeline.services import deal_create_from_handoff
+    except ImportError:  # the pipeline app is not installed
+        return None
+    return deal_create_from_handoff(handoff=handoff, by=by)
+
+
+def handoff_reject(*, handoff: Handoff, by: User, reason: str, note: str = "", now=None) -> Handoff:
+    """Sales rejects with a structured reason; the lead is recycled to nurture or disqualified, and marketing
+    (the campaign's owner) hears why."""
+    now = now or timezone.now()
+    if reason not in Handoff.RejectReason.values:
+        raise ValueError(f"unknown rejection reason {reason!r}")
+    with transaction.atomic():
+        handoff = (
+            Handoff.objects.select_for_update().select_related("campaign__owner", "lead").get(pk=handoff.pk)
+        )
+        if handoff.state == Handoff.State.REJECTED:
+            return handoff
+        if handoff.state == Handoff.State.ACCEPTED:
+            raise HandoffConflict(_("This handoff was already accepted."))
+        handoff.state = Handoff.State.REJECTED
+        handoff.reject_reason = reason
+        handoff.reject_note = note
+        handoff.decided_at = now
+        handoff.decided_by = by
+        handoff.first_touch_at = handoff.first_touch_at or now
+        handoff.save()
+        if reason == Handoff.RejectReason.ALREADY_CUSTOMER:
+            lead_update = {"lifecycle_stage": LifecycleStage.CUSTOMER}
+        elif reason in RECYCLE_REASONS:
+            lead_update = {"lifecycle_stage": LifecycleStage.RECYCLED, "recycled_at": now, "owner": None}
+        else:
+            lead_update = {"lifecycle_stage": LifecycleStage.DISQUALIFIED, "owner": None}
+        Lead.objects.filter(pk=handoff.lead_id).update(**lead_update, updated_at=now)
+        campaign = handoff.campaign
+        if campaign is not None and campaign.owner_id:
+            notification_send(
+                recipient=campaign.owner,
+                title=_("Sales rejected a lead from %(campaign)s: %(reason)s")
+                % {"campaign": campaign, "reason": handoff.get_reject_reason_display()},
+                body=f"{handoff.lead}: {note}",
+                url=reverse("leads:detail", args=[handoff.lead_id]),
+            )
+    return handoff
+
+
+@dataclass
+class SlaResult:
+    reminded: int = 0
+    escalated: int = 0
+    reassigned: int = 0
+
+
+def sla_check(*, now=None) -> SlaResult:
+    """Run by beat every minute: remind before due, escalate at breach, re-assign after the second window.
+
+    Each step claims its handoff with a conditional UPDATE, so overlapping runs act once.
+    """
+    now = now or timezone.now()
+    result = SlaResult()
+    waiting = Handoff.objects.filter(
+        state=Handoff.State.ASSIGNED, first_touch_at__isnull=True, sla_due_at__isnull=False
+    )
+    for handoff in waiting.filter(reminded_at__isnull=True, sla_due_at__gt=now).select_related(
+        "team", "owner", "lead"
+    ):
+        window = dt.timedelta(minutes=handoff.team.sla_reminder_minutes if handoff.team else 60)
+        if handoff.sla_due_at - window <= now and Handoff.objects.filter(
+            pk=handoff.pk, reminded_at__isnull=True
+        ).update(reminded_at=now):
+            result.reminded += 1
+            notification_send(
+                recipient=handoff.owner,
+                title=_("SLA reminder: call %(lead)s by %(due)s")
+                % {"lead": handoff.lead, "due": timezone.localtime(handoff.sla_due_at).strftime("%H:%M")},
+                url=reverse("leads:handoffs"),
+                email=True,
+            )
+    for handoff in waiting.filter(escalated_at__isnull=True, sla_due_at__lte=now).select_related(
+        "team__manager", "owner", "lead"
+    ):
+        if not Handoff.objects.filter(pk=handoff.pk, escalated_at__isnull=True).update(escalated_at=now):
+            continue
+        result.escalated += 1
+        title = _("SLA breached: %(lead)s was not contacted by %(rep)s") % {
+            "lead": handoff.lead,
+            "rep": handoff.owner,
+        }
+        if handoff.team and handoff.team.manager:
+            notification_send(
+                recipient=handoff.team.manager, title=title, url=reverse("leads:handoffs"), email=True
+            )
+        notification_send(recipient=handoff.owner, title=title, url=reverse("leads:handoffs"))
+    for handoff in waiting.filter(escalated_at__isnull=False).select_related("team"):
+        team = handoff.team
+        if team is None or not team.sla_reassign_after_hours:
+            continue
+        deadline = add_business_hours(
+            handoff.sla_due_at,
+            team.sla_reassign_after_hours,
+            day_start=team.business_day_start,
+            day_end=team.business_day_end,
+        )
+        if deadline <= now:
+            previous = handoff.owner_id
+            handoff = handoff_assign(
+                handoff_id=handoff.pk,
+                exclude_user_id=previous,
+                note=_("re-assigned after SLA breach"),
+                now=now,
+            )
+            if handoff.owner_id != previous:
+                result.reassigned += 1
+    return result

@@ -1,0 +1,1 @@
+"""Lead scoring: fit + time-decaying engagement, set-based SQL, explainable. See engine.py."""

@@ -1,0 +1,206 @@
+"""Set-based scoring in SQL (PostgreSQL and SQLite).
+
+engagement = Σ over matching touches of points × 0.5^(age / half-life of the rule), each rule group capped;
+fit        = Σ points of the fit rules the lead and its company match, each rule group capped;
+total      = fit + engagement (engagement rounded to whole points).
+
+One statement aggregates and updates a whole batch of leads (a list of ids or an id range); nothing loops over
+rows in Python. Running it twice gives the same scores (at the same `now`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import connection
+from django.utils import timezone
+
+ENGAGEMENT = "engagement"
+FIT = "fit"
+
+
+def _sql(vendor: str) -> dict[str, str]:
+    if vendor == "postgresql":
+        return {
+            "epoch": "EXTRACT(EPOCH FROM {})",
+            "ilike": "ILIKE",
+            "domain": "LOWER(SPLIT_PART({}, '@', 2))",
+            "prop": "(t.properties ->> r.property_key)",
+        }
+    return {
+        "epoch": "((julianday({}) - 2440587.5) * 86400.0)",
+        "ilike": "LIKE",  # case-insensitive for ASCII in SQLite
+        "domain": "LOWER(substr({0}, instr({0}, '@') + 1))",
+        "prop": "json_extract(t.properties, '$.' || r.property_key)",
+    }
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    """Which leads a statement covers: explicit ids, or an inclusive id range."""
+
+    ids: tuple[int, ...] | None = None
+    first_id: int | None = None
+    last_id: int | None = None
+
+    def sql(self, column: str) -> tuple[str, list]:
+        if self.ids is not None:
+            if not self.ids:
+                return "1 = 0", []
+            return f"{column} IN ({', '.join(['%s'] * len(self.ids))})", list(self.ids)
+        return f"{column} BETWEEN %s AND %s", [self.first_id, self.last_id]
+
+
+def _engagement_rows_sql(
+    sql: dict[str, str], lead_filter: LeadFilter, now: dt.datetime, *, decayed: bool = True
+) -> tuple[str, list]:
+    """One row per (lead, touch, rule) match: its decayed points, or (undecayed) the parts to decay them later."""
+    where, params = lead_filter.sql("t.lead_id")
+    if decayed:
+        age = f"(%s - {sql['epoch'].format('t.occurred_at')})"
+        points = f"r.points * POWER(0.5, {age} / (r.half_life_days * 86400.0)) AS pts"
+        params = [now.timestamp(), *params]
+    else:
+        points = "r.points AS pts, t.occurred_at AS occurred_at, r.half_life_days AS half_life"
+    text = f"""
+        SELECT t.lead_id AS lead_id, r.id AS rule_id, r.group_id AS group_id, g.cap AS cap, {points}
+        FROM leads_touch t
+        JOIN leads_scoringrule r ON r.kind = 'engagement' AND r.is_active
+             AND (r.touch_type = '' OR r.touch_type = t.type)
+             AND (r.url_contains = '' OR t.url {sql["ilike"]} ('%%' || r.url_contains || '%%'))
+             AND (r.property_key = '' OR {sql["prop"]} = r.property_value)
+        LEFT JOIN leads_scoringgroup g ON g.id = r.group_id
+        WHERE {where} AND t.occurred_at <= %s
+    """
+    return text, [*params, now]
+
+
+def _fit_rows_sql(sql: dict[str, str], lead_filter: LeadFilter) -> tuple[str, list]:
+    """One row per (lead, fit rule) match."""
+    where, params = lead_filter.sql("l.id")
+    text = f"""
+        SELECT l.id AS lead_id, r.id AS rule_id, r.group_id AS group_id, g.cap AS cap, r.points AS pts
+        FROM leads_lead l
+        LEFT JOIN leads_company c ON c.id = l.company_id
+        JOIN leads_scoringrule r ON r.kind = 'fit' AND r.is_active AND (
+             (r.field = 'title' AND r.operator = 'contains' AND l.title {sql["ilike"]} ('%%' || r.value || '%%'))
+          OR (r.field = 'title' AND r.operator = 'equals' AND l.title = r.value)
+          OR (r.field = 'department' AND r.operator = 'contains' AND l.department {sql["ilike"]} ('%%' || r.value || '%%'))
+          OR (r.field = 'employees' AND r.operator = 'gte' AND c.employee_count >= r.number)
+          OR (r.field = 'employees' AND r.operator = 'lt' AND c.employee_count < r.number)
+          OR (r.field = 'industry' AND r.operator IN ('equals', 'in') AND (',' || r.value || ',') LIKE ('%%,' || c.industry || ',%%'))
+          OR (r.field = 'region' AND r.operator IN ('equals', 'in') AND (',' || r.value || ',') LIKE ('%%,' || c.region || ',%%'))
+          OR (r.field = 'email_domain' AND r.operator IN ('equals', 'in')
+              AND (',' || LOWER(REPLACE(r.value, ' ', '')) || ',') LIKE ('%%,' || {sql["domain"].format("l.email")} || ',%%'))
+        )
+        LEFT JOIN leads_scoringgroup g ON g.id = r.group_id
+        WHERE {where}
+    """
+    return text, params
+
+
+_CAPPED_SUM = "SUM(CASE WHEN cap IS NULL OR pts < cap THEN pts ELSE cap END)"
+
+
+def score_leads(
+    lead_filter: LeadFilter, *, now: dt.datetime | None = None, only_changed: bool = False
+) -> int:
+    """Recompute fit, engagement and total for the leads in `lead_filter` in one statement. Returns rows written.
+
+    `only_changed` skips rows whose scores did not move (the nightly full rescore); incremental scoring writes
+    every row so that `scored_at` records that the lead's latest touches were seen.
+    """
+    now = now or timezone.now()
+    sql = _sql(connection.vendor)
+    eng_sql, eng_params = _engagement_rows_sql(sql, lead_filter, now)
+    fit_sql, fit_params = _fit_rows_sql(sql, lead_filter)
+    lead_where, lead_params = lead_filter.sql("l.id")
+    changed = (
+        "AND (leads_lead.fit_score <> s.fit OR leads_lead.engagement_score <> s.eng)" if only_changed else ""
+    )
+    statement = f"""
+        WITH eng AS (
+            SELECT lead_id, {_CAPPED_SUM} AS e FROM (
+                SELECT lead_id, COALESCE(group_id, -rule_id) AS gk, MAX(cap) AS cap, SUM(pts) AS pts
+                FROM ({eng_sql}) m GROUP BY lead_id, COALESCE(group_id, -rule_id)
+            ) eg GROUP BY lead_id
+        ), fit AS (
+            SELECT lead_id, {_CAPPED_SUM} AS f FROM (
+                SELECT lead_id, COALESCE(group_id, -rule_id) AS gk, MAX(cap) AS cap, SUM(pts) AS pts
+                FROM ({fit_sql}) m GROUP BY lead_id, COALESCE(group_id, -rule_id)
+            ) fg GROUP BY lead_id
+        ), s AS (
+            SELECT l.id AS id, CAST(COALESCE(fit.f, 0) AS INTEGER) AS fit,
+                   CAST(ROUND(COALESCE(eng.e, 0)) AS INTEGER) AS eng
+            FROM leads_lead l LEFT JOIN fit ON fit.lead_id = l.id LEFT JOIN eng ON eng.lead_id = l.id
+            WHERE {lead_where}
+        )
+        UPDATE leads_lead
+        SET fit_score = s.fit, engagement_score = s.eng, total_score = s.fit + s.eng, scored_at = %s
+        FROM s WHERE leads_lead.id = s.id {changed}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*eng_params, *fit_params, *lead_params, now])
+        return cursor.rowcount
+
+
+@dataclass(frozen=True)
+class Contribution:
+    rule_id: int
+    name: str
+    kind: str
+    group: str
+    matches: int
+    points: float
+
+
+def explain(lead_ids: list[int], *, now: dt.datetime | None = None) -> dict[int, list[Contribution]]:
+    """Every rule that gave each lead points, with how many matches and points (before group caps), biggest first."""
+    from leads.models import ScoringGroup, ScoringRule
+
+    if not lead_ids:
+        return {}
+    now = now or timezone.now()
+    sql = _sql(connection.vendor)
+    lead_filter = LeadFilter(ids=tuple(lead_ids))
+    eng_sql, eng_params = _engagement_rows_sql(sql, lead_filter, now)
+    fit_sql, fit_params = _fit_rows_sql(sql, lead_filter)
+    statement = f"""
+        SELECT lead_id, rule_id, COUNT(*), SUM(pts) FROM ({eng_sql}) e GROUP BY lead_id, rule_id
+        UNION ALL
+        SELECT lead_id, rule_id, COUNT(*), SUM(pts) FROM ({fit_sql}) f GROUP BY lead_id, rule_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*eng_params, *fit_params])
+        rows = cursor.fetchall()
+    rules = ScoringRule.objects.in_bulk({row[1] for row in rows})
+    groups = dict(ScoringGroup.objects.values_list("id", "name"))
+    result: dict[int, list[Contribution]] = {lead_id: [] for lead_id in lead_ids}
+    for lead_id, rule_id, matches, points in rows:
+        rule = rules[rule_id]
+        result[lead_id].append(
+            Contribution(rule_id, rule.name, rule.kind, groups.get(rule.group_id, ""), matches, float(points))
+        )
+    for items in result.values():
+        items.sort(key=lambda c: (-abs(round(c.points)), -c.matches, c.name))
+    return result
+
+
+def touch_points(lead_id: int, *, now: dt.datetime | None = None) -> list[dict]:
+    """Each touch-rule match of one lead, undecayed (occurred_at, pts, half_life, group_id, cap): enough to draw
+    the lead's engagement over time."""
+    sql = _sql(connection.vendor)
+    statement, params = _engagement_rows_sql(
+        sql, LeadFilter(ids=(lead_id,)), now or timezone.now(), decayed=False
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        columns = [c[0] for c in cursor.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    if connection.vendor == "sqlite":  # raw SQL on SQLite returns text timestamps
+        for row in rows:
+            row["occurred_at"] = connection.ops.convert_datetimefield_value(
+                row["occurred_at"], None, connection
+            )
+    return rows

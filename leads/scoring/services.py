@@ -1,0 +1,147 @@
+"""Scoring writes: score a batch and turn crossing the MQL threshold into exactly one handoff; full rescores."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import connection, transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from leads.choices import LifecycleStage
+from leads.models import Handoff, Lead, RescoreBatch, RescoreRun, ScoringConfig
+from leads.scoring.engine import LeadFilter, explain, score_leads
+
+RESCORE_BATCH_SIZE = 20_000  # lead ids per batch task: a few seconds of SQL each at design scale
+
+
+def leads_score_and_qualify(lead_ids: list[int], *, now: dt.datetime | None = None) -> list[int]:
+    """Rescore these leads and hand over the ones that now qualify. Returns the ids of new handoffs."""
+    now = now or timezone.now()
+    lead_filter = LeadFilter(ids=tuple(sorted(set(lead_ids))))
+    with transaction.atomic():
+        score_leads(lead_filter, now=now)
+        return _qualify(lead_filter, now=now)
+
+
+def _qualify(lead_filter: LeadFilter, *, now: dt.datetime) -> list[int]:
+    """Flip qualifying leads to MQL and create their handoffs, in the caller's transaction.
+
+    The conditional UPDATE … RETURNING claims each lead for exactly one worker (a concurrent worker re-checks
+    the condition after the row lock and finds it no longer holds); the partial unique index on open handoffs
+    backs that up in the database.
+    """
+    config = ScoringConfig.get()
+    where, params = lead_filter.sql("id")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE leads_lead SET lifecycle_stage = %s, mql_at = %s, updated_at = %s
+            WHERE {where} AND fit_score >= %s AND total_score >= %s
+              AND (lifecycle_stage IN (%s, %s)
+                   OR (lifecycle_stage = %s AND recycled_at IS NOT NULL AND last_touch_at > recycled_at))
+            RETURNING id
+            """,
+            [
+                LifecycleStage.MQL, now, now, *params, config.fit_threshold, config.total_threshold,
+                LifecycleStage.SUBSCRIBER, LifecycleStage.LEAD, LifecycleStage.RECYCLED,
+            ],
+        )  # fmt: skip
+        flipped = [row[0] for row in cursor.fetchall()]
+    if not flipped:
+        return []
+    why = explain(flipped, now=now)
+    leads = Lead.objects.in_bulk(flipped)
+    Handoff.objects.bulk_create(
+        [
+            Handoff(
+                lead_id=lead_id,
+                mql_at=now,
+                score_at_handoff=leads[lead_id].total_score,
+                fit_at_handoff=leads[lead_id].fit_score,
+                campaign_id=leads[lead_id].first_touch_campaign_id,
+                reason=reason_text(why.get(lead_id, [])),
+            )
+            for lead_id in flipped
+        ],
+        ignore_conflicts=True,
+    )
+    handoff_ids = list(
+        Handoff.objects.filter(lead_id__in=flipped, state=Handoff.State.UNASSIGNED).values_list(
+            "id", flat=True
+        )
+    )
+    from leads.tasks import assign_handoffs
+
+    transaction.on_commit(lambda: assign_handoffs.delay(handoff_ids), robust=True)
+    return handoff_ids
+
+
+def reason_text(contributions, limit: int = 4) -> str:
+    """'ウェビナー参加 +20, 料金ページ ×3 +15, 部長 +15': why a lead is hot, biggest reasons first."""
+    parts = []
+    for c in [c for c in contributions if c.points > 0][:limit]:
+        times = f" ×{c.matches}" if c.matches > 1 else ""
+        parts.append(f"{c.name}{times} +{round(c.points)}")
+    return ", ".join(parts)
+
+
+# --- Full rescore --------------------------------------------------------------------------------------------
+
+
+def rescore_start(*, reason: str) -> RescoreRun:
+    """Split every lead into id-range batches and queue them; workers share the batches."""
+    config = ScoringConfig.get()
+    bounds = Lead.objects.aggregate(lo=Min("id"), hi=Max("id"))
+    with transaction.atomic():
+        run = RescoreRun.objects.create(version=config.version, reason=reason)
+        batches = []
+        if bounds["lo"] is not None:
+            for first in range(bounds["lo"], bounds["hi"] + 1, RESCORE_BATCH_SIZE):
+                batches.append(RescoreBatch(run=run, first_id=first, last_id=first + RESCORE_BATCH_SIZE - 1))
+        RescoreBatch.objects.bulk_create(batches)
+        run.total_batches = len(batches)
+        if not batches:
+            run.finished_at = timezone.now()
+        run.save(update_fields=["total_batches", "finished_at"])
+        batch_ids = [b.pk for b in RescoreBatch.objects.filter(run=run).order_by("first_id")]
+        from leads.tasks import rescore_batch
+
+        transaction.on_commit(lambda: [rescore_batch.delay(batch_id) for batch_id in batch_ids], robust=True)
+    return run
+
+
+def rescore_batch_run(*, batch_id: int, now: dt.datetime | None = None) -> bool:
+    """Score one batch and mark it done in the same transaction. Returns False when it was already done, so a
+    redelivered task (worker killed after the work) changes nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        batch = RescoreBatch.objects.select_for_update().filter(pk=batch_id, done_at__isnull=True).first()
+        if batch is None:
+            return False
+        lead_filter = LeadFilter(first_id=batch.first_id, last_id=batch.last_id)
+        score_leads(lead_filter, now=now, only_changed=True)
+        _qualify(lead_filter, now=now)
+        batch.done_at = now
+        batch.save(update_fields=["done_at"])
+        if not RescoreBatch.objects.filter(run_id=batch.run_id, done_at__isnull=True).exists():
+            RescoreRun.objects.filter(pk=batch.run_id, finished_at__isnull=True).update(finished_at=now)
+    return True
+
+
+def rescore_progress() -> dict | None:
+    """The latest run: batches done of total, for the progress bar."""
+    run = RescoreRun.objects.first()
+    if run is None:
+        return None
+    done = run.batches.filter(done_at__isnull=False).count()
+    return {"run": run, "done": done, "total": run.total_batches, "finished": run.finished_at is not None}
+
+
+def scoring_changed(*, by, reason: str) -> RescoreRun:
+    """Rules or thresholds changed: move the model's version and rescore everyone in the background."""
+    config = ScoringConfig.get()
+    ScoringConfig.objects.filter(pk=config.pk).update(
+        version=config.version + 1, updated_by=by, updated_at=timezone.now()
+    )
+    return rescore_start(reason=reason)

@@ -1,0 +1,152 @@
+"""'My handoffs': the rep's inbox of MQLs with live SLA countdowns; log first touch, accept or reject."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.contrib import messages
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from leads.handoffs import HandoffConflict, handoff_accept, handoff_first_touch, handoff_reject
+from leads.models import Handoff
+from leads.sla import business_hours_between
+from salesmarketing.htmx import HtmxHttpRequest, partial_or_page
+from salesmarketing.models import User
+
+TEMPLATE = "leads/handoffs.html"
+
+
+class RejectForm(forms.Form):
+    reason = forms.ChoiceField(label=gettext_lazy("Reason"), choices=Handoff.RejectReason.choices)
+    note = forms.CharField(
+        label=gettext_lazy("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("reason") == Handoff.RejectReason.OTHER and not data.get("note", "").strip():
+            self.add_error("note", _("Say what was wrong when the reason is “Other”."))
+        return data
+
+
+def _visible(user: User) -> QuerySet[Handoff]:
+    """Reps see their own handoffs, managers their team's, marketing and admins all of them."""
+    qs = Handoff.objects.all()
+    if user.role == User.Role.SALES:
+        return qs.filter(owner=user)
+    if user.role == User.Role.MANAGER and user.team_id:
+        return qs.filter(Q(team_id=user.team_id) | Q(owner=user))
+    return qs
+
+
+def _actionable(user: User) -> QuerySet[Handoff]:
+    """Who may act on a handoff: its rep, the team's manager, an admin (marketing only watches)."""
+    if user.role == User.Role.MARKETING:
+        return Handoff.objects.none()
+    return _visible(user)
+
+
+def _get_handoff_for_user(request: HtmxHttpRequest, pk: int) -> Handoff:
+    handoff = (
+        _actionable(request.user)
+        .select_related("lead__company", "owner", "team", "campaign")
+        .filter(pk=pk)
+        .first()
+    )
+    if handoff is None:
+        raise Http404
+    return handoff
+
+
+def _decorate(handoffs: list[Handoff], now: dt.datetime) -> list[Handoff]:
+    """Business hours left before the SLA (negative once breached), for the countdown."""
+    for h in handoffs:
+        h.hours_left = None
+        if h.is_open and h.sla_due_at and not h.first_touch_at:
+            team = h.team
+            kwargs = {"day_start": team.business_day_start, "day_end": team.business_day_end} if team else {}
+            h.hours_left = business_hours_between(now, h.sla_due_at, **kwargs)
+    return handoffs
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def handoff_list(request: HtmxHttpRequest) -> HttpResponse:
+    show = request.GET.get("show", "open")
+    qs = _visible(request.user).select_related("lead__company", "owner", "team", "campaign", "deal")
+    if show == "decided":
+        qs = qs.filter(state__in=[Handoff.State.ACCEPTED, Handoff.State.REJECTED]).order_by("-decided_at")[
+            :100
+        ]
+    else:
+        show = "open"
+        # Hottest first: the rep calls the best lead first, then the one closest to its SLA.
+        qs = qs.filter(state__in=Handoff.OPEN_STATES).order_by("-score_at_handoff", "sla_due_at")[:200]
+    handoffs = _decorate(list(qs), timezone.now())
+    context = {
+        "handoffs": handoffs,
+        "show": show,
+        "reject_form": RejectForm(),
+        "can_act": request.user.role != User.Role.MARKETING,
+    }
+    return render(request, partial_or_page(request, TEMPLATE, "list"), context)
+
+
+def _row(request: HtmxHttpRequest, handoff: Handoff, **extra) -> HttpResponse:
+    handoff = _get_handoff_for_user(request, handoff.pk)
+    _decorate([handoff], timezone.now())
+    context = {"h": handoff, "reject_form": RejectForm(), "can_act": True, **extra}
+    if request.htmx:
+        return render(request, f"{TEMPLATE}#row", context)
+    return redirect("leads:handoffs")
+
+
+@require_POST
+def handoff_touch(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    handoff = handoff_first_touch(handoff=_get_handoff_for_user(request, pk), by=request.user)
+    return _row(request, handoff)
+
+
+@require_POST
+def handoff_accept_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    handoff = _get_handoff_for_user(request, pk)
+    try:
+        handoff = handoff_accept(handoff=handoff, by=request.user)
+    except HandoffConflict as exc:
+        messages.error(request, str(exc))
+        return _row(request, handoff)
+    deal = getattr(Handoff.objects.select_related("deal").get(pk=handoff.pk), "deal", None)
+    messages.success(request, _("Accepted: %(lead)s is now a sales-qualified lead.") % {"lead": handoff.lead})
+    target = deal.get_absolute_url() if deal is not None else handoff.lead.get_absolute_url()
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+
+
+@require_POST
+def handoff_reject_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    handoff = _get_handoff_for_user(request, pk)
+    form = RejectForm(request.POST)
+    if not form.is_valid():
+        _decorate([handoff], timezone.now())
+        context = {"h": handoff, "reject_form": form, "can_act": True, "reject_open": True}
+        if request.htmx:
+            return render(request, f"{TEMPLATE}#row", context, status=422)
+        return render(request, TEMPLATE, {**context, "handoffs": [handoff], "show": "open"}, status=422)
+    try:
+        handoff = handoff_reject(
+            handoff=handoff,
+            by=request.user,
+            reason=form.cleaned_data["reason"],
+            note=form.cleaned_data["note"],
+        )
+    except HandoffConflict as exc:
+        messages.error(request, str(exc))
+    return _row(request, handoff)

@@ -1,0 +1,171 @@
+"""Scoring: fit and decaying engagement in set-based SQL, caps, explanation, the MQL flip and full rescores."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from leads.choices import LifecycleStage, TouchType
+from leads.models import Handoff, Lead, RescoreRun, ScoringConfig, ScoringGroup, ScoringRule, Touch
+from leads.scoring.defaults import ensure_default_scoring
+from leads.scoring.engine import LeadFilter, explain, score_leads
+from leads.scoring.services import leads_score_and_qualify, reason_text, rescore_batch_run, rescore_start
+from leads.services import company_resolve, lead_upsert
+
+pytestmark = pytest.mark.django_db
+NOW = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC)
+
+
+def _touch(lead, kind, *, days_ago=0.0, url="", key=None, **props):
+    return Touch.objects.create(
+        lead=lead,
+        type=kind,
+        url=url,
+        occurred_at=NOW - dt.timedelta(days=days_ago),
+        properties=props,
+        source="test",
+        idempotency_key=key or f"{lead.pk}-{kind}-{days_ago}-{url}",
+    )
+
+
+def _scores(lead):
+    lead.refresh_from_db()
+    return lead.fit_score, lead.engagement_score, lead.total_score
+
+
+@pytest.fixture
+def defaults():
+    ensure_default_scoring()
+
+
+def test_fit_from_title_size_industry_region_with_group_caps(defaults):
+    company = company_resolve(
+        name="東邦精機株式会社",
+        domain="toho.example.jp",
+        employee_count=1200,
+        industry="manufacturing",
+        region="kanto",
+    )
+    director, _ = lead_upsert(
+        email="a@toho.example.jp", source="api", company=company, title="取締役 営業部長"
+    )
+    freemail, _ = lead_upsert(email="b@gmail.com", source="api", title="担当")
+    score_leads(LeadFilter(ids=(director.pk, freemail.pk)), now=NOW)
+    # 取締役 20 + 部長 15 capped at 20; size 15+10+5 capped at 15; industry 10; region 5.
+    assert _scores(director) == (50, 0, 50)
+    assert _scores(freemail) == (-10, 0, -10)
+
+
+def test_engagement_decays_with_each_rules_half_life_and_caps_per_group(defaults):
+    lead, _ = lead_upsert(email="c@example.jp", source="api")
+    _touch(lead, TouchType.WEBINAR_ATTENDED, days_ago=45)  # 20 × 0.5^(45/45) = 10
+    _touch(lead, TouchType.CONTENT_DOWNLOAD, days_ago=0)  # 8
+    for i in range(20):  # 20 page views, 1 point each, group capped at 15
+        _touch(lead, TouchType.PAGE_VIEW, days_ago=0, url=f"https://x.jp/p{i}")
+    score_leads(LeadFilter(ids=(lead.pk,)), now=NOW)
+    assert _scores(lead) == (0, 10 + 8 + 15, 33)
+    # A month later everything has faded: 20×0.5^(75/45) + 8×0.5^(30/30) + 20×0.5^(30/14) capped at 15.
+    later = NOW + dt.timedelta(days=30)
+    score_leads(LeadFilter(ids=(lead.pk,)), now=later)
+    expected = round(20 * 0.5 ** (75 / 45) + 8 * 0.5 + min(15, 20 * 0.5 ** (30 / 14)))
+    assert _scores(lead)[1] == expected
+
+
+def test_url_and_property_rules_match(defaults):
+    group = ScoringGroup.objects.create(kind="engagement", name="Whitepapers", cap=None)
+    ScoringRule.objects.create(
+        kind="engagement", name="SFA guide", group=group, points=12, touch_type="content_download",
+        property_key="asset", property_value="sfa-guide", half_life_days=30,
+    )  # fmt: skip
+    lead, _ = lead_upsert(email="d@example.jp", source="api")
+    _touch(
+        lead, TouchType.PAGE_VIEW, url="https://www.example.jp/PRICING?plan=pro"
+    )  # /pricing matches any case
+    _touch(lead, TouchType.CONTENT_DOWNLOAD, asset="sfa-guide")
+    _touch(lead, TouchType.CONTENT_DOWNLOAD, asset="other", key="other")
+    score_leads(LeadFilter(ids=(lead.pk,)), now=NOW)
+    names = {c.name: round(c.points) for c in explain([lead.pk], now=NOW)[lead.pk]}
+    assert names == {"料金ページ": 5, "ページ閲覧": 1, "資料ダウンロード": 16, "SFA guide": 12}
+    assert _scores(lead)[1] == 5 + 1 + 16 + 12
+
+
+def test_future_touches_do_not_count_and_scoring_twice_changes_nothing(defaults):
+    lead, _ = lead_upsert(email="e@example.jp", source="api")
+    _touch(lead, TouchType.DEMO_REQUEST, days_ago=-1)  # occurs tomorrow (a clock skew at the sender)
+    _touch(lead, TouchType.FORM_SUBMIT, days_ago=0)
+    score_leads(LeadFilter(ids=(lead.pk,)), now=NOW)
+    first = _scores(lead)
+    score_leads(LeadFilter(ids=(lead.pk,)), now=NOW)
+    assert _scores(lead) == first == (0, 5, 5)
+
+
+def test_crossing_the_threshold_makes_one_mql_and_one_handoff_with_the_reason(defaults):
+    company = company_resolve(
+        name="山田製作所", domain="yamada.example.jp", employee_count=400, industry="manufacturing"
+    )
+    lead, _ = lead_upsert(email="hot@yamada.example.jp", source="api", company=company, title="部長")
+    _touch(lead, TouchType.WEBINAR_ATTENDED)
+    for i in range(3):
+        _touch(lead, TouchType.PAGE_VIEW, url=f"https://x.jp/pricing/{i}")
+    cold, _ = lead_upsert(email="cold@yamada.example.jp", source="api", company=company, title="担当")
+    _touch(cold, TouchType.PAGE_VIEW, url="https://x.jp/")
+
+    new = leads_score_and_qualify([lead.pk, cold.pk], now=NOW)
+    assert len(new) == 1
+    lead.refresh_from_db()
+    assert lead.lifecycle_stage == LifecycleStage.MQL and lead.mql_at == NOW
+    handoff = Handoff.objects.get(pk=new[0])
+    assert handoff.lead_id == lead.pk and handoff.score_at_handoff == lead.total_score
+    assert handoff.reason.startswith("ウェビナー参加 +20, 料金ページ ×3 +15, 部長 +15")
+    assert Lead.objects.get(pk=cold.pk).lifecycle_stage == LifecycleStage.LEAD
+    # Scoring again (a replayed batch) creates nothing more.
+    assert leads_score_and_qualify([lead.pk, cold.pk], now=NOW) == []
+    assert Handoff.objects.count() == 1
+
+
+def test_the_threshold_needs_both_fit_and_total(defaults):
+    ScoringConfig.objects.filter(pk=1).update(fit_threshold=15, total_threshold=30)
+    unfit, _ = lead_upsert(email="student@gmail.com", source="api")
+    _touch(unfit, TouchType.DEMO_REQUEST)
+    assert leads_score_and_qualify([unfit.pk], now=NOW) == []
+    assert _scores(unfit) == (-10, 40, 30)
+
+
+def test_a_recycled_lead_needs_new_behaviour_to_qualify_again(defaults):
+    company = company_resolve(name="X", domain="x.example.jp", employee_count=2000)
+    lead, _ = lead_upsert(email="r@x.example.jp", source="api", company=company, title="部長")
+    _touch(lead, TouchType.DEMO_REQUEST, days_ago=2)
+    Lead.objects.filter(pk=lead.pk).update(
+        lifecycle_stage=LifecycleStage.RECYCLED,
+        recycled_at=NOW - dt.timedelta(days=1),
+        last_touch_at=NOW - dt.timedelta(days=2),
+    )
+    assert leads_score_and_qualify([lead.pk], now=NOW) == []
+    _touch(lead, TouchType.PAGE_VIEW, url="https://x.jp/pricing")
+    Lead.objects.filter(pk=lead.pk).update(last_touch_at=NOW)
+    assert len(leads_score_and_qualify([lead.pk], now=NOW)) == 1
+
+
+def test_full_rescore_runs_in_batches_and_a_redelivered_batch_changes_nothing(
+    defaults, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr("leads.scoring.services.RESCORE_BATCH_SIZE", 3)
+    leads = [lead_upsert(email=f"b{i}@example.jp", source="api")[0] for i in range(7)]
+    for lead in leads:
+        _touch(lead, TouchType.CONTENT_DOWNLOAD)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = rescore_start(reason="test")  # the batch tasks run in-process on commit
+    run.refresh_from_db()
+    assert run.total_batches == 3 and run.finished_at is not None
+    assert {lead.engagement_score for lead in Lead.objects.all()} == {8}
+    batch = run.batches.first()
+    assert rescore_batch_run(batch_id=batch.pk) is False
+    assert RescoreRun.objects.count() == 1
+
+
+def test_reason_text_lists_positive_contributions_biggest_first(defaults):
+    lead, _ = lead_upsert(email="z@gmail.com", source="api", title="課長")
+    _touch(lead, TouchType.SEMINAR_ATTENDED)
+    text = reason_text(explain([lead.pk], now=NOW)[lead.pk])
+    assert text == "セミナー参加 +20, 課長 +10"
