@@ -52,7 +52,9 @@ def handoff_assign(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        handoff = Handoff.objects.select_for_update().select_related("lead__company").get(pk=handoff_id)
+        handoff = (
+            Handoff.objects.select_for_update(of=("self",)).select_related("lead__company").get(pk=handoff_id)
+        )
         if handoff.state not in (Handoff.State.UNASSIGNED, Handoff.State.ASSIGNED):
             return handoff
         if handoff.state == Handoff.State.ASSIGNED and exclude_user_id is None:
@@ -199,7 +201,9 @@ def handoff_reject(*, handoff: Handoff, by: User, reason: str, note: str = "", n
         raise ValueError(f"unknown rejection reason {reason!r}")
     with transaction.atomic():
         handoff = (
-            Handoff.objects.select_for_update().select_related("campaign__owner", "lead").get(pk=handoff.pk)
+            Handoff.objects.select_for_update(of=("self",))
+            .select_related("campaign__owner", "lead")
+            .get(pk=handoff.pk)
         )
         if handoff.state == Handoff.State.REJECTED:
             return handoff
