@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.apps import apps
 from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
 
-from leads.models import Company, Handoff, Lead, Touch
+from leads.models import Company, Handoff, Lead, ScoringConfig, Touch
+from leads.scoring.engine import Contribution, explain, touch_points
 
 LEAD_SORTS = {
     "score": ("-total_score", "-id"),
@@ -74,19 +80,58 @@ class LeadDetail:
     timeline_truncated: bool
     handoffs: list[Handoff]
     visitor_ids: list[str]
+    explanation: list[Contribution]
+    score_history: dict
 
 
 def lead_detail(*, lead: Lead) -> LeadDetail:
     touches = list(
         lead.touches.select_related("campaign").order_by("-occurred_at", "-id")[: TIMELINE_LIMIT + 1]
     )
+    now = timezone.now()
     return LeadDetail(
         lead=lead,
         timeline=touches[:TIMELINE_LIMIT],
         timeline_truncated=len(touches) > TIMELINE_LIMIT,
         handoffs=list(lead.handoffs.select_related("owner", "team", "campaign")),
         visitor_ids=list(lead.visitors.values_list("visitor_id", flat=True)),
+        explanation=explain([lead.pk], now=now)[lead.pk],
+        score_history=_score_history_chart(lead, now),
     )
+
+
+def _score_history_chart(lead: Lead, now, weeks: int = 13) -> dict:
+    """The lead's engagement at the end of each of the last `weeks` weeks, recomputed from its touches with the
+    current rules (the same decay and caps as the scorer), with fit and the MQL line beside it."""
+    rows = touch_points(lead.pk, now=now)
+    caps = {row["group_id"]: row["cap"] for row in rows}
+    labels, engagement = [], []
+    for i in range(weeks, -1, -1):
+        at = now - dt.timedelta(weeks=i)
+        per_group: dict = defaultdict(float)
+        for row in rows:
+            if row["occurred_at"] <= at:
+                age_days = (at - row["occurred_at"]).total_seconds() / 86400
+                per_group[row["group_id"] or -row["rule_id"]] += row["pts"] * 0.5 ** (
+                    age_days / row["half_life"]
+                )
+        total = sum(min(v, caps[g]) if caps.get(g) is not None else v for g, v in per_group.items())
+        labels.append(date_format(timezone.localtime(at), "SHORT_DATE_FORMAT"))
+        engagement.append(round(total))
+    threshold = ScoringConfig.get().total_threshold
+    return {
+        "type": "line",
+        "data": {
+            "labels": labels,
+            "datasets": [
+                {"label": str(_("Total")), "data": [e + lead.fit_score for e in engagement], "fill": True},
+                {"label": str(_("Engagement")), "data": engagement},
+                {"label": str(_("MQL threshold")), "data": [threshold] * len(labels), "pointRadius": 0,
+                 "borderDash": [6, 4], "color": "#ef4444"},
+            ],
+        },
+        "options": {"plugins": {"legend": {"position": "bottom"}}, "scales": {"y": {"beginAtZero": True}}},
+    }  # fmt: skip
 
 
 def lead_get_for_viewer(*, viewer, pk: int) -> Lead | None:

@@ -1,12 +1,18 @@
 from django.urls import path
 
-from leads import views, views_handoffs
+from leads import views, views_handoffs, views_scoring
 
 app_name = "leads"
 urlpatterns = [
     path("", views.lead_list, name="list"),
     path("<int:pk>/", views.lead_detail, name="detail"),
     path("companies/<int:pk>/", views.company_detail, name="company_detail"),
+    path("scoring/", views_scoring.scoring_page, name="scoring"),
+    path("scoring/progress", views_scoring.rescore_progress_view, name="scoring_progress"),
+    path("scoring/thresholds", views_scoring.thresholds_update, name="scoring_thresholds"),
+    path("scoring/rules/new", views_scoring.rule_edit, name="scoring_rule_new"),
+    path("scoring/rules/<int:pk>/", views_scoring.rule_edit, name="scoring_rule"),
+    path("scoring/groups/<int:pk>/", views_scoring.group_update, name="scoring_group"),
     path("handoffs/", views_handoffs.handoff_list, name="handoffs"),
     path("handoffs/<int:pk>/touch", views_handoffs.handoff_touch, name="handoff_touch"),
     path("handoffs/<int:pk>/accept", views_handoffs.handoff_accept_view, name="handoff_accept"),

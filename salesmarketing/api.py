@@ -48,7 +48,12 @@ def _register_routers() -> None:
     """Each app adds its router in its own `api.py`; this is the one place they are mounted."""
     import importlib
 
-    for module_name, prefix in (("leads.api", "/"), ("pipeline.api", "/"), ("kpis.api", "/")):
+    for module_name, prefix in (
+        ("leads.api", "/"),
+        ("leads.api_handoffs", "/"),
+        ("pipeline.api", "/"),
+        ("kpis.api", "/"),
+    ):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

@@ -145,14 +145,15 @@ def score_leads(
         return cursor.rowcount
 
 
-@dataclass(frozen=True)
+@dataclass
 class Contribution:
     rule_id: int
     name: str
     kind: str
     group: str
     matches: int
-    points: float
+    points: float  # before the group cap
+    counted: float = 0.0  # what it adds to the score once its group is capped
 
 
 def explain(lead_ids: list[int], *, now: dt.datetime | None = None) -> dict[int, list[Contribution]]:
@@ -175,15 +176,23 @@ def explain(lead_ids: list[int], *, now: dt.datetime | None = None) -> dict[int,
         cursor.execute(statement, [*eng_params, *fit_params])
         rows = cursor.fetchall()
     rules = ScoringRule.objects.in_bulk({row[1] for row in rows})
-    groups = dict(ScoringGroup.objects.values_list("id", "name"))
+    groups = {g.pk: g for g in ScoringGroup.objects.all()}
     result: dict[int, list[Contribution]] = {lead_id: [] for lead_id in lead_ids}
     for lead_id, rule_id, matches, points in rows:
         rule = rules[rule_id]
+        group = groups.get(rule.group_id)
         result[lead_id].append(
-            Contribution(rule_id, rule.name, rule.kind, groups.get(rule.group_id, ""), matches, float(points))
+            Contribution(rule_id, rule.name, rule.kind, group.name if group else "", matches, float(points))
         )
     for items in result.values():
         items.sort(key=lambda c: (-abs(round(c.points)), -c.matches, c.name))
+        room = {g.name: g.cap for g in groups.values() if g.cap is not None}
+        for c in items:  # the biggest contributions fill their group's cap first
+            if c.group in room and c.points > 0:
+                c.counted = min(c.points, max(room[c.group], 0))
+                room[c.group] -= c.counted
+            else:
+                c.counted = c.points
     return result
 
 

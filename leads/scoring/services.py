@@ -80,9 +80,12 @@ def _qualify(lead_filter: LeadFilter, *, now: dt.datetime) -> list[int]:
 def reason_text(contributions, limit: int = 4) -> str:
     """'ウェビナー参加 +20, 料金ページ ×3 +15, 部長 +15': why a lead is hot, biggest reasons first."""
     parts = []
-    for c in [c for c in contributions if c.points > 0][:limit]:
+    counted = sorted(
+        (c for c in contributions if round(c.counted) > 0), key=lambda c: (-round(c.counted), -c.matches)
+    )
+    for c in counted[:limit]:
         times = f" ×{c.matches}" if c.matches > 1 else ""
-        parts.append(f"{c.name}{times} +{round(c.points)}")
+        parts.append(f"{c.name}{times} +{round(c.counted)}")
     return ", ".join(parts)
 
 

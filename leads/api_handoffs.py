@@ -1,0 +1,122 @@
+"""Handoffs in the JSON API: list, accept, reject (scope handoffs:write)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, Query, Router, Schema
+from ninja.errors import HttpError
+
+from leads.handoffs import HandoffConflict, handoff_accept, handoff_reject
+from leads.models import Handoff
+from salesmarketing.api import require_scope
+from salesmarketing.models import ApiKey
+
+router = Router(tags=["handoffs"])
+
+State = Literal["unassigned", "assigned", "working", "accepted", "rejected", "open"]
+Reason = Literal[
+    "not_a_fit",
+    "no_budget",
+    "bad_contact",
+    "already_customer",
+    "too_early",
+    "competitor",
+    "duplicate",
+    "other",
+]
+
+
+class HandoffOut(Schema):
+    id: int
+    lead_id: int
+    lead_email: str = Field(..., alias="lead.email")
+    owner_id: int | None
+    team_id: int | None
+    state: str
+    score_at_handoff: int
+    fit_at_handoff: int
+    reason: str = Field(..., description="Why the lead is hot: the rules that gave the most points.")
+    campaign_id: int | None
+    mql_at: dt.datetime
+    assigned_at: dt.datetime | None
+    sla_due_at: dt.datetime | None
+    first_touch_at: dt.datetime | None
+    decided_at: dt.datetime | None
+    reject_reason: str
+    reject_note: str
+    deal_id: int | None = None
+
+    @staticmethod
+    def resolve_deal_id(obj: Handoff) -> int | None:
+        deal = getattr(obj, "deal", None) if hasattr(Handoff, "deal") else None
+        return deal.pk if deal is not None else None
+
+
+class HandoffFilters(Schema):
+    state: State | None = None
+    owner: int | None = None
+    limit: int = Field(100, ge=1, le=500)
+    offset: int = Field(0, ge=0)
+
+
+class RejectIn(Schema):
+    reason: Reason
+    note: str = Field("", max_length=2000)
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+def _queryset():
+    related = ["lead"] + (["deal"] if hasattr(Handoff, "deal") else [])
+    return Handoff.objects.select_related(*related)
+
+
+@router.get("/handoffs", response=list[HandoffOut], summary="List handoffs, newest MQL first")
+def list_handoffs(request: HttpRequest, filters: Query[HandoffFilters]):
+    require_scope(request, ApiKey.Scope.HANDOFFS_WRITE)
+    qs = _queryset()
+    if filters.state == "open":
+        qs = qs.filter(state__in=Handoff.OPEN_STATES)
+    elif filters.state:
+        qs = qs.filter(state=filters.state)
+    if filters.owner is not None:
+        qs = qs.filter(owner_id=filters.owner)
+    return list(qs.order_by("-mql_at", "-id")[filters.offset : filters.offset + filters.limit])
+
+
+@router.post(
+    "/handoffs/{handoff_id}/accept",
+    response={200: HandoffOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Accept: the lead becomes an SQL and a deal is created (idempotent)",
+)
+def accept(request: HttpRequest, handoff_id: int):
+    key = require_scope(request, ApiKey.Scope.HANDOFFS_WRITE)
+    handoff = get_object_or_404(Handoff, pk=handoff_id)
+    try:
+        handoff_accept(handoff=handoff, by=key.user)
+    except HandoffConflict as exc:
+        raise HttpError(409, str(exc)) from exc
+    return _queryset().get(pk=handoff_id)
+
+
+@router.post(
+    "/handoffs/{handoff_id}/reject",
+    response={200: HandoffOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Reject with a structured reason (idempotent)",
+)
+def reject(request: HttpRequest, handoff_id: int, payload: RejectIn):
+    key = require_scope(request, ApiKey.Scope.HANDOFFS_WRITE)
+    handoff = get_object_or_404(Handoff, pk=handoff_id)
+    if payload.reason == "other" and not payload.note.strip():
+        raise HttpError(422, "A note is required when the reason is 'other'.")
+    try:
+        handoff_reject(handoff=handoff, by=key.user, reason=payload.reason, note=payload.note)
+    except HandoffConflict as exc:
+        raise HttpError(409, str(exc)) from exc
+    return _queryset().get(pk=handoff_id)

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from django.apps import apps
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Value, When
+
+from leads.models import Lead, ScoringConfig, ScoringGroup, ScoringKind, ScoringRule
+
+BANDS = [(None, 20), (20, 40), (40, 60), (60, 80), (80, None)]
+
+
+def scoring_overview() -> dict:
+    rules = list(ScoringRule.objects.select_related("group"))
+    groups = list(ScoringGroup.objects.all())
+    by_axis = []
+    for kind, label in ScoringKind.choices:
+        axis_groups = []
+        for group in [g for g in groups if g.kind == kind] + [None]:
+            members = [r for r in rules if r.kind == kind and r.group_id == (group.pk if group else None)]
+            if members or group is not None:
+                axis_groups.append({"group": group, "rules": members})
+        by_axis.append({"kind": kind, "label": label, "groups": axis_groups})
+    return {"axes": by_axis, "config": ScoringConfig.get()}
+
+
+def calibration() -> list[dict]:
+    """Leads per score band and how many became a deal and a won deal: does a higher score mean more sales?"""
+    band = Case(
+        *[
+            When(Q(total_score__gte=lo) if hi is None else (Q(total_score__lt=hi) if lo is None else Q(total_score__gte=lo, total_score__lt=hi)), then=Value(i))
+            for i, (lo, hi) in enumerate(BANDS)
+        ],
+        output_field=IntegerField(),
+    )  # fmt: skip
+    qs = Lead.objects.annotate(band=band)
+    annotations = {"leads": Count("id"), "mqls": Count("id", filter=Q(mql_at__isnull=False))}
+    try:  # pipeline builds on leads, so its Deal is looked up by name (no import loop)
+        deal = apps.get_model("pipeline", "Deal")
+    except LookupError:
+        deal = None
+    if deal is not None:
+        qs = qs.annotate(
+            has_deal=Exists(deal.objects.filter(contact=OuterRef("pk"))),
+            has_won=Exists(deal.objects.filter(contact=OuterRef("pk"), status="won")),
+        )
+        annotations |= {
+            "deals": Count("id", filter=Q(has_deal=True)),
+            "won": Count("id", filter=Q(has_won=True)),
+        }
+    rows = {row["band"]: row for row in qs.values("band").annotate(**annotations)}
+    table = []
+    for i, (lo, hi) in enumerate(BANDS):
+        row = rows.get(i, {})
+        leads = row.get("leads", 0)
+        table.append(
+            {
+                "label": f"{lo if lo is not None else '…'}–{hi - 1 if hi is not None else '…'}",
+                "leads": leads,
+                "mqls": row.get("mqls", 0),
+                "deals": row.get("deals", 0),
+                "won": row.get("won", 0),
+                "deal_rate": row.get("deals", 0) / leads if leads else None,
+                "won_rate": row.get("won", 0) / leads if leads else None,
+            }
+        )
+    return table
