@@ -19,7 +19,9 @@ def _assigned(email, rep):
     TerritoryRule.objects.get_or_create(team=rep.team, region=region, defaults={"priority": 1})
     company = company_resolve(name=f"{email} 社", domain=f"{email.split('@')[1]}.{rep.pk}", region=region)
     lead, _ = lead_upsert(email=email, source="api", title="部長", company=company)
-    handoff = Handoff.objects.create(lead=lead, mql_at=lead.created_at, score_at_handoff=70, reason="デモ依頼 +40")
+    handoff = Handoff.objects.create(
+        lead=lead, mql_at=lead.created_at, score_at_handoff=70, reason="デモ依頼 +40"
+    )
     handoff = handoff_assign(handoff_id=handoff.pk)
     assert handoff.owner == rep
     return handoff

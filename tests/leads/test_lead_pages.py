@@ -136,7 +136,13 @@ def test_detail_query_count_is_fixed(client, marketer, django_assert_num_queries
 
     def add_touches(n, start):
         Touch.objects.bulk_create(
-            Touch(lead=lead, type=TouchType.PAGE_VIEW, occurred_at=timezone.now(), source="t", idempotency_key=str(i))
+            Touch(
+                lead=lead,
+                type=TouchType.PAGE_VIEW,
+                occurred_at=timezone.now(),
+                source="t",
+                idempotency_key=str(i),
+            )
             for i in range(start, start + n)
         )
 
