@@ -82,7 +82,8 @@ def _decorate(handoffs: list[Handoff], now: dt.datetime) -> list[Handoff]:
 @vary_on_headers("HX-Request")
 def handoff_list(request: HtmxHttpRequest) -> HttpResponse:
     show = request.GET.get("show", "open")
-    qs = _visible(request.user).select_related("lead__company", "owner", "team", "campaign", "deal")
+    related = ["lead__company", "owner", "team", "campaign"] + (["deal"] if hasattr(Handoff, "deal") else [])
+    qs = _visible(request.user).select_related(*related)
     if show == "decided":
         qs = qs.filter(state__in=[Handoff.State.ACCEPTED, Handoff.State.REJECTED]).order_by("-decided_at")[
             :100
@@ -124,7 +125,7 @@ def handoff_accept_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     except HandoffConflict as exc:
         messages.error(request, str(exc))
         return _row(request, handoff)
-    deal = getattr(Handoff.objects.select_related("deal").get(pk=handoff.pk), "deal", None)
+    deal = getattr(Handoff.objects.get(pk=handoff.pk), "deal", None)
     messages.success(request, _("Accepted: %(lead)s is now a sales-qualified lead.") % {"lead": handoff.lead})
     target = deal.get_absolute_url() if deal is not None else handoff.lead.get_absolute_url()
     return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
