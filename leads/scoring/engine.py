@@ -23,7 +23,7 @@ FIT = "fit"
 def _sql(vendor: str) -> dict[str, str]:
     if vendor == "postgresql":
         return {
-            "epoch": "EXTRACT(EPOCH FROM {})",
+            "epoch": "EXTRACT(EPOCH FROM {})::float8",  # numeric arithmetic would be ten times slower
             "ilike": "ILIKE",
             "domain": "LOWER(SPLIT_PART({}, '@', 2))",
             "prop": "(t.properties ->> r.property_key)",
@@ -58,7 +58,7 @@ def _engagement_rows_sql(
     """One row per (lead, touch, rule) match: its decayed points, or (undecayed) the parts to decay them later."""
     where, params = lead_filter.sql("t.lead_id")
     if decayed:
-        age = f"(%s - {sql['epoch'].format('t.occurred_at')})"
+        age = f"(CAST(%s AS DOUBLE PRECISION) - {sql['epoch'].format('t.occurred_at')})"
         points = f"r.points * POWER(0.5, {age} / (r.half_life_days * 86400.0)) AS pts"
         params = [now.timestamp(), *params]
     else:

@@ -1,0 +1,153 @@
+"""Full lead rescore against its floor: the bare SQL aggregate + update for the same engagement formula.
+
+    uv run python bench/scoring.py --size l [--generate] [--runs 3] [--workers 1|2]
+
+The rescore is the production path: id-range batches (leads.scoring.services.rescore_batch_run), each one
+statement computing fit + capped, decayed engagement and writing changed rows, plus the MQL check. The floor is
+one hand-written UPDATE … FROM (SELECT … GROUP BY) over all leads with the same touch-rule matching and decay,
+without caps, fit, batching or the MQL check. Each run moves `now` one day on so that decay changes scores, as
+the nightly rescore sees. Prints median and p95 and writes bench/results/scoring-<size>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import SIZES, ensure_database, generate, setup_django  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+FLOOR_SQL = """
+UPDATE leads_lead SET engagement_score = s.e
+FROM (
+    SELECT t.lead_id, ROUND(SUM(r.points * POWER(0.5::float8, (%s::float8 - EXTRACT(EPOCH FROM t.occurred_at)::float8) / (r.half_life_days * 86400.0))))::int AS e
+    FROM leads_touch t
+    JOIN leads_scoringrule r ON r.kind = 'engagement' AND r.is_active
+         AND (r.touch_type = '' OR r.touch_type = t.type)
+         AND (r.url_contains = '' OR t.url ILIKE ('%%' || r.url_contains || '%%'))
+    WHERE t.occurred_at <= %s
+    GROUP BY t.lead_id
+) s
+WHERE leads_lead.id = s.lead_id AND leads_lead.engagement_score <> s.e
+"""
+
+
+def _batch_worker(args: tuple[str, list[int], float]) -> int:
+    database_url, batch_ids, now_ts = args
+    setup_django(database_url)
+    from leads.scoring.services import rescore_batch_run
+
+    now = dt.datetime.fromtimestamp(now_ts, dt.UTC)
+    return sum(rescore_batch_run(batch_id=batch_id, now=now) for batch_id in batch_ids)
+
+
+def run_rescore(database_url: str, now: dt.datetime, workers: int) -> float:
+    from django.db import transaction
+
+    from leads.models import RescoreBatch
+    from leads.scoring.services import rescore_batch_run, rescore_start
+
+    with transaction.atomic():
+        run = rescore_start(
+            reason="bench"
+        )  # queued tasks run after commit; the bench drives the batches itself
+    batch_ids = list(RescoreBatch.objects.filter(run=run).order_by("first_id").values_list("id", flat=True))
+    started = time.perf_counter()
+    if workers == 1:
+        for batch_id in batch_ids:
+            rescore_batch_run(batch_id=batch_id, now=now)
+    else:
+        chunks = [batch_ids[i::workers] for i in range(workers)]
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(_batch_worker, [(database_url, chunk, now.timestamp()) for chunk in chunks]))
+    return time.perf_counter() - started
+
+
+def run_floor(now: dt.datetime) -> float:
+    from django.db import connection, transaction
+
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(FLOOR_SQL, [now.timestamp(), now])
+    return time.perf_counter() - started
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--size", choices=SIZES, default="s")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--generate", action="store_true", help="(re)generate the data first")
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args(argv)
+    url = (
+        args.database_url
+        or os.environ.get("BENCH_DATABASE_URL")
+        or f"postgres://postgres@127.0.0.1:5432/sm_bench_{args.size}"
+    )
+    ensure_database(url)
+    setup_django(url)
+    from celery import current_app
+
+    current_app.conf.task_always_eager = False  # the bench runs the batches itself
+    current_app.conf.broker_url = "memory://"
+    from django.db import connection
+
+    from leads.models import Lead, Touch
+    from leads.scoring.defaults import ensure_default_scoring
+
+    if args.generate or not Lead.objects.exists():
+        generate(args.size, seed=1)
+    ensure_default_scoring()
+    leads, touches = Lead.objects.count(), Touch.objects.count()
+    print(
+        f"size {args.size}: {leads:,} leads, {touches:,} touches; {args.runs} runs, {args.workers} worker(s)"
+    )
+    base = dt.datetime.now(dt.UTC)
+    ours, floor = [], []
+    for i in range(args.runs):
+        now = base + dt.timedelta(days=i + 1)
+        floor.append(run_floor(now))
+        ours.append(run_rescore(url, now, args.workers))
+        print(f"  run {i + 1}: rescore {ours[-1]:.2f}s, floor {floor[-1]:.2f}s")
+
+    def summary(values):
+        values = sorted(values)
+        return {
+            "median": statistics.median(values),
+            "p95": values[min(len(values) - 1, round(0.95 * (len(values) - 1)))],
+        }
+
+    result = {
+        "figure": "full lead rescore",
+        "date": dt.date.today().isoformat(),
+        "size": args.size,
+        "leads": leads,
+        "touches": touches,
+        "workers": args.workers,
+        "rescore_seconds": summary(ours),
+        "floor_seconds": summary(floor),
+        "ratio": statistics.median(ours) / statistics.median(floor),
+        "postgres": connection.cursor().connection.info.server_version,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"scoring-{args.size}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        f"rescore median {result['rescore_seconds']['median']:.2f}s (p95 {result['rescore_seconds']['p95']:.2f}s), "
+        f"floor median {result['floor_seconds']['median']:.2f}s, ratio {result['ratio']:.2f}×"
+    )
+
+
+if __name__ == "__main__":
+    main()
