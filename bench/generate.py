@@ -65,12 +65,15 @@ def setup_django(database_url: str) -> None:
     django.setup()
 
 
-def ensure_database(database_url: str) -> None:
+def ensure_database(database_url: str, *, fresh: bool = False) -> None:
+    """Create the database if missing; `fresh` drops it first, so the schema is exactly what migrations make."""
     import psycopg
 
     name = database_url.rsplit("/", 1)[1]
     admin = database_url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
+        if fresh:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
 
@@ -91,8 +94,10 @@ def _secondary_indexes(cursor, table: str) -> tuple[list[tuple[str, str]], list[
 
 
 def generate(size: str, seed: int, *, log=print) -> dict[str, int]:
+    """Load into a freshly migrated database (see ensure_database(fresh=True)); one transaction, so a failed
+    load leaves nothing half-made (indexes included)."""
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, transaction
 
     call_command("migrate", verbosity=0)
     n_leads = SIZES[size]
@@ -128,9 +133,9 @@ def generate(size: str, seed: int, *, log=print) -> dict[str, int]:
             INSERT INTO leads_lead (email, name, name_kana, title, department, phone, company_id, source, persona_set_by_hand,
                 consent_email, lifecycle_stage, awareness_stage, fit_score, engagement_score, total_score,
                 created_at, updated_at)
-            SELECT 'lead' || g || '@c' || (1 + (g * 7919) %% %s) || '.example.jp',
+            SELECT 'lead' || g || '@c' || (1 + (g::bigint * 7919) %% %s) || '.example.jp',
                    {_pick(FAMILY, "random()")} || ' ' || {_pick(GIVEN, "random()")}, '',
-                   {_pick(TITLES, "random()")}, '', '', 1 + (g * 7919) %% %s, 'import', false,
+                   {_pick(TITLES, "random()")}, '', '', 1 + (g::bigint * 7919) %% %s, 'import', false,
                    random() < 0.8, 'lead', 'latent', 0, 0, 0,
                    now() - (random() * interval '365 days'), now()
             FROM generate_series(1, %s) g
@@ -184,7 +189,7 @@ def main(argv=None) -> None:
         default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sm_bench"),
     )
     args = parser.parse_args(argv)
-    ensure_database(args.database_url)
+    ensure_database(args.database_url, fresh=True)
     setup_django(args.database_url)
     print(f"generating size {args.size} into {args.database_url.rsplit('/', 1)[1]}")
     counts = generate(args.size, args.seed)

@@ -96,7 +96,7 @@ def main(argv=None) -> None:
         or os.environ.get("BENCH_DATABASE_URL")
         or f"postgres://postgres@127.0.0.1:5432/sm_bench_{args.size}"
     )
-    ensure_database(url)
+    ensure_database(url, fresh=args.generate)
     setup_django(url)
     from celery import current_app
 

@@ -56,24 +56,30 @@ def _engagement_rows_sql(
     sql: dict[str, str], lead_filter: LeadFilter, now: dt.datetime, *, decayed: bool = True
 ) -> tuple[str, list]:
     """One row per (lead, touch, rule) match: its decayed points, or (undecayed) the parts to decay them later."""
-    where, params = lead_filter.sql("t.lead_id")
+    where, params = lead_filter.sql("lead_id")
+    params = [*params, now]
     if decayed:
         age = f"(CAST(%s AS DOUBLE PRECISION) - {sql['epoch'].format('t.occurred_at')})"
         points = f"r.points * POWER(0.5, {age} / (r.half_life_days * 86400.0)) AS pts"
-        params = [now.timestamp(), *params]
+        params.append(now.timestamp())
     else:
         points = "r.points AS pts, t.occurred_at AS occurred_at, r.half_life_days AS half_life"
+    # The batch's touches are read once through the (lead, time) index and kept in memory; the rules join them
+    # there. Without MATERIALIZED the planner may rescan the touch table once per rule.
     text = f"""
+        WITH bt AS MATERIALIZED (
+            SELECT lead_id, type, url, properties, occurred_at FROM leads_touch
+            WHERE {where} AND occurred_at <= %s
+        )
         SELECT t.lead_id AS lead_id, r.id AS rule_id, r.group_id AS group_id, g.cap AS cap, {points}
-        FROM leads_touch t
+        FROM bt t
         JOIN leads_scoringrule r ON r.kind = 'engagement' AND r.is_active
              AND (r.touch_type = '' OR r.touch_type = t.type)
              AND (r.url_contains = '' OR t.url {sql["ilike"]} ('%%' || r.url_contains || '%%'))
              AND (r.property_key = '' OR {sql["prop"]} = r.property_value)
         LEFT JOIN leads_scoringgroup g ON g.id = r.group_id
-        WHERE {where} AND t.occurred_at <= %s
     """
-    return text, [*params, now]
+    return text, params
 
 
 def _fit_rows_sql(sql: dict[str, str], lead_filter: LeadFilter) -> tuple[str, list]:

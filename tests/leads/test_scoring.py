@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from leads.choices import LifecycleStage, TouchType
 from leads.models import Handoff, Lead, RescoreRun, ScoringConfig, ScoringGroup, ScoringRule, Touch
@@ -152,8 +153,14 @@ def test_full_rescore_runs_in_batches_and_a_redelivered_batch_changes_nothing(
 ):
     monkeypatch.setattr("leads.scoring.services.RESCORE_BATCH_SIZE", 3)
     leads = [lead_upsert(email=f"b{i}@example.jp", source="api")[0] for i in range(7)]
-    for lead in leads:
-        _touch(lead, TouchType.CONTENT_DOWNLOAD)
+    for lead in leads:  # just now: the rescore runs at the real time, so these have not decayed yet
+        Touch.objects.create(
+            lead=lead,
+            type=TouchType.CONTENT_DOWNLOAD,
+            occurred_at=timezone.now(),
+            source="t",
+            idempotency_key=str(lead.pk),
+        )
     with django_capture_on_commit_callbacks(execute=True):
         run = rescore_start(reason="test")  # the batch tasks run in-process on commit
     run.refresh_from_db()

@@ -1,0 +1,285 @@
+"""Throughput of `POST /api/v1/events` against PostgreSQL behind gunicorn on 127.0.0.1. Prints events/second.
+
+    uv run python bench/ingest.py --events 100000 --batch 1000
+
+Without --url it sets everything up itself: creates the database (default `sm_bench`) if missing, migrates it,
+creates an API key, starts gunicorn on a free port, sends the batches from --concurrency client threads, and
+stops gunicorn again. With --url and --key it only sends (to a server you run). Event ids carry a run id, so
+runs never collide; a final replay of one batch checks that repeats count as duplicates.
+
+A benchmark, not a test: it prints figures and fails only when the server answers with errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+PAGES = ["/", "/pricing", "/case/acme", "/blog/dx", "/compare", "/product", "/whitepaper", "/seminar/2026"]
+TYPES = [
+    ("page_view", 55),
+    ("email_open", 12),
+    ("email_click", 8),
+    ("form_submit", 8),
+    ("content_download", 7),
+    ("webinar_registered", 5),
+    ("webinar_attended", 3),
+    ("demo_request", 2),
+]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=100_000, help="events to send (default 100,000)")
+    parser.add_argument("--batch", type=int, default=1000, help="events per request (at most 1,000)")
+    parser.add_argument("--concurrency", type=int, default=8, help="client threads (default 8)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes (default 4)")
+    parser.add_argument("--leads", type=int, default=20_000, help="distinct emails in the generated events")
+    parser.add_argument("--visitors", type=int, default=50_000, help="distinct visitor ids")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sm_bench"),
+        help="PostgreSQL database for the server (created if missing)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL", ""),
+        help="broker for the scoring tasks the ingest schedules (default $REDIS_URL; empty: run them in-process)",
+    )
+    parser.add_argument("--no-migrate", action="store_true", help="the database is already migrated")
+    parser.add_argument("--url", help="an already running server, e.g. http://127.0.0.1:8000 (needs --key)")
+    parser.add_argument("--key", help="API key with events:write for --url")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    if not 1 <= args.batch <= 1000:
+        parser.error("--batch must be between 1 and 1000")
+    if args.url and not args.key:
+        parser.error("--url needs --key")
+    return args
+
+
+def make_batches(args: argparse.Namespace, run_id: str) -> list[bytes]:
+    """The request bodies, built before the clock starts."""
+    rng = random.Random(args.seed)
+    kinds = [kind for kind, weight in TYPES for _ in range(weight)]
+    campaigns = [f"bench-{n}" for n in range(20)]
+    bodies: list[bytes] = []
+    for start in range(0, args.events, args.batch):
+        events = []
+        for n in range(start, min(start + args.batch, args.events)):
+            kind = rng.choice(kinds)
+            event: dict = {
+                "id": f"{run_id}-{n}",
+                "type": kind,
+                "url": "https://www.example.co.jp" + rng.choice(PAGES),
+            }
+            lead = rng.randrange(args.leads)
+            if kind == "page_view":
+                event["visitor_id"] = f"v{rng.randrange(args.visitors)}"
+                if rng.random() < 0.3:
+                    event.update(utm_source="google", utm_medium="cpc", utm_campaign=rng.choice(campaigns))
+            elif kind == "form_submit":
+                event.update(
+                    email=f"lead{lead}@bench{lead % 500}.example.jp",
+                    visitor_id=f"v{rng.randrange(args.visitors)}",
+                    name=f"ベンチ 太郎{lead}",
+                    company=f"株式会社ベンチ{lead % 500}",
+                    title=rng.choice(["部長", "課長", "担当", ""]),
+                )
+            else:
+                event["email"] = f"lead{lead}@bench{lead % 500}.example.jp"
+                if kind.startswith("email"):
+                    event.update(
+                        utm_source="newsletter", utm_medium="email", utm_campaign=rng.choice(campaigns)
+                    )
+            events.append(event)
+        bodies.append(json.dumps({"events": events}, ensure_ascii=False).encode())
+    return bodies
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(args: argparse.Namespace) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ENV_FILE": "",
+        "DATABASE_URL": args.database_url,
+        "REDIS_URL": args.redis_url,
+        "DEBUG": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "") or secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_COOKIES": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    parts = urllib.parse.urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def analyze(url: str) -> None:
+    """Fresh planner statistics, as autovacuum keeps them in production: a table that grew from empty since
+    the last ANALYZE gets poor plans (e.g. a scan of every anonymous touch instead of their partial index)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE leads_touch, leads_lead, leads_visitor, leads_company")
+
+
+def manage(env: dict[str, str], *argv: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *argv], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode:
+        sys.exit(f"manage.py {' '.join(argv)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def start_server(args: argparse.Namespace, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "salesmarketing.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2):
+                return proc, url
+        except OSError:
+            if proc.poll() is not None:
+                sys.exit("gunicorn exited during start-up")
+            time.sleep(0.25)
+    proc.terminate()
+    sys.exit("gunicorn did not answer /healthz within 30 s")
+
+
+def send_all(url: str, key: str, bodies: list[bytes], concurrency: int) -> tuple[float, list[float], dict]:
+    target = urllib.parse.urlsplit(url)
+    local = threading.local()
+    totals = {"accepted": 0, "duplicates": 0, "rejected": 0, "errors": 0}
+    lock = threading.Lock()
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def post(body: bytes) -> float:
+        if not hasattr(local, "conn"):
+            local.conn = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
+        started = time.perf_counter()
+        local.conn.request("POST", "/api/v1/events", body=body, headers=headers)
+        response = local.conn.getresponse()
+        payload = response.read()
+        elapsed = time.perf_counter() - started
+        with lock:
+            if response.status != 202:
+                totals["errors"] += 1
+                print(f"HTTP {response.status}: {payload[:300]!r}", file=sys.stderr)
+            else:
+                data = json.loads(payload)
+                totals["accepted"] += data["accepted"]
+                totals["duplicates"] += data["duplicates"]
+                totals["rejected"] += len(data["rejected"])
+        return elapsed
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        latencies = list(pool.map(post, bodies))
+    return time.perf_counter() - started, latencies, totals
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    run_id = secrets.token_hex(4)
+    server = None
+    if args.url:
+        url, key = args.url.rstrip("/"), args.key
+    else:
+        env = server_env(args)
+        ensure_database(args.database_url)
+        if not args.no_migrate:
+            manage(env, "migrate", "--noinput")
+        analyze(args.database_url)
+        key = manage(env, "create_api_key", f"bench {run_id}", "--source", "bench", "--scope", "events:write")
+        key = key.strip().splitlines()[-1]
+        server, url = start_server(args, env)
+    try:
+        bodies = make_batches(args, run_id)
+        # Warm up: every gunicorn worker imports the URL conf and opens its database connection on its first
+        # request; that start-up is not ingest throughput.
+        warmup = make_batches(
+            argparse.Namespace(**{**vars(args), "events": 40 * args.concurrency, "batch": 10}),
+            f"{run_id}-warmup",
+        )
+        send_all(url, key, warmup, args.concurrency)
+        size = sum(len(b) for b in bodies)
+        print(
+            f"Sending {args.events:,} events in {len(bodies):,} batches of {args.batch:,} "
+            f"({size / 1e6:.1f} MB) to {url} with {args.concurrency} client threads…",
+            flush=True,
+        )
+        elapsed, latencies, totals = send_all(url, key, bodies, args.concurrency)
+        # A replay of the first batch must be all duplicates.
+        _, _, replay = send_all(url, key, bodies[:1], 1)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+    rate = args.events / elapsed if elapsed else 0.0
+    latencies.sort()
+    p95 = latencies[max(0, int(len(latencies) * 0.95) - 1)]
+    print(
+        f"accepted {totals['accepted']:,}, duplicates {totals['duplicates']:,}, rejected {totals['rejected']:,}, "
+        f"failed requests {totals['errors']:,}"
+    )
+    print(f"batch latency: median {statistics.median(latencies) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
+    print(f"replay of one batch: {replay['duplicates']:,} duplicates, {replay['accepted']:,} accepted")
+    print(f"{rate:,.0f} events/second ({args.events:,} events in {elapsed:.2f} s)")
+    ok = (
+        totals["errors"] == 0
+        and replay["accepted"] == 0
+        and totals["accepted"] + totals["duplicates"] == args.events
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
