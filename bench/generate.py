@@ -103,7 +103,7 @@ def generate(size: str, seed: int, *, log=print) -> dict[str, int]:
     n_leads = SIZES[size]
     n_companies = max(200, n_leads // 20)
     started = time.perf_counter()
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"TRUNCATE {', '.join(TABLES)}, leads_handoff, leads_assignmentlog RESTART IDENTITY CASCADE"
         )
