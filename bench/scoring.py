@@ -4,8 +4,8 @@
 
 The rescore is the production path: id-range batches (leads.scoring.services.rescore_batch_run), each one
 statement computing fit + capped, decayed engagement and writing changed rows, plus the MQL check. The floor is
-one hand-written UPDATE … FROM (SELECT … GROUP BY) over all leads with the same touch-rule matching and decay,
-without caps, fit, batching or the MQL check. Each run moves `now` one day on so that decay changes scores, as
+one hand-written UPDATE … FROM (SELECT … GROUP BY) over all leads with the same touch-rule matching (the same
+type-equality join) and decay, without caps, fit, property rules, batching or the MQL check. Each run moves `now` one day on so that decay changes scores, as
 the nightly rescore sees. Prints median and p95 and writes bench/results/scoring-<size>.json.
 """
 
@@ -29,13 +29,17 @@ RESULTS = Path(__file__).resolve().parent / "results"
 FLOOR_SQL = """
 UPDATE leads_lead SET engagement_score = s.e
 FROM (
-    SELECT t.lead_id, ROUND(SUM(r.points * POWER(0.5::float8, (%s::float8 - EXTRACT(EPOCH FROM t.occurred_at)::float8) / (r.half_life_days * 86400.0))))::int AS e
-    FROM leads_touch t
-    JOIN leads_scoringrule r ON r.kind = 'engagement' AND r.is_active
-         AND (r.touch_type = '' OR r.touch_type = t.type)
-         AND (r.url_contains = '' OR t.url ILIKE ('%%' || r.url_contains || '%%'))
-    WHERE t.occurred_at <= %s
-    GROUP BY t.lead_id
+    SELECT m.lead_id, ROUND(SUM(m.pts))::int AS e FROM (
+        SELECT t.lead_id, r.points * POWER(0.5, (%(now)s::float8 - EXTRACT(EPOCH FROM t.occurred_at)::float8) / (r.half_life_days * 86400.0)) AS pts
+        FROM leads_touch t
+        JOIN leads_scoringrule r ON r.kind = 'engagement' AND r.is_active AND r.touch_type = t.type
+        WHERE t.occurred_at <= %(at)s AND (r.url_contains = '' OR t.url ILIKE ('%%' || r.url_contains || '%%'))
+        UNION ALL
+        SELECT t.lead_id, r.points * POWER(0.5, (%(now)s::float8 - EXTRACT(EPOCH FROM t.occurred_at)::float8) / (r.half_life_days * 86400.0))
+        FROM leads_touch t
+        JOIN leads_scoringrule r ON r.kind = 'engagement' AND r.is_active AND r.touch_type = ''
+        WHERE t.occurred_at <= %(at)s AND (r.url_contains = '' OR t.url ILIKE ('%%' || r.url_contains || '%%'))
+    ) m GROUP BY m.lead_id
 ) s
 WHERE leads_lead.id = s.lead_id AND leads_lead.engagement_score <> s.e
 """
@@ -77,7 +81,8 @@ def run_floor(now: dt.datetime) -> float:
 
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(FLOOR_SQL, [now.timestamp(), now])
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(FLOOR_SQL, {"now": now.timestamp(), "at": now})
     return time.perf_counter() - started
 
 

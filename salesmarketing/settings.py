@@ -125,7 +125,7 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Tokyo")
 USE_I18N = True
 USE_TZ = True
-USE_THOUSAND_SEPARATOR = True
+USE_THOUSAND_SEPARATOR = False  # grouping is explicit (|num, |yen), so ids in markup never become "1,234"
 CURRENCY = env_str("CURRENCY", "JPY")
 
 # --- Static files ---------------------------------------------------------------------------------
@@ -181,9 +181,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "handoff-sla-check": {"task": "leads.tasks.sla_check", "schedule": 60.0},
     "sweep-lost-work": {"task": "leads.tasks.sweep", "schedule": 300.0},
     "nightly-rescore": {"task": "leads.tasks.rescore_all", "schedule": crontab(hour=2, minute=0)},
+    "campaigns-attribution-sweep": {"task": "campaigns.tasks.attribution_sweep", "schedule": 300.0},
     "purge-read-notifications": {
         "task": "salesmarketing.tasks.purge_old_notifications",
         "schedule": crontab(hour=3, minute=30),
+    },
+    # Monday 00:05 in CELERY_TIMEZONE (Asia/Tokyo): the ISO week that just ended is frozen for the meeting.
+    "kpis-freeze-weekly-snapshots": {
+        "task": "kpis.tasks.freeze_weekly_snapshots",
+        "schedule": crontab(day_of_week=1, hour=0, minute=5),
     },
 }
 

@@ -55,58 +55,78 @@ class LeadFilter:
 def _engagement_rows_sql(
     sql: dict[str, str], lead_filter: LeadFilter, now: dt.datetime, *, decayed: bool = True
 ) -> tuple[str, list]:
-    """One row per (lead, touch, rule) match: its decayed points, or (undecayed) the parts to decay them later."""
+    """One row per (lead, touch, rule) match with lead_id, rule_id and its decayed points `pts` (undecayed: the
+    rule's points with the touch's occurred_at and the rule's half_life, to decay later).
+
+    The batch's touches are read once (through the lead index) into a materialized CTE, and rules that name a
+    touch type join them by equality (a hash join) instead of testing every rule against every touch.
+    """
     where, params = lead_filter.sql("lead_id")
     params = [*params, now]
     if decayed:
         age = f"(CAST(%s AS DOUBLE PRECISION) - {sql['epoch'].format('t.occurred_at')})"
         points = f"r.points * POWER(0.5, {age} / (r.half_life_days * 86400.0)) AS pts"
-        params.append(now.timestamp())
+        params += [now.timestamp(), now.timestamp()]
     else:
         points = "r.points AS pts, t.occurred_at AS occurred_at, r.half_life_days AS half_life"
-    # The batch's touches are read once through the (lead, time) index and kept in memory; the rules join them
-    # there. Without MATERIALIZED the planner may rescan the touch table once per rule.
+    extra = f"""(r.url_contains = '' OR t.url {sql["ilike"]} ('%%' || r.url_contains || '%%'))
+             AND (r.property_key = '' OR {sql["prop"]} = r.property_value)"""
     text = f"""
         WITH bt AS MATERIALIZED (
-            SELECT lead_id, type, url, properties, occurred_at FROM leads_touch
-            WHERE {where} AND occurred_at <= %s
+            SELECT lead_id, type, url, properties, occurred_at FROM leads_touch WHERE {where} AND occurred_at <= %s
+        ), er AS MATERIALIZED (
+            SELECT id, touch_type, url_contains, property_key, property_value, points, half_life_days
+            FROM leads_scoringrule WHERE kind = 'engagement' AND is_active
         )
-        SELECT t.lead_id AS lead_id, r.id AS rule_id, r.group_id AS group_id, g.cap AS cap, {points}
-        FROM bt t
-        JOIN leads_scoringrule r ON r.kind = 'engagement' AND r.is_active
-             AND (r.touch_type = '' OR r.touch_type = t.type)
-             AND (r.url_contains = '' OR t.url {sql["ilike"]} ('%%' || r.url_contains || '%%'))
-             AND (r.property_key = '' OR {sql["prop"]} = r.property_value)
-        LEFT JOIN leads_scoringgroup g ON g.id = r.group_id
+        SELECT t.lead_id AS lead_id, r.id AS rule_id, {points}
+        FROM bt t JOIN er r ON r.touch_type = t.type WHERE {extra}
+        UNION ALL
+        SELECT t.lead_id AS lead_id, r.id AS rule_id, {points}
+        FROM bt t JOIN er r ON r.touch_type = '' WHERE {extra}
     """
     return text, params
 
 
 def _fit_rows_sql(sql: dict[str, str], lead_filter: LeadFilter) -> tuple[str, list]:
-    """One row per (lead, fit rule) match."""
+    """One row per (lead, fit rule) match with lead_id, rule_id and `pts`. The batch's leads, with the company
+    fields the rules read, are materialized once and joined to the (few) fit rules in memory."""
     where, params = lead_filter.sql("l.id")
+    like = sql["ilike"]
     text = f"""
-        SELECT l.id AS lead_id, r.id AS rule_id, r.group_id AS group_id, g.cap AS cap, r.points AS pts
-        FROM leads_lead l
-        LEFT JOIN leads_company c ON c.id = l.company_id
-        JOIN leads_scoringrule r ON r.kind = 'fit' AND r.is_active AND (
-             (r.field = 'title' AND r.operator = 'contains' AND l.title {sql["ilike"]} ('%%' || r.value || '%%'))
-          OR (r.field = 'title' AND r.operator = 'equals' AND l.title = r.value)
-          OR (r.field = 'department' AND r.operator = 'contains' AND l.department {sql["ilike"]} ('%%' || r.value || '%%'))
-          OR (r.field = 'employees' AND r.operator = 'gte' AND c.employee_count >= r.number)
-          OR (r.field = 'employees' AND r.operator = 'lt' AND c.employee_count < r.number)
-          OR (r.field = 'industry' AND r.operator IN ('equals', 'in') AND (',' || r.value || ',') LIKE ('%%,' || c.industry || ',%%'))
-          OR (r.field = 'region' AND r.operator IN ('equals', 'in') AND (',' || r.value || ',') LIKE ('%%,' || c.region || ',%%'))
-          OR (r.field = 'email_domain' AND r.operator IN ('equals', 'in')
-              AND (',' || LOWER(REPLACE(r.value, ' ', '')) || ',') LIKE ('%%,' || {sql["domain"].format("l.email")} || ',%%'))
+        WITH bl AS MATERIALIZED (
+            SELECT l.id, l.title, l.department, {sql["domain"].format("l.email")} AS domain,
+                   c.employee_count, c.industry, c.region
+            FROM leads_lead l LEFT JOIN leads_company c ON c.id = l.company_id WHERE {where}
+        ), fr AS MATERIALIZED (
+            SELECT id, field, operator, value, number, points, ',' || LOWER(REPLACE(value, ' ', '')) || ',' AS value_list
+            FROM leads_scoringrule WHERE kind = 'fit' AND is_active
         )
-        LEFT JOIN leads_scoringgroup g ON g.id = r.group_id
-        WHERE {where}
+        SELECT l.id AS lead_id, r.id AS rule_id, r.points AS pts
+        FROM bl l JOIN fr r ON (
+             (r.field = 'title' AND r.operator = 'contains' AND l.title {like} ('%%' || r.value || '%%'))
+          OR (r.field = 'title' AND r.operator = 'equals' AND l.title = r.value)
+          OR (r.field = 'department' AND r.operator = 'contains' AND l.department {like} ('%%' || r.value || '%%'))
+          OR (r.field = 'employees' AND r.operator = 'gte' AND l.employee_count >= r.number)
+          OR (r.field = 'employees' AND r.operator = 'lt' AND l.employee_count < r.number)
+          OR (r.field = 'industry' AND r.operator IN ('equals', 'in') AND r.value_list LIKE ('%%,' || l.industry || ',%%'))
+          OR (r.field = 'region' AND r.operator IN ('equals', 'in') AND r.value_list LIKE ('%%,' || l.region || ',%%'))
+          OR (r.field = 'email_domain' AND r.operator IN ('equals', 'in') AND r.value_list LIKE ('%%,' || l.domain || ',%%'))
+        )
     """
     return text, params
 
 
-_CAPPED_SUM = "SUM(CASE WHEN cap IS NULL OR pts < cap THEN pts ELSE cap END)"
+def _capped_sql(rows_sql: str) -> str:
+    """Per lead: the sum over rule groups of min(group points, group cap) (a rule without a group is its own)."""
+    return f"""
+        SELECT lead_id, SUM(CASE WHEN cap IS NULL OR pts < cap THEN pts ELSE cap END) AS pts FROM (
+            SELECT x.lead_id, COALESCE(r.group_id, -r.id) AS gk, MAX(g.cap) AS cap, SUM(x.pts) AS pts
+            FROM (SELECT lead_id, rule_id, SUM(pts) AS pts FROM ({rows_sql}) m GROUP BY lead_id, rule_id) x
+            JOIN leads_scoringrule r ON r.id = x.rule_id
+            LEFT JOIN leads_scoringgroup g ON g.id = r.group_id
+            GROUP BY x.lead_id, COALESCE(r.group_id, -r.id)
+        ) capped GROUP BY lead_id
+    """
 
 
 def score_leads(
@@ -122,32 +142,27 @@ def score_leads(
     eng_sql, eng_params = _engagement_rows_sql(sql, lead_filter, now)
     fit_sql, fit_params = _fit_rows_sql(sql, lead_filter)
     lead_where, lead_params = lead_filter.sql("l.id")
+    target_where, target_params = lead_filter.sql("leads_lead.id")
     changed = (
         "AND (leads_lead.fit_score <> s.fit OR leads_lead.engagement_score <> s.eng)" if only_changed else ""
     )
     statement = f"""
-        WITH eng AS (
-            SELECT lead_id, {_CAPPED_SUM} AS e FROM (
-                SELECT lead_id, COALESCE(group_id, -rule_id) AS gk, MAX(cap) AS cap, SUM(pts) AS pts
-                FROM ({eng_sql}) m GROUP BY lead_id, COALESCE(group_id, -rule_id)
-            ) eg GROUP BY lead_id
-        ), fit AS (
-            SELECT lead_id, {_CAPPED_SUM} AS f FROM (
-                SELECT lead_id, COALESCE(group_id, -rule_id) AS gk, MAX(cap) AS cap, SUM(pts) AS pts
-                FROM ({fit_sql}) m GROUP BY lead_id, COALESCE(group_id, -rule_id)
-            ) fg GROUP BY lead_id
-        ), s AS (
-            SELECT l.id AS id, CAST(COALESCE(fit.f, 0) AS INTEGER) AS fit,
-                   CAST(ROUND(COALESCE(eng.e, 0)) AS INTEGER) AS eng
+        WITH eng AS ({_capped_sql(eng_sql)}),
+        fit AS ({_capped_sql(fit_sql)}),
+        s AS (
+            SELECT l.id AS id, CAST(COALESCE(fit.pts, 0) AS INTEGER) AS fit,
+                   CAST(ROUND(COALESCE(eng.pts, 0)) AS INTEGER) AS eng
             FROM leads_lead l LEFT JOIN fit ON fit.lead_id = l.id LEFT JOIN eng ON eng.lead_id = l.id
             WHERE {lead_where}
         )
         UPDATE leads_lead
         SET fit_score = s.fit, engagement_score = s.eng, total_score = s.fit + s.eng, scored_at = %s
-        FROM s WHERE leads_lead.id = s.id {changed}
+        FROM s WHERE leads_lead.id = s.id AND {target_where} {changed}
     """
     with connection.cursor() as cursor:
-        cursor.execute(statement, [*eng_params, *fit_params, *lead_params, now])
+        if connection.vendor == "postgresql" and not connection.get_autocommit():
+            cursor.execute("SET LOCAL work_mem = '64MB'")  # keep the batch's sorts and hashes in memory
+        cursor.execute(statement, [*eng_params, *fit_params, *lead_params, now, *target_params])
         return cursor.rowcount
 
 
@@ -203,8 +218,10 @@ def explain(lead_ids: list[int], *, now: dt.datetime | None = None) -> dict[int,
 
 
 def touch_points(lead_id: int, *, now: dt.datetime | None = None) -> list[dict]:
-    """Each touch-rule match of one lead, undecayed (occurred_at, pts, half_life, group_id, cap): enough to draw
-    the lead's engagement over time."""
+    """Each touch-rule match of one lead, undecayed (occurred_at, pts, half_life, rule_id, group_id, cap):
+    enough to draw the lead's engagement over time."""
+    from leads.models import ScoringRule
+
     sql = _sql(connection.vendor)
     statement, params = _engagement_rows_sql(
         sql, LeadFilter(ids=(lead_id,)), now or timezone.now(), decayed=False
@@ -213,8 +230,11 @@ def touch_points(lead_id: int, *, now: dt.datetime | None = None) -> list[dict]:
         cursor.execute(statement, params)
         columns = [c[0] for c in cursor.description]
         rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-    if connection.vendor == "sqlite":  # raw SQL on SQLite returns text timestamps
-        for row in rows:
+    rules = ScoringRule.objects.select_related("group").in_bulk({row["rule_id"] for row in rows})
+    for row in rows:
+        rule = rules[row["rule_id"]]
+        row["group_id"], row["cap"] = rule.group_id, rule.group.cap if rule.group else None
+        if connection.vendor == "sqlite":  # raw SQL on SQLite returns text timestamps
             row["occurred_at"] = connection.ops.convert_datetimefield_value(
                 row["occurred_at"], None, connection
             )
