@@ -1,8 +1,449 @@
-from django.http import HttpResponse
-from django.shortcuts import render
+"""Pipeline pages: the board (with moves and closing), deal detail, new deal and forecast.
 
+Thin views: one access helper, one service call, render. HTMX requests get the named inline partial of the same
+template the page uses; a move answers with only the two columns it changed (out-of-band swaps).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from leads.services import company_resolve
+from pipeline import selectors, services
+from pipeline.forms import (
+    ActivityForm,
+    BoardFilterForm,
+    CloseLostForm,
+    CloseWonForm,
+    DealCreateForm,
+    DealEditForm,
+    MoveForm,
+    TaskForm,
+    add_service_errors,
+)
+from pipeline.models import Deal, Stage, Task
 from salesmarketing.htmx import HtmxHttpRequest
 
+FILTER_FIELDS = ("scope", "owner", "close_from", "close_to", "q", "pipeline")
+FORECAST_MONTHS = (3, 6, 12)
 
+
+def _get_deal_for_user(request: HtmxHttpRequest, pk: int) -> Deal:
+    """The deal if the user may see and edit it; 404 otherwise (other people's deals do not exist for them)."""
+    try:
+        return selectors.deal_for_detail(viewer=request.user, pk=pk)
+    except Deal.DoesNotExist:
+        raise Http404("No such deal.") from None
+
+
+def _is_partial(request: HtmxHttpRequest) -> bool:
+    return bool(request.htmx) and not request.htmx.boosted
+
+
+def _filter_query(data: QueryDict) -> str:
+    """The board's filter parameters as a query string (for links, `next` and the move form's context)."""
+    return urlencode([(k, v) for k in FILTER_FIELDS for v in data.getlist(k) if v])
+
+
+def _board_url(data: QueryDict) -> str:
+    query = _filter_query(data)
+    return reverse("pipeline:board") + (f"?{query}" if query else "")
+
+
+def _safe_next(request: HtmxHttpRequest, fallback: str) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return fallback
+
+
+def _filter_form(request: HtmxHttpRequest, data: QueryDict) -> BoardFilterForm:
+    user = request.user
+    scopes = selectors.scopes_for(user)
+    values = {k: data.get(k) for k in FILTER_FIELDS if k in data}
+    if values.get("scope") not in scopes:
+        values["scope"] = scopes[0]
+    return BoardFilterForm(values, scopes=scopes, owners=selectors.owners_for(user))
+
+
+# --- The board --------------------------------------------------------------------------------------
+
+
+@require_GET
+@vary_on_headers("HX-Request")
 def board(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "pipeline/board.html")
+    form = _filter_form(request, request.GET)
+    filters = form.filters()
+    limits: dict[int, int] = {}
+    only: list[int] | None = None
+    col = _int(request.GET.get("col"))
+    if col:
+        limits[col] = _int(request.GET.get("limit")) or selectors.CARDS_PER_COLUMN
+        if _is_partial(request):
+            only = [col]
+    result = selectors.pipeline_board(
+        viewer=request.user, filters=filters, only_stage_ids=only, limits=limits
+    )
+    form.set_pipelines(result.pipelines)
+    context = {
+        "board": result,
+        "form": form,
+        "board_url": _board_url(request.GET),
+        "filter_query": _filter_query(request.GET),
+    }
+    if _is_partial(request):
+        if only and result.columns:
+            return render(request, "pipeline/board.html#column", {**context, "column": result.columns[0]})
+        return render(request, "pipeline/board.html#board", context)
+    return render(request, "pipeline/board.html", context)
+
+
+def _changed_columns(request: HtmxHttpRequest, *, stage_ids: list[int], message: str = "") -> HttpResponse:
+    """The columns a move changed, as out-of-band swaps, rendered with the viewer's current filters."""
+    form = _filter_form(request, request.POST)
+    result = selectors.pipeline_board(
+        viewer=request.user, filters=form.filters(), only_stage_ids=list(dict.fromkeys(stage_ids))
+    )
+    context = {
+        "board": result,
+        "columns": result.columns,
+        "board_url": _board_url(request.POST),
+        "filter_query": _filter_query(request.POST),
+        "message": message,
+    }
+    return render(request, "pipeline/board.html#changed", context)
+
+
+@require_POST
+def deal_move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    deal = _get_deal_for_user(request, pk)
+    stages = list(Stage.objects.filter(pipeline_id=deal.stage.pipeline_id))
+    form = MoveForm(request.POST, stages=stages)
+    next_url = _safe_next(request, _board_url(request.POST))
+    if not form.is_valid():
+        if _is_partial(request):
+            return HttpResponse(_("Choose a stage."), status=422)
+        messages.error(request, _("Choose a stage."))
+        return redirect(next_url)
+    stage: Stage = form.cleaned_data["stage"]
+    if stage.is_closed:
+        return _close_prompt(request, deal=deal, stage=stage, next_url=next_url)
+
+    from_stage_id = deal.stage_id
+    position = services.drop_index(
+        deal=deal,
+        stage=stage,
+        before_id=form.cleaned_data["before"],
+        after_id=_int(request.POST.get("after")),
+    )
+    try:
+        deal = services.deal_move_to_stage(deal=deal, stage=stage, position=position, moved_by=request.user)
+    except ValidationError as error:
+        if _is_partial(request):
+            return HttpResponse(" ".join(error.messages), status=422)
+        messages.error(request, " ".join(error.messages))
+        return redirect(next_url)
+    message = (
+        _("Moved “%(deal)s” to %(stage)s.") % {"deal": deal.name, "stage": stage.name}
+        if from_stage_id != stage.pk
+        else ""
+    )
+    if _is_partial(request):
+        return _changed_columns(request, stage_ids=[from_stage_id, stage.pk], message=message)
+    if message:
+        messages.success(request, message)
+    return redirect(next_url)
+
+
+def _close_form(stage: Stage, deal: Deal, data=None):
+    if stage.is_won:
+        return CloseWonForm(data, initial={"amount": deal.amount})
+    return CloseLostForm(data)
+
+
+def _close_context(*, deal: Deal, stage: Stage, form, next_url: str, in_dialog: bool) -> dict:
+    return {
+        "deal": deal,
+        "stage": stage,
+        "form": form,
+        "next_url": next_url,
+        "in_dialog": in_dialog,
+        "cause_sides": json.dumps({str(cause): str(side) for cause, side in Deal.CAUSE_DEFAULT_SIDE.items()}),
+    }
+
+
+def _close_prompt(request: HtmxHttpRequest, *, deal: Deal, stage: Stage, next_url: str) -> HttpResponse:
+    """Moving to won/lost asks for the amount or the cause: a dialog on the board, a page without JavaScript."""
+    if not _is_partial(request):
+        return redirect(
+            reverse("pipeline:deal_close", args=[deal.pk])
+            + "?"
+            + urlencode({"stage": stage.pk, "next": next_url})
+        )
+    context = _close_context(
+        deal=deal, stage=stage, form=_close_form(stage, deal), next_url=next_url, in_dialog=True
+    )
+    response = render(request, "pipeline/deal_close.html#form", context)
+    response["HX-Retarget"] = "#close-dialog-body"
+    response["HX-Reswap"] = "innerHTML"
+    response["HX-Trigger-After-Swap"] = "pipeline-dialog-open"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def deal_close(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    deal = _get_deal_for_user(request, pk)
+    data = request.POST if request.method == "POST" else request.GET
+    stage = get_object_or_404(
+        Stage.objects.filter(pipeline_id=deal.stage.pipeline_id).exclude(is_won=False, is_lost=False),
+        pk=_int(data.get("stage")) or 0,
+    )
+    next_url = _safe_next(request, deal.get_absolute_url())
+    form = _close_form(stage, deal, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        from_stage_id = deal.stage_id
+        try:
+            if stage.is_won:
+                deal = services.deal_close_won(deal=deal, amount=form.cleaned_data["amount"], by=request.user)
+                message = _("“%(deal)s” is won.") % {"deal": deal.name}
+            else:
+                deal = services.deal_close_lost(
+                    deal=deal,
+                    cause=form.cleaned_data["cause"],
+                    side=form.cleaned_data["side"],
+                    note=form.cleaned_data["note"],
+                    by=request.user,
+                )
+                message = _("“%(deal)s” is closed as lost.") % {"deal": deal.name}
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            if _is_partial(request) and request.POST.get("from_board"):
+                response = _changed_columns(request, stage_ids=[from_stage_id, stage.pk], message=message)
+                response["HX-Trigger"] = "pipeline-dialog-close"
+                return response
+            messages.success(request, message)
+            if _is_partial(request):
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = next_url
+                return response
+            return redirect(next_url)
+    in_dialog = _is_partial(request) and bool(request.POST.get("from_board"))
+    context = _close_context(deal=deal, stage=stage, form=form, next_url=next_url, in_dialog=in_dialog)
+    if _is_partial(request):
+        return render(request, "pipeline/deal_close.html#form", context)
+    return render(request, "pipeline/deal_close.html", context)
+
+
+# --- Deal detail ------------------------------------------------------------------------------------
+
+
+def _detail_context(request: HtmxHttpRequest, deal: Deal, **forms) -> dict:
+    owners = selectors.owners_for(request.user)
+    return {
+        "detail": selectors.deal_detail(deal=deal),
+        "deal": deal,
+        "edit_form": forms.get("edit_form") or DealEditForm(instance=deal, owners=owners),
+        "activity_form": forms.get("activity_form") or ActivityForm(),
+        "task_form": forms.get("task_form") or TaskForm(),
+        "today": timezone.localdate(),
+    }
+
+
+@require_GET
+def deal_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    deal = _get_deal_for_user(request, pk)
+    return render(request, "pipeline/deal_detail.html", _detail_context(request, deal))
+
+
+@require_POST
+def deal_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    deal = _get_deal_for_user(request, pk)
+    form = DealEditForm(request.POST, instance=deal, owners=selectors.owners_for(request.user))
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        version = data.pop("version")
+        try:
+            deal = services.deal_update(deal=deal, by=request.user, version=version, **data)
+        except services.DealChangedError:
+            form.add_error(
+                None, _("Someone else changed this deal while you were editing. Reload to see it.")
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            if not _is_partial(request):
+                messages.success(request, _("Saved."))
+                return redirect(deal)
+            deal = _get_deal_for_user(request, pk)
+            form = None
+    context = _detail_context(request, deal, edit_form=form)
+    if form is None:
+        context["saved"] = True
+    if _is_partial(request):
+        return render(request, "pipeline/deal_detail.html#overview", context)
+    return render(request, "pipeline/deal_detail.html", context)
+
+
+@require_POST
+def activity_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    deal = _get_deal_for_user(request, pk)
+    form = ActivityForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.activity_log(
+                by=request.user,
+                deal=deal,
+                type=data["type"],
+                subject=data["subject"],
+                body=data["body"],
+                outcome=data["outcome"],
+                occurred_at=data["occurred_at"],
+                is_voice=data["is_voice"],
+                voice_text=data["voice_text"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            if not _is_partial(request):
+                messages.success(request, _("Activity logged."))
+                return redirect(deal)
+            form = None
+    if _is_partial(request):
+        context = {
+            "deal": deal,
+            "activity_form": form or ActivityForm(),
+            "detail": {"activities": selectors.deal_activities(deal=deal)},
+        }
+        return render(request, "pipeline/deal_detail.html#activities", context)
+    return render(request, "pipeline/deal_detail.html", _detail_context(request, deal, activity_form=form))
+
+
+@require_POST
+def task_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    deal = _get_deal_for_user(request, pk)
+    form = TaskForm(request.POST)
+    if form.is_valid():
+        try:
+            services.task_create(deal=deal, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            if not _is_partial(request):
+                return redirect(deal)
+            form = None
+    return _tasks_response(request, deal, form)
+
+
+@require_POST
+def task_done(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    task = get_object_or_404(Task.objects.only("pk", "deal_id"), pk=pk)
+    deal = _get_deal_for_user(request, task.deal_id)
+    services.task_complete(task=task, by=request.user)
+    if not _is_partial(request):
+        return redirect(deal)
+    return _tasks_response(request, deal, None)
+
+
+def _tasks_response(request: HtmxHttpRequest, deal: Deal, form: TaskForm | None) -> HttpResponse:
+    if _is_partial(request):
+        context = {
+            "deal": deal,
+            "task_form": form or TaskForm(),
+            "detail": {"tasks": selectors.deal_tasks(deal=deal)},
+            "today": timezone.localdate(),
+        }
+        return render(request, "pipeline/deal_detail.html#tasks", context)
+    return render(request, "pipeline/deal_detail.html", _detail_context(request, deal, task_form=form))
+
+
+# --- New deal ---------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def deal_new(request: HtmxHttpRequest) -> HttpResponse:
+    pipeline, _pipelines, stages = selectors.board_stages(pipeline_id=_int(request.GET.get("pipeline")))
+    owners = selectors.owners_for(request.user)
+    form = DealCreateForm(request.POST or None, stages=stages, owners=owners)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            deal = services.deal_create(
+                name=data["name"],
+                owner=data.get("owner") or request.user,
+                by=request.user,
+                company=company_resolve(name=data["company_name"]),
+                contact=data["contact_email"],
+                stage=data["stage"],
+                amount=data["amount"],
+                probability=data["probability"],
+                expected_close_date=data["expected_close_date"],
+                source=data["source"],
+                next_step=data["next_step"],
+                next_step_date=data["next_step_date"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Deal created."))
+            return redirect(deal)
+    return render(request, "pipeline/deal_form.html", {"form": form, "pipeline": pipeline})
+
+
+# --- Forecast ---------------------------------------------------------------------------------------
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def forecast(request: HtmxHttpRequest) -> HttpResponse:
+    form = _filter_form(request, request.GET)
+    today = timezone.localdate()
+    start = _month(request.GET.get("from")) or today.replace(day=1)
+    months = _int(request.GET.get("months"))
+    months = months if months in FORECAST_MONTHS else 6
+    result = selectors.forecast(viewer=request.user, filters=form.filters(), start=start, months=months)
+    context = {
+        "forecast": result,
+        "form": form,
+        "months_choices": FORECAST_MONTHS,
+        "start_value": start.strftime("%Y-%m"),
+        "prev_start": selectors.add_months(start, -months).strftime("%Y-%m"),
+        "next_start": selectors.add_months(start, months).strftime("%Y-%m"),
+        "filter_query": _filter_query(request.GET),
+    }
+    if _is_partial(request):
+        return render(request, "pipeline/forecast.html#table", context)
+    return render(request, "pipeline/forecast.html", context)
+
+
+# --- Small parsers ----------------------------------------------------------------------------------
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _month(value) -> dt.date | None:
+    try:
+        return dt.datetime.strptime(value or "", "%Y-%m").date()
+    except ValueError:
+        return None

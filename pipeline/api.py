@@ -1,0 +1,307 @@
+"""Deals over the JSON API: create, read, and update (fields, stage, close won / lost).
+
+Needs the `deals:write` scope. The key's user (when set) is the acting user and sees what they would see in the
+app; a key without a user acts for the integration and sees every deal. Errors are JSON: 404 for a deal the
+key cannot see, 409 when the deal changed since `version`, 422 with field locations for invalid input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from ninja import Field, Router, Schema, Status
+from ninja.errors import HttpError
+from ninja.errors import ValidationError as ApiValidationError
+
+from leads.models import Company, Lead
+from leads.services import company_resolve
+from pipeline import selectors, services
+from pipeline.models import Deal, Stage
+from salesmarketing.api import require_scope
+from salesmarketing.models import ApiKey, User
+
+router = Router(tags=["deals"])
+
+SourceChoice = Literal["marketing", "sales", "referral", "partner"]
+LossCauseChoice = Literal[tuple(Deal.LossCause.values)]  # type: ignore[valid-type]
+LossSideChoice = Literal[tuple(Deal.LossSide.values)]  # type: ignore[valid-type]
+Money = Decimal
+
+
+class DealIn(Schema):
+    name: str = Field(..., min_length=1, max_length=200)
+    company_id: int | None = None
+    company_name: str | None = Field(None, max_length=200, description="Found or created when no company_id.")
+    contact_lead_id: int | None = None
+    owner_id: int | None = Field(None, description="Default: the API key's user.")
+    stage_id: int | None = Field(
+        None, description="An open stage; default: the first stage of the default pipeline."
+    )
+    amount: Money = Field(Decimal(0), ge=0, max_digits=14, decimal_places=0)
+    probability: int | None = Field(None, ge=0, le=100, description="Default: the stage's probability.")
+    expected_close_date: dt.date | None = None
+    source: SourceChoice = "sales"
+    next_step: str = Field("", max_length=200)
+    next_step_date: dt.date | None = None
+
+
+class DealPatch(Schema):
+    version: int | None = Field(
+        None, description="When given, the update is refused (409) if the deal changed."
+    )
+    name: str | None = Field(None, min_length=1, max_length=200)
+    amount: Money | None = Field(None, ge=0, max_digits=14, decimal_places=0)
+    probability: int | None = Field(None, ge=0, le=100)
+    expected_close_date: dt.date | None = None
+    next_step: str | None = Field(None, max_length=200)
+    next_step_date: dt.date | None = None
+    owner_id: int | None = None
+    stage_id: int | None = Field(
+        None, description="Moving to the won stage needs won_amount; to lost, loss_cause and loss_side."
+    )
+    won_amount: Money | None = Field(None, ge=0, max_digits=14, decimal_places=0)
+    loss_cause: LossCauseChoice | None = None
+    loss_side: LossSideChoice | None = None
+    loss_note: str | None = Field(None, max_length=2000)
+
+
+class DealOut(Schema):
+    id: int
+    name: str
+    company_id: int | None
+    company_name: str | None
+    contact_lead_id: int | None
+    owner_id: int
+    team_id: int | None
+    pipeline_id: int
+    stage_id: int
+    stage_name_ja: str
+    stage_name_en: str
+    status: str
+    amount: Decimal
+    probability: int
+    expected_close_date: dt.date
+    source: str
+    handoff_id: int | None
+    first_touch_campaign_id: int | None
+    next_step: str
+    next_step_date: dt.date | None
+    created_at: dt.datetime
+    closed_at: dt.datetime | None
+    won_amount: Decimal | None
+    loss_cause: str
+    loss_side: str
+    loss_note: str
+    version: int
+    updated_at: dt.datetime
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+def _out(deal: Deal) -> DealOut:
+    return DealOut(
+        id=deal.pk,
+        name=deal.name,
+        company_id=deal.company_id,
+        company_name=deal.company.name if deal.company_id else None,
+        contact_lead_id=deal.contact_id,
+        owner_id=deal.owner_id,
+        team_id=deal.team_id,
+        pipeline_id=deal.stage.pipeline_id,
+        stage_id=deal.stage_id,
+        stage_name_ja=deal.stage.name_ja,
+        stage_name_en=deal.stage.name_en,
+        status=deal.status,
+        amount=deal.amount,
+        probability=deal.probability,
+        expected_close_date=deal.expected_close_date,
+        source=deal.source,
+        handoff_id=deal.handoff_id,
+        first_touch_campaign_id=deal.first_touch_campaign_id,
+        next_step=deal.next_step,
+        next_step_date=deal.next_step_date,
+        created_at=deal.created_at,
+        closed_at=deal.closed_at,
+        won_amount=deal.won_amount,
+        loss_cause=deal.loss_cause,
+        loss_side=deal.loss_side,
+        loss_note=deal.loss_note,
+        version=deal.version,
+        updated_at=deal.updated_at,
+    )
+
+
+def _invalid(field: str, message: str) -> ApiValidationError:
+    return ApiValidationError([{"loc": ["body", field], "msg": message, "type": "value_error"}])
+
+
+def _from_service(error: DjangoValidationError) -> ApiValidationError:
+    if hasattr(error, "error_dict"):
+        return ApiValidationError(
+            [
+                {
+                    "loc": ["body"] if field == "__all__" else ["body", field],
+                    "msg": message,
+                    "type": "value_error",
+                }
+                for field, messages in error.message_dict.items()
+                for message in messages
+            ]
+        )
+    return ApiValidationError([{"loc": ["body"], "msg": m, "type": "value_error"} for m in error.messages])
+
+
+def _acting(request: HttpRequest) -> tuple[ApiKey, User | None]:
+    key = require_scope(request, ApiKey.Scope.DEALS_WRITE)
+    return key, key.user
+
+
+def _deal(user: User | None, deal_id: int) -> Deal:
+    qs = Deal.objects.all() if user is None else Deal.objects.visible_to(user)
+    deal = qs.select_related("company", "stage").filter(pk=deal_id).first()
+    if deal is None:
+        raise HttpError(404, "Deal not found.")
+    return deal
+
+
+def _owner(user: User | None, owner_id: int | None) -> User:
+    if owner_id is None:
+        if user is None:
+            raise _invalid("owner_id", "This key acts for no user: give owner_id.")
+        return user
+    owner = User.objects.filter(pk=owner_id, is_active=True).select_related("team").first()
+    if owner is None:
+        raise _invalid("owner_id", "No active user has this id.")
+    if (
+        user is not None
+        and owner.pk != user.pk
+        and owner.pk not in {u.pk for u in selectors.owners_for(user)}
+    ):
+        raise _invalid("owner_id", "The key's user cannot give deals to this user.")
+    return owner
+
+
+@router.post("/deals", response={201: DealOut, 404: ErrorOut, 409: ErrorOut}, summary="Create a deal")
+def create_deal(request: HttpRequest, payload: DealIn):
+    _key, user = _acting(request)
+    owner = _owner(user, payload.owner_id)
+    company = None
+    if payload.company_id is not None:
+        company = Company.objects.filter(pk=payload.company_id).first()
+        if company is None:
+            raise _invalid("company_id", "No company has this id.")
+    elif payload.company_name:
+        company = company_resolve(name=payload.company_name)
+    contact = None
+    if payload.contact_lead_id is not None:
+        contact = Lead.objects.filter(pk=payload.contact_lead_id).first()
+        if contact is None:
+            raise _invalid("contact_lead_id", "No lead has this id.")
+        company = company or contact.company
+    stage = None
+    if payload.stage_id is not None:
+        stage = Stage.objects.filter(pk=payload.stage_id).first()
+        if stage is None:
+            raise _invalid("stage_id", "No stage has this id.")
+    try:
+        deal = services.deal_create(
+            name=payload.name,
+            owner=owner,
+            by=user,
+            company=company,
+            contact=contact,
+            stage=stage,
+            amount=payload.amount,
+            probability=payload.probability,
+            expected_close_date=payload.expected_close_date,
+            source=payload.source,
+            next_step=payload.next_step,
+            next_step_date=payload.next_step_date,
+        )
+    except DjangoValidationError as error:
+        raise _from_service(error) from None
+    except IntegrityError:
+        raise HttpError(409, "The deal conflicts with existing data.") from None
+    return Status(201, _out(_deal(None, deal.pk)))
+
+
+@router.get("/deals/{deal_id}", response={200: DealOut, 404: ErrorOut}, summary="Read a deal")
+def get_deal(request: HttpRequest, deal_id: int):
+    _key, user = _acting(request)
+    return _out(_deal(user, deal_id))
+
+
+@router.patch(
+    "/deals/{deal_id}", response={200: DealOut, 404: ErrorOut, 409: ErrorOut}, summary="Update a deal"
+)
+def update_deal(request: HttpRequest, deal_id: int, payload: DealPatch):
+    """Change fields; move to an open stage; close as won (`stage_id` of the won stage with `won_amount`) or as
+    lost (the lost stage with `loss_cause` and `loss_side`)."""
+    _key, user = _acting(request)
+    deal = _deal(user, deal_id)
+    data = payload.dict(exclude_unset=True)
+    version = data.pop("version", None)
+    stage_id = data.pop("stage_id", None)
+    close = {k: data.pop(k) for k in ("won_amount", "loss_cause", "loss_side", "loss_note") if k in data}
+    if "owner_id" in data:
+        data["owner"] = _owner(user, data.pop("owner_id"))
+    for field in ("name", "amount", "probability", "expected_close_date"):
+        if field in data and data[field] is None:
+            raise _invalid(field, "This field cannot be null.")
+
+    stage = None
+    if stage_id is not None:
+        stage = Stage.objects.filter(pk=stage_id, pipeline_id=deal.stage.pipeline_id).first()
+        if stage is None:
+            raise _invalid("stage_id", "No stage with this id in the deal's pipeline.")
+        if stage.is_won and close.get("won_amount") is None and data.get("amount") is None:
+            raise _invalid("won_amount", "Closing as won needs the final amount (won_amount).")
+        if stage.is_lost:
+            missing = [f for f in ("loss_cause", "loss_side") if not close.get(f)]
+            if missing:
+                raise ApiValidationError(
+                    [
+                        {
+                            "loc": ["body", f],
+                            "msg": "Closing as lost needs a cause and a side.",
+                            "type": "missing",
+                        }
+                        for f in missing
+                    ]
+                )
+    elif close:
+        raise _invalid("stage_id", "won_amount and loss_* apply when stage_id is the won or lost stage.")
+
+    try:
+        with transaction.atomic():
+            if data or version is not None:
+                deal = services.deal_update(deal=deal, by=user, version=version, **data)
+            if stage is not None and stage.is_won:
+                amount = close.get("won_amount")
+                deal = services.deal_close_won(
+                    deal=deal, amount=amount if amount is not None else data["amount"], by=user
+                )
+            elif stage is not None and stage.is_lost:
+                deal = services.deal_close_lost(
+                    deal=deal,
+                    cause=close["loss_cause"],
+                    side=close["loss_side"],
+                    note=close.get("loss_note") or "",
+                    by=user,
+                )
+            elif stage is not None:
+                deal = services.deal_move_to_stage(deal=deal, stage=stage, position=None, moved_by=user)
+    except services.DealChangedError:
+        raise HttpError(409, "The deal changed since this version; read it again.") from None
+    except DjangoValidationError as error:
+        raise _from_service(error) from None
+    except IntegrityError:
+        raise HttpError(409, "The update conflicts with the deal's current state.") from None
+    return _out(_deal(None, deal.pk))

@@ -1,0 +1,226 @@
+"""The board: a column per stage with count, total and weighted total (SQL aggregates), the first cards of every
+column from one windowed query, and the usual time in each stage from one aggregate (cached a few minutes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from pipeline.models import Deal, Pipeline, Stage, StageChange
+from pipeline.selectors.access import WEIGHTED_SUM, ZERO, BoardFilters, filtered_deals, scopes_for
+from pipeline.services import pipeline_ensure_default
+from salesmarketing.models import User
+
+CARDS_PER_COLUMN = 30
+MAX_CARDS_PER_COLUMN = 1000
+CLOSED_WINDOW_DAYS = 30  # won/lost columns show what closed recently, not years of history
+USUAL_TIME_LOOKBACK_DAYS = 365
+USUAL_TIME_MIN_SAMPLES = 5
+USUAL_TIME_CACHE_SECONDS = 600
+
+
+@dataclass
+class Card:
+    deal: Deal
+    days_in_stage: int
+    is_stale: bool
+    next_step_overdue: bool
+
+
+@dataclass
+class Column:
+    stage: Stage
+    count: int = 0
+    total: Decimal = ZERO
+    weighted: Decimal = ZERO
+    limit: int = CARDS_PER_COLUMN
+    stale_after_days: float | None = None
+    cards: list[Card] = field(default_factory=list)
+
+    @property
+    def has_more(self) -> bool:
+        return self.count > len(self.cards)
+
+    @property
+    def more_limit(self) -> int:
+        return min(self.limit + 100, MAX_CARDS_PER_COLUMN)
+
+
+@dataclass
+class Board:
+    pipeline: Pipeline
+    pipelines: list[Pipeline]
+    stages: list[Stage]
+    columns: list[Column]
+    scope: str
+    scopes: list[str]
+    open_count: int = 0  # over every open stage, also when only some columns are rendered
+    open_total: Decimal = ZERO
+    open_weighted: Decimal = ZERO
+    closed_window_days: int = CLOSED_WINDOW_DAYS
+
+    @property
+    def open_stages(self) -> list[Stage]:
+        return [s for s in self.stages if not s.is_closed]
+
+    @property
+    def open_columns(self) -> list[Column]:
+        return [c for c in self.columns if not c.stage.is_closed]
+
+
+def board_stages(*, pipeline_id: int | None) -> tuple[Pipeline, list[Pipeline], list[Stage]]:
+    """The chosen (else default) pipeline, all pipelines for the switcher, and the chosen one's stages."""
+    pipelines = list(Pipeline.objects.all())
+    if not pipelines:
+        pipelines = [pipeline_ensure_default()]
+    pipeline = next((p for p in pipelines if p.pk == pipeline_id), None) or next(
+        (p for p in pipelines if p.is_default), pipelines[0]
+    )
+    stages = list(Stage.objects.filter(pipeline=pipeline).order_by("order"))
+    return pipeline, pipelines, stages
+
+
+def stage_usual_seconds(stage_ids: list[int]) -> dict[int, int]:
+    """The 75th percentile of the time deals spent in each stage over the last year: one aggregate query, whose
+    answer is kept for a few minutes (it moves slowly, and over 100,000 deals it is the board's costliest query).
+
+    Stages with too few past moves get no entry: there is no "usual" to compare against yet.
+    """
+    if not stage_ids:
+        return {}
+    key = "pipeline:usual-seconds:" + ",".join(map(str, sorted(stage_ids)))
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    table = StageChange._meta.db_table
+    placeholders = ", ".join(["%s"] * len(stage_ids))
+    where = f"from_stage_id IN ({placeholders}) AND changed_at >= %s AND seconds_in_from_stage IS NOT NULL"
+    if connection.vendor == "postgresql":
+        sql = f"""
+            SELECT from_stage_id, PERCENTILE_DISC(0.75) WITHIN GROUP (ORDER BY seconds_in_from_stage)
+            FROM {table} WHERE {where}
+            GROUP BY from_stage_id HAVING COUNT(*) >= %s
+        """
+    else:  # the same value with window functions (SQLite has no ordered-set aggregates)
+        sql = f"""
+            SELECT from_stage_id, MIN(seconds) FROM (
+                SELECT from_stage_id, seconds_in_from_stage AS seconds,
+                       CUME_DIST() OVER (PARTITION BY from_stage_id ORDER BY seconds_in_from_stage) AS share,
+                       COUNT(*) OVER (PARTITION BY from_stage_id) AS n
+                FROM {table} WHERE {where}
+            ) ranked
+            WHERE share >= 0.75 AND n >= %s
+            GROUP BY from_stage_id
+        """
+    since = timezone.now() - dt.timedelta(days=USUAL_TIME_LOOKBACK_DAYS)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*stage_ids, since, USUAL_TIME_MIN_SAMPLES])
+        result = {stage_id: int(seconds) for stage_id, seconds in cursor.fetchall()}
+    cache.set(key, result, USUAL_TIME_CACHE_SECONDS)
+    return result
+
+
+def pipeline_board(
+    *,
+    viewer: User,
+    filters: BoardFilters,
+    only_stage_ids: list[int] | None = None,
+    limits: dict[int, int] | None = None,
+) -> Board:
+    """The board for a viewer: a column per stage (or only `only_stage_ids`, after a move) with count, total and
+    weighted total over every matching deal, and the first cards of each column."""
+    pipeline, pipelines, stages = board_stages(pipeline_id=filters.pipeline_id)
+    scopes = scopes_for(viewer)
+    scope = filters.scope if filters.scope in scopes else scopes[0]
+    shown = [s for s in stages if only_stage_ids is None or s.pk in only_stage_ids]
+    stage_ids = [s.pk for s in shown]
+    limits = {k: max(1, min(v, MAX_CARDS_PER_COLUMN)) for k, v in (limits or {}).items()}
+
+    now = timezone.now()
+    today = timezone.localdate(now)
+    window = Q(status=Deal.Status.OPEN) | Q(closed_at__gte=now - dt.timedelta(days=CLOSED_WINDOW_DAYS))
+    deals = filtered_deals(viewer=viewer, filters=filters).filter(window, stage_id__in=[s.pk for s in stages])
+
+    # Totals for every stage (one GROUP BY), so the board's summary stays right after a move too.
+    totals = {
+        row["stage_id"]: row
+        for row in deals.order_by()
+        .values("stage_id")
+        .annotate(
+            n=Count("pk"),
+            total=Sum("amount"),
+            weighted_sum=Sum(F("amount") * F("probability"), output_field=WEIGHTED_SUM),
+        )
+    }
+
+    row_limit = Case(
+        *[When(stage_id=stage_id, then=Value(limit)) for stage_id, limit in limits.items()],
+        default=Value(CARDS_PER_COLUMN),
+        output_field=IntegerField(),
+    )
+    card_order = [F("closed_at").desc(nulls_first=True), F("position").asc(), F("id").asc()]
+    rows = (
+        deals.filter(stage_id__in=stage_ids)
+        .select_related("company", "owner")
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=card_order),
+            row_limit=row_limit,
+        )
+        .filter(rank__lte=F("row_limit"))
+        .order_by(*card_order)
+    )
+    usual = stage_usual_seconds([s.pk for s in shown if not s.is_closed])
+
+    columns = {
+        s.pk: Column(
+            stage=s,
+            limit=limits.get(s.pk, CARDS_PER_COLUMN),
+            stale_after_days=(
+                None
+                if s.is_closed
+                else s.stale_after_days
+                if s.stale_after_days is not None
+                else (usual[s.pk] / 86400 if s.pk in usual else None)
+            ),
+        )
+        for s in shown
+    }
+    summary = {"open_count": 0, "open_total": ZERO, "open_weighted": ZERO}
+    closed_ids = {s.pk for s in stages if s.is_closed}
+    for stage_id, row in totals.items():
+        count, total, weighted = row["n"], row["total"] or ZERO, (row["weighted_sum"] or ZERO) / 100
+        if stage_id not in closed_ids:
+            summary["open_count"] += count
+            summary["open_total"] += total
+            summary["open_weighted"] += weighted
+        if stage_id in columns:
+            column = columns[stage_id]
+            column.count, column.total, column.weighted = count, total, weighted
+    for deal in rows:
+        column = columns[deal.stage_id]
+        days = (now - deal.stage_changed_at).days
+        is_open = deal.status == Deal.Status.OPEN
+        column.cards.append(
+            Card(
+                deal=deal,
+                days_in_stage=days,
+                is_stale=is_open and column.stale_after_days is not None and days > column.stale_after_days,
+                next_step_overdue=is_open and deal.next_step_date is not None and deal.next_step_date < today,
+            )
+        )
+    return Board(
+        pipeline=pipeline,
+        pipelines=pipelines,
+        stages=stages,
+        columns=list(columns.values()),
+        scope=scope,
+        scopes=scopes,
+        **summary,
+    )

@@ -1,0 +1,82 @@
+"""A deal's page: the deal, its activities, to-dos, stage history and where it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch
+from django.utils import timezone
+
+from pipeline.models import Activity, Deal, Stage, StageChange, Task
+from salesmarketing.models import User
+
+
+@dataclass
+class DealDetail:
+    deal: Deal
+    stages: list[Stage]
+    activities: list[Activity]
+    tasks: list[Task]
+    history: list[StageChange]
+    days_in_stage: int
+    links: dict[str, str | None]
+
+    @property
+    def open_stages(self) -> list[Stage]:
+        return [s for s in self.stages if not s.is_closed]
+
+
+ACTIVITIES_SHOWN = 100
+
+
+def deal_for_detail(*, viewer: User, pk: int) -> Deal:
+    """The deal with everything its page shows in one query; raises Deal.DoesNotExist for other people's."""
+    return (
+        Deal.objects.visible_to(viewer)
+        .select_related(
+            "company", "contact", "owner", "team", "stage__pipeline", "first_touch_campaign", "handoff"
+        )
+        .get(pk=pk)
+    )
+
+
+def deal_detail(*, deal: Deal) -> DealDetail:
+    return DealDetail(
+        deal=deal,
+        stages=list(Stage.objects.filter(pipeline_id=deal.stage.pipeline_id).order_by("order")),
+        activities=deal_activities(deal=deal),
+        tasks=deal_tasks(deal=deal),
+        history=list(
+            StageChange.objects.filter(deal=deal)
+            .select_related("from_stage", "to_stage", "changed_by")
+            .order_by("-changed_at", "-id")
+        ),
+        days_in_stage=(timezone.now() - deal.stage_changed_at).days,
+        links={
+            "company": _url_or_none(deal.company),
+            "contact": _url_or_none(deal.contact),
+            "campaign": _url_or_none(deal.first_touch_campaign),
+        },
+    )
+
+
+def deal_activities(*, deal: Deal) -> list[Activity]:
+    return list(
+        Activity.objects.filter(deal=deal)
+        .select_related("created_by")
+        .order_by("-occurred_at", "-id")[:ACTIVITIES_SHOWN]
+    )
+
+
+def deal_tasks(*, deal: Deal) -> list[Task]:
+    return list(Task.objects.filter(deal=deal).select_related("assignee"))
+
+
+def _url_or_none(obj) -> str | None:
+    """The object's page, or None while the app that owns it has not built that page yet."""
+    if obj is None:
+        return None
+    try:
+        return obj.get_absolute_url()
+    except (NoReverseMatch, AttributeError):
+        return None

@@ -1,0 +1,371 @@
+"""Deals: create (by hand or from an accepted handoff), edit, move between stages, close as won or lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leads.models import Company, Handoff, Lead
+from pipeline.models import Deal, Stage, StageChange
+from pipeline.services.pipelines import closing_stage, first_open_stage, pipeline_ensure_default
+from pipeline.services.positions import column_index, slot
+from salesmarketing.models import Team, User
+from salesmarketing.services import notification_send
+
+if TYPE_CHECKING:
+    from campaigns.models import Campaign
+
+DEFAULT_CLOSE_DAYS = 90
+
+
+class DealChangedError(Exception):
+    """The deal was changed by someone else since the editor loaded it (optimistic concurrency)."""
+
+
+def _money(field: str, value: Any, *, required: bool = True) -> Decimal | None:
+    if value is None or value == "":
+        if required:
+            raise ValidationError({field: _("Enter an amount.")})
+        return None
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ValidationError({field: _("Enter a number.")}) from None
+    if not amount.is_finite():
+        raise ValidationError({field: _("Enter a number.")})
+    if amount < 0:
+        raise ValidationError({field: _("The amount cannot be negative.")})
+    if amount != amount.quantize(Decimal(1)):
+        raise ValidationError({field: _("Enter whole yen.")})
+    if amount >= Decimal(10) ** 14:
+        raise ValidationError({field: _("The amount is too large.")})
+    return amount
+
+
+def _probability(value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError({"probability": _("Enter a whole number between 0 and 100.")}) from None
+    if not 0 <= number <= 100:
+        raise ValidationError({"probability": _("Enter a whole number between 0 and 100.")})
+    return number
+
+
+def _lock(deal: Deal) -> Deal:
+    """The deal's current row, locked until the transaction ends (PostgreSQL; SQLite serialises writers).
+
+    No join here: when a concurrent move changes stage_id while we wait for the lock, PostgreSQL re-checks a
+    joined row against the old stage and would return nothing. The stage is read after the lock instead.
+    """
+    locked = Deal.objects.select_for_update().get(pk=deal.pk)
+    locked.stage = Stage.objects.get(pk=locked.stage_id)
+    return locked
+
+
+def _record_change(*, deal: Deal, to_stage: Stage, by: User | None, at: dt.datetime) -> StageChange:
+    return StageChange.objects.create(
+        deal=deal,
+        from_stage_id=deal.stage_id,
+        to_stage=to_stage,
+        changed_by=by,
+        changed_at=at,
+        seconds_in_from_stage=max(0, int((at - deal.stage_changed_at).total_seconds())),
+    )
+
+
+@transaction.atomic
+def deal_create(
+    *,
+    name: str,
+    owner: User,
+    by: User | None,
+    company: Company | None = None,
+    contact: Lead | None = None,
+    stage: Stage | None = None,
+    amount: Decimal | int | str = 0,
+    probability: int | None = None,
+    expected_close_date: dt.date | None = None,
+    source: str = Deal.Source.SALES,
+    team: Team | None = None,
+    handoff: Handoff | None = None,
+    first_touch_campaign: Campaign | None = None,
+    next_step: str = "",
+    next_step_date: dt.date | None = None,
+    created_at: dt.datetime | None = None,
+) -> Deal:
+    """Create an open deal at the top of its stage's column (the default pipeline's first stage by default)."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": _("Give the deal a name.")})
+    if stage is None:
+        stage = first_open_stage(pipeline_ensure_default())
+    if stage.is_closed:
+        raise ValidationError({"stage": _("A new deal starts in an open stage.")})
+    if source not in Deal.Source.values:
+        raise ValidationError({"source": _("Choose a source.")})
+    amount = _money("amount", amount)
+    probability = stage.probability if probability is None else _probability(probability)
+    now = created_at or timezone.now()
+    if expected_close_date is None:
+        expected_close_date = timezone.localdate(now) + dt.timedelta(days=DEFAULT_CLOSE_DAYS)
+    deal = Deal.objects.create(
+        name=name,
+        company=company,
+        contact=contact,
+        owner=owner,
+        team=team or owner.team,
+        stage=stage,
+        position=slot(stage=stage, index=0, exclude_pk=None),
+        amount=amount,
+        probability=probability,
+        expected_close_date=expected_close_date,
+        source=source,
+        handoff=handoff,
+        first_touch_campaign=first_touch_campaign,
+        next_step=next_step,
+        next_step_date=next_step_date,
+        created_at=now,
+        stage_changed_at=now,
+    )
+    StageChange.objects.create(deal=deal, from_stage=None, to_stage=stage, changed_by=by, changed_at=now)
+    if by is not None and owner.pk != by.pk:
+        _notify_on_commit(owner, _("New deal for you: %(name)s") % {"name": deal.name}, deal)
+    return deal
+
+
+def deal_create_from_handoff(*, handoff: Handoff, by: User | None) -> Deal:
+    """The seam the handoff flow calls when sales accepts a lead. A second call returns the same deal."""
+    existing = Deal.objects.filter(handoff=handoff).first()
+    if existing is not None:
+        return existing
+    lead = handoff.lead
+    owner = handoff.owner or by or lead.owner
+    if owner is None:
+        raise ValidationError(_("The handoff has no rep to own the deal."))
+    company = lead.company
+    name = f"{company.name} / {lead}" if company is not None else str(lead)
+    try:
+        with transaction.atomic():
+            return deal_create(
+                name=name[:200],
+                owner=owner,
+                by=by,
+                company=company,
+                contact=lead,
+                source=Deal.Source.MARKETING,
+                team=handoff.team or owner.team,
+                handoff=handoff,
+                first_touch_campaign=handoff.campaign or lead.first_touch_campaign,
+            )
+    except IntegrityError:  # a concurrent accept created it first (one deal per handoff)
+        return Deal.objects.get(handoff=handoff)
+
+
+_UNSET: Any = object()
+
+
+@transaction.atomic
+def deal_update(
+    *,
+    deal: Deal,
+    by: User | None,
+    version: int | None = None,
+    name: str = _UNSET,
+    company: Company | None = _UNSET,
+    contact: Lead | None = _UNSET,
+    amount: Decimal | int | str = _UNSET,
+    probability: int = _UNSET,
+    expected_close_date: dt.date = _UNSET,
+    source: str = _UNSET,
+    next_step: str = _UNSET,
+    next_step_date: dt.date | None = _UNSET,
+    owner: User = _UNSET,
+) -> Deal:
+    """Change a deal's fields (not its stage). With `version`, refuses when someone saved in between."""
+    locked = _lock(deal)
+    if version is not None and locked.version != version:
+        raise DealChangedError
+    values = {
+        key: value
+        for key, value in {
+            "name": name,
+            "company": company,
+            "contact": contact,
+            "amount": amount,
+            "probability": probability,
+            "expected_close_date": expected_close_date,
+            "source": source,
+            "next_step": next_step,
+            "next_step_date": next_step_date,
+            "owner": owner,
+        }.items()
+        if value is not _UNSET
+    }
+    if "name" in values:
+        values["name"] = (values["name"] or "").strip()
+        if not values["name"]:
+            raise ValidationError({"name": _("Give the deal a name.")})
+    if "amount" in values:
+        values["amount"] = _money("amount", values["amount"])
+    if "probability" in values:
+        values["probability"] = _probability(values["probability"])
+    if "expected_close_date" in values and values["expected_close_date"] is None:
+        raise ValidationError({"expected_close_date": _("Enter the expected close date.")})
+    if "source" in values and values["source"] not in Deal.Source.values:
+        raise ValidationError({"source": _("Choose a source.")})
+    if "owner" in values and values["owner"] is None:
+        raise ValidationError({"owner": _("A deal needs an owner.")})
+    if locked.status == Deal.Status.WON and "amount" in values:
+        values["won_amount"] = values["amount"]  # a won deal's amount is what was won
+
+    changed = [key for key, value in values.items() if getattr(locked, key) != value]
+    if not changed:
+        return locked
+    new_owner = values.get("owner") if "owner" in changed else None
+    for key in changed:
+        setattr(locked, key, values[key])
+    if new_owner is not None:
+        locked.team = new_owner.team
+        changed.append("team")
+    locked.version += 1
+    locked.save(update_fields=[*changed, "version", "updated_at"])
+    if new_owner is not None and (by is None or new_owner.pk != by.pk):
+        _notify_on_commit(new_owner, _("A deal was handed to you: %(name)s") % {"name": locked.name}, locked)
+    return locked
+
+
+@transaction.atomic
+def deal_move_to_stage(
+    *,
+    deal: Deal,
+    stage: Stage,
+    position: int | None = None,
+    moved_by: User | None,
+    at: dt.datetime | None = None,
+) -> Deal:
+    """Move a deal to an open stage, at `position` in the column (0 = top; None = top, or stay if same stage).
+
+    The row is locked first, so concurrent moves of one deal queue up: the last one wins, and each StageChange
+    starts where the previous one ended. Repeating a move changes nothing. A closed deal moved to an open stage
+    is reopened. Won and lost need their own forms (amount; cause and side). `at` backdates an imported move.
+    """
+    locked = _lock(deal)
+    if stage.pipeline_id != locked.stage.pipeline_id:
+        raise ValidationError({"stage": _("That stage belongs to another pipeline.")})
+    if stage.is_closed:
+        raise ValidationError({"stage": _("Close the deal as won or lost to move it there.")})
+
+    if locked.stage_id == stage.pk:
+        if position is None or position == column_index(deal=locked):
+            return locked  # the same move again: nothing to do
+        locked.position = slot(stage=stage, index=position, exclude_pk=locked.pk)
+        locked.version += 1
+        locked.save(update_fields=["position", "version", "updated_at"])
+        return locked
+
+    now = at or timezone.now()
+    _record_change(deal=locked, to_stage=stage, by=moved_by, at=now)
+    locked.stage = stage
+    locked.probability = stage.probability
+    locked.stage_changed_at = now
+    locked.position = slot(stage=stage, index=position or 0, exclude_pk=locked.pk)
+    fields = ["stage", "probability", "stage_changed_at", "position"]
+    if locked.status != Deal.Status.OPEN:
+        locked.status = Deal.Status.OPEN
+        locked.closed_at = None
+        locked.won_amount = None
+        locked.loss_cause = locked.loss_side = locked.loss_note = ""
+        fields += ["status", "closed_at", "won_amount", "loss_cause", "loss_side", "loss_note"]
+    locked.version += 1
+    locked.save(update_fields=[*fields, "version", "updated_at"])
+    return locked
+
+
+@transaction.atomic
+def deal_close_won(
+    *,
+    deal: Deal,
+    amount: Decimal | int | str | None,
+    by: User | None,
+    at: dt.datetime | None = None,
+    notify: bool = True,
+) -> Deal:
+    """Close as won with the final amount (required). Closing again with the same amount changes nothing.
+    The team's manager hears about it (not when importing history: notify=False)."""
+    final = _money("amount", amount)
+    locked = _lock(deal)
+    if locked.status == Deal.Status.WON and locked.won_amount == final:
+        return locked
+    now = at or timezone.now()
+    won_stage = closing_stage(locked.stage.pipeline_id, won=True)
+    fields = ["status", "won_amount", "amount", "probability", "loss_cause", "loss_side", "loss_note"]
+    if locked.stage_id != won_stage.pk:
+        _record_change(deal=locked, to_stage=won_stage, by=by, at=now)
+        locked.stage = won_stage
+        locked.stage_changed_at = now
+        fields += ["stage", "stage_changed_at"]
+    if locked.status != Deal.Status.WON:
+        locked.closed_at = now
+        fields.append("closed_at")
+    locked.status = Deal.Status.WON
+    locked.won_amount = locked.amount = final
+    locked.probability = 100
+    locked.loss_cause = locked.loss_side = locked.loss_note = ""
+    locked.version += 1
+    locked.save(update_fields=[*fields, "version", "updated_at"])
+    manager = locked.team.manager if notify and locked.team_id else None
+    if manager is not None and (by is None or manager.pk != by.pk):
+        _notify_on_commit(manager, _("Deal won: %(name)s") % {"name": locked.name}, locked)
+    return locked
+
+
+@transaction.atomic
+def deal_close_lost(
+    *, deal: Deal, cause: str, side: str, note: str = "", by: User | None, at: dt.datetime | None = None
+) -> Deal:
+    """Close as lost with a cause and whose side it was on (both required), for the lost-deal review."""
+    errors = {}
+    if cause not in Deal.LossCause.values:
+        errors["cause"] = _("Choose why the deal was lost.")
+    if side not in Deal.LossSide.values:
+        errors["side"] = _("Choose whose side the cause was on.")
+    if errors:
+        raise ValidationError(errors)
+    note = (note or "").strip()
+    locked = _lock(deal)
+    if locked.status == Deal.Status.LOST and (locked.loss_cause, locked.loss_side, locked.loss_note) == (
+        cause,
+        side,
+        note,
+    ):
+        return locked
+    now = at or timezone.now()
+    lost_stage = closing_stage(locked.stage.pipeline_id, won=False)
+    fields = ["status", "won_amount", "probability", "loss_cause", "loss_side", "loss_note"]
+    if locked.stage_id != lost_stage.pk:
+        _record_change(deal=locked, to_stage=lost_stage, by=by, at=now)
+        locked.stage = lost_stage
+        locked.stage_changed_at = now
+        fields += ["stage", "stage_changed_at"]
+    if locked.status != Deal.Status.LOST:
+        locked.closed_at = now
+        fields.append("closed_at")
+    locked.status = Deal.Status.LOST
+    locked.won_amount = None
+    locked.probability = 0
+    locked.loss_cause, locked.loss_side, locked.loss_note = cause, side, note
+    locked.version += 1
+    locked.save(update_fields=[*fields, "version", "updated_at"])
+    return locked
+
+
+def _notify_on_commit(recipient: User, title: str, deal: Deal) -> None:
+    url = deal.get_absolute_url()
+    transaction.on_commit(lambda: notification_send(recipient=recipient, title=title, url=url))

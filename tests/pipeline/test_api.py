@@ -1,0 +1,153 @@
+"""POST/GET/PATCH /api/v1/deals: the key's user acts; every error is JSON with a 4xx status."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.models import Deal, StageChange
+from tests.pipeline.factories import make_company, make_deal, make_lead
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/deals"
+
+
+def _post(client, data, auth):
+    return client.post(URL, json.dumps(data), content_type="application/json", **auth)
+
+
+def _patch(client, deal_id, data, auth):
+    return client.patch(f"{URL}/{deal_id}", json.dumps(data), content_type="application/json", **auth)
+
+
+def _fields(response) -> set[str]:
+    return {e["loc"][-1] for e in response.json()["detail"]}
+
+
+def test_create_a_deal_as_the_keys_user(client, owner, stages, api_key_for):
+    company = make_company()
+    lead = make_lead(company=company)
+    response = _post(
+        client,
+        {
+            "name": "API商談",
+            "company_id": company.pk,
+            "contact_lead_id": lead.pk,
+            "amount": 1500000,
+            "source": "referral",
+        },
+        api_key_for(owner),
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    deal = Deal.objects.get(pk=body["id"])
+    assert (deal.owner, deal.contact, deal.source, deal.stage) == (
+        owner,
+        lead,
+        "referral",
+        stages["Initial contact"],
+    )
+    assert body["stage_name_ja"] == "初回接触" and body["amount"] == "1500000" and body["status"] == "open"
+
+
+def test_a_key_without_a_user_must_name_the_owner(client, owner, stages, api_key_for):
+    auth = api_key_for(None)
+    response = _post(client, {"name": "x", "company_name": "株式会社API"}, auth)
+    assert response.status_code == 422 and _fields(response) == {"owner_id"}
+    response = _post(client, {"name": "x", "company_name": "株式会社API", "owner_id": owner.pk}, auth)
+    assert response.status_code == 201
+    assert Deal.objects.get().company.name == "株式会社API"
+
+
+def test_invalid_input_is_422_json(client, owner, stages, api_key_for):
+    auth = api_key_for(owner)
+    response = _post(client, {"name": "x", "amount": -1, "probability": 101}, auth)
+    assert response.status_code == 422
+    assert response["Content-Type"].startswith("application/json")
+    assert {"amount", "probability"} <= _fields(response)
+    response = _post(client, {"name": "x", "stage_id": stages["Won"].pk}, auth)
+    assert response.status_code == 422 and _fields(response) == {"stage"}
+
+
+def test_a_rep_cannot_give_deals_to_another_team(client, owner, outsider, stages, api_key_for):
+    response = _post(client, {"name": "x", "owner_id": outsider.pk}, api_key_for(owner))
+    assert response.status_code == 422 and _fields(response) == {"owner_id"}
+
+
+def test_reading_someone_elses_deal_is_404_json(client, owner, teammate, api_key_for, deal):
+    response = client.get(f"{URL}/{deal.pk}", **api_key_for(teammate))
+    assert response.status_code == 404 and response.json() == {"detail": "Deal not found."}
+    assert client.get(f"{URL}/{deal.pk}", **api_key_for(owner)).json()["id"] == deal.pk
+    assert client.get(f"{URL}/{deal.pk}", **api_key_for(None)).status_code == 200  # an integration sees all
+
+
+def test_patch_moves_and_edits(client, owner, deal, stages, api_key_for):
+    response = _patch(
+        client, deal.pk, {"stage_id": stages["Proposal"].pk, "amount": 2600000}, api_key_for(owner)
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["stage_id"], body["probability"], body["amount"]) == (stages["Proposal"].pk, 40, "2600000")
+    assert StageChange.objects.filter(deal=deal, changed_by=owner).count() == 2
+
+
+def test_patch_close_won_needs_an_amount(client, owner, deal, stages, api_key_for):
+    auth = api_key_for(owner)
+    response = _patch(client, deal.pk, {"stage_id": stages["Won"].pk}, auth)
+    assert response.status_code == 422 and _fields(response) == {"won_amount"}
+    response = _patch(client, deal.pk, {"stage_id": stages["Won"].pk, "won_amount": 2300000}, auth)
+    assert response.status_code == 200
+    assert response.json()["status"] == "won" and response.json()["won_amount"] == "2300000"
+
+
+def test_patch_close_lost_needs_a_cause_and_a_side(client, owner, deal, stages, api_key_for):
+    auth = api_key_for(owner)
+    response = _patch(client, deal.pk, {"stage_id": stages["Lost"].pk, "loss_cause": "price"}, auth)
+    assert response.status_code == 422 and _fields(response) == {"loss_side"}
+    response = _patch(
+        client, deal.pk, {"stage_id": stages["Lost"].pk, "loss_cause": "nope", "loss_side": "sales"}, auth
+    )
+    assert response.status_code == 422
+    response = _patch(
+        client,
+        deal.pk,
+        {"stage_id": stages["Lost"].pk, "loss_cause": "competitor", "loss_side": "external"},
+        auth,
+    )
+    assert response.status_code == 200
+    deal.refresh_from_db()
+    assert (deal.status, deal.loss_cause, deal.loss_side) == ("lost", "competitor", "external")
+
+
+def test_patch_with_an_old_version_is_409(client, owner, deal, api_key_for):
+    auth = api_key_for(owner)
+    assert _patch(client, deal.pk, {"amount": 1, "version": 1}, auth).status_code == 200
+    response = _patch(client, deal.pk, {"amount": 2, "version": 1}, auth)
+    assert response.status_code == 409 and "detail" in response.json()
+
+
+def test_patch_of_a_stage_in_another_pipeline_is_422(client, owner, deal, api_key_for):
+    from pipeline.services import DEFAULT_STAGES, pipeline_create
+
+    other = pipeline_create(name="別パイプライン", stages=DEFAULT_STAGES)
+    response = _patch(client, deal.pk, {"stage_id": other.stages.first().pk}, api_key_for(owner))
+    assert response.status_code == 422 and _fields(response) == {"stage_id"}
+
+
+def test_keys_need_the_deals_scope(client, owner, deal, api_key_for):
+    response = client.get(f"{URL}/{deal.pk}", **api_key_for(owner, scopes=["leads:read"]))
+    assert response.status_code == 403 and "deals:write" in response.json()["detail"]
+    assert client.get(f"{URL}/{deal.pk}").status_code == 401
+
+
+def test_patch_of_someone_elses_deal_is_404(client, deal, teammate, api_key_for, stages):
+    response = _patch(client, deal.pk, {"stage_id": stages["Proposal"].pk}, api_key_for(teammate))
+    assert response.status_code == 404
+    deal.refresh_from_db()
+    assert deal.stage == stages["Initial contact"]
+
+
+def test_a_manager_key_updates_a_team_deal(client, manager, owner, stages, api_key_for):
+    deal = make_deal(owner=owner)
+    assert _patch(client, deal.pk, {"next_step": "稟議確認"}, api_key_for(manager)).status_code == 200

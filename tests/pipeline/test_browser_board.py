@@ -1,0 +1,102 @@
+"""A rep's day on the board in a real Chromium: drag a card, move one from the keyboard, close one as lost."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from pipeline.models import Deal, StageChange
+from tests.pipeline.factories import make_deal
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args):
+    """A laptop-sized window wide enough for all six columns (narrower ones scroll the board sideways)."""
+    return {**browser_context_args, "viewport": {"width": 1600, "height": 900}}
+
+
+def _drag(page, card, target_list):
+    """Drag with real mouse moves (SortableJS listens to the browser's own drag and drop)."""
+    card.drag_to(target_list, target_position={"x": 60, "y": 20})
+
+
+def test_a_dragged_card_stays_in_its_new_column_after_a_reload(login, live_server, owner, stages):
+    deal = make_deal(owner=owner, name="ドラッグする商談")
+    make_deal(owner=owner, name="そのままの商談")
+    proposal = stages["Proposal"].pk
+    page = login(owner)
+    page.goto(f"{live_server.url}/pipeline/")
+
+    _drag(page, page.locator(f"#deal-{deal.pk}"), page.locator(f"#col-{proposal} .board-cards"))
+
+    # the server answered with the two columns: the new column counts the card
+    expect(page.locator(f"#col-{proposal} .board-col-count")).to_have_text("1")
+    expect(page.locator(f"#col-{stages['Initial contact'].pk} .board-col-count")).to_have_text("1")
+    page.reload()
+    expect(page.locator(f"#col-{proposal} #deal-{deal.pk}")).to_be_visible()
+    assert StageChange.objects.filter(deal=deal, to_stage_id=proposal).count() == 1
+
+
+def test_a_card_moves_from_the_keyboard_with_its_select(login, live_server, owner, stages):
+    deal = make_deal(owner=owner, name="キーボードで動かす商談")
+    quote = stages["Quote & negotiation"].pk
+    page = login(owner)
+    page.goto(f"{live_server.url}/pipeline/")
+
+    card = page.locator(f"#deal-{deal.pk}")
+    card.locator("summary").focus()
+    page.keyboard.press("Enter")
+    card.locator("select[name=stage]").select_option(str(quote))
+    card.locator("button[type=submit]").press("Enter")
+
+    expect(page.locator(f"#col-{quote} #deal-{deal.pk}")).to_be_visible()
+    expect(page.locator(f"#col-{quote} .board-col-count")).to_have_text("1")
+    deal.refresh_from_db()
+    assert deal.stage_id == quote
+
+
+def test_closing_a_deal_as_lost_through_the_dialog(login, live_server, owner, stages):
+    deal = make_deal(owner=owner, name="失注する商談", amount=3_000_000)
+    lost = stages["Lost"].pk
+    page = login(owner)
+    page.goto(f"{live_server.url}/pipeline/")
+
+    _drag(page, page.locator(f"#deal-{deal.pk}"), page.locator(f"#col-{lost} .board-cards"))
+
+    dialog = page.locator("#close-dialog")
+    expect(dialog).to_be_visible()
+    dialog.locator("button[type=submit]").click()  # without a cause and a side
+    expect(dialog.locator(".has-error")).to_have_count(2)
+    dialog.locator("select[name=cause]").select_option("slow_follow_up")
+    expect(dialog.locator("select[name=side]")).to_have_value("sales")  # suggested from the cause
+    dialog.locator("textarea[name=note]").fill("初回連絡が1週間後になった")
+    dialog.locator("button[type=submit]").click()
+
+    expect(dialog).to_be_hidden()
+    expect(page.locator(f"#col-{lost} #deal-{deal.pk}")).to_be_visible()
+    deal.refresh_from_db()
+    assert (deal.status, deal.loss_cause, deal.loss_side, deal.loss_note) == (
+        Deal.Status.LOST,
+        "slow_follow_up",
+        "sales",
+        "初回連絡が1週間後になった",
+    )
+
+
+def test_cancelling_the_dialog_puts_the_card_back(login, live_server, owner, stages):
+    deal = make_deal(owner=owner, name="受注しかけた商談")
+    first = stages["Initial contact"].pk
+    page = login(owner)
+    page.goto(f"{live_server.url}/pipeline/")
+
+    _drag(page, page.locator(f"#deal-{deal.pk}"), page.locator(f"#col-{stages['Won'].pk} .board-cards"))
+    dialog = page.locator("#close-dialog")
+    expect(dialog.locator("input[name=amount]")).to_be_visible()
+    dialog.locator("[data-dialog-cancel]").click()
+
+    expect(dialog).to_be_hidden()
+    expect(page.locator(f"#col-{first} #deal-{deal.pk}")).to_be_visible()
+    deal.refresh_from_db()
+    assert deal.status == Deal.Status.OPEN

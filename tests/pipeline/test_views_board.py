@@ -1,0 +1,280 @@
+"""The board: columns with totals, a fixed number of queries, moves that answer with only what changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+
+from pipeline import services
+from pipeline.models import Deal, StageChange
+from pipeline.selectors import CARDS_PER_COLUMN, BoardFilters, pipeline_board
+from tests.pipeline.factories import make_company, make_deal
+
+pytestmark = pytest.mark.django_db
+
+BOARD = "/pipeline/"
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _spread_deals(owners, stages, n: int) -> None:
+    """n deals across the open stages, some won and lost, some with history — made through the services."""
+    open_stages = [stages[k] for k in ("Initial contact", "Discovery", "Proposal", "Quote & negotiation")]
+    for i in range(n):
+        owner = owners[i % len(owners)]
+        deal = make_deal(
+            owner=owner, amount=100_000 * (i + 1), next_step="電話", next_step_date=timezone.localdate()
+        )
+        target = open_stages[i % len(open_stages)]
+        if target != deal.stage:
+            deal = services.deal_move_to_stage(deal=deal, stage=target, position=None, moved_by=owner)
+        if i % 7 == 3:
+            services.deal_close_won(deal=deal, amount=deal.amount, by=owner, notify=False)
+        elif i % 7 == 5:
+            services.deal_close_lost(deal=deal, cause="price", side="external", by=owner)
+
+
+def _board_queries(client, django_assert_num_queries, expected: int) -> str:
+    cache.clear()  # count the usual-time aggregate too (it is cached for a few minutes)
+    with django_assert_num_queries(expected):
+        response = client.get(BOARD)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+# Layout: session, user, the user's team and the unread count (4). Board: the owner list for the filter, pipelines,
+# stages, column totals (one GROUP BY), the cards of every column (one windowed query) and the usual time in each
+# stage (one aggregate) (6). A rep has no owner filter.
+BOARD_QUERIES = 10
+
+
+def test_a_managers_board_runs_the_same_queries_for_few_and_many_deals(
+    client, manager, owner, teammate, stages, django_assert_num_queries
+):
+    client.force_login(manager)
+    _spread_deals([owner, teammate], stages, 5)
+    page = _board_queries(client, django_assert_num_queries, BOARD_QUERIES)
+    assert page.count('<li class="deal-card') >= 3
+
+    _spread_deals([owner, teammate, manager], stages, 60)
+    page = _board_queries(client, django_assert_num_queries, BOARD_QUERIES)
+    assert page.count('<li class="deal-card') > 40
+
+
+def test_a_reps_board_runs_a_fixed_number_of_queries_too(
+    owner_client, owner, stages, django_assert_num_queries
+):
+    _spread_deals([owner], stages, 3)
+    _board_queries(owner_client, django_assert_num_queries, BOARD_QUERIES - 1)  # no owner filter for a rep
+    _spread_deals([owner], stages, 30)
+    _board_queries(owner_client, django_assert_num_queries, BOARD_QUERIES - 1)
+
+
+def test_columns_show_count_total_and_weighted_total(owner, stages):
+    make_deal(owner=owner, stage=stages["Proposal"], amount=1_000_000)  # 40 %
+    make_deal(owner=owner, stage=stages["Proposal"], amount=500_000, probability=25)
+    make_deal(owner=owner, stage=stages["Quote & negotiation"], amount=2_000_000)  # 70 %
+
+    board = pipeline_board(viewer=owner, filters=BoardFilters())
+    columns = {c.stage.name_en: c for c in board.columns}
+    assert (columns["Proposal"].count, columns["Proposal"].total) == (2, Decimal(1_500_000))
+    assert columns["Proposal"].weighted == Decimal(400_000 + 125_000)
+    assert columns["Quote & negotiation"].weighted == Decimal(1_400_000)
+    assert (board.open_count, board.open_total, board.open_weighted) == (
+        3,
+        Decimal(3_500_000),
+        Decimal(1_925_000),
+    )
+
+
+def test_a_column_shows_its_first_cards_and_a_link_to_more(owner_client, owner, stages):
+    for _ in range(CARDS_PER_COLUMN + 2):
+        make_deal(owner=owner, stage=stages["Discovery"])
+    page = owner_client.get(BOARD).content.decode()
+    column = stages["Discovery"].pk
+    assert f"col={column}&amp;limit={CARDS_PER_COLUMN + 100}" in page
+
+    more = owner_client.get(BOARD, {"col": column, "limit": CARDS_PER_COLUMN + 100}, **HTMX).content.decode()
+    assert more.count('<li class="deal-card') == CARDS_PER_COLUMN + 2
+    assert 'id="board"' not in more and f'id="col-{column}"' in more
+
+
+def test_cards_show_days_in_stage_overdue_next_steps_and_stale_deals(owner_client, owner, stages):
+    deal = make_deal(
+        owner=owner,
+        name="古い商談",
+        next_step="見積の再提示",
+        next_step_date=timezone.localdate() - dt.timedelta(days=2),
+    )
+    Deal.objects.filter(pk=deal.pk).update(
+        stage_changed_at=timezone.now() - dt.timedelta(days=20)
+    )  # limit: 14 days
+    page = owner_client.get(BOARD).content.decode()
+    card = page[page.index(f'id="deal-{deal.pk}"') :]
+    card = card[: card.index("</li>")]
+    assert "is-stale" in card and "is-overdue" in card
+    assert "20" in card
+
+
+def test_a_stage_without_a_limit_is_stale_past_the_usual_time(owner, stages):
+    discovery = stages["Discovery"]
+    assert discovery.stale_after_days is None
+    now = timezone.now()
+    for days in (2, 3, 4, 5, 6, 8, 10, 30):  # past deals' time in Discovery: p75 = 8 days
+        deal = make_deal(owner=owner, stage=discovery)
+        StageChange.objects.create(
+            deal=deal,
+            from_stage=discovery,
+            to_stage=stages["Proposal"],
+            changed_at=now,
+            seconds_in_from_stage=days * 86400,
+        )
+    slow = make_deal(owner=owner, stage=discovery)
+    Deal.objects.filter(pk=slow.pk).update(stage_changed_at=now - dt.timedelta(days=9))
+    usual = make_deal(owner=owner, stage=discovery)
+    Deal.objects.filter(pk=usual.pk).update(stage_changed_at=now - dt.timedelta(days=7))
+
+    column = next(
+        c for c in pipeline_board(viewer=owner, filters=BoardFilters()).columns if c.stage == discovery
+    )
+    assert column.stale_after_days == 8
+    assert {card.deal.pk for card in column.cards if card.is_stale} == {slow.pk}
+
+
+def test_the_usual_time_is_computed_once_then_kept_for_a_while(
+    owner_client, owner, stages, django_assert_num_queries
+):
+    make_deal(owner=owner)
+    owner_client.get(BOARD)
+    with django_assert_num_queries(BOARD_QUERIES - 2):  # neither the owner filter (a rep) nor the aggregate
+        owner_client.get(BOARD)
+
+
+def test_a_drop_posts_once_and_gets_back_only_the_two_columns(owner_client, deal, stages):
+    response = owner_client.post(
+        reverse("pipeline:deal_move", args=[deal.pk]),
+        {"stage": stages["Proposal"].pk, "before": "", "after": "", "scope": "mine"},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="board"' not in html  # never the whole board
+    sections = re.findall(r'<section class="board-col[^"]*" id="col-(\d+)"[^>]*hx-swap-oob="true"', html)
+    assert sorted(map(int, sections)) == sorted([stages["Initial contact"].pk, stages["Proposal"].pk])
+    assert 'id="board-summary" hx-swap-oob="true"' in html
+    deal.refresh_from_db()
+    assert deal.stage == stages["Proposal"]
+
+
+def test_a_drop_within_a_column_answers_with_that_column(owner_client, owner, stages):
+    a, b = make_deal(owner=owner), make_deal(owner=owner)  # b on top
+    response = owner_client.post(
+        reverse("pipeline:deal_move", args=[b.pk]), {"stage": b.stage_id, "before": "", "after": a.pk}, **HTMX
+    )
+    html = response.content.decode()
+    assert html.count('hx-swap-oob="true"') == 2  # the column and the summary
+    assert html.index(f'id="deal-{a.pk}"') < html.index(f'id="deal-{b.pk}"')
+
+
+def test_the_move_form_works_without_javascript(owner_client, deal, stages):
+    response = owner_client.post(
+        reverse("pipeline:deal_move", args=[deal.pk]),
+        {"stage": stages["Discovery"].pk, "next": "/pipeline/?scope=mine&q=%E5%B1%B1%E7%94%B0"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/pipeline/?scope=mine&q=%E5%B1%B1%E7%94%B0"
+    deal.refresh_from_db()
+    assert deal.stage == stages["Discovery"]
+
+
+def test_the_move_form_does_not_redirect_elsewhere(owner_client, deal, stages):
+    response = owner_client.post(
+        reverse("pipeline:deal_move", args=[deal.pk]),
+        {"stage": stages["Discovery"].pk, "next": "https://evil.example/"},
+    )
+    assert response["Location"] == "/pipeline/"
+
+
+def test_moving_to_won_or_lost_opens_the_closing_dialog_and_changes_nothing_yet(owner_client, deal, stages):
+    response = owner_client.post(
+        reverse("pipeline:deal_move", args=[deal.pk]), {"stage": stages["Lost"].pk}, **HTMX
+    )
+    assert response["HX-Retarget"] == "#close-dialog-body"
+    assert response["HX-Trigger-After-Swap"] == "pipeline-dialog-open"
+    html = response.content.decode()
+    assert 'name="cause"' in html and 'name="side"' in html and 'name="from_board"' in html
+    deal.refresh_from_db()
+    assert deal.status == Deal.Status.OPEN
+
+
+def test_without_javascript_moving_to_won_leads_to_the_closing_page(owner_client, deal, stages):
+    response = owner_client.post(
+        reverse("pipeline:deal_move", args=[deal.pk]), {"stage": stages["Won"].pk, "next": "/pipeline/"}
+    )
+    assert response.status_code == 302
+    assert response["Location"].startswith(
+        reverse("pipeline:deal_close", args=[deal.pk]) + f"?stage={stages['Won'].pk}"
+    )
+    page = owner_client.get(response["Location"]).content.decode()
+    assert 'name="amount"' in page and "<dialog" not in page
+
+
+def test_filters_narrow_the_board_and_htmx_gets_only_the_board(client, manager, owner, teammate, stages):
+    soon = timezone.localdate() + dt.timedelta(days=10)
+    later = timezone.localdate() + dt.timedelta(days=200)
+    a = make_deal(
+        owner=owner,
+        name="勤怠クラウド導入",
+        company=make_company("株式会社山田製作所"),
+        expected_close_date=soon,
+    )
+    b = make_deal(owner=teammate, name="ワークフロー電子化", expected_close_date=later)
+    client.force_login(manager)
+
+    def names(**params):
+        html = client.get(BOARD, params, **HTMX).content.decode()
+        assert html.lstrip().startswith('<div id="board"')
+        return {n for n in (a.name, b.name) if n in html}
+
+    assert names() == {a.name, b.name}
+    assert names(q="山田") == {a.name}
+    assert names(owner=teammate.pk) == {b.name}
+    assert names(close_to=(soon + dt.timedelta(days=1)).isoformat()) == {a.name}
+    assert names(close_from=(soon + dt.timedelta(days=1)).isoformat()) == {b.name}
+    assert names(scope="mine") == set()
+
+
+def test_the_board_varies_on_htmx(owner_client):
+    assert "HX-Request" in owner_client.get(BOARD)["Vary"]
+
+
+def test_closed_columns_show_only_recent_closings(owner_client, owner, stages):
+    old = services.deal_close_won(deal=make_deal(owner=owner, name="昨年の受注"), amount=1, by=owner)
+    Deal.objects.filter(pk=old.pk).update(closed_at=timezone.now() - dt.timedelta(days=90))
+    recent = services.deal_close_won(deal=make_deal(owner=owner, name="今月の受注"), amount=1, by=owner)
+    page = owner_client.get(BOARD).content.decode()
+    assert recent.name in page and old.name not in page
+
+
+def test_ids_in_the_markup_are_never_grouped_like_amounts(owner, stages):
+    """USE_THOUSAND_SEPARATOR would print deal 12345 as "12,345" in ids, data attributes and values."""
+    from django.template.loader import render_to_string
+
+    from pipeline.selectors import Card
+
+    deal = Deal(pk=12345, name="大口商談", owner=owner, stage=stages["Proposal"], amount=12_345_678)
+    deal.expected_close_date = timezone.localdate()
+    html = render_to_string(
+        "pipeline/board.html#card",
+        {
+            "card": Card(deal=deal, days_in_stage=1234, is_stale=False, next_step_overdue=False),
+            "board": {"stages": list(stages.values())},
+        },
+    )
+    assert 'id="deal-12345"' in html and 'data-deal="12345"' in html and "/pipeline/deals/12345/move/" in html
+    assert "12,345,678円" in html  # amounts keep their separators

@@ -1,0 +1,249 @@
+"""Deal detail: fields, edit, activity timeline with the voice of the customer, to-dos, stage history, origin."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from pipeline import services
+from pipeline.models import Activity, Deal, Task
+from tests.pipeline.factories import make_campaign, make_company, make_deal, make_handoff, make_lead
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_the_detail_page_shows_history_activities_tasks_and_origin(owner_client, owner, stages):
+    company = make_company("株式会社北斗物流")
+    lead = make_lead(company=company, title="人事部長")
+    campaign = make_campaign("残業削減ウェビナー")
+    deal = services.deal_create_from_handoff(
+        handoff=make_handoff(lead=lead, owner=owner, campaign=campaign), by=owner
+    )
+    deal = services.deal_move_to_stage(deal=deal, stage=stages["Discovery"], position=None, moved_by=owner)
+    services.activity_log(
+        by=owner,
+        deal=deal,
+        type="meeting",
+        subject="現場責任者と打ち合わせ",
+        is_voice=True,
+        voice_text="部下の残業が多くて困っている",
+    )
+    services.task_create(deal=deal, title="議事録を送る", due_date=timezone.localdate(), by=owner)
+
+    html = owner_client.get(reverse("pipeline:deal_detail", args=[deal.pk])).content.decode()
+
+    assert "現場責任者と打ち合わせ" in html and "部下の残業が多くて困っている" in html
+    assert "議事録を送る" in html
+    assert stages["Discovery"].name_ja in html and stages["Initial contact"].name_ja in html
+    assert campaign.name in html and str(lead) in html
+
+
+def test_editing_saves_through_htmx_and_shows_the_new_figures(owner_client, deal):
+    url = reverse("pipeline:deal_edit", args=[deal.pk])
+    data = {
+        "name": deal.name,
+        "amount": "3600000",
+        "probability": "55",
+        "expected_close_date": (timezone.localdate() + dt.timedelta(days=40)).isoformat(),
+        "next_step": "決裁者との面談",
+        "next_step_date": timezone.localdate().isoformat(),
+        "source": "referral",
+        "version": deal.version,
+    }
+    response = owner_client.post(url, data, **HTMX)
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="overview">')
+    assert "3,600,000" in html
+    deal.refresh_from_db()
+    assert (deal.amount, deal.probability, deal.source, deal.version) == (3_600_000, 55, "referral", 2)
+
+
+def test_an_invalid_edit_shows_errors_next_to_the_fields(owner_client, deal):
+    url = reverse("pipeline:deal_edit", args=[deal.pk])
+    data = {
+        "name": "",
+        "amount": "-1",
+        "probability": "150",
+        "expected_close_date": "",
+        "source": "sales",
+        "version": 1,
+    }
+    html = owner_client.post(url, data).content.decode()
+    for field in ("name", "amount", "probability", "expected_close_date"):
+        assert f'id="id_{field}"' in html
+    assert html.count('class="error"') >= 4
+    deal.refresh_from_db()
+    assert deal.version == 1
+
+
+def test_an_edit_over_someone_elses_newer_save_is_refused(owner_client, deal, owner):
+    services.deal_update(deal=deal, by=owner, amount=9_000_000)
+    url = reverse("pipeline:deal_edit", args=[deal.pk])
+    data = {
+        "name": deal.name,
+        "amount": "1",
+        "probability": "10",
+        "expected_close_date": deal.expected_close_date.isoformat(),
+        "source": "sales",
+        "version": 1,
+    }
+    html = owner_client.post(url, data).content.decode()
+    assert "form-errors" in html
+    deal.refresh_from_db()
+    assert deal.amount == 9_000_000
+
+
+def test_a_manager_can_hand_a_deal_to_a_teammate(client, manager, deal, teammate):
+    client.force_login(manager)
+    url = reverse("pipeline:deal_edit", args=[deal.pk])
+    data = {
+        "name": deal.name,
+        "amount": "1000",
+        "probability": "10",
+        "expected_close_date": deal.expected_close_date.isoformat(),
+        "source": "sales",
+        "owner": teammate.pk,
+        "version": deal.version,
+    }
+    assert client.post(url, data).status_code == 302
+    deal.refresh_from_db()
+    assert deal.owner == teammate
+
+
+def test_logging_a_voice_of_the_customer_activity(owner_client, deal):
+    url = reverse("pipeline:activity_create", args=[deal.pk])
+    response = owner_client.post(
+        url,
+        {
+            "type": "call",
+            "subject": "導入時期の確認",
+            "is_voice": "on",
+            "voice_text": "部下の残業が多くて困っている",
+        },
+        **HTMX,
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section class="card" id="activities">')
+    assert "部下の残業が多くて困っている" in html
+    activity = Activity.objects.get(deal=deal)
+    assert activity.is_voice and activity.created_by == deal.owner
+
+
+def test_the_voice_flag_without_text_shows_the_error_next_to_the_text(owner_client, deal):
+    url = reverse("pipeline:activity_create", args=[deal.pk])
+    html = owner_client.post(
+        url, {"type": "call", "subject": "電話", "is_voice": "on", "voice_text": ""}
+    ).content.decode()
+    block = html[html.index('id="id_voice_text"') - 400 : html.index('id="id_voice_text"') + 400]
+    assert "has-error" in block
+    assert not Activity.objects.exists()
+
+
+def test_tasks_are_added_and_done(owner_client, deal):
+    response = owner_client.post(
+        reverse("pipeline:task_create", args=[deal.pk]),
+        {"title": "見積書を作成する", "due_date": "2030-01-10"},
+        **HTMX,
+    )
+    assert "見積書を作成する" in response.content.decode()
+    task = Task.objects.get(deal=deal)
+    html = owner_client.post(reverse("pipeline:task_done", args=[task.pk]), **HTMX).content.decode()
+    assert "is-done" in html
+    task.refresh_from_db()
+    assert task.done_at is not None
+
+
+def test_a_new_deal_by_hand(owner_client, owner, stages):
+    lead = make_lead(email="tanaka@yamada.example.jp")
+    data = {
+        "name": "山田製作所 勤怠管理クラウド導入",
+        "company_name": "株式会社山田製作所",
+        "contact_email": "TANAKA@yamada.example.jp",
+        "stage": stages["Discovery"].pk,
+        "amount": "1800000",
+        "expected_close_date": "2030-03-31",
+        "source": "sales",
+    }
+    response = owner_client.post(reverse("pipeline:deal_new"), data)
+    deal = Deal.objects.get()
+    assert response.status_code == 302 and response["Location"] == deal.get_absolute_url()
+    assert (deal.owner, deal.contact, deal.company.name, deal.probability) == (
+        owner,
+        lead,
+        "株式会社山田製作所",
+        20,
+    )
+
+
+def test_a_new_deal_with_an_unknown_contact_email_is_refused(owner_client, stages):
+    data = {
+        "name": "x",
+        "company_name": "株式会社X",
+        "contact_email": "nobody@example.jp",
+        "stage": stages["Discovery"].pk,
+        "amount": "1",
+        "expected_close_date": "2030-03-31",
+        "source": "sales",
+    }
+    html = owner_client.post(reverse("pipeline:deal_new"), data).content.decode()
+    assert 'class="error"' in html
+    assert not Deal.objects.exists()
+
+
+def test_a_rep_cannot_choose_another_owner(owner_client, teammate, stages):
+    data = {
+        "name": "x",
+        "company_name": "株式会社X",
+        "stage": stages["Discovery"].pk,
+        "amount": "1",
+        "expected_close_date": "2030-03-31",
+        "source": "sales",
+        "owner": teammate.pk,
+    }
+    owner_client.post(reverse("pipeline:deal_new"), data)
+    assert Deal.objects.get().owner.username == "owner"
+
+
+def test_a_lost_deal_page_shows_cause_and_side(owner_client, owner):
+    deal = make_deal(owner=owner)
+    services.deal_close_lost(
+        deal=deal, cause="product_gap", side="product", note="シフト制に未対応", by=owner
+    )
+    html = owner_client.get(reverse("pipeline:deal_detail", args=[deal.pk])).content.decode()
+    assert "シフト制に未対応" in html
+
+
+def test_the_detail_page_runs_the_same_queries_for_short_and_long_histories(
+    owner_client, owner, stages, django_assert_num_queries
+):
+    lead = make_lead(company=make_company())
+    deal = make_deal(owner=owner, contact=lead)
+    url = reverse("pipeline:deal_detail", args=[deal.pk])
+
+    def grow():
+        nonlocal deal
+        for name in ("Discovery", "Proposal", "Initial contact"):
+            deal = services.deal_move_to_stage(deal=deal, stage=stages[name], position=None, moved_by=owner)
+        services.activity_log(
+            by=owner, deal=deal, type="call", subject="電話", is_voice=True, voice_text="残業が多い"
+        )
+        services.task_create(deal=deal, title="見積", due_date=timezone.localdate(), by=owner)
+
+    grow()
+    owner_client.get(url)
+    with django_assert_num_queries(DETAIL_QUERIES):
+        owner_client.get(url)
+    for _ in range(5):
+        grow()
+    with django_assert_num_queries(DETAIL_QUERIES):
+        owner_client.get(url)
+
+
+# Layout 4 (session, user, team, unread count); the deal with its company, contact, owner, team, stage, pipeline,
+# campaign and handoff (1); the pipeline's stages, activities, tasks and stage history (4). A manager's page adds
+# one more: the people the deal can be handed to.
+DETAIL_QUERIES = 9
