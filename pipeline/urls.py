@@ -14,4 +14,5 @@ urlpatterns = [
     path("deals/<int:pk>/activities/", views.activity_create, name="activity_create"),
     path("deals/<int:pk>/tasks/", views.task_create, name="task_create"),
     path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
+    path("leads/<int:lead_pk>/activities/", views.lead_activity_create, name="lead_activity_create"),
 ]

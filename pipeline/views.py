@@ -20,7 +20,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
 
+from leads.selectors import lead_get_for_viewer
 from leads.services import company_resolve
 from pipeline import selectors, services
 from pipeline.forms import (
@@ -447,3 +449,37 @@ def _month(value) -> dt.date | None:
         return dt.datetime.strptime(value or "", "%Y-%m").date()
     except ValueError:
         return None
+
+
+@require_http_methods(["GET", "POST"])
+def lead_activity_create(request: HtmxHttpRequest, lead_pk: int) -> HttpResponse:
+    """Log a call, meeting, note… on a lead (no deal yet). The lead page loads this form with HTMX; a logged
+    activity also lands on the lead's timeline and counts as the first touch of its open handoff."""
+    lead = lead_get_for_viewer(viewer=request.user, pk=lead_pk)
+    if lead is None:
+        raise Http404
+    form = ActivityForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.activity_log(
+                by=request.user,
+                lead=lead,
+                type=data["type"],
+                subject=data["subject"],
+                body=data["body"],
+                outcome=data["outcome"],
+                occurred_at=data["occurred_at"],
+                is_voice=data["is_voice"],
+                voice_text=data["voice_text"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Activity logged."))
+            if request.htmx:
+                return HttpResponseClientRedirect(lead.get_absolute_url())
+            return redirect(lead)
+    status = 422 if form.errors else 200
+    template = "pipeline/lead_activity.html" + ("#form" if request.htmx else "")
+    return render(request, template, {"lead": lead, "activity_form": form}, status=status)

@@ -171,3 +171,33 @@ def test_manager_role_sees_every_lead(client, manager, outsider):
     assert manager.role == User.Role.MANAGER
     client.force_login(manager)
     assert client.get(f"/leads/{other.pk}/").status_code == 200
+
+
+def test_logging_an_activity_on_a_lead_puts_it_on_the_timeline_and_touches_the_handoff(client, owner):
+    from leads.handoffs import handoff_assign
+    from leads.models import Handoff
+
+    lead = _lead("call@example.jp", owner=owner, name="電話 先")
+    handoff = Handoff.objects.create(lead=lead, mql_at=timezone.now())
+    handoff_assign(handoff_id=handoff.pk)
+    client.force_login(owner)
+    form = client.get(f"/pipeline/leads/{lead.pk}/activities/", HTTP_HX_REQUEST="true")
+    assert form.status_code == 200 and 'id="lead-activity-form"' in form.content.decode()
+    bad = client.post(f"/pipeline/leads/{lead.pk}/activities/", {"type": "call"}, HTTP_HX_REQUEST="true")
+    assert bad.status_code == 422 and "has-error" in bad.content.decode()
+    response = client.post(
+        f"/pipeline/leads/{lead.pk}/activities/",
+        {"type": "call", "subject": "初回のお電話", "is_voice": "on", "voice_text": "部下の残業が多くて困っている"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200 and response["HX-Redirect"] == f"/leads/{lead.pk}/"
+    assert "初回のお電話" in client.get(f"/leads/{lead.pk}/").content.decode()
+    handoff.refresh_from_db()
+    assert handoff.first_touch_at is not None and handoff.state == Handoff.State.WORKING
+
+
+def test_other_reps_lead_has_no_activity_form(client, owner, outsider):
+    lead = _lead("x@example.jp", owner=outsider)
+    client.force_login(owner)
+    assert client.get(f"/pipeline/leads/{lead.pk}/activities/").status_code == 404
+    assert client.post(f"/pipeline/leads/{lead.pk}/activities/", {"type": "call", "subject": "x"}).status_code == 404
