@@ -187,7 +187,12 @@ def test_logging_an_activity_on_a_lead_puts_it_on_the_timeline_and_touches_the_h
     assert bad.status_code == 422 and "has-error" in bad.content.decode()
     response = client.post(
         f"/pipeline/leads/{lead.pk}/activities/",
-        {"type": "call", "subject": "初回のお電話", "is_voice": "on", "voice_text": "部下の残業が多くて困っている"},
+        {
+            "type": "call",
+            "subject": "初回のお電話",
+            "is_voice": "on",
+            "voice_text": "部下の残業が多くて困っている",
+        },
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 200 and response["HX-Redirect"] == f"/leads/{lead.pk}/"
@@ -200,4 +205,7 @@ def test_other_reps_lead_has_no_activity_form(client, owner, outsider):
     lead = _lead("x@example.jp", owner=outsider)
     client.force_login(owner)
     assert client.get(f"/pipeline/leads/{lead.pk}/activities/").status_code == 404
-    assert client.post(f"/pipeline/leads/{lead.pk}/activities/", {"type": "call", "subject": "x"}).status_code == 404
+    assert (
+        client.post(f"/pipeline/leads/{lead.pk}/activities/", {"type": "call", "subject": "x"}).status_code
+        == 404
+    )
