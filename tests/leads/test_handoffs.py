@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.utils import translation
 
 from campaigns.models import Campaign
 from leads.choices import LifecycleStage
@@ -69,9 +70,10 @@ def test_territory_then_round_robin_skipping_absent_and_full_reps(east, west):
     osaka_rep = UserFactory(username="osaka", team=west)
     now = tokyo(2026, 11, 18, 10)
 
-    owners = [
-        handoff_assign(handoff_id=_handoff(f"l{i}@e{i}.example.jp").pk, now=now).owner for i in range(3)
-    ]
+    with translation.override("en"):  # the log is written in the language active at assignment time
+        owners = [
+            handoff_assign(handoff_id=_handoff(f"l{i}@e{i}.example.jp").pk, now=now).owner for i in range(3)
+        ]
     assert owners == [a, b, a]
     osaka = handoff_assign(handoff_id=_handoff("o@osaka.example.jp", region="kinki").pk, now=now)
     assert osaka.owner == osaka_rep and osaka.team == west
