@@ -10,6 +10,7 @@ import importlib
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.test.utils import override_settings
 
 from salesmarketing.demo import DEMO_PASSWORD, USERS, seed_users
 
@@ -38,7 +39,11 @@ class Command(BaseCommand):
             raise CommandError(
                 "seed_demo adds demo users with known passwords; DEBUG is off. Use --force to run anyway."
             )
-        with transaction.atomic():
+        # The demo replays weeks of handoffs; their notification emails would only bury the logins printed below.
+        with (
+            override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"),
+            transaction.atomic(),
+        ):
             users = seed_users()
             for app in DEMO_APPS:
                 module = _demo_module(app)
