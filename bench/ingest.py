@@ -194,6 +194,35 @@ def start_server(args: argparse.Namespace, env: dict[str, str]) -> tuple[subproc
     sys.exit("gunicorn did not answer /healthz within 30 s")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (Linux /proc), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def server_pids(server: subprocess.Popen | None, database_url: str) -> dict[str, list[int]]:
+    """The gunicorn workers and the PostgreSQL backends serving the bench database (same machine only)."""
+    import psycopg
+
+    pids: dict[str, list[int]] = {"gunicorn": [], "postgres": []}
+    if server is not None:
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+        if children.exists():
+            pids["gunicorn"] = [server.pid, *map(int, children.read_text().split())]
+    try:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        pids["postgres"] = [pid for (pid,) in rows]
+    except psycopg.Error:
+        pass
+    return pids
+
+
 def send_all(url: str, key: str, bodies: list[bytes], concurrency: int) -> tuple[float, list[float], dict]:
     target = urllib.parse.urlsplit(url)
     local = threading.local()
@@ -256,7 +285,10 @@ def main(argv=None) -> int:
             f"({size / 1e6:.1f} MB) to {url} with {args.concurrency} client threads…",
             flush=True,
         )
+        pids = server_pids(server, args.database_url) if not args.url else {}
+        cpu_before = {name: sum(map(_cpu_seconds, group)) for name, group in pids.items()}
         elapsed, latencies, totals = send_all(url, key, bodies, args.concurrency)
+        cpu = {name: sum(map(_cpu_seconds, group)) - cpu_before[name] for name, group in pids.items()}
         # A replay of the first batch must be all duplicates.
         _, _, replay = send_all(url, key, bodies[:1], 1)
     finally:
@@ -272,6 +304,14 @@ def main(argv=None) -> int:
     )
     print(f"batch latency: median {statistics.median(latencies) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
     print(f"replay of one batch: {replay['duplicates']:,} duplicates, {replay['accepted']:,} accepted")
+    if cpu and all(cpu.values()):
+        per_thousand = {name: seconds * 1000 / args.events * 1000 for name, seconds in cpu.items()}
+        total = sum(per_thousand.values())
+        print(
+            f"server CPU per 1,000 events: {total:.0f} ms (gunicorn {per_thousand['gunicorn']:.0f} ms, "
+            f"PostgreSQL {per_thousand['postgres']:.0f} ms): at most {2000 / total * 1000:,.0f} events/second "
+            f"on 2 cores doing nothing else"
+        )
     print(f"{rate:,.0f} events/second ({args.events:,} events in {elapsed:.2f} s)")
     ok = (
         totals["errors"] == 0

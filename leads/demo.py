@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from leads.awareness import ensure_default_rules, infer_awareness
+from leads.demo_capture import seed_capture
 from leads.choices import Industry, LeadSource, LifecycleStage, Region, TouchType
 from leads.handoffs import handoff_accept, handoff_assign, handoff_reject
 from leads.models import Company, Handoff, Lead, TerritoryRule, Touch, Visitor
@@ -198,6 +199,7 @@ def seed(*, users, stdout) -> None:
     _fill_first_and_last_touch()
     infer_awareness()
     _seed_scoring_and_handoffs(users, rng, now)
+    seed_capture(users=users, stdout=stdout)
     stdout.write(
         f"  leads: {Company.objects.count()} companies, {Lead.objects.count()} leads, {Touch.objects.count()} touches"
     )

@@ -164,8 +164,16 @@ class Visitor(models.Model):
 class Touch(models.Model):
     """One tracked interaction of a lead, or of an anonymous visitor until they identify."""
 
+    # The composite indexes below lead with these columns, so the FKs need no index of their own (every
+    # insert pays for each index, and touches are the busiest table).
     lead = models.ForeignKey(
-        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, null=True, blank=True, related_name="touches"
+        Lead,
+        verbose_name=_("lead"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="touches",
+        db_index=False,
     )
     visitor_id = models.CharField(_("visitor id"), max_length=64, blank=True)
     type = models.CharField(_("type"), max_length=30, choices=TouchType.choices)
@@ -183,6 +191,7 @@ class Touch(models.Model):
         null=True,
         blank=True,
         related_name="touches",
+        db_index=False,
     )
     properties = models.JSONField(_("properties"), default=dict, blank=True)
     source = models.CharField(
@@ -618,6 +627,7 @@ class ImportJob(models.Model):
 
     class Status(models.TextChoices):
         UPLOADED = "uploaded", _("Waiting for the column mapping")
+        RUNNING = "running", _("Importing")
         DONE = "done", _("Imported")
         FAILED = "failed", _("Failed")
 

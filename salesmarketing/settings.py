@@ -128,6 +128,16 @@ USE_TZ = True
 USE_THOUSAND_SEPARATOR = False  # grouping is explicit (|num, |yen), so ids in markup never become "1,234"
 CURRENCY = env_str("CURRENCY", "JPY")
 
+# --- Cache ----------------------------------------------------------------------------------------
+# Rate limits and small computed values. Per-process memory unless CACHE_URL names a shared Redis (use another
+# Redis database than the broker's, e.g. redis://127.0.0.1:6379/1), so that every gunicorn worker sees the same.
+CACHE_URL = env_str("CACHE_URL")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
 # --- Static files ---------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

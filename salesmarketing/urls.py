@@ -21,5 +21,7 @@ urlpatterns = [
     path("pipeline/", include("pipeline.urls")),
     path("kpis/", include("kpis.urls")),
     path("api/v1/", api.urls()),
+    path("settings/api-keys/", include("salesmarketing.views_api_keys")),
+    path("", include("leads.urls_public")),
     path("admin/", admin.site.urls),
 ]

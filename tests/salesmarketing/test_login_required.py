@@ -11,6 +11,12 @@ PUBLIC = {
     "set_language",  # the login page has a language switch
     "healthz",  # load balancers and monitors
     "api-root",  # the bare /api/v1/ prefix serves nothing (404); endpoints under it are checked
+    # What a customer's website calls: the public form endpoint and the tracking snippet's collector, email
+    # open pixel and click redirect (signed tokens, rate limited; tests/leads/test_public_urls.py pins them).
+    "form_submit",
+    "collect",
+    "email_open",
+    "email_click",
 }
 
 

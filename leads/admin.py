@@ -1,0 +1,136 @@
+"""Django admin for the leads app: set-up (form endpoints, awareness rules) and looking things up.
+
+Tables that grow large (leads, touches, visitors) skip the full result count and use raw-id widgets, so an
+admin page stays fast with millions of rows.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from leads.models import AwarenessRule, Company, FormEndpoint, Handoff, ImportJob, Lead, Touch, Visitor
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = ("name", "domain", "industry", "employee_count", "prefecture", "region")
+    list_filter = ("industry", "region")
+    search_fields = ("name", "domain")
+    show_full_result_count = False
+
+
+@admin.register(Lead)
+class LeadAdmin(admin.ModelAdmin):
+    list_display = (
+        "email",
+        "name",
+        "company",
+        "lifecycle_stage",
+        "awareness_stage",
+        "total_score",
+        "owner",
+        "last_touch_at",
+    )
+    list_filter = ("lifecycle_stage", "awareness_stage", "source")
+    list_select_related = ("company", "owner")
+    search_fields = ("email", "name", "name_kana")
+    raw_id_fields = ("company", "owner", "first_touch_campaign", "persona")
+    readonly_fields = (
+        "fit_score",
+        "engagement_score",
+        "total_score",
+        "scored_at",
+        "mql_at",
+        "last_touch_at",
+        "created_at",
+        "updated_at",
+    )
+    show_full_result_count = False
+
+
+@admin.register(Touch)
+class TouchAdmin(admin.ModelAdmin):
+    list_display = ("occurred_at", "type", "lead", "visitor_id", "campaign", "source")
+    list_filter = ("type", "source")
+    list_select_related = ("lead", "campaign")
+    search_fields = ("idempotency_key", "visitor_id", "lead__email")
+    raw_id_fields = ("lead", "campaign")
+    readonly_fields = ("created_at",)
+    date_hierarchy = "occurred_at"
+    show_full_result_count = False
+
+
+@admin.register(Visitor)
+class VisitorAdmin(admin.ModelAdmin):
+    list_display = ("visitor_id", "lead", "first_seen_at", "identified_at")
+    list_select_related = ("lead",)
+    search_fields = ("visitor_id", "lead__email")
+    raw_id_fields = ("lead",)
+    show_full_result_count = False
+
+
+@admin.register(AwarenessRule)
+class AwarenessRuleAdmin(admin.ModelAdmin):
+    list_display = ("name", "stage", "field", "value", "min_count", "is_active")
+    list_filter = ("stage", "is_active")
+    list_editable = ("is_active",)
+
+
+@admin.register(Handoff)
+class HandoffAdmin(admin.ModelAdmin):
+    list_display = ("lead", "owner", "state", "mql_at", "sla_due_at", "first_touch_at", "decided_at")
+    list_filter = ("state", "reject_reason")
+    list_select_related = ("lead", "owner")
+    search_fields = ("lead__email", "lead__name")
+    raw_id_fields = ("lead", "owner", "team", "campaign", "decided_by")
+
+
+@admin.register(FormEndpoint)
+class FormEndpointAdmin(admin.ModelAdmin):
+    list_display = ("name", "site_key", "touch_type", "campaign", "is_active")
+    list_filter = ("is_active", "touch_type")
+    list_select_related = ("campaign",)
+    search_fields = ("name", "site_key")
+    raw_id_fields = ("campaign",)
+    readonly_fields = ("embed_example", "created_at")
+
+    @admin.display(description=_("How to use"))
+    def embed_example(self, obj: FormEndpoint) -> str:
+        if not obj.pk:
+            return _("Save first; the form's address appears here.")
+        action = reverse("capture:form_submit", args=[obj.site_key])
+        snippet = (
+            f'<form method="post" action="https://YOUR-APP-HOST{action}">\n'
+            '  <input type="email" name="email" required>\n'
+            '  <input type="text" name="name">\n'
+            '  <input type="text" name="company">\n'
+            '  <input type="checkbox" name="consent_email" value="1">\n'
+            '  <input type="text" name="sm_hp" tabindex="-1" autocomplete="off" style="display:none">\n'
+            '  <button type="submit">Send</button>\n'
+            "</form>\n"
+            '<script async src="https://YOUR-APP-HOST/static/leads/t.js"></script>'
+        )
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", snippet)
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = (
+        "file_name",
+        "status",
+        "rows_total",
+        "accepted_count",
+        "error_count",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("status",)
+    list_select_related = ("created_by",)
+    exclude = ("content",)
+    readonly_fields = [f.name for f in ImportJob._meta.fields if f.name != "content"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # files come in through the import page or `manage.py import_leads`

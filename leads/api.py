@@ -1,0 +1,226 @@
+"""Leads and events over the JSON API (/api/v1/): thin endpoints over leads.ingest and leads.services.
+
+Every error is JSON with a 4xx status: 400 for a body that is not JSON, 401/403 for the key, 404, 409 when a
+concurrent write won a race (retry: every write here is idempotent), 413 for a body over the size limit,
+422 for invalid fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
+from ninja import Field, Router, Schema, Status
+from ninja.errors import HttpError
+from pydantic import ConfigDict, PlainValidator
+
+from leads.choices import AwarenessStage, Industry, LeadSource, LifecycleStage
+from leads.ingest import MAX_EVENTS_PER_BATCH, Domain, Email, EventIn, Text, events_ingest, lead_capture
+from leads.models import Lead
+from salesmarketing.models import ApiKey
+
+router = Router(tags=["leads"])
+
+
+# --- Schemas ------------------------------------------------------------------------------------------
+
+
+def _passthrough(value: Any) -> Any:
+    return value
+
+
+# Each event is validated on its own by the service, so one bad event cannot fail the batch; the schema
+# still documents the event's fields.
+RawEvent = Annotated[Any, PlainValidator(_passthrough, json_schema_input_type=EventIn)]
+
+
+class EventBatchIn(Schema):
+    events: list[RawEvent] = Field(
+        max_length=MAX_EVENTS_PER_BATCH,
+        description=f"Up to {MAX_EVENTS_PER_BATCH:,} events. Each is validated on its own: invalid events are "
+        "listed in `rejected`, the rest are stored.",
+    )
+
+
+class RejectedOut(Schema):
+    index: int = Field(description="Position of the event in `events`, counting from 0.")
+    errors: dict[str, list[str]] = Field(
+        description="Field name → messages; `__all__` for the event as a whole.",
+        examples=[{"email": ["Enter a valid email address."]}],
+    )
+
+
+class IngestOut(Schema):
+    accepted: int = Field(description="Events stored now.")
+    duplicates: int = Field(
+        description="Events whose id was already stored (earlier, or earlier in this batch)."
+    )
+    rejected: list[RejectedOut] = Field(description="Invalid events, not stored; fix and resend them.")
+
+
+class LeadIn(Schema):
+    """A lead to create, or to fill in when one with this email exists (matched case-insensitively).
+    Empty values never erase what is known."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email = Field(max_length=254, examples=["taro.yamada@example.co.jp"])
+    name: Text = Field("", max_length=200, examples=["山田 太郎"])
+    name_kana: Text = Field("", max_length=200, examples=["ヤマダ タロウ"])
+    title: Text = Field("", max_length=200, description="Job title.", examples=["情報システム部 部長"])
+    department: Text = Field("", max_length=200)
+    phone: Text = Field("", max_length=50)
+    consent_email: bool | None = Field(None, description="Whether they agreed to receive email.")
+    company: Text = Field("", max_length=200, description="Company name.", examples=["株式会社サンプル"])
+    company_domain: Domain = Field(
+        "",
+        max_length=200,
+        description="Company web domain; companies are matched by it.",
+        examples=["example.co.jp"],
+    )
+    industry: Industry | None = Field(None, description="The company's industry.")
+    employee_count: int | None = Field(None, ge=0, le=10_000_000, description="The company's head count.")
+    prefecture: Text = Field("", max_length=20, description="The company's prefecture; sets its region.")
+
+
+class CompanyOut(Schema):
+    id: int
+    name: str
+    domain: str
+    industry: str = Field(description="Industry code ('' when unknown).")
+    employee_count: int | None
+    prefecture: str
+    region: str = Field(description="Region code ('' when unknown).")
+
+
+class LeadOut(Schema):
+    id: int
+    email: str
+    name: str
+    name_kana: str
+    title: str = Field(description="Job title.")
+    department: str
+    phone: str
+    company: CompanyOut | None
+    source: LeadSource = Field(description="Where the lead first came from.")
+    lifecycle_stage: LifecycleStage = Field(
+        description="subscriber → lead → MQL → SQL → opportunity → customer."
+    )
+    awareness_stage: AwarenessStage = Field(
+        description="Inferred from behaviour: latent (潜在層), semi (準顕在層), manifest (顕在層)."
+    )
+    fit_score: int = Field(description="属性スコア: who they are (title, company size, industry, region).")
+    engagement_score: int = Field(description="行動スコア: what they did, decaying with time.")
+    total_score: int = Field(description="fit_score + engagement_score.")
+    scored_at: dt.datetime | None = Field(description="When the scores were last computed.")
+    mql_at: dt.datetime | None = Field(description="When the lead became an MQL.")
+    last_touch_at: dt.datetime | None
+    first_touch_campaign_id: int | None = Field(description="The campaign of the lead's first linked touch.")
+    owner_id: int | None = Field(description="The user who owns the lead.")
+    consent_email: bool
+    unsubscribed_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+# --- Endpoints ----------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/events",
+    response={202: IngestOut},
+    summary="Send a batch of events",
+    description="Store up to 1,000 touches (page views, form submissions, downloads, webinar attendance, "
+    "email opens …) in one call. Needs the `events:write` scope. Each event's `id` is its idempotency key "
+    "within the key's source: resending a batch is safe and counts the repeats as `duplicates`.",
+)
+def events_create(request: HttpRequest, payload: EventBatchIn):
+    key = require_scope(request, ApiKey.Scope.EVENTS_WRITE)
+    try:
+        result = events_ingest(events=payload.events, source=f"api:{key.source}", lead_source=LeadSource.API)
+    except IntegrityError as exc:
+        raise HttpError(409, "A concurrent request changed the same records; resend the batch.") from exc
+    return Status(202, result)
+
+
+@router.post(
+    "/leads",
+    response={200: LeadOut, 201: LeadOut},
+    summary="Create or update a lead",
+    description="Upsert by email (case-insensitive): 201 with the new lead, 200 with the updated one. "
+    "Needs the `leads:write` scope.",
+)
+def lead_create_or_update(request: HttpRequest, payload: LeadIn):
+    require_scope(request, ApiKey.Scope.LEADS_WRITE)
+    try:
+        lead, created = lead_capture(**payload.model_dump(), source=LeadSource.API)
+    except IntegrityError as exc:
+        raise HttpError(409, "A concurrent request changed the same lead; try again.") from exc
+    return Status(201 if created else 200, lead)
+
+
+@router.get(
+    "/leads/{int:lead_id}",
+    response=LeadOut,
+    summary="Read a lead",
+    description="The lead with its scores, lifecycle and awareness stage. Needs the `leads:read` scope.",
+)
+def lead_read(request: HttpRequest, lead_id: int):
+    require_scope(request, ApiKey.Scope.LEADS_READ)
+    return get_object_or_404(Lead.objects.select_related("company"), pk=lead_id)
+
+
+# Ninja answers a method a path does not serve with a plain-text 405; these keep every error JSON.
+_OTHER_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _method_not_allowed(allowed: str) -> HttpResponse:
+    response = JsonResponse({"detail": f"Method not allowed; use {allowed}."}, status=405)
+    response["Allow"] = allowed
+    return response
+
+
+@router.api_operation(
+    [m for m in _OTHER_METHODS if m != "POST"], "/events", auth=None, include_in_schema=False
+)
+def events_other_methods(request: HttpRequest):
+    return _method_not_allowed("POST")
+
+
+@router.api_operation(
+    [m for m in _OTHER_METHODS if m != "POST"], "/leads", auth=None, include_in_schema=False
+)
+def leads_other_methods(request: HttpRequest):
+    return _method_not_allowed("POST")
+
+
+@router.api_operation(
+    [m for m in _OTHER_METHODS if m != "GET"], "/leads/{int:lead_id}", auth=None, include_in_schema=False
+)
+def lead_other_methods(request: HttpRequest, lead_id: int):
+    return _method_not_allowed("GET")
+
+
+# --- API-wide error handling --------------------------------------------------------------------------
+
+
+def _too_large(request: HttpRequest, exc: Exception) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return api.create_response(
+        request,
+        {"detail": f"The request body is larger than {limit:,} bytes; send fewer events per call."},
+        status=413,
+    )
+
+
+# Imported last: salesmarketing.api imports this module while it mounts the routers, and `router` must exist
+# by then whichever of the two modules is imported first.
+from salesmarketing.api import api, require_scope  # noqa: E402
+
+# Without this, Django answers an oversized body with its HTML 400 page (or a traceback under DEBUG).
+api.add_exception_handler(RequestDataTooBig, _too_large)

@@ -1,0 +1,475 @@
+"""Storing a batch of validated events set-based: replays, companies, leads, visitors, campaigns, touches,
+roll-ups and the worker, in a fixed number of queries whatever the batch size."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from campaigns.models import Campaign
+from leads.bulk import AnyOf, insert_ignore_returning, update_by_pk
+from leads.choices import LeadSource, TouchType
+from leads.ingest.schema import (
+    COMPANY_FILL_FIELDS,
+    LEAD_PROFILE_FIELDS,
+    MAX_EVENTS_PER_BATCH,
+    EventIn,
+    Rejected,
+    events_validate,
+    prefecture_region,
+)
+from leads.models import Company, Lead, Touch, Visitor
+from leads.services import company_resolve, lead_upsert, leads_touched
+
+logger = logging.getLogger(__name__)
+
+# The lead columns an event can change, read under the row lock before writing.
+PROFILE_COLUMNS = (*LEAD_PROFILE_FIELDS, "company_id", "consent_email")
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    leads_created: int = 0
+    lead_ids: list[int] = field(default_factory=list)  # leads whose touches changed
+
+
+def events_ingest(
+    *,
+    events: Sequence[Any],
+    source: str,
+    lead_source: str = LeadSource.API,
+    campaign_id: int | None = None,
+) -> IngestResult:
+    """Validate and store a batch of events from one `source` (e.g. "api:" + the key's source).
+
+    Every event is judged on its own: invalid ones are reported by index, a replayed id (same source, same id,
+    in this batch or any earlier one) is counted as a duplicate and changes nothing, the rest are stored.
+    `campaign_id` links touches whose UTM campaign matches no campaign (a form endpoint's campaign).
+
+    Inside a caller's transaction it is one atomic unit. Otherwise it runs as two short transactions: first the
+    rows other batches may need too (companies, leads, visitors), then the touches and what they change on
+    their leads; a failure in between leaves only those rows, which the resent batch reuses. A lost race with
+    a concurrent identical batch is retried, and then reads as duplicates.
+    """
+    if len(events) > MAX_EVENTS_PER_BATCH:
+        raise ValueError(f"At most {MAX_EVENTS_PER_BATCH} events per call")
+    valid, rejected = events_validate(events)
+    # Outside a transaction, the rows other batches may also create (companies, leads, visitors) commit first,
+    # on their own: a concurrent batch naming the same new lead then waits for that short transaction, not for
+    # this whole batch. Inside a caller's transaction everything is one unit.
+    two_phase = not connection.in_atomic_block
+    for attempt in range(3):
+        try:
+            if two_phase:
+                with transaction.atomic():
+                    batch = _prepare(valid, source=source, lead_source=lead_source)
+                with transaction.atomic():
+                    result = _write(batch, campaign_id=campaign_id)
+            else:
+                with transaction.atomic():
+                    result = _write(
+                        _prepare(valid, source=source, lead_source=lead_source), campaign_id=campaign_id
+                    )
+            break
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == 2 or not _is_race(exc):
+                raise
+            logger.info("events_ingest: retrying after a concurrent write (%s)", exc)
+    result.rejected = sorted(rejected + result.rejected, key=lambda r: r.index)
+    return result
+
+
+def _is_race(exc: Exception) -> bool:
+    if isinstance(exc, IntegrityError):  # e.g. a lead deleted between our read and our insert
+        return True
+    return getattr(exc.__cause__, "sqlstate", None) in ("40P01", "40001")  # deadlock, serialization failure
+
+
+@dataclass
+class _Batch:
+    """What preparing a batch learned, for writing it."""
+
+    source: str
+    now: dt.datetime
+    result: IngestResult
+    unique: list[tuple[int, EventIn]] = field(default_factory=list)
+    lead_by_email: dict[str, int] = field(default_factory=dict)
+    company_of: dict[int, int] = field(default_factory=dict)  # event index → company pk
+    visitor_lead: dict[str, int | None] = field(default_factory=dict)
+    # Visitors seen anonymously before and identified by this batch: their old touches move to the lead.
+    newly_identified: set[str] = field(default_factory=set)
+
+    def lead_of(self, ev: EventIn) -> int | None:
+        return self.lead_by_email[ev.email] if ev.email else ev.lead_id
+
+
+def _prepare(valid: list[tuple[int, EventIn]], *, source: str, lead_source: str) -> _Batch:
+    """Drop replays and bad lead ids; make sure the companies, leads and visitors the batch names exist."""
+    result = IngestResult()
+    now = timezone.now()
+    batch = _Batch(source=source, now=now, result=result)
+    if not valid:
+        return batch
+
+    # 1. Replays of earlier batches: one indexed lookup on (source, idempotency_key).
+    known = set(
+        Touch.objects.filter(
+            AnyOf(F("idempotency_key"), {ev.id for _i, ev in valid}), source=source
+        ).values_list("idempotency_key", flat=True)
+    )
+    candidates = [(i, ev) for i, ev in valid if ev.id not in known]
+    result.duplicates += len(valid) - len(candidates)
+
+    # 2. The leads the events name, by email or id.
+    emails = {ev.email for _i, ev in candidates if ev.email}
+    named_ids = {ev.lead_id for _i, ev in candidates if ev.lead_id}
+    found: list[tuple[int, str]] = []
+    if emails or named_ids:
+        found = list(
+            Lead.objects.filter(Q(AnyOf(Lower("email"), emails)) | Q(AnyOf(F("pk"), named_ids))).values_list(
+                "pk", Lower("email")
+            )
+        )
+    known_ids = {pk for pk, _email in found}
+    lead_by_email = {email: pk for pk, email in found}
+    fresh: list[tuple[int, EventIn]] = []
+    for index, ev in candidates:
+        if ev.lead_id and ev.lead_id not in known_ids:
+            result.rejected.append(Rejected(index=index, errors={"lead_id": [_("No lead with this id.")]}))
+        else:
+            fresh.append((index, ev))
+
+    # 3. Repeats inside this batch: the first occurrence wins.
+    seen: set[str] = set()
+    unique: list[tuple[int, EventIn]] = []
+    for index, ev in fresh:
+        if ev.id in seen:
+            result.duplicates += 1
+        else:
+            seen.add(ev.id)
+            unique.append((index, ev))
+    if not unique:
+        return batch
+
+    # 4. Companies, then the leads that do not exist yet (so touches can point at them).
+    company_of = _companies_resolve(unique, now=now)
+    new_leads: dict[str, dict[str, Any]] = {}
+    for index, ev in unique:
+        if ev.email and ev.email not in lead_by_email:
+            row = new_leads.setdefault(ev.email, {"email": ev.email, "source": lead_source})
+            _merge_profile(row, ev, company_of.get(index))
+    if new_leads:
+        created = insert_ignore_returning(
+            Lead, [new_leads[email] for email in sorted(new_leads)], returning=("id", "email")
+        )
+        result.leads_created = len(created)
+        lead_by_email.update({email: pk for pk, email in created})
+        if len(created) < len(new_leads):  # created by a concurrent request a moment ago
+            missing = [email for email in new_leads if email not in lead_by_email]
+            lead_by_email.update(
+                (email, pk)
+                for pk, email in Lead.objects.filter(AnyOf(Lower("email"), missing)).values_list(
+                    "pk", Lower("email")
+                )
+            )
+    batch.unique, batch.lead_by_email, batch.company_of = unique, lead_by_email, company_of
+
+    # 5. Visitors: who they are, and who this batch says they are.
+    batch.visitor_lead, batch.newly_identified = _visitors_stitch(unique, lead_of=batch.lead_of, now=now)
+    return batch
+
+
+def _write(batch: _Batch, *, campaign_id: int | None) -> IngestResult:
+    """Store the touches of a prepared batch, then what they change on their leads."""
+    result, unique, now, lead_of = batch.result, batch.unique, batch.now, batch.lead_of
+    if not unique:
+        return result
+
+    # 6. Campaigns named by UTM code: one query.
+    codes = {ev.utm_campaign for _i, ev in unique if ev.utm_campaign}
+    campaign_by_code = (
+        dict(Campaign.objects.filter(utm_campaign__in=codes).values_list("utm_campaign", "pk"))
+        if codes
+        else {}
+    )
+
+    # 7. The touches, in key order so concurrent batches take their locks in the same order.
+    rows = []
+    for _index, ev in sorted(unique, key=lambda item: item[1].id):
+        rows.append(
+            {
+                "lead_id": lead_of(ev) or batch.visitor_lead.get(ev.visitor_id or ""),
+                "visitor_id": ev.visitor_id or "",
+                "type": ev.type,
+                "occurred_at": ev.occurred_at or now,
+                "url": ev.url,
+                "utm_source": ev.utm_source,
+                "utm_medium": ev.utm_medium,
+                "utm_campaign": ev.utm_campaign,
+                "utm_content": ev.utm_content,
+                "utm_term": ev.utm_term,
+                "campaign_id": campaign_by_code.get(ev.utm_campaign, campaign_id),
+                "properties": ev.properties,
+                "source": batch.source,
+                "idempotency_key": ev.id,
+            }
+        )
+    inserted = dict(insert_ignore_returning(Touch, rows, returning=("idempotency_key", "lead_id")))
+    result.accepted = len(inserted)
+    result.duplicates += len(rows) - len(inserted)  # stored by a concurrent identical batch meanwhile
+    stored = [(i, ev) for i, ev in unique if ev.id in inserted]
+    new_touches = [
+        (r["lead_id"], r["occurred_at"], r["campaign_id"]) for r in rows if r["idempotency_key"] in inserted
+    ]
+
+    # 8. Earlier anonymous touches of visitors identified now move to their lead.
+    identified = {
+        ev.visitor_id for _i, ev in stored if ev.visitor_id and lead_of(ev)
+    } & batch.newly_identified
+    if identified:
+        anonymous = list(
+            Touch.objects.filter(AnyOf(F("visitor_id"), identified), lead__isnull=True).values_list(
+                "pk", "visitor_id", "occurred_at", "campaign_id"
+            )
+        )
+        if anonymous:
+            Touch.objects.filter(AnyOf(F("pk"), [row[0] for row in anonymous]), lead__isnull=True).update(
+                lead_id=Subquery(
+                    Visitor.objects.filter(visitor_id=OuterRef("visitor_id")).values("lead_id")[:1]
+                )
+            )
+            new_touches += [(batch.visitor_lead[vid], at, camp) for _pk, vid, at, camp in anonymous]
+    touched = {lead_id for lead_id, _at, _camp in new_touches if lead_id}
+    if not touched:
+        return result
+
+    # 9. Lock the leads this batch changes, in pk order, and read them under the lock: concurrent batches that
+    #    share leads queue behind each other (no deadlock, no lost update of last_touch_at).
+    current = {
+        row["pk"]: row
+        for row in Lead.objects.filter(AnyOf(F("pk"), touched))
+        .order_by("pk")
+        .select_for_update(no_key=True)
+        .values("pk", "last_touch_at", "first_touch_campaign_id", "unsubscribed_at", *PROFILE_COLUMNS)
+    }
+
+    # 10. What the new touches change: last touch, first-touch campaign (only when unset), the profile (only
+    #     from stored events: a replay changes nothing), consent on unsubscribe. One UPDATE for all of it.
+    changes: dict[int, dict[str, Any]] = {}
+    first_campaign: dict[int, tuple[dt.datetime, int]] = {}
+    for lead_id, occurred_at, campaign in new_touches:
+        row = current.get(lead_id)
+        if row is None:
+            continue
+        if row["last_touch_at"] is None or occurred_at > row["last_touch_at"]:
+            row["last_touch_at"] = changes.setdefault(lead_id, {})["last_touch_at"] = occurred_at
+        earliest = first_campaign.get(lead_id)
+        if (
+            campaign
+            and row["first_touch_campaign_id"] is None
+            and (earliest is None or occurred_at < earliest[0])
+        ):
+            first_campaign[lead_id] = (occurred_at, campaign)
+    for lead_id, (_at, campaign) in first_campaign.items():
+        changes.setdefault(lead_id, {})["first_touch_campaign_id"] = campaign
+    for index, ev in stored:
+        row = current.get(inserted[ev.id])
+        if row is None:
+            continue
+        wanted: dict[str, Any] = {}
+        if lead_of(ev):
+            _merge_profile(wanted, ev, batch.company_of.get(index))
+        if ev.type == TouchType.UNSUBSCRIBE:
+            wanted["consent_email"] = False
+            if row["unsubscribed_at"] is None:
+                wanted["unsubscribed_at"] = ev.occurred_at or now
+        wanted = {name: value for name, value in wanted.items() if row[name] != value}
+        if wanted:
+            row.update(wanted)
+            changes.setdefault(row["pk"], {}).update(wanted, updated_at=now)
+    update_by_pk(Lead, changes)
+
+    leads_touched(touched)
+    result.lead_ids = sorted(touched)
+    return result
+
+
+def _merge_profile(row: dict[str, Any], ev: EventIn, company_id: int | None) -> None:
+    """Fill `row` (attname → value) with the event's non-empty profile values; later events win."""
+    for name in LEAD_PROFILE_FIELDS:
+        value = getattr(ev, name)
+        if value:
+            row[name] = value
+    if ev.consent_email is not None:
+        row["consent_email"] = ev.consent_email
+    if company_id:
+        row["company_id"] = company_id
+
+
+def _company_key(ev: EventIn) -> tuple[str, str] | None:
+    if ev.company_domain:
+        return ("domain", ev.company_domain)
+    if ev.company.strip():
+        return ("name", ev.company.strip())
+    return None
+
+
+def _companies_resolve(events: Iterable[tuple[int, EventIn]], *, now: dt.datetime) -> dict[int, int]:
+    """The company of each event that names one (by domain, else by exact name), created when missing and
+    filled in where it lacks industry, size or place. Returns {event index: company pk}."""
+    wanted: dict[tuple[str, str], dict[str, Any]] = {}
+    keyed: list[tuple[int, tuple[str, str]]] = []
+    for index, ev in events:
+        key = _company_key(ev)
+        if key is None:
+            continue
+        keyed.append((index, key))
+        values = wanted.setdefault(
+            key, {"name": ev.company.strip() or ev.company_domain, "domain": ev.company_domain}
+        )
+        if ev.industry:
+            values["industry"] = ev.industry
+        if ev.employee_count is not None:
+            values["employee_count"] = ev.employee_count
+        if ev.prefecture:
+            values["prefecture"] = ev.prefecture.strip()
+            values["region"] = prefecture_region(ev.prefecture) or values.get("region", "")
+    if not wanted:
+        return {}
+    domains = {value for kind, value in wanted if kind == "domain"}
+    names = {value for kind, value in wanted if kind == "name"}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def read(domains: set[str], names: set[str]) -> None:
+        rows = (
+            Company.objects.annotate(domain_lower=Lower("domain"))
+            .filter(Q(domain_lower__in=domains) & ~Q(domain="") | Q(name__in=names))
+            .order_by("pk")
+            .values("pk", "name", "domain_lower", *COMPANY_FILL_FIELDS)
+        )
+        for row in rows:
+            if row["domain_lower"] in domains:
+                found.setdefault(("domain", row["domain_lower"]), row)
+            if row["name"] in names:
+                found.setdefault(("name", row["name"]), row)
+
+    read(domains, names)
+    missing = sorted(key for key in wanted if key not in found)
+    if missing:
+        created = insert_ignore_returning(
+            Company,
+            [{**wanted[key], "region": wanted[key].get("region", "")} for key in missing],
+            returning=("id", "name", "domain"),
+        )
+        for pk, name, domain in created:
+            key = ("domain", domain.lower()) if domain else ("name", name)
+            found[key] = {"pk": pk, **dict.fromkeys(COMPANY_FILL_FIELDS)}
+        lost = [key for key in missing if key not in found]
+        if lost:  # a concurrent request created the same domain meanwhile
+            read({v for k, v in lost if k == "domain"}, {v for k, v in lost if k == "name"})
+    fills: dict[int, dict[str, Any]] = {}
+    for key, values in wanted.items():
+        row = found.get(key)
+        if row is None:
+            continue
+        for name in COMPANY_FILL_FIELDS:
+            if values.get(name) not in (None, "") and not row.get(name):
+                fills.setdefault(row["pk"], {})[name] = values[name]
+                row[name] = values[name]
+    update_by_pk(Company, fills, extra={"updated_at": now})
+    return {index: found[key]["pk"] for index, key in keyed if key in found}
+
+
+def _visitors_stitch(
+    unique: list[tuple[int, EventIn]], *, lead_of, now: dt.datetime
+) -> tuple[dict[str, int | None], set[str]]:
+    """Record every visitor id seen and point the ones this batch identifies at their lead (the latest event
+    wins). Returns {visitor id: lead id or None} for this batch's events, and the visitors that were anonymous
+    until now (only they can have anonymous touches to move: a visitor new in this batch has none yet)."""
+    visitor_ids = {ev.visitor_id for _i, ev in unique if ev.visitor_id}
+    if not visitor_ids:
+        return {}, set()
+    identifies: dict[str, int] = {}
+    for _index, ev in unique:
+        if ev.visitor_id and (pk := lead_of(ev)):
+            identifies[ev.visitor_id] = pk
+    existing = {
+        vid: (pk, lead_id)
+        for pk, vid, lead_id in Visitor.objects.filter(AnyOf(F("visitor_id"), visitor_ids)).values_list(
+            "pk", "visitor_id", "lead_id"
+        )
+    }
+    new_rows = [
+        {
+            "visitor_id": vid,
+            "lead_id": identifies.get(vid),
+            "identified_at": now if vid in identifies else None,
+            "first_seen_at": now,
+        }
+        for vid in sorted(visitor_ids - existing.keys())
+    ]
+    created = {vid for (vid,) in insert_ignore_returning(Visitor, new_rows, returning=("visitor_id",))}
+    lost = {row["visitor_id"] for row in new_rows} - created
+    if lost:  # another request recorded the same visitor meanwhile
+        existing.update(
+            {
+                vid: (pk, lead_id)
+                for pk, vid, lead_id in Visitor.objects.filter(visitor_id__in=lost).values_list(
+                    "pk", "visitor_id", "lead_id"
+                )
+            }
+        )
+    update_by_pk(
+        Visitor,
+        {
+            pk: {"lead_id": identifies[vid], "identified_at": now}
+            for vid, (pk, lead_id) in existing.items()
+            if vid in identifies and identifies[vid] != lead_id
+        },
+    )
+    lead_of_visitor = {
+        vid: identifies.get(vid) or (existing.get(vid) or (None, None))[1] for vid in visitor_ids
+    }
+    was_anonymous = {vid for vid, (_pk, lead_id) in existing.items() if vid in identifies and lead_id is None}
+    return lead_of_visitor, was_anonymous
+
+
+def lead_capture(
+    *,
+    email: str,
+    source: str,
+    company: str = "",
+    company_domain: str = "",
+    industry: str | None = None,
+    employee_count: int | None = None,
+    prefecture: str = "",
+    **fields: Any,
+) -> tuple[Lead, bool]:
+    """Create or fill in one lead and its company (the single-lead API). Returns (lead, created).
+
+    Scores depend on the profile, so the worker is scheduled for the lead either way.
+    """
+    with transaction.atomic():
+        company_obj = company_resolve(
+            name=company,
+            domain=company_domain,
+            industry=industry or "",
+            employee_count=employee_count,
+            prefecture=prefecture.strip(),
+            region=prefecture_region(prefecture) if prefecture.strip() else "",
+        )
+        lead, created = lead_upsert(email=email, source=source, company=company_obj, **fields)
+        leads_touched([lead.pk])
+    return lead, created
