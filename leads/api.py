@@ -22,6 +22,7 @@ from pydantic import ConfigDict, PlainValidator
 from leads.choices import AwarenessStage, Industry, LeadSource, LifecycleStage
 from leads.ingest import MAX_EVENTS_PER_BATCH, Domain, Email, EventIn, Text, events_ingest, lead_capture
 from leads.models import Lead
+from leads.scoring.engine import explain
 from salesmarketing.models import ApiKey
 
 router = Router(tags=["leads"])
@@ -128,6 +129,35 @@ class LeadOut(Schema):
     updated_at: dt.datetime
 
 
+class ContributionOut(Schema):
+    rule: str = Field(description="The scoring rule's name.")
+    axis: str = Field(description="`fit` or `engagement`.")
+    group: str = Field(description="The rule group ('' when none); each group adds at most its cap.")
+    matches: int = Field(description="How many touches (or fields) matched.")
+    points: float = Field(description="Points before the group cap; engagement points decay with time.")
+    counted: float = Field(description="Points the rule adds to the score once its group is capped.")
+
+
+class CurrentHandoffOut(Schema):
+    id: int
+    state: str
+    owner_id: int | None
+    mql_at: dt.datetime
+    assigned_at: dt.datetime | None
+    sla_due_at: dt.datetime | None
+    first_touch_at: dt.datetime | None
+    decided_at: dt.datetime | None
+    reject_reason: str
+    reason: str = Field(description="Why it was hot when handed over.")
+
+
+class LeadDetailOut(LeadOut):
+    score_explanation: list[ContributionOut] = Field(
+        description="Every rule that gave points now, biggest first (the same list as the lead's page)."
+    )
+    handoff: CurrentHandoffOut | None = Field(description="The lead's latest handoff to sales, if any.")
+
+
 # --- Endpoints ----------------------------------------------------------------------------------------
 
 
@@ -166,13 +196,27 @@ def lead_create_or_update(request: HttpRequest, payload: LeadIn):
 
 @router.get(
     "/leads/{int:lead_id}",
-    response=LeadOut,
+    response=LeadDetailOut,
     summary="Read a lead",
-    description="The lead with its scores, lifecycle and awareness stage. Needs the `leads:read` scope.",
+    description="The lead with its fit, engagement and total score, the rules behind them, lifecycle and "
+    "awareness stage, and its current handoff. Needs the `leads:read` scope.",
 )
 def lead_read(request: HttpRequest, lead_id: int):
     require_scope(request, ApiKey.Scope.LEADS_READ)
-    return get_object_or_404(Lead.objects.select_related("company"), pk=lead_id)
+    lead = get_object_or_404(Lead.objects.select_related("company"), pk=lead_id)
+    lead.score_explanation = [
+        {
+            "rule": c.name,
+            "axis": c.kind,
+            "group": c.group,
+            "matches": c.matches,
+            "points": c.points,
+            "counted": c.counted,
+        }
+        for c in explain([lead.pk])[lead.pk]
+    ]
+    lead.handoff = lead.handoffs.order_by("-mql_at", "-id").first()
+    return lead
 
 
 # Ninja answers a method a path does not serve with a plain-text 405; these keep every error JSON.

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from leads.awareness import ensure_default_rules, infer_awareness
-from leads.demo_capture import seed_capture
 from leads.choices import Industry, LeadSource, LifecycleStage, Region, TouchType
+from leads.demo_capture import seed_capture
 from leads.handoffs import handoff_accept, handoff_assign, handoff_reject
 from leads.models import Company, Handoff, Lead, TerritoryRule, Touch, Visitor
 from leads.scoring.defaults import ensure_default_scoring

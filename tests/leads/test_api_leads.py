@@ -121,3 +121,25 @@ def test_the_docs_page_needs_a_login(client, owner):
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     client.force_login(owner)
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_reading_a_lead_explains_its_score_and_shows_its_handoff(api):
+    from django.utils import timezone
+
+    from leads.models import Handoff, Touch
+    from leads.scoring.defaults import ensure_default_scoring
+    from leads.scoring.services import leads_score_and_qualify
+
+    ensure_default_scoring()
+    lead = make_lead("explain@example.jp", name="説明", title="部長")
+    Touch.objects.create(
+        lead=lead, type="demo_request", occurred_at=timezone.now(), source="t", idempotency_key="1"
+    )
+    leads_score_and_qualify([lead.pk])
+    body = api.get(f"/api/v1/leads/{lead.pk}").json()
+    rules = {row["rule"]: (row["axis"], round(row["counted"])) for row in body["score_explanation"]}
+    assert rules == {"デモ依頼": ("engagement", 40), "部長": ("fit", 15)}
+    assert (body["fit_score"], body["engagement_score"], body["total_score"]) == (15, 40, 55)
+    assert body["lifecycle_stage"] == "mql"
+    handoff = Handoff.objects.get(lead=lead)
+    assert body["handoff"]["id"] == handoff.pk and body["handoff"]["reason"] == "デモ依頼 +40, 部長 +15"
