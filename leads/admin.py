@@ -11,7 +11,21 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from leads.models import AwarenessRule, Company, FormEndpoint, Handoff, ImportJob, Lead, Touch, Visitor
+from leads.models import (
+    AssignmentLog,
+    AwarenessRule,
+    Company,
+    FormEndpoint,
+    Handoff,
+    ImportJob,
+    Lead,
+    ScoringConfig,
+    ScoringGroup,
+    ScoringRule,
+    TerritoryRule,
+    Touch,
+    Visitor,
+)
 
 
 @admin.register(Company)
@@ -79,8 +93,50 @@ class AwarenessRuleAdmin(admin.ModelAdmin):
     list_editable = ("is_active",)
 
 
+@admin.register(TerritoryRule)
+class TerritoryRuleAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "team", "region", "industry", "priority", "is_active")
+    list_editable = ("priority", "is_active")
+    list_select_related = ("team",)
+
+
+@admin.register(ScoringGroup)
+class ScoringGroupAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "cap")
+    list_filter = ("kind",)
+
+
+@admin.register(ScoringRule)
+class ScoringRuleAdmin(admin.ModelAdmin):
+    """For looking up; edit rules on the scoring page, which rescores everyone after a change."""
+
+    list_display = ("name", "kind", "group", "points", "is_active")
+    list_filter = ("kind", "group", "is_active")
+    readonly_fields = [f.name for f in ScoringRule._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ScoringConfig)
+class ScoringConfigAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "updated_at", "updated_by")
+    readonly_fields = ("fit_threshold", "total_threshold", "version", "updated_at", "updated_by")
+
+    def has_add_permission(self, request):
+        return False
+
+
+class AssignmentLogInline(admin.TabularInline):
+    model = AssignmentLog
+    extra = 0
+    readonly_fields = ("user", "team", "reason", "created_at")
+    can_delete = False
+
+
 @admin.register(Handoff)
 class HandoffAdmin(admin.ModelAdmin):
+    inlines = [AssignmentLogInline]
     list_display = ("lead", "owner", "state", "mql_at", "sla_due_at", "first_touch_at", "decided_at")
     list_filter = ("state", "reject_reason")
     list_select_related = ("lead", "owner")

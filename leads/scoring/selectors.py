@@ -3,7 +3,16 @@ from __future__ import annotations
 from django.apps import apps
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Value, When
 
-from leads.models import Lead, ScoringConfig, ScoringGroup, ScoringKind, ScoringRule
+from leads.models import (
+    AwarenessRule,
+    Lead,
+    ScoringConfig,
+    ScoringGroup,
+    ScoringKind,
+    ScoringRule,
+    TerritoryRule,
+)
+from salesmarketing.models import Team
 
 BANDS = [(None, 20), (20, 40), (40, 60), (60, 80), (80, None)]
 
@@ -19,7 +28,13 @@ def scoring_overview() -> dict:
             if members or group is not None:
                 axis_groups.append({"group": group, "rules": members})
         by_axis.append({"kind": kind, "label": label, "groups": axis_groups})
-    return {"axes": by_axis, "config": ScoringConfig.get()}
+    return {
+        "axes": by_axis,
+        "config": ScoringConfig.get(),
+        "awareness_rules": list(AwarenessRule.objects.all()),
+        "territories": list(TerritoryRule.objects.select_related("team")),
+        "teams": list(Team.objects.filter(kind=Team.Kind.SALES).select_related("manager")),
+    }
 
 
 def calibration() -> list[dict]:
