@@ -4,10 +4,11 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from kpis import views as kpis_views
 from salesmarketing import api, views
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("", kpis_views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read", views.notifications_read, name="notifications_read"),

@@ -17,10 +17,6 @@ from salesmarketing.services import notifications_mark_read
 logger = logging.getLogger(__name__)
 
 
-def dashboard(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "dashboard.html")
-
-
 @vary_on_headers("HX-Request")
 def notifications(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx and request.GET.get("part") == "bell":

@@ -1,0 +1,108 @@
+"""`GET /api/v1/kpis`: every KPI's value for an ISO week or a date range (Asia/Tokyo), for everyone or one team.
+
+    GET /api/v1/kpis?week=2026-W47
+    GET /api/v1/kpis?start=2026-11-01&end=2026-11-30&team=3     (both days inclusive)
+
+A frozen week answers with the numbers its snapshot holds (`"source": "snapshot"`), so the API and last Monday's
+meeting agree; anything else is computed now (`"source": "live"`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+from ninja.errors import HttpError
+
+from kpis.models import WeeklySnapshot
+from kpis.periods import WEEK, Period, PeriodError
+from kpis.registry import KPIS, Scope, compute
+from salesmarketing.api import require_scope
+from salesmarketing.models import ApiKey, Team
+
+router = Router(tags=["kpis"])
+
+
+class PeriodOut(Schema):
+    label: str
+    kind: str
+    start: dt.date
+    end: dt.date  # the last day, inclusive
+    time_zone: str = "Asia/Tokyo"
+
+
+class KpiOut(Schema):
+    key: str
+    label: str
+    label_ja: str
+    label_en: str
+    unit: str
+    direction: str
+    owner: str
+    value: float | int | None
+    definition: str
+    version: int
+
+
+class KpisOut(Schema):
+    period: PeriodOut
+    team: int | None
+    source: str
+    frozen_at: dt.datetime | None
+    kpis: list[KpiOut]
+
+
+def _period(week: str | None, start: str | None, end: str | None) -> Period:
+    if week and (start or end):
+        raise HttpError(422, "Give either week or start and end, not both.")
+    try:
+        if week:
+            period = Period.parse(week)
+            if period.kind != WEEK:
+                raise HttpError(422, "week must be an ISO week such as 2026-W47.")
+            return period
+        if not (start and end):
+            raise HttpError(422, "Give week=YYYY-Www, or start and end dates (YYYY-MM-DD, both inclusive).")
+        return Period.between(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    except (PeriodError, ValueError) as exc:
+        raise HttpError(422, f"Invalid period: {exc}") from exc
+
+
+@router.get("/kpis", response=KpisOut, summary="Every KPI's value for a period")
+def kpis(
+    request: HttpRequest,
+    week: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    team: int | None = None,
+):
+    require_scope(request, ApiKey.Scope.KPIS_READ)
+    period = _period(week, start, end)
+    if team is not None and not Team.objects.filter(pk=team).exists():
+        raise HttpError(422, f"No team with id {team}.")
+    snapshot = None
+    if period.kind == WEEK:
+        snapshot = WeeklySnapshot.objects.filter(week_start=period.start, team_id=team).first()
+    values = snapshot.values if snapshot else compute([period], scope=Scope(team_id=team))[0]
+    return {
+        "period": {"label": period.label, "kind": period.kind, "start": period.start, "end": period.last_day},
+        "team": team,
+        "source": "snapshot" if snapshot else "live",
+        "frozen_at": snapshot.frozen_at if snapshot else None,
+        "kpis": [
+            {
+                "key": kpi.key,
+                "label": kpi.name,
+                "label_ja": kpi.name_ja,
+                "label_en": str(kpi.name_en),
+                "unit": kpi.unit.value,
+                "direction": kpi.direction.value,
+                "owner": kpi.owner.value,
+                "value": values.get(kpi.key),
+                "definition": str(kpi.definition),
+                "version": kpi.version,
+            }
+            for kpi in KPIS
+        ],
+    }

@@ -1,0 +1,213 @@
+"""Measures: the SQL aggregates every KPI is made of, one table (a *source*) at a time.
+
+Each measure is a conditional aggregate (COUNT/SUM/median … FILTER (WHERE the row is in the period and passes the
+measure's condition)), so the engine can put every measure of a source, for every period asked, into one query.
+The period places a row by one timestamp of it (`date_field`): a lead by its creation, a deal won by its close…
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db.models import Aggregate, Case, CharField, Count, F, Q, Sum, Value, When
+from django.db.models.functions import Cast, Concat
+
+from kpis.db import Median, SecondsBetween
+from kpis.periods import Period
+
+LEAD, TOUCH, HANDOFF, DEAL, COST = "lead", "touch", "handoff", "deal", "cost"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose numbers: everyone (both None), one team, or one owner."""
+
+    team_id: int | None = None
+    owner_id: int | None = None
+
+    @property
+    def is_everyone(self) -> bool:
+        return self.team_id is None and self.owner_id is None
+
+
+def scope_condition(source: str, scope: Scope) -> Q:
+    """The row condition for a team or an owner on one source; touches and costs belong to no team."""
+    q = Q()
+    if source == LEAD:
+        if scope.team_id is not None:
+            q &= Q(owner__team_id=scope.team_id)
+        if scope.owner_id is not None:
+            q &= Q(owner_id=scope.owner_id)
+    elif source in (HANDOFF, DEAL):
+        if scope.team_id is not None:
+            q &= Q(team_id=scope.team_id)
+        if scope.owner_id is not None:
+            q &= Q(owner_id=scope.owner_id)
+    return q
+
+
+# --- windows: which rows a period covers ---------------------------------------------------------------
+
+Bound = dt.datetime | dt.date | None
+Window = Callable[[Period, dt.datetime], tuple[Bound, Bound]]
+
+
+def in_period(period: Period, now: dt.datetime) -> tuple[Bound, Bound]:
+    return period.start_at, period.end_at
+
+
+def in_period_days(period: Period, now: dt.datetime) -> tuple[Bound, Bound]:
+    return period.start, period.end
+
+
+def in_period_until_now(period: Period, now: dt.datetime) -> tuple[Bound, Bound]:
+    """Only what has already fallen due: an SLA due later this week is neither met nor breached yet."""
+    start = period.start_at
+    return start, max(start, min(period.end_at, now))
+
+
+def before_period_end(period: Period, now: dt.datetime) -> tuple[Bound, Bound]:
+    return None, period.end_at
+
+
+def year_to_period_end(period: Period, now: dt.datetime) -> tuple[Bound, Bound]:
+    return period.end_at - dt.timedelta(days=365), period.end_at
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    source: str
+    date_field: str
+    aggregate: Callable[[Q], Aggregate]
+    condition: Q = Q()
+    window: Window = in_period
+    scoped: bool = True
+
+    def row_condition(self, period: Period, now: dt.datetime, scope: Scope) -> Q:
+        low, high = self.window(period, now)
+        q = Q(**{f"{self.date_field}__lt": high}) & self.condition
+        if low is not None:
+            q &= Q(**{f"{self.date_field}__gte": low})
+        if self.scoped:
+            q &= scope_condition(self.source, scope)
+        return q
+
+
+def count(condition: Q) -> Aggregate:
+    return Count("pk", filter=condition)
+
+
+def sum_of(field_name: str) -> Callable[[Q], Aggregate]:
+    return lambda condition: Sum(field_name, filter=condition, default=0)
+
+
+def median_seconds(end: str, start: str) -> Callable[[Q], Aggregate]:
+    return lambda condition: Median(SecondsBetween(F(end), F(start)), filter=condition)
+
+
+def distinct(expression) -> Callable[[Q], Aggregate]:
+    return lambda condition: Count(expression, distinct=True, filter=condition)
+
+
+def distinct_visitors(condition: Q):
+    """Visitors: distinct cookie ids, plus distinct known leads among page views sent without one. Two plain
+    distinct counts rather than one over a built string key: the same meaning, a fraction of the work."""
+    return Count("visitor_id", distinct=True, filter=condition & ~Q(visitor_id="")) + Count(
+        "lead_id", distinct=True, filter=condition & Q(visitor_id="")
+    )
+
+
+# A visitor is a tracking-cookie id, or a known lead seen without one (page views sent through the API); the
+# drill-down lists them by this key.
+VISITOR_KEY = Case(
+    When(~Q(visitor_id=""), then=F("visitor_id")),
+    default=Concat(Value("lead:"), Cast("lead_id", CharField())),
+    output_field=CharField(),
+)
+
+WON = Q(status="won")
+LOST = Q(status="lost")
+MARKETING_SOURCED = Q(source="marketing") | Q(handoff__isnull=False)
+
+MEASURES: tuple[Measure, ...] = (
+    # leads: placed by creation
+    Measure("leads", LEAD, "created_at", count),
+    Measure("leads_all", LEAD, "created_at", count, scoped=False),
+    # touches: page views by distinct visitor
+    Measure("visitors", TOUCH, "occurred_at", distinct_visitors, Q(type="page_view"), scoped=False),
+    # handoffs: MQL flips, sales' verdicts, first touches and SLA due times
+    Measure("mqls", HANDOFF, "mql_at", distinct("lead_id")),
+    Measure("mqls_all", HANDOFF, "mql_at", distinct("lead_id"), scoped=False),
+    Measure("handed_over", HANDOFF, "mql_at", count),
+    Measure("handed_over_to_deal", HANDOFF, "mql_at", count, Q(deal__isnull=False)),
+    Measure("accepted", HANDOFF, "decided_at", count, Q(state="accepted")),
+    Measure("rejected", HANDOFF, "decided_at", count, Q(state="rejected")),
+    Measure(
+        "first_touch_seconds",
+        HANDOFF,
+        "first_touch_at",
+        median_seconds("first_touch_at", "assigned_at"),
+        Q(assigned_at__isnull=False),
+    ),
+    Measure("sla_due", HANDOFF, "sla_due_at", count, window=in_period_until_now),
+    Measure(
+        "sla_met",
+        HANDOFF,
+        "sla_due_at",
+        count,
+        Q(first_touch_at__isnull=False, first_touch_at__lte=F("sla_due_at")),
+        window=in_period_until_now,
+    ),
+    # deals: created (商談化), closed won / lost
+    Measure("deals_created", DEAL, "created_at", count),
+    Measure("deals_created_marketing", DEAL, "created_at", count, MARKETING_SOURCED),
+    Measure("won", DEAL, "closed_at", count, WON),
+    Measure("won_marketing", DEAL, "closed_at", count, WON & MARKETING_SOURCED),
+    Measure("lost", DEAL, "closed_at", count, LOST),
+    Measure("revenue", DEAL, "closed_at", sum_of("won_amount"), WON),
+    Measure("revenue_marketing", DEAL, "closed_at", sum_of("won_amount"), WON & MARKETING_SOURCED),
+    Measure(
+        "revenue_marketing_all",
+        DEAL,
+        "closed_at",
+        sum_of("won_amount"),
+        WON & MARKETING_SOURCED,
+        scoped=False,
+    ),
+    Measure("cycle_seconds", DEAL, "closed_at", median_seconds("closed_at", "created_at"), WON),
+    Measure(
+        "lifetime_revenue",
+        DEAL,
+        "closed_at",
+        sum_of("won_amount"),
+        WON & Q(company__isnull=False),
+        window=before_period_end,
+    ),
+    Measure(
+        "lifetime_customers",
+        DEAL,
+        "closed_at",
+        distinct("company_id"),
+        WON & Q(company__isnull=False),
+        window=before_period_end,
+    ),
+    Measure(
+        "revenue_trailing_year",
+        DEAL,
+        "closed_at",
+        sum_of("won_amount"),
+        WON,
+        window=year_to_period_end,
+        scoped=False,
+    ),
+    # campaign costs: placed by their date
+    Measure("cost", COST, "date", sum_of("amount"), window=in_period_days, scoped=False),
+)
+
+MEASURES_BY_NAME = {m.name: m for m in MEASURES}
+
+# Hand-entered values (kpis.models.ManualKpiValue) are measures too: the value in force for the period.
+MANUAL_MEASURES = ("brand_awareness", "market_size")

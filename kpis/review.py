@@ -1,0 +1,361 @@
+"""The weekly review (the Monday meeting): everything the page shows for one ISO week, in a fixed number of queries.
+
+A finished week that has been frozen shows its snapshot's numbers, never recomputed ones; the lists (deals, handoffs,
+voices) show the records behind them as they are now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.utils import timezone
+
+from kpis.models import ActionItem, WeeklySnapshot
+from kpis.periods import MONTH, QUARTER, WEEK, Period
+from kpis.registry import HEADLINE, VERSIONS, Kpi, Number, Scope, compute
+from kpis.registry.measures import MEASURES_BY_NAME, scope_condition
+from kpis.selectors import Figure, FunnelStep, funnel
+from kpis.services import snapshot_values
+from salesmarketing.models import Team, User
+
+LIST_LIMIT = 30
+LOST_LIMIT = 100
+TALLY_WEEKS = 4
+CAMPAIGNS_SHOWN = 5
+
+
+@dataclass
+class ReviewRow:
+    week: Figure  # this week vs last week vs the week's target
+    month: Figure  # month to date vs the month's target, paced
+    quarter: Figure
+
+    @property
+    def kpi(self) -> Kpi:
+        return self.week.kpi
+
+    @property
+    def to_date(self) -> list[Figure]:
+        return [self.month, self.quarter]
+
+
+@dataclass
+class LostGroup:
+    side: str
+    side_label: str
+    cause_label: str
+    deals: list
+
+
+@dataclass
+class TallyRow:
+    side: str
+    side_label: str
+    cause_label: str
+    counts: list[int]
+    total: int
+
+
+@dataclass
+class CampaignReaction:
+    campaign: object
+    leads: int
+    mqls: int
+    cost: int
+
+    @property
+    def cost_per_lead(self) -> float | None:
+        """None without spend dated this week (costs are often booked monthly) or without leads."""
+        return self.cost / self.leads if self.leads and self.cost else None
+
+
+@dataclass
+class Review:
+    week: Period
+    team: Team | None
+    teams: list[Team]
+    now: dt.datetime
+    snapshot: WeeklySnapshot | None
+    rows: list[ReviewRow]
+    funnel: list[FunnelStep]
+    values: dict[str, Number]
+    month_label: str
+    quarter_label: str
+    changed: list[Kpi]
+    won_deals: list
+    won_by_source: list[dict]
+    lost_groups: list[LostGroup]
+    tally_weeks: list[Period]
+    tally: list[TallyRow]
+    breaches: list
+    rejected: list
+    reject_reasons: list[dict]
+    voices: list
+    campaigns_top: list[CampaignReaction]
+    campaigns_bottom: list[CampaignReaction]
+    action_items: list[ActionItem]
+    owners: list[User]
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.snapshot is not None
+
+    @property
+    def is_in_progress(self) -> bool:
+        return self.week.is_current(self.now)
+
+    @property
+    def is_future(self) -> bool:
+        return self.now < self.week.start_at
+
+    @property
+    def previous(self) -> Period:
+        return self.week.previous()
+
+    @property
+    def next(self) -> Period | None:
+        return None if self.week.next().start_at > self.now else self.week.next()
+
+
+def _figures(data: dict, previous_values: dict[str, Number], changed_keys: set[str]) -> list[ReviewRow]:
+    values, context, targets = data["values"], data["context"], data["targets"]
+    rows = []
+    for kpi in HEADLINE:
+        rows.append(
+            ReviewRow(
+                week=Figure(
+                    kpi=kpi,
+                    value=values.get(kpi.key),
+                    previous=previous_values.get(kpi.key),
+                    target=targets.get(WEEK, {}).get(kpi.key),
+                    changed_since=kpi.key in changed_keys,
+                ),
+                month=Figure(
+                    kpi=kpi,
+                    value=context["month"].get(kpi.key),
+                    target=targets.get(MONTH, {}).get(kpi.key),
+                    share_elapsed=context["month_share"],
+                ),
+                quarter=Figure(
+                    kpi=kpi,
+                    value=context["quarter"].get(kpi.key),
+                    target=targets.get(QUARTER, {}).get(kpi.key),
+                    share_elapsed=context["quarter_share"],
+                ),
+            )
+        )
+    return rows
+
+
+def weekly_review(
+    *, week: Period, team: Team | None, teams: list[Team], viewer: User, now: dt.datetime | None = None
+) -> Review:
+    from campaigns.models import Campaign, CampaignCost
+    from leads.models import Handoff, Lead
+    from pipeline.models import Activity, Deal
+
+    now = now or timezone.now()
+    team_id = team.pk if team else None
+    scope = Scope(team_id=team_id)
+    previous = week.previous()
+
+    # --- the numbers: frozen, or computed now ---------------------------------------------------------------
+    snapshots = {
+        s.week_start: s
+        for s in WeeklySnapshot.objects.filter(
+            Q(team_id=team_id) if team_id else Q(team__isnull=True),
+            week_start__in=[week.start, previous.start],
+        )
+    }
+    snapshot = snapshots.get(week.start)
+    last = snapshots.get(previous.start)
+    if snapshot is not None:
+        data = {"values": snapshot.values, "context": snapshot.context, "targets": snapshot.targets}
+    else:
+        data = snapshot_values(week=week, team_id=team_id, now=now)
+    if last is not None:  # last week as last week's meeting saw it
+        previous_values = last.values
+    else:
+        previous_values = compute([previous], scope=scope, kpis=HEADLINE, now=now)[0]
+    changed_keys = (
+        {key for key, version in VERSIONS.items() if snapshot.versions.get(key) != version}
+        if snapshot
+        else set()
+    )
+
+    # --- deals won: what worked and where it came from -------------------------------------------------------
+    can_open = Exists(Deal.objects.visible_to(viewer).filter(pk=OuterRef("pk")))  # else listed without a link
+    won_condition = MEASURES_BY_NAME["won"].row_condition(week, now, scope)
+    won_deals = list(
+        Deal.objects.filter(won_condition)
+        .select_related("company", "owner", "first_touch_campaign")
+        .annotate(can_open=can_open)
+        .order_by("-won_amount", "-id")[:LIST_LIMIT]
+    )
+    source_labels = dict(Deal.Source.choices)
+    won_by_source = [
+        {**row, "label": source_labels.get(row["source"], row["source"])}
+        for row in Deal.objects.filter(won_condition)
+        .values("source")
+        .annotate(deals=Count("pk"), amount=Sum("won_amount"))
+        .order_by("-amount")
+    ]
+
+    # --- 失注共有会: lost deals by cause and side, and the last four weeks' tally --------------------------------
+    side_labels, cause_labels = dict(Deal.LossSide.choices), dict(Deal.LossCause.choices)
+    lost = list(
+        Deal.objects.filter(MEASURES_BY_NAME["lost"].row_condition(week, now, scope))
+        .select_related("company", "owner")
+        .annotate(can_open=can_open)
+        .order_by("loss_side", "loss_cause", "-amount", "-id")[:LOST_LIMIT]
+    )
+    groups: dict[tuple[str, str], list] = defaultdict(list)
+    for deal in lost:
+        groups[(deal.loss_side, deal.loss_cause)].append(deal)
+    lost_groups = sorted(
+        (
+            LostGroup(side, side_labels.get(side, side), cause_labels.get(cause, cause), deals)
+            for (side, cause), deals in groups.items()
+        ),
+        key=lambda g: (-len(g.deals), g.side),
+    )
+    tally_weeks = week.trailing(TALLY_WEEKS)
+    lost_in = Q(status="lost") & scope_condition("deal", scope)
+    tally = [
+        TallyRow(
+            side=row["loss_side"],
+            side_label=side_labels.get(row["loss_side"], row["loss_side"]),
+            cause_label=cause_labels.get(row["loss_cause"], row["loss_cause"]),
+            counts=[row[f"w{i}"] for i in range(TALLY_WEEKS)],
+            total=row["total"],
+        )
+        for row in Deal.objects.filter(
+            lost_in, closed_at__gte=tally_weeks[0].start_at, closed_at__lt=week.end_at
+        )
+        .values("loss_side", "loss_cause")
+        .annotate(
+            total=Count("pk"),
+            **{
+                f"w{i}": Count("pk", filter=Q(closed_at__gte=w.start_at, closed_at__lt=w.end_at))
+                for i, w in enumerate(tally_weeks)
+            },
+        )
+        .order_by("-total", "loss_side", "loss_cause")
+    ]
+
+    # --- handoff health ------------------------------------------------------------------------------------------
+    breaches = list(
+        Handoff.objects.filter(MEASURES_BY_NAME["sla_due"].row_condition(week, now, scope))
+        .exclude(MEASURES_BY_NAME["sla_met"].row_condition(week, now, scope))
+        .select_related("lead__company", "owner", "team")
+        .order_by("sla_due_at", "id")[:LIST_LIMIT]
+    )
+    rejected_condition = MEASURES_BY_NAME["rejected"].row_condition(week, now, scope)
+    rejected = list(
+        Handoff.objects.filter(rejected_condition)
+        .select_related("lead__company", "owner", "campaign")
+        .order_by("-decided_at", "-id")[:LIST_LIMIT]
+    )
+    reason_labels = dict(Handoff.RejectReason.choices)
+    reject_reasons = [
+        {**row, "label": reason_labels.get(row["reject_reason"], row["reject_reason"])}
+        for row in Handoff.objects.filter(rejected_condition)
+        .values("reject_reason")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "reject_reason")
+    ]
+
+    # --- the voice of the customer ----------------------------------------------------------------------------
+    voices_qs = Activity.objects.filter(
+        is_voice=True, occurred_at__gte=week.start_at, occurred_at__lt=week.end_at
+    )
+    if team_id:
+        voices_qs = voices_qs.filter(Q(deal__team_id=team_id) | Q(created_by__team_id=team_id))
+    voices = list(
+        voices_qs.select_related("deal__company", "lead__company", "created_by").order_by(
+            "-occurred_at", "-id"
+        )[:LIST_LIMIT]
+    )
+
+    # --- campaign reactions: leads, MQLs and cost per campaign this week ----------------------------------------
+    leads_by = dict(
+        Lead.objects.filter(
+            created_at__gte=week.start_at, created_at__lt=week.end_at, first_touch_campaign__isnull=False
+        )
+        .values_list("first_touch_campaign")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    mqls_by = dict(
+        Handoff.objects.filter(mql_at__gte=week.start_at, mql_at__lt=week.end_at, campaign__isnull=False)
+        .values_list("campaign")
+        .annotate(n=Count("lead_id", distinct=True))
+        .order_by()
+    )
+    cost_by = dict(
+        CampaignCost.objects.filter(date__gte=week.start, date__lt=week.end)
+        .values_list("campaign")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    campaign_ids = set(leads_by) | set(mqls_by) | set(cost_by)
+    reactions = [
+        CampaignReaction(
+            campaign=c,
+            leads=leads_by.get(c.pk, 0),
+            mqls=mqls_by.get(c.pk, 0),
+            cost=int(cost_by.get(c.pk) or 0),
+        )
+        for c in Campaign.objects.filter(pk__in=campaign_ids)
+    ]
+    top = sorted(reactions, key=lambda r: (-r.leads, -r.mqls, r.cost, r.campaign.name))[:CAMPAIGNS_SHOWN]
+    spenders = [r for r in reactions if r.cost and r not in top]
+    bottom = sorted(
+        spenders,
+        key=lambda r: (r.leads > 0, -(r.cost_per_lead or 0), -r.cost),
+    )[:CAMPAIGNS_SHOWN]
+
+    rows = _figures(data, previous_values, changed_keys)
+    return Review(
+        week=week,
+        team=team,
+        teams=teams,
+        now=now,
+        snapshot=snapshot,
+        rows=rows,
+        funnel=funnel(data["values"], team_selected=team is not None),
+        values=data["values"],
+        month_label=data["context"].get("month_label", ""),
+        quarter_label=data["context"].get("quarter_label", ""),
+        changed=[row.kpi for row in rows if row.week.changed_since],
+        won_deals=won_deals,
+        won_by_source=won_by_source,
+        lost_groups=lost_groups,
+        tally_weeks=tally_weeks,
+        tally=tally,
+        breaches=breaches,
+        rejected=rejected,
+        reject_reasons=reject_reasons,
+        voices=voices,
+        campaigns_top=top,
+        campaigns_bottom=bottom,
+        action_items=action_items_for_week(week),
+        owners=action_item_owners(),
+    )
+
+
+def action_items_for_week(week: Period) -> list[ActionItem]:
+    """Items raised in this week or before that were still open when it began (carried over), or done since."""
+    return list(
+        ActionItem.objects.filter(week_start__lte=week.start)
+        .filter(Q(done_at__isnull=True) | Q(done_at__gte=week.start_at))
+        .select_related("owner")
+        .order_by(F("done_at").asc(nulls_first=True), "due_date", "id")
+    )
+
+
+def action_item_owners() -> list[User]:
+    return list(User.objects.filter(is_active=True).select_related("team").order_by("team__name", "username"))

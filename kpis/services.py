@@ -1,0 +1,235 @@
+"""Writes for the KPI app: targets, hand-entered values, weekly snapshots and action items."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kpis.models import ActionItem, ManualKpiValue, PeriodKind, Target, WeeklySnapshot
+from kpis.periods import MONTH, QUARTER, WEEK, Period, local_today, period_to_date
+from kpis.registry import DEFINITIONS_HASH, HEADLINE, KPI_BY_KEY, VERSIONS, Scope, compute
+from salesmarketing.models import Team, User
+
+MANUAL_KEYS = tuple(key for key, kpi in KPI_BY_KEY.items() if kpi.manual)
+
+
+# --- targets ----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def target_set(
+    *,
+    kpi: str,
+    period_kind: str,
+    team: Team | None,
+    value: Decimal | None,
+    by: User | None,
+    today: dt.date | None = None,
+) -> Target | None:
+    """Set the target from the current period of its kind on; earlier periods keep theirs. None: no target from
+    the current period on. Setting the same value again changes nothing."""
+    if kpi not in KPI_BY_KEY or KPI_BY_KEY[kpi].manual:
+        raise ValidationError({"kpi": _("Choose a KPI.")})
+    if period_kind not in PeriodKind.values:
+        raise ValidationError({"period_kind": _("Choose a period.")})
+    if value is not None and value < 0:
+        raise ValidationError({"value": _("A target cannot be negative.")})
+    starts = Period.of(period_kind, today or local_today()).start
+    current = (
+        Target.objects.select_for_update()
+        .filter(kpi=kpi, period_kind=period_kind, team=team, effective_from__lte=starts)
+        .order_by("-effective_from")
+        .first()
+    )
+    if current is None and value is None:
+        return None
+    if current is not None and current.value == value:
+        return current
+    if current is not None and current.effective_from == starts:
+        current.value = value
+        current.set_by = by
+        current.save(update_fields=["value", "set_by", "updated_at"])
+        return current
+    return Target.objects.create(
+        kpi=kpi, period_kind=period_kind, team=team, value=value, effective_from=starts, set_by=by
+    )
+
+
+def targets_in_force(*, team_id: int | None, on: dict[str, dt.date]) -> dict[str, dict[str, float]]:
+    """{period kind: {kpi key: target}} for the periods of each kind starting on the given days (one query).
+
+    With a team, the team's own targets count for the KPIs a team has; company-wide KPIs (visitors, costs…)
+    keep the company's targets."""
+    qs = Target.objects.filter(period_kind__in=list(on), effective_from__lte=max(on.values()))
+    qs = (
+        qs.filter(Q(team_id=team_id) | Q(team__isnull=True))
+        if team_id is not None
+        else qs.filter(team__isnull=True)
+    )
+    seen: set[tuple[str, str]] = set()
+    result: dict[str, dict[str, float]] = {kind: {} for kind in on}
+    rows = qs.order_by("kpi", "period_kind", "-effective_from").values_list(
+        "kpi", "period_kind", "team_id", "effective_from", "value"
+    )
+    for key, kind, row_team, effective_from, value in rows:
+        kpi = KPI_BY_KEY.get(key)
+        if kpi is None or effective_from > on[kind] or (kind, key) in seen:
+            continue
+        wanted_team = team_id if kpi.team_scoped else None
+        if row_team != wanted_team:
+            continue
+        seen.add((kind, key))  # the latest row in force decides, even when it says "no target"
+        if value is not None:
+            result[kind][key] = float(value)
+    return result
+
+
+# --- hand-entered values ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def manual_value_set(
+    *,
+    kpi: str,
+    period_kind: str,
+    period_start: dt.date,
+    value: Decimal,
+    note: str = "",
+    by: User | None,
+) -> ManualKpiValue:
+    """Enter (or correct) a hand-entered KPI value for a period; the period start is normalised to the first day
+    of its month, quarter or year."""
+    if kpi not in MANUAL_KEYS:
+        raise ValidationError({"kpi": _("Choose a KPI entered by hand.")})
+    if period_kind not in ManualKpiValue.Kind.values:
+        raise ValidationError({"period_kind": _("Choose a period.")})
+    if value < 0 or (KPI_BY_KEY[kpi].is_ratio and value > 1):
+        raise ValidationError({"value": _("The value is out of range.")})
+    if period_kind == ManualKpiValue.Kind.YEAR:
+        start = period_start.replace(month=1, day=1)
+    else:
+        start = Period.of(period_kind, period_start).start
+    entry, _created = ManualKpiValue.objects.update_or_create(
+        kpi=kpi,
+        period_start=start,
+        defaults={"period_kind": period_kind, "value": value, "note": note.strip(), "entered_by": by},
+    )
+    return entry
+
+
+# --- weekly snapshots ---------------------------------------------------------------------------------------
+
+
+def snapshot_values(*, week: Period, team_id: int | None, now: dt.datetime | None = None) -> dict:
+    """What a snapshot of `week` holds: every KPI's value for the week, the meeting's KPIs month- and
+    quarter-to-date with the share of their period the week's end reaches, and the targets then in force
+    (6 + 3 + 1 queries)."""
+    month_part, month_share = period_to_date(MONTH, until=week.end)
+    quarter_part, quarter_share = period_to_date(QUARTER, until=week.end)
+    scope = Scope(team_id=team_id)
+    (values,) = compute([week], scope=scope, now=now)
+    # To date only for the meeting's KPIs (leads, handoffs, deals): page views of a whole quarter stay unread.
+    month, quarter = compute([month_part, quarter_part], scope=scope, kpis=HEADLINE, now=now)
+    targets = targets_in_force(
+        team_id=team_id,
+        on={WEEK: week.start, MONTH: Period.of(MONTH, month_part.start).start, QUARTER: quarter_part.start},
+    )
+    return {
+        "values": values,
+        "context": {
+            "month": month,
+            "quarter": quarter,
+            "month_share": month_share,
+            "quarter_share": quarter_share,
+            "month_label": Period.of(MONTH, month_part.start).label,
+            "quarter_label": Period.of(QUARTER, quarter_part.start).label,
+        },
+        "targets": targets,
+    }
+
+
+def snapshot_freeze_week(
+    *, week: Period, team: Team | None, now: dt.datetime | None = None
+) -> tuple[WeeklySnapshot, bool]:
+    """Freeze what the meeting sees for a finished ISO week. Idempotent: a frozen week is never recomputed, and
+    a concurrent freeze of the same week loses quietly. Returns (snapshot, created)."""
+    now = now or timezone.now()
+    if week.kind != WEEK:
+        raise ValueError("only ISO weeks are frozen")
+    if not week.is_over(now):
+        raise ValueError(f"{week.label} is not over yet")
+    existing = WeeklySnapshot.objects.filter(week_start=week.start, team=team).first()
+    if existing is not None:
+        return existing, False
+    data = snapshot_values(week=week, team_id=team.pk if team else None, now=now)
+    iso_year, iso_week, _day = week.start.isocalendar()
+    try:
+        with transaction.atomic():
+            snapshot = WeeklySnapshot.objects.create(
+                week_start=week.start,
+                iso_year=iso_year,
+                iso_week=iso_week,
+                team=team,
+                values=data["values"],
+                context=data["context"],
+                targets=data["targets"],
+                versions=dict(VERSIONS),
+                definitions_hash=DEFINITIONS_HASH,
+                frozen_at=now,
+            )
+    except IntegrityError:  # another worker froze it first
+        return WeeklySnapshot.objects.get(week_start=week.start, team=team), False
+    return snapshot, True
+
+
+def snapshots_freeze_due(*, now: dt.datetime | None = None, weeks_back: int = 4) -> int:
+    """Freeze the last `weeks_back` finished weeks for everyone and for every team, where not frozen yet (so a
+    week missed while beat was down is caught up). Returns how many snapshots were made."""
+    now = now or timezone.now()
+    last = Period.last_complete_week(now)
+    teams: list[Team | None] = [None, *Team.objects.order_by("pk")]
+    made = 0
+    for week in last.trailing(weeks_back):
+        for team in teams:
+            _snapshot, created = snapshot_freeze_week(week=week, team=team, now=now)
+            made += created
+    return made
+
+
+# --- action items -------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def action_item_create(
+    *, title: str, owner: User, due_date: dt.date | None, week: Period, by: User | None
+) -> ActionItem:
+    errors = {}
+    title = (title or "").strip()
+    if not title:
+        errors["title"] = _("Write down what will be done.")
+    if due_date is None:
+        errors["due_date"] = _("Enter a due date.")
+    if week.kind != WEEK:
+        errors["week"] = _("Action items belong to a week.")
+    if errors:
+        raise ValidationError(errors)
+    return ActionItem.objects.create(
+        title=title[:300], owner=owner, due_date=due_date, week_start=week.start, created_by=by
+    )
+
+
+@transaction.atomic
+def action_item_set_done(*, item: ActionItem, done: bool, by: User | None) -> ActionItem:
+    """Mark done (the first completion time stays) or open again. Repeating either changes nothing."""
+    if done:
+        ActionItem.objects.filter(pk=item.pk, done_at__isnull=True).update(done_at=timezone.now())
+    else:
+        ActionItem.objects.filter(pk=item.pk).update(done_at=None)
+    item.refresh_from_db(fields=["done_at"])
+    return item

@@ -1,0 +1,14 @@
+"""Beat's KPI work: freeze the weekly snapshots once a week is over (idempotent)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def freeze_weekly_snapshots(weeks_back: int = 4) -> int:
+    """Monday 00:05 Asia/Tokyo: freeze the week that just ended, for everyone and per team, and catch up on any
+    of the last `weeks_back` weeks a stopped beat missed. A second run makes nothing."""
+    from kpis.services import snapshots_freeze_due
+
+    return snapshots_freeze_due(weeks_back=weeks_back)

@@ -1,0 +1,228 @@
+"""Every KPI against the fixed data set of conftest.py, with the expected values worked out by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.template import Context, Template
+from django.test.utils import CaptureQueriesContext
+from django.utils import translation
+
+from kpis.periods import Period
+from kpis.registry import KPI_BY_KEY, KPIS, Scope, compute
+from kpis.registry.drilldowns import DRILLDOWNS
+from kpis.registry.measures import MEASURES_BY_NAME
+from tests.kpis.conftest import NOW
+
+W47 = Period.parse("2026-W47")
+
+# 2026-W47 for everyone. Rows: see conftest.kpi_data.
+EVERYONE = {
+    "opportunities_marketing_sourced": 3,  # D1 (handoff), D2 (handoff), D4 (source marketing); not D8 (sales)
+    "lead_to_opportunity_rate": 0.25,  # handed over in W47: H1 H2 H3 H5; of those H1 has a deal → 1/4
+    "mqls": 4,  # leads l1 l3 l4 l5 flipped in W47 (l2's flip was in W46)
+    "sqls": 2,  # H1 and H4 accepted in W47
+    "lead_quality": 0.666667,  # 2 accepted / (2 + 1 rejected)
+    "revenue": 4_200_000,  # D1 1,200,000 + D3 3,000,000
+    "marketing_sourced_revenue": 1_200_000,  # D1
+    "deals_won": 2,
+    "win_rate": 0.666667,  # won D1 D3, lost D4 (D5 was lost in W46)
+    "speed_to_lead_minutes": 225.0,  # first touches in W47 after 30, 360, 90, 4320 min → (90 + 360) / 2
+    "sla_compliance": 0.666667,  # due in W47: H1 met, H2 breached (6 h), H3 met
+    "leads_acquired": 3,  # l1 (Mon 00:00), l3, l4 (Sun 23:59:59); not l2 (Sun 15th 23:59) nor l5 (Mon 23rd)
+    "visitors": 4,  # v1 (twice), v2, v5 and lead l1 without a cookie; not v3 (W46) nor v4 (no page view)
+    "cvr": 0.75,  # 3 leads / 4 visitors
+    "cost_per_lead": 50_000,  # (100,000 + 50,000) / 3
+    "cost_per_mql": 37_500,  # 150,000 / 4
+    "roi": 7.0,  # (1,200,000 − 150,000) / 150,000
+    "marketing_cost": 150_000,  # the 15th (7) and the 23rd (999) are outside
+    "brand_awareness": 0.25,  # November's survey; December's is not in force yet
+    "average_deal_size": 2_100_000,  # 4,200,000 / 2
+    "sales_cycle_days": 26.5625,  # D1 4.125 days, D3 49 days → median
+    "deals_lost": 1,
+    "ltv": 2_350_000,  # won to date with a company: C1 1,200,000 + 500,000, C2 3,000,000 → 4,700,000 / 2
+    "market_share": 0.0047,  # 365 days to the week's end: D1 + D3 + D6 = 4,700,000 / 1,000,000,000
+    "market_size": 1_000_000_000,
+    "handed_over": 4,
+    "handoffs_rejected": 1,
+    "sla_breaches": 1,
+    "deals_created": 4,  # D1 D2 D4 D8
+    "deals_won_marketing": 1,
+}
+
+# 2026-W47 for team T1 (owner, teammate, manager). Company-wide KPIs keep their values.
+TEAM_1 = {
+    **EVERYONE,
+    "opportunities_marketing_sourced": 3,  # D1 D2 D4 all belong to T1
+    "lead_to_opportunity_rate": 0.5,  # H1 H3 handed to T1; H1 became a deal
+    "mqls": 2,
+    "sqls": 2,
+    "lead_quality": 1.0,  # the rejection was T2's
+    "revenue": 1_200_000,
+    "marketing_sourced_revenue": 1_200_000,
+    "deals_won": 1,
+    "win_rate": 0.5,  # D1 won, D4 lost
+    "speed_to_lead_minutes": 90.0,  # 30, 90, 4320
+    "sla_compliance": 1.0,
+    "leads_acquired": 1,  # l1 (l4 has no owner)
+    "average_deal_size": 1_200_000,
+    "sales_cycle_days": 4.125,
+    "ltv": 1_700_000,  # C1: 1,200,000 + 500,000
+    "handed_over": 2,
+    "handoffs_rejected": 0,
+    "sla_breaches": 0,
+    "deals_created": 3,
+    "deals_won_marketing": 1,
+}
+
+# Nothing happened in 2020's first week: counts and sums are 0, every ratio, median or average is None.
+EMPTY = {kpi.key: (0 if kpi.additive and not kpi.manual else None) for kpi in KPIS}
+
+
+def _assert_values(actual: dict, expected: dict) -> None:
+    assert set(actual) == set(expected)
+    for key, value in expected.items():
+        if value is None:
+            assert actual[key] is None, key
+        elif isinstance(value, float):
+            assert actual[key] == pytest.approx(value, abs=0.006 if key == "sales_cycle_days" else 1e-6), key
+        else:
+            assert actual[key] == value, key
+
+
+def test_every_kpi_is_expected_in_the_fixed_data_set():
+    assert set(EVERYONE) == set(KPI_BY_KEY)
+
+
+def test_every_kpi_for_the_week(kpi_data):
+    _assert_values(compute([W47], now=NOW)[0], EVERYONE)
+
+
+def test_every_kpi_for_one_team(kpi_data):
+    _assert_values(compute([W47], scope=Scope(team_id=kpi_data.t1.pk), now=NOW)[0], TEAM_1)
+
+
+def test_an_owner_filter(kpi_data, owner):
+    values = compute([W47], scope=Scope(owner_id=owner.pk), now=NOW)[0]
+    assert values["leads_acquired"] == 1  # l1
+    assert values["mqls"] == 1  # H1
+    assert values["sqls"] == 2  # H1, H4
+    assert values["opportunities_marketing_sourced"] == 2  # D1, D2
+    assert values["revenue"] == 1_200_000
+    assert values["speed_to_lead_minutes"] == pytest.approx(2175.0)  # 30 and 4320
+
+
+def test_an_empty_period_gives_zero_counts_and_no_ratios(kpi_data):
+    _assert_values(compute([Period.parse("2020-W01")], now=NOW)[0], EMPTY)
+
+
+def test_no_data_at_all_gives_none_and_never_divides_by_zero(db):
+    _assert_values(compute([W47], now=NOW)[0], EMPTY)
+
+
+def test_period_edges_are_tokyo_midnights(kpi_data):
+    w46, w47, w48 = compute([W47.previous(), W47, W47.next()], now=NOW)
+    assert w46["leads_acquired"] == 1  # l2 at Sunday 23:59 belongs to W46 …
+    assert w47["leads_acquired"] == 3  # … l1 at Monday 00:00 and l4 at Sunday 23:59:59 to W47 …
+    assert w48["leads_acquired"] == 1  # … l5 at the next Monday 00:00 to W48
+    assert (w46["marketing_cost"], w48["marketing_cost"]) == (7, 999)
+    assert w46["deals_lost"] == 1 and w46["win_rate"] == 0.0  # D5 lost on Sunday 20:00
+    assert w48["revenue"] == 700_000  # D7 won at Monday 00:00 is next week's
+    assert w46["lead_to_opportunity_rate"] == 1.0  # H4 (W46 cohort) became D2 in W47
+
+
+def test_a_custom_range_with_both_days_inclusive_equals_the_week(kpi_data):
+    custom = Period.between(dt.date(2026, 11, 16), dt.date(2026, 11, 22))
+    week, same = compute([W47, custom], now=NOW)
+    assert week == same
+
+
+def test_a_month_and_a_quarter(kpi_data):
+    november, q4 = compute([Period.parse("2026-11"), Period.parse("2026-Q4")], now=NOW)
+    assert november["leads_acquired"] == 5  # l1 … l5 are all November's
+    assert november["revenue"] == 4_900_000  # D1 + D3 + D7 (23rd)
+    assert q4["deals_lost"] == 2  # D4, D5
+
+
+def test_many_periods_cost_the_same_six_queries_as_one(kpi_data):
+    with CaptureQueriesContext(connection) as one:
+        compute([W47], now=NOW)
+    with CaptureQueriesContext(connection) as eight:
+        compute(W47.trailing(8), now=NOW)
+    # leads, touches, handoffs, deals, campaign costs, hand-entered values
+    assert len(one.captured_queries) == len(eight.captured_queries) == 6
+
+
+def test_the_sla_counts_only_what_has_fallen_due(kpi_data):
+    midweek = dt.datetime(2026, 11, 17, 12, 0, tzinfo=NOW.tzinfo)  # H1 due Mon 13:00; H2 due Tue 14:00
+    values = compute([W47], now=midweek)[0]
+    assert values["sla_compliance"] == 1.0
+    assert values["sla_breaches"] == 0
+
+
+def test_every_kpi_has_a_drilldown_and_known_measures():
+    for kpi in KPIS:
+        assert kpi.drilldown in DRILLDOWNS, kpi.key
+        for name in kpi.measures:
+            assert name in MEASURES_BY_NAME or kpi.manual or name == "market_size", (kpi.key, name)
+        for other in kpi.inputs:
+            assert other in KPI_BY_KEY, (kpi.key, other)
+        assert kpi.name_ja and str(kpi.name_en) and str(kpi.definition)
+
+
+@pytest.mark.parametrize(
+    ("key", "expected_count"),
+    [
+        ("leads_acquired", 3),
+        ("visitors", 4),
+        ("mqls", 4),
+        ("sqls", 2),
+        ("opportunities_marketing_sourced", 3),
+        ("deals_won", 2),
+        ("deals_lost", 1),
+        ("sla_breaches", 1),
+        ("handoffs_rejected", 1),
+        ("marketing_cost", 2),  # two cost lines
+        ("win_rate", 3),  # the closed deals, won ones marked
+        ("lead_quality", 3),
+        ("ltv", 2),  # two customer companies
+    ],
+)
+def test_the_drilldown_lists_the_records_behind_the_number(kpi_data, key, expected_count):
+    from kpis.registry import get_kpi
+
+    spec = DRILLDOWNS[get_kpi(key).drilldown]
+    rows = spec.rows(W47, Scope(), NOW)
+    assert rows.count() == expected_count
+
+
+def test_ratio_drilldowns_mark_the_numerator(kpi_data):
+    rows = list(DRILLDOWNS["deals_closed"].rows(W47, Scope(), NOW))
+    assert sorted((d.name, d.counted) for d in rows) == [("D1", True), ("D3", True), ("D4", False)]
+
+
+def test_missing_values_show_a_dash_in_every_unit():
+    template = Template("{% load kpis %}{% for k in kpis %}{{ none|kpi_value:k }}|{% endfor %}")
+    with translation.override("ja"):
+        rendered = template.render(Context({"kpis": KPIS, "none": None}))
+    assert rendered.split("|")[:-1] == ["—"] * len(KPIS)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "ja", "en"),
+    [
+        ("revenue", 4_200_000, "4,200,000円", "¥4,200,000"),
+        ("win_rate", 0.666667, "66.7%", "66.7%"),
+        ("leads_acquired", 1234, "1,234", "1,234"),
+        ("speed_to_lead_minutes", 225.0, "3時間45分", "3h 45m"),
+    ],
+)
+def test_values_are_formatted_by_unit_for_the_viewers_language(key, value, ja, en):
+    template = Template("{% load kpis %}{{ value|kpi_value:kpi }}")
+    context = Context({"value": value, "kpi": KPI_BY_KEY[key]})
+    with translation.override("en"):
+        assert template.render(context) == en
+    with translation.override("ja"):
+        assert template.render(context) in (ja, en)  # until the catalog has the new strings

@@ -1,0 +1,381 @@
+"""The shared dashboard, drill-downs, the weekly review and its action items, targets and hand-entered values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from campaigns.models import CampaignCost
+from kpis import services
+from kpis.models import ActionItem, ManualKpiValue, Target
+from kpis.periods import Period
+from leads.models import Handoff, Lead
+from leads.services import lead_upsert
+from pipeline import services as deals
+from salesmarketing.models import User
+from tests.factories import UserFactory
+from tests.kpis.conftest import jst
+
+pytestmark = pytest.mark.django_db
+W47 = Period.parse("2026-W47")
+
+
+def _more_rows(n: int, *, owner, outsider, campaign, start: int = 0) -> None:
+    """n more of every kind of record in W47: leads, handoffs (accepted, rejected, breached), deals won and lost
+    with customer voices, costs and action items."""
+    for i in range(start, start + n):
+        lead, _created = lead_upsert(email=f"more{i}@example.jp", source="manual", name=f"追加 {i}")
+        Lead.objects.filter(pk=lead.pk).update(created_at=jst(11, 17, 9), first_touch_campaign=campaign)
+        rep = owner if i % 2 else outsider
+        Handoff.objects.create(
+            lead=lead,
+            owner=rep,
+            team=rep.team,
+            state="rejected" if i % 3 == 0 else "accepted",
+            reject_reason="not_a_fit" if i % 3 == 0 else "",
+            campaign=campaign,
+            mql_at=jst(11, 17, 10),
+            assigned_at=jst(11, 17, 10),
+            sla_due_at=jst(11, 17, 14),
+            first_touch_at=jst(11, 17, 15),  # breached
+            decided_at=jst(11, 18, 10),
+        )
+        deal = deals.deal_create(
+            name=f"追加商談 {i}", owner=rep, by=rep, source="marketing", created_at=jst(11, 17, 12)
+        )
+        if i % 2:
+            deals.deal_close_won(deal=deal, amount=1_000_000, by=rep, at=jst(11, 19, 12), notify=False)
+        else:
+            deals.deal_close_lost(
+                deal=deal, cause="competitor", side="external", note="他社に決定", by=rep, at=jst(11, 19, 12)
+            )
+        deals.activity_log(
+            by=rep,
+            deal=deal,
+            type="call",
+            subject="ヒアリング",
+            is_voice=True,
+            voice_text="残業が多い",
+            occurred_at=jst(11, 18, 11),
+        )
+        CampaignCost.objects.create(campaign=campaign, date=dt.date(2026, 11, 18), amount=10_000)
+        services.action_item_create(
+            title=f"対応 {i}", owner=rep, due_date=dt.date(2026, 11, 30), week=W47, by=rep
+        )
+
+
+# --- the shared dashboard ---------------------------------------------------------------------------------
+
+
+def test_the_home_page_is_the_shared_dashboard(client, owner, kpi_data, frozen_now):
+    client.force_login(owner)
+    response = client.get("/?period=2026-W47", HTTP_ACCEPT_LANGUAGE="en")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<h1>Dashboard</h1>" in html
+    card = re.search(r'id="card-opportunities_marketing_sourced".*?</article>', html, re.S).group(0)
+    assert ">3</a>" in card  # 商談化数 for the week, linked to its records
+    assert reverse("kpis:drilldown", args=["opportunities_marketing_sourced"]) + "?period=2026-W47" in card
+    assert html.index('id="card-opportunities_marketing_sourced"') < html.index(
+        'id="card-revenue"'
+    )  # 商談化数 first
+    funnel = re.search(r'<ol class="funnel">.*?</ol>', html, re.S).group(0)
+    assert [int(v) for v in re.findall(r'class="funnel-value"[^>]*>(\d+)<', funnel)] == [4, 3, 4, 2, 3, 1]
+
+
+def test_an_empty_period_shows_dashes_not_errors(client, owner, db):
+    client.force_login(owner)
+    html = client.get("/?period=2020-W01", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    win_rate = re.search(r'id="card-win_rate".*?</article>', html, re.S).group(0)
+    assert 'class="kpi-value"' in win_rate and ">—</a>" in win_rate
+
+
+def test_period_and_team_switches_are_real_links_that_htmx_swaps(client, manager, kpi_data, frozen_now):
+    client.force_login(manager)
+    html = client.get("/?period=2026-W47", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    team_link = f"?period=2026-W47&amp;team={kpi_data.t1.pk}"
+    assert f'href="{team_link}" hx-get="{team_link}" hx-target="#dashboard-body"' in html
+    assert 'href="?period=month"' in html
+
+    partial = client.get(
+        f"/?period=2026-W47&team={kpi_data.t1.pk}", HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    body = partial.content.decode()
+    assert "<html" not in body and body.lstrip().startswith('<div id="dashboard-body"')
+    assert partial["Vary"] and "HX-Request" in partial["Vary"]
+    card = re.search(r'id="card-leads_acquired".*?</article>', body, re.S).group(0)
+    assert ">1</a>" in card  # T1's leads
+
+
+def test_a_bad_period_falls_back_to_the_current_week(client, owner, db):
+    client.force_login(owner)
+    response = client.get("/?period=2026-W99", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    assert Period.current("week").label in response.content.decode()
+
+
+def test_the_previous_week_is_what_its_meeting_saw(client, manager, kpi_data, frozen_now):
+    services.snapshot_freeze_week(week=W47.previous(), team=None)
+    Lead.objects.filter(email="l2@one.example.jp").update(created_at=jst(11, 10, 9))
+    l3 = Lead.objects.get(email="l3@two.example.jp")
+    Lead.objects.filter(pk=l3.pk).update(created_at=jst(11, 11, 9))  # W46 now has 2 leads, frozen with 1
+    from kpis.selectors import dashboard
+
+    card = next(f for f in dashboard(period=W47, team=None, teams=[]).cards if f.key == "leads_acquired")
+    assert (card.value, card.previous) == (2, 1)
+
+
+def test_cards_show_target_pacing_and_progress(client, manager, kpi_data):
+    now = jst(11, 19, 12)  # Thursday noon: 3.5 of 7 days gone
+    Target.objects.create(
+        kpi="leads_acquired", period_kind="week", value=10, effective_from=dt.date(2026, 1, 5)
+    )
+    from kpis.selectors import dashboard
+
+    board = dashboard(period=W47, team=None, teams=[], now=now)
+    card = next(f for f in board.cards if f.key == "leads_acquired")
+    assert card.target == 10 and card.expected == pytest.approx(5.0)
+    assert card.value == 3 and card.on_track is False  # behind the pace of 5 by Thursday noon
+    assert card.previous == 1 and card.change == pytest.approx(2.0)  # +200 % on W46
+
+
+# Layout: session, user, the user's team, unread count (4); teams (1); the cards' eight-period trend (leads,
+# handoffs, deals: 3); last week's snapshot (1); every KPI for this week, and last week when it is not frozen
+# (6); targets (1).
+DASHBOARD_QUERIES = 16
+
+
+def test_the_dashboard_runs_the_same_queries_for_few_and_many_rows(
+    client, manager, owner, outsider, kpi_data, frozen_now, django_assert_num_queries
+):
+    client.force_login(manager)
+    with django_assert_num_queries(DASHBOARD_QUERIES):
+        assert client.get("/?period=2026-W47").status_code == 200
+    _more_rows(12, owner=owner, outsider=outsider, campaign=kpi_data.campaign)
+    with django_assert_num_queries(DASHBOARD_QUERIES):
+        assert client.get(f"/?period=2026-W47&team={kpi_data.t1.pk}").status_code == 200
+    services.snapshot_freeze_week(week=W47.previous(), team=None)
+    with django_assert_num_queries(DASHBOARD_QUERIES):
+        assert client.get("/?period=2026-W47").status_code == 200
+    with django_assert_num_queries(DASHBOARD_QUERIES - 1):  # months have no snapshots
+        assert client.get("/?period=2026-11").status_code == 200
+
+
+# --- drill-downs -------------------------------------------------------------------------------------------
+
+
+def test_a_drilldown_lists_the_records_behind_a_number(client, manager, kpi_data, frozen_now):
+    client.force_login(manager)
+    html = client.get("/kpis/win_rate/?period=2026-W47", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "66.7%" in html
+    rows = re.findall(r"<tr>\s*<td>(?:<a [^>]*>)?(D\d)", html)
+    assert sorted(rows) == ["D1", "D3", "D4"]
+    assert html.count('class="counted-yes"') == 2
+
+
+def test_a_drilldown_for_a_team_and_an_unknown_kpi(client, manager, kpi_data, frozen_now):
+    client.force_login(manager)
+    html = client.get(f"/kpis/deals_won/?period=2026-W47&team={kpi_data.t1.pk}").content.decode()
+    assert "D1" in html and "D3" not in html
+    assert client.get("/kpis/no_such_kpi/").status_code == 404
+
+
+def test_a_rep_lists_only_the_records_they_may_open(client, outsider, kpi_data, frozen_now):
+    client.force_login(outsider)
+    html = client.get("/kpis/deals_won/?period=2026-W47", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "D3" in html and "D1" not in html  # D1 is another team's
+    assert "the list shows the ones you may open" in html
+
+
+def test_drilldowns_paginate_with_a_fixed_number_of_queries(
+    client, manager, owner, outsider, kpi_data, frozen_now, django_assert_num_queries
+):
+    client.force_login(manager)
+    _more_rows(3, owner=owner, outsider=outsider, campaign=kpi_data.campaign)
+    # layout 4, teams 1, engine (the leads table only) 1, count 1, page 1
+    with django_assert_num_queries(8):
+        client.get("/kpis/leads_acquired/?period=2026-W47")
+    _more_rows(60, owner=owner, outsider=outsider, campaign=kpi_data.campaign, start=3)
+    with django_assert_num_queries(8):
+        html = client.get(
+            "/kpis/leads_acquired/?period=2026-W47&page=2", HTTP_ACCEPT_LANGUAGE="en"
+        ).content.decode()
+    assert "Page 2 of 2" in html
+
+
+# --- the weekly review -------------------------------------------------------------------------------------
+
+
+def test_the_weekly_review_opens_on_last_week(client, manager, db, frozen_now):
+    client.force_login(manager)
+    html = client.get("/kpis/weekly/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "2026-W47" in html  # the last complete week on Wednesday 25 November
+    assert 'href="?week=2026-W46"' in html and 'href="?week=2026-W48"' in html  # W48: in progress
+    html = client.get("/kpis/weekly/?week=2026-W48", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Week in progress" in html and 'href="?week=2026-W49"' not in html  # W49 has not begun
+
+
+def test_the_weekly_review_shows_the_meetings_sections(client, manager, kpi_data, frozen_now):
+    client.force_login(manager)
+    html = client.get("/kpis/weekly/?week=2026-W47", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    kpi_rows = re.findall(r'<tr id="kpi-(\w+)"', html)
+    assert kpi_rows[0] == "opportunities_marketing_sourced"  # 商談化数 first
+    assert "D1" in html and "D3" in html  # deals won
+    lost = re.search(r'id="h-lost".*?</section>', html, re.S).group(0)
+    assert "Price" in lost and "3割高い" in lost  # D4's cause and note
+    tally = re.search(r'id="lost-tally".*?</table>', html, re.S).group(0)
+    assert "Timing" in tally and "Price" in tally  # D5 (W46) and D4 (W47) in the four weeks' tally
+    handoffs = re.search(r'id="h-handoffs".*?</section>', html, re.S).group(0)
+    assert "l3" in handoffs and "資料を見ただけ" in handoffs and "Too early" in handoffs
+    assert "Campaign reactions" in html and "@media print" not in html
+
+
+# Layout 4; teams 1; snapshots 1; KPI engine: the week 6, month/quarter to date 3, targets 1; last week 3;
+# won deals 1 + by source 1; lost deals 1 + tally 1; breaches 1; rejected 1 + reasons 1; voices 1;
+# campaign reactions 4; action items 1 + owners 1.
+REVIEW_QUERIES = 33
+REVIEW_FROZEN_QUERIES = REVIEW_QUERIES - 10  # the week's numbers come from its snapshot
+
+
+def test_the_weekly_review_runs_the_same_queries_for_few_and_many_rows(
+    client, manager, owner, outsider, kpi_data, frozen_now, django_assert_num_queries
+):
+    client.force_login(manager)
+    with django_assert_num_queries(REVIEW_QUERIES):
+        client.get("/kpis/weekly/?week=2026-W47")
+    _more_rows(15, owner=owner, outsider=outsider, campaign=kpi_data.campaign)
+    with django_assert_num_queries(REVIEW_QUERIES):
+        html = client.get("/kpis/weekly/?week=2026-W47").content.decode()
+    assert html.count('class="voice"') == 15
+    services.snapshot_freeze_week(week=W47, team=None)
+    with django_assert_num_queries(REVIEW_FROZEN_QUERIES):
+        client.get("/kpis/weekly/?week=2026-W47")
+
+
+# --- action items ------------------------------------------------------------------------------------------
+
+
+def test_an_action_item_added_with_htmx_comes_back_as_the_list(client, manager, owner, db, frozen_now):
+    client.force_login(manager)
+    response = client.post(
+        reverse("kpis:action_item_create"),
+        {"week": "2026-W47", "title": "失注理由をマーケと共有", "owner": owner.pk, "due_date": "2026-11-30"},
+        HTTP_HX_REQUEST="true",
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html
+    assert html.lstrip().startswith('<section class="card review-block" id="actions"')
+    assert "失注理由をマーケと共有" in html
+    item = ActionItem.objects.get()
+    assert (item.owner, item.week_start, item.created_by) == (owner, dt.date(2026, 11, 16), manager)
+
+
+def test_an_action_item_without_a_title_shows_the_error_in_place(client, manager, owner, db, frozen_now):
+    client.force_login(manager)
+    response = client.post(
+        reverse("kpis:action_item_create"),
+        {"week": "2026-W47", "title": " ", "owner": owner.pk, "due_date": "2026-11-30"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200 and 'class="error"' in response.content.decode()
+    assert not ActionItem.objects.exists()
+
+
+def test_without_javascript_adding_redirects_back_to_the_review(client, manager, owner, db, frozen_now):
+    client.force_login(manager)
+    response = client.post(
+        reverse("kpis:action_item_create"),
+        {"week": "2026-W47", "title": "資料を更新", "owner": owner.pk, "due_date": "2026-11-30"},
+    )
+    assert response.status_code == 302 and response["Location"] == "/kpis/weekly/?week=2026-W47#actions"
+
+
+def test_open_items_are_carried_over_until_done(client, manager, owner, db, frozen_now):
+    item = services.action_item_create(
+        title="ウェビナー参加者へフォロー",
+        owner=owner,
+        due_date=dt.date(2026, 11, 20),
+        week=Period.parse("2026-W46"),
+        by=manager,
+    )
+    client.force_login(manager)
+    assert "ウェビナー参加者へフォロー" in client.get("/kpis/weekly/?week=2026-W47").content.decode()
+    assert "ウェビナー参加者へフォロー" not in client.get("/kpis/weekly/?week=2026-W45").content.decode()
+
+    response = client.post(
+        reverse("kpis:action_item_done", args=[item.pk]),
+        {"done": "1", "week": "2026-W47"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert 'aria-pressed="true"' in response.content.decode()
+    item.refresh_from_db()
+    assert item.done_at is not None
+    assert (
+        "ウェビナー参加者へフォロー" in client.get("/kpis/weekly/?week=2026-W48").content.decode()
+    )  # done this week
+    assert "ウェビナー参加者へフォロー" not in client.get("/kpis/weekly/?week=2026-W49").content.decode()
+    services.action_item_set_done(item=item, done=False, by=manager)  # reopened: carried again
+    assert "ウェビナー参加者へフォロー" in client.get("/kpis/weekly/?week=2026-W49").content.decode()
+
+
+# --- targets and hand-entered values -----------------------------------------------------------------------
+
+
+def test_a_manager_sets_targets_and_percentages_are_typed_as_percent(client, manager, db, frozen_now):
+    client.force_login(manager)
+    page = client.get("/kpis/targets/")
+    assert page.status_code == 200
+    response = client.post("/kpis/targets/", {"win_rate__month": "35", "leads_acquired__week": "40"})
+    assert response.status_code == 302
+    assert Target.objects.get(kpi="win_rate", period_kind="month").value == Decimal("0.35")
+    week = Target.objects.get(kpi="leads_acquired", period_kind="week", team=None)
+    assert week.value == 40 and week.effective_from == dt.date(2026, 11, 23)  # this week on
+    assert 'value="35"' in client.get("/kpis/targets/").content.decode()
+
+
+def test_a_rep_sees_targets_but_cannot_set_them(client, owner, db):
+    client.force_login(owner)
+    assert client.get("/kpis/targets/").status_code == 200
+    assert client.post("/kpis/targets/", {"win_rate__month": "35"}).status_code == 403
+    assert not Target.objects.exists()
+
+
+def test_marketing_enters_brand_awareness_in_percent(client, marketer, db):
+    client.force_login(marketer)
+    response = client.post(
+        "/kpis/values/",
+        {
+            "kpi": "brand_awareness",
+            "period_kind": "month",
+            "period_start": "2026-11-15",
+            "value": "23.5",
+            "note": "調査",
+        },
+    )
+    assert response.status_code == 302
+    entry = ManualKpiValue.objects.get()
+    assert (entry.value, entry.period_start, entry.entered_by) == (
+        Decimal("0.235"),
+        dt.date(2026, 11, 1),
+        marketer,
+    )
+
+
+def test_a_rep_cannot_enter_values(client, owner, db):
+    client.force_login(owner)
+    response = client.post(
+        "/kpis/values/",
+        {"kpi": "brand_awareness", "period_kind": "month", "period_start": "2026-11-01", "value": "20"},
+    )
+    assert response.status_code == 403
+
+
+def test_everyone_logged_in_can_read_the_pages(client, db):
+    rep = UserFactory(username="rep9", role=User.Role.SALES)
+    client.force_login(rep)
+    for url in ("/", "/kpis/weekly/", "/kpis/targets/", "/kpis/values/", "/kpis/revenue/"):
+        assert client.get(url).status_code == 200, url
