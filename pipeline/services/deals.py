@@ -163,6 +163,7 @@ def deal_create_from_handoff(*, handoff: Handoff, by: User | None) -> Deal:
                 team=handoff.team or owner.team,
                 handoff=handoff,
                 first_touch_campaign=handoff.campaign or lead.first_touch_campaign,
+                created_at=handoff.decided_at,  # 商談化 is the moment sales accepted
             )
     except IntegrityError:  # a concurrent accept created it first (one deal per handoff)
         return Deal.objects.get(handoff=handoff)

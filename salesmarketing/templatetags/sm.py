@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 from django.utils.formats import number_format
@@ -28,7 +28,7 @@ def yen(value) -> str:
     amount = _to_decimal(value)
     if amount is None:
         return DASH
-    text = number_format(amount.quantize(Decimal(1)), decimal_pos=0, use_l10n=True, force_grouping=True)
+    text = _grouped(amount, 0)
     if (get_language() or "ja").startswith("ja"):
         return f"{text}円"
     return f"¥{text}"
@@ -40,7 +40,7 @@ def pct(value, decimals: int = 1) -> str:
     ratio = _to_decimal(value)
     if ratio is None:
         return DASH
-    return f"{number_format(ratio * 100, decimal_pos=int(decimals), use_l10n=True, force_grouping=True)}%"
+    return f"{_grouped(ratio * 100, int(decimals))}%"
 
 
 @register.filter
@@ -49,7 +49,13 @@ def num(value, decimals: int = 0) -> str:
     number = _to_decimal(value)
     if number is None:
         return DASH
-    return number_format(number, decimal_pos=int(decimals), use_l10n=True, force_grouping=True)
+    return _grouped(number, int(decimals))
+
+
+def _grouped(number: Decimal, decimals: int) -> str:
+    """Rounded half up (number_format alone would cut the digits off: 66.666 → 66.6), then grouped."""
+    rounded = number.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return number_format(rounded, decimal_pos=decimals, use_l10n=True, force_grouping=True)
 
 
 @register.filter

@@ -43,11 +43,11 @@ def test_compiled_catalog_matches_its_source(lang):
 
 def test_yen_and_percentages_follow_the_viewers_language():
     template = Template("{% load sm %}{{ amount|yen }} {{ ratio|pct }} {{ missing|yen }} {{ missing|pct }}")
-    context = Context({"amount": 1234567, "ratio": 0.256, "missing": None})
+    context = Context({"amount": 1234567.5, "ratio": 0.25666, "missing": None})
     with translation.override("ja"):
-        assert template.render(context) == "1,234,567円 25.6% — —"
+        assert template.render(context) == "1,234,568円 25.7% — —"  # rounded half up, not cut off
     with translation.override("en"):
-        assert template.render(context) == "¥1,234,567 25.6% — —"
+        assert template.render(context) == "¥1,234,568 25.7% — —"
 
 
 @pytest.mark.django_db
