@@ -8,6 +8,7 @@ import time
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from leads.importing import (
     EXTRA,
@@ -27,6 +28,13 @@ ROWS = [
     'yamada@example.jp,山田 太郎,ヤマダ タロウ,株式会社サンプル,部長,03-1234-5678,情報システム部,製造業,"1,200名",東京都,名刺交換',
     "suzuki@example.jp,鈴木 一郎,スズキ イチロウ,株式会社ビー,課長,06-0000-0000,営業部,IT,50,大阪府,",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """These tests read the reasons in the report, which are written in the active language."""
+    with translation.override("en"):
+        yield
 
 
 def csv_bytes(rows=ROWS, header=HEADER, encoding="utf-8", newline="\r\n") -> bytes:
