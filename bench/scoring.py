@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import multiprocessing
 import os
 import statistics
 import sys
@@ -55,7 +56,7 @@ def _batch_worker(args: tuple[str, list[int], float]) -> int:
 
 
 def run_rescore(database_url: str, now: dt.datetime, workers: int) -> float:
-    from django.db import transaction
+    from django.db import connections, transaction
 
     from leads.models import RescoreBatch
     from leads.scoring.services import rescore_batch_run, rescore_start
@@ -71,7 +72,8 @@ def run_rescore(database_url: str, now: dt.datetime, workers: int) -> float:
             rescore_batch_run(batch_id=batch_id, now=now)
     else:
         chunks = [batch_ids[i::workers] for i in range(workers)]
-        with ProcessPoolExecutor(workers) as pool:
+        connections.close_all()  # each worker process opens its own connection
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             list(pool.map(_batch_worker, [(database_url, chunk, now.timestamp()) for chunk in chunks]))
     return time.perf_counter() - started
 
