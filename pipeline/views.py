@@ -302,31 +302,37 @@ def deal_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "pipeline/deal_detail.html", context)
 
 
+def _log_activity(form: ActivityForm, *, by, deal=None, lead=None) -> bool:
+    """Log the valid form's activity on a deal or a lead; service errors go next to their fields."""
+    data = form.cleaned_data
+    try:
+        services.activity_log(
+            by=by,
+            deal=deal,
+            lead=lead,
+            type=data["type"],
+            subject=data["subject"],
+            body=data["body"],
+            outcome=data["outcome"],
+            occurred_at=data["occurred_at"],
+            is_voice=data["is_voice"],
+            voice_text=data["voice_text"],
+        )
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return False
+    return True
+
+
 @require_POST
 def activity_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     deal = _get_deal_for_user(request, pk)
     form = ActivityForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.activity_log(
-                by=request.user,
-                deal=deal,
-                type=data["type"],
-                subject=data["subject"],
-                body=data["body"],
-                outcome=data["outcome"],
-                occurred_at=data["occurred_at"],
-                is_voice=data["is_voice"],
-                voice_text=data["voice_text"],
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            if not _is_partial(request):
-                messages.success(request, _("Activity logged."))
-                return redirect(deal)
-            form = None
+    if form.is_valid() and _log_activity(form, by=request.user, deal=deal):
+        if not _is_partial(request):
+            messages.success(request, _("Activity logged."))
+            return redirect(deal)
+        form = None
     if _is_partial(request):
         context = {
             "deal": deal,
@@ -459,27 +465,11 @@ def lead_activity_create(request: HtmxHttpRequest, lead_pk: int) -> HttpResponse
     if lead is None:
         raise Http404
     form = ActivityForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.activity_log(
-                by=request.user,
-                lead=lead,
-                type=data["type"],
-                subject=data["subject"],
-                body=data["body"],
-                outcome=data["outcome"],
-                occurred_at=data["occurred_at"],
-                is_voice=data["is_voice"],
-                voice_text=data["voice_text"],
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Activity logged."))
-            if request.htmx:
-                return HttpResponseClientRedirect(lead.get_absolute_url())
-            return redirect(lead)
+    if request.method == "POST" and form.is_valid() and _log_activity(form, by=request.user, lead=lead):
+        messages.success(request, _("Activity logged."))
+        if request.htmx:
+            return HttpResponseClientRedirect(lead.get_absolute_url())
+        return redirect(lead)
     status = 422 if form.errors else 200
     template = "pipeline/lead_activity.html" + ("#form" if request.htmx else "")
     return render(request, template, {"lead": lead, "activity_form": form}, status=status)
