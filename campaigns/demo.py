@@ -1,4 +1,13 @@
-"""Demo personas and a year of campaigns with monthly costs (idempotent)."""
+"""Demo personas (with matching rules) and a year of campaigns with monthly costs (idempotent).
+
+`seed` runs before the leads demo (touches need the campaigns' UTM codes); `seed_after` runs at the end of
+`seed_demo`, once leads, handoffs and deals exist: it adds two small stories through the capture path and computes
+personas and attribution:
+- "Why did you call me?" (journey 2): senior people at large companies who downloaded the SFA whitepaper once
+  become MQLs; sales rejects most of them as "too early", so that campaign shows a low acceptance rate.
+- "Visitors are not buyers" (journey 4): many junior readers of the blog at small companies visit and sign up,
+  so the visitor mix differs from the buyer mix on the dashboard.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +16,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignCost, Persona
-from leads.choices import AwarenessStage, Industry
+from campaigns.models import Campaign, CampaignCost, Persona, PersonaRule
+from leads.choices import AwarenessStage, Industry, TouchType
 
 PERSONAS = [
     dict(
@@ -56,6 +65,17 @@ PERSONAS = [
         awareness_stage=AwarenessStage.MANIFEST,
     ),
 ]
+
+# persona index → rules: (title contains, department contains, industry, employees from, employees to, priority)
+PERSONA_RULES = {
+    0: [
+        ("部長, 本部長, 室長", "情報システム, 情シス, IT", "", None, None, 10),
+        ("部長, 取締役", "", Industry.MANUFACTURING, 300, 1999, 20),
+    ],
+    1: [("課長, マネージャー, マネジャー, 係長", "", "", None, None, 40)],
+    2: [("代表, 社長, 取締役", "", "", None, 299, 5)],
+    3: [("", "営業企画, 経営企画", "", None, None, 30), ("主任, 担当", "営業", "", None, None, 50)],
+}
 
 # name, channel, objective, utm code, start offset (days ago), length (days), monthly cost (yen), personas (indexes)
 CAMPAIGNS = [
@@ -189,4 +209,193 @@ def seed(*, users, stdout) -> None:
                 break
             month = (month + dt.timedelta(days=32)).replace(day=1)
         CampaignCost.objects.bulk_create(lines, ignore_conflicts=True)
+    for index, rules in PERSONA_RULES.items():
+        persona = personas[index]
+        if persona.rules.exists():
+            continue  # never touch rules someone has edited
+        PersonaRule.objects.bulk_create(
+            PersonaRule(
+                persona=persona,
+                title_contains=title,
+                department_contains=department,
+                industry=industry,
+                employees_min=low,
+                employees_max=high,
+                priority=priority,
+            )
+            for title, department, industry, low, high, priority in rules
+        )
     stdout.write(f"  campaigns: {Campaign.objects.count()} campaigns, {Persona.objects.count()} personas")
+
+
+# --- After the leads and pipeline demos ------------------------------------------------------------------------
+
+SOURCE = "demo-campaigns"
+# (domain, company, industry, employees, prefecture) of large companies whose senior people read one whitepaper
+WHITEPAPER_COMPANIES = [
+    ("toho-seiki.co.jp", "東邦精機株式会社", Industry.MANUFACTURING, 1200, "神奈川県"),
+    ("nippon-logitech.co.jp", "日本ロジテック株式会社", Industry.LOGISTICS, 2100, "千葉県"),
+    ("kansai-autoparts.co.jp", "関西オートパーツ株式会社", Industry.MANUFACTURING, 1600, "大阪府"),
+]
+WHITEPAPER_READERS = [
+    ("小川 浩", "情報システム部 部長", "情報システム部", "rejected"),
+    ("岡田 真一", "取締役", "経営企画部", "rejected"),
+    ("藤田 恵美", "情報システム部 部長", "情報システム部", "accepted"),
+    ("後藤 剛", "製造部 部長", "製造部", "rejected"),
+    ("長谷川 聡", "本部長", "営業本部", "rejected"),
+    ("村上 千尋", "情報システム部 部長", "情報システム部", "rejected"),
+    ("近藤 大樹", "取締役 CIO", "情報システム部", "accepted"),
+    ("石川 直人", "総務部 部長", "総務部", "rejected"),
+]
+TOO_EARLY_NOTES = [
+    "資料を見ただけ、検討は来期",
+    "情報収集の段階。予算化は来年度",
+    "上長に共有するために資料を読んだだけ",
+]
+# Small companies whose junior staff read the blog (the leads demo's companies)
+BLOG_COMPANIES = [
+    ("yamato-kaikei.jp", "大和会計事務所", Industry.SERVICES, 35, "東京都"),
+    ("kyoto-designlab.jp", "株式会社京都デザインラボ", Industry.MEDIA, 45, "京都府"),
+    ("bayside-tsuhan.jp", "株式会社ベイサイド通販", Industry.RETAIL, 60, "千葉県"),
+    ("ms-edu.co.jp", "株式会社エムズ教育", Industry.PUBLIC, 75, "熊本県"),
+    ("cloudbridge.jp", "株式会社クラウドブリッジ", Industry.IT, 90, "東京都"),
+]
+BLOG_TITLES = ["担当", "担当", "一般社員", "スタッフ", "主任", "アシスタント", ""]
+BLOG_PAGES = ["/blog/overtime-reduction", "/blog/sales-kpi", "/blog/dx-basics", "/features", "/"]
+BLOG_READERS = 110
+SITE = "https://www.kaizen-cloud.jp"
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat()
+
+
+def _whitepaper_events(now: dt.datetime) -> list[dict]:
+    events = []
+    for i, (name, title, department, _verdict) in enumerate(WHITEPAPER_READERS):
+        domain, company, industry, employees, prefecture = WHITEPAPER_COMPANIES[i % len(WHITEPAPER_COMPANIES)]
+        events.append(
+            dict(
+                id=f"wp-reader-{i}",
+                type=TouchType.CONTENT_DOWNLOAD,
+                email=f"wp.reader{i}@{domain}",
+                name=name,
+                title=title,
+                department=department,
+                company=company,
+                company_domain=domain,
+                industry=industry,
+                employee_count=employees,
+                prefecture=prefecture,
+                occurred_at=_iso(now - dt.timedelta(days=2 + i, hours=3)),
+                url=f"{SITE}/whitepaper/sfa-guide",
+                utm_campaign="wp-sfa-guide",
+                utm_source="demo",
+                properties={"asset": "SFA導入ガイド"},
+            )
+        )
+    return events
+
+
+def _blog_events(now: dt.datetime) -> list[dict]:
+    import random
+
+    rng = random.Random(4)
+    events = []
+    for i in range(BLOG_READERS):
+        domain, company, industry, employees, prefecture = BLOG_COMPANIES[i % len(BLOG_COMPANIES)]
+        start = now - dt.timedelta(days=rng.uniform(3, 88))
+        visits = rng.randint(2, 7)
+        for j in range(visits):
+            events.append(
+                dict(
+                    id=f"blog-{i}-pv-{j}",
+                    type=TouchType.PAGE_VIEW,
+                    visitor_id=f"demo-blog-{i:03d}",
+                    occurred_at=_iso(start + dt.timedelta(hours=6 * j)),
+                    url=f"{SITE}{rng.choice(BLOG_PAGES)}",
+                    utm_campaign="blog" if j == 0 else "",
+                    utm_source="demo" if j == 0 else "",
+                )
+            )
+        events.append(
+            dict(
+                id=f"blog-{i}-signup",
+                type=TouchType.FORM_SUBMIT,
+                visitor_id=f"demo-blog-{i:03d}",
+                email=f"reader{i}@{domain}",
+                title=rng.choice(BLOG_TITLES),
+                company=company,
+                company_domain=domain,
+                industry=industry,
+                employee_count=employees,
+                prefecture=prefecture,
+                occurred_at=_iso(start + dt.timedelta(hours=6 * visits)),
+                url=f"{SITE}/newsletter",
+                utm_campaign="newsletter",
+                properties={"form": "メルマガ登録"},
+            )
+        )
+    return events
+
+
+def seed_after(*, users, stdout) -> None:
+    """Stories that need leads, then personas and attribution for everyone. Idempotent: events carry fixed ids
+    (replays store nothing), only still-open demo handoffs are decided, and attribution is recomputed."""
+    from django.db.models import Min
+
+    from campaigns.attribution import attribution_rebuild_now, attribution_sweep
+    from leads.awareness import infer_awareness
+    from leads.handoffs import handoff_accept, handoff_assign, handoff_reject
+    from leads.ingest import events_ingest
+    from leads.models import Handoff, Lead, Touch
+    from leads.scoring.services import leads_score_and_qualify
+
+    now = timezone.now()
+    events = _whitepaper_events(now) + _blog_events(now)
+    for start in range(0, len(events), 500):
+        events_ingest(events=events[start : start + 500], source=SOURCE)
+    # The capture path stamps a new lead "now"; these people arrived with their first touch.
+    firsts = (
+        Touch.objects.filter(source=SOURCE, lead__isnull=False)
+        .values("lead_id")
+        .annotate(first=Min("occurred_at"))
+    )
+    leads = Lead.objects.in_bulk([row["lead_id"] for row in firsts])
+    for row in firsts:
+        lead = leads[row["lead_id"]]
+        lead.created_at = min(lead.created_at, row["first"])
+    Lead.objects.bulk_update(leads.values(), ["created_at"], batch_size=500)
+
+    readers = {
+        f"wp.reader{i}@{WHITEPAPER_COMPANIES[i % len(WHITEPAPER_COMPANIES)][0]}": verdict
+        for i, (_n, _t, _d, verdict) in enumerate(WHITEPAPER_READERS)
+    }
+    # What the worker does for touched leads (awareness, scores, MQL handoffs), now rather than after the
+    # seeding transaction commits, so that the attribution below sees it.
+    demo_ids = list(leads)
+    infer_awareness(demo_ids)
+    leads_score_and_qualify(demo_ids, now=now)
+    reader_ids = list(Lead.objects.filter(email__in=readers).values_list("id", flat=True))
+    for index, handoff in enumerate(
+        Handoff.objects.filter(lead_id__in=reader_ids, state__in=Handoff.OPEN_STATES)
+        .select_related("lead")
+        .order_by("id")
+    ):
+        handoff = handoff_assign(handoff_id=handoff.pk, now=now)
+        rep = handoff.owner or users["rep1"]
+        decided = now - dt.timedelta(hours=1)
+        if readers.get(handoff.lead.email) == "accepted":
+            handoff_accept(handoff=handoff, by=rep, now=decided)
+        else:
+            note = TOO_EARLY_NOTES[index % len(TOO_EARLY_NOTES)]
+            handoff_reject(
+                handoff=handoff, by=rep, reason=Handoff.RejectReason.TOO_EARLY, note=note, now=decided
+            )
+
+    attribution_sweep(now=now)  # moves the sweep's watermarks past the demo data
+    days = attribution_rebuild_now()
+    stdout.write(
+        f"  campaigns: personas matched, attribution computed ({days} days; "
+        f"{Lead.objects.filter(persona__isnull=False).count()} leads with a persona)"
+    )

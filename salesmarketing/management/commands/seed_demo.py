@@ -49,6 +49,8 @@ class Command(BaseCommand):
                 module = _demo_module(app)
                 if module is not None:
                     module.seed(users=users, stdout=self.stdout)
+            # Campaign stories that need the leads and deals above; then personas and attribution for everyone.
+            _demo_module("campaigns").seed_after(users=users, stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data is ready. Log in with any of these (password for all: {DEMO_PASSWORD}):"

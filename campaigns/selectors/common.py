@@ -1,0 +1,114 @@
+"""What the campaign pages share: who may edit, the numbers of a campaign, chart buckets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db.models import F
+from django.db.models.functions import TruncMonth, TruncWeek
+
+from campaigns.models import AttributionModel, AttributionState, ConversionKind
+from campaigns.periods import Period
+from leads.models import Handoff
+from salesmarketing.models import User
+
+PAGE_SIZE = 50
+LEADS_PAGE_SIZE = 20
+METRICS = ("leads", "mqls", "sqls", "deals", "won", "revenue")
+REASON_LABELS = dict(Handoff.RejectReason.choices)
+
+
+def can_edit(user: User) -> bool:
+    """Marketing, managers and admins edit campaigns, costs and personas; sales reps only look."""
+    return user.is_superuser or user.role in (User.Role.MARKETING, User.Role.MANAGER, User.Role.ADMIN)
+
+
+def attribution_state() -> AttributionState | None:
+    return AttributionState.objects.filter(pk=1).first()
+
+
+def ratio(numerator, denominator):
+    return numerator / denominator if numerator is not None and denominator else None
+
+
+@dataclass
+class Numbers:
+    """What a campaign (or a total) produced in the period under one attribution model, and what it cost."""
+
+    spend: float = 0
+    leads: float = 0
+    mqls: float = 0
+    sqls: float = 0
+    deals: float = 0
+    won: float = 0
+    revenue: float = 0
+    accepted: int = 0
+    rejected: int = 0
+    revenue_by_model: dict = field(default_factory=dict)
+
+    @property
+    def cpl(self):
+        return ratio(self.spend, self.leads)
+
+    @property
+    def cost_per_mql(self):
+        return ratio(self.spend, self.mqls)
+
+    @property
+    def cost_per_deal(self):
+        return ratio(self.spend, self.deals)
+
+    @property
+    def roi(self):
+        return ratio(self.revenue - self.spend, self.spend) if self.spend else None
+
+    @property
+    def mql_rate(self):
+        return ratio(self.mqls, self.leads)
+
+    @property
+    def acceptance(self):
+        return ratio(self.accepted, self.accepted + self.rejected)
+
+    @property
+    def decided(self) -> int:
+        return self.accepted + self.rejected
+
+
+def numbers_from(row) -> Numbers:
+    """Numbers from an annotated campaign or an aggregate dict (keys `m_<metric>`)."""
+    get = row.get if isinstance(row, dict) else (lambda key, default=None: getattr(row, key, default))
+    return Numbers(
+        spend=float(get("m_spend") or 0),
+        accepted=int(get("m_accepted") or 0),
+        rejected=int(get("m_rejected") or 0),
+        **{metric: float(get(f"m_{metric}") or 0) for metric in METRICS},
+        revenue_by_model={m: float(get(f"m_revenue_{m}") or 0) for m in AttributionModel.values},
+    )
+
+
+def trunc_to_bucket(period: Period, field_name: str):
+    if period.bucket == "week":
+        return TruncWeek(field_name)
+    if period.bucket == "month":
+        return TruncMonth(field_name)
+    return F(field_name)
+
+
+def as_date(value) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
+    return value
+
+
+STEP_ORDER = [
+    ConversionKind.VISIT,
+    ConversionKind.LEAD,
+    ConversionKind.MQL,
+    ConversionKind.SQL,
+    ConversionKind.DEAL,
+    ConversionKind.WON,
+]

@@ -1,0 +1,85 @@
+"""Thin, idempotent tasks: they take ids, call a service, and running them twice changes nothing.
+
+Beat runs `attribution_sweep` every few minutes (settings.CELERY_BEAT_SCHEDULE); it queues `refresh_leads` for
+the leads that changed and, once a day, a full rebuild in id-range batches.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import transaction
+
+RETRY = {"acks_late": True, "autoretry_for": (Exception,), "retry_backoff": True, "max_retries": 5}
+
+
+@shared_task(**RETRY, soft_time_limit=240, time_limit=300)
+def refresh_leads(lead_ids: list[int]) -> int:
+    """Persona and attribution of a batch of changed leads, then the roll-ups of the days concerned."""
+    from campaigns.attribution import LeadSelection, attribution_refresh, rollups_refresh
+    from campaigns.personas import personas_match
+
+    selection = LeadSelection(ids=tuple(sorted(set(lead_ids))))
+    personas_match(selection=selection)
+    attribution_refresh(selection=selection)
+    return rollups_refresh()
+
+
+@shared_task(**RETRY, soft_time_limit=240, time_limit=300)
+def refresh_lead_range(first_id: int, last_id: int) -> int:
+    """One batch of the daily rebuild (roll-ups follow in `refresh_rollups`, queued by the sweep)."""
+    from campaigns.attribution import LeadSelection, attribution_refresh
+    from campaigns.personas import personas_match
+
+    selection = LeadSelection(first_id=first_id, last_id=last_id)
+    personas_match(selection=selection)
+    return len(attribution_refresh(selection=selection))
+
+
+@shared_task(**RETRY, soft_time_limit=240, time_limit=300)
+def match_personas(lead_ids: list[int]) -> int:
+    from campaigns.attribution import LeadSelection
+    from campaigns.personas import personas_match
+
+    return personas_match(selection=LeadSelection(ids=tuple(sorted(set(lead_ids)))))
+
+
+@shared_task(**RETRY, soft_time_limit=240, time_limit=300)
+def match_personas_range(first_id: int, last_id: int) -> int:
+    from campaigns.attribution import LeadSelection
+    from campaigns.personas import personas_match
+
+    return personas_match(selection=LeadSelection(first_id=first_id, last_id=last_id))
+
+
+@shared_task(**RETRY, soft_time_limit=540, time_limit=600)
+def refresh_rollups() -> int:
+    from campaigns.attribution import rollups_refresh
+
+    return rollups_refresh()
+
+
+@shared_task(**RETRY, soft_time_limit=540, time_limit=600)
+def link_campaign_touches(campaign_id: int) -> int:
+    from campaigns.services import campaign_link_touches
+
+    return campaign_link_touches(campaign_id=campaign_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=120, time_limit=180)
+def attribution_sweep() -> dict:
+    """Beat: queue the leads that changed since the last sweep (or, daily, everyone), then the roll-ups."""
+    from campaigns.attribution import REFRESH_BATCH_SIZE, rebuild_ranges, score_bands_refresh
+    from campaigns.attribution import attribution_sweep as sweep
+
+    result = sweep()
+    score_bands_refresh()
+    with transaction.atomic():
+        ranges = rebuild_ranges() if result.rebuild else []
+        for first_id, last_id in ranges:
+            transaction.on_commit(lambda a=first_id, b=last_id: refresh_lead_range.delay(a, b), robust=True)
+        ids = result.lead_ids
+        for start in range(0, len(ids), REFRESH_BATCH_SIZE):
+            batch = ids[start : start + REFRESH_BATCH_SIZE]
+            transaction.on_commit(lambda b=batch: refresh_leads.delay(b), robust=True)
+        transaction.on_commit(refresh_rollups.delay, robust=True)
+    return {"leads": len(ids), "rebuild_batches": len(ranges)}

@@ -1,0 +1,66 @@
+"""Small formatting helpers for the campaign pages."""
+
+from __future__ import annotations
+
+from django import template
+
+from salesmarketing.templatetags.sm import DASH, num
+
+register = template.Library()
+
+
+@register.filter
+def credit(value) -> str:
+    """Credited conversions: whole numbers as they are, W-shaped fractions with one decimal ('12.3')."""
+    if value is None:
+        return DASH
+    value = float(value)
+    if 0 < value < 0.05:
+        return "<0.1"
+    if abs(value - round(value)) < 0.05:
+        return num(round(value))
+    return num(round(value, 1), 1)  # round first: number_format truncates
+
+
+@register.filter
+def share_width(value, total) -> str:
+    """A bar width in percent for inline bars (0–100, '0' when the total is missing)."""
+    try:
+        value, total = float(value or 0), float(total or 0)
+    except (TypeError, ValueError):
+        return "0"
+    if total <= 0:
+        return "0"
+    return f"{max(0.0, min(100.0, 100 * value / total)):.1f}"
+
+
+@register.filter
+def index(sequence, i):
+    try:
+        return sequence[int(i)]
+    except (IndexError, TypeError, ValueError, KeyError):
+        return None
+
+
+@register.simple_tag
+def sort_link(current: str, key: str, default_desc: bool = True) -> str:
+    """The sort value a column header links to: its default direction, or the reverse when already sorted."""
+    if current.lstrip("-") == key:
+        return key if current.startswith("-") else f"-{key}"
+    return f"-{key}" if default_desc else key
+
+
+@register.simple_tag
+def sort_mark(current: str, key: str) -> str:
+    if current.lstrip("-") != key:
+        return ""
+    return "▼" if current.startswith("-") else "▲"
+
+
+@register.filter
+def index_key(mapping, key):
+    """mapping[key] in a template (None when missing)."""
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None
