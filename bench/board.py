@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from generate import ensure_database  # bench/ is on sys.path when a bench script runs
+
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "ベンチ"
 
@@ -35,16 +37,6 @@ def setup_django(database_url: str) -> None:
     import django
 
     django.setup()
-
-
-def ensure_database(database_url: str) -> None:
-    import psycopg
-
-    name = database_url.rsplit("/", 1)[1]
-    admin = database_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def generate(*, n_open: int, n_closed: int, reset: bool, log=print):

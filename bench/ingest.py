@@ -29,6 +29,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from generate import ensure_database  # bench/ is on sys.path when a bench script runs
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -134,17 +136,6 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
         "SECURE_COOKIES": "0",
         "LOG_LEVEL": "WARNING",
     }
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urllib.parse.urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def analyze(url: str) -> None:
