@@ -165,6 +165,8 @@ def generate(size: str, seed: int, *, log=print) -> dict[str, int]:
             """UPDATE leads_lead SET last_touch_at = t.last FROM (SELECT lead_id, max(occurred_at) AS last FROM leads_touch
                GROUP BY lead_id) t WHERE leads_lead.id = t.lead_id"""
         )
+        # Run the deferred foreign-key checks now: PostgreSQL will not alter a table with checks pending.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for table, (constraints, indexes) in saved.items():
             for name, definition in constraints:
                 cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
