@@ -7,7 +7,9 @@ creates an API key, starts gunicorn on a free port, sends the batches from --con
 stops gunicorn again. With --url and --key it only sends (to a server you run). Event ids carry a run id, so
 runs never collide; a final replay of one batch checks that repeats count as duplicates.
 
-A benchmark, not a test: it prints figures and fails only when the server answers with errors.
+A benchmark, not a test: it prints figures and fails only when the server answers with errors. bench/run.py uses
+these functions for its ingest figure, with the events' emails taken from the generated leads and, as the floor,
+the bare INSERT of the same rows (floor_insert).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from generate import ensure_database  # bench/ is on sys.path when a bench script runs
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project first: `bench.…`, then the apps
+from bench.generate import ensure_database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -79,8 +82,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def make_batches(args: argparse.Namespace, run_id: str) -> list[bytes]:
-    """The request bodies, built before the clock starts."""
+def make_batches(args: argparse.Namespace, run_id: str, emails: list[str] | None = None) -> list[bytes]:
+    """The request bodies, built before the clock starts; `emails` (known leads) replaces the made-up ones."""
     rng = random.Random(args.seed)
     kinds = [kind for kind, weight in TYPES for _ in range(weight)]
     campaigns = [f"bench-{n}" for n in range(20)]
@@ -95,20 +98,21 @@ def make_batches(args: argparse.Namespace, run_id: str) -> list[bytes]:
                 "url": "https://www.example.co.jp" + rng.choice(PAGES),
             }
             lead = rng.randrange(args.leads)
+            email = rng.choice(emails) if emails else f"lead{lead}@bench{lead % 500}.example.jp"
             if kind == "page_view":
                 event["visitor_id"] = f"v{rng.randrange(args.visitors)}"
                 if rng.random() < 0.3:
                     event.update(utm_source="google", utm_medium="cpc", utm_campaign=rng.choice(campaigns))
             elif kind == "form_submit":
                 event.update(
-                    email=f"lead{lead}@bench{lead % 500}.example.jp",
+                    email=email,
                     visitor_id=f"v{rng.randrange(args.visitors)}",
                     name=f"ベンチ 太郎{lead}",
                     company=f"株式会社ベンチ{lead % 500}",
                     title=rng.choice(["部長", "課長", "担当", ""]),
                 )
             else:
-                event["email"] = f"lead{lead}@bench{lead % 500}.example.jp"
+                event["email"] = email
                 if kind.startswith("email"):
                     event.update(
                         utm_source="newsletter", utm_medium="email", utm_campaign=rng.choice(campaigns)
@@ -244,6 +248,51 @@ def send_all(url: str, key: str, bodies: list[bytes], concurrency: int) -> tuple
     with ThreadPoolExecutor(concurrency) as pool:
         latencies = list(pool.map(post, bodies))
     return time.perf_counter() - started, latencies, totals
+
+
+FLOOR_SQL = """
+INSERT INTO leads_touch (lead_id, visitor_id, type, occurred_at, url, utm_source, utm_medium, utm_campaign,
+    utm_content, utm_term, properties, source, idempotency_key, created_at)
+SELECT l.id, e.visitor_id, e.type, now(), e.url, e.utm_source, e.utm_medium, e.utm_campaign, '', '', '{}'::jsonb,
+       'bench-floor', e.key, now()
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
+     AS e(key, type, email, visitor_id, url, utm_source, utm_medium, utm_campaign)
+LEFT JOIN leads_lead l ON l.email = e.email
+ON CONFLICT (source, idempotency_key) DO NOTHING
+"""
+
+
+def floor_insert(database_url: str, bodies: list[bytes], concurrency: int) -> float:
+    """The floor of the ingest: the same events as rows, one INSERT … SELECT FROM unnest per batch (the email
+    resolved to its lead by a join), from as many connections as the client has threads. Seconds; the rows
+    are deleted again afterwards."""
+    import psycopg
+
+    fields = ("id", "type", "email", "visitor_id", "url", "utm_source", "utm_medium", "utm_campaign")
+    batches = []
+    for body in bodies:
+        events = json.loads(body)["events"]
+        batches.append([[str(e.get(f, "")) for e in events] for f in fields])
+    local = threading.local()
+    connections = []
+    lock = threading.Lock()
+
+    def insert(columns) -> None:
+        if not hasattr(local, "conn"):
+            local.conn = psycopg.connect(database_url, autocommit=True)
+            with lock:
+                connections.append(local.conn)
+        local.conn.execute(FLOOR_SQL, columns)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(insert, batches))
+    elapsed = time.perf_counter() - started
+    for conn in connections:
+        conn.close()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM leads_touch WHERE source = 'bench-floor'")
+    return elapsed
 
 
 def main(argv=None) -> int:

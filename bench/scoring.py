@@ -2,6 +2,8 @@
 
     uv run python bench/scoring.py --size l [--generate] [--runs 3] [--workers 1|2]
 
+bench/run.py runs the same functions (run_floor, run_rescore) as one figure of the whole suite.
+
 The rescore is the production path: id-range batches (leads.scoring.services.rescore_batch_run), each one
 statement computing fit + capped, decayed engagement and writing changed rows, plus the MQL check. The floor is
 one hand-written UPDATE … FROM (SELECT … GROUP BY) over all leads with the same touch-rule matching (the same
@@ -22,8 +24,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import SIZES, ensure_database, generate, setup_django  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project first: `bench.…`, then the apps
+from bench.generate import SIZES, ensure_database, generate, setup_django  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

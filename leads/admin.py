@@ -169,7 +169,10 @@ class FormEndpointAdmin(admin.ModelAdmin):
             "</form>\n"
             '<script async src="https://YOUR-APP-HOST/static/leads/t.js"></script>'
         )
-        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", snippet)
+        # A read-only textarea wraps long lines and copies easily, with no inline style (the CSP forbids those).
+        return format_html(
+            '<textarea readonly rows="10" cols="90" class="vLargeTextField">{}</textarea>', snippet
+        )
 
 
 @admin.register(ImportJob)

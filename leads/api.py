@@ -21,7 +21,8 @@ from pydantic import ConfigDict, PlainValidator
 
 from leads.choices import AwarenessStage, Industry, LeadSource, LifecycleStage
 from leads.ingest import MAX_EVENTS_PER_BATCH, Domain, Email, EventIn, Text, events_ingest, lead_capture
-from leads.models import Lead
+from leads.models import ErasureRecord, Lead
+from leads.privacy import can_manage_personal_data, lead_erase, lead_export
 from leads.scoring.engine import explain
 from salesmarketing.models import ApiKey
 
@@ -202,8 +203,10 @@ def lead_create_or_update(request: HttpRequest, payload: LeadIn):
     "awareness stage, and its current handoff. Needs the `leads:read` scope.",
 )
 def lead_read(request: HttpRequest, lead_id: int):
-    require_scope(request, ApiKey.Scope.LEADS_READ)
-    lead = get_object_or_404(Lead.objects.select_related("company"), pk=lead_id)
+    key = require_scope(request, ApiKey.Scope.LEADS_READ)
+    # A key acting as a user reads what that user may open in the app (404 for other teams' leads).
+    leads = Lead.objects.all() if key.user is None else Lead.objects.visible_to(key.user)
+    lead = get_object_or_404(leads.select_related("company"), pk=lead_id)
     lead.score_explanation = [
         {
             "rule": c.name,
@@ -217,6 +220,52 @@ def lead_read(request: HttpRequest, lead_id: int):
     ]
     lead.handoff = lead.handoffs.order_by("-mql_at", "-id").first()
     return lead
+
+
+class ErasureOut(Schema):
+    lead_id: int = Field(description="The erased lead's id (it no longer exists).")
+    erased_at: dt.datetime
+    counts: dict[str, int] = Field(description="What was removed or detached, by kind.")
+
+
+def _lead_for_privacy(request: HttpRequest, lead_id: int) -> Lead:
+    """The lead, for a key with the privacy scope; a key acting as a user also needs that user's right to it."""
+    key = require_scope(request, ApiKey.Scope.PRIVACY)
+    leads = Lead.objects.all() if key.user is None else Lead.objects.visible_to(key.user)
+    lead = (
+        leads.select_related("company", "owner", "persona", "first_touch_campaign").filter(pk=lead_id).first()
+    )
+    if lead is None:
+        raise HttpError(404, "Lead not found.")
+    if key.user is not None and not can_manage_personal_data(key.user):
+        raise HttpError(403, "The key's user may not export or erase personal data.")
+    return lead
+
+
+@router.get(
+    "/leads/{int:lead_id}/export",
+    response=dict[str, Any],
+    summary="Export a lead's personal data",
+    description="Everything held about the lead in one document: profile, company, consent and unsubscribe "
+    "state, scores, touches, handoffs, activities and deals (a data subject access request). Needs the "
+    "`leads:privacy` scope.",
+)
+def lead_export_api(request: HttpRequest, lead_id: int):
+    return lead_export(lead=_lead_for_privacy(request, lead_id))
+
+
+@router.delete(
+    "/leads/{int:lead_id}",
+    response=ErasureOut,
+    summary="Erase a lead",
+    description="Erase the lead at the person's request: the lead, its touches, handoffs and lead-only "
+    "activities are removed; its deals keep their amounts without the person. An audit record without "
+    "personal data is kept. Needs the `leads:privacy` scope.",
+)
+def lead_erase_api(request: HttpRequest, lead_id: int):
+    lead = _lead_for_privacy(request, lead_id)
+    record = lead_erase(lead=lead, by=request.auth.user, via=ErasureRecord.Via.API)
+    return {"lead_id": record.lead_id, "erased_at": record.erased_at, "counts": record.counts}
 
 
 # Ninja answers a method a path does not serve with a plain-text 405; these keep every error JSON.
@@ -244,10 +293,13 @@ def leads_other_methods(request: HttpRequest):
 
 
 @router.api_operation(
-    [m for m in _OTHER_METHODS if m != "GET"], "/leads/{int:lead_id}", auth=None, include_in_schema=False
+    [m for m in _OTHER_METHODS if m not in ("GET", "DELETE")],
+    "/leads/{int:lead_id}",
+    auth=None,
+    include_in_schema=False,
 )
 def lead_other_methods(request: HttpRequest, lead_id: int):
-    return _method_not_allowed("GET")
+    return _method_not_allowed("GET, DELETE")
 
 
 # --- API-wide error handling --------------------------------------------------------------------------

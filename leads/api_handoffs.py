@@ -1,4 +1,7 @@
-"""Handoffs in the JSON API: list, accept, reject (scope handoffs:write)."""
+"""Handoffs in the JSON API: list, accept, reject (scope handoffs:write).
+
+A key acting as a user reaches the handoffs that user reaches on the handoffs page (404 for the others); a key
+without a user is the integration's and reaches every handoff."""
 
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from leads.handoffs import HandoffConflict, handoff_accept, handoff_reject
+from leads.ingest import Text
 from leads.models import Handoff
+from leads.selectors import handoffs_actionable_by, handoffs_visible_to
 from salesmarketing.api import require_scope
 from salesmarketing.models import ApiKey
 
@@ -60,12 +65,12 @@ class HandoffFilters(Schema):
     state: State | None = None
     owner: int | None = None
     limit: int = Field(100, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=2**31 - 1)  # PostgreSQL refuses an OFFSET beyond bigint
 
 
 class RejectIn(Schema):
     reason: Reason
-    note: str = Field("", max_length=2000)
+    note: Text = Field("", max_length=2000)
 
 
 class ErrorOut(Schema):
@@ -77,10 +82,19 @@ def _queryset():
     return Handoff.objects.select_related(*related)
 
 
+def _for_key(key: ApiKey, *, acting: bool = False):
+    """A key acting as a user lists what that user sees on the handoffs page and acts on what they may act on
+    there (404 for the rest, as in the app); a key without a user is the integration's and reaches every one."""
+    qs = _queryset()
+    if key.user is None:
+        return qs
+    allowed = (handoffs_actionable_by if acting else handoffs_visible_to)(key.user)
+    return qs.filter(pk__in=allowed.values("pk"))
+
+
 @router.get("/handoffs", response=list[HandoffOut], summary="List handoffs, newest MQL first")
 def list_handoffs(request: HttpRequest, filters: Query[HandoffFilters]):
-    require_scope(request, ApiKey.Scope.HANDOFFS_WRITE)
-    qs = _queryset()
+    qs = _for_key(require_scope(request, ApiKey.Scope.HANDOFFS_WRITE))
     if filters.state == "open":
         qs = qs.filter(state__in=Handoff.OPEN_STATES)
     elif filters.state:
@@ -97,7 +111,7 @@ def list_handoffs(request: HttpRequest, filters: Query[HandoffFilters]):
 )
 def accept(request: HttpRequest, handoff_id: int):
     key = require_scope(request, ApiKey.Scope.HANDOFFS_WRITE)
-    handoff = get_object_or_404(Handoff, pk=handoff_id)
+    handoff = get_object_or_404(_for_key(key, acting=True), pk=handoff_id)
     try:
         handoff_accept(handoff=handoff, by=key.user)
     except HandoffConflict as exc:
@@ -112,7 +126,7 @@ def accept(request: HttpRequest, handoff_id: int):
 )
 def reject(request: HttpRequest, handoff_id: int, payload: RejectIn):
     key = require_scope(request, ApiKey.Scope.HANDOFFS_WRITE)
-    handoff = get_object_or_404(Handoff, pk=handoff_id)
+    handoff = get_object_or_404(_for_key(key, acting=True), pk=handoff_id)
     if payload.reason == "other" and not payload.note.strip():
         raise HttpError(422, "A note is required when the reason is 'other'.")
     try:

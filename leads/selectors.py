@@ -42,6 +42,11 @@ class LeadFilters:
 
 def lead_list(*, viewer, filters: LeadFilters, page_number: int | str = 1) -> Page:
     """One page of leads for the list: filters, sort and pagination in SQL (count + page rows)."""
+    return Paginator(lead_filtered(viewer=viewer, filters=filters), PAGE_SIZE).get_page(page_number)
+
+
+def lead_filtered(*, viewer, filters: LeadFilters) -> QuerySet[Lead]:
+    """The leads the viewer may see that match the list's filters, in its order (the list and the CSV export)."""
     qs: QuerySet[Lead] = Lead.objects.visible_to(viewer).select_related(
         "company", "owner", "first_touch_campaign"
     )
@@ -69,8 +74,7 @@ def lead_list(*, viewer, filters: LeadFilters, page_number: int | str = 1) -> Pa
         qs = qs.filter(total_score__gte=filters.score_min)
     if filters.score_max is not None:
         qs = qs.filter(total_score__lte=filters.score_max)
-    qs = qs.order_by(*LEAD_SORTS.get(filters.sort, LEAD_SORTS["score"]))
-    return Paginator(qs, PAGE_SIZE).get_page(page_number)
+    return qs.order_by(*LEAD_SORTS.get(filters.sort, LEAD_SORTS["score"]))
 
 
 @dataclass
@@ -132,6 +136,23 @@ def _score_history_chart(lead: Lead, now, weeks: int = 13) -> dict:
         },
         "options": {"plugins": {"legend": {"position": "bottom"}}, "scales": {"y": {"beginAtZero": True}}},
     }  # fmt: skip
+
+
+def handoffs_visible_to(user) -> QuerySet[Handoff]:
+    """Reps see their own handoffs, managers their team's, marketing and admins all of them."""
+    qs = Handoff.objects.all()
+    if user.role == "sales":
+        return qs.filter(owner=user)
+    if user.role == "manager" and user.team_id:
+        return qs.filter(Q(team_id=user.team_id) | Q(owner=user))
+    return qs
+
+
+def handoffs_actionable_by(user) -> QuerySet[Handoff]:
+    """Who may act on a handoff: its rep, the team's manager, an admin (marketing only watches)."""
+    if user.role == "marketing":
+        return Handoff.objects.none()
+    return handoffs_visible_to(user)
 
 
 def lead_get_for_viewer(*, viewer, pk: int) -> Lead | None:

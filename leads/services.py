@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Coalesce, Greatest
@@ -70,6 +69,8 @@ def lead_upsert(*, email: str, source: str, company: Company | None = None, **fi
                 return lead, True
         except IntegrityError:
             lead = Lead.objects.get(email__iexact=email)
+    if lead.unsubscribed_at is not None:
+        values.pop("consent_email", None)  # an unsubscribe is never undone by a later capture
     changed = {k: v for k, v in values.items() if getattr(lead, k) != v}
     if company is not None and lead.company_id != company.pk:
         changed["company"] = company
@@ -87,7 +88,9 @@ def leads_touched(lead_ids: Iterable[int]) -> None:
     ids = sorted(set(lead_ids))
     for start in range(0, len(ids), 500):
         batch = ids[start : start + 500]
-        transaction.on_commit(partial(_enqueue_touched, batch), robust=True)
+        # A function with a __qualname__, not a functools.partial: Django logs a failed robust callback by that
+        # name, and a partial there turns a broker outage into an AttributeError (a 500 after the commit).
+        transaction.on_commit(lambda batch=batch: _enqueue_touched(batch), robust=True)
 
 
 def _enqueue_touched(lead_ids: list[int]) -> None:

@@ -1,16 +1,24 @@
-"""Thin, idempotent tasks: they take ids, call a service, and running them twice changes nothing."""
+"""Thin, idempotent tasks: they take ids, call a service, and running them twice changes nothing.
+
+Nobody reads the results of the tasks sent while handling a request (ignore_result): sending them then needs
+the broker only, not the result backend's subscription, which would hold the request while Redis is down.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from celery import shared_task
+from django.conf import settings
+from django.db.models import F, Q
 from django.utils import timezone
 
 from leads.awareness import infer_awareness
 
 
-@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+@shared_task(
+    acks_late=True, ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5
+)
 def process_touched_leads(lead_ids: list[int]) -> int:
     """Bring leads whose touches changed up to date: awareness stage, scores, and handoffs where due."""
     from leads.scoring.services import leads_score_and_qualify
@@ -19,7 +27,9 @@ def process_touched_leads(lead_ids: list[int]) -> int:
     return len(leads_score_and_qualify(lead_ids))
 
 
-@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+@shared_task(
+    acks_late=True, ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5
+)
 def assign_handoffs(handoff_ids: list[int]) -> int:
     from leads.handoffs import handoff_assign
 
@@ -28,7 +38,9 @@ def assign_handoffs(handoff_ids: list[int]) -> int:
     return len(handoff_ids)
 
 
-@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+@shared_task(
+    acks_late=True, ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5
+)
 def rescore_batch(batch_id: int) -> bool:
     from leads.scoring.services import rescore_batch_run
 
@@ -51,25 +63,62 @@ def sla_check() -> dict:
     return {"reminded": result.reminded, "escalated": result.escalated, "reassigned": result.reassigned}
 
 
+SWEEP_LIMIT = 500  # rescore batches, and handoffs, re-queued per run
+SWEEP_LEADS_LIMIT = 5_000  # leads with unscored touches re-queued per run (in tasks of TOUCHED_BATCH)
+TOUCHED_BATCH = 500  # lead ids per process_touched_leads task, as leads.services.leads_touched sends them
+
+
 @shared_task(acks_late=True)
 def sweep() -> dict:
-    """Finish what a lost message left undone: rescore batches still pending after 10 minutes, and handoffs
-    waiting for a rep."""
+    """Finish from the database what a lost message left undone: rescore batches still pending, handoffs
+    waiting for a rep, and leads whose touches were stored after they were last scored (the broker was down
+    when they arrived, or the worker died). Only work older than SWEEP_STALE_SECONDS, so queued messages get
+    their turn first; each run is bounded, and every task it sends is idempotent, so meeting a redelivered
+    message is harmless."""
     from leads.models import Handoff, RescoreBatch
 
-    stale = timezone.now() - dt.timedelta(minutes=10)
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=settings.SWEEP_STALE_SECONDS)
     batch_ids = list(
-        RescoreBatch.objects.filter(done_at__isnull=True, queued_at__lt=stale).values_list("id", flat=True)[
-            :500
-        ]
+        RescoreBatch.objects.filter(done_at__isnull=True, queued_at__lt=stale)
+        .order_by("id")
+        .values_list("id", flat=True)[:SWEEP_LIMIT]
     )
     for batch_id in batch_ids:
         rescore_batch.delay(batch_id)
     unassigned = list(
-        Handoff.objects.filter(state=Handoff.State.UNASSIGNED, created_at__lt=stale).values_list(
-            "id", flat=True
-        )[:500]
+        Handoff.objects.filter(state=Handoff.State.UNASSIGNED, created_at__lt=stale)
+        .order_by("id")
+        .values_list("id", flat=True)[:SWEEP_LIMIT]
     )
     if unassigned:
         assign_handoffs.delay(unassigned)
-    return {"batches": len(batch_ids), "handoffs": len(unassigned)}
+    lead_ids = leads_with_unscored_touches(
+        since=now - dt.timedelta(hours=settings.SWEEP_LOOKBACK_HOURS), before=stale, limit=SWEEP_LEADS_LIMIT
+    )
+    for start in range(0, len(lead_ids), TOUCHED_BATCH):
+        process_touched_leads.delay(lead_ids[start : start + TOUCHED_BATCH])
+    return {"batches": len(batch_ids), "handoffs": len(unassigned), "leads": len(lead_ids)}
+
+
+def leads_with_unscored_touches(*, since: dt.datetime, before: dt.datetime, limit: int) -> list[int]:
+    """Ids of leads with a touch stored in [since, before) after the lead was last scored, or created in that
+    window and never scored. Reads touches by their received time (a BRIN index on PostgreSQL, migration
+    leads 0007) and leads by theirs, so a run costs the window, not the table."""
+    from leads.models import Lead, Touch
+
+    touched = (
+        Touch.objects.filter(lead__isnull=False, created_at__gte=since, created_at__lt=before)
+        .filter(Q(lead__scored_at__isnull=True) | Q(lead__scored_at__lt=F("created_at")))
+        .order_by("lead_id")
+        .values_list("lead_id", flat=True)
+        .distinct()[:limit]
+    )
+    ids = set(touched)
+    if len(ids) < limit:
+        ids.update(
+            Lead.objects.filter(scored_at__isnull=True, created_at__gte=since, created_at__lt=before)
+            .order_by("id")
+            .values_list("id", flat=True)[: limit - len(ids)]
+        )
+    return sorted(ids)

@@ -1,11 +1,14 @@
 from django.urls import path
 
-from leads import views, views_handoffs, views_import, views_scoring
+from leads import views, views_export, views_handoffs, views_import, views_privacy, views_scoring
 
 app_name = "leads"
 urlpatterns = [
     path("", views.lead_list, name="list"),
+    path("export.csv", views_export.lead_export, name="export"),
     path("<int:pk>/", views.lead_detail, name="detail"),
+    path("<int:pk>/export.json", views_privacy.lead_export_view, name="privacy_export"),
+    path("<int:pk>/erase", views_privacy.lead_erase_view, name="privacy_erase"),
     path("companies/<int:pk>/", views.company_detail, name="company_detail"),
     path("scoring/", views_scoring.scoring_page, name="scoring"),
     path("scoring/progress", views_scoring.rescore_progress_view, name="scoring_progress"),

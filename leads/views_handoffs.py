@@ -6,7 +6,6 @@ import datetime as dt
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -18,6 +17,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from leads.handoffs import HandoffConflict, handoff_accept, handoff_first_touch, handoff_reject
 from leads.models import Handoff
+from leads.selectors import handoffs_actionable_by, handoffs_visible_to
 from leads.sla import business_hours_between
 from salesmarketing.htmx import HtmxHttpRequest, partial_or_page
 from salesmarketing.models import User
@@ -38,21 +38,8 @@ class RejectForm(forms.Form):
         return data
 
 
-def _visible(user: User) -> QuerySet[Handoff]:
-    """Reps see their own handoffs, managers their team's, marketing and admins all of them."""
-    qs = Handoff.objects.all()
-    if user.role == User.Role.SALES:
-        return qs.filter(owner=user)
-    if user.role == User.Role.MANAGER and user.team_id:
-        return qs.filter(Q(team_id=user.team_id) | Q(owner=user))
-    return qs
-
-
-def _actionable(user: User) -> QuerySet[Handoff]:
-    """Who may act on a handoff: its rep, the team's manager, an admin (marketing only watches)."""
-    if user.role == User.Role.MARKETING:
-        return Handoff.objects.none()
-    return _visible(user)
+_visible = handoffs_visible_to
+_actionable = handoffs_actionable_by
 
 
 def _get_handoff_for_user(request: HtmxHttpRequest, pk: int) -> Handoff:

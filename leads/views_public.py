@@ -86,7 +86,13 @@ def _form_answer(
         "message": message,
         "status": status,
     }
-    return render(request, "leads/public_form.html", context, status=status)
+    response = render(request, "leads/public_form.html", context, status=status)
+    redirect_origin = _origin_of(endpoint.redirect_url) if endpoint is not None else ""
+    if form is not None and redirect_origin:
+        # The corrected form is posted from this page and redirected to the customer's site; browsers check that
+        # redirect against our Content-Security-Policy's form-action too.
+        response._csp_update = {"form-action": [redirect_origin]}
+    return response
 
 
 def _cors(response: HttpResponse, origin: str) -> HttpResponse:

@@ -18,6 +18,7 @@ from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as ApiValidationError
 
+from leads.ingest import Text
 from leads.models import Company, Lead
 from leads.services import company_resolve
 from pipeline import selectors, services
@@ -34,9 +35,11 @@ Money = Decimal
 
 
 class DealIn(Schema):
-    name: str = Field(..., min_length=1, max_length=200)
+    name: Text = Field(..., min_length=1, max_length=200)
     company_id: int | None = None
-    company_name: str | None = Field(None, max_length=200, description="Found or created when no company_id.")
+    company_name: Text | None = Field(
+        None, max_length=200, description="Found or created when no company_id."
+    )
     contact_lead_id: int | None = None
     owner_id: int | None = Field(None, description="Default: the API key's user.")
     stage_id: int | None = Field(
@@ -46,7 +49,7 @@ class DealIn(Schema):
     probability: int | None = Field(None, ge=0, le=100, description="Default: the stage's probability.")
     expected_close_date: dt.date | None = None
     source: SourceChoice = "sales"
-    next_step: str = Field("", max_length=200)
+    next_step: Text = Field("", max_length=200)
     next_step_date: dt.date | None = None
 
 
@@ -54,11 +57,11 @@ class DealPatch(Schema):
     version: int | None = Field(
         None, description="When given, the update is refused (409) if the deal changed."
     )
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: Text | None = Field(None, min_length=1, max_length=200)
     amount: Money | None = Field(None, ge=0, max_digits=14, decimal_places=0)
     probability: int | None = Field(None, ge=0, le=100)
     expected_close_date: dt.date | None = None
-    next_step: str | None = Field(None, max_length=200)
+    next_step: Text | None = Field(None, max_length=200)
     next_step_date: dt.date | None = None
     owner_id: int | None = None
     stage_id: int | None = Field(
@@ -67,7 +70,7 @@ class DealPatch(Schema):
     won_amount: Money | None = Field(None, ge=0, max_digits=14, decimal_places=0)
     loss_cause: LossCauseChoice | None = None
     loss_side: LossSideChoice | None = None
-    loss_note: str | None = Field(None, max_length=2000)
+    loss_note: Text | None = Field(None, max_length=2000)
 
 
 class DealOut(Schema):

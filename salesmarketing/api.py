@@ -1,18 +1,30 @@
 """The JSON API under /api/v1/: one NinjaAPI, routers from each app, API-key (Bearer) authentication.
 
-Every error is JSON with a 4xx status: 401 without a valid key, 403 without the scope, 422 for invalid input.
+Every error is JSON with a 4xx status: 401 without a valid key, 403 without the scope, 404 for an unknown path or
+record, 405 for a method the path does not serve, 409 when a write conflicts, 422 for invalid input (a value the
+database cannot store included). tests/reliability/test_api_fuzz.py holds the API to this from its own schema.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import re_path
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
 from salesmarketing.models import ApiKey
 from salesmarketing.services import api_key_authenticate
+
+logger = logging.getLogger("django.request")
 
 
 class ApiKeyAuth(HttpBearer):
@@ -66,9 +78,92 @@ def _register_routers() -> None:
 _register_routers()
 
 
+# --- API-wide error handling --------------------------------------------------------------------------
+# Found by fuzzing the API from its schema (tests/reliability/test_api_fuzz.py): whatever a client sends, the
+# answer is JSON with a 4xx status. Endpoints validate what they can; these catch what slips through.
+
+
+def _conflict(request: HttpRequest, exc: IntegrityError) -> HttpResponse:
+    """A unique or check constraint refused the write (usually a concurrent request won a race)."""
+    return api.create_response(
+        request,
+        {"detail": "The request conflicts with the current data; read it again and retry."},
+        status=409,
+    )
+
+
+def _unstorable(request: HttpRequest, exc: DataError) -> HttpResponse:
+    """PostgreSQL refused a value: a number out of range, a NUL character, a malformed date."""
+    return api.create_response(
+        request,
+        {
+            "detail": [
+                {"loc": [], "msg": "A value is out of range or cannot be stored.", "type": "value_error"}
+            ]
+        },
+        status=422,
+    )
+
+
+def _gone(request: HttpRequest, exc: ObjectDoesNotExist) -> HttpResponse:
+    """The record went away while the request ran (deleted or erased by a concurrent request)."""
+    return api.create_response(request, {"detail": "Not found."}, status=404)
+
+
+def _invalid(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+    return api.create_response(
+        request,
+        {"detail": [{"loc": [], "msg": message, "type": "value_error"} for message in exc.messages]},
+        status=422,
+    )
+
+
+def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A bug: logged with its traceback like Django's own 500, but answered in JSON like every other error.
+    Database outages are left to DatabaseUnavailableMiddleware, which answers 503 with Retry-After."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        raise exc
+    logger.error("API error: %s %s", request.method, request.path, exc_info=exc)
+    return api.create_response(request, {"detail": "Internal error; it has been logged."}, status=500)
+
+
+api.add_exception_handler(IntegrityError, _conflict)
+api.add_exception_handler(DataError, _unstorable)
+api.add_exception_handler(ObjectDoesNotExist, _gone)
+api.add_exception_handler(DjangoValidationError, _invalid)
+api.add_exception_handler(Exception, _server_error)
+
+
+@csrf_exempt  # like every API view: a DELETE to an unknown path is a 404, not Django's HTML CSRF page
+def _not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Any path under /api/v1/ that no operation serves (e.g. /leads/-1, which the int converter refuses)."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
 def urls():
-    """The API's URL patterns, exempt from the login redirect: the API answers 401 in JSON instead."""
+    """The API's URL patterns, exempt from the login redirect: the API answers 401 in JSON instead.
+
+    A last catch-all answers JSON 404 for unknown paths, where Django would answer its HTML page."""
     patterns, app_name, namespace = api.urls
+    patterns = [*patterns, re_path(r"^(?P<rest>.*)$", _not_found, name="api-not-found")]
     for pattern in patterns:
+        pattern.callback = _json_method_not_allowed(pattern.callback)
         pattern.callback.login_required = False
     return patterns, app_name, namespace
+
+
+def _json_method_not_allowed(view):
+    """Ninja answers a method that a path does not serve with an empty text/html 405; this makes it JSON."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if response.status_code == 405 and not response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            allowed = response.get("Allow", "")
+            response = JsonResponse({"detail": f"Method not allowed; use {allowed}."}, status=405)
+            response["Allow"] = allowed
+        return response
+
+    return wrapper

@@ -128,6 +128,7 @@ class ApiKey(models.Model):
         HANDOFFS_WRITE = "handoffs:write", _("Read, accept and reject handoffs")
         DEALS_WRITE = "deals:write", _("Read, create and update deals")
         KPIS_READ = "kpis:read", _("Read KPIs")
+        PRIVACY = "leads:privacy", _("Export and erase a lead's personal data")
 
     name = models.CharField(_("name"), max_length=100)
     source = models.SlugField(

@@ -53,6 +53,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside the session and auth middleware, whose database reads and writes can fail too.
+    "salesmarketing.middleware.DatabaseUnavailableMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "salesmarketing.security.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -108,6 +112,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Users ----------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "salesmarketing.User"
+# ModelBackend plus login throttling (salesmarketing/security.py); the login page explains a lock.
+AUTHENTICATION_BACKENDS = ["salesmarketing.security.ThrottledModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -186,10 +192,17 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A message taken by a worker that dies comes back after this many seconds (tasks must finish well within it).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+# The sweeper (leads.tasks.sweep) re-queues work the database says is unfinished once it is this old, and looks
+# this far back for touches stored while the broker was down.
+SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 300)
+SWEEP_STALE_SECONDS = env_int("SWEEP_STALE_SECONDS", 600)
+SWEEP_LOOKBACK_HOURS = env_int("SWEEP_LOOKBACK_HOURS", 48)
+RESCORE_BATCH_SIZE = env_int("RESCORE_BATCH_SIZE", 20_000)  # lead ids per full-rescore batch task
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "handoff-sla-check": {"task": "leads.tasks.sla_check", "schedule": 60.0},
-    "sweep-lost-work": {"task": "leads.tasks.sweep", "schedule": 300.0},
+    "sweep-lost-work": {"task": "leads.tasks.sweep", "schedule": float(SWEEP_INTERVAL_SECONDS)},
     "nightly-rescore": {"task": "leads.tasks.rescore_all", "schedule": crontab(hour=2, minute=0)},
     "campaigns-attribution-sweep": {"task": "campaigns.tasks.attribution_sweep", "schedule": 300.0},
     "purge-read-notifications": {
@@ -204,12 +217,69 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 }
 
 # --- Security -------------------------------------------------------------------------------------
+# SECURE_COOKIES=1 (the default outside DEBUG) says the site is served over HTTPS: Secure cookies, HSTS and the
+# redirect to https follow from it unless set one by one. Behind a proxy that terminates TLS, set
+# SECURE_PROXY_SSL_HEADER (e.g. X-Forwarded-Proto) so that Django sees https and does not redirect in a loop.
+SERVED_OVER_HTTPS = not DEBUG and env_bool("SECURE_COOKIES", True)
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SECURE = SERVED_OVER_HTTPS
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 24 * 14)
+CSRF_COOKIE_SECURE = SERVED_OVER_HTTPS
+CSRF_COOKIE_HTTPONLY = True  # the token reaches HTMX through hx-headers on <body>, never from the cookie
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SERVED_OVER_HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container's health check speaks plain HTTP to itself
+_PROXY_SSL_HEADER = env_str("SECURE_PROXY_SSL_HEADER")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https") if _PROXY_SSL_HEADER else None
+)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365 if SERVED_OVER_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preloading is a promise to browser vendors that is slow to take back, so it is opt-in; its reminder is silenced.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Only our own static files run or style a page: no inline scripts, styles or handlers (static/js/app.js sets
+# the few computed styles through the CSSOM, which CSP allows). The capture endpoints (/f/, /t/) are posted and
+# loaded from customers' sites; this header only governs our own pages, and the public form widens
+# form-action to its redirect's origin.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+    }
+}
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+    )
+}
+
+# Login throttling (salesmarketing/security.py), counted in the default cache.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_IP_FAILURE_LIMIT = env_int("LOGIN_IP_FAILURE_LIMIT", 30)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 15 * 60)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
+# Trusted reverse proxies in front of the app; the client's address is then read from X-Forwarded-For.
+NUM_PROXIES = env_int("NUM_PROXIES", 0)
 
 LOGGING = {
     "version": 1,

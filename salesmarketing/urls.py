@@ -6,13 +6,20 @@ from django.views.i18n import set_language
 
 from kpis import views as kpis_views
 from salesmarketing import api, views
+from salesmarketing.security import ThrottledAuthenticationForm
 
 urlpatterns = [
     path("", kpis_views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read", views.notifications_read, name="notifications_read"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=ThrottledAuthenticationForm
+        ),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),

@@ -215,7 +215,10 @@ def _funnel(period: Period, model: str) -> tuple[list[dict], dict, dict]:
         "options": _bar_options(horizontal=True)
         | {
             "scales": {
-                "x": {"beginAtZero": True, "title": {"display": True, "text": _("% of the campaign's leads")}}
+                "x": {
+                    "beginAtZero": True,
+                    "title": {"display": True, "text": _("Share of the campaign's leads (%)")},
+                }
             }
         },
     }

@@ -295,6 +295,9 @@ def _write(batch: _Batch, *, campaign_id: int | None) -> IngestResult:
             wanted["consent_email"] = False
             if row["unsubscribed_at"] is None:
                 wanted["unsubscribed_at"] = ev.occurred_at or now
+        elif wanted.get("consent_email") and row["unsubscribed_at"]:
+            # An unsubscribe is undone only on purpose (by hand), never by a later form post, import or event.
+            del wanted["consent_email"]
         wanted = {name: value for name, value in wanted.items() if row[name] != value}
         if wanted:
             row.update(wanted)

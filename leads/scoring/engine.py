@@ -146,6 +146,20 @@ def score_leads(
     changed = (
         "AND (leads_lead.fit_score <> s.fit OR leads_lead.engagement_score <> s.eng)" if only_changed else ""
     )
+    # The guard: a statement that started earlier (a long nightly batch) must not write its older reading of the
+    # touches over the score a newer statement stored meanwhile (PostgreSQL re-checks it on the locked row).
+    guard = "AND (leads_lead.scored_at IS NULL OR leads_lead.scored_at <= %s)"
+    locked, lock_join, lock_params = "", "", []
+    if connection.vendor == "postgresql":
+        # The rows to write are locked in id order first, as event ingestion locks leads: an UPDATE alone locks
+        # them in its join's order, which deadlocked with concurrent batches of events for the same leads.
+        locked = f""",
+        locked AS (
+            SELECT leads_lead.id FROM leads_lead JOIN s ON s.id = leads_lead.id
+            WHERE {target_where} {changed} {guard}
+            ORDER BY leads_lead.id FOR NO KEY UPDATE OF leads_lead
+        )"""
+        lock_join, lock_params = "JOIN locked ON locked.id = s.id", [*target_params, now]
     statement = f"""
         WITH eng AS ({_capped_sql(eng_sql)}),
         fit AS ({_capped_sql(fit_sql)}),
@@ -154,15 +168,17 @@ def score_leads(
                    CAST(ROUND(COALESCE(eng.pts, 0)) AS INTEGER) AS eng
             FROM leads_lead l LEFT JOIN fit ON fit.lead_id = l.id LEFT JOIN eng ON eng.lead_id = l.id
             WHERE {lead_where}
-        )
+        ){locked}
         UPDATE leads_lead
         SET fit_score = s.fit, engagement_score = s.eng, total_score = s.fit + s.eng, scored_at = %s
-        FROM s WHERE leads_lead.id = s.id AND {target_where} {changed}
+        FROM s {lock_join} WHERE leads_lead.id = s.id AND {target_where} {changed} {guard}
     """
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and not connection.get_autocommit():
             cursor.execute("SET LOCAL work_mem = '64MB'")  # keep the batch's sorts and hashes in memory
-        cursor.execute(statement, [*eng_params, *fit_params, *lead_params, now, *target_params])
+        cursor.execute(
+            statement, [*eng_params, *fit_params, *lead_params, *lock_params, now, *target_params, now]
+        )
         return cursor.rowcount
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
@@ -12,7 +13,8 @@ from leads.choices import LifecycleStage
 from leads.models import Handoff, Lead, RescoreBatch, RescoreRun, ScoringConfig
 from leads.scoring.engine import LeadFilter, explain, score_leads
 
-RESCORE_BATCH_SIZE = 20_000  # lead ids per batch task: a few seconds of SQL each at design scale
+# Lead ids per batch task: a few seconds of SQL each at design scale (the default 20,000).
+RESCORE_BATCH_SIZE = settings.RESCORE_BATCH_SIZE
 
 
 def leads_score_and_qualify(lead_ids: list[int], *, now: dt.datetime | None = None) -> list[int]:

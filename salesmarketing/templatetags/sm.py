@@ -69,3 +69,16 @@ def hours_minutes(value) -> str:
     if h:
         return gettext("%(h)sh %(m)sm") % {"h": h, "m": m}
     return gettext("%(m)sm") % {"m": m}
+
+
+@register.filter
+def link_url(value) -> str:
+    """The URL if it is safe in an href (http, https, or a path on this site), else ''.
+
+    Stored URLs can come from imports, integrations or old data that no form validated; a `javascript:` or
+    `data:` URL in an href would run when clicked."""
+    url = str(value or "").strip()
+    if url.startswith("/") and not url.startswith("//") and "\\" not in url:
+        return url
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    return url if scheme in ("http", "https") and url[len(scheme) :].startswith("://") else ""

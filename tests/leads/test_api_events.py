@@ -162,7 +162,7 @@ def test_nul_characters_and_lone_surrogates_are_rejected_not_500(api):
         ("get", URL, "POST"),
         ("delete", URL, "POST"),
         ("put", "/api/v1/leads", "POST"),
-        ("post", "/api/v1/leads/1", "GET"),
+        ("post", "/api/v1/leads/1", "GET, DELETE"),
     ],
 )
 def test_other_methods_get_a_json_405(client, method, path, allowed):

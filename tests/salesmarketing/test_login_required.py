@@ -11,12 +11,14 @@ PUBLIC = {
     "set_language",  # the login page has a language switch
     "healthz",  # load balancers and monitors
     "api-root",  # the bare /api/v1/ prefix serves nothing (404); endpoints under it are checked
+    "api-not-found",  # any other path under /api/v1/: a JSON 404, with or without a key
     # What a customer's website calls: the public form endpoint and the tracking snippet's collector, email
     # open pixel and click redirect (signed tokens, rate limited; tests/leads/test_public_urls.py pins them).
     "form_submit",
     "collect",
     "email_open",
     "email_click",
+    "unsubscribe",  # the signed link in marketing email: a lead has no login (a bad token answers 400)
 }
 
 

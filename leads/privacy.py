@@ -1,0 +1,349 @@
+"""Personal data on request: export one lead's data, erase a lead, and the signed unsubscribe link.
+
+Japan's APPI (個人情報保護法: 開示 / 利用停止・消去 requests) and the GDPR (articles 15, 17 and 21) ask the same of a CRM:
+show a person everything held about them, erase it when they ask, and stop marketing to them when they object.
+
+What erasure does, and why (`lead_erase`):
+
+- **Removed**: the lead and everything that is only about them — its touches (and the anonymous browsing of the
+  browsers it was stitched to, which is the same person's history), its visitors (tracking cookies), its
+  handoffs with their assignment log, its activities that belong to no deal, its attribution credits, the
+  in-app notifications that name it, and uploaded import files that contain its email (the import's summary
+  stays; its file is emptied, so re-running it cannot bring the person back).
+- **Kept, detached**: deals it was the contact of. A deal is the company's business record and its amount feeds
+  revenue, win rate and the weekly review, which need no personal data: the deal keeps its company, owner,
+  amounts, stages and campaign, loses its contact (and its handoff link), and the lead's name and email are
+  taken out of its name, next step and loss note. Activities logged on such a deal stay with the deal, without
+  the lead and with the name and email taken out of their text.
+- **Recorded**: one `ErasureRecord` with the lead's id, a SHA-256 of its normalized email, who erased it, how,
+  when and how many rows went — never the email or name themselves.
+
+So the next weekly numbers still count the deal and its revenue; counts that are about people (leads acquired,
+MQLs, handoffs) drop by this person, as they should once the person is gone. Attribution roll-ups for the days
+the lead had credits are marked dirty and recomputed by the next sweep.
+
+An unsubscribe (the signed `/u/<token>` link, or an `unsubscribe` event from any channel) is recorded as a touch
+and sets `Lead.unsubscribed_at`; later form posts, imports or API calls cannot turn consent back on (see
+leads.ingest.store and leads.services.lead_upsert). `Lead.objects.emailable()` is the list marketing may send to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from django.apps import apps
+from django.core import signing
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from leads.choices import LeadSource, TouchType
+from leads.models import ErasureRecord, ImportJob, Lead, Touch
+from leads.scoring.engine import explain
+from leads.services import normalize_email
+
+UNSUBSCRIBE_SALT = "leads.privacy.unsubscribe"
+UNSUBSCRIBE_SOURCE = "unsubscribe-link"
+EXPORT_FORMAT_VERSION = 1
+
+
+# --- Who may ---------------------------------------------------------------------------------------------------
+
+
+def can_manage_personal_data(user) -> bool:
+    """Exports and erasures are for admins and the marketing team's managers (who answer such requests under
+    the privacy policy); everyone else may see a lead but not hand out or destroy its data."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_superuser or user.role == user.Role.ADMIN:
+        return True
+    return user.role == user.Role.MANAGER and user.team is not None and user.team.kind == "marketing"
+
+
+# --- Export ----------------------------------------------------------------------------------------------------
+
+
+def _model(label: str):
+    """A model of an app that builds on leads (pipeline, campaigns), looked up by name: no import loop."""
+    app_label, model_name = label.split(".")
+    try:
+        return apps.get_model(app_label, model_name)
+    except LookupError:
+        return None
+
+
+def lead_export(*, lead: Lead) -> dict[str, Any]:
+    """Everything held about the lead, as one JSON-ready document (ids, times in ISO 8601 with offset)."""
+    company = lead.company
+    handoffs = list(lead.handoffs.select_related("owner", "team", "campaign").prefetch_related("assignments"))
+    document: dict[str, Any] = {
+        "format": "salesmarketing.lead-export",
+        "version": EXPORT_FORMAT_VERSION,
+        "exported_at": timezone.now(),
+        "lead": {
+            "id": lead.pk,
+            "email": lead.email,
+            "name": lead.name,
+            "name_kana": lead.name_kana,
+            "title": lead.title,
+            "department": lead.department,
+            "phone": lead.phone,
+            "source": lead.source,
+            "lifecycle_stage": lead.lifecycle_stage,
+            "awareness_stage": lead.awareness_stage,
+            "owner": str(lead.owner) if lead.owner_id else None,
+            "persona": str(lead.persona) if lead.persona_id else None,
+            "first_touch_campaign": str(lead.first_touch_campaign) if lead.first_touch_campaign_id else None,
+            "mql_at": lead.mql_at,
+            "recycled_at": lead.recycled_at,
+            "last_touch_at": lead.last_touch_at,
+            "created_at": lead.created_at,
+            "updated_at": lead.updated_at,
+        },
+        "company": (
+            {
+                "name": company.name,
+                "domain": company.domain,
+                "industry": company.industry,
+                "employee_count": company.employee_count,
+                "prefecture": company.prefecture,
+            }
+            if company
+            else None
+        ),
+        "consent": {
+            "consent_email": lead.consent_email,
+            "unsubscribed_at": lead.unsubscribed_at,
+            "may_receive_marketing_email": lead.consent_email and lead.unsubscribed_at is None,
+        },
+        "scores": {
+            "fit": lead.fit_score,
+            "engagement": lead.engagement_score,
+            "total": lead.total_score,
+            "scored_at": lead.scored_at,
+            "rules": [
+                {
+                    "rule": c.name,
+                    "axis": c.kind,
+                    "matches": c.matches,
+                    "points": c.points,
+                    "counted": c.counted,
+                }
+                for c in explain([lead.pk])[lead.pk]
+            ],
+        },
+        "browsers": list(lead.visitors.order_by("pk").values("visitor_id", "first_seen_at", "identified_at")),
+        "touches": [
+            {
+                "type": t.type,
+                "occurred_at": t.occurred_at,
+                "url": t.url,
+                "utm": {
+                    k: v
+                    for k, v in (
+                        ("source", t.utm_source),
+                        ("medium", t.utm_medium),
+                        ("campaign", t.utm_campaign),
+                        ("content", t.utm_content),
+                        ("term", t.utm_term),
+                    )
+                    if v
+                },
+                "campaign": str(t.campaign) if t.campaign_id else None,
+                "properties": t.properties,
+                "source": t.source,
+            }
+            for t in lead.touches.select_related("campaign").order_by("occurred_at", "id")
+        ],
+        "handoffs": [
+            {
+                "id": h.pk,
+                "state": h.state,
+                "rep": str(h.owner) if h.owner_id else None,
+                "team": str(h.team) if h.team_id else None,
+                "score_at_handoff": h.score_at_handoff,
+                "reason": h.reason,
+                "mql_at": h.mql_at,
+                "first_touch_at": h.first_touch_at,
+                "decided_at": h.decided_at,
+                "reject_reason": h.reject_reason,
+                "reject_note": h.reject_note,
+                "assignments": [{"at": a.created_at, "reason": a.reason} for a in h.assignments.all()],
+            }
+            for h in handoffs
+        ],
+        "activities": [],
+        "deals": [],
+    }
+    activity_model, deal_model = _model("pipeline.Activity"), _model("pipeline.Deal")
+    if activity_model is not None:
+        document["activities"] = [
+            {
+                "type": a.type,
+                "subject": a.subject,
+                "body": a.body,
+                "outcome": a.outcome,
+                "occurred_at": a.occurred_at,
+                "voice_of_the_customer": a.voice_text if a.is_voice else "",
+                "deal_id": a.deal_id,
+            }
+            for a in activity_model.objects.filter(lead=lead).order_by("occurred_at", "id")
+        ]
+    if deal_model is not None:
+        document["deals"] = [
+            {
+                "id": d.pk,
+                "name": d.name,
+                "status": d.status,
+                "stage": str(d.stage),
+                "amount": d.amount,
+                "won_amount": d.won_amount,
+                "created_at": d.created_at,
+                "closed_at": d.closed_at,
+            }
+            for d in deal_model.objects.filter(contact=lead)
+            .select_related("stage")
+            .order_by("created_at", "id")
+        ]
+    return document
+
+
+def lead_export_json(*, lead: Lead) -> str:
+    return json.dumps(lead_export(lead=lead), cls=DjangoJSONEncoder, ensure_ascii=False, indent=2)
+
+
+# --- Erasure ---------------------------------------------------------------------------------------------------
+
+
+def email_sha256(email: str) -> str:
+    return hashlib.sha256(normalize_email(email).encode()).hexdigest()
+
+
+def lead_erase(*, lead: Lead, by=None, via: str = ErasureRecord.Via.WEB) -> ErasureRecord:
+    """Erase the lead as the module docstring says, in one transaction, and return the audit row.
+
+    Raises Lead.DoesNotExist when a concurrent request erased it first (the row lock makes the second wait)."""
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().get(pk=lead.pk)
+        now = timezone.now()
+        counts: dict[str, int] = {}
+        mentions = [s for s in {lead.email, lead.name.strip()} if len(s) >= 2]
+
+        def scrub(text: str) -> str:
+            for mention in mentions:
+                text = text.replace(mention, "—")
+            return text
+
+        deal_model, activity_model = _model("pipeline.Deal"), _model("pipeline.Activity")
+        if deal_model is not None:
+            deals = list(deal_model.objects.select_for_update().filter(contact=lead).order_by("pk"))
+            for deal in deals:
+                # The version moves, so an edit form opened before cannot write the person's name back.
+                deal_model.objects.filter(pk=deal.pk).update(
+                    contact=None,
+                    name=scrub(deal.name)[:200],
+                    next_step=scrub(deal.next_step)[:200],
+                    loss_note=scrub(deal.loss_note),
+                    version=F("version") + 1,
+                    updated_at=now,
+                )
+            counts["deals_detached"] = len(deals)
+        if activity_model is not None:
+            kept = list(activity_model.objects.filter(lead=lead, deal__isnull=False).order_by("pk"))
+            for activity in kept:
+                activity_model.objects.filter(pk=activity.pk).update(
+                    lead=None,
+                    subject=scrub(activity.subject)[:200],
+                    body=scrub(activity.body),
+                    outcome=scrub(activity.outcome)[:200],
+                    voice_text=scrub(activity.voice_text),
+                )
+            counts["activities_detached"] = len(kept)
+            counts["activities_deleted"] = activity_model.objects.filter(lead=lead).delete()[0]
+
+        credit_model = _model("campaigns.AttributionCredit")
+        if credit_model is not None:
+            days = set(credit_model.objects.filter(lead=lead).values_list("date", flat=True).distinct())
+            counts["attribution_credits"] = credit_model.objects.filter(lead=lead).delete()[0]
+            if days:
+                from campaigns.attribution import days_mark_dirty
+
+                days_mark_dirty(days)
+
+        visitor_ids = list(lead.visitors.values_list("visitor_id", flat=True))
+        touches = Touch.objects.filter(Q(lead=lead) | Q(lead__isnull=True, visitor_id__in=visitor_ids))
+        counts["touches"] = touches.delete()[0]
+        counts["handoffs"] = lead.handoffs.count()
+        counts["notifications"] = _notifications_naming(lead, mentions).delete()[0]
+        counts["import_files_emptied"] = _import_files_emptied(lead.email)
+
+        record = ErasureRecord.objects.create(
+            lead_id=lead.pk, email_sha256=email_sha256(lead.email), erased_by=by, via=via, counts=counts
+        )
+        lead.delete()  # the visitors, handoffs and their assignment log go with it (on_delete=CASCADE)
+    return record
+
+
+def _notifications_naming(lead: Lead, mentions: list[str]):
+    notification_model = apps.get_model("salesmarketing", "Notification")
+    condition = Q(url=reverse("leads:detail", args=[lead.pk]))
+    for mention in mentions:
+        condition |= Q(title__contains=mention) | Q(body__contains=mention)
+    return notification_model.objects.filter(condition)
+
+
+def _import_files_emptied(email: str) -> int:
+    """Empty the stored upload of every import whose file holds this email (ASCII, so the same bytes in UTF-8
+    and CP932; matched case-insensitively). Row errors, which quote rows, go too."""
+    needle = normalize_email(email).encode()
+    emptied = 0
+    for pk, content in ImportJob.objects.exclude(content=b"").values_list("pk", "content").iterator():
+        if needle in bytes(content).lower():
+            ImportJob.objects.filter(pk=pk).update(content=b"", errors=[])
+            emptied += 1
+    return emptied
+
+
+# --- Unsubscribe -----------------------------------------------------------------------------------------------
+
+
+def unsubscribe_token(*, lead_id: int) -> str:
+    """The token of the lead's unsubscribe link: signed, no expiry (an old email's link must keep working)."""
+    return signing.dumps({"l": int(lead_id)}, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def unsubscribe_path(*, lead_id: int) -> str:
+    """`/u/<token>`: put it in every marketing email (prefix your site's origin)."""
+    return reverse("capture:unsubscribe", args=[unsubscribe_token(lead_id=lead_id)])
+
+
+def read_unsubscribe_token(token: str) -> int | None:
+    """The lead id the token was made for, or None when it is forged, altered or malformed."""
+    try:
+        return int(signing.loads(token, salt=UNSUBSCRIBE_SALT)["l"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def lead_unsubscribe(
+    *, lead_id: int, at: dt.datetime | None = None, source: str = UNSUBSCRIBE_SOURCE
+) -> bool:
+    """Record the unsubscribe as a touch (through the one ingest path, so it shows on the timeline and sets
+    `unsubscribed_at` and consent off). Idempotent: a second request for the same lead the same day changes nothing.
+    Returns False when the lead no longer exists (erased: there is nobody left to email)."""
+    from leads.ingest import events_ingest
+
+    if not Lead.objects.filter(pk=lead_id).exists():
+        return False
+    # One per lead and day: a double click is one touch, while a lead re-subscribed by hand can opt out again.
+    day = timezone.localdate(at or timezone.now()).isoformat()
+    event = {"id": f"unsubscribe:{lead_id}:{day}", "type": TouchType.UNSUBSCRIBE, "lead_id": lead_id}
+    if at is not None:
+        event["occurred_at"] = at.isoformat()
+    events_ingest(events=[event], source=source, lead_source=LeadSource.OTHER)
+    return True

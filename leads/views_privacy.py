@@ -1,0 +1,77 @@
+"""Personal data from the lead page (export, erase with a confirm step) and the public unsubscribe link.
+
+Export and erase are for admins and marketing managers (`leads.privacy.can_manage_personal_data`): a lead the
+user cannot see answers 404 as everywhere else, a lead they can see but may not export or erase answers 403.
+The unsubscribe link needs no login: GET shows what will happen, only the POST (with its CSRF token) changes
+anything, so a mail scanner that follows links unsubscribes nobody.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from leads import selectors
+from leads.models import ErasureRecord, Lead
+from leads.privacy import (
+    can_manage_personal_data,
+    lead_erase,
+    lead_export_json,
+    lead_unsubscribe,
+    read_unsubscribe_token,
+)
+
+
+def _lead_for_privacy(request: HttpRequest, pk: int) -> Lead:
+    lead = selectors.lead_get_for_viewer(viewer=request.user, pk=pk)
+    if lead is None:
+        raise Http404
+    if not can_manage_personal_data(request.user):
+        raise PermissionDenied
+    return lead
+
+
+@require_GET
+def lead_export_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The lead's data as one JSON file (a download)."""
+    lead = _lead_for_privacy(request, pk)
+    response = HttpResponse(lead_export_json(lead=lead), content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="lead-{lead.pk}.json"'
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def lead_erase_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: what erasing will remove and keep, and the confirm button. POST: erase, back to the lead list."""
+    lead = _lead_for_privacy(request, pk)
+    if request.method == "POST":
+        try:
+            lead_erase(lead=lead, by=request.user, via=ErasureRecord.Via.WEB)
+        except Lead.DoesNotExist:  # erased by someone else a moment ago
+            raise Http404 from None
+        messages.success(request, _("The lead's personal data was erased."))
+        return redirect("leads:list")
+    return render(request, "leads/privacy_erase.html", {"lead": lead})
+
+
+@login_not_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """`/u/<token>`: the link in marketing email. GET asks, POST unsubscribes."""
+    lead_id = read_unsubscribe_token(token)
+    if lead_id is None:
+        return render(request, "leads/unsubscribe.html", {"bad_link": True}, status=400)
+    if request.method == "POST":
+        lead_unsubscribe(lead_id=lead_id)
+        return render(request, "leads/unsubscribe.html", {"done": True})
+    lead = Lead.objects.filter(pk=lead_id).only("unsubscribed_at").first()
+    already = lead is None or lead.unsubscribed_at is not None
+    return render(request, "leads/unsubscribe.html", {"token": token, "already": already})

@@ -1,0 +1,786 @@
+"""Who may open what: every URL of the app and every API endpoint, for every kind of user, as data.
+
+The matrix below is the specification. Each row is one URL name with the request to send and the expected answer
+for each role: a status code, LOGIN (302 to the login page) or ADMIN_LOGIN (302 to the admin's login page).
+`test_every_url_has_a_row` fails when a URL appears without a row, so a new page cannot skip this review.
+
+How the app means access to work (README, the models' `visible_to`, the views' access helpers):
+- Everyone logged in reads the shared pages (dashboards, lists, campaigns, personas, KPIs, weekly review).
+- Leads: marketing, managers and admins see every lead; a rep sees the leads owned by their team.
+- Deals (and their tasks): a rep sees their own, a manager their team's, an admin all; for everyone else
+  they do not exist (404). Marketing owns no deals.
+- Handoffs: acted on by their rep, the team's manager or an admin; marketing only watches (404 to act).
+- Marketing, managers and admins change campaigns, personas, scoring and import lists; reps get 403.
+- Targets are set by managers and admins; hand-entered KPI values also by marketing.
+- API keys are managed by admins. The Django admin is for staff only.
+- The API authenticates by Bearer key only (a session is not enough): 401 without a valid key, 403 without the
+  endpoint's scope; a key acting as a user reaches what that user reaches in the app.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from campaigns.models import Campaign, Persona, PersonaRule
+from campaigns.services import cost_add
+from kpis.periods import Period
+from kpis.registry import KPIS
+from kpis.services import action_item_create
+from leads.importing import import_job_create
+from leads.models import FormEndpoint, Handoff, Lead, ScoringGroup, ScoringRule
+from leads.privacy import unsubscribe_token
+from leads.services import company_resolve, lead_upsert
+from leads.tracking import email_click_token, email_open_token
+from pipeline.models import Stage
+from pipeline.services import pipeline_ensure_default, task_create
+from salesmarketing.models import ApiKey, User
+from salesmarketing.services import api_key_create, api_key_revoke, notification_send
+from tests.factories import TeamFactory, UserFactory
+from tests.pipeline.factories import make_deal
+
+pytestmark = pytest.mark.django_db
+
+# --- Roles and answers ---------------------------------------------------------------------------------------
+
+ANON, MKT, OWNER, MATE, OTHER, MGR, ADMIN = (
+    "anonymous",
+    "marketer",
+    "owner",
+    "teammate",
+    "outsider",
+    "manager",
+    "admin",
+)
+ROLES = (ANON, MKT, OWNER, MATE, OTHER, MGR, ADMIN)
+LOGIN = "→login"
+ADMIN_LOGIN = "→admin login"
+
+
+def every(code) -> dict:
+    return dict.fromkeys(ROLES, code)
+
+
+def logged_in(code, **per_role) -> dict:
+    """Anonymous visitors go to the login page; every user gets `code` unless named otherwise."""
+    return {ANON: LOGIN, **dict.fromkeys(ROLES[1:], code), **per_role}
+
+
+def editors(code) -> dict:
+    """Marketing, managers and admins change it; reps get 403."""
+    return logged_in(code, owner=403, teammate=403, outsider=403)
+
+
+def deal_people(code) -> dict:
+    """The owner's deal: the owner, their manager and admins; for everyone else it does not exist."""
+    return logged_in(404, owner=code, manager=code, admin=code)
+
+
+def handoff_people(code) -> dict:
+    """The owner's handoff: its rep, the team's manager and admins act on it; marketing only watches."""
+    return logged_in(404, owner=code, manager=code, admin=code)
+
+
+def admins_only(code) -> dict:
+    return logged_in(403, admin=code)
+
+
+# --- The world every row runs against ------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    users: dict
+    lead: Lead
+    other_team_lead: Lead
+    objects: dict = field(default_factory=dict)
+
+    def __getattr__(self, name):
+        try:
+            return self.objects[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """Built once for the module inside a transaction that is rolled back at its end; each test (and each
+    cell, see `_ask`) runs in a savepoint within it, so every cell starts from this same world."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield _build_world()
+        transaction.set_rollback(True)
+
+
+def _build_world() -> World:
+    sales = TeamFactory(name="営業一課")
+    users = {
+        OWNER: UserFactory(username="owner", display_name="担当 太郎", role=User.Role.SALES, team=sales),
+        MATE: UserFactory(username="teammate", display_name="同僚 花子", role=User.Role.SALES, team=sales),
+        OTHER: UserFactory(
+            username="outsider", role=User.Role.SALES, team=TeamFactory(name="営業二課"), display_name="他課"
+        ),
+        MGR: UserFactory(username="manager", display_name="課長", role=User.Role.MANAGER, team=sales),
+        MKT: UserFactory(
+            username="marketer", role=User.Role.MARKETING, team=TeamFactory(name="マーケ", kind="marketing")
+        ),
+        ADMIN: UserFactory(
+            username="admin", role=User.Role.ADMIN, team=None, is_staff=True, is_superuser=True
+        ),
+    }
+    sales.manager = users[MGR]
+    sales.save()
+    owner = users[OWNER]
+
+    company = company_resolve(name="株式会社権限", domain="kengen.example.jp")
+    lead, _ = lead_upsert(email="lead@kengen.example.jp", source="manual", company=company, name="見込 一郎")
+    other_lead, _ = lead_upsert(email="lead@other.example.jp", source="manual", name="他課の見込")
+    # Owners come from the handoff flow (tested in tests/leads); here only who owns what matters.
+    Lead.objects.filter(pk=lead.pk).update(owner=owner)
+    Lead.objects.filter(pk=other_lead.pk).update(owner=users[OTHER])
+
+    pipeline = pipeline_ensure_default()
+    stages = {s.name_en: s for s in Stage.objects.filter(pipeline=pipeline)}
+    deal = make_deal(owner=owner, company=company, contact=lead, name="権限 商談")
+    task = task_create(deal=deal, title="電話", due_date=deal.expected_close_date, by=owner)
+    now = timezone.now()
+    handoff = Handoff.objects.create(
+        lead=lead,
+        owner=owner,
+        team=sales,
+        state=Handoff.State.ASSIGNED,
+        mql_at=now,
+        assigned_at=now,
+        sla_due_at=now + dt.timedelta(hours=4),
+        reason="デモ依頼",
+    )
+    campaign = Campaign.objects.create(
+        name="権限ウェビナー", channel=Campaign.Channel.WEBINAR, utm_campaign="perm"
+    )
+    cost = cost_add(campaign=campaign, date=dt.date(2026, 4, 1), amount=100_000)
+    persona = Persona.objects.create(name="情シス部長")
+    persona_rule = PersonaRule.objects.create(persona=persona, title_contains="部長", priority=100)
+    group = ScoringGroup.objects.create(kind="fit", name="役職", cap=30)
+    rule = ScoringRule.objects.create(
+        kind="fit", name="部長", group=group, points=10, field="title", operator="contains", value="部長"
+    )
+    job = import_job_create(
+        content="メールアドレス,氏名\nimport@example.jp,取込 太郎\n".encode(),
+        file_name="list.csv",
+        user=users[MKT],
+    )
+    item = action_item_create(
+        title="失注理由を共有",
+        owner=owner,
+        due_date=dt.date(2026, 12, 1),
+        week=Period.last_complete_week(),
+        by=users[MGR],
+    )
+    key, _plain = api_key_create(name="revoke me", source="crm", scopes=["events:write"])
+    notification_send(recipient=owner, title="お知らせ", url="/leads/handoffs/")
+    endpoint = FormEndpoint.objects.create(name="資料請求")
+    return World(
+        users=users,
+        lead=lead,
+        other_team_lead=other_lead,
+        objects={
+            "company": company,
+            "deal": deal,
+            "task": task,
+            "stages": stages,
+            "handoff": handoff,
+            "campaign": campaign,
+            "cost": cost,
+            "persona": persona,
+            "persona_rule": persona_rule,
+            "group": group,
+            "rule": rule,
+            "job": job,
+            "item": item,
+            "key": key,
+            "endpoint": endpoint,
+        },
+    )
+
+
+# --- The matrix: pages -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    expect: dict
+    method: str = "get"
+    kwargs: Callable[[World], dict] = lambda w: {}
+    data: Callable[[World], dict] = lambda w: {}
+    query: Callable[[World], str] = lambda w: ""
+    path: str = ""  # for a pattern without a name: `name` is its route, `path` a URL it serves
+
+    def __str__(self) -> str:
+        return f"{self.method.upper()} {self.name}"
+
+    def url(self, world: World) -> str:
+        url = self.path or reverse(self.name, kwargs=self.kwargs(world))
+        query = self.query(world)
+        return f"{url}?{query}" if query else url
+
+
+def pk(attr: str, name: str = "pk") -> Callable[[World], dict]:
+    return lambda w: {name: getattr(w, attr).pk}
+
+
+PAGES = [
+    # salesmarketing: shell, accounts, notifications, settings
+    Probe("dashboard", logged_in(200)),
+    Probe("healthz", every(200)),
+    Probe("notifications", logged_in(200)),
+    Probe("notifications_read", logged_in(200), "post"),
+    Probe("login", logged_in(302, anonymous=200)),  # a logged-in user is sent on to the dashboard
+    Probe("logout", every(LOGIN), "post"),  # to the login page, logged in or not
+    Probe("password_change", logged_in(200)),
+    Probe("password_change_done", logged_in(200)),
+    Probe("set_language", every(302), "post", data=lambda w: {"language": "en", "next": "/"}),
+    Probe("api_keys:list", admins_only(200)),
+    Probe("api_keys:revoke", admins_only(302), "post", kwargs=pk("key")),
+    # leads
+    Probe("leads:list", logged_in(200)),
+    Probe("leads:export", logged_in(200)),
+    Probe("leads:detail", logged_in(200, outsider=404), kwargs=pk("lead")),
+    # Personal data (export, erase): admins and the marketing team's managers, of the leads they can see.
+    Probe("leads:privacy_export", logged_in(403, outsider=404, admin=200), kwargs=pk("lead")),
+    Probe("leads:privacy_erase", logged_in(403, outsider=404, admin=200), kwargs=pk("lead")),
+    Probe("leads:company_detail", logged_in(200, outsider=404), kwargs=pk("company")),
+    Probe("leads:scoring", logged_in(200)),
+    Probe("leads:scoring_progress", logged_in(200)),
+    Probe(
+        "leads:scoring_thresholds",
+        editors(302),
+        "post",
+        data=lambda w: {"fit_threshold": 20, "total_threshold": 60},
+    ),
+    Probe("leads:scoring_rule_new", editors(200)),
+    Probe("leads:scoring_rule", editors(200), kwargs=pk("rule")),
+    Probe("leads:scoring_group", editors(302), "post", kwargs=pk("group"), data=lambda w: {"cap": 40}),
+    Probe("leads:handoffs", logged_in(200)),
+    Probe("leads:handoff_touch", handoff_people(302), "post", kwargs=pk("handoff")),
+    Probe("leads:handoff_accept", handoff_people(302), "post", kwargs=pk("handoff")),
+    Probe(
+        "leads:handoff_reject",
+        handoff_people(302),
+        "post",
+        kwargs=pk("handoff"),
+        data=lambda w: {"reason": "not_a_fit"},
+    ),
+    Probe("leads:import", editors(200)),
+    Probe("leads:import_detail", editors(200), kwargs=pk("job")),
+    Probe(
+        "leads:import_run", editors(400), "post", kwargs=pk("job")
+    ),  # allowed; the empty mapping is invalid
+    # campaigns and personas
+    Probe("campaigns:list", logged_in(200)),
+    Probe("campaigns:create", editors(200)),
+    Probe("campaigns:dashboard", logged_in(200)),
+    Probe("campaigns:cost_import", editors(200)),
+    Probe("campaigns:detail", logged_in(200), kwargs=pk("campaign")),
+    Probe("campaigns:edit", editors(200), kwargs=pk("campaign")),
+    Probe(
+        "campaigns:cost_add",
+        editors(302),
+        "post",
+        kwargs=pk("campaign"),
+        data=lambda w: {"date": "2026-04-02", "amount": "5000"},
+    ),
+    Probe(
+        "campaigns:cost_delete",
+        editors(302),
+        "post",
+        kwargs=lambda w: {"pk": w.campaign.pk, "cost_pk": w.cost.pk},
+    ),
+    Probe("campaigns:persona_list", logged_in(200)),
+    Probe("campaigns:persona_create", editors(200)),
+    Probe("campaigns:personas_rematch", editors(302), "post"),
+    Probe("campaigns:persona_detail", logged_in(200), kwargs=pk("persona")),
+    Probe("campaigns:persona_edit", editors(200), kwargs=pk("persona")),
+    Probe("campaigns:rule_add", editors(200), "post", kwargs=pk("persona")),  # allowed; shown with its errors
+    Probe(
+        "campaigns:rule_edit",
+        editors(200),
+        "post",
+        kwargs=lambda w: {"pk": w.persona.pk, "rule_pk": w.persona_rule.pk},
+    ),
+    Probe(
+        "campaigns:rule_delete",
+        editors(302),
+        "post",
+        kwargs=lambda w: {"pk": w.persona.pk, "rule_pk": w.persona_rule.pk},
+    ),
+    Probe(
+        "campaigns:persona_lead_add",
+        editors(302),
+        "post",
+        kwargs=pk("persona"),
+        data=lambda w: {"email": w.lead.email},
+    ),
+    Probe(
+        "campaigns:lead_persona",
+        editors(302),
+        "post",
+        kwargs=pk("lead", "lead_pk"),
+        data=lambda w: {"persona": str(w.persona.pk)},
+    ),
+    # pipeline
+    Probe("pipeline:board", logged_in(200)),
+    Probe("pipeline:forecast", logged_in(200)),
+    Probe("pipeline:deal_new", logged_in(200)),
+    Probe("pipeline:deal_detail", deal_people(200), kwargs=pk("deal")),
+    Probe("pipeline:deal_edit", deal_people(200), "post", kwargs=pk("deal")),  # allowed; shown with errors
+    Probe(
+        "pipeline:deal_move",
+        deal_people(302),
+        "post",
+        kwargs=pk("deal"),
+        data=lambda w: {"stage": w.stages["Proposal"].pk},
+    ),
+    Probe(
+        "pipeline:deal_close",
+        deal_people(200),
+        kwargs=pk("deal"),
+        query=lambda w: f"stage={w.stages['Won'].pk}",
+    ),
+    Probe("pipeline:activity_create", deal_people(200), "post", kwargs=pk("deal")),  # allowed; with errors
+    Probe("pipeline:task_create", deal_people(200), "post", kwargs=pk("deal")),  # allowed; with errors
+    Probe("pipeline:task_done", deal_people(302), "post", kwargs=pk("task")),
+    Probe("pipeline:lead_activity_create", logged_in(200, outsider=404), kwargs=pk("lead", "lead_pk")),
+    # kpis
+    Probe("kpis:weekly_review", logged_in(200)),
+    Probe("kpis:action_item_create", logged_in(302), "post", data=lambda w: {"title": "次回までに"}),
+    Probe("kpis:action_item_done", logged_in(302), "post", kwargs=pk("item"), data=lambda w: {"done": "1"}),
+    Probe("kpis:targets", logged_in(200)),
+    Probe("kpis:targets", logged_in(302, marketer=403, owner=403, teammate=403, outsider=403), "post"),
+    Probe("kpis:manual_values", logged_in(200)),
+    Probe(
+        "kpis:manual_values", logged_in(200, owner=403, teammate=403, outsider=403), "post"
+    ),  # allowed: the empty form comes back with its errors
+    Probe("kpis:drilldown", logged_in(200), kwargs=lambda w: {"key": KPIS[0].key}),
+    # the API's own pages; its endpoints are in API_PROBES
+    Probe("api:openapi-json", logged_in(200)),
+    Probe("api:openapi-view", logged_in(200)),
+    Probe("api:api-root", every(404)),
+    Probe("api/v1/^(?P<rest>.*)$", every(404), path="/api/v1/no-such-endpoint"),  # a JSON 404 for anyone
+    # what customers' websites and emails call: the same answer for everyone
+    Probe(
+        "capture:form_submit",
+        every(200),
+        "post",
+        kwargs=lambda w: {"site_key": w.endpoint.site_key},
+        data=lambda w: {"email": "visitor@example.jp", "name": "訪問 者"},
+    ),
+    Probe(
+        "capture:collect",
+        every(204),
+        "post",
+        data=lambda w: {"vid": "v-perm-1", "url": "https://www.example.jp/pricing", "type": "page_view"},
+    ),
+    Probe(
+        "capture:unsubscribe",
+        every(200),
+        kwargs=lambda w: {"token": unsubscribe_token(lead_id=w.lead.pk)},
+    ),
+    Probe(
+        "capture:email_open",
+        every(200),
+        kwargs=lambda w: {"token": email_open_token(lead_id=w.lead.pk, message_id="m1")},
+    ),
+    Probe(
+        "capture:email_click",
+        every(302),
+        kwargs=lambda w: {
+            "token": email_click_token(lead_id=w.lead.pk, url="https://www.example.jp/", message_id="m1")
+        },
+        query=lambda w: "u=https%3A%2F%2Fwww.example.jp%2F",
+    ),
+]
+
+
+def _outcome(response) -> int | str:
+    if response.status_code == 302:
+        location = response["Location"]
+        if location.startswith("/accounts/login/"):
+            return LOGIN
+        if location.startswith("/admin/login/"):
+            return ADMIN_LOGIN
+    return response.status_code
+
+
+def _ask(world: World, role: str, method: str, url: str, data: dict, **headers) -> int | str:
+    """One request as `role`, undone afterwards so every cell starts from the same world."""
+    savepoint = transaction.savepoint()
+    try:
+        cache.clear()  # rate-limit counters and cached board figures
+        client = Client()
+        if role in world.users:
+            client.force_login(world.users[role])
+        return _outcome(getattr(client, method)(url, data, **headers))
+    finally:
+        transaction.savepoint_rollback(savepoint)
+
+
+@pytest.mark.parametrize("probe", PAGES, ids=str)
+def test_page_access(world, probe: Probe):
+    url = probe.url(world)
+    data = probe.data(world)
+    answers = {role: _ask(world, role, probe.method, url, data) for role in ROLES}
+    assert answers == probe.expect, f"{probe.method.upper()} {url}"
+
+
+@pytest.mark.parametrize("probe", [p for p in PAGES if p.method == "get"], ids=str)
+def test_htmx_partials_answer_as_their_pages_do(world, probe: Probe):
+    """An HTMX request renders a partial of the page; it must not skip the page's access check."""
+    url = probe.url(world)
+    answers = {
+        role: _ask(world, role, "get", url, probe.data(world), HTTP_HX_REQUEST="true") for role in ROLES
+    }
+    assert answers == probe.expect, f"HTMX GET {url}"
+
+
+# --- The matrix: the JSON API ----------------------------------------------------------------------------------
+
+NO_KEY, NO_SCOPES, WRONG_SCOPE, INTEGRATION, AS_OWNER, AS_MATE, AS_OTHER, REVOKED, SESSION = (
+    "no key",
+    "key with no scopes",
+    "key without the scope",
+    "integration key (no user)",
+    "key acting as the owner",
+    "key acting as a teammate",
+    "key acting as another team's rep",
+    "revoked key",
+    "admin's session, no key",
+)
+CALLERS = (NO_KEY, NO_SCOPES, WRONG_SCOPE, INTEGRATION, AS_OWNER, AS_MATE, AS_OTHER, REVOKED, SESSION)
+
+
+def keyed(**by_caller) -> dict:
+    """401 without a usable key, 403 without the scope, then the given answers for the keys that have it."""
+    answers = {NO_KEY: 401, NO_SCOPES: 403, WRONG_SCOPE: 403, REVOKED: 401, SESSION: 401}
+    names = {"integration": INTEGRATION, "owner": AS_OWNER, "teammate": AS_MATE, "outsider": AS_OTHER}
+    return {**answers, **{names[k]: v for k, v in by_caller.items()}}
+
+
+def all_keys(code) -> dict:
+    return keyed(integration=code, owner=code, teammate=code, outsider=code)
+
+
+EVERY_CALLER_405 = dict.fromkeys(CALLERS, 405)  # the JSON 405 for a method a path does not serve, before auth
+
+
+@dataclass(frozen=True)
+class ApiProbe:
+    name: str
+    method: str
+    scope: str
+    expect: dict
+    kwargs: Callable[[World], dict] = lambda w: {}
+    body: Callable[[World], dict | None] = lambda w: None
+    query: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.method.upper()} {self.name}"
+
+
+API_PROBES = [
+    ApiProbe(
+        "api:events_create",
+        "post",
+        "events:write",
+        all_keys(202),
+        body=lambda w: {"events": [{"id": "e1", "type": "page_view", "email": "ev@example.jp"}]},
+    ),
+    ApiProbe("api:events_other_methods", "get", "", EVERY_CALLER_405),
+    ApiProbe(
+        "api:lead_create_or_update",
+        "post",
+        "leads:write",
+        all_keys(201),
+        body=lambda w: {"email": "new@example.jp", "name": "新規 見込"},
+    ),
+    ApiProbe("api:leads_other_methods", "get", "", EVERY_CALLER_405),
+    ApiProbe(
+        "api:lead_read",
+        "get",
+        "leads:read",
+        keyed(integration=200, owner=200, teammate=200, outsider=404),
+        kwargs=lambda w: {"lead_id": w.lead.pk},
+    ),
+    ApiProbe("api:lead_other_methods", "put", "", EVERY_CALLER_405, kwargs=lambda w: {"lead_id": w.lead.pk}),
+    ApiProbe(
+        "api:lead_export_api",
+        "get",
+        "leads:privacy",
+        # The owner's and teammate's keys see the lead but may not hand out personal data.
+        keyed(integration=200, owner=403, teammate=403, outsider=404),
+        kwargs=lambda w: {"lead_id": w.lead.pk},
+    ),
+    ApiProbe(
+        "api:lead_erase_api",
+        "delete",
+        "leads:privacy",
+        keyed(integration=200, owner=403, teammate=403, outsider=404),
+        kwargs=lambda w: {"lead_id": w.lead.pk},
+    ),
+    ApiProbe("api:list_handoffs", "get", "handoffs:write", all_keys(200)),
+    ApiProbe(
+        "api:accept",
+        "post",
+        "handoffs:write",
+        keyed(integration=200, owner=200, teammate=404, outsider=404),
+        kwargs=lambda w: {"handoff_id": w.handoff.pk},
+    ),
+    ApiProbe(
+        "api:reject",
+        "post",
+        "handoffs:write",
+        keyed(integration=200, owner=200, teammate=404, outsider=404),
+        kwargs=lambda w: {"handoff_id": w.handoff.pk},
+        body=lambda w: {"reason": "not_a_fit"},
+    ),
+    ApiProbe(
+        "api:create_deal",
+        "post",
+        "deals:write",
+        # A rep's key may not give deals to another rep (422, the owner_id field); the integration may.
+        keyed(integration=201, owner=201, teammate=422, outsider=422),
+        body=lambda w: {"name": "API 商談", "amount": 1000, "owner_id": w.users[OWNER].pk},
+    ),
+    ApiProbe(
+        "api:get_deal",
+        "get",
+        "deals:write",
+        keyed(integration=200, owner=200, teammate=404, outsider=404),
+        kwargs=lambda w: {"deal_id": w.deal.pk},
+    ),
+    ApiProbe(
+        "api:update_deal",
+        "patch",
+        "deals:write",
+        keyed(integration=200, owner=200, teammate=404, outsider=404),
+        kwargs=lambda w: {"deal_id": w.deal.pk},
+        body=lambda w: {"next_step": "見積提出"},
+    ),
+    ApiProbe("api:kpis", "get", "kpis:read", all_keys(200), query="week=2026-W47"),
+]
+ALL_SCOPES = list(ApiKey.Scope.values)
+
+
+def _bearer(world: World, caller: str, scope: str) -> dict:
+    users = world.users
+    if caller in (NO_KEY, SESSION):
+        return {}
+    if caller in (WRONG_SCOPE, NO_SCOPES):
+        scopes = [s for s in ALL_SCOPES if s != scope] if caller == WRONG_SCOPE else []
+        user = None
+    else:
+        scopes = ALL_SCOPES
+        user = {AS_OWNER: users[OWNER], AS_MATE: users[MATE], AS_OTHER: users[OTHER]}.get(caller)
+    key, plain = api_key_create(name=caller, source="perm", scopes=scopes, user=user)
+    if caller == REVOKED:
+        api_key_revoke(key=key)
+    return {"HTTP_AUTHORIZATION": f"Bearer {plain}"}
+
+
+def _call(world: World, caller: str, probe: ApiProbe, url: str) -> int:
+    savepoint = transaction.savepoint()
+    try:
+        cache.clear()
+        client = Client()
+        if caller == SESSION:
+            client.force_login(world.users[ADMIN])
+        headers = _bearer(world, caller, probe.scope)
+        body = probe.body(world)
+        if body is None:
+            response = getattr(client, probe.method)(url, **headers)
+        else:
+            response = getattr(client, probe.method)(url, body, content_type="application/json", **headers)
+        assert response["Content-Type"].startswith("application/json"), (caller, url)
+        return response.status_code
+    finally:
+        transaction.savepoint_rollback(savepoint)
+
+
+@pytest.mark.parametrize("probe", API_PROBES, ids=str)
+def test_api_access(world, probe: ApiProbe):
+    url = reverse(probe.name, kwargs=probe.kwargs(world))
+    if probe.query:
+        url = f"{url}?{probe.query}"
+    answers = {caller: _call(world, caller, probe, url) for caller in CALLERS}
+    assert answers == probe.expect, f"{probe.method.upper()} {url}"
+
+
+def test_a_key_acting_as_a_rep_lists_only_the_handoffs_the_rep_sees(world, client):
+    other = Handoff.objects.create(
+        lead=world.other_team_lead,
+        owner=world.users[OTHER],
+        team=world.users[OTHER].team,
+        state=Handoff.State.ASSIGNED,
+        mql_at=timezone.now(),
+    )
+    listed = {}
+    for caller in (INTEGRATION, AS_OWNER, AS_OTHER):
+        response = client.get("/api/v1/handoffs", **_bearer(world, caller, "handoffs:write"))
+        listed[caller] = {h["id"] for h in response.json()}
+    assert listed == {
+        INTEGRATION: {world.handoff.pk, other.pk},
+        AS_OWNER: {world.handoff.pk},
+        AS_OTHER: {other.pk},
+    }
+
+
+# --- The Django admin: staff only ------------------------------------------------------------------------------
+
+# What a staff admin gets per kind of admin URL; everyone else is sent to the admin's login page (ADMIN_LOGIN),
+# except on the login page itself. A new admin page is covered by its kind; a new kind fails the test.
+ADMIN_KINDS = {
+    "index": 200,
+    "app_list": 200,
+    "changelist": 200,
+    "add": 200,
+    "change": 200,
+    "history": 200,
+    "delete": 200,
+    "object": 302,  # /admin/<app>/<model>/<id>/ redirects to the change page
+    "password": 200,  # a user's set-password page
+    "password_change": 200,
+    "password_change_done": 200,
+    "jsi18n": 200,
+    "autocomplete": 403,  # without a field to complete
+    "view_on_site": 302,
+    "catch_all": 404,
+}
+MODEL_KINDS = {"changelist", "add", "change", "history", "delete", "object", "password"}
+ADMIN_SPECIAL = {
+    # The login page answers everyone; a staff user already logged in is sent on to the admin.
+    "login": {**dict.fromkeys(ROLES, 200), ADMIN: 302},
+    # GET: logging out is a POST (405); a logged-in non-staff user is sent to the admin's index (and from there
+    # to its login page).
+    "logout": {**dict.fromkeys(ROLES, 302), ANON: ADMIN_LOGIN, ADMIN: 405},
+}
+
+
+def _walk(patterns, prefix: str = "", namespace: str = ""):
+    for entry in patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            ns = namespace
+            if entry.namespace:
+                ns = f"{namespace}:{entry.namespace}" if namespace else entry.namespace
+            yield from _walk(entry.url_patterns, route, ns)
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}:{entry.name}" if namespace and entry.name else (entry.name or "")
+            yield route, name, entry
+
+
+def _admin_kind(route: str, name: str) -> str:
+    short = name.removeprefix("admin:")
+    if short.endswith("_password_change"):
+        return "password"
+    for suffix in ("changelist", "add", "change", "history", "delete"):
+        if short.endswith(f"_{suffix}") and short != "password_change":
+            return suffix
+    if short:
+        return short
+    if route.endswith("(?P<url>.*)$"):
+        return "catch_all"
+    return "object"
+
+
+def _admin_url(world: World, route: str, name: str, pattern: URLPattern) -> str | None:
+    kind = _admin_kind(route, name)
+    model_admin = getattr(pattern.callback, "model_admin", None)
+    if kind == "catch_all":
+        return "/admin/no-such-page/"
+    if kind == "app_list":
+        return reverse(name, kwargs={"app_label": "leads"})
+    if kind == "view_on_site":
+        ct = ContentType.objects.get_for_model(Lead)
+        return reverse(name, kwargs={"content_type_id": ct.pk, "object_id": world.lead.pk})
+    if kind == "password":
+        return reverse(name, kwargs={"id": world.users[OWNER].pk})
+    if "object_id" in route:
+        obj = model_admin.model._default_manager.first()
+        if obj is None:
+            return None  # nothing to open; the kind is checked on another model
+        if kind == "object":
+            opts = model_admin.model._meta
+            return f"/admin/{opts.app_label}/{opts.model_name}/{obj.pk}/"
+        return reverse(name, kwargs={"object_id": obj.pk})
+    return reverse(name)
+
+
+def _admin_expect(kind: str, model_admin, request) -> dict:
+    if kind in ADMIN_SPECIAL:
+        return ADMIN_SPECIAL[kind]
+    code = ADMIN_KINDS[kind]
+    if model_admin is not None and kind == "add" and not model_admin.has_add_permission(request):
+        code = 403
+    if model_admin is not None and kind == "delete" and not model_admin.has_delete_permission(request):
+        code = 403
+    # Anonymous visitors meet the app's login wall before a model's admin page, the admin's own login page
+    # before the admin site's pages: a login page either way.
+    anonymous = LOGIN if kind in MODEL_KINDS else ADMIN_LOGIN
+    return {**dict.fromkeys(ROLES, ADMIN_LOGIN), ANON: anonymous, ADMIN: code}
+
+
+def test_the_admin_is_for_staff_only(world, rf):
+    request = rf.get("/admin/")
+    request.user = world.users[ADMIN]
+    checked: dict[str, int] = {}
+    failures = []
+    for route, name, pattern in _walk(get_resolver().url_patterns):
+        if not route.startswith("admin/"):
+            continue
+        kind = _admin_kind(route, name)
+        assert kind in ADMIN_KINDS or kind in ADMIN_SPECIAL, f"admin URL {route} ({name}) needs a row"
+        url = _admin_url(world, route, name, pattern)
+        if url is None:
+            continue
+        expect = _admin_expect(kind, getattr(pattern.callback, "model_admin", None), request)
+        answers = {role: _ask(world, role, "get", url, {}) for role in ROLES}
+        if answers != expect:
+            failures.append(
+                f"{url}: "
+                + ", ".join(f"{r} {answers[r]} (not {expect[r]})" for r in ROLES if answers[r] != expect[r])
+            )
+        checked[kind] = checked.get(kind, 0) + 1
+    assert not failures, "\n".join(failures)
+    assert set(checked) == set(ADMIN_KINDS) | set(ADMIN_SPECIAL)
+    assert checked["changelist"] == len(admin.site._registry)
+
+
+# --- Coverage: a URL without a row fails -------------------------------------------------------------------------
+
+
+def test_every_url_has_a_row():
+    # A row names its URL pattern; a pattern without a name is listed by its route.
+    names = {
+        name or route
+        for route, name, _ in _walk(get_resolver().url_patterns)
+        if not route.startswith("admin/")
+    }
+    covered = {p.name for p in PAGES} | {p.name for p in API_PROBES}
+    assert names - covered == set(), "add a row to PAGES or API_PROBES for each new URL"
+    assert covered - names == set(), "a row names a URL that no longer exists"
+
+
+def test_every_role_and_caller_is_in_every_row():
+    for probe in PAGES:
+        assert set(probe.expect) == set(ROLES), probe
+    for probe in API_PROBES:
+        assert set(probe.expect) == set(CALLERS), probe
