@@ -198,3 +198,22 @@ def test_reason_text_lists_positive_contributions_biggest_first(defaults):
     _touch(lead, TouchType.SEMINAR_ATTENDED)
     text = reason_text(explain([lead.pk], now=NOW)[lead.pk])
     assert text == "セミナー参加 +20, 課長 +10"
+
+
+def test_the_score_over_time_equals_the_scorer_at_each_week(defaults):
+    from leads.selectors import _score_history_chart
+
+    lead, _ = lead_upsert(email="history@example.jp", source="api")
+    for days_ago, kind, url in [(1, TouchType.PAGE_VIEW, "/pricing"), (9, TouchType.WEBINAR_ATTENDED, ""),
+                                (30, TouchType.CONTENT_DOWNLOAD, ""), (31, TouchType.PAGE_VIEW, "/compare"),
+                                (60, TouchType.EMAIL_CLICK, ""), (85, TouchType.TRADE_SHOW_VISIT, "")]:  # fmt: skip
+        _touch(lead, kind, days_ago=days_ago, url=url)
+    for n in range(40):  # enough page views to hit the site-visit cap some weeks ago
+        _touch(lead, TouchType.PAGE_VIEW, days_ago=20 + n / 10, url=f"/p{n}")
+    engagement = _score_history_chart(lead, NOW)["data"]["datasets"][1]["data"]
+    expected = []
+    for weeks_ago in range(13, -1, -1):
+        score_leads(LeadFilter(ids=(lead.pk,)), now=NOW - dt.timedelta(weeks=weeks_ago))
+        expected.append(_scores(lead)[1])
+    assert engagement == expected
+    assert len(set(expected)) > 3  # the line really moves
