@@ -186,3 +186,26 @@ class ActionItem(models.Model):
     @property
     def is_overdue(self) -> bool:
         return not self.is_done and self.due_date < timezone.localdate()
+
+
+class VisitorPeriod(models.Model):
+    """Who visited in which week, month and quarter: one row per visitor and calendar period (Asia/Tokyo).
+
+    A roll-up of page views, kept by a PostgreSQL trigger on leads_touch (see migration 0002), so counting a
+    period's unique visitors reads one index range instead of sorting every page view of it. A visitor is a
+    tracking-cookie id, or `lead:<id>` for a known lead seen without one, as in the `visitors` KPI. Rows are
+    only added: a visit stays counted after its lead is erased (the row holds no personal data). On SQLite the
+    table stays empty and the KPI counts page views directly.
+    """
+
+    pk = models.CompositePrimaryKey("kind", "start", "visitor")
+    kind = models.CharField(max_length=10, choices=PeriodKind.choices)
+    start = models.DateField()
+    visitor = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("visitor by period")
+        verbose_name_plural = _("visitors by period")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.start}: {self.visitor}"

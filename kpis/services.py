@@ -129,13 +129,14 @@ def manual_value_set(
 def snapshot_values(*, week: Period, team_id: int | None, now: dt.datetime | None = None) -> dict:
     """What a snapshot of `week` holds: every KPI's value for the week, the meeting's KPIs month- and
     quarter-to-date with the share of their period the week's end reaches, and the targets then in force
-    (6 + 3 + 1 queries)."""
+    (6 + 3 + 1 queries). Always computed afresh: a snapshot or the meeting's own week never comes from the
+    cache."""
     month_part, month_share = period_to_date(MONTH, until=week.end)
     quarter_part, quarter_share = period_to_date(QUARTER, until=week.end)
     scope = Scope(team_id=team_id)
-    (values,) = compute([week], scope=scope, now=now)
+    (values,) = compute([week], scope=scope, now=now, fresh=True)
     # To date only for the meeting's KPIs (leads, handoffs, deals): page views of a whole quarter stay unread.
-    month, quarter = compute([month_part, quarter_part], scope=scope, kpis=HEADLINE, now=now)
+    month, quarter = compute([month_part, quarter_part], scope=scope, kpis=HEADLINE, now=now, fresh=True)
     targets = targets_in_force(
         team_id=team_id,
         on={WEEK: week.start, MONTH: Period.of(MONTH, month_part.start).start, QUARTER: quarter_part.start},

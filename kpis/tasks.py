@@ -1,4 +1,4 @@
-"""Beat's KPI work: freeze the weekly snapshots once a week is over (idempotent)."""
+"""Beat's KPI work: freeze the weekly snapshots once a week is over, keep the dashboards' trends cached."""
 
 from __future__ import annotations
 
@@ -12,3 +12,12 @@ def freeze_weekly_snapshots(weeks_back: int = 4) -> int:
     from kpis.services import snapshots_freeze_due
 
     return snapshots_freeze_due(weeks_back=weeks_back)
+
+
+@shared_task(acks_late=True)
+def refresh_dashboards() -> int:
+    """Every 10 minutes: recompute the closed periods of every dashboard trend (each period kind, everyone and
+    each team) into the cache, so no viewer waits for them and late changes show within minutes."""
+    from kpis.selectors import dashboards_refresh
+
+    return dashboards_refresh()

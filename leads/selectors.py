@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -107,19 +109,29 @@ def lead_detail(*, lead: Lead) -> LeadDetail:
 def _score_history_chart(lead: Lead, now, weeks: int = 13) -> dict:
     """The lead's engagement at the end of each of the last `weeks` weeks, recomputed from its touches with the
     current rules (the same decay and caps as the scorer), with fit and the MQL line beside it."""
-    rows = touch_points(lead.pk, now=now)
-    caps = {row["group_id"]: row["cap"] for row in rows}
+    # Decaying from t to `at` is decaying from t to now, then growing back by 2^((now − at) / half-life); so per
+    # (group, half-life) one pass sorted by time gives prefix sums, and each week's point is a lookup.
+    buckets: dict[tuple, list] = defaultdict(list)
+    caps = {}
+    for row in touch_points(lead.pk, now=now):
+        group = row["group_id"] or -row["rule_id"]
+        caps[group] = row["cap"]
+        age_days = (now - row["occurred_at"]).total_seconds() / 86400
+        buckets[group, row["half_life"]].append(
+            (row["occurred_at"], row["pts"] * 0.5 ** (age_days / row["half_life"]))
+        )
+    prefixes = {}
+    for key, items in buckets.items():
+        items.sort(key=lambda item: item[0])
+        prefixes[key] = ([at for at, _ in items], list(itertools.accumulate(pts for _, pts in items)))
     labels, engagement = [], []
     for i in range(weeks, -1, -1):
         at = now - dt.timedelta(weeks=i)
         per_group: dict = defaultdict(float)
-        for row in rows:
-            if row["occurred_at"] <= at:
-                age_days = (at - row["occurred_at"]).total_seconds() / 86400
-                per_group[row["group_id"] or -row["rule_id"]] += row["pts"] * 0.5 ** (
-                    age_days / row["half_life"]
-                )
-        total = sum(min(v, caps[g]) if caps.get(g) is not None else v for g, v in per_group.items())
+        for (group, half_life), (times, sums) in prefixes.items():
+            if n := bisect.bisect_right(times, at):
+                per_group[group] += sums[n - 1] * 2 ** (7 * i / half_life)
+        total = sum(min(v, caps[g]) if caps[g] is not None else v for g, v in per_group.items())
         labels.append(date_format(timezone.localtime(at), "SHORT_DATE_FORMAT"))
         engagement.append(round(total))
     threshold = ScoringConfig.get().total_threshold

@@ -143,6 +143,8 @@ CACHES = {
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+# How long KPI measures of periods that are over stay cached (0: never); beat refreshes the dashboards' sooner.
+KPI_CACHE_SECONDS = env_int("KPI_CACHE_SECONDS", 900)
 
 # --- Static files ---------------------------------------------------------------------------------
 STATIC_URL = "static/"
@@ -214,6 +216,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "kpis.tasks.freeze_weekly_snapshots",
         "schedule": crontab(day_of_week=1, hour=0, minute=5),
     },
+    "kpis-refresh-dashboards": {"task": "kpis.tasks.refresh_dashboards", "schedule": 600},
 }
 
 # --- Security -------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 
 from salesmarketing.celery import app as celery_app
 from salesmarketing.models import User
@@ -35,6 +36,12 @@ def _tasks_in_process():
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: KPI values, rate limits and throttles never leak between tests."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -88,32 +88,55 @@ def _engagement_rows_sql(
 
 
 def _fit_rows_sql(sql: dict[str, str], lead_filter: LeadFilter) -> tuple[str, list]:
-    """One row per (lead, fit rule) match with lead_id, rule_id and `pts`. The batch's leads, with the company
-    fields the rules read, are materialized once and joined to the (few) fit rules in memory."""
+    """One row per (lead, fit rule) match with lead_id, rule_id and `pts`.
+
+    The batch's leads, with the company fields the rules read, are materialized once; each active fit rule then
+    becomes its own simple predicate over them (`title LIKE '%部長%'`, `industry IN (…)`), joined by UNION ALL,
+    so no lead is tested against rules of other fields and lists are compared by equality.
+    """
+    from leads.models import ScoringRule
+
     where, params = lead_filter.sql("l.id")
-    like = sql["ilike"]
+    domain = sql["domain"].format("l.email")
+    branches: list[str] = []
+    branch_params: list = []
+    rules = ScoringRule.objects.filter(kind=FIT, is_active=True).values_list(
+        "id", "field", "operator", "value", "number", "points"
+    )
+    for rule_id, field, operator, value, number, points in rules:
+        predicate, values = _fit_predicate(field, operator, value, number)
+        if predicate:
+            branches.append(f"SELECT id AS lead_id, %s AS rule_id, %s AS pts FROM bl WHERE {predicate}")
+            branch_params += [rule_id, points, *values]
+    if not branches:
+        branches.append("SELECT id AS lead_id, id AS rule_id, 0 AS pts FROM bl WHERE 1 = 0")
     text = f"""
         WITH bl AS MATERIALIZED (
-            SELECT l.id, l.title, l.department, {sql["domain"].format("l.email")} AS domain,
-                   c.employee_count, c.industry, c.region
+            SELECT l.id, LOWER(l.title) AS title, l.title AS title_exact, LOWER(l.department) AS department,
+                   {domain} AS domain, c.employee_count, c.industry, c.region
             FROM leads_lead l LEFT JOIN leads_company c ON c.id = l.company_id WHERE {where}
-        ), fr AS MATERIALIZED (
-            SELECT id, field, operator, value, number, points, ',' || LOWER(REPLACE(value, ' ', '')) || ',' AS value_list
-            FROM leads_scoringrule WHERE kind = 'fit' AND is_active
         )
-        SELECT l.id AS lead_id, r.id AS rule_id, r.points AS pts
-        FROM bl l JOIN fr r ON (
-             (r.field = 'title' AND r.operator = 'contains' AND l.title {like} ('%%' || r.value || '%%'))
-          OR (r.field = 'title' AND r.operator = 'equals' AND l.title = r.value)
-          OR (r.field = 'department' AND r.operator = 'contains' AND l.department {like} ('%%' || r.value || '%%'))
-          OR (r.field = 'employees' AND r.operator = 'gte' AND l.employee_count >= r.number)
-          OR (r.field = 'employees' AND r.operator = 'lt' AND l.employee_count < r.number)
-          OR (r.field = 'industry' AND r.operator IN ('equals', 'in') AND r.value_list LIKE ('%%,' || l.industry || ',%%'))
-          OR (r.field = 'region' AND r.operator IN ('equals', 'in') AND r.value_list LIKE ('%%,' || l.region || ',%%'))
-          OR (r.field = 'email_domain' AND r.operator IN ('equals', 'in') AND r.value_list LIKE ('%%,' || l.domain || ',%%'))
-        )
+        {" UNION ALL ".join(branches)}
     """
-    return text, params
+    return text, [*params, *branch_params]
+
+
+def _fit_predicate(field: str, operator: str, value: str, number: int | None) -> tuple[str, list]:
+    """The SQL condition of one fit rule over the `bl` columns, and its parameters ("" for a rule that cannot
+    match, such as a number rule without a number)."""
+    if field in ("title", "department") and operator == "contains" and value:
+        escaped = value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return f"{field} LIKE %s ESCAPE '\\'", [f"%{escaped}%"]
+    if field == "title" and operator == "equals":
+        return "title_exact = %s", [value]
+    if field == "employees" and number is not None and operator in ("gte", "lt"):
+        return f"employee_count {'>=' if operator == 'gte' else '<'} %s", [number]
+    if field in ("industry", "region", "email_domain") and operator in ("equals", "in"):
+        items = [item for item in value.replace(" ", "").lower().split(",") if item]
+        if items:
+            column = "domain" if field == "email_domain" else field
+            return f"{column} IN ({', '.join(['%s'] * len(items))})", items
+    return "", []
 
 
 def _capped_sql(rows_sql: str) -> str:

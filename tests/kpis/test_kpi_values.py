@@ -162,6 +162,21 @@ def test_the_sla_counts_only_what_has_fallen_due(kpi_data):
     assert values["sla_breaches"] == 0
 
 
+def test_unique_visitors_of_whole_periods_equal_the_page_views_counted_directly(kpi_data):
+    """Whole weeks, months and quarters read the roll-up the PostgreSQL trigger keeps; a custom range of the same
+    days counts the page views themselves: both agree, at Tokyo midnights too."""
+    from kpis.models import VisitorPeriod
+
+    visitors = [KPI_BY_KEY["visitors"]]
+    for period in (W47.previous(), W47, W47.next(), Period.parse("2026-11"), Period.parse("2026-Q4")):
+        custom = Period.between(period.start, period.end - dt.timedelta(days=1))
+        rolled, counted = compute([period, custom], kpis=visitors, now=NOW)
+        assert rolled == counted, period
+    assert compute([W47], kpis=visitors, now=NOW)[0]["visitors"] == EVERYONE["visitors"]
+    if connection.vendor == "postgresql":
+        assert VisitorPeriod.objects.filter(kind="week", start=W47.start).count() == EVERYONE["visitors"]
+
+
 def test_every_kpi_has_a_drilldown_and_known_measures():
     for kpi in KPIS:
         assert kpi.drilldown in DRILLDOWNS, kpi.key
@@ -226,3 +241,28 @@ def test_values_are_formatted_by_unit_for_the_viewers_language(key, value, ja, e
         assert template.render(context) == en
     with translation.override("ja"):
         assert template.render(context) in (ja, en)  # until the catalog has the new strings
+
+
+def test_closed_periods_are_cached_until_refreshed_and_the_current_one_never(kpi_data, owner):
+    """A late change to a closed week shows once its cache is refreshed; the current week is always live."""
+    from kpis.models import ManualKpiValue
+    from leads.models import Lead
+
+    current = Period.week_of(NOW.date())
+    closed = current.previous()
+    assert closed.is_over(NOW) and not current.is_over(NOW)
+    before_closed, before_current = compute([closed, current], now=NOW)
+    at = {closed: closed.start_at + dt.timedelta(hours=12), current: NOW - dt.timedelta(minutes=5)}
+    for period, when in at.items():
+        lead = Lead.objects.create(email=f"late-{period.label}@example.jp", owner=owner)
+        Lead.objects.filter(pk=lead.pk).update(created_at=when)
+    ManualKpiValue.objects.create(kpi="brand_awareness", period_start=closed.start, value=42)
+
+    cached_closed, live_current = compute([closed, current], now=NOW)
+    assert cached_closed["leads_acquired"] == before_closed["leads_acquired"]  # from the cache
+    assert cached_closed["brand_awareness"] == 42  # hand-entered values are always read fresh
+    assert live_current["leads_acquired"] == before_current["leads_acquired"] + 1
+
+    (refreshed,) = compute([closed], now=NOW, fresh=True)
+    assert refreshed["leads_acquired"] == before_closed["leads_acquired"] + 1
+    assert compute([closed], now=NOW)[0]["leads_acquired"] == refreshed["leads_acquired"]

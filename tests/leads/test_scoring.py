@@ -40,6 +40,28 @@ def defaults():
     ensure_default_scoring()
 
 
+def test_fit_rules_ignore_case_take_wildcards_literally_and_read_lists_loosely(db):
+    def rule(name, points, field, operator, value="", number=None):
+        ScoringRule.objects.create(
+            kind="fit", name=name, points=points, field=field, operator=operator, value=value, number=number
+        )
+
+    rule("manager", 1, "title", "contains", "MANAGER")  # any case
+    rule("100%", 2, "title", "contains", "100%")  # % is a character here, not a wildcard
+    rule("exact", 4, "title", "equals", "Sales Manager")  # equals is exact
+    rule("regions", 8, "region", "in", " Kanto , kinki,")  # spaces, case and an empty item
+    rule("domain", 16, "email_domain", "equals", "Example.JP")
+    rule("small", 32, "employees", "lt", number=50)
+    company = company_resolve(name="A社", domain="a.example.jp", employee_count=10, region="kanto")
+    a, _ = lead_upsert(email="x@example.jp", source="api", company=company, title="Sales Manager")
+    b, _ = lead_upsert(email="y@a.example.jp", source="api", title="sales manager 100% remote")
+    c, _ = lead_upsert(email="z@a.example.jp", source="api", title="1000 staff", department="")
+    score_leads(LeadFilter(ids=(a.pk, b.pk, c.pk)), now=NOW)
+    assert _scores(a)[0] == 1 + 4 + 8 + 16 + 32
+    assert _scores(b)[0] == 1 + 2  # no company: region and size rules do not match
+    assert _scores(c)[0] == 0
+
+
 def test_fit_from_title_size_industry_region_with_group_caps(defaults):
     company = company_resolve(
         name="東邦精機株式会社",
@@ -176,3 +198,22 @@ def test_reason_text_lists_positive_contributions_biggest_first(defaults):
     _touch(lead, TouchType.SEMINAR_ATTENDED)
     text = reason_text(explain([lead.pk], now=NOW)[lead.pk])
     assert text == "セミナー参加 +20, 課長 +10"
+
+
+def test_the_score_over_time_equals_the_scorer_at_each_week(defaults):
+    from leads.selectors import _score_history_chart
+
+    lead, _ = lead_upsert(email="history@example.jp", source="api")
+    for days_ago, kind, url in [(1, TouchType.PAGE_VIEW, "/pricing"), (9, TouchType.WEBINAR_ATTENDED, ""),
+                                (30, TouchType.CONTENT_DOWNLOAD, ""), (31, TouchType.PAGE_VIEW, "/compare"),
+                                (60, TouchType.EMAIL_CLICK, ""), (85, TouchType.TRADE_SHOW_VISIT, "")]:  # fmt: skip
+        _touch(lead, kind, days_ago=days_ago, url=url)
+    for n in range(40):  # enough page views to hit the site-visit cap some weeks ago
+        _touch(lead, TouchType.PAGE_VIEW, days_ago=20 + n / 10, url=f"/p{n}")
+    engagement = _score_history_chart(lead, NOW)["data"]["datasets"][1]["data"]
+    expected = []
+    for weeks_ago in range(13, -1, -1):
+        score_leads(LeadFilter(ids=(lead.pk,)), now=NOW - dt.timedelta(weeks=weeks_ago))
+        expected.append(_scores(lead)[1])
+    assert engagement == expected
+    assert len(set(expected)) > 3  # the line really moves
