@@ -217,3 +217,17 @@ def test_the_score_over_time_equals_the_scorer_at_each_week(defaults):
         expected.append(_scores(lead)[1])
     assert engagement == expected
     assert len(set(expected)) > 3  # the line really moves
+
+
+def test_url_rules_ignore_case_and_take_wildcards_literally(db):
+    ScoringRule.objects.create(
+        kind="engagement", name="plan", points=10, touch_type=TouchType.PAGE_VIEW, url_contains="/Pricing_Plan",
+        half_life_days=10_000,
+    )  # fmt: skip
+    hit, _ = lead_upsert(email="hit@example.jp", source="api")
+    miss, _ = lead_upsert(email="miss@example.jp", source="api")
+    _touch(hit, TouchType.PAGE_VIEW, url="https://example.jp/pricing_plan?x=1")
+    _touch(miss, TouchType.PAGE_VIEW, url="https://example.jp/pricingXplan")  # _ is not a wildcard
+    score_leads(LeadFilter(ids=(hit.pk, miss.pk)), now=NOW)
+    assert _scores(hit)[1] == 10
+    assert _scores(miss)[1] == 0
