@@ -130,6 +130,9 @@ class ApiKey(models.Model):
         KPIS_READ = "kpis:read", _("Read KPIs")
         PRIVACY = "leads:privacy", _("Export and erase a lead's personal data")
 
+    # What a key gets when no scopes are named: everything but erasing people, which must be asked for.
+    DEFAULT_SCOPES = sorted(set(Scope.values) - {Scope.PRIVACY.value})
+
     name = models.CharField(_("name"), max_length=100)
     source = models.SlugField(
         _("source"),

@@ -66,7 +66,7 @@ def api_key_create(
         source=source,
         prefix=prefix,
         key_hash=_hash_key(plain),
-        scopes=list(scopes if scopes is not None else ApiKey.Scope.values),
+        scopes=list(scopes if scopes is not None else ApiKey.DEFAULT_SCOPES),
         user=user,
     )
     return key, plain

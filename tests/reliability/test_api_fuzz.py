@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 from leads.models import Handoff
 from leads.services import lead_upsert
 from pipeline.services import deal_create, pipeline_ensure_default
-from salesmarketing.models import User
+from salesmarketing.models import ApiKey, User
 from salesmarketing.services import api_key_create
 from tests.factories import TeamFactory, UserFactory
 
@@ -95,7 +95,7 @@ CHECKS = [not_a_server_error, content_type_conformance, response_schema_conforma
 
 @pytest.fixture
 def bearer(seeded):
-    _key, plain = api_key_create(name="fuzz", source="fuzz")
+    _key, plain = api_key_create(name="fuzz", source="fuzz", scopes=ApiKey.Scope.values)
     return {"Authorization": f"Bearer {plain}"}
 
 

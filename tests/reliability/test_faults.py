@@ -268,7 +268,7 @@ def _generate_leads(n: int, *, scored: bool, hot_every: int) -> list[int]:
         cursor.execute(
             """INSERT INTO leads_touch (lead_id, visitor_id, type, occurred_at, url, utm_source, utm_medium,
                    utm_campaign, utm_content, utm_term, properties, source, idempotency_key, created_at)
-               SELECT l.id, '', CASE WHEN k = 1 AND l.id %% %s = 0 THEN 'demo_request'
+               SELECT l.id, '', CASE WHEN k = 1 AND (l.id - %s + 1) %% %s = 0 THEN 'demo_request'
                    ELSE (ARRAY['page_view', 'page_view', 'page_view', 'email_open', 'email_open',
                          'content_download', 'email_click'])[1 + (l.id * 7 + k * 13) %% 7] END,
                    now() - ((l.id * 37 + k * 101) %% 720) * interval '1 hour',
@@ -276,7 +276,7 @@ def _generate_leads(n: int, *, scored: bool, hot_every: int) -> list[int]:
                    '', '', '', '', '', '{}'::jsonb, 'faults', l.id || '-' || k, now() - interval '1 hour'
                FROM leads_lead l CROSS JOIN LATERAL generate_series(1, 1 + (l.id %% 7)::int) k
                WHERE l.id BETWEEN %s AND %s""",
-            [hot_every, ids[0], ids[-1]],
+            [ids[0], hot_every, ids[0], ids[-1]],  # by position, as the titles are: the same whatever the ids
         )
         cursor.execute("ANALYZE leads_lead, leads_touch")
     return ids

@@ -29,7 +29,7 @@ class Command(BaseCommand):
             dest="scopes",
             choices=ApiKey.Scope.values,
             metavar="SCOPE",
-            help=f"Repeat for several; default: all. One of: {', '.join(ApiKey.Scope.values)}.",
+            help=f"Repeat for several; default: all but leads:privacy. One of: {', '.join(ApiKey.Scope.values)}.",
         )
         parser.add_argument("--user", help="Username the key acts as (records are attributed to them).")
 
@@ -56,7 +56,7 @@ class Command(BaseCommand):
             if acting_user is None:
                 raise CommandError(f"No user named {user!r}.")
         key, plain = api_key_create(
-            name=name, source=source, scopes=sorted(set(scopes or ApiKey.Scope.values)), user=acting_user
+            name=name, source=source, scopes=sorted(set(scopes or ApiKey.DEFAULT_SCOPES)), user=acting_user
         )
         self.stdout.write(
             f"Created API key {key.prefix}… '{key.name}' (source {key.source}; scopes {', '.join(key.scopes)})."
