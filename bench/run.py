@@ -387,7 +387,10 @@ def main(argv=None) -> int:
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--gunicorn-workers", type=int, default=3, help="as the Dockerfile runs (default 3)")
     parser.add_argument(
-        "--rescore-workers", type=int, default=1, help="processes sharing the rescore batches"
+        "--rescore-workers",
+        type=int,
+        default=2,
+        help="processes sharing the rescore batches (default 2: a worker's prefork pool on these 2 cores)",
     )
     parser.add_argument(
         "--note", default="", help="a line for the report, e.g. what else the machine was doing"

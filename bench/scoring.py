@@ -7,8 +7,9 @@ bench/run.py runs the same functions (run_floor, run_rescore) as one figure of t
 The rescore is the production path: id-range batches (leads.scoring.services.rescore_batch_run), each one
 statement computing fit + capped, decayed engagement and writing changed rows, plus the MQL check. The floor is
 one hand-written UPDATE … FROM (SELECT … GROUP BY) over all leads with the same touch-rule matching (the same
-type-equality join) and decay, without caps, fit, property rules, batching or the MQL check. Each run moves `now` one day on so that decay changes scores, as
-the nightly rescore sees. Prints median and p95 and writes bench/results/scoring-<size>.json.
+type-equality join, URLs lowered) and decay, writing the same columns (engagement, total, scored_at) of the rows
+that change, without caps, fit, property rules, batching or the MQL check. Each run moves `now` one day on so
+that decay changes scores, as the nightly rescore sees. Prints median and p95 and writes bench/results/scoring-<size>.json.
 """
 
 from __future__ import annotations
@@ -30,18 +31,18 @@ from bench.generate import SIZES, ensure_database, generate, setup_django  # noq
 RESULTS = Path(__file__).resolve().parent / "results"
 
 FLOOR_SQL = """
-UPDATE leads_lead SET engagement_score = s.e
+UPDATE leads_lead SET engagement_score = s.e, total_score = leads_lead.fit_score + s.e, scored_at = %(at)s
 FROM (
     SELECT m.lead_id, ROUND(SUM(m.pts))::int AS e FROM (
         SELECT t.lead_id, r.points * POWER(0.5, (%(now)s::float8 - EXTRACT(EPOCH FROM t.occurred_at)::float8) / (r.half_life_days * 86400.0)) AS pts
         FROM leads_touch t
         JOIN leads_scoringrule r ON r.kind = 'engagement' AND r.is_active AND r.touch_type = t.type
-        WHERE t.occurred_at <= %(at)s AND (r.url_contains = '' OR t.url ILIKE ('%%' || r.url_contains || '%%'))
+        WHERE t.occurred_at <= %(at)s AND (r.url_contains = '' OR LOWER(t.url) LIKE ('%%' || LOWER(r.url_contains) || '%%'))
         UNION ALL
         SELECT t.lead_id, r.points * POWER(0.5, (%(now)s::float8 - EXTRACT(EPOCH FROM t.occurred_at)::float8) / (r.half_life_days * 86400.0))
         FROM leads_touch t
         JOIN leads_scoringrule r ON r.kind = 'engagement' AND r.is_active AND r.touch_type = ''
-        WHERE t.occurred_at <= %(at)s AND (r.url_contains = '' OR t.url ILIKE ('%%' || r.url_contains || '%%'))
+        WHERE t.occurred_at <= %(at)s AND (r.url_contains = '' OR LOWER(t.url) LIKE ('%%' || LOWER(r.url_contains) || '%%'))
     ) m GROUP BY m.lead_id
 ) s
 WHERE leads_lead.id = s.lead_id AND leads_lead.engagement_score <> s.e

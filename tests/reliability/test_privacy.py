@@ -126,6 +126,8 @@ def login(user) -> Client:
 
 
 def api_headers(scopes=None, user=None) -> dict:
+    """A key with every scope, privacy included (new keys leave it out unless asked), or the given ones."""
+    scopes = ApiKey.Scope.values if scopes is None else scopes
     _key, plain = api_key_create(name="privacy", source="privacy", scopes=scopes, user=user)
     return {"HTTP_AUTHORIZATION": f"Bearer {plain}"}
 
