@@ -138,7 +138,8 @@ class Lead(models.Model):
             models.Index(fields=["lifecycle_stage", "-total_score"], name="lead_lifecycle_score_idx"),
             models.Index(fields=["owner", "lifecycle_stage"], name="lead_owner_idx"),
             models.Index(fields=["-total_score"], name="lead_score_idx"),
-            models.Index(fields=["awareness_stage"], name="lead_awareness_idx"),
+            # the list's filters by stage and score are counted from this index alone
+            models.Index(fields=["awareness_stage", "total_score"], name="lead_awareness_score_idx"),
         ]
 
     def __str__(self) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.core.paginator import Page, Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -23,7 +23,10 @@ LEAD_SORTS = {
     "-score": ("total_score", "id"),
     "created": ("-created_at", "-id"),
     "-created": ("created_at", "id"),
-    "last_touch": ("-last_touch_at", "-id"),
+    "last_touch": (
+        F("last_touch_at").desc(nulls_last=True),
+        "-id",
+    ),  # never touched last; lead_last_touch_idx
     "name": ("name", "id"),
 }
 PAGE_SIZE = 50

@@ -79,6 +79,16 @@ def test_htmx_request_gets_only_the_results_partial(client, marketer):
     assert response["Vary"].count("HX-Request") == 1
 
 
+def test_sorting_by_last_touch_puts_leads_never_touched_last(client, marketer):
+    now = timezone.now()
+    for email, name, last in [("n@example.jp", "未接触", None), ("o@example.jp", "古い接触", now - dt.timedelta(days=9)),
+                              ("r@example.jp", "最近の接触", now - dt.timedelta(hours=1))]:  # fmt: skip
+        Lead.objects.filter(pk=_lead(email, name=name).pk).update(last_touch_at=last)
+    client.force_login(marketer)
+    html = client.get("/leads/", {"sort": "last_touch"}).content.decode()
+    assert html.index("最近の接触") < html.index("古い接触") < html.index("未接触")
+
+
 def test_list_query_count_does_not_grow_with_leads(client, marketer, django_assert_num_queries):
     client.force_login(marketer)
     _many_leads(5, prefix="few")
