@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
-from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -47,7 +46,9 @@ def leads_changed(*, lead_ids: Iterable[int]) -> None:
     The sweep catches anything a lost message leaves behind."""
     ids = sorted(set(lead_ids))
     for start in range(0, len(ids), REFRESH_BATCH_SIZE):
-        transaction.on_commit(partial(_enqueue_refresh, ids[start : start + REFRESH_BATCH_SIZE]), robust=True)
+        batch = ids[start : start + REFRESH_BATCH_SIZE]
+        # a lambda, not functools.partial: Django logs a failed robust hook by its __qualname__
+        transaction.on_commit(lambda batch=batch: _enqueue_refresh(batch), robust=True)
 
 
 def _enqueue_refresh(lead_ids: list[int]) -> None:
@@ -83,7 +84,7 @@ def campaign_create(*, by: User, personas: Iterable[Persona] = (), **fields) -> 
     except IntegrityError:  # a concurrent save took the UTM code a moment ago
         raise ValidationError({"utm_campaign": _("Another campaign already uses this UTM code.")}) from None
     if campaign.utm_campaign:
-        transaction.on_commit(partial(_enqueue_link, campaign.pk), robust=True)
+        transaction.on_commit(lambda: _enqueue_link(campaign.pk), robust=True)
     return campaign
 
 
@@ -103,7 +104,7 @@ def campaign_update(
     except IntegrityError:
         raise ValidationError({"utm_campaign": _("Another campaign already uses this UTM code.")}) from None
     if campaign.utm_campaign and campaign.utm_campaign != old_code:
-        transaction.on_commit(partial(_enqueue_link, campaign.pk), robust=True)
+        transaction.on_commit(lambda: _enqueue_link(campaign.pk), robust=True)
     return campaign
 
 
