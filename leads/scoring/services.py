@@ -129,6 +129,10 @@ def rescore_batch_run(*, batch_id: int, now: dt.datetime | None = None) -> bool:
         _qualify(lead_filter, now=now)
         batch.done_at = now
         batch.save(update_fields=["done_at"])
+        # The run's row is locked before looking for batches still pending, so that of two last batches
+        # finishing at once, the second looks after the first committed and finishes the run (without the
+        # lock each would see the other pending and the run would never finish).
+        RescoreRun.objects.select_for_update().filter(pk=batch.run_id).first()
         if not RescoreBatch.objects.filter(run_id=batch.run_id, done_at__isnull=True).exists():
             RescoreRun.objects.filter(pk=batch.run_id, finished_at__isnull=True).update(finished_at=now)
     return True

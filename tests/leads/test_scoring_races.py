@@ -58,3 +58,44 @@ def test_racing_workers_make_one_handoff():
     assert Handoff.objects.count() == 20
     assert set(Handoff.objects.values_list("lead_id", flat=True)) == set(leads)
     assert Lead.objects.filter(lifecycle_stage="mql").count() == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_last_two_batches_finishing_at_once_finish_the_run():
+    """While one worker marks its batch done (uncommitted, holding the run's row in its final check), the other
+    last batch waits for it and then sees it done, so the run finishes."""
+    require_or_skip(
+        connection.vendor == "postgresql", "needs PostgreSQL's row locks between real connections"
+    )
+    from django.db import transaction
+    from django.utils import timezone
+
+    from leads.models import RescoreBatch, RescoreRun
+    from leads.scoring.services import rescore_batch_run
+
+    ensure_default_scoring()
+    lead_upsert(email="batch@example.jp", source="api")
+    run = RescoreRun.objects.create(version=1, reason="race", total_batches=2)
+    first = RescoreBatch.objects.create(run=run, first_id=1, last_id=1_000_000)
+    second = RescoreBatch.objects.create(run=run, first_id=1_000_001, last_id=2_000_000)
+    inside, done = threading.Event(), []
+
+    def other_worker():
+        try:
+            inside.wait(10)
+            done.append(rescore_batch_run(batch_id=second.pk))  # blocks on the run's row until we commit
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    with transaction.atomic():  # the first worker, at its final check
+        RescoreBatch.objects.filter(pk=first.pk).update(done_at=timezone.now())
+        RescoreRun.objects.select_for_update().get(pk=run.pk)
+        inside.set()
+        thread.join(1)
+        assert thread.is_alive()  # waiting for us, not deciding on what it cannot see yet
+    thread.join(30)
+    assert done == [True]
+    run.refresh_from_db()
+    assert run.finished_at is not None
