@@ -36,7 +36,6 @@ import os
 import random
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import ensure_database, setup_django  # noqa: E402
+from ingest import free_port, server_env  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -446,29 +446,9 @@ def setup_data(run: str, args: argparse.Namespace) -> tuple[str, list[tuple[str,
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def process_env(args: argparse.Namespace) -> dict[str, str]:
-    return {
-        **os.environ,
-        "ENV_FILE": "",
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_COOKIES": "0",
-        "LOG_LEVEL": "WARNING",
-    }
-
-
 def start_processes(args: argparse.Namespace, logs: Path) -> tuple[list[subprocess.Popen], str]:
     """Start gunicorn and the worker; they boot while the data is set up (see wait_until_serving)."""
-    env = process_env(args)
+    env = server_env(args)
     port = free_port()
     web = subprocess.Popen(
         [str(BIN / "gunicorn"), "salesmarketing.wsgi", "--bind", f"127.0.0.1:{port}",

@@ -2,23 +2,29 @@
 
 from django.db import migrations, models
 
+# The roll-up of a set of touches: each page view's visitor in its week, month and quarter. The time zone is the
+# KPIs' own (kpis.periods.KPI_TIME_ZONE).
+ROLLUP = """
+INSERT INTO kpis_visitorperiod (kind, start, visitor)
+SELECT DISTINCT k.kind, k.start, v.visitor
+FROM (
+    SELECT CASE WHEN visitor_id <> '' THEN visitor_id ELSE 'lead:' || lead_id END AS visitor,
+           (occurred_at AT TIME ZONE 'Asia/Tokyo')::date AS day
+    FROM {touches}
+    WHERE type = 'page_view' AND (visitor_id <> '' OR lead_id IS NOT NULL)
+) v
+CROSS JOIN LATERAL (VALUES ('week', date_trunc('week', v.day)::date),
+                           ('month', date_trunc('month', v.day)::date),
+                           ('quarter', date_trunc('quarter', v.day)::date)) k (kind, start)
+ON CONFLICT DO NOTHING
+"""
+
 # Statement-level triggers with a transition table: one INSERT … SELECT DISTINCT per statement that stores
-# touches, however many rows it holds. The time zone is the KPIs' own (kpis.periods.KPI_TIME_ZONE).
-FORWARD = """
+# touches, however many rows it holds; then the page views already stored.
+FORWARD = f"""
 CREATE FUNCTION kpis_visitor_period_add() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO kpis_visitorperiod (kind, start, visitor)
-    SELECT DISTINCT k.kind, k.start, v.visitor
-    FROM (
-        SELECT CASE WHEN visitor_id <> '' THEN visitor_id ELSE 'lead:' || lead_id END AS visitor,
-               (occurred_at AT TIME ZONE 'Asia/Tokyo')::date AS day
-        FROM new_touches
-        WHERE type = 'page_view' AND (visitor_id <> '' OR lead_id IS NOT NULL)
-    ) v
-    CROSS JOIN LATERAL (VALUES ('week', date_trunc('week', v.day)::date),
-                               ('month', date_trunc('month', v.day)::date),
-                               ('quarter', date_trunc('quarter', v.day)::date)) k (kind, start)
-    ON CONFLICT DO NOTHING;
+    {ROLLUP.format(touches="new_touches")};
     RETURN NULL;
 END $$;
 CREATE TRIGGER kpis_visitor_period_add AFTER INSERT ON leads_touch
@@ -33,18 +39,7 @@ END $$;
 CREATE TRIGGER kpis_visitor_period_clear AFTER TRUNCATE ON leads_touch
     FOR EACH STATEMENT EXECUTE FUNCTION kpis_visitor_period_clear();
 
--- Existing page views, through the same function's query.
-INSERT INTO kpis_visitorperiod (kind, start, visitor)
-SELECT DISTINCT k.kind, k.start, v.visitor
-FROM (
-    SELECT CASE WHEN visitor_id <> '' THEN visitor_id ELSE 'lead:' || lead_id END AS visitor,
-           (occurred_at AT TIME ZONE 'Asia/Tokyo')::date AS day
-    FROM leads_touch
-    WHERE type = 'page_view' AND (visitor_id <> '' OR lead_id IS NOT NULL)
-) v
-CROSS JOIN LATERAL (VALUES ('week', date_trunc('week', v.day)::date),
-                           ('month', date_trunc('month', v.day)::date),
-                           ('quarter', date_trunc('quarter', v.day)::date)) k (kind, start);
+{ROLLUP.format(touches="leads_touch")};
 """
 
 BACKWARD = """
