@@ -573,10 +573,10 @@ def generate(size: str, seed: int = 1, *, quick: bool = False, log=print) -> dic
         cursor.execute("ANALYZE")
     load_seconds = time.perf_counter() - started
     # What the workers would have built by now: personas, the attribution ledger, its roll-ups, score bands.
-    from campaigns.attribution import attribution_rebuild_now, score_bands_refresh
+    # Two workers at once, as on a 2-core machine.
+    from campaigns.attribution import attribution_rebuild_now
 
-    attribution_rebuild_now()
-    score_bands_refresh()
+    attribution_rebuild_now(workers=os.cpu_count() or 2)
     derived_seconds = time.perf_counter() - started - load_seconds
     step("attribution ledger and roll-ups built")
     # As autovacuum would have by now: the visibility map (index-only scans) and hint bits set, the dead rows of

@@ -257,7 +257,7 @@ SELECT l.id, e.visitor_id, e.type, now(), e.url, e.utm_source, e.utm_medium, e.u
        'bench-floor', e.key, now()
 FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
      AS e(key, type, email, visitor_id, url, utm_source, utm_medium, utm_campaign)
-LEFT JOIN leads_lead l ON l.email = e.email
+LEFT JOIN leads_lead l ON lower(l.email) = lower(e.email)
 ON CONFLICT (source, idempotency_key) DO NOTHING
 """
 

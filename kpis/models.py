@@ -209,3 +209,22 @@ class VisitorPeriod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.start}: {self.visitor}"
+
+
+class VisitorCount(models.Model):
+    """How many visitors each week, month and quarter has in VisitorPeriod, as deltas: the same trigger adds one
+    row per statement and period with the visitors that statement added. Deltas, not one row per period, so
+    concurrent ingests never wait on each other's counter; the reader sums them, and beat folds them into one
+    row per period (`visitor_counts_compact`)."""
+
+    kind = models.CharField(max_length=10, choices=PeriodKind.choices)
+    start = models.DateField()
+    visitors = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = _("visitor count")
+        verbose_name_plural = _("visitor counts")
+        indexes = [models.Index(fields=["kind", "start"], name="visitorcount_period_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.start}: {self.visitors:+}"

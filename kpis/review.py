@@ -10,7 +10,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from kpis.models import ActionItem, WeeklySnapshot
@@ -175,7 +175,7 @@ def weekly_review(
     if snapshot is not None:
         data = {"values": snapshot.values, "context": snapshot.context, "targets": snapshot.targets}
     else:
-        data = snapshot_values(week=week, team_id=team_id, now=now)
+        data = snapshot_values(week=week, team_id=team_id, now=now, fresh_to_date=False)
     if last is not None:  # last week as last week's meeting saw it
         previous_values = last.values
     else:
@@ -187,12 +187,11 @@ def weekly_review(
     )
 
     # --- deals won: what worked and where it came from -------------------------------------------------------
-    can_open = Exists(Deal.objects.visible_to(viewer).filter(pk=OuterRef("pk")))  # else listed without a link
     won_condition = MEASURES_BY_NAME["won"].row_condition(week, now, scope)
     won_deals = list(
         Deal.objects.filter(won_condition)
         .select_related("company", "owner", "first_touch_campaign")
-        .annotate(can_open=can_open)
+        .with_can_open(viewer)
         .order_by("-won_amount", "-id")[:LIST_LIMIT]
     )
     source_labels = dict(Deal.Source.choices)
@@ -209,7 +208,7 @@ def weekly_review(
     lost = list(
         Deal.objects.filter(MEASURES_BY_NAME["lost"].row_condition(week, now, scope))
         .select_related("company", "owner")
-        .annotate(can_open=can_open)
+        .with_can_open(viewer)
         .order_by("loss_side", "loss_cause", "-amount", "-id")[:LOST_LIMIT]
     )
     groups: dict[tuple[str, str], list] = defaultdict(list)

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Exists, OuterRef, QuerySet, Value
+from django.db.models import QuerySet, Value
 from django.utils import timezone
 
 from kpis.periods import KINDS, WEEK, Period
@@ -217,12 +217,13 @@ def dashboard(
 
 
 def dashboards_refresh(now: dt.datetime | None = None) -> int:
-    """Recompute into the cache the closed periods of every dashboard's trend: each period kind, for everyone
-    and for each team. Returns how many trends were refreshed."""
+    """Recompute into the cache what every dashboard's trend keeps there: its closed periods and the days before
+    today of the running one, for each period kind, for everyone and for each team. Returns how many trends
+    were refreshed."""
     now = now or timezone.now()
     scopes = [Scope(), *(Scope(team_id=pk) for pk in Team.objects.values_list("pk", flat=True))]
     for kind in KINDS:
-        periods = Period.current(kind, now).trailing(TREND_PERIODS)[:-1]
+        periods = Period.current(kind, now).trailing(TREND_PERIODS)
         for scope in scopes:
             compute(periods, scope=scope, now=now, fresh=True)
     return len(KINDS) * len(scopes)
@@ -257,7 +258,7 @@ def restrict_to_viewer(kind: str, rows: QuerySet, viewer: User) -> tuple[QuerySe
         visible = Deal.objects.visible_to(viewer)
         if is_rep:
             return rows.filter(pk__in=visible.values("pk")).annotate(can_open=Value(True)), True
-        return rows.annotate(can_open=Exists(visible.filter(pk=OuterRef("pk")))), False
+        return rows.with_can_open(viewer), False
     return rows, False
 
 

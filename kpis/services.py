@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -126,17 +126,21 @@ def manual_value_set(
 # --- weekly snapshots ---------------------------------------------------------------------------------------
 
 
-def snapshot_values(*, week: Period, team_id: int | None, now: dt.datetime | None = None) -> dict:
+def snapshot_values(
+    *, week: Period, team_id: int | None, now: dt.datetime | None = None, fresh_to_date: bool = True
+) -> dict:
     """What a snapshot of `week` holds: every KPI's value for the week, the meeting's KPIs month- and
-    quarter-to-date with the share of their period the week's end reaches, and the targets then in force
-    (6 + 3 + 1 queries). Always computed afresh: a snapshot or the meeting's own week never comes from the
-    cache."""
+    quarter-to-date with the share of their period the week's end reaches, and the targets then in force.
+    The week's own values are always computed afresh; the to-date ones too unless `fresh_to_date` is off (the
+    live review page, which may read them from the cache like any closed period's)."""
     month_part, month_share = period_to_date(MONTH, until=week.end)
     quarter_part, quarter_share = period_to_date(QUARTER, until=week.end)
     scope = Scope(team_id=team_id)
     (values,) = compute([week], scope=scope, now=now, fresh=True)
     # To date only for the meeting's KPIs (leads, handoffs, deals): page views of a whole quarter stay unread.
-    month, quarter = compute([month_part, quarter_part], scope=scope, kpis=HEADLINE, now=now, fresh=True)
+    month, quarter = compute(
+        [month_part, quarter_part], scope=scope, kpis=HEADLINE, now=now, fresh=fresh_to_date
+    )
     targets = targets_in_force(
         team_id=team_id,
         on={WEEK: week.start, MONTH: Period.of(MONTH, month_part.start).start, QUARTER: quarter_part.start},
@@ -234,3 +238,28 @@ def action_item_set_done(*, item: ActionItem, done: bool, by: User | None) -> Ac
         ActionItem.objects.filter(pk=item.pk).update(done_at=None)
     item.refresh_from_db(fields=["done_at"])
     return item
+
+
+# --- visitor counts ---------------------------------------------------------------------------------------
+
+COMPACT_VISITOR_COUNTS = """
+WITH folded AS (
+    DELETE FROM kpis_visitorcount c
+    USING (SELECT kind, start FROM kpis_visitorcount GROUP BY kind, start HAVING count(*) > 1) many
+    WHERE c.kind = many.kind AND c.start = many.start
+    RETURNING c.kind, c.start, c.visitors
+)
+INSERT INTO kpis_visitorcount (kind, start, visitors)
+SELECT kind, start, sum(visitors) FROM folded GROUP BY kind, start
+"""
+
+
+def visitor_counts_compact() -> int:
+    """Fold each period's visitor-count deltas into one row (one statement: the sums never change, and a delta
+    committed meanwhile is simply left for the next run). Returns how many periods were folded; no-op on SQLite,
+    where nothing keeps the counts."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(COMPACT_VISITOR_COUNTS)
+        return cursor.rowcount

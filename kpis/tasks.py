@@ -16,8 +16,11 @@ def freeze_weekly_snapshots(weeks_back: int = 4) -> int:
 
 @shared_task(acks_late=True)
 def refresh_dashboards() -> int:
-    """Every 10 minutes: recompute the closed periods of every dashboard trend (each period kind, everyone and
-    each team) into the cache, so no viewer waits for them and late changes show within minutes."""
+    """Every 10 minutes: fold the visitor counts, then recompute the closed periods of every dashboard trend
+    (each period kind, everyone and each team) into the cache, so no viewer waits for them and late changes show
+    within minutes."""
     from kpis.selectors import dashboards_refresh
+    from kpis.services import visitor_counts_compact
 
+    visitor_counts_compact()
     return dashboards_refresh()

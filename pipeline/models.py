@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import ExpressionWrapper, F, Q, Value
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -96,19 +96,34 @@ class DealQuerySet(models.QuerySet):
 
     def visible_to(self, user) -> DealQuerySet:
         """Reps see their own deals, managers their teams' (and their own), admins everything."""
-        if user is None or not user.is_authenticated:
+        condition = _visibility(user)
+        if condition is None:
             return self.none()
-        if user.is_superuser or user.role == user.Role.ADMIN:
-            return self
-        if user.role == user.Role.MANAGER:
-            from salesmarketing.models import Team
+        return self.filter(condition) if condition else self
 
-            managed = Team.objects.filter(manager=user).values("pk")
-            condition = Q(owner=user) | Q(team__in=managed)
-            if user.team_id:
-                condition |= Q(team_id=user.team_id)
-            return self.filter(condition)
-        return self.filter(owner=user)
+    def with_can_open(self, user) -> DealQuerySet:
+        """Annotate `can_open`: whether `user` may open the deal (visible_to's rule as a column of the row, so a
+        list of shared numbers can show deals of others without a link, at no extra lookup)."""
+        condition = _visibility(user)
+        if condition is None or not condition:
+            return self.annotate(can_open=Value(condition is not None))
+        return self.annotate(can_open=ExpressionWrapper(condition, output_field=models.BooleanField()))
+
+
+def _visibility(user) -> Q | None:
+    """The rule of DealQuerySet.visible_to: None for nobody, an empty Q for everything."""
+    if user is None or not user.is_authenticated:
+        return None
+    if user.is_superuser or user.role == user.Role.ADMIN:
+        return Q()
+    if user.role == user.Role.MANAGER:
+        from salesmarketing.models import Team
+
+        condition = Q(owner=user) | Q(team__in=Team.objects.filter(manager=user).values("pk"))
+        if user.team_id:
+            condition |= Q(team_id=user.team_id)
+        return condition
+    return Q(owner=user)
 
 
 class Deal(models.Model):
@@ -255,10 +270,26 @@ class Deal(models.Model):
         ]
         indexes = [
             models.Index(fields=["stage", "position"], name="deal_stage_position_idx"),
+            # the board's first cards of a column, in card order (won/lost: latest closed first; a descending
+            # index puts NULLs first on PostgreSQL, as the board's ORDER BY asks)
+            models.Index(
+                F("stage"),
+                F("closed_at").desc(),
+                F("position"),
+                F("id"),
+                name="deal_stage_cards_idx",
+            ),
             models.Index(fields=["owner", "status"], name="deal_owner_status_idx"),
             models.Index(fields=["team", "status"], name="deal_team_status_idx"),
             models.Index(fields=["status", "expected_close_date"], name="deal_status_close_idx"),
             models.Index(fields=["status", "closed_at"], name="deal_status_closed_at_idx"),
+            # revenue and lifetime value (KPIs), read from the index alone
+            models.Index(
+                fields=["closed_at"],
+                include=["won_amount", "created_at", "company", "team", "owner"],
+                condition=Q(status="won"),
+                name="deal_won_closed_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
@@ -95,15 +96,28 @@ def rebuild_ranges(batch_size: int = REBUILD_BATCH_SIZE) -> list[tuple[int, int]
     ]
 
 
-def attribution_rebuild_now() -> int:
+def attribution_rebuild_now(workers: int = 1) -> int:
     """Recompute everything in this process (management command, demo, benchmark): the ledger in id-range
-    batches, then the roll-ups once. Returns the number of days rolled up."""
+    batches, on `workers` threads at once as that many Celery workers would, then the roll-ups once. Returns the
+    number of days rolled up."""
     from campaigns.personas import personas_match
 
-    for first_id, last_id in rebuild_ranges():
-        selection = LeadSelection(first_id=first_id, last_id=last_id)
-        personas_match(selection=selection)
-        attribution_refresh(selection=selection)
+    def refresh(bounds: tuple[int, int]) -> None:
+        selection = LeadSelection(first_id=bounds[0], last_id=bounds[1])
+        try:
+            personas_match(selection=selection)
+            attribution_refresh(selection=selection)
+        finally:
+            if workers > 1:  # each thread has its own connection
+                connection.close()
+
+    ranges = rebuild_ranges()
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(refresh, ranges))
+    else:
+        for bounds in ranges:
+            refresh(bounds)
     AttributionState.objects.update_or_create(pk=1, defaults={"rebuilt_at": timezone.now()})
     score_bands_refresh()
     return rollups_refresh()

@@ -1,12 +1,15 @@
 """Compute KPIs for one or many periods in a fixed number of queries.
 
-One aggregate query per source table (leads, touches, handoffs, deals, campaign costs) holds every measure of
-that table for every period asked, as conditional aggregates; one more query reads the hand-entered values.
-So a dashboard with eight periods of trend costs the same six queries as a single number.
+One aggregate query per source table (leads, touches, handoffs, deals, campaign costs) and timestamp window holds
+every measure of that table placed by that timestamp, for every period asked, as conditional aggregates; one more
+query reads the hand-entered values. So a dashboard with eight periods of trend costs the same dozen queries as a
+single number, and each query reads one index range.
 
 Periods that are over change little (a deal made from an old handoff, a late event), so their measures from
 leads, touches, handoffs and deals are kept in the cache for KPI_CACHE_SECONDS (beat refreshes the dashboards'
-before they expire); costs and hand-entered values, often entered after the period, are always read fresh.
+before they expire); so are the whole days of a running period for counts and sums, so a running quarter reads
+today's rows, not the quarter's. Costs and hand-entered values, often entered after the period, are always read
+fresh.
 """
 
 from __future__ import annotations
@@ -15,14 +18,15 @@ import datetime as dt
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Aggregate, Q, Sum
 from django.utils import timezone
 
-from kpis.periods import KINDS, Period
+from kpis.periods import CUSTOM, KINDS, Period, local_today
 from kpis.registry.base import Kpi, Number
 from kpis.registry.measures import (
     COST,
@@ -45,56 +49,104 @@ def _model(source: str):
     return {LEAD: Lead, TOUCH: Touch, HANDOFF: Handoff, DEAL: Deal, COST: CampaignCost}[source]
 
 
-def _rows_for(measures: Iterable[Measure], periods: Sequence[Period], now: dt.datetime) -> Q:
-    """A WHERE clause that keeps every row any of the measures may count, so the aggregate reads only those:
-    per timestamp field, from the earliest start to the latest end asked for, and the measures' own condition
-    when every measure on that field has the same one (page views only, for visitors)."""
-    bounds: dict[str, list] = {}
-    conditions: dict[str, set] = defaultdict(set)
-    for measure in measures:
-        conditions[measure.date_field].add(measure.condition)
-        for period in periods:
-            low, high = measure.window(period, now)
-            current = bounds.setdefault(measure.date_field, [low, high])
-            current[0] = None if low is None or current[0] is None else min(current[0], low)
-            current[1] = max(current[1], high)
-    where = Q()
-    for field, (low, high) in bounds.items():
-        q = Q(**{f"{field}__lt": high})
-        if low is not None:
-            q &= Q(**{f"{field}__gte": low})
-        if len(conditions[field]) == 1:
-            q &= next(iter(conditions[field]))
-        where |= q
+@dataclass(frozen=True)
+class _Job:
+    """One measure over one period, for result `index`; `add` adds it to a value already there (the days of an
+    open period before today, from the cache, plus today's)."""
+
+    index: int
+    measure: Measure
+    period: Period
+    add: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.measure.name}__{self.index}"
+
+
+def _rows_for(jobs: Iterable[_Job], now: dt.datetime) -> Q:
+    """A WHERE clause that keeps every row any of the jobs may count, so the aggregate reads only those: from the
+    earliest start to the latest end asked for, and the measures' own condition when they all have the same one
+    (page views only, for visitors)."""
+    low = high = None
+    conditions = set()
+    field = ""
+    for job in jobs:
+        field = job.measure.date_field
+        conditions.add(job.measure.condition)
+        job_low, job_high = job.measure.window(job.period, now)
+        if high is None:
+            low, high = job_low, job_high
+        else:
+            low = None if job_low is None or low is None else min(low, job_low)
+            high = max(high, job_high)
+    where = Q(**{f"{field}__lt": high})
+    if low is not None:
+        where &= Q(**{f"{field}__gte": low})
+    if len(conditions) == 1:
+        where &= next(iter(conditions))
     return where
 
 
 CACHED_SOURCES = (LEAD, TOUCH, HANDOFF, DEAL)
-CACHE_VERSION = 1  # raise when a measure's SQL changes meaning, so no cached value outlives it
+CACHE_VERSION = 2  # raise when a measure's SQL changes meaning, so no cached value outlives it
 
 
 def compute_measures(
     names: Iterable[str], periods: Sequence[Period], *, scope: Scope, now: dt.datetime, fresh: bool = False
 ) -> list[dict[str, Number]]:
-    """The raw measures for each period: one query per source table, plus one for hand-entered values; the
-    measures of periods that are over come from the cache when it has them (`fresh` recomputes and stores)."""
+    """The raw measures for each period, in one query per source table and timestamp window, plus one for
+    hand-entered values.
+
+    With the cache on (KPI_CACHE_SECONDS), measures of leads, touches, handoffs and deals of periods that are over
+    come from it, and so do the days before today of a period still running, for the counts and sums that add
+    up day by day (a median or a distinct count over the period is always computed whole): only today's rows are
+    read for those. `fresh` reads nothing from the cache: it recomputes everything and stores what may be kept.
+    """
     names = list(dict.fromkeys(names))
     cached_names = [
         n for n in names if n not in MANUAL_MEASURES and MEASURES_BY_NAME[n].source in CACHED_SOURCES
     ]
-    keys = {}
-    if settings.KPI_CACHE_SECONDS and cached_names:
-        keys = {i: _cache_key(cached_names, p, scope) for i, p in enumerate(periods) if p.is_over(now)}
+    split_names = [n for n in cached_names if MEASURES_BY_NAME[n].splits_by_day]
+    rest = [MEASURES_BY_NAME[n] for n in names if n not in cached_names and n not in MANUAL_MEASURES]
+    use_cache = bool(settings.KPI_CACHE_SECONDS) and bool(cached_names)
+    keys = {
+        i: _cache_key(cached_names, p, scope) for i, p in enumerate(periods) if use_cache and p.is_over(now)
+    }
     hits = {} if fresh or not keys else cache.get_many(list(keys.values()))
-    todo = [i for i in range(len(periods)) if keys.get(i) not in hits]
-    rest = [n for n in names if n not in cached_names]
-    results = [dict(hits[keys[i]]) if i not in todo else {} for i in range(len(periods))]
-    for i, values in zip(todo, _compute(cached_names, [periods[i] for i in todo], scope, now), strict=True):
+    today = local_today(now)
+
+    results: list[dict[str, Number]] = [{} for _ in periods]
+    jobs: list[_Job] = []
+    heads: dict[int, Period] = {}
+    for i, period in enumerate(periods):
+        jobs += [_Job(i, measure, period) for measure in rest]
+        if keys.get(i) in hits:
+            results[i].update(hits[keys[i]])
+            continue
+        whole = cached_names
+        if use_cache and i not in keys and split_names and period.start < today < period.end:
+            heads[i] = Period(CUSTOM, period.start, today)
+            tail = Period(CUSTOM, today, period.end)
+            jobs += [_Job(i, MEASURES_BY_NAME[n].from_day_on(), tail, add=True) for n in split_names]
+            whole = [n for n in cached_names if n not in split_names]
+        jobs += [_Job(i, MEASURES_BY_NAME[n], period) for n in whole]
+
+    # The whole days of running periods are closed ranges: cached like any period that is over.
+    head_values = (
+        compute_measures(split_names, list(heads.values()), scope=scope, now=now, fresh=fresh)
+        if heads
+        else []
+    )
+    for i, values in zip(heads, head_values, strict=True):
         results[i].update(values)
-    if to_store := {keys[i]: results[i] for i in todo if i in keys}:
+    _run(jobs, results, scope, now)
+    if to_store := {keys[i]: {n: results[i][n] for n in cached_names} for i in keys if keys[i] not in hits}:
         cache.set_many(to_store, settings.KPI_CACHE_SECONDS)
-    for values, more in zip(results, _compute(rest, periods, scope, now), strict=True):
-        values.update(more)
+
+    manual = [n for n in names if n in MANUAL_MEASURES]
+    if manual:
+        _read_manual(manual, periods, results)
     return results
 
 
@@ -103,74 +155,80 @@ def _cache_key(names: list[str], period: Period, scope: Scope) -> str:
     return f"kpi:{CACHE_VERSION}:{digest}:{scope.team_id}:{scope.owner_id}:{period.kind}:{period.start}:{period.end}"
 
 
-def _compute(
-    names: list[str], periods: Sequence[Period], scope: Scope, now: dt.datetime
-) -> list[dict[str, Number]]:
-    results: list[dict[str, Number]] = [{} for _ in periods]
-    if not names or not periods:
-        return results
-    by_source: dict[str, list[Measure]] = defaultdict(list)
-    manual: list[str] = []
-    for name in names:
-        if name in MANUAL_MEASURES:
-            manual.append(name)
+def _run(jobs: list[_Job], results: list[dict[str, Number]], scope: Scope, now: dt.datetime) -> None:
+    """Compute the jobs into `results`: one query per table, timestamp and window, and apart for today's rows of
+    running periods, so each query reads one index range (a lifetime measure's window would otherwise widen a
+    period's range to the whole table, a median over the period today's range to the whole period)."""
+    groups: dict[tuple, list[_Job]] = defaultdict(list)
+    for job in jobs:
+        groups[(job.measure.source, job.measure.date_field, job.measure.window, job.add)].append(job)
+    for (source, *_rest), group in groups.items():
+        values = _visitors_from_rollup(group)
+        if values is None:
+            values = _aggregate(source, group, scope, now)
+        for job in group:
+            value = values[job.key]
+            if job.add:
+                value = (results[job.index].get(job.measure.name) or 0) + (value or 0)
+            results[job.index][job.measure.name] = value
+
+
+def _aggregate(source: str, jobs: list[_Job], scope: Scope, now: dt.datetime) -> dict[str, Number]:
+    """One query for the jobs of one group. Each distinct aggregate once: for everyone, a measure and its
+    unscoped twin (leads and leads_all…) are the same SQL."""
+    aggregates: dict[str, Aggregate] = {}
+    first_of: dict[Aggregate, str] = {}
+    same_as: dict[str, str] = {}
+    for job in jobs:
+        aggregate = job.measure.aggregate(job.measure.row_condition(job.period, now, scope))
+        if (first := first_of.setdefault(aggregate, job.key)) == job.key:
+            aggregates[job.key] = aggregate
         else:
-            by_source[MEASURES_BY_NAME[name].source].append(MEASURES_BY_NAME[name])
-
-    for source, measures in by_source.items():
-        if (visitors := _visitors_from_rollup(measures, periods)) is not None:
-            for index, value in enumerate(visitors):
-                results[index]["visitors"] = value
-            continue
-        aggregates = {
-            f"{measure.name}__{index}": measure.aggregate(measure.row_condition(period, now, scope))
-            for index, period in enumerate(periods)
-            for measure in measures
-        }
-        row = _model(source).objects.filter(_rows_for(measures, periods, now)).aggregate(**aggregates)
-        for key, value in row.items():
-            name, index = key.rsplit("__", 1)
-            results[int(index)][name] = _plain(value)
-
-    if manual:
-        from kpis.models import ManualKpiValue
-
-        last_end = max(period.end for period in periods)
-        entries = list(
-            ManualKpiValue.objects.filter(kpi__in=manual, period_start__lt=last_end)
-            .order_by("kpi", "-period_start")
-            .values_list("kpi", "period_start", "value")
-        )
-        for index, period in enumerate(periods):
-            for name in manual:
-                # the latest entry whose period began before this one ended
-                results[index][name] = next(
-                    (float(v) for k, start, v in entries if k == name and start < period.end), None
-                )
-    return results
+            same_as[job.key] = first
+    row = _model(source).objects.filter(_rows_for(jobs, now)).aggregate(**aggregates)
+    row.update({key: row[first] for key, first in same_as.items()})
+    return {key: _plain(value) for key, value in row.items()}
 
 
-def _visitors_from_rollup(measures: list[Measure], periods: Sequence[Period]) -> list[int] | None:
-    """Unique visitors of whole weeks, months and quarters, counted from the roll-up a trigger keeps on
-    PostgreSQL (kpis.models.VisitorPeriod) in one index range per period; None when it does not apply (SQLite,
-    a custom range, or other touch measures asked at the same time), so the page views are counted instead."""
-    if connection.vendor != "postgresql" or [measure.name for measure in measures] != ["visitors"]:
+def _read_manual(names: list[str], periods: Sequence[Period], results: list[dict[str, Number]]) -> None:
+    """Hand-entered values: for each period, the latest entry whose period began before this one ended."""
+    from kpis.models import ManualKpiValue
+
+    last_end = max(period.end for period in periods)
+    entries = list(
+        ManualKpiValue.objects.filter(kpi__in=names, period_start__lt=last_end)
+        .order_by("kpi", "-period_start")
+        .values_list("kpi", "period_start", "value")
+    )
+    for index, period in enumerate(periods):
+        for name in names:
+            results[index][name] = next(
+                (float(v) for k, start, v in entries if k == name and start < period.end), None
+            )
+
+
+def _visitors_from_rollup(jobs: list[_Job]) -> dict[str, Number] | None:
+    """Unique visitors of whole weeks, months and quarters, summed from the counts a trigger keeps on PostgreSQL
+    (kpis.models.VisitorCount, a few rows per period); None when it does not apply (SQLite, a custom range, or
+    other touch measures asked at the same time), so the page views are counted instead."""
+    if connection.vendor != "postgresql" or any(job.measure.name != "visitors" for job in jobs):
         return None
+    periods = [job.period for job in jobs]
     if any(period.kind not in KINDS or Period.of(period.kind, period.start) != period for period in periods):
         return None
-    from kpis.models import VisitorPeriod
+    from kpis.models import VisitorCount
 
     wanted = Q()
     for period in periods:
         wanted |= Q(kind=period.kind, start=period.start)
     counts = {
         (kind, start): n
-        for kind, start, n in VisitorPeriod.objects.filter(wanted)
+        for kind, start, n in VisitorCount.objects.filter(wanted)
         .values("kind", "start")
-        .annotate(n=Count("*"))
+        .annotate(n=Sum("visitors"))
         .values_list("kind", "start", "n")
     }
-    return [counts.get((period.kind, period.start), 0) for period in periods]
+    return {job.key: int(counts.get((job.period.kind, job.period.start), 0)) for job in jobs}
 
 
 def _plain(value) -> Number:

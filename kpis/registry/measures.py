@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from django.db.models import Aggregate, Case, CharField, Count, F, Q, Sum, Value, When
+from django.db.models import Aggregate, Case, CharField, Count, Exists, F, OuterRef, Q, Sum, Value, When
 from django.db.models.functions import Cast, Concat
 
 from kpis.db import Median, SecondsBetween
@@ -86,6 +86,23 @@ class Measure:
     window: Window = in_period
     scoped: bool = True
 
+    @property
+    def splits_by_day(self) -> bool:
+        """A count or sum placed by one timestamp adds up day by day: its value over a period is its value over the
+        days before today plus today's (a window that moves with the period's end, like the trailing year, and
+        medians and distinct counts do not)."""
+        return getattr(self.aggregate, "adds_up", False) and self.window in (
+            in_period,
+            in_period_days,
+            in_period_until_now,
+            before_period_end,
+        )
+
+    def from_day_on(self) -> Measure:
+        """This measure over the rest of a period only (from its start on): what a lifetime sum adds after the
+        days already counted."""
+        return replace(self, window=in_period) if self.window is before_period_end else self
+
     def row_condition(self, period: Period, now: dt.datetime, scope: Scope) -> Q:
         low, high = self.window(period, now)
         q = Q(**{f"{self.date_field}__lt": high}) & self.condition
@@ -96,12 +113,19 @@ class Measure:
         return q
 
 
+def _adds_up(aggregate: Callable[[Q], Aggregate]) -> Callable[[Q], Aggregate]:
+    aggregate.adds_up = True  # the aggregate over two disjoint sets of rows is the sum of the two
+    return aggregate
+
+
+@_adds_up
 def count(condition: Q) -> Aggregate:
-    return Count("pk", filter=condition)
+    # COUNT(1), not COUNT(id): a count whose conditions are all on indexed columns is read from the index alone
+    return Count(Value(1), filter=condition)
 
 
 def sum_of(field_name: str) -> Callable[[Q], Aggregate]:
-    return lambda condition: Sum(field_name, filter=condition, default=0)
+    return _adds_up(lambda condition: Sum(field_name, filter=condition, default=0))
 
 
 def median_seconds(end: str, start: str) -> Callable[[Q], Aggregate]:
@@ -128,6 +152,16 @@ VISITOR_KEY = Case(
     output_field=CharField(),
 )
 
+
+def _has_deal() -> Q:
+    """The handoff became a deal: a probe of the deal's unique handoff index per accepted handoff counted (a
+    join would hash every deal ever made)."""
+    from pipeline.models import Deal
+
+    # Only an accepted handoff gets a deal: the state, checked first, spares the probe for the others.
+    return Q(state="accepted") & Q(Exists(Deal.objects.filter(handoff=OuterRef("pk"))))
+
+
 WON = Q(status="won")
 LOST = Q(status="lost")
 MARKETING_SOURCED = Q(source="marketing") | Q(handoff__isnull=False)
@@ -142,7 +176,7 @@ MEASURES: tuple[Measure, ...] = (
     Measure("mqls", HANDOFF, "mql_at", distinct("lead_id")),
     Measure("mqls_all", HANDOFF, "mql_at", distinct("lead_id"), scoped=False),
     Measure("handed_over", HANDOFF, "mql_at", count),
-    Measure("handed_over_to_deal", HANDOFF, "mql_at", count, Q(deal__isnull=False)),
+    Measure("handed_over_to_deal", HANDOFF, "mql_at", count, _has_deal()),
     Measure("accepted", HANDOFF, "decided_at", count, Q(state="accepted")),
     Measure("rejected", HANDOFF, "decided_at", count, Q(state="rejected")),
     Measure(

@@ -12,7 +12,8 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def stage_options(context, stages, selected_id) -> str:
     """The <option>s of the card's "move to" select; rendered once per stage per page, not once per card."""
-    memo = context.render_context.setdefault("pipeline_stage_options", {})
+    # In the render context's outermost dict: every partial (each card) renders in a fresh dict of its own.
+    memo = context.render_context.dicts[0].setdefault("pipeline_stage_options", {})
     key = (id(stages), selected_id)
     if key not in memo:
         memo[key] = format_html_join(
