@@ -7,8 +7,8 @@ bench/run.py runs the same functions (run_floor, run_rescore) as one figure of t
 The rescore is the production path: id-range batches (leads.scoring.services.rescore_batch_run), each one
 statement computing fit + capped, decayed engagement and writing changed rows, plus the MQL check. The floor is
 one hand-written UPDATE … FROM (SELECT … GROUP BY) over all leads with the same touch-rule matching (the same
-type-equality join, URLs lowered) and decay, writing the same columns (engagement, total, scored_at) of the rows
-that change, without caps, fit, property rules, batching or the MQL check. Each run moves `now` one day on so
+type-equality join, URLs lowered) and decay, writing the same columns (engagement, total, scored_at, last touch)
+of the rows that change, without caps, fit, property rules, batching or the MQL check. Each run moves `now` one day on so
 that decay changes scores, as the nightly rescore sees. Prints median and p95 and writes bench/results/scoring-<size>.json.
 """
 
@@ -31,7 +31,8 @@ from bench.generate import SIZES, ensure_database, generate, setup_django  # noq
 RESULTS = Path(__file__).resolve().parent / "results"
 
 FLOOR_SQL = """
-UPDATE leads_lead SET engagement_score = s.e, total_score = leads_lead.fit_score + s.e, scored_at = %(at)s
+UPDATE leads_lead SET engagement_score = s.e, total_score = leads_lead.fit_score + s.e, scored_at = %(at)s,
+    last_touch_at = (SELECT MAX(t.occurred_at) FROM leads_touch t WHERE t.lead_id = leads_lead.id)
 FROM (
     SELECT m.lead_id, ROUND(SUM(m.pts))::int AS e FROM (
         SELECT t.lead_id, r.points * POWER(0.5, (%(now)s::float8 - EXTRACT(EPOCH FROM t.occurred_at)::float8) / (r.half_life_days * 86400.0)) AS pts

@@ -92,8 +92,9 @@ def _conflict(request: HttpRequest, exc: IntegrityError) -> HttpResponse:
     )
 
 
-def _unstorable(request: HttpRequest, exc: DataError) -> HttpResponse:
-    """PostgreSQL refused a value: a number out of range, a NUL character, a malformed date."""
+def _unstorable(request: HttpRequest, exc: DataError | OverflowError) -> HttpResponse:
+    """The database refused a value: a number out of range (SQLite's driver raises OverflowError for it), a NUL
+    character, a malformed date."""
     return api.create_response(
         request,
         {
@@ -129,6 +130,7 @@ def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 api.add_exception_handler(IntegrityError, _conflict)
 api.add_exception_handler(DataError, _unstorable)
+api.add_exception_handler(OverflowError, _unstorable)
 api.add_exception_handler(ObjectDoesNotExist, _gone)
 api.add_exception_handler(DjangoValidationError, _invalid)
 api.add_exception_handler(Exception, _server_error)

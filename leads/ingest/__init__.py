@@ -2,9 +2,9 @@
 
 `events_ingest(*, events, source, …)` validates each event on its own (one bad event never sinks the batch),
 drops replays (the database's unique (source, idempotency key) decides), upserts the companies and leads the
-events name, stitches visitors to leads, links UTM campaigns, stores the touches, rolls up
-`last_touch_at` / `first_touch_campaign`, and schedules the worker — in a fixed number of set-based queries per
-batch, whatever its size.
+events name, stitches visitors to leads, links UTM campaigns, stores the touches, sets `first_touch_campaign` and
+the profile values the events bring, and schedules the worker (which scores the leads and sets `last_touch_at`)
+— in a fixed number of set-based queries per batch, whatever its size.
 
 - `schema`: the event (EventIn) and its validation, one event at a time.
 - `store`: storing a validated batch; `lead_capture` for the single-lead API.

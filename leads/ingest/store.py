@@ -31,6 +31,7 @@ from leads.models import Company, Lead, Touch, Visitor
 from leads.services import company_resolve, lead_upsert, leads_touched
 
 logger = logging.getLogger(__name__)
+BIGINT_MAX = 2**63 - 1
 
 # The lead columns an event can change, read under the row lock before writing.
 PROFILE_COLUMNS = (*LEAD_PROFILE_FIELDS, "company_id", "consent_email")
@@ -134,7 +135,9 @@ def _prepare(valid: list[tuple[int, EventIn]], *, source: str, lead_source: str)
 
     # 2. The leads the events name, by email or id.
     emails = {ev.email for _i, ev in candidates if ev.email}
-    named_ids = {ev.lead_id for _i, ev in candidates if ev.lead_id}
+    named_ids = {
+        ev.lead_id for _i, ev in candidates if ev.lead_id and ev.lead_id <= BIGINT_MAX
+    }  # else: no lead
     found: list[tuple[int, str]] = []
     if emails or named_ids:
         found = list(
@@ -255,26 +258,36 @@ def _write(batch: _Batch, *, campaign_id: int | None) -> IngestResult:
     if not touched:
         return result
 
-    # 9. Lock the leads this batch changes, in pk order, and read them under the lock: concurrent batches that
-    #    share leads queue behind each other (no deadlock, no lost update of last_touch_at).
-    current = {
-        row["pk"]: row
-        for row in Lead.objects.filter(AnyOf(F("pk"), touched))
-        .order_by("pk")
-        .select_for_update(no_key=True)
-        .values("pk", "last_touch_at", "first_touch_campaign_id", "unsubscribed_at", *PROFILE_COLUMNS)
-    }
+    # 9. Lock the leads whose row this batch may change (a profile or consent in an event, an unsubscribe, a
+    #    campaign for the first touch), in pk order, and read them under the lock: concurrent batches that share
+    #    them queue behind each other (no deadlock, no lost update). The other touched leads are not written
+    #    here: their last_touch_at is the scorer's, which rewrites each of their rows after this commit anyway.
+    may_change = {lead_id for lead_id, _at, campaign in new_touches if lead_id and campaign}
+    for index, ev in stored:
+        if inserted[ev.id] and (
+            ev.type == TouchType.UNSUBSCRIBE or (lead_of(ev) and _has_profile(ev, batch, index))
+        ):
+            may_change.add(inserted[ev.id])
+    current = (
+        {
+            row["pk"]: row
+            for row in Lead.objects.filter(AnyOf(F("pk"), may_change))
+            .order_by("pk")
+            .select_for_update(no_key=True)
+            .values("pk", "first_touch_campaign_id", "unsubscribed_at", *PROFILE_COLUMNS)
+        }
+        if may_change
+        else {}
+    )
 
-    # 10. What the new touches change: last touch, first-touch campaign (only when unset), the profile (only
-    #     from stored events: a replay changes nothing), consent on unsubscribe. One UPDATE for all of it.
+    # 10. What the new touches change: the first-touch campaign (only when unset), the profile (only from stored
+    #     events: a replay changes nothing), consent on unsubscribe. One UPDATE for all of it.
     changes: dict[int, dict[str, Any]] = {}
     first_campaign: dict[int, tuple[dt.datetime, int]] = {}
     for lead_id, occurred_at, campaign in new_touches:
         row = current.get(lead_id)
         if row is None:
             continue
-        if row["last_touch_at"] is None or occurred_at > row["last_touch_at"]:
-            row["last_touch_at"] = changes.setdefault(lead_id, {})["last_touch_at"] = occurred_at
         earliest = first_campaign.get(lead_id)
         if (
             campaign
@@ -307,6 +320,15 @@ def _write(batch: _Batch, *, campaign_id: int | None) -> IngestResult:
     leads_touched(touched)
     result.lead_ids = sorted(touched)
     return result
+
+
+def _has_profile(ev: EventIn, batch: _Batch, index: int) -> bool:
+    """Whether the event carries anything for its lead's row (profile values, consent, a company)."""
+    return (
+        ev.consent_email is not None
+        or index in batch.company_of
+        or any(getattr(ev, name) for name in LEAD_PROFILE_FIELDS)
+    )
 
 
 def _merge_profile(row: dict[str, Any], ev: EventIn, company_id: int | None) -> None:

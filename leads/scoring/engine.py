@@ -157,7 +157,9 @@ def _capped_sql(rows_sql: str) -> str:
 def score_leads(
     lead_filter: LeadFilter, *, now: dt.datetime | None = None, only_changed: bool = False
 ) -> int:
-    """Recompute fit, engagement and total for the leads in `lead_filter` in one statement. Returns rows written.
+    """Recompute fit, engagement and total for the leads in `lead_filter` in one statement, and the time of each
+    written lead's latest touch (`last_touch_at`: ingestion leaves it to this rewrite of the row, which follows
+    every batch of touches). Returns rows written.
 
     `only_changed` skips rows whose scores did not move (the nightly full rescore); incremental scoring writes
     every row so that `scored_at` records that the lead's latest touches were seen.
@@ -195,7 +197,8 @@ def score_leads(
             WHERE {lead_where}
         ){locked}
         UPDATE leads_lead
-        SET fit_score = s.fit, engagement_score = s.eng, total_score = s.fit + s.eng, scored_at = %s
+        SET fit_score = s.fit, engagement_score = s.eng, total_score = s.fit + s.eng, scored_at = %s,
+            last_touch_at = (SELECT MAX(t.occurred_at) FROM leads_touch t WHERE t.lead_id = leads_lead.id)
         FROM s {lock_join} WHERE leads_lead.id = s.id AND {target_where} {changed} {guard}
     """
     with connection.cursor() as cursor:

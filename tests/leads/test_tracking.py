@@ -134,7 +134,7 @@ def test_the_open_pixel_records_one_open_per_email(client):
     touch = Touch.objects.get()
     assert (touch.type, touch.lead, touch.campaign) == ("email_open", lead, campaign)
     lead.refresh_from_db()
-    assert lead.first_touch_campaign == campaign and lead.last_touch_at == touch.occurred_at
+    assert lead.first_touch_campaign == campaign  # last_touch_at: the worker's, after the commit
 
 
 @pytest.mark.parametrize(
