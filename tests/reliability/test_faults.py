@@ -9,6 +9,7 @@ notified once) for every lead that qualifies, none for the others, nothing half-
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import http.client
 import json
@@ -201,6 +202,16 @@ def _in_flight_task_ids(redis: PrivateRedis) -> dict[str, str]:
     return found
 
 
+def _in_flight_batch_ids(redis: PrivateRedis) -> list[int]:
+    """The rescore batches of the messages a worker took and has not acknowledged."""
+    ids = []
+    for raw in redis.client().hvals("unacked"):
+        headers = json.loads(raw)[0]["headers"]
+        if headers["task"] == "leads.tasks.rescore_batch":
+            ids.append(ast.literal_eval(headers["argsrepr"])[0])
+    return ids
+
+
 def _broker_drained(redis: PrivateRedis):
     """Nothing queued and nothing taken but unacknowledged (a dead worker's messages, until restored), twice
     in a row: a message between the queue and the unacked hash is in neither for a moment."""
@@ -373,12 +384,18 @@ def test_a_full_rescore_survives_a_worker_killed_mid_run(faults_env, faults_redi
         assert 0 < batches.filter(done_at__isnull=False).count() < total
         assert "leads.tasks.rescore_batch" in _in_flight_task_ids(faults_redis).values()
         assert RescoreRun.objects.get(pk=run.pk).finished_at is None
+        # Batches the dead worker took and had not committed: only the sweeper can bring them back before the
+        # visibility timeout (a batch it committed just before the kill, unacknowledged, needs nothing).
+        stranded = batches.filter(pk__in=_in_flight_batch_ids(faults_redis), done_at__isnull=True).exists()
 
         workers.append(_worker(env, tmp_path, "second", beat=True))  # beat: the sweeper, every 2 s here
         _wait_for(lambda: RescoreRun.objects.get(pk=run.pk).finished_at, timeout=45, what="the run to finish")
         _wait_for(lambda: not Handoff.objects.filter(state=Handoff.State.UNASSIGNED).exists(), timeout=30,
                   what="every handoff to be assigned")  # fmt: skip
-        assert any(r["batches"] > 0 for r in _sweep_results(faults_redis)), "the sweeper re-queued no batch"
+        if stranded:
+            assert any(r["batches"] > 0 for r in _sweep_results(faults_redis)), (
+                "the sweeper re-queued no batch"
+            )
         workers[1].stop()
 
         # Every batch done exactly once, and its leads hold exactly what a fresh computation gives then.
