@@ -1,5 +1,6 @@
 """The board: a column per stage with count, total and weighted total (SQL aggregates), the first cards of every
-column from one windowed query, and the usual time in each stage from one aggregate (cached a few minutes)."""
+column from one query (an index range per stage), and the usual time in each stage from one aggregate (cached a few
+minutes)."""
 
 from __future__ import annotations
 
