@@ -16,6 +16,8 @@ from campaigns.attribution import LeadSelection, days_mark_dirty
 from campaigns.models import AttributionCredit, Persona, PersonaRule
 from leads.models import Company, Lead
 
+UPDATE_CHUNK = 10_000  # leads per UPDATE: one parameter per id, and PostgreSQL takes at most 65,535
+
 
 def rule_condition(rule: PersonaRule) -> Q:
     """The rule as a condition on Lead that needs no join (company conditions become `company_id IN (…)`)."""
@@ -72,10 +74,12 @@ def personas_match(*, selection: LeadSelection) -> int:
         )
         if not changed:
             return 0
-        Lead.objects.filter(id__in=changed).update(persona_id=target)
-        days_mark_dirty(
-            AttributionCredit.objects.filter(lead_id__in=changed).values_list("date", flat=True).distinct()
-        )
+        for i in range(0, len(changed), UPDATE_CHUNK):  # a rule change may move most of a million leads
+            chunk = changed[i : i + UPDATE_CHUNK]
+            Lead.objects.filter(id__in=chunk).update(persona_id=target)
+            days_mark_dirty(
+                AttributionCredit.objects.filter(lead_id__in=chunk).values_list("date", flat=True).distinct()
+            )
     return len(changed)
 
 

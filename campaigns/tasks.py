@@ -32,7 +32,7 @@ def refresh_lead_range(first_id: int, last_id: int) -> int:
 
     selection = LeadSelection(first_id=first_id, last_id=last_id)
     personas_match(selection=selection)
-    return len(attribution_refresh(selection=selection))
+    return len(attribution_refresh(selection=selection, rebuild=True))
 
 
 @shared_task(**RETRY, soft_time_limit=240, time_limit=300)

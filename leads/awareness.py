@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db import transaction
 from django.db.models import Count, Q
 
 from leads.choices import AWARENESS_RANK, AwarenessStage
@@ -67,7 +68,14 @@ def infer_awareness(lead_ids: Iterable[int] | None = None) -> int:
         stage_ids = [lead_id for lead_id, s in best.items() if s == stage]
         lower = [s for s, rank in AWARENESS_RANK.items() if rank < AWARENESS_RANK[stage]]
         for start in range(0, len(stage_ids), 5000):
-            changed += Lead.objects.filter(
-                pk__in=stage_ids[start : start + 5000], awareness_stage__in=lower
-            ).update(awareness_stage=stage)
+            # Rows locked in id order first, as the scorer locks them: a plain UPDATE locks in whatever order
+            # its plan reads, and could deadlock with a scorer holding some of the same leads.
+            with transaction.atomic():
+                locked = list(
+                    Lead.objects.filter(pk__in=stage_ids[start : start + 5000], awareness_stage__in=lower)
+                    .order_by("pk")
+                    .select_for_update(no_key=True)
+                    .values_list("pk", flat=True)
+                )
+                changed += Lead.objects.filter(pk__in=locked).update(awareness_stage=stage)
     return changed

@@ -53,9 +53,18 @@ class LeadQuerySet(models.QuerySet):
         """Marketing, managers and admins see every lead; a sales rep sees the leads owned by their team."""
         if user.role != "sales":
             return self
-        if user.team_id is None:
-            return self.filter(owner=user)
-        return self.filter(owner__team_id=user.team_id)
+        return self.filter(_owned_by_team_of(user))
+
+    def contactable_by(self, user) -> LeadQuerySet:
+        """The leads `user` may make a deal's contact: those they see, and those nobody owns yet (a rep who met a
+        lead before marketing handed it over); never another team's."""
+        if user.role != "sales":
+            return self
+        return self.filter(_owned_by_team_of(user) | Q(owner__isnull=True))
+
+
+def _owned_by_team_of(user) -> Q:
+    return Q(owner=user) if user.team_id is None else Q(owner__team_id=user.team_id)
 
 
 class Lead(models.Model):
@@ -108,6 +117,7 @@ class Lead(models.Model):
         null=True,
         blank=True,
         related_name="owned_leads",
+        db_index=False,  # lead_owner_idx (owner, lifecycle stage) serves it: every rescore rewrites every lead
     )
     # Filled by scoring (leads.scoring); kept on the row so lists sort and filter without joins.
     fit_score = models.IntegerField(_("fit score"), default=0)
@@ -299,6 +309,7 @@ class Handoff(models.Model):
         null=True,
         blank=True,
         related_name="handoffs",
+        db_index=False,  # handoff_owner_state_idx starts with it
     )
     team = models.ForeignKey(
         "salesmarketing.Team",

@@ -204,7 +204,8 @@ def create_deal(request: HttpRequest, payload: DealIn):
         company = company_resolve(name=payload.company_name)
     contact = None
     if payload.contact_lead_id is not None:
-        contact = Lead.objects.filter(pk=payload.contact_lead_id).first()
+        leads = Lead.objects.all() if user is None else Lead.objects.contactable_by(user)
+        contact = leads.filter(pk=payload.contact_lead_id).first()
         if contact is None:
             raise _invalid("contact_lead_id", "No lead has this id.")
         company = company or contact.company

@@ -181,8 +181,9 @@ class DealCreateForm(forms.Form):
     next_step = forms.CharField(label=_("Next step"), max_length=200, required=False)
     next_step_date = forms.DateField(label=_("Next step date"), required=False, widget=DateInput())
 
-    def __init__(self, *args, stages: list[Stage], owners: list, **kwargs):
+    def __init__(self, *args, stages: list[Stage], owners: list, viewer, **kwargs):
         super().__init__(*args, **kwargs)
+        self.viewer = viewer
         self.fields["stage"].queryset = Stage.objects.filter(pk__in=[s.pk for s in stages if not s.is_closed])
         self.fields["stage"].label_from_instance = lambda s: s.name
         if stages:
@@ -199,7 +200,8 @@ class DealCreateForm(forms.Form):
         email = self.cleaned_data.get("contact_email")
         if not email:
             return None
-        lead = Lead.objects.filter(email__iexact=email.strip()).first()
+        # Another team's lead answers as no lead at all: the form tells nobody which emails are taken.
+        lead = Lead.objects.contactable_by(self.viewer).filter(email__iexact=email.strip()).first()
         if lead is None:
             raise ValidationError(_("No lead has this email."))
         return lead

@@ -188,8 +188,14 @@ class Deal(models.Model):
         blank=True,
         related_name="deals",
     )
+    # No single-column indexes on these three: deal_owner_status_idx, deal_team_status_idx and
+    # deal_stage_position_idx start with them, and every move or close writes each index of the deal.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.PROTECT, related_name="deals"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.PROTECT,
+        related_name="deals",
+        db_index=False,
     )
     team = models.ForeignKey(
         "salesmarketing.Team",
@@ -198,8 +204,11 @@ class Deal(models.Model):
         null=True,
         blank=True,
         related_name="deals",
+        db_index=False,
     )
-    stage = models.ForeignKey(Stage, verbose_name=_("stage"), on_delete=models.PROTECT, related_name="deals")
+    stage = models.ForeignKey(
+        Stage, verbose_name=_("stage"), on_delete=models.PROTECT, related_name="deals", db_index=False
+    )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
     position = models.BigIntegerField(_("position in column"), default=0)
     amount = models.DecimalField(

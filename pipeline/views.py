@@ -388,7 +388,7 @@ def _tasks_response(request: HtmxHttpRequest, deal: Deal, form: TaskForm | None)
 def deal_new(request: HtmxHttpRequest) -> HttpResponse:
     pipeline, _pipelines, stages = selectors.board_stages(pipeline_id=_int(request.GET.get("pipeline")))
     owners = selectors.owners_for(request.user)
-    form = DealCreateForm(request.POST or None, stages=stages, owners=owners)
+    form = DealCreateForm(request.POST or None, stages=stages, owners=owners, viewer=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

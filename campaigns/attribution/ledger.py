@@ -125,25 +125,34 @@ def _ledger_insert_sql(selection: LeadSelection) -> tuple[str, list]:
     return sql, params + where_t_params + day_params + c_day_params
 
 
-def attribution_refresh(*, selection: LeadSelection) -> set[dt.date]:
+def attribution_refresh(*, selection: LeadSelection, rebuild: bool = False) -> set[dt.date]:
     """Recompute the ledger of these leads (delete and insert) and mark the days concerned dirty, in one
-    transaction. Returns the dirty days. Idempotent."""
+    transaction. Returns the dirty days. Idempotent.
+
+    An incremental refresh compares the rows before and after, so only days whose credits changed are rolled up
+    again. A rebuild batch (an id range that no other batch overlaps, so batches run side by side) marks every
+    day it deleted or inserted credits on instead, without reading the rows."""
     if selection.empty:
         return set()
+    read = _ledger_days if rebuild else _ledger_rows
     with transaction.atomic():
-        writer_lock()
+        writer_lock(shared=rebuild)
         credits = AttributionCredit.objects.filter(selection.q("lead_id"))
-        before = _ledger_rows(credits)
+        before = read(credits)
         credits.delete()  # nothing points at ledger rows, so this is one DELETE statement
         sql, params = _ledger_insert_sql(selection)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-        after = _ledger_rows(credits)
+        after = read(credits)
         # Only days whose credits changed need their roll-ups recomputed: a lead touched today usually changes
         # nothing of the days it converted on long ago.
-        days = {row[-1] for row in before ^ after}
+        days = before | after if rebuild else {row[-1] for row in before ^ after}
         days_mark_dirty(days)
     return days
+
+
+def _ledger_days(credits) -> set[dt.date]:
+    return set(credits.order_by().values_list("date", flat=True).distinct())
 
 
 def _ledger_rows(credits) -> set[tuple]:

@@ -73,11 +73,13 @@ def typed_null(sql_type: str) -> str:
     return f"CAST(NULL AS {sql_type})" if connection.vendor == "postgresql" else "NULL"
 
 
-def writer_lock() -> None:
-    """Serialize attribution writers (SQLite transactions are serialized already)."""
+def writer_lock(*, shared: bool = False) -> None:
+    """Serialize attribution writers (SQLite transactions are serialized already). The batches of a rebuild,
+    whose id ranges never overlap, share it with each other (`shared`); every other writer waits for them."""
     if connection.vendor == "postgresql":
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+            cursor.execute(f"SELECT {function}(%s)", [LOCK_KEY])
 
 
 def deal_model():

@@ -97,21 +97,23 @@ def rebuild_ranges(batch_size: int = REBUILD_BATCH_SIZE) -> list[tuple[int, int]
 
 
 def attribution_rebuild_now(workers: int = 1) -> int:
-    """Recompute everything in this process (management command, demo, benchmark): the ledger in id-range
-    batches, on `workers` threads at once as that many Celery workers would, then the roll-ups once. Returns the
-    number of days rolled up."""
+    """Recompute everything in this process (management command, demo, benchmark): the leads in `workers` id
+    ranges at once (threads, each with its own connection, as that many Celery workers would), each range in
+    one statement, then the roll-ups once. Returns the number of days rolled up."""
     from campaigns.personas import personas_match
 
     def refresh(bounds: tuple[int, int]) -> None:
         selection = LeadSelection(first_id=bounds[0], last_id=bounds[1])
         try:
             personas_match(selection=selection)
-            attribution_refresh(selection=selection)
+            attribution_refresh(selection=selection, rebuild=True)
         finally:
-            if workers > 1:  # each thread has its own connection
+            if workers > 1:
                 connection.close()
 
-    ranges = rebuild_ranges()
+    span = Lead.objects.aggregate(lo=Min("id"), hi=Max("id"))
+    size = -(-(span["hi"] - span["lo"] + 1) // workers) if span["lo"] is not None else REBUILD_BATCH_SIZE
+    ranges = rebuild_ranges(batch_size=size)
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(refresh, ranges))

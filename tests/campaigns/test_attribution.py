@@ -10,12 +10,20 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
-from campaigns.attribution import LeadSelection, attribution_refresh, attribution_sweep, rollups_refresh
-from campaigns.models import AttributionCredit, AttributionDay, SegmentDay
-from leads.models import Handoff
+from campaigns.attribution import (
+    LeadSelection,
+    attribution_rebuild_now,
+    attribution_refresh,
+    attribution_sweep,
+    rollups_refresh,
+)
+from campaigns.models import AttributionCredit, AttributionDay, AttributionDirtyDay, SegmentDay
+from leads.models import Handoff, Lead
 from pipeline.services import deal_close_won, deal_create
 from tests.campaigns.factories import CampaignFactory, HandoffFactory, LeadFactory, TouchFactory, at, journey
+from tests.conftest import require_or_skip
 
 pytestmark = pytest.mark.django_db
 
@@ -212,6 +220,60 @@ def test_refreshing_twice_changes_nothing_and_rollups_sum_the_ledger(abcde, owne
         SegmentDay.objects.get(date=dt.date(2026, 4, 3), step="lead", dimension="seniority", value="").people
         == 3
     )
+
+
+def test_a_rebuild_batch_marks_every_day_it_removed_or_added_credits_on(abcde):
+    a, *_ = abcde
+    lead = LeadFactory(created=at(3))
+    journey(lead, (a, at(1)))
+    refresh(lead)
+    rollups_refresh()
+    assert AttributionDay.objects.filter(date=dt.date(2026, 4, 3), leads_first=1).exists()
+    # The lead's creation moves to the 5th: its credit leaves the 3rd.
+    Lead.objects.filter(pk=lead.pk).update(created_at=at(5))
+
+    days = attribution_refresh(selection=LeadSelection(first_id=lead.pk, last_id=lead.pk), rebuild=True)
+
+    assert {dt.date(2026, 4, 3), dt.date(2026, 4, 5)} <= days
+    assert {dt.date(2026, 4, 3), dt.date(2026, 4, 5)} <= set(
+        AttributionDirtyDay.objects.values_list("date", flat=True)
+    )
+    rollups_refresh()
+    assert not AttributionDay.objects.filter(date=dt.date(2026, 4, 3)).exists()
+    assert AttributionDay.objects.get(date=dt.date(2026, 4, 5), campaign=a).leads_first == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_on_two_threads_gives_the_ledger_of_lead_by_lead_refreshes(abcde, owner):
+    require_or_skip(
+        connection.vendor == "postgresql",
+        "threads write at once only on PostgreSQL (its shared advisory lock); SQLite serialises every write",
+    )
+    a, b, c, *_ = abcde
+    leads = [LeadFactory(created=at(3 + i % 4)) for i in range(8)]
+    for i, lead in enumerate(leads):
+        journey(lead, (a, at(1)), (b if i % 2 else c, at(3 + i % 4, 11)))
+    deal = deal_create(name="商談", owner=owner, by=owner, contact=leads[0], created_at=at(8))
+    deal_close_won(deal=deal, amount=Decimal(900_000), by=owner, at=at(9))
+
+    def ledger():
+        return sorted(
+            AttributionCredit.objects.values_list(
+                "kind", "lead_id", "deal_id", "campaign_id", "date", "first", "last", "w"
+            )
+        )
+
+    refresh(*leads)
+    expected = ledger()
+    rollups_refresh()
+    days = sorted(AttributionDay.objects.values_list("date", "campaign_id", "leads_w", "revenue_w"))
+    AttributionCredit.objects.all().delete()
+
+    assert attribution_rebuild_now(workers=2) > 0
+
+    assert ledger() == expected
+    assert sorted(AttributionDay.objects.values_list("date", "campaign_id", "leads_w", "revenue_w")) == days
+    assert not AttributionDirtyDay.objects.exists()
 
 
 def test_the_sweep_finds_leads_with_new_touches(abcde):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
@@ -215,6 +217,36 @@ def test_visitor_counts_are_deltas_folded_into_one_row_per_period(kpi_data):
     assert counts(VisitorCount, Count("*")) == dict.fromkeys(expected, 1)
     assert counts(VisitorCount, Sum("visitors")) == expected
     assert compute([W47], kpis=[KPI_BY_KEY["visitors"]], now=NOW)[0]["visitors"] == EVERYONE["visitors"] + 1
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the visitor roll-up is kept by a PostgreSQL trigger"
+)
+def test_rebuilding_the_visitor_roll_up_gives_what_the_trigger_kept(kpi_data):
+    from django.db.models import Sum
+
+    from kpis.models import VisitorCount, VisitorPeriod
+
+    def rows():
+        periods = sorted(VisitorPeriod.objects.values_list("kind", "start", "visitor"))
+        counts = {
+            (kind, start): n
+            for kind, start, n in VisitorCount.objects.values("kind", "start")
+            .annotate(n=Sum("visitors"))
+            .values_list("kind", "start", "n")
+        }
+        return periods, counts
+
+    kept = rows()
+    assert kept[0]
+
+    out = io.StringIO()
+    call_command("visitors_rebuild", stdout=out)
+
+    assert f"{len(kept[0])} visitor-periods" in out.getvalue()
+
+    assert rows() == kept
+    assert compute([W47], kpis=[KPI_BY_KEY["visitors"]], now=NOW)[0]["visitors"] == EVERYONE["visitors"]
 
 
 def test_every_kpi_has_a_drilldown_and_known_measures():

@@ -22,11 +22,14 @@ def make_company(name: str | None = None) -> Company:
     return company_resolve(name=name or f"株式会社テスト{n}製作所", domain=f"test{n}.example.jp")
 
 
-def make_lead(*, company: Company | None = None, email: str | None = None, **fields) -> Lead:
+def make_lead(*, company: Company | None = None, email: str | None = None, owner=None, **fields) -> Lead:
     n = next(_seq)
     lead, _created = lead_upsert(
         email=email or f"lead{n}@example.jp", source="manual", company=company, name=f"見込 {n}", **fields
     )
+    if owner is not None:
+        Lead.objects.filter(pk=lead.pk).update(owner=owner)
+        lead.owner = owner
     return lead
 
 

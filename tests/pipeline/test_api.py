@@ -51,6 +51,19 @@ def test_create_a_deal_as_the_keys_user(client, owner, stages, api_key_for):
     assert body["stage_name_ja"] == "初回接触" and body["amount"] == "1500000" and body["status"] == "open"
 
 
+def test_a_reps_key_cannot_make_another_teams_lead_a_contact(client, owner, outsider, stages, api_key_for):
+    theirs = make_lead(owner=outsider)
+    body = {"name": "x", "company_name": "株式会社API", "contact_lead_id": theirs.pk}
+
+    response = _post(client, body, api_key_for(owner))
+
+    assert response.status_code == 422 and _fields(response) == {"contact_lead_id"}
+    assert response.json()["detail"][0]["msg"] == "No lead has this id."
+    assert not Deal.objects.exists()
+    # A key that acts for no user (an integration) may.
+    assert _post(client, {**body, "owner_id": outsider.pk}, api_key_for(None)).status_code == 201
+
+
 def test_a_key_without_a_user_must_name_the_owner(client, owner, stages, api_key_for):
     auth = api_key_for(None)
     response = _post(client, {"name": "x", "company_name": "株式会社API"}, auth)

@@ -194,6 +194,28 @@ def test_a_new_deal_with_an_unknown_contact_email_is_refused(owner_client, stage
     assert not Deal.objects.exists()
 
 
+def test_a_new_deal_takes_no_contact_from_another_team(owner_client, owner, teammate, outsider, stages):
+    theirs = make_lead(email="theirs@example.jp", owner=outsider)
+    ours = make_lead(email="ours@example.jp", owner=teammate)
+    data = {
+        "name": "x",
+        "company_name": "株式会社X",
+        "stage": stages["Discovery"].pk,
+        "amount": "1",
+        "expected_close_date": "2030-03-31",
+        "source": "sales",
+    }
+
+    html = owner_client.post(
+        reverse("pipeline:deal_new"), {**data, "contact_email": theirs.email}
+    ).content.decode()
+
+    assert 'class="error"' in html and theirs.name not in html
+    assert not Deal.objects.exists()
+    owner_client.post(reverse("pipeline:deal_new"), {**data, "contact_email": ours.email})
+    assert Deal.objects.get().contact == ours
+
+
 def test_a_rep_cannot_choose_another_owner(owner_client, teammate, stages):
     data = {
         "name": "x",

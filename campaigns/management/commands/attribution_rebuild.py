@@ -14,7 +14,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--workers", type=int, default=1, help="id-range batches computed at once (threads; default 1)"
+            "--workers",
+            type=int,
+            default=1,
+            help="threads, each recomputing its share of the leads (one id range) at once (default 1)",
         )
 
     def handle(self, *args, **options):
