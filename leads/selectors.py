@@ -154,12 +154,13 @@ def _score_history_chart(lead: Lead, now, weeks: int = 13) -> dict:
 
 
 def handoffs_visible_to(user) -> QuerySet[Handoff]:
-    """Reps see their own handoffs, managers their team's, marketing and admins all of them."""
+    """Reps see their own handoffs, managers those of the teams they oversee (as with deals), marketing and admins
+    all of them."""
     qs = Handoff.objects.all()
     if user.role == "sales":
         return qs.filter(owner=user)
-    if user.role == "manager" and user.team_id:
-        return qs.filter(Q(team_id=user.team_id) | Q(owner=user))
+    if user.role == "manager":
+        return qs.filter(user.oversees())
     return qs
 
 

@@ -117,12 +117,7 @@ def _visibility(user) -> Q | None:
     if user.is_superuser or user.role == user.Role.ADMIN:
         return Q()
     if user.role == user.Role.MANAGER:
-        from salesmarketing.models import Team
-
-        condition = Q(owner=user) | Q(team__in=Team.objects.filter(manager=user).values("pk"))
-        if user.team_id:
-            condition |= Q(team_id=user.team_id)
-        return condition
+        return user.oversees()
     return Q(owner=user)
 
 

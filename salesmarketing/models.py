@@ -88,6 +88,14 @@ class User(AbstractUser):
     def is_marketer(self) -> bool:
         return self.role == self.Role.MARKETING
 
+    def oversees(self) -> Q:
+        """What a manager oversees, as a condition on a record's `owner` and `team` (deals, handoffs): their own
+        records, their own team's, and those of every team they manage."""
+        condition = Q(owner=self) | Q(team__in=Team.objects.filter(manager=self).values("pk"))
+        if self.team_id:
+            condition |= Q(team_id=self.team_id)
+        return condition
+
 
 class Notification(models.Model):
     recipient = models.ForeignKey(

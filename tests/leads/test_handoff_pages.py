@@ -8,7 +8,9 @@ from leads.handoffs import handoff_assign
 from leads.models import Handoff, Lead, ScoringConfig, ScoringRule, TerritoryRule
 from leads.scoring.defaults import ensure_default_scoring
 from leads.services import company_resolve, lead_upsert
+from salesmarketing.models import User
 from salesmarketing.services import api_key_create
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +48,23 @@ def test_other_reps_handoff_answers_404_and_marketing_cannot_act(client, owner, 
     client.force_login(marketer)
     assert client.get("/leads/handoffs/").status_code == 200
     assert client.post(f"/leads/handoffs/{theirs.pk}/accept").status_code == 404
+
+
+def test_a_manager_sees_the_handoffs_of_the_teams_they_manage_as_with_deals(
+    client, owner, outsider, marketer
+):
+    ours = _assigned("ours@example.jp", owner)
+    managed = _assigned("managed@example.jp", outsider)
+    boss = UserFactory(username="boss", role=User.Role.MANAGER, team=None)
+    outsider.team.manager = boss
+    outsider.team.save()
+    client.force_login(boss)
+
+    html = client.get("/leads/handoffs/").content.decode()
+
+    assert "managed@example.jp" in html and "ours@example.jp" not in html
+    assert client.post(f"/leads/handoffs/{ours.pk}/accept").status_code == 404
+    assert client.post(f"/leads/handoffs/{managed.pk}/touch").status_code != 404
 
 
 def test_first_touch_then_accept_over_htmx(client, owner):
