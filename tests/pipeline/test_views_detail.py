@@ -179,16 +179,21 @@ def test_a_new_deal_by_hand(owner_client, owner, stages):
     )
 
 
-def test_a_new_deal_with_an_unknown_contact_email_is_refused(owner_client, stages):
-    data = {
+def _new_deal(stages, **fields) -> dict:
+    """The least a new deal's form needs, plus `fields`."""
+    return {
         "name": "x",
         "company_name": "株式会社X",
-        "contact_email": "nobody@example.jp",
         "stage": stages["Discovery"].pk,
         "amount": "1",
         "expected_close_date": "2030-03-31",
         "source": "sales",
+        **fields,
     }
+
+
+def test_a_new_deal_with_an_unknown_contact_email_is_refused(owner_client, stages):
+    data = _new_deal(stages, contact_email="nobody@example.jp")
     html = owner_client.post(reverse("pipeline:deal_new"), data).content.decode()
     assert 'class="error"' in html
     assert not Deal.objects.exists()
@@ -197,36 +202,19 @@ def test_a_new_deal_with_an_unknown_contact_email_is_refused(owner_client, stage
 def test_a_new_deal_takes_no_contact_from_another_team(owner_client, owner, teammate, outsider, stages):
     theirs = make_lead(email="theirs@example.jp", owner=outsider)
     ours = make_lead(email="ours@example.jp", owner=teammate)
-    data = {
-        "name": "x",
-        "company_name": "株式会社X",
-        "stage": stages["Discovery"].pk,
-        "amount": "1",
-        "expected_close_date": "2030-03-31",
-        "source": "sales",
-    }
 
     html = owner_client.post(
-        reverse("pipeline:deal_new"), {**data, "contact_email": theirs.email}
+        reverse("pipeline:deal_new"), _new_deal(stages, contact_email=theirs.email)
     ).content.decode()
 
     assert 'class="error"' in html and theirs.name not in html
     assert not Deal.objects.exists()
-    owner_client.post(reverse("pipeline:deal_new"), {**data, "contact_email": ours.email})
+    owner_client.post(reverse("pipeline:deal_new"), _new_deal(stages, contact_email=ours.email))
     assert Deal.objects.get().contact == ours
 
 
 def test_a_rep_cannot_choose_another_owner(owner_client, teammate, stages):
-    data = {
-        "name": "x",
-        "company_name": "株式会社X",
-        "stage": stages["Discovery"].pk,
-        "amount": "1",
-        "expected_close_date": "2030-03-31",
-        "source": "sales",
-        "owner": teammate.pk,
-    }
-    owner_client.post(reverse("pipeline:deal_new"), data)
+    owner_client.post(reverse("pipeline:deal_new"), _new_deal(stages, owner=teammate.pk))
     assert Deal.objects.get().owner.username == "owner"
 
 
