@@ -150,6 +150,14 @@ def _figures(data: dict, previous_values: dict[str, Number], changed_keys: set[s
     return rows
 
 
+def _first(deals, ordering: tuple[str, ...], limit: int):
+    """The first `limit` of these deals in `ordering`, picked from the deal rows alone and only then joined:
+    PostgreSQL would otherwise join every deal of the week to its company before sorting them."""
+    return deals.model.objects.filter(pk__in=deals.order_by(*ordering).values("pk")[:limit]).order_by(
+        *ordering
+    )
+
+
 def weekly_review(
     *, week: Period, team: Team | None, teams: list[Team], viewer: User, now: dt.datetime | None = None
 ) -> Review:
@@ -189,10 +197,9 @@ def weekly_review(
     # --- deals won: what worked and where it came from -------------------------------------------------------
     won_condition = MEASURES_BY_NAME["won"].row_condition(week, now, scope)
     won_deals = list(
-        Deal.objects.filter(won_condition)
+        _first(Deal.objects.filter(won_condition), ("-won_amount", "-id"), LIST_LIMIT)
         .select_related("company", "owner", "first_touch_campaign")
         .with_can_open(viewer)
-        .order_by("-won_amount", "-id")[:LIST_LIMIT]
     )
     source_labels = dict(Deal.Source.choices)
     won_by_source = [
@@ -206,10 +213,13 @@ def weekly_review(
     # --- 失注共有会: lost deals by cause and side, and the last four weeks' tally --------------------------------
     side_labels, cause_labels = dict(Deal.LossSide.choices), dict(Deal.LossCause.choices)
     lost = list(
-        Deal.objects.filter(MEASURES_BY_NAME["lost"].row_condition(week, now, scope))
+        _first(
+            Deal.objects.filter(MEASURES_BY_NAME["lost"].row_condition(week, now, scope)),
+            ("loss_side", "loss_cause", "-amount", "-id"),
+            LOST_LIMIT,
+        )
         .select_related("company", "owner")
         .with_can_open(viewer)
-        .order_by("loss_side", "loss_cause", "-amount", "-id")[:LOST_LIMIT]
     )
     groups: dict[tuple[str, str], list] = defaultdict(list)
     for deal in lost:

@@ -175,17 +175,22 @@ def _run(jobs: list[_Job], results: list[dict[str, Number]], scope: Scope, now: 
 
 def _aggregate(source: str, jobs: list[_Job], scope: Scope, now: dt.datetime) -> dict[str, Number]:
     """One query for the jobs of one group. Each distinct aggregate once: for everyone, a measure and its
-    unscoped twin (leads and leads_all…) are the same SQL."""
+    unscoped twin (leads and leads_all…) are the same SQL. When every job counts the same rows, their condition
+    is the WHERE clause and the aggregates have no FILTER: a FILTER naming a column outside the index (a deal's
+    status, for won revenue over the partial index of won deals) rules out an index-only scan."""
+    conditions = {job.key: job.measure.row_condition(job.period, now, scope) for job in jobs}
+    shared = set(conditions.values())
+    where = next(iter(shared)) if len(shared) == 1 else _rows_for(jobs, now)
     aggregates: dict[str, Aggregate] = {}
     first_of: dict[Aggregate, str] = {}
     same_as: dict[str, str] = {}
     for job in jobs:
-        aggregate = job.measure.aggregate(job.measure.row_condition(job.period, now, scope))
+        aggregate = job.measure.aggregate(Q() if len(shared) == 1 else conditions[job.key])
         if (first := first_of.setdefault(aggregate, job.key)) == job.key:
             aggregates[job.key] = aggregate
         else:
             same_as[job.key] = first
-    row = _model(source).objects.filter(_rows_for(jobs, now)).aggregate(**aggregates)
+    row = _model(source).objects.filter(where).aggregate(**aggregates)
     row.update({key: row[first] for key, first in same_as.items()})
     return {key: _plain(value) for key, value in row.items()}
 
