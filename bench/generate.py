@@ -18,7 +18,8 @@ Rows are generated inside PostgreSQL with generate_series (fast, and the same fo
 indexes of the big tables are dropped before the load and rebuilt after it, and the visitor roll-up's trigger is
 off during the load and the roll-up built once after it. Then personas, the attribution ledger and its roll-ups
 are computed by the same code as the workers' (`attribution_rebuild_now`, one id range per core). The database
-is dropped and created again first, so the schema is exactly what the migrations make. What was made is recorded in the table `bench_meta` for the runner.
+is dropped and created again first, so the schema is exactly what the migrations make. What was made is
+recorded in the table `bench_meta` for the runner.
 """
 
 from __future__ import annotations
