@@ -8,8 +8,9 @@ The rescore is the production path: id-range batches (leads.scoring.services.res
 statement computing fit + capped, decayed engagement and writing changed rows, plus the MQL check. The floor is
 one hand-written UPDATE … FROM (SELECT … GROUP BY) over all leads with the same touch-rule matching (the same
 type-equality join, URLs lowered) and decay, writing the same columns (engagement, total, scored_at, last touch)
-of the rows that change, without caps, fit, property rules, batching or the MQL check. Each run moves `now` one day on so
-that decay changes scores, as the nightly rescore sees. Prints median and p95 and writes bench/results/scoring-<size>.json.
+of the rows that change, without caps, fit, property rules, batching or the MQL check. Each run moves `now` one
+day on so that decay changes scores, as the nightly rescore sees. Prints median and p95 and writes
+bench/results/scoring-<size>.json.
 """
 
 from __future__ import annotations
