@@ -138,6 +138,11 @@ class ApiKey(models.Model):
         KPIS_READ = "kpis:read", _("Read KPIs")
         PRIVACY = "leads:privacy", _("Export and erase a lead's personal data")
 
+    class Kind(models.TextChoices):
+        # An integration's key reaches every record; a user's key reaches what that user reaches in the app.
+        INTEGRATION = "integration", _("Integration")
+        USER = "user", _("User")
+
     # What a key gets when no scopes are named: everything but erasing people, which must be asked for.
     DEFAULT_SCOPES = sorted(set(Scope.values) - {Scope.PRIVACY.value})
 
@@ -152,10 +157,13 @@ class ApiKey(models.Model):
     prefix = models.CharField(_("prefix"), max_length=12, unique=True)
     key_hash = models.CharField(max_length=64)
     scopes = models.JSONField(_("scopes"), default=list)
+    # Whether the key sees everything is said here, never inferred from a missing user: a user's key that lost
+    # its user would otherwise become an integration's. A user's keys die with the user (CASCADE).
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("acts as"),
-        on_delete=models.SET_NULL,
+        on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="api_keys",
@@ -169,6 +177,12 @@ class ApiKey(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("API key")
         verbose_name_plural = _("API keys")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="integration", user__isnull=True) | Q(kind="user", user__isnull=False),
+                name="apikey_user_key_has_user",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -176,6 +190,10 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def is_integration(self) -> bool:
+        return self.kind == self.Kind.INTEGRATION
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes

@@ -8,6 +8,7 @@ import secrets
 
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from salesmarketing.models import ApiKey, Notification, Team, User
@@ -57,7 +58,10 @@ def notifications_mark_read(*, recipient: User) -> int:
 def api_key_create(
     *, name: str, source: str, scopes: list[str] | None = None, user: User | None = None
 ) -> tuple[ApiKey, str]:
-    """Create a key; returns it with the plain secret, which is never stored and cannot be shown again."""
+    """Create a key; returns it with the plain secret, which is never stored and cannot be shown again.
+
+    With a `user` the key acts as that user and reaches what they reach in the app; without one it is an
+    integration's key and reaches every record."""
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
     plain = f"sm_{prefix}_{secret}"
@@ -67,17 +71,28 @@ def api_key_create(
         prefix=prefix,
         key_hash=_hash_key(plain),
         scopes=list(scopes if scopes is not None else ApiKey.DEFAULT_SCOPES),
+        kind=ApiKey.Kind.USER if user is not None else ApiKey.Kind.INTEGRATION,
         user=user,
     )
     return key, plain
 
 
 def api_key_authenticate(plain: str) -> ApiKey | None:
-    """The active key for this secret, or None. Compares hashes in constant time."""
+    """The active key for this secret, or None. Compares hashes in constant time.
+
+    A user's key works only while its user is active: a deactivated user's keys stop with their login."""
     parts = plain.split("_", 2)
     if len(parts) != 3 or parts[0] != "sm":
         return None
-    key = ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True).select_related("user").first()
+    key = (
+        ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True)
+        .filter(
+            Q(kind=ApiKey.Kind.INTEGRATION, user__isnull=True)
+            | Q(kind=ApiKey.Kind.USER, user__is_active=True)
+        )
+        .select_related("user")
+        .first()
+    )
     if key is None or not hmac.compare_digest(key.key_hash, _hash_key(plain)):
         return None
     now = timezone.now()

@@ -1,15 +1,19 @@
-"""API keys: `manage.py create_api_key` and the Settings → API keys page (list, create once, revoke)."""
+"""API keys: `manage.py create_api_key`, the Settings → API keys page (list, create once, revoke), and what a
+user's key may do once its user is deleted or deactivated."""
 
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import IntegrityError, transaction
 
 from salesmarketing.models import ApiKey, User
-from salesmarketing.services import api_key_authenticate
+from salesmarketing.services import api_key_authenticate, api_key_create
 from tests.factories import UserFactory
+from tests.pipeline.factories import make_deal, make_lead
 
 pytestmark = pytest.mark.django_db
 
@@ -109,3 +113,65 @@ def test_other_users_cannot_manage_keys(client, marketer, api_key):
 
 def test_revoke_needs_post(admin_client, api_key):
     assert admin_client.get(f"/settings/api-keys/{api_key[0].pk}/revoke").status_code == 405
+
+
+# --- A user's key reaches what the user reaches, and no more once the user is gone -------------------------
+
+
+def _bearer(plain: str) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {plain}"}
+
+
+def test_a_deleted_users_keys_are_deleted_with_them_never_widened(client, owner, outsider):
+    theirs = make_lead(owner=owner)
+    _key, plain = api_key_create(name="rep", source="crm", scopes=["leads:read"], user=outsider)
+    assert client.get(f"/api/v1/leads/{theirs.pk}", **_bearer(plain)).status_code == 404
+
+    outsider.delete()
+
+    # Before: the key lost its user and read every lead as an integration's key would.
+    assert client.get(f"/api/v1/leads/{theirs.pk}", **_bearer(plain)).status_code == 401
+    assert not ApiKey.objects.exists()
+
+
+def test_a_deactivated_users_keys_stop_working(client, owner):
+    deal = make_deal(owner=owner, name="継続商談")
+    _key, plain = api_key_create(name="rep", source="crm", scopes=["deals:write"], user=owner)
+    url = f"/api/v1/deals/{deal.pk}"
+    patch = {"next_step": "見積提出"}
+    assert client.get(url, **_bearer(plain)).status_code == 200
+
+    owner.is_active = False
+    owner.save(update_fields=["is_active"])
+
+    assert client.get(url, **_bearer(plain)).status_code == 401
+    response = client.patch(url, json.dumps(patch), content_type="application/json", **_bearer(plain))
+    assert response.status_code == 401 and response.json() == {"detail": "Unauthorized"}
+    deal.refresh_from_db()
+    assert deal.next_step == ""
+    assert api_key_authenticate(plain) is None
+
+    owner.is_active = True  # reactivating the user brings their keys back, like their login
+    owner.save(update_fields=["is_active"])
+    assert client.get(url, **_bearer(plain)).status_code == 200
+
+
+def test_whether_a_key_is_an_integrations_is_stored_not_inferred(owner):
+    user_key, _plain = api_key_create(name="rep", source="crm", user=owner)
+    integration, _plain = api_key_create(name="site", source="web")
+    assert (user_key.kind, integration.kind) == (ApiKey.Kind.USER, ApiKey.Kind.INTEGRATION)
+    assert integration.is_integration and not user_key.is_integration
+
+    # The database refuses a user's key without its user, and an integration's key with one.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ApiKey.objects.filter(pk=user_key.pk).update(user=None)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ApiKey.objects.filter(pk=integration.pk).update(user=owner)
+
+
+def test_the_command_refuses_a_deactivated_user(owner):
+    owner.is_active = False
+    owner.save(update_fields=["is_active"])
+    with pytest.raises(CommandError, match="deactivated"):
+        call_command("create_api_key", "X", "--user", "owner", stdout=io.StringIO())
+    assert not ApiKey.objects.exists()

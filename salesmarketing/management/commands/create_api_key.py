@@ -52,9 +52,9 @@ class Command(BaseCommand):
             raise CommandError("--source is too long (50 characters at most).")
         acting_user = None
         if user:
-            acting_user = User.objects.filter(username=user).first()
+            acting_user = User.objects.filter(username=user, is_active=True).first()
             if acting_user is None:
-                raise CommandError(f"No user named {user!r}.")
+                raise CommandError(f"No user named {user!r}, or they are deactivated.")
         key, plain = api_key_create(
             name=name, source=source, scopes=sorted(set(scopes or ApiKey.DEFAULT_SCOPES)), user=acting_user
         )
