@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
@@ -24,7 +25,7 @@ from leads.ingest import MAX_EVENTS_PER_BATCH, Domain, Email, EventIn, Text, eve
 from leads.models import ErasureRecord, Lead
 from leads.privacy import can_manage_personal_data, lead_erase, lead_export
 from leads.scoring.engine import explain
-from salesmarketing.models import ApiKey
+from salesmarketing.models import ApiKey, User
 
 router = Router(tags=["leads"])
 
@@ -162,6 +163,17 @@ class LeadDetailOut(LeadOut):
 # --- Endpoints ----------------------------------------------------------------------------------------
 
 
+def _acting_user(key: ApiKey) -> User | None:
+    """The user whose view limits what the key reaches; None for an integration's key, which reaches all."""
+    return None if key.is_integration else key.user
+
+
+def _leads_for(key: ApiKey) -> QuerySet[Lead]:
+    """The leads a key reads and writes: a user's key what that user may open in the app (404 for the rest)."""
+    user = _acting_user(key)
+    return Lead.objects.all() if user is None else Lead.objects.visible_to(user)
+
+
 @router.post(
     "/events",
     response={202: IngestOut},
@@ -173,7 +185,12 @@ class LeadDetailOut(LeadOut):
 def events_create(request: HttpRequest, payload: EventBatchIn):
     key = require_scope(request, ApiKey.Scope.EVENTS_WRITE)
     try:
-        result = events_ingest(events=payload.events, source=f"api:{key.source}", lead_source=LeadSource.API)
+        result = events_ingest(
+            events=payload.events,
+            source=f"api:{key.source}",
+            lead_source=LeadSource.API,
+            visible_to=_acting_user(key),
+        )
     except IntegrityError as exc:
         raise HttpError(409, "A concurrent request changed the same records; resend the batch.") from exc
     return Status(202, result)
@@ -187,9 +204,14 @@ def events_create(request: HttpRequest, payload: EventBatchIn):
     "Needs the `leads:write` scope.",
 )
 def lead_create_or_update(request: HttpRequest, payload: LeadIn):
-    require_scope(request, ApiKey.Scope.LEADS_WRITE)
+    key = require_scope(request, ApiKey.Scope.LEADS_WRITE)
     try:
-        lead, created = lead_capture(**payload.model_dump(), source=LeadSource.API)
+        lead, created = lead_capture(
+            **payload.model_dump(), source=LeadSource.API, visible_to=_acting_user(key)
+        )
+    except Lead.DoesNotExist as exc:
+        # Another team's lead answers as GET /leads/<id> does; nothing of it is read or changed.
+        raise HttpError(404, "Lead not found.") from exc
     except IntegrityError as exc:
         raise HttpError(409, "A concurrent request changed the same lead; try again.") from exc
     return Status(201 if created else 200, lead)
@@ -204,9 +226,7 @@ def lead_create_or_update(request: HttpRequest, payload: LeadIn):
 )
 def lead_read(request: HttpRequest, lead_id: int):
     key = require_scope(request, ApiKey.Scope.LEADS_READ)
-    # A key acting as a user reads what that user may open in the app (404 for other teams' leads).
-    leads = Lead.objects.all() if key.user is None else Lead.objects.visible_to(key.user)
-    lead = get_object_or_404(leads.select_related("company"), pk=lead_id)
+    lead = get_object_or_404(_leads_for(key).select_related("company"), pk=lead_id)
     lead.score_explanation = [
         {
             "rule": c.name,
@@ -231,13 +251,15 @@ class ErasureOut(Schema):
 def _lead_for_privacy(request: HttpRequest, lead_id: int) -> Lead:
     """The lead, for a key with the privacy scope; a key acting as a user also needs that user's right to it."""
     key = require_scope(request, ApiKey.Scope.PRIVACY)
-    leads = Lead.objects.all() if key.user is None else Lead.objects.visible_to(key.user)
     lead = (
-        leads.select_related("company", "owner", "persona", "first_touch_campaign").filter(pk=lead_id).first()
+        _leads_for(key)
+        .select_related("company", "owner", "persona", "first_touch_campaign")
+        .filter(pk=lead_id)
+        .first()
     )
     if lead is None:
         raise HttpError(404, "Lead not found.")
-    if key.user is not None and not can_manage_personal_data(key.user):
+    if not key.is_integration and not can_manage_personal_data(key.user):
         raise HttpError(403, "The key's user may not export or erase personal data.")
     return lead
 

@@ -86,7 +86,7 @@ def _for_key(key: ApiKey, *, acting: bool = False):
     """A key acting as a user lists what that user sees on the handoffs page and acts on what they may act on
     there (404 for the rest, as in the app); a key without a user is the integration's and reaches every one."""
     qs = _queryset()
-    if key.user is None:
+    if key.is_integration:
         return qs
     allowed = (handoffs_actionable_by if acting else handoffs_visible_to)(key.user)
     return qs.filter(pk__in=allowed.values("pk"))

@@ -195,19 +195,24 @@ def _owner(user: User | None, owner_id: int | None) -> User:
 def create_deal(request: HttpRequest, payload: DealIn):
     _key, user = _acting(request)
     owner = _owner(user, payload.owner_id)
-    company = None
-    if payload.company_id is not None:
-        company = Company.objects.filter(pk=payload.company_id).first()
-        if company is None:
-            raise _invalid("company_id", "No company has this id.")
-    elif payload.company_name:
-        company = company_resolve(name=payload.company_name)
     contact = None
     if payload.contact_lead_id is not None:
         leads = Lead.objects.all() if user is None else Lead.objects.contactable_by(user)
         contact = leads.filter(pk=payload.contact_lead_id).first()
         if contact is None:
             raise _invalid("contact_lead_id", "No lead has this id.")
+    company = None
+    if payload.company_id is not None:
+        # A rep's key attaches the companies the rep sees (another team's answers as none), or the contact's own.
+        companies = Company.objects.all() if user is None else selectors.companies_visible_to(user)
+        company = companies.filter(pk=payload.company_id).first()
+        if company is None and contact is not None and contact.company_id == payload.company_id:
+            company = contact.company
+        if company is None:
+            raise _invalid("company_id", "No company has this id.")
+    elif payload.company_name:
+        company = company_resolve(name=payload.company_name)
+    if contact is not None:
         company = company or contact.company
     stage = None
     if payload.stage_id is not None:

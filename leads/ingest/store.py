@@ -29,6 +29,7 @@ from leads.ingest.schema import (
 )
 from leads.models import Company, Lead, Touch, Visitor
 from leads.services import company_resolve, lead_upsert, leads_touched
+from salesmarketing.models import User
 
 logger = logging.getLogger(__name__)
 BIGINT_MAX = 2**63 - 1
@@ -52,12 +53,16 @@ def events_ingest(
     source: str,
     lead_source: str = LeadSource.API,
     campaign_id: int | None = None,
+    visible_to: User | None = None,
 ) -> IngestResult:
     """Validate and store a batch of events from one `source` (e.g. "api:" + the key's source).
 
     Every event is judged on its own: invalid ones are reported by index, a replayed id (same source, same id,
     in this batch or any earlier one) is counted as a duplicate and changes nothing, the rest are stored.
     `campaign_id` links touches whose UTM campaign matches no campaign (a form endpoint's campaign).
+    `visible_to` (an API key's user) limits the existing leads the events may touch to those that user sees in
+    the app: an event naming another lead, by id, email or a visitor id tied to it, is rejected. None: every
+    lead (an integration's key, our own forms and tracking, imports).
 
     Inside a caller's transaction it is one atomic unit. Otherwise it runs as two short transactions: first the
     rows other batches may need too (companies, leads, visitors), then the touches and what they change on
@@ -75,13 +80,14 @@ def events_ingest(
         try:
             if two_phase:
                 with transaction.atomic():
-                    batch = _prepare(valid, source=source, lead_source=lead_source)
+                    batch = _prepare(valid, source=source, lead_source=lead_source, visible_to=visible_to)
                 with transaction.atomic():
                     result = _write(batch, campaign_id=campaign_id)
             else:
                 with transaction.atomic():
                     result = _write(
-                        _prepare(valid, source=source, lead_source=lead_source), campaign_id=campaign_id
+                        _prepare(valid, source=source, lead_source=lead_source, visible_to=visible_to),
+                        campaign_id=campaign_id,
                     )
             break
         except (IntegrityError, OperationalError) as exc:
@@ -116,8 +122,11 @@ class _Batch:
         return self.lead_by_email[ev.email] if ev.email else ev.lead_id
 
 
-def _prepare(valid: list[tuple[int, EventIn]], *, source: str, lead_source: str) -> _Batch:
-    """Drop replays and bad lead ids; make sure the companies, leads and visitors the batch names exist."""
+def _prepare(
+    valid: list[tuple[int, EventIn]], *, source: str, lead_source: str, visible_to: User | None = None
+) -> _Batch:
+    """Drop replays, bad lead ids and leads hidden from `visible_to`; make sure the companies, leads and
+    visitors the batch names exist."""
     result = IngestResult()
     now = timezone.now()
     batch = _Batch(source=source, now=now, result=result)
@@ -147,10 +156,25 @@ def _prepare(valid: list[tuple[int, EventIn]], *, source: str, lead_source: str)
         )
     known_ids = {pk for pk, _email in found}
     lead_by_email = {email: pk for pk, email in found}
+    hidden, visitor_lead = (
+        _hidden_leads(candidates, known_ids, visible_to) if visible_to is not None else (set(), {})
+    )
     fresh: list[tuple[int, EventIn]] = []
     for index, ev in candidates:
-        if ev.lead_id and ev.lead_id not in known_ids:
+        if ev.lead_id and (ev.lead_id not in known_ids or ev.lead_id in hidden):
+            # A lead the key's user may not see answers like no lead at all, as its page would (404).
             result.rejected.append(Rejected(index=index, errors={"lead_id": [_("No lead with this id.")]}))
+        elif ev.email and lead_by_email.get(ev.email) in hidden:
+            result.rejected.append(
+                Rejected(index=index, errors={"email": [_("The key's user may not see this lead.")]})
+            )
+        elif ev.visitor_id and visitor_lead.get(ev.visitor_id) in hidden:
+            result.rejected.append(
+                Rejected(
+                    index=index,
+                    errors={"visitor_id": [_("This visitor is a lead the key's user may not see.")]},
+                )
+            )
         else:
             fresh.append((index, ev))
 
@@ -192,6 +216,32 @@ def _prepare(valid: list[tuple[int, EventIn]], *, source: str, lead_source: str)
     # 5. Visitors: who they are, and who this batch says they are.
     batch.visitor_lead, batch.newly_identified = _visitors_stitch(unique, lead_of=batch.lead_of, now=now)
     return batch
+
+
+def _hidden_leads(
+    candidates: list[tuple[int, EventIn]], known_ids: set[int], viewer: User
+) -> tuple[set[int], dict[str, int]]:
+    """The leads among those the events name (by id or email: `known_ids`; by a visitor id already tied to a
+    lead) that `viewer` may not see, and {visitor id: lead id} for the visitors tied to a lead. At most two
+    queries, none for a viewer who sees every lead."""
+    visible = Lead.objects.visible_to(viewer)
+    if not visible.query.has_filters():
+        return set(), {}
+    visitor_ids = {ev.visitor_id for _i, ev in candidates if ev.visitor_id}
+    visitor_lead: dict[str, int] = (
+        dict(
+            Visitor.objects.filter(AnyOf(F("visitor_id"), visitor_ids), lead__isnull=False).values_list(
+                "visitor_id", "lead_id"
+            )
+        )
+        if visitor_ids
+        else {}
+    )
+    named = known_ids | set(visitor_lead.values())
+    if not named:
+        return set(), visitor_lead
+    seen = set(visible.filter(AnyOf(F("pk"), named)).values_list("pk", flat=True))
+    return named - seen, visitor_lead
 
 
 def _write(batch: _Batch, *, campaign_id: int | None) -> IngestResult:
@@ -480,11 +530,14 @@ def lead_capture(
     industry: str | None = None,
     employee_count: int | None = None,
     prefecture: str = "",
+    visible_to: User | None = None,
     **fields: Any,
 ) -> tuple[Lead, bool]:
     """Create or fill in one lead and its company (the single-lead API). Returns (lead, created).
 
-    Scores depend on the profile, so the worker is scheduled for the lead either way.
+    Scores depend on the profile, so the worker is scheduled for the lead either way. With `visible_to` (an
+    API key's user), an existing lead that user may not see is left as it was: Lead.DoesNotExist, as its page
+    would answer 404.
     """
     with transaction.atomic():
         company_obj = company_resolve(
@@ -496,5 +549,13 @@ def lead_capture(
             region=prefecture_region(prefecture) if prefecture.strip() else "",
         )
         lead, created = lead_upsert(email=email, source=source, company=company_obj, **fields)
+        # Checked after the upsert, inside its transaction, so a lead created concurrently is covered too:
+        # raising rolls back the company and the lead's changes alike.
+        if (
+            visible_to is not None
+            and not created
+            and not Lead.objects.visible_to(visible_to).filter(pk=lead.pk).exists()
+        ):
+            raise Lead.DoesNotExist("The key's user may not see this lead.")
         leads_touched([lead.pk])
     return lead, created

@@ -64,6 +64,33 @@ def test_a_reps_key_cannot_make_another_teams_lead_a_contact(client, owner, outs
     assert _post(client, {**body, "owner_id": outsider.pk}, api_key_for(None)).status_code == 201
 
 
+def test_a_reps_key_attaches_only_companies_the_rep_sees(
+    client, owner, outsider, manager, stages, api_key_for
+):
+    # A company is the rep's to see when a lead of their team or a deal of theirs works there (the company
+    # page's rule); the contact's own company comes with the contact.
+    theirs = make_company("株式会社他課")
+    make_lead(company=theirs, owner=outsider)
+    via_lead, via_deal, via_contact = make_company(), make_company(), make_company()
+    make_lead(company=via_lead, owner=owner)
+    make_deal(owner=owner, company=via_deal)
+    unowned = make_lead(company=via_contact)
+    auth = api_key_for(owner)
+
+    refused = _post(client, {"name": "x", "company_id": theirs.pk}, auth)
+
+    assert refused.status_code == 422 and _fields(refused) == {"company_id"}
+    assert refused.json()["detail"][0]["msg"] == "No company has this id."
+    assert not Deal.objects.filter(company=theirs).exists()
+    for company, extra in ((via_lead, {}), (via_deal, {}), (via_contact, {"contact_lead_id": unowned.pk})):
+        response = _post(client, {"name": "y", "company_id": company.pk, **extra}, auth)
+        assert response.status_code == 201 and response.json()["company_id"] == company.pk
+    # Managers and integrations attach any company.
+    for key in (api_key_for(manager), api_key_for(None)):
+        response = _post(client, {"name": "z", "company_id": theirs.pk, "owner_id": owner.pk}, key)
+        assert response.status_code == 201
+
+
 def test_a_key_without_a_user_must_name_the_owner(client, owner, stages, api_key_for):
     auth = api_key_for(None)
     response = _post(client, {"name": "x", "company_name": "株式会社API"}, auth)
