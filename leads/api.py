@@ -43,6 +43,8 @@ RawEvent = Annotated[Any, PlainValidator(_passthrough, json_schema_input_type=Ev
 
 
 class EventBatchIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     events: list[RawEvent] = Field(
         max_length=MAX_EVENTS_PER_BATCH,
         description=f"Up to {MAX_EVENTS_PER_BATCH:,} events. Each is validated on its own: invalid events are "
@@ -78,7 +80,7 @@ class LeadIn(Schema):
     title: Text = Field("", max_length=200, description="Job title.", examples=["情報システム部 部長"])
     department: Text = Field("", max_length=200)
     phone: Text = Field("", max_length=50)
-    consent_email: bool | None = Field(None, description="Whether they agreed to receive email.")
+    consent_email: bool | None = Field(None, strict=True, description="Whether they agreed to receive email.")
     company: Text = Field("", max_length=200, description="Company name.", examples=["株式会社サンプル"])
     company_domain: Domain = Field(
         "",
@@ -87,7 +89,9 @@ class LeadIn(Schema):
         examples=["example.co.jp"],
     )
     industry: Industry | None = Field(None, description="The company's industry.")
-    employee_count: int | None = Field(None, ge=0, le=10_000_000, description="The company's head count.")
+    employee_count: int | None = Field(
+        None, ge=0, le=10_000_000, strict=True, description="The company's head count."
+    )
     prefecture: Text = Field("", max_length=20, description="The company's prefecture; sets its region.")
 
 

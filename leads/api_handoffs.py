@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
+from pydantic import ConfigDict
 
 from leads.handoffs import HandoffConflict, handoff_accept, handoff_reject
 from leads.ingest import Text
@@ -69,6 +70,8 @@ class HandoffFilters(Schema):
 
 
 class RejectIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     reason: Reason
     note: Text = Field("", max_length=2000)
 

@@ -177,7 +177,11 @@ class EventIn(BaseModel):
         description="The person's email; creates the lead when new.",
         examples=["taro@example.co.jp"],
     )
-    lead_id: int | None = Field(None, gt=0, description="An existing lead's id (instead of email).")
+    # Strict numbers and booleans: JSON's true is not lead 1, nor "1" a head count; every capture path already
+    # sends real ints and bools.
+    lead_id: int | None = Field(
+        None, gt=0, strict=True, description="An existing lead's id (instead of email)."
+    )
     visitor_id: VisitorId | None = Field(
         None,
         description="The first-party visitor id (cookie `sm_vid`) of the browser.",
@@ -210,9 +214,11 @@ class EventIn(BaseModel):
     company: Text = Field("", max_length=200, description="Company name.")
     company_domain: Domain = Field("", max_length=200, description="Company web domain, e.g. example.co.jp.")
     industry: Industry | None = Field(None, description="The company's industry.")
-    employee_count: int | None = Field(None, ge=0, le=10_000_000, description="The company's head count.")
+    employee_count: int | None = Field(
+        None, ge=0, le=10_000_000, strict=True, description="The company's head count."
+    )
     prefecture: Text = Field("", max_length=20, description="The company's prefecture, e.g. 東京都.")
-    consent_email: bool | None = Field(None, description="Whether they agreed to receive email.")
+    consent_email: bool | None = Field(None, strict=True, description="Whether they agreed to receive email.")
 
     @field_validator("occurred_at")
     @classmethod

@@ -10,6 +10,7 @@ from django.test import override_settings
 from leads.models import Lead, Touch
 from salesmarketing.models import ApiKey
 from salesmarketing.services import api_key_revoke
+from tests.leads.factories import make_lead
 
 pytestmark = pytest.mark.django_db
 
@@ -109,6 +110,9 @@ def test_a_key_without_the_scope_gets_403(client, api_as):
         (b'{"events": {"id": "a"}}', 422),
         (b'{"events": null}', 422),
         (b'{"events": "page_view"}', 422),
+        # An unknown field beside `events` is refused, as on every other endpoint (it was silently ignored).
+        (b'{"events": [], "dry_run": true}', 422),
+        (b'{"event": [{"id": "a", "type": "page_view", "visitor_id": "v"}], "events": []}', 422),
     ],
 )
 def test_malformed_bodies_get_a_json_4xx(api, body, status):
@@ -116,6 +120,36 @@ def test_malformed_bodies_get_a_json_4xx(api, body, status):
     assert response.status_code == status, response.content[:200]
     assert response["Content-Type"].startswith("application/json")
     assert "detail" in response.json()
+    assert not Touch.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("lead_id", True),  # was stored as a touch on lead 1
+        ("lead_id", 1.0),
+        ("lead_id", "1"),
+        ("employee_count", True),
+        ("employee_count", "50"),
+        ("consent_email", 1),
+        ("consent_email", "true"),
+    ],
+)
+def test_booleans_are_not_numbers_nor_numbers_booleans(api, field, value):
+    make_lead(email="first@example.jp")
+    identity = {} if field == "lead_id" else {"email": "x@example.jp"}
+    events = [
+        {"id": "loose", "type": "page_view", **identity, field: value},
+        {"id": "list", "type": "page_view", **identity, field: [value]},  # a plain type error, for reference
+    ]
+
+    response = api.post(URL, {"events": events})
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["accepted"] == 0 and [list(r["errors"]) for r in body["rejected"]] == [[field], [field]]
+    # The same "wrong type" answer as for a list (`"lead_id": true` used to name lead 1).
+    assert body["rejected"][0]["errors"] == body["rejected"][1]["errors"]
     assert not Touch.objects.exists()
 
 

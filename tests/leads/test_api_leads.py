@@ -53,6 +53,12 @@ def test_it_creates_a_lead_with_201_then_updates_it_with_200(api, django_capture
         ({"email": "a@example.jp", "company_domain": "no domain here"}, "company_domain"),
         ({"email": "a@example.jp", "favourite_colour": "blue"}, "favourite_colour"),
         ({"email": "a@example.jp", "name": "nul\u0000"}, "name"),
+        # Booleans are not numbers, nor numbers (or strings) booleans: JSON types are taken as they are.
+        ({"email": "a@example.jp", "employee_count": True}, "employee_count"),
+        ({"email": "a@example.jp", "employee_count": "120"}, "employee_count"),
+        ({"email": "a@example.jp", "employee_count": 1.5}, "employee_count"),
+        ({"email": "a@example.jp", "consent_email": 1}, "consent_email"),
+        ({"email": "a@example.jp", "consent_email": "yes"}, "consent_email"),
     ],
 )
 def test_invalid_leads_get_422_with_the_field_named(api, payload, field):

@@ -126,6 +126,13 @@ def test_api_lists_accepts_and_rejects_with_json_errors(client, owner):
         f"/api/v1/handoffs/{second.pk}/reject", {"reason": "bored"}, content_type="application/json", **auth
     )
     assert bad.status_code == 422 and bad.json()["detail"]
+    unknown = client.post(
+        f"/api/v1/handoffs/{second.pk}/reject",
+        {"reason": "too_early", "notes": "typo of note"},
+        content_type="application/json",
+        **auth,
+    )
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["type"] == "extra_forbidden"
     ok = client.post(
         f"/api/v1/handoffs/{second.pk}/reject",
         {"reason": "too_early", "note": "来期"},
