@@ -14,7 +14,8 @@ How the app means access to work (README, the models' `visible_to`, the views' a
 - Targets are set by managers and admins; hand-entered KPI values also by marketing.
 - API keys are managed by admins. The Django admin is for staff only.
 - The API authenticates by Bearer key only (a session is not enough): 401 without a valid key, 403 without the
-  endpoint's scope; a key acting as a user reaches what that user reaches in the app.
+  endpoint's scope; a key acting as a user reaches what that user reaches in the app, for reads and writes alike,
+  and stops working when the user is deactivated or deleted (never becoming an integration's key).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.db import transaction
+from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
@@ -143,7 +145,10 @@ def _build_world() -> World:
 
     company = company_resolve(name="株式会社権限", domain="kengen.example.jp")
     lead, _ = lead_upsert(email="lead@kengen.example.jp", source="manual", company=company, name="見込 一郎")
-    other_lead, _ = lead_upsert(email="lead@other.example.jp", source="manual", name="他課の見込")
+    other_company = company_resolve(name="株式会社他課", domain="other.example.jp")
+    other_lead, _ = lead_upsert(
+        email="lead@other.example.jp", source="manual", name="他課の見込", company=other_company
+    )
     # Owners come from the handoff flow (tested in tests/leads); here only who owns what matters.
     Lead.objects.filter(pk=lead.pk).update(owner=owner)
     Lead.objects.filter(pk=other_lead.pk).update(owner=users[OTHER])
@@ -194,6 +199,7 @@ def _build_world() -> World:
         other_team_lead=other_lead,
         objects={
             "company": company,
+            "other_company": other_company,
             "deal": deal,
             "task": task,
             "stages": stages,
@@ -454,7 +460,19 @@ def test_htmx_partials_answer_as_their_pages_do(world, probe: Probe):
 
 # --- The matrix: the JSON API ----------------------------------------------------------------------------------
 
-NO_KEY, NO_SCOPES, WRONG_SCOPE, INTEGRATION, AS_OWNER, AS_MATE, AS_OTHER, REVOKED, SESSION = (
+(
+    NO_KEY,
+    NO_SCOPES,
+    WRONG_SCOPE,
+    INTEGRATION,
+    AS_OWNER,
+    AS_MATE,
+    AS_OTHER,
+    REVOKED,
+    DELETED,
+    DEACTIVATED,
+    SESSION,
+) = (
     "no key",
     "key with no scopes",
     "key without the scope",
@@ -463,14 +481,38 @@ NO_KEY, NO_SCOPES, WRONG_SCOPE, INTEGRATION, AS_OWNER, AS_MATE, AS_OTHER, REVOKE
     "key acting as a teammate",
     "key acting as another team's rep",
     "revoked key",
+    "key of a deleted rep",  # once deleting a user left the key without one: an integration's, seeing all
+    "key of a deactivated admin",
     "admin's session, no key",
 )
-CALLERS = (NO_KEY, NO_SCOPES, WRONG_SCOPE, INTEGRATION, AS_OWNER, AS_MATE, AS_OTHER, REVOKED, SESSION)
+CALLERS = (
+    NO_KEY,
+    NO_SCOPES,
+    WRONG_SCOPE,
+    INTEGRATION,
+    AS_OWNER,
+    AS_MATE,
+    AS_OTHER,
+    REVOKED,
+    DELETED,
+    DEACTIVATED,
+    SESSION,
+)
+# POST /events answers 202 however many of its events it stored; these rows tell the two apart.
+STORED, REJECTED = "202, stored", "202, rejected"
 
 
 def keyed(**by_caller) -> dict:
     """401 without a usable key, 403 without the scope, then the given answers for the keys that have it."""
-    answers = {NO_KEY: 401, NO_SCOPES: 403, WRONG_SCOPE: 403, REVOKED: 401, SESSION: 401}
+    answers = {
+        NO_KEY: 401,
+        NO_SCOPES: 403,
+        WRONG_SCOPE: 403,
+        REVOKED: 401,
+        DELETED: 401,
+        DEACTIVATED: 401,
+        SESSION: 401,
+    }
     names = {"integration": INTEGRATION, "owner": AS_OWNER, "teammate": AS_MATE, "outsider": AS_OTHER}
     return {**answers, **{names[k]: v for k, v in by_caller.items()}}
 
@@ -491,9 +533,17 @@ class ApiProbe:
     kwargs: Callable[[World], dict] = lambda w: {}
     body: Callable[[World], dict | None] = lambda w: None
     query: str = ""
+    label: str = ""  # tells apart two rows of the same URL
+    answer: Callable[[HttpResponse], object] = lambda response: response.status_code
 
     def __str__(self) -> str:
-        return f"{self.method.upper()} {self.name}"
+        return f"{self.method.upper()} {self.name}" + (f" ({self.label})" if self.label else "")
+
+
+def events_outcome(response: HttpResponse) -> object:
+    if response.status_code != 202:
+        return response.status_code
+    return STORED if response.json()["accepted"] else REJECTED
 
 
 API_PROBES = [
@@ -504,6 +554,25 @@ API_PROBES = [
         all_keys(202),
         body=lambda w: {"events": [{"id": "e1", "type": "page_view", "email": "ev@example.jp"}]},
     ),
+    ApiProbe(
+        "api:events_create",
+        "post",
+        "events:write",
+        # An event on a lead the key's user may not see is rejected (it renamed and unsubscribed it).
+        keyed(integration=STORED, owner=STORED, teammate=STORED, outsider=REJECTED),
+        body=lambda w: {"events": [{"id": "e2", "type": "unsubscribe", "lead_id": w.lead.pk}]},
+        label="the owner's lead by id",
+        answer=events_outcome,
+    ),
+    ApiProbe(
+        "api:events_create",
+        "post",
+        "events:write",
+        keyed(integration=STORED, owner=STORED, teammate=STORED, outsider=REJECTED),
+        body=lambda w: {"events": [{"id": "e3", "type": "form_submit", "email": w.lead.email, "title": "x"}]},
+        label="the owner's lead by email",
+        answer=events_outcome,
+    ),
     ApiProbe("api:events_other_methods", "get", "", EVERY_CALLER_405),
     ApiProbe(
         "api:lead_create_or_update",
@@ -511,6 +580,15 @@ API_PROBES = [
         "leads:write",
         all_keys(201),
         body=lambda w: {"email": "new@example.jp", "name": "新規 見込"},
+    ),
+    ApiProbe(
+        "api:lead_create_or_update",
+        "post",
+        "leads:write",
+        # Upserting another team's lead by its email read and overwrote it.
+        keyed(integration=200, owner=200, teammate=200, outsider=404),
+        body=lambda w: {"email": w.lead.email, "title": "上書き"},
+        label="the owner's lead",
     ),
     ApiProbe("api:leads_other_methods", "get", "", EVERY_CALLER_405),
     ApiProbe(
@@ -561,6 +639,19 @@ API_PROBES = [
         body=lambda w: {"name": "API 商談", "amount": 1000, "owner_id": w.users[OWNER].pk},
     ),
     ApiProbe(
+        "api:create_deal",
+        "post",
+        "deals:write",
+        # A rep's key attaches only a company the rep sees (one of their team's leads or their deals works there).
+        keyed(integration=201, owner=422, teammate=422, outsider=201),
+        body=lambda w: {
+            "name": "他課の商談",
+            "company_id": w.other_company.pk,
+            "owner_id": w.users[OTHER].pk,
+        },
+        label="another team's company",
+    ),
+    ApiProbe(
         "api:get_deal",
         "get",
         "deals:write",
@@ -587,16 +678,25 @@ def _bearer(world: World, caller: str, scope: str) -> dict:
     if caller in (WRONG_SCOPE, NO_SCOPES):
         scopes = [s for s in ALL_SCOPES if s != scope] if caller == WRONG_SCOPE else []
         user = None
+    elif caller == DELETED:
+        scopes, user = ALL_SCOPES, UserFactory(role=User.Role.SALES, team=users[OTHER].team)
+    elif caller == DEACTIVATED:
+        scopes, user = ALL_SCOPES, UserFactory(role=User.Role.ADMIN, team=None, is_staff=True)
     else:
         scopes = ALL_SCOPES
         user = {AS_OWNER: users[OWNER], AS_MATE: users[MATE], AS_OTHER: users[OTHER]}.get(caller)
     key, plain = api_key_create(name=caller, source="perm", scopes=scopes, user=user)
     if caller == REVOKED:
         api_key_revoke(key=key)
+    elif caller == DELETED:
+        user.delete()
+    elif caller == DEACTIVATED:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
     return {"HTTP_AUTHORIZATION": f"Bearer {plain}"}
 
 
-def _call(world: World, caller: str, probe: ApiProbe, url: str) -> int:
+def _call(world: World, caller: str, probe: ApiProbe, url: str) -> object:
     savepoint = transaction.savepoint()
     try:
         cache.clear()
@@ -610,7 +710,7 @@ def _call(world: World, caller: str, probe: ApiProbe, url: str) -> int:
         else:
             response = getattr(client, probe.method)(url, body, content_type="application/json", **headers)
         assert response["Content-Type"].startswith("application/json"), (caller, url)
-        return response.status_code
+        return probe.answer(response)
     finally:
         transaction.savepoint_rollback(savepoint)
 
