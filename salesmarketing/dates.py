@@ -6,7 +6,8 @@ Python and PostgreSQL both hold years 1 to 9999, but the edges break later, far 
 us — a form field, an API schema, a CSV row, an event, a period in a query string — is checked against this range
 where it comes in, with a message on the field:
 
-- forms use `DateField` / `DateTimeField` below (ModelForms through `Meta.field_classes`);
+- forms use `DateField` / `DateTimeField` below (ModelForms through `Meta.field_classes`; the admin's forms
+  through `limit_admin_dates()`, called once the admin has registered every model);
 - ninja / pydantic schemas use the `InRangeDate` / `InRangeDatetime` types;
 - imports and other parsers call `check_date()` (ValueError) or `parse_date()` / `parse_month()`;
 - a page whose query string holds an unusable date or period raises `InvalidDateInput`, a `BadRequest`:
@@ -102,6 +103,25 @@ class DateTimeField(forms.DateTimeField):
 
     def widget_attrs(self, widget: forms.Widget) -> dict[str, str]:
         return {**super().widget_attrs(widget), **_limit_widget(widget)}
+
+
+class SplitDateTimeField(forms.SplitDateTimeField):
+    """The admin's date + time pair, limited to DATE_MIN..DATE_MAX (validators run on the combined value)."""
+
+    default_validators = [validate_date_range]
+
+
+def limit_admin_dates(site) -> None:
+    """Make every registered ModelAdmin's date and datetime fields use the range-limited form fields, keeping
+    the admin's own widgets. Called from SalesmarketingConfig.ready(), after django.contrib.admin (first in
+    INSTALLED_APPS) has imported every app's admin module; a ModelAdmin copies Django's defaults when it is
+    registered, so its own copy is the one to change."""
+    from django.db import models
+
+    for model_admin in site._registry.values():
+        overrides = model_admin.formfield_overrides
+        overrides.setdefault(models.DateField, {})["form_class"] = DateField
+        overrides.setdefault(models.DateTimeField, {})["form_class"] = SplitDateTimeField
 
 
 # --- API schemas (pydantic) ------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 An activity dated 0001-01-01 (Tokyo) was stored as a BC timestamp that psycopg cannot read back, so the deal page,
 the lead page and the CSV export answered 500 for everyone from then on; `/?period=9999-12` and friends overflowed
-Python's dates. The range lives in salesmarketing/dates.py. The walking tests below look at every form class and
-every API input schema of the project, so a date field added later without the range fails here.
+Python's dates. The range lives in salesmarketing/dates.py. The walking tests below look at every form class, every
+admin form and every API input schema of the project, so a date field added later without the range fails here.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from campaigns.costs_import import costs_import
+from campaigns.models import Campaign
 from kpis.models import ActionItem
 from kpis.periods import Period, PeriodError
 from leads.importing import import_job_create, import_job_run
@@ -40,6 +41,7 @@ from salesmarketing.dates import (
     period_range_message,
     range_message,
 )
+from salesmarketing.models import User
 from salesmarketing.services import api_key_create
 from tests.campaigns.factories import CampaignFactory
 from tests.pipeline.factories import make_deal, make_lead
@@ -130,6 +132,46 @@ def test_every_form_date_field_rejects_days_outside_the_range(form_class):
             with pytest.raises(ValidationError) as error:
                 field.clean(value)
             assert error.value.messages == [range_message()], f"{form_class.__name__}.{name} took {value}"
+
+
+def _admin_forms() -> list[tuple[str, type[forms.BaseForm]]]:
+    """The add and change forms of every model registered in the admin (ours and the ones Django brings)."""
+    from django.contrib import admin
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/admin/")
+    request.user = User(is_superuser=True, is_staff=True)
+    found = []
+    for model, model_admin in admin.site._registry.items():
+        for obj in (None, model()):  # the add form and the change form can differ (the user admin's do)
+            found.append(
+                (
+                    f"{model.__name__}Admin({'add' if obj is None else 'change'})",
+                    model_admin.get_form(request, obj),
+                )
+            )
+    return found
+
+
+@pytest.mark.parametrize(("name", "form_class"), [pytest.param(n, f, id=n) for n, f in _admin_forms()])
+def test_every_admin_date_field_rejects_days_outside_the_range(name, form_class):
+    for field_name, field in _date_fields(form_class):
+        split = isinstance(field, forms.SplitDateTimeField)
+        assert field.clean(["2026-11-20", "10:00"] if split else "2026-11-20"), f"{name}.{field_name}"
+        for value in OUT_OF_RANGE:
+            with pytest.raises(ValidationError) as error:
+                field.clean([value, "00:00"] if split else value)
+            assert error.value.messages == [range_message()], f"{name}.{field_name} took {value}"
+
+
+def test_the_admin_walk_finds_date_fields():
+    names = {name for name, form_class in _admin_forms() if _date_fields(form_class)}
+    assert {
+        "ActivityAdmin(change)",
+        "TaskAdmin(change)",
+        "CampaignAdmin(change)",
+        "TouchAdmin(change)",
+    } <= names
 
 
 def _models_in(annotation) -> set[type[BaseModel]]:
@@ -424,3 +466,21 @@ def test_events_dated_out_of_range_are_rejected_one_by_one(client):
         (0, ["occurred_at"]),
         (1, ["occurred_at"]),
     ]
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_date_out_of_range_next_to_the_field(admin_client):
+    for url in (
+        "/admin/pipeline/activity/add/",
+        "/admin/campaigns/campaign/add/",
+        "/admin/kpis/actionitem/add/",
+    ):
+        assert admin_client.get(url).status_code == 200  # the limited fields keep the admin's widgets
+    response = admin_client.post(
+        "/admin/campaigns/campaign/add/",
+        {"name": "展示会", "channel": "trade_show", "start_date": "0001-01-01", "budget": "0"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 200
+    assert range_message() in response.content.decode()
+    assert not Campaign.objects.exists()
