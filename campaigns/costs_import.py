@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from campaigns.models import Campaign, CampaignCost
+from salesmarketing.dates import check_date
 
 MAX_ROWS = 50_000
 COLUMNS = {
@@ -107,9 +108,10 @@ def parse_date(text: str) -> dt.date:
     if not match:
         raise ValueError(_("“%(value)s” is not a date (use 2026-04-01)") % {"value": text.strip()})
     try:
-        return dt.date(int(match[1]), int(match[2]), int(match[3]))
+        day = dt.date(int(match[1]), int(match[2]), int(match[3]))
     except ValueError:
         raise ValueError(_("“%(value)s” is not a date (use 2026-04-01)") % {"value": text.strip()}) from None
+    return check_date(day)
 
 
 def _campaigns_by_key(keys: set[str]) -> dict[str, Campaign]:

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import AttributionModel, Campaign, Dimension, Persona, PersonaRule
 from campaigns.periods import PRESETS, Period, period_resolve
+from salesmarketing.dates import DateField, InvalidDateInput
 from salesmarketing.models import User
 
 UTM_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
@@ -49,11 +50,13 @@ class DateInput(forms.DateInput):
 
 
 class PeriodForm(forms.Form):
-    """The period and attribution model a report shows; invalid values fall back to the defaults."""
+    """The period and attribution model a report shows. An unknown preset or model falls back to the default;
+    a start or end date that cannot be read or is out of range raises InvalidDateInput (a 400 page saying so),
+    rather than showing another period than the one asked for."""
 
     period = forms.ChoiceField(label=_("Period"), choices=PRESETS, required=False)
-    start = forms.DateField(label=_("From"), required=False, widget=DateInput)
-    end = forms.DateField(label=_("To"), required=False, widget=DateInput)
+    start = DateField(label=_("From"), required=False, widget=DateInput)
+    end = DateField(label=_("To"), required=False, widget=DateInput)
     model = forms.ChoiceField(label=_("Attribution"), choices=AttributionModel.choices, required=False)
 
     def _data(self) -> dict:
@@ -62,6 +65,9 @@ class PeriodForm(forms.Form):
 
     def get_period(self) -> Period:
         data = self._data()
+        for name in ("start", "end"):
+            if name in self.errors:
+                raise InvalidDateInput(f"{self[name].label}: {' '.join(self.errors[name])}")
         return period_resolve(data.get("period"), data.get("start"), data.get("end"))
 
     def get_model(self) -> str:
@@ -112,6 +118,7 @@ class CampaignForm(forms.ModelForm):
             "owner",
             "description",
         ]
+        field_classes = {"start_date": DateField, "end_date": DateField}
         widgets = {
             "personas": forms.CheckboxSelectMultiple,
             "start_date": DateInput,
@@ -140,7 +147,7 @@ class CampaignForm(forms.ModelForm):
 
 
 class CostForm(forms.Form):
-    date = forms.DateField(label=_("Date"), widget=DateInput)
+    date = DateField(label=_("Date"), widget=DateInput)
     amount = forms.DecimalField(label=_("Amount (JPY)"), min_value=0, max_digits=14, decimal_places=0)
     description = forms.CharField(label=_("Description"), max_length=200, required=False)
 

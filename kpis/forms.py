@@ -9,6 +9,7 @@ from kpis.models import ManualKpiValue
 from kpis.periods import KIND_LABELS, KINDS
 from kpis.registry import KPI_BY_KEY, Kpi
 from kpis.selectors import TargetRow
+from salesmarketing.dates import DateField
 from salesmarketing.models import User
 
 HUNDRED = Decimal(100)
@@ -21,7 +22,7 @@ class ActionItemForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": _("What will be done?"), "autocomplete": "off"}),
     )
     owner = forms.TypedChoiceField(label=_("Owner"), coerce=int)
-    due_date = forms.DateField(label=_("Due"), widget=forms.DateInput(attrs={"type": "date"}))
+    due_date = DateField(label=_("Due"), widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, owners: list[User], **kwargs):
         super().__init__(*args, **kwargs)
@@ -82,7 +83,7 @@ class TargetsForm(forms.Form):
 class ManualValueForm(forms.Form):
     kpi = forms.ChoiceField(label=_("KPI"))
     period_kind = forms.ChoiceField(label=_("Period"), choices=ManualKpiValue.Kind.choices)
-    period_start = forms.DateField(
+    period_start = DateField(
         label=_("Period starts"),
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text=_("Any day in the period; it is moved to the period's first day."),

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
+from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
+
+from salesmarketing.dates import DATE_MAX, DATE_MIN, InvalidDateInput, period_range_message
 
 KPI_TIME_ZONE = ZoneInfo("Asia/Tokyo")
 
@@ -28,8 +31,9 @@ _RANGE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
 MAX_CUSTOM_DAYS = 3 * 366
 
 
-class PeriodError(ValueError):
-    """A period that cannot be read or does not exist (week 53 of a 52-week year, end before start…)."""
+class PeriodError(InvalidDateInput):
+    """A period that cannot be read, does not exist (week 53 of a 52-week year, end before start…) or lies
+    outside the dates the app accepts. A ValueError for callers, and a 400 page when a view lets it out."""
 
 
 def local_today(now: dt.datetime | None = None) -> dt.date:
@@ -91,41 +95,58 @@ class Period:
         try:
             monday = dt.date.fromisocalendar(year, week, 1)
         except ValueError as exc:
-            raise PeriodError(f"{year}-W{week:02d} is not an ISO week") from exc
+            raise PeriodError(
+                gettext_now("%(year)s-W%(week)02d is not an ISO week.") % {"year": year, "week": week}
+            ) from exc
         return cls(WEEK, monday, monday + dt.timedelta(days=7))
 
     @classmethod
     def between(cls, first_day: dt.date, last_day: dt.date) -> Period:
         """A custom range of whole days, both inclusive."""
         if last_day < first_day:
-            raise PeriodError("the end date is before the start date")
+            raise PeriodError(gettext_now("The end date is before the start date."))
         if (last_day - first_day).days >= MAX_CUSTOM_DAYS:
-            raise PeriodError(f"a custom range is at most {MAX_CUSTOM_DAYS} days")
-        return cls(CUSTOM, first_day, last_day + dt.timedelta(days=1))
+            raise PeriodError(
+                gettext_now("A custom range is at most %(days)s days.") % {"days": MAX_CUSTOM_DAYS}
+            )
+        return cls(CUSTOM, first_day, last_day + dt.timedelta(days=1)).checked()
 
     @classmethod
     def parse(cls, text: str, now: dt.datetime | None = None) -> Period:
         """'week' / 'month' / 'quarter' (the current one), '2026-W47', '2026-11', '2026-Q4' or
-        '2026-11-01..2026-11-15' (both days inclusive)."""
+        '2026-11-01..2026-11-15' (both days inclusive), within the dates the app accepts (DATE_MIN..DATE_MAX);
+        anything else raises PeriodError with a message for the user."""
         text = (text or "").strip()
         if text in KINDS:
             return cls.current(text, now)
+        year_match = _WEEK_RE.match(text) or _MONTH_RE.match(text) or _QUARTER_RE.match(text)
+        if year_match and not DATE_MIN.year <= int(year_match[1]) <= DATE_MAX.year:
+            # Checked before building it: year 0, or the month after 9999-12, is not even a Python date.
+            raise PeriodError(period_range_message())
         if m := _WEEK_RE.match(text):
-            return cls.iso_week(int(m[1]), int(m[2]))
+            return cls.iso_week(int(m[1]), int(m[2])).checked()
         if m := _MONTH_RE.match(text):
             month = int(m[2])
             if not 1 <= month <= 12:
-                raise PeriodError(f"{text} is not a month")
-            return cls.month_of(dt.date(int(m[1]), month, 1))
+                raise PeriodError(gettext_now("“%(text)s” is not a month.") % {"text": text})
+            return cls.month_of(dt.date(int(m[1]), month, 1)).checked()
         if m := _QUARTER_RE.match(text):
-            return cls.quarter_of(dt.date(int(m[1]), 3 * int(m[2]) - 2, 1))
+            return cls.quarter_of(dt.date(int(m[1]), 3 * int(m[2]) - 2, 1)).checked()
         if m := _RANGE_RE.match(text):
             try:
                 first, last = dt.date.fromisoformat(m[1]), dt.date.fromisoformat(m[2])
             except ValueError as exc:
-                raise PeriodError(str(exc)) from exc
+                raise PeriodError(gettext_now("“%(text)s” is not a date range.") % {"text": text}) from exc
             return cls.between(first, last)
-        raise PeriodError(f"cannot read the period {text!r}")
+        raise PeriodError(
+            gettext_now("“%(text)s” is not a period (such as 2026-W47, 2026-11, 2026-Q4).") % {"text": text}
+        )
+
+    def checked(self) -> Period:
+        """This period, or PeriodError when a day of it lies outside DATE_MIN..DATE_MAX."""
+        if self.start < DATE_MIN or self.last_day > DATE_MAX:
+            raise PeriodError(period_range_message())
+        return self
 
     # --- navigation -----------------------------------------------------------------------------------
 

@@ -45,15 +45,11 @@ def _team(value: str | None, teams: list[Team]) -> Team | None:
 
 
 def _period(request: HtmxHttpRequest, default: str, *, kinds=KINDS) -> Period:
-    """The period asked for, or the default with a warning when it cannot be read."""
-    text = request.GET.get("period") or default
-    try:
-        period = Period.parse(text)
-    except PeriodError:
-        period = None
-    if period is None or period.kind not in kinds:
-        messages.warning(request, _("That period could not be read; showing the current one instead."))
-        period = Period.parse(default)
+    """The period asked for (the default when none is); one that cannot be read, is out of range or of a kind
+    this page does not show raises PeriodError, which answers 400 with its message."""
+    period = Period.parse(request.GET.get("period") or default)
+    if period.kind not in kinds:
+        raise PeriodError(_("This page shows a week, a month or a quarter, not a custom range."))
     return period
 
 
@@ -103,15 +99,12 @@ def drilldown(request: HtmxHttpRequest, key: str) -> HttpResponse:
 
 
 def _week(request: HtmxHttpRequest, value: str | None) -> Period:
+    """The ISO week asked for (last week when none is); anything else raises PeriodError (a 400 page)."""
     if not value:
         return Period.last_complete_week()
-    try:
-        week = Period.parse(value)
-    except PeriodError:
-        week = None
-    if week is None or week.kind != WEEK:
-        messages.warning(request, _("That week could not be read; showing last week instead."))
-        return Period.last_complete_week()
+    week = Period.parse(value)
+    if week.kind != WEEK:
+        raise PeriodError(_("“%(text)s” is not an ISO week (such as 2026-W47).") % {"text": value})
     return week
 
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
 from leads.choices import LeadSource, TouchType
+from salesmarketing.dates import DateField
 
 # Field names the public form understands; anything else a site posts is kept in the touch's properties.
 HONEYPOT_FIELD = "sm_hp"
@@ -155,7 +156,7 @@ class ImportMappingForm(forms.Form):
     campaign = forms.ModelChoiceField(
         label=_("Campaign"), queryset=Campaign.objects.order_by("name"), required=False, empty_label=_("None")
     )
-    occurred_on = forms.DateField(
+    occurred_on = DateField(
         label=_("Date of the event"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),

@@ -24,6 +24,7 @@ from leads.services import company_resolve
 from pipeline import selectors, services
 from pipeline.models import Deal, Stage
 from salesmarketing.api import require_scope
+from salesmarketing.dates import InRangeDate
 from salesmarketing.models import ApiKey, User
 
 router = Router(tags=["deals"])
@@ -47,10 +48,10 @@ class DealIn(Schema):
     )
     amount: Money = Field(Decimal(0), ge=0, max_digits=14, decimal_places=0)
     probability: int | None = Field(None, ge=0, le=100, description="Default: the stage's probability.")
-    expected_close_date: dt.date | None = None
+    expected_close_date: InRangeDate | None = None
     source: SourceChoice = "sales"
     next_step: Text = Field("", max_length=200)
-    next_step_date: dt.date | None = None
+    next_step_date: InRangeDate | None = None
 
 
 class DealPatch(Schema):
@@ -60,9 +61,9 @@ class DealPatch(Schema):
     name: Text | None = Field(None, min_length=1, max_length=200)
     amount: Money | None = Field(None, ge=0, max_digits=14, decimal_places=0)
     probability: int | None = Field(None, ge=0, le=100)
-    expected_close_date: dt.date | None = None
+    expected_close_date: InRangeDate | None = None
     next_step: Text | None = Field(None, max_length=200)
-    next_step_date: dt.date | None = None
+    next_step_date: InRangeDate | None = None
     owner_id: int | None = None
     stage_id: int | None = Field(
         None, description="Moving to the won stage needs won_amount; to lost, loss_cause and loss_side."

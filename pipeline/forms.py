@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from leads.models import Lead
 from pipeline.models import Activity, Deal, Stage
 from pipeline.selectors import SCOPE_ALL, SCOPE_MINE, SCOPE_TEAM, BoardFilters
+from salesmarketing.dates import DateField, DateTimeField
 
 SCOPE_LABELS = {SCOPE_MINE: _("Mine"), SCOPE_TEAM: _("My team"), SCOPE_ALL: _("All")}
 
@@ -41,8 +42,8 @@ def add_service_errors(form: forms.Form, error: ValidationError) -> None:
 class BoardFilterForm(forms.Form):
     scope = forms.ChoiceField(label=_("Show"), required=False, widget=forms.RadioSelect)
     owner = forms.TypedChoiceField(label=_("Owner"), required=False, coerce=int, empty_value=None)
-    close_from = forms.DateField(label=_("Closing from"), required=False, widget=DateInput())
-    close_to = forms.DateField(label=_("Closing until"), required=False, widget=DateInput())
+    close_from = DateField(label=_("Closing from"), required=False, widget=DateInput())
+    close_to = DateField(label=_("Closing until"), required=False, widget=DateInput())
     q = forms.CharField(
         label=_("Search"),
         required=False,
@@ -126,6 +127,7 @@ class DealEditForm(forms.ModelForm):
             "source",
             "owner",
         ]
+        field_classes = {"expected_close_date": DateField, "next_step_date": DateField}
         widgets = {
             "expected_close_date": DateInput(),
             "next_step_date": DateInput(),
@@ -175,11 +177,11 @@ class DealCreateForm(forms.Form):
         required=False,
         help_text=_("Empty: the stage's default."),
     )
-    expected_close_date = forms.DateField(label=_("Expected close date"), widget=DateInput())
+    expected_close_date = DateField(label=_("Expected close date"), widget=DateInput())
     source = forms.ChoiceField(label=_("Source"), choices=Deal.Source.choices, initial=Deal.Source.SALES)
     owner = forms.ModelChoiceField(label=_("Owner"), queryset=None, required=False)
     next_step = forms.CharField(label=_("Next step"), max_length=200, required=False)
-    next_step_date = forms.DateField(label=_("Next step date"), required=False, widget=DateInput())
+    next_step_date = DateField(label=_("Next step date"), required=False, widget=DateInput())
 
     def __init__(self, *args, stages: list[Stage], owners: list, viewer, **kwargs):
         super().__init__(*args, **kwargs)
@@ -211,6 +213,7 @@ class ActivityForm(forms.ModelForm):
     class Meta:
         model = Activity
         fields = ["type", "subject", "occurred_at", "body", "outcome", "is_voice", "voice_text"]
+        field_classes = {"occurred_at": DateTimeField}
         widgets = {
             "occurred_at": DateTimeInput(),
             "body": forms.Textarea(attrs={"rows": 3}),
@@ -236,4 +239,4 @@ class ActivityForm(forms.ModelForm):
 
 class TaskForm(forms.Form):
     title = forms.CharField(label=_("To-do"), max_length=200)
-    due_date = forms.DateField(label=_("Due date"), widget=DateInput())
+    due_date = DateField(label=_("Due date"), widget=DateInput())

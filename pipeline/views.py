@@ -6,7 +6,6 @@ template the page uses; a move answers with only the two columns it changed (out
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from urllib.parse import urlencode
 
@@ -37,6 +36,7 @@ from pipeline.forms import (
     add_service_errors,
 )
 from pipeline.models import Deal, Stage, Task
+from salesmarketing.dates import parse_month
 from salesmarketing.htmx import HtmxHttpRequest
 
 FILTER_FIELDS = ("scope", "owner", "close_from", "close_to", "q", "pipeline")
@@ -422,7 +422,8 @@ def deal_new(request: HtmxHttpRequest) -> HttpResponse:
 def forecast(request: HtmxHttpRequest) -> HttpResponse:
     form = _filter_form(request, request.GET)
     today = timezone.localdate()
-    start = _month(request.GET.get("from")) or today.replace(day=1)
+    # An unreadable or out-of-range month raises InvalidDateInput: a 400 page saying so.
+    start = parse_month(request.GET["from"]) if request.GET.get("from") else today.replace(day=1)
     months = _int(request.GET.get("months"))
     months = months if months in FORECAST_MONTHS else 6
     result = selectors.forecast(viewer=request.user, filters=form.filters(), start=start, months=months)
@@ -447,13 +448,6 @@ def _int(value) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
-        return None
-
-
-def _month(value) -> dt.date | None:
-    try:
-        return dt.datetime.strptime(value or "", "%Y-%m").date()
-    except ValueError:
         return None
 
 

@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class SalesmarketingConfig(AppConfig):
     name = "salesmarketing"
     verbose_name = _("Accounts and teams")
+
+    def ready(self) -> None:
+        from django.contrib import admin
+
+        from salesmarketing.dates import limit_admin_dates
+
+        limit_admin_dates(admin.site)

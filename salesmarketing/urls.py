@@ -8,6 +8,8 @@ from kpis import views as kpis_views
 from salesmarketing import api, views
 from salesmarketing.security import ThrottledAuthenticationForm
 
+handler400 = "salesmarketing.views.bad_request"
+
 urlpatterns = [
     path("", kpis_views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),

@@ -7,10 +7,13 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from salesmarketing.dates import InvalidDateInput
 from salesmarketing.htmx import HtmxHttpRequest
 from salesmarketing.services import notifications_mark_read
 
@@ -62,3 +65,14 @@ def healthz(request: HtmxHttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
     )
+
+
+def bad_request(request: HtmxHttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler400. A date or period a page cannot use (InvalidDateInput: unreadable, or outside the dates the app
+    accepts) answers 400 in the normal layout, navigation included, with what was wrong. Any other bad request
+    (a suspicious operation, a bad host) keeps Django's bare page: its message is not for users, and the request
+    may not have been through the session and auth middleware."""
+    if not isinstance(exception, InvalidDateInput):
+        return defaults.bad_request(request, exception)
+    context = {"title": _("This page cannot show that date"), "message": str(exception)}
+    return render(request, "error.html", context, status=400)

@@ -112,11 +112,13 @@ def test_period_and_team_switches_are_real_links_that_htmx_swaps(client, manager
     assert ">1</a>" in card  # T1's leads
 
 
-def test_a_bad_period_falls_back_to_the_current_week(client, owner, db):
+def test_a_bad_period_answers_400_saying_what_was_wrong(client, owner, db):
+    # It used to show the current week instead, under a warning easy to miss: numbers of another week than
+    # the one asked for. Now it is a 400 page in the layout, like a period out of range (issue #16).
     client.force_login(owner)
     response = client.get("/?period=2026-W99", HTTP_ACCEPT_LANGUAGE="en")
-    assert response.status_code == 200
-    assert Period.current("week").label in response.content.decode()
+    assert response.status_code == 400
+    assert "2026-W99 is not an ISO week." in response.content.decode()
 
 
 def test_the_previous_week_is_what_its_meeting_saw(client, manager, kpi_data, frozen_now):

@@ -21,6 +21,7 @@ from leads.importing import (
     import_job_run,
     mapping_errors,
 )
+from salesmarketing.dates import check_date
 
 
 class Command(BaseCommand):
@@ -88,9 +89,9 @@ class Command(BaseCommand):
         occurred_at = None
         if date:
             try:
-                day = dt.date.fromisoformat(date)
+                day = check_date(dt.date.fromisoformat(date))
             except ValueError as exc:
-                raise CommandError("--date must look like 2026-04-01.") from exc
+                raise CommandError(f"--date must look like 2026-04-01: {exc}") from exc
             occurred_at = timezone.make_aware(
                 dt.datetime.combine(day, dt.time(12)), timezone.get_default_timezone()
             )
