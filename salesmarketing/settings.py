@@ -140,9 +140,16 @@ CURRENCY = env_str("CURRENCY", "JPY")
 # --- Cache ----------------------------------------------------------------------------------------
 # Rate limits and small computed values. Per-process memory unless CACHE_URL names a shared Redis (use another
 # Redis database than the broker's, e.g. redis://127.0.0.1:6379/1), so that every gunicorn worker sees the same.
+# While that Redis does not answer, the cache falls back to per-process memory (salesmarketing/cache.py): forms,
+# tracking and login keep working, with per-process limits. Short socket timeouts keep an unreachable host from
+# holding requests.
 CACHE_URL = env_str("CACHE_URL")
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    "default": {
+        "BACKEND": "salesmarketing.cache.RedisCacheWithFallback",
+        "LOCATION": CACHE_URL,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+    }
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
