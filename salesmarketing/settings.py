@@ -5,6 +5,7 @@ Every variable read here is documented in .env.example.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -12,7 +13,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from salesmarketing.env import env_bool, env_int, env_list, env_str, load_env_file
+from salesmarketing.env import env_bool, env_int, env_list, env_str, load_env_file, weak_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -23,9 +24,17 @@ load_env_file(env_str("ENV_FILE", str(BASE_DIR / ".env")))
 DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = env_str("SECRET_KEY")
+# Outside DEBUG the key signs sessions, CSRF tokens and the tracking and unsubscribe links: a missing, short or
+# published one lets anyone forge them, so the app refuses to start. A test run (pytest in this process) is not
+# a deployment; the processes the tests start as production are given a strong key.
+if not DEBUG and "pytest" not in sys.modules:
+    secret_key_problem = weak_secret_key(SECRET_KEY)
+    if secret_key_problem:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY {secret_key_problem}. Set a long random value when DEBUG is off, e.g. the output of "
+            '`python -c "import secrets; print(secrets.token_urlsafe(50))"` (see .env.example).'
+        )
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (see .env.example).")
     SECRET_KEY = "django-insecure-dev-only-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
