@@ -25,9 +25,16 @@ DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = env_str("SECRET_KEY")
 # Outside DEBUG the key signs sessions, CSRF tokens and the tracking and unsubscribe links: a missing, short or
-# published one lets anyone forge them, so the app refuses to start. A test run (pytest in this process) is not
-# a deployment; the processes the tests start as production are given a strong key.
-if not DEBUG and "pytest" not in sys.modules:
+# published one lets anyone forge them, so the app refuses to start. Exempt are processes that serve and sign
+# nothing: a test run (pytest in this process; the processes the tests start as production get a strong key)
+# and the build commands (./scripts/test's migrations check, the translations, the image's collectstatic).
+_BUILD_COMMANDS = {"makemigrations", "collectstatic", "compilemessages", "makemessages"}
+_SIGNS_NOTHING = "pytest" in sys.modules or (
+    len(sys.argv) > 1
+    and Path(sys.argv[0]).name in ("manage.py", "django-admin")
+    and sys.argv[1] in _BUILD_COMMANDS
+)
+if not DEBUG and not _SIGNS_NOTHING:
     secret_key_problem = weak_secret_key(SECRET_KEY)
     if secret_key_problem:
         raise ImproperlyConfigured(

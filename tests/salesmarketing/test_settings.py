@@ -133,6 +133,29 @@ def test_production_starts_with_a_strong_key_and_debug_needs_none():
     assert _settings_in_subprocess({"DEBUG": "1", "SECRET_KEY": "short"}).returncode == 0  # scripts/dev
 
 
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "VIRTUAL_ENV")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, "DJANGO_SETTINGS_MODULE": "salesmarketing.settings", "ENV_FILE": "", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_build_commands_run_with_the_test_key_but_serving_commands_do_not():
+    """./scripts/test checks migrations with its short test key and DEBUG off; that signs nothing. A command that
+    serves or prepares serving (check --deploy, migrate, runserver) still refuses the key."""
+    weak = {"DEBUG": "0", "SECRET_KEY": "test-only-secret-key", "ALLOWED_HOSTS": "crm.example.jp"}
+    build = _manage("makemigrations", "--check", "--dry-run", **weak)
+    assert build.returncode == 0, build.stderr
+    for command in (["check", "--deploy"], ["migrate", "--plan"]):
+        refused = _manage(*command, **weak)
+        assert refused.returncode != 0 and "SECRET_KEY is too short" in refused.stderr, command
+
+
 def test_docker_compose_requires_secret_key_from_env_without_a_fallback():
     compose = (ROOT / "docker-compose.yml").read_text()
     line = next(line for line in compose.splitlines() if line.strip().startswith("SECRET_KEY:"))
