@@ -28,6 +28,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import secrets
 import sys
 import time
 import urllib.parse
@@ -129,7 +130,7 @@ def _weighted_types() -> list[str]:
 def setup_django(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesmarketing.settings")
-    os.environ.setdefault("SECRET_KEY", "bench-only")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))  # DEBUG is off: a strong key
     os.environ.setdefault("ENV_FILE", "")
     os.environ.setdefault("SECURE_COOKIES", "0")  # served over plain HTTP on 127.0.0.1: no HTTPS redirect
     if str(ROOT) not in sys.path[:1]:

@@ -16,6 +16,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -42,7 +43,7 @@ def start_worker(database_url: str, redis_url: str) -> subprocess.Popen:
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-only",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
         "ENV_FILE": "",
         "DEBUG": "0",
         "DJANGO_SETTINGS_MODULE": "salesmarketing.settings",

@@ -28,6 +28,7 @@ import http.client
 import json
 import os
 import platform
+import secrets
 import statistics
 import sys
 import time
@@ -425,9 +426,8 @@ def main(argv=None) -> int:
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "bench.settings",  # the app's settings plus the floor view
-            "SECRET_KEY": os.environ.get(
-                "BENCH_SECRET_KEY", "bench-only-secret-key-not-for-production-use-0123"
-            ),
+            # DEBUG is off, so the app wants a strong key; one per run does (nothing signed outlives the run).
+            "SECRET_KEY": os.environ.get("BENCH_SECRET_KEY") or secrets.token_urlsafe(50),
             "DEBUG": "0",
             "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
             "SECURE_COOKIES": "0",

@@ -27,6 +27,10 @@ class ActionItemForm(forms.Form):
     def __init__(self, *args, owners: list[User], **kwargs):
         super().__init__(*args, **kwargs)
         self.owners = {user.pk: user for user in owners}
+        self.offer(owners)
+
+    def offer(self, owners: list[User]) -> None:
+        """List these owners in the select (validation keeps accepting every owner the form was made with)."""
         self.fields["owner"].choices = [("", "—")] + [
             (user.pk, f"{user}{f' ({user.team})' if user.team_id else ''}") for user in owners
         ]

@@ -183,6 +183,24 @@ class ActionItem(models.Model):
     def is_done(self) -> bool:
         return self.done_at is not None
 
+    def can_be_changed_by(self, user) -> bool:
+        """The owner, the managers who run the weekly meeting and admins tick it off or open it again; everyone
+        else only sees it."""
+        return may_assign_action_item(user=user, owner_id=self.owner_id)
+
+
+def manages_action_items(user) -> bool:
+    """Managers (who run the weekly meeting) and admins add and change anyone's action items."""
+    return user is not None and user.is_authenticated and (user.is_superuser or user.is_manager)
+
+
+def may_assign_action_item(*, user, owner_id: int) -> bool:
+    """Who may add an action item for `owner_id` (and change one of theirs): managers and admins for anyone, any
+    user for themselves."""
+    if user is None or not user.is_authenticated:
+        return False
+    return manages_action_items(user) or user.pk == owner_id
+
     @property
     def is_overdue(self) -> bool:
         return not self.is_done and self.due_date < timezone.localdate()

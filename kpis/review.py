@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from kpis.models import ActionItem, WeeklySnapshot
+from kpis.models import ActionItem, WeeklySnapshot, manages_action_items
 from kpis.periods import MONTH, QUARTER, WEEK, Period
 from kpis.registry import HEADLINE, VERSIONS, Kpi, Number, Scope, compute
 from kpis.registry.measures import MEASURES_BY_NAME, scope_condition
@@ -351,20 +351,28 @@ def weekly_review(
         voices=voices,
         campaigns_top=top,
         campaigns_bottom=bottom,
-        action_items=action_items_for_week(week),
-        owners=action_item_owners(),
+        action_items=action_items_for_week(week, viewer=viewer),
+        owners=action_item_owners(viewer=viewer),
     )
 
 
-def action_items_for_week(week: Period) -> list[ActionItem]:
-    """Items raised in this week or before that were still open when it began (carried over), or done since."""
-    return list(
+def action_items_for_week(week: Period, *, viewer: User | None) -> list[ActionItem]:
+    """Items raised in this week or before that were still open when it began (carried over), or done since;
+    each with `can_change`: whether `viewer` gets the control to tick it off."""
+    items = list(
         ActionItem.objects.filter(week_start__lte=week.start)
         .filter(Q(done_at__isnull=True) | Q(done_at__gte=week.start_at))
         .select_related("owner")
         .order_by(F("done_at").asc(nulls_first=True), "due_date", "id")
     )
+    for item in items:
+        item.can_change = item.can_be_changed_by(viewer)
+    return items
 
 
-def action_item_owners() -> list[User]:
+def action_item_owners(*, viewer: User | None = None) -> list[User]:
+    """Whom an action item can be given to: anyone active, or for a viewer who is not a manager or admin,
+    only themselves."""
+    if viewer is not None and not manages_action_items(viewer):
+        return [viewer]
     return list(User.objects.filter(is_active=True).select_related("team").order_by("team__name", "username"))

@@ -5,13 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kpis.models import ActionItem, ManualKpiValue, PeriodKind, Target, WeeklySnapshot
+from kpis.models import (
+    ActionItem,
+    ManualKpiValue,
+    PeriodKind,
+    Target,
+    WeeklySnapshot,
+    may_assign_action_item,
+)
 from kpis.periods import MONTH, QUARTER, WEEK, Period, local_today, period_to_date
 from kpis.registry import DEFINITIONS_HASH, HEADLINE, KPI_BY_KEY, VERSIONS, Scope, compute
 from salesmarketing.models import Team, User
@@ -214,6 +221,10 @@ def snapshots_freeze_due(*, now: dt.datetime | None = None, weeks_back: int = 4)
 def action_item_create(
     *, title: str, owner: User, due_date: dt.date | None, week: Period, by: User | None
 ) -> ActionItem:
+    """Add what the meeting agreed. `by` (None: the system, e.g. demo data) must be a manager or admin, or the
+    owner: PermissionDenied otherwise."""
+    if by is not None and not may_assign_action_item(user=by, owner_id=owner.pk):
+        raise PermissionDenied
     errors = {}
     title = (title or "").strip()
     if not title:
@@ -231,7 +242,10 @@ def action_item_create(
 
 @transaction.atomic
 def action_item_set_done(*, item: ActionItem, done: bool, by: User | None) -> ActionItem:
-    """Mark done (the first completion time stays) or open again. Repeating either changes nothing."""
+    """Mark done (the first completion time stays) or open again. Repeating either changes nothing. `by` must
+    be the owner, a manager or an admin (None: the system); PermissionDenied otherwise."""
+    if by is not None and not item.can_be_changed_by(by):
+        raise PermissionDenied
     if done:
         ActionItem.objects.filter(pk=item.pk, done_at__isnull=True).update(done_at=timezone.now())
     else:

@@ -133,10 +133,10 @@ def _actions_response(
     """After an action-item change: the list partial for HTMX, the review page otherwise."""
     if not request.htmx:
         return redirect(_review_url(week, team) + "#actions")
-    owners = action_item_owners()
+    owners = action_item_owners(viewer=request.user)
     form = form or ActionItemForm(owners=owners, initial={"owner": request.user.pk})
     context = {
-        "r": {"week": week, "team": team, "action_items": action_items_for_week(week)},
+        "r": {"week": week, "team": team, "action_items": action_items_for_week(week, viewer=request.user)},
         "form": form,
     }
     return render(request, f"{REVIEW}#actions", context)
@@ -144,8 +144,11 @@ def _actions_response(
 
 @require_POST
 def action_item_create(request: HtmxHttpRequest) -> HttpResponse:
+    """Add an action item; for someone else only as a manager or admin (403 otherwise, from the service)."""
     week = _week(request, request.POST.get("week"))
     team = _team(request.POST.get("team"), _teams())
+    # Every active user is a valid owner here, so that a forged owner meets the service's rule (403), not a
+    # form error.
     form = ActionItemForm(request.POST, owners=action_item_owners())
     if form.is_valid():
         try:
@@ -165,12 +168,15 @@ def action_item_create(request: HtmxHttpRequest) -> HttpResponse:
         messages.error(
             request, _("The action item was not saved: %(errors)s") % {"errors": form.errors.as_text()}
         )
+    form.offer(action_item_owners(viewer=request.user))
     return _actions_response(request, week=week, team=team, form=form)
 
 
 @require_POST
 def action_item_done(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    item = get_object_or_404(ActionItem, pk=pk)
+    """Tick an action item off or open it again: its owner, managers and admins; everyone else sees the item
+    (the review is shared) and gets 403, from the service."""
+    item = get_object_or_404(ActionItem.objects.only("pk", "owner", "done_at"), pk=pk)
     services.action_item_set_done(item=item, done=request.POST.get("done") == "1", by=request.user)
     week = _week(request, request.POST.get("week"))
     return _actions_response(request, week=week, team=_team(request.POST.get("team"), _teams()))

@@ -29,6 +29,7 @@ from leads.forms import HONEYPOT_FIELD, PublicLeadForm
 from leads.ingest import events_ingest
 from leads.models import FormEndpoint
 from leads.tracking import CLICK_SALT, OPEN_SALT, is_http_url, read_token, url_hash
+from salesmarketing.security import client_ip
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 COLLECT_MAX_BYTES = 16 * 1024
@@ -40,9 +41,11 @@ def _limit(name: str, default: int) -> int:
 
 
 def _rate_limited(request: HttpRequest, scope: str, per_minute: int) -> bool:
-    """A fixed one-minute window per client IP, counted in Django's cache (shared when the cache is Redis)."""
+    """A fixed one-minute window per client IP (the login throttle's rule, so behind NUM_PROXIES proxies it is
+    the client's address, not the proxy's), counted in Django's cache (shared when the cache is Redis; per
+    process while that Redis is down, see salesmarketing/cache.py)."""
     window = int(time.time() // 60)
-    key = f"leads:rate:{scope}:{request.META.get('REMOTE_ADDR', '')}:{window}"
+    key = f"leads:rate:{scope}:{client_ip(request)}:{window}"
     if cache.add(key, 1, timeout=90):
         return per_minute < 1
     try:

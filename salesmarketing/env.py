@@ -58,3 +58,28 @@ def load_env_file(path: str) -> None:
                 continue
             key, value = line.split("=", 1)
             os.environ.setdefault(key.strip(), value.strip().strip("'\""))
+
+
+SECRET_KEY_MIN_LENGTH = 50
+# Keys published somewhere (this repository's old docker-compose fallback, our DEBUG key, examples); compared
+# case-insensitively. Django's own generated keys for development start with "django-insecure-".
+PLACEHOLDER_SECRET_KEYS = {
+    "change-me-in-.env-to-a-long-random-string",
+    "django-insecure-dev-only-key-do-not-use-in-production",
+    "bench-only-secret-key-not-for-production-use-0123",
+    "test-only-secret-key",
+}
+PLACEHOLDER_MARKERS = ("django-insecure", "change-me", "changeme", "change_me", "replace-me", "your-secret")
+
+
+def weak_secret_key(key: str) -> str:
+    """Why `key` must not sign anything in production ("" when it is fine): missing, shorter than
+    SECRET_KEY_MIN_LENGTH characters, or a known placeholder."""
+    if not key.strip():
+        return "is not set"
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"is too short ({len(key)} characters; at least {SECRET_KEY_MIN_LENGTH} are needed)"
+    folded = key.strip().casefold()
+    if folded in PLACEHOLDER_SECRET_KEYS or any(marker in folded for marker in PLACEHOLDER_MARKERS):
+        return "is a published placeholder"
+    return ""

@@ -5,6 +5,7 @@ Every variable read here is documented in .env.example.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -12,7 +13,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from salesmarketing.env import env_bool, env_int, env_list, env_str, load_env_file
+from salesmarketing.env import env_bool, env_int, env_list, env_str, load_env_file, weak_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -23,9 +24,24 @@ load_env_file(env_str("ENV_FILE", str(BASE_DIR / ".env")))
 DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = env_str("SECRET_KEY")
+# Outside DEBUG the key signs sessions, CSRF tokens and the tracking and unsubscribe links: a missing, short or
+# published one lets anyone forge them, so the app refuses to start. Exempt are processes that serve and sign
+# nothing: a test run (pytest in this process; the processes the tests start as production get a strong key)
+# and the build commands (./scripts/test's migrations check, the translations, the image's collectstatic).
+_BUILD_COMMANDS = {"makemigrations", "collectstatic", "compilemessages", "makemessages"}
+_SIGNS_NOTHING = "pytest" in sys.modules or (
+    len(sys.argv) > 1
+    and Path(sys.argv[0]).name in ("manage.py", "django-admin")
+    and sys.argv[1] in _BUILD_COMMANDS
+)
+if not DEBUG and not _SIGNS_NOTHING:
+    secret_key_problem = weak_secret_key(SECRET_KEY)
+    if secret_key_problem:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY {secret_key_problem}. Set a long random value when DEBUG is off, e.g. the output of "
+            '`python -c "import secrets; print(secrets.token_urlsafe(50))"` (see .env.example).'
+        )
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (see .env.example).")
     SECRET_KEY = "django-insecure-dev-only-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
@@ -140,9 +156,16 @@ CURRENCY = env_str("CURRENCY", "JPY")
 # --- Cache ----------------------------------------------------------------------------------------
 # Rate limits and small computed values. Per-process memory unless CACHE_URL names a shared Redis (use another
 # Redis database than the broker's, e.g. redis://127.0.0.1:6379/1), so that every gunicorn worker sees the same.
+# While that Redis does not answer, the cache falls back to per-process memory (salesmarketing/cache.py): forms,
+# tracking and login keep working, with per-process limits. Short socket timeouts keep an unreachable host from
+# holding requests.
 CACHE_URL = env_str("CACHE_URL")
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    "default": {
+        "BACKEND": "salesmarketing.cache.RedisCacheWithFallback",
+        "LOCATION": CACHE_URL,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+    }
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }

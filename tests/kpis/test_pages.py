@@ -338,6 +338,71 @@ def test_open_items_are_carried_over_until_done(client, manager, owner, db, froz
     assert "ウェビナー参加者へフォロー" in client.get("/kpis/weekly/?week=2026-W49").content.decode()
 
 
+def _item(owner, by, title="見積テンプレートを更新"):
+    return services.action_item_create(
+        title=title, owner=owner, due_date=dt.date(2026, 11, 30), week=W47, by=by
+    )
+
+
+def test_others_see_an_action_item_without_controls_and_a_forged_toggle_is_403(
+    client, manager, owner, teammate, frozen_now
+):
+    item = _item(owner, manager)
+    done_url = reverse("kpis:action_item_done", args=[item.pk])
+
+    client.force_login(teammate)
+    html = client.get("/kpis/weekly/?week=2026-W47").content.decode()
+    assert "見積テンプレートを更新" in html  # the review is shared
+    assert done_url not in html and 'class="check is-readonly"' in html
+    for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+        assert client.post(done_url, {"done": "1", "week": "2026-W47"}, **headers).status_code == 403
+    item.refresh_from_db()
+    assert item.done_at is None
+
+    client.force_login(owner)  # the owner gets the control and may use it
+    assert done_url in client.get("/kpis/weekly/?week=2026-W47").content.decode()
+    assert client.post(done_url, {"done": "1", "week": "2026-W47"}).status_code == 302
+    item.refresh_from_db()
+    assert item.done_at is not None
+
+
+def test_admins_change_anyones_action_item(client, manager, owner, frozen_now):
+    item = _item(owner, manager)
+    client.force_login(UserFactory(username="boss", role=User.Role.ADMIN))
+    response = client.post(
+        reverse("kpis:action_item_done", args=[item.pk]), {"done": "1", "week": "2026-W47"}
+    )
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert item.done_at is not None
+
+
+def test_a_rep_adds_action_items_for_themselves_only(client, owner, teammate, frozen_now):
+    client.force_login(owner)
+    page = client.get("/kpis/weekly/?week=2026-W47").content.decode()
+    select = re.search(r'<select name="owner".*?</select>', page, re.S).group(0)
+    assert f'value="{owner.pk}"' in select and f'value="{teammate.pk}"' not in select
+
+    mine = {"week": "2026-W47", "title": "自分の宿題", "owner": owner.pk, "due_date": "2026-11-30"}
+    assert client.post(reverse("kpis:action_item_create"), mine).status_code == 302
+    forged = {**mine, "title": "同僚への押し付け", "owner": teammate.pk}
+    for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+        assert client.post(reverse("kpis:action_item_create"), forged, **headers).status_code == 403
+    assert list(ActionItem.objects.values_list("title", "owner")) == [("自分の宿題", owner.pk)]
+
+
+def test_the_services_refuse_whoever_may_not_change_the_item(manager, owner, teammate, frozen_now):
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        _item(teammate, owner)  # a rep for someone else
+    item = _item(owner, owner)
+    with pytest.raises(PermissionDenied):
+        services.action_item_set_done(item=item, done=True, by=teammate)
+    assert services.action_item_set_done(item=item, done=True, by=manager).done_at is not None
+    assert services.action_item_set_done(item=item, done=False, by=owner).done_at is None
+
+
 # --- targets and hand-entered values -----------------------------------------------------------------------
 
 

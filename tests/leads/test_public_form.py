@@ -224,6 +224,34 @@ def test_it_rate_limits_per_ip(client, endpoint):
     assert other_ip.status_code == 303
 
 
+@override_settings(NUM_PROXIES=1, LEADS_FORM_RATE_PER_MINUTE=20)
+def test_behind_a_proxy_the_limit_counts_each_client_not_the_proxy(client, endpoint):
+    """Behind one TLS proxy every request comes from the proxy's address; the limit must count the client the
+    proxy saw (the rightmost X-Forwarded-For entry, as the login throttle does), or anyone could block the form
+    for everyone."""
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    statuses = [
+        post(
+            client, {"email": f"c{i}@example.jp"}, HTTP_X_FORWARDED_FOR=f"198.51.100.{i}", **proxy
+        ).status_code
+        for i in range(25)
+    ]
+    assert statuses == [303] * 25
+    assert Lead.objects.count() == 25
+
+    # One client is still limited, whatever it writes into X-Forwarded-For itself.
+    statuses = [
+        post(
+            client,
+            {"email": f"x{i}@example.jp"},
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{i}, 203.0.113.7",  # forged entry, then what our proxy saw
+            **proxy,
+        ).status_code
+        for i in range(21)
+    ]
+    assert statuses == [303] * 20 + [429]
+
+
 def test_a_too_large_form_is_413(client, endpoint):
     with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000):
         response = post(client, {"email": "big@example.jp", "memo": "x" * 2000})

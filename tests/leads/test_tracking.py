@@ -117,6 +117,20 @@ def test_collect_is_rate_limited_per_ip(client):
     assert Touch.objects.count() == 2
 
 
+@override_settings(NUM_PROXIES=1, LEADS_COLLECT_RATE_PER_MINUTE=2)
+def test_behind_a_proxy_the_collector_limits_each_client_not_the_proxy(client):
+    def view(eid: str, forwarded: str):
+        return client.get(
+            "/t/collect",
+            {"vid": "v1.abc", "url": PAGE, "eid": eid},
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR=forwarded,
+        ).status_code
+
+    assert [view(f"a{i}", f"198.51.100.{i}") for i in range(5)] == [200] * 5
+    assert [view(f"b{i}", f"192.0.2.{i}, 203.0.113.7") for i in range(3)] == [200, 200, 429]
+
+
 # --- Email opens and clicks ---------------------------------------------------------------------------
 
 

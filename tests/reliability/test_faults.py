@@ -14,6 +14,7 @@ import datetime as dt
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -634,6 +635,80 @@ def test_events_are_kept_while_redis_is_down_and_scored_once_it_is_back(faults_e
     assert _assert_one_handoff_where_due(lead_ids) >= 10
     pricing = Lead.objects.get(email=emails[0])
     assert pricing.awareness_stage == "manifest"  # awareness was inferred too, not only the scores
+
+
+def _request(port: int, method: str, path: str, *, body: str = "", headers: dict | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body=body.encode() or None, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.getheaders(), response.read()
+    finally:
+        conn.close()
+
+
+def _cookies(headers: list[tuple[str, str]]) -> dict[str, str]:
+    cookies = (value.split(";", 1)[0] for name, value in headers if name.lower() == "set-cookie")
+    return dict(cookie.split("=", 1) for cookie in cookies)
+
+
+def test_forms_tracking_and_login_work_while_redis_is_down(faults_env, tmp_path):
+    """Redis (broker and cache, as docker-compose shares one) is down under gunicorn with DEBUG=0: the public form
+    stores its lead (303), the collector its page view, and a user logs in and sees the dashboard. The outage is
+    logged (the cache falling back to per-process memory, the task that could not be queued), never a 500; the
+    sweeper scores the lead once Redis is back (test above)."""
+    from urllib.parse import urlencode
+
+    from tests.leads.factories import FormEndpointFactory
+
+    FormEndpointFactory(site_key="down", redirect_url="https://www.customer.co.jp/thanks")
+    UserFactory(username="down-user")  # password pw-for-tests-1
+    dead = f"redis://127.0.0.1:{_free_port()}"  # nothing listens there
+    env = {
+        **faults_env,
+        "REDIS_URL": f"{dead}/0",
+        "CACHE_URL": f"{dead}/1",
+        "LEADS_FORM_RATE_PER_MINUTE": "20",
+    }
+    web, port = _gunicorn(env, tmp_path)
+    try:
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        started = time.monotonic()
+        status, headers, body = _request(
+            port,
+            "POST",
+            "/f/down",
+            body=urlencode({"email": f"down@{DOMAIN}", "name": "障害 太郎"}),
+            headers=form,
+        )
+        assert status == 303, body.decode(errors="replace")
+        assert time.monotonic() - started < 15, "a Redis outage must not hold the form"
+        assert Touch.objects.filter(lead__email=f"down@{DOMAIN}").count() == 1
+
+        status, _h, body = _request(port, "GET", "/t/collect?vid=v1.down&eid=d1&url=https://www.example.jp/")
+        assert status == 200, body
+        assert Touch.objects.filter(idempotency_key__endswith="v1.down:d1").exists()
+
+        status, headers, body = _request(port, "GET", "/accounts/login/")
+        assert status == 200
+        csrf = _cookies(headers)["csrftoken"]
+        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1).decode()
+        login = urlencode(
+            {"username": "down-user", "password": "pw-for-tests-1", "csrfmiddlewaretoken": token}
+        )
+        status, headers, body = _request(
+            port, "POST", "/accounts/login/", body=login, headers={**form, "Cookie": f"csrftoken={csrf}"}
+        )
+        assert status == 302, body.decode(errors="replace")
+        session = _cookies(headers)["sessionid"]
+        status, _h, body = _request(port, "GET", "/", headers={"Cookie": f"sessionid={session}"})
+        assert status == 200, body.decode(errors="replace")[:2000]
+    finally:
+        web.stop()
+    log = web.text()
+    assert "Cache unavailable" in log
+    assert "Error calling" in log and "on_commit" in log  # the rescore that could not be queued, logged
+    assert "Internal Server Error" not in log and "Traceback" not in log.split("Error calling")[0]
 
 
 @pytest.mark.django_db

@@ -369,7 +369,19 @@ PAGES = [
     # kpis
     Probe("kpis:weekly_review", logged_in(200)),
     Probe("kpis:action_item_create", logged_in(302), "post", data=lambda w: {"title": "次回までに"}),
-    Probe("kpis:action_item_done", logged_in(302), "post", kwargs=pk("item"), data=lambda w: {"done": "1"}),
+    Probe(  # an item for the owner: the owner, managers and admins only
+        "kpis:action_item_create",
+        logged_in(302, marketer=403, teammate=403, outsider=403),
+        "post",
+        data=lambda w: {"title": "次回までに", "owner": w.users[OWNER].pk, "due_date": "2026-12-01"},
+    ),
+    Probe(
+        "kpis:action_item_done",
+        logged_in(302, marketer=403, teammate=403, outsider=403),
+        "post",
+        kwargs=pk("item"),
+        data=lambda w: {"done": "1"},
+    ),
     Probe("kpis:targets", logged_in(200)),
     Probe("kpis:targets", logged_in(302, marketer=403, owner=403, teammate=403, outsider=403), "post"),
     Probe("kpis:manual_values", logged_in(200)),

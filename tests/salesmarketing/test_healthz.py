@@ -1,5 +1,6 @@
 import json
 import os
+import secrets
 import subprocess
 import sys
 
@@ -38,6 +39,7 @@ def test_healthz_is_503_when_the_database_does_not_answer():
         "DATABASE_URL": "postgres://postgres@127.0.0.1:1/nowhere",
         "DJANGO_SETTINGS_MODULE": "salesmarketing.settings",
         "ALLOWED_HOSTS": "testserver",
+        "SECRET_KEY": secrets.token_urlsafe(50),  # DEBUG is off: the process needs a real key
     }
     env.pop("REDIS_URL", None)
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)

@@ -1,5 +1,6 @@
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -100,7 +101,65 @@ def test_database_and_redis_urls_switch_to_postgres_and_a_real_broker():
 def test_production_without_secret_key_refuses_to_start():
     result = _settings_in_subprocess({"DEBUG": "0"})
     assert result.returncode != 0
-    assert "SECRET_KEY must be set" in result.stderr
+    assert "ImproperlyConfigured: SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("test-only-secret-key", "is too short (20 characters; at least 50 are needed)"),
+        ("a" * 49, "is too short (49 characters"),
+        ("change-me-in-.env-to-a-long-random-string", "is too short"),  # docker-compose's old fallback
+        (
+            "django-insecure-dev-only-key-do-not-use-in-production",
+            "is a published placeholder",
+        ),  # our DEBUG key
+        ("django-insecure-" + "k" * 50, "is a published placeholder"),  # Django's startproject keys
+        ("please-change-me-" + "0123456789" * 4, "is a published placeholder"),
+    ],
+)
+def test_production_refuses_a_short_or_placeholder_secret_key(key, why):
+    result = _settings_in_subprocess({"DEBUG": "0", "SECRET_KEY": key, "ALLOWED_HOSTS": "crm.example.jp"})
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: SECRET_KEY {why}" in result.stderr
+    assert key not in result.stderr  # the message never echoes the key
+
+
+def test_production_starts_with_a_strong_key_and_debug_needs_none():
+    strong = _settings_in_subprocess(
+        {"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "crm.example.jp"}
+    )
+    assert strong.returncode == 0, strong.stderr
+    assert _settings_in_subprocess({"DEBUG": "1", "SECRET_KEY": "short"}).returncode == 0  # scripts/dev
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "VIRTUAL_ENV")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, "DJANGO_SETTINGS_MODULE": "salesmarketing.settings", "ENV_FILE": "", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_build_commands_run_with_the_test_key_but_serving_commands_do_not():
+    """./scripts/test checks migrations with its short test key and DEBUG off; that signs nothing. A command that
+    serves or prepares serving (check --deploy, migrate, runserver) still refuses the key."""
+    weak = {"DEBUG": "0", "SECRET_KEY": "test-only-secret-key", "ALLOWED_HOSTS": "crm.example.jp"}
+    build = _manage("makemigrations", "--check", "--dry-run", **weak)
+    assert build.returncode == 0, build.stderr
+    for command in (["check", "--deploy"], ["migrate", "--plan"]):
+        refused = _manage(*command, **weak)
+        assert refused.returncode != 0 and "SECRET_KEY is too short" in refused.stderr, command
+
+
+def test_docker_compose_requires_secret_key_from_env_without_a_fallback():
+    compose = (ROOT / "docker-compose.yml").read_text()
+    line = next(line for line in compose.splitlines() if line.strip().startswith("SECRET_KEY:"))
+    assert "${SECRET_KEY:?" in line and ":-" not in line
 
 
 def test_env_file_fills_in_what_the_environment_does_not_say(tmp_path):
