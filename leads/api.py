@@ -173,7 +173,12 @@ class LeadDetailOut(LeadOut):
 def events_create(request: HttpRequest, payload: EventBatchIn):
     key = require_scope(request, ApiKey.Scope.EVENTS_WRITE)
     try:
-        result = events_ingest(events=payload.events, source=f"api:{key.source}", lead_source=LeadSource.API)
+        result = events_ingest(
+            events=payload.events,
+            source=f"api:{key.source}",
+            lead_source=LeadSource.API,
+            authenticated=True,  # an integration's key vouches for its profile values
+        )
     except IntegrityError as exc:
         raise HttpError(409, "A concurrent request changed the same records; resend the batch.") from exc
     return Status(202, result)
