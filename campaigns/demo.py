@@ -354,7 +354,7 @@ def seed_after(*, users, stdout) -> None:
     now = timezone.now()
     events = _whitepaper_events(now) + _blog_events(now)
     for start in range(0, len(events), 500):
-        events_ingest(events=events[start : start + 500], source=SOURCE)
+        events_ingest(events=events[start : start + 500], source=SOURCE, authenticated=True)
     # The capture path stamps a new lead "now"; these people arrived with their first touch.
     firsts = (
         Touch.objects.filter(source=SOURCE, lead__isnull=False)

@@ -212,8 +212,8 @@ class VisitorPeriod(models.Model):
     A roll-up of page views, kept by a PostgreSQL trigger on leads_touch (see migration 0002), so counting a
     period's unique visitors reads one index range instead of sorting every page view of it. A visitor is a
     tracking-cookie id, or `lead:<id>` for a known lead seen without one, as in the `visitors` KPI. Rows are
-    only added: a visit stays counted after its lead is erased (the row holds no personal data). On SQLite the
-    table stays empty and the KPI counts page views directly.
+    only added: a visit stays counted after its lead is erased, under a random stand-in for its tracking id
+    (`visitor_periods_forget`). On SQLite the table stays empty and the KPI counts page views directly.
     """
 
     pk = models.CompositePrimaryKey("kind", "start", "visitor")

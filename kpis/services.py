@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -313,4 +314,21 @@ def visitor_counts_compact() -> int:
         return 0
     with connection.cursor() as cursor:
         cursor.execute(COMPACT_VISITOR_COUNTS)
+        return cursor.rowcount
+
+
+def visitor_periods_forget(*, visitors: list[str]) -> int:
+    """Replace these tracking ids in the visitor roll-up with ids that name nobody (an erasure: the id is personal
+    data). Each id gets its own random stand-in, so every period keeps the same number of distinct visitors and
+    VisitorCount stays right. Returns the rows changed; no-op on SQLite, where nothing keeps the roll-up."""
+    if connection.vendor != "postgresql" or not visitors:
+        return 0
+    pairs = [(visitor, f"erased:{secrets.token_hex(16)}") for visitor in dict.fromkeys(visitors)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE kpis_visitorperiod p SET visitor = m.anonymous
+                FROM (VALUES {", ".join(["(%s, %s)"] * len(pairs))}) m (visitor, anonymous)
+                WHERE p.visitor = m.visitor""",
+            [value for pair in pairs for value in pair],
+        )
         return cursor.rowcount

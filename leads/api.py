@@ -194,6 +194,7 @@ def events_create(request: HttpRequest, payload: EventBatchIn):
             source=f"api:{key.source}",
             lead_source=LeadSource.API,
             visible_to=_acting_user(key),
+            authenticated=True,  # an integration's key vouches for its profile values
         )
     except IntegrityError as exc:
         raise HttpError(409, "A concurrent request changed the same records; resend the batch.") from exc

@@ -15,6 +15,11 @@ What erasure does, and why (`lead_erase`):
   amounts, stages and campaign, loses its contact (and its handoff link), and the lead's name and email are
   taken out of its name, next step and loss note. Activities logged on such a deal stay with the deal, without
   the lead and with the name and email taken out of their text.
+- **Scrubbed everywhere else**: the person's email, name, kana, phone and tracking ids, in any letter case, are
+  taken out of the free text people write elsewhere (other deals, activities, to-dos, the weekly meeting's action
+  items, handoff notes, the admin's change history: `FREE_TEXT_FIELDS`), and their tracking ids in the visitor
+  roll-up become random stand-ins (so past visitor counts stay as they were). A test searches every text and JSON
+  column of every table after an erasure, so a new table that keeps a copy is caught.
 - **Recorded**: one `ErasureRecord` with the lead's id, a SHA-256 of its normalized email, who erased it, how,
   when and how many rows went — never the email or name themselves.
 
@@ -32,6 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from typing import Any
 
 from django.apps import apps
@@ -232,12 +238,9 @@ def lead_erase(*, lead: Lead, by=None, via: str = ErasureRecord.Via.WEB) -> Eras
         lead = Lead.objects.select_for_update().get(pk=lead.pk)
         now = timezone.now()
         counts: dict[str, int] = {}
-        mentions = [s for s in {lead.email, lead.name.strip()} if len(s) >= 2]
-
-        def scrub(text: str) -> str:
-            for mention in mentions:
-                text = text.replace(mention, "—")
-            return text
+        visitor_ids = list(lead.visitors.values_list("visitor_id", flat=True))
+        mentions = _mentions(lead, visitor_ids)
+        scrub = _scrubber(mentions)
 
         deal_model, activity_model = _model("pipeline.Deal"), _model("pipeline.Activity")
         if deal_model is not None:
@@ -275,12 +278,20 @@ def lead_erase(*, lead: Lead, by=None, via: str = ErasureRecord.Via.WEB) -> Eras
 
                 days_mark_dirty(days)
 
-        visitor_ids = list(lead.visitors.values_list("visitor_id", flat=True))
         touches = Touch.objects.filter(Q(lead=lead) | Q(lead__isnull=True, visitor_id__in=visitor_ids))
+        if visitor_ids and _model("kpis.VisitorPeriod") is not None:
+            from kpis.services import visitor_periods_forget
+
+            counts["visitor_periods"] = visitor_periods_forget(visitors=visitor_ids)
         counts["touches"] = touches.delete()[0]
         counts["handoffs"] = lead.handoffs.count()
         counts["notifications"] = _notifications_naming(lead, mentions).delete()[0]
         counts["import_files_emptied"] = _import_files_emptied(lead.email)
+        # Free text people wrote anywhere else (another deal's note, a to-do, a meeting's action item, the admin's
+        # change history) may quote the person too: those rows stay, without the quote.
+        counts["texts_scrubbed"] = sum(
+            _scrub_texts(label, fields, mentions, scrub) for label, fields in FREE_TEXT_FIELDS
+        )
 
         record = ErasureRecord.objects.create(
             lead_id=lead.pk, email_sha256=email_sha256(lead.email), erased_by=by, via=via, counts=counts
@@ -289,11 +300,69 @@ def lead_erase(*, lead: Lead, by=None, via: str = ErasureRecord.Via.WEB) -> Eras
     return record
 
 
+# Text columns that people write and that may quote a lead by name, email or phone, by model: every row that holds
+# one of the erased person's values, in any letter case, keeps its text without it (`_scrub_texts`).
+FREE_TEXT_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("pipeline.Deal", ("name", "next_step", "loss_note")),
+    ("pipeline.Activity", ("subject", "body", "outcome", "voice_text")),
+    ("pipeline.Task", ("title",)),
+    ("kpis.ActionItem", ("title",)),
+    ("leads.Handoff", ("reason", "reject_note")),
+    ("leads.AssignmentLog", ("reason",)),
+    ("admin.LogEntry", ("object_repr", "change_message")),
+)
+
+
+def _mentions(lead: Lead, visitor_ids: list[str]) -> list[str]:
+    """The values that identify the person: email, name (also without its spaces, as people often type a
+    Japanese name), kana, phone and tracking ids. Longest first, so a name inside the email goes with the email."""
+    name = " ".join(lead.name.split())
+    values = {
+        lead.email,
+        name,
+        name.replace(" ", ""),
+        lead.name_kana.strip(),
+        lead.phone.strip(),
+        *visitor_ids,
+    }
+    return sorted((v for v in values if len(v) >= 2), key=len, reverse=True)
+
+
+def _scrubber(mentions: list[str]):
+    if not mentions:
+        return lambda text: text
+    pattern = re.compile("|".join(re.escape(m) for m in mentions), re.IGNORECASE)
+    return lambda text: pattern.sub("—", text)
+
+
+def _scrub_texts(label: str, fields: tuple[str, ...], mentions: list[str], scrub) -> int:
+    """Scrub the mentions out of `fields` of every row of the model that holds one (case-insensitive). The
+    columns have no index for this, so it reads each table once; erasures are rare and this is their price."""
+    model = _model(label)
+    if model is None or not mentions:
+        return 0
+    condition = Q()
+    for field in fields:
+        for mention in mentions:
+            condition |= Q(**{f"{field}__icontains": mention})
+    changed = 0
+    for row in model.objects.filter(condition).order_by("pk").values("pk", *fields):
+        update = {}
+        for field in fields:
+            text = scrub(row[field] or "")
+            if text != (row[field] or ""):
+                max_length = model._meta.get_field(field).max_length
+                update[field] = text[:max_length] if max_length else text
+        if update:
+            changed += model.objects.filter(pk=row["pk"]).update(**update)
+    return changed
+
+
 def _notifications_naming(lead: Lead, mentions: list[str]):
     notification_model = apps.get_model("salesmarketing", "Notification")
     condition = Q(url=reverse("leads:detail", args=[lead.pk]))
     for mention in mentions:
-        condition |= Q(title__contains=mention) | Q(body__contains=mention)
+        condition |= Q(title__icontains=mention) | Q(body__icontains=mention)
     return notification_model.objects.filter(condition)
 
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.models import Company, Handoff, Lead, ScoringConfig, Touch
 from leads.scoring.engine import Contribution, explain, touch_points
+from leads.services import ACCEPTABLE_FIELDS, SUBMITTED_KEY
 
 LEAD_SORTS = {
     "score": ("-total_score", "-id"),
@@ -91,6 +92,70 @@ class LeadDetail:
     visitor_ids: list[str]
     explanation: list[Contribution]
     score_history: dict
+    submitted: list[SubmittedValue]
+
+
+@dataclass
+class SubmittedValue:
+    """A value an unauthenticated capture sent that differs from what the lead has (the latest per field)."""
+
+    field: str
+    label: str
+    value: str
+    current: str
+    touch_id: int
+    occurred_at: dt.datetime
+
+
+# How many of the lead's latest submissions the "Submitted values that differ" panel looks at.
+SUBMISSIONS_LOOKED_AT = 20
+
+
+def lead_submitted_differences(lead: Lead) -> list[SubmittedValue]:
+    """Per field, the latest submitted value, when it differs from the lead's (one query)."""
+    rows = (
+        lead.touches.filter(properties__has_key=SUBMITTED_KEY)
+        .order_by("-occurred_at", "-id")
+        .values("pk", "occurred_at", "properties")[:SUBMISSIONS_LOOKED_AT]
+    )
+    found: dict[str, SubmittedValue] = {}
+    seen: set[str] = set()  # only the latest value sent for a field counts: an older one is outdated
+    for row in rows:
+        submitted = row["properties"].get(SUBMITTED_KEY)
+        if not isinstance(submitted, dict):
+            continue
+        for name in ACCEPTABLE_FIELDS:
+            if name in seen:
+                continue
+            if name == "company":
+                value, current, same = _submitted_company(lead, submitted)
+            else:
+                value, current = str(submitted.get(name) or ""), getattr(lead, name)
+                same = value == current
+            if value:
+                seen.add(name)
+            if value and not same:
+                label = _("company") if name == "company" else Lead._meta.get_field(name).verbose_name
+                found[name] = SubmittedValue(
+                    field=name,
+                    label=str(label),
+                    value=value,
+                    current=current,
+                    touch_id=row["pk"],
+                    occurred_at=row["occurred_at"],
+                )
+    return [found[name] for name in ACCEPTABLE_FIELDS if name in found]
+
+
+def _submitted_company(lead: Lead, submitted: dict) -> tuple[str, str, bool]:
+    """(the submitted company as shown, the lead's, whether they are the same company: same domain or name)."""
+    name, domain = str(submitted.get("company") or "").strip(), str(submitted.get("company_domain") or "")
+    shown = f"{name} ({domain})" if name and domain else name or domain
+    company = lead.company
+    if company is None:
+        return shown, "", False
+    same = bool(domain and domain.lower() == company.domain.lower()) or bool(name and name == company.name)
+    return shown, company.name, same
 
 
 def lead_detail(*, lead: Lead) -> LeadDetail:
@@ -106,6 +171,7 @@ def lead_detail(*, lead: Lead) -> LeadDetail:
         visitor_ids=list(lead.visitors.values_list("visitor_id", flat=True)),
         explanation=explain([lead.pk], now=now)[lead.pk],
         score_history=_score_history_chart(lead, now),
+        submitted=lead_submitted_differences(lead),
     )
 
 

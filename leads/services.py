@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Coalesce, Greatest
@@ -10,6 +11,14 @@ from django.utils import timezone
 
 from leads.choices import TouchType
 from leads.models import Company, Lead, Touch
+
+logger = logging.getLogger(__name__)
+
+# What an unauthenticated capture (public form, tracking, pixel) sent for its lead is kept on its touch under
+# SUBMITTED_KEY (leads.ingest.store): it only fills empty fields, and a person accepts the rest here.
+SUBMITTED_KEY = "submitted"
+SUBMITTED_FIELDS = ("name", "name_kana", "title", "department", "phone", "company", "company_domain")
+ACCEPTABLE_FIELDS = ("name", "name_kana", "title", "department", "phone", "company")
 
 # Fields an upsert may set; an empty value never overwrites a known one.
 LEAD_FIELDS = ("name", "name_kana", "title", "department", "phone", "consent_email")
@@ -131,3 +140,53 @@ def touch_record(
 
             lead_first_touched(lead_id=lead.pk, at=touch.occurred_at)
     return touch, created
+
+
+@transaction.atomic
+def lead_accept_submitted(*, lead: Lead, choices: Sequence[tuple[int, str]], by) -> list[str]:
+    """Take values an unauthenticated capture submitted (kept on its touch) into the lead: `choices` are
+    (touch id, field) pairs, "company" meaning the submitted company (found or created by its domain or name).
+    Touches of other leads and fields the touch did not send are ignored. The acceptance is noted on each touch
+    (who, when, which fields) and logged without the values. Returns the fields changed."""
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    wanted: dict[int, list[str]] = {}
+    for touch_id, name in choices:
+        if name in ACCEPTABLE_FIELDS:
+            wanted.setdefault(int(touch_id), []).append(name)
+    touches = {
+        t.pk: t for t in Touch.objects.filter(lead=lead, pk__in=wanted).order_by("pk").select_for_update()
+    }
+    now = timezone.now()
+    changed: list[str] = []
+    for touch_id, names in wanted.items():
+        touch = touches.get(touch_id)
+        submitted = (touch.properties or {}).get(SUBMITTED_KEY) if touch else None
+        if not isinstance(submitted, dict):
+            continue
+        taken = []
+        for name in names:
+            if name == "company":
+                company = company_resolve(
+                    name=str(submitted.get("company") or ""),
+                    domain=str(submitted.get("company_domain") or ""),
+                )
+                if company is not None and company.pk != lead.company_id:
+                    lead.company = company
+                    taken.append(name)
+                continue
+            value = str(submitted.get(name) or "")[: Lead._meta.get_field(name).max_length]
+            if value and getattr(lead, name) != value:
+                setattr(lead, name, value)
+                taken.append(name)
+        if taken:
+            accepted = [
+                *touch.properties.get("accepted", []),
+                {"fields": taken, "by": by.pk, "at": now.isoformat()},
+            ]
+            Touch.objects.filter(pk=touch.pk).update(properties={**touch.properties, "accepted": accepted})
+            logger.info("lead %s: user %s accepted %s submitted on touch %s", lead.pk, by.pk, taken, touch.pk)
+            changed += [name for name in taken if name not in changed]
+    if changed:
+        lead.save(update_fields=[*("company" if n == "company" else n for n in changed), "updated_at"])
+        leads_touched([lead.pk])  # the fit score depends on title and company
+    return changed

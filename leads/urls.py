@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.lead_list, name="list"),
     path("export.csv", views_export.lead_export, name="export"),
     path("<int:pk>/", views.lead_detail, name="detail"),
+    path("<int:pk>/accept-submitted", views.lead_accept_submitted_view, name="accept_submitted"),
     path("<int:pk>/export.json", views_privacy.lead_export_view, name="privacy_export"),
     path("<int:pk>/erase", views_privacy.lead_erase_view, name="privacy_erase"),
     path("companies/<int:pk>/", views.company_detail, name="company_detail"),

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from leads import selectors
 from leads.filters import LeadFilterForm
-from leads.models import Company
+from leads.models import Company, Lead
+from leads.services import lead_accept_submitted
 from salesmarketing.htmx import HtmxHttpRequest, partial_or_page
 from salesmarketing.models import User
 
@@ -41,6 +44,24 @@ def _get_lead_for_user(request: HtmxHttpRequest, pk: int):
 def lead_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     lead = _get_lead_for_user(request, pk)
     return render(request, "leads/lead_detail.html", {"d": selectors.lead_detail(lead=lead)})
+
+
+@require_POST
+def lead_accept_submitted_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Take submitted values into the lead: each `accept` is "<touch id>:<field>" (one button, or all of them)."""
+    lead = _get_lead_for_user(request, pk)
+    choices = []
+    for item in request.POST.getlist("accept"):
+        touch_id, _sep, name = item.partition(":")
+        if touch_id.isdigit():
+            choices.append((int(touch_id), name))
+    try:
+        changed = lead_accept_submitted(lead=lead, choices=choices, by=request.user)
+    except Lead.DoesNotExist:  # erased a moment ago
+        raise Http404 from None
+    if changed:
+        messages.success(request, _("The submitted values were taken into the lead."))
+    return redirect(lead)
 
 
 @require_GET

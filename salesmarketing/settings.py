@@ -310,10 +310,30 @@ LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
 # Trusted reverse proxies in front of the app; the client's address is then read from X-Forwarded-For.
 NUM_PROXIES = env_int("NUM_PROXIES", 0)
 
+# Every handler redacts searches, emails and names from what it writes (salesmarketing/redact.py), runserver's
+# request log ("django.server") included.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact": {"()": "salesmarketing.redact.RedactFilter"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"celery.app.trace": {"level": "WARNING"}},  # one line per task is noise at INFO
+    "loggers": {
+        "celery.app.trace": {"level": "WARNING"},  # one line per task is noise at INFO
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }

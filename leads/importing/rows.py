@@ -224,6 +224,7 @@ def import_rows(
             source=IMPORT_SOURCE,
             lead_source=lead_source,
             campaign_id=campaign_id,
+            authenticated=True,  # a signed-in user chose this file and its mapping
         )
         result.accepted += outcome.accepted
         result.duplicates += outcome.duplicates

@@ -28,7 +28,7 @@ from leads.ingest.schema import (
     prefecture_region,
 )
 from leads.models import Company, Lead, Touch, Visitor
-from leads.services import company_resolve, lead_upsert, leads_touched
+from leads.services import SUBMITTED_FIELDS, SUBMITTED_KEY, company_resolve, lead_upsert, leads_touched
 from salesmarketing.models import User
 
 logger = logging.getLogger(__name__)
@@ -54,8 +54,16 @@ def events_ingest(
     lead_source: str = LeadSource.API,
     campaign_id: int | None = None,
     visible_to: User | None = None,
+    authenticated: bool = False,
 ) -> IngestResult:
     """Validate and store a batch of events from one `source` (e.g. "api:" + the key's source).
+
+    `authenticated` says who vouches for the profile values (name, title, company, phone…): an integration's API
+    key or a signed-in user's import may replace what is known (with non-empty values). Anyone else (the public
+    form, the tracking snippet, the email pixel) can type any email, so their values only fill a lead's EMPTY
+    fields and never give a lead that has a company another one; what they sent is kept on the touch
+    (`properties["submitted"]`) and the lead page offers the differing values for a person to accept
+    (`leads.services.lead_accept_submitted`).
 
     Every event is judged on its own: invalid ones are reported by index, a replayed id (same source, same id,
     in this batch or any earlier one) is counted as a duplicate and changes nothing, the rest are stored.
@@ -80,13 +88,25 @@ def events_ingest(
         try:
             if two_phase:
                 with transaction.atomic():
-                    batch = _prepare(valid, source=source, lead_source=lead_source, visible_to=visible_to)
+                    batch = _prepare(
+                        valid,
+                        source=source,
+                        lead_source=lead_source,
+                        visible_to=visible_to,
+                        authenticated=authenticated,
+                    )
                 with transaction.atomic():
                     result = _write(batch, campaign_id=campaign_id)
             else:
                 with transaction.atomic():
                     result = _write(
-                        _prepare(valid, source=source, lead_source=lead_source, visible_to=visible_to),
+                        _prepare(
+                            valid,
+                            source=source,
+                            lead_source=lead_source,
+                            visible_to=visible_to,
+                            authenticated=authenticated,
+                        ),
                         campaign_id=campaign_id,
                     )
             break
@@ -111,6 +131,7 @@ class _Batch:
     source: str
     now: dt.datetime
     result: IngestResult
+    authenticated: bool = False
     unique: list[tuple[int, EventIn]] = field(default_factory=list)
     lead_by_email: dict[str, int] = field(default_factory=dict)
     company_of: dict[int, int] = field(default_factory=dict)  # event index → company pk
@@ -123,13 +144,18 @@ class _Batch:
 
 
 def _prepare(
-    valid: list[tuple[int, EventIn]], *, source: str, lead_source: str, visible_to: User | None = None
+    valid: list[tuple[int, EventIn]],
+    *,
+    source: str,
+    lead_source: str,
+    visible_to: User | None = None,
+    authenticated: bool = False,
 ) -> _Batch:
     """Drop replays, bad lead ids and leads hidden from `visible_to`; make sure the companies, leads and
     visitors the batch names exist."""
     result = IngestResult()
     now = timezone.now()
-    batch = _Batch(source=source, now=now, result=result)
+    batch = _Batch(source=source, now=now, result=result, authenticated=authenticated)
     if not valid:
         return batch
 
@@ -147,15 +173,16 @@ def _prepare(
     named_ids = {
         ev.lead_id for _i, ev in candidates if ev.lead_id and ev.lead_id <= BIGINT_MAX
     }  # else: no lead
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, str, int | None]] = []
     if emails or named_ids:
         found = list(
             Lead.objects.filter(Q(AnyOf(Lower("email"), emails)) | Q(AnyOf(F("pk"), named_ids))).values_list(
-                "pk", Lower("email")
+                "pk", Lower("email"), "company_id"
             )
         )
-    known_ids = {pk for pk, _email in found}
-    lead_by_email = {email: pk for pk, email in found}
+    known_ids = {pk for pk, _email, _company in found}
+    lead_by_email = {email: pk for pk, email, _company in found}
+    has_company = {pk for pk, _email, company in found if company}
     hidden, visitor_lead = (
         _hidden_leads(candidates, known_ids, visible_to) if visible_to is not None else (set(), {})
     )
@@ -190,8 +217,16 @@ def _prepare(
     if not unique:
         return batch
 
-    # 4. Companies, then the leads that do not exist yet (so touches can point at them).
-    company_of = _companies_resolve(unique, now=now)
+    # 4. Companies, then the leads that do not exist yet (so touches can point at them). An unauthenticated
+    #    event never names the company of a lead that has one: no company is created for it.
+    company_of = _companies_resolve(
+        [
+            (index, ev)
+            for index, ev in unique
+            if authenticated or (lead_by_email.get(ev.email) if ev.email else ev.lead_id) not in has_company
+        ],
+        now=now,
+    )
     new_leads: dict[str, dict[str, Any]] = {}
     for index, ev in unique:
         if ev.email and ev.email not in lead_by_email:
@@ -274,7 +309,7 @@ def _write(batch: _Batch, *, campaign_id: int | None) -> IngestResult:
                 "utm_content": ev.utm_content,
                 "utm_term": ev.utm_term,
                 "campaign_id": campaign_by_code.get(ev.utm_campaign, campaign_id),
-                "properties": ev.properties,
+                "properties": ev.properties if batch.authenticated else _with_submitted(ev),
                 "source": batch.source,
                 "idempotency_key": ev.id,
             }
@@ -361,6 +396,12 @@ def _write(batch: _Batch, *, campaign_id: int | None) -> IngestResult:
         elif wanted.get("consent_email") and row["unsubscribed_at"]:
             # An unsubscribe is undone only on purpose (by hand), never by a later form post, import or event.
             del wanted["consent_email"]
+        if not batch.authenticated:  # anyone may type this email: fill what is empty, keep what is known
+            wanted = {
+                name: value
+                for name, value in wanted.items()
+                if name not in (*LEAD_PROFILE_FIELDS, "company_id") or not row[name]
+            }
         wanted = {name: value for name, value in wanted.items() if row[name] != value}
         if wanted:
             row.update(wanted)
@@ -370,6 +411,14 @@ def _write(batch: _Batch, *, campaign_id: int | None) -> IngestResult:
     leads_touched(touched)
     result.lead_ids = sorted(touched)
     return result
+
+
+def _with_submitted(ev: EventIn) -> dict[str, Any]:
+    """The touch's properties with the profile values the event sent, for a person to review on the lead page."""
+    submitted = {name: value for name in SUBMITTED_FIELDS if (value := getattr(ev, name))}
+    if not submitted:
+        return ev.properties
+    return {**ev.properties, SUBMITTED_KEY: submitted}
 
 
 def _has_profile(ev: EventIn, batch: _Batch, index: int) -> bool:

@@ -221,6 +221,40 @@ def test_it_creates_and_fills_leads_by_email_case_insensitively():
     assert (new.name, new.phone, new.source) == ("新規 一郎", "03-0000-0000", LeadSource.API)
 
 
+@pytest.mark.parametrize("authenticated", [False, True])
+def test_only_an_authenticated_source_replaces_known_profile_values(authenticated):
+    """An API key or a user's import vouches for its values; the public form and tracking do not, so their
+    values only fill what is empty and are kept on the touch for a person to review."""
+    company = Company.objects.create(name="株式会社既存", domain="kizon.co.jp")
+    lead = make_lead("known@kizon.co.jp", name="既存 太郎", title="課長", company=company)
+
+    ingest(
+        [
+            {
+                "id": "1",
+                "type": "form_submit",
+                "email": "known@kizon.co.jp",
+                "name": "別人 次郎",
+                "title": "社長",
+                "department": "営業部",
+                "company": "株式会社別会社",
+                "company_domain": "betsu.example.jp",
+            }
+        ],
+        authenticated=authenticated,
+    )
+
+    lead.refresh_from_db()
+    if authenticated:
+        assert (lead.name, lead.title, lead.company.name) == ("別人 次郎", "社長", "株式会社別会社")
+        assert "submitted" not in Touch.objects.get().properties
+    else:
+        assert (lead.name, lead.title, lead.company) == ("既存 太郎", "課長", company)
+        assert not Company.objects.filter(domain="betsu.example.jp").exists()
+        assert Touch.objects.get().properties["submitted"]["title"] == "社長"
+    assert lead.department == "営業部"  # an empty field is filled either way
+
+
 def test_it_resolves_companies_by_domain_or_name_and_fills_what_they_lack():
     known = Company.objects.create(name="株式会社既存", domain="kizon.co.jp")
     ingest(

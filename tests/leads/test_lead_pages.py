@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 
 from campaigns.models import Campaign
-from leads.choices import AwarenessStage, LifecycleStage, TouchType
+from leads.choices import AwarenessStage, LeadSource, LifecycleStage, TouchType
+from leads.ingest import events_ingest
 from leads.models import Company, Lead, Touch, Visitor
 from leads.scoring.defaults import ensure_default_scoring
 from leads.services import company_resolve, lead_upsert
@@ -157,7 +159,7 @@ def test_detail_query_count_is_fixed(client, marketer, django_assert_num_queries
         )
 
     add_touches(3, 0)
-    with django_assert_num_queries(15) as few:  # the explanation reads the active fit rules once
+    with django_assert_num_queries(16) as few:  # the explanation reads the active fit rules once
         client.get(f"/leads/{lead.pk}/")
     add_touches(300, 3)
     with django_assert_num_queries(len(few.captured_queries)):
@@ -219,3 +221,79 @@ def test_other_reps_lead_has_no_activity_form(client, owner, outsider):
         client.post(f"/pipeline/leads/{lead.pk}/activities/", {"type": "call", "subject": "x"}).status_code
         == 404
     )
+
+
+def _spoofed(lead_email, sid, **values):
+    """A public form post for a known lead's email (unauthenticated: fills empty fields only)."""
+    events_ingest(
+        events=[{"id": sid, "type": "form_submit", "email": lead_email, **values}],
+        source="form:1",
+        lead_source=LeadSource.WEB_FORM,
+    )
+
+
+def test_detail_offers_differing_submitted_values_and_accepts_one_or_all(client, marketer, caplog):
+    company = company_resolve(name="株式会社本物", domain="honmono.example.jp")
+    lead = _lead("sato@honmono.example.jp", company=company, name="佐藤 花子", title="課長")
+    _spoofed(lead.email, "s-1", title="部長", phone="03-1111-2222")
+    _spoofed(
+        lead.email,
+        "s-2",
+        name="佐藤 華子",
+        title="本部長",
+        company="株式会社新社名",
+        company_domain="shin.example.jp",
+    )
+    client.force_login(marketer)
+    url = reverse("leads:detail", args=[lead.pk])
+
+    with translation.override("en"):
+        html = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Submitted values that differ" in html
+    assert "本部長" in html and "佐藤 華子" in html and "株式会社新社名 (shin.example.jp)" in html
+    assert "部長</strong>" not in html.replace("本部長</strong>", "")  # only the latest value per field
+    assert "03-1111-2222</strong>" not in html  # the empty phone was filled, so nothing differs
+
+    latest = Touch.objects.get(idempotency_key="s-2")
+    accept = reverse("leads:accept_submitted", args=[lead.pk])
+    with caplog.at_level("INFO", logger="leads.services"):
+        response = client.post(accept, {"accept": f"{latest.pk}:title"})
+    assert response.status_code == 302 and response["Location"] == url
+    lead.refresh_from_db()
+    assert (lead.title, lead.name, lead.company, lead.phone) == (
+        "本部長",
+        "佐藤 花子",
+        company,
+        "03-1111-2222",
+    )
+    assert f"lead {lead.pk}: user {marketer.pk} accepted ['title']" in caplog.text
+    assert "本部長" not in caplog.text  # the log names fields, not personal values
+    latest.refresh_from_db()
+    assert latest.properties["accepted"][0]["fields"] == ["title"]
+
+    client.post(accept, {"accept": [f"{latest.pk}:name", f"{latest.pk}:company"]})  # "Accept all"
+
+    lead.refresh_from_db()
+    assert (lead.name, lead.company.name, lead.company.domain) == (
+        "佐藤 華子",
+        "株式会社新社名",
+        "shin.example.jp",
+    )
+    assert "Submitted values that differ" not in client.get(url).content.decode()
+
+
+def test_accepting_needs_a_post_and_a_lead_the_user_may_see(client, owner, outsider):
+    lead = _lead("mine@example.jp", owner=owner, name="担当 リード", title="課長")
+    _spoofed(lead.email, "s-1", title="社長")
+    touch = Touch.objects.get()
+    accept = reverse("leads:accept_submitted", args=[lead.pk])
+
+    client.force_login(outsider)
+    assert client.post(accept, {"accept": f"{touch.pk}:title"}).status_code == 404
+    client.force_login(owner)
+    assert client.get(accept).status_code == 405
+    other = _lead("other@example.jp", owner=owner)
+    client.post(reverse("leads:accept_submitted", args=[other.pk]), {"accept": f"{touch.pk}:title"})
+    lead.refresh_from_db()
+    other.refresh_from_db()
+    assert lead.title == "課長" and other.title == ""  # another lead's touch is ignored

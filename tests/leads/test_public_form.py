@@ -7,8 +7,9 @@ import json
 import pytest
 from django.test import override_settings
 
-from leads.models import Lead, Touch, Visitor
-from tests.leads.factories import CampaignFactory, FormEndpointFactory
+from leads.models import Company, Lead, Touch, Visitor
+from leads.services import company_resolve
+from tests.leads.factories import CampaignFactory, FormEndpointFactory, make_lead
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clear_cache")]
 
@@ -266,3 +267,43 @@ def test_without_a_redirect_url_it_shows_a_thank_you_page(client):
     )
     assert response.status_code == 200
     assert "Thank you" in response.content.decode()
+
+
+def test_a_post_for_a_known_lead_fills_empty_fields_and_overwrites_nothing(client, endpoint):
+    """Anyone can type a known lead's email into a public form: what is known stays, no company is made up."""
+    company = company_resolve(name="株式会社本物", domain="honmono.example.jp")
+    lead = make_lead("sato@honmono.example.jp", name="佐藤 花子", title="課長", company=company)
+
+    response = post(
+        client,
+        {
+            "email": "SATO@honmono.example.jp",
+            "name": "偽 太郎",
+            "title": "代表取締役社長",
+            "company": "株式会社ニセモノ",
+            "phone": "03-9999-0000",
+            "sm_sid": "spoof-1",
+        },
+    )
+
+    assert response.status_code == 303
+    lead.refresh_from_db()
+    assert (lead.name, lead.title, lead.company, lead.phone) == ("佐藤 花子", "課長", company, "03-9999-0000")
+    assert list(Company.objects.values_list("name", flat=True)) == ["株式会社本物"]
+    assert lead.lifecycle_stage == Lead._meta.get_field("lifecycle_stage").default
+    touch = Touch.objects.get(lead=lead)  # recorded as a touch, with what was sent
+    assert touch.properties["submitted"] == {
+        "name": "偽 太郎",
+        "title": "代表取締役社長",
+        "company": "株式会社ニセモノ",
+        "phone": "03-9999-0000",
+    }
+
+
+def test_a_post_gives_a_known_lead_without_a_company_one(client, endpoint):
+    lead = make_lead("nocompany@example.jp", name="会社 なし")
+
+    post(client, {"email": "nocompany@example.jp", "company": "株式会社はじめて", "sm_sid": "first-company"})
+
+    lead.refresh_from_db()
+    assert lead.company.name == "株式会社はじめて"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
@@ -9,6 +10,7 @@ import json
 import threading
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.management import call_command
 from django.db import connection, connections
 from django.forms.models import model_to_dict
@@ -18,6 +20,7 @@ from django.utils import timezone, translation
 
 from kpis.periods import Period
 from kpis.registry import compute
+from kpis.services import action_item_create
 from leads.choices import LeadSource, TouchType
 from leads.importing import import_job_create, import_job_run
 from leads.ingest import events_ingest
@@ -25,7 +28,14 @@ from leads.models import ErasureRecord, Handoff, ImportJob, Lead, Touch, Visitor
 from leads.privacy import lead_erase, lead_export, unsubscribe_path
 from leads.services import company_resolve, lead_upsert
 from pipeline.models import Activity, Deal
-from pipeline.services import activity_log, deal_close_won, deal_create, pipeline_ensure_default
+from pipeline.services import (
+    activity_log,
+    deal_close_lost,
+    deal_close_won,
+    deal_create,
+    pipeline_ensure_default,
+    task_create,
+)
 from salesmarketing.models import ApiKey, Notification, Team, User
 from salesmarketing.services import api_key_create, notification_send
 from tests.conftest import require_or_skip
@@ -205,6 +215,105 @@ def test_erasing_removes_the_person_and_keeps_the_revenue(person, rep, admin):
         assert after[key] == before[key], key
     assert after["leads_acquired"] == before["leads_acquired"] - 1
     assert record.counts["deals_detached"] == 1 and record.counts["touches"] == 4
+
+
+PHONE = "03-1234-5678"
+KANA = "ヤマダ タロウ"
+
+
+def _text_columns() -> list[tuple[str, str]]:
+    """Every text, varchar, JSON and binary column of every table in the database, found by introspection (not
+    from the models, so a table that no model describes is searched too)."""
+    wanted = {"CharField", "TextField", "JSONField", "EmailField", "SlugField", "URLField", "BinaryField"}
+    columns = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            for column in connection.introspection.get_table_description(cursor, table):
+                field_type = connection.introspection.get_field_type(column.type_code, column)
+                if field_type in wanted or "char" in str(field_type).lower():
+                    columns.append((table, column.name))
+    return columns
+
+
+def _as_texts(value) -> list[str]:
+    """The column value as text, in every form a search should see: bytes decoded, JSON unescaped."""
+    if value is None:
+        return []
+    if isinstance(value, (bytes, memoryview)):
+        raw = bytes(value)
+        return [raw.decode("utf-8", "ignore"), raw.decode("cp932", "ignore")]
+    if not isinstance(value, str):
+        return [json.dumps(value, ensure_ascii=False)]
+    texts = [value]
+    with contextlib.suppress(ValueError):  # SQLite keeps JSON \u-escaped
+        texts.append(json.dumps(json.loads(value), ensure_ascii=False))
+    return texts
+
+
+def copies_of(values: list[str]) -> list[tuple[str, str, str]]:
+    """(table, column, value) for every cell of the database holding one of the values, in any letter case."""
+    needles = [v.casefold() for v in values]
+    found = []
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for table, column in _text_columns():
+            cursor.execute(f"SELECT {qn(column)} FROM {qn(table)}")
+            for (cell,) in cursor.fetchall():
+                for text in _as_texts(cell):
+                    found += [
+                        (table, column, v)
+                        for v, n in zip(values, needles, strict=True)
+                        if n in text.casefold()
+                    ]
+    return found
+
+
+def test_after_an_erasure_no_table_holds_the_email_name_phone_or_tracking_id(person, rep, admin):
+    """Rows people wrote elsewhere quote the person in other letter cases; after the erasure no text, varchar,
+    JSON or binary column of any table holds the email, name, kana, phone or tracking id."""
+    lead_upsert(email=EMAIL.upper(), source="manual", phone=PHONE, name_kana=KANA)
+    person.refresh_from_db()
+    assert (person.phone, person.name_kana) == (PHONE, KANA)
+    shouting = EMAIL.upper()
+    won = Deal.objects.get(contact=person)
+    activity_log(
+        by=rep, type="email", subject=f"Re: {shouting}", deal=won, body=f"To: {shouting}, tel {PHONE}"
+    )
+    task_create(deal=won, title=f"{shouting} に見積送付", due_date=timezone.localdate(), by=rep)
+    lost = deal_create(
+        name="追加案件",
+        owner=rep,
+        by=rep,
+        company=won.company,
+        contact=person,
+        amount=100_000,
+        expected_close_date=timezone.localdate() + dt.timedelta(days=3),
+    )
+    deal_close_lost(
+        deal=lost, cause=Deal.LossCause.PRICE, side=Deal.LossSide.SALES, note=f"{shouting} 予算なし", by=rep
+    )
+    action_item_create(
+        title=f"{NAME.replace(' ', '')}様 ({shouting}) に再連絡",
+        owner=rep,
+        due_date=timezone.localdate(),
+        week=Period.week_of(timezone.localdate()),
+        by=rep,
+    )
+    notification_send(recipient=rep, title="返信あり", body=f"{shouting} から返信")
+    LogEntry.objects.log_actions(
+        user_id=admin.pk, queryset=[person], action_flag=CHANGE, change_message="電話番号"
+    )
+    values = [EMAIL, NAME, KANA, PHONE, "vid-taro"]
+    before = copies_of(values)
+    assert {v for _t, _c, v in before} == set(values)  # the search sees them before
+    if connection.vendor == "postgresql":  # the visitor roll-up, kept by a trigger there
+        assert ("kpis_visitorperiod", "visitor", "vid-taro") in before
+
+    lead_erase(lead=person, by=admin)
+
+    assert copies_of(values) == []
+    lost.refresh_from_db()
+    assert lost.loss_note == "— 予算なし"  # the note stays, without the person
 
 
 def test_the_audit_row_names_nobody(person, admin):
