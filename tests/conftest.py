@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import pytest
@@ -18,6 +19,36 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _redis_url_for_worker(url: str, index: int) -> str:
+    """The Redis URL of xdist worker `index`: database N + index of the URL's N (redis://host:port/N)."""
+    match = re.fullmatch(r"(redis://[^/?#]*)(?:/(\d*))?(\?.*)?", url)
+    if not match:
+        raise pytest.UsageError(f"cannot give each xdist worker its own Redis database in {url!r}")
+    db = int(match.group(2) or 0) + index
+    if db > 15:  # Redis ships with databases 0-15
+        raise pytest.UsageError(
+            f"{url!r} + xdist worker {index} is Redis database {db}: use fewer workers (-n)"
+        )
+    return f"{match.group(1)}/{db}{match.group(3) or ''}"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """pytest-xdist, in the controller, before worker gwN imports Django: give that worker a Redis database of
+    its own (the URL's database + N) for its broker, results and any Redis cache. Celery's queues are keys of
+    that database, so a real worker started by one xdist worker never takes another's tasks, and a purge or a
+    flush stays within it. pytest-django already gives each worker its own test database (test_<name>_gwN);
+    subprocesses (gunicorn, celery) inherit the environment."""
+    index = int(node.gateway.id.removeprefix("gw"))
+    env = {
+        name: _redis_url_for_worker(os.environ[name], index)
+        for name in ("REDIS_URL", "CACHE_URL")
+        if os.environ.get(name)
+    }
+    env["SM_TEST_BASE_REDIS_URL"] = os.environ.get("REDIS_URL", "")  # what the run was given (for a test)
+    node.gateway.remote_exec(f"import os; os.environ.update({env!r})").waitclose()
 
 
 def require_or_skip(condition: bool, reason: str) -> None:

@@ -87,7 +87,7 @@ def test_gunicorn_serves_healthz_and_the_login_page(process_env):
         _stop(proc)
 
 
-def test_celery_worker_and_beat_processes_start_and_work(process_env):
+def test_celery_worker_and_beat_processes_start_and_work(process_env, tmp_path):
     from salesmarketing.celery import app as celery_app
 
     celery_app.conf.task_always_eager = False
@@ -108,7 +108,7 @@ def test_celery_worker_and_beat_processes_start_and_work(process_env):
             "--loglevel",
             "INFO",
             "--schedule",
-            "/tmp/sm-test-beat",
+            str(tmp_path / "beat-schedule"),
         ],
         cwd=ROOT,
         env=process_env,
