@@ -188,6 +188,10 @@ class ActionItem(models.Model):
         else only sees it."""
         return may_assign_action_item(user=user, owner_id=self.owner_id)
 
+    @property
+    def is_overdue(self) -> bool:
+        return not self.is_done and self.due_date < timezone.localdate()
+
 
 def manages_action_items(user) -> bool:
     """Managers (who run the weekly meeting) and admins add and change anyone's action items."""
@@ -200,10 +204,6 @@ def may_assign_action_item(*, user, owner_id: int) -> bool:
     if user is None or not user.is_authenticated:
         return False
     return manages_action_items(user) or user.pk == owner_id
-
-    @property
-    def is_overdue(self) -> bool:
-        return not self.is_done and self.due_date < timezone.localdate()
 
 
 class VisitorPeriod(models.Model):

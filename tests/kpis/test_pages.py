@@ -350,9 +350,13 @@ def test_others_see_an_action_item_without_controls_and_a_forged_toggle_is_403(
     item = _item(owner, manager)
     done_url = reverse("kpis:action_item_done", args=[item.pk])
 
+    late = services.action_item_create(
+        title="先週の宿題", owner=owner, due_date=dt.date(2026, 11, 20), week=W47, by=manager
+    )
     client.force_login(teammate)
     html = client.get("/kpis/weekly/?week=2026-W47").content.decode()
     assert "見積テンプレートを更新" in html  # the review is shared
+    assert f'class="action-item is-overdue" id="action-{late.pk}"' in html  # due 11/20, now 11/25
     assert done_url not in html and 'class="check is-readonly"' in html
     for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
         assert client.post(done_url, {"done": "1", "week": "2026-W47"}, **headers).status_code == 403
