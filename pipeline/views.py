@@ -34,9 +34,9 @@ from pipeline.forms import (
     DealEditForm,
     MoveForm,
     TaskForm,
-    add_service_errors,
 )
 from pipeline.models import Deal, Stage, Task
+from salesmarketing.forms import add_service_errors
 from salesmarketing.htmx import HtmxHttpRequest
 
 FILTER_FIELDS = ("scope", "owner", "close_from", "close_to", "q", "pipeline")
