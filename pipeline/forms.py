@@ -69,9 +69,15 @@ class BoardFilterForm(forms.Form):
         )
 
 
+def _version_field() -> forms.IntegerField:
+    """The deal's version when the user loaded it: a change made since then is refused (409), not overwritten."""
+    return forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+
 class MoveForm(forms.Form):
     stage = forms.ModelChoiceField(label=_("Move to"), queryset=Stage.objects.none())
     before = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    version = _version_field()
 
     def __init__(self, *args, stages: list[Stage], **kwargs):
         super().__init__(*args, **kwargs)
@@ -79,6 +85,7 @@ class MoveForm(forms.Form):
 
 
 class CloseWonForm(forms.Form):
+    version = _version_field()
     amount = forms.DecimalField(
         label=_("Final amount (JPY)"),
         min_value=0,
@@ -89,6 +96,7 @@ class CloseWonForm(forms.Form):
 
 
 class CloseLostForm(forms.Form):
+    version = _version_field()
     cause = forms.ChoiceField(
         label=_("Why was it lost?"), choices=[("", "---------"), *Deal.LossCause.choices]
     )
