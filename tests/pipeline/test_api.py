@@ -245,7 +245,7 @@ def test_a_won_deal_is_not_closed_as_lost_through_the_api_without_reopening(
 
     response = _patch(client, deal.pk, lost, auth)
     assert response.status_code == 422 and _fields(response) == {"stage_id"}
-    assert "Reopen" in response.json()["detail"][0]["msg"]
+    assert "再開してください" in response.json()["detail"][0]["msg"]
     # reopening is its own, explicit step: then it can be closed as lost
     assert _patch(client, deal.pk, {"stage_id": stages["Proposal"].pk}, auth).json()["status"] == "open"
     assert _patch(client, deal.pk, lost, auth).json()["status"] == "lost"

@@ -87,7 +87,7 @@ def test_won_and_lost_do_not_flip_into_each_other_without_reopening(deal, stages
         services.deal_change_stage(deal=closed, stage=stages[then], by=owner, version=closed.version, **close)
 
     assert list(excinfo.value.message_dict) == ["stage"]
-    assert "Reopen" in excinfo.value.message_dict["stage"][0]
+    assert "再開してください" in excinfo.value.message_dict["stage"][0]
     deal.refresh_from_db()
     assert (deal.status, deal.stage, deal.version) == (first.lower(), stages[first], closed.version)
     with pytest.raises(ValidationError):  # the named services keep the same rule

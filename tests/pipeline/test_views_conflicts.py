@@ -170,15 +170,19 @@ def test_a_won_card_dropped_on_lost_must_be_reopened_first(owner_client, deal, s
         **HTMX,
     )
 
-    assert response.status_code == 422 and "Reopen" in response.content.decode()
+    assert response.status_code == 422 and "再開してください" in response.content.decode()
     assert "HX-Retarget" not in response
     response = owner_client.post(
         reverse("pipeline:deal_close", args=[deal.pk]),
         {"stage": stages["Lost"].pk, "cause": "price", "side": "external", "version": won.version},
     )
-    assert response.status_code == 200 and "Reopen" in response.content.decode()
+    assert response.status_code == 200 and "再開してください" in response.content.decode()
     deal.refresh_from_db()
     assert (deal.status, deal.won_amount) == ("won", 1_000_000)
+    # the won deal's page offers no "Mark as lost" (the move form reopens it)
+    page = owner_client.get(deal.get_absolute_url()).content.decode()
+    close = reverse("pipeline:deal_close", args=[deal.pk])
+    assert f"{close}?stage={stages['Lost'].pk}" not in page and f"{close}?stage={stages['Won'].pk}" in page
 
 
 def test_saving_the_deal_with_htmx_refreshes_the_version_of_the_page_move_form(owner_client, deal, stages):
