@@ -31,20 +31,13 @@ from campaigns.forms import (
 from campaigns.models import AttributionModel, Campaign, CampaignCost, Dimension, Persona, PersonaRule
 from campaigns.personas import lead_persona_set
 from leads.models import Lead
+from salesmarketing.forms import add_service_errors
 from salesmarketing.htmx import HtmxHttpRequest, partial_or_page
 
 
 def _require_editor(request: HtmxHttpRequest) -> None:
     if not selectors.can_edit(request.user):
         raise PermissionDenied
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 def _query_without(request: HtmxHttpRequest, *keys: str) -> str:
@@ -100,7 +93,7 @@ def campaign_create(request: HtmxHttpRequest) -> HttpResponse:
         try:
             campaign = services.campaign_create(by=request.user, personas=personas, **data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Campaign “%(name)s” created.") % {"name": campaign.name})
             return redirect(campaign)
@@ -118,7 +111,7 @@ def campaign_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         try:
             services.campaign_update(campaign=campaign, by=request.user, personas=personas, **data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Campaign saved."))
             return redirect(campaign)
@@ -244,7 +237,7 @@ def persona_edit(request: HtmxHttpRequest, pk: int | None = None) -> HttpRespons
         try:
             persona = services.persona_save(persona=form.save(commit=False))
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Persona saved."))
             return redirect(persona)
@@ -304,7 +297,7 @@ def rule_add(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         try:
             services.rule_save(rule=form.save(commit=False))
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Rule added; leads are being matched again."))
             return _rules_response(request, persona)
@@ -320,7 +313,7 @@ def rule_edit(request: HtmxHttpRequest, pk: int, rule_pk: int) -> HttpResponse:
         try:
             services.rule_save(rule=form.save(commit=False))
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Rule saved; leads are being matched again."))
             return _rules_response(request, rule.persona)

@@ -26,6 +26,7 @@ from kpis.periods import KINDS, WEEK, Period, PeriodError, local_today
 from kpis.registry import get_kpi
 from kpis.review import action_item_owners, action_items_for_week
 from kpis.review import weekly_review as review_selector
+from salesmarketing.forms import add_service_errors
 from salesmarketing.htmx import HtmxHttpRequest, partial_or_page
 from salesmarketing.models import Team, User
 
@@ -160,8 +161,7 @@ def action_item_create(request: HtmxHttpRequest) -> HttpResponse:
                 by=request.user,
             )
         except ValidationError as exc:
-            for name, errors in exc.message_dict.items():
-                form.add_error(name if name in form.fields else None, errors)
+            add_service_errors(form, exc)
         else:
             return _actions_response(request, week=week, team=team)
     if not request.htmx:

@@ -1,22 +1,27 @@
-"""Deals over the JSON API: create, read, and update (fields, stage, close won / lost).
+"""Deals over the JSON API: create, read, and update (fields, stage, close won / lost, reopen).
 
 Needs the `deals:write` scope. The key's user (when set) is the acting user and sees what they would see in the
-app; a key without a user acts for the integration and sees every deal. Errors are JSON: 404 for a deal the
-key cannot see, 409 when the deal changed since `version`, 422 with field locations for invalid input.
+app; a key without a user acts for the integration and sees every deal. A deal's `version` is also its ETag; a
+PATCH that sends it (`If-Match` header or `version` field) is refused with 409 and the current deal when the
+deal changed since. Stage moves, closes and reopens go through the same service as the board. Errors are JSON:
+404 for a deal the key cannot see, 409 for a stale version, 422 with field locations for invalid input
+(unknown fields included; ids, amounts and probabilities are JSON integers, never booleans or strings).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as ApiValidationError
+from pydantic import ConfigDict, StrictInt
 
 from leads.ingest import Text
 from leads.models import Company, Lead
@@ -32,22 +37,26 @@ router = Router(tags=["deals"])
 SourceChoice = Literal["marketing", "sales", "referral", "partner"]
 LossCauseChoice = Literal[tuple(Deal.LossCause.values)]  # type: ignore[valid-type]
 LossSideChoice = Literal[tuple(Deal.LossSide.values)]  # type: ignore[valid-type]
-Money = Decimal
+# Whole yen as a JSON integer: `true`, `1.5` or `"100"` are not amounts.
+Money = Annotated[StrictInt, Field(ge=0, lt=10**14)]
+Id = StrictInt
 
 
 class DealIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     name: Text = Field(..., min_length=1, max_length=200)
-    company_id: int | None = None
+    company_id: Id | None = None
     company_name: Text | None = Field(
         None, max_length=200, description="Found or created when no company_id."
     )
-    contact_lead_id: int | None = None
-    owner_id: int | None = Field(None, description="Default: the API key's user.")
-    stage_id: int | None = Field(
+    contact_lead_id: Id | None = None
+    owner_id: Id | None = Field(None, description="Default: the API key's user.")
+    stage_id: Id | None = Field(
         None, description="An open stage; default: the first stage of the default pipeline."
     )
-    amount: Money = Field(Decimal(0), ge=0, max_digits=14, decimal_places=0)
-    probability: int | None = Field(None, ge=0, le=100, description="Default: the stage's probability.")
+    amount: Money = 0
+    probability: StrictInt | None = Field(None, ge=0, le=100, description="Default: the stage's probability.")
     expected_close_date: InRangeDate | None = None
     source: SourceChoice = "sales"
     next_step: Text = Field("", max_length=200)
@@ -55,20 +64,24 @@ class DealIn(Schema):
 
 
 class DealPatch(Schema):
-    version: int | None = Field(
-        None, description="When given, the update is refused (409) if the deal changed."
+    model_config = ConfigDict(extra="forbid")
+
+    version: StrictInt | None = Field(
+        None, description="When given (or sent as If-Match), the update is refused (409) if the deal changed."
     )
     name: Text | None = Field(None, min_length=1, max_length=200)
-    amount: Money | None = Field(None, ge=0, max_digits=14, decimal_places=0)
-    probability: int | None = Field(None, ge=0, le=100)
+    amount: Money | None = None
+    probability: StrictInt | None = Field(None, ge=0, le=100)
     expected_close_date: InRangeDate | None = None
     next_step: Text | None = Field(None, max_length=200)
     next_step_date: InRangeDate | None = None
-    owner_id: int | None = None
-    stage_id: int | None = Field(
-        None, description="Moving to the won stage needs won_amount; to lost, loss_cause and loss_side."
+    owner_id: Id | None = None
+    stage_id: Id | None = Field(
+        None,
+        description="An open stage moves (and reopens) the deal; the won stage closes it with won_amount (or "
+        "amount), the lost stage with loss_cause and loss_side. Won and lost never flip without reopening.",
     )
-    won_amount: Money | None = Field(None, ge=0, max_digits=14, decimal_places=0)
+    won_amount: Money | None = None
     loss_cause: LossCauseChoice | None = None
     loss_side: LossSideChoice | None = None
     loss_note: Text | None = Field(None, max_length=2000)
@@ -109,6 +122,11 @@ class ErrorOut(Schema):
     detail: str
 
 
+class ConflictOut(Schema):
+    detail: str
+    deal: DealOut
+
+
 def _out(deal: Deal) -> DealOut:
     return DealOut(
         id=deal.pk,
@@ -146,12 +164,23 @@ def _invalid(field: str, message: str) -> ApiValidationError:
     return ApiValidationError([{"loc": ["body", field], "msg": message, "type": "value_error"}])
 
 
-def _from_service(error: DjangoValidationError) -> ApiValidationError:
+# The closing service names its arguments; the API names its fields.
+CLOSE_FIELDS = {
+    "amount": "won_amount",
+    "cause": "loss_cause",
+    "side": "loss_side",
+    "note": "loss_note",
+    "stage": "stage_id",
+}
+
+
+def _from_service(error: DjangoValidationError, fields: dict[str, str] | None = None) -> ApiValidationError:
+    fields = fields or {}
     if hasattr(error, "error_dict"):
         return ApiValidationError(
             [
                 {
-                    "loc": ["body"] if field == "__all__" else ["body", field],
+                    "loc": ["body"] if field == "__all__" else ["body", fields.get(field, field)],
                     "msg": message,
                     "type": "value_error",
                 }
@@ -242,22 +271,54 @@ def create_deal(request: HttpRequest, payload: DealIn):
     return Status(201, _out(_deal(None, deal.pk)))
 
 
+def _etag(deal: Deal) -> str:
+    return f'"{deal.version}"'
+
+
+def _if_match(request: HttpRequest) -> int | None:
+    """The version in an If-Match header (`"3"`, `W/"3"` or `3`); None without one or for `*`."""
+    header = (request.headers.get("If-Match") or "").strip()
+    if not header or header == "*":
+        return None
+    match = re.fullmatch(r'(?:W/)?"?([0-9]{1,10})"?', header)
+    if match is None:
+        raise ApiValidationError(
+            [
+                {
+                    "loc": ["header", "If-Match"],
+                    "msg": "Give the deal's version (its ETag).",
+                    "type": "value_error",
+                }
+            ]
+        )
+    return int(match.group(1))
+
+
 @router.get("/deals/{deal_id}", response={200: DealOut, 404: ErrorOut}, summary="Read a deal")
-def get_deal(request: HttpRequest, deal_id: int):
+def get_deal(request: HttpRequest, deal_id: int, response: HttpResponse):
     _key, user = _acting(request)
-    return _out(_deal(user, deal_id))
+    deal = _deal(user, deal_id)
+    response["ETag"] = _etag(deal)
+    return _out(deal)
 
 
 @router.patch(
-    "/deals/{deal_id}", response={200: DealOut, 404: ErrorOut, 409: ErrorOut}, summary="Update a deal"
+    "/deals/{deal_id}",
+    response={200: DealOut, 404: ErrorOut, 409: ConflictOut},
+    summary="Update a deal",
 )
-def update_deal(request: HttpRequest, deal_id: int, payload: DealPatch):
-    """Change fields; move to an open stage; close as won (`stage_id` of the won stage with `won_amount`) or as
-    lost (the lost stage with `loss_cause` and `loss_side`)."""
+def update_deal(request: HttpRequest, deal_id: int, payload: DealPatch, response: HttpResponse):
+    """Change fields; move to an open stage (a closed deal is reopened); close as won (`stage_id` of the won
+    stage with `won_amount`) or as lost (the lost stage with `loss_cause` and `loss_side`). With the version the
+    client saw (`If-Match` or `version`), a deal changed since answers 409 with the deal as it is now."""
     _key, user = _acting(request)
     deal = _deal(user, deal_id)
     data = payload.dict(exclude_unset=True)
     version = data.pop("version", None)
+    header_version = _if_match(request)
+    if version is not None and header_version is not None and version != header_version:
+        raise _invalid("version", "The version and the If-Match header disagree.")
+    version = version if version is not None else header_version
     stage_id = data.pop("stage_id", None)
     close = {k: data.pop(k) for k in ("won_amount", "loss_cause", "loss_side", "loss_note") if k in data}
     if "owner_id" in data:
@@ -271,47 +332,40 @@ def update_deal(request: HttpRequest, deal_id: int, payload: DealPatch):
         stage = Stage.objects.filter(pk=stage_id, pipeline_id=deal.stage.pipeline_id).first()
         if stage is None:
             raise _invalid("stage_id", "No stage with this id in the deal's pipeline.")
-        if stage.is_won and close.get("won_amount") is None and data.get("amount") is None:
-            raise _invalid("won_amount", "Closing as won needs the final amount (won_amount).")
-        if stage.is_lost:
-            missing = [f for f in ("loss_cause", "loss_side") if not close.get(f)]
-            if missing:
-                raise ApiValidationError(
-                    [
-                        {
-                            "loc": ["body", f],
-                            "msg": "Closing as lost needs a cause and a side.",
-                            "type": "missing",
-                        }
-                        for f in missing
-                    ]
-                )
     elif close:
         raise _invalid("stage_id", "won_amount and loss_* apply when stage_id is the won or lost stage.")
 
     try:
         with transaction.atomic():
-            if data or version is not None:
+            if data or (version is not None and stage is None):
                 deal = services.deal_update(deal=deal, by=user, version=version, **data)
-            if stage is not None and stage.is_won:
-                amount = close.get("won_amount")
-                deal = services.deal_close_won(
-                    deal=deal, amount=amount if amount is not None else data["amount"], by=user
-                )
-            elif stage is not None and stage.is_lost:
-                deal = services.deal_close_lost(
-                    deal=deal,
-                    cause=close["loss_cause"],
-                    side=close["loss_side"],
-                    note=close.get("loss_note") or "",
-                    by=user,
-                )
-            elif stage is not None:
-                deal = services.deal_move_to_stage(deal=deal, stage=stage, position=None, moved_by=user)
+                if version is not None:
+                    version = deal.version  # checked; the stage change below follows this edit
+            if stage is not None:
+                won_amount = close.get("won_amount")
+                try:
+                    deal = services.deal_change_stage(
+                        deal=deal,
+                        stage=stage,
+                        by=user,
+                        version=version,
+                        amount=won_amount if won_amount is not None else data.get("amount"),
+                        cause=close.get("loss_cause") or "",
+                        side=close.get("loss_side") or "",
+                        note=close.get("loss_note") or "",
+                    )
+                except DjangoValidationError as error:
+                    raise _from_service(error, CLOSE_FIELDS) from None
     except services.DealChangedError:
-        raise HttpError(409, "The deal changed since this version; read it again.") from None
+        current = _deal(None, deal_id)
+        response["ETag"] = _etag(current)
+        return Status(
+            409, ConflictOut(detail="The deal changed since this version; read it again.", deal=_out(current))
+        )
     except DjangoValidationError as error:
         raise _from_service(error) from None
     except IntegrityError:
         raise HttpError(409, "The update conflicts with the deal's current state.") from None
-    return _out(_deal(None, deal.pk))
+    deal = _deal(None, deal.pk)
+    response["ETag"] = _etag(deal)
+    return _out(deal)

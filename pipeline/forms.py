@@ -30,15 +30,6 @@ class DateTimeInput(forms.DateTimeInput):
         super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
 
 
-def add_service_errors(form: forms.Form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form: on the field it names when the form has it, else on top."""
-    if hasattr(error, "error_dict"):
-        for field_name, errors in error.error_dict.items():
-            form.add_error(field_name if field_name in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
-
-
 class BoardFilterForm(forms.Form):
     scope = forms.ChoiceField(label=_("Show"), required=False, widget=forms.RadioSelect)
     owner = forms.TypedChoiceField(label=_("Owner"), required=False, coerce=int, empty_value=None)
@@ -79,9 +70,15 @@ class BoardFilterForm(forms.Form):
         )
 
 
+def _version_field() -> forms.IntegerField:
+    """The deal's version when the user loaded it: a change made since then is refused (409), not overwritten."""
+    return forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+
 class MoveForm(forms.Form):
     stage = forms.ModelChoiceField(label=_("Move to"), queryset=Stage.objects.none())
     before = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    version = _version_field()
 
     def __init__(self, *args, stages: list[Stage], **kwargs):
         super().__init__(*args, **kwargs)
@@ -89,6 +86,7 @@ class MoveForm(forms.Form):
 
 
 class CloseWonForm(forms.Form):
+    version = _version_field()
     amount = forms.DecimalField(
         label=_("Final amount (JPY)"),
         min_value=0,
@@ -99,6 +97,7 @@ class CloseWonForm(forms.Form):
 
 
 class CloseLostForm(forms.Form):
+    version = _version_field()
     cause = forms.ChoiceField(
         label=_("Why was it lost?"), choices=[("", "---------"), *Deal.LossCause.choices]
     )

@@ -33,10 +33,10 @@ from pipeline.forms import (
     DealEditForm,
     MoveForm,
     TaskForm,
-    add_service_errors,
 )
 from pipeline.models import Deal, Stage, Task
 from salesmarketing.dates import parse_month
+from salesmarketing.forms import add_service_errors
 from salesmarketing.htmx import HtmxHttpRequest
 
 FILTER_FIELDS = ("scope", "owner", "close_from", "close_to", "q", "pipeline")
@@ -115,7 +115,14 @@ def board(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "pipeline/board.html", context)
 
 
-def _changed_columns(request: HtmxHttpRequest, *, stage_ids: list[int], message: str = "") -> HttpResponse:
+def _changed_columns(
+    request: HtmxHttpRequest,
+    *,
+    stage_ids: list[int],
+    message: str = "",
+    message_kind: str = "success",
+    status: int = 200,
+) -> HttpResponse:
     """The columns a move changed, as out-of-band swaps, rendered with the viewer's current filters."""
     form = _filter_form(request, request.POST)
     result = selectors.pipeline_board(
@@ -127,8 +134,28 @@ def _changed_columns(request: HtmxHttpRequest, *, stage_ids: list[int], message:
         "board_url": _board_url(request.POST),
         "filter_query": _filter_query(request.POST),
         "message": message,
+        "message_kind": message_kind,
     }
-    return render(request, "pipeline/board.html#changed", context)
+    return render(request, "pipeline/board.html#changed", context, status=status)
+
+
+def _changed_meanwhile(deal: Deal) -> str:
+    return _("“%(deal)s” was changed by someone else meanwhile (now: %(stage)s). Nothing was saved.") % {
+        "deal": deal.name,
+        "stage": deal.stage.name,
+    }
+
+
+def _board_conflict(request: HtmxHttpRequest, *, current: Deal, stage: Stage, next_url: str) -> HttpResponse:
+    """A move or close from an old version: 409 with the card as it is now (its column and the one it was dropped
+    in, redrawn) and a message; without JavaScript, the message on the page the user came from."""
+    message = _changed_meanwhile(current)
+    if not _is_partial(request):
+        messages.error(request, message)
+        return redirect(next_url)
+    return _changed_columns(
+        request, stage_ids=[current.stage_id, stage.pk], message=message, message_kind="error", status=409
+    )
 
 
 @require_POST
@@ -143,7 +170,14 @@ def deal_move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("Choose a stage."))
         return redirect(next_url)
     stage: Stage = form.cleaned_data["stage"]
+    version = form.cleaned_data["version"]
     if stage.is_closed:
+        if version is not None and version != deal.version:
+            return _board_conflict(request, current=deal, stage=stage, next_url=next_url)
+        try:
+            services.check_no_flip(status=deal.status, stage=stage)
+        except ValidationError as error:
+            return _move_refused(request, error, next_url=next_url)
         return _close_prompt(request, deal=deal, stage=stage, next_url=next_url)
 
     from_stage_id = deal.stage_id
@@ -154,12 +188,13 @@ def deal_move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         after_id=_int(request.POST.get("after")),
     )
     try:
-        deal = services.deal_move_to_stage(deal=deal, stage=stage, position=position, moved_by=request.user)
+        deal = services.deal_change_stage(
+            deal=deal, stage=stage, position=position, by=request.user, version=version
+        )
+    except services.DealChangedError as conflict:
+        return _board_conflict(request, current=conflict.current, stage=stage, next_url=next_url)
     except ValidationError as error:
-        if _is_partial(request):
-            return HttpResponse(" ".join(error.messages), status=422)
-        messages.error(request, " ".join(error.messages))
-        return redirect(next_url)
+        return _move_refused(request, error, next_url=next_url)
     message = (
         _("Moved “%(deal)s” to %(stage)s.") % {"deal": deal.name, "stage": stage.name}
         if from_stage_id != stage.pk
@@ -172,10 +207,17 @@ def deal_move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return redirect(next_url)
 
 
+def _move_refused(request: HtmxHttpRequest, error: ValidationError, *, next_url: str) -> HttpResponse:
+    if _is_partial(request):
+        return HttpResponse(" ".join(error.messages), status=422)
+    messages.error(request, " ".join(error.messages))
+    return redirect(next_url)
+
+
 def _close_form(stage: Stage, deal: Deal, data=None):
     if stage.is_won:
-        return CloseWonForm(data, initial={"amount": deal.amount})
-    return CloseLostForm(data)
+        return CloseWonForm(data, initial={"amount": deal.amount, "version": deal.version})
+    return CloseLostForm(data, initial={"version": deal.version})
 
 
 def _close_context(*, deal: Deal, stage: Stage, form, next_url: str, in_dialog: bool) -> dict:
@@ -216,26 +258,45 @@ def deal_close(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         pk=_int(data.get("stage")) or 0,
     )
     next_url = _safe_next(request, deal.get_absolute_url())
+    from_board = _is_partial(request) and bool(request.POST.get("from_board"))
     form = _close_form(stage, deal, request.POST if request.method == "POST" else None)
+    status = 200
     if request.method == "POST" and form.is_valid():
         from_stage_id = deal.stage_id
+        close = form.cleaned_data
         try:
-            if stage.is_won:
-                deal = services.deal_close_won(deal=deal, amount=form.cleaned_data["amount"], by=request.user)
-                message = _("“%(deal)s” is won.") % {"deal": deal.name}
-            else:
-                deal = services.deal_close_lost(
-                    deal=deal,
-                    cause=form.cleaned_data["cause"],
-                    side=form.cleaned_data["side"],
-                    note=form.cleaned_data["note"],
-                    by=request.user,
-                )
-                message = _("“%(deal)s” is closed as lost.") % {"deal": deal.name}
+            deal = services.deal_change_stage(
+                deal=deal,
+                stage=stage,
+                by=request.user,
+                version=close["version"],
+                amount=close.get("amount"),
+                cause=close.get("cause", ""),
+                side=close.get("side", ""),
+                note=close.get("note", ""),
+            )
+        except services.DealChangedError as conflict:
+            if from_board:
+                response = _board_conflict(request, current=conflict.current, stage=stage, next_url=next_url)
+                response["HX-Trigger"] = "pipeline-dialog-close"
+                return response
+            # The page shows the deal as it is now; sending the form again is a decision made knowing it.
+            deal = _get_deal_for_user(request, pk)
+            posted = request.POST.copy()
+            posted["version"] = str(deal.version)
+            form = _close_form(stage, deal, posted)
+            form.is_valid()
+            form.add_error(None, _changed_meanwhile(deal))
+            status = 409
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            if _is_partial(request) and request.POST.get("from_board"):
+            message = (
+                _("“%(deal)s” is won.") % {"deal": deal.name}
+                if stage.is_won
+                else _("“%(deal)s” is closed as lost.") % {"deal": deal.name}
+            )
+            if from_board:
                 response = _changed_columns(request, stage_ids=[from_stage_id, stage.pk], message=message)
                 response["HX-Trigger"] = "pipeline-dialog-close"
                 return response
@@ -245,11 +306,10 @@ def deal_close(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 response["HX-Redirect"] = next_url
                 return response
             return redirect(next_url)
-    in_dialog = _is_partial(request) and bool(request.POST.get("from_board"))
-    context = _close_context(deal=deal, stage=stage, form=form, next_url=next_url, in_dialog=in_dialog)
+    context = _close_context(deal=deal, stage=stage, form=form, next_url=next_url, in_dialog=from_board)
     if _is_partial(request):
-        return render(request, "pipeline/deal_close.html#form", context)
-    return render(request, "pipeline/deal_close.html", context)
+        return render(request, "pipeline/deal_close.html#form", context, status=status)
+    return render(request, "pipeline/deal_close.html", context, status=status)
 
 
 # --- Deal detail ------------------------------------------------------------------------------------

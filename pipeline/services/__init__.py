@@ -9,6 +9,8 @@ next to the field and the API answers 422.
 from pipeline.services.activities import activity_log, task_complete, task_create
 from pipeline.services.deals import (
     DealChangedError,
+    check_no_flip,
+    deal_change_stage,
     deal_close_lost,
     deal_close_won,
     deal_create,
@@ -32,7 +34,9 @@ __all__ = [
     "DealChangedError",
     "StageSpec",
     "activity_log",
+    "check_no_flip",
     "column_index",
+    "deal_change_stage",
     "deal_close_lost",
     "deal_close_won",
     "deal_create",

@@ -1,4 +1,10 @@
-"""Deals: create (by hand or from an accepted handoff), edit, move between stages, close as won or lost."""
+"""Deals: create (by hand or from an accepted handoff), edit, move between stages, close as won or lost.
+
+`deal_change_stage` is the one write behind the board, the deal page and the API for moves, closes and reopens.
+Each of those writes takes the `version` the user saw: a deal changed since then raises DealChangedError (the
+caller answers 409 with the deal as it is now). A closed deal goes from won to lost (or back) only through an
+open stage: reopening is its own, explicit step.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +31,29 @@ DEFAULT_CLOSE_DAYS = 90
 
 
 class DealChangedError(Exception):
-    """The deal was changed by someone else since the editor loaded it (optimistic concurrency)."""
+    """The deal was changed by someone else since the editor loaded it (optimistic concurrency).
+    `current` is the deal as it is now (its row was locked when compared)."""
+
+    def __init__(self, current: Deal | None = None) -> None:
+        super().__init__("The deal changed since this version.")
+        self.current = current
+
+
+def _check_version(locked: Deal, version: int | None) -> None:
+    if version is not None and locked.version != version:
+        raise DealChangedError(locked)
+
+
+def check_no_flip(*, status: str, stage: Stage) -> None:
+    """A won deal is not closed as lost (nor a lost one as won) without reopening it first, explicitly."""
+    if status == Deal.Status.WON and stage.is_lost:
+        raise ValidationError(
+            {"stage": _("This deal is won. Reopen it (move it to an open stage) before closing it as lost.")}
+        )
+    if status == Deal.Status.LOST and stage.is_won:
+        raise ValidationError(
+            {"stage": _("This deal is lost. Reopen it (move it to an open stage) before closing it as won.")}
+        )
 
 
 def _money(field: str, value: Any, *, required: bool = True) -> Decimal | None:
@@ -191,8 +219,7 @@ def deal_update(
 ) -> Deal:
     """Change a deal's fields (not its stage). With `version`, refuses when someone saved in between."""
     locked = _lock(deal)
-    if version is not None and locked.version != version:
-        raise DealChangedError
+    _check_version(locked, version)
     values = {
         key: value
         for key, value in {
@@ -249,12 +276,14 @@ def deal_move_to_stage(
     stage: Stage,
     position: int | None = None,
     moved_by: User | None,
+    version: int | None = None,
     at: dt.datetime | None = None,
 ) -> Deal:
     """Move a deal to an open stage, at `position` in the column (0 = top; None = top, or stay if same stage).
 
-    The row is locked first, so concurrent moves of one deal queue up: the last one wins, and each StageChange
-    starts where the previous one ended. Repeating a move changes nothing. A closed deal moved to an open stage
+    The row is locked first, so concurrent moves of one deal queue up, and each StageChange starts where the
+    previous one ended. Without `version` the last one wins; with it, a move based on an older version raises
+    DealChangedError. Repeating a move changes nothing (and is no conflict). A closed deal moved to an open stage
     is reopened. Won and lost need their own forms (amount; cause and side). `at` backdates an imported move.
     """
     locked = _lock(deal)
@@ -266,11 +295,13 @@ def deal_move_to_stage(
     if locked.stage_id == stage.pk:
         if position is None or position == column_index(deal=locked):
             return locked  # the same move again: nothing to do
+        _check_version(locked, version)
         locked.position = slot(stage=stage, index=position, exclude_pk=locked.pk)
         locked.version += 1
         locked.save(update_fields=["position", "version", "updated_at"])
         return locked
 
+    _check_version(locked, version)
     now = at or timezone.now()
     _record_change(deal=locked, to_stage=stage, by=moved_by, at=now)
     locked.stage = stage
@@ -295,17 +326,21 @@ def deal_close_won(
     deal: Deal,
     amount: Decimal | int | str | None,
     by: User | None,
+    version: int | None = None,
     at: dt.datetime | None = None,
     notify: bool = True,
 ) -> Deal:
-    """Close as won with the final amount (required). Closing again with the same amount changes nothing.
-    The team's manager hears about it (not when importing history: notify=False)."""
+    """Close as won with the final amount (required). Closing again with the same amount changes nothing;
+    a lost deal must be reopened first. The team's manager hears about it (not when importing history:
+    notify=False)."""
     final = _money("amount", amount)
     locked = _lock(deal)
     if locked.status == Deal.Status.WON and locked.won_amount == final:
         return locked
-    now = at or timezone.now()
+    _check_version(locked, version)
     won_stage = closing_stage(locked.stage.pipeline_id, won=True)
+    check_no_flip(status=locked.status, stage=won_stage)
+    now = at or timezone.now()
     fields = ["status", "won_amount", "amount", "probability", "loss_cause", "loss_side", "loss_note"]
     if locked.stage_id != won_stage.pk:
         _record_change(deal=locked, to_stage=won_stage, by=by, at=now)
@@ -329,9 +364,17 @@ def deal_close_won(
 
 @transaction.atomic
 def deal_close_lost(
-    *, deal: Deal, cause: str, side: str, note: str = "", by: User | None, at: dt.datetime | None = None
+    *,
+    deal: Deal,
+    cause: str,
+    side: str,
+    note: str = "",
+    by: User | None,
+    version: int | None = None,
+    at: dt.datetime | None = None,
 ) -> Deal:
-    """Close as lost with a cause and whose side it was on (both required), for the lost-deal review."""
+    """Close as lost with a cause and whose side it was on (both required), for the lost-deal review.
+    A won deal must be reopened first."""
     errors = {}
     if cause not in Deal.LossCause.values:
         errors["cause"] = _("Choose why the deal was lost.")
@@ -347,8 +390,10 @@ def deal_close_lost(
         note,
     ):
         return locked
-    now = at or timezone.now()
+    _check_version(locked, version)
     lost_stage = closing_stage(locked.stage.pipeline_id, won=False)
+    check_no_flip(status=locked.status, stage=lost_stage)
+    now = at or timezone.now()
     fields = ["status", "won_amount", "probability", "loss_cause", "loss_side", "loss_note"]
     if locked.stage_id != lost_stage.pk:
         _record_change(deal=locked, to_stage=lost_stage, by=by, at=now)
@@ -365,6 +410,34 @@ def deal_close_lost(
     locked.version += 1
     locked.save(update_fields=[*fields, "version", "updated_at"])
     return locked
+
+
+@transaction.atomic
+def deal_change_stage(
+    *,
+    deal: Deal,
+    stage: Stage,
+    by: User | None,
+    version: int | None = None,
+    position: int | None = None,
+    amount: Decimal | int | str | None = None,
+    cause: str = "",
+    side: str = "",
+    note: str = "",
+) -> Deal:
+    """Move, close or reopen a deal: the board, the deal page and the API all come through here.
+
+    An open stage moves the deal there (at `position`; a closed deal is reopened); the won stage closes it as won
+    with `amount`; the lost stage as lost with `cause`, `side` and `note`. With `version`, a deal changed since
+    raises DealChangedError; won and lost never flip into each other without reopening (ValidationError).
+    """
+    if stage.is_won or stage.is_lost:
+        if stage.pipeline_id != deal.stage.pipeline_id:
+            raise ValidationError({"stage": _("That stage belongs to another pipeline.")})
+        if stage.is_won:
+            return deal_close_won(deal=deal, amount=amount, by=by, version=version)
+        return deal_close_lost(deal=deal, cause=cause, side=side, note=note, by=by, version=version)
+    return deal_move_to_stage(deal=deal, stage=stage, position=position, moved_by=by, version=version)
 
 
 def _notify_on_commit(recipient: User, title: str, deal: Deal) -> None:

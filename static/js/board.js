@@ -1,7 +1,8 @@
 /* Pipeline board: drag and drop with SortableJS on top of the no-JavaScript "Move…" form of each card.
  * A drop fills that card's form (stage, neighbours) and submits it through htmx: one POST, and the server answers
  * with the changed columns only (out-of-band swaps). Won/lost stages answer with a dialog asking for the amount or
- * the cause; cancelling it puts the card back where it was. */
+ * the cause; cancelling it puts the card back where it was. A card changed by someone else since the board was
+ * drawn answers 409 with its columns redrawn as they are now. */
 (function () {
   "use strict";
 
@@ -143,6 +144,14 @@
       }
       focusDeal = null;
       if (lastDrag && !(dialog() && dialog().open)) lastDrag = null; // the server redrew the columns
+    });
+    // 409: the deal changed since this page drew it. The answer is the card as it is now (its columns redrawn)
+    // and a message, or the close form showing the current deal: swap it in like a success.
+    document.body.addEventListener("htmx:beforeSwap", function (e) {
+      if (e.detail.xhr.status === 409) {
+        e.detail.shouldSwap = true;
+        e.detail.isError = false;
+      }
     });
     document.body.addEventListener("htmx:responseError", function (e) {
       revertDrag();

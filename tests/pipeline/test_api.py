@@ -191,3 +191,128 @@ def test_patch_of_someone_elses_deal_is_404(client, deal, teammate, api_key_for,
 def test_a_manager_key_updates_a_team_deal(client, manager, owner, stages, api_key_for):
     deal = make_deal(owner=owner)
     assert _patch(client, deal.pk, {"next_step": "稟議確認"}, api_key_for(manager)).status_code == 200
+
+
+def test_patch_with_a_stale_if_match_is_409_with_the_current_deal(client, owner, deal, stages, api_key_for):
+    auth = api_key_for(owner)
+    read = client.get(f"{URL}/{deal.pk}", **auth)
+    etag = read["ETag"]
+    assert etag == f'"{deal.version}"'
+    # someone else closes it as lost on the board meanwhile
+    lost = _patch(
+        client,
+        deal.pk,
+        {"stage_id": stages["Lost"].pk, "loss_cause": "price", "loss_side": "external"},
+        {**auth, "HTTP_IF_MATCH": etag},
+    )
+    assert lost.status_code == 200 and lost["ETag"] == f'"{deal.version + 1}"'
+
+    response = _patch(
+        client,
+        deal.pk,
+        {"stage_id": stages["Won"].pk, "won_amount": 2_400_000},
+        {**auth, "HTTP_IF_MATCH": etag},
+    )
+
+    assert response.status_code == 409
+    body = response.json()
+    assert body["detail"] and body["deal"]["status"] == "lost" and body["deal"]["version"] == deal.version + 1
+    assert response["ETag"] == f'"{deal.version + 1}"'
+    deal.refresh_from_db()
+    assert (deal.status, deal.won_amount) == ("lost", None)
+
+
+def test_if_match_and_the_version_field_are_the_same_check(client, owner, deal, stages, api_key_for):
+    auth = api_key_for(owner)
+    seen = deal.version
+    assert (
+        _patch(client, deal.pk, {"next_step": "稟議"}, {**auth, "HTTP_IF_MATCH": f'W/"{seen}"'}).status_code
+        == 200
+    )
+    for stale in ({"HTTP_IF_MATCH": str(seen)}, {}):
+        body = {"stage_id": stages["Proposal"].pk} | ({} if stale else {"version": seen})
+        response = _patch(client, deal.pk, body, {**auth, **stale})
+        assert response.status_code == 409 and response.json()["deal"]["next_step"] == "稟議"
+    assert _patch(client, deal.pk, {"name": "x"}, {**auth, "HTTP_IF_MATCH": "abc"}).status_code == 422
+    mismatch = _patch(
+        client, deal.pk, {"name": "x", "version": seen + 1}, {**auth, "HTTP_IF_MATCH": str(seen)}
+    )
+    assert mismatch.status_code == 422 and _fields(mismatch) == {"version"}
+    deal.refresh_from_db()
+    assert (deal.stage, deal.name, deal.version) == (
+        stages["Initial contact"],
+        "山田製作所 勤怠管理クラウド導入",
+        seen + 1,
+    )
+
+
+def test_patch_edits_and_closes_in_one_step_from_the_version_seen(client, owner, deal, stages, api_key_for):
+    response = _patch(
+        client,
+        deal.pk,
+        {
+            "version": deal.version,
+            "next_step": "契約書送付",
+            "stage_id": stages["Won"].pk,
+            "amount": 2_500_000,
+        },
+        api_key_for(owner),
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["status"], body["won_amount"], body["next_step"]) == ("won", "2500000", "契約書送付")
+
+
+def test_a_won_deal_is_not_closed_as_lost_through_the_api_without_reopening(
+    client, owner, deal, stages, api_key_for
+):
+    auth = api_key_for(owner)
+    assert _patch(client, deal.pk, {"stage_id": stages["Won"].pk, "won_amount": 100}, auth).status_code == 200
+    lost = {"stage_id": stages["Lost"].pk, "loss_cause": "price", "loss_side": "external"}
+
+    response = _patch(client, deal.pk, lost, auth)
+    assert response.status_code == 422 and _fields(response) == {"stage_id"}
+    assert "再開してください" in response.json()["detail"][0]["msg"]
+    # reopening is its own, explicit step: then it can be closed as lost
+    assert _patch(client, deal.pk, {"stage_id": stages["Proposal"].pk}, auth).json()["status"] == "open"
+    assert _patch(client, deal.pk, lost, auth).json()["status"] == "lost"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"status": "won"},
+        {"won": True},
+        {"name": "x", "stage": "won"},
+    ],
+)
+def test_unknown_fields_are_422_not_ignored(client, owner, deal, api_key_for, body):
+    auth = api_key_for(owner)
+    response = _patch(client, deal.pk, body, auth)
+    assert response.status_code == 422
+    assert _fields(response) >= set(body) - {"name"}
+    created = _post(client, {"name": "API商談", "company_name": "株式会社API", **body}, auth)
+    assert created.status_code == 422
+    deal.refresh_from_db()
+    assert (deal.status, deal.name) == ("open", "山田製作所 勤怠管理クラウド導入")
+    assert Deal.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("amount", True),
+        ("amount", "1000"),
+        ("amount", 1000.5),
+        ("probability", True),
+        ("owner_id", True),
+        ("stage_id", False),
+        ("version", True),
+        ("won_amount", True),
+    ],
+)
+def test_booleans_and_strings_are_not_numbers(client, owner, deal, stages, api_key_for, field, value):
+    response = _patch(client, deal.pk, {field: value}, api_key_for(owner))
+    assert response.status_code == 422 and _fields(response) == {field}
+    deal.refresh_from_db()
+    assert (deal.amount, deal.probability, deal.version) == (2_400_000, 10, 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from pipeline import services
 from pipeline.models import Deal, StageChange
 from tests.pipeline.factories import make_deal
 
@@ -100,3 +101,28 @@ def test_cancelling_the_dialog_puts_the_card_back(login, live_server, owner, sta
     expect(page.locator(f"#col-{first} #deal-{deal.pk}")).to_be_visible()
     deal.refresh_from_db()
     assert deal.status == Deal.Status.OPEN
+
+
+def test_a_card_someone_else_moved_meanwhile_snaps_to_where_it_is_now(
+    login, live_server, owner, manager, stages
+):
+    deal = make_deal(owner=owner, name="同時に動かされた商談")
+    proposal, discovery = stages["Proposal"].pk, stages["Discovery"].pk
+    page = login(owner)
+    page.goto(f"{live_server.url}/pipeline/")
+    # the manager moves it while the rep's board still shows it in the first column
+    services.deal_change_stage(deal=deal, stage=stages["Proposal"], by=manager, version=deal.version)
+
+    _drag(page, page.locator(f"#deal-{deal.pk}"), page.locator(f"#col-{discovery} .board-cards"))
+
+    expect(page.locator("#messages .message-error")).to_contain_text(deal.name)
+    expect(page.locator(f"#col-{proposal} #deal-{deal.pk}")).to_be_visible()
+    expect(page.locator(f"#col-{discovery} #deal-{deal.pk}")).to_have_count(0)
+    deal.refresh_from_db()
+    assert deal.stage_id == proposal
+    # the redrawn card carries the new version: dragging it again goes through
+    _drag(page, page.locator(f"#deal-{deal.pk}"), page.locator(f"#col-{discovery} .board-cards"))
+    expect(page.locator(f"#col-{discovery} #deal-{deal.pk}")).to_be_visible()
+    expect(page.locator(f"#col-{discovery} .board-col-count")).to_have_text("1")
+    deal.refresh_from_db()
+    assert deal.stage_id == discovery

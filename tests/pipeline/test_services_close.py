@@ -62,16 +62,67 @@ def test_closing_as_lost_keeps_cause_side_and_note(deal, stages, owner):
     assert lost.won_amount is None
 
 
-def test_a_lost_deal_won_after_all_drops_its_loss_cause(deal, stages, owner):
+def test_a_lost_deal_won_after_all_is_reopened_first_and_drops_its_loss_cause(deal, stages, owner):
     lost = services.deal_close_lost(deal=deal, cause="timing", side="external", by=owner)
-    won = services.deal_close_won(deal=lost, amount=1_000_000, by=owner)
+    reopened = services.deal_change_stage(deal=lost, stage=stages["Proposal"], by=owner, version=lost.version)
+    won = services.deal_change_stage(
+        deal=reopened, stage=stages["Won"], by=owner, version=reopened.version, amount=1_000_000
+    )
 
-    assert (won.loss_cause, won.loss_side) == ("", "")
+    assert (won.status, won.loss_cause, won.loss_side) == ("won", "", "")
     assert list(StageChange.objects.filter(deal=deal).values_list("to_stage", flat=True)) == [
         stages["Initial contact"].pk,
         stages["Lost"].pk,
+        stages["Proposal"].pk,
         stages["Won"].pk,
     ]
+
+
+@pytest.mark.parametrize(("first", "then"), [("Won", "Lost"), ("Lost", "Won")])
+def test_won_and_lost_do_not_flip_into_each_other_without_reopening(deal, stages, owner, first, then):
+    close = {"amount": 1_000_000, "cause": "price", "side": "external"}
+    closed = services.deal_change_stage(deal=deal, stage=stages[first], by=owner, **close)
+
+    with pytest.raises(ValidationError) as excinfo:
+        services.deal_change_stage(deal=closed, stage=stages[then], by=owner, version=closed.version, **close)
+
+    assert list(excinfo.value.message_dict) == ["stage"]
+    assert "再開してください" in excinfo.value.message_dict["stage"][0]
+    deal.refresh_from_db()
+    assert (deal.status, deal.stage, deal.version) == (first.lower(), stages[first], closed.version)
+    with pytest.raises(ValidationError):  # the named services keep the same rule
+        if then == "Won":
+            services.deal_close_won(deal=closed, amount=1, by=owner)
+        else:
+            services.deal_close_lost(deal=closed, cause="price", side="external", by=owner)
+
+
+def test_a_close_based_on_an_old_version_is_refused_with_the_current_deal(deal, stages, owner):
+    seen = deal.version
+    moved = services.deal_move_to_stage(deal=deal, stage=stages["Proposal"], moved_by=owner, version=seen)
+
+    for stage, close in (
+        (stages["Won"], {"amount": 5}),
+        (stages["Lost"], {"cause": "price", "side": "sales"}),
+    ):
+        with pytest.raises(services.DealChangedError) as excinfo:
+            services.deal_change_stage(deal=deal, stage=stage, by=owner, version=seen, **close)
+        assert excinfo.value.current.pk == deal.pk
+        assert (excinfo.value.current.stage, excinfo.value.current.version) == (
+            stages["Proposal"],
+            moved.version,
+        )
+    deal.refresh_from_db()
+    assert (deal.status, deal.version) == ("open", moved.version)
+
+
+def test_the_same_close_sent_twice_is_no_conflict(deal, stages, owner):
+    seen = deal.version
+    won = services.deal_change_stage(deal=deal, stage=stages["Won"], by=owner, version=seen, amount=900_000)
+    again = services.deal_change_stage(deal=deal, stage=stages["Won"], by=owner, version=seen, amount=900_000)
+    assert again.version == won.version == seen + 1
+    with pytest.raises(services.DealChangedError):  # a different amount on the old version is a conflict
+        services.deal_change_stage(deal=deal, stage=stages["Won"], by=owner, version=seen, amount=1)
 
 
 def test_winning_tells_the_team_manager_after_commit(

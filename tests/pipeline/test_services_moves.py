@@ -137,6 +137,35 @@ def test_moving_a_closed_deal_to_an_open_stage_reopens_it(deal, stages, owner):
     ]
 
 
+def test_a_move_based_on_an_old_version_is_refused(deal, stages, owner):
+    seen = deal.version
+    services.deal_update(deal=deal, by=owner, next_step="見積提出", version=seen)
+
+    with pytest.raises(services.DealChangedError) as excinfo:
+        services.deal_change_stage(deal=deal, stage=stages["Proposal"], by=owner, version=seen)
+
+    assert excinfo.value.current.version == seen + 1
+    deal.refresh_from_db()
+    assert deal.stage == stages["Initial contact"]
+    assert _history(deal) == [(None, stages["Initial contact"].pk)]
+    moved = services.deal_change_stage(deal=deal, stage=stages["Proposal"], by=owner, version=seen + 1)
+    assert (moved.stage, moved.version) == (stages["Proposal"], seen + 2)
+
+
+def test_a_reorder_based_on_an_old_version_is_refused_but_a_repeat_is_not(owner, stages):
+    a, b = make_deal(owner=owner), make_deal(owner=owner)  # b on top
+    seen = b.version
+    services.deal_change_stage(deal=b, stage=b.stage, position=1, by=owner, version=seen)
+    # the same drop again (a double submit) finds the card where it was asked to be: nothing to refuse
+    assert (
+        services.deal_change_stage(deal=b, stage=b.stage, position=1, by=owner, version=seen).version
+        == seen + 1
+    )
+    with pytest.raises(services.DealChangedError):
+        services.deal_change_stage(deal=b, stage=b.stage, position=0, by=owner, version=seen)
+    assert _column(stages["Initial contact"]) == [a.pk, b.pk]
+
+
 def test_each_change_starts_where_the_previous_one_ended(deal, stages, owner):
     for name in ("Discovery", "Proposal", "Discovery", "Quote & negotiation"):
         deal = services.deal_move_to_stage(deal=deal, stage=stages[name], position=None, moved_by=owner)

@@ -371,6 +371,36 @@ def test_two_users_dragging_one_deal_at_once_leave_one_consistent_history(server
     assert board.count(f'data-deal="{deal.pk}"') == 1
 
 
+def test_two_users_dragging_the_card_they_both_saw_one_wins_the_other_gets_409(server, team_users):
+    """With the version their boards showed, the second writer is told instead of silently overwriting."""
+    rep, boss = team_users
+    stages = {s.name_en: s for s in pipeline_ensure_default().stages.all()}
+    deal = make_deal(owner=rep, stage=stages["Initial contact"], name="同じ版を見た商談")
+    move = f"/pipeline/deals/{deal.pk}/move/"
+    browsers = [logged_in(server, rep), logged_in(server, boss)]
+    for browser in browsers:
+        board = browser.get("/pipeline/").text
+        assert f'name="version" value="{deal.version}"' in board
+
+    def drag(browser: Session, stage: Stage) -> Callable[[threading.Barrier], Response]:
+        form = {"stage": stage.pk, "version": deal.version, "next": "/pipeline/"}
+        return lambda ready: browser.htmx_post(move, form, ready=ready)
+
+    responses = race(drag(browsers[0], stages["Proposal"]), drag(browsers[1], stages["Discovery"]))
+
+    assert_no_server_errors(responses)
+    assert sorted(r.status for r in responses) == [200, 409], [r.text[:300] for r in responses]
+    winner, loser = sorted(responses, key=lambda r: r.status)
+    deal.refresh_from_db()
+    assert deal.version == 2 and deal.stage_changes.count() == 2  # one move, not two
+    # the loser sees the card where the winner put it, with the version to retry from
+    assert (
+        f'id="col-{deal.stage_id}"' in loser.text and f'name="version" value="{deal.version}"' in loser.text
+    )
+    assert "message-error" in loser.text
+    _history_is_one_chain(deal)
+
+
 # --- 3. The same handoff accepted twice at once -----------------------------------------------------------
 
 
