@@ -261,6 +261,8 @@ PAGES = [
     Probe("leads:list", logged_in(200)),
     Probe("leads:export", logged_in(200)),
     Probe("leads:detail", logged_in(200, outsider=404), kwargs=pk("lead")),
+    # Taking a public form's submitted values into the lead: whoever may see the lead.
+    Probe("leads:accept_submitted", logged_in(302, outsider=404), "post", kwargs=pk("lead")),
     # Personal data (export, erase): admins and the marketing team's managers, of the leads they can see.
     Probe("leads:privacy_export", logged_in(403, outsider=404, admin=200), kwargs=pk("lead")),
     Probe("leads:privacy_erase", logged_in(403, outsider=404, admin=200), kwargs=pk("lead")),
