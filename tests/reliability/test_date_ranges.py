@@ -505,3 +505,13 @@ def test_the_admin_refuses_a_date_out_of_range_next_to_the_field(admin_client):
 def test_the_edges_of_the_range_show_fine(client, manager, url):
     client.force_login(manager)
     assert client.get(url).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_400_page_escapes_what_was_asked_for(client, manager):
+    client.force_login(manager)
+    response = client.get("/?period=<script>alert(1)</script>", HTTP_ACCEPT_LANGUAGE="en")
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>alert(1)" not in html
