@@ -484,3 +484,34 @@ def test_the_admin_refuses_a_date_out_of_range_next_to_the_field(admin_client):
     assert response.status_code == 200
     assert range_message() in response.content.decode()
     assert not Campaign.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/?period=1900-W01",
+        "/?period=2100-12",
+        "/?period=2100-Q4",
+        "/kpis/weekly/?week=1900-W01",
+        "/kpis/weekly/?week=2100-W51",
+        "/kpis/mqls/?period=1900-01-01..1900-01-31",
+        "/pipeline/forecast/?from=2100-12&months=12",
+        "/pipeline/forecast/?from=1900-01",
+        "/campaigns/?period=custom&start=1900-01-01&end=1900-02-01",
+        "/campaigns/dashboard/?period=custom&start=2100-12-01&end=2100-12-31",
+    ],
+)
+def test_the_edges_of_the_range_show_fine(client, manager, url):
+    client.force_login(manager)
+    assert client.get(url).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_400_page_escapes_what_was_asked_for(client, manager):
+    client.force_login(manager)
+    response = client.get("/?period=<script>alert(1)</script>", HTTP_ACCEPT_LANGUAGE="en")
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>alert(1)" not in html
