@@ -41,7 +41,17 @@ def pytest_configure_node(node) -> None:
     that database, so a real worker started by one xdist worker never takes another's tasks, and a purge or a
     flush stays within it. pytest-django already gives each worker its own test database (test_<name>_gwN);
     subprocesses (gunicorn, celery) inherit the environment."""
-    index = int(node.gateway.id.removeprefix("gw"))
+    index, count = int(node.gateway.id.removeprefix("gw")), node.workerinput["workercount"]
+    if os.environ.get("REDIS_URL") and os.environ.get("CACHE_URL"):
+        # The cache is cleared before each test (a FLUSHDB on Redis): no worker's cache may be another's broker.
+        brokers, caches = (
+            {_redis_url_for_worker(os.environ[name], i).split("?")[0] for i in range(count)}
+            for name in ("REDIS_URL", "CACHE_URL")
+        )
+        if brokers & caches:
+            raise pytest.UsageError(
+                f"with {count} xdist workers, CACHE_URL's database must be at least {count} away from REDIS_URL's"
+            )
     env = {
         name: _redis_url_for_worker(os.environ[name], index)
         for name in ("REDIS_URL", "CACHE_URL")
