@@ -217,15 +217,15 @@ def dashboard(
 
 
 def dashboards_refresh(now: dt.datetime | None = None) -> int:
-    """Recompute into the cache what every dashboard's trend keeps there: its closed periods and the days before
-    today of the running one, for each period kind, for everyone and for each team. Returns how many trends
-    were refreshed."""
+    """Fill the cache with what every dashboard's trend keeps there: its closed periods and the days before
+    today of the running one, for each period kind, for everyone and for each team; only what a write changed
+    since (or what expired) is computed again. Returns how many trends were refreshed."""
     now = now or timezone.now()
     scopes = [Scope(), *(Scope(team_id=pk) for pk in Team.objects.values_list("pk", flat=True))]
     for kind in KINDS:
         periods = Period.current(kind, now).trailing(TREND_PERIODS)
         for scope in scopes:
-            compute(periods, scope=scope, now=now, fresh=True)
+            compute(periods, scope=scope, now=now)
     return len(KINDS) * len(scopes)
 
 
