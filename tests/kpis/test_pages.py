@@ -88,6 +88,41 @@ def test_the_home_page_is_the_shared_dashboard(client, owner, kpi_data, frozen_n
     assert [int(v) for v in re.findall(r'class="funnel-value"[^>]*>(\d+)<', funnel)] == [4, 3, 4, 2, 3, 1]
 
 
+def test_the_funnel_never_shows_a_conversion_above_100_percent(client, owner, kpi_data, frozen_now):
+    """Period counts, not a cohort: W47 has 4 MQLs from 3 leads and 3 deals (商談化数) from 2 SQLs, which read as
+    "133%" and "150%"; they are said to be more than the step before instead."""
+    client.force_login(owner)
+    for url in ("/?period=2026-W47", "/kpis/weekly/?week=2026-W47"):
+        html = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        funnel = re.search(r'<ol class="funnel">.*?</ol>', html, re.S).group(0)
+        ratios = re.findall(r'class="funnel-conv">(.*?)</span>', funnel, re.S)
+        assert ratios == [
+            "",
+            "75.0%",
+            "more than the step before",
+            "50.0%",
+            "more than the step before",
+            "33.3%",
+        ]
+        assert "Ratio to previous" in funnel
+
+
+def test_a_lower_is_better_card_says_on_or_off_track(client, manager, kpi_data, frozen_now):
+    services.target_set(
+        kpi="speed_to_lead_minutes",
+        period_kind="week",
+        team=None,
+        value=Decimal(60),
+        by=manager,
+        today=dt.date(2026, 11, 16),
+    )
+    client.force_login(manager)
+    html = client.get("/?period=2026-W47", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    card = re.search(r'id="card-speed_to_lead_minutes".*?</article>', html, re.S).group(0)
+    assert "Off track" in card  # a median of 3h 45m against 1h
+    assert not re.search(r"-?\d+%", re.sub(r'data-[\w-]+="[^"]*"', "", card))
+
+
 def test_an_empty_period_shows_dashes_not_errors(client, owner, db):
     client.force_login(owner)
     html = client.get("/?period=2020-W01", HTTP_ACCEPT_LANGUAGE="en").content.decode()
