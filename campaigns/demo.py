@@ -373,18 +373,21 @@ def seed_after(*, users, stdout) -> None:
     }
     # What the worker does for touched leads (awareness, scores, MQL handoffs), now rather than after the
     # seeding transaction commits, so that the attribution below sees it.
+    # The readers qualify two hours ago and the rep decides an hour later: a first touch never comes before the
+    # handoff it answers (speed to lead is never negative, as in real data).
     demo_ids = list(leads)
     infer_awareness(demo_ids)
-    leads_score_and_qualify(demo_ids, now=now)
+    qualified = now - dt.timedelta(hours=2)
+    leads_score_and_qualify(demo_ids, now=qualified)
     reader_ids = list(Lead.objects.filter(email__in=readers).values_list("id", flat=True))
     for index, handoff in enumerate(
         Handoff.objects.filter(lead_id__in=reader_ids, state__in=Handoff.OPEN_STATES)
         .select_related("lead")
         .order_by("id")
     ):
-        handoff = handoff_assign(handoff_id=handoff.pk, now=now)
+        handoff = handoff_assign(handoff_id=handoff.pk, now=max(qualified, handoff.mql_at))
         rep = handoff.owner or users["rep1"]
-        decided = now - dt.timedelta(hours=1)
+        decided = max(now - dt.timedelta(hours=1), handoff.assigned_at or handoff.mql_at)
         if readers.get(handoff.lead.email) == "accepted":
             handoff_accept(handoff=handoff, by=rep, now=decided)
         else:

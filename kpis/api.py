@@ -3,8 +3,11 @@
     GET /api/v1/kpis?week=2026-W47
     GET /api/v1/kpis?start=2026-11-01&end=2026-11-30&team=3     (both days inclusive)
 
-A frozen week answers with the numbers its snapshot holds (`"source": "snapshot"`), so the API and last Monday's
-meeting agree; anything else is computed now (`"source": "live"`).
+A frozen week answers with the numbers its snapshot holds, so the API and last Monday's meeting agree; anything
+else is computed now and includes every write made before the request. Each value says which it is: `"source":
+"snapshot"` with `as_of` the moment the week was frozen (later corrections are not in it), or `"source": "live"`
+with `as_of` the moment it was computed. A KPI defined after the week was frozen is live in a frozen week.
+The top-level `source` is "snapshot" when the week is frozen.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
@@ -41,6 +45,8 @@ class KpiOut(Schema):
     direction: str
     owner: str
     value: float | int | None
+    source: str  # "live" (computed at as_of) or "snapshot" (frozen at as_of)
+    as_of: dt.datetime
     definition: str
     version: int
 
@@ -50,6 +56,7 @@ class KpisOut(Schema):
     team: int | None
     source: str
     frozen_at: dt.datetime | None
+    as_of: dt.datetime  # when the values were computed: the freeze, when all come from the snapshot
     kpis: list[KpiOut]
 
 
@@ -84,12 +91,22 @@ def kpis(
     snapshot = None
     if period.kind == WEEK:
         snapshot = WeeklySnapshot.objects.filter(week_start=period.start, team_id=team).first()
-    values = snapshot.values if snapshot else compute([period], scope=Scope(team_id=team))[0]
+    frozen = snapshot.values if snapshot else {}
+    now = timezone.now()
+    live_kpis = [kpi for kpi in KPIS if kpi.key not in frozen]
+    live = compute([period], scope=Scope(team_id=team), kpis=live_kpis, now=now)[0] if live_kpis else {}
+
+    def value(key: str) -> dict:
+        if key in frozen:
+            return {"value": frozen[key], "source": "snapshot", "as_of": snapshot.frozen_at}
+        return {"value": live.get(key), "source": "live", "as_of": now}
+
     return {
         "period": {"label": period.label, "kind": period.kind, "start": period.start, "end": period.last_day},
         "team": team,
         "source": "snapshot" if snapshot else "live",
         "frozen_at": snapshot.frozen_at if snapshot else None,
+        "as_of": now if live_kpis else snapshot.frozen_at,
         "kpis": [
             {
                 "key": kpi.key,
@@ -99,7 +116,7 @@ def kpis(
                 "unit": kpi.unit.value,
                 "direction": kpi.direction.value,
                 "owner": kpi.owner.value,
-                "value": values.get(kpi.key),
+                **value(kpi.key),
                 "definition": str(kpi.definition),
                 "version": kpi.version,
             }

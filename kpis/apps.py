@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -8,6 +9,8 @@ class KpisConfig(AppConfig):
     verbose_name = _("KPIs")
 
     def ready(self) -> None:
+        from kpis.changes import reinstall_on_sqlite
         from kpis.db import register_sqlite_functions
 
         connection_created.connect(register_sqlite_functions, dispatch_uid="kpis_sqlite_functions")
+        post_migrate.connect(reinstall_on_sqlite, sender=self, dispatch_uid="kpis_day_triggers")

@@ -246,3 +246,22 @@ class VisitorCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.start}: {self.visitors:+}"
+
+
+class KpiDay(models.Model):
+    """A day of one measured table (lead, touch, handoff, deal, cost) that was written after the fact: its
+    generation changes with every statement that inserts, deletes or corrects a row placed on it (triggers,
+    kpis.changes). The KPI cache keys a period by its days' generations, so a late write is seen at the next
+    read."""
+
+    pk = models.CompositePrimaryKey("source", "day")
+    source = models.CharField(max_length=10)
+    day = models.DateField()
+    generation = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = _("KPI day generation")
+        verbose_name_plural = _("KPI day generations")
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.day}: {self.generation}"

@@ -57,11 +57,15 @@ class Figure:
 
     @property
     def progress(self) -> float | None:
-        """Share of the target reached (for "lower is better", target ÷ value), for a progress bar."""
+        """Share of the target reached, for a progress bar. For "lower is better" the bar is full at or below the
+        target and shrinks as the value goes over it (target ÷ value); no percentage is shown for it (a share of
+        a ceiling reads backwards), only whether it is on track."""
         if self.target is None or self.value is None:
             return None
         if self.kpi.direction == "down":
-            return None if not self.value else self.target / self.value
+            if self.value <= self.target:
+                return 1.0
+            return self.target / self.value
         return None if not self.target else self.value / self.target
 
     @property
@@ -70,8 +74,9 @@ class Figure:
 
     @property
     def pace_percent(self) -> float | None:
-        """Where the pacing mark sits on the progress bar."""
-        if not self.is_paced or not self.target:
+        """Where the pacing mark sits on the progress bar (higher is better only: a ceiling is not reached
+        step by step, so its bar has no mark)."""
+        if not self.is_paced or not self.target or self.kpi.direction == "down":
             return None
         return max(0.0, min(100.0, self.share_elapsed * 100))
 
@@ -132,13 +137,16 @@ class Figure:
 class FunnelStep:
     kpi: Kpi
     value: Number
-    conversion: float | None  # from the step before
+    conversion: float | None  # this step's count over the step before's, when it is at most 100 %
     width: float  # bar width in percent of the first step
+    exceeds: bool = False  # more in this step than in the step before in the period
 
 
 def funnel(values: dict[str, Number], *, team_selected: bool = False) -> list[FunnelStep]:
-    """The funnel's steps with the conversion between neighbours (period counts, not a cohort). With a team
-    selected, no conversion is given from a company-wide step (visitors) into a team's own one."""
+    """The funnel's steps with the ratio between neighbours. The steps are counts of the same period, not a
+    cohort (the deals of a week come partly from earlier weeks' handoffs), so a step may count more than the one
+    before it: then no percentage is given (a "175 % conversion" reads as nonsense) and `exceeds` says why. With
+    a team selected, no ratio is given from a company-wide step (visitors) into a team's own one."""
     steps: list[FunnelStep] = []
     widest = max((values.get(key) or 0 for key in FUNNEL), default=0) or 1
     previous: Kpi | None = None
@@ -150,8 +158,9 @@ def funnel(values: dict[str, Number], *, team_selected: bool = False) -> list[Fu
             team_selected and kpi.team_scoped and not previous.team_scoped
         )
         conversion = value / before if comparable and before and value is not None else None
+        exceeds = conversion is not None and conversion > 1
         width = 100.0 * (value or 0) / widest
-        steps.append(FunnelStep(kpi, value, conversion, max(width, 1.5)))
+        steps.append(FunnelStep(kpi, value, None if exceeds else conversion, max(width, 1.5), exceeds))
         previous = kpi
     return steps
 
@@ -217,15 +226,15 @@ def dashboard(
 
 
 def dashboards_refresh(now: dt.datetime | None = None) -> int:
-    """Recompute into the cache what every dashboard's trend keeps there: its closed periods and the days before
-    today of the running one, for each period kind, for everyone and for each team. Returns how many trends
-    were refreshed."""
+    """Fill the cache with what every dashboard's trend keeps there: its closed periods and the days before
+    today of the running one, for each period kind, for everyone and for each team; only what a write changed
+    since (or what expired) is computed again. Returns how many trends were refreshed."""
     now = now or timezone.now()
     scopes = [Scope(), *(Scope(team_id=pk) for pk in Team.objects.values_list("pk", flat=True))]
     for kind in KINDS:
         periods = Period.current(kind, now).trailing(TREND_PERIODS)
         for scope in scopes:
-            compute(periods, scope=scope, now=now, fresh=True)
+            compute(periods, scope=scope, now=now)
     return len(KINDS) * len(scopes)
 
 

@@ -16,9 +16,9 @@ def freeze_weekly_snapshots(weeks_back: int = 4) -> int:
 
 @shared_task(acks_late=True)
 def refresh_dashboards() -> int:
-    """Every 10 minutes: fold the visitor counts, then recompute the closed periods of every dashboard trend
-    (each period kind, everyone and each team) into the cache, so no viewer waits for them and late changes show
-    within minutes."""
+    """Every 10 minutes: fold the visitor counts, then fill the cache with the closed periods of every dashboard
+    trend (each period kind, everyone and each team) that a write changed or that expired, so no viewer waits for
+    them. Correctness does not depend on it: a read after a write recomputes what the write changed."""
     from kpis.selectors import dashboards_refresh
     from kpis.services import visitor_counts_compact
 

@@ -152,9 +152,12 @@ def handoff_first_touch(*, handoff: Handoff, by: User, now=None) -> Handoff:
 
 
 def lead_first_touched(*, lead_id: int, at: dt.datetime) -> int:
-    """A sales activity on the lead counts as the first touch of its open handoff."""
-    return Handoff.objects.filter(lead_id=lead_id, state__in=OPEN, first_touch_at__isnull=True).update(
-        first_touch_at=at, state=Handoff.State.WORKING
+    """A sales activity on the lead counts as the first touch of its open handoff; one dated before the handoff
+    was assigned (an imported call log, say) answers no handoff, so speed to lead is never negative."""
+    return (
+        Handoff.objects.filter(lead_id=lead_id, state__in=OPEN, first_touch_at__isnull=True)
+        .filter(Q(assigned_at__lte=at) | Q(assigned_at__isnull=True, mql_at__lte=at))
+        .update(first_touch_at=at, state=Handoff.State.WORKING)
     )
 
 

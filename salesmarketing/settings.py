@@ -169,7 +169,8 @@ CACHES = {
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
-# How long KPI measures of periods that are over stay cached (0: never); beat refreshes the dashboards' sooner.
+# How long an unread KPI value of a period that is over stays cached (0: never). Writes invalidate by day
+# (kpis.changes), so this bounds memory, not freshness.
 KPI_CACHE_SECONDS = env_int("KPI_CACHE_SECONDS", 900)
 
 # --- Static files ---------------------------------------------------------------------------------

@@ -5,11 +5,13 @@ every measure of that table placed by that timestamp, for every period asked, as
 query reads the hand-entered values. So a dashboard with eight periods of trend costs the same dozen queries as a
 single number, and each query reads one index range.
 
-Periods that are over change little (a deal made from an old handoff, a late event), so their measures from
-leads, touches, handoffs and deals are kept in the cache for KPI_CACHE_SECONDS (beat refreshes the dashboards'
-before they expire); so are the whole days of a running period for counts and sums, so a running quarter reads
-today's rows, not the quarter's. Costs and hand-entered values, often entered after the period, are always read
-fresh.
+Periods that are over keep their measures from leads, touches, handoffs and deals in the cache, and so do the
+whole days of a running period for counts and sums, so a running quarter reads today's rows, not the quarter's.
+Each cached value's key holds the generations of the days it counts (kpis.models.KpiDay, kept by triggers on
+those tables in the transaction of every write, kpis.changes): a late write (a deal reopened, a page view
+backdated, an import) changes its days' generation, so the next read recomputes just the periods it falls in.
+One query reads the generations; KPI_CACHE_SECONDS only bounds how long an unread value is kept. Costs and
+hand-entered values are always read fresh.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Aggregate, Q, Sum
+from django.db.models import Aggregate, Max, Q, Sum
 from django.utils import timezone
 
-from kpis.periods import CUSTOM, KINDS, Period, local_today
+from kpis.periods import CUSTOM, KINDS, KPI_TIME_ZONE, Period, local_today
 from kpis.registry.base import Kpi, Number
 from kpis.registry.measures import (
     COST,
@@ -89,11 +91,17 @@ def _rows_for(jobs: Iterable[_Job], now: dt.datetime) -> Q:
 
 
 CACHED_SOURCES = (LEAD, TOUCH, HANDOFF, DEAL)
-CACHE_VERSION = 2  # raise when a measure's SQL changes meaning, so no cached value outlives it
+CACHE_VERSION = 3  # raise when a measure's SQL changes meaning, so no cached value outlives it
 
 
 def compute_measures(
-    names: Iterable[str], periods: Sequence[Period], *, scope: Scope, now: dt.datetime, fresh: bool = False
+    names: Iterable[str],
+    periods: Sequence[Period],
+    *,
+    scope: Scope,
+    now: dt.datetime,
+    fresh: bool = False,
+    _marks: dict[tuple, str] | None = None,
 ) -> list[dict[str, Number]]:
     """The raw measures for each period, in one query per source table and timestamp window, plus one for
     hand-entered values.
@@ -101,7 +109,9 @@ def compute_measures(
     With the cache on (KPI_CACHE_SECONDS), measures of leads, touches, handoffs and deals of periods that are over
     come from it, and so do the days before today of a period still running, for the counts and sums that add
     up day by day (a median or a distinct count over the period is always computed whole): only today's rows are
-    read for those. `fresh` reads nothing from the cache: it recomputes everything and stores what may be kept.
+    read for those. `fresh` neither reads nor fills the cache: every period is computed whole (drill-downs,
+    snapshots). A cached value is keyed by the generations of its days, read first (one query for all of them, `_marks`),
+    so it never holds fewer writes than its key says.
     """
     names = list(dict.fromkeys(names))
     cached_names = [
@@ -109,24 +119,33 @@ def compute_measures(
     ]
     split_names = [n for n in cached_names if MEASURES_BY_NAME[n].splits_by_day]
     rest = [MEASURES_BY_NAME[n] for n in names if n not in cached_names and n not in MANUAL_MEASURES]
-    use_cache = bool(settings.KPI_CACHE_SECONDS) and bool(cached_names)
-    keys = {
-        i: _cache_key(cached_names, p, scope) for i, p in enumerate(periods) if use_cache and p.is_over(now)
-    }
-    hits = {} if fresh or not keys else cache.get_many(list(keys.values()))
+    use_cache = not fresh and bool(settings.KPI_CACHE_SECONDS) and bool(cached_names)
     today = local_today(now)
+    closed = [i for i, p in enumerate(periods) if use_cache and p.is_over(now)]
+    heads = {
+        i: Period(CUSTOM, period.start, today)
+        for i, period in enumerate(periods)
+        if use_cache and i not in closed and split_names and period.start < today < period.end
+    }
+    if _marks is None and (closed or heads):
+        wanted = [(tuple(cached_names), periods[i]) for i in closed]
+        wanted += [(tuple(split_names), head) for head in heads.values()]
+        _marks = _generations(wanted, now)
+    keys = {
+        i: _cache_key(cached_names, periods[i], scope, _marks[tuple(cached_names), periods[i]])
+        for i in closed
+    }
+    hits = cache.get_many(list(keys.values())) if keys else {}
 
     results: list[dict[str, Number]] = [{} for _ in periods]
     jobs: list[_Job] = []
-    heads: dict[int, Period] = {}
     for i, period in enumerate(periods):
         jobs += [_Job(i, measure, period) for measure in rest]
         if keys.get(i) in hits:
             results[i].update(hits[keys[i]])
             continue
         whole = cached_names
-        if use_cache and i not in keys and split_names and period.start < today < period.end:
-            heads[i] = Period(CUSTOM, period.start, today)
+        if i in heads:
             tail = Period(CUSTOM, today, period.end)
             jobs += [_Job(i, MEASURES_BY_NAME[n].from_day_on(), tail, add=True) for n in split_names]
             whole = [n for n in cached_names if n not in split_names]
@@ -134,7 +153,7 @@ def compute_measures(
 
     # The whole days of running periods are closed ranges: cached like any period that is over.
     head_values = (
-        compute_measures(split_names, list(heads.values()), scope=scope, now=now, fresh=fresh)
+        compute_measures(split_names, list(heads.values()), scope=scope, now=now, _marks=_marks)
         if heads
         else []
     )
@@ -150,9 +169,43 @@ def compute_measures(
     return results
 
 
-def _cache_key(names: list[str], period: Period, scope: Scope) -> str:
+def _cache_key(names: list[str], period: Period, scope: Scope, mark: str) -> str:
     digest = hashlib.sha256(",".join(sorted(names)).encode()).hexdigest()[:12]
-    return f"kpi:{CACHE_VERSION}:{digest}:{scope.team_id}:{scope.owner_id}:{period.kind}:{period.start}:{period.end}"
+    return (
+        f"kpi:{CACHE_VERSION}:{digest}:{scope.team_id}:{scope.owner_id}:{period.kind}:{period.start}:{period.end}"
+        f":{mark}"
+    )
+
+
+def _day(bound: dt.datetime | dt.date, *, up: bool = False) -> dt.date:
+    """The local day a window's bound falls on; `up`, for an exclusive end: the day after, unless at midnight."""
+    if not isinstance(bound, dt.datetime):
+        return bound
+    local = bound.astimezone(KPI_TIME_ZONE)
+    return local.date() + dt.timedelta(days=1) if up and local.time() != dt.time.min else local.date()
+
+
+def _generations(wanted: list[tuple[tuple[str, ...], Period]], now: dt.datetime) -> dict[tuple, str]:
+    """For each (measures, period), the generations of the days of each table those measures read for it, in one
+    query: the sum and the highest. Every committed write raises the sum (a generation only grows); the highest
+    also tells a write rolled back after it was read from a later one that makes the same sum."""
+    from kpis.models import KpiDay
+
+    aggregates = {}
+    for n, (names, period) in enumerate(wanted):
+        by_source: dict[str, list[tuple]] = defaultdict(list)
+        for name in names:
+            by_source[MEASURES_BY_NAME[name].source].append(MEASURES_BY_NAME[name].window(period, now))
+        where = Q()
+        for source, bounds in by_source.items():
+            days = Q(source=source, day__lt=max(_day(high, up=True) for _low, high in bounds))
+            if None not in (lows := [low for low, _high in bounds]):
+                days &= Q(day__gte=min(_day(low) for low in lows))
+            where = where | days if where else days
+        aggregates[f"s{n}"] = Sum("generation", filter=where, default=0)
+        aggregates[f"m{n}"] = Max("generation", filter=where, default=0)
+    row = KpiDay.objects.aggregate(**aggregates)
+    return {key: f"{row[f's{n}']}.{row[f'm{n}']}" for n, key in enumerate(wanted)}
 
 
 def _run(jobs: list[_Job], results: list[dict[str, Number]], scope: Scope, now: dt.datetime) -> None:

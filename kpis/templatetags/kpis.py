@@ -60,6 +60,27 @@ def change_class(good) -> str:
 
 
 @register.filter
+def kpi_progress(figure) -> str:
+    """Against the target: '85%' of it reached (higher is better), or on / off track for lower is better, where a
+    share of a ceiling reads backwards."""
+    if figure.progress is None:
+        return DASH
+    if figure.kpi.direction == "down":
+        if figure.on_track is None:
+            return DASH
+        return gettext("On track") if figure.on_track else gettext("Off track")
+    return pct(figure.progress, 0)
+
+
+@register.filter
+def funnel_ratio(step) -> str:
+    """The ratio to the step before, or why there is none."""
+    if step.exceeds:
+        return gettext("more than the step before")
+    return pct(step.conversion)
+
+
+@register.filter
 def track_class(on_track) -> str:
     return {True: "is-good", False: "is-bad"}.get(on_track, "is-none")
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from kpis import services
+from kpis.models import WeeklySnapshot
 from kpis.periods import Period
 from kpis.registry import KPIS
 from salesmarketing.services import api_key_create
@@ -62,6 +65,27 @@ def test_a_frozen_week_answers_with_its_snapshot(client, auth, kpi_data, frozen_
     services.snapshot_freeze_week(week=Period.parse("2026-W47"), team=None, now=NOW)
     body = client.get("/api/v1/kpis?week=2026-W47", **auth()).json()
     assert body["source"] == "snapshot" and body["frozen_at"]
+
+
+def test_each_value_says_whether_it_is_live_or_frozen_and_as_of_when(client, auth, kpi_data, frozen_now):
+    live = client.get("/api/v1/kpis?week=2026-W47", **auth()).json()
+    assert live["as_of"] == "2026-11-25T01:00:00Z"  # NOW, when the values were computed
+    assert {(item["source"], item["as_of"]) for item in live["kpis"]} == {("live", "2026-11-25T01:00:00Z")}
+
+    frozen_at = NOW - dt.timedelta(days=1)
+    services.snapshot_freeze_week(week=Period.parse("2026-W47"), team=None, now=frozen_at)
+    # a KPI defined after the freeze: not in the snapshot, so computed now and said so
+    WeeklySnapshot.objects.update(values={"revenue": 4_200_000, "deals_won": 2})
+    body = client.get("/api/v1/kpis?week=2026-W47", **auth()).json()
+    kpis = _by_key(body)
+    assert (kpis["revenue"]["value"], kpis["revenue"]["source"]) == (4_200_000, "snapshot")
+    assert kpis["revenue"]["as_of"] == kpis["deals_won"]["as_of"] == "2026-11-24T01:00:00Z"
+    assert (kpis["leads_acquired"]["source"], kpis["leads_acquired"]["as_of"]) == (
+        "live",
+        "2026-11-25T01:00:00Z",
+    )
+    assert kpis["leads_acquired"]["value"] == 3
+    assert body["source"] == "snapshot" and body["as_of"] == "2026-11-25T01:00:00Z"
 
 
 def test_empty_values_are_null(client, auth, db):

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
+from django.db.models import F
 
 from kpis.models import ActionItem, ManualKpiValue, Target, WeeklySnapshot
-from kpis.periods import Period
+from kpis.periods import KINDS, Period
+from kpis.registry import KPIS, Unit, compute
+from leads.models import Handoff
+from pipeline.models import Deal
 from salesmarketing.models import Team, User
 
 
@@ -27,3 +31,19 @@ def test_the_demo_freezes_twelve_weeks_and_the_review_is_full(client, settings):
     html = client.get("/kpis/weekly/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Frozen at" in html and html.count('class="action-item') >= 3
     assert client.get("/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_demo_obeys_the_rules_of_real_data_so_no_duration_is_negative(settings):
+    """A first touch never comes before its handoff, nor a close before its deal: speed to lead, the sales cycle
+    and every other duration KPI of the demo are ≥ 0, this week included."""
+    settings.DEBUG = True
+    call_command("seed_demo")
+    assert not Handoff.objects.filter(first_touch_at__lt=F("assigned_at")).exists()
+    assert not Handoff.objects.filter(assigned_at__lt=F("mql_at")).exists()
+    assert not Deal.objects.filter(closed_at__lt=F("created_at")).exists()
+    durations = [kpi for kpi in KPIS if kpi.unit in (Unit.MINUTES, Unit.DAYS)]
+    assert {kpi.key for kpi in durations} >= {"speed_to_lead_minutes", "sales_cycle_days"}
+    for kind in KINDS:
+        for values in compute(Period.current(kind).trailing(13), kpis=durations, fresh=True):
+            assert all(values[kpi.key] is None or values[kpi.key] >= 0 for kpi in durations), values

@@ -88,6 +88,41 @@ def test_the_home_page_is_the_shared_dashboard(client, owner, kpi_data, frozen_n
     assert [int(v) for v in re.findall(r'class="funnel-value"[^>]*>(\d+)<', funnel)] == [4, 3, 4, 2, 3, 1]
 
 
+def test_the_funnel_never_shows_a_conversion_above_100_percent(client, owner, kpi_data, frozen_now):
+    """Period counts, not a cohort: W47 has 4 MQLs from 3 leads and 3 deals (商談化数) from 2 SQLs, which read as
+    "133%" and "150%"; they are said to be more than the step before instead."""
+    client.force_login(owner)
+    for url in ("/?period=2026-W47", "/kpis/weekly/?week=2026-W47"):
+        html = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        funnel = re.search(r'<ol class="funnel">.*?</ol>', html, re.S).group(0)
+        ratios = re.findall(r'class="funnel-conv">(.*?)</span>', funnel, re.S)
+        assert ratios == [
+            "",
+            "75.0%",
+            "more than the step before",
+            "50.0%",
+            "more than the step before",
+            "33.3%",
+        ]
+        assert "Ratio to previous" in funnel
+
+
+def test_a_lower_is_better_card_says_on_or_off_track(client, manager, kpi_data, frozen_now):
+    services.target_set(
+        kpi="speed_to_lead_minutes",
+        period_kind="week",
+        team=None,
+        value=Decimal(60),
+        by=manager,
+        today=dt.date(2026, 11, 16),
+    )
+    client.force_login(manager)
+    html = client.get("/?period=2026-W47", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    card = re.search(r'id="card-speed_to_lead_minutes".*?</article>', html, re.S).group(0)
+    assert "Off track" in card  # a median of 3h 45m against 1h
+    assert not re.search(r"-?\d+%", re.sub(r'data-[\w-]+="[^"]*"', "", card))
+
+
 def test_an_empty_period_shows_dashes_not_errors(client, owner, db):
     client.force_login(owner)
     html = client.get("/?period=2020-W01", HTTP_ACCEPT_LANGUAGE="en").content.decode()
@@ -147,8 +182,9 @@ def test_cards_show_target_pacing_and_progress(client, manager, kpi_data):
 
 
 # Layout: session, user, the user's team, unread count (4); teams (1); every KPI for the eight periods of the
-# trend (one query per table and timestamp window: 12); last week's snapshot (1); targets (1).
-DASHBOARD_QUERIES = 19
+# trend (one query per table and timestamp window: 12, and the generations of the days the cache keys them by:
+# 1); last week's snapshot (1); targets (1).
+DASHBOARD_QUERIES = 20
 # A running month (November on NOW, the 25th): no snapshot (-1); the counts and sums of its days before today
 # computed once as a closed range (+7) and today's rows on top (+7); medians and distinct counts over the month.
 MONTH_QUERIES = DASHBOARD_QUERIES + 12
@@ -165,6 +201,9 @@ def test_the_dashboard_runs_the_same_queries_for_few_and_many_rows(
     with django_assert_num_queries(DASHBOARD_QUERIES):
         assert client.get(f"/?period=2026-W47&team={kpi_data.t1.pk}").status_code == 200
     services.snapshot_freeze_week(week=W47.previous(), team=None)
+    # the new rows changed W47's days: computed again once, then from the cache
+    with django_assert_num_queries(DASHBOARD_QUERIES):
+        assert client.get("/?period=2026-W47").status_code == 200
     with django_assert_num_queries(DASHBOARD_QUERIES - 10):  # W40–W47 are over: leads to deals are cached
         assert client.get("/?period=2026-W47").status_code == 200
     cache.clear()
@@ -249,11 +288,13 @@ def test_the_weekly_review_shows_the_meetings_sections(client, manager, kpi_data
     assert "Campaign reactions" in html and "@media print" not in html
 
 
-# Layout 4; teams 1; snapshots 1; KPI engine: the week 12, month/quarter to date 8, targets 1; last week 7;
-# won deals 1 + by source 1; lost deals 1 + tally 1; breaches 1; rejected 1 + reasons 1; voices 1;
-# campaign reactions 4; action items 1 + owners 1.
-REVIEW_QUERIES = 47
-REVIEW_FROZEN_QUERIES = REVIEW_QUERIES - 20  # the week's and the to-date numbers come from its snapshot
+# Layout 4; teams 1; snapshots 1; KPI engine: the week 12, month/quarter to date 8 + their days' generations 1,
+# targets 1; last week 7 + its days' generations 1; won deals 1 + by source 1; lost deals 1 + tally 1;
+# breaches 1; rejected 1 + reasons 1; voices 1; campaign reactions 4; action items 1 + owners 1.
+REVIEW_QUERIES = 49
+REVIEW_FROZEN_QUERIES = (
+    REVIEW_QUERIES - 21
+)  # the week's and the to-date numbers (and generations) from its snapshot
 
 
 def test_the_weekly_review_runs_the_same_queries_for_few_and_many_rows(
@@ -263,7 +304,10 @@ def test_the_weekly_review_runs_the_same_queries_for_few_and_many_rows(
     with django_assert_num_queries(REVIEW_QUERIES):
         client.get("/kpis/weekly/?week=2026-W47")
     _more_rows(15, owner=owner, outsider=outsider, campaign=kpi_data.campaign)
-    # last week's numbers, and the month and quarter to date (over by now), come from the cache
+    # the new rows (W47) changed the month and quarter to date: computed again; last week comes from the cache
+    with django_assert_num_queries(REVIEW_QUERIES - 7):
+        client.get("/kpis/weekly/?week=2026-W47")
+    # now the month and quarter to date (over by now) come from the cache too
     with django_assert_num_queries(REVIEW_QUERIES - 14):
         html = client.get("/kpis/weekly/?week=2026-W47").content.decode()
     assert html.count('class="voice"') == 15

@@ -7,12 +7,14 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from kpis.models import Target
 from kpis.periods import Period
 from kpis.registry import KPI_BY_KEY
 from kpis.selectors import Figure
 from kpis.services import target_set, targets_in_force
+from kpis.templatetags.kpis import kpi_progress
 
 pytestmark = pytest.mark.django_db
 LAST_QUARTER = dt.date(2026, 9, 15)
@@ -83,6 +85,26 @@ def test_pacing_a_count_and_judging_a_ratio():
     assert ratio.expected is None and ratio.on_track is False  # ratios are not paced
     lower_is_better = Figure(kpi=KPI_BY_KEY["cost_per_lead"], value=8_000, target=10_000, previous=9_000)
     assert lower_is_better.on_track is True and lower_is_better.change_is_good is True
-    assert lower_is_better.progress == pytest.approx(1.25)
+    assert lower_is_better.progress == 1.0  # a full bar: at or below the ceiling
     empty = Figure(kpi=KPI_BY_KEY["win_rate"], value=None, target=0.4, previous=0.2)
     assert empty.on_track is None and empty.change is None and empty.progress is None
+
+
+def test_lower_is_better_reads_as_on_or_off_track_never_as_a_percentage():
+    """Speed to lead 60 minutes under a 115-minute target read "-192%" (target ÷ value of a negative value), and
+    40 minutes "288%": for a ceiling the bar is full within it and the text says on or off track."""
+    with translation.override("en"):
+        fast = Figure(kpi=KPI_BY_KEY["speed_to_lead_minutes"], value=40, target=115)
+        assert (fast.progress, fast.progress_percent, kpi_progress(fast)) == (1.0, 100.0, "On track")
+        odd = Figure(kpi=KPI_BY_KEY["speed_to_lead_minutes"], value=-60, target=115)
+        assert (odd.progress, kpi_progress(odd)) == (1.0, "On track")
+        slow = Figure(kpi=KPI_BY_KEY["speed_to_lead_minutes"], value=230, target=115)
+        assert (slow.progress, slow.progress_percent, kpi_progress(slow)) == (0.5, 50.0, "Off track")
+        # a count where fewer is better, paced: 3 breaches by mid-month against 4 for the month is off the pace
+        # of 2, and the bar of a ceiling has no pacing mark
+        breaches = Figure(kpi=KPI_BY_KEY["sla_breaches"], value=3, target=4, share_elapsed=0.5)
+        assert breaches.expected == 2 and breaches.on_track is False and kpi_progress(breaches) == "Off track"
+        assert breaches.pace_percent is None
+        # higher is better keeps its share of the target
+        count = Figure(kpi=KPI_BY_KEY["sqls"], value=6, target=10, share_elapsed=0.5)
+        assert kpi_progress(count) == "60%" and count.pace_percent == 50.0

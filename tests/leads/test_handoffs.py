@@ -17,6 +17,7 @@ from leads.handoffs import (
     handoff_assign,
     handoff_first_touch,
     handoff_reject,
+    lead_first_touched,
 )
 from leads.models import AssignmentLog, Handoff, Lead, TerritoryRule
 from leads.services import company_resolve, lead_upsert
@@ -139,6 +140,15 @@ def test_first_touch_stops_the_clock(east):
     assert handoff.first_touch_at - handoff.assigned_at == dt.timedelta(minutes=25)
     with time_machine.travel(tokyo(2026, 11, 19, 12), tick=False):
         assert sla_check.delay().get() == {"reminded": 0, "escalated": 0, "reassigned": 0}
+
+
+def test_a_sales_activity_dated_before_the_handoff_is_not_its_first_touch(east):
+    UserFactory(username="rep", team=east)
+    handoff = handoff_assign(handoff_id=_handoff().pk, now=tokyo(2026, 11, 18, 10))
+    assert lead_first_touched(lead_id=handoff.lead_id, at=tokyo(2026, 6, 1, 10)) == 0  # an old call log
+    assert lead_first_touched(lead_id=handoff.lead_id, at=tokyo(2026, 11, 18, 11)) == 1
+    handoff.refresh_from_db()
+    assert handoff.first_touch_at - handoff.assigned_at == dt.timedelta(hours=1)
 
 
 def test_accept_makes_an_sql_and_accepting_twice_changes_nothing(east):

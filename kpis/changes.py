@@ -1,0 +1,222 @@
+"""Which days' KPI numbers a write changed: database triggers on the measured tables mark them in KpiDay.
+
+Every insert, delete, or update of a measured column of leads, touches, handoffs, deals and campaign costs marks
+the Asia/Tokyo days its timestamps fall on (before and after an update) with a new generation, in the same
+transaction as the write, whoever makes it: a service, the API, an import, a task, the admin or raw SQL. The KPI
+engine puts the generations of a cached period's days into its cache key (kpis.registry.engine), so a correction
+to last March is seen at the next read of last March, and nothing else is recomputed.
+
+Cost at ingest speed: inserts and deletes are marked once per statement on PostgreSQL (a transition table, one
+upsert per distinct day), updates by a row trigger whose WHEN clause skips the rows whose measured columns did
+not change (a rescore rewrites every lead and marks nothing). A row dated today marks nothing unless midnight is
+less than ten minutes after its transaction began: today's rows are always read live, so ingest never queues on
+today's row. SQLite, the zero-setup default, marks row by row.
+
+A measure that reads another column of these tables (kpis.registry.measures) adds it here, and a migration runs
+`install()` again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The days of a write that are never cached yet: today, unless its transaction began less than this before midnight.
+LIVE_MARGIN_MINUTES = 10
+
+
+@dataclass(frozen=True)
+class Tracked:
+    source: str  # the engine's name of the table (kpis.registry.measures)
+    # each column placing a row in a period (a timestamp, or a date) → the other columns the measures placed by
+    # it read (conditions, amounts, team scope): an update marks that column's days only when one of them changed
+    days: dict[str, tuple[str, ...]]
+    dates: tuple[str, ...] = ()  # the placing columns that already hold a local day
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c for day, deps in self.days.items() for c in (day, *deps)))
+
+
+_DEAL_CREATED = ("source", "handoff_id", "contact_id", "owner_id", "team_id")
+TRACKED: dict[str, Tracked] = {
+    "leads_lead": Tracked("lead", days={"created_at": ("owner_id",), "mql_at": ("owner_id",)}),
+    "leads_touch": Tracked("touch", days={"occurred_at": ("type", "visitor_id", "lead_id")}),
+    "leads_handoff": Tracked(
+        "handoff",
+        days={
+            "mql_at": ("state", "lead_id", "owner_id", "team_id"),
+            "decided_at": ("state", "lead_id", "owner_id", "team_id"),
+            "first_touch_at": ("assigned_at", "owner_id", "team_id"),
+            "sla_due_at": ("first_touch_at", "owner_id", "team_id"),
+        },
+    ),
+    "pipeline_deal": Tracked(
+        "deal",
+        days={
+            "created_at": _DEAL_CREATED,
+            "closed_at": ("status", "won_amount", "company_id", *_DEAL_CREATED),
+        },
+    ),
+    "campaigns_campaigncost": Tracked("cost", days={"date": ("amount", "campaign_id")}, dates=("date",)),
+}
+
+# A deal made, deleted or moved to another handoff changes the cohort of the handoffs it came from (商談化率,
+# placed by the handoff's mql_at): their days are marked too.
+DEAL = "pipeline_deal"
+DEAL_LINKS = ("handoff_id", "contact_id")
+
+
+def _pg_day(column: str, row: str, spec: Tracked) -> str:
+    day = f"{row}.{column}" if column in spec.dates else f"({row}.{column} AT TIME ZONE 'Asia/Tokyo')::date"
+    return f"'{spec.source}', {day}"
+
+
+def _pg_handoff_days(rows: str) -> str:
+    # Two probes, not one OR: each reads its own index.
+    return (
+        "SELECT 'handoff', (h.mql_at AT TIME ZONE 'Asia/Tokyo')::date FROM leads_handoff h "
+        f"WHERE h.id IN (SELECT handoff_id FROM {rows}) UNION ALL "
+        "SELECT 'handoff', (h.mql_at AT TIME ZONE 'Asia/Tokyo')::date FROM leads_handoff h "
+        f"WHERE h.lead_id IN (SELECT contact_id FROM {rows})"
+    )
+
+
+def _pg_mark(days_sql: str) -> str:
+    return f"""
+        INSERT INTO kpis_kpiday (source, day, generation)
+        SELECT s, d, nextval('kpis_kpiday_generation_seq')
+        FROM (SELECT DISTINCT s, d FROM ({days_sql}) all_days (s, d)) days
+        WHERE d IS NOT NULL
+          AND d < ((now() + interval '{LIVE_MARGIN_MINUTES} minutes') AT TIME ZONE 'Asia/Tokyo')::date
+        ORDER BY s, d
+        ON CONFLICT (source, day) DO UPDATE SET generation = EXCLUDED.generation;"""
+
+
+def _changed(columns, distinct: str) -> str:
+    return " OR ".join(f"OLD.{c} {distinct} NEW.{c}" for c in columns)
+
+
+def _pg_sql(table: str) -> list[str]:
+    spec = TRACKED[table]
+    statement_days = " UNION ALL ".join(
+        f"SELECT {_pg_day(column, 'r', spec)} FROM changed_rows r" for column in spec.days
+    )
+    if table == DEAL:
+        statement_days += " UNION ALL " + _pg_handoff_days("changed_rows")
+    row_days = " UNION ALL ".join(
+        f"SELECT {_pg_day(column, row, spec)} WHERE {_changed((column, *deps), 'IS DISTINCT FROM')}"
+        for column, deps in spec.days.items()
+        for row in ("OLD", "NEW")
+    )
+    if table == DEAL:
+        both = "(VALUES (OLD.handoff_id, OLD.contact_id), (NEW.handoff_id, NEW.contact_id)) r (handoff_id, contact_id)"
+        row_days += f" UNION ALL SELECT s, d FROM ({_pg_handoff_days(both)}) links (s, d)"
+        row_days += f" WHERE {_changed(DEAL_LINKS, 'IS DISTINCT FROM')}"
+    name = f"kpis_days_{table}"
+    return [
+        *_pg_drop(table),
+        f"""CREATE FUNCTION {name}_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        WITH changed_rows AS (SELECT * FROM new_rows) {_pg_mark(statement_days)}
+    ELSE
+        WITH changed_rows AS (SELECT * FROM old_rows) {_pg_mark(statement_days)}
+    END IF;
+    RETURN NULL;
+END $$""",
+        f"""CREATE FUNCTION {name}_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    {_pg_mark(row_days)}
+    RETURN NULL;
+END $$""",
+        f"CREATE TRIGGER {name}_insert AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {name}_rows()",
+        f"CREATE TRIGGER {name}_delete AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {name}_rows()",
+        f"CREATE TRIGGER {name}_update AFTER UPDATE ON {table} FOR EACH ROW "
+        f"WHEN ({_changed(spec.columns, 'IS DISTINCT FROM')}) EXECUTE FUNCTION {name}_row()",
+    ]
+
+
+def _pg_drop(table: str) -> list[str]:
+    name = f"kpis_days_{table}"
+    return [
+        *(f"DROP TRIGGER IF EXISTS {name}_{op} ON {table}" for op in ("insert", "delete", "update")),
+        f"DROP FUNCTION IF EXISTS {name}_rows()",
+        f"DROP FUNCTION IF EXISTS {name}_row()",
+    ]
+
+
+def _sqlite_day(column: str, row: str, spec: Tracked) -> str:
+    # Django keeps UTC text on SQLite; Asia/Tokyo has no daylight saving time.
+    day = f"date({row}.{column})" if column in spec.dates else f"date({row}.{column}, '+9 hours')"
+    return f"'{spec.source}' AS s, {day}"
+
+
+def _sqlite_sql(table: str) -> list[str]:
+    spec = TRACKED[table]
+    statements = [*_sqlite_drop(table)]
+    for op, rows, when in (
+        ("insert", ("NEW",), ""),
+        ("delete", ("OLD",), ""),
+        ("update", ("OLD", "NEW"), f" WHEN {_changed(spec.columns, 'IS NOT')}"),
+    ):
+        days = " UNION ".join(
+            f"SELECT {_sqlite_day(column, row, spec)} AS d"
+            + (f" WHERE {_changed((column, *deps), 'IS NOT')}" if op == "update" else "")
+            for column, deps in spec.days.items()
+            for row in rows
+        )
+        if table == DEAL:
+            links = f" AND ({_changed(DEAL_LINKS, 'IS NOT')})" if op == "update" else ""
+            for row in rows:
+                days += (
+                    f" UNION SELECT 'handoff', date(h.mql_at, '+9 hours') FROM leads_handoff h"
+                    f" WHERE (h.id = {row}.handoff_id OR h.lead_id = {row}.contact_id){links}"
+                )
+        statements.append(
+            f"""CREATE TRIGGER kpis_days_{table}_{op} AFTER {op.upper()} ON {table} FOR EACH ROW{when}
+BEGIN
+    INSERT INTO kpis_kpiday (source, day, generation)
+    SELECT s, d, (SELECT coalesce(max(generation), 0) + 1 FROM kpis_kpiday)
+    FROM ({days})
+    WHERE d IS NOT NULL AND d < date('now', '+9 hours', '+{LIVE_MARGIN_MINUTES} minutes')
+    ON CONFLICT (source, day) DO UPDATE SET generation = excluded.generation;
+END"""
+        )
+    return statements
+
+
+def _sqlite_drop(table: str) -> list[str]:
+    return [f"DROP TRIGGER IF EXISTS kpis_days_{table}_{op}" for op in ("insert", "delete", "update")]
+
+
+def install(connection) -> None:
+    """(Re)create the triggers: idempotent."""
+    sql = _pg_sql if connection.vendor == "postgresql" else _sqlite_sql
+    if connection.vendor not in ("postgresql", "sqlite"):
+        return
+    with connection.cursor() as cursor:
+        for table in TRACKED:
+            for statement in sql(table):
+                cursor.execute(statement)
+
+
+def uninstall(connection) -> None:
+    drop = _pg_drop if connection.vendor == "postgresql" else _sqlite_drop
+    if connection.vendor not in ("postgresql", "sqlite"):
+        return
+    with connection.cursor() as cursor:
+        for table in TRACKED:
+            for statement in drop(table):
+                cursor.execute(statement)
+
+
+def reinstall_on_sqlite(sender, using="default", **kwargs) -> None:
+    """post_migrate: a later migration that alters a tracked table remakes it on SQLite, which drops its
+    triggers; put them back (PostgreSQL alters tables in place and keeps them)."""
+    from django.db import connections
+
+    connection = connections[using]
+    if connection.vendor == "sqlite" and "kpis_kpiday" in connection.introspection.table_names():
+        install(connection)

@@ -1,0 +1,203 @@
+"""A number read after a write includes that write, with a warm cache, for every table the KPIs measure: the
+write marks its days (triggers, kpis.changes), and the periods holding those days are recomputed at the next read
+while every other period stays a cache hit.
+
+NOW is Wednesday 25 November (W48 running since Monday 23rd); W46 and W47 are over. Every write here is dated
+before the real today, so it is marked whatever day the tests run (a row dated today is read live instead)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from django.contrib import admin
+from django.db import connection
+from django.forms.models import model_to_dict
+
+from campaigns.services import cost_add
+from kpis import services
+from kpis.models import KpiDay, ManualKpiValue
+from kpis.periods import Period
+from kpis.registry import KPIS, compute
+from kpis.registry.engine import CACHED_SOURCES, _generations
+from kpis.registry.measures import MANUAL_MEASURES, MEASURES_BY_NAME
+from leads.models import Handoff, Lead
+from pipeline import services as deals
+from pipeline.models import Deal, Stage
+from salesmarketing.services import api_key_create
+from tests.kpis.conftest import NOW, _lead, jst
+
+pytestmark = pytest.mark.django_db
+
+W46, W47, W48 = (Period.parse(f"2026-W{n}") for n in (46, 47, 48))
+OCTOBER, NOVEMBER = Period.parse("2026-10"), Period.parse("2026-11")
+PAST = [OCTOBER, W46, W47]
+
+
+def _marks(periods: list[Period]) -> list[str]:
+    """The generations each period's cached value is keyed by: unchanged means read from the cache."""
+    names = dict.fromkeys(name for kpi in KPIS for name in kpi.measures)
+    cached = tuple(
+        n for n in names if n not in MANUAL_MEASURES and MEASURES_BY_NAME[n].source in CACHED_SOURCES
+    )
+    marks = _generations([(cached, period) for period in periods], NOW)
+    return [marks[cached, period] for period in periods]
+
+
+def _warm(periods: list[Period]) -> list[dict]:
+    """Read twice: the second read comes from the cache."""
+    compute(periods, now=NOW)
+    return compute(periods, now=NOW)
+
+
+def _key(kpis: list[str]) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {api_key_create(name='BI', source='bi', scopes=kpis)[1]}"}
+
+
+def _api_values(client, auth, query: str) -> dict:
+    response = client.get(f"/api/v1/kpis?{query}", **auth)
+    assert response.status_code == 200
+    return {item["key"]: item["value"] for item in response.json()["kpis"]}
+
+
+def test_a_deal_won_on_monday_and_reopened_through_the_api_leaves_this_weeks_numbers(
+    client, kpi_data, frozen_now, teammate
+):
+    auth = _key(["kpis:read", "deals:write"])
+    d7 = Deal.objects.get(name="D7")  # won on Monday 23rd: the cached days of the running week and month
+    before = _api_values(client, auth, "week=2026-W48")
+    assert _api_values(client, auth, "week=2026-W48") == before  # warm
+    compute([NOVEMBER], now=NOW)
+    untouched = _marks(PAST)
+
+    open_stage = Stage.objects.filter(pipeline_id=d7.stage.pipeline_id, is_won=False, is_lost=False).first()
+    api = {"HTTP_AUTHORIZATION": f"Bearer {api_key_create(name='CRM', source='crm', scopes=['deals:write'], user=teammate)[1]}"}  # fmt: skip
+    response = client.patch(
+        f"/api/v1/deals/{d7.pk}",
+        json.dumps({"stage_id": open_stage.pk}),
+        content_type="application/json",
+        **api,
+    )
+    assert response.status_code == 200 and response.json()["status"] == "open"
+
+    after = _api_values(client, auth, "week=2026-W48")
+    assert (before["deals_won"], after["deals_won"]) == (1, 0)
+    assert (before["revenue"], after["revenue"]) == (700_000, 0)
+    assert before["win_rate"] == 1 and after["win_rate"] is None
+    assert before["average_deal_size"] == 700_000 and after["average_deal_size"] is None
+    assert before["ltv"] != after["ltv"]
+    assert (
+        compute([NOVEMBER], now=NOW)[0]["deals_won"]
+        == compute([NOVEMBER], now=NOW, fresh=True)[0]["deals_won"]
+    )
+    assert _marks(PAST) == untouched  # closed weeks before Monday: still read from the cache
+
+
+def test_a_deal_closed_into_a_past_week_through_the_service_shows_there_and_nowhere_else(kpi_data, owner):
+    w46, w47 = _warm([W46, W47])
+    untouched = _marks([OCTOBER, W46])
+    d2 = Deal.objects.get(name="D2")  # created Wednesday 18th (W47), open
+    deals.deal_close_won(deal=d2, amount=400_000, by=owner, at=jst(11, 19, 12), notify=False)
+
+    after = compute([W46, W47], now=NOW)
+    assert after[1]["deals_won"] == w47["deals_won"] + 1
+    assert after[1]["revenue"] == w47["revenue"] + 400_000
+    assert after[1]["win_rate"] != w47["win_rate"]
+    assert after[0] == w46
+    assert _marks([OCTOBER, W46]) == untouched
+
+
+def test_a_lead_backdated_into_last_month_shows_in_it(kpi_data):
+    (october,) = _warm([OCTOBER])
+    untouched = _marks([W46, W47])
+    _lead("imported@example.jp", jst(10, 14, 12))  # an import keeps the lead's own date
+
+    assert compute([OCTOBER], now=NOW)[0]["leads_acquired"] == october["leads_acquired"] + 1
+    assert _marks([W46, W47]) == untouched
+
+
+def test_a_page_view_backdated_into_last_week_through_the_api_shows_in_its_visitors(
+    client, kpi_data, frozen_now
+):
+    w46, w47 = _warm([W46, W47])
+    untouched = _marks([OCTOBER, W46])
+    event = {"id": "late-1", "type": "page_view", "visitor_id": "late-visitor", "url": "https://x.jp/"}
+    response = client.post(
+        "/api/v1/events",
+        json.dumps({"events": [{**event, "occurred_at": jst(11, 18, 9).isoformat()}]}),
+        content_type="application/json",
+        **_key(["events:write"]),
+    )
+    assert response.status_code == 202 and response.json()["accepted"] == 1
+
+    after = compute([W46, W47], now=NOW)
+    assert after[1]["visitors"] == w47["visitors"] + 1
+    assert after[0] == w46
+    assert _marks([OCTOBER, W46]) == untouched
+
+
+def test_a_handoff_corrected_by_raw_sql_shows_in_its_week(kpi_data):
+    (w47,) = _warm([W47])
+    untouched = _marks([OCTOBER, W46])
+    working = Handoff.objects.get(state="working")  # MQL on Friday 20th, still open
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE leads_handoff SET state = 'rejected', reject_reason = 'too_early', decided_at = %s"
+            " WHERE id = %s",
+            [jst(11, 21, 9), working.pk],
+        )
+
+    after = compute([W47], now=NOW)[0]
+    assert after["handoffs_rejected"] == w47["handoffs_rejected"] + 1
+    assert after["lead_quality"] != w47["lead_quality"]
+    assert _marks([OCTOBER, W46]) == untouched
+
+
+def test_a_deal_deleted_changes_the_cohort_of_the_handoff_it_came_from(kpi_data):
+    """D2 came from a handoff of W46 (MQL on the 13th) but was made in W47: W46's 商談化率 counts it."""
+    (w46,) = _warm([W46])
+    Deal.objects.filter(name="D2").delete()
+    assert compute([W46], now=NOW)[0] == compute([W46], now=NOW, fresh=True)[0]
+    assert compute([W46], now=NOW)[0] != w46
+
+
+def test_a_deal_changed_in_the_admin_shows_at_once(admin_client, admin_user, rf, kpi_data):
+    (w47,) = _warm([W47])
+    d3 = Deal.objects.get(name="D3")  # sales-sourced, won in W47
+    request = rf.get("/")
+    request.user = admin_user
+    form = admin.site._registry[Deal].get_form(request, d3)
+    data = {k: "" if v is None else v for k, v in model_to_dict(d3, fields=list(form.base_fields)).items()}
+    data["source"] = "marketing"
+    response = admin_client.post(f"/admin/pipeline/deal/{d3.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+    after = compute([W47], now=NOW)[0]
+    assert after["marketing_sourced_revenue"] == w47["marketing_sourced_revenue"] + 3_000_000
+
+
+def test_costs_and_hand_entered_values_entered_later_show_at_once(kpi_data, manager):
+    october, w47 = _warm([OCTOBER, W47])
+    cost_add(campaign=kpi_data.campaign, date=dt.date(2026, 11, 18), amount=Decimal(20_000))
+    services.manual_value_set(
+        kpi="brand_awareness",
+        period_kind=ManualKpiValue.Kind.MONTH,
+        period_start=dt.date(2026, 10, 1),
+        value=Decimal("0.22"),
+        by=manager,
+    )
+    after_october, after_w47 = compute([OCTOBER, W47], now=NOW)
+    assert after_w47["marketing_cost"] == w47["marketing_cost"] + 20_000
+    assert (october["brand_awareness"], after_october["brand_awareness"]) == (0.2, 0.22)
+
+
+def test_writes_that_change_no_measured_column_or_only_today_mark_nothing(kpi_data):
+    """A rescore rewrites every lead and a board move a deal's stage: no period's numbers change, so no cached
+    value is dropped; ingest of today's events never queues on a day row."""
+    marks = dict(KpiDay.objects.values_list("day", "generation"))
+    Lead.objects.update(fit_score=42)
+    Deal.objects.filter(name="D2").update(stage_changed_at=jst(11, 24, 9), probability=70)
+    _lead("now@example.jp", dt.datetime.now(dt.UTC))
+    assert dict(KpiDay.objects.values_list("day", "generation")) == marks
