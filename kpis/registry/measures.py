@@ -164,7 +164,11 @@ def _has_deal() -> Q:
 
 WON = Q(status="won")
 LOST = Q(status="lost")
-MARKETING_SOURCED = Q(source="marketing") | Q(handoff__isnull=False)
+# Marketing-sourced: created from a lead sales accepted through a marketing handoff (deal_create_from_handoff),
+# nothing else. A deal labelled "marketing" by hand or by an API key without a handoff is self-reported, counted
+# apart; a deal with a handoff cannot be relabelled (pipeline.services.deal_update, deal_from_handoff_is_marketing).
+MARKETING_SOURCED = Q(handoff__isnull=False)
+SELF_REPORTED_MARKETING = Q(source="marketing", handoff__isnull=True)
 
 MEASURES: tuple[Measure, ...] = (
     # leads: placed by creation
@@ -176,7 +180,10 @@ MEASURES: tuple[Measure, ...] = (
     Measure("mqls", HANDOFF, "mql_at", distinct("lead_id")),
     Measure("mqls_all", HANDOFF, "mql_at", distinct("lead_id"), scoped=False),
     Measure("handed_over", HANDOFF, "mql_at", count),
-    Measure("handed_over_to_deal", HANDOFF, "mql_at", count, _has_deal()),
+    # 商談化率's cohort counts leads, not handoffs: a lead handed over twice in a period (rejected, back, accepted)
+    # is one lead, as in the MQL count.
+    Measure("handed_over_leads", HANDOFF, "mql_at", distinct("lead_id")),
+    Measure("handed_over_leads_to_deal", HANDOFF, "mql_at", distinct("lead_id"), _has_deal()),
     Measure("accepted", HANDOFF, "decided_at", count, Q(state="accepted")),
     Measure("rejected", HANDOFF, "decided_at", count, Q(state="rejected")),
     Measure(
@@ -198,6 +205,7 @@ MEASURES: tuple[Measure, ...] = (
     # deals: created (商談化), closed won / lost
     Measure("deals_created", DEAL, "created_at", count),
     Measure("deals_created_marketing", DEAL, "created_at", count, MARKETING_SOURCED),
+    Measure("deals_created_self_reported", DEAL, "created_at", count, SELF_REPORTED_MARKETING),
     Measure("won", DEAL, "closed_at", count, WON),
     Measure("won_marketing", DEAL, "closed_at", count, WON & MARKETING_SOURCED),
     Measure("lost", DEAL, "closed_at", count, LOST),
