@@ -211,10 +211,12 @@ KPIS: tuple[Kpi, ...] = (
         owner=MARKETING,
         formula=Value("visitors"),
         definition=_(
-            "Distinct visitors with a page view in the period (a tracking id, or a known lead without one)."
+            "Distinct people with a page view in the period: a known lead once, whatever its tracking ids, or"
+            " one anonymous tracking id."
         ),
         drilldown="visitors",
         team_scoped=False,
+        version=2,
     ),
     Kpi(
         key="cvr",
@@ -229,6 +231,7 @@ KPIS: tuple[Kpi, ...] = (
         additive=False,
         team_scoped=False,
         inputs=("leads_acquired", "visitors"),
+        version=2,
     ),
     Kpi(
         key="cost_per_lead",

@@ -137,18 +137,20 @@ def distinct(expression) -> Callable[[Q], Aggregate]:
 
 
 def distinct_visitors(condition: Q):
-    """Visitors: distinct cookie ids, plus distinct known leads among page views sent without one. Two plain
-    distinct counts rather than one over a built string key: the same meaning, a fraction of the work."""
-    return Count("visitor_id", distinct=True, filter=condition & ~Q(visitor_id="")) + Count(
-        "lead_id", distinct=True, filter=condition & Q(visitor_id="")
+    """Visitors are people: distinct known leads (whatever tracking ids they used, and page views sent by email
+    only), plus distinct tracking ids nobody has identified yet. Two plain distinct counts rather than one over a
+    built string key: the same meaning, a fraction of the work. An identified visitor's page views carry its lead
+    (ingestion moves the anonymous ones when it identifies), so no person is in both counts."""
+    return Count("lead_id", distinct=True, filter=condition & Q(lead__isnull=False)) + Count(
+        "visitor_id", distinct=True, filter=condition & Q(lead__isnull=True)
     )
 
 
-# A visitor is a tracking-cookie id, or a known lead seen without one (page views sent through the API); the
-# drill-down lists them by this key.
+# A visitor is a known lead, or a tracking-cookie id nobody has identified; the drill-down lists them by this key
+# (the same key as the PostgreSQL roll-up, kpis.services.REBUILD_VISITOR_PERIODS).
 VISITOR_KEY = Case(
-    When(~Q(visitor_id=""), then=F("visitor_id")),
-    default=Concat(Value("lead:"), Cast("lead_id", CharField())),
+    When(lead__isnull=False, then=Concat(Value("lead:"), Cast("lead_id", CharField()))),
+    default=F("visitor_id"),
     output_field=CharField(),
 )
 

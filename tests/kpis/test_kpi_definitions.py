@@ -177,3 +177,53 @@ def test_a_lead_handed_over_twice_in_the_period_counts_once(owner):
     assert values["mqls"] == 10
     assert values["handed_over"] == 10  # leads, as the MQL count; before: 11 handoffs
     assert values["lead_to_opportunity_rate"] == pytest.approx(0.6)  # 6/10; before: 6/11
+
+
+# --- 3. a visitor is a person --------------------------------------------------------------------------------
+
+
+def _page_views(*events):
+    result = events_ingest(
+        events=[{"type": "page_view", **event} for event in events], source="api:site", lead_source="api"
+    )
+    assert result.accepted == len(events), result.rejected
+
+
+def _visitor_counts(period):
+    """(the registry's number, the page views counted directly over the same days): on PostgreSQL the first
+    comes from the trigger-kept roll-up, on SQLite both are direct counts."""
+    custom = Period.between(period.start, period.end - dt.timedelta(days=1))
+    rolled, counted = compute([period, custom], kpis=[KPI_BY_KEY["visitors"]], now=NOW)
+    return rolled["visitors"], counted["visitors"]
+
+
+def test_a_known_lead_with_a_cookie_and_an_email_only_page_view_is_one_visitor(db):
+    _page_views(
+        {"id": "1", "visitor_id": "cookie-a", "email": "taro@example.jp", "occurred_at": jst(11, 17, 9).isoformat()},
+        {"id": "2", "email": "taro@example.jp", "occurred_at": jst(11, 17, 10).isoformat()},  # by email only
+        {"id": "3", "visitor_id": "cookie-b", "email": "taro@example.jp", "occurred_at": jst(11, 18, 9).isoformat()},
+        {"id": "4", "visitor_id": "stranger", "occurred_at": jst(11, 18, 10).isoformat()},
+    )
+    assert _visitor_counts(W47) == (2, 2)  # taro and the stranger; before: 4 (cookie-a, cookie-b, lead:taro, …)
+    Lead.objects.filter(email="taro@example.jp").update(created_at=jst(11, 17, 9))  # captured that morning
+    assert _values("cvr")["cvr"] == pytest.approx(0.5)  # 1 lead / 2 visitors; before: 1/4
+
+
+def test_a_visitor_who_identifies_later_is_one_person_in_every_period_where_both_appear(db):
+    # Anonymous on Sunday 23:59:59 (W47, November), identified on Monday 00:00 (W48, still November), and an
+    # email-only page view the same Monday.
+    _page_views({"id": "a1", "visitor_id": "cookie-z", "occurred_at": jst(11, 22, 23, 59, 59).isoformat()})
+    assert _visitor_counts(W47) == (1, 1)
+    _page_views(
+        {"id": "a2", "visitor_id": "cookie-z", "email": "hanako@example.jp", "occurred_at": jst(11, 23).isoformat()},
+        {"id": "a3", "email": "hanako@example.jp", "occurred_at": jst(11, 23, 0, 5).isoformat()},
+    )
+    lead = Lead.objects.get(email="hanako@example.jp")
+    for period in (W47, W47.next(), Period.parse("2026-11"), Period.parse("2026-Q4")):
+        assert _visitor_counts(period) == (1, 1), period
+    if connection.vendor == "postgresql":  # the roll-up holds the person, not the cookie
+        assert set(VisitorPeriod.objects.values_list("visitor", flat=True)) == {f"lead:{lead.pk}"}
+
+    # an erased lead's page views are gone, and so are they from the counts
+    lead_erase(lead=lead, by=None)
+    assert _visitor_counts(Period.parse("2026-11")) == (0, 0)
