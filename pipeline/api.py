@@ -65,7 +65,7 @@ class DealPatch(Schema):
     next_step_date: dt.date | None = None
     source: SourceChoice | None = Field(
         None,
-        description="A deal created from a marketing handoff keeps \"marketing\" (422 otherwise); \"marketing\" "
+        description='A deal created from a marketing handoff keeps "marketing" (422 otherwise); "marketing" '
         "on any other deal is self-reported and not counted in 商談化数.",
     )
     owner_id: int | None = None

@@ -259,7 +259,8 @@ class Deal(models.Model):
             models.CheckConstraint(condition=Q(amount__gte=0), name="deal_amount_not_negative"),
             # A deal made from a handoff is marketing-sourced for good (the KPIs' 商談化数 counts by the handoff).
             models.CheckConstraint(
-                condition=Q(handoff__isnull=True) | Q(source="marketing"), name="deal_from_handoff_is_marketing"
+                condition=Q(handoff__isnull=True) | Q(source="marketing"),
+                name="deal_from_handoff_is_marketing",
             ),
             models.CheckConstraint(
                 condition=Q(probability__gte=0, probability__lte=100), name="deal_probability_range"

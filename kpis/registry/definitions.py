@@ -46,6 +46,7 @@ KPIS: tuple[Kpi, ...] = (
             " handoff. Shown beside 商談化数, never added to it."
         ),
         drilldown="deals_created_self_reported",
+        headline=True,
     ),
     Kpi(
         key="lead_to_opportunity_rate",

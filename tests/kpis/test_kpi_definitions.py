@@ -42,6 +42,7 @@ def _key_of(user) -> dict:
     _key, plain = api_key_create(name="CRM sync", source="crm", scopes=["deals:write"], user=user)
     return {"HTTP_AUTHORIZATION": f"Bearer {plain}"}
 
+
 W47 = Period.parse("2026-W47")
 NOW = jst(11, 25, 10)
 
@@ -97,7 +98,10 @@ def test_an_api_key_labelling_a_deal_marketing_makes_it_self_reported(client, ow
     assert response.status_code == 201, response.content
     (values,) = compute(
         [Period.current("week", dt.datetime.now(tz=NOW.tzinfo))],
-        kpis=[KPI_BY_KEY["opportunities_marketing_sourced"], KPI_BY_KEY["opportunities_marketing_influenced"]],
+        kpis=[
+            KPI_BY_KEY["opportunities_marketing_sourced"],
+            KPI_BY_KEY["opportunities_marketing_influenced"],
+        ],
     )
     assert values == {"opportunities_marketing_sourced": 0, "opportunities_marketing_influenced": 1}
 
@@ -124,7 +128,10 @@ def test_a_deal_from_a_handoff_keeps_its_source(owner, owner_client):
         },
     )
     assert response.status_code == 200
-    assert "source cannot be changed" in response.content.decode() or "変更できません" in response.content.decode()
+    assert (
+        "source cannot be changed" in response.content.decode()
+        or "変更できません" in response.content.decode()
+    )
 
     # the API answers 422 naming the field
     response = owner_client.patch(
@@ -199,12 +206,25 @@ def _visitor_counts(period):
 
 def test_a_known_lead_with_a_cookie_and_an_email_only_page_view_is_one_visitor(db):
     _page_views(
-        {"id": "1", "visitor_id": "cookie-a", "email": "taro@example.jp", "occurred_at": jst(11, 17, 9).isoformat()},
+        {
+            "id": "1",
+            "visitor_id": "cookie-a",
+            "email": "taro@example.jp",
+            "occurred_at": jst(11, 17, 9).isoformat(),
+        },
         {"id": "2", "email": "taro@example.jp", "occurred_at": jst(11, 17, 10).isoformat()},  # by email only
-        {"id": "3", "visitor_id": "cookie-b", "email": "taro@example.jp", "occurred_at": jst(11, 18, 9).isoformat()},
+        {
+            "id": "3",
+            "visitor_id": "cookie-b",
+            "email": "taro@example.jp",
+            "occurred_at": jst(11, 18, 9).isoformat(),
+        },
         {"id": "4", "visitor_id": "stranger", "occurred_at": jst(11, 18, 10).isoformat()},
     )
-    assert _visitor_counts(W47) == (2, 2)  # taro and the stranger; before: 4 (cookie-a, cookie-b, lead:taro, …)
+    assert _visitor_counts(W47) == (
+        2,
+        2,
+    )  # taro and the stranger; before: 4 (cookie-a, cookie-b, lead:taro, …)
     Lead.objects.filter(email="taro@example.jp").update(created_at=jst(11, 17, 9))  # captured that morning
     assert _values("cvr")["cvr"] == pytest.approx(0.5)  # 1 lead / 2 visitors; before: 1/4
 
@@ -215,7 +235,12 @@ def test_a_visitor_who_identifies_later_is_one_person_in_every_period_where_both
     _page_views({"id": "a1", "visitor_id": "cookie-z", "occurred_at": jst(11, 22, 23, 59, 59).isoformat()})
     assert _visitor_counts(W47) == (1, 1)
     _page_views(
-        {"id": "a2", "visitor_id": "cookie-z", "email": "hanako@example.jp", "occurred_at": jst(11, 23).isoformat()},
+        {
+            "id": "a2",
+            "visitor_id": "cookie-z",
+            "email": "hanako@example.jp",
+            "occurred_at": jst(11, 23).isoformat(),
+        },
         {"id": "a3", "email": "hanako@example.jp", "occurred_at": jst(11, 23, 0, 5).isoformat()},
     )
     lead = Lead.objects.get(email="hanako@example.jp")
