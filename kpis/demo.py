@@ -64,7 +64,7 @@ def seed(*, users: dict, stdout) -> None:
             if kpi.manual or kpi.auxiliary or (team is not None and not kpi.team_scoped):
                 continue
             average = averages.get(kpi.key)
-            if not average:
+            if not average or average < 0:  # no target below zero (a losing ROI): leave it unset
                 continue
             for kind, factor in ((WEEK, 1), (MONTH, 52 / 12), (QUARTER, 13)):
                 value = _target(kpi, average * (factor if kpi.additive else 1))

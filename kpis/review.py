@@ -10,19 +10,21 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.utils import timezone
 
 from kpis.models import ActionItem, WeeklySnapshot, manages_action_items
 from kpis.periods import MONTH, QUARTER, WEEK, Period
 from kpis.registry import HEADLINE, VERSIONS, Kpi, Number, Scope, compute
-from kpis.registry.measures import MEASURES_BY_NAME, scope_condition
+from kpis.registry.measures import MEASURES_BY_NAME, SELF_REPORTED_MARKETING, scope_condition
 from kpis.selectors import Figure, FunnelStep, funnel
 from kpis.services import snapshot_values
 from salesmarketing.models import Team, User
 
 LIST_LIMIT = 30
 LOST_LIMIT = 100
+# The key won deals are grouped under when "marketing" was only said, not handed over.
+SELF_REPORTED = "marketing_self_reported"
 TALLY_WEEKS = 4
 CAMPAIGNS_SHOWN = 5
 
@@ -163,7 +165,7 @@ def weekly_review(
 ) -> Review:
     from campaigns.models import Campaign, CampaignCost
     from leads.models import Handoff, Lead
-    from pipeline.models import Activity, Deal
+    from pipeline.models import SELF_REPORTED_LABEL, Activity, Deal
 
     now = now or timezone.now()
     team_id = team.pk if team else None
@@ -201,11 +203,11 @@ def weekly_review(
         .select_related("company", "owner", "first_touch_campaign")
         .with_can_open(viewer)
     )
-    source_labels = dict(Deal.Source.choices)
+    source_labels = {**dict(Deal.Source.choices), SELF_REPORTED: SELF_REPORTED_LABEL}
     won_by_source = [
-        {**row, "label": source_labels.get(row["source"], row["source"])}
+        {**row, "source": row["origin"], "label": source_labels.get(row["origin"], row["origin"])}
         for row in Deal.objects.filter(won_condition)
-        .values("source")
+        .values(origin=Case(When(SELF_REPORTED_MARKETING, then=Value(SELF_REPORTED)), default=F("source")))
         .annotate(deals=Count("pk"), amount=Sum("won_amount"))
         .order_by("-amount")
     ]

@@ -8,8 +8,10 @@ kpis.review.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet, Value
 from django.utils import timezone
@@ -335,3 +337,19 @@ def target_rows(*, team: Team | None, today: dt.date) -> list[TargetRow]:
         for kpi in KPI_BY_KEY.values()
         if not kpi.manual and not kpi.auxiliary and (kpi.team_scoped or team is None)
     ]
+
+
+# --- the definitions page -----------------------------------------------------------------------------------
+
+KPI_DOCS = settings.BASE_DIR / "docs" / "kpis.md"
+
+
+@functools.cache
+def kpi_definitions_html() -> str:
+    """docs/kpis.md as HTML: the definitions in the project's own words, one entry per KPI with an anchor named by
+    its key (the dashboard's "?" links there). Read once per process: the file ships with the code."""
+    from markdown_it import MarkdownIt
+
+    return (
+        MarkdownIt("commonmark", {"html": True}).enable("table").render(KPI_DOCS.read_text(encoding="utf-8"))
+    )

@@ -269,13 +269,14 @@ SELECT kind, start, sum(visitors) FROM folded GROUP BY kind, start
 """
 
 
-# The roll-up of every stored page view: the trigger's statement (migrations 0002 and 0003) over the whole table,
-# in key order, so the primary key is filled from left to right.
+# The roll-up of every stored page view: the trigger's statement (migrations 0002 to 0004) over the whole table,
+# in key order, so the primary key is filled from left to right. A visitor is a person: its lead when known,
+# else its tracking id (kpis.registry.measures.VISITOR_KEY).
 REBUILD_VISITOR_PERIODS = """
 INSERT INTO kpis_visitorperiod (kind, start, visitor)
 SELECT DISTINCT k.kind, k.start, v.visitor
 FROM (
-    SELECT CASE WHEN visitor_id <> '' THEN visitor_id ELSE 'lead:' || lead_id END AS visitor,
+    SELECT CASE WHEN lead_id IS NOT NULL THEN 'lead:' || lead_id ELSE visitor_id END AS visitor,
            (occurred_at AT TIME ZONE 'Asia/Tokyo')::date AS day
     FROM leads_touch
     WHERE type = 'page_view' AND (visitor_id <> '' OR lead_id IS NOT NULL)

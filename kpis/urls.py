@@ -9,5 +9,6 @@ urlpatterns = [
     path("actions/<int:pk>/done/", views.action_item_done, name="action_item_done"),
     path("targets/", views.targets, name="targets"),
     path("values/", views.manual_values, name="manual_values"),
+    path("definitions/", views.definitions, name="definitions"),
     path("<slug:key>/", views.drilldown, name="drilldown"),
 ]

@@ -96,6 +96,12 @@ def drilldown(request: HtmxHttpRequest, key: str) -> HttpResponse:
     return render(request, partial_or_page(request, "kpis/drilldown.html", "records"), {"d": data})
 
 
+@require_GET
+def definitions(request: HtmxHttpRequest) -> HttpResponse:
+    """docs/kpis.md, the KPI definitions, rendered (our own file: its HTML is trusted)."""
+    return render(request, "kpis/definitions.html", {"content": selectors.kpi_definitions_html()})
+
+
 # --- the weekly review --------------------------------------------------------------------------------------
 
 

@@ -75,6 +75,11 @@ class DealPatch(Schema):
     expected_close_date: InRangeDate | None = None
     next_step: Text | None = Field(None, max_length=200)
     next_step_date: InRangeDate | None = None
+    source: SourceChoice | None = Field(
+        None,
+        description='A deal created from a marketing handoff keeps "marketing" (422 otherwise); "marketing" '
+        "on any other deal is self-reported and not counted in 商談化数.",
+    )
     owner_id: Id | None = None
     stage_id: Id | None = Field(
         None,
@@ -323,7 +328,7 @@ def update_deal(request: HttpRequest, deal_id: int, payload: DealPatch, response
     close = {k: data.pop(k) for k in ("won_amount", "loss_cause", "loss_side", "loss_note") if k in data}
     if "owner_id" in data:
         data["owner"] = _owner(user, data.pop("owner_id"))
-    for field in ("name", "amount", "probability", "expected_close_date"):
+    for field in ("name", "amount", "probability", "expected_close_date", "source"):
         if field in data and data[field] is None:
             raise _invalid(field, "This field cannot be null.")
 

@@ -137,6 +137,8 @@ class DealEditForm(forms.ModelForm):
     def __init__(self, *args, owners: list, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["version"].initial = self.instance.version
+        if self.instance.handoff_id is not None:
+            self.fields["source"].help_text = _("Created from a marketing handoff: the source is fixed.")
         # Model validators run in full_clean, which this form leaves to the service; check the bounds here too.
         self.fields["amount"].validators.append(MinValueValidator(0))
         self.fields["probability"].validators.append(MaxValueValidator(100))

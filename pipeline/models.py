@@ -121,6 +121,11 @@ def _visibility(user) -> Q | None:
     return Q(owner=user)
 
 
+# A deal labelled "marketing" by hand or by an API key, without a handoff: marketing-influenced (self-reported),
+# counted apart from 商談化数.
+SELF_REPORTED_LABEL = _("Marketing (self-reported)")
+
+
 class Deal(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
@@ -252,6 +257,11 @@ class Deal(models.Model):
         verbose_name_plural = _("deals")
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="deal_amount_not_negative"),
+            # A deal made from a handoff is marketing-sourced for good (the KPIs' 商談化数 counts by the handoff).
+            models.CheckConstraint(
+                condition=Q(handoff__isnull=True) | Q(source="marketing"),
+                name="deal_from_handoff_is_marketing",
+            ),
             models.CheckConstraint(
                 condition=Q(probability__gte=0, probability__lte=100), name="deal_probability_range"
             ),
@@ -301,6 +311,13 @@ class Deal(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("pipeline:deal_detail", args=[self.pk])
+
+    @property
+    def source_label(self) -> str:
+        """The source as the KPIs see it: "marketing" without a handoff is only what someone said."""
+        if self.source == self.Source.MARKETING and self.handoff_id is None:
+            return str(SELF_REPORTED_LABEL)
+        return self.get_source_display()
 
     @property
     def is_open(self) -> bool:

@@ -25,8 +25,27 @@ KPIS: tuple[Kpi, ...] = (
         direction=UP,
         owner=SHARED,
         formula=Value("deals_created_marketing"),
-        definition=_("Deals created in the period whose lead came through a marketing handoff."),
+        definition=_(
+            "Deals created in the period from a lead sales accepted through a marketing handoff; a deal labelled"
+            " marketing by hand is not one."
+        ),
         drilldown="deals_created_marketing",
+        headline=True,
+        version=2,
+    ),
+    Kpi(
+        key="opportunities_marketing_influenced",
+        name_ja="マーケ影響商談数 (自己申告)",
+        name_en=_("Marketing-influenced opportunities (self-reported)"),
+        unit=Unit.COUNT,
+        direction=NEUTRAL,
+        owner=SHARED,
+        formula=Value("deals_created_self_reported"),
+        definition=_(
+            "Deals created in the period that a rep or an API key labelled marketing without a marketing"
+            " handoff. Shown beside 商談化数, never added to it."
+        ),
+        drilldown="deals_created_self_reported",
         headline=True,
     ),
     Kpi(
@@ -36,13 +55,20 @@ KPIS: tuple[Kpi, ...] = (
         unit=Unit.PERCENT,
         direction=UP,
         owner=SHARED,
-        formula=Ratio("handed_over_to_deal", ("handed_over",)),
-        definition=_("Of the leads handed to sales in the period, the share that has become a deal so far."),
-        note=_("A cohort: the leads handed over in the period, however late their deal came."),
+        formula=Ratio("handed_over_leads_to_deal", ("handed_over_leads",)),
+        definition=_(
+            "Of the distinct leads handed to sales in the period, the share with a deal from one of those"
+            " handoffs so far."
+        ),
+        note=_(
+            "A cohort: the leads handed over in the period, however late their deal came; a lead handed over"
+            " twice in the period counts once."
+        ),
         drilldown="handoffs_cohort",
         additive=False,
         headline=True,
         inputs=("handed_over",),
+        version=2,
     ),
     Kpi(
         key="mqls",
@@ -102,9 +128,10 @@ KPIS: tuple[Kpi, ...] = (
         direction=UP,
         owner=SHARED,
         formula=Value("revenue_marketing"),
-        definition=_("Won amount of the marketing-sourced deals won in the period."),
+        definition=_("Won amount of the marketing-sourced deals (created from a handoff) won in the period."),
         drilldown="deals_won_marketing",
         headline=True,
+        version=2,
     ),
     Kpi(
         key="deals_won",
@@ -185,10 +212,12 @@ KPIS: tuple[Kpi, ...] = (
         owner=MARKETING,
         formula=Value("visitors"),
         definition=_(
-            "Distinct visitors with a page view in the period (a tracking id, or a known lead without one)."
+            "Distinct people with a page view in the period: a known lead once, whatever its tracking ids, or"
+            " one anonymous tracking id."
         ),
         drilldown="visitors",
         team_scoped=False,
+        version=2,
     ),
     Kpi(
         key="cvr",
@@ -203,6 +232,7 @@ KPIS: tuple[Kpi, ...] = (
         additive=False,
         team_scoped=False,
         inputs=("leads_acquired", "visitors"),
+        version=2,
     ),
     Kpi(
         key="cost_per_lead",
@@ -245,6 +275,7 @@ KPIS: tuple[Kpi, ...] = (
         additive=False,
         team_scoped=False,
         inputs=("marketing_sourced_revenue", "marketing_cost"),
+        version=2,
     ),
     Kpi(
         key="marketing_cost",
@@ -361,10 +392,11 @@ KPIS: tuple[Kpi, ...] = (
         unit=Unit.COUNT,
         direction=UP,
         owner=SHARED,
-        formula=Value("handed_over"),
-        definition=_("Handoffs created in the period (one per MQL flip)."),
+        formula=Value("handed_over_leads"),
+        definition=_("Distinct leads handed to sales in the period (a lead handed over twice counts once)."),
         drilldown="handoffs_cohort",
         auxiliary=True,
+        version=2,
     ),
     Kpi(
         key="handoffs_rejected",
@@ -410,8 +442,9 @@ KPIS: tuple[Kpi, ...] = (
         direction=UP,
         owner=SHARED,
         formula=Value("won_marketing"),
-        definition=_("Marketing-sourced deals closed as won in the period."),
+        definition=_("Marketing-sourced deals (created from a handoff) closed as won in the period."),
         drilldown="deals_won_marketing",
         auxiliary=True,
+        version=2,
     ),
 )

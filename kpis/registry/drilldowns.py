@@ -122,7 +122,7 @@ DRILLDOWNS: dict[str, Drilldown] = {
     "handoffs_cohort": Drilldown(
         HANDOFFS,
         ("handed_over",),
-        highlight="handed_over_to_deal",
+        highlight="handed_over_leads_to_deal",
         highlight_label=_("Became a deal"),
         order_by=("-mql_at", "-id"),
     ),
@@ -151,6 +151,9 @@ DRILLDOWNS: dict[str, Drilldown] = {
     "deals_created": Drilldown(DEALS, ("deals_created",), order_by=("-created_at", "-id")),
     "deals_created_marketing": Drilldown(
         DEALS, ("deals_created_marketing",), order_by=("-created_at", "-id")
+    ),
+    "deals_created_self_reported": Drilldown(
+        DEALS, ("deals_created_self_reported",), order_by=("-created_at", "-id")
     ),
     "deals_won": Drilldown(DEALS, ("won",), order_by=("-closed_at", "-id")),
     "deals_won_marketing": Drilldown(DEALS, ("won_marketing",), order_by=("-closed_at", "-id")),

@@ -137,18 +137,20 @@ def distinct(expression) -> Callable[[Q], Aggregate]:
 
 
 def distinct_visitors(condition: Q):
-    """Visitors: distinct cookie ids, plus distinct known leads among page views sent without one. Two plain
-    distinct counts rather than one over a built string key: the same meaning, a fraction of the work."""
-    return Count("visitor_id", distinct=True, filter=condition & ~Q(visitor_id="")) + Count(
-        "lead_id", distinct=True, filter=condition & Q(visitor_id="")
+    """Visitors are people: distinct known leads (whatever tracking ids they used, and page views sent by email
+    only), plus distinct tracking ids nobody has identified yet. Two plain distinct counts rather than one over a
+    built string key: the same meaning, a fraction of the work. An identified visitor's page views carry its lead
+    (ingestion moves the anonymous ones when it identifies), so no person is in both counts."""
+    return Count("lead_id", distinct=True, filter=condition & Q(lead__isnull=False)) + Count(
+        "visitor_id", distinct=True, filter=condition & Q(lead__isnull=True)
     )
 
 
-# A visitor is a tracking-cookie id, or a known lead seen without one (page views sent through the API); the
-# drill-down lists them by this key.
+# A visitor is a known lead, or a tracking-cookie id nobody has identified; the drill-down lists them by this key
+# (the same key as the PostgreSQL roll-up, kpis.services.REBUILD_VISITOR_PERIODS).
 VISITOR_KEY = Case(
-    When(~Q(visitor_id=""), then=F("visitor_id")),
-    default=Concat(Value("lead:"), Cast("lead_id", CharField())),
+    When(lead__isnull=False, then=Concat(Value("lead:"), Cast("lead_id", CharField()))),
+    default=F("visitor_id"),
     output_field=CharField(),
 )
 
@@ -164,7 +166,11 @@ def _has_deal() -> Q:
 
 WON = Q(status="won")
 LOST = Q(status="lost")
-MARKETING_SOURCED = Q(source="marketing") | Q(handoff__isnull=False)
+# Marketing-sourced: created from a lead sales accepted through a marketing handoff (deal_create_from_handoff),
+# nothing else. A deal labelled "marketing" by hand or by an API key without a handoff is self-reported, counted
+# apart; a deal with a handoff cannot be relabelled (pipeline.services.deal_update, deal_from_handoff_is_marketing).
+MARKETING_SOURCED = Q(handoff__isnull=False)
+SELF_REPORTED_MARKETING = Q(source="marketing", handoff__isnull=True)
 
 MEASURES: tuple[Measure, ...] = (
     # leads: placed by creation
@@ -176,7 +182,10 @@ MEASURES: tuple[Measure, ...] = (
     Measure("mqls", HANDOFF, "mql_at", distinct("lead_id")),
     Measure("mqls_all", HANDOFF, "mql_at", distinct("lead_id"), scoped=False),
     Measure("handed_over", HANDOFF, "mql_at", count),
-    Measure("handed_over_to_deal", HANDOFF, "mql_at", count, _has_deal()),
+    # 商談化率's cohort counts leads, not handoffs: a lead handed over twice in a period (rejected, back, accepted)
+    # is one lead, as in the MQL count.
+    Measure("handed_over_leads", HANDOFF, "mql_at", distinct("lead_id")),
+    Measure("handed_over_leads_to_deal", HANDOFF, "mql_at", distinct("lead_id"), _has_deal()),
     Measure("accepted", HANDOFF, "decided_at", count, Q(state="accepted")),
     Measure("rejected", HANDOFF, "decided_at", count, Q(state="rejected")),
     Measure(
@@ -198,6 +207,7 @@ MEASURES: tuple[Measure, ...] = (
     # deals: created (商談化), closed won / lost
     Measure("deals_created", DEAL, "created_at", count),
     Measure("deals_created_marketing", DEAL, "created_at", count, MARKETING_SOURCED),
+    Measure("deals_created_self_reported", DEAL, "created_at", count, SELF_REPORTED_MARKETING),
     Measure("won", DEAL, "closed_at", count, WON),
     Measure("won_marketing", DEAL, "closed_at", count, WON & MARKETING_SOURCED),
     Measure("lost", DEAL, "closed_at", count, LOST),

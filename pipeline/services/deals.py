@@ -138,6 +138,8 @@ def deal_create(
         raise ValidationError({"stage": _("A new deal starts in an open stage.")})
     if source not in Deal.Source.values:
         raise ValidationError({"source": _("Choose a source.")})
+    if handoff is not None and source != Deal.Source.MARKETING:
+        raise ValidationError({"source": _("A deal created from a marketing handoff is marketing-sourced.")})
     amount = _money("amount", amount)
     probability = stage.probability if probability is None else _probability(probability)
     now = created_at or timezone.now()
@@ -248,6 +250,12 @@ def deal_update(
         raise ValidationError({"expected_close_date": _("Enter the expected close date.")})
     if "source" in values and values["source"] not in Deal.Source.values:
         raise ValidationError({"source": _("Choose a source.")})
+    if "source" in values and locked.handoff_id is not None and values["source"] != locked.source:
+        # 商談化数 counts deals made from handoffs; relabelling one would move it between the shared KPI and the
+        # self-reported count (the database refuses it too: deal_from_handoff_is_marketing).
+        raise ValidationError(
+            {"source": _("This deal was created from a marketing handoff: its source cannot be changed.")}
+        )
     if "owner" in values and values["owner"] is None:
         raise ValidationError({"owner": _("A deal needs an owner.")})
     if locked.status == Deal.Status.WON and "amount" in values:

@@ -43,7 +43,7 @@ def test_a_week_returns_every_kpi_with_its_label_unit_and_period(client, auth, k
     assert body["source"] == "live" and body["frozen_at"] is None and body["team"] is None
     kpis = _by_key(body)
     assert set(kpis) == {kpi.key for kpi in KPIS}
-    assert kpis["opportunities_marketing_sourced"]["value"] == 3
+    assert kpis["opportunities_marketing_sourced"]["value"] == 2  # D1 D2 (handoffs); D4 is self-reported
     assert kpis["opportunities_marketing_sourced"]["label_ja"] == "商談化数"
     assert kpis["win_rate"]["unit"] == "percent" and kpis["win_rate"]["value"] == pytest.approx(0.666667)
     assert kpis["revenue"]["unit"] == "yen" and kpis["revenue"]["value"] == 4_200_000

@@ -22,7 +22,8 @@ W47 = Period.parse("2026-W47")
 
 # 2026-W47 for everyone. Rows: see conftest.kpi_data.
 EVERYONE = {
-    "opportunities_marketing_sourced": 3,  # D1 (handoff), D2 (handoff), D4 (source marketing); not D8 (sales)
+    "opportunities_marketing_sourced": 2,  # D1 (handoff), D2 (handoff); not D4 (labelled marketing), D8 (sales)
+    "opportunities_marketing_influenced": 1,  # D4: labelled marketing by hand, no handoff (self-reported)
     "lead_to_opportunity_rate": 0.25,  # handed over in W47: H1 H2 H3 H5; of those H1 has a deal → 1/4
     "mqls": 4,  # leads l1 l3 l4 l5 flipped in W47 (l2's flip was in W46)
     "sqls": 2,  # H1 and H4 accepted in W47
@@ -57,7 +58,8 @@ EVERYONE = {
 # 2026-W47 for team T1 (owner, teammate, manager). Company-wide KPIs keep their values.
 TEAM_1 = {
     **EVERYONE,
-    "opportunities_marketing_sourced": 3,  # D1 D2 D4 all belong to T1
+    "opportunities_marketing_sourced": 2,  # D1 D2 belong to T1
+    "opportunities_marketing_influenced": 1,  # D4 too
     "lead_to_opportunity_rate": 0.5,  # H1 H3 handed to T1; H1 became a deal
     "mqls": 2,
     "sqls": 2,
@@ -266,7 +268,8 @@ def test_every_kpi_has_a_drilldown_and_known_measures():
         ("visitors", 4),
         ("mqls", 4),
         ("sqls", 2),
-        ("opportunities_marketing_sourced", 3),
+        ("opportunities_marketing_sourced", 2),
+        ("opportunities_marketing_influenced", 1),
         ("deals_won", 2),
         ("deals_lost", 1),
         ("sla_breaches", 1),

@@ -391,6 +391,7 @@ PAGES = [
         "kpis:manual_values", logged_in(200, owner=403, teammate=403, outsider=403), "post"
     ),  # allowed: the empty form comes back with its errors
     Probe("kpis:drilldown", logged_in(200), kwargs=lambda w: {"key": KPIS[0].key}),
+    Probe("kpis:definitions", logged_in(200)),
     # the API's own pages; its endpoints are in API_PROBES
     Probe("api:openapi-json", logged_in(200)),
     Probe("api:openapi-view", logged_in(200)),
