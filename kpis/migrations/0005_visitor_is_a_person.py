@@ -143,7 +143,7 @@ def _on_postgresql(sql):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("kpis", "0003_visitor_count"),
+        ("kpis", "0004_kpiday"),
     ]
 
     operations = [
