@@ -135,7 +135,11 @@ def lead_submitted_differences(lead: Lead) -> list[SubmittedValue]:
             if value:
                 seen.add(name)
             if value and not same:
-                label = _("company") if name == "company" else Lead._meta.get_field(name).verbose_name
+                label = (
+                    _("company")
+                    if name == "company"
+                    else getattr(Lead._meta.get_field(name), "verbose_name", name)
+                )
                 found[name] = SubmittedValue(
                     field=name,
                     label=str(label),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -143,6 +143,11 @@ def touch_record(
 
 
 @transaction.atomic
+def _max_length(name: str) -> int | None:
+    field = Lead._meta.get_field(name)
+    return field.max_length if isinstance(field, models.Field) else None
+
+
 def lead_accept_submitted(*, lead: Lead, choices: Sequence[tuple[int, str]], by) -> list[str]:
     """Take values an unauthenticated capture submitted (kept on its touch) into the lead: `choices` are
     (touch id, field) pairs, "company" meaning the submitted company (found or created by its domain or name).
@@ -160,7 +165,9 @@ def lead_accept_submitted(*, lead: Lead, choices: Sequence[tuple[int, str]], by)
     changed: list[str] = []
     for touch_id, names in wanted.items():
         touch = touches.get(touch_id)
-        submitted = (touch.properties or {}).get(SUBMITTED_KEY) if touch else None
+        if touch is None:
+            continue
+        submitted = (touch.properties or {}).get(SUBMITTED_KEY)
         if not isinstance(submitted, dict):
             continue
         taken = []
@@ -174,7 +181,7 @@ def lead_accept_submitted(*, lead: Lead, choices: Sequence[tuple[int, str]], by)
                     lead.company = company
                     taken.append(name)
                 continue
-            value = str(submitted.get(name) or "")[: Lead._meta.get_field(name).max_length]
+            value = str(submitted.get(name) or "")[: _max_length(name)]
             if value and getattr(lead, name) != value:
                 setattr(lead, name, value)
                 taken.append(name)

@@ -26,10 +26,11 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
 # Outside DEBUG the key signs sessions, CSRF tokens and the tracking and unsubscribe links: a missing, short or
 # published one lets anyone forge them, so the app refuses to start. Exempt are processes that serve and sign
-# nothing: a test run (pytest in this process; the processes the tests start as production get a strong key)
-# and the build commands (./scripts/test's migrations check, the translations, the image's collectstatic).
+# nothing: a test run (pytest in this process; the processes the tests start as production get a strong key),
+# the type check (django-stubs loads these settings inside mypy) and the build commands (./scripts/test's
+# migrations check, the translations, the image's collectstatic).
 _BUILD_COMMANDS = {"makemigrations", "collectstatic", "compilemessages", "makemessages"}
-_SIGNS_NOTHING = "pytest" in sys.modules or (
+_SIGNS_NOTHING = "pytest" in sys.modules or "mypy" in sys.modules or (
     len(sys.argv) > 1
     and Path(sys.argv[0]).name in ("manage.py", "django-admin")
     and sys.argv[1] in _BUILD_COMMANDS
