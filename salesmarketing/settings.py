@@ -30,10 +30,14 @@ SECRET_KEY = env_str("SECRET_KEY")
 # the type check (django-stubs loads these settings inside mypy) and the build commands (./scripts/test's
 # migrations check, the translations, the image's collectstatic).
 _BUILD_COMMANDS = {"makemigrations", "collectstatic", "compilemessages", "makemessages"}
-_SIGNS_NOTHING = "pytest" in sys.modules or "mypy" in sys.modules or (
-    len(sys.argv) > 1
-    and Path(sys.argv[0]).name in ("manage.py", "django-admin")
-    and sys.argv[1] in _BUILD_COMMANDS
+_SIGNS_NOTHING = (
+    "pytest" in sys.modules
+    or "mypy" in sys.modules
+    or (
+        len(sys.argv) > 1
+        and Path(sys.argv[0]).name in ("manage.py", "django-admin")
+        and sys.argv[1] in _BUILD_COMMANDS
+    )
 )
 if not DEBUG and not _SIGNS_NOTHING:
     secret_key_problem = weak_secret_key(SECRET_KEY)
