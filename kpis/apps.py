@@ -8,6 +8,10 @@ class KpisConfig(AppConfig):
     verbose_name = _("KPIs")
 
     def ready(self) -> None:
+        from kpis import hooks as kpis_hooks
         from kpis.db import register_sqlite_functions
+        from salesmarketing import hooks
 
         connection_created.connect(register_sqlite_functions, dispatch_uid="kpis_sqlite_functions")
+        # leads sits below kpis and cannot import it: an erasure calls this (salesmarketing.hooks).
+        hooks.register(hooks.LEAD_ERASING, kpis_hooks.lead_erasing)
