@@ -9,8 +9,12 @@ class KpisConfig(AppConfig):
     verbose_name = _("KPIs")
 
     def ready(self) -> None:
+        from kpis import hooks as kpis_hooks
         from kpis.changes import reinstall_on_sqlite
         from kpis.db import register_sqlite_functions
+        from salesmarketing import hooks
 
         connection_created.connect(register_sqlite_functions, dispatch_uid="kpis_sqlite_functions")
         post_migrate.connect(reinstall_on_sqlite, sender=self, dispatch_uid="kpis_day_triggers")
+        # leads sits below kpis and cannot import it: an erasure calls this (salesmarketing.hooks).
+        hooks.register(hooks.LEAD_ERASING, kpis_hooks.lead_erasing)

@@ -58,7 +58,8 @@ class HandoffOut(Schema):
 
     @staticmethod
     def resolve_deal_id(obj: Handoff) -> int | None:
-        deal = getattr(obj, "deal", None) if hasattr(Handoff, "deal") else None
+        # The reverse one-to-one of pipeline's Deal.handoff; None when the handoff has no deal.
+        deal = getattr(obj, "deal", None)
         return deal.pk if deal is not None else None
 
 
@@ -81,8 +82,7 @@ class ErrorOut(Schema):
 
 
 def _queryset():
-    related = ["lead"] + (["deal"] if hasattr(Handoff, "deal") else [])
-    return Handoff.objects.select_related(*related)
+    return Handoff.objects.select_related("lead", "deal")
 
 
 def _for_key(key: ApiKey, *, acting: bool = False):

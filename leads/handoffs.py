@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from leads.choices import LifecycleStage
 from leads.models import AssignmentLog, Handoff, Lead, TerritoryRule
 from leads.sla import add_business_hours
+from salesmarketing import hooks
 from salesmarketing.models import Team, User
 from salesmarketing.services import notification_send
 
@@ -181,19 +182,10 @@ def handoff_accept(*, handoff: Handoff, by: User, now=None) -> Handoff:
         Lead.objects.filter(pk=handoff.lead_id).update(
             lifecycle_stage=LifecycleStage.SQL, owner=handoff.owner, updated_at=now
         )
-        deal = _create_deal(handoff=handoff, by=by)
-        if deal is not None:
+        # The pipeline app (above leads) registers the deal's creation: the seam into it (salesmarketing.hooks).
+        if any(deal is not None for deal in hooks.call(hooks.HANDOFF_ACCEPTED, handoff=handoff, by=by)):
             Lead.objects.filter(pk=handoff.lead_id).update(lifecycle_stage=LifecycleStage.OPPORTUNITY)
     return handoff
-
-
-def _create_deal(*, handoff: Handoff, by: User):
-    """The one seam into the pipeline app (which builds on leads): a deal for the accepted handoff."""
-    try:
-        from pipeline.services import deal_create_from_handoff
-    except ImportError:  # the pipeline app is not installed
-        return None
-    return deal_create_from_handoff(handoff=handoff, by=by)
 
 
 def handoff_reject(*, handoff: Handoff, by: User, reason: str, note: str = "", now=None) -> Handoff:

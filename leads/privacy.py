@@ -17,11 +17,15 @@ What erasure does, and why (`lead_erase`):
   the lead and with the name and email taken out of their text.
 - **Scrubbed everywhere else**: the person's email, name, kana, phone and tracking ids, in any letter case, are
   taken out of the free text people write elsewhere (other deals, activities, to-dos, the weekly meeting's action
-  items, handoff notes, the admin's change history: `FREE_TEXT_FIELDS`), and their tracking ids in the visitor
-  roll-up become random stand-ins (so past visitor counts stay as they were). A test searches every text and JSON
+  items, handoff notes, the admin's change history: `FREE_TEXT_FIELDS` here and each higher app's own list), and
+  their tracking ids in the visitor roll-up become random stand-ins (so past visitor counts stay as they were). A test searches every text and JSON
   column of every table after an erasure, so a new table that keeps a copy is caught.
 - **Recorded**: one `ErasureRecord` with the lead's id, a SHA-256 of its normalized email, who erased it, how,
   when and how many rows went — never the email or name themselves.
+
+Leads erases its own rows; the apps that build on it (pipeline, campaigns, kpis) scrub theirs in the
+`LEAD_ERASING` hook they register (salesmarketing.hooks), called first in the same transaction, and add their
+sections to an export through `LEAD_EXPORTING`.
 
 So the next weekly numbers still count the deal and its revenue; counts that are about people (leads acquired,
 MQLs, handoffs) drop by this person, as they should once the person is gone. Attribution roll-ups for the days
@@ -40,18 +44,20 @@ import json
 import re
 from typing import Any
 
-from django.apps import apps
+from django.contrib.admin.models import LogEntry
 from django.core import signing
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import models, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from leads.choices import LeadSource, TouchType
-from leads.models import ErasureRecord, ImportJob, Lead, Touch
+from leads.models import AssignmentLog, ErasureRecord, Handoff, ImportJob, Lead, Touch
 from leads.scoring.engine import explain
 from leads.services import normalize_email
+from salesmarketing import hooks
+from salesmarketing.models import Notification
 
 UNSUBSCRIBE_SALT = "leads.privacy.unsubscribe"
 UNSUBSCRIBE_SOURCE = "unsubscribe-link"
@@ -72,15 +78,6 @@ def can_manage_personal_data(user) -> bool:
 
 
 # --- Export ----------------------------------------------------------------------------------------------------
-
-
-def _model(label: str):
-    """A model of an app that builds on leads (pipeline, campaigns), looked up by name: no import loop."""
-    app_label, model_name = label.split(".")
-    try:
-        return apps.get_model(app_label, model_name)
-    except LookupError:
-        return None
 
 
 def lead_export(*, lead: Lead) -> dict[str, Any]:
@@ -186,36 +183,8 @@ def lead_export(*, lead: Lead) -> dict[str, Any]:
         "activities": [],
         "deals": [],
     }
-    activity_model, deal_model = _model("pipeline.Activity"), _model("pipeline.Deal")
-    if activity_model is not None:
-        document["activities"] = [
-            {
-                "type": a.type,
-                "subject": a.subject,
-                "body": a.body,
-                "outcome": a.outcome,
-                "occurred_at": a.occurred_at,
-                "voice_of_the_customer": a.voice_text if a.is_voice else "",
-                "deal_id": a.deal_id,
-            }
-            for a in activity_model.objects.filter(lead=lead).order_by("occurred_at", "id")
-        ]
-    if deal_model is not None:
-        document["deals"] = [
-            {
-                "id": d.pk,
-                "name": d.name,
-                "status": d.status,
-                "stage": str(d.stage),
-                "amount": d.amount,
-                "won_amount": d.won_amount,
-                "created_at": d.created_at,
-                "closed_at": d.closed_at,
-            }
-            for d in deal_model.objects.filter(contact=lead)
-            .select_related("stage")
-            .order_by("created_at", "id")
-        ]
+    for section in hooks.call(hooks.LEAD_EXPORTING, lead=lead):
+        document.update(section)
     return document
 
 
@@ -242,55 +211,23 @@ def lead_erase(*, lead: Lead, by=None, via: str = ErasureRecord.Via.WEB) -> Eras
         mentions = _mentions(lead, visitor_ids)
         scrub = _scrubber(mentions)
 
-        deal_model, activity_model = _model("pipeline.Deal"), _model("pipeline.Activity")
-        if deal_model is not None:
-            deals = list(deal_model.objects.select_for_update().filter(contact=lead).order_by("pk"))
-            for deal in deals:
-                # The version moves, so an edit form opened before cannot write the person's name back.
-                deal_model.objects.filter(pk=deal.pk).update(
-                    contact=None,
-                    name=scrub(deal.name)[:200],
-                    next_step=scrub(deal.next_step)[:200],
-                    loss_note=scrub(deal.loss_note),
-                    version=F("version") + 1,
-                    updated_at=now,
-                )
-            counts["deals_detached"] = len(deals)
-        if activity_model is not None:
-            kept = list(activity_model.objects.filter(lead=lead, deal__isnull=False).order_by("pk"))
-            for activity in kept:
-                activity_model.objects.filter(pk=activity.pk).update(
-                    lead=None,
-                    subject=scrub(activity.subject)[:200],
-                    body=scrub(activity.body),
-                    outcome=scrub(activity.outcome)[:200],
-                    voice_text=scrub(activity.voice_text),
-                )
-            counts["activities_detached"] = len(kept)
-            counts["activities_deleted"] = activity_model.objects.filter(lead=lead).delete()[0]
-
-        credit_model = _model("campaigns.AttributionCredit")
-        if credit_model is not None:
-            days = set(credit_model.objects.filter(lead=lead).values_list("date", flat=True).distinct())
-            counts["attribution_credits"] = credit_model.objects.filter(lead=lead).delete()[0]
-            if days:
-                from campaigns.attribution import days_mark_dirty
-
-                days_mark_dirty(days)
+        # The apps that build on leads scrub their own rows first (deals detached, attribution credits, the
+        # visitor roll-up, their free text), while the lead and its touches are still there to find them by.
+        for app_counts in hooks.call(
+            hooks.LEAD_ERASING, lead=lead, visitor_ids=visitor_ids, mentions=mentions, scrub=scrub, now=now
+        ):
+            for kind, changed in app_counts.items():
+                counts[kind] = counts.get(kind, 0) + changed
 
         touches = Touch.objects.filter(Q(lead=lead) | Q(lead__isnull=True, visitor_id__in=visitor_ids))
-        if visitor_ids and _model("kpis.VisitorPeriod") is not None:
-            from kpis.services import visitor_periods_forget
-
-            counts["visitor_periods"] = visitor_periods_forget(visitors=visitor_ids)
         counts["touches"] = touches.delete()[0]
         counts["handoffs"] = lead.handoffs.count()
         counts["notifications"] = _notifications_naming(lead, mentions).delete()[0]
         counts["import_files_emptied"] = _import_files_emptied(lead.email)
         # Free text people wrote anywhere else (another deal's note, a to-do, a meeting's action item, the admin's
         # change history) may quote the person too: those rows stay, without the quote.
-        counts["texts_scrubbed"] = sum(
-            _scrub_texts(label, fields, mentions, scrub) for label, fields in FREE_TEXT_FIELDS
+        counts["texts_scrubbed"] = counts.get("texts_scrubbed", 0) + sum(
+            scrub_texts(model, fields, mentions, scrub) for model, fields in FREE_TEXT_FIELDS
         )
 
         record = ErasureRecord.objects.create(
@@ -301,15 +238,12 @@ def lead_erase(*, lead: Lead, by=None, via: str = ErasureRecord.Via.WEB) -> Eras
 
 
 # Text columns that people write and that may quote a lead by name, email or phone, by model: every row that holds
-# one of the erased person's values, in any letter case, keeps its text without it (`_scrub_texts`).
-FREE_TEXT_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("pipeline.Deal", ("name", "next_step", "loss_note")),
-    ("pipeline.Activity", ("subject", "body", "outcome", "voice_text")),
-    ("pipeline.Task", ("title",)),
-    ("kpis.ActionItem", ("title",)),
-    ("leads.Handoff", ("reason", "reject_note")),
-    ("leads.AssignmentLog", ("reason",)),
-    ("admin.LogEntry", ("object_repr", "change_message")),
+# one of the erased person's values, in any letter case, keeps its text without it (`scrub_texts`). The higher
+# apps keep their own list (pipeline.hooks, kpis.hooks) and scrub it in their LEAD_ERASING hook.
+FREE_TEXT_FIELDS: tuple[tuple[type[models.Model], tuple[str, ...]], ...] = (
+    (Handoff, ("reason", "reject_note")),
+    (AssignmentLog, ("reason",)),
+    (LogEntry, ("object_repr", "change_message")),
 )
 
 
@@ -335,11 +269,11 @@ def _scrubber(mentions: list[str]):
     return lambda text: pattern.sub("—", text)
 
 
-def _scrub_texts(label: str, fields: tuple[str, ...], mentions: list[str], scrub) -> int:
+def scrub_texts(model: type[models.Model], fields: tuple[str, ...], mentions: list[str], scrub) -> int:
     """Scrub the mentions out of `fields` of every row of the model that holds one (case-insensitive). The
-    columns have no index for this, so it reads each table once; erasures are rare and this is their price."""
-    model = _model(label)
-    if model is None or not mentions:
+    columns have no index for this, so it reads each table once; erasures are rare and this is their price.
+    The higher apps' LEAD_ERASING hooks use it for their own free text."""
+    if not mentions:
         return 0
     condition = Q()
     for field in fields:
@@ -359,11 +293,10 @@ def _scrub_texts(label: str, fields: tuple[str, ...], mentions: list[str], scrub
 
 
 def _notifications_naming(lead: Lead, mentions: list[str]):
-    notification_model = apps.get_model("salesmarketing", "Notification")
     condition = Q(url=reverse("leads:detail", args=[lead.pk]))
     for mention in mentions:
         condition |= Q(title__icontains=mention) | Q(body__icontains=mention)
-    return notification_model.objects.filter(condition)
+    return Notification.objects.filter(condition)
 
 
 def _import_files_emptied(email: str) -> int:

@@ -8,7 +8,6 @@ import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.apps import apps
 from django.core.paginator import Page, Paginator
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -18,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from leads.models import Company, Handoff, Lead, ScoringConfig, Touch
 from leads.scoring.engine import Contribution, explain, touch_points
 from leads.services import ACCEPTABLE_FIELDS, SUBMITTED_KEY
+from salesmarketing import hooks
 
 LEAD_SORTS = {
     "score": ("-total_score", "-id"),
@@ -259,13 +259,10 @@ class CompanyDetail:
 
 def company_detail(*, viewer, company: Company) -> CompanyDetail:
     leads = list(Lead.objects.visible_to(viewer).filter(company=company).select_related("owner")[:200])
-    deals: list = []
-    # pipeline builds on leads, so it is looked up by name rather than imported (no import loop).
-    if apps.is_installed("pipeline") and any(
-        m.__name__ == "Deal" for m in apps.get_app_config("pipeline").get_models()
-    ):
-        deal_model = apps.get_model("pipeline", "Deal")
-        deals = list(
-            deal_model.objects.visible_to(viewer).filter(company=company).select_related("owner", "stage")
-        )
+    # pipeline builds on leads, so it hands its deals over through the DEALS hook (salesmarketing.hooks).
+    deals = [
+        deal
+        for all_deals in hooks.call(hooks.DEALS)
+        for deal in all_deals.visible_to(viewer).filter(company=company).select_related("owner", "stage")
+    ]
     return CompanyDetail(company=company, leads=leads, deals=deals)

@@ -69,8 +69,7 @@ def _decorate(handoffs: list[Handoff], now: dt.datetime) -> list[Handoff]:
 @vary_on_headers("HX-Request")
 def handoff_list(request: HtmxHttpRequest) -> HttpResponse:
     show = request.GET.get("show", "open")
-    related = ["lead__company", "owner", "team", "campaign"] + (["deal"] if hasattr(Handoff, "deal") else [])
-    qs = _visible(request.user).select_related(*related)
+    qs = _visible(request.user).select_related("lead__company", "owner", "team", "campaign", "deal")
     if show == "decided":
         qs = qs.filter(state__in=[Handoff.State.ACCEPTED, Handoff.State.REJECTED]).order_by("-decided_at")[
             :100

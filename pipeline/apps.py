@@ -5,3 +5,14 @@ from django.utils.translation import gettext_lazy as _
 class PipelineConfig(AppConfig):
     name = "pipeline"
     verbose_name = _("Pipeline")
+
+    def ready(self) -> None:
+        from pipeline import hooks as pipeline_hooks
+        from pipeline.services import deal_create_from_handoff
+        from salesmarketing import hooks
+
+        # leads sits below pipeline and cannot import it: it calls these (salesmarketing.hooks).
+        hooks.register(hooks.HANDOFF_ACCEPTED, deal_create_from_handoff)
+        hooks.register(hooks.LEAD_ERASING, pipeline_hooks.lead_erasing)
+        hooks.register(hooks.LEAD_EXPORTING, pipeline_hooks.lead_exporting)
+        hooks.register(hooks.DEALS, pipeline_hooks.deals)

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from campaigns.attribution.sql import (
     LEAD_CREATION_GRACE_SECONDS,
     LeadSelection,
-    deal_model,
+    deal_models,
     local_date,
     plus_seconds,
     quote,
@@ -47,8 +47,7 @@ def _ledger_insert_sql(selection: LeadSelection) -> tuple[str, list]:
         f"AND h.decided_at IS NOT NULL",
     ]
     params += where_t_params + where_params * 4
-    deals = deal_model()
-    if deals is not None:
+    for deals in deal_models():
         deal = quote(deals._meta.db_table)
         branches += [
             f"SELECT 'deal', l.id, d.id, NULL, d.created_at, d.created_at, {lc_at}, 0.0 FROM {deal} d "

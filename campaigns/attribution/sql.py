@@ -7,13 +7,13 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.apps import apps
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.models import ConversionKind
 from leads.choices import LifecycleStage
+from salesmarketing import hooks
 
 LEAD_CREATION_GRACE_SECONDS = 300
 REFRESH_BATCH_SIZE = 1000  # lead ids per incremental task
@@ -82,11 +82,10 @@ def writer_lock(*, shared: bool = False) -> None:
             cursor.execute(f"SELECT {function}(%s)", [LOCK_KEY])
 
 
-def deal_model():
-    try:
-        return apps.get_model("pipeline", "Deal")
-    except LookupError:  # the pipeline app is not installed
-        return None
+def deal_models() -> list:
+    """The deal model(s) whose deals are conversions: pipeline, campaigns' peer, hands them over through the DEALS
+    hook (salesmarketing.hooks), so neither app imports the other."""
+    return [deals.model for deals in hooks.call(hooks.DEALS)]
 
 
 @dataclass(frozen=True)

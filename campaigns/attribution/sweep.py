@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from campaigns.attribution.ledger import attribution_refresh, days_mark_dirty
 from campaigns.attribution.rollups import rollups_refresh, score_bands_refresh
-from campaigns.attribution.sql import REBUILD_BATCH_SIZE, LeadSelection, deal_model
+from campaigns.attribution.sql import REBUILD_BATCH_SIZE, LeadSelection, deal_models
 from campaigns.models import AttributionCredit, AttributionDay, AttributionState, SegmentDay
 from leads.models import Lead, Touch, Visitor
 
@@ -55,8 +55,7 @@ def attribution_sweep(*, now: dt.datetime | None = None) -> SweepResult:
                 .order_by()
                 .values_list("id", flat=True)
             )
-            deals = deal_model()
-            if deals is not None:
+            for deals in deal_models():
                 lead_ids.update(
                     deals.objects.filter(updated_at__gte=since, contact__isnull=False)
                     .order_by()

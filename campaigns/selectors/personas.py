@@ -11,6 +11,7 @@ from campaigns.models import Campaign, Dimension, Persona, SegmentDay
 from campaigns.periods import Period
 from campaigns.selectors.common import LEADS_PAGE_SIZE
 from leads.models import Lead
+from salesmarketing import hooks
 from salesmarketing.models import User
 
 # --- Personas ------------------------------------------------------------------------------------------------
@@ -59,26 +60,21 @@ class PersonaDetail:
 
 
 def persona_detail(*, persona: Persona, viewer: User, page_number=1) -> PersonaDetail:
-    from django.apps import apps
-
     leads = (
         Lead.objects.visible_to(viewer)
         .filter(persona=persona)
         .select_related("company", "owner", "first_touch_campaign")
         .order_by("-total_score", "-id")
     )
-    deals = []
-    try:
-        deal_model = apps.get_model("pipeline", "Deal")
-    except LookupError:
-        deal_model = None
-    if deal_model is not None:
-        deals = list(
-            deal_model.objects.visible_to(viewer)
-            .filter(contact__persona=persona)
-            .select_related("company", "owner", "stage", "contact")
-            .order_by("-created_at")[:15]
-        )
+    # pipeline, campaigns' peer, hands its deals over through the DEALS hook (salesmarketing.hooks).
+    deals = [
+        deal
+        for all_deals in hooks.call(hooks.DEALS)
+        for deal in all_deals.visible_to(viewer)
+        .filter(contact__persona=persona)
+        .select_related("company", "owner", "stage", "contact")
+        .order_by("-created_at")[:15]
+    ]
     return PersonaDetail(
         persona=persona,
         rules=list(persona.rules.all()),

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.apps import apps
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Value, When
 
 from leads.models import (
@@ -12,6 +11,7 @@ from leads.models import (
     ScoringRule,
     TerritoryRule,
 )
+from salesmarketing import hooks
 from salesmarketing.models import Team
 
 BANDS = [(None, 20), (20, 40), (40, 60), (60, 80), (80, None)]
@@ -48,14 +48,11 @@ def calibration() -> list[dict]:
     )  # fmt: skip
     qs = Lead.objects.annotate(band=band)
     annotations = {"leads": Count("id"), "mqls": Count("id", filter=Q(mql_at__isnull=False))}
-    try:  # pipeline builds on leads, so its Deal is looked up by name (no import loop)
-        deal = apps.get_model("pipeline", "Deal")
-    except LookupError:
-        deal = None
-    if deal is not None:
+    # pipeline builds on leads, so it hands its deals over through the DEALS hook (salesmarketing.hooks).
+    for deals in hooks.call(hooks.DEALS):
         qs = qs.annotate(
-            has_deal=Exists(deal.objects.filter(contact=OuterRef("pk"))),
-            has_won=Exists(deal.objects.filter(contact=OuterRef("pk"), status="won")),
+            has_deal=Exists(deals.filter(contact=OuterRef("pk"))),
+            has_won=Exists(deals.filter(contact=OuterRef("pk"), status="won")),
         )
         annotations |= {
             "deals": Count("id", filter=Q(has_deal=True)),

@@ -14,17 +14,7 @@ ROOT_PACKAGES = ("salesmarketing", "leads", "campaigns", "pipeline", "kpis")
 KNOWN_CYCLES: list[frozenset[str]] = [
     # attribution's sweep rematches personas, and personas call back into attribution
     frozenset({"campaigns.attribution", "campaigns.attribution.sweep", "campaigns.personas"}),
-    # scoring ↔ handoffs ↔ lead services ↔ tasks, and handoffs ↔ pipeline (accepting creates the deal)
-    frozenset(
-        {
-            "leads.handoffs",
-            "leads.scoring.services",
-            "leads.services",
-            "leads.tasks",
-            "pipeline.services",
-            "pipeline.services.activities",
-        }
-    ),
+    frozenset({"leads.scoring.services", "leads.tasks"}),  # scoring queues tasks; tasks call scoring
     frozenset({"campaigns.services", "campaigns.tasks"}),  # services queue tasks; tasks call services
     frozenset({"kpis.registry", "kpis.registry.engine"}),  # the package re-exports the engine, which reads it
 ]

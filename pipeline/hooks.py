@@ -1,0 +1,93 @@
+"""What pipeline does when the apps below it call (salesmarketing.hooks; registered in PipelineConfig.ready())."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from django.db import models
+from django.db.models import F
+
+from leads.models import Lead
+from leads.privacy import scrub_texts
+from pipeline.models import Activity, Deal, DealQuerySet, Task
+
+# Pipeline's text columns that people write and that may quote a lead (see leads.privacy.FREE_TEXT_FIELDS).
+FREE_TEXT_FIELDS: tuple[tuple[type[models.Model], tuple[str, ...]], ...] = (
+    (Deal, ("name", "next_step", "loss_note")),
+    (Activity, ("subject", "body", "outcome", "voice_text")),
+    (Task, ("title",)),
+)
+
+
+def deals() -> DealQuerySet:
+    """DEALS: every deal, for the lower apps' reads (they narrow it with `.visible_to(viewer)` and filters)."""
+    return Deal.objects.all()
+
+
+def lead_erasing(
+    *, lead: Lead, visitor_ids: list[str], mentions: list[str], scrub: Callable[[str], str], now: dt.datetime
+) -> dict[str, int]:
+    """LEAD_ERASING: deals the lead was the contact of stay (the company's business record), detached and without
+    the person's name; activities on such deals stay with the deal, the lead's other activities go; the person is
+    scrubbed out of every other deal, activity and to-do."""
+    counts: dict[str, int] = {}
+    contact_deals = list(Deal.objects.select_for_update().filter(contact=lead).order_by("pk"))
+    for deal in contact_deals:
+        # The version moves, so an edit form opened before cannot write the person's name back.
+        Deal.objects.filter(pk=deal.pk).update(
+            contact=None,
+            name=scrub(deal.name)[:200],
+            next_step=scrub(deal.next_step)[:200],
+            loss_note=scrub(deal.loss_note),
+            version=F("version") + 1,
+            updated_at=now,
+        )
+    counts["deals_detached"] = len(contact_deals)
+    kept = list(Activity.objects.filter(lead=lead, deal__isnull=False).order_by("pk"))
+    for activity in kept:
+        Activity.objects.filter(pk=activity.pk).update(
+            lead=None,
+            subject=scrub(activity.subject)[:200],
+            body=scrub(activity.body),
+            outcome=scrub(activity.outcome)[:200],
+            voice_text=scrub(activity.voice_text),
+        )
+    counts["activities_detached"] = len(kept)
+    counts["activities_deleted"] = Activity.objects.filter(lead=lead).delete()[0]
+    counts["texts_scrubbed"] = sum(
+        scrub_texts(model, fields, mentions, scrub) for model, fields in FREE_TEXT_FIELDS
+    )
+    return counts
+
+
+def lead_exporting(*, lead: Lead) -> dict[str, Any]:
+    """LEAD_EXPORTING: the lead's activities and the deals it is the contact of."""
+    return {
+        "activities": [
+            {
+                "type": a.type,
+                "subject": a.subject,
+                "body": a.body,
+                "outcome": a.outcome,
+                "occurred_at": a.occurred_at,
+                "voice_of_the_customer": a.voice_text if a.is_voice else "",
+                "deal_id": a.deal_id,
+            }
+            for a in Activity.objects.filter(lead=lead).order_by("occurred_at", "id")
+        ],
+        "deals": [
+            {
+                "id": d.pk,
+                "name": d.name,
+                "status": d.status,
+                "stage": str(d.stage),
+                "amount": d.amount,
+                "won_amount": d.won_amount,
+                "created_at": d.created_at,
+                "closed_at": d.closed_at,
+            }
+            for d in Deal.objects.filter(contact=lead).select_related("stage").order_by("created_at", "id")
+        ],
+    }

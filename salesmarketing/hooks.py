@@ -1,0 +1,70 @@
+"""Hooks: how a lower app starts work in a higher one without importing it.
+
+The apps depend one way (salesmarketing → leads → campaigns, pipeline → kpis; pyproject.toml's layers contract).
+Where a lower app must reach a higher one — a handoff accepted makes a deal, an erasure scrubs every app's rows —
+the higher app registers a function at a named hook point in its `AppConfig.ready()`, and the lower app calls
+whatever is registered:
+
+    # pipeline/apps.py (the higher app)
+    def ready(self) -> None:
+        from pipeline.services import deal_create_from_handoff
+        hooks.register(hooks.HANDOFF_ACCEPTED, deal_create_from_handoff)
+
+    # leads/handoffs.py (the lower app)
+    deals = hooks.call(hooks.HANDOFF_ACCEPTED, handoff=handoff, by=by)
+
+`call` passes keyword arguments only and returns each function's result, in registration order (the order of
+INSTALLED_APPS). A hook point with nothing registered returns `[]`, so the lower app never asks whether a higher
+one is installed. The hook points, and what each registered function takes and returns, are listed below; a name
+that is not one of them is a programming error (ValueError), not a silent no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+# Accepting a handoff (leads.handoffs.handoff_accept, in its transaction): fn(*, handoff, by) -> the Deal created
+# (or the existing one). Registered by pipeline.
+HANDOFF_ACCEPTED: Final = "handoff_accepted"
+# Erasing a lead (leads.privacy.lead_erase, in its transaction, before the lead's own rows go):
+# fn(*, lead, visitor_ids: list[str], mentions: list[str], scrub: Callable[[str], str], now) -> dict[str, int],
+# the rows the app changed by kind (merged into the ErasureRecord's counts). Each app scrubs its own rows.
+# Registered by pipeline, campaigns and kpis.
+LEAD_ERASING: Final = "lead_erasing"
+# Exporting a lead's data (leads.privacy.lead_export): fn(*, lead) -> dict, sections added to the export document.
+# Registered by pipeline (activities, deals).
+LEAD_EXPORTING: Final = "lead_exporting"
+# The deals, for lower pages and reads that show or count them (a company's deals, a persona's, score
+# calibration, attribution's deal conversions): fn() -> QuerySet of pipeline.Deal, with `.visible_to(viewer)`.
+# Registered by pipeline.
+DEALS: Final = "deals"
+
+HOOK_POINTS: Final = frozenset({HANDOFF_ACCEPTED, LEAD_ERASING, LEAD_EXPORTING, DEALS})
+
+_registry: dict[str, list[Callable[..., Any]]] = {name: [] for name in HOOK_POINTS}
+
+
+def _check(name: str) -> None:
+    if name not in HOOK_POINTS:
+        raise ValueError(f"unknown hook point {name!r}")
+
+
+def register(name: str, fn: Callable[..., Any]) -> None:
+    """Register `fn` at the hook point `name`. Registering the same function again changes nothing (an app's
+    `ready()` may run more than once, e.g. in tests)."""
+    _check(name)
+    if fn not in _registry[name]:
+        _registry[name].append(fn)
+
+
+def registered(name: str) -> tuple[Callable[..., Any], ...]:
+    """What is registered at `name`, in call order."""
+    _check(name)
+    return tuple(_registry[name])
+
+
+def call(name: str, **kwargs: Any) -> list[Any]:
+    """Call every function registered at `name` with these keyword arguments; their results, in order."""
+    _check(name)
+    return [fn(**kwargs) for fn in _registry[name]]

@@ -1,0 +1,66 @@
+"""salesmarketing.hooks: the higher apps register their work once in `ready()`, and the lower apps' calls reach it."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.utils import timezone
+
+from campaigns import hooks as campaigns_hooks
+from kpis import hooks as kpis_hooks
+from leads.choices import LifecycleStage
+from leads.handoffs import handoff_accept, handoff_assign
+from leads.models import Handoff
+from leads.services import company_resolve, lead_upsert
+from pipeline import hooks as pipeline_hooks
+from pipeline.models import Deal
+from pipeline.services import deal_create_from_handoff, pipeline_ensure_default
+from salesmarketing import hooks
+
+EXPECTED = {
+    hooks.HANDOFF_ACCEPTED: (deal_create_from_handoff,),
+    # INSTALLED_APPS order: campaigns, pipeline, kpis
+    hooks.LEAD_ERASING: (campaigns_hooks.lead_erasing, pipeline_hooks.lead_erasing, kpis_hooks.lead_erasing),
+    hooks.LEAD_EXPORTING: (pipeline_hooks.lead_exporting,),
+    hooks.DEALS: (pipeline_hooks.deals,),
+}
+
+
+def test_the_higher_apps_register_each_hook_once():
+    assert {name: hooks.registered(name) for name in hooks.HOOK_POINTS} == EXPECTED
+
+
+def test_running_ready_again_registers_nothing_twice():
+    for label in ("campaigns", "pipeline", "kpis"):
+        apps.get_app_config(label).ready()
+    assert {name: hooks.registered(name) for name in hooks.HOOK_POINTS} == EXPECTED
+
+
+def test_call_passes_keywords_and_returns_each_result_in_order(monkeypatch):
+    monkeypatch.setattr(hooks, "_registry", {name: [] for name in hooks.HOOK_POINTS})
+    hooks.register(hooks.LEAD_EXPORTING, lambda *, lead: {"first": lead})
+    hooks.register(hooks.LEAD_EXPORTING, lambda *, lead: {"second": lead})
+    assert hooks.call(hooks.LEAD_EXPORTING, lead=7) == [{"first": 7}, {"second": 7}]
+    assert hooks.call(hooks.DEALS) == []  # nothing registered: nothing to do, no error
+
+
+def test_an_unknown_hook_point_is_an_error():
+    with pytest.raises(ValueError, match="unknown hook point"):
+        hooks.register("handoff_acepted", print)
+    with pytest.raises(ValueError, match="unknown hook point"):
+        hooks.call("handoff_acepted")
+
+
+@pytest.mark.django_db
+def test_accepting_a_handoff_in_leads_creates_the_deal_pipeline_registered(owner):
+    pipeline_ensure_default()
+    company = company_resolve(name="株式会社北斗物流", domain="hokuto.example.jp", region="kanto")
+    lead, _ = lead_upsert(email="lead@hokuto.example.jp", source="api", company=company)
+    handoff = handoff_assign(handoff_id=Handoff.objects.create(lead=lead, mql_at=timezone.now()).pk)
+
+    handoff_accept(handoff=handoff, by=owner)
+
+    deal = Deal.objects.get(handoff=handoff)
+    assert (deal.contact, deal.source) == (lead, Deal.Source.MARKETING)
+    lead.refresh_from_db()
+    assert lead.lifecycle_stage == LifecycleStage.OPPORTUNITY
