@@ -80,6 +80,23 @@ def _tasks_in_process():
 
 
 @pytest.fixture(autouse=True)
+def _replica_reads_only_when_asked(request):
+    """With DATABASE_REPLICA_URL set (CI), page selectors read from the replica only in the tests marked `replica`:
+    elsewhere a page read right after a committed write could be a moment behind, and a test's database access
+    is allowed on `default` only."""
+    from salesmarketing import replica
+
+    replica.forget_replica_health()
+    if replica.REPLICA not in settings.DATABASES or request.node.get_closest_marker("replica"):
+        yield
+        return
+    previous = getattr(settings, "DATABASE_REPLICA_READS", True)
+    settings.DATABASE_REPLICA_READS = False
+    yield
+    settings.DATABASE_REPLICA_READS = previous
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache: KPI values, rate limits and throttles never leak between tests."""
     cache.clear()
