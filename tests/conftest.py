@@ -79,6 +79,17 @@ def _tasks_in_process():
     celery_app.conf.task_always_eager = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_replica_for_subprocesses():
+    """The processes a test starts (gunicorn, celery, manage.py) are given the database of the test's choosing,
+    which the replica of DATABASE_REPLICA_URL does not mirror: they run on that one database. (Popped here, in the
+    process that runs the tests, after its settings have read it; never in the xdist controller.)"""
+    previous = os.environ.pop("DATABASE_REPLICA_URL", None)
+    yield
+    if previous is not None:
+        os.environ["DATABASE_REPLICA_URL"] = previous
+
+
 @pytest.fixture(autouse=True)
 def _replica_reads_only_when_asked(request):
     """With DATABASE_REPLICA_URL set (CI), page selectors read from the replica only in the tests marked `replica`:
