@@ -116,6 +116,18 @@ class TestOnAStreamingReplica:
         assert _sql_on(on_replica, "leads_lead")  # the KPI aggregates
         assert not _sql_on(on_primary, "leads_lead")
 
+    def test_kpis_read_from_the_replica_are_not_cached(self, manager_client):
+        # A replica read may be a moment behind a write that has just invalidated the cache: were it stored, the
+        # stale numbers would outlive the invalidation. Cached closed periods would shrink the second read's SQL.
+        def kpi_sql() -> str:
+            with CaptureQueriesContext(connections[replica.REPLICA]) as on_replica:
+                assert manager_client.get(reverse("dashboard")).status_code == 200
+            return "".join(_sql_on(on_replica, "leads_lead"))
+
+        first = kpi_sql()
+        assert first
+        assert kpi_sql() == first
+
     def test_the_lead_list_shows_what_the_replica_has_replayed(self, manager_client):
         with _replay_paused():
             LeadFactory(name="遅延 太郎")
