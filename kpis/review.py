@@ -20,6 +20,7 @@ from kpis.registry.measures import MEASURES_BY_NAME, SELF_REPORTED_MARKETING, sc
 from kpis.selectors import Figure, FunnelStep, funnel
 from kpis.services import snapshot_values
 from salesmarketing.models import Team, User
+from salesmarketing.replica import reads_from_replica
 
 LIST_LIMIT = 30
 LOST_LIMIT = 100
@@ -160,6 +161,7 @@ def _first(deals, ordering: tuple[str, ...], limit: int):
     )
 
 
+@reads_from_replica()
 def weekly_review(
     *, week: Period, team: Team | None, teams: list[Team], viewer: User, now: dt.datetime | None = None
 ) -> Review:

@@ -21,6 +21,7 @@ from kpis.registry import FUNNEL, HEADLINE, KPI_BY_KEY, Kpi, Number, OwnerTeam, 
 from kpis.registry.drilldowns import DEALS, DRILLDOWNS, HANDOFFS, LEADS
 from kpis.services import targets_in_force
 from salesmarketing.models import Team, User
+from salesmarketing.replica import reads_from_replica
 
 TREND_PERIODS = 8
 DRILLDOWN_PAGE_SIZE = 50
@@ -185,6 +186,7 @@ class Dashboard:
         return f"&team={self.team.pk}" if self.team else ""
 
 
+@reads_from_replica()
 def dashboard(
     *, period: Period, team: Team | None, teams: list[Team], now: dt.datetime | None = None
 ) -> Dashboard:
@@ -287,6 +289,7 @@ class DrillDown:
     inputs: list[Kpi]
 
 
+@reads_from_replica()
 def drilldown(
     *,
     kpi: Kpi,

@@ -18,6 +18,7 @@ from leads.models import Company, Handoff, Lead, ScoringConfig, Touch
 from leads.scoring.engine import Contribution, explain, touch_points
 from leads.services import ACCEPTABLE_FIELDS, SUBMITTED_KEY
 from salesmarketing import hooks
+from salesmarketing.replica import reads_from_replica
 
 LEAD_SORTS = {
     "score": ("-total_score", "-id"),
@@ -46,11 +47,13 @@ class LeadFilters:
     sort: str = "score"
 
 
+@reads_from_replica()
 def lead_list(*, viewer, filters: LeadFilters, page_number: int | str = 1) -> Page:
     """One page of leads for the list: filters, sort and pagination in SQL (count + page rows)."""
     return Paginator(lead_filtered(viewer=viewer, filters=filters), PAGE_SIZE).get_page(page_number)
 
 
+@reads_from_replica()
 def lead_filtered(*, viewer, filters: LeadFilters) -> QuerySet[Lead]:
     """The leads the viewer may see that match the list's filters, in its order (the list and the CSV export)."""
     qs: QuerySet[Lead] = Lead.objects.visible_to(viewer).select_related(

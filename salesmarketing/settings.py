@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside the session and auth middleware, whose database reads and writes can fail too.
     "salesmarketing.middleware.DatabaseUnavailableMiddleware",
+    # Whether this request may read from the replica, and read-your-writes after it wrote (no-op without one).
+    "salesmarketing.replica.ReplicaMiddleware",
     "csp.middleware.CSPMiddleware",
     "salesmarketing.security.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -132,6 +134,27 @@ else:
             },
         }
     }
+# A streaming replica of the primary for the reads of read-only pages (salesmarketing/replica.py), when
+# DATABASE_REPLICA_URL is set. Reads fall back to the primary (and a warning is logged) while the replica is down or
+# replays more than DATABASE_REPLICA_MAX_LAG_SECONDS behind; a browser that wrote reads from the primary for
+# DATABASE_REPLICA_STICKY_SECONDS after (keep it above the lag limit, so a writer always sees their write).
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+DATABASE_REPLICA_MAX_LAG_SECONDS = env_int("DATABASE_REPLICA_MAX_LAG_SECONDS", 5)
+DATABASE_REPLICA_STICKY_SECONDS = env_int("DATABASE_REPLICA_STICKY_SECONDS", 10)
+if DATABASE_URL and DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60)),
+        "CONN_HEALTH_CHECKS": True,
+        # a replica that does not answer is skipped after this long, not waited for
+        "OPTIONS": {
+            "options": "-c jit=off",
+            "connect_timeout": env_int("DATABASE_REPLICA_CONNECT_TIMEOUT", 2),
+        },
+        # Tests: the replica server holds the primary's test database under the same name (streaming copies the
+        # whole cluster), so the alias takes the primary's test database name and creates nothing.
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["salesmarketing.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Users ----------------------------------------------------------------------------------------

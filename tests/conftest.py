@@ -79,6 +79,34 @@ def _tasks_in_process():
     celery_app.conf.task_always_eager = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_replica_for_subprocesses():
+    """The processes a test starts (gunicorn, celery, manage.py) are given the database of the test's choosing,
+    which the replica of DATABASE_REPLICA_URL does not mirror: they run on that one database. (Popped here, in the
+    process that runs the tests, after its settings have read it; never in the xdist controller.)"""
+    previous = os.environ.pop("DATABASE_REPLICA_URL", None)
+    yield
+    if previous is not None:
+        os.environ["DATABASE_REPLICA_URL"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _replica_reads_only_when_asked(request):
+    """With DATABASE_REPLICA_URL set (CI), page selectors read from the replica only in the tests marked `replica`:
+    elsewhere a page read right after a committed write could be a moment behind, and a test's database access
+    is allowed on `default` only."""
+    from salesmarketing import replica
+
+    replica.forget_replica_health()
+    if replica.REPLICA not in settings.DATABASES or request.node.get_closest_marker("replica"):
+        yield
+        return
+    previous = getattr(settings, "DATABASE_REPLICA_READS", True)
+    settings.DATABASE_REPLICA_READS = False
+    yield
+    settings.DATABASE_REPLICA_READS = previous
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache: KPI values, rate limits and throttles never leak between tests."""

@@ -26,6 +26,7 @@ from campaigns.selectors.common import REASON_LABELS, STEP_ORDER, Numbers, as_da
 from leads.choices import AwarenessStage, Industry, LifecycleStage
 from leads.models import Handoff, Lead, ScoringConfig
 from salesmarketing.models import User
+from salesmarketing.replica import reads_from_replica
 
 CHANNEL_COLORS = {
     Campaign.Channel.WEB_AD: "#1d4ed8",
@@ -408,6 +409,7 @@ def _scores(config: ScoringConfig, state: AttributionState | None) -> dict:
     }
 
 
+@reads_from_replica()
 def marketing_dashboard(*, viewer: User, period: Period, model: str, dimension: str) -> Dashboard:
     state = AttributionState.objects.filter(pk=1).first()
     over_time, mql_over_time = _over_time(period, model)

@@ -41,6 +41,7 @@ from kpis.registry.measures import (
     Measure,
     Scope,
 )
+from salesmarketing.replica import reading_from_replica
 
 
 def _model(source: str):
@@ -160,6 +161,10 @@ def compute_measures(
     for i, values in zip(heads, head_values, strict=True):
         results[i].update(values)
     _run(jobs, results, scope, now)
+    # Never cache what a replica read: it may be a moment behind a write that has just invalidated the cache,
+    # and the stale numbers would then outlive the invalidation.
+    if reading_from_replica():
+        keys = {}
     if to_store := {keys[i]: {n: results[i][n] for n in cached_names} for i in keys if keys[i] not in hits}:
         cache.set_many(to_store, settings.KPI_CACHE_SECONDS)
 
