@@ -26,7 +26,7 @@ class RuleForm(forms.ModelForm):
     class Meta:
         model = ScoringRule
         fields = [
-            "kind", "name", "group", "points", "is_active",
+            "kind", "name", "name_en", "group", "points", "is_active",
             "touch_type", "url_contains", "property_key", "property_value", "half_life_days",
             "field", "operator", "value", "number",
         ]  # fmt: skip
