@@ -150,6 +150,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Tokyo")
 USE_I18N = True
 USE_TZ = True
+# Our date and date-time styles per language (salesmarketing/formats/<lang>/formats.py); inputs keep Django's.
+FORMAT_MODULE_PATH = ["salesmarketing.formats"]
 USE_THOUSAND_SEPARATOR = False  # grouping is explicit (|num, |yen), so ids in markup never become "1,234"
 CURRENCY = env_str("CURRENCY", "JPY")
 
