@@ -12,6 +12,7 @@ from leads.models import Lead
 from pipeline.models import Deal
 from salesmarketing.demo import DEMO_PASSWORD
 from salesmarketing.models import User
+from tests.leads.factories import make_lead
 
 pytestmark = pytest.mark.browser
 
@@ -90,6 +91,18 @@ def test_the_menu_stays_a_plain_row_of_links_on_a_laptop(page, login, owner):
     login(owner)
     expect(page.get_by_role("button", name="メニュー")).to_be_hidden()
     expect(page.locator("#mainnav").get_by_role("link", name="パイプライン")).to_be_visible()
+
+
+def test_the_cards_of_a_row_start_level_on_a_laptop(live_server, page, login, marketer):
+    """Lead detail's first card sat 15 px higher: `section + section` gave the others a top margin in the grid."""
+    lead = make_lead(email="level@example.jp", name="渡辺 さくら")
+    page.set_viewport_size({"width": 1440, "height": 900})
+    login(marketer)
+    page.goto(f"{live_server.url}/leads/{lead.pk}/")
+    tops = page.evaluate(
+        "Array.from(document.querySelectorAll('.grid-3 > .card')).map(c => c.getBoundingClientRect().top)"
+    )
+    assert len(tops) >= 2 and len(set(tops)) == 1
 
 
 def test_no_main_page_is_wider_than_a_phone_for_a_rep_or_a_marketer(live_server, page, demo_data):
