@@ -10,6 +10,7 @@ from kpis.periods import KIND_LABELS, KINDS
 from kpis.registry import KPI_BY_KEY, Kpi
 from kpis.selectors import TargetRow
 from salesmarketing.dates import DateField
+from salesmarketing.fields import GroupedDecimalField, GroupedNumberInput
 from salesmarketing.models import User
 
 HUNDRED = Decimal(100)
@@ -54,14 +55,14 @@ class TargetsForm(forms.Form):
                 current = row.targets.get(kind)
                 if current is not None and _is_percent(row.kpi):
                     current = Decimal(str(current)) * HUNDRED
-                self.fields[self.field_name(row.kpi, kind)] = forms.DecimalField(
+                self.fields[self.field_name(row.kpi, kind)] = GroupedDecimalField(
                     label=f"{row.kpi.name} ({KIND_LABELS[kind]})",
                     required=False,
                     min_value=0,
                     max_digits=16,
                     decimal_places=2,
                     initial=None if current is None else f"{Decimal(str(current)).normalize():f}",
-                    widget=forms.NumberInput(attrs={"step": "any", "class": "target-input"}),
+                    widget=GroupedNumberInput(attrs={"class": "target-input"}),
                 )
 
     @staticmethod

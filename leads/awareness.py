@@ -16,25 +16,25 @@ from leads.choices import AWARENESS_RANK, AwarenessStage
 from leads.models import AwarenessRule, Lead, Touch
 
 # Seeded on first migration of the demo and on `seed_demo`; marketers edit them in the admin / rules page.
-DEFAULT_RULES = [
-    ("Pricing page viewed", AwarenessStage.MANIFEST, AwarenessRule.Field.URL_CONTAINS, "/pricing", 1),
-    ("料金ページ閲覧", AwarenessStage.MANIFEST, AwarenessRule.Field.URL_CONTAINS, "/price", 1),
-    ("Comparison page viewed", AwarenessStage.MANIFEST, AwarenessRule.Field.URL_CONTAINS, "/compare", 1),
-    ("Demo requested", AwarenessStage.MANIFEST, AwarenessRule.Field.TOUCH_TYPE, "demo_request", 1),
-    ("Case studies read", AwarenessStage.SEMI, AwarenessRule.Field.URL_CONTAINS, "/case", 1),
-    ("Content downloaded", AwarenessStage.SEMI, AwarenessRule.Field.TOUCH_TYPE, "content_download", 1),
-    ("Webinar attended", AwarenessStage.SEMI, AwarenessRule.Field.TOUCH_TYPE, "webinar_attended", 1),
-    ("Seminar attended", AwarenessStage.SEMI, AwarenessRule.Field.TOUCH_TYPE, "seminar_attended", 1),
-    ("Repeat visitor (5+ pages)", AwarenessStage.SEMI, AwarenessRule.Field.TOUCH_TYPE, "page_view", 5),
-]
+DEFAULT_RULES = [  # (Japanese name, English name), stage, field, value, min_count
+    (("料金ページ閲覧", "Pricing page viewed"), AwarenessStage.MANIFEST, AwarenessRule.Field.URL_CONTAINS, "/pricing", 1),
+    (("料金ページ閲覧 (/price)", "Pricing page viewed (/price)"), AwarenessStage.MANIFEST, AwarenessRule.Field.URL_CONTAINS, "/price", 1),
+    (("比較ページ閲覧", "Comparison page viewed"), AwarenessStage.MANIFEST, AwarenessRule.Field.URL_CONTAINS, "/compare", 1),
+    (("デモ依頼", "Demo requested"), AwarenessStage.MANIFEST, AwarenessRule.Field.TOUCH_TYPE, "demo_request", 1),
+    (("導入事例閲覧", "Case studies read"), AwarenessStage.SEMI, AwarenessRule.Field.URL_CONTAINS, "/case", 1),
+    (("資料ダウンロード", "Content downloaded"), AwarenessStage.SEMI, AwarenessRule.Field.TOUCH_TYPE, "content_download", 1),
+    (("ウェビナー参加", "Webinar attended"), AwarenessStage.SEMI, AwarenessRule.Field.TOUCH_TYPE, "webinar_attended", 1),
+    (("セミナー参加", "Seminar attended"), AwarenessStage.SEMI, AwarenessRule.Field.TOUCH_TYPE, "seminar_attended", 1),
+    (("再訪問 (5ページ以上)", "Repeat visitor (5+ pages)"), AwarenessStage.SEMI, AwarenessRule.Field.TOUCH_TYPE, "page_view", 5),
+]  # fmt: skip
 
 
 def ensure_default_rules() -> None:
     if AwarenessRule.objects.exists():
         return
     AwarenessRule.objects.bulk_create(
-        AwarenessRule(name=name, stage=stage, field=field, value=value, min_count=min_count)
-        for name, stage, field, value, min_count in DEFAULT_RULES
+        AwarenessRule(name=name, name_en=name_en, stage=stage, field=field, value=value, min_count=min_count)
+        for (name, name_en), stage, field, value, min_count in DEFAULT_RULES
     )
 
 

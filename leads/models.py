@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from leads.choices import AwarenessStage, Industry, LeadSource, LifecycleStage, Region, TouchType
@@ -256,6 +257,12 @@ class AwarenessRule(models.Model):
         UTM_MEDIUM = "utm_medium", _("UTM medium equals")
 
     name = models.CharField(_("name"), max_length=200)
+    name_en = models.CharField(
+        _("name in English"),
+        max_length=200,
+        blank=True,
+        help_text=_("Empty: the name above in every language."),
+    )
     stage = models.CharField(_("stage"), max_length=20, choices=AwarenessStage.choices)
     field = models.CharField(_("matches on"), max_length=20, choices=Field.choices)
     value = models.CharField(_("value"), max_length=200)
@@ -272,7 +279,12 @@ class AwarenessRule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name in the viewer's language: the English name for English pages when there is one."""
+        return self.name_en if self.name_en and (get_language() or "ja").startswith("en") else self.name
 
 
 class Handoff(models.Model):
@@ -398,6 +410,12 @@ class ScoringGroup(models.Model):
 
     kind = models.CharField(_("axis"), max_length=20, choices=ScoringKind.choices)
     name = models.CharField(_("name"), max_length=100)
+    name_en = models.CharField(
+        _("name in English"),
+        max_length=100,
+        blank=True,
+        help_text=_("Empty: the name above in every language."),
+    )
     cap = models.PositiveIntegerField(_("cap"), null=True, blank=True, help_text=_("Empty: no cap."))
 
     class Meta:
@@ -407,7 +425,12 @@ class ScoringGroup(models.Model):
         constraints = [models.UniqueConstraint(fields=["kind", "name"], name="scoringgroup_unique_name")]
 
     def __str__(self) -> str:
-        return self.name
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name in the viewer's language: the English name for English pages when there is one."""
+        return self.name_en if self.name_en and (get_language() or "ja").startswith("en") else self.name
 
 
 class ScoringRule(models.Model):
@@ -431,6 +454,12 @@ class ScoringRule(models.Model):
 
     kind = models.CharField(_("axis"), max_length=20, choices=ScoringKind.choices)
     name = models.CharField(_("name"), max_length=200)
+    name_en = models.CharField(
+        _("name in English"),
+        max_length=200,
+        blank=True,
+        help_text=_("Empty: the name above in every language."),
+    )
     group = models.ForeignKey(
         ScoringGroup,
         verbose_name=_("group"),
@@ -468,7 +497,12 @@ class ScoringRule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name in the viewer's language: the English name for English pages when there is one."""
+        return self.name_en if self.name_en and (get_language() or "ja").startswith("en") else self.name
 
 
 class ScoringConfig(models.Model):

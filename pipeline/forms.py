@@ -12,6 +12,7 @@ from leads.models import Lead
 from pipeline.models import Activity, Deal, Stage
 from pipeline.selectors import SCOPE_ALL, SCOPE_MINE, SCOPE_TEAM, BoardFilters
 from salesmarketing.dates import DateField, DateTimeField
+from salesmarketing.fields import GroupedNumberInput, YenField
 
 SCOPE_LABELS = {SCOPE_MINE: _("Mine"), SCOPE_TEAM: _("My team"), SCOPE_ALL: _("All")}
 
@@ -87,12 +88,10 @@ class MoveForm(forms.Form):
 
 class CloseWonForm(forms.Form):
     version = _version_field()
-    amount = forms.DecimalField(
+    amount = YenField(
         label=_("Final amount (JPY)"),
         min_value=0,
-        max_digits=14,
-        decimal_places=0,
-        widget=forms.NumberInput(attrs={"inputmode": "numeric", "step": "1", "autofocus": True}),
+        widget=GroupedNumberInput(attrs={"inputmode": "numeric", "autofocus": True}),
     )
 
 
@@ -164,13 +163,7 @@ class DealCreateForm(forms.Form):
         help_text=_("Optional: the email of a lead already in the system."),
     )
     stage = forms.ModelChoiceField(label=_("Stage"), queryset=Stage.objects.none())
-    amount = forms.DecimalField(
-        label=_("Amount (JPY)"),
-        min_value=0,
-        max_digits=14,
-        decimal_places=0,
-        widget=forms.NumberInput(attrs={"inputmode": "numeric", "step": "1"}),
-    )
+    amount = YenField(label=_("Amount (JPY)"), min_value=0)
     probability = forms.IntegerField(
         label=_("Probability (%)"),
         min_value=0,

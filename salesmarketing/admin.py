@@ -4,6 +4,11 @@ from django.utils.translation import gettext_lazy as _
 
 from salesmarketing.models import Notification, Team, User
 
+# Through gettext, so the admin is named in the viewer's language (not "Django 管理サイト").
+admin.site.site_header = _("salesmarketing administration")
+admin.site.site_title = _("salesmarketing administration")
+admin.site.index_title = _("Set-up")
+
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):

@@ -8,9 +8,9 @@ import sys
 from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils.html import format_html
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+
+from salesmarketing.errors import error_page
 
 logger = logging.getLogger(__name__)
 
@@ -72,22 +72,13 @@ def database_unavailable_response(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
         response: HttpResponse = JsonResponse({"detail": message}, status=503)
     else:
-        title = _("Temporarily unavailable")
-        response = HttpResponse(
-            format_html(
-                '<!doctype html><html lang="{}"><head><meta charset="utf-8"><title>{}</title>'
-                '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
-                "<body>"
-                # href="": this same address again (never a link made from the request's path)
-                '<h1>{}</h1><p>{}</p><p><a href="">{}</a></p></body></html>',
-                get_language() or "ja",
-                title,
-                title,
-                message,
-                _("Try again"),
-            ),
+        response = error_page(
+            request,
             status=503,
-            content_type="text/html; charset=utf-8",
+            title=_("Temporarily unavailable"),
+            message=message,
+            without_database=True,
+            retry=True,
         )
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"

@@ -9,6 +9,9 @@ from salesmarketing import api, views
 from salesmarketing.security import ThrottledAuthenticationForm
 
 handler400 = "salesmarketing.views.bad_request"
+handler403 = "salesmarketing.views.permission_denied"
+handler404 = "salesmarketing.views.page_not_found"
+handler500 = "salesmarketing.views.server_error"
 
 urlpatterns = [
     path("", kpis_views.dashboard, name="dashboard"),

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from salesmarketing.dates import InvalidDateInput
+from salesmarketing.errors import error_page
 from salesmarketing.htmx import HtmxHttpRequest
 from salesmarketing.services import notifications_mark_read
 
@@ -74,5 +75,42 @@ def bad_request(request: HtmxHttpRequest, exception: Exception | None = None) ->
     may not have been through the session and auth middleware."""
     if not isinstance(exception, InvalidDateInput):
         return defaults.bad_request(request, exception)
-    context = {"title": _("This page cannot show that date"), "message": str(exception)}
-    return render(request, "error.html", context, status=400)
+    return error_page(
+        request,
+        status=400,
+        title=_("This page cannot show that date"),
+        message=str(exception),
+        show_default_view=True,
+    )
+
+
+def permission_denied(request: HtmxHttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler403: the normal layout, navigation included, in the viewer's language."""
+    return error_page(
+        request,
+        status=403,
+        title=_("You cannot open this page"),
+        message=_("Your role does not allow this. Ask an administrator if you need it."),
+    )
+
+
+def page_not_found(request: HtmxHttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: the normal layout. Also what a record a viewer may not see answers."""
+    return error_page(
+        request,
+        status=404,
+        title=_("Page not found"),
+        message=_("There is no such page, or it is not yours to see."),
+    )
+
+
+def server_error(request: HtmxHttpRequest) -> HttpResponse:
+    """handler500: rendered without the database, which may be what failed."""
+    return error_page(
+        request,
+        status=500,
+        title=_("Something went wrong"),
+        message=_("The error has been logged. Please try again; if it happens again, tell an administrator."),
+        without_database=True,
+        retry=True,
+    )

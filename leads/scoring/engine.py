@@ -247,11 +247,11 @@ def explain(lead_ids: list[int], *, now: dt.datetime | None = None) -> dict[int,
         rule = rules[rule_id]
         group = groups.get(rule.group_id)
         result[lead_id].append(
-            Contribution(rule_id, rule.name, rule.kind, group.name if group else "", matches, float(points))
+            Contribution(rule_id, rule.label, rule.kind, group.label if group else "", matches, float(points))
         )
     for items in result.values():
         items.sort(key=lambda c: (-abs(round(c.points)), -c.matches, c.name))
-        room = {g.name: g.cap for g in groups.values() if g.cap is not None}
+        room = {g.label: g.cap for g in groups.values() if g.cap is not None}
         for c in items:  # the biggest contributions fill their group's cap first
             if c.group in room and c.points > 0:
                 c.counted = min(c.points, max(room[c.group], 0))

@@ -20,13 +20,18 @@ class GroupCapForm(forms.ModelForm):
         fields = ["name", "cap"]
 
 
+ENGAGEMENT_FIELDS = ("touch_type", "url_contains", "property_key", "property_value", "half_life_days")
+FIT_FIELDS = ("field", "operator", "value", "number")
+OTHER_AXIS_FIELDS = {"fit": ENGAGEMENT_FIELDS, "engagement": FIT_FIELDS}
+
+
 class RuleForm(forms.ModelForm):
     """One form for both axes; `kind` decides which fields must be filled."""
 
     class Meta:
         model = ScoringRule
         fields = [
-            "kind", "name", "group", "points", "is_active",
+            "kind", "name", "name_en", "group", "points", "is_active",
             "touch_type", "url_contains", "property_key", "property_value", "half_life_days",
             "field", "operator", "value", "number",
         ]  # fmt: skip
@@ -36,6 +41,11 @@ class RuleForm(forms.ModelForm):
         kind = self.data.get("kind") or self.initial.get("kind") or getattr(self.instance, "kind", "")
         if kind:
             self.fields["group"].queryset = ScoringGroup.objects.filter(kind=kind)
+        if kind in OTHER_AXIS_FIELDS:
+            # The axis is chosen before the form opens ("New fit rule", or the rule's own): show only its fields.
+            for name in OTHER_AXIS_FIELDS[kind]:
+                del self.fields[name]
+            self.fields["kind"].widget = forms.HiddenInput()
 
     def clean_property_key(self):
         key = self.cleaned_data["property_key"].strip()

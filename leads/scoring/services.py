@@ -7,7 +7,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, Min
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from leads.choices import LifecycleStage
 from leads.models import Handoff, Lead, RescoreBatch, RescoreRun, ScoringConfig
@@ -52,7 +52,9 @@ def _qualify(lead_filter: LeadFilter, *, now: dt.datetime) -> list[int]:
         flipped = [row[0] for row in cursor.fetchall()]
     if not flipped:
         return []
-    why = explain(flipped, now=now)
+    # The reason is stored: it names the rules in the site's language, whoever's request (or worker) ran this.
+    with translation.override(settings.LANGUAGE_CODE):
+        why = explain(flipped, now=now)
     leads = Lead.objects.in_bulk(flipped)
     Handoff.objects.bulk_create(
         [

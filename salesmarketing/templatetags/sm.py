@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
-from django.utils.formats import number_format
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
 from django.utils.translation import get_language, gettext
 
 register = template.Library()
@@ -82,3 +84,23 @@ def link_url(value) -> str:
         return url
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     return url if scheme in ("http", "https") and url[len(scheme) :].startswith("://") else ""
+
+
+@register.filter
+def date_short(value) -> str:
+    """A date (or a moment's local date) in the viewer's style: 2026/12/03 · Dec 3, 2026; None → '—'."""
+    if not value:
+        return DASH
+    if isinstance(value, dt.datetime):
+        value = timezone.localtime(value) if timezone.is_aware(value) else value
+    return date_format(value, "SHORT_DATE_FORMAT")
+
+
+@register.filter
+def datetime_short(value) -> str:
+    """A moment in local time in the viewer's style: 2026/12/03 17:13 · Dec 3, 2026 17:13; None → '—'."""
+    if not value:
+        return DASH
+    if isinstance(value, dt.datetime) and timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return date_format(value, "SHORT_DATETIME_FORMAT")

@@ -36,6 +36,20 @@
     }
   });
 
+  // The phone menu: the button is hidden until this script runs, so without JS the navigation stays visible.
+  function setUpNavToggle() {
+    var toggle = document.querySelector(".navtoggle");
+    if (!toggle || !toggle.hidden) return;
+    var topbar = toggle.closest(".topbar");
+    toggle.hidden = false;
+    topbar.classList.add("has-navtoggle");
+    toggle.addEventListener("click", function () {
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      topbar.classList.toggle("nav-open", open);
+    });
+  }
+
   document.addEventListener("submit", function (e) {
     var form = e.target;
     var question = form && form.dataset ? form.dataset.confirm : "";
@@ -46,6 +60,6 @@
   }, true);
 
   applySizes(document);
-  document.addEventListener("DOMContentLoaded", function () { applySizes(document); });
+  document.addEventListener("DOMContentLoaded", function () { applySizes(document); setUpNavToggle(); });
   document.addEventListener("htmx:load", function (e) { applySizes(e.target); });
 })();

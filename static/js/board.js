@@ -43,7 +43,17 @@
     hidden(form, "before").value = next && next.dataset.deal ? next.dataset.deal : "";
     hidden(form, "after").value = prev && prev.dataset.deal ? prev.dataset.deal : "";
     item.classList.add("is-saving");
+    dropLeftoverStyles();
     htmx.trigger(form, "submit");
+  }
+
+  // SortableJS animates cards through their style property and leaves style="" behind. htmx copies an old
+  // element's attributes onto its swapped-in replacement, and setting a style attribute is what the
+  // Content-Security-Policy forbids (style-src-attr): so the board drops those leftovers before each swap.
+  function dropLeftoverStyles() {
+    var board = document.querySelector(".board");
+    if (!board) return;
+    Array.prototype.forEach.call(board.querySelectorAll("[style]"), function (el) { el.removeAttribute("style"); });
   }
 
   function hidden(form, name) {
@@ -128,6 +138,8 @@
     });
 
     // A keyboard move through the card's own form keeps focus on that card once the columns are redrawn.
+    document.body.addEventListener("htmx:beforeSwap", dropLeftoverStyles);  // an animation may have ended since
+    document.body.addEventListener("htmx:oobBeforeSwap", dropLeftoverStyles);
     document.body.addEventListener("htmx:beforeRequest", function (e) {
       var form = e.detail.elt;
       if (form.classList && form.classList.contains("deal-move-form")) {

@@ -179,3 +179,20 @@ def test_env_example_documents_every_variable_settings_reads():
     documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read, "settings.py reads no variables?"
     assert read <= documented, f"undocumented in .env.example: {sorted(read - documented)}"
+
+
+def test_a_newcomers_sqlite_start_shows_no_warnings_that_only_concern_postgresql():
+    """./scripts/dev runs on SQLite: the covering-index warning (models.W040) does not apply there and is
+    silenced there only."""
+    result = _manage("check", "--database", "default", DEBUG="1")
+    assert result.returncode == 0, result.stderr
+    assert "W040" not in result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_pytest_lists_why_tests_were_skipped():
+    """README: "-rs lists each skipped test with its reason", for `uv run pytest` as for ./scripts/test."""
+    import tomllib
+
+    addopts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"]
+    assert "-rs" in addopts.split()
