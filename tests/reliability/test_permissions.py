@@ -8,7 +8,8 @@ How the app means access to work (README, the models' `visible_to`, the views' a
 - Everyone logged in reads the shared pages (dashboards, lists, campaigns, personas, KPIs, weekly review).
 - Leads: marketing, managers and admins see every lead; a rep sees the leads owned by their team.
 - Deals (and their tasks): a rep sees their own, a manager their team's, an admin all; for everyone else
-  they do not exist (404). Marketing owns no deals.
+  they do not exist (404). Marketing owns no deals: it reads every deal (board, forecast, deal page; the board
+  defaults to marketing-sourced deals) and changes none (404 on a deal's writes, 403 on a new deal).
 - Handoffs: acted on by their rep, the team's manager or an admin; marketing only watches (404 to act).
 - Marketing, managers and admins change campaigns, personas, scoring and import lists; reps get 403.
 - Targets are set by managers and admins; hand-entered KPI values also by marketing.
@@ -348,8 +349,8 @@ PAGES = [
     # pipeline
     Probe("pipeline:board", logged_in(200)),
     Probe("pipeline:forecast", logged_in(200)),
-    Probe("pipeline:deal_new", logged_in(200)),
-    Probe("pipeline:deal_detail", deal_people(200), kwargs=pk("deal")),
+    Probe("pipeline:deal_new", logged_in(200, marketer=403)),
+    Probe("pipeline:deal_detail", deal_people(200) | {MKT: 200}, kwargs=pk("deal")),
     Probe("pipeline:deal_edit", deal_people(200), "post", kwargs=pk("deal")),  # allowed; shown with errors
     Probe(
         "pipeline:deal_move",
