@@ -24,4 +24,5 @@ urlpatterns = [
     path("import/", views_import.import_start, name="import"),
     path("import/<int:pk>/", views_import.import_detail, name="import_detail"),
     path("import/<int:pk>/run", views_import.import_run, name="import_run"),
+    path("import/<int:pk>/errors.csv", views_import.import_failed_rows, name="import_failed_rows"),
 ]

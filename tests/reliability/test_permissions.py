@@ -40,7 +40,7 @@ from campaigns.services import cost_add
 from kpis.periods import Period
 from kpis.registry import KPIS
 from kpis.services import action_item_create
-from leads.importing import import_job_create
+from leads.importing import import_job_create, import_job_run
 from leads.models import FormEndpoint, Handoff, Lead, ScoringGroup, ScoringRule
 from leads.privacy import unsubscribe_token
 from leads.services import company_resolve, lead_upsert
@@ -184,6 +184,16 @@ def _build_world() -> World:
         file_name="list.csv",
         user=users[MKT],
     )
+    failed_job = import_job_run(
+        job=import_job_create(
+            content="メールアドレス,氏名\nnot-an-address,取込 次郎\n".encode(),
+            file_name="bad.csv",
+            user=users[MKT],
+        ),
+        mapping={0: "email", 1: "name"},
+        touch_type="list_import",
+        lead_source="import",
+    )
     item = action_item_create(
         title="失注理由を共有",
         owner=owner,
@@ -212,6 +222,7 @@ def _build_world() -> World:
             "group": group,
             "rule": rule,
             "job": job,
+            "failed_job": failed_job,
             "item": item,
             "key": key,
             "endpoint": endpoint,
@@ -294,6 +305,7 @@ PAGES = [
     Probe(
         "leads:import_run", editors(400), "post", kwargs=pk("job")
     ),  # allowed; the empty mapping is invalid
+    Probe("leads:import_failed_rows", editors(200), kwargs=pk("failed_job")),
     # campaigns and personas
     Probe("campaigns:list", logged_in(200)),
     Probe("campaigns:create", editors(200)),
