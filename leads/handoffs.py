@@ -119,23 +119,64 @@ def handoff_assign(
         AssignmentLog.objects.create(handoff=handoff, user=chosen, team=team, reason="; ".join(reason)[:300])
         if chosen is not None:
             Lead.objects.filter(pk=handoff.lead_id).update(owner=chosen, updated_at=now)
-            notification_send(
-                recipient=chosen,
-                title=_("New lead to call: %(lead)s") % {"lead": handoff.lead},
-                body=_("Why it is hot: %(why)s\nFirst touch due: %(due)s")
-                % {
-                    "why": handoff.reason,
-                    "due": timezone.localtime(handoff.sla_due_at).strftime("%Y-%m-%d %H:%M"),
-                },
-                url=reverse("leads:handoffs"),
-                email=True,
-            )
+            _notify_rep(handoff, chosen)
         elif team.manager_id and previous_owner_id is None:
             notification_send(
                 recipient=team.manager,
                 title=_("No rep available for %(lead)s") % {"lead": handoff.lead},
                 url=reverse("leads:handoffs"),
             )
+    return handoff
+
+
+def _notify_rep(handoff: Handoff, rep: User) -> None:
+    notification_send(
+        recipient=rep,
+        title=_("New lead to call: %(lead)s") % {"lead": handoff.lead},
+        body=_("Why it is hot: %(why)s\nFirst touch due: %(due)s")
+        % {
+            "why": handoff.reason,
+            "due": timezone.localtime(handoff.sla_due_at).strftime("%Y-%m-%d %H:%M"),
+        },
+        url=reverse("leads:handoffs"),
+        email=True,
+    )
+
+
+def handoff_assign_to(*, handoff: Handoff, rep: User, by: User, now=None) -> Handoff:
+    """A manager gives a waiting (or assigned, not yet touched) handoff to a rep of their choice: the SLA clock
+    starts again for that rep, the assignment log says who chose whom, and the rep is notified.
+
+    Raises HandoffConflict when the handoff is no longer open for assignment (decided, or already worked).
+    """
+    now = now or timezone.now()
+    if rep.role != User.Role.SALES or not rep.is_active or rep.team_id is None:
+        raise ValueError(f"user {rep.pk} is not an active sales rep in a team")
+    with transaction.atomic():
+        handoff = (
+            Handoff.objects.select_for_update(of=("self",)).select_related("lead__company").get(pk=handoff.pk)
+        )
+        if handoff.state not in (Handoff.State.UNASSIGNED, Handoff.State.ASSIGNED):
+            raise HandoffConflict(_("This handoff is no longer waiting for a rep."))
+        if handoff.owner_id == rep.pk:
+            return handoff
+        team = rep.team
+        previous = handoff.owner
+        handoff.owner, handoff.team, handoff.state = rep, team, Handoff.State.ASSIGNED
+        handoff.assigned_at = now
+        handoff.sla_due_at = add_business_hours(
+            now, team.sla_first_touch_hours, day_start=team.business_day_start, day_end=team.business_day_end
+        )
+        handoff.reminded_at = handoff.escalated_at = None
+        handoff.save()
+        reason = (
+            _("re-assigned by %(by)s (was %(previous)s)") % {"by": by, "previous": previous}
+            if previous is not None
+            else _("assigned by %(by)s") % {"by": by}
+        )
+        AssignmentLog.objects.create(handoff=handoff, user=rep, team=team, reason=reason[:300])
+        Lead.objects.filter(pk=handoff.lead_id).update(owner=rep, updated_at=now)
+        _notify_rep(handoff, rep)
     return handoff
 
 

@@ -11,6 +11,7 @@ How the app means access to work (README, the models' `visible_to`, the views' a
   they do not exist (404). Marketing owns no deals: it reads every deal (board, forecast, deal page; the board
   defaults to marketing-sourced deals) and changes none (404 on a deal's writes, 403 on a new deal).
 - Handoffs: acted on by their rep, the team's manager or an admin; marketing only watches (404 to act).
+  Only managers and admins assign them to a rep (the rep gets 403).
 - Marketing, managers and admins change campaigns, personas, scoring and import lists; reps get 403.
 - Targets are set by managers and admins; hand-entered KPI values also by marketing.
 - API keys are managed by admins. The Django admin is for staff only.
@@ -299,6 +300,13 @@ PAGES = [
         "post",
         kwargs=pk("handoff"),
         data=lambda w: {"reason": "not_a_fit"},
+    ),
+    Probe(  # managers and admins assign; the rep acting on it may not choose who gets it
+        "leads:handoff_assign",
+        handoff_people(302) | {OWNER: 403},
+        "post",
+        kwargs=pk("handoff"),
+        data=lambda w: {"rep": w.users[MATE].pk},
     ),
     Probe("leads:import", editors(200)),
     Probe("leads:import_detail", editors(200), kwargs=pk("job")),
