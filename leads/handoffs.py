@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, F, Max, Q
 from django.urls import reverse
@@ -28,6 +30,71 @@ RECYCLE_REASONS = {Handoff.RejectReason.TOO_EARLY, Handoff.RejectReason.NO_BUDGE
 
 class HandoffConflict(Exception):
     """The handoff was already decided differently (e.g. accepting a rejected handoff)."""
+
+
+UNDO_SECONDS = 10  # how long the person who accepted or rejected a handoff may take it back
+
+# Called, inside the undo's transaction, with a handoff whose acceptance is being undone: the pipeline app
+# registers the removal of the deal the acceptance created (it sits above leads, so leads cannot import it).
+# A hook raises ValidationError to refuse (the deal was worked on meanwhile).
+_accept_undo_hooks: list[Callable[[Handoff], None]] = []
+
+
+def register_accept_undo(hook: Callable[[Handoff], None]) -> None:
+    if hook not in _accept_undo_hooks:
+        _accept_undo_hooks.append(hook)
+
+
+def handoff_can_undo(handoff: Handoff, *, by: User, now=None) -> bool:
+    """Whether `by` may still take back their decision on the handoff."""
+    now = now or timezone.now()
+    return (
+        handoff.state in (Handoff.State.ACCEPTED, Handoff.State.REJECTED)
+        and handoff.decided_by_id == by.pk
+        and handoff.decided_at is not None
+        and now - handoff.decided_at <= dt.timedelta(seconds=UNDO_SECONDS)
+    )
+
+
+def handoff_decision_undo(*, handoff: Handoff, by: User, now=None) -> Handoff:
+    """Take back an accept or a reject within UNDO_SECONDS, by the person who made it: the handoff is open again
+    as it was (rep, first touch, SLA), the lead an MQL of that rep, an accepted handoff's new deal is removed,
+    and the assignment log records the undo. Raises HandoffConflict when it is too late or not theirs."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        handoff = Handoff.objects.select_for_update(of=("self",)).select_related("lead").get(pk=handoff.pk)
+        if not handoff_can_undo(handoff, by=by, now=now):
+            raise HandoffConflict(_("This decision can no longer be undone."))
+        decided_at, was = handoff.decided_at, handoff.get_state_display()
+        if handoff.state == Handoff.State.ACCEPTED:
+            try:
+                for hook in _accept_undo_hooks:
+                    hook(handoff)
+            except ValidationError as exc:
+                raise HandoffConflict(" ".join(exc.messages)) from exc
+        # What the decision itself filled in is put back; what the rep had done before it stays.
+        if handoff.first_touch_at == decided_at:
+            handoff.first_touch_at = None
+        if handoff.assigned_at == decided_at:  # an unassigned handoff accepted by a manager took them as rep
+            handoff.owner, handoff.assigned_at = None, None
+        if handoff.owner_id is None:
+            handoff.state = Handoff.State.UNASSIGNED
+        else:
+            handoff.state = Handoff.State.WORKING if handoff.first_touch_at else Handoff.State.ASSIGNED
+        handoff.decided_at = handoff.decided_by = None
+        handoff.reject_reason, handoff.reject_note = "", ""
+        handoff.save()
+        lead_update: dict = {"lifecycle_stage": LifecycleStage.MQL, "owner": handoff.owner, "updated_at": now}
+        if handoff.lead.recycled_at == decided_at:
+            lead_update["recycled_at"] = None
+        Lead.objects.filter(pk=handoff.lead_id).update(**lead_update)
+        AssignmentLog.objects.create(
+            handoff=handoff,
+            user=handoff.owner,
+            team=handoff.team,
+            reason=(_("%(by)s undid “%(decision)s”") % {"by": by, "decision": was})[:300],
+        )
+    return handoff
 
 
 def _team_for(lead: Lead) -> tuple[Team | None, str]:

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,9 +18,12 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from leads.handoffs import (
+    UNDO_SECONDS,
     HandoffConflict,
     handoff_accept,
     handoff_assign_to,
+    handoff_can_undo,
+    handoff_decision_undo,
     handoff_first_touch,
     handoff_reject,
 )
@@ -98,10 +102,12 @@ def _get_handoff_for_user(request: HtmxHttpRequest, pk: int) -> Handoff:
     return handoff
 
 
-def _decorate(handoffs: list[Handoff], now: dt.datetime) -> list[Handoff]:
-    """Business hours left before the SLA (negative once breached), for the countdown."""
+def _decorate(handoffs: list[Handoff], now: dt.datetime, viewer: User | None = None) -> list[Handoff]:
+    """Business hours left before the SLA (negative once breached), for the countdown; whether the viewer may
+    still undo their decision on it."""
     for h in handoffs:
         h.hours_left = None
+        h.can_undo = viewer is not None and handoff_can_undo(h, by=viewer, now=now)
         if h.is_open and h.sla_due_at and not h.first_touch_at:
             team = h.team
             kwargs = {"day_start": team.business_day_start, "day_end": team.business_day_end} if team else {}
@@ -124,7 +130,7 @@ def handoff_list(request: HtmxHttpRequest) -> HttpResponse:
         show = "open"
         # Hottest first: the rep calls the best lead first, then the one closest to its SLA.
         qs = qs.filter(state__in=Handoff.OPEN_STATES).order_by("-score_at_handoff", "sla_due_at")[:200]
-    handoffs = _decorate(list(qs), timezone.now())
+    handoffs = _decorate(list(qs), timezone.now(), request.user)
     reps = handoff_reps_for(request.user)
     context = {
         "handoffs": handoffs,
@@ -137,6 +143,7 @@ def handoff_list(request: HtmxHttpRequest) -> HttpResponse:
         "filter_query": _filter_query(request.GET),
         "reject_form": RejectForm(),
         "can_act": request.user.role != User.Role.MARKETING,
+        "undo_seconds": UNDO_SECONDS,
         **_assign_context(request, reps),
     }
     return render(request, partial_or_page(request, TEMPLATE, "list"), context)
@@ -151,7 +158,7 @@ def _assign_context(request: HtmxHttpRequest, reps: list[User] | None = None) ->
 
 def _row(request: HtmxHttpRequest, handoff: Handoff, **extra) -> HttpResponse:
     handoff = _get_handoff_for_user(request, handoff.pk)
-    _decorate([handoff], timezone.now())
+    _decorate([handoff], timezone.now(), request.user)
     context = {
         "h": handoff,
         "reject_form": RejectForm(),
@@ -228,3 +235,20 @@ def handoff_assign_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             request, _("%(lead)s is now %(rep)s's to call.") % {"lead": handoff.lead, "rep": rep}
         )
     return _row(request, handoff)
+
+
+@require_POST
+def handoff_undo_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Take back one's accept or reject within a few seconds (the deal an accept created goes with it)."""
+    handoff = _get_handoff_for_user(request, pk)
+    try:
+        handoff = handoff_decision_undo(handoff=handoff, by=request.user)
+    except HandoffConflict as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Undone: %(lead)s is an open handoff again.") % {"lead": handoff.lead})
+    if request.htmx and request.POST.get("from") == "row":
+        return _row(request, handoff)
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("leads:handoffs"))
+    return redirect("leads:handoffs")

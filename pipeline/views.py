@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from leads.handoffs import UNDO_SECONDS, handoff_can_undo
 from leads.selectors import lead_get_for_viewer
 from leads.services import company_resolve
 from pipeline import selectors, services
@@ -329,6 +330,11 @@ def _detail_context(request: HtmxHttpRequest, deal: Deal, **forms) -> dict:
         "detail": selectors.deal_detail(deal=deal),
         "deal": deal,
         "read_only": not selectors.can_edit_deals(request.user),
+        # Just accepted from the handoffs list: the rep may take it back for a few seconds.
+        "undo_handoff": deal.handoff
+        if deal.handoff_id and handoff_can_undo(deal.handoff, by=request.user)
+        else None,
+        "undo_seconds": UNDO_SECONDS,
         "edit_form": forms.get("edit_form") or DealEditForm(instance=deal, owners=owners),
         "activity_form": forms.get("activity_form") or ActivityForm(),
         "task_form": forms.get("task_form") or TaskForm(),

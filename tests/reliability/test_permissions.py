@@ -308,6 +308,8 @@ PAGES = [
         kwargs=pk("handoff"),
         data=lambda w: {"rep": w.users[MATE].pk},
     ),
+    # Undo: only the one who decided, within seconds (tests/leads/test_handoff_undo.py); here the access check.
+    Probe("leads:handoff_undo", handoff_people(302), "post", kwargs=pk("handoff")),
     Probe("leads:import", editors(200)),
     Probe("leads:import_detail", editors(200), kwargs=pk("job")),
     Probe(
