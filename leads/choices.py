@@ -54,6 +54,9 @@ class TouchType(models.TextChoices):
     DEMO_REQUEST = "demo_request", _("Demo request")
     UNSUBSCRIBE = "unsubscribe", _("Unsubscribed")
     SALES_ACTIVITY = "sales_activity", _("Sales activity")
+    # A row of an imported list that says nothing about what the person did (a purchased list, business cards):
+    # no default scoring rule gives it points, so importing a list does not make anyone warmer.
+    LIST_IMPORT = "list_import", _("Imported from a list")
 
 
 class Industry(models.TextChoices):

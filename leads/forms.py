@@ -140,18 +140,31 @@ class ImportMappingForm(forms.Form):
         required=False,
         help_text=_("e.g. the trade show or list this came from; kept on every imported touch."),
     )
+    # The neutral type first and by default: a list says who someone is, not that they did anything, so rows
+    # earn engagement points only when the marketer says what they did (visited the booth, attended …).
     touch_type = forms.ChoiceField(
         label=_("Each row is a"),
-        choices=[
+        choices=[(TouchType.LIST_IMPORT, _("List entry (no engagement points)"))]
+        + [
             (value, label)
             for value, label in TouchType.choices
             if value
-            not in (TouchType.PAGE_VIEW, TouchType.EMAIL_OPEN, TouchType.EMAIL_CLICK, TouchType.UNSUBSCRIBE)
+            not in (
+                TouchType.PAGE_VIEW,
+                TouchType.EMAIL_OPEN,
+                TouchType.EMAIL_CLICK,
+                TouchType.UNSUBSCRIBE,
+                TouchType.LIST_IMPORT,
+            )
         ],
-        initial=TouchType.TRADE_SHOW_VISIT,
+        initial=TouchType.LIST_IMPORT,
+        help_text=_(
+            "Rows earn engagement points only for what people did: choose “Trade show visit” for a booth's "
+            "visitors, “Seminar attended” for a seminar's, and so on."
+        ),
     )
     lead_source = forms.ChoiceField(
-        label=_("Source of new leads"), choices=LeadSource.choices, initial=LeadSource.TRADE_SHOW
+        label=_("Source of new leads"), choices=LeadSource.choices, initial=LeadSource.IMPORT
     )
     campaign = forms.ModelChoiceField(
         label=_("Campaign"), queryset=Campaign.objects.order_by("name"), required=False, empty_label=_("None")

@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, F, Max, Q
 from django.urls import reverse
@@ -29,6 +30,60 @@ RECYCLE_REASONS = {Handoff.RejectReason.TOO_EARLY, Handoff.RejectReason.NO_BUDGE
 
 class HandoffConflict(Exception):
     """The handoff was already decided differently (e.g. accepting a rejected handoff)."""
+
+
+UNDO_SECONDS = 10  # how long the person who accepted or rejected a handoff may take it back
+
+
+def handoff_can_undo(handoff: Handoff, *, by: User, now=None) -> bool:
+    """Whether `by` may still take back their decision on the handoff."""
+    now = now or timezone.now()
+    return (
+        handoff.state in (Handoff.State.ACCEPTED, Handoff.State.REJECTED)
+        and handoff.decided_by_id == by.pk
+        and handoff.decided_at is not None
+        and now - handoff.decided_at <= dt.timedelta(seconds=UNDO_SECONDS)
+    )
+
+
+def handoff_decision_undo(*, handoff: Handoff, by: User, now=None) -> Handoff:
+    """Take back an accept or a reject within UNDO_SECONDS, by the person who made it: the handoff is open again
+    as it was (rep, first touch, SLA), the lead an MQL of that rep, an accepted handoff's new deal is removed,
+    and the assignment log records the undo. Raises HandoffConflict when it is too late or not theirs."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        handoff = Handoff.objects.select_for_update(of=("self",)).select_related("lead").get(pk=handoff.pk)
+        if not handoff_can_undo(handoff, by=by, now=now):
+            raise HandoffConflict(_("This decision can no longer be undone."))
+        decided_at, was = handoff.decided_at, handoff.get_state_display()
+        if handoff.state == Handoff.State.ACCEPTED:
+            try:
+                hooks.call(hooks.HANDOFF_ACCEPT_UNDONE, handoff=handoff)
+            except ValidationError as exc:
+                raise HandoffConflict(" ".join(exc.messages)) from exc
+        # What the decision itself filled in is put back; what the rep had done before it stays.
+        if handoff.first_touch_at == decided_at:
+            handoff.first_touch_at = None
+        if handoff.assigned_at == decided_at:  # an unassigned handoff accepted by a manager took them as rep
+            handoff.owner, handoff.assigned_at = None, None
+        if handoff.owner_id is None:
+            handoff.state = Handoff.State.UNASSIGNED
+        else:
+            handoff.state = Handoff.State.WORKING if handoff.first_touch_at else Handoff.State.ASSIGNED
+        handoff.decided_at = handoff.decided_by = None
+        handoff.reject_reason, handoff.reject_note = "", ""
+        handoff.save()
+        lead_update: dict = {"lifecycle_stage": LifecycleStage.MQL, "owner": handoff.owner, "updated_at": now}
+        if handoff.lead.recycled_at == decided_at:
+            lead_update["recycled_at"] = None
+        Lead.objects.filter(pk=handoff.lead_id).update(**lead_update)
+        AssignmentLog.objects.create(
+            handoff=handoff,
+            user=handoff.owner,
+            team=handoff.team,
+            reason=(_("%(by)s undid “%(decision)s”") % {"by": by, "decision": was})[:300],
+        )
+    return handoff
 
 
 def _team_for(lead: Lead) -> tuple[Team | None, str]:
@@ -120,23 +175,64 @@ def handoff_assign(
         AssignmentLog.objects.create(handoff=handoff, user=chosen, team=team, reason="; ".join(reason)[:300])
         if chosen is not None:
             Lead.objects.filter(pk=handoff.lead_id).update(owner=chosen, updated_at=now)
-            notification_send(
-                recipient=chosen,
-                title=_("New lead to call: %(lead)s") % {"lead": handoff.lead},
-                body=_("Why it is hot: %(why)s\nFirst touch due: %(due)s")
-                % {
-                    "why": handoff.reason,
-                    "due": timezone.localtime(handoff.sla_due_at).strftime("%Y-%m-%d %H:%M"),
-                },
-                url=reverse("leads:handoffs"),
-                email=True,
-            )
+            _notify_rep(handoff, chosen)
         elif team.manager_id and previous_owner_id is None:
             notification_send(
                 recipient=team.manager,
                 title=_("No rep available for %(lead)s") % {"lead": handoff.lead},
                 url=reverse("leads:handoffs"),
             )
+    return handoff
+
+
+def _notify_rep(handoff: Handoff, rep: User) -> None:
+    notification_send(
+        recipient=rep,
+        title=_("New lead to call: %(lead)s") % {"lead": handoff.lead},
+        body=_("Why it is hot: %(why)s\nFirst touch due: %(due)s")
+        % {
+            "why": handoff.reason,
+            "due": timezone.localtime(handoff.sla_due_at).strftime("%Y-%m-%d %H:%M"),
+        },
+        url=reverse("leads:handoffs"),
+        email=True,
+    )
+
+
+def handoff_assign_to(*, handoff: Handoff, rep: User, by: User, now=None) -> Handoff:
+    """A manager gives a waiting (or assigned, not yet touched) handoff to a rep of their choice: the SLA clock
+    starts again for that rep, the assignment log says who chose whom, and the rep is notified.
+
+    Raises HandoffConflict when the handoff is no longer open for assignment (decided, or already worked).
+    """
+    now = now or timezone.now()
+    if rep.role != User.Role.SALES or not rep.is_active or rep.team_id is None:
+        raise ValueError(f"user {rep.pk} is not an active sales rep in a team")
+    with transaction.atomic():
+        handoff = (
+            Handoff.objects.select_for_update(of=("self",)).select_related("lead__company").get(pk=handoff.pk)
+        )
+        if handoff.state not in (Handoff.State.UNASSIGNED, Handoff.State.ASSIGNED):
+            raise HandoffConflict(_("This handoff is no longer waiting for a rep."))
+        if handoff.owner_id == rep.pk:
+            return handoff
+        team = rep.team
+        previous = handoff.owner
+        handoff.owner, handoff.team, handoff.state = rep, team, Handoff.State.ASSIGNED
+        handoff.assigned_at = now
+        handoff.sla_due_at = add_business_hours(
+            now, team.sla_first_touch_hours, day_start=team.business_day_start, day_end=team.business_day_end
+        )
+        handoff.reminded_at = handoff.escalated_at = None
+        handoff.save()
+        reason = (
+            _("re-assigned by %(by)s (was %(previous)s)") % {"by": by, "previous": previous}
+            if previous is not None
+            else _("assigned by %(by)s") % {"by": by}
+        )
+        AssignmentLog.objects.create(handoff=handoff, user=rep, team=team, reason=reason[:300])
+        Lead.objects.filter(pk=handoff.lead_id).update(owner=rep, updated_at=now)
+        _notify_rep(handoff, rep)
     return handoff
 
 

@@ -701,7 +701,7 @@ class ImportJob(models.Model):
         help_text=_("e.g. the trade show or list this came from."),
     )
     touch_type = models.CharField(
-        _("touch type"), max_length=30, choices=TouchType.choices, default=TouchType.TRADE_SHOW_VISIT
+        _("touch type"), max_length=30, choices=TouchType.choices, default=TouchType.LIST_IMPORT
     )
     lead_source = models.CharField(
         _("lead source"), max_length=20, choices=LeadSource.choices, default=LeadSource.IMPORT
@@ -742,6 +742,12 @@ class ImportJob(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("leads:import_detail", args=[self.pk])
+
+    @property
+    def encoding_label(self) -> str:
+        from leads.importing.files import ENCODING_LABELS  # a leaf module: no import back into models
+
+        return ENCODING_LABELS.get(self.encoding, self.encoding)
 
 
 # --- Personal data ---------------------------------------------------------------------------------------------

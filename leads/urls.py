@@ -21,7 +21,10 @@ urlpatterns = [
     path("handoffs/<int:pk>/touch", views_handoffs.handoff_touch, name="handoff_touch"),
     path("handoffs/<int:pk>/accept", views_handoffs.handoff_accept_view, name="handoff_accept"),
     path("handoffs/<int:pk>/reject", views_handoffs.handoff_reject_view, name="handoff_reject"),
+    path("handoffs/<int:pk>/assign", views_handoffs.handoff_assign_view, name="handoff_assign"),
+    path("handoffs/<int:pk>/undo", views_handoffs.handoff_undo_view, name="handoff_undo"),
     path("import/", views_import.import_start, name="import"),
     path("import/<int:pk>/", views_import.import_detail, name="import_detail"),
     path("import/<int:pk>/run", views_import.import_run, name="import_run"),
+    path("import/<int:pk>/errors.csv", views_import.import_failed_rows, name="import_failed_rows"),
 ]

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -18,6 +19,7 @@ from leads.importing import (
     ImportAlreadyStarted,
     ImportFileError,
     import_job_create,
+    import_job_failed_rows,
     import_job_parse,
     import_job_run,
     preview_rows,
@@ -100,8 +102,7 @@ def _mapping_step(
         form = ImportMappingForm(
             headers=parsed.headers,
             mapping={int(k): v for k, v in job.mapping.items()},
-            initial={
-                "touch_type": job.touch_type,
+            initial={  # the touch type is the form's own neutral default, asked afresh for every file
                 "lead_source": job.lead_source,
                 "source_name": job.source_name,
             },
@@ -151,3 +152,16 @@ def import_run(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return _step(request, "report", {"job": job}, url=job.get_absolute_url())
     return redirect(job.get_absolute_url())
+
+
+@require_GET
+def import_failed_rows(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The rows not imported, as a CSV file in the encoding the file came in, to fix and upload again."""
+    _require_importer(request)
+    job = _get_job_for_user(request, pk)
+    if not job.errors:
+        raise Http404
+    stem = job.file_name.rsplit(".", 1)[0] or "import"
+    response = HttpResponse(import_job_failed_rows(job), content_type="text/csv")
+    response["Content-Disposition"] = content_disposition_header(True, f"{stem}-errors.csv")
+    return response

@@ -8,11 +8,12 @@ class PipelineConfig(AppConfig):
 
     def ready(self) -> None:
         from pipeline import hooks as pipeline_hooks
-        from pipeline.services import deal_create_from_handoff
+        from pipeline.services import deal_create_from_handoff, deal_discard_for_undone_handoff
         from salesmarketing import hooks
 
         # leads sits below pipeline and cannot import it: it calls these (salesmarketing.hooks).
         hooks.register(hooks.HANDOFF_ACCEPTED, deal_create_from_handoff)
+        hooks.register(hooks.HANDOFF_ACCEPT_UNDONE, deal_discard_for_undone_handoff)
         hooks.register(hooks.LEAD_ERASING, pipeline_hooks.lead_erasing)
         hooks.register(hooks.LEAD_EXPORTING, pipeline_hooks.lead_exporting)
         hooks.register(hooks.DEALS, pipeline_hooks.deals)

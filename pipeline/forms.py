@@ -10,11 +10,16 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.models import Lead
 from pipeline.models import Activity, Deal, Stage
-from pipeline.selectors import SCOPE_ALL, SCOPE_MINE, SCOPE_TEAM, BoardFilters
+from pipeline.selectors import SCOPE_ALL, SCOPE_MARKETING, SCOPE_MINE, SCOPE_TEAM, BoardFilters
 from salesmarketing.dates import DateField, DateTimeField
 from salesmarketing.fields import GroupedNumberInput, YenField
 
-SCOPE_LABELS = {SCOPE_MINE: _("Mine"), SCOPE_TEAM: _("My team"), SCOPE_ALL: _("All")}
+SCOPE_LABELS = {
+    SCOPE_MINE: _("Mine"),
+    SCOPE_TEAM: _("My team"),
+    SCOPE_ALL: _("All"),
+    SCOPE_MARKETING: _("Marketing-sourced"),
+}
 
 
 class DateInput(forms.DateInput):

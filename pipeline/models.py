@@ -94,8 +94,20 @@ class DealQuerySet(models.QuerySet):
     def open(self) -> DealQuerySet:
         return self.filter(status=Deal.Status.OPEN)
 
+    def from_handoff(self) -> DealQuerySet:
+        """Marketing-sourced deals: created from a lead sales accepted through a marketing handoff (DESIGN.md,
+        KPI definitions), whatever `source` label a rep gave them."""
+        return self.filter(handoff__isnull=False)
+
+    def readable_by(self, user) -> DealQuerySet:
+        """The deals `user` may read: those of `visible_to`, and for marketing every deal, read-only (marketing
+        follows what became of its leads; it owns, edits and moves none, so every write keeps `visible_to`)."""
+        if user is not None and user.is_authenticated and user.role == user.Role.MARKETING:
+            return self.all()
+        return self.visible_to(user)
+
     def visible_to(self, user) -> DealQuerySet:
-        """Reps see their own deals, managers their teams' (and their own), admins everything."""
+        """The deals `user` may act on: reps their own, managers their teams' (and their own), admins all."""
         condition = _visibility(user)
         if condition is None:
             return self.none()

@@ -10,7 +10,7 @@ import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from leads.handoffs import UNDO_SECONDS, handoff_can_undo
 from leads.selectors import lead_get_for_viewer
 from leads.services import company_resolve
 from pipeline import selectors, services
@@ -47,6 +48,14 @@ def _get_deal_for_user(request: HtmxHttpRequest, pk: int) -> Deal:
     """The deal if the user may see and edit it; 404 otherwise (other people's deals do not exist for them)."""
     try:
         return selectors.deal_for_detail(viewer=request.user, pk=pk)
+    except Deal.DoesNotExist:
+        raise Http404("No such deal.") from None
+
+
+def _get_deal_for_reading(request: HtmxHttpRequest, pk: int) -> Deal:
+    """The deal if the user may see it (marketing: every deal, read-only); 404 otherwise."""
+    try:
+        return selectors.deal_for_reading(viewer=request.user, pk=pk)
     except Deal.DoesNotExist:
         raise Http404("No such deal.") from None
 
@@ -320,6 +329,12 @@ def _detail_context(request: HtmxHttpRequest, deal: Deal, **forms) -> dict:
     return {
         "detail": selectors.deal_detail(deal=deal),
         "deal": deal,
+        "read_only": not selectors.can_edit_deals(request.user),
+        # Just accepted from the handoffs list: the rep may take it back for a few seconds.
+        "undo_handoff": deal.handoff
+        if deal.handoff_id and handoff_can_undo(deal.handoff, by=request.user)
+        else None,
+        "undo_seconds": UNDO_SECONDS,
         "edit_form": forms.get("edit_form") or DealEditForm(instance=deal, owners=owners),
         "activity_form": forms.get("activity_form") or ActivityForm(),
         "task_form": forms.get("task_form") or TaskForm(),
@@ -329,7 +344,7 @@ def _detail_context(request: HtmxHttpRequest, deal: Deal, **forms) -> dict:
 
 @require_GET
 def deal_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    deal = _get_deal_for_user(request, pk)
+    deal = _get_deal_for_reading(request, pk)
     return render(request, "pipeline/deal_detail.html", _detail_context(request, deal))
 
 
@@ -446,6 +461,8 @@ def _tasks_response(request: HtmxHttpRequest, deal: Deal, form: TaskForm | None)
 
 @require_http_methods(["GET", "POST"])
 def deal_new(request: HtmxHttpRequest) -> HttpResponse:
+    if not selectors.can_edit_deals(request.user):
+        raise PermissionDenied
     pipeline, _pipelines, stages = selectors.board_stages(pipeline_id=_int(request.GET.get("pipeline")))
     owners = selectors.owners_for(request.user)
     form = DealCreateForm(request.POST or None, stages=stages, owners=owners, viewer=request.user)
@@ -486,10 +503,13 @@ def forecast(request: HtmxHttpRequest) -> HttpResponse:
     start = parse_month(request.GET["from"]) if request.GET.get("from") else today.replace(day=1)
     months = _int(request.GET.get("months"))
     months = months if months in FORECAST_MONTHS else 6
-    result = selectors.forecast(viewer=request.user, filters=form.filters(), start=start, months=months)
+    filters = form.filters()
+    result = selectors.forecast(viewer=request.user, filters=filters, start=start, months=months)
     context = {
         "forecast": result,
         "form": form,
+        "scope": filters.scope,
+        "read_only": not selectors.can_edit_deals(request.user),
         "months_choices": FORECAST_MONTHS,
         "start_value": start.strftime("%Y-%m"),
         "prev_start": selectors.add_months(start, -months).strftime("%Y-%m"),

@@ -27,6 +27,10 @@ from typing import Any, Final
 # Accepting a handoff (leads.handoffs.handoff_accept, in its transaction): fn(*, handoff, by) -> the Deal created
 # (or the existing one). Registered by pipeline.
 HANDOFF_ACCEPTED: Final = "handoff_accepted"
+# Undoing an acceptance seconds after it (leads.handoffs.handoff_decision_undo, in its transaction):
+# fn(*, handoff) -> None; removes what the acceptance made (the deal), or raises ValidationError to refuse the
+# undo (the deal was worked on meanwhile). Registered by pipeline.
+HANDOFF_ACCEPT_UNDONE: Final = "handoff_accept_undone"
 # Erasing a lead (leads.privacy.lead_erase, in its transaction, before the lead's own rows go):
 # fn(*, lead, visitor_ids: list[str], mentions: list[str], scrub: Callable[[str], str], now) -> dict[str, int],
 # the rows the app changed by kind (merged into the ErasureRecord's counts). Each app scrubs its own rows.
@@ -40,7 +44,7 @@ LEAD_EXPORTING: Final = "lead_exporting"
 # Registered by pipeline.
 DEALS: Final = "deals"
 
-HOOK_POINTS: Final = frozenset({HANDOFF_ACCEPTED, LEAD_ERASING, LEAD_EXPORTING, DEALS})
+HOOK_POINTS: Final = frozenset({HANDOFF_ACCEPTED, HANDOFF_ACCEPT_UNDONE, LEAD_ERASING, LEAD_EXPORTING, DEALS})
 
 _registry: dict[str, list[Callable[..., Any]]] = {name: [] for name in HOOK_POINTS}
 

@@ -29,6 +29,7 @@ from leads.importing.files import (
 from leads.importing.jobs import (
     ImportAlreadyStarted,
     import_job_create,
+    import_job_failed_rows,
     import_job_parse,
     import_job_run,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "decode",
     "guess_mapping",
     "import_job_create",
+    "import_job_failed_rows",
     "import_job_parse",
     "import_job_run",
     "import_rows",

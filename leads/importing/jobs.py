@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 
 from django.db import transaction
 from django.utils import timezone
@@ -90,7 +92,27 @@ def import_job_run(
             result.duplicates,
         )
         job.leads_created, job.error_count = result.leads_created, len(result.errors)
-        job.errors = [{"line": e.line, "reason": e.reason} for e in result.errors[:MAX_ERRORS_KEPT]]
+        job.errors = [
+            {"line": e.line, "reason": e.reason, "value": e.value} for e in result.errors[:MAX_ERRORS_KEPT]
+        ]
         job.status, job.finished_at = ImportJob.Status.DONE, timezone.now()
         job.save()
     return job
+
+
+def import_job_failed_rows(job: ImportJob) -> bytes:
+    """The header and the rows the report lists as not imported, as a CSV file in the uploaded file's encoding
+    and delimiter (a Shift_JIS file from Excel comes back Shift_JIS), to fix and import again.
+
+    Cells are written as the file had them, without the export's formula guard: this is the uploader's own
+    data going back into the importer, and a `'` added to a cell would be imported with it."""
+    lines = {error["line"] for error in job.errors}
+    parsed = import_job_parse(job)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=parsed.delimiter, lineterminator="\r\n")
+    writer.writerow(parsed.headers)
+    for line, cells in parsed.rows:
+        if line in lines:
+            writer.writerow([cell.replace("\x00csv-error: ", "") for cell in cells])
+    # Characters the encoding cannot hold (the U+FFFD of bytes that were invalid in the file) become "?".
+    return out.getvalue().encode(parsed.encoding, errors="replace")

@@ -39,10 +39,14 @@ _DATE_RE = re.compile(
 )
 
 
+VALUE_SHOWN_CHARS = 200  # of the bad value kept for the report
+
+
 @dataclass
 class RowError:
     line: int
     reason: str
+    value: str = ""  # what the file holds where it went wrong, so the report shows what to fix
 
 
 @dataclass
@@ -183,6 +187,22 @@ def row_to_event(
     return event, None
 
 
+def _shown(text: str) -> str:
+    # A NUL cannot be stored in PostgreSQL text or JSON: show it as the symbol for one.
+    text = text.replace("\x00", "\u2400")
+    return text if len(text) <= VALUE_SHOWN_CHARS else text[: VALUE_SHOWN_CHARS - 1] + "…"
+
+
+def _bad_values(errors: dict[str, list[str]], event: dict[str, Any]) -> str:
+    """The values of the fields the errors name, as the file had them."""
+    values = []
+    for name in errors:
+        value = event.get(name.split(".")[0])
+        if isinstance(value, str | int | float) and str(value) and str(value) not in values:
+            values.append(str(value))
+    return _shown(" / ".join(values))
+
+
 def _reason(errors: dict[str, list[str]]) -> str:
     labels = dict(TARGET_FIELDS)
     parts = []
@@ -230,7 +250,12 @@ def import_rows(
         result.duplicates += outcome.duplicates
         result.leads_created += outcome.leads_created
         for rejected in outcome.rejected:
-            result.errors.append(RowError(line=pending[rejected.index][0], reason=_reason(rejected.errors)))
+            line, event = pending[rejected.index]
+            result.errors.append(
+                RowError(
+                    line=line, reason=_reason(rejected.errors), value=_bad_values(rejected.errors, event)
+                )
+            )
         pending.clear()
 
     for line, cells in parsed.rows:
@@ -244,8 +269,9 @@ def import_rows(
             occurred_at=when,
             base_properties=base_properties,
         )
-        if event is None:
-            result.errors.append(RowError(line=line, reason=reason or ""))
+        if event is None:  # the row as a whole is wrong: show the row
+            value = _shown(parsed.delimiter.join(cells).replace("\x00csv-error: ", ""))
+            result.errors.append(RowError(line=line, reason=reason or "", value=value))
             continue
         pending.append((line, event))
         if len(pending) == MAX_EVENTS_PER_BATCH:

@@ -6,9 +6,11 @@ Every selector runs a fixed number of queries whatever the number of deals.
 
 from pipeline.selectors.access import (
     SCOPE_ALL,
+    SCOPE_MARKETING,
     SCOPE_MINE,
     SCOPE_TEAM,
     BoardFilters,
+    can_edit_deals,
     companies_visible_to,
     filtered_deals,
     is_admin,
@@ -26,7 +28,14 @@ from pipeline.selectors.board import (
     pipeline_board,
     stage_usual_seconds,
 )
-from pipeline.selectors.deals import DealDetail, deal_activities, deal_detail, deal_for_detail, deal_tasks
+from pipeline.selectors.deals import (
+    DealDetail,
+    deal_activities,
+    deal_detail,
+    deal_for_detail,
+    deal_for_reading,
+    deal_tasks,
+)
 from pipeline.selectors.forecast import Forecast, ForecastRow, add_months, forecast
 
 __all__ = [
@@ -34,6 +43,7 @@ __all__ = [
     "CLOSED_WINDOW_DAYS",
     "MAX_CARDS_PER_COLUMN",
     "SCOPE_ALL",
+    "SCOPE_MARKETING",
     "SCOPE_MINE",
     "SCOPE_TEAM",
     "Board",
@@ -45,10 +55,12 @@ __all__ = [
     "ForecastRow",
     "add_months",
     "board_stages",
+    "can_edit_deals",
     "companies_visible_to",
     "deal_activities",
     "deal_detail",
     "deal_for_detail",
+    "deal_for_reading",
     "deal_tasks",
     "filtered_deals",
     "forecast",

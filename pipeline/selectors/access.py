@@ -12,7 +12,7 @@ from leads.models import Company, Lead
 from pipeline.models import Deal
 from salesmarketing.models import Team, User
 
-SCOPE_MINE, SCOPE_TEAM, SCOPE_ALL = "mine", "team", "all"
+SCOPE_MINE, SCOPE_TEAM, SCOPE_ALL, SCOPE_MARKETING = "mine", "team", "all", "marketing"
 ZERO = Decimal(0)
 WEIGHTED_SUM = DecimalField(max_digits=20, decimal_places=0)
 
@@ -21,10 +21,18 @@ def is_admin(user: User) -> bool:
     return user.is_superuser or user.role == User.Role.ADMIN
 
 
+def can_edit_deals(user: User) -> bool:
+    """Whether the pipeline pages show `user` controls that change deals (marketing reads them only)."""
+    return is_admin(user) or user.role != User.Role.MARKETING
+
+
 def scopes_for(user: User) -> list[str]:
     """The board scopes a user may pick, the default first."""
     if is_admin(user):
         return [SCOPE_ALL, SCOPE_TEAM, SCOPE_MINE]
+    if user.role == User.Role.MARKETING:
+        # What became of marketing's leads first; every deal one click away, read-only both.
+        return [SCOPE_MARKETING, SCOPE_ALL]
     if user.role == User.Role.MANAGER:
         return [SCOPE_TEAM, SCOPE_MINE]
     return [SCOPE_MINE]
@@ -72,10 +80,12 @@ class BoardFilters:
 
 
 def filtered_deals(*, viewer: User, filters: BoardFilters) -> QuerySet[Deal]:
-    qs = Deal.objects.visible_to(viewer)
+    qs = Deal.objects.readable_by(viewer)
     scopes = scopes_for(viewer)
     scope = filters.scope if filters.scope in scopes else scopes[0]
-    if scope == SCOPE_MINE:
+    if scope == SCOPE_MARKETING:
+        qs = qs.from_handoff()
+    elif scope == SCOPE_MINE:
         qs = qs.filter(owner=viewer)
     elif scope == SCOPE_TEAM:
         qs = qs.filter(Q(team__in=_team_ids(viewer)) | Q(owner=viewer))

@@ -15,7 +15,14 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from pipeline.models import Deal, Pipeline, Stage, StageChange
-from pipeline.selectors.access import WEIGHTED_SUM, ZERO, BoardFilters, filtered_deals, scopes_for
+from pipeline.selectors.access import (
+    WEIGHTED_SUM,
+    ZERO,
+    BoardFilters,
+    can_edit_deals,
+    filtered_deals,
+    scopes_for,
+)
 from pipeline.services import pipeline_ensure_default
 from salesmarketing.models import User
 
@@ -66,6 +73,7 @@ class Board:
     open_total: Decimal = ZERO
     open_weighted: Decimal = ZERO
     closed_window_days: int = CLOSED_WINDOW_DAYS
+    read_only: bool = False  # no drag, no "Move…" forms, no new deal (marketing reads the board)
 
     @property
     def open_stages(self) -> list[Stage]:
@@ -235,5 +243,6 @@ def pipeline_board(
         columns=list(columns.values()),
         scope=scope,
         scopes=scopes,
+        read_only=not can_edit_deals(viewer),
         **summary,
     )

@@ -30,13 +30,19 @@ ACTIVITIES_SHOWN = 100
 
 
 def deal_for_detail(*, viewer: User, pk: int) -> Deal:
-    """The deal with everything its page shows in one query; raises Deal.DoesNotExist for other people's."""
-    return (
-        Deal.objects.visible_to(viewer)
-        .select_related(
-            "company", "contact", "owner", "team", "stage__pipeline", "first_touch_campaign", "handoff"
-        )
-        .get(pk=pk)
+    """The deal to act on, with everything its page shows in one query; raises Deal.DoesNotExist for other
+    people's (and, for marketing, for every deal: it reads deals only)."""
+    return _with_page_relations(Deal.objects.visible_to(viewer)).get(pk=pk)
+
+
+def deal_for_reading(*, viewer: User, pk: int) -> Deal:
+    """The deal to show on its page (`Deal.objects.readable_by`); raises Deal.DoesNotExist for others'."""
+    return _with_page_relations(Deal.objects.readable_by(viewer)).get(pk=pk)
+
+
+def _with_page_relations(deals):
+    return deals.select_related(
+        "company", "contact", "owner", "team", "stage__pipeline", "first_touch_campaign", "handoff"
     )
 
 

@@ -15,6 +15,7 @@ from pipeline.services.deals import (
     deal_close_won,
     deal_create,
     deal_create_from_handoff,
+    deal_discard_for_undone_handoff,
     deal_move_to_stage,
     deal_update,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "deal_close_won",
     "deal_create",
     "deal_create_from_handoff",
+    "deal_discard_for_undone_handoff",
     "deal_move_to_stage",
     "deal_update",
     "drop_index",

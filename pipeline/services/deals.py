@@ -199,6 +199,18 @@ def deal_create_from_handoff(*, handoff: Handoff, by: User | None) -> Deal:
         return Deal.objects.get(handoff=handoff)
 
 
+def deal_discard_for_undone_handoff(*, handoff: Handoff) -> None:
+    """HANDOFF_ACCEPT_UNDONE, which leads.handoffs calls when an acceptance is undone (seconds after it): the deal it created goes,
+    unless someone already worked on it (moved, edited, logged an activity or a to-do), then it stays and the
+    undo is refused with this ValidationError."""
+    deal = Deal.objects.select_for_update().filter(handoff=handoff).first()
+    if deal is None:
+        return
+    if deal.version != 1 or deal.activities.exists() or deal.tasks.exists():
+        raise ValidationError(_("The deal was already worked on; close it as lost instead."))
+    deal.delete()
+
+
 _UNSET: Any = object()
 
 

@@ -42,6 +42,23 @@ def test_a_shift_jis_csv_imports_through_the_page_and_the_lead_is_found_by_name(
     expect(page.locator('[data-count="errors"]')).to_have_text("1")
     expect(page.locator(".import-errors tbody tr")).to_have_count(1)
     expect(page.locator(".import-errors tbody td").first).to_have_text("3")
+    expect(page.locator(".import-errors .import-value")).to_have_text("broken-address")
+
+    # Each count sits next to its label, not at the far edge of the card.
+    label = page.locator(".import-summary dt").first.bounding_box()
+    number = page.locator('[data-count="rows"]').bounding_box()
+    assert label and number and number["x"] - (label["x"] + label["width"]) < 120
+
+    # The rows not imported download as the file came: Shift_JIS.
+    with page.expect_download() as info:
+        page.locator(".import-errors").locator("xpath=ancestor::section").get_by_role("link").click()
+    data = info.value.path().read_bytes()
+    assert (
+        data
+        == "メールアドレス,氏名,フリガナ,会社名,役職,電話番号\r\nbroken-address,壊れた 行,,株式会社エラー,,\r\n".encode(
+            "cp932"
+        )
+    )
 
     lead = Lead.objects.get(email="kimura@expo.example.jp")
     assert (lead.name, lead.company.name) == ("木村 拓也", "株式会社展示会")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from leads.models import ImportJob, Lead, Touch
+from leads.models import ImportJob, Lead, ScoringRule, Touch
+from leads.scoring.defaults import ensure_default_scoring
 from tests.leads.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db
@@ -151,3 +152,49 @@ def test_the_upload_page_has_a_fixed_number_of_queries(
     with django_assert_max_num_queries(8) as many:
         marketer_client.get("/leads/import/")
     assert len(few) == len(many)
+
+
+def test_rows_earn_no_engagement_points_unless_the_marketer_says_what_they_did(marketer_client):
+    """A list says who people are, not what they did: the neutral type is the default, not a trade-show visit."""
+    ensure_default_scoring()
+    upload(marketer_client)
+    job = ImportJob.objects.get()
+    html = marketer_client.get(f"/leads/import/{job.pk}/").content.decode()
+    assert '<option value="list_import" selected>' in html
+    assert '<option value="trade_show_visit" selected>' not in html
+
+    marketer_client.post(f"/leads/import/{job.pk}/run", mapping_post(job, touch_type="list_import"))
+
+    assert set(Touch.objects.values_list("type", flat=True)) == {"list_import"}
+    rules = ScoringRule.objects.filter(kind="engagement", is_active=True)
+    assert rules.filter(touch_type="trade_show_visit", points__gt=0).exists()  # what the old default earned
+    assert not rules.filter(touch_type__in=["list_import", ""]).exists()
+
+
+def test_the_report_shows_the_bad_value_and_the_failed_rows_come_back_in_shift_jis(marketer_client):
+    upload(marketer_client)
+    job = ImportJob.objects.get()
+    marketer_client.post(f"/leads/import/{job.pk}/run", mapping_post(job))
+
+    report = marketer_client.get(f"/leads/import/{job.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<td class="import-value">bad-address</td>' in report
+    assert f'href="/leads/import/{job.pk}/errors.csv"' in report
+
+    download = marketer_client.get(f"/leads/import/{job.pk}/errors.csv")
+    assert download.status_code == 200 and "expo-errors.csv" in download["Content-Disposition"]
+    assert (
+        download.content
+        == "メールアドレス,氏名,会社名,役職\r\nbad-address,鈴木 一郎,株式会社ビー,課長\r\n".encode("cp932")
+    )
+
+
+def test_a_file_without_failed_rows_has_no_download(marketer_client):
+    upload(marketer_client, content="メールアドレス,氏名\r\nok@example.jp,正常\r\n".encode())
+    job = ImportJob.objects.get()
+    marketer_client.post(
+        f"/leads/import/{job.pk}/run",
+        {"col_0": "email", "col_1": "name", "touch_type": "list_import", "lead_source": "import"},
+    )
+    job.refresh_from_db()
+    assert job.error_count == 0
+    assert marketer_client.get(f"/leads/import/{job.pk}/errors.csv").status_code == 404

@@ -126,3 +126,38 @@ def test_a_card_someone_else_moved_meanwhile_snaps_to_where_it_is_now(
     expect(page.locator(f"#col-{discovery} .board-col-count")).to_have_text("1")
     deal.refresh_from_db()
     assert deal.stage_id == discovery
+
+
+def test_a_marketer_follows_marketing_sourced_deals_on_a_read_only_board(
+    login, live_server, marketer, owner, stages
+):
+    from pipeline.services import deal_create_from_handoff
+    from tests.pipeline.factories import make_handoff, make_lead
+
+    sourced = deal_create_from_handoff(handoff=make_handoff(lead=make_lead(), owner=owner), by=owner)
+    hand_made = make_deal(owner=owner, name="営業が作った商談")
+    page = login(marketer)
+    page.goto(f"{live_server.url}/pipeline/")
+
+    card = page.locator(f"#deal-{sourced.pk}")
+    expect(card).to_be_visible()
+    expect(page.locator(f"#deal-{hand_made.pk}")).to_have_count(0)
+    expect(page.locator("#scope-note")).to_be_visible()
+    expect(card.locator("summary")).to_have_count(0)  # no "Move…"
+    expect(page.get_by_role("link", name="新規商談")).to_have_count(0)
+    expect(page.get_by_role("link", name="New deal")).to_have_count(0)
+
+    # Dragging does nothing: there is no drag on a read-only board.
+    _drag(page, card, page.locator(f"#col-{stages['Proposal'].pk} .board-cards"))
+    page.reload()
+    expect(page.locator(f"#col-{stages['Initial contact'].pk} #deal-{sourced.pk}")).to_be_visible()
+    sourced.refresh_from_db()
+    assert sourced.stage_id == stages["Initial contact"].pk
+
+    # Every deal on request, and a deal's page without controls.
+    page.locator("label.segmented-option", has=page.locator("input[name=scope][value=all]")).click()
+    expect(page.locator(f"#deal-{hand_made.pk}")).to_be_visible()
+    card.locator("a.deal-card-name").click()
+    expect(page.locator("h1")).to_have_text(sourced.name)
+    expect(page.locator("form.stage-move")).to_have_count(0)
+    expect(page.locator("form.activity-form")).to_have_count(0)

@@ -555,8 +555,8 @@ MAPPING = {
     "col_1": "name",
     "col_2": "company",
     "col_3": "title",
-    "touch_type": "trade_show_visit",
-    "lead_source": "trade_show",
+    "touch_type": "list_import",  # what `manage.py import_leads` does by default
+    "lead_source": "import",
     "source_name": "EXPO 2026",
 }
 

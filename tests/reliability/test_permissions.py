@@ -8,8 +8,10 @@ How the app means access to work (README, the models' `visible_to`, the views' a
 - Everyone logged in reads the shared pages (dashboards, lists, campaigns, personas, KPIs, weekly review).
 - Leads: marketing, managers and admins see every lead; a rep sees the leads owned by their team.
 - Deals (and their tasks): a rep sees their own, a manager their team's, an admin all; for everyone else
-  they do not exist (404). Marketing owns no deals.
+  they do not exist (404). Marketing owns no deals: it reads every deal (board, forecast, deal page; the board
+  defaults to marketing-sourced deals) and changes none (404 on a deal's writes, 403 on a new deal).
 - Handoffs: acted on by their rep, the team's manager or an admin; marketing only watches (404 to act).
+  Only managers and admins assign them to a rep (the rep gets 403).
 - Marketing, managers and admins change campaigns, personas, scoring and import lists; reps get 403.
 - Targets are set by managers and admins; hand-entered KPI values also by marketing.
 - API keys are managed by admins. The Django admin is for staff only.
@@ -39,7 +41,7 @@ from campaigns.services import cost_add
 from kpis.periods import Period
 from kpis.registry import KPIS
 from kpis.services import action_item_create
-from leads.importing import import_job_create
+from leads.importing import import_job_create, import_job_run
 from leads.models import FormEndpoint, Handoff, Lead, ScoringGroup, ScoringRule
 from leads.privacy import unsubscribe_token
 from leads.services import company_resolve, lead_upsert
@@ -183,6 +185,16 @@ def _build_world() -> World:
         file_name="list.csv",
         user=users[MKT],
     )
+    failed_job = import_job_run(
+        job=import_job_create(
+            content="メールアドレス,氏名\nnot-an-address,取込 次郎\n".encode(),
+            file_name="bad.csv",
+            user=users[MKT],
+        ),
+        mapping={0: "email", 1: "name"},
+        touch_type="list_import",
+        lead_source="import",
+    )
     item = action_item_create(
         title="失注理由を共有",
         owner=owner,
@@ -211,6 +223,7 @@ def _build_world() -> World:
             "group": group,
             "rule": rule,
             "job": job,
+            "failed_job": failed_job,
             "item": item,
             "key": key,
             "endpoint": endpoint,
@@ -288,11 +301,21 @@ PAGES = [
         kwargs=pk("handoff"),
         data=lambda w: {"reason": "not_a_fit"},
     ),
+    Probe(  # managers and admins assign; the rep acting on it may not choose who gets it
+        "leads:handoff_assign",
+        handoff_people(302) | {OWNER: 403},
+        "post",
+        kwargs=pk("handoff"),
+        data=lambda w: {"rep": w.users[MATE].pk},
+    ),
+    # Undo: only the one who decided, within seconds (tests/leads/test_handoff_undo.py); here the access check.
+    Probe("leads:handoff_undo", handoff_people(302), "post", kwargs=pk("handoff")),
     Probe("leads:import", editors(200)),
     Probe("leads:import_detail", editors(200), kwargs=pk("job")),
     Probe(
         "leads:import_run", editors(400), "post", kwargs=pk("job")
     ),  # allowed; the empty mapping is invalid
+    Probe("leads:import_failed_rows", editors(200), kwargs=pk("failed_job")),
     # campaigns and personas
     Probe("campaigns:list", logged_in(200)),
     Probe("campaigns:create", editors(200)),
@@ -348,8 +371,8 @@ PAGES = [
     # pipeline
     Probe("pipeline:board", logged_in(200)),
     Probe("pipeline:forecast", logged_in(200)),
-    Probe("pipeline:deal_new", logged_in(200)),
-    Probe("pipeline:deal_detail", deal_people(200), kwargs=pk("deal")),
+    Probe("pipeline:deal_new", logged_in(200, marketer=403)),
+    Probe("pipeline:deal_detail", deal_people(200) | {MKT: 200}, kwargs=pk("deal")),
     Probe("pipeline:deal_edit", deal_people(200), "post", kwargs=pk("deal")),  # allowed; shown with errors
     Probe(
         "pipeline:deal_move",

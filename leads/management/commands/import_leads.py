@@ -42,15 +42,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--type",
             dest="touch_type",
-            default=TouchType.TRADE_SHOW_VISIT,
+            default=TouchType.LIST_IMPORT,
             choices=TouchType.values,
-            help="What each row is (default: trade_show_visit).",
+            help="What each row is (default: list_import, which earns no engagement points).",
         )
         parser.add_argument(
             "--lead-source",
-            default=LeadSource.TRADE_SHOW,
+            default=LeadSource.IMPORT,
             choices=LeadSource.values,
-            help="The source of leads the file creates (default: trade_show).",
+            help="The source of leads the file creates (default: import).",
         )
         parser.add_argument("--encoding", default="auto", choices=["auto", "utf-8", "cp932"])
         parser.add_argument(
