@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from salesmarketing.tasks import ping
+from salesmarketing.tasks import ping, purge_old_notifications
 from tests.conftest import require_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,40 +87,34 @@ def test_gunicorn_serves_healthz_and_the_login_page(process_env):
         _stop(proc)
 
 
-def test_celery_worker_and_beat_processes_start_and_work(process_env, tmp_path):
+def _celery(process_env, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [BIN / "celery", "-A", "salesmarketing", *args, "--loglevel", "INFO"],
+        cwd=ROOT,
+        env=process_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_celery_workers_per_queue_and_beat_processes_start_and_work(process_env, tmp_path):
+    """As docker-compose.yml runs them: a worker per queue (realtime, bulk; email is the same command), and beat.
+    Each worker takes only its queue's tasks."""
     from salesmarketing.celery import app as celery_app
 
     celery_app.conf.task_always_eager = False
-    worker = subprocess.Popen(
-        [BIN / "celery", "-A", "salesmarketing", "worker", "--pool", "solo", "--loglevel", "INFO"],
-        cwd=ROOT,
-        env=process_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    beat = subprocess.Popen(
-        [
-            BIN / "celery",
-            "-A",
-            "salesmarketing",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "--schedule",
-            str(tmp_path / "beat-schedule"),
-        ],
-        cwd=ROOT,
-        env=process_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    realtime = _celery(process_env, "worker", "--pool", "solo", "-Q", "realtime", "--hostname", "rt@%h")
+    bulk = _celery(process_env, "worker", "--pool", "solo", "-Q", "bulk", "--hostname", "bulk@%h")
+    beat = _celery(process_env, "beat", "--schedule", str(tmp_path / "beat-schedule"))
     try:
         assert ping.delay().get(timeout=60) == "pong"
+        assert purge_old_notifications.delay(90).get(timeout=60) == 0
         time.sleep(2)
         assert beat.poll() is None, "beat exited early"
     finally:
-        worker_log, beat_log = _stop(worker), _stop(beat)
-    assert "salesmarketing.tasks.ping" in worker_log
+        realtime_log, bulk_log, beat_log = _stop(realtime), _stop(bulk), _stop(beat)
+    # "Task <name>[<id>] received": each task ran on its own queue's worker only.
+    assert "salesmarketing.tasks.ping[" in realtime_log and "salesmarketing.tasks.ping[" not in bulk_log
+    assert "purge_old_notifications[" in bulk_log and "purge_old_notifications[" not in realtime_log
     assert "beat: Starting" in beat_log
