@@ -259,6 +259,8 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     **{f"kpis.tasks.{name}": {"queue": "bulk"} for name in ("freeze_weekly_snapshots", "refresh_dashboards")},
     "salesmarketing.tasks.purge_old_notifications": {"queue": "bulk"},
 }
+# Beat claims each periodic run in the database before sending it (PeriodicRun): a second beat sends nothing.
+CELERY_BEAT_SCHEDULER = "salesmarketing.beat:ClaimingScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "handoff-sla-check": {"task": "leads.tasks.sla_check", "schedule": 60.0},
     "sweep-lost-work": {"task": "leads.tasks.sweep", "schedule": float(SWEEP_INTERVAL_SECONDS)},
