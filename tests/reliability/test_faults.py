@@ -194,8 +194,14 @@ def _worker(env: dict, tmp_path: Path, name: str, *, beat: bool = False) -> Proc
 
 
 def _client_app(redis: PrivateRedis) -> Celery:
-    """The test's own Celery client on the private broker (the app's tasks are sent by name)."""
-    return Celery("faults-client", broker=redis.url, backend=redis.url)
+    """The test's own Celery client on the private broker (the app's tasks are sent by name, to their queues)."""
+    client = Celery("faults-client", broker=redis.url, backend=redis.url)
+    client.conf.update(
+        task_routes=settings.CELERY_TASK_ROUTES,
+        task_queues=settings.CELERY_TASK_QUEUES,
+        task_default_queue=settings.CELERY_TASK_DEFAULT_QUEUE,
+    )
+    return client
 
 
 def _in_flight_task_ids(redis: PrivateRedis) -> dict[str, str]:
