@@ -116,8 +116,10 @@ def sweep() -> dict:
         .order_by("id")
         .values_list("id", flat=True)[:SWEEP_LIMIT]
     )
-    if unassigned:
-        assign_handoffs.delay(unassigned)
+    from leads.scoring.services import ASSIGN_BATCH
+
+    for start in range(0, len(unassigned), ASSIGN_BATCH):
+        assign_handoffs.delay(unassigned[start : start + ASSIGN_BATCH])
     lead_ids = leads_with_unscored_touches(
         since=now - dt.timedelta(hours=settings.SWEEP_LOOKBACK_HOURS), before=stale, limit=SWEEP_LEADS_LIMIT
     )

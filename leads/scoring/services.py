@@ -15,6 +15,7 @@ from leads.scoring.engine import LeadFilter, explain, score_leads
 
 # Lead ids per batch task: a few seconds of SQL each at design scale (the default 20,000).
 RESCORE_BATCH_SIZE = settings.RESCORE_BATCH_SIZE
+ASSIGN_BATCH = 100  # handoff ids per assign_handoffs task (the realtime queue)
 
 
 def leads_score_and_qualify(lead_ids: list[int], *, now: dt.datetime | None = None) -> list[int]:
@@ -73,10 +74,17 @@ def _qualify(lead_filter: LeadFilter, *, now: dt.datetime) -> list[int]:
             "id", flat=True
         )
     )
+    # Realtime tasks stay small: a rule change can flip thousands of leads in one rescore batch.
+    for start in range(0, len(handoff_ids), ASSIGN_BATCH):
+        batch = handoff_ids[start : start + ASSIGN_BATCH]
+        transaction.on_commit(lambda batch=batch: _enqueue_assign(batch), robust=True)
+    return handoff_ids
+
+
+def _enqueue_assign(handoff_ids: list[int]) -> None:
     from leads.tasks import assign_handoffs
 
-    transaction.on_commit(lambda: assign_handoffs.delay(handoff_ids), robust=True)
-    return handoff_ids
+    assign_handoffs.delay(handoff_ids)
 
 
 def reason_text(contributions, limit: int = 4) -> str:

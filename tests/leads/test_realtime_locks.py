@@ -64,3 +64,32 @@ def test_event_scoring_steps_back_from_a_rescore_batch_lock_and_succeeds_on_retr
     with connection.cursor() as cursor:  # the worker's connection keeps no timeout for its next (bulk) task
         cursor.execute("SHOW lock_timeout")
         assert cursor.fetchone()[0] == "0"
+
+
+@pytest.mark.django_db
+def test_many_leads_flipping_at_once_are_assigned_in_small_realtime_tasks(django_capture_on_commit_callbacks):
+    """A rule change can flip thousands of leads to MQL in one rescore batch: their assignment goes to the
+    realtime queue in tasks of at most ASSIGN_BATCH handoffs, not in one task as long as the batch."""
+    from leads.scoring.services import ASSIGN_BATCH, leads_score_and_qualify
+
+    ensure_default_scoring()
+    company = company_resolve(
+        name="東邦精機", domain="toho.example.jp", employee_count=1500, industry="manufacturing"
+    )
+    lead_ids = []
+    for i in range(ASSIGN_BATCH * 2 + 5):
+        lead, _ = lead_upsert(email=f"hot{i}@toho.example.jp", source="api", title="部長", company=company)
+        Touch.objects.create(
+            lead=lead,
+            type=TouchType.DEMO_REQUEST,
+            occurred_at=timezone.now(),
+            source="t",
+            idempotency_key=str(i),
+        )
+        lead_ids.append(lead.pk)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        handoff_ids = leads_score_and_qualify(lead_ids)
+
+    assert len(handoff_ids) == ASSIGN_BATCH * 2 + 5
+    assert len(callbacks) == 3  # 100 + 100 + 5 handoffs, one assign_handoffs task each
