@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -76,15 +77,17 @@ def _qualify(lead_filter: LeadFilter, *, now: dt.datetime) -> list[int]:
     )
     # Realtime tasks stay small: a rule change can flip thousands of leads in one rescore batch.
     for start in range(0, len(handoff_ids), ASSIGN_BATCH):
-        batch = handoff_ids[start : start + ASSIGN_BATCH]
-        transaction.on_commit(lambda batch=batch: _enqueue_assign(batch), robust=True)
+        transaction.on_commit(_assign_after_commit(handoff_ids[start : start + ASSIGN_BATCH]), robust=True)
     return handoff_ids
 
 
-def _enqueue_assign(handoff_ids: list[int]) -> None:
-    from leads.tasks import assign_handoffs
+def _assign_after_commit(handoff_ids: list[int]) -> Callable[[], None]:
+    def enqueue_assign() -> None:  # named: Django logs a failed robust callback by its __qualname__
+        from leads.tasks import assign_handoffs
 
-    assign_handoffs.delay(handoff_ids)
+        assign_handoffs.delay(handoff_ids)
+
+    return enqueue_assign
 
 
 def reason_text(contributions, limit: int = 4) -> str:
