@@ -551,13 +551,16 @@ def check_deals(deal_ids: set[int]) -> list[str]:
 
 
 def queued_messages(redis_url: str) -> int:
-    """Messages waiting in the default queue (each priority level) plus delivered but not acknowledged."""
+    """Messages waiting in the named queues (each priority level) plus delivered but not acknowledged."""
     import redis
+    from django.conf import settings
 
     client = redis.Redis.from_url(redis_url)
     try:
         waiting = sum(
-            client.llen(name) for name in ("celery", "celery\x06\x163", "celery\x06\x166", "celery\x06\x169")
+            client.llen(f"{queue}{suffix}")
+            for queue in settings.TASK_QUEUE_NAMES
+            for suffix in ("", "\x06\x163", "\x06\x166", "\x06\x169")
         )
         return waiting + client.hlen("unacked")
     finally:

@@ -7,13 +7,36 @@ the broker only, not the result backend's subscription, which would hold the req
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from celery import shared_task
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
 
 from leads.awareness import infer_awareness
+
+
+@contextmanager
+def _not_waiting_on_bulk_locks() -> Iterator[None]:
+    """Realtime work gives up on a lead row that bulk work holds (a rescore batch or a persona rebuild locks its
+    whole id range until it commits, seconds at design scale) instead of holding a realtime worker: after
+    REALTIME_LOCK_TIMEOUT_MS PostgreSQL raises LockNotAvailable, the task's transaction rolls back and the task is
+    retried shortly (autoretry with backoff), so the worker meanwhile serves the other leads' events."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('lock_timeout', %s, false)", [f"{settings.REALTIME_LOCK_TIMEOUT_MS}ms"]
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
 
 
 @shared_task(
@@ -23,8 +46,9 @@ def process_touched_leads(lead_ids: list[int]) -> int:
     """Bring leads whose touches changed up to date: awareness stage, scores, and handoffs where due."""
     from leads.scoring.services import leads_score_and_qualify
 
-    infer_awareness(lead_ids)
-    return len(leads_score_and_qualify(lead_ids))
+    with _not_waiting_on_bulk_locks():
+        infer_awareness(lead_ids)
+        return len(leads_score_and_qualify(lead_ids))
 
 
 @shared_task(
@@ -33,8 +57,9 @@ def process_touched_leads(lead_ids: list[int]) -> int:
 def assign_handoffs(handoff_ids: list[int]) -> int:
     from leads.handoffs import handoff_assign
 
-    for handoff_id in handoff_ids:
-        handoff_assign(handoff_id=handoff_id)
+    with _not_waiting_on_bulk_locks():
+        for handoff_id in handoff_ids:
+            handoff_assign(handoff_id=handoff_id)
     return len(handoff_ids)
 
 
@@ -91,8 +116,10 @@ def sweep() -> dict:
         .order_by("id")
         .values_list("id", flat=True)[:SWEEP_LIMIT]
     )
-    if unassigned:
-        assign_handoffs.delay(unassigned)
+    from leads.scoring.services import ASSIGN_BATCH
+
+    for start in range(0, len(unassigned), ASSIGN_BATCH):
+        assign_handoffs.delay(unassigned[start : start + ASSIGN_BATCH])
     lead_ids = leads_with_unscored_touches(
         since=now - dt.timedelta(hours=settings.SWEEP_LOOKBACK_HOURS), before=stale, limit=SWEEP_LEADS_LIMIT
     )

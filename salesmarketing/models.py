@@ -197,3 +197,22 @@ class ApiKey(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class PeriodicRun(models.Model):
+    """One run of a periodic task (a CELERY_BEAT_SCHEDULE entry) for one slot of its schedule, claimed by the beat
+    that sends it. The unique row is the claim: a second beat (started by mistake) fails to insert it and sends
+    nothing, so periodic work runs once per slot whatever the number of beats."""
+
+    name = models.CharField(_("schedule entry"), max_length=200)
+    slot = models.DateTimeField(_("slot start"))
+    claimed_at = models.DateTimeField(_("claimed at"), auto_now_add=True)
+    claimed_by = models.CharField(_("claimed by"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("periodic run")
+        verbose_name_plural = _("periodic runs")
+        constraints = [models.UniqueConstraint(fields=["name", "slot"], name="periodicrun_one_per_slot")]
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.slot:%Y-%m-%d %H:%M:%S}"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import datetime, timedelta
 
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from salesmarketing.models import ApiKey, Notification, Team, User
+from salesmarketing.models import ApiKey, Notification, PeriodicRun, Team, User
 
 
 def user_create(
@@ -111,3 +112,26 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
 def _hash_key(plain: str) -> str:
     # The secret has 256 bits of entropy, so a fast hash is enough (no dictionary to guess from).
     return hashlib.sha256(plain.encode()).hexdigest()
+
+
+PERIODIC_RUNS_KEPT = timedelta(
+    days=7
+)  # claims older than this (per schedule entry) are deleted by the next claim
+
+
+def periodic_run_claim(*, name: str, slot: datetime, claimed_by: str = "") -> bool:
+    """Claim the run of schedule entry `name` for the slot starting at `slot`. False when it was claimed already
+    (a second beat, or a beat restarted within the slot): the caller then does nothing."""
+    try:
+        with transaction.atomic():
+            PeriodicRun.objects.create(name=name, slot=slot, claimed_by=claimed_by)
+    except IntegrityError:
+        return False
+    PeriodicRun.objects.filter(name=name, slot__lt=slot - PERIODIC_RUNS_KEPT).delete()
+    return True
+
+
+def periodic_run_release(*, name: str, slot: datetime) -> None:
+    """Give a claim back when the run could not be sent (the broker is down), so another beat or the next tick
+    may send it."""
+    PeriodicRun.objects.filter(name=name, slot=slot).delete()

@@ -12,6 +12,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 from salesmarketing.env import env_bool, env_int, env_list, env_str, load_env_file, weak_secret_key
 
@@ -259,6 +260,41 @@ SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 300)
 SWEEP_STALE_SECONDS = env_int("SWEEP_STALE_SECONDS", 600)
 SWEEP_LOOKBACK_HOURS = env_int("SWEEP_LOOKBACK_HOURS", 48)
 RESCORE_BATCH_SIZE = env_int("RESCORE_BATCH_SIZE", 20_000)  # lead ids per full-rescore batch task
+# How long a realtime task (an event's scoring, a handoff's assignment) waits for a lead row that bulk work holds
+# before it steps back and is retried (leads.tasks._not_waiting_on_bulk_locks; PostgreSQL only).
+REALTIME_LOCK_TIMEOUT_MS = env_int("REALTIME_LOCK_TIMEOUT_MS", 1000)
+# Named queues, so that a hot lead never waits behind bulk work: `realtime` (an event batch's scoring, the MQL flip
+# and handoff, assignment, SLA checks, notifications; small, latency-bound), `bulk` (rescores, attribution, KPI
+# refresh, snapshots, imports, exports, sweeps; long, throughput-bound) and `email` (sends, throttled). Every task
+# of our apps has a route here (tests/salesmarketing/test_task_routes.py fails on one without); production runs a
+# worker per queue (docker-compose.yml), a worker started without -Q consumes all three.
+TASK_QUEUE_NAMES = ("realtime", "bulk", "email")
+CELERY_TASK_QUEUES = tuple(Queue(name, routing_key=name) for name in TASK_QUEUE_NAMES)
+CELERY_TASK_DEFAULT_QUEUE = "bulk"  # Celery's own tasks (e.g. chord_unlock); ours are all routed below
+CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
+    **{
+        f"leads.tasks.{name}": {"queue": "realtime"}
+        for name in ("process_touched_leads", "assign_handoffs", "sla_check")
+    },
+    "salesmarketing.tasks.ping": {"queue": "realtime"},  # the health check's round trip
+    **{f"leads.tasks.{name}": {"queue": "bulk"} for name in ("rescore_batch", "rescore_all", "sweep")},
+    **{
+        f"campaigns.tasks.{name}": {"queue": "bulk"}
+        for name in (
+            "refresh_leads",
+            "refresh_lead_range",
+            "match_personas",
+            "match_personas_range",
+            "refresh_rollups",
+            "link_campaign_touches",
+            "attribution_sweep",
+        )
+    },  # fmt: skip
+    **{f"kpis.tasks.{name}": {"queue": "bulk"} for name in ("freeze_weekly_snapshots", "refresh_dashboards")},
+    "salesmarketing.tasks.purge_old_notifications": {"queue": "bulk"},
+}
+# Beat claims each periodic run in the database before sending it (PeriodicRun): a second beat sends nothing.
+CELERY_BEAT_SCHEDULER = "salesmarketing.beat:ClaimingScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "handoff-sla-check": {"task": "leads.tasks.sla_check", "schedule": 60.0},
     "sweep-lost-work": {"task": "leads.tasks.sweep", "schedule": float(SWEEP_INTERVAL_SECONDS)},

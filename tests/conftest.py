@@ -161,12 +161,16 @@ def owner_client(client, owner):
 
 @pytest.fixture
 def celery_worker(transactional_db):
-    """A real Celery worker consuming from Redis in this process (needs REDIS_URL)."""
+    """A real Celery worker consuming every named queue (realtime, bulk, email) from Redis in this process (needs
+    REDIS_URL). Queue names are keys of this xdist worker's own Redis database (pytest_configure_node)."""
     require_or_skip(bool(settings.REDIS_URL), "REDIS_URL is not set, so there is no broker for a real worker")
     from celery.contrib.testing.worker import start_worker
 
     celery_app.conf.task_always_eager = False
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+    queues = list(settings.TASK_QUEUE_NAMES)
+    with start_worker(
+        celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=queues
+    ) as worker:
         yield worker
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -15,6 +16,7 @@ from leads.scoring.engine import LeadFilter, explain, score_leads
 
 # Lead ids per batch task: a few seconds of SQL each at design scale (the default 20,000).
 RESCORE_BATCH_SIZE = settings.RESCORE_BATCH_SIZE
+ASSIGN_BATCH = 100  # handoff ids per assign_handoffs task (the realtime queue)
 
 
 def leads_score_and_qualify(lead_ids: list[int], *, now: dt.datetime | None = None) -> list[int]:
@@ -75,10 +77,19 @@ def _qualify(lead_filter: LeadFilter, *, now: dt.datetime) -> list[int]:
             "id", flat=True
         )
     )
-    from leads.tasks import assign_handoffs
-
-    transaction.on_commit(lambda: assign_handoffs.delay(handoff_ids), robust=True)
+    # Realtime tasks stay small: a rule change can flip thousands of leads in one rescore batch.
+    for start in range(0, len(handoff_ids), ASSIGN_BATCH):
+        transaction.on_commit(_assign_after_commit(handoff_ids[start : start + ASSIGN_BATCH]), robust=True)
     return handoff_ids
+
+
+def _assign_after_commit(handoff_ids: list[int]) -> Callable[[], None]:
+    def enqueue_assign() -> None:  # named: Django logs a failed robust callback by its __qualname__
+        from leads.tasks import assign_handoffs
+
+        assign_handoffs.delay(handoff_ids)
+
+    return enqueue_assign
 
 
 def reason_text(contributions, limit: int = 4) -> str:

@@ -187,15 +187,21 @@ def _database_url(name: str, *, host: str | None = None, port: int | str | None 
 
 def _worker(env: dict, tmp_path: Path, name: str, *, beat: bool = False) -> Proc:
     args = [BIN / "celery", "-A", "salesmarketing", "worker", "--pool", "prefork", "--concurrency", "2",
-            "--loglevel", "WARNING", "--hostname", f"{name}@faults"]  # fmt: skip
+            "-Q", ",".join(settings.TASK_QUEUE_NAMES), "--loglevel", "WARNING", "--hostname", f"{name}@faults"]  # fmt: skip
     if beat:
         args += ["--beat", "--schedule", tmp_path / f"{name}-beat"]
     return Proc(args, env=env, log=tmp_path / f"{name}.log")
 
 
 def _client_app(redis: PrivateRedis) -> Celery:
-    """The test's own Celery client on the private broker (the app's tasks are sent by name)."""
-    return Celery("faults-client", broker=redis.url, backend=redis.url)
+    """The test's own Celery client on the private broker (the app's tasks are sent by name, to their queues)."""
+    client = Celery("faults-client", broker=redis.url, backend=redis.url)
+    client.conf.update(
+        task_routes=settings.CELERY_TASK_ROUTES,
+        task_queues=settings.CELERY_TASK_QUEUES,
+        task_default_queue=settings.CELERY_TASK_DEFAULT_QUEUE,
+    )
+    return client
 
 
 def _in_flight_task_ids(redis: PrivateRedis) -> dict[str, str]:
@@ -217,13 +223,19 @@ def _in_flight_batch_ids(redis: PrivateRedis) -> list[int]:
     return ids
 
 
+def _queued(redis: PrivateRedis) -> int:
+    """Messages waiting in the named queues (realtime, bulk, email; a Redis list each)."""
+    client = redis.client()
+    return sum(client.llen(name) for name in settings.TASK_QUEUE_NAMES)
+
+
 def _broker_drained(redis: PrivateRedis):
     """Nothing queued and nothing taken but unacknowledged (a dead worker's messages, until restored), twice
     in a row: a message between the queue and the unacked hash is in neither for a moment."""
 
     def empty() -> bool:
         client = redis.client()
-        return client.hlen("unacked") == 0 and client.llen("celery") == 0
+        return client.hlen("unacked") == 0 and _queued(redis) == 0
 
     def drained() -> bool:
         if not empty():
@@ -468,7 +480,7 @@ def test_scoring_and_handoffs_survive_workers_killed_mid_batch(faults_env, fault
         _wait_for(
             lambda: scored.count() == len(lead_ids)
             and not handoffs.filter(state=Handoff.State.UNASSIGNED).exists()
-            and faults_redis.client().llen("celery") == 0,
+            and _queued(faults_redis) == 0,
             timeout=45, what="every lead scored and every handoff assigned",
         )  # fmt: skip
         sweeps = _sweep_results(faults_redis)

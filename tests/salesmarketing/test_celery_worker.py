@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from salesmarketing.models import Notification
@@ -10,6 +11,8 @@ from tests.factories import NotificationFactory
 
 
 def test_a_real_worker_runs_tasks_from_redis_against_the_database(celery_worker):
+    consumed = {queue.name for queue in celery_worker.consumer.task_consumer.queues}
+    assert consumed == set(settings.TASK_QUEUE_NAMES)
     assert ping.delay().get(timeout=20) == "pong"
 
     old = NotificationFactory(read_at=timezone.now() - timedelta(days=120))

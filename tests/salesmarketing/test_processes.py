@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from salesmarketing.tasks import ping
+from salesmarketing.tasks import ping, purge_old_notifications
 from tests.conftest import require_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,40 +88,54 @@ def test_gunicorn_serves_healthz_and_the_login_page(process_env):
         _stop(proc)
 
 
-def test_celery_worker_and_beat_processes_start_and_work(process_env, tmp_path):
+def _celery(process_env, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [BIN / "celery", "-A", "salesmarketing", *args, "--loglevel", "INFO"],
+        cwd=ROOT,
+        env=process_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_celery_workers_per_queue_and_beat_processes_start_and_work(process_env, tmp_path):
+    """As docker-compose.yml runs them: a worker per queue (realtime, bulk; email is the same command), and beat.
+    Each worker takes only its queue's tasks. Beat is started twice, as by mistake: the sweep (every 2 s here)
+    still runs once per slot, because each run is claimed in the database before it is sent."""
+    import redis
+
     from salesmarketing.celery import app as celery_app
+    from salesmarketing.models import PeriodicRun
 
     celery_app.conf.task_always_eager = False
-    worker = subprocess.Popen(
-        [BIN / "celery", "-A", "salesmarketing", "worker", "--pool", "solo", "--loglevel", "INFO"],
-        cwd=ROOT,
-        env=process_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    beat = subprocess.Popen(
-        [
-            BIN / "celery",
-            "-A",
-            "salesmarketing",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "--schedule",
-            str(tmp_path / "beat-schedule"),
-        ],
-        cwd=ROOT,
-        env=process_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    env = {**process_env, "SWEEP_INTERVAL_SECONDS": "2"}
+    realtime = _celery(env, "worker", "--pool", "solo", "-Q", "realtime", "--hostname", "rt@%h")
+    bulk = _celery(env, "worker", "--pool", "solo", "-Q", "bulk", "--hostname", "bulk@%h")
+    beats = [_celery(env, "beat", "--schedule", str(tmp_path / f"beat-{i}")) for i in (1, 2)]
+    sweeps = PeriodicRun.objects.filter(name="sweep-lost-work")
     try:
         assert ping.delay().get(timeout=60) == "pong"
-        time.sleep(2)
-        assert beat.poll() is None, "beat exited early"
+        assert purge_old_notifications.delay(90).get(timeout=60) == 0
+        deadline = time.monotonic() + 60
+        while sweeps.count() < 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert all(beat.poll() is None for beat in beats), "beat exited early"
+        beat_logs = [_stop(beat) for beat in beats]  # no more sends; let the worker finish what was sent
+        broker = redis.Redis.from_url(settings.REDIS_URL)
+        deadline = time.monotonic() + 30
+        while (broker.llen("bulk") or broker.hlen("unacked")) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(1)
     finally:
-        worker_log, beat_log = _stop(worker), _stop(beat)
-    assert "salesmarketing.tasks.ping" in worker_log
-    assert "beat: Starting" in beat_log
+        for beat in beats:
+            if beat.returncode is None:
+                beat.kill()
+        realtime_log, bulk_log = _stop(realtime), _stop(bulk)
+    # "Task <name>[<id>] received": each task ran on its own queue's worker only.
+    assert "salesmarketing.tasks.ping[" in realtime_log and "salesmarketing.tasks.ping[" not in bulk_log
+    assert "purge_old_notifications[" in bulk_log and "purge_old_notifications[" not in realtime_log
+    assert all("beat: Starting" in log for log in beat_logs)
+    # Two beats, one sweep per claimed slot: the worker ran exactly as many sweeps as there are claims.
+    assert sweeps.count() >= 3
+    assert len(re.findall(r"leads\.tasks\.sweep\[[^\]]+\] received", bulk_log)) == sweeps.count()

@@ -1,0 +1,95 @@
+"""A realtime task never waits on a bulk task's lock: while a rescore batch holds its leads' rows (until it
+commits, seconds at design scale), scoring an event's leads steps back within REALTIME_LOCK_TIMEOUT_MS and is
+retried, instead of holding a realtime worker for as long as the batch runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import OperationalError, connection, connections, transaction
+from django.utils import timezone
+
+from leads.choices import TouchType
+from leads.models import Handoff, Lead, Touch
+from leads.scoring.defaults import ensure_default_scoring
+from leads.scoring.engine import LeadFilter, score_leads
+from leads.services import company_resolve, lead_upsert
+from leads.tasks import process_touched_leads
+from tests.conftest import require_or_skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_event_scoring_steps_back_from_a_rescore_batch_lock_and_succeeds_on_retry(settings):
+    require_or_skip(
+        connection.vendor == "postgresql", "needs PostgreSQL's row locks between real connections"
+    )
+    settings.REALTIME_LOCK_TIMEOUT_MS = 300
+    ensure_default_scoring()
+    company = company_resolve(
+        name="東邦精機", domain="toho.example.jp", employee_count=1500, industry="manufacturing"
+    )
+    lead, _ = lead_upsert(email="hot@toho.example.jp", source="api", title="部長", company=company)
+    Touch.objects.create(
+        lead=lead, type=TouchType.DEMO_REQUEST, occurred_at=timezone.now(), source="t", idempotency_key="hot"
+    )
+    locked, release = threading.Event(), threading.Event()
+
+    def rescore_batch_in_progress():
+        try:
+            with transaction.atomic():  # as rescore_batch_run: the batch's rows stay locked until it commits
+                score_leads(LeadFilter(first_id=1, last_id=lead.pk + 1000), now=timezone.now())
+                locked.set()
+                release.wait(20)
+        finally:
+            connections.close_all()
+
+    bulk = threading.Thread(target=rescore_batch_in_progress)
+    bulk.start()
+    try:
+        assert locked.wait(20)
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="lock timeout"):
+            process_touched_leads([lead.pk])  # called directly, a retry re-raises what made it retry
+        assert time.monotonic() - started < 5  # stepped back at once, not after the batch's 20 s
+        assert not Handoff.objects.filter(lead=lead).exists()
+    finally:
+        release.set()
+        bulk.join(30)
+
+    assert process_touched_leads([lead.pk]) == 1  # the retry, once the batch committed
+    assert Lead.objects.get(pk=lead.pk).lifecycle_stage == "mql"
+    assert Handoff.objects.filter(lead=lead).count() == 1
+    with connection.cursor() as cursor:  # the worker's connection keeps no timeout for its next (bulk) task
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone()[0] == "0"
+
+
+@pytest.mark.django_db
+def test_many_leads_flipping_at_once_are_assigned_in_small_realtime_tasks(django_capture_on_commit_callbacks):
+    """A rule change can flip thousands of leads to MQL in one rescore batch: their assignment goes to the
+    realtime queue in tasks of at most ASSIGN_BATCH handoffs, not in one task as long as the batch."""
+    from leads.scoring.services import ASSIGN_BATCH, leads_score_and_qualify
+
+    ensure_default_scoring()
+    company = company_resolve(
+        name="東邦精機", domain="toho.example.jp", employee_count=1500, industry="manufacturing"
+    )
+    lead_ids = []
+    for i in range(ASSIGN_BATCH * 2 + 5):
+        lead, _ = lead_upsert(email=f"hot{i}@toho.example.jp", source="api", title="部長", company=company)
+        Touch.objects.create(
+            lead=lead,
+            type=TouchType.DEMO_REQUEST,
+            occurred_at=timezone.now(),
+            source="t",
+            idempotency_key=str(i),
+        )
+        lead_ids.append(lead.pk)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        handoff_ids = leads_score_and_qualify(lead_ids)
+
+    assert len(handoff_ids) == ASSIGN_BATCH * 2 + 5
+    assert len(callbacks) == 3  # 100 + 100 + 5 handoffs, one assign_handoffs task each
