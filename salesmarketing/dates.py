@@ -13,7 +13,7 @@ where it comes in, with a message on the field:
 - a page whose query string holds an unusable date or period raises `InvalidDateInput`, a `BadRequest`:
   `salesmarketing.views.bad_request` answers 400 with the message in the normal layout.
 
-tests/reliability/test_date_ranges.py walks every form and API input schema to keep new fields in range.
+tests/reliability/test_date_ranges.py walks every form, admin form and API input schema to keep new fields in range.
 """
 
 from __future__ import annotations
