@@ -120,7 +120,7 @@ def deal_create(
     amount: Decimal | int | str = 0,
     probability: int | None = None,
     expected_close_date: dt.date | None = None,
-    source: str = Deal.Source.SALES,
+    source: str | None = None,
     team: Team | None = None,
     handoff: Handoff | None = None,
     first_touch_campaign: Campaign | None = None,
@@ -128,7 +128,8 @@ def deal_create(
     next_step_date: dt.date | None = None,
     created_at: dt.datetime | None = None,
 ) -> Deal:
-    """Create an open deal at the top of its stage's column (the default pipeline's first stage by default)."""
+    """Create an open deal at the top of its stage's column (the default pipeline's first stage by default).
+    The source defaults to "marketing" for a deal made from a handoff (the only source it may have), else "sales"."""
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": _("Give the deal a name.")})
@@ -136,6 +137,8 @@ def deal_create(
         stage = first_open_stage(pipeline_ensure_default())
     if stage.is_closed:
         raise ValidationError({"stage": _("A new deal starts in an open stage.")})
+    if source is None:
+        source = Deal.Source.SALES if handoff is None else Deal.Source.MARKETING
     if source not in Deal.Source.values:
         raise ValidationError({"source": _("Choose a source.")})
     if handoff is not None and source != Deal.Source.MARKETING:

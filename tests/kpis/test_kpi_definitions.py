@@ -155,6 +155,9 @@ def test_a_deal_made_from_a_handoff_cannot_be_given_another_source(owner):
     handoff = _handed_over(make_lead(), owner, jst(11, 16, 9))
     with pytest.raises(ValidationError):
         deals.deal_create(name="x", owner=owner, by=owner, source="sales", handoff=handoff)
+    # without a source it is marketing-sourced (the only source it may have); without a handoff, sales-sourced
+    assert deals.deal_create(name="x", owner=owner, by=owner, handoff=handoff).source == "marketing"
+    assert deals.deal_create(name="y", owner=owner, by=owner).source == "sales"
 
 
 def test_the_weekly_review_and_the_deal_list_tell_self_reported_from_handed_over(owner):
