@@ -602,7 +602,7 @@ def test_the_same_csv_imported_at_once_stores_each_lead_and_touch_once(server, t
     # The double click ran the job once: one answer is its finished report, the other a redirect to it or
     # the report of the run in progress.
     first = ImportJob.objects.get(pk=jobs[0])
-    finished = f'data-count="accepted">{first.accepted_count}<'
+    finished = f'data-count="accepted">{first.accepted_count:,}<'  # grouped, as every count on the pages
     assert any(r.status == 200 and finished in r.text for r in (responses[0], responses[2]))
     assert "Imported" in responses[3].text  # the command's summary
 

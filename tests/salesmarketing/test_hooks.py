@@ -14,11 +14,16 @@ from leads.models import Handoff
 from leads.services import company_resolve, lead_upsert
 from pipeline import hooks as pipeline_hooks
 from pipeline.models import Deal
-from pipeline.services import deal_create_from_handoff, pipeline_ensure_default
+from pipeline.services import (
+    deal_create_from_handoff,
+    deal_discard_for_undone_handoff,
+    pipeline_ensure_default,
+)
 from salesmarketing import hooks
 
 EXPECTED = {
     hooks.HANDOFF_ACCEPTED: (deal_create_from_handoff,),
+    hooks.HANDOFF_ACCEPT_UNDONE: (deal_discard_for_undone_handoff,),
     # INSTALLED_APPS order: campaigns, pipeline, kpis
     hooks.LEAD_ERASING: (campaigns_hooks.lead_erasing, pipeline_hooks.lead_erasing, kpis_hooks.lead_erasing),
     hooks.LEAD_EXPORTING: (pipeline_hooks.lead_exporting,),
