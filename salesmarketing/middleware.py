@@ -10,7 +10,9 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
+from salesmarketing.dates import InvalidDateInput
 from salesmarketing.errors import error_page
+from salesmarketing.views import bad_request
 
 logger = logging.getLogger(__name__)
 
@@ -83,3 +85,17 @@ def database_unavailable_response(request: HttpRequest) -> HttpResponse:
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
     return response
+
+
+class InvalidDateInputMiddleware:
+    """A date or period a page cannot use answers the styled 400 page (`salesmarketing.views.bad_request`) with
+    DEBUG on too: it is the user's input, not a bug, so the developer's technical page is not what they need."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        return bad_request(request, exception) if isinstance(exception, InvalidDateInput) else None

@@ -338,6 +338,16 @@ def test_the_400_page_names_the_range(client, manager):
 
 
 @pytest.mark.django_db
+def test_with_debug_on_the_400_page_is_the_same_page_not_the_technical_one(client, manager, settings):
+    """./scripts/dev runs with DEBUG=1: a period out of range is the user's input, so it gets the same page."""
+    settings.DEBUG = True
+    client.force_login(manager)
+    response = client.get("/?period=9999-12", HTTP_ACCEPT_LANGUAGE="en")
+    _assert_error_page(response, "Choose a period between 1900-01-01 and 2100-12-31.")
+    assert "Traceback" not in response.content.decode()
+
+
+@pytest.mark.django_db
 def test_an_action_item_for_a_week_out_of_range_answers_400(client, manager):
     client.force_login(manager)
     response = client.post(
