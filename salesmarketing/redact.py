@@ -12,7 +12,7 @@ readable. The Referer of a same-origin request (gunicorn's `%(f)s`) is the previ
 the same way; `SECURE_REFERRER_POLICY = "same-origin"` keeps it from other sites. A proxy in front of the app
 keeps its own log: configure it the same way (e.g. nginx: log `$uri`, not `$request`).
 
-This module imports no Django, so gunicorn's master can load it (see gunicorn.conf.py).
+This module imports no Django, so gunicorn's master can load it (`--logger-class` in the Dockerfile's command).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ process, started for real), runserver's request log and the app's own log lines 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import socket
@@ -97,8 +98,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _deployed_command(port: int) -> list[str]:
+    """The Dockerfile's CMD, bound to a free port with one worker."""
+    line = next(x for x in (ROOT / "Dockerfile").read_text().splitlines() if x.startswith("CMD "))
+    command = json.loads(line.removeprefix("CMD "))
+    command[command.index("--bind") + 1] = f"127.0.0.1:{port}"
+    command[command.index("--workers") + 1] = "1"
+    return [str(BIN / command[0]), *command[1:]]
+
+
+def test_docker_compose_serves_with_the_same_logger_as_the_dockerfile():
+    assert "--logger-class salesmarketing.redact.GunicornLogger" in (ROOT / "docker-compose.yml").read_text()
+
+
 def test_gunicorn_as_deployed_redacts_its_access_log():
-    """The Dockerfile's command, run for real: gunicorn reads gunicorn.conf.py from the working directory."""
+    """The Dockerfile's command, run for real: its logger class redacts the access log."""
     port = _free_port()
     env = {
         **os.environ,
@@ -108,8 +122,7 @@ def test_gunicorn_as_deployed_redacts_its_access_log():
         "SECURE_COOKIES": "0",
     }
     proc = subprocess.Popen(
-        [BIN / "gunicorn", "salesmarketing.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
-        + ["--access-logfile", "-"],
+        _deployed_command(port),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
