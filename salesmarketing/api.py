@@ -64,6 +64,7 @@ def _register_routers() -> None:
         ("leads.api", "/"),
         ("leads.api_handoffs", "/"),
         ("pipeline.api", "/"),
+        ("nurture.api", "/"),
         ("kpis.api", "/"),
     ):
         try:

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "leads",
     "campaigns",
     "pipeline",
+    "nurture",
     "kpis",
 ]
 

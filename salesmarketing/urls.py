@@ -32,6 +32,7 @@ urlpatterns = [
     path("leads/", include("leads.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("pipeline/", include("pipeline.urls")),
+    path("nurture/", include("nurture.urls")),
     path("kpis/", include("kpis.urls")),
     path("api/v1/", api.urls()),
     path("settings/api-keys/", include("salesmarketing.views_api_keys")),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import grimp
 import pytest
 
-ROOT_PACKAGES = ("salesmarketing", "leads", "campaigns", "pipeline", "kpis")
+ROOT_PACKAGES = ("salesmarketing", "leads", "campaigns", "pipeline", "nurture", "kpis")
 
 # Known cycles (2026-12-03), each the set of modules that import one another round a loop. Remove an entry (or a
 # module from it) when the loop is broken; never add one: a lower module reaches a higher one through a hook.

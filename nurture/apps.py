@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class NurtureConfig(AppConfig):
+    """What marketing sends between capture and handoff: segments, email templates, broadcasts, sequences.
+
+    Sits in the work layer beside `pipeline` and above the records (`leads`); it never imports `pipeline`,
+    `campaigns` views or `kpis`. Lower apps reach it only through hooks it registers here (salesmarketing.hooks).
+    """
+
+    name = "nurture"
+    verbose_name = _("Nurture")

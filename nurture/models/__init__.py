@@ -1,0 +1,4 @@
+"""Nurture's models, one module per feature: `segments` (who), `mail` (what is sent, and the send ledger)."""
+
+from nurture.models.mail import *  # noqa: F403
+from nurture.models.segments import *  # noqa: F403
