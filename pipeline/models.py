@@ -240,7 +240,7 @@ class Deal(models.Model):
         related_name="deal",
     )
     first_touch_campaign = models.ForeignKey(
-        "campaigns.Campaign",
+        "leads.Campaign",
         verbose_name=_("first-touch campaign"),
         on_delete=models.SET_NULL,
         null=True,

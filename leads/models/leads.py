@@ -1,0 +1,154 @@
+"""Leads and the visitors (tracking cookies) that turn into them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from leads.choices import AwarenessStage, LeadSource, LifecycleStage
+from leads.models.campaigns import Campaign, Persona
+from leads.models.companies import Company
+
+
+class LeadQuerySet(models.QuerySet):
+    def owned_by(self, user) -> LeadQuerySet:
+        return self.filter(owner=user)
+
+    def mql(self) -> LeadQuerySet:
+        return self.filter(lifecycle_stage=LifecycleStage.MQL)
+
+    def emailable(self) -> LeadQuerySet:
+        """Leads marketing may email: they consented and have not unsubscribed since. Anything that sends
+        marketing email, or builds a list to send to, starts from here."""
+        return self.filter(consent_email=True, unsubscribed_at__isnull=True)
+
+    def visible_to(self, user) -> LeadQuerySet:
+        """Marketing, managers and admins see every lead; a sales rep sees the leads owned by their team."""
+        if user.role != "sales":
+            return self
+        return self.filter(_owned_by_team_of(user))
+
+    def contactable_by(self, user) -> LeadQuerySet:
+        """The leads `user` may make a deal's contact: those they see, and those nobody owns yet (a rep who met a
+        lead before marketing handed it over); never another team's."""
+        if user.role != "sales":
+            return self
+        return self.filter(_owned_by_team_of(user) | Q(owner__isnull=True))
+
+
+def _owned_by_team_of(user) -> Q:
+    return Q(owner=user) if user.team_id is None else Q(owner__team_id=user.team_id)
+
+
+class Lead(models.Model):
+    email = models.EmailField(_("email"), max_length=254)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    name_kana = models.CharField(_("name (kana)"), max_length=200, blank=True)
+    title = models.CharField(_("job title"), max_length=200, blank=True)
+    department = models.CharField(_("department"), max_length=200, blank=True)
+    phone = models.CharField(_("phone"), max_length=50, blank=True)
+    company = models.ForeignKey(
+        Company,
+        verbose_name=_("company"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+    )
+    source = models.CharField(
+        _("source"), max_length=20, choices=LeadSource.choices, default=LeadSource.MANUAL
+    )
+    first_touch_campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("first-touch campaign"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="first_touch_leads",
+    )
+    persona = models.ForeignKey(
+        Persona,
+        verbose_name=_("persona"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+    )
+    persona_set_by_hand = models.BooleanField(_("persona set by hand"), default=False)
+    consent_email = models.BooleanField(_("consents to email"), default=False)
+    unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
+    lifecycle_stage = models.CharField(
+        _("lifecycle stage"), max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.LEAD
+    )
+    awareness_stage = models.CharField(
+        _("awareness stage"), max_length=20, choices=AwarenessStage.choices, default=AwarenessStage.LATENT
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_leads",
+        db_index=False,  # lead_owner_idx (owner, lifecycle stage) serves it: every rescore rewrites every lead
+    )
+    # Filled by scoring (leads.scoring); kept on the row so lists sort and filter without joins.
+    fit_score = models.IntegerField(_("fit score"), default=0)
+    engagement_score = models.IntegerField(_("engagement score"), default=0)
+    total_score = models.IntegerField(_("score"), default=0)
+    scored_at = models.DateTimeField(_("scored at"), null=True, blank=True)
+    mql_at = models.DateTimeField(_("became MQL at"), null=True, blank=True)
+    recycled_at = models.DateTimeField(
+        _("recycled at"),
+        null=True,
+        blank=True,
+        help_text=_("Back to nurture; only new behaviour can make it an MQL again."),
+    )
+    last_touch_at = models.DateTimeField(_("last touch at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = LeadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="lead_email_unique_ci"),
+        ]
+        indexes = [
+            models.Index(fields=["lifecycle_stage", "-total_score"], name="lead_lifecycle_score_idx"),
+            models.Index(fields=["owner", "lifecycle_stage"], name="lead_owner_idx"),
+            models.Index(fields=["-total_score"], name="lead_score_idx"),
+            # the list's filters by stage and score are counted from this index alone
+            models.Index(fields=["awareness_stage", "total_score"], name="lead_awareness_score_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.email
+
+    def get_absolute_url(self) -> str:
+        return reverse("leads:detail", args=[self.pk])
+
+
+class Visitor(models.Model):
+    """A first-party visitor id (tracking cookie) and, once they identify, the lead it belongs to."""
+
+    visitor_id = models.CharField(_("visitor id"), max_length=64, unique=True)
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, null=True, blank=True, related_name="visitors"
+    )
+    first_seen_at = models.DateTimeField(_("first seen"), auto_now_add=True)
+    identified_at = models.DateTimeField(_("identified at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("visitor")
+        verbose_name_plural = _("visitors")
+
+    def __str__(self) -> str:
+        return self.visitor_id
