@@ -37,7 +37,7 @@ def time_pages(*, requests: int, log=print) -> list[dict]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from campaigns.models import Campaign
+    from leads.models import Campaign
     from salesmarketing.models import User
 
     client = Client()

@@ -227,7 +227,8 @@ def _campaigns(n: int, marketer) -> None:
     """campaigns with personas and rules (from the former bench/campaigns.py)."""
     from django.utils import timezone
 
-    from campaigns.models import Campaign, Persona, PersonaRule
+    from campaigns.models import PersonaRule
+    from leads.models import Campaign, Persona
 
     personas = [
         Persona.objects.create(name=name)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from campaigns.models import AttributionState, Campaign, CampaignCost, Persona, PersonaRule
+from campaigns.models import AttributionState, CampaignCost, PersonaRule
+from leads.models import Campaign, Persona
 
 
 class PersonaRuleInline(admin.TabularInline):

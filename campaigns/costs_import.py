@@ -25,7 +25,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from campaigns.models import Campaign, CampaignCost
+from campaigns.models import CampaignCost
+from leads.models import Campaign
 from salesmarketing.dates import check_date
 
 MAX_ROWS = 50_000

@@ -16,8 +16,9 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignCost, Persona, PersonaRule
+from campaigns.models import CampaignCost, PersonaRule
 from leads.choices import AwarenessStage, Industry, TouchType
+from leads.models import Campaign, Persona
 
 PERSONAS = [
     dict(

@@ -5,8 +5,9 @@ import re
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import AttributionModel, Campaign, Dimension, Persona, PersonaRule
+from campaigns.models import AttributionModel, Dimension, PersonaRule
 from campaigns.periods import PRESETS, Period, period_resolve
+from leads.models import Campaign, Persona
 from salesmarketing.dates import DateField, InvalidDateInput
 from salesmarketing.models import User
 

@@ -13,8 +13,8 @@ from django.db import transaction
 from django.db.models import BigIntegerField, Case, F, Q, Value, When
 
 from campaigns.attribution import LeadSelection, days_mark_dirty
-from campaigns.models import AttributionCredit, Persona, PersonaRule
-from leads.models import Company, Lead
+from campaigns.models import AttributionCredit, PersonaRule
+from leads.models import Company, Lead, Persona
 
 UPDATE_CHUNK = 10_000  # leads per UPDATE: one parameter per id, and PostgreSQL takes at most 65,535
 

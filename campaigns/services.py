@@ -17,8 +17,8 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from campaigns.attribution import REFRESH_BATCH_SIZE
-from campaigns.models import Campaign, CampaignCost, Persona, PersonaRule
-from leads.models import Lead, Touch
+from campaigns.models import CampaignCost, PersonaRule
+from leads.models import Campaign, Lead, Persona, Touch
 from salesmarketing.models import User
 
 CAMPAIGN_FIELDS = (

@@ -28,9 +28,9 @@ from campaigns.forms import (
     PersonaForm,
     PersonaRuleForm,
 )
-from campaigns.models import AttributionModel, Campaign, CampaignCost, Dimension, Persona, PersonaRule
+from campaigns.models import AttributionModel, CampaignCost, Dimension, PersonaRule
 from campaigns.personas import lead_persona_set
-from leads.models import Lead
+from leads.models import Campaign, Lead, Persona
 from salesmarketing.forms import add_service_errors
 from salesmarketing.htmx import HtmxHttpRequest, partial_or_page
 

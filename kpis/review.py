@@ -165,8 +165,8 @@ def _first(deals, ordering: tuple[str, ...], limit: int):
 def weekly_review(
     *, week: Period, team: Team | None, teams: list[Team], viewer: User, now: dt.datetime | None = None
 ) -> Review:
-    from campaigns.models import Campaign, CampaignCost
-    from leads.models import Handoff, Lead
+    from campaigns.models import CampaignCost
+    from leads.models import Campaign, Handoff, Lead
     from pipeline.models import SELF_REPORTED_LABEL, Activity, Deal
 
     now = now or timezone.now()

@@ -5,9 +5,8 @@
 
 from __future__ import annotations
 
-from campaigns.models import Campaign
 from leads.choices import LeadSource, TouchType
-from leads.models import FormEndpoint
+from leads.models import Campaign, FormEndpoint
 from salesmarketing.models import ApiKey
 from salesmarketing.services import api_key_create
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import Campaign
 from leads.choices import AwarenessStage, LifecycleStage
+from leads.models import Campaign
 from leads.selectors import LeadFilters
 
 

@@ -10,8 +10,8 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import Campaign
 from leads.choices import LeadSource, TouchType
+from leads.models import Campaign
 from salesmarketing.dates import DateField
 
 # Field names the public form understands; anything else a site posts is kept in the touch's properties.

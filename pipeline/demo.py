@@ -12,8 +12,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from campaigns.models import Campaign
-from leads.models import Company, Lead
+from leads.models import Campaign, Company, Lead
 from leads.services import company_resolve, lead_upsert
 from pipeline import services
 from pipeline.models import Activity, Deal, Pipeline, Stage

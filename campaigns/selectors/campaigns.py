@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 
-from campaigns.models import AttributionDay, AttributionModel, Campaign, CampaignCost
+from campaigns.models import AttributionDay, AttributionModel, CampaignCost
 from campaigns.periods import Period
 from campaigns.selectors.common import (
     LEADS_PAGE_SIZE,
@@ -22,7 +22,7 @@ from campaigns.selectors.common import (
     numbers_from,
     trunc_to_bucket,
 )
-from leads.models import Handoff, Lead, Touch
+from leads.models import Campaign, Handoff, Lead, Touch
 from salesmarketing.models import User
 
 # --- Campaign list -------------------------------------------------------------------------------------------

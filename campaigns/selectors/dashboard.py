@@ -13,18 +13,16 @@ from django.utils.translation import gettext as _
 from campaigns.models import (
     AttributionDay,
     AttributionState,
-    Campaign,
     CampaignCost,
     ConversionKind,
     Dimension,
-    Persona,
     SegmentDay,
 )
 from campaigns.periods import Period
 from campaigns.segments import SCORE_BANDS, SENIORITY_LABELS, SIZE_LABELS, UNKNOWN, warming_range
 from campaigns.selectors.common import REASON_LABELS, STEP_ORDER, Numbers, as_date, trunc_to_bucket
 from leads.choices import AwarenessStage, Industry, LifecycleStage
-from leads.models import Handoff, Lead, ScoringConfig
+from leads.models import Campaign, Handoff, Lead, Persona, ScoringConfig
 from salesmarketing.models import User
 from salesmarketing.replica import reads_from_replica
 

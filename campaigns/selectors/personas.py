@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, Sum
 
-from campaigns.models import Campaign, Dimension, Persona, SegmentDay
+from campaigns.models import Dimension, SegmentDay
 from campaigns.periods import Period
 from campaigns.selectors.common import LEADS_PAGE_SIZE
-from leads.models import Lead
+from leads.models import Campaign, Lead, Persona
 from salesmarketing import hooks
 from salesmarketing.models import User
 

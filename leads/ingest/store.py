@@ -15,7 +15,6 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns.models import Campaign
 from leads.bulk import AnyOf, insert_ignore_returning, update_by_pk
 from leads.choices import LeadSource, TouchType
 from leads.ingest.schema import (
@@ -27,7 +26,7 @@ from leads.ingest.schema import (
     events_validate,
     prefecture_region,
 )
-from leads.models import Company, Lead, Touch, Visitor
+from leads.models import Campaign, Company, Lead, Touch, Visitor
 from leads.services import SUBMITTED_FIELDS, SUBMITTED_KEY, company_resolve, lead_upsert, leads_touched
 from salesmarketing.models import User
 

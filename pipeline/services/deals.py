@@ -25,7 +25,7 @@ from salesmarketing.models import Team, User
 from salesmarketing.services import notification_send
 
 if TYPE_CHECKING:
-    from campaigns.models import Campaign
+    from leads.models import Campaign
 
 DEFAULT_CLOSE_DAYS = 90
 

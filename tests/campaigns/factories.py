@@ -9,9 +9,9 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignCost, Persona, PersonaRule
+from campaigns.models import CampaignCost, PersonaRule
 from leads.choices import TouchType
-from leads.models import Company, Handoff, Lead, Touch
+from leads.models import Campaign, Company, Handoff, Lead, Persona, Touch
 
 TZ = timezone.get_fixed_timezone(9 * 60)
 

@@ -10,8 +10,7 @@ from django.utils.translation import gettext
 from playwright.sync_api import expect
 
 from campaigns import tasks
-from campaigns.models import Campaign
-from leads.models import Lead
+from leads.models import Campaign, Lead
 from salesmarketing.services import api_key_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils.translation import gettext
 
 from campaigns.attribution import attribution_rebuild_now
-from campaigns.models import Campaign, CampaignCost
-from leads.models import Handoff
+from campaigns.models import CampaignCost
+from leads.models import Campaign, Handoff
 from pipeline.services import deal_close_won, deal_create
 from tests.campaigns.factories import CampaignFactory, CostFactory, HandoffFactory, LeadFactory, at, journey
 

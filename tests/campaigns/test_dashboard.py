@@ -11,9 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils.translation import gettext
 
 from campaigns.attribution import attribution_rebuild_now
-from campaigns.models import Campaign
 from campaigns.segments import SENIORITY_LABELS
-from leads.models import Company, Handoff
+from leads.models import Campaign, Company, Handoff
 from pipeline.services import deal_close_won, deal_create
 from tests.campaigns.factories import (
     CampaignFactory,

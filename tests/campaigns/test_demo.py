@@ -10,10 +10,9 @@ from django.core.management import call_command
 from django.core.management.base import OutputWrapper
 
 from campaigns import demo
-from campaigns.models import Campaign
 from campaigns.periods import period_resolve
 from campaigns.selectors import campaign_detail
-from leads.models import Handoff
+from leads.models import Campaign, Handoff
 from salesmarketing.demo import seed_users
 
 pytestmark = pytest.mark.django_db

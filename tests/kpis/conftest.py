@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from campaigns.models import Campaign, CampaignCost
+from campaigns.models import CampaignCost
 from kpis import services
 from kpis.models import ManualKpiValue
-from leads.models import Handoff, Lead, Touch
+from leads.models import Campaign, Handoff, Lead, Touch
 from leads.services import company_resolve, lead_upsert
 from pipeline import services as deals
 from pipeline.services import pipeline_ensure_default

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import factory
 
-from campaigns.models import Campaign
-from leads.models import FormEndpoint, Lead
+from leads.models import Campaign, FormEndpoint, Lead
 from leads.services import lead_upsert
 
 

@@ -9,7 +9,6 @@ import pytest
 import time_machine
 from django.utils import translation
 
-from campaigns.models import Campaign
 from leads.choices import LifecycleStage
 from leads.handoffs import (
     HandoffConflict,
@@ -19,7 +18,7 @@ from leads.handoffs import (
     handoff_reject,
     lead_first_touched,
 )
-from leads.models import AssignmentLog, Handoff, Lead, TerritoryRule
+from leads.models import AssignmentLog, Campaign, Handoff, Lead, TerritoryRule
 from leads.services import company_resolve, lead_upsert
 from leads.sla import add_business_hours, business_hours_between
 from leads.tasks import sla_check

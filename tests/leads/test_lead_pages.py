@@ -8,10 +8,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from campaigns.models import Campaign
 from leads.choices import AwarenessStage, LeadSource, LifecycleStage, TouchType
 from leads.ingest import events_ingest
-from leads.models import Company, Lead, Touch, Visitor
+from leads.models import Campaign, Company, Lead, Touch, Visitor
 from leads.scoring.defaults import ensure_default_scoring
 from leads.services import company_resolve, lead_upsert
 from salesmarketing.models import User

@@ -92,7 +92,7 @@ def _pages_for(user: User) -> list[str]:
     deal = Deal.objects.visible_to(user).order_by("pk").first()
     if deal is not None:
         pages.append(f"/pipeline/deals/{deal.pk}/")
-    from campaigns.models import Campaign, Persona
+    from leads.models import Campaign, Persona
 
     pages.append(f"/campaigns/{Campaign.objects.order_by('pk').first().pk}/")
     pages.append(f"/campaigns/personas/{Persona.objects.order_by('pk').first().pk}/")

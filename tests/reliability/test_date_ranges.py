@@ -24,11 +24,10 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from campaigns.costs_import import costs_import
-from campaigns.models import Campaign
 from kpis.models import ActionItem
 from kpis.periods import Period, PeriodError
 from leads.importing import import_job_create, import_job_run
-from leads.models import Touch
+from leads.models import Campaign, Touch
 from pipeline.models import Activity, Deal
 from pipeline.services import pipeline_ensure_default
 from salesmarketing.api import api as ninja_api
@@ -482,12 +481,12 @@ def test_events_dated_out_of_range_are_rejected_one_by_one(client):
 def test_the_admin_refuses_a_date_out_of_range_next_to_the_field(admin_client):
     for url in (
         "/admin/pipeline/activity/add/",
-        "/admin/campaigns/campaign/add/",
+        "/admin/leads/campaign/add/",
         "/admin/kpis/actionitem/add/",
     ):
         assert admin_client.get(url).status_code == 200  # the limited fields keep the admin's widgets
     response = admin_client.post(
-        "/admin/campaigns/campaign/add/",
+        "/admin/leads/campaign/add/",
         {"name": "展示会", "channel": "trade_show", "start_date": "0001-01-01", "budget": "0"},
         HTTP_ACCEPT_LANGUAGE="en",
     )

@@ -19,14 +19,25 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign, Persona, PersonaRule
+from campaigns.models import PersonaRule
 from campaigns.services import cost_add
 from kpis.periods import Period
 from kpis.registry import KPIS
 from kpis.services import MANUAL_KEYS, action_item_create, manual_value_set
 from leads.handoffs import handoff_reject
 from leads.importing import import_job_create, import_job_run
-from leads.models import AwarenessRule, Company, FormEndpoint, Handoff, Lead, ScoringGroup, ScoringRule, Touch
+from leads.models import (
+    AwarenessRule,
+    Campaign,
+    Company,
+    FormEndpoint,
+    Handoff,
+    Lead,
+    Persona,
+    ScoringGroup,
+    ScoringRule,
+    Touch,
+)
 from leads.services import company_resolve, lead_upsert
 from pipeline.services import activity_log, deal_close_lost, pipeline_ensure_default, task_create
 from salesmarketing.models import User

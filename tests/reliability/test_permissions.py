@@ -36,13 +36,13 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign, Persona, PersonaRule
+from campaigns.models import PersonaRule
 from campaigns.services import cost_add
 from kpis.periods import Period
 from kpis.registry import KPIS
 from kpis.services import action_item_create
 from leads.importing import import_job_create, import_job_run
-from leads.models import FormEndpoint, Handoff, Lead, ScoringGroup, ScoringRule
+from leads.models import Campaign, FormEndpoint, Handoff, Lead, Persona, ScoringGroup, ScoringRule
 from leads.privacy import unsubscribe_token
 from leads.services import company_resolve, lead_upsert
 from leads.tracking import email_click_token, email_open_token

@@ -8,7 +8,6 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from campaigns.models import Campaign
 from leads.choices import LeadSource, TouchType
 from leads.importing import (
     EXTRA,
@@ -21,6 +20,7 @@ from leads.importing import (
     import_job_run,
     mapping_errors,
 )
+from leads.models import Campaign
 from salesmarketing.dates import check_date
 
 
