@@ -12,7 +12,7 @@ from django.core.cache import cache
 
 from salesmarketing.celery import app as celery_app
 from salesmarketing.models import User
-from tests.factories import TeamFactory, UserFactory
+from tests.salesmarketing.factories import TeamFactory, UserFactory
 
 # Playwright's sync API runs an event loop in the test thread; ORM calls in browser tests stay synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from salesmarketing.models import User
-from tests.factories import TeamFactory, UserFactory
+from tests.salesmarketing.factories import TeamFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,6 @@
-"""Factories for the campaigns tests: campaigns, personas, and the leads, touches, handoffs and deals that
-attribution reads (made with exact times, which no capture path lets a test choose)."""
+"""Factories for the campaigns app: persona rules and costs, and the journeys (touches at exact times) that
+attribution reads. Campaigns, personas, leads, touches and handoffs are records of the leads app: their factories
+are in tests/leads/factories.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from django.utils import timezone
 
 from campaigns.models import CampaignCost, PersonaRule
 from leads.choices import TouchType
-from leads.models import Campaign, Company, Handoff, Lead, Persona, Touch
+from leads.models import Campaign, Lead, Touch
+from tests.leads.factories import CampaignFactory, PersonaFactory, TouchFactory
 
 TZ = timezone.get_fixed_timezone(9 * 60)
 
@@ -19,14 +21,6 @@ TZ = timezone.get_fixed_timezone(9 * 60)
 def at(day: int, hour: int = 12, month: int = 4, year: int = 2026) -> dt.datetime:
     """A moment in Tokyo time: at(3) is 2026-04-03 12:00 JST."""
     return dt.datetime(year, month, day, hour, tzinfo=TZ)
-
-
-class PersonaFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Persona
-        django_get_or_create = ("name",)
-
-    name = factory.Sequence(lambda n: f"ペルソナ {n}")
 
 
 class PersonaRuleFactory(factory.django.DjangoModelFactory):
@@ -37,17 +31,6 @@ class PersonaRuleFactory(factory.django.DjangoModelFactory):
     priority = 100
 
 
-class CampaignFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Campaign
-        django_get_or_create = ("utm_campaign",)
-
-    name = factory.Sequence(lambda n: f"施策 {n}")
-    channel = Campaign.Channel.WEBINAR
-    status = Campaign.Status.ACTIVE
-    utm_campaign = factory.Sequence(lambda n: f"camp-{n}")
-
-
 class CostFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = CampaignCost
@@ -55,52 +38,6 @@ class CostFactory(factory.django.DjangoModelFactory):
     campaign = factory.SubFactory(CampaignFactory)
     date = dt.date(2026, 4, 1)
     amount = Decimal(100_000)
-
-
-class CompanyFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Company
-
-    name = factory.Sequence(lambda n: f"株式会社テスト{n}")
-    domain = factory.Sequence(lambda n: f"test{n}.example.jp")
-
-
-class LeadFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Lead
-        skip_postgeneration_save = True
-
-    email = factory.Sequence(lambda n: f"lead{n}@example.jp")
-    name = factory.Sequence(lambda n: f"見込 {n}")
-
-    @factory.post_generation
-    def created(obj, create, extracted, **kwargs):
-        """LeadFactory(created=at(3)) backdates creation (auto_now_add would stamp now)."""
-        if create and extracted is not None:
-            Lead.objects.filter(pk=obj.pk).update(created_at=extracted)
-            obj.created_at = extracted
-
-
-class TouchFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Touch
-
-    lead = factory.SubFactory(LeadFactory)
-    type = TouchType.PAGE_VIEW
-    occurred_at = factory.LazyFunction(timezone.now)
-    source = "test"
-    idempotency_key = factory.Sequence(lambda n: f"t-{n}")
-    campaign = None
-    utm_campaign = factory.LazyAttribute(lambda t: t.campaign.utm_campaign if t.campaign else "")
-
-
-class HandoffFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Handoff
-
-    lead = factory.SubFactory(LeadFactory)
-    state = Handoff.State.ASSIGNED
-    mql_at = factory.LazyFunction(timezone.now)
 
 
 def journey(

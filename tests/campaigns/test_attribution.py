@@ -22,8 +22,9 @@ from campaigns.attribution import (
 from campaigns.models import AttributionCredit, AttributionDay, AttributionDirtyDay, SegmentDay
 from leads.models import Handoff, Lead
 from pipeline.services import deal_close_won, deal_create
-from tests.campaigns.factories import CampaignFactory, HandoffFactory, LeadFactory, TouchFactory, at, journey
+from tests.campaigns.factories import at, journey
 from tests.conftest import require_or_skip
+from tests.leads.factories import CampaignFactory, HandoffFactory, LeadFactory, TouchFactory
 
 pytestmark = pytest.mark.django_db
 

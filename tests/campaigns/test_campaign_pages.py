@@ -15,7 +15,8 @@ from campaigns.attribution import attribution_rebuild_now
 from campaigns.models import CampaignCost
 from leads.models import Campaign, Handoff
 from pipeline.services import deal_close_won, deal_create
-from tests.campaigns.factories import CampaignFactory, CostFactory, HandoffFactory, LeadFactory, at, journey
+from tests.campaigns.factories import CostFactory, at, journey
+from tests.leads.factories import CampaignFactory, HandoffFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.utils import translation
 
 from campaigns.costs_import import CostFileError, costs_import
 from campaigns.models import CampaignCost
-from tests.campaigns.factories import CampaignFactory
+from tests.leads.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db
 

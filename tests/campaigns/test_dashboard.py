@@ -14,17 +14,14 @@ from campaigns.attribution import attribution_rebuild_now
 from campaigns.segments import SENIORITY_LABELS
 from leads.models import Campaign, Company, Handoff
 from pipeline.services import deal_close_won, deal_create
-from tests.campaigns.factories import (
+from tests.campaigns.factories import CostFactory, PersonaRuleFactory, at, journey
+from tests.leads.factories import (
     CampaignFactory,
     CompanyFactory,
-    CostFactory,
     HandoffFactory,
     LeadFactory,
     PersonaFactory,
-    PersonaRuleFactory,
     TouchFactory,
-    at,
-    journey,
 )
 
 pytestmark = pytest.mark.django_db

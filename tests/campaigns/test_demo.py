@@ -12,14 +12,16 @@ from django.core.management.base import OutputWrapper
 from campaigns import demo
 from campaigns.periods import period_resolve
 from campaigns.selectors import campaign_detail
-from leads.models import Campaign, Handoff
+from leads.models import Campaign, Handoff, Persona
 from salesmarketing.demo import seed_users
 
 pytestmark = pytest.mark.django_db
 
 
 def _campaign_counts() -> dict[str, int]:
-    return {m._meta.label: m.objects.count() for m in apps.get_models() if m._meta.app_label == "campaigns"}
+    """Rows per model of the campaigns app, and of the campaigns and personas it works on (records in leads)."""
+    models = [m for m in apps.get_models() if m._meta.app_label == "campaigns"] + [Campaign, Persona]
+    return {m._meta.label: m.objects.count() for m in models}
 
 
 def test_seed_after_tells_the_stories_and_changes_nothing_the_second_time(settings):

@@ -9,7 +9,8 @@ from campaigns.attribution import LeadSelection
 from campaigns.models import PersonaRule
 from campaigns.personas import lead_persona_set, personas_match
 from leads.models import Lead
-from tests.campaigns.factories import CompanyFactory, LeadFactory, PersonaFactory, PersonaRuleFactory
+from tests.campaigns.factories import PersonaRuleFactory
+from tests.leads.factories import CompanyFactory, LeadFactory, PersonaFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -8,14 +8,8 @@ from campaigns import tasks
 from campaigns.models import AttributionCredit, AttributionDay, AttributionState
 from campaigns.services import campaign_create, leads_changed
 from leads.models import Lead, Touch
-from tests.campaigns.factories import (
-    CampaignFactory,
-    LeadFactory,
-    PersonaFactory,
-    PersonaRuleFactory,
-    TouchFactory,
-    at,
-)
+from tests.campaigns.factories import PersonaRuleFactory, at
+from tests.leads.factories import CampaignFactory, LeadFactory, PersonaFactory, TouchFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -28,7 +28,8 @@ from pipeline.models import Deal
 from pipeline.services import pipeline_ensure_default
 from salesmarketing.services import api_key_create
 from tests.kpis.conftest import jst
-from tests.pipeline.factories import make_campaign, make_company, make_deal, make_lead
+from tests.leads.factories import CampaignFactory, make_company, make_lead
+from tests.pipeline.factories import make_deal
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +70,7 @@ def test_a_deal_labelled_marketing_without_a_handoff_is_self_reported_not_market
     make_deal(owner=owner, source="sales", created_at=jst(11, 17, 10))
     deals.deal_close_won(deal=from_handoff, amount=2_000_000, by=owner, at=jst(11, 19, 9), notify=False)
     deals.deal_close_won(deal=by_hand, amount=5_000_000, by=owner, at=jst(11, 19, 10), notify=False)
-    CampaignCost.objects.create(campaign=make_campaign(), date=dt.date(2026, 11, 18), amount=1_000_000)
+    CampaignCost.objects.create(campaign=CampaignFactory(), date=dt.date(2026, 11, 18), amount=1_000_000)
 
     values = _values(
         "opportunities_marketing_sourced",

@@ -18,8 +18,8 @@ from leads.models import Handoff, Lead
 from leads.services import lead_upsert
 from pipeline import services as deals
 from salesmarketing.models import User
-from tests.factories import UserFactory
 from tests.kpis.conftest import jst
+from tests.salesmarketing.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 W47 = Period.parse("2026-W47")

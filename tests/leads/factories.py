@@ -1,11 +1,37 @@
-"""Factories for the capture tests (API keys, campaigns, form endpoints, leads made through the service)."""
+"""Factories for the leads app's records: companies, leads, touches, handoffs, form endpoints, and the campaigns
+and personas they point at. Every other test module imports these from here.
+
+Companies and leads made with `make_company` / `make_lead` go through the services the app uses
+(`company_resolve`, `lead_upsert`). The model factories (LeadFactory, TouchFactory, HandoffFactory, …) exist for
+what no service lets a test choose: exact, backdated times for attribution and KPI tests. Campaigns and personas
+are written by the campaigns app's services (a higher layer, with background work on commit); their factories
+here make the bare records, as a migration or an import would find them.
+"""
 
 from __future__ import annotations
 
-import factory
+import datetime as dt
+import itertools
 
-from leads.models import Campaign, FormEndpoint, Lead
-from leads.services import lead_upsert
+import factory
+from django.utils import timezone
+
+from leads.choices import TouchType
+from leads.models import Campaign, Company, FormEndpoint, Handoff, Lead, Persona, Touch
+from leads.services import company_resolve, lead_upsert
+
+_seq = itertools.count(1)
+
+
+# --- Campaigns and personas ----------------------------------------------------------------------------------
+
+
+class PersonaFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Persona
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"ペルソナ {n}")
 
 
 class CampaignFactory(factory.django.DjangoModelFactory):
@@ -15,7 +41,103 @@ class CampaignFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"施策 {n}")
     channel = Campaign.Channel.WEBINAR
-    utm_campaign = factory.Sequence(lambda n: f"utm-{n}")
+    status = Campaign.Status.ACTIVE
+    utm_campaign = factory.Sequence(lambda n: f"camp-{n}")
+
+
+# --- Companies and leads, through the services ---------------------------------------------------------------
+
+
+def make_company(name: str | None = None) -> Company:
+    n = next(_seq)
+    return company_resolve(name=name or f"株式会社テスト{n}製作所", domain=f"test{n}.example.jp")
+
+
+def make_lead(
+    email: str | None = None, *, company: Company | str | None = None, owner=None, **fields
+) -> Lead:
+    """A lead made the way the app makes them (the upsert service). Without an email, a new one (lead<n>@…);
+    without a name, 見込 <n>. `company` is a Company or the name of one to find or create; `owner` is set
+    directly (owners come from the handoff flow, tested on its own)."""
+    n = next(_seq)
+    if isinstance(company, str):
+        company = company_resolve(name=company) if company else None
+    fields.setdefault("name", f"見込 {n}")
+    lead, _created = lead_upsert(
+        email=email or f"lead{n}@example.jp", source="manual", company=company, **fields
+    )
+    if owner is not None:
+        Lead.objects.filter(pk=lead.pk).update(owner=owner)
+        lead.owner = owner
+    return lead
+
+
+def make_handoff(*, lead: Lead, owner, campaign: Campaign | None = None) -> Handoff:
+    """An accepted handoff as the handoff flow leaves it (that flow is tested in tests/leads/test_handoffs.py)."""
+    now = timezone.now()
+    return Handoff.objects.create(
+        lead=lead,
+        owner=owner,
+        team=owner.team,
+        state=Handoff.State.ACCEPTED,
+        campaign=campaign,
+        mql_at=now - dt.timedelta(hours=5),
+        assigned_at=now - dt.timedelta(hours=5),
+        decided_at=now,
+        decided_by=owner,
+    )
+
+
+# --- Records with exact times (attribution, KPIs) ------------------------------------------------------------
+
+
+class CompanyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Company
+
+    name = factory.Sequence(lambda n: f"株式会社テスト{n}")
+    domain = factory.Sequence(lambda n: f"test{n}.example.jp")
+
+
+class LeadFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Lead
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"lead{n}@example.jp")
+    name = factory.Sequence(lambda n: f"見込 {n}")
+
+    @factory.post_generation
+    def created(obj, create, extracted, **kwargs):
+        """LeadFactory(created=at(3)) backdates creation (auto_now_add would stamp now)."""
+        if create and extracted is not None:
+            Lead.objects.filter(pk=obj.pk).update(created_at=extracted)
+            obj.created_at = extracted
+
+
+class TouchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Touch
+
+    lead = factory.SubFactory(LeadFactory)
+    type = TouchType.PAGE_VIEW
+    occurred_at = factory.LazyFunction(timezone.now)
+    source = "test"
+    idempotency_key = factory.Sequence(lambda n: f"t-{n}")
+    campaign = None
+    utm_campaign = factory.LazyAttribute(lambda t: t.campaign.utm_campaign if t.campaign else "")
+
+
+class HandoffFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Handoff
+
+    lead = factory.SubFactory(LeadFactory)
+    state = Handoff.State.ASSIGNED
+    mql_at = factory.LazyFunction(timezone.now)
+
+
+# --- Capture -------------------------------------------------------------------------------------------------
 
 
 class FormEndpointFactory(factory.django.DjangoModelFactory):
@@ -23,9 +145,3 @@ class FormEndpointFactory(factory.django.DjangoModelFactory):
         model = FormEndpoint
 
     name = factory.Sequence(lambda n: f"資料請求フォーム {n}")
-
-
-def make_lead(email: str = "lead@example.jp", **fields) -> Lead:
-    """A lead made the way the app makes them (through the upsert service)."""
-    lead, _created = lead_upsert(email=email, source="manual", **fields)
-    return lead

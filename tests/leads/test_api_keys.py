@@ -12,8 +12,9 @@ from django.db import IntegrityError, transaction
 
 from salesmarketing.models import ApiKey, User
 from salesmarketing.services import api_key_authenticate, api_key_create
-from tests.factories import UserFactory
-from tests.pipeline.factories import make_deal, make_lead
+from tests.leads.factories import make_lead
+from tests.pipeline.factories import make_deal
+from tests.salesmarketing.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from leads.models import Lead, Touch, Visitor
 from salesmarketing.services import api_key_create
-from tests.pipeline.factories import make_company, make_lead
+from tests.leads.factories import make_company, make_lead
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from leads.handoffs import HandoffConflict, handoff_assign_to
 from leads.models import AssignmentLog, Handoff, Lead
 from leads.services import lead_upsert
 from salesmarketing.models import Notification
-from tests.factories import UserFactory
+from tests.salesmarketing.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

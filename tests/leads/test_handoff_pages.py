@@ -10,7 +10,7 @@ from leads.scoring.defaults import ensure_default_scoring
 from leads.services import company_resolve, lead_upsert
 from salesmarketing.models import User
 from salesmarketing.services import api_key_create
-from tests.factories import UserFactory
+from tests.salesmarketing.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -23,7 +23,7 @@ from leads.services import company_resolve, lead_upsert
 from leads.sla import add_business_hours, business_hours_between
 from leads.tasks import sla_check
 from salesmarketing.models import Notification, User
-from tests.factories import TeamFactory, UserFactory
+from tests.salesmarketing.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 TOKYO = ZoneInfo("Asia/Tokyo")

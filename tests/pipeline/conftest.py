@@ -9,8 +9,8 @@ from pipeline.models import Stage
 from pipeline.services import pipeline_ensure_default
 from salesmarketing.models import User
 from salesmarketing.services import api_key_create
-from tests.factories import UserFactory
 from tests.pipeline.factories import make_deal
+from tests.salesmarketing.factories import UserFactory
 
 
 @pytest.fixture(autouse=True)

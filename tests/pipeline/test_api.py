@@ -7,7 +7,8 @@ import json
 import pytest
 
 from pipeline.models import Deal, StageChange
-from tests.pipeline.factories import make_company, make_deal, make_lead
+from tests.leads.factories import make_company, make_lead
+from tests.pipeline.factories import make_deal
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/deals"

@@ -132,7 +132,7 @@ def test_a_marketer_follows_marketing_sourced_deals_on_a_read_only_board(
     login, live_server, marketer, owner, stages
 ):
     from pipeline.services import deal_create_from_handoff
-    from tests.pipeline.factories import make_handoff, make_lead
+    from tests.leads.factories import make_handoff, make_lead
 
     sourced = deal_create_from_handoff(handoff=make_handoff(lead=make_lead(), owner=owner), by=owner)
     hand_made = make_deal(owner=owner, name="営業が作った商談")

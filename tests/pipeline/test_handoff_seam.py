@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.models import Deal, StageChange
 from pipeline.services import deal_create_from_handoff
-from tests.pipeline.factories import make_campaign, make_company, make_handoff, make_lead
+from tests.leads.factories import CampaignFactory, make_company, make_handoff, make_lead
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 def test_an_accepted_handoff_becomes_a_marketing_sourced_deal_in_the_first_stage(owner, stages):
     company = make_company("株式会社北斗物流")
     lead = make_lead(company=company)
-    campaign = make_campaign()
+    campaign = CampaignFactory()
     handoff = make_handoff(lead=lead, owner=owner, campaign=campaign)
 
     deal = deal_create_from_handoff(handoff=handoff, by=owner)

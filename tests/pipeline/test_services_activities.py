@@ -12,7 +12,8 @@ from leads.models import Touch
 from leads.services import touch_record
 from pipeline import services
 from pipeline.models import Activity
-from tests.pipeline.factories import make_company, make_deal, make_lead
+from tests.leads.factories import make_company, make_lead
+from tests.pipeline.factories import make_deal
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,8 @@ from django.utils import timezone
 from pipeline import services
 from pipeline.models import Deal, StageChange
 from pipeline.selectors import CARDS_PER_COLUMN, BoardFilters, pipeline_board
-from tests.pipeline.factories import make_company, make_deal
+from tests.leads.factories import make_company
+from tests.pipeline.factories import make_deal
 
 pytestmark = pytest.mark.django_db
 

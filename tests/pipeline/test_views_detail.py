@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from pipeline import services
 from pipeline.models import Activity, Deal, Task
-from tests.pipeline.factories import make_campaign, make_company, make_deal, make_handoff, make_lead
+from tests.leads.factories import CampaignFactory, make_company, make_handoff, make_lead
+from tests.pipeline.factories import make_deal
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -19,7 +20,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 def test_the_detail_page_shows_history_activities_tasks_and_origin(owner_client, owner, stages):
     company = make_company("株式会社北斗物流")
     lead = make_lead(company=company, title="人事部長")
-    campaign = make_campaign("残業削減ウェビナー")
+    campaign = CampaignFactory(name="残業削減ウェビナー")
     deal = services.deal_create_from_handoff(
         handoff=make_handoff(lead=lead, owner=owner, campaign=campaign), by=owner
     )

@@ -8,7 +8,8 @@ from django.urls import reverse
 
 from pipeline.models import Deal
 from pipeline.services import deal_create_from_handoff
-from tests.pipeline.factories import make_deal, make_handoff, make_lead
+from tests.leads.factories import make_handoff, make_lead
+from tests.pipeline.factories import make_deal
 
 pytestmark = pytest.mark.django_db
 

@@ -28,7 +28,7 @@ from leads.services import lead_upsert
 from pipeline.services import deal_create, pipeline_ensure_default
 from salesmarketing.models import ApiKey, User
 from salesmarketing.services import api_key_create
-from tests.factories import TeamFactory, UserFactory
+from tests.salesmarketing.factories import TeamFactory, UserFactory
 
 # Bounded for the suite; raise it locally for a deeper search: FUZZ_EXAMPLES=500 pytest tests/reliability/…
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "20"))

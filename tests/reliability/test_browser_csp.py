@@ -17,7 +17,7 @@ from pipeline.models import Deal
 from salesmarketing.demo import DEMO_PASSWORD
 from salesmarketing.models import User
 from salesmarketing.services import api_key_create, notification_send
-from tests.factories import UserFactory
+from tests.salesmarketing.factories import UserFactory
 
 pytestmark = pytest.mark.browser
 

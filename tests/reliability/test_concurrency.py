@@ -47,10 +47,10 @@ from pipeline.services import pipeline_ensure_default
 from salesmarketing.models import User
 from salesmarketing.services import api_key_create
 from tests.conftest import require_or_skip
-from tests.factories import TeamFactory, UserFactory
 from tests.pipeline.factories import make_deal
+from tests.salesmarketing.factories import TeamFactory, UserFactory
 
-PASSWORD = "pw-for-tests-1"  # tests.factories.UserFactory's
+PASSWORD = "pw-for-tests-1"  # tests.salesmarketing.factories.UserFactory's
 
 
 # --- A browser's worth of HTTP (stdlib only) -------------------------------------------------------------

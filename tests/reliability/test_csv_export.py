@@ -15,21 +15,11 @@ from django.utils import timezone, translation
 
 from leads.export import BUFFER_SIZE, csv_safe
 from leads.models import Lead
-from leads.services import company_resolve, lead_upsert
+from tests.leads.factories import make_lead
 
 pytestmark = pytest.mark.django_db
 
 EXPORT = reverse("leads:export")
-
-
-def make_lead(email: str, *, owner=None, company: str = "", **fields) -> Lead:
-    lead, _created = lead_upsert(
-        email=email, source="manual", company=company_resolve(name=company) if company else None, **fields
-    )
-    if owner is not None:
-        # Owners come from the handoff flow (tested in tests/leads); here only who owns the lead matters.
-        Lead.objects.filter(pk=lead.pk).update(owner=owner)
-    return lead
 
 
 def rows_of(response, encoding: str = "utf-8-sig") -> list[list[str]]:

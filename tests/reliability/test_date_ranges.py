@@ -42,8 +42,8 @@ from salesmarketing.dates import (
 )
 from salesmarketing.models import User
 from salesmarketing.services import api_key_create
-from tests.campaigns.factories import CampaignFactory
-from tests.pipeline.factories import make_deal, make_lead
+from tests.leads.factories import CampaignFactory, make_lead
+from tests.pipeline.factories import make_deal
 
 PROJECT_PACKAGES = ("salesmarketing", "leads", "campaigns", "pipeline", "kpis")
 OUT_OF_RANGE = ("0001-01-01", "9999-12-31")

@@ -47,7 +47,7 @@ from leads.tasks import leads_with_unscored_touches, sweep
 from salesmarketing.models import Notification, User
 from salesmarketing.services import api_key_create
 from tests.conftest import require_or_skip
-from tests.factories import TeamFactory, UserFactory
+from tests.salesmarketing.factories import TeamFactory, UserFactory
 
 # Kills workers mid-batch and waits out a 10 s visibility timeout: on a CPU shared with parallel tests the kill
 # lands after the work is done, so these run alone, after the parallel run (scripts/test).

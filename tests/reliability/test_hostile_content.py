@@ -42,8 +42,8 @@ from leads.services import company_resolve, lead_upsert
 from pipeline.services import activity_log, deal_close_lost, pipeline_ensure_default, task_create
 from salesmarketing.models import User
 from salesmarketing.services import notification_send
-from tests.factories import TeamFactory, UserFactory
 from tests.pipeline.factories import make_deal
+from tests.salesmarketing.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -50,8 +50,8 @@ from pipeline.models import Stage
 from pipeline.services import pipeline_ensure_default, task_create
 from salesmarketing.models import ApiKey, User
 from salesmarketing.services import api_key_create, api_key_revoke, notification_send
-from tests.factories import TeamFactory, UserFactory
 from tests.pipeline.factories import make_deal
+from tests.salesmarketing.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

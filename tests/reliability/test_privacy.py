@@ -40,7 +40,7 @@ from pipeline.services import (
 from salesmarketing.models import ApiKey, Notification, Team, User
 from salesmarketing.services import api_key_create, notification_send
 from tests.conftest import require_or_skip
-from tests.factories import TeamFactory, UserFactory
+from tests.salesmarketing.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from salesmarketing.models import Notification
 from salesmarketing.tasks import ping, purge_old_notifications
-from tests.factories import NotificationFactory
+from tests.salesmarketing.factories import NotificationFactory
 
 
 def test_a_real_worker_runs_tasks_from_redis_against_the_database(celery_worker):

@@ -10,7 +10,7 @@ from django.utils import translation
 from salesmarketing.middleware import DatabaseUnavailableMiddleware
 from salesmarketing.models import User
 from salesmarketing.views import server_error
-from tests.factories import UserFactory
+from tests.salesmarketing.factories import UserFactory
 
 
 def _assert_styled(html: str, *texts: str) -> None:

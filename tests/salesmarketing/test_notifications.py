@@ -1,7 +1,7 @@
 import pytest
 
 from salesmarketing.services import notification_send
-from tests.factories import NotificationFactory
+from tests.salesmarketing.factories import NotificationFactory
 
 
 @pytest.mark.django_db

@@ -25,8 +25,8 @@ from kpis.periods import Period
 from leads.filters import LeadFilterForm
 from leads.selectors import lead_filtered
 from salesmarketing import replica
-from tests.campaigns.factories import LeadFactory
 from tests.conftest import require_or_skip
+from tests.leads.factories import LeadFactory
 
 HAS_REPLICA = replica.REPLICA in settings.DATABASES
 DATABASES = [DEFAULT_DB_ALIAS, replica.REPLICA] if HAS_REPLICA else [DEFAULT_DB_ALIAS]

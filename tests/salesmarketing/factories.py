@@ -1,4 +1,5 @@
-"""Factories for the cross-cutting models; each app's tests add their own next to them."""
+"""Factories for the salesmarketing app (teams, users, notifications); each app's tests have their own
+tests/<app>/factories.py beside them."""
 
 import factory
 
