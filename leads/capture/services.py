@@ -1,4 +1,5 @@
-"""Writes behind the public capture endpoints: a web-form submission and a page view from the tracking snippet.
+"""Writes behind the public capture endpoints: a web-form submission, a page view from the tracking snippet, an
+email open and a click.
 
 Both go through leads.ingest.events_ingest, so replays, visitor stitching and campaign links behave exactly as in
 the API. Invalid input raises `ValidationError` keyed by field (the views answer 400 with it).
@@ -18,7 +19,7 @@ from leads.capture.forms import PublicLeadForm
 from leads.choices import LeadSource, TouchType
 from leads.ingest import IngestResult, events_ingest
 from leads.models import FormEndpoint
-from leads.tracking import is_http_url
+from leads.tracking import EmailToken, is_http_url
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 
@@ -115,3 +116,39 @@ def _utm(data: dict[str, Any], url: str) -> dict[str, str]:
         if not utm[name] and query.get(name):
             utm[name] = query[name][0][:100]
     return {name: value for name, value in utm.items() if value}
+
+
+# --- Email open pixel and click redirect -----------------------------------------------------------------
+
+
+def email_open_record(*, token: EmailToken) -> None:
+    """The first open of the email the (verified) token was made for; later fetches change nothing."""
+    _email_event_ingest(
+        token,
+        {
+            "id": f"open:{token.lead_id}:{token.message_id}",
+            "type": TouchType.EMAIL_OPEN,
+            "lead_id": token.lead_id,
+            "properties": {"message": token.message_id},
+        },
+    )
+
+
+def email_click_record(*, token: EmailToken, url: str, now: float | None = None) -> None:
+    """A click on the link the (verified) token was signed for: at most one per link and hour."""
+    hour = int((time.time() if now is None else now) // 3600)
+    _email_event_ingest(
+        token,
+        {
+            "id": f"click:{token.lead_id}:{token.message_id}:{token.url_hash[:16]}:{hour}",
+            "type": TouchType.EMAIL_CLICK,
+            "lead_id": token.lead_id,
+            "url": url,
+            "properties": {"message": token.message_id},
+            **_utm({}, url),
+        },
+    )
+
+
+def _email_event_ingest(token: EmailToken, event: dict[str, Any]) -> None:
+    events_ingest(events=[event], source="email", lead_source=LeadSource.OTHER, campaign_id=token.campaign_id)

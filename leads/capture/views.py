@@ -11,7 +11,7 @@ import base64
 import json
 import time
 import uuid
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -24,9 +24,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from leads.capture.forms import HONEYPOT_FIELD, PublicLeadForm
-from leads.capture.services import UTM_FIELDS, form_submission_record, page_view_record
-from leads.choices import LeadSource, TouchType
-from leads.ingest import events_ingest
+from leads.capture.services import (
+    email_click_record,
+    email_open_record,
+    form_submission_record,
+    page_view_record,
+)
 from leads.models import FormEndpoint
 from leads.tracking import CLICK_SALT, OPEN_SALT, is_http_url, read_token, url_hash
 from salesmarketing.forms import add_service_errors
@@ -277,19 +280,7 @@ def email_open(request: HttpRequest, token: str) -> HttpResponse:
     # fetch images for many recipients from a few proxy addresses.
     payload = read_token(token, salt=OPEN_SALT)
     if payload is not None:
-        events_ingest(
-            events=[
-                {
-                    "id": f"open:{payload.lead_id}:{payload.message_id}",
-                    "type": TouchType.EMAIL_OPEN,
-                    "lead_id": payload.lead_id,
-                    "properties": {"message": payload.message_id},
-                }
-            ],
-            source="email",
-            lead_source=LeadSource.OTHER,
-            campaign_id=payload.campaign_id,
-        )
+        email_open_record(token=payload)
     response = HttpResponse(GIF, content_type="image/gif")
     response["Cache-Control"] = "no-store, private"
     return response
@@ -305,22 +296,5 @@ def email_click(request: HttpRequest, token: str) -> HttpResponse:
     if payload is None or not is_http_url(target) or payload.url_hash != url_hash(target):
         return render(request, "leads/public_form.html", {"bad_link": True}, status=400)
     # Like the pixel, no rate limit: a signed link records at most one click per hour.
-    query = parse_qs(urlsplit(target).query)
-    utm = {name: query[name][0][:100] for name in UTM_FIELDS if query.get(name)}
-    hour = int(time.time() // 3600)
-    events_ingest(
-        events=[
-            {
-                "id": f"click:{payload.lead_id}:{payload.message_id}:{payload.url_hash[:16]}:{hour}",
-                "type": TouchType.EMAIL_CLICK,
-                "lead_id": payload.lead_id,
-                "url": target,
-                "properties": {"message": payload.message_id},
-                **utm,
-            }
-        ],
-        source="email",
-        lead_source=LeadSource.OTHER,
-        campaign_id=payload.campaign_id,
-    )
+    email_click_record(token=payload, url=target)
     return HttpResponseRedirect(target)
