@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -21,13 +19,16 @@ from ninja.errors import HttpError
 from pydantic import ConfigDict, PlainValidator
 
 from leads.choices import AwarenessStage, Industry, LeadSource, LifecycleStage
+from leads.handoffs.api import router as handoffs_router
 from leads.ingest import MAX_EVENTS_PER_BATCH, Domain, Email, EventIn, Text, events_ingest, lead_capture
 from leads.models import ErasureRecord, Lead
 from leads.privacy import can_manage_personal_data, lead_erase, lead_export
 from leads.scoring.engine import explain
+from salesmarketing.api import require_scope
 from salesmarketing.models import ApiKey, User
 
 router = Router(tags=["leads"])
+router.add_router("/", handoffs_router)  # the handoffs feature's endpoints, /api/v1/handoffs…
 
 
 # --- Schemas ------------------------------------------------------------------------------------------
@@ -327,23 +328,3 @@ def leads_other_methods(request: HttpRequest):
 )
 def lead_other_methods(request: HttpRequest, lead_id: int):
     return _method_not_allowed("GET, DELETE")
-
-
-# --- API-wide error handling --------------------------------------------------------------------------
-
-
-def _too_large(request: HttpRequest, exc: Exception) -> HttpResponse:
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    return api.create_response(
-        request,
-        {"detail": f"The request body is larger than {limit:,} bytes; send fewer events per call."},
-        status=413,
-    )
-
-
-# Imported last: salesmarketing.api imports this module while it mounts the routers, and `router` must exist
-# by then whichever of the two modules is imported first.
-from salesmarketing.api import api, require_scope  # noqa: E402
-
-# Without this, Django answers an oversized body with its HTML 400 page (or a traceback under DEBUG).
-api.add_exception_handler(RequestDataTooBig, _too_large)

@@ -3,6 +3,7 @@
 - `insert_ignore_returning`: a multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING …`, so a caller learns
   exactly which rows went in (and, by difference, which were already there) without a query per row.
 - `update_by_pk`: one `UPDATE … SET f = CASE pk WHEN … END` for many rows with different values.
+- `not_waiting_on_bulk_locks`: realtime tasks give up on rows that a bulk write holds, and retry later.
 
 Both size their statements by the database's real bind-parameter limit, so a batch of 1,000 rows is one
 statement on either database (Django's own bulk helpers cap SQLite at 999 parameters, which would make the
@@ -14,9 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
 from django.db.models import Case, Lookup, Value, When
@@ -196,3 +199,23 @@ def update_by_pk(
                 assignments[field.attname] = Case(*whens, default=models.F(field.attname), output_field=field)
         updated += model._default_manager.filter(pk__in=chunk).update(**assignments)
     return updated
+
+
+@contextmanager
+def not_waiting_on_bulk_locks() -> Iterator[None]:
+    """Realtime work gives up on a lead row that bulk work holds (a rescore batch or a persona rebuild locks its
+    whole id range until it commits, seconds at design scale) instead of holding a realtime worker: after
+    REALTIME_LOCK_TIMEOUT_MS PostgreSQL raises LockNotAvailable, the task's transaction rolls back and the task is
+    retried shortly (autoretry with backoff), so the worker meanwhile serves the other leads' events."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('lock_timeout', %s, false)", [f"{settings.REALTIME_LOCK_TIMEOUT_MS}ms"]
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")

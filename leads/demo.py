@@ -12,10 +12,10 @@ from leads.awareness import ensure_default_rules, infer_awareness
 from leads.choices import Industry, LeadSource, LifecycleStage, Region, TouchType
 from leads.demo_capture import seed_capture
 from leads.handoffs import handoff_accept, handoff_assign, handoff_reject
+from leads.handoffs.sla import add_business_hours
 from leads.models import Campaign, Company, Handoff, Lead, TerritoryRule, Touch, Visitor
 from leads.scoring.defaults import ensure_default_scoring
 from leads.scoring.services import leads_score_and_qualify
-from leads.sla import add_business_hours
 
 SITE = "https://www.kaizen-cloud.jp"
 

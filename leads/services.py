@@ -10,7 +10,9 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from leads.choices import TouchType
+from leads.handoffs.services import lead_first_touched
 from leads.models import Company, Lead, Touch
+from salesmarketing.celery import queue_task
 
 logger = logging.getLogger(__name__)
 
@@ -103,9 +105,7 @@ def leads_touched(lead_ids: Iterable[int]) -> None:
 
 
 def _enqueue_touched(lead_ids: list[int]) -> None:
-    from leads.tasks import process_touched_leads
-
-    process_touched_leads.delay(lead_ids)
+    queue_task("leads.tasks.process_touched_leads", lead_ids)
 
 
 def touch_record(
@@ -136,8 +136,6 @@ def touch_record(
         )
         leads_touched([lead.pk])
         if type == TouchType.SALES_ACTIVITY:
-            from leads.handoffs import lead_first_touched
-
             lead_first_touched(lead_id=lead.pk, at=touch.occurred_at)
     return touch, created
 

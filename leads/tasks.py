@@ -7,36 +7,21 @@ the broker only, not the result backend's subscription, which would hold the req
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
 
 from leads.awareness import infer_awareness
+from leads.bulk import not_waiting_on_bulk_locks
+from leads.handoffs.tasks import assign_handoffs, sla_check
+from leads.models import Handoff, Lead, RescoreBatch, Touch
+from leads.scoring.services import ASSIGN_BATCH, leads_score_and_qualify, rescore_batch_run, rescore_start
 
-
-@contextmanager
-def _not_waiting_on_bulk_locks() -> Iterator[None]:
-    """Realtime work gives up on a lead row that bulk work holds (a rescore batch or a persona rebuild locks its
-    whole id range until it commits, seconds at design scale) instead of holding a realtime worker: after
-    REALTIME_LOCK_TIMEOUT_MS PostgreSQL raises LockNotAvailable, the task's transaction rolls back and the task is
-    retried shortly (autoretry with backoff), so the worker meanwhile serves the other leads' events."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('lock_timeout', %s, false)", [f"{settings.REALTIME_LOCK_TIMEOUT_MS}ms"]
-        )
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")
+# The handoff feature's tasks live in leads/handoffs/tasks.py under their old names ("leads.tasks.…", which the
+# routes, beat and messages already queued use); importing them here is what registers them with the worker.
+__all__ = ["assign_handoffs", "process_touched_leads", "rescore_all", "rescore_batch", "sla_check", "sweep"]
 
 
 @shared_task(
@@ -44,9 +29,7 @@ def _not_waiting_on_bulk_locks() -> Iterator[None]:
 )
 def process_touched_leads(lead_ids: list[int]) -> int:
     """Bring leads whose touches changed up to date: awareness stage, scores, and handoffs where due."""
-    from leads.scoring.services import leads_score_and_qualify
-
-    with _not_waiting_on_bulk_locks():
+    with not_waiting_on_bulk_locks():
         infer_awareness(lead_ids)
         return len(leads_score_and_qualify(lead_ids))
 
@@ -54,38 +37,14 @@ def process_touched_leads(lead_ids: list[int]) -> int:
 @shared_task(
     acks_late=True, ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5
 )
-def assign_handoffs(handoff_ids: list[int]) -> int:
-    from leads.handoffs import handoff_assign
-
-    with _not_waiting_on_bulk_locks():
-        for handoff_id in handoff_ids:
-            handoff_assign(handoff_id=handoff_id)
-    return len(handoff_ids)
-
-
-@shared_task(
-    acks_late=True, ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5
-)
 def rescore_batch(batch_id: int) -> bool:
-    from leads.scoring.services import rescore_batch_run
-
     return rescore_batch_run(batch_id=batch_id)
 
 
 @shared_task(acks_late=True)
 def rescore_all(reason: str = "scheduled") -> int:
     """Nightly: engagement decays with time, so every lead is rescored (in batches shared by the workers)."""
-    from leads.scoring.services import rescore_start
-
     return rescore_start(reason=reason).pk
-
-
-@shared_task(acks_late=True)
-def sla_check() -> dict:
-    from leads.handoffs import sla_check as run
-
-    result = run()
-    return {"reminded": result.reminded, "escalated": result.escalated, "reassigned": result.reassigned}
 
 
 SWEEP_LIMIT = 500  # rescore batches, and handoffs, re-queued per run
@@ -100,8 +59,6 @@ def sweep() -> dict:
     when they arrived, or the worker died). Only work older than SWEEP_STALE_SECONDS, so queued messages get
     their turn first; each run is bounded, and every task it sends is idempotent, so meeting a redelivered
     message is harmless."""
-    from leads.models import Handoff, RescoreBatch
-
     now = timezone.now()
     stale = now - dt.timedelta(seconds=settings.SWEEP_STALE_SECONDS)
     batch_ids = list(
@@ -116,8 +73,6 @@ def sweep() -> dict:
         .order_by("id")
         .values_list("id", flat=True)[:SWEEP_LIMIT]
     )
-    from leads.scoring.services import ASSIGN_BATCH
-
     for start in range(0, len(unassigned), ASSIGN_BATCH):
         assign_handoffs.delay(unassigned[start : start + ASSIGN_BATCH])
     lead_ids = leads_with_unscored_touches(
@@ -132,8 +87,6 @@ def leads_with_unscored_touches(*, since: dt.datetime, before: dt.datetime, limi
     """Ids of leads with a touch stored in [since, before) after the lead was last scored, or created in that
     window and never scored. Reads touches by their received time (a BRIN index on PostgreSQL, migration
     leads 0007) and leads by theirs, so a run costs the window, not the table."""
-    from leads.models import Lead, Touch
-
     touched = (
         Touch.objects.filter(lead__isnull=False, created_at__gte=since, created_at__lt=before)
         .filter(Q(lead__scored_at__isnull=True) | Q(lead__scored_at__lt=F("created_at")))

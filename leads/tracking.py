@@ -1,6 +1,6 @@
 """Signed tracking links for email: an open pixel and click redirects that name the lead and cannot be forged.
 
-The email-sending code builds links with `email_open_path` / `email_click_path`; `leads.views_public` reads
+The email-sending code builds links with `email_open_path` / `email_click_path`; `leads.capture.views` reads
 them back. A token is signed with the project's SECRET_KEY (django.core.signing), so a visitor cannot change
 the lead, the message or the target. A click token carries a hash of its target URL: the redirect goes only to
 the URL it was made for (never an open redirect), and only to http(s).

@@ -1,30 +1,55 @@
-from django.urls import path
+"""Every URL of leads, mounted at the site's root by salesmarketing.urls (`include("leads.urls")`):
 
-from leads import views, views_export, views_handoffs, views_import, views_privacy, views_scoring
+- `/leads/…` (namespace `leads`): the lead list and pages, and the feature pages (scoring, handoffs, import,
+  privacy), each feature's views in its package;
+- the public capture URLs at the root (namespace `capture`, no login): web-form posts, the tracking snippet's
+  collector, email open/click tracking and unsubscribe links, which customers' sites and sent emails link to.
+"""
 
-app_name = "leads"
-urlpatterns = [
+from django.urls import include, path
+
+from leads import views
+from leads.capture import views as capture_views
+from leads.handoffs import views as handoff_views
+from leads.importing import views as import_views
+from leads.privacy import views as privacy_views
+from leads.scoring import views as scoring_views
+
+lead_patterns = [
     path("", views.lead_list, name="list"),
-    path("export.csv", views_export.lead_export, name="export"),
+    path("export.csv", privacy_views.lead_export, name="export"),
     path("<int:pk>/", views.lead_detail, name="detail"),
     path("<int:pk>/accept-submitted", views.lead_accept_submitted_view, name="accept_submitted"),
-    path("<int:pk>/export.json", views_privacy.lead_export_view, name="privacy_export"),
-    path("<int:pk>/erase", views_privacy.lead_erase_view, name="privacy_erase"),
+    path("<int:pk>/export.json", privacy_views.lead_export_view, name="privacy_export"),
+    path("<int:pk>/erase", privacy_views.lead_erase_view, name="privacy_erase"),
     path("companies/<int:pk>/", views.company_detail, name="company_detail"),
-    path("scoring/", views_scoring.scoring_page, name="scoring"),
-    path("scoring/progress", views_scoring.rescore_progress_view, name="scoring_progress"),
-    path("scoring/thresholds", views_scoring.thresholds_update, name="scoring_thresholds"),
-    path("scoring/rules/new", views_scoring.rule_edit, name="scoring_rule_new"),
-    path("scoring/rules/<int:pk>/", views_scoring.rule_edit, name="scoring_rule"),
-    path("scoring/groups/<int:pk>/", views_scoring.group_update, name="scoring_group"),
-    path("handoffs/", views_handoffs.handoff_list, name="handoffs"),
-    path("handoffs/<int:pk>/touch", views_handoffs.handoff_touch, name="handoff_touch"),
-    path("handoffs/<int:pk>/accept", views_handoffs.handoff_accept_view, name="handoff_accept"),
-    path("handoffs/<int:pk>/reject", views_handoffs.handoff_reject_view, name="handoff_reject"),
-    path("handoffs/<int:pk>/assign", views_handoffs.handoff_assign_view, name="handoff_assign"),
-    path("handoffs/<int:pk>/undo", views_handoffs.handoff_undo_view, name="handoff_undo"),
-    path("import/", views_import.import_start, name="import"),
-    path("import/<int:pk>/", views_import.import_detail, name="import_detail"),
-    path("import/<int:pk>/run", views_import.import_run, name="import_run"),
-    path("import/<int:pk>/errors.csv", views_import.import_failed_rows, name="import_failed_rows"),
+    path("scoring/", scoring_views.scoring_page, name="scoring"),
+    path("scoring/progress", scoring_views.rescore_progress_view, name="scoring_progress"),
+    path("scoring/thresholds", scoring_views.thresholds_update, name="scoring_thresholds"),
+    path("scoring/rules/new", scoring_views.rule_edit, name="scoring_rule_new"),
+    path("scoring/rules/<int:pk>/", scoring_views.rule_edit, name="scoring_rule"),
+    path("scoring/groups/<int:pk>/", scoring_views.group_update, name="scoring_group"),
+    path("handoffs/", handoff_views.handoff_list, name="handoffs"),
+    path("handoffs/<int:pk>/touch", handoff_views.handoff_touch, name="handoff_touch"),
+    path("handoffs/<int:pk>/accept", handoff_views.handoff_accept_view, name="handoff_accept"),
+    path("handoffs/<int:pk>/reject", handoff_views.handoff_reject_view, name="handoff_reject"),
+    path("handoffs/<int:pk>/assign", handoff_views.handoff_assign_view, name="handoff_assign"),
+    path("handoffs/<int:pk>/undo", handoff_views.handoff_undo_view, name="handoff_undo"),
+    path("import/", import_views.import_start, name="import"),
+    path("import/<int:pk>/", import_views.import_detail, name="import_detail"),
+    path("import/<int:pk>/run", import_views.import_run, name="import_run"),
+    path("import/<int:pk>/errors.csv", import_views.import_failed_rows, name="import_failed_rows"),
+]
+
+capture_patterns = [
+    path("f/<slug:site_key>", capture_views.form_submit, name="form_submit"),
+    path("t/collect", capture_views.collect, name="collect"),
+    path("t/o/<str:token>.gif", capture_views.email_open, name="email_open"),
+    path("t/c/<str:token>", capture_views.email_click, name="email_click"),
+    path("u/<str:token>", privacy_views.unsubscribe, name="unsubscribe"),
+]
+
+urlpatterns = [
+    path("leads/", include((lead_patterns, "leads"))),
+    path("", include((capture_patterns, "capture"))),
 ]

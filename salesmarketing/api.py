@@ -10,12 +10,14 @@ from __future__ import annotations
 import functools
 import logging
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import re_path
+from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import HttpError
@@ -56,27 +58,10 @@ api = NinjaAPI(
 )
 
 
-def _register_routers() -> None:
-    """Each app adds its router in its own `api.py`; this is the one place they are mounted."""
-    import importlib
-
-    for module_name, prefix in (
-        ("leads.api", "/"),
-        ("leads.api_handoffs", "/"),
-        ("pipeline.api", "/"),
-        ("nurture.api", "/"),
-        ("kpis.api", "/"),
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        api.add_router(prefix, module.router)
-
-
-_register_routers()
+# Each app's router, by its import path: mounted when the root URLconf asks for the API's URLs, so this module
+# imports no app above it, and an app's api.py may import this one (require_scope) whichever is imported first.
+# An app's features add their routers to the app's own (leads.api's router includes leads.handoffs.api's).
+ROUTERS = ("leads.api.router", "pipeline.api.router", "nurture.api.router", "kpis.api.router")
 
 
 # --- API-wide error handling --------------------------------------------------------------------------
@@ -129,11 +114,22 @@ def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     return api.create_response(request, {"detail": "Internal error; it has been logged."}, status=500)
 
 
+def _too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    """Without this, Django answers an oversized body with its HTML 400 page (or a traceback under DEBUG)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return api.create_response(
+        request,
+        {"detail": f"The request body is larger than {limit:,} bytes; send fewer events per call."},
+        status=413,
+    )
+
+
 api.add_exception_handler(IntegrityError, _conflict)
 api.add_exception_handler(DataError, _unstorable)
 api.add_exception_handler(OverflowError, _unstorable)
 api.add_exception_handler(ObjectDoesNotExist, _gone)
 api.add_exception_handler(DjangoValidationError, _invalid)
+api.add_exception_handler(RequestDataTooBig, _too_large)
 api.add_exception_handler(Exception, _server_error)
 
 
@@ -147,6 +143,10 @@ def urls():
     """The API's URL patterns, exempt from the login redirect: the API answers 401 in JSON instead.
 
     A last catch-all answers JSON 404 for unknown paths, where Django would answer its HTML page."""
+    mounted = {router for _prefix, router in api._routers}
+    for path in ROUTERS:  # once: a URLconf loaded again (override_settings) finds them mounted
+        if import_string(path) not in mounted:
+            api.add_router("/", path)
     patterns, app_name, namespace = api.urls
     patterns = [*patterns, re_path(r"^(?P<rest>.*)$", _not_found, name="api-not-found")]
     for pattern in patterns:

@@ -7,6 +7,7 @@ class SalesmarketingConfig(AppConfig):
     verbose_name = _("Accounts and teams")
 
     def ready(self) -> None:
+        # In ready(), as Django asks: the admin site and our date helpers need the apps loaded. Not a cycle.
         from django.contrib import admin
 
         from salesmarketing.dates import limit_admin_dates

@@ -17,6 +17,8 @@ import socket
 
 from celery.beat import PersistentScheduler, ScheduleEntry
 from celery.schedules import crontab, schedule
+from django.db import close_old_connections, connection
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +62,8 @@ class ClaimingScheduler(PersistentScheduler):
     """Celery's default scheduler (schedule file and all), sending a due run only once this beat has claimed it."""
 
     def apply_async(self, entry: ScheduleEntry, producer=None, advance: bool = True, **kwargs):
-        from django.db import close_old_connections, connection
-        from django.utils import timezone
-
+        # Here, not at the top: beat loads this class from CELERY_BEAT_SCHEDULER before Django's apps are ready,
+        # and the services import models. Not a cycle (nothing imports beat but Celery and its test).
         from salesmarketing.services import periodic_run_claim, periodic_run_release
 
         if not connection.in_atomic_block:  # (a test's transaction)

@@ -24,6 +24,7 @@ from typing import Annotated, TypeVar
 
 from django import forms
 from django.core.exceptions import BadRequest, ValidationError
+from django.db import models
 from django.utils.translation import gettext as _
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
@@ -116,8 +117,6 @@ def limit_admin_dates(site) -> None:
     the admin's own widgets. Called from SalesmarketingConfig.ready(), after django.contrib.admin (first in
     INSTALLED_APPS) has imported every app's admin module; a ModelAdmin copies Django's defaults when it is
     registered, so its own copy is the one to change."""
-    from django.db import models
-
     for model_admin in site._registry.values():
         overrides = model_admin.formfield_overrides
         overrides.setdefault(models.DateField, {})["form_class"] = DateField

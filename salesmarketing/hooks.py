@@ -10,7 +10,7 @@ whatever is registered:
         from pipeline.services import deal_create_from_handoff
         hooks.register(hooks.HANDOFF_ACCEPTED, deal_create_from_handoff)
 
-    # leads/handoffs.py (the lower app)
+    # leads/handoffs/services.py (the lower app)
     deals = hooks.call(hooks.HANDOFF_ACCEPTED, handoff=handoff, by=by)
 
 `call` passes keyword arguments only and returns each function's result, in registration order (the order of
@@ -24,10 +24,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-# Accepting a handoff (leads.handoffs.handoff_accept, in its transaction): fn(*, handoff, by) -> the Deal created
+# Accepting a handoff (leads.handoffs.services.handoff_accept, in its transaction): fn(*, handoff, by) -> the Deal created
 # (or the existing one). Registered by pipeline.
 HANDOFF_ACCEPTED: Final = "handoff_accepted"
-# Undoing an acceptance seconds after it (leads.handoffs.handoff_decision_undo, in its transaction):
+# Undoing an acceptance seconds after it (leads.handoffs.services.handoff_decision_undo, in its transaction):
 # fn(*, handoff) -> None; removes what the acceptance made (the deal), or raises ValidationError to refuse the
 # undo (the deal was worked on meanwhile). Registered by pipeline.
 HANDOFF_ACCEPT_UNDONE: Final = "handoff_accept_undone"

@@ -263,7 +263,7 @@ SWEEP_STALE_SECONDS = env_int("SWEEP_STALE_SECONDS", 600)
 SWEEP_LOOKBACK_HOURS = env_int("SWEEP_LOOKBACK_HOURS", 48)
 RESCORE_BATCH_SIZE = env_int("RESCORE_BATCH_SIZE", 20_000)  # lead ids per full-rescore batch task
 # How long a realtime task (an event's scoring, a handoff's assignment) waits for a lead row that bulk work holds
-# before it steps back and is retried (leads.tasks._not_waiting_on_bulk_locks; PostgreSQL only).
+# before it steps back and is retried (leads.bulk.not_waiting_on_bulk_locks; PostgreSQL only).
 REALTIME_LOCK_TIMEOUT_MS = env_int("REALTIME_LOCK_TIMEOUT_MS", 1000)
 # Named queues, so that a hot lead never waits behind bulk work: `realtime` (an event batch's scoring, the MQL flip
 # and handoff, assignment, SLA checks, notifications; small, latency-bound), `bulk` (rescores, attribution, KPI

@@ -4,7 +4,6 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from kpis import views as kpis_views
 from salesmarketing import api, views
 from salesmarketing.security import ThrottledAuthenticationForm
 
@@ -13,8 +12,8 @@ handler403 = "salesmarketing.views.permission_denied"
 handler404 = "salesmarketing.views.page_not_found"
 handler500 = "salesmarketing.views.server_error"
 
+# Each app's URLs are included by name (a string), so this module imports none of the apps above it.
 urlpatterns = [
-    path("", kpis_views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read", views.notifications_read, name="notifications_read"),
@@ -29,13 +28,12 @@ urlpatterns = [
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
-    path("leads/", include("leads.urls")),
+    path("", include("leads.urls")),  # /leads/… and the public capture URLs (/f/, /t/, /u/)
     path("campaigns/", include("campaigns.urls")),
     path("pipeline/", include("pipeline.urls")),
     path("nurture/", include("nurture.urls")),
-    path("kpis/", include("kpis.urls")),
+    path("", include("kpis.urls")),  # the dashboard at / and /kpis/…
     path("api/v1/", api.urls()),
     path("settings/api-keys/", include("salesmarketing.views_api_keys")),
-    path("", include("leads.urls_public")),
     path("admin/", admin.site.urls),
 ]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
@@ -52,8 +53,6 @@ def healthz(request: HtmxHttpRequest) -> JsonResponse:
 
     if settings.REDIS_URL:
         try:
-            import redis
-
             redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1).ping()
             checks["broker"] = "ok"
         except Exception as exc:

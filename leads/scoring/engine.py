@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
+from leads.models import ScoringGroup, ScoringRule
+
 ENGAGEMENT = "engagement"
 FIT = "fit"
 
@@ -96,8 +98,6 @@ def _fit_rows_sql(sql: dict[str, str], lead_filter: LeadFilter) -> tuple[str, li
     becomes its own simple predicate over them (`title LIKE '%部長%'`, `industry IN (…)`), joined by UNION ALL,
     so no lead is tested against rules of other fields and lists are compared by equality.
     """
-    from leads.models import ScoringRule
-
     where, params = lead_filter.sql("l.id")
     domain = sql["domain"].format("l.email")
     branches: list[str] = []
@@ -223,8 +223,6 @@ class Contribution:
 
 def explain(lead_ids: list[int], *, now: dt.datetime | None = None) -> dict[int, list[Contribution]]:
     """Every rule that gave each lead points, with how many matches and points (before group caps), biggest first."""
-    from leads.models import ScoringGroup, ScoringRule
-
     if not lead_ids:
         return {}
     now = now or timezone.now()
@@ -264,8 +262,6 @@ def explain(lead_ids: list[int], *, now: dt.datetime | None = None) -> dict[int,
 def touch_points(lead_id: int, *, now: dt.datetime | None = None) -> list[dict]:
     """Each touch-rule match of one lead, undecayed (occurred_at, pts, half_life, rule_id, group_id, cap):
     enough to draw the lead's engagement over time."""
-    from leads.models import ScoringRule
-
     sql = _sql(connection.vendor)
     statement, params = _engagement_rows_sql(
         sql, LeadFilter(ids=(lead_id,)), now or timezone.now(), decayed=False

@@ -9,10 +9,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from leads.choices import LifecycleStage
-from leads.models import Handoff, Lead, RescoreBatch, RescoreRun, ScoringConfig
+from leads.models import Handoff, Lead, RescoreBatch, RescoreRun, ScoringConfig, ScoringGroup, ScoringRule
 from leads.scoring.engine import LeadFilter, explain, score_leads
+from salesmarketing.celery import queue_task
 
 # Lead ids per batch task: a few seconds of SQL each at design scale (the default 20,000).
 RESCORE_BATCH_SIZE = settings.RESCORE_BATCH_SIZE
@@ -85,9 +87,7 @@ def _qualify(lead_filter: LeadFilter, *, now: dt.datetime) -> list[int]:
 
 def _assign_after_commit(handoff_ids: list[int]) -> Callable[[], None]:
     def enqueue_assign() -> None:  # named: Django logs a failed robust callback by its __qualname__
-        from leads.tasks import assign_handoffs
-
-        assign_handoffs.delay(handoff_ids)
+        queue_task("leads.tasks.assign_handoffs", handoff_ids)
 
     return enqueue_assign
 
@@ -123,10 +123,16 @@ def rescore_start(*, reason: str) -> RescoreRun:
             run.finished_at = timezone.now()
         run.save(update_fields=["total_batches", "finished_at"])
         batch_ids = [b.pk for b in RescoreBatch.objects.filter(run=run).order_by("first_id")]
-        from leads.tasks import rescore_batch
-
-        transaction.on_commit(lambda: [rescore_batch.delay(batch_id) for batch_id in batch_ids], robust=True)
+        transaction.on_commit(_rescore_after_commit(batch_ids), robust=True)
     return run
+
+
+def _rescore_after_commit(batch_ids: list[int]) -> Callable[[], None]:
+    def enqueue_rescore() -> None:  # named: Django logs a failed robust callback by its __qualname__
+        for batch_id in batch_ids:
+            queue_task("leads.tasks.rescore_batch", batch_id)
+
+    return enqueue_rescore
 
 
 def rescore_batch_run(*, batch_id: int, now: dt.datetime | None = None) -> bool:
@@ -160,8 +166,37 @@ def rescore_progress() -> dict | None:
     return {"run": run, "done": done, "total": run.total_batches, "finished": run.finished_at is not None}
 
 
+# --- Edits to the scoring model (the scoring page) ----------------------------------------------------------
+# Each saves what the page's form validated and changes the model's version in one transaction; the rescore it
+# starts is queued after commit.
+
+
+def scoring_thresholds_save(*, config: ScoringConfig, by) -> RescoreRun:
+    """Save the MQL thresholds set on `config` (the form's unsaved instance) and rescore everyone."""
+    with transaction.atomic():
+        config.save()
+        return scoring_changed(by=by, reason=gettext("thresholds changed"))
+
+
+def scoring_rule_save(*, rule: ScoringRule, by) -> ScoringRule:
+    """Save a new or edited rule (the form's unsaved instance) and rescore everyone."""
+    with transaction.atomic():
+        rule.save()
+        scoring_changed(by=by, reason=gettext("rule “%(name)s” saved") % {"name": rule.name})
+    return rule
+
+
+def scoring_group_save(*, group: ScoringGroup, by) -> ScoringGroup:
+    """Save a group's name and cap (the form's unsaved instance) and rescore everyone."""
+    with transaction.atomic():
+        group.save()
+        scoring_changed(by=by, reason=gettext("group “%(name)s” changed") % {"name": group.name})
+    return group
+
+
 def scoring_changed(*, by, reason: str) -> RescoreRun:
-    """Rules or thresholds changed: move the model's version and rescore everyone in the background."""
+    """Rules or thresholds changed: move the model's version and rescore everyone in the background. The one
+    caller is the saves above (and data fixes in the shell)."""
     config = ScoringConfig.get()
     ScoringConfig.objects.filter(pk=config.pk).update(
         version=config.version + 1, updated_by=by, updated_at=timezone.now()

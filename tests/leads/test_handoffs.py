@@ -18,9 +18,9 @@ from leads.handoffs import (
     handoff_reject,
     lead_first_touched,
 )
+from leads.handoffs.sla import add_business_hours, business_hours_between
 from leads.models import AssignmentLog, Campaign, Handoff, Lead, TerritoryRule
 from leads.services import company_resolve, lead_upsert
-from leads.sla import add_business_hours, business_hours_between
 from leads.tasks import sla_check
 from salesmarketing.models import Notification, User
 from tests.salesmarketing.factories import TeamFactory, UserFactory

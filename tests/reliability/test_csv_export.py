@@ -13,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from leads.export import BUFFER_SIZE, csv_safe
 from leads.models import Lead
+from leads.privacy.export import BUFFER_SIZE, csv_safe
 from tests.leads.factories import make_lead
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,6 @@ ROOT_PACKAGES = ("salesmarketing", "leads", "campaigns", "pipeline", "nurture", 
 KNOWN_CYCLES: list[frozenset[str]] = [
     # attribution's sweep rematches personas, and personas call back into attribution
     frozenset({"campaigns.attribution", "campaigns.attribution.sweep", "campaigns.personas"}),
-    frozenset({"leads.scoring.services", "leads.tasks"}),  # scoring queues tasks; tasks call scoring
     frozenset({"campaigns.services", "campaigns.tasks"}),  # services queue tasks; tasks call services
     frozenset({"kpis.registry", "kpis.registry.engine"}),  # the package re-exports the engine, which reads it
 ]

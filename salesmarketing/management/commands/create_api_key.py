@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_slug
+from django.utils.text import slugify
 
 from salesmarketing.models import ApiKey, User
 from salesmarketing.services import api_key_create
@@ -36,8 +37,6 @@ class Command(BaseCommand):
     def handle(
         self, *args, name: str, source: str | None, scopes: list[str] | None, user: str | None, **options
     ):
-        from django.utils.text import slugify
-
         name = name.strip()
         if not name:
             raise CommandError("The name must not be empty.")

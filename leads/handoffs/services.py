@@ -16,8 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leads.choices import LifecycleStage
+from leads.handoffs.sla import add_business_hours
 from leads.models import AssignmentLog, Handoff, Lead, TerritoryRule
-from leads.sla import add_business_hours
 from salesmarketing import hooks
 from salesmarketing.models import Team, User
 from salesmarketing.services import notification_send

@@ -53,7 +53,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from leads.choices import LeadSource, TouchType
-from leads.models import AssignmentLog, ErasureRecord, Handoff, ImportJob, Lead, Touch
+from leads.ingest import events_ingest
+from leads.models import AssignmentLog, Company, ErasureRecord, Handoff, ImportJob, Lead, Touch
 from leads.scoring.engine import explain
 from leads.services import normalize_email
 from salesmarketing import hooks
@@ -82,110 +83,125 @@ def can_manage_personal_data(user) -> bool:
 
 def lead_export(*, lead: Lead) -> dict[str, Any]:
     """Everything held about the lead, as one JSON-ready document (ids, times in ISO 8601 with offset)."""
-    company = lead.company
-    handoffs = list(lead.handoffs.select_related("owner", "team", "campaign").prefetch_related("assignments"))
     document: dict[str, Any] = {
         "format": "salesmarketing.lead-export",
         "version": EXPORT_FORMAT_VERSION,
         "exported_at": timezone.now(),
-        "lead": {
-            "id": lead.pk,
-            "email": lead.email,
-            "name": lead.name,
-            "name_kana": lead.name_kana,
-            "title": lead.title,
-            "department": lead.department,
-            "phone": lead.phone,
-            "source": lead.source,
-            "lifecycle_stage": lead.lifecycle_stage,
-            "awareness_stage": lead.awareness_stage,
-            "owner": str(lead.owner) if lead.owner_id else None,
-            "persona": str(lead.persona) if lead.persona_id else None,
-            "first_touch_campaign": str(lead.first_touch_campaign) if lead.first_touch_campaign_id else None,
-            "mql_at": lead.mql_at,
-            "recycled_at": lead.recycled_at,
-            "last_touch_at": lead.last_touch_at,
-            "created_at": lead.created_at,
-            "updated_at": lead.updated_at,
-        },
-        "company": (
-            {
-                "name": company.name,
-                "domain": company.domain,
-                "industry": company.industry,
-                "employee_count": company.employee_count,
-                "prefecture": company.prefecture,
-            }
-            if company
-            else None
-        ),
-        "consent": {
-            "consent_email": lead.consent_email,
-            "unsubscribed_at": lead.unsubscribed_at,
-            "may_receive_marketing_email": lead.consent_email and lead.unsubscribed_at is None,
-        },
-        "scores": {
-            "fit": lead.fit_score,
-            "engagement": lead.engagement_score,
-            "total": lead.total_score,
-            "scored_at": lead.scored_at,
-            "rules": [
-                {
-                    "rule": c.name,
-                    "axis": c.kind,
-                    "matches": c.matches,
-                    "points": c.points,
-                    "counted": c.counted,
-                }
-                for c in explain([lead.pk])[lead.pk]
-            ],
-        },
+        "lead": _lead_section(lead),
+        "company": _company_section(lead.company),
+        "consent": _consent_section(lead),
+        "scores": _scores_section(lead),
         "browsers": list(lead.visitors.order_by("pk").values("visitor_id", "first_seen_at", "identified_at")),
-        "touches": [
-            {
-                "type": t.type,
-                "occurred_at": t.occurred_at,
-                "url": t.url,
-                "utm": {
-                    k: v
-                    for k, v in (
-                        ("source", t.utm_source),
-                        ("medium", t.utm_medium),
-                        ("campaign", t.utm_campaign),
-                        ("content", t.utm_content),
-                        ("term", t.utm_term),
-                    )
-                    if v
-                },
-                "campaign": str(t.campaign) if t.campaign_id else None,
-                "properties": t.properties,
-                "source": t.source,
-            }
-            for t in lead.touches.select_related("campaign").order_by("occurred_at", "id")
-        ],
-        "handoffs": [
-            {
-                "id": h.pk,
-                "state": h.state,
-                "rep": str(h.owner) if h.owner_id else None,
-                "team": str(h.team) if h.team_id else None,
-                "score_at_handoff": h.score_at_handoff,
-                "reason": h.reason,
-                "mql_at": h.mql_at,
-                "first_touch_at": h.first_touch_at,
-                "decided_at": h.decided_at,
-                "reject_reason": h.reject_reason,
-                "reject_note": h.reject_note,
-                "assignments": [{"at": a.created_at, "reason": a.reason} for a in h.assignments.all()],
-            }
-            for h in handoffs
-        ],
+        "touches": _touches_section(lead),
+        "handoffs": _handoffs_section(lead),
         "activities": [],
         "deals": [],
     }
     for section in hooks.call(hooks.LEAD_EXPORTING, lead=lead):
         document.update(section)
     return document
+
+
+def _lead_section(lead: Lead) -> dict[str, Any]:
+    return {
+        "id": lead.pk,
+        "email": lead.email,
+        "name": lead.name,
+        "name_kana": lead.name_kana,
+        "title": lead.title,
+        "department": lead.department,
+        "phone": lead.phone,
+        "source": lead.source,
+        "lifecycle_stage": lead.lifecycle_stage,
+        "awareness_stage": lead.awareness_stage,
+        "owner": str(lead.owner) if lead.owner_id else None,
+        "persona": str(lead.persona) if lead.persona_id else None,
+        "first_touch_campaign": str(lead.first_touch_campaign) if lead.first_touch_campaign_id else None,
+        "mql_at": lead.mql_at,
+        "recycled_at": lead.recycled_at,
+        "last_touch_at": lead.last_touch_at,
+        "created_at": lead.created_at,
+        "updated_at": lead.updated_at,
+    }
+
+
+def _company_section(company: Company | None) -> dict[str, Any] | None:
+    if company is None:
+        return None
+    return {
+        "name": company.name,
+        "domain": company.domain,
+        "industry": company.industry,
+        "employee_count": company.employee_count,
+        "prefecture": company.prefecture,
+    }
+
+
+def _consent_section(lead: Lead) -> dict[str, Any]:
+    return {
+        "consent_email": lead.consent_email,
+        "unsubscribed_at": lead.unsubscribed_at,
+        "may_receive_marketing_email": lead.consent_email and lead.unsubscribed_at is None,
+    }
+
+
+def _scores_section(lead: Lead) -> dict[str, Any]:
+    return {
+        "fit": lead.fit_score,
+        "engagement": lead.engagement_score,
+        "total": lead.total_score,
+        "scored_at": lead.scored_at,
+        "rules": [
+            {"rule": c.name, "axis": c.kind, "matches": c.matches, "points": c.points, "counted": c.counted}
+            for c in explain([lead.pk])[lead.pk]
+        ],
+    }
+
+
+def _touches_section(lead: Lead) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": t.type,
+            "occurred_at": t.occurred_at,
+            "url": t.url,
+            "utm": {
+                k: v
+                for k, v in (
+                    ("source", t.utm_source),
+                    ("medium", t.utm_medium),
+                    ("campaign", t.utm_campaign),
+                    ("content", t.utm_content),
+                    ("term", t.utm_term),
+                )
+                if v
+            },
+            "campaign": str(t.campaign) if t.campaign_id else None,
+            "properties": t.properties,
+            "source": t.source,
+        }
+        for t in lead.touches.select_related("campaign").order_by("occurred_at", "id")
+    ]
+
+
+def _handoffs_section(lead: Lead) -> list[dict[str, Any]]:
+    handoffs = lead.handoffs.select_related("owner", "team", "campaign").prefetch_related("assignments")
+    return [
+        {
+            "id": h.pk,
+            "state": h.state,
+            "rep": str(h.owner) if h.owner_id else None,
+            "team": str(h.team) if h.team_id else None,
+            "score_at_handoff": h.score_at_handoff,
+            "reason": h.reason,
+            "mql_at": h.mql_at,
+            "first_touch_at": h.first_touch_at,
+            "decided_at": h.decided_at,
+            "reject_reason": h.reject_reason,
+            "reject_note": h.reject_note,
+            "assignments": [{"at": a.created_at, "reason": a.reason} for a in h.assignments.all()],
+        }
+        for h in handoffs
+    ]
 
 
 def lead_export_json(*, lead: Lead) -> str:
@@ -205,36 +221,49 @@ def lead_erase(*, lead: Lead, by=None, via: str = ErasureRecord.Via.WEB) -> Eras
     Raises Lead.DoesNotExist when a concurrent request erased it first (the row lock makes the second wait)."""
     with transaction.atomic():
         lead = Lead.objects.select_for_update().get(pk=lead.pk)
-        now = timezone.now()
-        counts: dict[str, int] = {}
         visitor_ids = list(lead.visitors.values_list("visitor_id", flat=True))
         mentions = _mentions(lead, visitor_ids)
         scrub = _scrubber(mentions)
-
-        # The apps that build on leads scrub their own rows first (deals detached, attribution credits, the
-        # visitor roll-up, their free text), while the lead and its touches are still there to find them by.
-        for app_counts in hooks.call(
-            hooks.LEAD_ERASING, lead=lead, visitor_ids=visitor_ids, mentions=mentions, scrub=scrub, now=now
-        ):
-            for kind, changed in app_counts.items():
-                counts[kind] = counts.get(kind, 0) + changed
-
-        touches = Touch.objects.filter(Q(lead=lead) | Q(lead__isnull=True, visitor_id__in=visitor_ids))
-        counts["touches"] = touches.delete()[0]
-        counts["handoffs"] = lead.handoffs.count()
-        counts["notifications"] = _notifications_naming(lead, mentions).delete()[0]
-        counts["import_files_emptied"] = _import_files_emptied(lead.email)
-        # Free text people wrote anywhere else (another deal's note, a to-do, a meeting's action item, the admin's
-        # change history) may quote the person too: those rows stay, without the quote.
-        counts["texts_scrubbed"] = counts.get("texts_scrubbed", 0) + sum(
-            scrub_texts(model, fields, mentions, scrub) for model, fields in FREE_TEXT_FIELDS
-        )
-
+        counts = _higher_apps_scrubbed(lead, visitor_ids, mentions, scrub)
+        _own_rows_erased(lead, visitor_ids, mentions, scrub, counts)
         record = ErasureRecord.objects.create(
             lead_id=lead.pk, email_sha256=email_sha256(lead.email), erased_by=by, via=via, counts=counts
         )
         lead.delete()  # the visitors, handoffs and their assignment log go with it (on_delete=CASCADE)
     return record
+
+
+def _higher_apps_scrubbed(lead: Lead, visitor_ids: list[str], mentions: list[str], scrub) -> dict[str, int]:
+    """The apps that build on leads scrub their own rows first (deals detached, attribution credits, the visitor
+    roll-up, their free text), while the lead and its touches are still there to find them by. Their counts."""
+    counts: dict[str, int] = {}
+    for app_counts in hooks.call(
+        hooks.LEAD_ERASING,
+        lead=lead,
+        visitor_ids=visitor_ids,
+        mentions=mentions,
+        scrub=scrub,
+        now=timezone.now(),
+    ):
+        for kind, changed in app_counts.items():
+            counts[kind] = counts.get(kind, 0) + changed
+    return counts
+
+
+def _own_rows_erased(
+    lead: Lead, visitor_ids: list[str], mentions: list[str], scrub, counts: dict[str, int]
+) -> None:
+    """Leads' own rows about the person (the lead row itself goes last, with its audit record); adds to `counts`."""
+    touches = Touch.objects.filter(Q(lead=lead) | Q(lead__isnull=True, visitor_id__in=visitor_ids))
+    counts["touches"] = touches.delete()[0]
+    counts["handoffs"] = lead.handoffs.count()
+    counts["notifications"] = _notifications_naming(lead, mentions).delete()[0]
+    counts["import_files_emptied"] = _import_files_emptied(lead.email)
+    # Free text people wrote anywhere else (another deal's note, a to-do, a meeting's action item, the admin's
+    # change history) may quote the person too: those rows stay, without the quote.
+    counts["texts_scrubbed"] = counts.get("texts_scrubbed", 0) + sum(
+        scrub_texts(model, fields, mentions, scrub) for model, fields in FREE_TEXT_FIELDS
+    )
 
 
 # Text columns that people write and that may quote a lead by name, email or phone, by model: every row that holds
@@ -280,15 +309,15 @@ def scrub_texts(model: type[models.Model], fields: tuple[str, ...], mentions: li
         for mention in mentions:
             condition |= Q(**{f"{field}__icontains": mention})
     changed = 0
-    for row in model.objects.filter(condition).order_by("pk").values("pk", *fields):
+    for row in model._default_manager.filter(condition).order_by("pk").values("pk", *fields):
         update = {}
         for field in fields:
             text = scrub(row[field] or "")
             if text != (row[field] or ""):
-                max_length = model._meta.get_field(field).max_length
+                max_length = getattr(model._meta.get_field(field), "max_length", None)
                 update[field] = text[:max_length] if max_length else text
         if update:
-            changed += model.objects.filter(pk=row["pk"]).update(**update)
+            changed += model._default_manager.filter(pk=row["pk"]).update(**update)
     return changed
 
 
@@ -338,8 +367,6 @@ def lead_unsubscribe(
     """Record the unsubscribe as a touch (through the one ingest path, so it shows on the timeline and sets
     `unsubscribed_at` and consent off). Idempotent: a second request for the same lead the same day changes nothing.
     Returns False when the lead no longer exists (erased: there is nobody left to email)."""
-    from leads.ingest import events_ingest
-
     if not Lead.objects.filter(pk=lead_id).exists():
         return False
     # One per lead and day: a double click is one touch, while a lead re-subscribed by hand can opt out again.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -14,7 +13,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from leads.models import ScoringConfig, ScoringGroup, ScoringRule
 from leads.scoring.forms import GroupCapForm, RuleForm, ThresholdForm
 from leads.scoring.selectors import calibration, scoring_overview
-from leads.scoring.services import rescore_progress, scoring_changed
+from leads.scoring.services import (
+    rescore_progress,
+    scoring_group_save,
+    scoring_rule_save,
+    scoring_thresholds_save,
+)
 from salesmarketing.htmx import HtmxHttpRequest
 from salesmarketing.models import User
 
@@ -48,9 +52,7 @@ def thresholds_update(request: HtmxHttpRequest) -> HttpResponse:
     _require_editor(request.user)
     form = ThresholdForm(request.POST, instance=ScoringConfig.get())
     if form.is_valid():
-        with transaction.atomic():
-            form.save()
-            scoring_changed(by=request.user, reason=_("thresholds changed"))
+        scoring_thresholds_save(config=form.save(commit=False), by=request.user)
         messages.success(request, _("Thresholds saved; leads are being rescored."))
         return redirect("leads:scoring")
     context = {
@@ -70,9 +72,7 @@ def rule_edit(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
     initial = {"kind": request.GET.get("kind", "engagement")} if rule is None else {}
     form = RuleForm(request.POST or None, instance=rule, initial=initial)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            saved = form.save()
-            scoring_changed(by=request.user, reason=_("rule “%(name)s” saved") % {"name": saved.name})
+        scoring_rule_save(rule=form.save(commit=False), by=request.user)
         messages.success(request, _("Rule saved; leads are being rescored."))
         return redirect("leads:scoring")
     return render(
@@ -86,9 +86,7 @@ def group_update(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     group = get_object_or_404(ScoringGroup, pk=pk)
     form = GroupCapForm(request.POST, instance=group)
     if form.is_valid():
-        with transaction.atomic():
-            form.save()
-            scoring_changed(by=request.user, reason=_("group “%(name)s” changed") % {"name": group.name})
+        scoring_group_save(group=form.save(commit=False), by=request.user)
         messages.success(request, _("Group saved; leads are being rescored."))
     else:
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))

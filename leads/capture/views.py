@@ -1,39 +1,42 @@
 """Public capture endpoints: web forms posted from customers' sites, the tracking snippet's page views, and the
 email open pixel and click redirect. No login, no CSRF token (other sites post here), rate limited per IP.
 
-Every write goes through leads.ingest.events_ingest, so replays, visitor stitching and campaign links behave
-exactly as in the API.
+The views check the request (method, origin, rate, size) and answer; the writes are leads.capture.services, over
+leads.ingest.events_ingest, so replays, visitor stitching and campaign links behave exactly as in the API.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import time
 import uuid
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from leads.choices import LeadSource, TouchType
-from leads.forms import HONEYPOT_FIELD, PublicLeadForm
-from leads.ingest import events_ingest
+from leads.capture.forms import HONEYPOT_FIELD, PublicLeadForm
+from leads.capture.services import (
+    email_click_record,
+    email_open_record,
+    form_submission_record,
+    page_view_record,
+)
 from leads.models import FormEndpoint
 from leads.tracking import CLICK_SALT, OPEN_SALT, is_http_url, read_token, url_hash
+from salesmarketing.forms import add_service_errors
 from salesmarketing.security import client_ip
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 COLLECT_MAX_BYTES = 16 * 1024
-UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 
 
 def _limit(name: str, default: int) -> int:
@@ -108,18 +111,11 @@ def _cors(response: HttpResponse, origin: str) -> HttpResponse:
     return response
 
 
-@csrf_exempt
-@login_not_required
-@never_cache
-def form_submit(request: HttpRequest, site_key: str) -> HttpResponse:
-    """`POST /f/<site key>`: create or update the lead and record the submission, then redirect (303) or
-    answer JSON. Invalid input gets a 400 that shows every value sent, so nothing typed is lost."""
-    endpoint = FormEndpoint.objects.filter(site_key=site_key, is_active=True).first()
-    origin = request.headers.get("Origin") or _origin_of(request.headers.get("Referer", ""))
-    own_origin = f"{request.scheme}://{request.get_host()}"
-    allowed = endpoint is not None and (not origin or origin == own_origin or endpoint.allows_origin(origin))
-    cors_origin = origin if allowed and origin and origin != own_origin else ""
-
+def _form_refusal(
+    request: HttpRequest, endpoint: FormEndpoint | None, *, origin: str, allowed: bool, cors_origin: str
+) -> HttpResponse | None:
+    """The answer for a request the form does not take (preflight, wrong method, unknown form, foreign site,
+    too many posts), or None."""
     if request.method == "OPTIONS":
         return _cors(HttpResponse(status=204 if allowed else 403), cors_origin)
     if request.method != "POST":
@@ -140,6 +136,24 @@ def form_submit(request: HttpRequest, site_key: str) -> HttpResponse:
         response["Retry-After"] = "60"
         return _cors(response, cors_origin)
 
+    return None
+
+
+@csrf_exempt
+@login_not_required
+@never_cache
+def form_submit(request: HttpRequest, site_key: str) -> HttpResponse:
+    """`POST /f/<site key>`: create or update the lead and record the submission, then redirect (303) or
+    answer JSON. Invalid input gets a 400 that shows every value sent, so nothing typed is lost."""
+    endpoint = FormEndpoint.objects.filter(site_key=site_key, is_active=True).first()
+    origin = request.headers.get("Origin") or _origin_of(request.headers.get("Referer", ""))
+    own_origin = f"{request.scheme}://{request.get_host()}"
+    allowed = endpoint is not None and (not origin or origin == own_origin or endpoint.allows_origin(origin))
+    cors_origin = origin if allowed and origin and origin != own_origin else ""
+
+    refusal = _form_refusal(request, endpoint, origin=origin, allowed=allowed, cors_origin=cors_origin)
+    if refusal is not None:
+        return refusal
     try:
         data = _submitted_data(request)
     except (RequestDataTooBig, TooManyFieldsSent):
@@ -156,44 +170,20 @@ def form_submit(request: HttpRequest, site_key: str) -> HttpResponse:
         return _cors(_form_success(request, endpoint), cors_origin)
 
     form = PublicLeadForm(data)
-    if not form.is_valid():
-        return _cors(
-            _form_answer(request, endpoint, status=400, errors=_plain(form), form=form),
-            cors_origin,
-        )
-    if not form.cleaned_data["sm_vid"] and request.COOKIES.get("sm_vid"):
-        # The form lives on our own domain, so the tracking cookie came along.
-        form.cleaned_data["sm_vid"] = request.COOKIES["sm_vid"][:64]
-    submission = form.cleaned_data["sm_sid"] or uuid.uuid4().hex
-    event = form.to_event(
-        event_id=f"submission:{submission}",
-        touch_type=endpoint.touch_type,
-        referer=request.headers.get("Referer", ""),
-    )
-    if form.cleaned_data["sm_vid"] and "visitor_id" not in event:
-        event["visitor_id"] = form.cleaned_data["sm_vid"]
-    result = events_ingest(
-        events=[event],
-        source=f"form:{endpoint.pk}",
-        lead_source=endpoint.lead_source,
-        campaign_id=endpoint.campaign_id,
-    )
-    if result.rejected:
-        errors = result.rejected[0].errors
-        if "visitor_id" in errors:  # a mangled cookie is no reason to lose the submission
-            event.pop("visitor_id")
-            result = events_ingest(
-                events=[event],
-                source=f"form:{endpoint.pk}",
-                lead_source=endpoint.lead_source,
-                campaign_id=endpoint.campaign_id,
+    if form.is_valid():
+        try:
+            duplicate = form_submission_record(
+                endpoint=endpoint,
+                form=form,
+                submission_id=form.cleaned_data["sm_sid"] or uuid.uuid4().hex,
+                referer=request.headers.get("Referer", ""),
+                cookie_visitor_id=request.COOKIES.get("sm_vid", ""),
             )
-        if result.rejected:
-            return _cors(
-                _form_answer(request, endpoint, status=400, errors=result.rejected[0].errors, form=form),
-                cors_origin,
-            )
-    return _cors(_form_success(request, endpoint, duplicate=result.duplicates > 0), cors_origin)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            return _cors(_form_success(request, endpoint, duplicate=duplicate), cors_origin)
+    return _cors(_form_answer(request, endpoint, status=400, errors=_plain(form), form=form), cors_origin)
 
 
 def _plain(form: PublicLeadForm) -> dict[str, list[str]]:
@@ -205,8 +195,6 @@ def _plain(form: PublicLeadForm) -> dict[str, list[str]]:
 def _submitted_data(request: HttpRequest):
     if request.content_type == "application/json":
         payload = _json_object(request.body)
-        from django.http import QueryDict
-
         data = QueryDict(mutable=True)
         for key, value in payload.items():
             for item in value if isinstance(value, list) else [value]:
@@ -259,43 +247,11 @@ def collect(request: HttpRequest) -> HttpResponse:
     except ValueError:
         return JsonResponse({"detail": _("The request body is not a JSON object.")}, status=400)
 
-    errors: dict[str, list[str]] = {}
-    if data.get("type", TouchType.PAGE_VIEW) != TouchType.PAGE_VIEW:
-        errors["type"] = [_("Only page views are collected from browsers.")]
-    url = str(data.get("url") or "")
-    if not is_http_url(url):
-        errors["url"] = [_("Send the page's http(s) URL.")]
-    visitor_id = str(data.get("vid") or "")
-    event_id = str(data.get("eid") or "")
-    if event_id and (len(event_id) > 40 or not all(c.isalnum() or c in "-_" for c in event_id)):
-        errors["eid"] = [_("Not a valid event id.")]
-    if errors:
-        return JsonResponse({"errors": errors}, status=400)
-
-    utm = {name: str(data.get(name) or "")[:100] for name in UTM_FIELDS}
-    query = parse_qs(urlsplit(url).query)
-    for name in UTM_FIELDS:
-        if not utm[name] and query.get(name):
-            utm[name] = query[name][0][:100]
-    # A random id from the snippet makes a reload a new view; without one, repeats within a minute are one view.
-    key = event_id or f"{hashlib.sha256(url.encode()).hexdigest()[:16]}:{int(time.time() // 60)}"
-    properties = {
-        name: str(data.get(field))[:limit]
-        for name, field, limit in (("referrer", "ref", 2048), ("title", "title", 300))
-        if data.get(field)
-    }
-    event = {
-        "id": f"{visitor_id}:{key}",
-        "type": TouchType.PAGE_VIEW,
-        "visitor_id": visitor_id,
-        "url": url,
-        "properties": properties,
-        **{name: value for name, value in utm.items() if value},
-    }
-    result = events_ingest(events=[event], source="web", lead_source=LeadSource.TRACKING)
-    if result.rejected:
+    try:
+        page_view_record(data=data)
+    except ValidationError as exc:
         return JsonResponse(
-            {"errors": result.rejected[0].errors}, status=400, json_dumps_params={"ensure_ascii": False}
+            {"errors": exc.message_dict}, status=400, json_dumps_params={"ensure_ascii": False}
         )
     if request.method == "GET":
         return HttpResponse(GIF, content_type="image/gif")
@@ -324,19 +280,7 @@ def email_open(request: HttpRequest, token: str) -> HttpResponse:
     # fetch images for many recipients from a few proxy addresses.
     payload = read_token(token, salt=OPEN_SALT)
     if payload is not None:
-        events_ingest(
-            events=[
-                {
-                    "id": f"open:{payload.lead_id}:{payload.message_id}",
-                    "type": TouchType.EMAIL_OPEN,
-                    "lead_id": payload.lead_id,
-                    "properties": {"message": payload.message_id},
-                }
-            ],
-            source="email",
-            lead_source=LeadSource.OTHER,
-            campaign_id=payload.campaign_id,
-        )
+        email_open_record(token=payload)
     response = HttpResponse(GIF, content_type="image/gif")
     response["Cache-Control"] = "no-store, private"
     return response
@@ -352,22 +296,5 @@ def email_click(request: HttpRequest, token: str) -> HttpResponse:
     if payload is None or not is_http_url(target) or payload.url_hash != url_hash(target):
         return render(request, "leads/public_form.html", {"bad_link": True}, status=400)
     # Like the pixel, no rate limit: a signed link records at most one click per hour.
-    query = parse_qs(urlsplit(target).query)
-    utm = {name: query[name][0][:100] for name in UTM_FIELDS if query.get(name)}
-    hour = int(time.time() // 3600)
-    events_ingest(
-        events=[
-            {
-                "id": f"click:{payload.lead_id}:{payload.message_id}:{payload.url_hash[:16]}:{hour}",
-                "type": TouchType.EMAIL_CLICK,
-                "lead_id": payload.lead_id,
-                "url": target,
-                "properties": {"message": payload.message_id},
-                **utm,
-            }
-        ],
-        source="email",
-        lead_source=LeadSource.OTHER,
-        campaign_id=payload.campaign_id,
-    )
+    email_click_record(token=payload, url=target)
     return HttpResponseRedirect(target)

@@ -14,7 +14,6 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from leads.forms import ImportMappingForm, ImportUploadForm
 from leads.importing import (
     ImportAlreadyStarted,
     ImportFileError,
@@ -24,6 +23,7 @@ from leads.importing import (
     import_job_run,
     preview_rows,
 )
+from leads.importing.forms import ImportMappingForm, ImportUploadForm
 from leads.models import ImportJob
 from salesmarketing.htmx import HtmxHttpRequest
 from salesmarketing.models import User

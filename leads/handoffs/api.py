@@ -14,10 +14,10 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from pydantic import ConfigDict
 
-from leads.handoffs import HandoffConflict, handoff_accept, handoff_reject
+from leads.handoffs.selectors import handoffs_actionable_by, handoffs_visible_to
+from leads.handoffs.services import HandoffConflict, handoff_accept, handoff_reject
 from leads.ingest import Text
 from leads.models import Handoff
-from leads.selectors import handoffs_actionable_by, handoffs_visible_to
 from salesmarketing.api import require_scope
 from salesmarketing.models import ApiKey
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, QueryDict
@@ -17,18 +16,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from leads.handoffs import (
-    UNDO_SECONDS,
-    HandoffConflict,
-    handoff_accept,
-    handoff_assign_to,
-    handoff_can_undo,
-    handoff_decision_undo,
-    handoff_first_touch,
-    handoff_reject,
-)
-from leads.models import Handoff
-from leads.selectors import (
+from leads.handoffs.forms import AssignForm, RejectForm
+from leads.handoffs.selectors import (
     REP_NONE,
     SLA_BREACHED,
     SLA_MET,
@@ -38,33 +27,22 @@ from leads.selectors import (
     handoffs_filtered,
     handoffs_visible_to,
 )
-from leads.sla import business_hours_between
+from leads.handoffs.services import (
+    UNDO_SECONDS,
+    HandoffConflict,
+    handoff_accept,
+    handoff_assign_to,
+    handoff_can_undo,
+    handoff_decision_undo,
+    handoff_first_touch,
+    handoff_reject,
+)
+from leads.handoffs.sla import business_hours_between
+from leads.models import Handoff
 from salesmarketing.htmx import HtmxHttpRequest, partial_or_page
 from salesmarketing.models import User
 
 TEMPLATE = "leads/handoffs.html"
-
-
-class RejectForm(forms.Form):
-    reason = forms.ChoiceField(label=gettext_lazy("Reason"), choices=Handoff.RejectReason.choices)
-    note = forms.CharField(
-        label=gettext_lazy("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
-    )
-
-    def clean(self):
-        data = super().clean()
-        if data.get("reason") == Handoff.RejectReason.OTHER and not data.get("note", "").strip():
-            self.add_error("note", _("Say what was wrong when the reason is “Other”."))
-        return data
-
-
-class AssignForm(forms.Form):
-    rep = forms.TypedChoiceField(label=gettext_lazy("Rep"), coerce=int)
-
-    def __init__(self, *args, reps: list[User], **kwargs):
-        super().__init__(*args, **kwargs)
-        self.reps = {rep.pk: rep for rep in reps}
-        self.fields["rep"].choices = [("", "—")] + [(rep.pk, f"{rep} ({rep.team})") for rep in reps]
 
 
 SLA_FILTERS = [

@@ -1,4 +1,5 @@
-"""Personal data from the lead page (export, erase with a confirm step) and the public unsubscribe link.
+"""Personal data from the lead page (export, erase with a confirm step), the public unsubscribe link, and the
+lead list's CSV export.
 
 Export and erase are for admins and marketing managers (`leads.privacy.can_manage_personal_data`): a lead the
 user cannot see answers 404 as everywhere else, a lead they can see but may not export or erase answers 403.
@@ -11,15 +12,18 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from leads import selectors
+from leads.filters import LeadFilterForm
 from leads.models import ErasureRecord, Lead
-from leads.privacy import (
+from leads.privacy.export import DEFAULT_ENCODING, ENCODINGS, leads_csv
+from leads.privacy.services import (
     can_manage_personal_data,
     lead_erase,
     lead_export_json,
@@ -75,3 +79,24 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     lead = Lead.objects.filter(pk=lead_id).only("unsubscribed_at").first()
     already = lead is None or lead.unsubscribed_at is not None
     return render(request, "leads/unsubscribe.html", {"token": token, "already": already})
+
+
+# --- Leads → Export CSV: the lead list with its current filters, as a file Excel opens ---
+
+
+@require_GET
+def lead_export(request: HttpRequest) -> StreamingHttpResponse:
+    """Every lead the viewer may see that the list's filters select (not just one page), streamed."""
+    form = LeadFilterForm(request.GET or None)
+    leads = selectors.lead_filtered(viewer=request.user, filters=form.filters())
+    encoding = request.GET.get("encoding", DEFAULT_ENCODING)
+    if encoding not in ENCODINGS:
+        encoding = DEFAULT_ENCODING
+    charset = "shift_jis" if encoding == "cp932" else "utf-8"
+    response = StreamingHttpResponse(
+        leads_csv(leads=leads, encoding=encoding), content_type=f"text/csv; charset={charset}"
+    )
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
+    response["Cache-Control"] = "private, no-store"  # personal data: not for shared caches
+    return response

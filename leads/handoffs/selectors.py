@@ -1,0 +1,62 @@
+"""Reads for the handoff pages and API: who sees and who may act on which handoff, the rep and SLA filters."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from leads.models import Handoff
+from salesmarketing.models import Team, User
+
+
+def handoffs_visible_to(user) -> QuerySet[Handoff]:
+    """Reps see their own handoffs, managers those of the teams they oversee (as with deals), marketing and admins
+    all of them."""
+    qs = Handoff.objects.all()
+    if user.role == "sales":
+        return qs.filter(owner=user)
+    if user.role == "manager":
+        return qs.filter(user.oversees())
+    return qs
+
+
+def handoffs_actionable_by(user) -> QuerySet[Handoff]:
+    """Who may act on a handoff: its rep, the team's manager, an admin (marketing only watches)."""
+    if user.role == "marketing":
+        return Handoff.objects.none()
+    return handoffs_visible_to(user)
+
+
+SLA_BREACHED, SLA_RUNNING, SLA_MET = "breached", "running", "met"
+REP_NONE = "none"  # the rep filter's "waiting for a rep"
+
+
+def handoff_reps_for(user) -> list:
+    """The reps `user` may filter the handoff list by and (managers, admins) assign handoffs to: admins and
+    marketing all active reps, a manager those of the teams they manage and of their own; a rep nobody."""
+    if user.role == User.Role.SALES and not user.is_superuser:
+        return []
+    reps = User.objects.filter(role=User.Role.SALES, is_active=True, team__isnull=False)
+    if user.role == User.Role.MANAGER and not user.is_superuser:
+        teams = Q(team__in=Team.objects.filter(manager=user).values("pk"))
+        if user.team_id:
+            teams |= Q(team_id=user.team_id)
+        reps = reps.filter(teams)
+    return list(reps.select_related("team").order_by("team__name", "display_name", "username"))
+
+
+def handoffs_filtered(qs: QuerySet[Handoff], *, rep: str = "", sla: str = "", now=None) -> QuerySet[Handoff]:
+    """The handoff list's filters: by rep (a user id, or REP_NONE for those waiting for one) and by SLA state
+    (breached: not touched and past due; running: not touched, not yet due; met: first touch made)."""
+    now = now or timezone.now()
+    if rep == REP_NONE:
+        qs = qs.filter(owner__isnull=True)
+    elif rep.isdigit():
+        qs = qs.filter(owner_id=int(rep))
+    if sla == SLA_BREACHED:
+        qs = qs.filter(first_touch_at__isnull=True, sla_due_at__lt=now)
+    elif sla == SLA_RUNNING:
+        qs = qs.filter(first_touch_at__isnull=True, sla_due_at__gte=now)
+    elif sla == SLA_MET:
+        qs = qs.filter(first_touch_at__isnull=False)
+    return qs

@@ -1,0 +1,34 @@
+"""The handoff feature's tasks: thin and idempotent, they take ids and call leads.handoffs.services.
+
+Their names stay "leads.tasks.…" (the names CELERY_TASK_ROUTES, the beat schedule and any message already queued
+use); leads/tasks.py imports this module, so the worker's autodiscovery registers them.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from leads.bulk import not_waiting_on_bulk_locks
+from leads.handoffs.services import handoff_assign
+from leads.handoffs.services import sla_check as handoffs_sla_check
+
+
+@shared_task(
+    name="leads.tasks.assign_handoffs",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def assign_handoffs(handoff_ids: list[int]) -> int:
+    with not_waiting_on_bulk_locks():
+        for handoff_id in handoff_ids:
+            handoff_assign(handoff_id=handoff_id)
+    return len(handoff_ids)
+
+
+@shared_task(name="leads.tasks.sla_check", acks_late=True)
+def sla_check() -> dict:
+    result = handoffs_sla_check()
+    return {"reminded": result.reminded, "escalated": result.escalated, "reassigned": result.reassigned}
