@@ -15,11 +15,15 @@ from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet, Value
 from django.utils import timezone
+from markdown_it import MarkdownIt
 
+from kpis.models import WeeklySnapshot
 from kpis.periods import KINDS, WEEK, Period
 from kpis.registry import FUNNEL, HEADLINE, KPI_BY_KEY, Kpi, Number, OwnerTeam, Scope, by_owner, compute
 from kpis.registry.drilldowns import DEALS, DRILLDOWNS, HANDOFFS, LEADS
 from kpis.services import targets_in_force
+from leads.models import Lead
+from pipeline.models import Deal
 from salesmarketing.models import Team, User
 from salesmarketing.replica import reads_from_replica
 
@@ -243,8 +247,6 @@ def dashboards_refresh(now: dt.datetime | None = None) -> int:
 
 
 def _frozen_week(week: Period, team: Team | None) -> dict[str, Number] | None:
-    from kpis.models import WeeklySnapshot
-
     snapshot = WeeklySnapshot.objects.filter(week_start=week.start, team=team).only("values").first()
     return snapshot.values if snapshot is not None else None
 
@@ -259,9 +261,6 @@ def restrict_to_viewer(kind: str, rows: QuerySet, viewer: User) -> tuple[QuerySe
     the ones the rest of the app shows them (their own deals and handoffs, their team's leads). A deal the
     viewer cannot open is listed without a link (`can_open`).
     """
-    from leads.models import Lead
-    from pipeline.models import Deal
-
     is_rep = viewer.role == User.Role.SALES and not viewer.is_superuser
     if kind == LEADS and is_rep:
         return rows.filter(pk__in=Lead.objects.visible_to(viewer).values("pk")), True
@@ -351,8 +350,6 @@ KPI_DOCS = settings.BASE_DIR / "docs" / "kpis.md"
 def kpi_definitions_html() -> str:
     """docs/kpis.md as HTML: the definitions in the project's own words, one entry per KPI with an anchor named by
     its key (the dashboard's "?" links there). Read once per process: the file ships with the code."""
-    from markdown_it import MarkdownIt
-
     return (
         MarkdownIt("commonmark", {"html": True}).enable("table").render(KPI_DOCS.read_text(encoding="utf-8"))
     )

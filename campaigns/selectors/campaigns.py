@@ -22,6 +22,7 @@ from campaigns.selectors.common import (
     numbers_from,
     trunc_to_bucket,
 )
+from leads import ratios
 from leads.models import Handoff, Lead, Touch
 from salesmarketing.models import User
 
@@ -47,6 +48,19 @@ SORT_SQL = {
         )
     },
 }
+
+
+# The ratios the list sorts by, as SQL over the page's numbers (n.m_<role>): leads.ratios' definitions.
+RATIO_SQL = ",\n                   ".join(
+    f"{definition.sql(lambda role: f'n.m_{role}')} AS m_{key}"
+    for key, definition in (
+        ("cpl", ratios.CPL),
+        ("cost_per_mql", ratios.COST_PER_MQL),
+        ("cost_per_deal", ratios.COST_PER_DEAL),
+        ("roi", ratios.ROI),
+        ("acceptance", ratios.ACCEPTANCE),
+    )
+)
 
 
 def _campaign_page_sql(
@@ -95,11 +109,7 @@ def _campaign_page_sql(
         ),
         r AS (
             SELECT n.*,
-                   n.m_spend / NULLIF(n.m_leads, 0) AS m_cpl,
-                   n.m_spend / NULLIF(n.m_mqls, 0) AS m_cost_per_mql,
-                   n.m_spend / NULLIF(n.m_deals, 0) AS m_cost_per_deal,
-                   (n.m_revenue - n.m_spend) / NULLIF(n.m_spend, 0) AS m_roi,
-                   1.0 * n.m_accepted / NULLIF(n.m_accepted + n.m_rejected, 0) AS m_acceptance
+                   {RATIO_SQL}
             FROM n
         )
         SELECT c.*, n.m_spend, n.m_accepted, n.m_rejected, {", ".join(f"n.m_{metric}" for metric in METRICS)},

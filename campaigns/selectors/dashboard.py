@@ -23,6 +23,7 @@ from campaigns.models import (
 from campaigns.periods import Period
 from campaigns.segments import SCORE_BANDS, SENIORITY_LABELS, SIZE_LABELS, UNKNOWN, warming_range
 from campaigns.selectors.common import REASON_LABELS, STEP_ORDER, Numbers, as_date, trunc_to_bucket
+from leads import ratios
 from leads.choices import AwarenessStage, Industry, LifecycleStage
 from leads.models import Handoff, Lead, ScoringConfig
 from salesmarketing.models import User
@@ -466,8 +467,13 @@ def marketing_dashboard(*, viewer: User, period: Period, model: str, dimension: 
         accepted=accepted,
         rejected=rejected,
     )
-    campaign_cpl = numbers.spend / totals["campaign_leads"] if totals["campaign_leads"] else None
-    campaign_roi = (totals["campaign_revenue"] - numbers.spend) / numbers.spend if numbers.spend else None
+    campaign = {
+        "spend": numbers.spend,
+        "leads": totals["campaign_leads"],
+        "revenue": totals["campaign_revenue"],
+    }
+    campaign_cpl = ratios.CPL.rounded(campaign)
+    campaign_roi = ratios.ROI.rounded(campaign)
     return Dashboard(
         period=period,
         model=model,

@@ -9,6 +9,7 @@ open stage: reopening is its own, explicit step.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from django.utils.translation import gettext as _
 from leads.models import Company, Handoff, Lead
 from pipeline.models import Deal, Stage, StageChange
 from pipeline.services.pipelines import closing_stage, first_open_stage, pipeline_ensure_default
-from pipeline.services.positions import column_index, slot
+from pipeline.services.positions import column_index, drop_index, slot
 from salesmarketing.models import Team, User
 from salesmarketing.services import notification_send
 
@@ -435,6 +436,29 @@ def deal_close_lost(
     return locked
 
 
+class StageChangeInvalid(ValidationError):
+    """A ValidationError from the move or close part of `deal_edit`: its fields are the closing's (`stage`,
+    `amount` for the won amount, `cause`, `side`, `note`), which a caller may name its own way."""
+
+
+@dataclass(frozen=True)
+class Closing:
+    """What closing a deal takes: the won amount, or the loss cause, whose side it was on and a note."""
+
+    amount: Decimal | int | str | None = None
+    cause: str = ""
+    side: str = ""
+    note: str = ""
+
+
+def deal_check_close(*, deal: Deal, stage: Stage, version: int | None) -> None:
+    """Before asking for a close's details (a card dropped on the won or lost column): a deal changed since
+    `version` raises DealChangedError, a won deal dropped on lost (or back) a ValidationError. Writes nothing."""
+    if version is not None and version != deal.version:
+        raise DealChangedError(deal)
+    check_no_flip(status=deal.status, stage=stage)
+
+
 @transaction.atomic
 def deal_change_stage(
     *,
@@ -443,6 +467,8 @@ def deal_change_stage(
     by: User | None,
     version: int | None = None,
     position: int | None = None,
+    before_id: int | None = None,
+    after_id: int | None = None,
     amount: Decimal | int | str | None = None,
     cause: str = "",
     side: str = "",
@@ -450,9 +476,10 @@ def deal_change_stage(
 ) -> Deal:
     """Move, close or reopen a deal: the board, the deal page and the API all come through here.
 
-    An open stage moves the deal there (at `position`; a closed deal is reopened); the won stage closes it as won
-    with `amount`; the lost stage as lost with `cause`, `side` and `note`. With `version`, a deal changed since
-    raises DealChangedError; won and lost never flip into each other without reopening (ValidationError).
+    An open stage moves the deal there (at `position`, or dropped between the cards `before_id` and `after_id`;
+    a closed deal is reopened); the won stage closes it as won with `amount`; the lost stage as lost with
+    `cause`, `side` and `note`. With `version`, a deal changed since raises DealChangedError; won and lost never
+    flip into each other without reopening (ValidationError keyed by field).
     """
     if stage.is_won or stage.is_lost:
         if stage.pipeline_id != deal.stage.pipeline_id:
@@ -460,7 +487,48 @@ def deal_change_stage(
         if stage.is_won:
             return deal_close_won(deal=deal, amount=amount, by=by, version=version)
         return deal_close_lost(deal=deal, cause=cause, side=side, note=note, by=by, version=version)
+    if position is None and (before_id is not None or after_id is not None):
+        position = drop_index(deal=deal, stage=stage, before_id=before_id, after_id=after_id)
     return deal_move_to_stage(deal=deal, stage=stage, position=position, moved_by=by, version=version)
+
+
+@transaction.atomic
+def deal_edit(
+    *,
+    deal: Deal,
+    by: User | None,
+    version: int | None = None,
+    changes: dict[str, Any] | None = None,
+    stage: Stage | None = None,
+    closing: Closing | None = None,
+) -> Deal:
+    """Change fields and move or close in one step, all or nothing (the API's PATCH).
+
+    `changes` are deal_update's fields; `stage` then moves or closes the deal as deal_change_stage does, the won
+    amount defaulting to a changed `amount`. `version` is checked once, against the deal as the caller saw it.
+    Field errors are ValidationErrors; the move's or close's are StageChangeInvalid.
+    """
+    changes = changes or {}
+    closing = closing or Closing()
+    if changes or (version is not None and stage is None):
+        deal = deal_update(deal=deal, by=by, version=version, **changes)
+        if version is not None:
+            version = deal.version  # checked; the stage change below follows this edit
+    if stage is None:
+        return deal
+    try:
+        return deal_change_stage(
+            deal=deal,
+            stage=stage,
+            by=by,
+            version=version,
+            amount=closing.amount if closing.amount is not None else changes.get("amount"),
+            cause=closing.cause,
+            side=closing.side,
+            note=closing.note,
+        )
+    except ValidationError as error:
+        raise StageChangeInvalid(error) from None
 
 
 def _notify_on_commit(recipient: User, title: str, deal: Deal) -> None:

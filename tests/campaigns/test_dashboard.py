@@ -10,8 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.translation import gettext
 
-from campaigns.attribution import attribution_rebuild_now
 from campaigns.models import Campaign
+from campaigns.rebuild import attribution_rebuild_now
 from campaigns.segments import SENIORITY_LABELS
 from leads.models import Company, Handoff
 from pipeline.services import deal_close_won, deal_create
