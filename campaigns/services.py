@@ -155,7 +155,7 @@ def personas_rematch_all() -> None:
 def _enqueue_rematch() -> None:
     bounds = Lead.objects.order_by("id").values_list("id", flat=True)
     first, last = bounds.first(), bounds.last()
-    if first is None:
+    if first is None or last is None:
         return
     for start in range(first, last + 1, REBUILD_BATCH_SIZE):
         tasks.match_personas_range.delay(start, min(start + REBUILD_BATCH_SIZE - 1, last))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
-from django.utils.functional import cached_property
+from django.utils.functional import Promise, cached_property
 from django.utils.translation import gettext as _
 
 from campaigns.models import AttributionDay, AttributionModel, Campaign, CampaignCost
@@ -127,7 +127,7 @@ def _campaign_page_sql(
 class CampaignRow:
     campaign: Campaign
     numbers: Numbers
-    top_reason: tuple[str, int] | None
+    top_reason: tuple[Promise | str, int] | None
 
 
 @dataclass
@@ -203,7 +203,7 @@ def campaign_table(
     campaigns = list(Campaign.objects.raw(sql, params))
     page.object_list = campaigns
     lo, hi = period.bounds()
-    reasons: dict[int, tuple[str, int]] = {}
+    reasons: dict[int, tuple[Promise | str, int]] = {}
     for row in (
         Handoff.objects.filter(
             campaign__in=[c.pk for c in campaigns],
@@ -349,16 +349,16 @@ def _campaign_chart(*, campaign: Campaign, period: Period, model: str) -> dict:
         if i is not None:
             for key in ("leads", "mqls", "deals"):
                 series[key][i] = round(row[key] or 0, 2)
-    for row in (
+    for cost in (
         campaign.costs.filter(date__gte=period.start, date__lte=period.end)
         .annotate(bucket=trunc_to_bucket(period, "date"))
         .order_by()
         .values("bucket")
         .annotate(total=Sum("amount"))
     ):
-        i = index.get(as_date(row["bucket"]))
+        i = index.get(as_date(cost["bucket"]))
         if i is not None:
-            series["spend"][i] = float(row["total"] or 0)
+            series["spend"][i] = float(cost["total"] or 0)
     # Spend is entered in lumps (a month's ads, a booth fee): the running total reads better than spikes.
     running = 0.0
     for i, amount in enumerate(series["spend"]):

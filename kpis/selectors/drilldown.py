@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet, Value
 from django.utils import timezone
+from django.utils.functional import Promise
 
 from kpis.periods import Period
 from kpis.registry import KPI_BY_KEY, Kpi, Number, Scope, compute
 from kpis.registry.drilldowns import DEALS, DRILLDOWNS, HANDOFFS, LEADS
 from leads.models import Lead
-from pipeline.models import Deal
+from pipeline.models import Deal, DealQuerySet
 from salesmarketing.models import Team, User
 from salesmarketing.replica import reads_from_replica
 
@@ -39,6 +40,7 @@ def restrict_to_viewer(kind: str, rows: QuerySet, viewer: User) -> tuple[QuerySe
         visible = Deal.objects.visible_to(viewer)
         if is_rep:
             return rows.filter(pk__in=visible.values("pk")).annotate(can_open=Value(True)), True
+        assert isinstance(rows, DealQuerySet)  # the deals drill-downs list Deal.objects' rows
         return rows.with_can_open(viewer), False
     return rows, False
 
@@ -53,7 +55,7 @@ class DrillDown:
     kind: str
     page: Page
     restricted: bool
-    highlight_label: str | None
+    highlight_label: Promise | str | None
     inputs: list[Kpi]
 
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.utils import timezone
+from django.utils.functional import Promise
 
 from campaigns.models import Campaign, CampaignCost
 from kpis.models import ActionItem, WeeklySnapshot, manages_action_items
@@ -52,23 +55,23 @@ class ReviewRow:
 @dataclass
 class LostGroup:
     side: str
-    side_label: str
-    cause_label: str
+    side_label: Promise | str
+    cause_label: Promise | str
     deals: list
 
 
 @dataclass
 class TallyRow:
     side: str
-    side_label: str
-    cause_label: str
+    side_label: Promise | str
+    cause_label: Promise | str
     counts: list[int]
     total: int
 
 
 @dataclass
 class CampaignReaction:
-    campaign: object
+    campaign: Campaign
     leads: int
     mqls: int
     cost: int
@@ -246,6 +249,16 @@ def _lost_groups(week: Period, *, scope: Scope, now: dt.datetime, viewer: User) 
     )
 
 
+def _tally_row(row: Mapping[str, Any], side_labels: dict, cause_labels: dict) -> TallyRow:
+    return TallyRow(
+        side=row["loss_side"],
+        side_label=side_labels.get(row["loss_side"], row["loss_side"]),
+        cause_label=cause_labels.get(row["loss_cause"], row["loss_cause"]),
+        counts=[row[f"w{i}"] for i in range(TALLY_WEEKS)],
+        total=row["total"],
+    )
+
+
 def _lost_tally(week: Period, *, scope: Scope) -> tuple[list[Period], list[TallyRow]]:
     """Lost deals by side and cause over the last TALLY_WEEKS weeks, one count per week (one query)."""
     side_labels, cause_labels = dict(Deal.LossSide.choices), dict(Deal.LossCause.choices)
@@ -263,16 +276,7 @@ def _lost_tally(week: Period, *, scope: Scope) -> tuple[list[Period], list[Tally
         )
         .order_by("-total", "loss_side", "loss_cause")
     )
-    tally = [
-        TallyRow(
-            side=row["loss_side"],
-            side_label=side_labels.get(row["loss_side"], row["loss_side"]),
-            cause_label=cause_labels.get(row["loss_cause"], row["loss_cause"]),
-            counts=[row[f"w{i}"] for i in range(TALLY_WEEKS)],
-            total=row["total"],
-        )
-        for row in rows
-    ]
+    tally = [_tally_row(row, side_labels, cause_labels) for row in rows]
     return tally_weeks, tally
 
 

@@ -87,6 +87,33 @@ def _probability(value: Any) -> int:
     return number
 
 
+def _checked_values(locked: Deal, values: dict[str, Any]) -> dict[str, Any]:
+    """deal_update's values, cleaned and checked against the deal as it is (ValidationError keyed by field)."""
+    if "name" in values:
+        values["name"] = (values["name"] or "").strip()
+        if not values["name"]:
+            raise ValidationError({"name": _("Give the deal a name.")})
+    if "amount" in values:
+        values["amount"] = _money("amount", values["amount"])
+    if "probability" in values:
+        values["probability"] = _probability(values["probability"])
+    if "expected_close_date" in values and values["expected_close_date"] is None:
+        raise ValidationError({"expected_close_date": _("Enter the expected close date.")})
+    if "source" in values and values["source"] not in Deal.Source.values:
+        raise ValidationError({"source": _("Choose a source.")})
+    if "source" in values and locked.handoff_id is not None and values["source"] != locked.source:
+        # 商談化数 counts deals made from handoffs; relabelling one would move it between the shared KPI and the
+        # self-reported count (the database refuses it too: deal_from_handoff_is_marketing).
+        raise ValidationError(
+            {"source": _("This deal was created from a marketing handoff: its source cannot be changed.")}
+        )
+    if "owner" in values and values["owner"] is None:
+        raise ValidationError({"owner": _("A deal needs an owner.")})
+    if locked.status == Deal.Status.WON and "amount" in values:
+        values["won_amount"] = values["amount"]  # a won deal's amount is what was won
+    return values
+
+
 def _lock(deal: Deal) -> Deal:
     """The deal's current row, locked until the transaction ends (PostgreSQL; SQLite serialises writers).
 
@@ -254,29 +281,7 @@ def deal_update(
         }.items()
         if value is not _UNSET
     }
-    if "name" in values:
-        values["name"] = (values["name"] or "").strip()
-        if not values["name"]:
-            raise ValidationError({"name": _("Give the deal a name.")})
-    if "amount" in values:
-        values["amount"] = _money("amount", values["amount"])
-    if "probability" in values:
-        values["probability"] = _probability(values["probability"])
-    if "expected_close_date" in values and values["expected_close_date"] is None:
-        raise ValidationError({"expected_close_date": _("Enter the expected close date.")})
-    if "source" in values and values["source"] not in Deal.Source.values:
-        raise ValidationError({"source": _("Choose a source.")})
-    if "source" in values and locked.handoff_id is not None and values["source"] != locked.source:
-        # 商談化数 counts deals made from handoffs; relabelling one would move it between the shared KPI and the
-        # self-reported count (the database refuses it too: deal_from_handoff_is_marketing).
-        raise ValidationError(
-            {"source": _("This deal was created from a marketing handoff: its source cannot be changed.")}
-        )
-    if "owner" in values and values["owner"] is None:
-        raise ValidationError({"owner": _("A deal needs an owner.")})
-    if locked.status == Deal.Status.WON and "amount" in values:
-        values["won_amount"] = values["amount"]  # a won deal's amount is what was won
-
+    values = _checked_values(locked, values)
     changed = [key for key, value in values.items() if getattr(locked, key) != value]
     if not changed:
         return locked
