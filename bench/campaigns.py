@@ -104,13 +104,13 @@ def main(argv=None) -> None:
 
     from campaigns.attribution import (
         LeadSelection,
-        attribution_rebuild_now,
         attribution_refresh,
         rollups_refresh,
         score_bands_refresh,
     )
     from campaigns.models import AttributionCredit, AttributionDay, SegmentDay
     from campaigns.personas import personas_match
+    from campaigns.rebuild import attribution_rebuild_now
     from leads.models import Lead, Touch
 
     print(f"database {url.rsplit('/', 1)[1]}")

@@ -588,7 +588,7 @@ def generate(size: str, seed: int = 1, *, quick: bool = False, log=print) -> dic
     load_seconds = time.perf_counter() - started
     # What the workers would have built by now: personas, the attribution ledger, its roll-ups, score bands.
     # Two workers at once, as on a 2-core machine.
-    from campaigns.attribution import attribution_rebuild_now
+    from campaigns.rebuild import attribution_rebuild_now
 
     attribution_rebuild_now(workers=os.cpu_count() or 2)
     derived_seconds = time.perf_counter() - started - load_seconds

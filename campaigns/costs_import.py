@@ -138,30 +138,61 @@ def _campaigns_by_key(keys: set[str]) -> dict[str, Campaign]:
     return found
 
 
+@dataclass
+class _Sheet:
+    """The file's data rows (line number, cells) and where each known column is."""
+
+    mapping: dict[str, int]
+    rows: list[tuple[int, list[str]]]
+
+    def cell(self, cells: list[str], name: str) -> str:
+        index = self.mapping.get(name)
+        return cells[index].strip() if index is not None and index < len(cells) else ""
+
+
 def costs_import(*, content: bytes) -> CostImportResult:
     """Read the file and store its good rows (one transaction, two queries plus one insert)."""
     text, encoding = decode(content)
     result = CostImportResult(encoding=encoding)
+    sheet = _read_sheet(text)
+    result.rows = len(sheet.rows)
+    parsed = _parse_rows(sheet, result)
+    with transaction.atomic():
+        _store(parsed, result)
+    return result
+
+
+def _read_sheet(text: str) -> _Sheet:
+    """Split the text into rows (the delimiter guessed from the first line), find the columns by the header;
+    a file without rows, without a needed column or with too many rows is refused (CostFileError)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     first_line = next((line for line in text.split("\n", 50) if line.strip()), "")
     delimiter = max((",", "\t", ";"), key=first_line.count) if first_line else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header: list[str] | None = None
-    mapping: dict[str, int] = {}
     rows: list[tuple[int, list[str]]] = []
     for cells in reader:
         if not any(cell.strip() for cell in cells):
             continue
         if header is None:
             header = cells
-            for index, name in enumerate(cells):
-                target = HEADER_MAP.get(_norm(name))
-                if target and target not in mapping:
-                    mapping[target] = index
-            continue
-        rows.append((reader.line_num, cells))
+        else:
+            rows.append((reader.line_num, cells))
     if header is None:
         raise CostFileError(_("The file is empty."))
+    mapping = _column_mapping(header)
+    if len(rows) > MAX_ROWS:
+        raise CostFileError(_("At most %(n)s rows per file.") % {"n": f"{MAX_ROWS:,}"})
+    return _Sheet(mapping=mapping, rows=rows)
+
+
+def _column_mapping(header: list[str]) -> dict[str, int]:
+    """Each known column's index (the first header that names it); the date, campaign and amount are needed."""
+    mapping: dict[str, int] = {}
+    for index, name in enumerate(header):
+        target = HEADER_MAP.get(_norm(name))
+        if target and target not in mapping:
+            mapping[target] = index
     missing = [name for name in ("date", "campaign", "amount") if name not in mapping]
     if missing:
         labels = {"date": _("date"), "campaign": _("campaign (UTM code or name)"), "amount": _("amount")}
@@ -171,39 +202,24 @@ def costs_import(*, content: bytes) -> CostImportResult:
             )
             % {"columns": ", ".join(str(labels[m]) for m in missing)}
         )
-    if len(rows) > MAX_ROWS:
-        raise CostFileError(_("At most %(n)s rows per file.") % {"n": f"{MAX_ROWS:,}"})
-    result.rows = len(rows)
+    return mapping
 
-    def cell(cells: list[str], name: str) -> str:
-        index = mapping.get(name)
-        return cells[index].strip() if index is not None and index < len(cells) else ""
 
-    campaigns = _campaigns_by_key({cell(cells, "campaign") for _line, cells in rows} - {""})
+def _parse_rows(sheet: _Sheet, result: CostImportResult) -> list[CampaignCost]:
+    """The good rows as unsaved costs; each bad row is reported in `result` with its line and reason."""
+    campaigns = _campaigns_by_key({sheet.cell(cells, "campaign") for _line, cells in sheet.rows} - {""})
     parsed: list[CampaignCost] = []
     seen: dict[str, int] = {}
-    for line, cells in rows:
+    for line, cells in sheet.rows:
         try:
-            if any("\ufffd" in c for c in cells):
-                raise ValueError(_("the row contains characters that are not valid in the file's encoding"))
-            key = cell(cells, "campaign")
-            if not key:
-                raise ValueError(_("the campaign is empty"))
-            campaign = campaigns.get(key)
-            if campaign is None:
-                raise ValueError(_("no campaign has the UTM code or name “%(key)s”") % {"key": key})
-            date = parse_date(cell(cells, "date"))
-            amount = parse_amount(cell(cells, "amount"))
+            campaign, date, amount = _parse_row(sheet, cells, campaigns)
         except ValueError as exc:
             result.errors.append(RowError(line=line, reason=str(exc)))
             continue
-        description = cell(cells, "description")[:200]
-        external_id = cell(cells, "external_id")[:100]
-        if not external_id:
-            fingerprint = f"{date.isoformat()}|{campaign.pk}|{amount}|{description}"
-            seen[fingerprint] = seen.get(fingerprint, 0) + 1
-            digest = hashlib.sha256(f"{fingerprint}|{seen[fingerprint]}".encode()).hexdigest()[:40]
-            external_id = f"csv:{digest}"
+        description = sheet.cell(cells, "description")[:200]
+        external_id = sheet.cell(cells, "external_id")[:100] or _fingerprint(
+            f"{date.isoformat()}|{campaign.pk}|{amount}|{description}", seen
+        )
         parsed.append(
             CampaignCost(
                 campaign=campaign,
@@ -213,24 +229,49 @@ def costs_import(*, content: bytes) -> CostImportResult:
                 external_id=external_id,
             )
         )
-    with transaction.atomic():
-        unique: dict[tuple[int, str], CampaignCost] = {}
-        for cost in parsed:
-            if (cost.campaign_id, cost.external_id) in unique:
-                result.duplicates += 1  # the same row id twice in one file
-            else:
-                unique[(cost.campaign_id, cost.external_id)] = cost
-        external_ids = sorted({e for _c, e in unique})
-        existing: set[tuple[int, str]] = set()
-        for start in range(0, len(external_ids), 5000):
-            existing.update(
-                CampaignCost.objects.filter(external_id__in=external_ids[start : start + 5000])
-                .order_by()
-                .values_list("campaign_id", "external_id")
-            )
-        new = [cost for key, cost in unique.items() if key not in existing]
-        result.duplicates += len(unique) - len(new)
-        CampaignCost.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
-        result.created = len(new)
-        result.total_amount = sum((cost.amount for cost in new), Decimal(0))
-    return result
+    return parsed
+
+
+def _parse_row(
+    sheet: _Sheet, cells: list[str], campaigns: dict[str, Campaign]
+) -> tuple[Campaign, dt.date, Decimal]:
+    """A row's campaign, date and amount, or ValueError saying what is wrong with it."""
+    if any("\ufffd" in c for c in cells):
+        raise ValueError(_("the row contains characters that are not valid in the file's encoding"))
+    key = sheet.cell(cells, "campaign")
+    if not key:
+        raise ValueError(_("the campaign is empty"))
+    campaign = campaigns.get(key)
+    if campaign is None:
+        raise ValueError(_("no campaign has the UTM code or name “%(key)s”") % {"key": key})
+    return campaign, parse_date(sheet.cell(cells, "date")), parse_amount(sheet.cell(cells, "amount"))
+
+
+def _fingerprint(fingerprint: str, seen: dict[str, int]) -> str:
+    """The external id of a row without one: its fingerprint and its occurrence number in the file."""
+    seen[fingerprint] = seen.get(fingerprint, 0) + 1
+    digest = hashlib.sha256(f"{fingerprint}|{seen[fingerprint]}".encode()).hexdigest()[:40]
+    return f"csv:{digest}"
+
+
+def _store(parsed: list[CampaignCost], result: CostImportResult) -> None:
+    """Insert the costs not stored before (by campaign and external id); count the others as duplicates."""
+    unique: dict[tuple[int, str], CampaignCost] = {}
+    for cost in parsed:
+        if (cost.campaign_id, cost.external_id) in unique:
+            result.duplicates += 1  # the same row id twice in one file
+        else:
+            unique[(cost.campaign_id, cost.external_id)] = cost
+    external_ids = sorted({e for _c, e in unique})
+    existing: set[tuple[int, str]] = set()
+    for start in range(0, len(external_ids), 5000):
+        existing.update(
+            CampaignCost.objects.filter(external_id__in=external_ids[start : start + 5000])
+            .order_by()
+            .values_list("campaign_id", "external_id")
+        )
+    new = [cost for key, cost in unique.items() if key not in existing]
+    result.duplicates += len(unique) - len(new)
+    CampaignCost.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
+    result.created = len(new)
+    result.total_amount = sum((cost.amount for cost in new), Decimal(0))

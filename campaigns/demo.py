@@ -12,13 +12,21 @@ personas and attribution:
 from __future__ import annotations
 
 import datetime as dt
+import random
 from decimal import Decimal
 
+from django.db.models import Min
 from django.utils import timezone
 
+from campaigns.attribution import attribution_sweep
 from campaigns.models import CampaignCost, PersonaRule
+from campaigns.rebuild import attribution_rebuild_now
+from leads.awareness import infer_awareness
 from leads.choices import AwarenessStage, Industry, TouchType
-from leads.models import Campaign, Persona
+from leads.handoffs import handoff_accept, handoff_assign, handoff_reject
+from leads.ingest import events_ingest
+from leads.models import Campaign, Handoff, Lead, Persona, Touch
+from leads.scoring.services import leads_score_and_qualify
 
 PERSONAS = [
     dict(
@@ -299,8 +307,6 @@ def _whitepaper_events(now: dt.datetime) -> list[dict]:
 
 
 def _blog_events(now: dt.datetime) -> list[dict]:
-    import random
-
     rng = random.Random(4)
     events = []
     for i in range(BLOG_READERS):
@@ -343,15 +349,6 @@ def _blog_events(now: dt.datetime) -> list[dict]:
 def seed_after(*, users, stdout) -> None:
     """Stories that need leads, then personas and attribution for everyone. Idempotent: events carry fixed ids
     (replays store nothing), only still-open demo handoffs are decided, and attribution is recomputed."""
-    from django.db.models import Min
-
-    from campaigns.attribution import attribution_rebuild_now, attribution_sweep
-    from leads.awareness import infer_awareness
-    from leads.handoffs import handoff_accept, handoff_assign, handoff_reject
-    from leads.ingest import events_ingest
-    from leads.models import Handoff, Lead, Touch
-    from leads.scoring.services import leads_score_and_qualify
-
     now = timezone.now()
     events = _whitepaper_events(now) + _blog_events(now)
     for start in range(0, len(events), 500):

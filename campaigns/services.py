@@ -1,7 +1,8 @@
 """Writes for campaigns, costs, personas and persona rules. Keyword-only, atomic; side effects after commit.
 
-The seam other apps call when leads changed: `leads_changed(lead_ids=…)` (persona matching and attribution for
-those leads, in the background).
+The background work they start (linking a new campaign's touches, matching every lead again) is queued through
+campaigns.tasks, which never imports this module: the tasks call the lower modules (attribution, personas,
+touches) directly.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from campaigns.attribution import REFRESH_BATCH_SIZE
+from campaigns import tasks
+from campaigns.attribution import REBUILD_BATCH_SIZE
 from campaigns.models import CampaignCost, PersonaRule
-from leads.models import Campaign, Lead, Persona, Touch
+from leads.models import Campaign, Lead, Persona
 from salesmarketing.models import User
 
 CAMPAIGN_FIELDS = (
@@ -36,25 +36,6 @@ CAMPAIGN_FIELDS = (
     "description",
     "owner",
 )
-
-
-# --- The seam: leads changed ---------------------------------------------------------------------------------
-
-
-def leads_changed(*, lead_ids: Iterable[int]) -> None:
-    """After commit, bring these leads' persona and attribution up to date (batches of REFRESH_BATCH_SIZE).
-    The sweep catches anything a lost message leaves behind."""
-    ids = sorted(set(lead_ids))
-    for start in range(0, len(ids), REFRESH_BATCH_SIZE):
-        batch = ids[start : start + REFRESH_BATCH_SIZE]
-        # a lambda, not functools.partial: Django logs a failed robust hook by its __qualname__
-        transaction.on_commit(lambda batch=batch: _enqueue_refresh(batch), robust=True)
-
-
-def _enqueue_refresh(lead_ids: list[int]) -> None:
-    from campaigns.tasks import refresh_leads
-
-    refresh_leads.delay(lead_ids)
 
 
 # --- Campaigns -----------------------------------------------------------------------------------------------
@@ -109,48 +90,7 @@ def campaign_update(
 
 
 def _enqueue_link(campaign_id: int) -> None:
-    from campaigns.tasks import link_campaign_touches
-
-    link_campaign_touches.delay(campaign_id)
-
-
-def campaign_link_touches(*, campaign_id: int, batch_size: int = 10_000) -> int:
-    """Link touches whose UTM code is this campaign's and that have no campaign yet; leads without a
-    first-touch campaign get one from their touches (the capture path's rule). Returns how many touches were
-    linked. Idempotent: a second run finds nothing to link."""
-    campaign = Campaign.objects.filter(pk=campaign_id).exclude(utm_campaign="").first()
-    if campaign is None:
-        return 0
-    linked = 0
-    while True:
-        with transaction.atomic():
-            ids = list(
-                Touch.objects.filter(utm_campaign=campaign.utm_campaign, campaign__isnull=True)
-                .order_by("id")
-                .values_list("id", flat=True)[:batch_size]
-            )
-            if not ids:
-                break
-            Touch.objects.filter(id__in=ids).update(campaign=campaign)
-            lead_ids = list(
-                Touch.objects.filter(id__in=ids, lead__isnull=False)
-                .order_by()
-                .values_list("lead_id", flat=True)
-                .distinct()
-            )
-            Lead.objects.filter(id__in=lead_ids, first_touch_campaign__isnull=True).update(
-                first_touch_campaign_id=Coalesce(
-                    "first_touch_campaign_id",
-                    Subquery(
-                        Touch.objects.filter(lead_id=OuterRef("pk"), campaign__isnull=False)
-                        .order_by("occurred_at", "id")
-                        .values("campaign_id")[:1]
-                    ),
-                )
-            )
-            leads_changed(lead_ids=lead_ids)
-        linked += len(ids)
-    return linked
+    tasks.link_campaign_touches.delay(campaign_id)
 
 
 # --- Costs ---------------------------------------------------------------------------------------------------
@@ -213,13 +153,10 @@ def personas_rematch_all() -> None:
 
 
 def _enqueue_rematch() -> None:
-    from campaigns.attribution import REBUILD_BATCH_SIZE
-    from campaigns.tasks import match_personas_range, refresh_rollups
-
     bounds = Lead.objects.order_by("id").values_list("id", flat=True)
     first, last = bounds.first(), bounds.last()
-    if first is None:
+    if first is None or last is None:
         return
     for start in range(first, last + 1, REBUILD_BATCH_SIZE):
-        match_personas_range.delay(start, min(start + REBUILD_BATCH_SIZE - 1, last))
-    refresh_rollups.delay()
+        tasks.match_personas_range.delay(start, min(start + REBUILD_BATCH_SIZE - 1, last))
+    tasks.refresh_rollups.delay()

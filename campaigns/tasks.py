@@ -1,23 +1,45 @@
-"""Thin, idempotent tasks: they take ids, call a service, and running them twice changes nothing.
+"""Thin, idempotent tasks: they take ids, call the work below them, and running them twice changes nothing.
 
 Beat runs `attribution_sweep` every few minutes (settings.CELERY_BEAT_SCHEDULE); it queues `refresh_leads` for
-the leads that changed and, once a day, a full rebuild in id-range batches.
+the leads that changed and, once a day, a full rebuild in id-range batches. The services queue these tasks; the
+tasks never import the services back (they call attribution, personas and touches, which sit below both).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from celery import shared_task
 from django.db import transaction
 
+from campaigns.attribution import (
+    REFRESH_BATCH_SIZE,
+    LeadSelection,
+    attribution_refresh,
+    rebuild_ranges,
+    rollups_refresh,
+    score_bands_refresh,
+)
+from campaigns.attribution import attribution_sweep as sweep
+from campaigns.personas import personas_match
+from campaigns.touches import campaign_link_touches
+
 RETRY = {"acks_late": True, "autoretry_for": (Exception,), "retry_backoff": True, "max_retries": 5}
+
+
+def leads_changed(*, lead_ids: Iterable[int]) -> None:
+    """After commit, bring these leads' persona and attribution up to date (batches of REFRESH_BATCH_SIZE).
+    The sweep catches anything a lost message leaves behind."""
+    ids = sorted(set(lead_ids))
+    for start in range(0, len(ids), REFRESH_BATCH_SIZE):
+        batch = ids[start : start + REFRESH_BATCH_SIZE]
+        # a lambda, not functools.partial: Django logs a failed robust hook by its __qualname__
+        transaction.on_commit(lambda batch=batch: refresh_leads.delay(batch), robust=True)
 
 
 @shared_task(**RETRY, soft_time_limit=240, time_limit=300)
 def refresh_leads(lead_ids: list[int]) -> int:
     """Persona and attribution of a batch of changed leads, then the roll-ups of the days concerned."""
-    from campaigns.attribution import LeadSelection, attribution_refresh, rollups_refresh
-    from campaigns.personas import personas_match
-
     selection = LeadSelection(ids=tuple(sorted(set(lead_ids))))
     personas_match(selection=selection)
     attribution_refresh(selection=selection)
@@ -27,9 +49,6 @@ def refresh_leads(lead_ids: list[int]) -> int:
 @shared_task(**RETRY, soft_time_limit=240, time_limit=300)
 def refresh_lead_range(first_id: int, last_id: int) -> int:
     """One batch of the daily rebuild (roll-ups follow in `refresh_rollups`, queued by the sweep)."""
-    from campaigns.attribution import LeadSelection, attribution_refresh
-    from campaigns.personas import personas_match
-
     selection = LeadSelection(first_id=first_id, last_id=last_id)
     personas_match(selection=selection)
     return len(attribution_refresh(selection=selection, rebuild=True))
@@ -37,40 +56,32 @@ def refresh_lead_range(first_id: int, last_id: int) -> int:
 
 @shared_task(**RETRY, soft_time_limit=240, time_limit=300)
 def match_personas(lead_ids: list[int]) -> int:
-    from campaigns.attribution import LeadSelection
-    from campaigns.personas import personas_match
-
     return personas_match(selection=LeadSelection(ids=tuple(sorted(set(lead_ids)))))
 
 
 @shared_task(**RETRY, soft_time_limit=240, time_limit=300)
 def match_personas_range(first_id: int, last_id: int) -> int:
-    from campaigns.attribution import LeadSelection
-    from campaigns.personas import personas_match
-
     return personas_match(selection=LeadSelection(first_id=first_id, last_id=last_id))
 
 
 @shared_task(**RETRY, soft_time_limit=540, time_limit=600)
 def refresh_rollups() -> int:
-    from campaigns.attribution import rollups_refresh
-
     return rollups_refresh()
 
 
 @shared_task(**RETRY, soft_time_limit=540, time_limit=600)
 def link_campaign_touches(campaign_id: int) -> int:
-    from campaigns.services import campaign_link_touches
-
-    return campaign_link_touches(campaign_id=campaign_id)
+    """Link the touches carrying a campaign's UTM code to it; their leads' persona and attribution follow."""
+    linked = 0
+    for touches, lead_ids in campaign_link_touches(campaign_id=campaign_id):
+        leads_changed(lead_ids=lead_ids)
+        linked += touches
+    return linked
 
 
 @shared_task(acks_late=True, soft_time_limit=120, time_limit=180)
 def attribution_sweep() -> dict:
     """Beat: queue the leads that changed since the last sweep (or, daily, everyone), then the roll-ups."""
-    from campaigns.attribution import REFRESH_BATCH_SIZE, rebuild_ranges, score_bands_refresh
-    from campaigns.attribution import attribution_sweep as sweep
-
     result = sweep()
     score_bands_refresh()
     with transaction.atomic():

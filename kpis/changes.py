@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import connections
+
 # The days of a write that are never cached yet: today, unless its transaction began less than this before midnight.
 LIVE_MARGIN_MINUTES = 10
 
@@ -215,8 +217,6 @@ def uninstall(connection) -> None:
 def reinstall_on_sqlite(sender, using="default", **kwargs) -> None:
     """post_migrate: a later migration that alters a tracked table remakes it on SQLite, which drops its
     triggers; put them back (PostgreSQL alters tables in place and keeps them)."""
-    from django.db import connections
-
     connection = connections[using]
     if connection.vendor == "sqlite" and "kpis_kpiday" in connection.introspection.table_names():
         install(connection)

@@ -33,10 +33,16 @@ def seed(*, users: dict, stdout) -> None:
     last_week = Period.last_complete_week(now)
     weeks = last_week.trailing(WEEKS)
     teams = list(Team.objects.order_by("pk"))
-    long_ago = weeks[0].start - dt.timedelta(days=400)
-
     # Hand-entered values first: market share needs the market size to get a target.
-    today = local_today(now)
+    _manual_values(users, today=local_today(now))
+    targets = _targets(users, weeks, teams, now=now)
+    frozen = _snapshots(weeks, teams, now=now)
+    _action_items(users, last_week, now=now)
+    stdout.write(f"kpis: {targets} targets checked, {frozen} weekly snapshots frozen, demo action items")
+
+
+def _manual_values(users: dict, *, today: dt.date) -> None:
+    """The monthly brand awareness survey and the yearly market size estimate."""
     for months_ago, share in enumerate(reversed(BRAND_AWARENESS)):
         month = Period.of(MONTH, today).shift(-months_ago - 1)
         services.manual_value_set(
@@ -57,6 +63,10 @@ def seed(*, users: dict, stdout) -> None:
             by=users.get("mktg_mgr"),
         )
 
+
+def _targets(users: dict, weeks: list[Period], teams: list[Team], *, now: dt.datetime) -> int:
+    """Targets a little better than the weeks' averages, for everyone and each sales team; returns how many."""
+    long_ago = weeks[0].start - dt.timedelta(days=400)
     targets = 0
     for team in [None, *[t for t in teams if t.kind == Team.Kind.SALES]]:
         averages = _weekly_averages(weeks, team_id=team.pk if team else None, now=now)
@@ -77,7 +87,11 @@ def seed(*, users: dict, stdout) -> None:
                     today=long_ago,
                 )
                 targets += 1
+    return targets
 
+
+def _snapshots(weeks: list[Period], teams: list[Team], *, now: dt.datetime) -> int:
+    """Freeze each week, for everyone and each team; returns how many were new."""
     frozen = 0
     for week in weeks:
         for team in [None, *teams]:
@@ -85,21 +99,25 @@ def seed(*, users: dict, stdout) -> None:
                 week=week, team=team, now=min(now, week.end_at + dt.timedelta(minutes=5))
             )
             frozen += created
+    return frozen
 
-    if not ActionItem.objects.filter(title=ACTIONS[0][0]).exists():
-        for title, username, weeks_ago, due_days, done_after in ACTIONS:
-            week = last_week.shift(-weeks_ago + 1)
-            item = services.action_item_create(
-                title=title,
-                owner=users[username],
-                due_date=week.end + dt.timedelta(days=due_days),
-                week=week,
-                by=users.get("sales_mgr"),
-            )
-            if done_after is not None:
-                done_at = min(now, week.end_at + dt.timedelta(days=done_after, hours=10))
-                ActionItem.objects.filter(pk=item.pk).update(done_at=done_at)
-    stdout.write(f"kpis: {targets} targets checked, {frozen} weekly snapshots frozen, demo action items")
+
+def _action_items(users: dict, last_week: Period, *, now: dt.datetime) -> None:
+    """The weekly reviews' action items, some already done (once: skipped when the first one exists)."""
+    if ActionItem.objects.filter(title=ACTIONS[0][0]).exists():
+        return
+    for title, username, weeks_ago, due_days, done_after in ACTIONS:
+        week = last_week.shift(-weeks_ago + 1)
+        item = services.action_item_create(
+            title=title,
+            owner=users[username],
+            due_date=week.end + dt.timedelta(days=due_days),
+            week=week,
+            by=users.get("sales_mgr"),
+        )
+        if done_after is not None:
+            done_at = min(now, week.end_at + dt.timedelta(days=done_after, hours=10))
+            ActionItem.objects.filter(pk=item.pk).update(done_at=done_at)
 
 
 def _weekly_averages(weeks: list[Period], *, team_id: int | None, now: dt.datetime) -> dict[str, float]:

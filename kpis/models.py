@@ -150,6 +150,9 @@ class WeeklySnapshot(models.Model):
 class ActionItem(models.Model):
     """Something the weekly meeting agreed to do: shown in every following week's review until it is done."""
 
+    # Set by the review's selector for its viewer (not a column): whether they get the control to tick it off.
+    can_change: bool
+
     title = models.CharField(_("action"), max_length=300)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,

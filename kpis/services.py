@@ -234,7 +234,7 @@ def action_item_create(
         errors["due_date"] = _("Enter a due date.")
     if week.kind != WEEK:
         errors["week"] = _("Action items belong to a week.")
-    if errors:
+    if errors or due_date is None:  # (due_date: for mypy, which cannot follow the errors dict)
         raise ValidationError(errors)
     return ActionItem.objects.create(
         title=title[:300], owner=owner, due_date=due_date, week_start=week.start, created_by=by

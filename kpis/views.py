@@ -24,8 +24,8 @@ from kpis.forms import ActionItemForm, ManualValueForm, TargetsForm
 from kpis.models import ActionItem, ManualKpiValue
 from kpis.periods import KINDS, WEEK, Period, PeriodError, local_today
 from kpis.registry import get_kpi
-from kpis.review import action_item_owners, action_items_for_week
-from kpis.review import weekly_review as review_selector
+from kpis.selectors import action_item_owners, action_items_for_week
+from kpis.selectors import weekly_review as review_selector
 from salesmarketing.forms import add_service_errors
 from salesmarketing.htmx import HtmxHttpRequest, partial_or_page
 from salesmarketing.models import Team, User

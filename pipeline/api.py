@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
@@ -340,33 +340,24 @@ def update_deal(request: HttpRequest, deal_id: int, payload: DealPatch, response
     elif close:
         raise _invalid("stage_id", "won_amount and loss_* apply when stage_id is the won or lost stage.")
 
+    closing = services.Closing(
+        amount=close.get("won_amount"),
+        cause=close.get("loss_cause") or "",
+        side=close.get("loss_side") or "",
+        note=close.get("loss_note") or "",
+    )
     try:
-        with transaction.atomic():
-            if data or (version is not None and stage is None):
-                deal = services.deal_update(deal=deal, by=user, version=version, **data)
-                if version is not None:
-                    version = deal.version  # checked; the stage change below follows this edit
-            if stage is not None:
-                won_amount = close.get("won_amount")
-                try:
-                    deal = services.deal_change_stage(
-                        deal=deal,
-                        stage=stage,
-                        by=user,
-                        version=version,
-                        amount=won_amount if won_amount is not None else data.get("amount"),
-                        cause=close.get("loss_cause") or "",
-                        side=close.get("loss_side") or "",
-                        note=close.get("loss_note") or "",
-                    )
-                except DjangoValidationError as error:
-                    raise _from_service(error, CLOSE_FIELDS) from None
+        deal = services.deal_edit(
+            deal=deal, by=user, version=version, changes=data, stage=stage, closing=closing
+        )
     except services.DealChangedError:
         current = _deal(None, deal_id)
         response["ETag"] = _etag(current)
         return Status(
             409, ConflictOut(detail="The deal changed since this version; read it again.", deal=_out(current))
         )
+    except services.StageChangeInvalid as error:
+        raise _from_service(error, CLOSE_FIELDS) from None
     except DjangoValidationError as error:
         raise _from_service(error) from None
     except IntegrityError:

@@ -13,6 +13,7 @@ from pipeline.models import Activity, Deal, Stage
 from pipeline.selectors import SCOPE_ALL, SCOPE_MARKETING, SCOPE_MINE, SCOPE_TEAM, BoardFilters
 from salesmarketing.dates import DateField, DateTimeField
 from salesmarketing.fields import GroupedNumberInput, YenField
+from salesmarketing.models import User
 
 SCOPE_LABELS = {
     SCOPE_MINE: _("Mine"),
@@ -190,8 +191,6 @@ class DealCreateForm(forms.Form):
         if stages:
             self.fields["stage"].initial = next((s.pk for s in stages if not s.is_closed), None)
         if owners:
-            from salesmarketing.models import User
-
             self.fields["owner"].queryset = User.objects.filter(pk__in=[u.pk for u in owners])
             self.fields["owner"].help_text = _("Empty: you.")
         else:

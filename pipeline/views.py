@@ -180,25 +180,19 @@ def deal_move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return redirect(next_url)
     stage: Stage = form.cleaned_data["stage"]
     version = form.cleaned_data["version"]
-    if stage.is_closed:
-        if version is not None and version != deal.version:
-            return _board_conflict(request, current=deal, stage=stage, next_url=next_url)
-        try:
-            services.check_no_flip(status=deal.status, stage=stage)
-        except ValidationError as error:
-            return _move_refused(request, error, next_url=next_url)
-        return _close_prompt(request, deal=deal, stage=stage, next_url=next_url)
-
     from_stage_id = deal.stage_id
-    position = services.drop_index(
-        deal=deal,
-        stage=stage,
-        before_id=form.cleaned_data["before"],
-        after_id=_int(request.POST.get("after")),
-    )
     try:
+        if stage.is_closed:
+            # Won and lost need their details first: check the close can happen, then ask for them.
+            services.deal_check_close(deal=deal, stage=stage, version=version)
+            return _close_prompt(request, deal=deal, stage=stage, next_url=next_url)
         deal = services.deal_change_stage(
-            deal=deal, stage=stage, position=position, by=request.user, version=version
+            deal=deal,
+            stage=stage,
+            by=request.user,
+            version=version,
+            before_id=form.cleaned_data["before"],
+            after_id=_int(request.POST.get("after")),
         )
     except services.DealChangedError as conflict:
         return _board_conflict(request, current=conflict.current, stage=stage, next_url=next_url)

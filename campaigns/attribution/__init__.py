@@ -36,7 +36,8 @@ scaled to 100 %):
 Freshness: a sweep (beat, every few minutes) finds leads whose touches, profile, MQL, handoffs or deals changed
 since it last looked and recomputes their credits (`attribution_refresh`), marking the days concerned dirty; the
 daily roll-ups (`AttributionDay`, `SegmentDay`) are recomputed for dirty days only. A full rebuild runs daily.
-Every step deletes and re-inserts what it owns, so running it twice changes nothing.
+Every step deletes and re-inserts what it owns, so running it twice changes nothing. The full rebuild in one
+process (persona matching too) is campaigns.rebuild.attribution_rebuild_now.
 """
 
 from campaigns.attribution.ledger import attribution_refresh, days_mark_dirty
@@ -50,7 +51,6 @@ from campaigns.attribution.sql import (
 )
 from campaigns.attribution.sweep import (
     SweepResult,
-    attribution_rebuild_now,
     attribution_sweep,
     rebuild_ranges,
 )
@@ -62,7 +62,6 @@ __all__ = [
     "REFRESH_BATCH_SIZE",
     "LeadSelection",
     "SweepResult",
-    "attribution_rebuild_now",
     "attribution_refresh",
     "attribution_sweep",
     "days_mark_dirty",

@@ -29,8 +29,8 @@ from campaigns.models import (
     Dimension,
     SegmentDay,
 )
-from campaigns.segments import seniority_sql, size_sql
-from leads.models import Company, Lead, Visitor
+from campaigns.segments import SCORE_BANDS, seniority_sql, size_sql, warming_range
+from leads.models import Company, Lead, ScoringConfig, Visitor
 
 # --- Roll-ups -----------------------------------------------------------------------------------------------
 
@@ -135,8 +135,6 @@ def rollups_refresh(*, limit_chunks: int | None = None) -> int:
 def score_bands_refresh(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Count leads in nurture and MQLs per score band, and the leads warming up under the current threshold (two
     aggregates), and keep them on the state row."""
-    from campaigns.segments import SCORE_BANDS, warming_range
-    from leads.models import ScoringConfig
 
     def band(lo: int, hi: int | None) -> Q:
         condition = Q(total_score__gte=lo) if lo else Q()  # the first band takes negative scores too

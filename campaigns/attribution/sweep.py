@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
-from campaigns.attribution.ledger import attribution_refresh, days_mark_dirty
-from campaigns.attribution.rollups import rollups_refresh, score_bands_refresh
-from campaigns.attribution.sql import REBUILD_BATCH_SIZE, LeadSelection, deal_models
+from campaigns.attribution.ledger import days_mark_dirty
+from campaigns.attribution.sql import REBUILD_BATCH_SIZE, deal_models
 from campaigns.models import AttributionCredit, AttributionDay, AttributionState, SegmentDay
 from leads.models import Lead, Touch, Visitor
 
@@ -93,32 +91,3 @@ def rebuild_ranges(batch_size: int = REBUILD_BATCH_SIZE) -> list[tuple[int, int]
         (first, min(first + batch_size - 1, bounds["hi"]))
         for first in range(bounds["lo"], bounds["hi"] + 1, batch_size)
     ]
-
-
-def attribution_rebuild_now(workers: int = 1) -> int:
-    """Recompute everything in this process (management command, demo, benchmark): the leads in `workers` id
-    ranges at once (threads, each with its own connection, as that many Celery workers would), each range in
-    one statement, then the roll-ups once. Returns the number of days rolled up."""
-    from campaigns.personas import personas_match
-
-    def refresh(bounds: tuple[int, int]) -> None:
-        selection = LeadSelection(first_id=bounds[0], last_id=bounds[1])
-        try:
-            personas_match(selection=selection)
-            attribution_refresh(selection=selection, rebuild=True)
-        finally:
-            if workers > 1:
-                connection.close()
-
-    span = Lead.objects.aggregate(lo=Min("id"), hi=Max("id"))
-    size = -(-(span["hi"] - span["lo"] + 1) // workers) if span["lo"] is not None else REBUILD_BATCH_SIZE
-    ranges = rebuild_ranges(batch_size=size)
-    if workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(refresh, ranges))
-    else:
-        for bounds in ranges:
-            refresh(bounds)
-    AttributionState.objects.update_or_create(pk=1, defaults={"rebuilt_at": timezone.now()})
-    score_bands_refresh()
-    return rollups_refresh()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
-from django.utils.functional import cached_property
+from django.utils.functional import Promise, cached_property
 from django.utils.translation import gettext as _
 
 from campaigns.models import AttributionDay, AttributionModel, CampaignCost
@@ -22,6 +22,7 @@ from campaigns.selectors.common import (
     numbers_from,
     trunc_to_bucket,
 )
+from leads import ratios
 from leads.models import Campaign, Handoff, Lead, Touch
 from salesmarketing.models import User
 
@@ -47,6 +48,19 @@ SORT_SQL = {
         )
     },
 }
+
+
+# The ratios the list sorts by, as SQL over the page's numbers (n.m_<role>): leads.ratios' definitions.
+RATIO_SQL = ",\n                   ".join(
+    f"{definition.sql(lambda role: f'n.m_{role}')} AS m_{key}"
+    for key, definition in (
+        ("cpl", ratios.CPL),
+        ("cost_per_mql", ratios.COST_PER_MQL),
+        ("cost_per_deal", ratios.COST_PER_DEAL),
+        ("roi", ratios.ROI),
+        ("acceptance", ratios.ACCEPTANCE),
+    )
+)
 
 
 def _campaign_page_sql(
@@ -95,11 +109,7 @@ def _campaign_page_sql(
         ),
         r AS (
             SELECT n.*,
-                   n.m_spend / NULLIF(n.m_leads, 0) AS m_cpl,
-                   n.m_spend / NULLIF(n.m_mqls, 0) AS m_cost_per_mql,
-                   n.m_spend / NULLIF(n.m_deals, 0) AS m_cost_per_deal,
-                   (n.m_revenue - n.m_spend) / NULLIF(n.m_spend, 0) AS m_roi,
-                   1.0 * n.m_accepted / NULLIF(n.m_accepted + n.m_rejected, 0) AS m_acceptance
+                   {RATIO_SQL}
             FROM n
         )
         SELECT c.*, n.m_spend, n.m_accepted, n.m_rejected, {", ".join(f"n.m_{metric}" for metric in METRICS)},
@@ -117,7 +127,7 @@ def _campaign_page_sql(
 class CampaignRow:
     campaign: Campaign
     numbers: Numbers
-    top_reason: tuple[str, int] | None
+    top_reason: tuple[Promise | str, int] | None
 
 
 @dataclass
@@ -193,7 +203,7 @@ def campaign_table(
     campaigns = list(Campaign.objects.raw(sql, params))
     page.object_list = campaigns
     lo, hi = period.bounds()
-    reasons: dict[int, tuple[str, int]] = {}
+    reasons: dict[int, tuple[Promise | str, int]] = {}
     for row in (
         Handoff.objects.filter(
             campaign__in=[c.pk for c in campaigns],
@@ -339,16 +349,16 @@ def _campaign_chart(*, campaign: Campaign, period: Period, model: str) -> dict:
         if i is not None:
             for key in ("leads", "mqls", "deals"):
                 series[key][i] = round(row[key] or 0, 2)
-    for row in (
+    for cost in (
         campaign.costs.filter(date__gte=period.start, date__lte=period.end)
         .annotate(bucket=trunc_to_bucket(period, "date"))
         .order_by()
         .values("bucket")
         .annotate(total=Sum("amount"))
     ):
-        i = index.get(as_date(row["bucket"]))
+        i = index.get(as_date(cost["bucket"]))
         if i is not None:
-            series["spend"][i] = float(row["total"] or 0)
+            series["spend"][i] = float(cost["total"] or 0)
     # Spend is entered in lumps (a month's ads, a booth fee): the running total reads better than spikes.
     running = 0.0
     for i, amount in enumerate(series["spend"]):

@@ -10,7 +10,9 @@ from django.db.models.functions import TruncMonth, TruncWeek
 
 from campaigns.models import AttributionModel, AttributionState, ConversionKind
 from campaigns.periods import Period
+from leads import ratios
 from leads.models import Handoff
+from leads.ratios import Number
 from salesmarketing.models import User
 
 PAGE_SIZE = 50
@@ -28,13 +30,11 @@ def attribution_state() -> AttributionState | None:
     return AttributionState.objects.filter(pk=1).first()
 
 
-def ratio(numerator, denominator):
-    return numerator / denominator if numerator is not None and denominator else None
-
-
 @dataclass
 class Numbers:
-    """What a campaign (or a total) produced in the period under one attribution model, and what it cost."""
+    """What a campaign (or a total) produced in the period under one attribution model, and what it cost.
+
+    The ratios are leads.ratios' definitions (the KPI registry's too), rounded as the registry rounds them."""
 
     spend: float = 0
     leads: float = 0
@@ -47,29 +47,40 @@ class Numbers:
     rejected: int = 0
     revenue_by_model: dict = field(default_factory=dict)
 
-    @property
-    def cpl(self):
-        return ratio(self.spend, self.leads)
+    def _parts(self) -> dict[str, float]:
+        return {
+            "spend": self.spend,
+            "leads": self.leads,
+            "mqls": self.mqls,
+            "deals": self.deals,
+            "revenue": self.revenue,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+        }
 
     @property
-    def cost_per_mql(self):
-        return ratio(self.spend, self.mqls)
+    def cpl(self) -> Number:
+        return ratios.CPL.rounded(self._parts())
 
     @property
-    def cost_per_deal(self):
-        return ratio(self.spend, self.deals)
+    def cost_per_mql(self) -> Number:
+        return ratios.COST_PER_MQL.rounded(self._parts())
 
     @property
-    def roi(self):
-        return ratio(self.revenue - self.spend, self.spend) if self.spend else None
+    def cost_per_deal(self) -> Number:
+        return ratios.COST_PER_DEAL.rounded(self._parts())
 
     @property
-    def mql_rate(self):
-        return ratio(self.mqls, self.leads)
+    def roi(self) -> Number:
+        return ratios.ROI.rounded(self._parts())
 
     @property
-    def acceptance(self):
-        return ratio(self.accepted, self.accepted + self.rejected)
+    def mql_rate(self) -> Number:
+        return ratios.MQL_RATE.rounded(self._parts())
+
+    @property
+    def acceptance(self) -> Number:
+        return ratios.ACCEPTANCE.rounded(self._parts())
 
     @property
     def decided(self) -> int:

@@ -4,7 +4,9 @@ aggregate (AttributionDay, SegmentDay, handoffs decided in the period, costs) �
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
 from django.db.models import Count, F, Sum
 from django.utils import timezone
@@ -21,12 +23,13 @@ from campaigns.models import (
 from campaigns.periods import Period
 from campaigns.segments import SCORE_BANDS, SENIORITY_LABELS, SIZE_LABELS, UNKNOWN, warming_range
 from campaigns.selectors.common import REASON_LABELS, STEP_ORDER, Numbers, as_date, trunc_to_bucket
+from leads import ratios
 from leads.choices import AwarenessStage, Industry, LifecycleStage
 from leads.models import Campaign, Handoff, Lead, Persona, ScoringConfig
 from salesmarketing.models import User
 from salesmarketing.replica import reads_from_replica
 
-CHANNEL_COLORS = {
+CHANNEL_COLORS: dict[str | None, str] = {
     Campaign.Channel.WEB_AD: "#1d4ed8",
     Campaign.Channel.SNS: "#ec4899",
     Campaign.Channel.SEO: "#10b981",
@@ -69,7 +72,7 @@ class Dashboard:
     campaign_roi: float | None
     over_time: dict
     mql_over_time: dict
-    funnel: list[dict]
+    funnel: list[FunnelRow]
     funnel_chart: dict
     quality: list[dict]
     quality_chart: dict
@@ -125,7 +128,7 @@ def _over_time(period: Period, model: str) -> tuple[dict, dict]:
     labels = [period.bucket_label(s) for s in starts]
 
     def chart(series: dict, kind: str) -> dict:
-        datasets = [
+        datasets: list[dict[str, Any]] = [
             {
                 "label": _channel_label(channel),
                 "data": [round(v, 2) for v in series.get(channel, [0.0] * len(starts))],
@@ -150,7 +153,52 @@ def _over_time(period: Period, model: str) -> tuple[dict, dict]:
     return chart(leads, "bar"), chart(mqls, "line")
 
 
-def _funnel(period: Period, model: str) -> tuple[list[dict], dict, dict]:
+class FunnelRow(TypedDict):
+    """One campaign's funnel on the dashboard: counts (attribution credits) and each step's share of its leads."""
+
+    campaign_id: int
+    name: str
+    channel: str
+    leads: float
+    mqls: float
+    sqls: float
+    deals: float
+    won: float
+    revenue: float
+    mql_rate: float | None
+    sql_rate: float | None
+    deal_rate: float | None
+    won_rate: float | None
+
+
+def _percent(share: float | None) -> float:
+    return round(100 * share, 1) if share is not None else 0
+
+
+def _funnel_row(r: Mapping[str, Any]) -> FunnelRow:
+    leads = r["leads"] or 0
+
+    def rate(key: str) -> float | None:
+        return (r[key] or 0) / leads if leads else None
+
+    return FunnelRow(
+        campaign_id=r["campaign_id"],
+        name=r["campaign__name"],
+        channel=_channel_label(r["campaign__channel"]),
+        leads=leads,
+        mqls=r["mqls"] or 0,
+        sqls=r["sqls"] or 0,
+        deals=r["deals"] or 0,
+        won=r["won"] or 0,
+        revenue=r["revenue"] or 0,
+        mql_rate=rate("mqls"),
+        sql_rate=rate("sqls"),
+        deal_rate=rate("deals"),
+        won_rate=rate("won"),
+    )
+
+
+def _funnel(period: Period, model: str) -> tuple[list[FunnelRow], dict, dict]:
     """Top campaigns by leads in the period, each with its funnel; and the period's totals."""
     rows = list(
         AttributionDay.objects.filter(date__gte=period.start, date__lte=period.end)
@@ -171,33 +219,13 @@ def _funnel(period: Period, model: str) -> tuple[list[dict], dict, dict]:
     totals["campaign_leads"] = sum(r["leads"] or 0 for r in rows if r["campaign_id"])
     totals["campaign_revenue"] = sum(r["revenue"] or 0 for r in rows if r["campaign_id"])
     top = sorted((r for r in rows if r["campaign_id"]), key=lambda r: -(r["leads"] or 0))[:FUNNEL_CAMPAIGNS]
-    funnel = []
-    for r in top:
-        leads = r["leads"] or 0
-        funnel.append(
-            {
-                "campaign_id": r["campaign_id"],
-                "name": r["campaign__name"],
-                "channel": _channel_label(r["campaign__channel"]),
-                "leads": leads,
-                "mqls": r["mqls"] or 0,
-                "sqls": r["sqls"] or 0,
-                "deals": r["deals"] or 0,
-                "won": r["won"] or 0,
-                "revenue": r["revenue"] or 0,
-                "mql_rate": (r["mqls"] or 0) / leads if leads else None,
-                "deal_rate": (r["deals"] or 0) / leads if leads else None,
-            }
-        )
+    funnel = [_funnel_row(r) for r in top]
     rates = [
         ("mql_rate", _("Lead → MQL"), "#f59e0b"),
         ("sql_rate", _("Lead → accepted by sales"), "#8b5cf6"),
         ("deal_rate", _("Lead → deal"), "#10b981"),
         ("won_rate", _("Lead → won"), "#15803d"),
     ]
-    for f in funnel:
-        f["sql_rate"] = f["sqls"] / f["leads"] if f["leads"] else None
-        f["won_rate"] = f["won"] / f["leads"] if f["leads"] else None
     chart = {
         "type": "bar",
         "data": {
@@ -205,7 +233,7 @@ def _funnel(period: Period, model: str) -> tuple[list[dict], dict, dict]:
             "datasets": [
                 {
                     "label": str(label),
-                    "data": [round(100 * f[key], 1) if f[key] is not None else 0 for f in funnel],
+                    "data": [_percent(f[key]) for f in funnel],  # type: ignore[literal-required]
                     "color": color,
                 }
                 for key, label, color in rates
@@ -337,15 +365,15 @@ def _who_visits(period: Period, dimension: str, labels: dict[str, str]) -> dict:
                 overall[value] = overall.get(value, 0) + n
     values = sorted(overall, key=lambda v: -overall[v])
     shown, rest = values[:MAX_SEGMENTS], values[MAX_SEGMENTS:]
-    step_labels = dict(ConversionKind.choices)
+    step_labels: dict[str, Any] = dict(ConversionKind.choices)
 
-    def share(step: str, value_list: list[str]) -> float | None:
+    def share(step: ConversionKind, value_list: list[str]) -> float | None:
         total = known_totals[step]
         if not total:
             return None
         return sum(counts.get(step, {}).get(v, 0) for v in value_list) / total
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for value in shown + (["__rest__"] if rest else []):
         members = rest if value == "__rest__" else [value]
         shares = [share(step, members) for step in steps]
@@ -464,8 +492,13 @@ def marketing_dashboard(*, viewer: User, period: Period, model: str, dimension: 
         accepted=accepted,
         rejected=rejected,
     )
-    campaign_cpl = numbers.spend / totals["campaign_leads"] if totals["campaign_leads"] else None
-    campaign_roi = (totals["campaign_revenue"] - numbers.spend) / numbers.spend if numbers.spend else None
+    campaign = {
+        "spend": numbers.spend,
+        "leads": totals["campaign_leads"],
+        "revenue": totals["campaign_revenue"],
+    }
+    campaign_cpl = ratios.CPL.rounded(campaign)
+    campaign_roi = ratios.ROI.rounded(campaign)
     return Dashboard(
         period=period,
         model=model,

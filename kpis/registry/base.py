@@ -16,7 +16,7 @@ from django.utils.functional import Promise
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-Number = int | float | None
+from leads.ratios import SHARE_PLACES, YEN_PLACES, Gain, Number, Ratio, round_to
 
 
 class Unit(models.TextChoices):
@@ -40,6 +40,8 @@ class OwnerTeam(models.TextChoices):
 
 
 # --- formulas ---------------------------------------------------------------------------------------------
+# Ratio and Gain (numerator ÷ denominators, return on spend) are defined with the marketing ratios in
+# leads.ratios, which the campaign pages use too.
 
 
 @dataclass(frozen=True)
@@ -58,46 +60,6 @@ class Value:
         if value is None or self.scale == 1.0:
             return value
         return value * self.scale
-
-
-@dataclass(frozen=True)
-class Ratio:
-    """numerator / (sum of the denominators); None when the denominator is empty or zero."""
-
-    numerator: str
-    denominators: tuple[str, ...]
-
-    @property
-    def measures(self) -> tuple[str, ...]:
-        return (self.numerator, *self.denominators)
-
-    def __call__(self, m: Mapping[str, Number]) -> Number:
-        parts = [m.get(name) for name in self.denominators]
-        if any(part is None for part in parts):
-            return None
-        denominator = sum(parts)
-        numerator = m.get(self.numerator)
-        if not denominator or numerator is None:
-            return None
-        return numerator / denominator
-
-
-@dataclass(frozen=True)
-class Gain:
-    """(gain - cost) / cost: return on what was spent; None without spend."""
-
-    gain: str
-    cost: str
-
-    @property
-    def measures(self) -> tuple[str, ...]:
-        return (self.gain, self.cost)
-
-    def __call__(self, m: Mapping[str, Number]) -> Number:
-        gain, cost = m.get(self.gain), m.get(self.cost)
-        if not cost or gain is None:
-            return None
-        return (gain - cost) / cost
 
 
 @dataclass(frozen=True)
@@ -164,13 +126,11 @@ class Kpi:
 
     def round(self, value: Number) -> Number:
         """Values as they are stored and served: whole yen and counts, ratios to 6 places."""
-        if value is None:
-            return None
         if self.unit in (Unit.YEN, Unit.COUNT):
-            return int(round(value))
+            return round_to(value, YEN_PLACES)
         if self.unit == Unit.PERCENT:
-            return round(float(value), 6)
-        return round(float(value), 2)
+            return round_to(value, SHARE_PLACES)
+        return round_to(value, 2)
 
     def is_good(self, value: Number, reference: Number) -> bool | None:
         """Is `value` better than `reference` in this KPI's direction? None when it cannot be said."""

@@ -1,5 +1,8 @@
 """Every KPI, defined once. The dashboard, the weekly review, the snapshots and the API all read this list.
 
+The marketing ratios (CPL, cost per MQL, ROI, lead quality = sales' acceptance) are built from their definitions
+in leads.ratios, which the campaign pages use too, so both show the same figure for the same data.
+
 Order matters: it is the order of the cards and tables (商談化数 first). Change a formula's meaning → bump its
 `version`, so frozen weeks can say their number was defined differently.
 """
@@ -8,7 +11,8 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from kpis.registry.base import Difference, Direction, Gain, Kpi, OwnerTeam, Ratio, Unit, Value
+from kpis.registry.base import Difference, Direction, Kpi, OwnerTeam, Ratio, Unit, Value
+from leads.ratios import ACCEPTANCE, COST_PER_MQL, CPL, ROI
 
 UP, DOWN, NEUTRAL = Direction.UP, Direction.DOWN, Direction.NEUTRAL
 SHARED, MARKETING, SALES = OwnerTeam.SHARED, OwnerTeam.MARKETING, OwnerTeam.SALES
@@ -101,7 +105,7 @@ KPIS: tuple[Kpi, ...] = (
         unit=Unit.PERCENT,
         direction=UP,
         owner=SHARED,
-        formula=Ratio("accepted", ("accepted", "rejected")),
+        formula=ACCEPTANCE,
         definition=_("Accepted ÷ (accepted + rejected) of the handoffs sales decided in the period."),
         drilldown="handoffs_decided",
         additive=False,
@@ -241,7 +245,7 @@ KPIS: tuple[Kpi, ...] = (
         unit=Unit.YEN,
         direction=DOWN,
         owner=MARKETING,
-        formula=Ratio("cost", ("leads_all",)),
+        formula=CPL.bind(spend="cost", leads="leads_all"),
         definition=_("Campaign costs dated in the period ÷ leads acquired in the period."),
         drilldown="costs",
         additive=False,
@@ -255,7 +259,7 @@ KPIS: tuple[Kpi, ...] = (
         unit=Unit.YEN,
         direction=DOWN,
         owner=MARKETING,
-        formula=Ratio("cost", ("mqls_all",)),
+        formula=COST_PER_MQL.bind(spend="cost", mqls="mqls_all"),
         definition=_("Campaign costs dated in the period ÷ MQLs in the period."),
         drilldown="costs",
         additive=False,
@@ -269,7 +273,7 @@ KPIS: tuple[Kpi, ...] = (
         unit=Unit.PERCENT,
         direction=UP,
         owner=MARKETING,
-        formula=Gain("revenue_marketing_all", "cost"),
+        formula=ROI.bind(revenue="revenue_marketing_all", spend="cost"),
         definition=_("(Marketing-sourced revenue − campaign costs) ÷ campaign costs, both in the period."),
         drilldown="costs",
         additive=False,

@@ -13,9 +13,13 @@ from django.db.models import BooleanField, Case, Count, ExpressionWrapper, F, Ma
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from campaigns.models import CampaignCost
 from kpis.db import SecondsBetween
+from kpis.models import ManualKpiValue
 from kpis.periods import Period
 from kpis.registry.measures import MEASURES_BY_NAME, VISITOR_KEY, Scope
+from leads.models import Handoff, Lead, Touch
+from pipeline.models import Deal
 
 LEADS, HANDOFFS, DEALS, VISITORS, COSTS, CUSTOMERS, MANUAL = (
     "leads",
@@ -48,11 +52,6 @@ class Drilldown:
 
     def rows(self, period: Period, scope: Scope, now: dt.datetime) -> QuerySet:
         """The records, unpaginated and not yet limited to what a viewer may see."""
-        from campaigns.models import CampaignCost
-        from kpis.models import ManualKpiValue
-        from leads.models import Handoff, Lead, Touch
-        from pipeline.models import Deal
-
         condition = self._condition(period, scope, now)
         if self.kind == MANUAL:
             qs = ManualKpiValue.objects.filter(

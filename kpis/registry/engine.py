@@ -28,8 +28,11 @@ from django.db import connection
 from django.db.models import Aggregate, Max, Q, Sum
 from django.utils import timezone
 
+from campaigns.models import CampaignCost
+from kpis.models import KpiDay, ManualKpiValue, VisitorCount
 from kpis.periods import CUSTOM, KINDS, KPI_TIME_ZONE, Period, local_today
 from kpis.registry.base import Kpi, Number
+from kpis.registry.definitions import KPIS
 from kpis.registry.measures import (
     COST,
     DEAL,
@@ -41,14 +44,12 @@ from kpis.registry.measures import (
     Measure,
     Scope,
 )
+from leads.models import Handoff, Lead, Touch
+from pipeline.models import Deal
 from salesmarketing.replica import reading_from_replica
 
 
 def _model(source: str):
-    from campaigns.models import CampaignCost
-    from leads.models import Handoff, Lead, Touch
-    from pipeline.models import Deal
-
     return {LEAD: Lead, TOUCH: Touch, HANDOFF: Handoff, DEAL: Deal, COST: CampaignCost}[source]
 
 
@@ -194,8 +195,6 @@ def _generations(wanted: list[tuple[tuple[str, ...], Period]], now: dt.datetime)
     """For each (measures, period), the generations of the days of each table those measures read for it, in one
     query: the sum and the highest. Every committed write raises the sum (a generation only grows); the highest
     also tells a write rolled back after it was read from a later one that makes the same sum."""
-    from kpis.models import KpiDay
-
     aggregates = {}
     for n, (names, period) in enumerate(wanted):
         by_source: dict[str, list[tuple]] = defaultdict(list)
@@ -255,8 +254,6 @@ def _aggregate(source: str, jobs: list[_Job], scope: Scope, now: dt.datetime) ->
 
 def _read_manual(names: list[str], periods: Sequence[Period], results: list[dict[str, Number]]) -> None:
     """Hand-entered values: for each period, the latest entry whose period began before this one ended."""
-    from kpis.models import ManualKpiValue
-
     last_end = max(period.end for period in periods)
     entries = list(
         ManualKpiValue.objects.filter(kpi__in=names, period_start__lt=last_end)
@@ -279,8 +276,6 @@ def _visitors_from_rollup(jobs: list[_Job]) -> dict[str, Number] | None:
     periods = [job.period for job in jobs]
     if any(period.kind not in KINDS or Period.of(period.kind, period.start) != period for period in periods):
         return None
-    from kpis.models import VisitorCount
-
     wanted = Q()
     for period in periods:
         wanted |= Q(kind=period.kind, start=period.start)
@@ -311,8 +306,6 @@ def compute(
     fresh: bool = False,
 ) -> list[dict[str, Number]]:
     """Every KPI (or the given ones) for each period, in the order of `periods`: [{key: value}, …]."""
-    from kpis.registry import KPIS
-
     kpis = list(kpis) if kpis is not None else list(KPIS)
     scope = scope or Scope()
     now = now or timezone.now()

@@ -16,6 +16,7 @@ from django.db.models.functions import Cast, Concat
 
 from kpis.db import Median, SecondsBetween
 from kpis.periods import Period
+from pipeline.models import Deal
 
 LEAD, TOUCH, HANDOFF, DEAL, COST = "lead", "touch", "handoff", "deal", "cost"
 
@@ -158,8 +159,6 @@ VISITOR_KEY = Case(
 def _has_deal() -> Q:
     """The handoff became a deal: a probe of the deal's unique handoff index per accepted handoff counted (a
     join would hash every deal ever made)."""
-    from pipeline.models import Deal
-
     # Only an accepted handoff gets a deal: the state, checked first, spares the probe for the others.
     return Q(state="accepted") & Q(Exists(Deal.objects.filter(handoff=OuterRef("pk"))))
 

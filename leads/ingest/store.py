@@ -185,6 +185,40 @@ def _prepare(
     hidden, visitor_lead = (
         _hidden_leads(candidates, known_ids, visible_to) if visible_to is not None else (set(), {})
     )
+    fresh = _reject_unseen(candidates, known_ids, hidden, lead_by_email, visitor_lead, result)
+
+    # 3. Repeats inside this batch: the first occurrence wins.
+    unique = _first_occurrences(fresh, result)
+    if not unique:
+        return batch
+
+    # 4. Companies, then the leads that do not exist yet (so touches can point at them). An unauthenticated
+    #    event never names the company of a lead that has one: no company is created for it.
+    company_of = _companies_resolve(
+        [
+            (index, ev)
+            for index, ev in unique
+            if authenticated or (lead_by_email.get(ev.email) if ev.email else ev.lead_id) not in has_company
+        ],
+        now=now,
+    )
+    _leads_create(unique, lead_by_email, company_of, lead_source=lead_source, result=result)
+    batch.unique, batch.lead_by_email, batch.company_of = unique, lead_by_email, company_of
+
+    # 5. Visitors: who they are, and who this batch says they are.
+    batch.visitor_lead, batch.newly_identified = _visitors_stitch(unique, lead_of=batch.lead_of, now=now)
+    return batch
+
+
+def _reject_unseen(
+    candidates: list[tuple[int, EventIn]],
+    known_ids: set[int],
+    hidden: set[int],
+    lead_by_email: dict[str, int],
+    visitor_lead: dict[str, int],
+    result: IngestResult,
+) -> list[tuple[int, EventIn]]:
+    """The events that name no missing lead and none hidden from the key's user; the others are rejected."""
     fresh: list[tuple[int, EventIn]] = []
     for index, ev in candidates:
         if ev.lead_id and (ev.lead_id not in known_ids or ev.lead_id in hidden):
@@ -203,29 +237,31 @@ def _prepare(
             )
         else:
             fresh.append((index, ev))
+    return fresh
 
-    # 3. Repeats inside this batch: the first occurrence wins.
+
+def _first_occurrences(events: list[tuple[int, EventIn]], result: IngestResult) -> list[tuple[int, EventIn]]:
+    """Each event id once (the first occurrence); the repeats count as duplicates."""
     seen: set[str] = set()
     unique: list[tuple[int, EventIn]] = []
-    for index, ev in fresh:
+    for index, ev in events:
         if ev.id in seen:
             result.duplicates += 1
         else:
             seen.add(ev.id)
             unique.append((index, ev))
-    if not unique:
-        return batch
+    return unique
 
-    # 4. Companies, then the leads that do not exist yet (so touches can point at them). An unauthenticated
-    #    event never names the company of a lead that has one: no company is created for it.
-    company_of = _companies_resolve(
-        [
-            (index, ev)
-            for index, ev in unique
-            if authenticated or (lead_by_email.get(ev.email) if ev.email else ev.lead_id) not in has_company
-        ],
-        now=now,
-    )
+
+def _leads_create(
+    unique: list[tuple[int, EventIn]],
+    lead_by_email: dict[str, int],
+    company_of: dict[int, int],
+    *,
+    lead_source: str,
+    result: IngestResult,
+) -> None:
+    """Create the leads the events name by an email no lead has yet, and add them to `lead_by_email`."""
     new_leads: dict[str, dict[str, Any]] = {}
     for index, ev in unique:
         if ev.email and ev.email not in lead_by_email:
@@ -245,11 +281,6 @@ def _prepare(
                     "pk", Lower("email")
                 )
             )
-    batch.unique, batch.lead_by_email, batch.company_of = unique, lead_by_email, company_of
-
-    # 5. Visitors: who they are, and who this batch says they are.
-    batch.visitor_lead, batch.newly_identified = _visitors_stitch(unique, lead_of=batch.lead_of, now=now)
-    return batch
 
 
 def _hidden_leads(
@@ -278,138 +309,173 @@ def _hidden_leads(
     return named - seen, visitor_lead
 
 
+# A new touch as the lead updates need it: (lead id, occurred at, campaign id).
+NewTouch = tuple[int | None, dt.datetime, int | None]
+
+
 def _write(batch: _Batch, *, campaign_id: int | None) -> IngestResult:
     """Store the touches of a prepared batch, then what they change on their leads."""
-    result, unique, now, lead_of = batch.result, batch.unique, batch.now, batch.lead_of
-    if not unique:
+    result = batch.result
+    if not batch.unique:
         return result
-
-    # 6. Campaigns named by UTM code: one query.
-    codes = {ev.utm_campaign for _i, ev in unique if ev.utm_campaign}
-    campaign_by_code = (
-        dict(Campaign.objects.filter(utm_campaign__in=codes).values_list("utm_campaign", "pk"))
-        if codes
-        else {}
-    )
-
-    # 7. The touches, in key order so concurrent batches take their locks in the same order.
-    rows = []
-    for _index, ev in sorted(unique, key=lambda item: item[1].id):
-        rows.append(
-            {
-                "lead_id": lead_of(ev) or batch.visitor_lead.get(ev.visitor_id or ""),
-                "visitor_id": ev.visitor_id or "",
-                "type": ev.type,
-                "occurred_at": ev.occurred_at or now,
-                "url": ev.url,
-                "utm_source": ev.utm_source,
-                "utm_medium": ev.utm_medium,
-                "utm_campaign": ev.utm_campaign,
-                "utm_content": ev.utm_content,
-                "utm_term": ev.utm_term,
-                "campaign_id": campaign_by_code.get(ev.utm_campaign, campaign_id),
-                "properties": ev.properties if batch.authenticated else _with_submitted(ev),
-                "source": batch.source,
-                "idempotency_key": ev.id,
-            }
-        )
+    rows = _touch_rows(batch, campaign_by_code=_campaigns_by_code(batch), campaign_id=campaign_id)
     inserted = dict(insert_ignore_returning(Touch, rows, returning=("idempotency_key", "lead_id")))
     result.accepted = len(inserted)
     result.duplicates += len(rows) - len(inserted)  # stored by a concurrent identical batch meanwhile
-    stored = [(i, ev) for i, ev in unique if ev.id in inserted]
-    new_touches = [
+    stored = [(i, ev) for i, ev in batch.unique if ev.id in inserted]
+    new_touches: list[NewTouch] = [
         (r["lead_id"], r["occurred_at"], r["campaign_id"]) for r in rows if r["idempotency_key"] in inserted
     ]
-
-    # 8. Earlier anonymous touches of visitors identified now move to their lead.
-    identified = {
-        ev.visitor_id for _i, ev in stored if ev.visitor_id and lead_of(ev)
-    } & batch.newly_identified
-    if identified:
-        anonymous = list(
-            Touch.objects.filter(AnyOf(F("visitor_id"), identified), lead__isnull=True).values_list(
-                "pk", "visitor_id", "occurred_at", "campaign_id"
-            )
-        )
-        if anonymous:
-            Touch.objects.filter(AnyOf(F("pk"), [row[0] for row in anonymous]), lead__isnull=True).update(
-                lead_id=Subquery(
-                    Visitor.objects.filter(visitor_id=OuterRef("visitor_id")).values("lead_id")[:1]
-                )
-            )
-            new_touches += [(batch.visitor_lead[vid], at, camp) for _pk, vid, at, camp in anonymous]
+    new_touches += _move_anonymous_touches(batch, stored)
     touched = {lead_id for lead_id, _at, _camp in new_touches if lead_id}
     if not touched:
         return result
-
-    # 9. Lock the leads whose row this batch may change (a profile or consent in an event, an unsubscribe, a
-    #    campaign for the first touch), in pk order, and read them under the lock: concurrent batches that share
-    #    them queue behind each other (no deadlock, no lost update). The other touched leads are not written
-    #    here: their last_touch_at is the scorer's, which rewrites each of their rows after this commit anyway.
-    may_change = {lead_id for lead_id, _at, campaign in new_touches if lead_id and campaign}
-    for index, ev in stored:
-        if inserted[ev.id] and (
-            ev.type == TouchType.UNSUBSCRIBE or (lead_of(ev) and _has_profile(ev, batch, index))
-        ):
-            may_change.add(inserted[ev.id])
-    current = (
-        {
-            row["pk"]: row
-            for row in Lead.objects.filter(AnyOf(F("pk"), may_change))
-            .order_by("pk")
-            .select_for_update(no_key=True)
-            .values("pk", "first_touch_campaign_id", "unsubscribed_at", *PROFILE_COLUMNS)
-        }
-        if may_change
-        else {}
-    )
-
-    # 10. What the new touches change: the first-touch campaign (only when unset), the profile (only from stored
-    #     events: a replay changes nothing), consent on unsubscribe. One UPDATE for all of it.
-    changes: dict[int, dict[str, Any]] = {}
-    first_campaign: dict[int, tuple[dt.datetime, int]] = {}
-    for lead_id, occurred_at, campaign in new_touches:
-        row = current.get(lead_id)
-        if row is None:
-            continue
-        earliest = first_campaign.get(lead_id)
-        if (
-            campaign
-            and row["first_touch_campaign_id"] is None
-            and (earliest is None or occurred_at < earliest[0])
-        ):
-            first_campaign[lead_id] = (occurred_at, campaign)
-    for lead_id, (_at, campaign) in first_campaign.items():
-        changes.setdefault(lead_id, {})["first_touch_campaign_id"] = campaign
-    for index, ev in stored:
-        row = current.get(inserted[ev.id])
-        if row is None:
-            continue
-        wanted: dict[str, Any] = {}
-        if lead_of(ev):
-            _merge_profile(wanted, ev, batch.company_of.get(index))
-        if ev.type == TouchType.UNSUBSCRIBE:
-            wanted["consent_email"] = False
-            if row["unsubscribed_at"] is None:
-                wanted["unsubscribed_at"] = ev.occurred_at or now
-        elif wanted.get("consent_email") and row["unsubscribed_at"]:
-            # An unsubscribe is undone only on purpose (by hand), never by a later form post, import or event.
-            del wanted["consent_email"]
-        if not batch.authenticated:  # anyone may type this email: fill what is empty, keep what is known
-            wanted = {
-                name: value
-                for name, value in wanted.items()
-                if name not in (*LEAD_PROFILE_FIELDS, "company_id") or not row[name]
-            }
-        wanted = {name: value for name, value in wanted.items() if row[name] != value}
-        if wanted:
-            row.update(wanted)
-            changes.setdefault(row["pk"], {}).update(wanted, updated_at=now)
+    current = _lock_changing_leads(batch, stored, inserted, new_touches)
+    changes = _first_touch_campaigns(new_touches, current)
+    for lead_id, wanted in _profile_changes(batch, stored, inserted, current).items():
+        changes.setdefault(lead_id, {}).update(wanted)
     update_by_pk(Lead, changes)
-
     leads_touched(touched)
     result.lead_ids = sorted(touched)
     return result
+
+
+def _campaigns_by_code(batch: _Batch) -> dict[str, int]:
+    """The campaigns the batch names by UTM code: one query."""
+    codes = {ev.utm_campaign for _i, ev in batch.unique if ev.utm_campaign}
+    if not codes:
+        return {}
+    return dict(Campaign.objects.filter(utm_campaign__in=codes).values_list("utm_campaign", "pk"))
+
+
+def _touch_rows(batch: _Batch, *, campaign_by_code: dict[str, int], campaign_id: int | None) -> list[dict]:
+    """The touches to insert, in key order so concurrent batches take their locks in the same order."""
+    return [
+        {
+            "lead_id": batch.lead_of(ev) or batch.visitor_lead.get(ev.visitor_id or ""),
+            "visitor_id": ev.visitor_id or "",
+            "type": ev.type,
+            "occurred_at": ev.occurred_at or batch.now,
+            "url": ev.url,
+            "utm_source": ev.utm_source,
+            "utm_medium": ev.utm_medium,
+            "utm_campaign": ev.utm_campaign,
+            "utm_content": ev.utm_content,
+            "utm_term": ev.utm_term,
+            "campaign_id": campaign_by_code.get(ev.utm_campaign, campaign_id),
+            "properties": ev.properties if batch.authenticated else _with_submitted(ev),
+            "source": batch.source,
+            "idempotency_key": ev.id,
+        }
+        for _index, ev in sorted(batch.unique, key=lambda item: item[1].id)
+    ]
+
+
+def _move_anonymous_touches(batch: _Batch, stored: list[tuple[int, EventIn]]) -> list[NewTouch]:
+    """Earlier anonymous touches of visitors identified now move to their lead; returns them as new touches."""
+    identified = {
+        ev.visitor_id for _i, ev in stored if ev.visitor_id and batch.lead_of(ev)
+    } & batch.newly_identified
+    if not identified:
+        return []
+    anonymous = list(
+        Touch.objects.filter(AnyOf(F("visitor_id"), identified), lead__isnull=True).values_list(
+            "pk", "visitor_id", "occurred_at", "campaign_id"
+        )
+    )
+    if not anonymous:
+        return []
+    Touch.objects.filter(AnyOf(F("pk"), [row[0] for row in anonymous]), lead__isnull=True).update(
+        lead_id=Subquery(Visitor.objects.filter(visitor_id=OuterRef("visitor_id")).values("lead_id")[:1])
+    )
+    return [(batch.visitor_lead[vid], at, camp) for _pk, vid, at, camp in anonymous]
+
+
+def _lock_changing_leads(
+    batch: _Batch,
+    stored: list[tuple[int, EventIn]],
+    inserted: dict[str, int | None],
+    new_touches: list[NewTouch],
+) -> dict[int, dict[str, Any]]:
+    """Lock the leads whose row this batch may change (a profile or consent in an event, an unsubscribe, a
+    campaign for the first touch), in pk order, and read them under the lock: concurrent batches that share them
+    queue behind each other (no deadlock, no lost update). The other touched leads are not written here: their
+    last_touch_at is the scorer's, which rewrites each of their rows after this commit anyway."""
+    may_change = {lead_id for lead_id, _at, campaign in new_touches if lead_id and campaign}
+    for index, ev in stored:
+        lead_id = inserted[ev.id]
+        if lead_id and (
+            ev.type == TouchType.UNSUBSCRIBE or (batch.lead_of(ev) and _has_profile(ev, batch, index))
+        ):
+            may_change.add(lead_id)
+    if not may_change:
+        return {}
+    return {
+        row["pk"]: row
+        for row in Lead.objects.filter(AnyOf(F("pk"), may_change))
+        .order_by("pk")
+        .select_for_update(no_key=True)
+        .values("pk", "first_touch_campaign_id", "unsubscribed_at", *PROFILE_COLUMNS)
+    }
+
+
+def _first_touch_campaigns(
+    new_touches: list[NewTouch], current: dict[int, dict[str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """A locked lead without a first-touch campaign takes the campaign of its earliest new touch that has one."""
+    first_campaign: dict[int, tuple[dt.datetime, int]] = {}
+    for lead_id, occurred_at, campaign in new_touches:
+        row = current.get(lead_id) if lead_id else None
+        if row is None or not campaign or row["first_touch_campaign_id"] is not None:
+            continue
+        earliest = first_campaign.get(row["pk"])
+        if earliest is None or occurred_at < earliest[0]:
+            first_campaign[row["pk"]] = (occurred_at, campaign)
+    return {
+        lead_id: {"first_touch_campaign_id": campaign} for lead_id, (_at, campaign) in first_campaign.items()
+    }
+
+
+def _profile_changes(
+    batch: _Batch,
+    stored: list[tuple[int, EventIn]],
+    inserted: dict[str, int | None],
+    current: dict[int, dict[str, Any]],
+) -> dict[int, dict[str, Any]]:
+    """What the stored events change on their locked leads: the profile (only from stored events: a replay
+    changes nothing) and consent on unsubscribe. `current` follows each change, so later events see it."""
+    changes: dict[int, dict[str, Any]] = {}
+    for index, ev in stored:
+        lead_id = inserted[ev.id]
+        row = current.get(lead_id) if lead_id else None
+        if row is None:
+            continue
+        wanted = _event_wants(batch, index, ev, row)
+        if wanted:
+            row.update(wanted)
+            changes.setdefault(row["pk"], {}).update(wanted, updated_at=batch.now)
+    return changes
+
+
+def _event_wants(batch: _Batch, index: int, ev: EventIn, row: dict[str, Any]) -> dict[str, Any]:
+    """The lead fields one event sets that differ from the lead's row."""
+    wanted: dict[str, Any] = {}
+    if batch.lead_of(ev):
+        _merge_profile(wanted, ev, batch.company_of.get(index))
+    if ev.type == TouchType.UNSUBSCRIBE:
+        wanted["consent_email"] = False
+        if row["unsubscribed_at"] is None:
+            wanted["unsubscribed_at"] = ev.occurred_at or batch.now
+    elif wanted.get("consent_email") and row["unsubscribed_at"]:
+        # An unsubscribe is undone only on purpose (by hand), never by a later form post, import or event.
+        del wanted["consent_email"]
+    if not batch.authenticated:  # anyone may type this email: fill what is empty, keep what is known
+        wanted = {
+            name: value
+            for name, value in wanted.items()
+            if name not in (*LEAD_PROFILE_FIELDS, "company_id") or not row[name]
+        }
+    return {name: value for name, value in wanted.items() if row[name] != value}
 
 
 def _with_submitted(ev: EventIn) -> dict[str, Any]:
@@ -449,11 +515,30 @@ def _company_key(ev: EventIn) -> tuple[str, str] | None:
     return None
 
 
+CompanyKey = tuple[str, str]  # ("domain", lower-cased domain) or ("name", exact name)
+
+
 def _companies_resolve(events: Iterable[tuple[int, EventIn]], *, now: dt.datetime) -> dict[int, int]:
     """The company of each event that names one (by domain, else by exact name), created when missing and
     filled in where it lacks industry, size or place. Returns {event index: company pk}."""
-    wanted: dict[tuple[str, str], dict[str, Any]] = {}
-    keyed: list[tuple[int, tuple[str, str]]] = []
+    wanted, keyed = _companies_wanted(events)
+    if not wanted:
+        return {}
+    found: dict[CompanyKey, dict[str, Any]] = {}
+    _companies_read(found, {v for k, v in wanted if k == "domain"}, {v for k, v in wanted if k == "name"})
+    missing = sorted(key for key in wanted if key not in found)
+    if missing:
+        _companies_create(found, wanted, missing)
+    _companies_fill(found, wanted, now=now)
+    return {index: found[key]["pk"] for index, key in keyed if key in found}
+
+
+def _companies_wanted(
+    events: Iterable[tuple[int, EventIn]],
+) -> tuple[dict[CompanyKey, dict[str, Any]], list[tuple[int, CompanyKey]]]:
+    """What the events say of each company they name (later events add to earlier ones), and each event's key."""
+    wanted: dict[CompanyKey, dict[str, Any]] = {}
+    keyed: list[tuple[int, CompanyKey]] = []
     for index, ev in events:
         key = _company_key(ev)
         if key is None:
@@ -469,39 +554,47 @@ def _companies_resolve(events: Iterable[tuple[int, EventIn]], *, now: dt.datetim
         if ev.prefecture:
             values["prefecture"] = ev.prefecture.strip()
             values["region"] = prefecture_region(ev.prefecture) or values.get("region", "")
-    if not wanted:
-        return {}
-    domains = {value for kind, value in wanted if kind == "domain"}
-    names = {value for kind, value in wanted if kind == "name"}
-    found: dict[tuple[str, str], dict[str, Any]] = {}
+    return wanted, keyed
 
-    def read(domains: set[str], names: set[str]) -> None:
-        rows = (
-            Company.objects.annotate(domain_lower=Lower("domain"))
-            .filter(Q(domain_lower__in=domains) & ~Q(domain="") | Q(name__in=names))
-            .order_by("pk")
-            .values("pk", "name", "domain_lower", *COMPANY_FILL_FIELDS)
-        )
-        for row in rows:
-            if row["domain_lower"] in domains:
-                found.setdefault(("domain", row["domain_lower"]), row)
-            if row["name"] in names:
-                found.setdefault(("name", row["name"]), row)
 
-    read(domains, names)
-    missing = sorted(key for key in wanted if key not in found)
-    if missing:
-        created = insert_ignore_returning(
-            Company,
-            [{**wanted[key], "region": wanted[key].get("region", "")} for key in missing],
-            returning=("id", "name", "domain"),
-        )
-        for pk, name, domain in created:
-            key = ("domain", domain.lower()) if domain else ("name", name)
-            found[key] = {"pk": pk, **dict.fromkeys(COMPANY_FILL_FIELDS)}
-        lost = [key for key in missing if key not in found]
-        if lost:  # a concurrent request created the same domain meanwhile
-            read({v for k, v in lost if k == "domain"}, {v for k, v in lost if k == "name"})
+def _companies_read(found: dict[CompanyKey, dict[str, Any]], domains: set[str], names: set[str]) -> None:
+    """Add the existing companies with these domains (any case) or exact names to `found` (one query)."""
+    rows = (
+        Company.objects.annotate(domain_lower=Lower("domain"))
+        .filter(Q(domain_lower__in=domains) & ~Q(domain="") | Q(name__in=names))
+        .order_by("pk")
+        .values("pk", "name", "domain_lower", *COMPANY_FILL_FIELDS)
+    )
+    for row in rows:
+        if row["domain_lower"] in domains:
+            found.setdefault(("domain", row["domain_lower"]), row)
+        if row["name"] in names:
+            found.setdefault(("name", row["name"]), row)
+
+
+def _companies_create(
+    found: dict[CompanyKey, dict[str, Any]],
+    wanted: dict[CompanyKey, dict[str, Any]],
+    missing: list[CompanyKey],
+) -> None:
+    """Insert the missing companies; one a concurrent request created meanwhile is read instead."""
+    created = insert_ignore_returning(
+        Company,
+        [{**wanted[key], "region": wanted[key].get("region", "")} for key in missing],
+        returning=("id", "name", "domain"),
+    )
+    for pk, name, domain in created:
+        key = ("domain", domain.lower()) if domain else ("name", name)
+        found[key] = {"pk": pk, **dict.fromkeys(COMPANY_FILL_FIELDS)}
+    lost = [key for key in missing if key not in found]
+    if lost:  # a concurrent request created the same domain meanwhile
+        _companies_read(found, {v for k, v in lost if k == "domain"}, {v for k, v in lost if k == "name"})
+
+
+def _companies_fill(
+    found: dict[CompanyKey, dict[str, Any]], wanted: dict[CompanyKey, dict[str, Any]], *, now: dt.datetime
+) -> None:
+    """Fill what the companies lack (industry, size, place) from the events: one UPDATE."""
     fills: dict[int, dict[str, Any]] = {}
     for key, values in wanted.items():
         row = found.get(key)
@@ -512,7 +605,6 @@ def _companies_resolve(events: Iterable[tuple[int, EventIn]], *, now: dt.datetim
                 fills.setdefault(row["pk"], {})[name] = values[name]
                 row[name] = values[name]
     update_by_pk(Company, fills, extra={"updated_at": now})
-    return {index: found[key]["pk"] for index, key in keyed if key in found}
 
 
 def _visitors_stitch(

@@ -85,7 +85,7 @@ def task_create(
         errors["title"] = _("Enter what needs doing.")
     if due_date is None:
         errors["due_date"] = _("Enter a due date.")
-    if errors:
+    if errors or due_date is None:  # (due_date: for mypy, which cannot follow the errors dict)
         raise ValidationError(errors)
     return Task.objects.create(
         deal=deal, title=title, due_date=due_date, assignee=assignee or deal.owner, created_by=by

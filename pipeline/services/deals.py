@@ -9,6 +9,7 @@ open stage: reopening is its own, explicit step.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from django.utils.translation import gettext as _
 from leads.models import Company, Handoff, Lead
 from pipeline.models import Deal, Stage, StageChange
 from pipeline.services.pipelines import closing_stage, first_open_stage, pipeline_ensure_default
-from pipeline.services.positions import column_index, slot
+from pipeline.services.positions import column_index, drop_index, slot
 from salesmarketing.models import Team, User
 from salesmarketing.services import notification_send
 
@@ -84,6 +85,33 @@ def _probability(value: Any) -> int:
     if not 0 <= number <= 100:
         raise ValidationError({"probability": _("Enter a whole number between 0 and 100.")})
     return number
+
+
+def _checked_values(locked: Deal, values: dict[str, Any]) -> dict[str, Any]:
+    """deal_update's values, cleaned and checked against the deal as it is (ValidationError keyed by field)."""
+    if "name" in values:
+        values["name"] = (values["name"] or "").strip()
+        if not values["name"]:
+            raise ValidationError({"name": _("Give the deal a name.")})
+    if "amount" in values:
+        values["amount"] = _money("amount", values["amount"])
+    if "probability" in values:
+        values["probability"] = _probability(values["probability"])
+    if "expected_close_date" in values and values["expected_close_date"] is None:
+        raise ValidationError({"expected_close_date": _("Enter the expected close date.")})
+    if "source" in values and values["source"] not in Deal.Source.values:
+        raise ValidationError({"source": _("Choose a source.")})
+    if "source" in values and locked.handoff_id is not None and values["source"] != locked.source:
+        # 商談化数 counts deals made from handoffs; relabelling one would move it between the shared KPI and the
+        # self-reported count (the database refuses it too: deal_from_handoff_is_marketing).
+        raise ValidationError(
+            {"source": _("This deal was created from a marketing handoff: its source cannot be changed.")}
+        )
+    if "owner" in values and values["owner"] is None:
+        raise ValidationError({"owner": _("A deal needs an owner.")})
+    if locked.status == Deal.Status.WON and "amount" in values:
+        values["won_amount"] = values["amount"]  # a won deal's amount is what was won
+    return values
 
 
 def _lock(deal: Deal) -> Deal:
@@ -253,29 +281,7 @@ def deal_update(
         }.items()
         if value is not _UNSET
     }
-    if "name" in values:
-        values["name"] = (values["name"] or "").strip()
-        if not values["name"]:
-            raise ValidationError({"name": _("Give the deal a name.")})
-    if "amount" in values:
-        values["amount"] = _money("amount", values["amount"])
-    if "probability" in values:
-        values["probability"] = _probability(values["probability"])
-    if "expected_close_date" in values and values["expected_close_date"] is None:
-        raise ValidationError({"expected_close_date": _("Enter the expected close date.")})
-    if "source" in values and values["source"] not in Deal.Source.values:
-        raise ValidationError({"source": _("Choose a source.")})
-    if "source" in values and locked.handoff_id is not None and values["source"] != locked.source:
-        # 商談化数 counts deals made from handoffs; relabelling one would move it between the shared KPI and the
-        # self-reported count (the database refuses it too: deal_from_handoff_is_marketing).
-        raise ValidationError(
-            {"source": _("This deal was created from a marketing handoff: its source cannot be changed.")}
-        )
-    if "owner" in values and values["owner"] is None:
-        raise ValidationError({"owner": _("A deal needs an owner.")})
-    if locked.status == Deal.Status.WON and "amount" in values:
-        values["won_amount"] = values["amount"]  # a won deal's amount is what was won
-
+    values = _checked_values(locked, values)
     changed = [key for key, value in values.items() if getattr(locked, key) != value]
     if not changed:
         return locked
@@ -435,6 +441,29 @@ def deal_close_lost(
     return locked
 
 
+class StageChangeInvalid(ValidationError):
+    """A ValidationError from the move or close part of `deal_edit`: its fields are the closing's (`stage`,
+    `amount` for the won amount, `cause`, `side`, `note`), which a caller may name its own way."""
+
+
+@dataclass(frozen=True)
+class Closing:
+    """What closing a deal takes: the won amount, or the loss cause, whose side it was on and a note."""
+
+    amount: Decimal | int | str | None = None
+    cause: str = ""
+    side: str = ""
+    note: str = ""
+
+
+def deal_check_close(*, deal: Deal, stage: Stage, version: int | None) -> None:
+    """Before asking for a close's details (a card dropped on the won or lost column): a deal changed since
+    `version` raises DealChangedError, a won deal dropped on lost (or back) a ValidationError. Writes nothing."""
+    if version is not None and version != deal.version:
+        raise DealChangedError(deal)
+    check_no_flip(status=deal.status, stage=stage)
+
+
 @transaction.atomic
 def deal_change_stage(
     *,
@@ -443,6 +472,8 @@ def deal_change_stage(
     by: User | None,
     version: int | None = None,
     position: int | None = None,
+    before_id: int | None = None,
+    after_id: int | None = None,
     amount: Decimal | int | str | None = None,
     cause: str = "",
     side: str = "",
@@ -450,9 +481,10 @@ def deal_change_stage(
 ) -> Deal:
     """Move, close or reopen a deal: the board, the deal page and the API all come through here.
 
-    An open stage moves the deal there (at `position`; a closed deal is reopened); the won stage closes it as won
-    with `amount`; the lost stage as lost with `cause`, `side` and `note`. With `version`, a deal changed since
-    raises DealChangedError; won and lost never flip into each other without reopening (ValidationError).
+    An open stage moves the deal there (at `position`, or dropped between the cards `before_id` and `after_id`;
+    a closed deal is reopened); the won stage closes it as won with `amount`; the lost stage as lost with
+    `cause`, `side` and `note`. With `version`, a deal changed since raises DealChangedError; won and lost never
+    flip into each other without reopening (ValidationError keyed by field).
     """
     if stage.is_won or stage.is_lost:
         if stage.pipeline_id != deal.stage.pipeline_id:
@@ -460,7 +492,48 @@ def deal_change_stage(
         if stage.is_won:
             return deal_close_won(deal=deal, amount=amount, by=by, version=version)
         return deal_close_lost(deal=deal, cause=cause, side=side, note=note, by=by, version=version)
+    if position is None and (before_id is not None or after_id is not None):
+        position = drop_index(deal=deal, stage=stage, before_id=before_id, after_id=after_id)
     return deal_move_to_stage(deal=deal, stage=stage, position=position, moved_by=by, version=version)
+
+
+@transaction.atomic
+def deal_edit(
+    *,
+    deal: Deal,
+    by: User | None,
+    version: int | None = None,
+    changes: dict[str, Any] | None = None,
+    stage: Stage | None = None,
+    closing: Closing | None = None,
+) -> Deal:
+    """Change fields and move or close in one step, all or nothing (the API's PATCH).
+
+    `changes` are deal_update's fields; `stage` then moves or closes the deal as deal_change_stage does, the won
+    amount defaulting to a changed `amount`. `version` is checked once, against the deal as the caller saw it.
+    Field errors are ValidationErrors; the move's or close's are StageChangeInvalid.
+    """
+    changes = changes or {}
+    closing = closing or Closing()
+    if changes or (version is not None and stage is None):
+        deal = deal_update(deal=deal, by=by, version=version, **changes)
+        if version is not None:
+            version = deal.version  # checked; the stage change below follows this edit
+    if stage is None:
+        return deal
+    try:
+        return deal_change_stage(
+            deal=deal,
+            stage=stage,
+            by=by,
+            version=version,
+            amount=closing.amount if closing.amount is not None else changes.get("amount"),
+            cause=closing.cause,
+            side=closing.side,
+            note=closing.note,
+        )
+    except ValidationError as error:
+        raise StageChangeInvalid(error) from None
 
 
 def _notify_on_commit(recipient: User, title: str, deal: Deal) -> None:

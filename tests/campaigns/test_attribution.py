@@ -14,12 +14,12 @@ from django.db import connection
 
 from campaigns.attribution import (
     LeadSelection,
-    attribution_rebuild_now,
     attribution_refresh,
     attribution_sweep,
     rollups_refresh,
 )
 from campaigns.models import AttributionCredit, AttributionDay, AttributionDirtyDay, SegmentDay
+from campaigns.rebuild import attribution_rebuild_now
 from leads.models import Handoff, Lead
 from pipeline.services import deal_close_won, deal_create
 from tests.campaigns.factories import at, journey

@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.translation import gettext
 
-from campaigns.attribution import attribution_rebuild_now
 from campaigns.models import CampaignCost
+from campaigns.rebuild import attribution_rebuild_now
 from leads.models import Campaign, Handoff
 from pipeline.services import deal_close_won, deal_create
 from tests.campaigns.factories import CostFactory, at, journey

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.translation import gettext
 
-from campaigns.attribution import attribution_rebuild_now
+from campaigns.rebuild import attribution_rebuild_now
 from campaigns.segments import SENIORITY_LABELS
 from leads.models import Campaign, Company, Handoff
 from pipeline.services import deal_close_won, deal_create

@@ -6,7 +6,8 @@ import pytest
 
 from campaigns import tasks
 from campaigns.models import AttributionCredit, AttributionDay, AttributionState
-from campaigns.services import campaign_create, leads_changed
+from campaigns.services import campaign_create
+from campaigns.tasks import leads_changed
 from leads.models import Lead, Touch
 from tests.campaigns.factories import PersonaRuleFactory, at
 from tests.leads.factories import CampaignFactory, LeadFactory, PersonaFactory, TouchFactory

@@ -6,7 +6,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from campaigns.attribution import attribution_rebuild_now
+from campaigns.rebuild import attribution_rebuild_now
 
 
 class Command(BaseCommand):

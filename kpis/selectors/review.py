@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.utils import timezone
+from django.utils.functional import Promise
 
+from campaigns.models import CampaignCost
 from kpis.models import ActionItem, WeeklySnapshot, manages_action_items
 from kpis.periods import MONTH, QUARTER, WEEK, Period
 from kpis.registry import HEADLINE, VERSIONS, Kpi, Number, Scope, compute
 from kpis.registry.measures import MEASURES_BY_NAME, SELF_REPORTED_MARKETING, scope_condition
-from kpis.selectors import Figure, FunnelStep, funnel
+from kpis.selectors.figures import Figure, FunnelStep, funnel
 from kpis.services import snapshot_values
+from leads import ratios
+from leads.models import Campaign, Handoff, Lead
+from pipeline.models import SELF_REPORTED_LABEL, Activity, Deal
 from salesmarketing.models import Team, User
 from salesmarketing.replica import reads_from_replica
 
@@ -48,23 +55,23 @@ class ReviewRow:
 @dataclass
 class LostGroup:
     side: str
-    side_label: str
-    cause_label: str
+    side_label: Promise | str
+    cause_label: Promise | str
     deals: list
 
 
 @dataclass
 class TallyRow:
     side: str
-    side_label: str
-    cause_label: str
+    side_label: Promise | str
+    cause_label: Promise | str
     counts: list[int]
     total: int
 
 
 @dataclass
 class CampaignReaction:
-    campaign: object
+    campaign: Campaign
     leads: int
     mqls: int
     cost: int
@@ -72,7 +79,7 @@ class CampaignReaction:
     @property
     def cost_per_lead(self) -> float | None:
         """None without spend dated this week (costs are often booked monthly) or without leads."""
-        return self.cost / self.leads if self.leads and self.cost else None
+        return ratios.CPL.rounded({"spend": self.cost, "leads": self.leads}) if self.cost else None
 
 
 @dataclass
@@ -161,20 +168,19 @@ def _first(deals, ordering: tuple[str, ...], limit: int):
     )
 
 
-@reads_from_replica()
-def weekly_review(
-    *, week: Period, team: Team | None, teams: list[Team], viewer: User, now: dt.datetime | None = None
-) -> Review:
-    from campaigns.models import CampaignCost
-    from leads.models import Campaign, Handoff, Lead
-    from pipeline.models import SELF_REPORTED_LABEL, Activity, Deal
+@dataclass
+class _Numbers:
+    """The week's numbers (frozen, or computed now) and last week's, as the review compares them."""
 
-    now = now or timezone.now()
-    team_id = team.pk if team else None
-    scope = Scope(team_id=team_id)
+    snapshot: WeeklySnapshot | None
+    data: dict
+    previous_values: dict[str, Number]
+    changed_keys: set[str]
+
+
+def _numbers(week: Period, *, team_id: int | None, scope: Scope, now: dt.datetime) -> _Numbers:
+    """A frozen week shows its snapshot; last week as last week's meeting saw it (its snapshot) when there is one."""
     previous = week.previous()
-
-    # --- the numbers: frozen, or computed now ---------------------------------------------------------------
     snapshots = {
         s.week_start: s
         for s in WeeklySnapshot.objects.filter(
@@ -188,7 +194,7 @@ def weekly_review(
         data = {"values": snapshot.values, "context": snapshot.context, "targets": snapshot.targets}
     else:
         data = snapshot_values(week=week, team_id=team_id, now=now, fresh_to_date=False)
-    if last is not None:  # last week as last week's meeting saw it
+    if last is not None:
         previous_values = last.values
     else:
         previous_values = compute([previous], scope=scope, kpis=HEADLINE, now=now)[0]
@@ -197,8 +203,11 @@ def weekly_review(
         if snapshot
         else set()
     )
+    return _Numbers(snapshot, data, previous_values, changed_keys)
 
-    # --- deals won: what worked and where it came from -------------------------------------------------------
+
+def _won(week: Period, *, scope: Scope, now: dt.datetime, viewer: User) -> tuple[list[Deal], list[dict]]:
+    """Deals won: the biggest, and the won amount by where they came from (self-reported marketing apart)."""
     won_condition = MEASURES_BY_NAME["won"].row_condition(week, now, scope)
     won_deals = list(
         _first(Deal.objects.filter(won_condition), ("-won_amount", "-id"), LIST_LIMIT)
@@ -213,8 +222,11 @@ def weekly_review(
         .annotate(deals=Count("pk"), amount=Sum("won_amount"))
         .order_by("-amount")
     ]
+    return won_deals, won_by_source
 
-    # --- 失注共有会: lost deals by cause and side, and the last four weeks' tally --------------------------------
+
+def _lost_groups(week: Period, *, scope: Scope, now: dt.datetime, viewer: User) -> list[LostGroup]:
+    """失注共有会: the week's lost deals grouped by side and cause, the biggest groups first."""
     side_labels, cause_labels = dict(Deal.LossSide.choices), dict(Deal.LossCause.choices)
     lost = list(
         _first(
@@ -228,26 +240,32 @@ def weekly_review(
     groups: dict[tuple[str, str], list] = defaultdict(list)
     for deal in lost:
         groups[(deal.loss_side, deal.loss_cause)].append(deal)
-    lost_groups = sorted(
+    return sorted(
         (
             LostGroup(side, side_labels.get(side, side), cause_labels.get(cause, cause), deals)
             for (side, cause), deals in groups.items()
         ),
         key=lambda g: (-len(g.deals), g.side),
     )
+
+
+def _tally_row(row: Mapping[str, Any], side_labels: dict, cause_labels: dict) -> TallyRow:
+    return TallyRow(
+        side=row["loss_side"],
+        side_label=side_labels.get(row["loss_side"], row["loss_side"]),
+        cause_label=cause_labels.get(row["loss_cause"], row["loss_cause"]),
+        counts=[row[f"w{i}"] for i in range(TALLY_WEEKS)],
+        total=row["total"],
+    )
+
+
+def _lost_tally(week: Period, *, scope: Scope) -> tuple[list[Period], list[TallyRow]]:
+    """Lost deals by side and cause over the last TALLY_WEEKS weeks, one count per week (one query)."""
+    side_labels, cause_labels = dict(Deal.LossSide.choices), dict(Deal.LossCause.choices)
     tally_weeks = week.trailing(TALLY_WEEKS)
     lost_in = Q(status="lost") & scope_condition("deal", scope)
-    tally = [
-        TallyRow(
-            side=row["loss_side"],
-            side_label=side_labels.get(row["loss_side"], row["loss_side"]),
-            cause_label=cause_labels.get(row["loss_cause"], row["loss_cause"]),
-            counts=[row[f"w{i}"] for i in range(TALLY_WEEKS)],
-            total=row["total"],
-        )
-        for row in Deal.objects.filter(
-            lost_in, closed_at__gte=tally_weeks[0].start_at, closed_at__lt=week.end_at
-        )
+    rows = (
+        Deal.objects.filter(lost_in, closed_at__gte=tally_weeks[0].start_at, closed_at__lt=week.end_at)
         .values("loss_side", "loss_cause")
         .annotate(
             total=Count("pk"),
@@ -257,9 +275,20 @@ def weekly_review(
             },
         )
         .order_by("-total", "loss_side", "loss_cause")
-    ]
+    )
+    tally = [_tally_row(row, side_labels, cause_labels) for row in rows]
+    return tally_weeks, tally
 
-    # --- handoff health ------------------------------------------------------------------------------------------
+
+@dataclass
+class _HandoffHealth:
+    breaches: list[Handoff]
+    rejected: list[Handoff]
+    reject_reasons: list[dict]
+
+
+def _handoff_health(week: Period, *, scope: Scope, now: dt.datetime) -> _HandoffHealth:
+    """SLA breaches, the handoffs sales rejected and the reasons they gave."""
     breaches = list(
         Handoff.objects.filter(MEASURES_BY_NAME["sla_due"].row_condition(week, now, scope))
         .exclude(MEASURES_BY_NAME["sla_met"].row_condition(week, now, scope))
@@ -280,20 +309,25 @@ def weekly_review(
         .annotate(n=Count("pk"))
         .order_by("-n", "reject_reason")
     ]
+    return _HandoffHealth(breaches, rejected, reject_reasons)
 
-    # --- the voice of the customer ----------------------------------------------------------------------------
-    voices_qs = Activity.objects.filter(
+
+def _voices(week: Period, *, team_id: int | None) -> list[Activity]:
+    """The voice of the customer: activities marked as worth sharing with marketing."""
+    voices = Activity.objects.filter(
         is_voice=True, occurred_at__gte=week.start_at, occurred_at__lt=week.end_at
     )
     if team_id:
-        voices_qs = voices_qs.filter(Q(deal__team_id=team_id) | Q(created_by__team_id=team_id))
-    voices = list(
-        voices_qs.select_related("deal__company", "lead__company", "created_by").order_by(
-            "-occurred_at", "-id"
-        )[:LIST_LIMIT]
+        voices = voices.filter(Q(deal__team_id=team_id) | Q(created_by__team_id=team_id))
+    return list(
+        voices.select_related("deal__company", "lead__company", "created_by").order_by("-occurred_at", "-id")[
+            :LIST_LIMIT
+        ]
     )
 
-    # --- campaign reactions: leads, MQLs and cost per campaign this week ----------------------------------------
+
+def _campaign_reactions(week: Period) -> list[CampaignReaction]:
+    """Leads, MQLs and cost per campaign this week (one query each, then the campaigns)."""
     leads_by = dict(
         Lead.objects.filter(
             created_at__gte=week.start_at, created_at__lt=week.end_at, first_touch_campaign__isnull=False
@@ -314,44 +348,63 @@ def weekly_review(
         .annotate(total=Sum("amount"))
         .order_by()
     )
-    campaign_ids = set(leads_by) | set(mqls_by) | set(cost_by)
-    reactions = [
+    return [
         CampaignReaction(
             campaign=c,
             leads=leads_by.get(c.pk, 0),
             mqls=mqls_by.get(c.pk, 0),
             cost=int(cost_by.get(c.pk) or 0),
         )
-        for c in Campaign.objects.filter(pk__in=campaign_ids)
+        for c in Campaign.objects.filter(pk__in=set(leads_by) | set(mqls_by) | set(cost_by))
     ]
+
+
+def _top_and_bottom(
+    reactions: list[CampaignReaction],
+) -> tuple[list[CampaignReaction], list[CampaignReaction]]:
+    """The campaigns that drew most, and the spenders that drew least for their money."""
     top = sorted(reactions, key=lambda r: (-r.leads, -r.mqls, r.cost, r.campaign.name))[:CAMPAIGNS_SHOWN]
     spenders = [r for r in reactions if r.cost and r not in top]
-    bottom = sorted(
-        spenders,
-        key=lambda r: (r.leads > 0, -(r.cost_per_lead or 0), -r.cost),
-    )[:CAMPAIGNS_SHOWN]
+    bottom = sorted(spenders, key=lambda r: (r.leads > 0, -(r.cost_per_lead or 0), -r.cost))[:CAMPAIGNS_SHOWN]
+    return top, bottom
 
-    rows = _figures(data, previous_values, changed_keys)
+
+@reads_from_replica()
+def weekly_review(
+    *, week: Period, team: Team | None, teams: list[Team], viewer: User, now: dt.datetime | None = None
+) -> Review:
+    now = now or timezone.now()
+    team_id = team.pk if team else None
+    scope = Scope(team_id=team_id)
+    numbers = _numbers(week, team_id=team_id, scope=scope, now=now)
+    won_deals, won_by_source = _won(week, scope=scope, now=now, viewer=viewer)
+    lost_groups = _lost_groups(week, scope=scope, now=now, viewer=viewer)
+    tally_weeks, tally = _lost_tally(week, scope=scope)
+    health = _handoff_health(week, scope=scope, now=now)
+    voices = _voices(week, team_id=team_id)
+    top, bottom = _top_and_bottom(_campaign_reactions(week))
+    rows = _figures(numbers.data, numbers.previous_values, numbers.changed_keys)
+    values = numbers.data["values"]
     return Review(
         week=week,
         team=team,
         teams=teams,
         now=now,
-        snapshot=snapshot,
+        snapshot=numbers.snapshot,
         rows=rows,
-        funnel=funnel(data["values"], team_selected=team is not None),
-        values=data["values"],
-        month_label=data["context"].get("month_label", ""),
-        quarter_label=data["context"].get("quarter_label", ""),
+        funnel=funnel(values, team_selected=team is not None),
+        values=values,
+        month_label=numbers.data["context"].get("month_label", ""),
+        quarter_label=numbers.data["context"].get("quarter_label", ""),
         changed=[row.kpi for row in rows if row.week.changed_since],
         won_deals=won_deals,
         won_by_source=won_by_source,
         lost_groups=lost_groups,
         tally_weeks=tally_weeks,
         tally=tally,
-        breaches=breaches,
-        rejected=rejected,
-        reject_reasons=reject_reasons,
+        breaches=health.breaches,
+        rejected=health.rejected,
+        reject_reasons=health.reject_reasons,
         voices=voices,
         campaigns_top=top,
         campaigns_bottom=bottom,
