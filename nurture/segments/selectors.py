@@ -36,7 +36,7 @@ def segment_leads(segment: Segment) -> QuerySet[Lead]:
 
 def visible_members(leads: QuerySet[Lead], viewer: User | None) -> QuerySet[Lead]:
     """What of `leads` the viewer may see; an integration's API key (no user) sees every lead."""
-    return leads if viewer is None else leads.visible_to(viewer)
+    return leads if viewer is None else leads & Lead.objects.visible_to(viewer)
 
 
 @dataclass(frozen=True)

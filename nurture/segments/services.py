@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
-from leads.importing.files import ImportFileError, guess_mapping, parse
+from leads.importing.files import ENCODING_LABELS, ImportFileError, guess_mapping, parse
 from leads.models import Lead
 from nurture.models import Segment, SegmentKind, SegmentMember
 from nurture.segments.rules import RuleError, empty_rules, validate
@@ -126,6 +126,10 @@ class ImportReport:
     encoding: str
     rows: list[ImportRow] = field(default_factory=list)
 
+    @property
+    def encoding_label(self) -> str:
+        return ENCODING_LABELS.get(self.encoding, self.encoding)
+
     def count(self, status: str) -> int:
         return sum(1 for row in self.rows if row.status == status)
 
@@ -158,7 +162,9 @@ def _email_rows(content: bytes) -> tuple[str, list[tuple[int, str]]]:
 
 
 def _classify(rows: list[tuple[int, str]]) -> tuple[list[ImportRow], dict[str, list[ImportRow]]]:
-    report, pending, seen = [], {}, set()
+    report: list[ImportRow] = []
+    pending: dict[str, list[ImportRow]] = {}
+    seen: set[str] = set()
     for line, email in rows:
         key = email.lower()
         row = ImportRow(line=line, email=email, status=INVALID)
@@ -184,11 +190,8 @@ def segment_import_csv(*, segment: Segment, content: bytes, viewer: User | None)
     encoding, rows = _email_rows(content)
     report, pending = _classify(rows)
     for batch in _batched(list(pending), BATCH):
-        found = dict(
-            visible_members(Lead.objects.annotate(email_key=Lower("email")), viewer)
-            .filter(email_key__in=batch)
-            .values_list("email_key", "id")
-        )
+        leads = Lead.objects.annotate(email_key=Lower("email")).filter(email_key__in=batch)
+        found = {email.lower(): pk for email, pk in visible_members(leads, viewer).values_list("email", "id")}
         already = set(
             SegmentMember.objects.filter(segment=segment, lead_id__in=found.values()).values_list(
                 "lead_id", flat=True
