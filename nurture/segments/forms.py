@@ -37,7 +37,7 @@ from salesmarketing.models import Team, User
 
 MAX_GROUPS = 10
 MAX_ROWS = 20
-_RULE_KEY = re.compile(r"^r-(\d{1,2})-(\d{1,2})-(field|op|value|type|campaign|url|days)$")
+_RULE_KEY = re.compile(r"^r-(\d{1,2})-(\d{1,2})-(field|prev|op|value|type|campaign|url|days)$")
 _GROUP_KEY = re.compile(r"^g-(\d{1,2})-op$")
 TOUCH_INPUTS = ("type", "campaign", "url", "days")
 
@@ -163,11 +163,16 @@ class RuleBuilder:
         self._fit_operators()
 
     def _fit_operators(self) -> None:
-        """A row whose field changed keeps an operator only if the new field allows it."""
+        """A row whose field changed (its `prev` field, rendered with it, differs) starts over with that field's
+        first condition and no value; any row keeps an operator only if its field allows it."""
         for group in self.groups:
             for row in group.rows:
                 spec = row.spec
-                if spec and row.data.get("op") not in KIND_OPERATORS[spec.kind]:
+                if spec is None:
+                    continue
+                if row.data.get("prev", row.data.get("field")) != row.data.get("field"):
+                    row.data = {"field": row.data["field"], "op": KIND_OPERATORS[spec.kind][0]}
+                if row.data.get("op") not in KIND_OPERATORS[spec.kind]:
                     row.data["op"] = KIND_OPERATORS[spec.kind][0]
 
     def views(self, options: BuilderOptions) -> list[tuple[int, Group, list[RowView]]]:

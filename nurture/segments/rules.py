@@ -134,16 +134,15 @@ def validate(tree: Any, *, records: Callable[[str, int], bool] | None = None) ->
     errors: list[RuleError] = []
     if not is_group(tree):
         return [RuleError((), str(_('The rules must be a group: {"op": "and", "rules": […]}.')))]
-    count = _count_rules(tree)
-    if count > MAX_RULES:
-        errors.append(RuleError(("rules",), str(_("At most %(n)d rules.") % {"n": MAX_RULES})))
+    if _count_rules(tree) > MAX_RULES:  # before any lookup: a huge tree costs no query per rule
+        return [RuleError(("rules",), str(_("At most %(n)d rules.") % {"n": MAX_RULES}))]
     _validate_group(tree, (), 1, errors, records or _record_exists)
     return errors
 
 
-def _count_rules(node: Any) -> int:
-    if is_group(node) and isinstance(node["rules"], list):
-        return sum(_count_rules(child) for child in node["rules"])
+def _count_rules(node: Any, depth: int = 0) -> int:
+    if depth <= MAX_DEPTH and is_group(node) and isinstance(node["rules"], list):
+        return sum(_count_rules(child, depth + 1) for child in node["rules"])
     return 1
 
 
@@ -174,7 +173,8 @@ def _validate_group(group: Mapping, loc: tuple, depth: int, errors: list[RuleErr
 
 def validate_rule(rule: Mapping, loc: tuple, records=None) -> list[RuleError]:
     """The errors of one rule (at most one per key), located under `loc`."""
-    spec = FIELDS.get(rule.get("field"))  # type: ignore[arg-type]
+    field = rule.get("field")
+    spec = FIELDS.get(field) if isinstance(field, str) else None
     if spec is None:
         return [RuleError((*loc, "field"), str(_("Choose a field.")))]
     allowed_keys = TOUCH_KEYS if spec.kind == TOUCH else RULE_KEYS
@@ -233,7 +233,7 @@ def _days_error(value: Any) -> str:
 def _validate_touch(rule: Mapping, loc: tuple, records) -> list[RuleError]:
     errors = []
     touch_type = rule.get("type")
-    if touch_type not in (None, "") and touch_type not in TOUCH_TYPES:
+    if touch_type not in (None, "") and not (isinstance(touch_type, str) and touch_type in TOUCH_TYPES):
         errors.append(RuleError((*loc, "type"), str(_("Choose one of the listed touch types."))))
     campaign = rule.get("campaign")
     if campaign is not None and (

@@ -175,6 +175,8 @@ def segment_live_count(request: HtmxHttpRequest) -> HttpResponse:
     (or none) goes back next to it by out-of-band swap."""
     _require_editor(request)
     builder = RuleBuilder.from_post(request.POST)
+    if request.POST.get("kind") == SegmentKind.STATIC:  # a list has no rules to count
+        return render(request, f"{FORM_TEMPLATE}#live-count", {"builder": builder, "count": None})
     tree = builder.tree()
     errors = validate(tree)
     builder.place_errors(errors)
