@@ -7,16 +7,15 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.nurture.factories import segment_scores
-from tests.pipeline.factories import make_lead
+from tests.nurture.factories import segment_lead, segment_scores
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_marketer_builds_a_segment_and_sees_the_live_count_change(live_server, login, marketer):
-    segment_scores(make_lead(awareness_stage="semi", name="熱い 見込"), engagement=30)
-    segment_scores(make_lead(awareness_stage="semi", name="ぬるい 見込"), engagement=5)
-    make_lead(awareness_stage="latent", name="潜在 見込")
+    segment_scores(segment_lead(awareness_stage="semi", name="熱い 見込"), engagement=30)
+    segment_scores(segment_lead(awareness_stage="semi", name="ぬるい 見込"), engagement=5)
+    segment_lead(awareness_stage="latent", name="潜在 見込")
     page = login(marketer)
     page.goto(f"{live_server.url}/nurture/segments/new")
     page.locator("input[name=name]").fill("準顕在層で反応あり")

@@ -9,8 +9,13 @@ import pytest
 
 from nurture.models import Segment, SegmentMember
 from salesmarketing.services import api_key_create
-from tests.nurture.factories import SegmentFactory, SegmentMemberFactory, SegmentStaticFactory, segment_scores
-from tests.pipeline.factories import make_lead
+from tests.nurture.factories import (
+    SegmentFactory,
+    SegmentMemberFactory,
+    SegmentStaticFactory,
+    segment_lead,
+    segment_scores,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -69,8 +74,8 @@ def test_invalid_rules_answer_422_with_the_rules_location(client):
 
 
 def test_count_and_members_are_what_the_keys_user_sees(client, owner, outsider, marketer):
-    mine = segment_scores(make_lead(owner=owner, awareness_stage="semi"), engagement=10)
-    make_lead(owner=outsider, awareness_stage="semi")
+    mine = segment_scores(segment_lead(owner=owner, awareness_stage="semi"), engagement=10)
+    segment_lead(owner=outsider, awareness_stage="semi")
     segment = SegmentFactory(rules=SEMI)
     as_rep = Api(client, user=owner)
     assert as_rep("get", f"/segments/{segment.pk}/count").json() == {"count": 1, "total": 2}
@@ -84,7 +89,7 @@ def test_count_and_members_are_what_the_keys_user_sees(client, owner, outsider, 
 
 
 def test_members_page_by_keyset(client):
-    leads = [make_lead(awareness_stage="semi") for _ in range(3)]
+    leads = [segment_lead(awareness_stage="semi") for _ in range(3)]
     segment = SegmentFactory(rules=SEMI)
     api = Api(client)
     first = api("get", f"/segments/{segment.pk}/members").json()
@@ -95,7 +100,7 @@ def test_members_page_by_keyset(client):
 
 
 def test_static_members_add_and_remove(client, owner, outsider):
-    mine, theirs = make_lead(owner=owner), make_lead(owner=outsider)
+    mine, theirs = segment_lead(owner=owner), segment_lead(owner=outsider)
     segment = SegmentStaticFactory()
     reps_key = Api(client, user=owner)  # a rep may not change segments at all
     assert reps_key("post", f"/segments/{segment.pk}/members", {"lead_ids": [mine.pk]}).status_code == 403
@@ -138,6 +143,6 @@ def test_unknown_segments_are_404_and_a_session_is_not_a_key(client, marketer):
 
 
 def test_deleting_a_segment_deletes_its_list(client):
-    member = SegmentMemberFactory(lead=make_lead())
+    member = SegmentMemberFactory(lead=segment_lead())
     Api(client)("delete", f"/segments/{member.segment_id}")
     assert not SegmentMember.objects.exists()

@@ -14,8 +14,14 @@ from leads.models import Lead
 from leads.privacy import lead_erase
 from nurture.segments.rules import compile_rules, validate
 from nurture.segments.selectors import rules_leads, segment_leads
-from tests.nurture.factories import SegmentFactory, SegmentMemberFactory, segment_scores, segment_touch
-from tests.pipeline.factories import make_campaign, make_company, make_lead
+from tests.nurture.factories import (
+    SegmentFactory,
+    SegmentMemberFactory,
+    segment_lead,
+    segment_scores,
+    segment_touch,
+)
+from tests.pipeline.factories import make_campaign, make_company
 
 pytestmark = pytest.mark.django_db
 
@@ -46,14 +52,16 @@ def people(owner, outsider):
     shop = make_company("株式会社小売")
     shop.industry, shop.region, shop.employee_count = "retail", "kinki", 20
     shop.save()
-    a = make_lead(
+    a = segment_lead(
         company=maker, owner=owner, title="情報システム部 部長", awareness_stage="semi", consent_email=True
     )
-    b = make_lead(company=shop, owner=outsider, title="担当", awareness_stage="latent", lifecycle_stage="mql")
-    c = make_lead(
+    b = segment_lead(
+        company=shop, owner=outsider, title="担当", awareness_stage="latent", lifecycle_stage="mql"
+    )
+    c = segment_lead(
         company=None, title="課長", awareness_stage="manifest", consent_email=True, source="seminar"
     )
-    d = make_lead(company=maker, title="", awareness_stage="semi")
+    d = segment_lead(company=maker, title="", awareness_stage="semi")
     segment_scores(a, fit=30, engagement=25)
     segment_scores(b, fit=10, engagement=5)
     segment_scores(c, fit=0, engagement=40)
