@@ -276,7 +276,8 @@ def _compile_group(group: Mapping, now: dt.datetime) -> Q:
         for child in group["rules"]
     ]
     if not parts:
-        return Q() if group["op"] == "and" else Q(pk__in=[])
+        # Not Q(): an empty Q vanishes when combined ("x OR (empty AND)" would become "x", not "everything").
+        return Q(pk__isnull=False) if group["op"] == "and" else Q(pk__in=[])
     combined = parts[0]
     for part in parts[1:]:
         combined = combined & part if group["op"] == "and" else combined | part

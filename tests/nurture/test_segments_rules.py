@@ -266,7 +266,7 @@ _tree = st.builds(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tree=_tree)
 def test_counts_agree_with_python(people, tree):
     leads = list(Lead.objects.select_related("company").prefetch_related("touches"))
