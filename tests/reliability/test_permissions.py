@@ -724,7 +724,7 @@ API_PROBES = [
     # nurture: segments; the reps' keys read them, only marketing, managers, admins and integrations write
     ApiProbe("api:segments_list", "get", "segments:read", all_keys(200)),
     ApiProbe(
-        "api:segments_list",
+        "api:segments_create",
         "post",
         "segments:write",
         keyed(integration=201, owner=403, teammate=403, outsider=403),
@@ -739,7 +739,7 @@ API_PROBES = [
     ),
     ApiProbe("api:segments_read", "get", "segments:read", all_keys(200), kwargs=pk("segment", "segment_id")),
     ApiProbe(
-        "api:segments_read",
+        "api:segments_update",
         "patch",
         "segments:write",
         keyed(integration=200, owner=403, teammate=403, outsider=403),
@@ -747,7 +747,7 @@ API_PROBES = [
         body=lambda w: {"name": "改名"},
     ),
     ApiProbe(
-        "api:segments_read",
+        "api:segments_delete",
         "delete",
         "segments:write",
         keyed(integration=204, owner=403, teammate=403, outsider=403),
@@ -758,7 +758,7 @@ API_PROBES = [
         "api:segments_members", "get", "segments:read", all_keys(200), kwargs=pk("segment", "segment_id")
     ),
     ApiProbe(
-        "api:segments_members",
+        "api:segments_members_add",
         "post",
         "segments:write",
         keyed(integration=200, owner=403, teammate=403, outsider=403),
