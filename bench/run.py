@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the project first: `bench.…`, then the apps (bench/kpis.py is not `kpis`)
 
-from bench import board, campaigns, handoff_latency, ingest, kpis, scoring  # noqa: E402
+from bench import board, campaigns, handoff_latency, ingest, kpis, scoring, segments  # noqa: E402
 from bench.generate import SIZES, default_url, ensure_generated  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -457,6 +457,8 @@ def main(argv=None) -> int:
     log(f"rescore ({args.repeat} runs)")
     result["figures"].append(bench_rescore(url, args.repeat, log, args.rescore_workers))
     vacuum_after_rescore(log)
+    log(f"segment count ({8 * args.repeat} runs)")
+    result["figures"].append(segments.figure(8 * args.repeat, log))
 
     events = args.events or (1_000 if args.quick else INGEST_EVENTS[args.size])
     ns = argparse.Namespace(

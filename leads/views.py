@@ -11,6 +11,7 @@ from leads import selectors
 from leads.filters import LeadFilterForm
 from leads.models import Company, Lead
 from leads.services import lead_accept_submitted
+from salesmarketing import hooks
 from salesmarketing.htmx import HtmxHttpRequest, partial_or_page
 from salesmarketing.models import User
 
@@ -29,6 +30,10 @@ def lead_list(request: HtmxHttpRequest) -> HttpResponse:
         "page": page,
         "query": query.urlencode(),
         "owners": User.objects.filter(role__in=["sales", "manager"], is_active=True).order_by("display_name"),
+        # (label, url) buttons the higher apps offer for the selected leads (nurture: add to a static segment)
+        "bulk_actions": [
+            a for actions in hooks.call(hooks.LEAD_LIST_ACTIONS, user=request.user) for a in actions
+        ],
     }
     return render(request, partial_or_page(request, "leads/lead_list.html", "results"), context)
 

@@ -11,3 +11,10 @@ class NurtureConfig(AppConfig):
 
     name = "nurture"
     verbose_name = _("Nurture")
+
+    def ready(self) -> None:
+        from nurture.segments import hooks as segment_hooks
+        from salesmarketing import hooks
+
+        # leads sits below nurture and cannot import it: its lead list asks this hook for its bulk actions.
+        hooks.register(hooks.LEAD_LIST_ACTIONS, segment_hooks.lead_list_actions)

@@ -44,7 +44,13 @@ LEAD_EXPORTING: Final = "lead_exporting"
 # Registered by pipeline.
 DEALS: Final = "deals"
 
-HOOK_POINTS: Final = frozenset({HANDOFF_ACCEPTED, HANDOFF_ACCEPT_UNDONE, LEAD_ERASING, LEAD_EXPORTING, DEALS})
+# The lead list's bulk bar (leads.views.lead_list): fn(*, user) -> list of (label, url), each a button that posts
+# the selected leads' ids (`lead`, repeated) to `url`. Registered by nurture ("add to a static segment").
+LEAD_LIST_ACTIONS: Final = "lead_list_actions"
+
+HOOK_POINTS: Final = frozenset(
+    {HANDOFF_ACCEPTED, HANDOFF_ACCEPT_UNDONE, LEAD_ERASING, LEAD_EXPORTING, DEALS, LEAD_LIST_ACTIONS}
+)
 
 _registry: dict[str, list[Callable[..., Any]]] = {name: [] for name in HOOK_POINTS}
 

@@ -137,6 +137,8 @@ class ApiKey(models.Model):
         DEALS_WRITE = "deals:write", _("Read, create and update deals")
         KPIS_READ = "kpis:read", _("Read KPIs")
         PRIVACY = "leads:privacy", _("Export and erase a lead's personal data")
+        SEGMENTS_READ = "segments:read", _("Read segments and count them")
+        SEGMENTS_WRITE = "segments:write", _("Create, change and delete segments and static lists")
 
     class Kind(models.TextChoices):
         # An integration's key reaches every record; a user's key reaches what that user reaches in the app.

@@ -46,6 +46,7 @@ from leads.models import Campaign, FormEndpoint, Handoff, Lead, Persona, Scoring
 from leads.privacy import unsubscribe_token
 from leads.services import company_resolve, lead_upsert
 from leads.tracking import email_click_token, email_open_token
+from nurture.models import Segment
 from pipeline.models import Stage
 from pipeline.services import pipeline_ensure_default, task_create
 from salesmarketing.models import ApiKey, User
@@ -205,6 +206,8 @@ def _build_world() -> World:
     key, _plain = api_key_create(name="revoke me", source="crm", scopes=["events:write"])
     notification_send(recipient=owner, title="お知らせ", url="/leads/handoffs/")
     endpoint = FormEndpoint.objects.create(name="資料請求")
+    segment = Segment.objects.create(name="準顕在層", rules={"op": "and", "rules": []})  # nurture (#18)
+    static_segment = Segment.objects.create(name="展示会リスト", kind="static")
     return World(
         users=users,
         lead=lead,
@@ -227,6 +230,8 @@ def _build_world() -> World:
             "item": item,
             "key": key,
             "endpoint": endpoint,
+            "segment": segment,
+            "static_segment": static_segment,
         },
     )
 
@@ -391,6 +396,17 @@ PAGES = [
     Probe("pipeline:task_create", deal_people(200), "post", kwargs=pk("deal")),  # allowed; with errors
     Probe("pipeline:task_done", deal_people(302), "post", kwargs=pk("task")),
     Probe("pipeline:lead_activity_create", logged_in(200, outsider=404), kwargs=pk("lead", "lead_pk")),
+    # nurture: segments (everyone looks; marketing, managers and admins build them)
+    Probe("nurture:segment_list", logged_in(200)),
+    Probe("nurture:segment_create", editors(200)),
+    Probe("nurture:segment_live_count", editors(200), "post", data=lambda w: {"top_op": "and"}),
+    Probe("nurture:segment_add_leads", editors(200), "post"),  # nothing selected: asks again
+    Probe("nurture:segment_detail", logged_in(200), kwargs=pk("segment")),
+    Probe("nurture:segment_edit", editors(200), kwargs=pk("segment")),
+    Probe("nurture:segment_count", logged_in(200), kwargs=pk("segment")),
+    Probe("nurture:segment_delete", editors(302), "post", kwargs=pk("segment")),
+    Probe("nurture:segment_import", editors(422), "post", kwargs=pk("static_segment")),  # no file
+    Probe("nurture:segment_members_remove", editors(302), "post", kwargs=pk("static_segment")),
     # kpis
     Probe("kpis:weekly_review", logged_in(200)),
     Probe("kpis:action_item_create", logged_in(302), "post", data=lambda w: {"title": "次回までに"}),
@@ -705,6 +721,58 @@ API_PROBES = [
         body=lambda w: {"next_step": "見積提出"},
     ),
     ApiProbe("api:kpis", "get", "kpis:read", all_keys(200), query="week=2026-W47"),
+    # nurture: segments; the reps' keys read them, only marketing, managers, admins and integrations write
+    ApiProbe("api:segments_list", "get", "segments:read", all_keys(200)),
+    ApiProbe(
+        "api:segments_create",
+        "post",
+        "segments:write",
+        keyed(integration=201, owner=403, teammate=403, outsider=403),
+        body=lambda w: {"name": "API", "rules": {"op": "and", "rules": []}},
+    ),
+    ApiProbe(
+        "api:segments_rules_count",
+        "post",
+        "segments:read",
+        all_keys(200),
+        body=lambda w: {"rules": {"op": "and", "rules": []}},
+    ),
+    ApiProbe("api:segments_read", "get", "segments:read", all_keys(200), kwargs=pk("segment", "segment_id")),
+    ApiProbe(
+        "api:segments_update",
+        "patch",
+        "segments:write",
+        keyed(integration=200, owner=403, teammate=403, outsider=403),
+        kwargs=pk("segment", "segment_id"),
+        body=lambda w: {"name": "改名"},
+    ),
+    ApiProbe(
+        "api:segments_delete",
+        "delete",
+        "segments:write",
+        keyed(integration=204, owner=403, teammate=403, outsider=403),
+        kwargs=pk("segment", "segment_id"),
+    ),
+    ApiProbe("api:segments_count", "get", "segments:read", all_keys(200), kwargs=pk("segment", "segment_id")),
+    ApiProbe(
+        "api:segments_members", "get", "segments:read", all_keys(200), kwargs=pk("segment", "segment_id")
+    ),
+    ApiProbe(
+        "api:segments_members_add",
+        "post",
+        "segments:write",
+        keyed(integration=200, owner=403, teammate=403, outsider=403),
+        kwargs=pk("static_segment", "segment_id"),
+        body=lambda w: {"lead_ids": [w.lead.pk]},
+    ),
+    ApiProbe(
+        "api:segments_members_remove",
+        "post",
+        "segments:write",
+        keyed(integration=200, owner=403, teammate=403, outsider=403),
+        kwargs=pk("static_segment", "segment_id"),
+        body=lambda w: {"lead_ids": [w.lead.pk]},
+    ),
 ]
 ALL_SCOPES = list(ApiKey.Scope.values)
 

@@ -12,6 +12,7 @@ from leads.choices import LifecycleStage
 from leads.handoffs import handoff_accept, handoff_assign
 from leads.models import Handoff
 from leads.services import company_resolve, lead_upsert
+from nurture.segments import hooks as nurture_segment_hooks
 from pipeline import hooks as pipeline_hooks
 from pipeline.models import Deal
 from pipeline.services import (
@@ -28,6 +29,7 @@ EXPECTED = {
     hooks.LEAD_ERASING: (campaigns_hooks.lead_erasing, pipeline_hooks.lead_erasing, kpis_hooks.lead_erasing),
     hooks.LEAD_EXPORTING: (pipeline_hooks.lead_exporting,),
     hooks.DEALS: (pipeline_hooks.deals,),
+    hooks.LEAD_LIST_ACTIONS: (nurture_segment_hooks.lead_list_actions,),
 }
 
 
@@ -36,7 +38,7 @@ def test_the_higher_apps_register_each_hook_once():
 
 
 def test_running_ready_again_registers_nothing_twice():
-    for label in ("campaigns", "pipeline", "kpis"):
+    for label in ("campaigns", "pipeline", "nurture", "kpis"):
         apps.get_app_config(label).ready()
     assert {name: hooks.registered(name) for name in hooks.HOOK_POINTS} == EXPECTED
 
