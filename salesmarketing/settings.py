@@ -263,6 +263,12 @@ SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
 EMAIL_UNSUBSCRIBE_MAILTO = env_str("EMAIL_UNSUBSCRIBE_MAILTO")
 BROADCAST_THROTTLE_PER_MINUTE = env_int("BROADCAST_THROTTLE_PER_MINUTE", 600)
 EMAIL_SEND_STALE_SECONDS = env_int("EMAIL_SEND_STALE_SECONDS", 300)
+# A broadcast's batch (its throttle's share) starts every BROADCAST_BATCH_SECONDS; the sweep (every
+# MAIL_SWEEP_INTERVAL_SECONDS) restarts a sending broadcast whose last batch began BROADCAST_STALL_SECONDS ago (longer
+# than a batch task may run). The fault tests shorten all three.
+BROADCAST_BATCH_SECONDS = env_int("BROADCAST_BATCH_SECONDS", 60)
+BROADCAST_STALL_SECONDS = env_int("BROADCAST_STALL_SECONDS", 360)
+MAIL_SWEEP_INTERVAL_SECONDS = env_int("MAIL_SWEEP_INTERVAL_SECONDS", 60)
 
 # --- Celery ---------------------------------------------------------------------------------------
 # With REDIS_URL unset, tasks run in-process (eagerly) so the app works end to end without a broker.
@@ -342,7 +348,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     "kpis-refresh-dashboards": {"task": "kpis.tasks.refresh_dashboards", "schedule": 600},
     # Starts due broadcasts, restarts stalled ones, gives up sends of dead workers (nurture.mail.tasks).
-    "nurture-mail-sweep": {"task": "nurture.mail.tasks.mail_sweep", "schedule": 60.0},
+    "nurture-mail-sweep": {
+        "task": "nurture.mail.tasks.mail_sweep",
+        "schedule": float(MAIL_SWEEP_INTERVAL_SECONDS),
+    },
 }
 
 # --- Security -------------------------------------------------------------------------------------

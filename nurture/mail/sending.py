@@ -8,6 +8,7 @@ invalid address). A worker that dies mid-freeze rolls the whole transaction back
 **Batches and the throttle** (`broadcast_send_batch`): a batch sends at most `throttle_per_minute` rows and may start
 only a minute after the previous one (claimed on `Broadcast.batch_started_at` with a conditional UPDATE, so two
 batch tasks never run the same minute); the task schedules the next batch a minute after this one started.
+(BROADCAST_BATCH_SECONDS shortens the minute for tests; a batch then carries that share of the throttle.)
 
 **One row, exactly once**: render the message first, then claim the row with a conditional UPDATE
 (pending → sending, with a claim token and time; the same statement checks the broadcast is still sending and the
@@ -30,6 +31,7 @@ timeout, 4xx for the whole message) puts the row back and stops the batch, and t
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import smtplib
 import uuid
@@ -51,7 +53,6 @@ from nurture.mail.selectors import sender_profile
 from nurture.models import Broadcast, BroadcastSend, BroadcastStatus, SendStatus, SkipReason
 from nurture.segments.selectors import segment_leads
 
-BATCH_SECONDS = 60
 MAX_ATTEMPTS = 5
 VALID_ADDRESS = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _ADDRESS = re.compile(r"\S+@\S+")
@@ -135,11 +136,21 @@ class BatchResult:
     outcomes: list[str] = field(default_factory=list)
 
 
+def batch_seconds() -> int:
+    """How often a broadcast's batch starts (a minute; tests shorten it with BROADCAST_BATCH_SECONDS)."""
+    return settings.BROADCAST_BATCH_SECONDS
+
+
+def batch_size(broadcast: Broadcast) -> int:
+    """The throttle's share of one batch: messages per minute × the batch's length."""
+    return max(1, math.ceil(broadcast.throttle_per_minute * batch_seconds() / 60))
+
+
 def _claim_batch_slot(broadcast_id: int, now: dt.datetime) -> bool:
-    minute_ago = now - dt.timedelta(seconds=BATCH_SECONDS)
+    previous_slot = now - dt.timedelta(seconds=batch_seconds())
     return bool(
         Broadcast.objects.filter(pk=broadcast_id, status=BroadcastStatus.SENDING)
-        .filter(Q(batch_started_at__isnull=True) | Q(batch_started_at__lte=minute_ago))
+        .filter(Q(batch_started_at__isnull=True) | Q(batch_started_at__lte=previous_slot))
         .update(batch_started_at=now)
     )
 
@@ -179,7 +190,7 @@ def broadcast_send_batch(*, broadcast_id: int, now: dt.datetime | None = None) -
         BroadcastSend.objects.filter(broadcast_id=broadcast_id, status=SendStatus.PENDING)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .select_related("lead__company", "lead__owner")
-        .order_by("id")[: broadcast.throttle_per_minute]
+        .order_by("id")[: batch_size(broadcast)]
     )
     if rows:
         _send_rows(broadcast, rows, profile=profile, result=result)
@@ -356,7 +367,8 @@ def mail_sweep(*, now: dt.datetime | None = None) -> SweepResult:
             "pk", flat=True
         )
     )
-    quiet = now - dt.timedelta(seconds=2 * BATCH_SECONDS)
+    # A batch still running is never "stalled": BROADCAST_STALL_SECONDS is beyond a batch task's time limit.
+    quiet = now - dt.timedelta(seconds=settings.BROADCAST_STALL_SECONDS)
     stalled = list(
         Broadcast.objects.filter(status=BroadcastStatus.SENDING)
         .filter(Q(batch_started_at__isnull=True) | Q(batch_started_at__lt=quiet))

@@ -42,7 +42,7 @@ def broadcast_send_batch(self, broadcast_id: int) -> int:
         result = sending.BatchResult(more=True)
     if result.more and not result.stopped and not celery_app.conf.task_always_eager:
         # In process (no broker) the next batch waits for the sweep: a chain there would run at once.
-        wait = max(0.0, sending.BATCH_SECONDS - (time.monotonic() - began)) + 1
+        wait = max(0.0, sending.batch_seconds() - (time.monotonic() - began)) + 0.5
         broadcast_send_batch.apply_async((broadcast_id,), countdown=wait)
     return result.sent
 
