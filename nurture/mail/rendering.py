@@ -12,6 +12,7 @@ headers, a Message-ID of its own (one per ledger row), and in its HTML part an o
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from email.utils import formataddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
@@ -125,9 +126,16 @@ def render_parts(template: EmailTemplate, *, language: str, context: dict) -> Re
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(html_part: bool, source: str) -> Template:
+    """A broadcast renders the same three sources for every lead: compile them once."""
+    return (HTML_ENGINE if html_part else TEXT_ENGINE).from_string(source)
+
+
 def _render(engine: Engine, source: str, context: dict) -> str:
     # A Context escapes unless told otherwise, whatever the engine says: pass the engine's choice.
-    return engine.from_string(source).render(Context(context, autoescape=engine.autoescape))
+    template = _compiled(engine is HTML_ENGINE, source)
+    return template.render(Context(context, autoescape=engine.autoescape))
 
 
 def footer_text(profile: SenderProfile, *, unsubscribe_url: str) -> str:

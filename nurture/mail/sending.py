@@ -242,9 +242,12 @@ def _send_row(broadcast: Broadcast, row: BroadcastSend, *, profile, connection) 
     if token is None:
         return _why_not_claimed(row)
     try:
-        connection.send_messages([message])
+        accepted = connection.send_messages([message])
     except Exception as exc:  # noqa: BLE001  (classified below; anything unknown is treated as temporary)
         return _after_error(row, token=token, exc=exc)
+    if not accepted:  # a backend that declined without raising (no valid recipient)
+        _mark(row, token=token, status=SendStatus.FAILED, error="the mail backend accepted no recipient")
+        return "failed"
     _mark(row, token=token, status=SendStatus.SENT)
     return "sent"
 

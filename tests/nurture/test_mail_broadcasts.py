@@ -224,7 +224,7 @@ def test_scheduling_and_sending_are_refused_without_the_sender_profile(
     result = sending.broadcast_send_batch(broadcast_id=broadcast.pk)
     broadcast.refresh_from_db()
     assert result.sent == 0 and smtp_sink.messages == []
-    assert broadcast.status == BroadcastStatus.PAUSED and "postal address" in broadcast.status_note
+    assert broadcast.status == BroadcastStatus.PAUSED and "住所" in broadcast.status_note  # what is missing
 
 
 def test_schedule_now_starts_and_sends(smtp_sink, mail_profile, mail_template, mail_campaign, marketer_user,

@@ -160,7 +160,7 @@ def test_a_refused_schedule_says_why(client, mail_marketer, mail_campaign):
     response = client.post(
         reverse("nurture:mail_broadcast_action", args=[broadcast.pk, "schedule"]), HTTP_HX_REQUEST="true"
     )
-    assert response.status_code == 200 and "sender profile" in response.content.decode()
+    assert response.status_code == 200 and "送信者情報" in response.content.decode()
     assert Broadcast.objects.get().status == BroadcastStatus.DRAFT
 
 

@@ -114,7 +114,7 @@ def test_a_japanese_test_message_is_utf8_mime_with_footer_and_one_click_headers(
     headers = raw.split(b"\r\n\r\n" if b"\r\n\r\n" in raw else b"\n\n", 1)[0].decode("ascii")  # 7-bit headers
     assert re.search(r"^Subject: =\?utf-8\?", headers, re.MULTILINE | re.IGNORECASE)
     message = email.message_from_bytes(raw, policy=email.policy.default)
-    assert message["Subject"] == "[Test] 山田 花子様へ 今月のお知らせ"
+    assert message["Subject"] == "【テスト】山田 花子様へ 今月のお知らせ"
     assert message["From"].addresses[0].display_name == "株式会社サンプル マーケティング部"
     text = message.get_body(("plain",))
     html = message.get_body(("html",))

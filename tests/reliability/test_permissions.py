@@ -46,6 +46,7 @@ from leads.models import FormEndpoint, Handoff, Lead, ScoringGroup, ScoringRule
 from leads.privacy import unsubscribe_token
 from leads.services import company_resolve, lead_upsert
 from leads.tracking import email_click_token, email_open_token
+from nurture.models import Broadcast, EmailTemplate, Segment, SegmentKind
 from pipeline.models import Stage
 from pipeline.services import pipeline_ensure_default, task_create
 from salesmarketing.models import ApiKey, User
@@ -205,6 +206,11 @@ def _build_world() -> World:
     key, _plain = api_key_create(name="revoke me", source="crm", scopes=["events:write"])
     notification_send(recipient=owner, title="お知らせ", url="/leads/handoffs/")
     endpoint = FormEndpoint.objects.create(name="資料請求")
+    mail_template = EmailTemplate.objects.create(name="月刊", subject_ja="件名", text_ja="本文")
+    mail_segment = Segment.objects.create(name="購読者", kind=SegmentKind.STATIC)
+    mail_broadcast = Broadcast.objects.create(
+        name="12月号", template=mail_template, segment=mail_segment, campaign=campaign, throttle_per_minute=60
+    )
     return World(
         users=users,
         lead=lead,
@@ -227,6 +233,8 @@ def _build_world() -> World:
             "item": item,
             "key": key,
             "endpoint": endpoint,
+            "mail_template": mail_template,
+            "mail_broadcast": mail_broadcast,
         },
     )
 
@@ -451,6 +459,22 @@ PAGES = [
             "token": email_click_token(lead_id=w.lead.pk, url="https://www.example.jp/", message_id="m1")
         },
         query=lambda w: "u=https%3A%2F%2Fwww.example.jp%2F",
+    ),
+    # Email (nurture.mail): marketing, managers and admins; a test send and a refused action redirect back.
+    Probe("nurture:mail_sender", editors(200)),
+    Probe("nurture:mail_templates", editors(200)),
+    Probe("nurture:mail_template_new", editors(200)),
+    Probe("nurture:mail_template_edit", editors(200), kwargs=pk("mail_template")),
+    Probe("nurture:mail_template_preview", editors(200), kwargs=pk("mail_template")),
+    Probe("nurture:mail_template_test", editors(302), "post", kwargs=pk("mail_template")),
+    Probe("nurture:mail_broadcasts", editors(200)),
+    Probe("nurture:mail_broadcast_new", editors(200)),
+    Probe("nurture:mail_broadcast_detail", editors(200), kwargs=pk("mail_broadcast")),
+    Probe(
+        "nurture:mail_broadcast_action",
+        editors(302),
+        "post",
+        kwargs=lambda w: {"pk": w.mail_broadcast.pk, "action": "pause"},
     ),
 ]
 
