@@ -305,7 +305,8 @@ def test_the_sweep_gives_up_a_dead_workers_claim_and_never_resends_it(
     broadcast = _started(
         _broadcast(template=mail_template, campaign=mail_campaign, leads=leads, by=marketer_user)
     )
-    long_ago = timezone.now() - dt.timedelta(seconds=settings.EMAIL_SEND_STALE_SECONDS + 5)
+    quiet_for = max(settings.EMAIL_SEND_STALE_SECONDS, settings.BROADCAST_STALL_SECONDS) + 5
+    long_ago = timezone.now() - dt.timedelta(seconds=quiet_for)
     # A worker claimed the first row, maybe handed it to the server, and was killed before the mark.
     BroadcastSend.objects.filter(broadcast=broadcast, lead=leads[0]).update(
         status=SendStatus.SENDING, claimed_at=long_ago, claim_token="dead", attempts=1
