@@ -113,7 +113,7 @@ def ledger_freeze(*, broadcast: Broadcast) -> int:
     select_sql, params = rows.query.sql_with_params()
     table = BroadcastSend._meta.db_table
     columns = "broadcast_id, lead_id, status, skip_reason, attempts, claim_token, error"
-    # `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
+    # The outer `WHERE 1 = 1` keeps SQLite from reading ON CONFLICT as part of the SELECT (its documented caveat).
     sql = (
         f"INSERT INTO {table} ({columns}) SELECT * FROM ({select_sql}) frozen WHERE 1 = 1 "
         "ON CONFLICT (broadcast_id, lead_id) DO NOTHING"
