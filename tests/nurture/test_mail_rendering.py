@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from leads.choices import TouchType
 from leads.models import Lead
-from leads.privacy import unsubscribe_path
+from leads.privacy import read_unsubscribe_token, unsubscribe_path
 from leads.services import company_resolve
 from nurture.mail import rendering, services
 from nurture.models import SenderProfile
@@ -112,7 +112,9 @@ def test_a_japanese_test_message_is_utf8_mime_with_footer_and_one_click_headers(
     headers = raw.split(b"\r\n\r\n" if b"\r\n\r\n" in raw else b"\n\n", 1)[0].decode("ascii")  # 7-bit headers
     assert re.search(r"^Subject:\s+=\?utf-8\?[bq]\?", headers, re.MULTILINE | re.IGNORECASE)  # RFC 2047
     message = email.message_from_bytes(raw, policy=email.policy.default)
-    assert message["Subject"].strip() == "【テスト】山田 花子様へ 今月のお知らせ"  # Django folds after "Subject:"
+    assert (
+        message["Subject"].strip() == "【テスト】山田 花子様へ 今月のお知らせ"
+    )  # Django folds after "Subject:"
     assert message["From"].addresses[0].display_name == "株式会社サンプル マーケティング部"
     text = message.get_body(("plain",))
     html = message.get_body(("html",))
@@ -125,12 +127,13 @@ def test_a_japanese_test_message_is_utf8_mime_with_footer_and_one_click_headers(
         "support@sample.example.jp",
     ):
         assert legal in body and legal in html.get_content()
-    one_click = "https://crm.example.jp" + unsubscribe_path(lead_id=lead.pk)
-    assert one_click in body
-    assert (
-        message["List-Unsubscribe"]
-        == f"<{one_click}>, <mailto:unsubscribe@sample.example.jp?subject=unsubscribe>"
+    targets = re.fullmatch(
+        r"\s*<(https://crm\.example\.jp/u/([^>]+))>, <(mailto:[^>]+)>", message["List-Unsubscribe"]
     )
+    assert targets and targets.group(3) == "mailto:unsubscribe@sample.example.jp?subject=unsubscribe"
+    one_click, token = targets.group(1), targets.group(2)
+    assert read_unsubscribe_token(token) == lead.pk
+    assert one_click in body and one_click in html.get_content()  # the footer's opt-out link
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "/t/o/" not in html.get_content()  # a test send is not tracked
 
