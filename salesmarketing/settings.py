@@ -225,12 +225,29 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not _COLLECTED
 
 # --- Email ----------------------------------------------------------------------------------------
+# SMTP by default. ./scripts/dev (DEBUG) writes each message as a file under var/mail/ instead (EMAIL_FILE_PATH).
+# An email service provider through django-anymail: EMAIL_ESP=amazon_ses | sendgrid | mailgun | postmark | brevo
+# (| any anymail backend module), with its key in ANYMAIL_API_KEY (and MAILGUN_SENDER_DOMAIN for Mailgun);
+# EMAIL_BACKEND, when set, wins over both.
+EMAIL_ESP = env_str("EMAIL_ESP")
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend"
+    f"anymail.backends.{EMAIL_ESP}.EmailBackend"
+    if EMAIL_ESP
+    else "django.core.mail.backends.filebased.EmailBackend"
     if DEBUG
     else "django.core.mail.backends.smtp.EmailBackend",
 )
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+_ANYMAIL_KEY_NAMES = {"sendgrid": "SENDGRID_API_KEY", "mailgun": "MAILGUN_API_KEY", "postmark": "POSTMARK_SERVER_TOKEN", "brevo": "BREVO_API_KEY"}  # fmt: skip
+ANYMAIL: dict[str, str] = {}
+if EMAIL_ESP in _ANYMAIL_KEY_NAMES and env_str("ANYMAIL_API_KEY"):
+    ANYMAIL[_ANYMAIL_KEY_NAMES[EMAIL_ESP]] = env_str("ANYMAIL_API_KEY")
+if env_str("MAILGUN_SENDER_DOMAIN"):
+    ANYMAIL["MAILGUN_SENDER_DOMAIN"] = env_str("MAILGUN_SENDER_DOMAIN")
+if env_str("ANYMAIL_WEBHOOK_SECRET"):
+    ANYMAIL["WEBHOOK_SECRET"] = env_str("ANYMAIL_WEBHOOK_SECRET")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
@@ -238,6 +255,20 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "salesmarketing <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Marketing email (nurture.mail): links in messages start with SITE_URL (https in production: RFC 8058's one-click
+# unsubscribe needs it); List-Unsubscribe also names a mailto: when EMAIL_UNSUBSCRIBE_MAILTO is set. A broadcast's
+# throttle defaults to BROADCAST_THROTTLE_PER_MINUTE; a send claimed by a worker that has been silent for
+# EMAIL_SEND_STALE_SECONDS is given up as "unknown" (never sent twice; nurture/mail/sending.py).
+SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
+EMAIL_UNSUBSCRIBE_MAILTO = env_str("EMAIL_UNSUBSCRIBE_MAILTO")
+BROADCAST_THROTTLE_PER_MINUTE = env_int("BROADCAST_THROTTLE_PER_MINUTE", 600)
+EMAIL_SEND_STALE_SECONDS = env_int("EMAIL_SEND_STALE_SECONDS", 300)
+# A broadcast's batch (its throttle's share) starts every BROADCAST_BATCH_SECONDS; the sweep (every
+# MAIL_SWEEP_INTERVAL_SECONDS) restarts a sending broadcast whose last batch began BROADCAST_STALL_SECONDS ago (longer
+# than a batch task may run). The fault tests shorten all three.
+BROADCAST_BATCH_SECONDS = env_int("BROADCAST_BATCH_SECONDS", 60)
+BROADCAST_STALL_SECONDS = env_int("BROADCAST_STALL_SECONDS", 360)
+MAIL_SWEEP_INTERVAL_SECONDS = env_int("MAIL_SWEEP_INTERVAL_SECONDS", 60)
 
 # --- Celery ---------------------------------------------------------------------------------------
 # With REDIS_URL unset, tasks run in-process (eagerly) so the app works end to end without a broker.
@@ -294,6 +325,10 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     },  # fmt: skip
     **{f"kpis.tasks.{name}": {"queue": "bulk"} for name in ("freeze_weekly_snapshots", "refresh_dashboards")},
     "salesmarketing.tasks.purge_old_notifications": {"queue": "bulk"},
+    **{
+        f"nurture.mail.tasks.{name}": {"queue": "email"}
+        for name in ("broadcast_start", "broadcast_send_batch", "mail_sweep")
+    },
 }
 # Beat claims each periodic run in the database before sending it (PeriodicRun): a second beat sends nothing.
 CELERY_BEAT_SCHEDULER = "salesmarketing.beat:ClaimingScheduler"
@@ -312,6 +347,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(day_of_week=1, hour=0, minute=5),
     },
     "kpis-refresh-dashboards": {"task": "kpis.tasks.refresh_dashboards", "schedule": 600},
+    # Starts due broadcasts, restarts stalled ones, gives up sends of dead workers (nurture.mail.tasks).
+    "nurture-mail-sweep": {
+        "task": "nurture.mail.tasks.mail_sweep",
+        "schedule": float(MAIL_SWEEP_INTERVAL_SECONDS),
+    },
 }
 
 # --- Security -------------------------------------------------------------------------------------

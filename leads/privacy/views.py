@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from leads import selectors
@@ -66,10 +67,24 @@ def lead_erase_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_not_required
+@csrf_exempt
 @never_cache
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
-    """`/u/<token>`: the link in marketing email. GET asks, POST unsubscribes."""
+    """`/u/<token>`: the link in marketing email. GET asks, POST unsubscribes. A mail client's RFC 8058 one-click
+    POST (body `List-Unsubscribe=One-Click`, from the List-Unsubscribe-Post header) has no cookie or CSRF token: the
+    signed token is its proof. Every other POST is the page's own form and keeps its CSRF check."""
+    if request.method == "POST" and request.POST.get("List-Unsubscribe") == "One-Click":
+        lead_id = read_unsubscribe_token(token)
+        if lead_id is None:
+            return HttpResponse(status=400)
+        lead_unsubscribe(lead_id=lead_id)
+        return HttpResponse(status=200)
+    return _unsubscribe_page(request, token)
+
+
+@csrf_protect
+def _unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
     lead_id = read_unsubscribe_token(token)
     if lead_id is None:
         return render(request, "leads/unsubscribe.html", {"bad_link": True}, status=400)

@@ -46,7 +46,7 @@ from leads.models import Campaign, FormEndpoint, Handoff, Lead, Persona, Scoring
 from leads.privacy import unsubscribe_token
 from leads.services import company_resolve, lead_upsert
 from leads.tracking import email_click_token, email_open_token
-from nurture.models import Segment
+from nurture.models import Broadcast, EmailTemplate, Segment, SegmentKind
 from pipeline.models import Stage
 from pipeline.services import pipeline_ensure_default, task_create
 from salesmarketing.models import ApiKey, User
@@ -208,6 +208,11 @@ def _build_world() -> World:
     endpoint = FormEndpoint.objects.create(name="資料請求")
     segment = Segment.objects.create(name="準顕在層", rules={"op": "and", "rules": []})  # nurture (#18)
     static_segment = Segment.objects.create(name="展示会リスト", kind="static")
+    mail_template = EmailTemplate.objects.create(name="月刊", subject_ja="件名", text_ja="本文")
+    mail_segment = Segment.objects.create(name="購読者", kind=SegmentKind.STATIC)
+    mail_broadcast = Broadcast.objects.create(
+        name="12月号", template=mail_template, segment=mail_segment, campaign=campaign, throttle_per_minute=60
+    )
     return World(
         users=users,
         lead=lead,
@@ -232,6 +237,8 @@ def _build_world() -> World:
             "endpoint": endpoint,
             "segment": segment,
             "static_segment": static_segment,
+            "mail_template": mail_template,
+            "mail_broadcast": mail_broadcast,
         },
     )
 
@@ -467,6 +474,22 @@ PAGES = [
             "token": email_click_token(lead_id=w.lead.pk, url="https://www.example.jp/", message_id="m1")
         },
         query=lambda w: "u=https%3A%2F%2Fwww.example.jp%2F",
+    ),
+    # Email (nurture.mail): marketing, managers and admins; a test send and a refused action redirect back.
+    Probe("nurture:mail_sender", editors(200)),
+    Probe("nurture:mail_templates", editors(200)),
+    Probe("nurture:mail_template_new", editors(200)),
+    Probe("nurture:mail_template_edit", editors(200), kwargs=pk("mail_template")),
+    Probe("nurture:mail_template_preview", editors(200), kwargs=pk("mail_template")),
+    Probe("nurture:mail_template_test", editors(302), "post", kwargs=pk("mail_template")),
+    Probe("nurture:mail_broadcasts", editors(200)),
+    Probe("nurture:mail_broadcast_new", editors(200)),
+    Probe("nurture:mail_broadcast_detail", editors(200), kwargs=pk("mail_broadcast")),
+    Probe(
+        "nurture:mail_broadcast_action",
+        editors(302),
+        "post",
+        kwargs=lambda w: {"pk": w.mail_broadcast.pk, "action": "pause"},
     ),
 ]
 

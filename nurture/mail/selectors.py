@@ -1,0 +1,92 @@
+"""Reads for the email pages: the sender profile, templates, broadcasts and a broadcast's progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, QuerySet
+
+from leads.models import Lead
+from nurture.models import Broadcast, BroadcastSend, EmailTemplate, SenderProfile, SendStatus, SkipReason
+from salesmarketing.models import User
+
+
+def can_manage_mail(user: User) -> bool:
+    """Marketing, managers and admins write templates and send broadcasts (as they edit campaigns); sales reps
+    do not see these pages at all."""
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and (user.is_superuser or user.role in (User.Role.MARKETING, User.Role.MANAGER, User.Role.ADMIN))
+    )
+
+
+def can_edit_sender_profile(user: User) -> bool:
+    """The legal footer is set by admins and the marketing team's managers (as personal-data requests are)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_superuser or user.role == User.Role.ADMIN:
+        return True
+    return user.role == User.Role.MANAGER and user.team is not None and user.team.kind == "marketing"
+
+
+def sender_profile() -> SenderProfile:
+    """The one profile row, or an empty unsaved one (every field missing) before anyone has set it."""
+    return SenderProfile.objects.filter(pk=1).first() or SenderProfile(pk=1)
+
+
+def template_list() -> QuerySet[EmailTemplate]:
+    return EmailTemplate.objects.only("id", "name", "subject_ja", "subject_en", "updated_at").order_by(
+        "name", "id"
+    )
+
+
+def broadcast_list() -> QuerySet[Broadcast]:
+    return Broadcast.objects.select_related("template", "segment", "campaign").order_by("-created_at", "-id")
+
+
+def preview_lead(*, viewer: User, lead_id: int | None) -> Lead | None:
+    """A lead the viewer may see, to preview a template with (the chosen one, else the newest)."""
+    leads = Lead.objects.visible_to(viewer).select_related("company", "owner")
+    if lead_id:
+        return leads.filter(pk=lead_id).first()
+    return leads.order_by("-created_at", "-id").first()
+
+
+@dataclass
+class Progress:
+    total: int = 0
+    pending: int = 0
+    sending: int = 0
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    skipped: int = 0
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def done_count(self) -> int:
+        return self.sent + self.failed + self.unknown + self.skipped
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done_count / self.total) if self.total else 0
+
+
+def broadcast_progress(broadcast: Broadcast) -> Progress:
+    """Counts of the broadcast's ledger by status and skip reason, in one aggregate query."""
+    progress = Progress()
+    labels = dict(SkipReason.choices)
+    rows = (
+        BroadcastSend.objects.filter(broadcast=broadcast)
+        .values_list("status", "skip_reason")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for status, reason, n in rows:
+        progress.total += n
+        if status in SendStatus.values:
+            setattr(progress, status, getattr(progress, status) + n)
+        if status == SendStatus.SKIPPED:
+            label = str(labels.get(reason, reason))
+            progress.skipped_by_reason[label] = progress.skipped_by_reason.get(label, 0) + n
+    return progress

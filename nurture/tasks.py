@@ -1,0 +1,3 @@
+"""Celery finds tasks in `<app>.tasks` (autodiscovery): each nurture feature's tasks module is imported here."""
+
+from nurture.mail.tasks import broadcast_send_batch, broadcast_start, mail_sweep  # noqa: F401

@@ -1,0 +1,116 @@
+"""Broadcasts on real workers: a Celery worker on Redis sends through a real SMTP server with the throttle, and a
+worker SIGKILLed mid-broadcast loses no row and sends none twice (counted on the SMTP server)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.utils import timezone
+
+from nurture.mail import services
+from nurture.models import Broadcast, BroadcastSend, BroadcastStatus, SendStatus
+from tests.factories import UserFactory
+from tests.leads.factories import CampaignFactory
+from tests.nurture.factories import MailTemplateFactory, mail_sender_profile
+from tests.nurture.mail_fixtures import *  # noqa: F403
+from tests.nurture.mail_fixtures import SinkHandler, free_port, mail_lead, mail_segment
+from tests.reliability import test_faults as faults
+from tests.reliability.test_faults import _client_app, _wait_for, _worker
+
+# The fault tests' fixtures (a private redis-server, the subprocesses' environment), used here too.
+faults_env = faults.faults_env
+faults_redis = faults.faults_redis
+
+
+def _broadcast(n: int, *, throttle: int) -> Broadcast:
+    mail_sender_profile()
+    leads = [mail_lead(f"w{i}@example.jp", name=f"読者 {i}") for i in range(n)]
+    return services.broadcast_create(
+        by=UserFactory(username="mail-worker", role="marketing"),
+        name="ワーカー配信",
+        template=MailTemplateFactory(),
+        segment=mail_segment(leads),
+        campaign=CampaignFactory(),
+        throttle_per_minute=throttle,
+    )
+
+
+@pytest.mark.worker
+def test_a_worker_sends_a_broadcast_through_smtp_at_the_throttle(celery_worker, smtp_sink, settings):
+    settings.BROADCAST_BATCH_SECONDS = 1  # a "minute" of one second: 120/min is 2 messages a second
+    broadcast = _broadcast(5, throttle=120)
+    began = time.monotonic()
+
+    services.broadcast_schedule(broadcast=broadcast)  # transactional test: the start is queued at once
+
+    _wait_for(
+        lambda: Broadcast.objects.get(pk=broadcast.pk).status == BroadcastStatus.DONE,
+        timeout=30,
+        what="the broadcast to finish",
+    )
+    assert time.monotonic() - began >= 2  # three batches of at most two, a second apart
+    assert sorted(r[0] for r in smtp_sink.recipients) == [f"w{i}@example.jp" for i in range(5)]
+    assert len(set(smtp_sink.message_ids())) == 5
+
+
+class SlowSink(SinkHandler):
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(0.03)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.serial
+def test_a_worker_killed_mid_broadcast_loses_no_row_and_sends_none_twice(faults_env, faults_redis, tmp_path):
+    faults_redis.start()
+    sink = SlowSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    env = {
+        **faults_env,
+        "REDIS_URL": faults_redis.url,
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(controller.port),
+        "SITE_URL": "https://crm.example.jp",
+        "BROADCAST_BATCH_SECONDS": "1",
+        "BROADCAST_STALL_SECONDS": "3",
+        "EMAIL_SEND_STALE_SECONDS": "3",
+        "MAIL_SWEEP_INTERVAL_SECONDS": "1",
+    }
+    broadcast = _broadcast(120, throttle=1800)  # 30 a batch
+    Broadcast.objects.filter(pk=broadcast.pk).update(
+        status=BroadcastStatus.SCHEDULED, scheduled_at=timezone.now()
+    )
+    workers = [_worker(env, tmp_path, "mail-first")]
+    try:
+        _client_app(faults_redis).send_task("nurture.mail.tasks.broadcast_start", args=[broadcast.pk])
+        rows = BroadcastSend.objects.filter(broadcast_id=broadcast.pk)
+        _wait_for(lambda: rows.filter(status=SendStatus.SENT).count() >= 40, timeout=60, what="40 sent",
+                  interval=0.02)  # fmt: skip
+        workers[0].kill()
+        assert rows.filter(status=SendStatus.PENDING).exists()  # killed mid-broadcast
+
+        workers.append(_worker(env, tmp_path, "mail-second", beat=True))
+        _wait_for(
+            lambda: Broadcast.objects.get(pk=broadcast.pk).status == BroadcastStatus.DONE,
+            timeout=90,
+            what="the broadcast to finish",
+        )
+    finally:
+        for worker in workers:
+            worker.kill()
+        controller.stop()
+
+    received = collections.Counter(sink.message_ids())
+    assert max(received.values()) == 1, "a message was sent twice"
+    by_status = collections.Counter(rows.values_list("status", flat=True))
+    assert by_status[SendStatus.SENT] + by_status[SendStatus.UNKNOWN] == 120
+    assert by_status[SendStatus.UNKNOWN] <= 2  # at most the rows in flight in the killed worker's processes
+    sent_ids = {f"<broadcast-{broadcast.pk}.lead-{lead_id}@sample.example.jp>"
+                for lead_id in rows.filter(status=SendStatus.SENT).values_list("lead_id", flat=True)}  # fmt: skip
+    assert sent_ids <= set(received)  # every row marked sent reached the server
+    assert len(received) >= by_status[SendStatus.SENT]
