@@ -1,0 +1,233 @@
+"""Accessibility in a real Chromium: axe-core (vendored, static/js/vendor/axe.min.js; injected by the test, never
+loaded by the pages) finds no serious or critical violation on any main page of any role, at a laptop's and a
+phone's width; and on the key pages every control is reached with Tab and shows where the focus is."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.management import call_command
+
+from campaigns.models import Campaign, Persona
+from leads.models import Lead
+from pipeline.models import Deal
+from salesmarketing.demo import DEMO_PASSWORD
+from salesmarketing.models import User
+from tests.conftest import VIEWPORTS
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(django_settings.BASE_DIR) / "static" / "js" / "vendor" / "axe.min.js"
+
+# The demo's users, one of each kind (salesmarketing/demo.py).
+ROLES = {
+    "marketer": "mktg",
+    "marketing manager": "mktg_mgr",
+    "sales rep": "rep1",
+    "sales manager": "sales_mgr",
+    "admin": "admin",
+}
+
+RUN_AXE = """
+async () => {
+  const result = await axe.run(document, {resultTypes: ["violations"]});
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => ({
+      rule: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ") + " — " + (n.failureSummary || "").split("\\n").slice(0, 2).join(" ")),
+      count: v.nodes.length,
+    }));
+}
+"""
+
+
+def _first_pk(queryset) -> int | None:
+    return queryset.order_by("pk").values_list("pk", flat=True).first()
+
+
+def main_pages(user: User) -> list[str]:
+    """Every main page of the app (the nav, the user menu and the apps' urls.py), with one record of each kind
+    that the user sees. Pages a role may not open answer 403 or 404 and are left out when swept."""
+    pages = [
+        "/",
+        "/leads/",
+        "/leads/handoffs/",
+        "/leads/scoring/",
+        "/leads/scoring/rules/new",
+        "/leads/import/",
+        "/campaigns/",
+        "/campaigns/new/",
+        "/campaigns/dashboard/",
+        "/campaigns/costs/import/",
+        "/campaigns/personas/",
+        "/pipeline/",
+        "/pipeline/forecast/",
+        "/pipeline/deals/new/",
+        "/kpis/weekly/",
+        "/kpis/definitions/",
+        "/kpis/targets/",
+        "/kpis/values/",
+        "/kpis/opportunities_marketing_sourced/",
+        "/notifications/",
+        "/accounts/password/",
+        "/settings/api-keys/",
+    ]
+    lead = Lead.objects.visible_to(user).order_by("-total_score", "pk").first()
+    if lead is not None:
+        pages.append(f"/leads/{lead.pk}/")
+        if lead.company_id:
+            pages.append(f"/leads/companies/{lead.company_id}/")
+    deal = _first_pk(Deal.objects.visible_to(user))
+    if deal is not None:
+        pages += [f"/pipeline/deals/{deal}/", f"/pipeline/deals/{deal}/edit/"]
+    campaign, persona = _first_pk(Campaign.objects), _first_pk(Persona.objects)
+    pages += [f"/campaigns/{campaign}/", f"/campaigns/personas/{persona}/"]
+    return pages
+
+
+@pytest.fixture
+def demo_data(settings):
+    settings.DEBUG = True  # seed_demo refuses to run otherwise; the pages themselves do not depend on it
+    call_command("seed_demo", stdout=io.StringIO())
+    settings.DEBUG = False
+
+
+def _log_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def _describe(violation: dict) -> str:
+    nodes = "; ".join(violation["nodes"])
+    return f"{violation['rule']} ({violation['impact']}, {violation['count']} nodes: {violation['help']}): {nodes}"
+
+
+def _sweep(page, base: str, user: User) -> tuple[dict[str, list[str]], int]:
+    found: dict[str, list[str]] = {}
+    swept = 0
+    for path in main_pages(user):
+        response = page.goto(base + path)
+        status = response.status if response else 0
+        if status in (403, 404):  # not this role's page
+            continue
+        assert status == 200, f"{user.username} {path}: {status}"
+        page.wait_for_load_state("networkidle")
+        page.add_script_tag(path=str(AXE))
+        violations = page.evaluate(RUN_AXE)
+        swept += 1
+        if violations:
+            found[path] = [_describe(v) for v in violations]
+    return found, swept
+
+
+@pytest.mark.parametrize("width", sorted(VIEWPORTS))
+def test_no_serious_axe_violation_on_any_main_page_of_any_role(
+    live_server, browser, browser_context_args, demo_data, width
+):
+    failures: dict[str, list[str]] = {}
+    swept = 0
+    for role, username in ROLES.items():
+        context = browser.new_context(**{**browser_context_args, "viewport": VIEWPORTS[width]})
+        page = context.new_page()
+        try:
+            _log_in(page, live_server.url, username)
+            found, count = _sweep(page, live_server.url, User.objects.get(username=username))
+        finally:
+            context.close()
+        swept += count
+        failures.update({f"{role} ({username}) {width} {path}": v for path, v in found.items()})
+    assert failures == {}, "\n".join(f"{where}:\n  " + "\n  ".join(v) for where, v in failures.items())
+    assert swept >= 5 * 15
+
+
+# Every element Tab should reach, in document order, tagged with its index; and how it looks without the focus.
+TAG_FOCUSABLES = """
+() => {
+  const selector = "a[href], button, input, select, textarea, summary, [tabindex]";
+  const shown = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+  const els = Array.from(document.querySelectorAll(selector)).filter(
+    (el) => !el.disabled && el.tabIndex >= 0 && el.type !== "hidden" && shown(el) && !el.closest("[inert]")
+  );
+  const look = (el) => { const s = getComputedStyle(el); return [s.outlineStyle, s.outlineWidth, s.outlineColor, s.boxShadow, s.borderColor, s.backgroundColor].join("|"); };
+  // One radio button of a group is a Tab stop; the arrow keys move within it.
+  const radios = new Set();
+  const stops = els.filter((el) => {
+    if (el.type !== "radio") return true;
+    if (radios.has(el.name)) return false;
+    radios.add(el.name);
+    return true;
+  });
+  return stops.map((el, i) => {
+    el.dataset.a11yStop = String(i);
+    return {i, what: el.outerHTML.slice(0, 90), look: look(el), radio: el.type === "radio" ? el.name : null};
+  });
+}
+"""
+
+FOCUSED = """
+() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const s = getComputedStyle(el);
+  return {i: el.dataset.a11yStop ?? null, radio: el.type === "radio" ? el.name : null, what: el.outerHTML.slice(0, 90),
+          look: [s.outlineStyle, s.outlineWidth, s.outlineColor, s.boxShadow, s.borderColor, s.backgroundColor].join("|")};
+}
+"""
+
+
+def _tab_through(page) -> tuple[list[str], list[str]]:
+    """Press Tab until the focus leaves the page; returns the controls never reached and those whose focus does
+    not show (their look with the focus equals their look without it)."""
+    stops = page.evaluate(TAG_FOCUSABLES)
+    by_radio = {s["radio"]: s for s in stops if s["radio"]}
+    reached: set[int] = set()
+    invisible: list[str] = []
+    for _ in range(len(stops) + 10):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        if focused is None:
+            break
+        stop = by_radio.get(focused["radio"]) if focused["radio"] else None
+        index = int(focused["i"]) if focused["i"] is not None else (stop["i"] if stop else None)
+        if index is None:
+            continue
+        if index in reached:
+            break  # round the page once
+        reached.add(index)
+        if focused["look"] == stops[index]["look"]:
+            invisible.append(stops[index]["what"])
+    unreached = [s["what"] for s in stops if s["i"] not in reached]
+    return unreached, invisible
+
+
+@pytest.mark.parametrize("width", sorted(VIEWPORTS))
+def test_every_control_of_the_key_pages_is_reached_by_tab_and_shows_its_focus(
+    live_server, browser, browser_context_args, demo_data, width
+):
+    manager = User.objects.get(username="sales_mgr")
+    lead = Lead.objects.visible_to(manager).order_by("-total_score", "pk").first()
+    deal = _first_pk(Deal.objects.visible_to(manager))
+    pages = ["/leads/", f"/leads/{lead.pk}/", "/leads/handoffs/", f"/pipeline/deals/{deal}/", "/kpis/weekly/"]
+    context = browser.new_context(**{**browser_context_args, "viewport": VIEWPORTS[width]})
+    page = context.new_page()
+    problems: dict[str, dict[str, list[str]]] = {}
+    try:
+        _log_in(page, live_server.url, "sales_mgr")
+        for path in pages:
+            page.goto(live_server.url + path)
+            page.wait_for_load_state("networkidle")
+            unreached, invisible = _tab_through(page)
+            if unreached or invisible:
+                problems[path] = {"not reached": unreached, "focus not visible": invisible}
+    finally:
+        context.close()
+    assert problems == {}
