@@ -126,8 +126,14 @@ def _wait_until_up(url: str, server: subprocess.Popen, seconds: float = 60) -> N
 def fresh_app() -> Iterator[str]:
     """The app on a new SQLite database with the demo data (tasks in-process), served until the block ends."""
     workdir = Path(tempfile.mkdtemp(prefix="sm-screenshots-"))
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{workdir / 'app.sqlite3'}", "DEBUG": "1"}
-    for name in ("REDIS_URL", "CACHE_URL", "DATABASE_REPLICA_URL"):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "screenshots_settings",  # scripts/screenshots_settings.py: this database
+        "SCREENSHOTS_DB": str(workdir / "app.sqlite3"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "scripts"), str(ROOT)]),
+        "DEBUG": "1",
+    }
+    for name in ("DATABASE_URL", "REDIS_URL", "CACHE_URL", "DATABASE_REPLICA_URL"):
         env.pop(name, None)
     env.setdefault("SECRET_KEY", "screenshots-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
     env.setdefault("SECURE_COOKIES", "0")
