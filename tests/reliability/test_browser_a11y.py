@@ -112,6 +112,12 @@ def _log_in(page, base: str, username: str) -> None:
     page.wait_for_url(f"{base}/")
 
 
+def _axe(page) -> list[str]:
+    page.wait_for_load_state("networkidle")
+    page.add_script_tag(path=str(AXE))
+    return [_describe(v) for v in page.evaluate(RUN_AXE)]
+
+
 def _describe(violation: dict) -> str:
     nodes = "; ".join(violation["nodes"])
     return f"{violation['rule']} ({violation['impact']}, {violation['count']} nodes: {violation['help']}): {nodes}"
@@ -126,12 +132,10 @@ def _sweep(page, base: str, user: User) -> tuple[dict[str, list[str]], int]:
         if status in (403, 404):  # not this role's page
             continue
         assert status == 200, f"{user.username} {path}: {status}"
-        page.wait_for_load_state("networkidle")
-        page.add_script_tag(path=str(AXE))
-        violations = page.evaluate(RUN_AXE)
+        violations = _axe(page)
         swept += 1
         if violations:
-            found[path] = [_describe(v) for v in violations]
+            found[path] = violations
     return found, swept
 
 
@@ -233,6 +237,10 @@ def test_every_main_page_of_every_role_passes_axe_and_the_keyboard(
         context = _context(browser, browser_context_args, width)
         page = context.new_page()
         try:
+            if username == "mktg":  # the login page, once
+                page.goto(f"{live_server.url}/accounts/login/")
+                if on_login := _axe(page):
+                    failures[f"anyone {width} /accounts/login/"] = on_login
             _log_in(page, live_server.url, username)
             found, count = _sweep(page, live_server.url, User.objects.get(username=username))
             if username == "sales_mgr":
