@@ -212,7 +212,28 @@ def login(live_server, page):
     return _login
 
 
+# The browser's page size: a laptop by default; `--viewport phone` (or BROWSER_VIEWPORT=phone) runs the browser
+# tests at a phone's 390 px. Tests that need a size of their own (the board's 1600 px, the phone tests) set it.
+VIEWPORTS = {"laptop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--viewport",
+        choices=sorted(VIEWPORTS),
+        default=os.environ.get("BROWSER_VIEWPORT", "laptop"),
+        help="the browser tests' page size: laptop (1440×900, the default) or phone (390×844); "
+        "BROWSER_VIEWPORT sets the default",
+    )
+
+
 @pytest.fixture(scope="session")
-def browser_context_args(browser_context_args):
+def viewport(pytestconfig) -> dict[str, int]:
+    """The page size chosen for this run (--viewport / BROWSER_VIEWPORT)."""
+    return dict(VIEWPORTS[pytestconfig.getoption("viewport")])
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args, viewport):
     """A Japanese user's browser (the first users' language); tests switch to English where they need to."""
-    return {**browser_context_args, "locale": "ja-JP", "timezone_id": "Asia/Tokyo"}
+    return {**browser_context_args, "locale": "ja-JP", "timezone_id": "Asia/Tokyo", "viewport": viewport}

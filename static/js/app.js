@@ -4,7 +4,8 @@
  *       data-width-pct="42.5" → width: 42.5%     data-left-pct="30" → left: 30%
  *       data-height-px="260"  → height: 260px
  *   - <button data-print> prints the page;
- *   - <form data-confirm="Question?"> asks before it is sent.
+ *   - <form data-confirm="Question?"> asks before it is sent;
+ *   - a scrolling region with nothing focusable inside takes the focus (tabindex="0") while it scrolls.
  * Runs on the first load and on every piece of content HTMX swaps in. */
 (function () {
   "use strict";
@@ -59,7 +60,39 @@
     }
   }, true);
 
+  // A region that scrolls (a wide table on a phone, the board) and holds no link or control of its own takes the
+  // keyboard's focus while it scrolls, so the arrow keys can scroll it (WCAG 2.1.1; axe: scrollable-region-focusable).
+  var SCROLLERS = ".table-wrap, table, .board, pre";
+  var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
+
+  function scrolls(el) {
+    var style = window.getComputedStyle(el);
+    var sideways = /auto|scroll/.test(style.overflowX) && el.scrollWidth > el.clientWidth + 1;
+    var down = /auto|scroll/.test(style.overflowY) && el.scrollHeight > el.clientHeight + 1;
+    return sideways || down;
+  }
+
+  function focusableScrollers() {
+    document.querySelectorAll(SCROLLERS).forEach(function (el) {
+      var marked = el.hasAttribute("data-scroll-focus");
+      if (scrolls(el) && !marked && !el.hasAttribute("tabindex") && !el.querySelector(FOCUSABLE)) {
+        el.setAttribute("tabindex", "0");
+        el.setAttribute("data-scroll-focus", "");
+      } else if (marked && !scrolls(el)) {
+        el.removeAttribute("tabindex");
+        el.removeAttribute("data-scroll-focus");
+      }
+    });
+  }
+
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizing);
+    resizing = window.setTimeout(focusableScrollers, 200);
+  });
+
   applySizes(document);
-  document.addEventListener("DOMContentLoaded", function () { applySizes(document); setUpNavToggle(); });
+  document.addEventListener("DOMContentLoaded", function () { applySizes(document); setUpNavToggle(); focusableScrollers(); });
   document.addEventListener("htmx:load", function (e) { applySizes(e.target); });
+  document.addEventListener("htmx:afterSettle", focusableScrollers);
 })();
