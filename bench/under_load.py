@@ -69,19 +69,19 @@ def start_web(args: argparse.Namespace) -> tuple[list[subprocess.Popen], str]:
         env["DATABASE_REPLICA_URL"] = args.replica_url
     port = ingest.free_port()
     command = [str(ingest.BIN / "gunicorn"), "salesmarketing.wsgi", "--bind", f"127.0.0.1:{port}", "--reuse-port",
-               "--workers", str(args.web_workers), "--log-level", "warning"]  # fmt: skip
+               "--workers", str(args.web_workers), "--timeout", "120", "--log-level", "warning"]  # fmt: skip
     masters = [subprocess.Popen(command, cwd=ROOT, env=env) for _ in range(2)]
     url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
+    for _ in range(480):  # two cores starting four workers, under load: allow two minutes
         try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2):
+            with urllib.request.urlopen(f"{url}/healthz", timeout=5):
                 return masters, url
         except OSError:
             if any(master.poll() is not None for master in masters):
                 sys.exit("gunicorn exited during start-up")
             time.sleep(0.25)
     stop(masters)
-    sys.exit("gunicorn did not answer /healthz within 30 s")
+    sys.exit("gunicorn did not answer /healthz within two minutes")
 
 
 def start_workers(args: argparse.Namespace) -> list[subprocess.Popen]:
@@ -337,11 +337,10 @@ def main(argv=None) -> int:
         sys.exit(f"no generated data in {args.database_url}: run bench/generate.py --size {args.size} first")
     key = handoff_latency.prepare()
     handoff_latency.flush_broker(args.redis_url)
-    processes = start_workers(args)
+    processes, url = start_web(args)  # first: its workers import the app before the Celery workers start
     try:
-        masters, url = start_web(args)
-        processes += masters
-        floor = handoff_latency.floor_samples(max(10, args.leads // 2))
+        processes += start_workers(args)
+        floor = handoff_latency.floor_samples(max(10, args.leads // 2), timeout=300)  # six workers starting
         idle, _ = handoff_latency.handoff_samples(args.leads, key)
         print(f"idle: p95 {percentiles(idle)['p95'] * 1000:.0f} ms; now under load …", flush=True)
         load = under_load(args, url, key, meta)
