@@ -38,7 +38,15 @@ def flush_broker(redis_url: str) -> None:
     app.control.purge()
 
 
-def start_worker(database_url: str, redis_url: str) -> subprocess.Popen:
+def start_worker(
+    database_url: str,
+    redis_url: str,
+    *,
+    queues: str = "realtime,bulk,email",
+    name: str = "bench",
+    extra_env=None,
+) -> subprocess.Popen:
+    """One solo-pool worker on `queues` (all three by default, as a worker started without -Q)."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -48,9 +56,11 @@ def start_worker(database_url: str, redis_url: str) -> subprocess.Popen:
         "DEBUG": "0",
         "DJANGO_SETTINGS_MODULE": "salesmarketing.settings",
         "PYTHONPATH": str(ROOT),
+        **(extra_env or {}),
     }
     return subprocess.Popen(
         [str(Path(sys.executable).parent / "celery"), "-A", "bench.worker", "worker", "--pool", "solo",
+         "-Q", queues, "--hostname", f"{name}@%h",
          "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )  # fmt: skip

@@ -2,6 +2,7 @@
 
     uv run python bench/run.py --size s|m|l [--repeat N] [--skip-generate] [--quick]
                                [--database-url postgres://…/sm_bench_<size>] [--redis-url redis://…/8]
+                               [--only rescore,segments,pages,ingest,handoff] [--note "what else the machine did"]
 
 1. Generates the data (bench/generate.py) into its own database (dropped and made again), unless --skip-generate
    finds that size there already.
@@ -44,6 +45,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 PAGE_TARGET_MS = 300
 REVIEW_TARGET_MS = 500
 INGEST_EVENTS = {"s": 20_000, "m": 50_000, "l": 100_000}
+PARTS = ("rescore", "segments", "pages", "ingest", "handoff")  # the suite's parts, in the order they run
 
 
 def summary(values: list[float]) -> dict:
@@ -335,6 +337,25 @@ def compare_counts(result: dict, results_dir: Path) -> None:
     result["query_counts"] = {f["key"]: f["queries"] for f in result["figures"]}
 
 
+def part_of(figure: dict) -> str:
+    """The part of the suite (PARTS) a figure comes from."""
+    kind = figure["key"].split(":")[0]
+    return "pages" if kind == "page" else kind
+
+
+def carried_over(previous_file: Path, parts: list[str]) -> dict[str, list[dict]]:
+    """The figures of the parts not run this time, from the previous results file, marked with their date."""
+    if set(parts) == set(PARTS) or not previous_file.exists():
+        return {}
+    previous = json.loads(previous_file.read_text())
+    figures: dict[str, list[dict]] = {}
+    for figure in previous["figures"]:
+        if part_of(figure) not in parts:
+            carried = {**figure, "measured": figure.get("measured") or previous["date"]}
+            figures.setdefault(part_of(figure), []).append(carried)
+    return figures
+
+
 def _fmt(value, unit: str) -> str:
     if value is None:
         return "–"
@@ -370,8 +391,9 @@ def markdown(result: dict) -> str:
         if f.get("queries_same_as_s") is False:
             queries += f" (s: {f['queries_at_s']})"
         met = {True: "yes", False: "**no**", None: "–"}[f["met"]]
+        label = f"{f['figure']} (measured {f['measured']})" if f.get("measured") else f["figure"]
         lines.append(
-            f"| {f['figure']} | {_fmt(f['median'], f['unit'])} | {_fmt(f['p95'], f['unit'])} | {queries} | "
+            f"| {label} | {_fmt(f['median'], f['unit'])} | {_fmt(f['p95'], f['unit'])} | {queries} | "
             f"{_fmt(f['floor']['median'], f['unit'])} | {f['ratio']:.2f}× | {f['target']} | {met} |"
         )
     lines += [
@@ -413,7 +435,16 @@ def main(argv=None) -> int:
         "--note", default="", help="a line for the report, e.g. what else the machine was doing"
     )
     parser.add_argument("--events", type=int, help="events per ingest run (default by size)")
+    parser.add_argument(
+        "--only",
+        default="",
+        help=f"comma-separated parts to run ({', '.join(PARTS)}; default all): the other parts' figures are "
+        "carried over from <results-dir>/<size>.json, each marked with the date it was measured",
+    )
     args = parser.parse_args(argv)
+    parts = [part for part in PARTS if part in args.only.split(",")] if args.only else list(PARTS)
+    if args.only and set(args.only.split(",")) - set(PARTS):
+        parser.error(f"--only takes {', '.join(PARTS)}")
     if args.quick and args.size != "s":
         parser.error("--quick shrinks size s only")
     url = args.database_url or default_url(args.size)
@@ -454,11 +485,15 @@ def main(argv=None) -> int:
         "generation_seconds": meta["seconds"],
         "figures": [],
     }
-    log(f"rescore ({args.repeat} runs)")
-    result["figures"].append(bench_rescore(url, args.repeat, log, args.rescore_workers))
-    vacuum_after_rescore(log)
-    log(f"segment count ({8 * args.repeat} runs)")
-    result["figures"].append(segments.figure(8 * args.repeat, log))
+    name = f"{args.size}-quick" if args.quick else args.size
+    figures: dict[str, list[dict]] = carried_over(args.results_dir / f"{name}.json", parts)
+    if "rescore" in parts:
+        log(f"rescore ({args.repeat} runs)")
+        figures["rescore"] = [bench_rescore(url, args.repeat, log, args.rescore_workers)]
+        vacuum_after_rescore(log)
+    if "segments" in parts:
+        log(f"segment count ({8 * args.repeat} runs)")
+        figures["segments"] = [segments.figure(8 * args.repeat, log)]
 
     events = args.events or (1_000 if args.quick else INGEST_EVENTS[args.size])
     ns = argparse.Namespace(
@@ -473,24 +508,28 @@ def main(argv=None) -> int:
         seed=7,
     )
     env = {**ingest.server_env(ns), "DJANGO_SETTINGS_MODULE": "bench.settings", "PYTHONPATH": str(ROOT)}
-    server, server_url = ingest.start_server(ns, env)
-    port = int(server_url.rsplit(":", 1)[1])
-    try:
-        log(f"pages through gunicorn ({args.gunicorn_workers} workers), {requests} requests each")
-        warmup = 1 if args.quick else 2 * args.gunicorn_workers
-        result["figures"] += bench_pages(meta, port, requests, warmup, log)
-        log(f"ingest ({args.repeat} runs of {events:,} events)")
-        result["figures"].append(bench_ingest(ns, port, args.repeat, log))
-    finally:
-        server.terminate()
-        server.wait(30)
-    log(f"event → handoff ({requests} leads)")
-    result["figures"].append(bench_handoff(url, args.redis_url, requests, log))
+    if "pages" in parts or "ingest" in parts:
+        server, server_url = ingest.start_server(ns, env)
+        port = int(server_url.rsplit(":", 1)[1])
+        try:
+            if "pages" in parts:
+                log(f"pages through gunicorn ({args.gunicorn_workers} workers), {requests} requests each")
+                warmup = 1 if args.quick else 2 * args.gunicorn_workers
+                figures["pages"] = bench_pages(meta, port, requests, warmup, log)
+            if "ingest" in parts:
+                log(f"ingest ({args.repeat} runs of {events:,} events)")
+                figures["ingest"] = [bench_ingest(ns, port, args.repeat, log)]
+        finally:
+            server.terminate()
+            server.wait(30)
+    if "handoff" in parts:
+        log(f"event → handoff ({requests} leads)")
+        figures["handoff"] = [bench_handoff(url, args.redis_url, requests, log)]
+    result["figures"] = [figure for part in PARTS for figure in figures.get(part, [])]
     result["seconds"] = round(time.perf_counter() - started, 1)
 
     compare_counts(result, args.results_dir)
     args.results_dir.mkdir(parents=True, exist_ok=True)
-    name = f"{args.size}-quick" if args.quick else args.size
     (args.results_dir / f"{name}.json").write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
     (args.results_dir / f"{name}.md").write_text(markdown(result))
     log("")

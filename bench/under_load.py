@@ -1,0 +1,372 @@
+"""Event → assigned handoff while bulk work runs, on the scale-out topology (docs/capacity.md).
+
+    uv run python bench/under_load.py [--size l] [--leads 60] [--ingest-rate 5000] [--seconds 60]
+                                      [--replica-url postgres://…:5433/sm_bench_l] [--database-url …]
+
+The processes `docker compose --profile scale up` runs, started here as processes on this machine:
+- web: two gunicorn masters bound to one port with SO_REUSEPORT (`--reuse-port`), --web-workers each; with
+  --replica-url they serve the read-only pages from the streaming replica (DATABASE_REPLICA_URL);
+- workers: two per queue (realtime, bulk, email), solo pool; one beat (salesmarketing.beat claims each run);
+- PostgreSQL (and the replica) and Redis as they run on this machine.
+
+1. Idle: the floor (a no-op task's round trip on the realtime queue) and --leads leads' event POST → assigned
+   handoff, with nothing else running.
+2. Under load, all at once: a full rescore of every lead queued on `bulk` (what a scoring-rule change starts),
+   an ingest client posting 1,000-event batches of known leads' events at --ingest-rate events/s through the web
+   port (their scoring queues on `realtime`, beside the handoffs measured), a manager opening the KPI dashboard
+   every second, and --leads more leads measured as in 1, for at least --seconds.
+   The issue's third load, a 100,000-recipient broadcast on `email`, joins once nurture's broadcasts exist.
+
+Prints, and writes <results-dir>/under-load-<size>.json and .md: p50/p95/p99 idle and under load beside the floor,
+the ingest rate reached, the rescore's time under load, and the dashboard's p95 under load. Target (size l, 2
+cores): event → handoff p95 < 500 ms under load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project first: `bench.…`, then the apps
+from bench import handoff_latency, ingest, kpis  # noqa: E402
+from bench.generate import SIZES, default_url, ensure_database, read_meta, setup_django  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGET_MS = 500
+QUEUES = ("realtime", "bulk", "email")
+
+
+def percentiles(values: list[float]) -> dict:
+    values = sorted(values)
+
+    def at(q: float) -> float:
+        return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+    return {"p50": statistics.median(values), "p95": at(0.95), "p99": at(0.99), "max": values[-1],
+            "samples": len(values)}  # fmt: skip
+
+
+# --- The topology -------------------------------------------------------------------------------------------
+
+
+def start_web(args: argparse.Namespace) -> tuple[list[subprocess.Popen], str]:
+    """Two gunicorn masters on one port: the kernel spreads connections over both (SO_REUSEPORT)."""
+    env = ingest.server_env(argparse.Namespace(database_url=args.database_url, redis_url=args.redis_url))
+    if args.replica_url:
+        env["DATABASE_REPLICA_URL"] = args.replica_url
+    port = ingest.free_port()
+    command = [str(ingest.BIN / "gunicorn"), "salesmarketing.wsgi", "--bind", f"127.0.0.1:{port}", "--reuse-port",
+               "--workers", str(args.web_workers), "--timeout", "120", "--log-level", "warning"]  # fmt: skip
+    masters = [subprocess.Popen(command, cwd=ROOT, env=env) for _ in range(2)]
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(480):  # two cores starting four workers, under load: allow two minutes
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=5):
+                return masters, url
+        except OSError:
+            if any(master.poll() is not None for master in masters):
+                sys.exit("gunicorn exited during start-up")
+            time.sleep(0.25)
+    stop(masters)
+    sys.exit("gunicorn did not answer /healthz within two minutes")
+
+
+def start_workers(args: argparse.Namespace) -> list[subprocess.Popen]:
+    """Two workers per queue, and one beat."""
+    workers = [
+        handoff_latency.start_worker(args.database_url, args.redis_url, queues=queue, name=f"{queue}{n}")
+        for queue in QUEUES
+        for n in (1, 2)
+    ]
+    schedule = Path(tempfile.mkdtemp(prefix="bench-beat-")) / "schedule"
+    env = {**ingest.server_env(argparse.Namespace(database_url=args.database_url, redis_url=args.redis_url)),
+           "PYTHONPATH": str(ROOT)}  # fmt: skip
+    beat = subprocess.Popen(
+        [str(ingest.BIN / "celery"), "-A", "salesmarketing", "beat", "--loglevel", "WARNING", "--schedule",
+         str(schedule)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    return [*workers, beat]
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+# --- The loads ----------------------------------------------------------------------------------------------
+
+
+class Load(threading.Thread):
+    """Runs `step` until stopped; `step` returns a latency in seconds or None."""
+
+    def __init__(self, step, interval: float):
+        super().__init__(daemon=True)
+        self.step, self.interval, self.latencies, self.errors = step, interval, [], []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            started = time.perf_counter()
+            try:
+                self.latencies.append(self.step())
+            except Exception as error:  # noqa: BLE001  (reported with the results, not fatal to the run)
+                self.errors.append(repr(error))
+            self.halt.wait(max(0.0, self.interval - (time.perf_counter() - started)))
+
+
+class PacedIngest(threading.Thread):
+    """Posts the batches at `rate` events/s (a batch is due at t0 + i × batch / rate) from a pool of clients."""
+
+    def __init__(self, url: str, key: str, bodies: list[bytes], batch: int, rate: float):
+        super().__init__(daemon=True)
+        self.url, self.key, self.bodies, self.batch, self.rate = url, key, bodies, batch, rate
+        self.halt = threading.Event()
+        self.sent_events = 0
+        self.errors: list[str] = []
+        self.elapsed = 0.0
+
+    def post(self, body: bytes) -> None:
+        _, _, totals = ingest.send_all(self.url, self.key, [body], 1)
+        if totals["errors"]:
+            self.errors.append("HTTP error on an event batch")
+        else:
+            self.sent_events += totals["accepted"] + totals["duplicates"] + totals["rejected"]
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            for i, body in enumerate(self.bodies):
+                if self.halt.wait(max(0.0, started + i * self.batch / self.rate - time.perf_counter())):
+                    break
+                pool.submit(self.post, body)
+        self.elapsed = time.perf_counter() - started
+
+
+def known_emails(n: int) -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM leads_lead")
+        step = max(1, cursor.fetchone()[0] // n)
+        cursor.execute("SELECT email FROM leads_lead WHERE id %% %s = 0 ORDER BY id LIMIT %s", [step, n])
+        return [email for (email,) in cursor.fetchall()]
+
+
+def dashboard_step(url: str, meta: dict):
+    from django.conf import settings
+    from django.test import Client
+
+    from salesmarketing.models import User
+
+    _, path, username = kpis.pages(meta)[0]
+    client = Client()
+    client.force_login(User.objects.get(username=username))  # a real session row gunicorn reads
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+    def step() -> float:
+        request = urllib.request.Request(url + path, headers={"Cookie": cookie, "Accept-Language": "ja"})
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+        return time.perf_counter() - started
+
+    return path, step
+
+
+def rescore_progress(run_id: int) -> tuple[int, int, dt.datetime | None]:
+    from leads.models import RescoreBatch, RescoreRun
+
+    batches = RescoreBatch.objects.filter(run_id=run_id)
+    return (
+        batches.exclude(done_at=None).count(),
+        batches.count(),
+        RescoreRun.objects.values_list("finished_at", flat=True).get(pk=run_id),
+    )
+
+
+def under_load(args: argparse.Namespace, url: str, key: str, meta: dict) -> dict:
+    from django.db import transaction
+
+    from leads.scoring.services import rescore_start
+
+    ingest_args = argparse.Namespace(events=int(args.ingest_rate * args.seconds * 1.5), batch=1000,
+                                     seed=11, leads=20_000, visitors=50_000)  # fmt: skip
+    bodies = ingest.make_batches(ingest_args, f"load-{secrets.token_hex(3)}", known_emails(20_000))
+    feeder = PacedIngest(url, key, bodies, ingest_args.batch, args.ingest_rate)
+    path, step = dashboard_step(url, meta)
+    dashboard = Load(step, 1.0)
+    with transaction.atomic():
+        run = rescore_start(reason="bench: under load")  # its batches queue on `bulk` at commit
+    started = time.perf_counter()
+    feeder.start()
+    dashboard.start()
+    latencies: list[float] = []
+    while not latencies or time.perf_counter() - started < args.seconds:
+        more, _ = handoff_latency.handoff_samples(args.leads, key, warmup=0, timeout=120)
+        latencies += more
+    window = time.perf_counter() - started
+    done, total, _ = rescore_progress(run.pk)
+    feeder.halt.set()
+    dashboard.halt.set()
+    feeder.join()
+    dashboard.join()
+    while (finished := rescore_progress(run.pk))[2] is None and time.perf_counter() - started < 900:
+        time.sleep(1)
+    return {
+        "latencies": latencies,
+        "window_seconds": window,
+        "ingest": {
+            "events": feeder.sent_events,
+            "seconds": feeder.elapsed,
+            "rate": feeder.sent_events / feeder.elapsed if feeder.elapsed else 0.0,
+            "target_rate": args.ingest_rate,
+            "errors": len(feeder.errors),
+        },
+        "rescore": {
+            "batches": total,
+            "batches_done_in_window": done,
+            "seconds": (finished[2] - run.created_at).total_seconds() if finished[2] else None,
+        },
+        "dashboard": {
+            "path": path,
+            **percentiles([s * 1000 for s in dashboard.latencies or [0.0]]),
+            "errors": len(dashboard.errors),
+        },
+    }
+
+
+# --- Output -------------------------------------------------------------------------------------------------
+
+
+def markdown(result: dict) -> str:
+    idle, loaded, floor = result["idle_ms"], result["under_load_ms"], result["floor_ms"]
+    load = result["load"]
+    rescore = load["rescore"]
+    rows = [
+        ("floor: no-op task round trip (realtime queue)", floor, ""),
+        ("event POST → assigned handoff, idle", idle, ""),
+        ("event POST → assigned handoff, under load", loaded, f"p95 < {TARGET_MS} ms: "
+         + ("met" if result["met"] else "**missed**")),
+        ("KPI dashboard page, under load", load["dashboard"], "p95 < 300 ms (the page target)"),
+    ]  # fmt: skip
+    lines = [
+        f"# Under load, size {result['size']}",
+        "",
+        f"- date: {result['date']}; machine: {result['machine']}",
+        f"- topology: 2 gunicorn masters × {result['web_workers']} workers on one port (SO_REUSEPORT), "
+        f"2 solo workers per queue ({', '.join(QUEUES)}), 1 beat, PostgreSQL"
+        + (" + streaming replica for page reads" if result["replica"] else "")
+        + ", Redis",
+        f"- load window: {load['window_seconds']:.0f} s — ingest {load['ingest']['rate']:,.0f} events/s reached "
+        f"(asked {load['ingest']['target_rate']:,.0f}; {load['ingest']['events']:,} events, "
+        f"{load['ingest']['errors']} errors); full rescore of {result['leads']:,} leads on `bulk`: "
+        f"{rescore['batches_done_in_window']}/{rescore['batches']} batches done in the window, "
+        + (f"finished in {rescore['seconds']:.0f} s" if rescore["seconds"] else "not finished")
+        + "; a manager opening the KPI dashboard every second",
+        "",
+        "| figure | p50 | p95 | p99 | max | samples | target |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for label, figures, target in rows:
+        lines.append(
+            f"| {label} | {figures['p50']:.0f} ms | {figures['p95']:.0f} ms | {figures['p99']:.0f} ms | "
+            f"{figures['max']:.0f} ms | {figures['samples']} | {target} |"
+        )
+    lines += [
+        "",
+        "A 100,000-recipient broadcast on the `email` queue, the issue's third load, is not part of this run: "
+        "nurture's broadcasts do not exist yet.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--size", choices=SIZES, default="l")
+    parser.add_argument("--leads", type=int, default=60, help="handoffs measured per phase (default 60)")
+    parser.add_argument(
+        "--ingest-rate", type=float, default=5000, help="events/s during the load (default 5,000)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=60, help="at least this long under load (default 60)"
+    )
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers per master (default 2)")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    parser.add_argument("--replica-url", default=os.environ.get("BENCH_REPLICA_URL", ""))
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"))
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    args.database_url = args.database_url or default_url(args.size)
+    ensure_database(args.database_url)
+    os.environ["REDIS_URL"] = args.redis_url
+    os.environ["ALLOWED_HOSTS"] = "testserver"
+    setup_django(args.database_url)
+    from django.core.management import call_command
+
+    from leads.models import Lead
+
+    call_command("migrate", verbosity=0)
+    meta = read_meta()
+    if meta is None:
+        sys.exit(f"no generated data in {args.database_url}: run bench/generate.py --size {args.size} first")
+    key = handoff_latency.prepare()
+    handoff_latency.flush_broker(args.redis_url)
+    processes, url = start_web(args)  # first: its workers import the app before the Celery workers start
+    try:
+        processes += start_workers(args)
+        floor = handoff_latency.floor_samples(max(10, args.leads // 2), timeout=300)  # six workers starting
+        idle, _ = handoff_latency.handoff_samples(args.leads, key)
+        print(f"idle: p95 {percentiles(idle)['p95'] * 1000:.0f} ms; now under load …", flush=True)
+        load = under_load(args, url, key, meta)
+    finally:
+        stop(processes)
+        handoff_latency.flush_broker(args.redis_url)
+    loaded = percentiles([s * 1000 for s in load.pop("latencies")])
+    result = {
+        "size": args.size,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}",
+        "leads": Lead.objects.count(),
+        "web_workers": args.web_workers,
+        "replica": bool(args.replica_url),
+        "floor_ms": percentiles([s * 1000 for s in floor]),
+        "idle_ms": percentiles([s * 1000 for s in idle]),
+        "under_load_ms": loaded,
+        "load": load,
+        "met": loaded["p95"] < TARGET_MS,
+    }
+    args.results_dir.mkdir(exist_ok=True)
+    (args.results_dir / f"under-load-{args.size}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.results_dir / f"under-load-{args.size}.md").write_text(markdown(result))
+    print(markdown(result))
+    return 0 if result["met"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
