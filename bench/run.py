@@ -340,7 +340,7 @@ def compare_counts(result: dict, results_dir: Path) -> None:
 def part_of(figure: dict) -> str:
     """The part of the suite (PARTS) a figure comes from."""
     kind = figure["key"].split(":")[0]
-    return "pages" if kind == "page" else kind
+    return {"page": "pages", "segment_count": "segments"}.get(kind, kind)
 
 
 def carried_over(previous_file: Path, parts: list[str]) -> dict[str, list[dict]]:
@@ -408,7 +408,8 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> tuple[argparse.Namespace, list[str], str]:
+    """The options, the parts to run (PARTS order) and the database URL."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -450,6 +451,11 @@ def main(argv=None) -> int:
     url = args.database_url or default_url(args.size)
     if not url.startswith("postgres"):
         parser.error("the benchmarks measure PostgreSQL: give a postgres:// --database-url")
+    return args, parts, url
+
+
+def main(argv=None) -> int:
+    args, parts, url = parse_args(argv)
 
     def log(text: str) -> None:
         print(text, flush=True)
