@@ -148,7 +148,7 @@ def urls():
         if import_string(path) not in mounted:
             api.add_router("/", path)
     patterns, app_name, namespace = api.urls
-    patterns = [*patterns, re_path(r"^(?P<rest>.*)$", _not_found, name="api-not-found")]
+    patterns = [*patterns, re_path(r"^(?P<rest>[\s\S]*)$", _not_found, name="api-not-found")]  # newlines too
     for pattern in patterns:
         pattern.callback = _json_method_not_allowed(pattern.callback)
         pattern.callback.login_required = False

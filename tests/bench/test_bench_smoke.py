@@ -61,9 +61,9 @@ def test_the_benchmark_suite_runs_end_to_end_at_a_tiny_size(tmp_path):
     result = json.loads((tmp_path / "s-quick.json").read_text())
     assert (tmp_path / "s-quick.md").read_text().count(
         "\n| "
-    ) == 1 + 3 + PAGES  # the header and a row per figure
+    ) == 1 + 4 + PAGES  # the header and a row per figure
     keys = [figure["key"] for figure in result["figures"]]
-    assert keys[0] == "rescore" and {"ingest", "handoff"} <= set(keys)
+    assert keys[0] == "rescore" and {"segment_count", "ingest", "handoff"} <= set(keys)
     assert sum(key.startswith("page:") for key in keys) == PAGES
     for figure in result["figures"]:
         for value in (figure["median"], figure["p95"], figure["floor"]["median"], figure["ratio"]):

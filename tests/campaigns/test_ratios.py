@@ -18,7 +18,8 @@ from leads import ratios
 from leads.models import Campaign, Handoff
 from pipeline.services import deal_close_won, deal_create_from_handoff
 from salesmarketing.templatetags.sm import pct, yen
-from tests.campaigns.factories import CampaignFactory, CostFactory, HandoffFactory, LeadFactory, at, journey
+from tests.campaigns.factories import CostFactory, at, journey
+from tests.leads.factories import CampaignFactory, HandoffFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 

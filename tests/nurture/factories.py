@@ -11,7 +11,7 @@ from django.utils import timezone
 from leads.models import Lead, Touch
 from leads.services import touch_record
 from nurture.models import EmailTemplate, Segment, SegmentKind, SegmentMember, SenderProfile
-from tests.pipeline.factories import make_lead
+from tests.leads.factories import make_lead
 
 _seq = itertools.count(1)
 

@@ -386,6 +386,9 @@ PK_MODELS = [
     ("pipeline:", "pipeline.Deal"),
     ("kpis:action_item_done", "kpis.ActionItem"),
     ("api_keys:", "salesmarketing.ApiKey"),
+    ("nurture:segment", "nurture.Segment"),
+    ("nurture:mail_template", "nurture.EmailTemplate"),
+    ("nurture:mail_broadcast", "nurture.Broadcast"),
 ]
 PARAM_MODELS = {
     "lead_pk": "leads.Lead",
