@@ -98,8 +98,11 @@ def test_two_beats_claiming_at_the_same_moment_on_postgresql_run_it_once(tmp_pat
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
+    # Made here, one after the other: opening two schedule files at once races in the shelve's dbm import.
+    schedulers = {name: _beat(tmp_path / name) for name in ("first", "second")}
+
     def beat(name: str) -> None:
-        scheduler = _beat(tmp_path / name)
+        scheduler = schedulers[name]
         try:
             barrier.wait()
             scheduler.apply_entry(_entry())
