@@ -22,9 +22,9 @@ from nurture.models import (
     SendStatus,
     SkipReason,
 )
-from tests.factories import UserFactory
 from tests.nurture.mail_fixtures import *  # noqa: F403
 from tests.nurture.mail_fixtures import mail_lead, mail_segment
+from tests.salesmarketing.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -7,10 +7,10 @@ import pytest
 from django.urls import reverse
 
 from nurture.models import Broadcast, BroadcastStatus, EmailTemplate, SenderProfile
-from tests.factories import TeamFactory, UserFactory
 from tests.nurture.factories import MailTemplateFactory
 from tests.nurture.mail_fixtures import *  # noqa: F403
 from tests.nurture.mail_fixtures import mail_lead, mail_segment
+from tests.salesmarketing.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

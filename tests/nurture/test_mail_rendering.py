@@ -19,10 +19,10 @@ from leads.privacy import read_unsubscribe_token, unsubscribe_path
 from leads.services import company_resolve
 from nurture.mail import rendering, services
 from nurture.models import SenderProfile
-from tests.factories import UserFactory
 from tests.nurture.factories import MailTemplateFactory
 from tests.nurture.mail_fixtures import *  # noqa: F403
 from tests.nurture.mail_fixtures import mail_lead
+from tests.salesmarketing.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

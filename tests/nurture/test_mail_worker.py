@@ -13,13 +13,13 @@ from django.utils import timezone
 
 from nurture.mail import services
 from nurture.models import Broadcast, BroadcastSend, BroadcastStatus, SendStatus
-from tests.factories import UserFactory
 from tests.leads.factories import CampaignFactory
 from tests.nurture.factories import MailTemplateFactory, mail_sender_profile
 from tests.nurture.mail_fixtures import *  # noqa: F403
 from tests.nurture.mail_fixtures import SinkHandler, free_port, mail_lead, mail_segment
 from tests.reliability import test_faults as faults
 from tests.reliability.test_faults import _client_app, _wait_for, _worker
+from tests.salesmarketing.factories import UserFactory
 
 # The fault tests' fixtures (a private redis-server, the subprocesses' environment), used here too.
 faults_env = faults.faults_env

@@ -14,6 +14,7 @@ from leads.models import Lead
 from leads.privacy import lead_erase
 from nurture.segments.rules import compile_rules, validate
 from nurture.segments.selectors import rules_leads, segment_leads
+from tests.leads.factories import CampaignFactory, make_company
 from tests.nurture.factories import (
     SegmentFactory,
     SegmentMemberFactory,
@@ -21,7 +22,6 @@ from tests.nurture.factories import (
     segment_scores,
     segment_touch,
 )
-from tests.pipeline.factories import make_campaign, make_company
 
 pytestmark = pytest.mark.django_db
 
@@ -104,7 +104,7 @@ def test_company_fields(people):
 
 def test_touches_of_a_type_campaign_and_url_within_days(people):
     a, b, c, d = (people[k] for k in "abcd")
-    webinar = make_campaign()
+    webinar = CampaignFactory()
     segment_touch(a, type="page_view", days_ago=3, campaign=webinar, url="https://example.jp/pricing")
     segment_touch(a, type="page_view", days_ago=5, campaign=webinar)  # a second one must not count a twice
     segment_touch(b, type="page_view", days_ago=45, campaign=webinar)
@@ -176,7 +176,7 @@ def test_groups_nest_at_most_three_deep():
 
 
 def test_a_count_is_one_query(people, django_assert_num_queries):
-    campaign = make_campaign()
+    campaign = CampaignFactory()
     tree = _all(
         _rule("awareness", "eq", "semi"),
         _rule("engagement_score", "gte", 20),

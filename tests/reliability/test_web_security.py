@@ -325,6 +325,7 @@ def test_production_defaults_are_https_only_and_configurable_behind_a_proxy():
 CSRF_EXEMPT = {
     "capture:form_submit",  # posted by customers' sites: Origin checked against the form's allowed origins
     "capture:collect",  # the tracking snippet's page views (sendBeacon from customers' sites)
+    "capture:unsubscribe",  # RFC 8058 one-click POST from mail clients (no cookie, no token); other POSTs refused
 }
 # The bearer-token API is csrf-exempt as a whole; it must refuse session cookies (checked below).
 API_NAMESPACE = "api"
@@ -398,6 +399,9 @@ PARAM_MODELS = {
     "cost_pk": "campaigns.CampaignCost",
     "rule_pk": "campaigns.PersonaRule",
     "content_type_id": "contenttypes.ContentType",
+    "segment_id": "nurture.Segment",
+    "broadcast_id": "nurture.Broadcast",
+    "template_id": "nurture.EmailTemplate",
 }
 
 
@@ -422,6 +426,8 @@ def _value(url_name: str, param: str, converter: str):
         return "opportunities_marketing_sourced"
     if param == "token":
         return "token"
+    if param == "action":  # a broadcast's pause / resume / cancel
+        return "pause"
     if param == "rest":  # the API's JSON 404 for any other path
         return "no-such-endpoint"
     raise AssertionError(f"{url_name}: no value for the URL parameter {param!r}; add one to this test")
