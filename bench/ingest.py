@@ -122,6 +122,17 @@ def make_batches(args: argparse.Namespace, run_id: str, emails: list[str] | None
     return bodies
 
 
+def known_emails(n: int) -> list[str]:
+    """n emails of leads spread evenly over the table (Django must be set up)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM leads_lead")
+        step = max(1, cursor.fetchone()[0] // n)
+        cursor.execute("SELECT email FROM leads_lead WHERE id %% %s = 0 ORDER BY id LIMIT %s", [step, n])
+        return [email for (email,) in cursor.fetchall()]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

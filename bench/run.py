@@ -222,13 +222,7 @@ def bench_ingest(ns: argparse.Namespace, port: int, repeat: int, log) -> dict:
 
     from salesmarketing.services import api_key_create
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM leads_lead")
-        step = max(1, cursor.fetchone()[0] // ns.leads)
-        cursor.execute(
-            "SELECT email FROM leads_lead WHERE id %% %s = 0 ORDER BY id LIMIT %s", [step, ns.leads]
-        )
-        emails = [email for (email,) in cursor.fetchall()]
+    emails = ingest.known_emails(ns.leads)
     run_id = f"{int(time.time())}"
     _, key = api_key_create(name=f"bench ingest {run_id}", source="bench", scopes=["events:write"])
     url = f"http://127.0.0.1:{port}"

@@ -162,16 +162,6 @@ class PacedIngest(threading.Thread):
         self.elapsed = time.perf_counter() - started
 
 
-def known_emails(n: int) -> list[str]:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM leads_lead")
-        step = max(1, cursor.fetchone()[0] // n)
-        cursor.execute("SELECT email FROM leads_lead WHERE id %% %s = 0 ORDER BY id LIMIT %s", [step, n])
-        return [email for (email,) in cursor.fetchall()]
-
-
 def dashboard_step(url: str, meta: dict):
     from django.conf import settings
     from django.test import Client
@@ -211,7 +201,7 @@ def under_load(args: argparse.Namespace, url: str, key: str, meta: dict) -> dict
 
     ingest_args = argparse.Namespace(events=int(args.ingest_rate * args.seconds * 1.5), batch=1000,
                                      seed=11, leads=20_000, visitors=50_000)  # fmt: skip
-    bodies = ingest.make_batches(ingest_args, f"load-{secrets.token_hex(3)}", known_emails(20_000))
+    bodies = ingest.make_batches(ingest_args, f"load-{secrets.token_hex(3)}", ingest.known_emails(20_000))
     feeder = PacedIngest(url, key, bodies, ingest_args.batch, args.ingest_rate)
     path, step = dashboard_step(url, meta)
     dashboard = Load(step, 1.0)
