@@ -5,7 +5,10 @@
  *       data-height-px="260"  → height: 260px
  *   - <button data-print> prints the page;
  *   - <form data-confirm="Question?"> asks before it is sent;
- *   - a scrolling region with nothing focusable inside takes the focus (tabindex="0") while it scrolls.
+ *   - a scrolling region with nothing focusable inside takes the focus (tabindex="0") while it scrolls;
+ *   - a changed <select data-refresh-post="URL" data-refresh-target="#id"> posts its form there with
+ *     action=refresh and swaps the answer in for #id (listening on the document, so a control HTMX has swapped in
+ *     a moment ago and not yet processed still counts: a rule row changed as soon as it appears).
  * Runs on the first load and on every piece of content HTMX swaps in. */
 (function () {
   "use strict";
@@ -84,6 +87,14 @@
       }
     });
   }
+
+  document.addEventListener("change", function (e) {
+    var el = e.target;
+    if (!window.htmx || !el.dataset || !el.dataset.refreshPost) return;
+    window.htmx.ajax("POST", el.dataset.refreshPost, {
+      source: el.form, target: el.dataset.refreshTarget, swap: "outerHTML", values: { action: "refresh" },
+    });
+  });
 
   var resizing = null;
   window.addEventListener("resize", function () {
