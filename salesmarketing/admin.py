@@ -33,6 +33,6 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ("title", "recipient", "created_at", "read_at")
+    list_display = ("__str__", "recipient", "created_at", "read_at")
     list_select_related = ("recipient",)
     raw_id_fields = ("recipient",)

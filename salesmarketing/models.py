@@ -4,7 +4,10 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+
+from salesmarketing import notifications
 
 
 class Team(models.Model):
@@ -72,6 +75,13 @@ class User(AbstractUser):
     handoff_capacity = models.PositiveSmallIntegerField(
         _("open handoff capacity"), default=15, help_text=_("No new handoffs while this many are open.")
     )
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        help_text=_("The language of the e-mails the app sends this user; set when they switch languages."),
+    )
 
     class Meta:
         verbose_name = _("user")
@@ -104,7 +114,11 @@ class Notification(models.Model):
         related_name="notifications",
         verbose_name=_("recipient"),
     )
-    title = models.CharField(_("title"), max_length=200)
+    # A declared message (salesmarketing.notifications) and its parameters, rendered in the reader's language.
+    # Rows without a kind show their stored title and body (free text, and rows from before kinds existed).
+    kind = models.CharField(_("kind"), max_length=60, blank=True)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    title = models.CharField(_("title"), max_length=200, blank=True)
     body = models.TextField(_("body"), blank=True)
     url = models.CharField(_("link"), max_length=500, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -123,7 +137,12 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.title
+        return self.text[0]
+
+    @cached_property
+    def text(self) -> tuple[str, str]:
+        """(title, body) in the active language."""
+        return notifications.render(kind=self.kind, params=self.params, title=self.title, body=self.body)
 
 
 class ApiKey(models.Model):

@@ -6,12 +6,15 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from salesmarketing import notifications
 from salesmarketing.models import ApiKey, Notification, PeriodicRun, Team, User
 
 
@@ -38,16 +41,39 @@ def user_create(
     )
 
 
+def user_language_set(*, user: User, language: str) -> None:
+    """The language of the e-mails the app sends the user (the pages follow the browser's choice)."""
+    if user.language != language:
+        User.objects.filter(pk=user.pk).update(language=language)
+        user.language = language
+
+
 def notification_send(
-    *, recipient: User, title: str, body: str = "", url: str = "", email: bool = False
+    *,
+    recipient: User,
+    message: notifications.Message,
+    params: dict[str, Any] | None = None,
+    url: str = "",
+    email: bool = False,
 ) -> Notification:
-    """Notify a user in the app (the bell) and, when asked, by email after the transaction commits."""
-    notification = Notification.objects.create(recipient=recipient, title=title, body=body, url=url)
+    """Notify a user in the app (the bell) and, when asked, by e-mail after the transaction commits. The
+    notification keeps the message's kind and parameters: each reader sees it in their language, and the
+    e-mail is written in the recipient's (`User.language`)."""
+    notification = Notification.objects.create(
+        recipient=recipient, kind=message.kind, params=params or {}, url=url
+    )
     if email and recipient.email:
-        transaction.on_commit(
-            lambda: send_mail(title, body or title, None, [recipient.email], fail_silently=True)
-        )
+        transaction.on_commit(lambda: _notification_email(notification))
     return notification
+
+
+def _notification_email(notification: Notification) -> None:
+    recipient = notification.recipient
+    with translation.override(recipient.language):
+        title, body = notification.text
+        link = f"{settings.SITE_URL}{notification.url}" if notification.url and settings.SITE_URL else ""
+        text = "\n\n".join(part for part in (body or title, link) if part)
+        send_mail(title, text, None, [recipient.email], fail_silently=True)
 
 
 def notifications_mark_read(*, recipient: User) -> int:

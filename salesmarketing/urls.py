@@ -1,11 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
-from django.views.i18n import set_language
 
 from salesmarketing import api, views
-from salesmarketing.security import ThrottledAuthenticationForm
 
 handler400 = "salesmarketing.views.bad_request"
 handler403 = "salesmarketing.views.permission_denied"
@@ -17,17 +14,11 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read", views.notifications_read, name="notifications_read"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(
-            redirect_authenticated_user=True, authentication_form=ThrottledAuthenticationForm
-        ),
-        name="login",
-    ),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
-    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("i18n/setlang/", views.language_switch, name="set_language"),
     path("", include("leads.urls")),  # /leads/… and the public capture URLs (/f/, /t/, /u/)
     path("campaigns/", include("campaigns.urls")),
     path("pipeline/", include("pipeline.urls")),

@@ -4,6 +4,7 @@ import logging
 
 import redis
 from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
@@ -13,11 +14,13 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django.views.i18n import set_language
 
 from salesmarketing.dates import InvalidDateInput
 from salesmarketing.errors import error_page
 from salesmarketing.htmx import HtmxHttpRequest
-from salesmarketing.services import notifications_mark_read
+from salesmarketing.security import ThrottledAuthenticationForm
+from salesmarketing.services import notifications_mark_read, user_language_set
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +37,43 @@ def notifications(request: HtmxHttpRequest) -> HttpResponse:
 def notifications_read(request: HtmxHttpRequest) -> HttpResponse:
     notifications_mark_read(recipient=request.user)
     return render(request, "notifications.html#bell", {"unread_count": 0})
+
+
+@login_not_required
+@require_POST
+def language_switch(request: HtmxHttpRequest) -> HttpResponse:
+    """Django's set_language (the cookie), remembered on a signed-in user for the e-mails the app sends them."""
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        user_language_set(user=request.user, language=language)
+    return response
+
+
+class LoginView(auth_views.LoginView):
+    """The login page. A language chosen on it (the cookie) becomes the user's; without one, the user's language
+    becomes the browser's cookie."""
+
+    redirect_authenticated_user = True
+    authentication_form = ThrottledAuthenticationForm
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        user, chosen = form.get_user(), self.request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        if chosen in dict(settings.LANGUAGES):
+            user_language_set(user=user, language=chosen)
+        else:
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                user.language,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                path=settings.LANGUAGE_COOKIE_PATH,
+                domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            )
+        return response
 
 
 @login_not_required

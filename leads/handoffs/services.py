@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leads.choices import LifecycleStage
+from leads.handoffs import messages
 from leads.handoffs.sla import add_business_hours
 from leads.models import AssignmentLog, Handoff, Lead, TerritoryRule
 from salesmarketing import hooks
@@ -179,7 +180,8 @@ def handoff_assign(
         elif team.manager_id and previous_owner_id is None:
             notification_send(
                 recipient=team.manager,
-                title=_("No rep available for %(lead)s") % {"lead": handoff.lead},
+                message=messages.NO_REP,
+                params={"lead": str(handoff.lead), "lead_id": handoff.lead_id},
                 url=reverse("leads:handoffs"),
             )
     return handoff
@@ -188,12 +190,10 @@ def handoff_assign(
 def _notify_rep(handoff: Handoff, rep: User) -> None:
     notification_send(
         recipient=rep,
-        title=_("New lead to call: %(lead)s") % {"lead": handoff.lead},
-        body=_("Why it is hot: %(why)s\nFirst touch due: %(due)s")
-        % {
-            "why": handoff.reason,
-            "due": timezone.localtime(handoff.sla_due_at).strftime("%Y-%m-%d %H:%M"),
-        },
+        message=messages.NEW_LEAD,
+        params=messages.NEW_LEAD.params(
+            lead=str(handoff.lead), lead_id=handoff.lead_id, why=handoff.reason, due=handoff.sla_due_at
+        ),
         url=reverse("leads:handoffs"),
         email=True,
     )
@@ -318,9 +318,14 @@ def handoff_reject(*, handoff: Handoff, by: User, reason: str, note: str = "", n
         if campaign is not None and campaign.owner_id:
             notification_send(
                 recipient=campaign.owner,
-                title=_("Sales rejected a lead from %(campaign)s: %(reason)s")
-                % {"campaign": campaign, "reason": handoff.get_reject_reason_display()},
-                body=f"{handoff.lead}: {note}",
+                message=messages.REJECTED,
+                params={
+                    "campaign": str(campaign),
+                    "reason": reason,
+                    "lead": str(handoff.lead),
+                    "lead_id": handoff.lead_id,
+                    "note": note,
+                },
                 url=reverse("leads:detail", args=[handoff.lead_id]),
             )
     return handoff
@@ -353,8 +358,10 @@ def sla_check(*, now=None) -> SlaResult:
             result.reminded += 1
             notification_send(
                 recipient=handoff.owner,
-                title=_("SLA reminder: call %(lead)s by %(due)s")
-                % {"lead": handoff.lead, "due": timezone.localtime(handoff.sla_due_at).strftime("%H:%M")},
+                message=messages.SLA_REMINDER,
+                params=messages.SLA_REMINDER.params(
+                    lead=str(handoff.lead), lead_id=handoff.lead_id, due=handoff.sla_due_at
+                ),
                 url=reverse("leads:handoffs"),
                 email=True,
             )
@@ -364,15 +371,14 @@ def sla_check(*, now=None) -> SlaResult:
         if not Handoff.objects.filter(pk=handoff.pk, escalated_at__isnull=True).update(escalated_at=now):
             continue
         result.escalated += 1
-        title = _("SLA breached: %(lead)s was not contacted by %(rep)s") % {
-            "lead": handoff.lead,
-            "rep": handoff.owner,
+        breached = {
+            "message": messages.SLA_BREACHED,
+            "params": {"lead": str(handoff.lead), "lead_id": handoff.lead_id, "rep": str(handoff.owner)},
+            "url": reverse("leads:handoffs"),
         }
         if handoff.team and handoff.team.manager:
-            notification_send(
-                recipient=handoff.team.manager, title=title, url=reverse("leads:handoffs"), email=True
-            )
-        notification_send(recipient=handoff.owner, title=title, url=reverse("leads:handoffs"))
+            notification_send(recipient=handoff.team.manager, email=True, **breached)
+        notification_send(recipient=handoff.owner, **breached)
     for handoff in waiting.filter(escalated_at__isnull=False).select_related("team"):
         team = handoff.team
         if team is None or not team.sla_reassign_after_hours:

@@ -322,10 +322,19 @@ def scrub_texts(model: type[models.Model], fields: tuple[str, ...], mentions: li
 
 
 def _notifications_naming(lead: Lead, mentions: list[str]):
-    condition = Q(url=reverse("leads:detail", args=[lead.pk]))
+    """The notifications about the lead (its page, its id in a message's parameters) or quoting the person (a
+    stored title or body; any text parameter, e.g. a deal's name or a rejection note). JSON is matched in
+    Python: SQLite stores it ASCII-escaped, so SQL could not find a Japanese name in it."""
+    condition = Q(url=reverse("leads:detail", args=[lead.pk])) | Q(params__lead_id=lead.pk)
     for mention in mentions:
         condition |= Q(title__icontains=mention) | Q(body__icontains=mention)
-    return Notification.objects.filter(condition)
+    needles = [m.casefold() for m in mentions]
+    quoting = [
+        pk
+        for pk, params in Notification.objects.exclude(params={}).values_list("pk", "params").iterator()
+        if any(n in str(v).casefold() for v in (params or {}).values() for n in needles)
+    ]
+    return Notification.objects.filter(condition | Q(pk__in=quoting))
 
 
 def _import_files_emptied(email: str) -> int:

@@ -19,10 +19,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leads.models import Company, Handoff, Lead
+from pipeline import messages
 from pipeline.models import Deal, Stage, StageChange
 from pipeline.services.pipelines import closing_stage, first_open_stage, pipeline_ensure_default
 from pipeline.services.positions import column_index, drop_index, slot
 from salesmarketing.models import Team, User
+from salesmarketing.notifications import Message
 from salesmarketing.services import notification_send
 
 if TYPE_CHECKING:
@@ -197,7 +199,7 @@ def deal_create(
     )
     StageChange.objects.create(deal=deal, from_stage=None, to_stage=stage, changed_by=by, changed_at=now)
     if by is not None and owner.pk != by.pk:
-        _notify_on_commit(owner, _("New deal for you: %(name)s") % {"name": deal.name}, deal)
+        _notify_on_commit(owner, messages.DEAL_NEW, deal)
     return deal
 
 
@@ -294,7 +296,7 @@ def deal_update(
     locked.version += 1
     locked.save(update_fields=[*changed, "version", "updated_at"])
     if new_owner is not None and (by is None or new_owner.pk != by.pk):
-        _notify_on_commit(new_owner, _("A deal was handed to you: %(name)s") % {"name": locked.name}, locked)
+        _notify_on_commit(new_owner, messages.DEAL_HANDED, locked)
     return locked
 
 
@@ -387,7 +389,7 @@ def deal_close_won(
     locked.save(update_fields=[*fields, "version", "updated_at"])
     manager = locked.team.manager if notify and locked.team_id else None
     if manager is not None and (by is None or manager.pk != by.pk):
-        _notify_on_commit(manager, _("Deal won: %(name)s") % {"name": locked.name}, locked)
+        _notify_on_commit(manager, messages.DEAL_WON, locked)
     return locked
 
 
@@ -536,6 +538,8 @@ def deal_edit(
         raise StageChangeInvalid(error) from None
 
 
-def _notify_on_commit(recipient: User, title: str, deal: Deal) -> None:
-    url = deal.get_absolute_url()
-    transaction.on_commit(lambda: notification_send(recipient=recipient, title=title, url=url))
+def _notify_on_commit(recipient: User, message: Message, deal: Deal) -> None:
+    params, url = {"name": deal.name}, deal.get_absolute_url()
+    transaction.on_commit(
+        lambda: notification_send(recipient=recipient, message=message, params=params, url=url)
+    )

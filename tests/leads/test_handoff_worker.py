@@ -55,7 +55,7 @@ def test_events_make_an_mql_with_one_assigned_handoff_through_a_real_worker(cele
     assert elapsed < 10, f"handoff took {elapsed:.1f}s"
     assert handoff.owner == owner and handoff.sla_due_at is not None
     assert "ウェビナー参加 +20" in handoff.reason
-    assert Notification.objects.filter(recipient=owner, title__contains="東邦 課長").exists()
+    assert any("東邦 課長" in note.text[0] for note in Notification.objects.filter(recipient=owner))
     scored = Lead.objects.get(email="kacho@toho.example.jp")
     assert scored.lifecycle_stage == "mql" and scored.fit_score >= 15 and scored.total_score >= 50
 

@@ -84,7 +84,7 @@ def test_territory_then_round_robin_skipping_absent_and_full_reps(east, west):
     assert handoff.state == Handoff.State.ASSIGNED
     assert handoff.sla_due_at == tokyo(2026, 11, 18, 14)  # 4 business hours
     assert handoff.lead.owner == a
-    assert Notification.objects.filter(recipient=a, title__contains="l0@e0.example.jp").exists()
+    assert any("l0@e0.example.jp" in note.text[0] for note in Notification.objects.filter(recipient=a))
 
 
 def test_assigning_twice_changes_nothing_and_nobody_available_leaves_it_waiting(east):
@@ -119,7 +119,7 @@ def test_sla_reminds_then_escalates_then_reassigns_in_business_hours(
         django_capture_on_commit_callbacks(execute=True),
     ):
         assert sla_check.delay().get()["escalated"] == 1
-    assert Notification.objects.filter(recipient=east.manager, title__startswith="SLA").exists()
+    assert Notification.objects.filter(recipient=east.manager, kind="handoff_sla_breached").exists()
     assert any(east.manager.email in m.to for m in mailoutbox)
     with time_machine.travel(tokyo(2026, 11, 24, 13, 59), tick=False):  # second window: 4 business hours
         assert sla_check.delay().get()["reassigned"] == 0
@@ -180,6 +180,6 @@ def test_reject_recycles_or_disqualifies_and_tells_the_campaign_owner(east, mark
     )
     assert Lead.objects.get(email="wrong@b.example.jp").lifecycle_stage == LifecycleStage.DISQUALIFIED
     note = Notification.objects.get(recipient=marketer)
-    assert "ホワイトペーパー" in note.title and "資料を見ただけ" in note.body
+    assert "ホワイトペーパー" in note.text[0] and "資料を見ただけ" in note.text[1]
     with pytest.raises(HandoffConflict):
         handoff_accept(handoff=early, by=rep)

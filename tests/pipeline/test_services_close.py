@@ -132,7 +132,7 @@ def test_winning_tells_the_team_manager_after_commit(
         services.deal_close_won(deal=deal, amount=2_400_000, by=owner)
     assert len(callbacks) == 1
     note = Notification.objects.get(recipient=manager)
-    assert deal.name in note.title
+    assert deal.name in note.text[0]
     assert note.url == deal.get_absolute_url()
 
 

@@ -16,8 +16,8 @@ from leads.models import FormEndpoint, Lead
 from pipeline.models import Deal
 from salesmarketing.demo import DEMO_PASSWORD
 from salesmarketing.models import User
-from salesmarketing.services import api_key_create, notification_send
-from tests.salesmarketing.factories import UserFactory
+from salesmarketing.services import api_key_create
+from tests.salesmarketing.factories import UserFactory, notify
 
 pytestmark = pytest.mark.browser
 
@@ -159,7 +159,7 @@ def test_computed_sizes_print_and_confirm_work_without_inline_code(live_server, 
 
 
 def test_htmx_interactions_work_under_the_policy(live_server, page, owner):
-    notification_send(recipient=owner, title="新しい引き継ぎ")
+    notify(recipient=owner, title="新しい引き継ぎ")
     watch = PageWatch(page)
     page.clock.install()
     _log_in(page, live_server.url, "owner", "pw-for-tests-1")
@@ -171,7 +171,7 @@ def test_htmx_interactions_work_under_the_policy(live_server, page, owner):
     expect(page.locator("#bell-count")).to_have_count(0)
 
     # The bell polls every 30 seconds (hx-trigger="every 30s").
-    notification_send(recipient=owner, title="SLA 期限が近づいています")
+    notify(recipient=owner, title="SLA 期限が近づいています")
     page.clock.run_for(31_000)  # fires timers in order, including ones the swap just registered
     expect(page.locator("#bell-count")).to_have_text("1")
 

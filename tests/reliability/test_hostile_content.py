@@ -41,9 +41,8 @@ from leads.models import (
 from leads.services import company_resolve, lead_upsert
 from pipeline.services import activity_log, deal_close_lost, pipeline_ensure_default, task_create
 from salesmarketing.models import User
-from salesmarketing.services import notification_send
 from tests.pipeline.factories import make_deal
-from tests.salesmarketing.factories import TeamFactory, UserFactory
+from tests.salesmarketing.factories import TeamFactory, UserFactory, notify
 
 pytestmark = pytest.mark.django_db
 
@@ -237,8 +236,8 @@ def _build() -> dict:
         lead_source="import",
         source_name=hostile("展示会"),
     )
-    notification_send(recipient=admin, title=hostile("通知"), body=hostile(), url=JS_URL)
-    notification_send(recipient=owner, title=hostile("通知"), body=hostile(), url=JS_URL)
+    notify(recipient=admin, title=hostile("通知"), body=hostile(), url=JS_URL)
+    notify(recipient=owner, title=hostile("通知"), body=hostile(), url=JS_URL)
     return {
         "users": {"owner": owner, "manager": manager, "marketer": marketer, "admin": admin},
         "lead": lead,

@@ -50,9 +50,9 @@ from nurture.models import Broadcast, EmailTemplate, Segment, SegmentKind
 from pipeline.models import Stage
 from pipeline.services import pipeline_ensure_default, task_create
 from salesmarketing.models import ApiKey, User
-from salesmarketing.services import api_key_create, api_key_revoke, notification_send
+from salesmarketing.services import api_key_create, api_key_revoke
 from tests.pipeline.factories import make_deal
-from tests.salesmarketing.factories import TeamFactory, UserFactory
+from tests.salesmarketing.factories import TeamFactory, UserFactory, notify
 
 pytestmark = pytest.mark.django_db
 
@@ -204,7 +204,7 @@ def _build_world() -> World:
         by=users[MGR],
     )
     key, _plain = api_key_create(name="revoke me", source="crm", scopes=["events:write"])
-    notification_send(recipient=owner, title="お知らせ", url="/leads/handoffs/")
+    notify(recipient=owner, title="お知らせ", url="/leads/handoffs/")
     endpoint = FormEndpoint.objects.create(name="資料請求")
     segment = Segment.objects.create(name="準顕在層", rules={"op": "and", "rules": []})  # nurture (#18)
     static_segment = Segment.objects.create(name="展示会リスト", kind="static")

@@ -29,9 +29,9 @@ from django.utils import translation
 from salesmarketing.demo import DEMO_PASSWORD
 from salesmarketing.models import Notification, User
 from salesmarketing.security import client_ip
-from salesmarketing.services import notification_send
 from tests.conftest import require_or_skip
 from tests.leads.factories import FormEndpointFactory
+from tests.salesmarketing.factories import notify
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGIN = "/accounts/login/"
@@ -494,7 +494,7 @@ def test_every_unsafe_request_without_a_token_is_refused_plain_and_htmx(demo):
 
 @pytest.mark.django_db
 def test_htmx_posts_with_the_token_from_the_body_hx_headers_go_through(owner):
-    notification_send(recipient=owner, title="新しい引き継ぎ")
+    notify(recipient=owner, title="新しい引き継ぎ")
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
     page = client.get("/notifications/").content.decode()

@@ -4,6 +4,20 @@ tests/<app>/factories.py beside them."""
 import factory
 
 from salesmarketing.models import Notification, Team, User
+from salesmarketing.notifications import Message
+from salesmarketing.services import notification_send
+
+# A message that shows what it is given, for tests that need a notification of any text.
+NOTE = Message("test_note", title="%(title)s", body="%(body)s")
+
+
+def notify(
+    *, recipient: User, title: str, body: str = "", url: str = "", email: bool = False
+) -> Notification:
+    """A notification with this title and body, sent the app's way."""
+    return notification_send(
+        recipient=recipient, message=NOTE, params={"title": title, "body": body}, url=url, email=email
+    )
 
 
 class TeamFactory(factory.django.DjangoModelFactory):

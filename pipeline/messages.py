@@ -1,0 +1,9 @@
+"""The notifications deals send, rendered in each reader's language (salesmarketing.notifications)."""
+
+from django.utils.translation import gettext_noop
+
+from salesmarketing.notifications import Message
+
+DEAL_NEW = Message("deal_new", title=gettext_noop("New deal for you: %(name)s"))
+DEAL_HANDED = Message("deal_handed", title=gettext_noop("A deal was handed to you: %(name)s"))
+DEAL_WON = Message("deal_won", title=gettext_noop("Deal won: %(name)s"))
