@@ -123,22 +123,22 @@ def campaign_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def campaign_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign.objects.select_related("owner").prefetch_related("personas"), pk=pk)
     tab = "touched" if request.GET.get("leads") == "touched" else "first"
+    form = PeriodForm(request.GET or None)
+    period, model = form.get_period(), form.get_model()
     leads = selectors.campaign_leads(
-        campaign=campaign, viewer=request.user, tab=tab, page_number=request.GET.get("page", 1)
+        campaign=campaign, viewer=request.user, tab=tab, period=period, page_number=request.GET.get("page", 1)
     )
     context = {
         "campaign": campaign,
         "tab": tab,
         "leads": leads,
+        "period": period,
         "query": _query_without(request, "page", "leads", "part"),
     }
     if request.htmx and request.GET.get("part") == "leads":
         return render(request, "campaigns/campaign_detail.html#leads", context)
-    form = PeriodForm(request.GET or None)
-    period, model = form.get_period(), form.get_model()
     context |= {
         "form": form,
-        "period": period,
         "model": model,
         "model_label": AttributionModel(model).label,
         "models": AttributionModel.choices,

@@ -35,11 +35,14 @@ def round_to(value: Number, places: int) -> Number:
 
 @dataclass(frozen=True)
 class Ratio:
-    """numerator ÷ (sum of the denominators); None when a part is unknown or the denominator is zero."""
+    """numerator ÷ (sum of the denominators); None when a part is unknown or the denominator is zero, and, for a
+    cost (`cost=True`), when nothing was spent: "0 yen per lead" would say the leads were free, when their cost
+    is only not recorded."""
 
     numerator: str
     denominators: tuple[str, ...]
     places: int = SHARE_PLACES
+    cost: bool = False
 
     @property
     def measures(self) -> tuple[str, ...]:
@@ -51,7 +54,7 @@ class Ratio:
             return None
         denominator = sum(part for part in parts if part is not None)
         numerator = m.get(self.numerator)
-        if not denominator or numerator is None:
+        if not denominator or numerator is None or (self.cost and not numerator):
             return None
         return numerator / denominator
 
@@ -69,7 +72,8 @@ class Ratio:
     def sql(self, column: Callable[[str], str]) -> str:
         """The ratio as a SQL expression over the columns `column(role)` names (NULL on a zero denominator)."""
         denominator = " + ".join(column(name) for name in self.denominators)
-        return f"1.0 * {column(self.numerator)} / NULLIF({denominator}, 0)"
+        numerator = f"NULLIF({column(self.numerator)}, 0)" if self.cost else column(self.numerator)
+        return f"1.0 * {numerator} / NULLIF({denominator}, 0)"
 
 
 @dataclass(frozen=True)
@@ -102,9 +106,9 @@ class Gain:
 
 
 # Spend in yen per lead, MQL and deal: whole yen.
-CPL = Ratio("spend", ("leads",), places=YEN_PLACES)
-COST_PER_MQL = Ratio("spend", ("mqls",), places=YEN_PLACES)
-COST_PER_DEAL = Ratio("spend", ("deals",), places=YEN_PLACES)
+CPL = Ratio("spend", ("leads",), places=YEN_PLACES, cost=True)
+COST_PER_MQL = Ratio("spend", ("mqls",), places=YEN_PLACES, cost=True)
+COST_PER_DEAL = Ratio("spend", ("deals",), places=YEN_PLACES, cost=True)
 # (Revenue − spend) ÷ spend.
 ROI = Gain("revenue", "spend")
 # Of the handoffs sales decided, the share accepted (the KPI registry's lead quality).

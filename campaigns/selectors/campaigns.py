@@ -10,15 +10,17 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils.functional import Promise, cached_property
 from django.utils.translation import gettext as _
 
-from campaigns.models import AttributionDay, AttributionModel, CampaignCost
+from campaigns.models import AttributionCredit, AttributionDay, AttributionModel, CampaignCost, ConversionKind
 from campaigns.periods import Period
 from campaigns.selectors.common import (
+    COUNTS,
     LEADS_PAGE_SIZE,
     METRICS,
     PAGE_SIZE,
     REASON_LABELS,
     Numbers,
     as_date,
+    metric_columns,
     numbers_from,
     trunc_to_bucket,
 )
@@ -70,10 +72,11 @@ def _campaign_page_sql(
     ratios, sorted in SQL. Each source is aggregated once (the period's campaign-days, costs, sales' verdicts) and
     joined to the campaigns: a thousand campaigns over a year stay a few tens of milliseconds."""
     q = connection.ops.quote_name
-    day_cols = [f"SUM({q(f'{metric}_{model}')}) AS {metric}" for metric in METRICS] + [
+    columns = metric_columns(model)
+    day_cols = [f"SUM({q(column)}) AS {name}" for name, column in columns.items()] + [
         f"SUM({q(f'revenue_{m}')}) AS revenue_{m}" for m in AttributionModel.values
     ]
-    numbers = [f"COALESCE(d.{metric}, 0) AS m_{metric}" for metric in METRICS] + [
+    numbers = [f"COALESCE(d.{name}, 0) AS m_{name}" for name in columns] + [
         f"COALESCE(d.revenue_{m}, 0) AS m_revenue_{m}" for m in AttributionModel.values
     ]
     lo, hi = (connection.ops.adapt_datetimefield_value(v) for v in period.bounds())
@@ -112,9 +115,11 @@ def _campaign_page_sql(
                    {RATIO_SQL}
             FROM n
         )
-        SELECT c.*, n.m_spend, n.m_accepted, n.m_rejected, {", ".join(f"n.m_{metric}" for metric in METRICS)},
+        SELECT c.*, n.m_spend, n.m_accepted, n.m_rejected, {", ".join(f"n.m_{name}" for name in columns)},
                {", ".join(f"n.m_revenue_{m}" for m in AttributionModel.values)},
-               n.m_cpl, n.m_cost_per_mql, n.m_cost_per_deal, n.m_roi, n.m_acceptance
+               n.m_cpl, n.m_cost_per_mql, n.m_cost_per_deal, n.m_roi, n.m_acceptance,
+               (SELECT SUM(amount) FROM {q(CampaignCost._meta.db_table)} WHERE campaign_id = c.id)
+                   AS m_lifetime_spend  -- against the budget: for the page's rows only (by index)
         FROM r n JOIN {q(Campaign._meta.db_table)} c ON c.id = n.id
         ORDER BY {SORT_SQL.get(key, "c.start_date")} {direction} NULLS LAST, c.id DESC
         LIMIT %s OFFSET %s
@@ -155,8 +160,7 @@ def _totals(campaigns: QuerySet[Campaign], *, period: Period, model: str, filter
     """The numbers of all matching campaigns together: three plain aggregates."""
     which = Q(campaign__in=campaigns) if filtered else Q(campaign__isnull=False)
     days = AttributionDay.objects.filter(which, date__gte=period.start, date__lte=period.end).aggregate(
-        **{f"m_{metric}": Sum(f"{metric}_{model}") for metric in METRICS},
-        **{f"m_revenue_{m}": Sum(f"revenue_{m}") for m in AttributionModel.values},
+        **_day_sums(model)
     )
     spend = CampaignCost.objects.filter(which, date__gte=period.start, date__lte=period.end).aggregate(
         total=Sum("amount")
@@ -237,10 +241,14 @@ def no_campaign_numbers(*, period: Period, model: str) -> dict:
     """Conversions whose journeys had no campaign touch (organic, direct, sales-sourced)."""
     return AttributionDay.objects.filter(
         campaign__isnull=True, date__gte=period.start, date__lte=period.end
-    ).aggregate(
-        **{f"m_{metric}": Sum(f"{metric}_{model}") for metric in METRICS},
-        **{f"m_revenue_{m}": Sum(f"revenue_{m}") for m in AttributionModel.values},
-    )
+    ).aggregate(**_day_sums(model))
+
+
+def _day_sums(model: str) -> dict[str, Sum]:
+    """The aggregates numbers_from reads (`m_<name>`): whole counts, credits, revenue under every model."""
+    return {f"m_{name}": Sum(column) for name, column in metric_columns(model).items()} | {
+        f"m_revenue_{m}": Sum(f"revenue_{m}") for m in AttributionModel.values
+    }
 
 
 # --- Campaign detail -----------------------------------------------------------------------------------------
@@ -271,12 +279,16 @@ def campaign_detail(*, campaign: Campaign, period: Period, model: str) -> Campai
         accepted=Count("id", filter=Q(state=Handoff.State.ACCEPTED)),
         rejected=Count("id", filter=Q(state=Handoff.State.REJECTED)),
     )
+    spend_total = float(campaign.costs.aggregate(total=Sum("amount"))["total"] or 0)
     numbers = Numbers(
         spend=float(spend or 0),
         accepted=verdicts["accepted"],
         rejected=verdicts["rejected"],
-        **{metric: sums[f"{metric}_{model}"] or 0 for metric in METRICS},
+        **{name: sums[column] or 0 for name, column in metric_columns(model).items() if name in METRICS},
         revenue_by_model={m: sums[f"revenue_{m}"] or 0 for m in AttributionModel.values},
+        credit={metric: sums[f"{metric}_{model}"] or 0 for metric in COUNTS},
+        budget=float(campaign.budget or 0),
+        lifetime_spend=spend_total,
     )
     labels = {
         "leads": _("Leads"),
@@ -328,7 +340,7 @@ def campaign_detail(*, campaign: Campaign, period: Period, model: str) -> Campai
         reasons=reasons,
         rejections=rejections,
         costs=costs,
-        spend_total=float(campaign.costs.aggregate(total=Sum("amount"))["total"] or 0),
+        spend_total=spend_total,
         open_handoffs=handoffs.filter(state__in=Handoff.OPEN_STATES).count(),
     )
 
@@ -343,7 +355,11 @@ def _campaign_chart(*, campaign: Campaign, period: Period, model: str) -> dict:
         .annotate(bucket=trunc_to_bucket(period, "date"))
         .order_by()
         .values("bucket")
-        .annotate(leads=Sum(f"leads_{model}"), mqls=Sum(f"mqls_{model}"), deals=Sum(f"deals_{model}"))
+        .annotate(
+            leads=Sum(metric_columns(model)["leads"]),
+            mqls=Sum(metric_columns(model)["mqls"]),
+            deals=Sum(metric_columns(model)["deals"]),
+        )
     ):
         i = index.get(as_date(row["bucket"]))
         if i is not None:
@@ -400,12 +416,23 @@ def _campaign_chart(*, campaign: Campaign, period: Period, model: str) -> dict:
     }
 
 
-def campaign_leads(*, campaign: Campaign, viewer: User, tab: str, page_number=1) -> Page:
-    """The campaign's leads the viewer may see: those it brought in (first touch) or all it touched."""
+def campaign_leads(*, campaign: Campaign, viewer: User, tab: str, period: Period, page_number=1) -> Page:
+    """The campaign's leads the viewer may see, in the period the page shows: those it brought in (credited to it
+    by first touch for a lead created in the period: the page's whole lead count) or all it touched then."""
     leads = Lead.objects.visible_to(viewer).select_related("company", "persona", "owner")
+    lo, hi = period.bounds()
     if tab == "touched":
-        touched = Touch.objects.filter(campaign=campaign, lead=OuterRef("pk"))
+        touched = Touch.objects.filter(
+            campaign=campaign, lead=OuterRef("pk"), occurred_at__gte=lo, occurred_at__lt=hi
+        )
         qs = leads.filter(Exists(touched)).order_by(F("last_touch_at").desc(nulls_last=True), "-id")
-    else:
-        qs = leads.filter(first_touch_campaign=campaign).order_by("-created_at", "-id")
+    else:  # the ledger the header's whole count sums, so the two agree
+        credited = AttributionCredit.objects.filter(
+            kind=ConversionKind.LEAD,
+            campaign=campaign,
+            first__gt=0,
+            date__gte=period.start,
+            date__lte=period.end,
+        )
+        qs = leads.filter(pk__in=credited.values("lead_id")).order_by("-created_at", "-id")
     return Paginator(qs, LEADS_PAGE_SIZE).get_page(page_number)

@@ -18,6 +18,22 @@ from salesmarketing.models import User
 PAGE_SIZE = 50
 LEADS_PAGE_SIZE = 20
 METRICS = ("leads", "mqls", "sqls", "deals", "won", "revenue")
+COUNTS = METRICS[:-1]
+# Counts are shown whole, by the campaign that brought each one in (first touch): a lead is 1, never 0.3. The
+# chosen attribution model's credit is shown beside them, and decides how won revenue is shared.
+WHOLE = AttributionModel.FIRST
+
+
+def metric_columns(model: str) -> dict[str, str]:
+    """The AttributionDay column behind each number: each count whole (first touch), revenue under `model`, and
+    each count's credit under `model` as `credit_<count>`."""
+    return (
+        {metric: f"{metric}_{WHOLE}" for metric in COUNTS}
+        | {"revenue": f"revenue_{model}"}
+        | {f"credit_{metric}": f"{metric}_{model}" for metric in COUNTS}
+    )
+
+
 REASON_LABELS = dict(Handoff.RejectReason.choices)
 
 
@@ -32,9 +48,11 @@ def attribution_state() -> AttributionState | None:
 
 @dataclass
 class Numbers:
-    """What a campaign (or a total) produced in the period under one attribution model, and what it cost.
+    """What a campaign (or a total) produced in the period, and what it cost: counts whole (first touch), their
+    credit under the chosen attribution model in `credit`, won revenue under that model.
 
-    The ratios are leads.ratios' definitions (the KPI registry's too), rounded as the registry rounds them."""
+    The ratios are leads.ratios' definitions (the KPI registry's too), over the whole counts, rounded as the
+    registry rounds them; a cost ratio without spend is None ("—"), not 0 yen."""
 
     spend: float = 0
     leads: float = 0
@@ -46,6 +64,13 @@ class Numbers:
     accepted: int = 0
     rejected: int = 0
     revenue_by_model: dict = field(default_factory=dict)
+    credit: dict = field(default_factory=dict)  # count → credit under the chosen model
+    budget: float = 0  # the campaign's budget (0: none set) and what it has cost in all, against it
+    lifetime_spend: float = 0
+
+    @property
+    def over_budget(self) -> bool:
+        return bool(self.budget) and self.lifetime_spend > self.budget
 
     def _parts(self) -> dict[str, float]:
         return {
@@ -96,6 +121,9 @@ def numbers_from(row) -> Numbers:
         rejected=int(get("m_rejected") or 0),
         **{metric: float(get(f"m_{metric}") or 0) for metric in METRICS},
         revenue_by_model={m: float(get(f"m_revenue_{m}") or 0) for m in AttributionModel.values},
+        credit={metric: float(get(f"m_credit_{metric}") or 0) for metric in COUNTS},
+        budget=float(get("budget") or 0),
+        lifetime_spend=float(get("m_lifetime_spend") or 0),
     )
 
 

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.translation import gettext
 
-from campaigns.models import CampaignCost
+from campaigns.models import AttributionModel, CampaignCost
 from campaigns.rebuild import attribution_rebuild_now
 from leads.models import Campaign, Handoff
 from pipeline.services import deal_close_won, deal_create
@@ -76,36 +76,83 @@ def test_cpl_and_roi_on_the_list_equal_the_hand_computed_ones(marketer_client, a
     a, b = april
     html = marketer_client.get(f"/campaigns/?{APRIL}&model=w").content.decode()
 
-    # A: 150,000 spent; leads L1 + L2 = 2; MQLs: L2 = 1; deal: L3's journey is B (first, lead creation) then
-    # A (last before the deal): W-shaped gives A 1/3, B 2/3 (nothing in between: 30+30 / 30 scaled to 100 %).
+    # Counts are whole, by first touch, with the W-shaped credit beneath. A: 150,000 spent; leads L1 + L2 = 2;
+    # MQLs: L2 = 1; deal: L3's journey is B (first, lead creation) then A (last before the deal), so the deal is
+    # B's whole, and W-shaped credits A 1/3, B 2/3 (nothing in between: 30+30 / 30 scaled to 100 %).
     assert cells(html, a) == {
         "spend": "150,000円",
-        "leads": "2",
-        "mqls": "1",
+        "leads": f"2 {w_credit('2')}",
+        "mqls": f"1 {w_credit('1')}",
         "verdict": "1 / 1 (50%) " + gettext("top: %(reason)s ×%(n)s") % {"reason": TOO_EARLY, "n": 1},
-        "deals": "0.3",
+        "deals": f"0 {w_credit('0.3')}",
         "revenue_first": "0円",
         "revenue_last": "1,000,000円",
         "revenue_w": "333,333円",
         "cpl": "75,000円",  # 150,000 / 2
         "cost_per_mql": "150,000円",  # 150,000 / 1
-        "cost_per_deal": "450,000円",  # 150,000 / (1/3)
-        "roi": "122%",  # (333,333.33 − 150,000) / 150,000
+        "cost_per_deal": "—",  # no deal brought in: no division by zero
+        "roi": "122%",  # (333,333.33 − 150,000) / 150,000: revenue under the chosen model
     }
     assert cells(html, b) | {"verdict": ""} == {
         "spend": "200,000円",
-        "leads": "1",
-        "mqls": "0",
+        "leads": f"1 {w_credit('1')}",
+        "mqls": f"0 {w_credit('0')}",
         "verdict": "",
-        "deals": "0.7",
+        "deals": f"1 {w_credit('0.7')}",
         "revenue_first": "1,000,000円",
         "revenue_last": "0円",
         "revenue_w": "666,667円",
         "cpl": "200,000円",
         "cost_per_mql": "—",  # no MQL: no division by zero
-        "cost_per_deal": "300,000円",  # 200,000 / (2/3)
+        "cost_per_deal": "200,000円",  # 200,000 / 1
         "roi": "233%",  # (666,666.67 − 200,000) / 200,000
     }
+
+
+def w_credit(value: str) -> str:
+    """The W-shaped credit note beneath a whole count, as the page words it."""
+    return gettext("%(model)s credit %(credit)s") % {
+        "model": AttributionModel.W_SHAPED.label,
+        "credit": value,
+    }
+
+
+def test_no_spend_shows_dashes_and_overspend_is_flagged(marketer_client, april):
+    """A campaign with no recorded cost has no cost per lead ("—", not 0 yen) and no ROI; one that spent more in
+    all than its budget says so on the list and on its page."""
+    a, _b = april
+    free = CampaignFactory(name="口コミ", utm_campaign="word-of-mouth")
+    lead = LeadFactory(created=at(7))
+    journey(lead, (free, at(7, 10)))
+    Campaign.objects.filter(pk=a.pk).update(budget=1_000_000)  # 1,149,999 spent in all (March included)
+    attribution_rebuild_now()
+
+    html = marketer_client.get(f"/campaigns/?{APRIL}&model=first").content.decode()
+    row = cells(html, free)
+    assert (row["spend"], row["leads"], row["cpl"], row["roi"]) == ("0円", "1", "—", "—")
+    over = gettext("Over budget")
+    assert over in cells(html, a)["spend"] and over not in cells(html, _b)["spend"]
+    detail = marketer_client.get(f"/campaigns/{a.pk}/?{APRIL}").content.decode()
+    assert 'data-kpi="over-budget"' in detail
+
+
+def test_the_pages_lead_list_counts_what_its_header_counts(marketer_client, april):
+    """The header's whole lead count and the "brought in" list agree: both are the leads the campaign brought
+    in during the period; "touched" lists every lead it touched in the period."""
+    a, _b = april
+
+    def listed(query: str) -> tuple[str, set[str]]:
+        html = marketer_client.get(f"/campaigns/{a.pk}/?{query}").content.decode()
+        header = re.search(r'data-kpi="leads"[^>]*>([^<]*)<', html).group(1)
+        section = html[html.index('id="leads"') :]
+        return header, set(re.findall(r'href="/leads/(\d+)/"', section))
+
+    header, brought_in = listed(f"{APRIL}&model=w&leads=first")
+    assert header == "2" and len(brought_in) == 2  # L1 and L2
+    _header, touched = listed(f"{APRIL}&leads=touched")
+    assert len(touched) == 3 and brought_in < touched  # L3 too: its journey passed A on 4/6
+    header, brought_in = listed("period=custom&start=2026-03-01&end=2026-03-31&leads=first")
+    assert (header, brought_in) == ("0", set())  # March: nothing brought in, and nothing listed
 
 
 def test_first_touch_model_changes_the_ratios_and_shows_dashes(marketer_client, april):
@@ -124,7 +171,7 @@ def test_the_detail_page_shows_the_same_numbers(marketer_client, april):
     assert kpis["spend"] == "150,000円"
     assert kpis["cpl"] == "75,000円"
     assert kpis["cost_per_mql"] == "150,000円"
-    assert kpis["cost_per_deal"] == "450,000円"
+    assert kpis["cost_per_deal"] == "—"  # no deal brought in
     assert kpis["roi"] == "122%"
     assert kpis["acceptance"] == "50%"
     assert TOO_EARLY in html
@@ -243,5 +290,8 @@ def test_a_rep_sees_only_their_teams_leads_in_the_campaign_leads(rep_client, rep
     campaign = CampaignFactory()
     mine = LeadFactory(created=at(2), owner=rep, first_touch_campaign=campaign, name="自分の見込")
     other = LeadFactory(created=at(2), owner=outsider, first_touch_campaign=campaign, name="他課の見込")
-    html = rep_client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    journey(mine, (campaign, at(2, 10)))
+    journey(other, (campaign, at(2, 10)))
+    attribution_rebuild_now()
+    html = rep_client.get(f"/campaigns/{campaign.pk}/?{APRIL}").content.decode()
     assert mine.name in html and other.name not in html

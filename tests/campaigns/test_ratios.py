@@ -91,3 +91,25 @@ def test_a_ratio_is_none_on_a_zero_denominator_and_rounds_as_the_registry_stores
     assert ratios.CPL.rounded({"spend": 100_000, "leads": 3}) == 33_333
     assert ratios.ACCEPTANCE.rounded({"accepted": 1, "rejected": 2}) == 0.333333
     assert ratios.CPL.bind(spend="cost", leads="leads_all").measures == ("cost", "leads_all")
+
+
+@pytest.mark.parametrize(
+    ("ratio", "parts", "expected"),
+    [
+        (ratios.CPL, {"spend": 150_000, "leads": 4}, 37_500),
+        (ratios.CPL, {"spend": 0, "leads": 4}, None),  # no cost recorded: unknown, not free
+        (ratios.CPL, {"spend": 150_000, "leads": 0}, None),  # nothing came in
+        (ratios.COST_PER_DEAL, {"spend": 0, "deals": 2}, None),
+        (ratios.ROI, {"revenue": 300_000, "spend": 0}, None),
+        (ratios.ROI, {"revenue": 0, "spend": 100_000}, -1.0),  # spent, nothing won yet: a real −100 %
+        (ratios.ACCEPTANCE, {"accepted": 0, "rejected": 3}, 0.0),  # a share of zero is still a share
+    ],
+)
+def test_a_ratio_without_a_base_is_unknown(ratio, parts, expected):
+    assert ratio.rounded(parts) == expected
+
+
+def test_the_sql_form_agrees_for_a_cost_without_spend():
+    """The list sorts by the SQL form: it must say NULL (sorted last) exactly where the Python form says None."""
+    sql = ratios.CPL.sql(lambda role: f"n.{role}")
+    assert sql == "1.0 * NULLIF(n.spend, 0) / NULLIF(n.leads, 0)"

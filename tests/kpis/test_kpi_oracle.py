@@ -368,8 +368,9 @@ def expected(record: Record, period: Period) -> dict:
         "leads_acquired": leads,
         "visitors": visitors,
         "cvr": _ratio(leads, visitors),
-        "cost_per_lead": _ratio(cost, leads),
-        "cost_per_mql": _ratio(cost, len(handed_leads)),
+        # No cost recorded: no cost per lead or MQL ("—"), rather than leads that look free.
+        "cost_per_lead": _ratio(cost, leads) if cost else None,
+        "cost_per_mql": _ratio(cost, len(handed_leads)) if cost else None,
         "roi": _ratio(revenue_marketing - cost, cost),
         "marketing_cost": cost,
         "brand_awareness": float(AWARENESS),
