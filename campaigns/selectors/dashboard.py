@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from django.db.models import Count, F, Sum
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from campaigns.models import (
@@ -320,12 +320,23 @@ def _labels_for(dimension: str, personas: dict[int, str]) -> dict[str, str]:
 
 
 def _doughnut(values: dict[str, float], labels: dict[str, str], order: list[str] | None = None) -> dict:
+    """A doughnut whose legend says each slice's count and share ("部長クラス 12 (34%)"): the values are read
+    without hovering (or seeing) the chart."""
     keys = order or sorted(values, key=lambda k: -values[k])
     keys = [k for k in keys if values.get(k)]
+    total = sum(values[k] for k in keys)
     return {
         "type": "doughnut",
         "data": {
-            "labels": [labels.get(k, k) for k in keys],
+            "labels": [
+                _("%(label)s %(count)s (%(share)s%%)")
+                % {
+                    "label": labels.get(k, k),
+                    "count": formats.number_format(round(values[k]), force_grouping=True),
+                    "share": round(100 * values[k] / total),
+                }
+                for k in keys
+            ],
             "datasets": [
                 {
                     "label": _("Leads"),
