@@ -10,8 +10,8 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from leads.choices import TouchType
-from leads.handoffs.services import lead_first_touched
 from leads.models import Company, Lead, Touch
+from salesmarketing import hooks
 from salesmarketing.celery import queue_task
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,8 @@ def touch_record(
         )
         leads_touched([lead.pk])
         if type == TouchType.SALES_ACTIVITY:
-            lead_first_touched(lead_id=lead.pk, at=touch.occurred_at)
+            # The handoffs feature (above the records) stops the SLA clock of the lead's open handoff.
+            hooks.call(hooks.SALES_TOUCH_RECORDED, lead_id=lead.pk, at=touch.occurred_at)
     return touch, created
 
 
