@@ -99,9 +99,13 @@ def leads_touched(lead_ids: Iterable[int]) -> None:
     ids = sorted(set(lead_ids))
     for start in range(0, len(ids), 500):
         batch = ids[start : start + 500]
+
         # A function with a __qualname__, not a functools.partial: Django logs a failed robust callback by that
         # name, and a partial there turns a broker outage into an AttributeError (a 500 after the commit).
-        transaction.on_commit(lambda batch=batch: _enqueue_touched(batch), robust=True)
+        def enqueue(batch: list[int] = batch) -> None:
+            _enqueue_touched(batch)
+
+        transaction.on_commit(enqueue, robust=True)
 
 
 def _enqueue_touched(lead_ids: list[int]) -> None:
