@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, F, Max, Q
 from django.urls import reverse
@@ -426,3 +426,37 @@ def sla_check(*, now=None) -> SlaResult:
             if handoff.owner_id != previous:
                 result.reassigned += 1
     return result
+
+
+MAX_HANDOFF_CAPACITY = 200
+
+
+def rep_availability_set(
+    *, rep: User, by: User, away_until: dt.date | None, handoff_capacity: int, today: dt.date | None = None
+) -> User:
+    """A manager sets a rep's away period (no new handoffs up to and including `away_until`; None: present) and
+    how many open handoffs they take at most. Only for a rep of a team `by` manages (their own team included,
+    as User.oversees()); an admin for any rep. Assignment reads both the next time it runs (handoff_assign)."""
+    if not _manages_rep(by, rep):
+        raise PermissionDenied
+    today = today or timezone.localdate()
+    errors: dict[str, str] = {}
+    if away_until is not None and away_until < today:
+        errors["away_until"] = _("Choose today or a later day (leave it empty when the rep is in).")
+    if handoff_capacity is None or not 0 <= handoff_capacity <= MAX_HANDOFF_CAPACITY:
+        errors["handoff_capacity"] = _("Between 0 and %(max)s open handoffs.") % {"max": MAX_HANDOFF_CAPACITY}
+    if errors:
+        raise ValidationError(errors)
+    User.objects.filter(pk=rep.pk).update(away_until=away_until, handoff_capacity=handoff_capacity)
+    rep.away_until, rep.handoff_capacity = away_until, handoff_capacity
+    return rep
+
+
+def _manages_rep(by: User, rep: User) -> bool:
+    if rep.role != User.Role.SALES or rep.team_id is None:
+        return False
+    if by.is_superuser or by.role == User.Role.ADMIN:
+        return True
+    if by.role != User.Role.MANAGER:
+        return False
+    return rep.team_id == by.team_id or Team.objects.filter(pk=rep.team_id, manager=by).exists()
