@@ -248,10 +248,9 @@ WAITING_SHOWN = 200
 
 def _team_for_user(request: HtmxHttpRequest, pk: int) -> Team:
     """A team the viewer manages, else 403 for who manages none (reps, marketing) and 404 for another's team."""
-    teams = teams_managed_by(request.user)
     if not _can_assign(request.user):
         raise PermissionDenied
-    team = teams.filter(pk=pk).first()
+    team = teams_managed_by(request.user).filter(pk=pk).first()
     if team is None:
         raise Http404
     return team
