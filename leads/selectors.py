@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, OrderBy, Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -20,7 +20,7 @@ from leads.services import ACCEPTABLE_FIELDS, SUBMITTED_KEY
 from salesmarketing import hooks
 from salesmarketing.replica import reads_from_replica
 
-LEAD_SORTS = {
+LEAD_SORTS: dict[str, tuple[str | OrderBy, ...]] = {
     "score": ("-total_score", "-id"),
     "-score": ("total_score", "id"),
     "created": ("-created_at", "-id"),

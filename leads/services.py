@@ -10,8 +10,8 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from leads.choices import TouchType
-from leads.handoffs.services import lead_first_touched
 from leads.models import Company, Lead, Touch
+from salesmarketing import hooks
 from salesmarketing.celery import queue_task
 
 logger = logging.getLogger(__name__)
@@ -99,9 +99,13 @@ def leads_touched(lead_ids: Iterable[int]) -> None:
     ids = sorted(set(lead_ids))
     for start in range(0, len(ids), 500):
         batch = ids[start : start + 500]
+
         # A function with a __qualname__, not a functools.partial: Django logs a failed robust callback by that
         # name, and a partial there turns a broker outage into an AttributeError (a 500 after the commit).
-        transaction.on_commit(lambda batch=batch: _enqueue_touched(batch), robust=True)
+        def enqueue(batch: list[int] = batch) -> None:
+            _enqueue_touched(batch)
+
+        transaction.on_commit(enqueue, robust=True)
 
 
 def _enqueue_touched(lead_ids: list[int]) -> None:
@@ -136,7 +140,8 @@ def touch_record(
         )
         leads_touched([lead.pk])
         if type == TouchType.SALES_ACTIVITY:
-            lead_first_touched(lead_id=lead.pk, at=touch.occurred_at)
+            # The handoffs feature (above the records) stops the SLA clock of the lead's open handoff.
+            hooks.call(hooks.SALES_TOUCH_RECORDED, lead_id=lead.pk, at=touch.occurred_at)
     return touch, created
 
 

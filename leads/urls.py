@@ -12,6 +12,7 @@ from leads import views
 from leads.capture import views as capture_views
 from leads.handoffs import views as handoff_views
 from leads.importing import views as import_views
+from leads.owners import views as owner_views
 from leads.privacy import views as privacy_views
 from leads.scoring import views as scoring_views
 
@@ -22,6 +23,7 @@ lead_patterns = [
     path("<int:pk>/accept-submitted", views.lead_accept_submitted_view, name="accept_submitted"),
     path("<int:pk>/export.json", privacy_views.lead_export_view, name="privacy_export"),
     path("<int:pk>/erase", privacy_views.lead_erase_view, name="privacy_erase"),
+    path("<int:pk>/owner", owner_views.lead_owner_change_view, name="owner_change"),
     path("companies/<int:pk>/", views.company_detail, name="company_detail"),
     path("scoring/", scoring_views.scoring_page, name="scoring"),
     path("scoring/progress", scoring_views.rescore_progress_view, name="scoring_progress"),
@@ -35,6 +37,14 @@ lead_patterns = [
     path("handoffs/<int:pk>/reject", handoff_views.handoff_reject_view, name="handoff_reject"),
     path("handoffs/<int:pk>/assign", handoff_views.handoff_assign_view, name="handoff_assign"),
     path("handoffs/<int:pk>/undo", handoff_views.handoff_undo_view, name="handoff_undo"),
+    path("teams/", handoff_views.team_list, name="teams"),
+    path("teams/<int:pk>/", handoff_views.team_detail, name="team"),
+    path("teams/<int:pk>/reps/<int:rep_pk>", handoff_views.team_rep_update, name="team_rep"),
+    path(
+        "teams/<int:pk>/handoffs/<int:handoff_pk>/assign",
+        handoff_views.team_handoff_assign,
+        name="team_assign",
+    ),
     path("import/", import_views.import_start, name="import"),
     path("import/<int:pk>/", import_views.import_detail, name="import_detail"),
     path("import/<int:pk>/run", import_views.import_run, name="import_run"),

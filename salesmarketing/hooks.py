@@ -48,8 +48,21 @@ DEALS: Final = "deals"
 # the selected leads' ids (`lead`, repeated) to `url`. Registered by nurture ("add to a static segment").
 LEAD_LIST_ACTIONS: Final = "lead_list_actions"
 
+# A sales activity recorded on a lead (leads.services.touch_record, once per new touch): fn(*, lead_id, at) -> the
+# number of handoffs it touched first (their SLA clock stops). Registered by the handoffs feature
+# (leads.handoffs.services.lead_first_touched, in leads' AppConfig.ready()).
+SALES_TOUCH_RECORDED: Final = "sales_touch_recorded"
+
 HOOK_POINTS: Final = frozenset(
-    {HANDOFF_ACCEPTED, HANDOFF_ACCEPT_UNDONE, LEAD_ERASING, LEAD_EXPORTING, DEALS, LEAD_LIST_ACTIONS}
+    {
+        HANDOFF_ACCEPTED,
+        HANDOFF_ACCEPT_UNDONE,
+        LEAD_ERASING,
+        LEAD_EXPORTING,
+        DEALS,
+        LEAD_LIST_ACTIONS,
+        SALES_TOUCH_RECORDED,
+    }
 )
 
 _registry: dict[str, list[Callable[..., Any]]] = {name: [] for name in HOOK_POINTS}

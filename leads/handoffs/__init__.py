@@ -17,6 +17,7 @@ from leads.handoffs.services import (
     handoff_first_touch,
     handoff_reject,
     lead_first_touched,
+    rep_availability_set,
     sla_check,
 )
 
@@ -32,5 +33,6 @@ __all__ = [
     "handoff_first_touch",
     "handoff_reject",
     "lead_first_touched",
+    "rep_availability_set",
     "sla_check",
 ]

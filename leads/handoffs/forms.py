@@ -30,3 +30,13 @@ class AssignForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.reps = {rep.pk: rep for rep in reps}
         self.fields["rep"].choices = [("", "—")] + [(rep.pk, f"{rep} ({rep.team})") for rep in reps]
+
+
+class RepAvailabilityForm(forms.Form):
+    away_until = forms.DateField(
+        label=gettext_lazy("Away until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=gettext_lazy("No new handoffs up to and including this day; empty when the rep is in."),
+    )
+    handoff_capacity = forms.IntegerField(label=gettext_lazy("Open handoff capacity"), min_value=0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from leads.models import Handoff
@@ -60,3 +60,41 @@ def handoffs_filtered(qs: QuerySet[Handoff], *, rep: str = "", sla: str = "", no
     elif sla == SLA_MET:
         qs = qs.filter(first_touch_at__isnull=False)
     return qs
+
+
+# --- Teams: the manager's page of reps (away periods, capacity) and the handoffs waiting for one ---------------
+
+
+def teams_managed_by(user) -> QuerySet[Team]:
+    """The sales teams whose reps `user` sets up and assigns: an admin all of them; a manager those they manage and
+    their own (as User.oversees()); anyone else none."""
+    teams = Team.objects.filter(kind=Team.Kind.SALES).select_related("manager").order_by("name")
+    if user.is_superuser or user.role == User.Role.ADMIN:
+        return teams
+    if user.role != User.Role.MANAGER:
+        return teams.none()
+    condition = Q(manager=user)
+    if user.team_id:
+        condition |= Q(pk=user.team_id)
+    return teams.filter(condition)
+
+
+def team_reps(team: Team) -> list[User]:
+    """The team's active reps with their open handoffs (`open_count`), by name."""
+    return list(
+        User.objects.filter(team=team, role=User.Role.SALES, is_active=True)
+        .annotate(open_count=Count("handoffs", filter=Q(handoffs__state__in=Handoff.OPEN_STATES)))
+        .select_related("team")
+        .order_by("display_name", "username")
+    )
+
+
+def team_waiting_handoffs(team: Team) -> QuerySet[Handoff]:
+    """The team's handoffs a manager may still give to a rep by hand: waiting for one, or assigned and not yet
+    touched; oldest MQL first."""
+    return (
+        Handoff.objects.filter(team=team, first_touch_at__isnull=True)
+        .filter(state__in=(Handoff.State.UNASSIGNED, Handoff.State.ASSIGNED))
+        .select_related("lead__company", "owner")
+        .order_by("mql_at", "id")
+    )

@@ -7,8 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, F, Max, Q
 from django.urls import reverse
@@ -112,79 +113,104 @@ def handoff_assign(
         handoff = (
             Handoff.objects.select_for_update(of=("self",)).select_related("lead__company").get(pk=handoff_id)
         )
-        if handoff.state not in (Handoff.State.UNASSIGNED, Handoff.State.ASSIGNED):
-            return handoff
-        if handoff.state == Handoff.State.ASSIGNED and exclude_user_id is None:
+        if not _wants_a_rep(handoff, exclude_user_id):
             return handoff
         team, territory = _team_for(handoff.lead)
         if team is None:
             AssignmentLog.objects.create(handoff=handoff, reason=_("No sales team exists."))
             return handoff
         Team.objects.select_for_update().filter(pk=team.pk).first()
-        today = timezone.localdate(now)
-        reps = (
-            User.objects.filter(team=team, role=User.Role.SALES, is_active=True)
-            .annotate(
-                open_count=Count("handoffs", filter=Q(handoffs__state__in=OPEN)),
-                last_assigned=Max("handoffs__assigned_at"),
-            )
-            .order_by(F("last_assigned").asc(nulls_first=True), "id")
-        )
-        chosen, skipped = None, []
-        for rep in reps:
-            if rep.pk == exclude_user_id:
-                skipped.append(_("%(rep)s (current owner)") % {"rep": rep})
-            elif rep.away_until and rep.away_until >= today:
-                skipped.append(_("%(rep)s (away until %(day)s)") % {"rep": rep, "day": rep.away_until})
-            elif rep.open_count >= rep.handoff_capacity:
-                skipped.append(_("%(rep)s (at capacity %(n)s)") % {"rep": rep, "n": rep.handoff_capacity})
-            elif chosen is None:
-                chosen = rep
+        chosen, skipped = _next_rep(team, exclude_user_id=exclude_user_id, today=timezone.localdate(now))
         previous_owner_id = handoff.owner_id
         if chosen is None and exclude_user_id is not None:
-            # Re-assignment found nobody else: the current rep keeps it (logged at most once an hour).
-            if not handoff.assignments.filter(created_at__gte=now - dt.timedelta(hours=1)).exists():
-                AssignmentLog.objects.create(
-                    handoff=handoff,
-                    user=handoff.owner,
-                    team=team,
-                    reason=_("re-assignment: no other rep available"),
-                )
+            _keep_current_rep(handoff, team, now)
             return handoff
-        handoff.team = team
         reason = [note] if note else []
         reason.append(territory)
-        if chosen is None:
-            handoff.state = Handoff.State.UNASSIGNED
-            handoff.owner = None
-            reason.append(_("no rep available"))
-        else:
-            handoff.state = Handoff.State.ASSIGNED
-            handoff.owner = chosen
-            handoff.assigned_at = now
-            handoff.sla_due_at = add_business_hours(
-                now,
-                team.sla_first_touch_hours,
-                day_start=team.business_day_start,
-                day_end=team.business_day_end,
-            )
-            handoff.reminded_at = handoff.escalated_at = None
-            reason.append(_("round-robin: %(rep)s had %(n)s open") % {"rep": chosen, "n": chosen.open_count})
+        reason.extend(_give_to(handoff, team, chosen, now))
         if skipped:
             reason.append(_("skipped: %(names)s") % {"names": ", ".join(skipped)})
         handoff.save()
         AssignmentLog.objects.create(handoff=handoff, user=chosen, team=team, reason="; ".join(reason)[:300])
-        if chosen is not None:
-            Lead.objects.filter(pk=handoff.lead_id).update(owner=chosen, updated_at=now)
-            _notify_rep(handoff, chosen)
-        elif team.manager_id and previous_owner_id is None:
-            notification_send(
-                recipient=team.manager,
-                message=messages.NO_REP,
-                params={"lead": str(handoff.lead), "lead_id": handoff.lead_id},
-                url=reverse("leads:handoffs"),
-            )
+        _tell_assigned(handoff, team, chosen, now=now, previous_owner_id=previous_owner_id)
     return handoff
+
+
+def _wants_a_rep(handoff: Handoff, exclude_user_id: int | None) -> bool:
+    """An unassigned handoff does; an assigned one only when a re-assignment asks; a decided one never."""
+    if handoff.state == Handoff.State.UNASSIGNED:
+        return True
+    return handoff.state == Handoff.State.ASSIGNED and exclude_user_id is not None
+
+
+def _next_rep(team: Team, *, exclude_user_id: int | None, today: dt.date) -> tuple[Any | None, list[str]]:
+    """The team's rep assigned longest ago who is not excluded, away or at capacity; and the reps skipped, why."""
+    reps = (
+        User.objects.filter(team=team, role=User.Role.SALES, is_active=True)
+        .annotate(
+            open_count=Count("handoffs", filter=Q(handoffs__state__in=OPEN)),
+            last_assigned=Max("handoffs__assigned_at"),
+        )
+        .order_by(F("last_assigned").asc(nulls_first=True), "id")
+    )
+    chosen, skipped = None, []
+    for rep in reps:
+        if rep.pk == exclude_user_id:
+            skipped.append(_("%(rep)s (current owner)") % {"rep": rep})
+        elif rep.away_until and rep.away_until >= today:
+            skipped.append(_("%(rep)s (away until %(day)s)") % {"rep": rep, "day": rep.away_until})
+        elif rep.open_count >= rep.handoff_capacity:
+            skipped.append(_("%(rep)s (at capacity %(n)s)") % {"rep": rep, "n": rep.handoff_capacity})
+        elif chosen is None:
+            chosen = rep
+    return chosen, skipped
+
+
+def _keep_current_rep(handoff: Handoff, team: Team, now: dt.datetime) -> None:
+    """Re-assignment found nobody else: the current rep keeps it (logged at most once an hour)."""
+    if not handoff.assignments.filter(created_at__gte=now - dt.timedelta(hours=1)).exists():
+        AssignmentLog.objects.create(
+            handoff=handoff,
+            user=handoff.owner,
+            team=team,
+            reason=_("re-assignment: no other rep available"),
+        )
+
+
+def _give_to(handoff: Handoff, team: Team, chosen: Any | None, now: dt.datetime) -> list[str]:
+    """Set the handoff's team and rep (and start its SLA clock), or leave it waiting; the reason's words."""
+    handoff.team = team
+    if chosen is None:
+        handoff.state = Handoff.State.UNASSIGNED
+        handoff.owner = None
+        return [_("no rep available")]
+    handoff.state = Handoff.State.ASSIGNED
+    handoff.owner = chosen
+    handoff.assigned_at = now
+    handoff.sla_due_at = add_business_hours(
+        now,
+        team.sla_first_touch_hours,
+        day_start=team.business_day_start,
+        day_end=team.business_day_end,
+    )
+    handoff.reminded_at = handoff.escalated_at = None
+    return [_("round-robin: %(rep)s had %(n)s open") % {"rep": chosen, "n": chosen.open_count}]
+
+
+def _tell_assigned(
+    handoff: Handoff, team: Team, chosen: User | None, *, now: dt.datetime, previous_owner_id: int | None
+) -> None:
+    """The new rep owns the lead and hears of it; a handoff newly left waiting tells the team's manager."""
+    if chosen is not None:
+        Lead.objects.filter(pk=handoff.lead_id).update(owner=chosen, updated_at=now)
+        _notify_rep(handoff, chosen)
+    elif team.manager_id and previous_owner_id is None and team.manager is not None:
+        notification_send(
+            recipient=team.manager,
+            message=messages.NO_REP,
+            params={"lead": str(handoff.lead), "lead_id": handoff.lead_id},
+            url=reverse("leads:handoffs"),
+        )
 
 
 def _notify_rep(handoff: Handoff, rep: User) -> None:
@@ -206,7 +232,8 @@ def handoff_assign_to(*, handoff: Handoff, rep: User, by: User, now=None) -> Han
     Raises HandoffConflict when the handoff is no longer open for assignment (decided, or already worked).
     """
     now = now or timezone.now()
-    if rep.role != User.Role.SALES or not rep.is_active or rep.team_id is None:
+    team = rep.team if rep.team_id is not None else None
+    if rep.role != User.Role.SALES or not rep.is_active or team is None:
         raise ValueError(f"user {rep.pk} is not an active sales rep in a team")
     with transaction.atomic():
         handoff = (
@@ -216,7 +243,6 @@ def handoff_assign_to(*, handoff: Handoff, rep: User, by: User, now=None) -> Han
             raise HandoffConflict(_("This handoff is no longer waiting for a rep."))
         if handoff.owner_id == rep.pk:
             return handoff
-        team = rep.team
         previous = handoff.owner
         handoff.owner, handoff.team, handoff.state = rep, team, Handoff.State.ASSIGNED
         handoff.assigned_at = now
@@ -307,6 +333,7 @@ def handoff_reject(*, handoff: Handoff, by: User, reason: str, note: str = "", n
         handoff.decided_by = by
         handoff.first_touch_at = handoff.first_touch_at or now
         handoff.save()
+        lead_update: dict[str, Any]
         if reason == Handoff.RejectReason.ALREADY_CUSTOMER:
             lead_update = {"lifecycle_stage": LifecycleStage.CUSTOMER}
         elif reason in RECYCLE_REASONS:
@@ -315,9 +342,10 @@ def handoff_reject(*, handoff: Handoff, by: User, reason: str, note: str = "", n
             lead_update = {"lifecycle_stage": LifecycleStage.DISQUALIFIED, "owner": None}
         Lead.objects.filter(pk=handoff.lead_id).update(**lead_update, updated_at=now)
         campaign = handoff.campaign
-        if campaign is not None and campaign.owner_id:
+        marketer = campaign.owner if campaign is not None and campaign.owner_id else None
+        if marketer is not None:
             notification_send(
-                recipient=campaign.owner,
+                recipient=marketer,
                 message=messages.REJECTED,
                 params={
                     "campaign": str(campaign),
@@ -352,16 +380,17 @@ def sla_check(*, now=None) -> SlaResult:
         "team", "owner", "lead"
     ):
         window = dt.timedelta(minutes=handoff.team.sla_reminder_minutes if handoff.team else 60)
-        if handoff.sla_due_at - window <= now and Handoff.objects.filter(
-            pk=handoff.pk, reminded_at__isnull=True
-        ).update(reminded_at=now):
+        due, rep = handoff.sla_due_at, handoff.owner  # both set while assigned (the filter above)
+        if due is None or rep is None:
+            continue
+        if due - window <= now and Handoff.objects.filter(pk=handoff.pk, reminded_at__isnull=True).update(
+            reminded_at=now
+        ):
             result.reminded += 1
             notification_send(
-                recipient=handoff.owner,
+                recipient=rep,
                 message=messages.SLA_REMINDER,
-                params=messages.SLA_REMINDER.params(
-                    lead=str(handoff.lead), lead_id=handoff.lead_id, due=handoff.sla_due_at
-                ),
+                params=messages.SLA_REMINDER.params(lead=str(handoff.lead), lead_id=handoff.lead_id, due=due),
                 url=reverse("leads:handoffs"),
                 email=True,
             )
@@ -378,13 +407,14 @@ def sla_check(*, now=None) -> SlaResult:
         }
         if handoff.team and handoff.team.manager:
             notification_send(recipient=handoff.team.manager, email=True, **breached)
-        notification_send(recipient=handoff.owner, **breached)
+        if handoff.owner is not None:  # set while assigned (the filter above)
+            notification_send(recipient=handoff.owner, **breached)
     for handoff in waiting.filter(escalated_at__isnull=False).select_related("team"):
-        team = handoff.team
-        if team is None or not team.sla_reassign_after_hours:
+        team, due = handoff.team, handoff.sla_due_at
+        if team is None or due is None or not team.sla_reassign_after_hours:
             continue
         deadline = add_business_hours(
-            handoff.sla_due_at,
+            due,
             team.sla_reassign_after_hours,
             day_start=team.business_day_start,
             day_end=team.business_day_end,
@@ -400,3 +430,37 @@ def sla_check(*, now=None) -> SlaResult:
             if handoff.owner_id != previous:
                 result.reassigned += 1
     return result
+
+
+MAX_HANDOFF_CAPACITY = 200
+
+
+def rep_availability_set(
+    *, rep: User, by: User, away_until: dt.date | None, handoff_capacity: int, today: dt.date | None = None
+) -> User:
+    """A manager sets a rep's away period (no new handoffs up to and including `away_until`; None: present) and
+    how many open handoffs they take at most. Only for a rep of a team `by` manages (their own team included,
+    as User.oversees()); an admin for any rep. Assignment reads both the next time it runs (handoff_assign)."""
+    if not _manages_rep(by, rep):
+        raise PermissionDenied
+    today = today or timezone.localdate()
+    errors: dict[str, str] = {}
+    if away_until is not None and away_until < today:
+        errors["away_until"] = _("Choose today or a later day (leave it empty when the rep is in).")
+    if handoff_capacity is None or not 0 <= handoff_capacity <= MAX_HANDOFF_CAPACITY:
+        errors["handoff_capacity"] = _("Between 0 and %(max)s open handoffs.") % {"max": MAX_HANDOFF_CAPACITY}
+    if errors:
+        raise ValidationError(errors)
+    User.objects.filter(pk=rep.pk).update(away_until=away_until, handoff_capacity=handoff_capacity)
+    rep.away_until, rep.handoff_capacity = away_until, handoff_capacity
+    return rep
+
+
+def _manages_rep(by: User, rep: User) -> bool:
+    if rep.role != User.Role.SALES or rep.team_id is None:
+        return False
+    if by.is_superuser or by.role == User.Role.ADMIN:
+        return True
+    if by.role != User.Role.MANAGER:
+        return False
+    return rep.team_id == by.team_id or Team.objects.filter(pk=rep.team_id, manager=by).exists()

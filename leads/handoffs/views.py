@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from leads.handoffs.forms import AssignForm, RejectForm
+from leads.handoffs.forms import AssignForm, RejectForm, RepAvailabilityForm
 from leads.handoffs.selectors import (
     REP_NONE,
     SLA_BREACHED,
@@ -26,6 +26,9 @@ from leads.handoffs.selectors import (
     handoffs_actionable_by,
     handoffs_filtered,
     handoffs_visible_to,
+    team_reps,
+    team_waiting_handoffs,
+    teams_managed_by,
 )
 from leads.handoffs.services import (
     UNDO_SECONDS,
@@ -36,11 +39,13 @@ from leads.handoffs.services import (
     handoff_decision_undo,
     handoff_first_touch,
     handoff_reject,
+    rep_availability_set,
 )
 from leads.handoffs.sla import business_hours_between
 from leads.models import Handoff
+from salesmarketing.forms import add_service_errors
 from salesmarketing.htmx import HtmxHttpRequest, partial_or_page
-from salesmarketing.models import User
+from salesmarketing.models import Team, User
 
 TEMPLATE = "leads/handoffs.html"
 
@@ -233,3 +238,105 @@ def handoff_undo_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return HttpResponseClientRedirect(reverse("leads:handoffs"))
     return redirect("leads:handoffs")
+
+
+# --- Teams: a manager sets reps' away periods and capacity, and gives waiting handoffs to a rep by hand ----------
+
+TEAM_TEMPLATE = "leads/team.html"
+WAITING_SHOWN = 200
+
+
+def _team_for_user(request: HtmxHttpRequest, pk: int) -> Team:
+    """A team the viewer manages, else 403 for who manages none (reps, marketing) and 404 for another's team."""
+    if not _can_assign(request.user):
+        raise PermissionDenied
+    team = teams_managed_by(request.user).filter(pk=pk).first()
+    if team is None:
+        raise Http404
+    return team
+
+
+@require_GET
+def team_list(request: HtmxHttpRequest) -> HttpResponse:
+    if not _can_assign(request.user):
+        raise PermissionDenied
+    teams = list(teams_managed_by(request.user))
+    if len(teams) == 1:
+        return redirect("leads:team", teams[0].pk)
+    return render(request, "leads/teams.html", {"teams": teams})
+
+
+def _team_context(
+    team: Team, *, invalid: RepAvailabilityForm | None = None, invalid_pk: int | None = None
+) -> dict:
+    """The team page: its reps, each with the form of their away period and capacity (the one just posted when it
+    was invalid), and the handoffs waiting for a rep."""
+    reps = team_reps(team)
+    for rep in reps:
+        rep.availability_form = (
+            invalid
+            if invalid is not None and rep.pk == invalid_pk
+            else RepAvailabilityForm(
+                initial={"away_until": rep.away_until, "handoff_capacity": rep.handoff_capacity},
+                prefix=f"rep{rep.pk}",
+            )
+        )
+    return {
+        "team": team,
+        "reps": reps,
+        "waiting": list(team_waiting_handoffs(team)[:WAITING_SHOWN]),
+        "assign_form": AssignForm(reps=reps),
+        "today": timezone.localdate(),
+    }
+
+
+@require_GET
+def team_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    team = _team_for_user(request, pk)
+    return render(request, TEAM_TEMPLATE, _team_context(team))
+
+
+@require_POST
+def team_rep_update(request: HtmxHttpRequest, pk: int, rep_pk: int) -> HttpResponse:
+    """Set one rep's away period and capacity; answers the reps table (HTMX) or the page again."""
+    team = _team_for_user(request, pk)
+    rep = User.objects.filter(pk=rep_pk, team=team, role=User.Role.SALES, is_active=True).first()
+    if rep is None:
+        raise Http404
+    form = RepAvailabilityForm(request.POST, prefix=f"rep{rep.pk}")
+    if form.is_valid():
+        try:
+            rep_availability_set(rep=rep, by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Saved for %(rep)s.") % {"rep": rep})
+            if not request.htmx:
+                return redirect("leads:team", team.pk)
+    context = _team_context(team, invalid=form if form.errors else None, invalid_pk=rep.pk)
+    return render(request, partial_or_page(request, TEAM_TEMPLATE, "reps"), context)
+
+
+@require_POST
+def team_handoff_assign(request: HtmxHttpRequest, pk: int, handoff_pk: int) -> HttpResponse:
+    """Give one of the team's waiting handoffs to a rep of the team (logged in the handoff's assignment log)."""
+    team = _team_for_user(request, pk)
+    handoff = team_waiting_handoffs(team).filter(pk=handoff_pk).first()
+    if handoff is None:
+        raise Http404
+    form = AssignForm(request.POST, reps=team_reps(team))
+    if not form.is_valid():
+        messages.error(request, _("Choose a rep."))
+    else:
+        rep = form.reps[form.cleaned_data["rep"]]
+        try:
+            handoff = handoff_assign_to(handoff=handoff, rep=rep, by=request.user)
+        except HandoffConflict as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request, _("%(lead)s is now %(rep)s's to call.") % {"lead": handoff.lead, "rep": rep}
+            )
+    if not request.htmx:
+        return redirect("leads:team", team.pk)
+    return render(request, partial_or_page(request, TEAM_TEMPLATE, "team"), _team_context(team))

@@ -121,13 +121,54 @@ def row_to_event(
     base_properties: dict[str, Any],
 ) -> tuple[dict[str, Any] | None, str | None]:
     """(event, None) or (None, reason) for one row."""
+    unreadable = _unreadable(cells, headers)
+    if unreadable:
+        return None, unreadable
+    values, extra = _mapped_cells(cells, headers, mapping)
+    email = unicodedata.normalize("NFKC", values.pop("email", "")).strip()
+    if not email:
+        return None, _("No email address.")
+    event: dict[str, Any] = {
+        "id": f"row:{_row_digest(cells, headers, key_salt)[:48]}",
+        "type": touch_type,
+        "email": email,
+        "occurred_at": occurred_at,
+        "properties": {**base_properties, "line": line},
+    }
+    if extra:
+        event["properties"]["columns"] = extra
+    _join_names(values)
+    if "occurred_at" in values:
+        when = _occurred_at(values.pop("occurred_at"))
+        if when is None:
+            return None, _("The date could not be read (use e.g. 2026/04/01 or 2026-04-01 10:30).")
+        event["occurred_at"] = when
+    _read_company_size(values, event)
+    if "consent_email" in values:
+        consent = _consent(values.pop("consent_email"))
+        if consent is not None:
+            event["consent_email"] = consent
+    if values.get("prefecture") and not prefecture_region(values["prefecture"]):
+        event["properties"]["prefecture_raw"] = values["prefecture"]
+    event.update(values)
+    return event, None
+
+
+def _unreadable(cells: list[str], headers: list[str]) -> str | None:
+    """Why the row cannot be read at all (broken CSV, bad bytes, more cells than headers), or None."""
     if cells and cells[0].startswith("\x00csv-error: "):
-        return None, _("The row could not be read as CSV (%(detail)s).") % {"detail": cells[0][12:]}
+        return _("The row could not be read as CSV (%(detail)s).") % {"detail": cells[0][12:]}
     if "\ufffd" in "".join(cells):
-        return None, _("The row contains bytes that are not valid in the file's encoding.")
-    surplus = [cell for cell in cells[len(headers) :] if cell.strip()]
-    if surplus:
-        return None, _("The row has more columns than the header (%(n)s).") % {"n": len(headers)}
+        return _("The row contains bytes that are not valid in the file's encoding.")
+    if any(cell.strip() for cell in cells[len(headers) :]):
+        return _("The row has more columns than the header (%(n)s).") % {"n": len(headers)}
+    return None
+
+
+def _mapped_cells(
+    cells: list[str], headers: list[str], mapping: dict[int, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The non-empty cells by the field they map to, and the extra columns kept by their header."""
     values: dict[str, str] = {}
     extra: dict[str, str] = {}
     for index, cell in enumerate(cells[: len(headers)]):
@@ -139,31 +180,27 @@ def row_to_event(
             extra[headers[index] or f"column {index + 1}"] = cell
         else:
             values[target] = cell
-    email = unicodedata.normalize("NFKC", values.pop("email", "")).strip()
-    if not email:
-        return None, _("No email address.")
+    return values, extra
+
+
+def _row_digest(cells: list[str], headers: list[str], key_salt: str) -> str:
+    """The row's content, order-free, hashed with the import's salt: the same row imported again is a replay."""
     row_content = sorted(
         (headers[i] if i < len(headers) else "", c.strip()) for i, c in enumerate(cells) if c.strip()
     )
-    digest = hashlib.sha256(json.dumps([key_salt, row_content], ensure_ascii=False).encode()).hexdigest()
-    event: dict[str, Any] = {
-        "id": f"row:{digest[:48]}",
-        "type": touch_type,
-        "email": email,
-        "occurred_at": occurred_at,
-        "properties": {**base_properties, "line": line},
-    }
-    if extra:
-        event["properties"]["columns"] = extra
+    return hashlib.sha256(json.dumps([key_salt, row_content], ensure_ascii=False).encode()).hexdigest()
+
+
+def _join_names(values: dict[str, str]) -> None:
+    """Last and first name columns (and their kana) make the name, unless a name column is mapped too."""
     for part in ("", "_kana"):
         last, first = values.pop(f"last_name{part}", ""), values.pop(f"first_name{part}", "")
         if (last or first) and not values.get(f"name{part}"):
             values[f"name{part}"] = f"{last} {first}".strip()
-    if "occurred_at" in values:
-        when = _occurred_at(values.pop("occurred_at"))
-        if when is None:
-            return None, _("The date could not be read (use e.g. 2026/04/01 or 2026-04-01 10:30).")
-        event["occurred_at"] = when
+
+
+def _read_company_size(values: dict[str, str], event: dict[str, Any]) -> None:
+    """Industry and employee count as the import reads them; what it cannot read stays in the properties."""
     if "industry" in values:
         raw = values.pop("industry")
         industry = _industry(raw)
@@ -177,14 +214,6 @@ def row_to_event(
             event["employee_count"] = count
         else:
             event["properties"]["employee_count_raw"] = raw
-    if "consent_email" in values:
-        consent = _consent(values.pop("consent_email"))
-        if consent is not None:
-            event["consent_email"] = consent
-    if values.get("prefecture") and not prefecture_region(values["prefecture"]):
-        event["properties"]["prefecture_raw"] = values["prefecture"]
-    event.update(values)
-    return event, None
 
 
 def _shown(text: str) -> str:

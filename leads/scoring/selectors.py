@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Value, When
 
 from leads.models import (
@@ -58,10 +61,12 @@ def calibration() -> list[dict]:
             "deals": Count("id", filter=Q(has_deal=True)),
             "won": Count("id", filter=Q(has_won=True)),
         }
-    rows = {row["band"]: row for row in qs.values("band").annotate(**annotations)}
+    rows: dict[int, Mapping[str, Any]] = {
+        row["band"]: row for row in qs.values("band").annotate(**annotations)
+    }
     table = []
     for i, (lo, hi) in enumerate(BANDS):
-        row = rows.get(i, {})
+        row: Mapping[str, Any] = rows.get(i, {})
         leads = row.get("leads", 0)
         table.append(
             {

@@ -213,14 +213,14 @@ def pipeline_board(
         )
         for s in shown
     }
-    summary = {"open_count": 0, "open_total": ZERO, "open_weighted": ZERO}
+    open_count, open_total, open_weighted = 0, ZERO, ZERO
     closed_ids = {s.pk for s in stages if s.is_closed}
     for stage_id, row in totals.items():
         count, total, weighted = row["n"], row["total"] or ZERO, (row["weighted_sum"] or ZERO) / 100
         if stage_id not in closed_ids:
-            summary["open_count"] += count
-            summary["open_total"] += total
-            summary["open_weighted"] += weighted
+            open_count += count
+            open_total += total
+            open_weighted += weighted
         if stage_id in columns:
             column = columns[stage_id]
             column.count, column.total, column.weighted = count, total, weighted
@@ -244,5 +244,7 @@ def pipeline_board(
         scope=scope,
         scopes=scopes,
         read_only=not can_edit_deals(viewer),
-        **summary,
+        open_count=open_count,
+        open_total=open_total,
+        open_weighted=open_weighted,
     )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncMonth
@@ -94,7 +96,7 @@ def forecast(*, viewer: User, filters: BoardFilters, start: dt.date, months: int
 
     rows = {add_months(start, i): ForecastRow(month=add_months(start, i)) for i in range(months)}
 
-    def fill(row: ForecastRow, sums: dict) -> None:
+    def fill(row: ForecastRow, sums: Mapping[str, Any]) -> None:
         row.count = sums["n"] or 0
         row.pipeline = sums["pipeline"] or ZERO
         row.weighted_open = (sums["weighted_sum"] or ZERO) / 100

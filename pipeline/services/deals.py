@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -59,6 +59,10 @@ def check_no_flip(*, status: str, stage: Stage) -> None:
         )
 
 
+@overload
+def _money(field: str, value: Any, *, required: Literal[True] = True) -> Decimal: ...
+@overload
+def _money(field: str, value: Any, *, required: bool) -> Decimal | None: ...
 def _money(field: str, value: Any, *, required: bool = True) -> Decimal | None:
     if value is None or value == "":
         if required:
@@ -165,7 +169,7 @@ def deal_create(
         raise ValidationError({"name": _("Give the deal a name.")})
     if stage is None:
         stage = first_open_stage(pipeline_ensure_default())
-    if stage.is_closed:
+    if stage is None or stage.is_closed:
         raise ValidationError({"stage": _("A new deal starts in an open stage.")})
     if source is None:
         source = Deal.Source.SALES if handoff is None else Deal.Source.MARKETING
@@ -267,7 +271,7 @@ def deal_update(
     """Change a deal's fields (not its stage). With `version`, refuses when someone saved in between."""
     locked = _lock(deal)
     _check_version(locked, version)
-    values = {
+    values: dict[str, Any] = {
         key: value
         for key, value in {
             "name": name,
@@ -387,7 +391,8 @@ def deal_close_won(
     locked.loss_cause = locked.loss_side = locked.loss_note = ""
     locked.version += 1
     locked.save(update_fields=[*fields, "version", "updated_at"])
-    manager = locked.team.manager if notify and locked.team_id else None
+    team = locked.team if notify and locked.team_id else None
+    manager = team.manager if team is not None else None
     if manager is not None and (by is None or manager.pk != by.pk):
         _notify_on_commit(manager, messages.DEAL_WON, locked)
     return locked

@@ -67,7 +67,8 @@ def pipeline_ensure_default() -> Pipeline:
         return Pipeline.objects.get(is_default=True)
 
 
-def first_open_stage(pipeline: Pipeline) -> Stage:
+def first_open_stage(pipeline: Pipeline) -> Stage | None:
+    """The pipeline's first open stage; None for a pipeline made of closing stages only."""
     return Stage.objects.filter(pipeline=pipeline, is_won=False, is_lost=False).order_by("order").first()
 
 

@@ -2,10 +2,10 @@
 and personas they point at. Every other test module imports these from here.
 
 Companies and leads made with `make_company` / `make_lead` go through the services the app uses
-(`company_resolve`, `lead_upsert`). The model factories (LeadFactory, TouchFactory, HandoffFactory, …) exist for
-what no service lets a test choose: exact, backdated times for attribution and KPI tests. Campaigns and personas
-are written by the campaigns app's services (a higher layer, with background work on commit); their factories
-here make the bare records, as a migration or an import would find them.
+(`company_resolve`, `lead_upsert`), and so are campaigns and personas (CampaignFactory, PersonaFactory build
+through the campaigns app's `campaign_create` / `persona_save`, so a factory cannot make a record the pages
+would refuse). The model factories (LeadFactory, TouchFactory, HandoffFactory, …) exist for what no service lets a
+test choose: exact, backdated times for attribution and KPI tests.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import itertools
 import factory
 from django.utils import timezone
 
+from campaigns.services import campaign_create, persona_save
 from leads.choices import TouchType
 from leads.models import Campaign, Company, FormEndpoint, Handoff, Lead, Persona, Touch
 from leads.services import company_resolve, lead_upsert
@@ -29,20 +30,33 @@ _seq = itertools.count(1)
 class PersonaFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Persona
-        django_get_or_create = ("name",)
 
     name = factory.Sequence(lambda n: f"ペルソナ {n}")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # get_or_create by name, as before; a new persona goes through the service
+        existing = model_class.objects.filter(name=kwargs["name"]).first()
+        return existing or persona_save(persona=model_class(*args, **kwargs))
 
 
 class CampaignFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Campaign
-        django_get_or_create = ("utm_campaign",)
 
     name = factory.Sequence(lambda n: f"施策 {n}")
     channel = Campaign.Channel.WEBINAR
     status = Campaign.Status.ACTIVE
     utm_campaign = factory.Sequence(lambda n: f"camp-{n}")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # The service checks the campaign (full_clean, a unique UTM code) and, after commit, links the touches that
+        # already carry its UTM code, as the campaign page does; an unset owner stays unset (`by` fills only that).
+        existing = model_class.objects.filter(utm_campaign=kwargs.get("utm_campaign") or None).first()
+        if existing is not None:
+            return existing
+        return campaign_create(by=kwargs.get("owner"), **kwargs)
 
 
 # --- Companies and leads, through the services ---------------------------------------------------------------

@@ -224,6 +224,7 @@ def _build_world() -> World:
             "task": task,
             "stages": stages,
             "handoff": handoff,
+            "team": sales,
             "campaign": campaign,
             "cost": cost,
             "persona": persona,
@@ -322,6 +323,33 @@ PAGES = [
     ),
     # Undo: only the one who decided, within seconds (tests/leads/test_handoff_undo.py); here the access check.
     Probe("leads:handoff_undo", handoff_people(302), "post", kwargs=pk("handoff")),
+    # A lead's owner: managers and admins change it, the rep who owns it hands it on; the teammate who does not
+    # own it and marketing may not (403); another team's rep does not see the lead (404).
+    Probe(
+        "leads:owner_change",
+        logged_in(403, owner=200, outsider=404, manager=200, admin=200),
+        kwargs=pk("lead"),
+    ),
+    # Teams: the manager of the team (with one team, the list sends them to it) and admins; everyone else 403.
+    Probe("leads:teams", logged_in(403, manager=302, admin=200)),
+    Probe("leads:team", logged_in(403, manager=200, admin=200), kwargs=pk("team")),
+    Probe(
+        "leads:team_rep",
+        logged_in(403, manager=302, admin=302),
+        "post",
+        kwargs=lambda w: {"pk": w.team.pk, "rep_pk": w.users[OWNER].pk},
+        data=lambda w: {
+            f"rep{w.users[OWNER].pk}-away_until": "",
+            f"rep{w.users[OWNER].pk}-handoff_capacity": "5",
+        },
+    ),
+    Probe(
+        "leads:team_assign",
+        logged_in(403, manager=302, admin=302),
+        "post",
+        kwargs=lambda w: {"pk": w.team.pk, "handoff_pk": w.handoff.pk},
+        data=lambda w: {"rep": w.users[MATE].pk},
+    ),
     Probe("leads:import", editors(200)),
     Probe("leads:import_detail", editors(200), kwargs=pk("job")),
     Probe(

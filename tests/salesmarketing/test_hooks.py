@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.apps import apps
 from django.utils import timezone
 
 from campaigns import hooks as campaigns_hooks
 from kpis import hooks as kpis_hooks
-from leads.choices import LifecycleStage
-from leads.handoffs import handoff_accept, handoff_assign
+from leads.choices import LifecycleStage, TouchType
+from leads.handoffs import handoff_accept, handoff_assign, lead_first_touched
 from leads.models import Handoff
-from leads.services import company_resolve, lead_upsert
+from leads.services import company_resolve, lead_upsert, touch_record
 from nurture.segments import hooks as nurture_segment_hooks
 from pipeline import hooks as pipeline_hooks
 from pipeline.models import Deal
@@ -30,6 +32,7 @@ EXPECTED = {
     hooks.LEAD_EXPORTING: (pipeline_hooks.lead_exporting,),
     hooks.DEALS: (pipeline_hooks.deals,),
     hooks.LEAD_LIST_ACTIONS: (nurture_segment_hooks.lead_list_actions,),
+    hooks.SALES_TOUCH_RECORDED: (lead_first_touched,),
 }
 
 
@@ -38,7 +41,7 @@ def test_the_higher_apps_register_each_hook_once():
 
 
 def test_running_ready_again_registers_nothing_twice():
-    for label in ("campaigns", "pipeline", "nurture", "kpis"):
+    for label in ("leads", "campaigns", "pipeline", "nurture", "kpis"):
         apps.get_app_config(label).ready()
     assert {name: hooks.registered(name) for name in hooks.HOOK_POINTS} == EXPECTED
 
@@ -71,3 +74,16 @@ def test_accepting_a_handoff_in_leads_creates_the_deal_pipeline_registered(owner
     assert (deal.contact, deal.source) == (lead, Deal.Source.MARKETING)
     lead.refresh_from_db()
     assert lead.lifecycle_stage == LifecycleStage.OPPORTUNITY
+
+
+@pytest.mark.django_db
+def test_a_sales_activity_recorded_in_leads_stops_the_handoff_clock_handoffs_registered():
+    company = company_resolve(name="株式会社北斗物流", domain="hokuto.example.jp", region="kanto")
+    lead, _ = lead_upsert(email="clock@hokuto.example.jp", source="api", company=company)
+    handoff = Handoff.objects.create(lead=lead, mql_at=timezone.now() - dt.timedelta(hours=1))
+
+    touch_record(lead=lead, type=TouchType.SALES_ACTIVITY, source="test", idempotency_key="call-1")
+
+    handoff.refresh_from_db()
+    assert handoff.first_touch_at is not None
+    assert handoff.state == Handoff.State.WORKING

@@ -81,20 +81,8 @@ class Command(BaseCommand):
         file = Path(path)
         if not file.is_file():
             raise CommandError(f"No such file: {path}")
-        campaign_obj = None
-        if campaign:
-            campaign_obj = Campaign.objects.filter(utm_campaign=campaign).first()
-            if campaign_obj is None:
-                raise CommandError(f"No campaign has the UTM code {campaign!r}.")
-        occurred_at = None
-        if date:
-            try:
-                day = check_date(dt.date.fromisoformat(date))
-            except ValueError as exc:
-                raise CommandError(f"--date must look like 2026-04-01: {exc}") from exc
-            occurred_at = timezone.make_aware(
-                dt.datetime.combine(day, dt.time(12)), timezone.get_default_timezone()
-            )
+        campaign_obj = _campaign(campaign)
+        occurred_at = _noon_of(date)
         try:
             job = import_job_create(content=file.read_bytes(), file_name=file.name, encoding=encoding)
         except ImportFileError as exc:
@@ -123,6 +111,9 @@ class Command(BaseCommand):
             source_name=source_name,
             occurred_at=occurred_at,
         )
+        self._report(job)
+
+    def _report(self, job) -> None:
         for error in job.errors:
             self.stdout.write(f"line {error['line']}: {error['reason']}")
         if job.error_count > len(job.errors):
@@ -132,3 +123,24 @@ class Command(BaseCommand):
             f"{job.duplicate_count:,} already imported; {job.error_count:,} rows with errors."
         )
         self.stdout.write(self.style.WARNING(summary) if job.error_count else self.style.SUCCESS(summary))
+
+
+def _campaign(utm_code: str | None) -> Campaign | None:
+    """The campaign named by --campaign (its UTM code), or None when not given."""
+    if not utm_code:
+        return None
+    campaign = Campaign.objects.filter(utm_campaign=utm_code).first()
+    if campaign is None:
+        raise CommandError(f"No campaign has the UTM code {utm_code!r}.")
+    return campaign
+
+
+def _noon_of(date: str | None) -> dt.datetime | None:
+    """--date as noon of that day, local time, or None when not given."""
+    if not date:
+        return None
+    try:
+        day = check_date(dt.date.fromisoformat(date))
+    except ValueError as exc:
+        raise CommandError(f"--date must look like 2026-04-01: {exc}") from exc
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(12)), timezone.get_default_timezone())

@@ -1,0 +1,11 @@
+"""The notification an owner change sends, rendered in each reader's language (salesmarketing.notifications)."""
+
+from django.utils.translation import gettext_noop
+
+from salesmarketing.notifications import Message
+
+OWNER_CHANGED = Message(
+    "lead_owner_changed",
+    title=gettext_noop("%(by)s made you the owner of %(lead)s"),
+    body=gettext_noop("%(reason)s"),
+)
