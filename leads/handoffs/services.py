@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from leads.choices import LifecycleStage
 from leads.handoffs.sla import add_business_hours
+from leads.lifecycle import lead_lifecycle_change
 from leads.models import AssignmentLog, Handoff, Lead, TerritoryRule
 from salesmarketing import hooks
 from salesmarketing.models import Team, User
@@ -73,10 +74,17 @@ def handoff_decision_undo(*, handoff: Handoff, by: User, now=None) -> Handoff:
         handoff.decided_at = handoff.decided_by = None
         handoff.reject_reason, handoff.reject_note = "", ""
         handoff.save()
-        lead_update: dict = {"lifecycle_stage": LifecycleStage.MQL, "owner": handoff.owner, "updated_at": now}
+        lead_update: dict = {"owner": handoff.owner}
         if handoff.lead.recycled_at == decided_at:
             lead_update["recycled_at"] = None
-        Lead.objects.filter(pk=handoff.lead_id).update(**lead_update)
+        lead_lifecycle_change(
+            lead=handoff.lead_id,
+            to=LifecycleStage.MQL,
+            by=by,
+            at=now,
+            reason=_("Handoff decision undone"),
+            also=lead_update,
+        )
         AssignmentLog.objects.create(
             handoff=handoff,
             user=handoff.owner,
@@ -275,12 +283,19 @@ def handoff_accept(*, handoff: Handoff, by: User, now=None) -> Handoff:
             handoff.owner = by
             handoff.assigned_at = handoff.assigned_at or now
         handoff.save()
-        Lead.objects.filter(pk=handoff.lead_id).update(
-            lifecycle_stage=LifecycleStage.SQL, owner=handoff.owner, updated_at=now
+        lead_lifecycle_change(
+            lead=handoff.lead_id,
+            to=LifecycleStage.SQL,
+            by=by,
+            at=now,
+            reason=_("Handoff accepted"),
+            also={"owner": handoff.owner},
         )
         # The pipeline app (above leads) registers the deal's creation: the seam into it (salesmarketing.hooks).
         if any(deal is not None for deal in hooks.call(hooks.HANDOFF_ACCEPTED, handoff=handoff, by=by)):
-            Lead.objects.filter(pk=handoff.lead_id).update(lifecycle_stage=LifecycleStage.OPPORTUNITY)
+            lead_lifecycle_change(
+                lead=handoff.lead_id, to=LifecycleStage.OPPORTUNITY, by=by, at=now, reason=_("Deal created")
+            )
     return handoff
 
 
@@ -307,13 +322,21 @@ def handoff_reject(*, handoff: Handoff, by: User, reason: str, note: str = "", n
         handoff.decided_by = by
         handoff.first_touch_at = handoff.first_touch_at or now
         handoff.save()
+        also: dict = {}
         if reason == Handoff.RejectReason.ALREADY_CUSTOMER:
-            lead_update = {"lifecycle_stage": LifecycleStage.CUSTOMER}
+            to = LifecycleStage.CUSTOMER
         elif reason in RECYCLE_REASONS:
-            lead_update = {"lifecycle_stage": LifecycleStage.RECYCLED, "recycled_at": now, "owner": None}
+            to, also = LifecycleStage.RECYCLED, {"recycled_at": now, "owner": None}
         else:
-            lead_update = {"lifecycle_stage": LifecycleStage.DISQUALIFIED, "owner": None}
-        Lead.objects.filter(pk=handoff.lead_id).update(**lead_update, updated_at=now)
+            to, also = LifecycleStage.DISQUALIFIED, {"owner": None}
+        lead_lifecycle_change(
+            lead=handoff.lead_id,
+            to=to,
+            by=by,
+            at=now,
+            reason=(_("Handoff rejected: %(reason)s") % {"reason": handoff.get_reject_reason_display()}),
+            also=also,
+        )
         campaign = handoff.campaign
         if campaign is not None and campaign.owner_id:
             notification_send(

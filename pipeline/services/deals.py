@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leads.lifecycle import deal_lost_lifecycle, deal_won_lifecycle
 from leads.models import Company, Handoff, Lead
 from pipeline.models import Deal, Stage, StageChange
 from pipeline.services.pipelines import closing_stage, first_open_stage, pipeline_ensure_default
@@ -385,6 +386,8 @@ def deal_close_won(
     locked.loss_cause = locked.loss_side = locked.loss_note = ""
     locked.version += 1
     locked.save(update_fields=[*fields, "version", "updated_at"])
+    # The contact and the company become customers (leads' lifecycle history records it).
+    deal_won_lifecycle(contact_id=locked.contact_id, company_id=locked.company_id, by=by, at=now)
     manager = locked.team.manager if notify and locked.team_id else None
     if manager is not None and (by is None or manager.pk != by.pk):
         _notify_on_commit(manager, _("Deal won: %(name)s") % {"name": locked.name}, locked)
@@ -438,6 +441,10 @@ def deal_close_lost(
     locked.loss_cause, locked.loss_side, locked.loss_note = cause, side, note
     locked.version += 1
     locked.save(update_fields=[*fields, "version", "updated_at"])
+    if locked.contact_id is not None:
+        # A contact whose deals are now all lost goes back to nurture.
+        not_lost = Deal.objects.filter(contact_id=locked.contact_id).exclude(status=Deal.Status.LOST).count()
+        deal_lost_lifecycle(contact_id=locked.contact_id, open_or_won_deals=not_lost, by=by, at=now)
     return locked
 
 
