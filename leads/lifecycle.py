@@ -9,10 +9,12 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from leads.choices import LifecycleStage
 from leads.models import Company, Lead, LifecycleChange
@@ -27,7 +29,7 @@ def lead_lifecycle_change(
     lead: Lead | int,
     to: str,
     by: Any = None,
-    reason: str = "",
+    reason: Any = "",
     at: dt.datetime | None = None,
     only_from: Iterable[str] | None = None,
     also: Mapping[str, Any] | None = None,
@@ -36,10 +38,13 @@ def lead_lifecycle_change(
 
     The lead row is locked, so the recorded `from` is the stage it really left. `only_from` limits the change to
     leads now in one of those stages (an automatic change never overrides a later one); `also` are more fields
-    of the lead written in the same UPDATE (owner, recycled_at…), written unless `only_from` rules it out."""
+    of the lead written in the same UPDATE (owner, recycled_at…), written unless `only_from` rules it out.
+    A lazy `reason` (the system's words) is stored in the site's language, whoever's request ran this."""
     if to not in LifecycleStage.values:
         raise ValidationError({"stage": _("Choose a lifecycle stage.")})
     at = at or timezone.now()
+    with translation.override(settings.LANGUAGE_CODE):
+        reason = str(reason)
     lead_id = lead if isinstance(lead, int) else lead.pk
     with transaction.atomic():
         current = (
@@ -99,7 +104,9 @@ def deal_won_lifecycle(*, contact_id: int | None, company_id: int | None, by: An
     """A deal was won (pipeline's close service): its contact becomes a customer and so does its company."""
     at = at or timezone.now()
     if contact_id is not None:
-        lead_lifecycle_change(lead=contact_id, to=LifecycleStage.CUSTOMER, by=by, at=at, reason=_("Deal won"))
+        lead_lifecycle_change(
+            lead=contact_id, to=LifecycleStage.CUSTOMER, by=by, at=at, reason=gettext_lazy("Deal won")
+        )
     if company_id is not None:
         Company.objects.filter(pk=company_id, customer_since__isnull=True).update(
             customer_since=at, updated_at=at
@@ -118,7 +125,7 @@ def deal_lost_lifecycle(*, contact_id: int | None, open_or_won_deals: int, by: A
         to=NURTURE_STAGE,
         by=by,
         at=at,
-        reason=_("All deals lost"),
+        reason=gettext_lazy("All deals lost"),
         only_from=(LifecycleStage.SQL, LifecycleStage.OPPORTUNITY),
         also={"recycled_at": at},
     )

@@ -13,7 +13,9 @@ from django.db import transaction
 from django.db.models import Count, F, Max, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from leads.choices import LifecycleStage
 from leads.handoffs.sla import add_business_hours
@@ -82,7 +84,7 @@ def handoff_decision_undo(*, handoff: Handoff, by: User, now=None) -> Handoff:
             to=LifecycleStage.MQL,
             by=by,
             at=now,
-            reason=_("Handoff decision undone"),
+            reason=gettext_lazy("Handoff decision undone"),
             also=lead_update,
         )
         AssignmentLog.objects.create(
@@ -288,13 +290,17 @@ def handoff_accept(*, handoff: Handoff, by: User, now=None) -> Handoff:
             to=LifecycleStage.SQL,
             by=by,
             at=now,
-            reason=_("Handoff accepted"),
+            reason=gettext_lazy("Handoff accepted"),
             also={"owner": handoff.owner},
         )
         # The pipeline app (above leads) registers the deal's creation: the seam into it (salesmarketing.hooks).
         if any(deal is not None for deal in hooks.call(hooks.HANDOFF_ACCEPTED, handoff=handoff, by=by)):
             lead_lifecycle_change(
-                lead=handoff.lead_id, to=LifecycleStage.OPPORTUNITY, by=by, at=now, reason=_("Deal created")
+                lead=handoff.lead_id,
+                to=LifecycleStage.OPPORTUNITY,
+                by=by,
+                at=now,
+                reason=gettext_lazy("A deal was created"),
             )
     return handoff
 
@@ -334,7 +340,7 @@ def handoff_reject(*, handoff: Handoff, by: User, reason: str, note: str = "", n
             to=to,
             by=by,
             at=now,
-            reason=(_("Handoff rejected: %(reason)s") % {"reason": handoff.get_reject_reason_display()}),
+            reason=format_lazy(gettext_lazy("Handoff rejected: {}"), Handoff.RejectReason(reason).label),
             also=also,
         )
         campaign = handoff.campaign
