@@ -62,6 +62,8 @@ class LeadForm(forms.ModelForm):
     def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = owner_choices(viewer)
+        # A rep's lead is theirs or a teammate's: one nobody owns would vanish from their sight on saving.
+        self.fields["owner"].required = viewer.role == User.Role.SALES
         self.fields["name"].required = True
         self.fields["consent_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
         if self.instance.pk and self.instance.company_id:

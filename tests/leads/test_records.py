@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import translation
 from django.utils.html import escape
 
@@ -210,8 +211,10 @@ def test_editing_a_lead_and_its_company(client, owner):
     assert (company.corporate_number, company.region, company.address) == (NTA, "kinki", "大阪市北区1-1")
 
 
-def test_a_rep_may_not_give_a_lead_to_another_team(client, owner, outsider):
+def test_a_rep_may_not_give_a_lead_to_another_team_or_to_nobody(client, owner, outsider):
     client.force_login(owner)
+    html = client.post("/leads/new", {"name": "甲", "email": "x@example.jp", "owner": ""}).content.decode()
+    assert "has-error" in html
     html = client.post(
         "/leads/new", {"name": "甲", "email": "x@example.jp", "owner": outsider.pk}
     ).content.decode()
@@ -310,3 +313,9 @@ def test_account_page_shows_contacts_deals_touches_handoffs_and_revenue(
     with django_assert_num_queries(len(few.captured_queries)):
         client.get(f"/leads/companies/{company.pk}/")
     assert lead.company == company
+
+
+def test_the_deal_form_offers_the_business_card_entry(client, owner):
+    client.force_login(owner)
+    html = client.get(reverse("pipeline:deal_new")).content.decode()
+    assert reverse("leads:business_card") in html
