@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from leads.choices import LifecycleStage
 from leads.handoffs import handoff_accept, handoff_reject
@@ -129,3 +130,15 @@ def test_a_known_lead_signing_up_for_the_newsletter_keeps_its_stage(client):
     client.post("/f/news", {"email": "known@example.jp", "sm_sid": "n2"})
     lead.refresh_from_db()
     assert lead.lifecycle_stage == LifecycleStage.SQL
+
+
+def test_the_systems_reason_is_stored_in_the_sites_language(owner, settings):
+    settings.LANGUAGE_CODE = "ja"
+    lead = make_lead()
+    handoff = _mql_handoff(lead)
+    with translation.override("en"):  # an English-speaking rep's request
+        handoff_reject(handoff=handoff, by=owner, reason=Handoff.RejectReason.TOO_EARLY)
+    reason = LifecycleChange.objects.get(lead=lead, to_stage=LifecycleStage.RECYCLED).reason
+    with translation.override("ja"):
+        expected = "引き渡しを差し戻し：" + str(Handoff.RejectReason.TOO_EARLY.label)
+    assert reason == expected
