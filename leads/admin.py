@@ -19,6 +19,7 @@ from leads.models import (
     Handoff,
     ImportJob,
     Lead,
+    LifecycleChange,
     ScoringConfig,
     ScoringGroup,
     ScoringRule,
@@ -30,10 +31,35 @@ from leads.models import (
 
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
-    list_display = ("name", "domain", "industry", "employee_count", "prefecture", "region")
+    list_display = (
+        "name",
+        "domain",
+        "corporate_number",
+        "industry",
+        "employee_count",
+        "prefecture",
+        "region",
+    )
     list_filter = ("industry", "region")
-    search_fields = ("name", "domain")
+    search_fields = ("name", "name_kana", "domain", "corporate_number")
+    raw_id_fields = ("parent",)
     show_full_result_count = False
+
+
+@admin.register(LifecycleChange)
+class LifecycleChangeAdmin(admin.ModelAdmin):
+    """The history is written by leads.lifecycle only: read here, never edited."""
+
+    list_display = ("lead", "from_stage", "to_stage", "at", "by", "reason")
+    list_filter = ("to_stage",)
+    raw_id_fields = ("lead", "by")
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Lead)

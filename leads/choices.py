@@ -26,6 +26,17 @@ class LifecycleStage(models.TextChoices):
     DISQUALIFIED = "disqualified", _("Disqualified")
 
 
+class ConsentMethod(models.TextChoices):
+    """How a lead's consent to marketing email was obtained: the proof the email law asks to keep."""
+
+    WEB_FORM = "web_form", _("Opted in on a web form")
+    BUSINESS_CARD = "business_card", _("Exchanged business cards (exemption)")
+    IN_PERSON = "in_person", _("Agreed in person or by phone")
+    EMAIL = "email", _("Agreed by email")
+    IMPORT = "import", _("Imported list with proof")
+    OTHER = "other", _("Other")
+
+
 class LeadSource(models.TextChoices):
     WEB_FORM = "web_form", _("Web form")
     API = "api", _("API")
@@ -35,6 +46,7 @@ class LeadSource(models.TextChoices):
     TRADE_SHOW = "trade_show", _("Trade show")
     SEMINAR = "seminar", _("Seminar / webinar")
     REFERRAL = "referral", _("Referral")
+    BUSINESS_CARD = "business_card", _("Business card")
     SALES = "sales", _("Sales-sourced")
     OTHER = "other", _("Other")
 
@@ -83,3 +95,21 @@ class Region(models.TextChoices):
     SHIKOKU = "shikoku", _("Shikoku")
     KYUSHU = "kyushu", _("Kyushu / Okinawa")
     OVERSEAS = "overseas", _("Overseas")
+
+
+class CompanySize(models.TextChoices):
+    """Employee-count bands for the company list's filter (the count itself is what a company stores)."""
+
+    SMALL = "small", _("1–49 employees")
+    MEDIUM = "medium", _("50–299 employees")
+    LARGE = "large", _("300–999 employees")
+    ENTERPRISE = "enterprise", _("1,000+ employees")
+
+
+# (lowest, highest) employees of each band; None: no bound.
+COMPANY_SIZE_BOUNDS: dict[str, tuple[int, int | None]] = {
+    CompanySize.SMALL: (1, 49),
+    CompanySize.MEDIUM: (50, 299),
+    CompanySize.LARGE: (300, 999),
+    CompanySize.ENTERPRISE: (1000, None),
+}

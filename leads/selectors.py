@@ -14,10 +14,9 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
-from leads.models import Company, Handoff, Lead, ScoringConfig, Touch
+from leads.models import Handoff, Lead, ScoringConfig, Touch
 from leads.scoring.engine import Contribution, explain, touch_points
 from leads.services import ACCEPTABLE_FIELDS, SUBMITTED_KEY
-from salesmarketing import hooks
 from salesmarketing.replica import reads_from_replica
 
 LEAD_SORTS: dict[str, tuple[str | OrderBy, ...]] = {
@@ -233,21 +232,3 @@ def lead_get_for_viewer(*, viewer, pk: int) -> Lead | None:
         .filter(pk=pk)
         .first()
     )
-
-
-@dataclass
-class CompanyDetail:
-    company: Company
-    leads: list[Lead]
-    deals: list
-
-
-def company_detail(*, viewer, company: Company) -> CompanyDetail:
-    leads = list(Lead.objects.visible_to(viewer).filter(company=company).select_related("owner")[:200])
-    # pipeline builds on leads, so it hands its deals over through the DEALS hook (salesmarketing.hooks).
-    deals = [
-        deal
-        for all_deals in hooks.call(hooks.DEALS)
-        for deal in all_deals.visible_to(viewer).filter(company=company).select_related("owner", "stage")
-    ]
-    return CompanyDetail(company=company, leads=leads, deals=deals)

@@ -14,17 +14,25 @@ from leads.handoffs import views as handoff_views
 from leads.importing import views as import_views
 from leads.owners import views as owner_views
 from leads.privacy import views as privacy_views
+from leads.records import views as record_views
 from leads.scoring import views as scoring_views
 
 lead_patterns = [
     path("", views.lead_list, name="list"),
     path("export.csv", privacy_views.lead_export, name="export"),
+    path("new", record_views.lead_new, name="new"),
+    path("business-card", record_views.business_card, name="business_card"),
     path("<int:pk>/", views.lead_detail, name="detail"),
+    path("<int:pk>/edit", record_views.lead_edit, name="edit"),
+    path("<int:pk>/lifecycle", record_views.lead_lifecycle, name="lifecycle"),
     path("<int:pk>/accept-submitted", views.lead_accept_submitted_view, name="accept_submitted"),
     path("<int:pk>/export.json", privacy_views.lead_export_view, name="privacy_export"),
     path("<int:pk>/erase", privacy_views.lead_erase_view, name="privacy_erase"),
     path("<int:pk>/owner", owner_views.lead_owner_change_view, name="owner_change"),
-    path("companies/<int:pk>/", views.company_detail, name="company_detail"),
+    path("companies/", record_views.company_list, name="company_list"),
+    path("companies/new", record_views.company_new, name="company_new"),
+    path("companies/<int:pk>/", record_views.company_detail, name="company_detail"),
+    path("companies/<int:pk>/edit", record_views.company_edit, name="company_edit"),
     path("scoring/", scoring_views.scoring_page, name="scoring"),
     path("scoring/progress", scoring_views.rescore_progress_view, name="scoring_progress"),
     path("scoring/thresholds", scoring_views.thresholds_update, name="scoring_thresholds"),

@@ -2,14 +2,16 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from leads import selectors
 from leads.filters import LeadFilterForm
-from leads.models import Company, Lead
+from leads.models import Lead
+from leads.records import selectors as record_selectors
+from leads.records.forms import LifecycleForm
 from leads.services import lead_accept_submitted
 from salesmarketing import hooks
 from salesmarketing.htmx import HtmxHttpRequest, partial_or_page
@@ -48,7 +50,12 @@ def _get_lead_for_user(request: HtmxHttpRequest, pk: int):
 @require_GET
 def lead_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     lead = _get_lead_for_user(request, pk)
-    return render(request, "leads/lead_detail.html", {"d": selectors.lead_detail(lead=lead)})
+    context = {
+        "d": selectors.lead_detail(lead=lead),
+        "lifecycle_history": record_selectors.lead_lifecycle_history(lead=lead),
+        "lifecycle_form": LifecycleForm(initial={"stage": lead.lifecycle_stage}),
+    }
+    return render(request, "leads/lead_detail.html", context)
 
 
 @require_POST
@@ -67,12 +74,3 @@ def lead_accept_submitted_view(request: HtmxHttpRequest, pk: int) -> HttpRespons
     if changed:
         messages.success(request, _("The submitted values were taken into the lead."))
     return redirect(lead)
-
-
-@require_GET
-def company_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    company = get_object_or_404(Company, pk=pk)
-    detail = selectors.company_detail(viewer=request.user, company=company)
-    if request.user.role == User.Role.SALES and not detail.leads and not detail.deals:
-        raise Http404  # a rep sees only companies they work with
-    return render(request, "leads/company_detail.html", {"d": detail})

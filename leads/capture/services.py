@@ -12,12 +12,15 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from leads.capture.forms import PublicLeadForm
-from leads.choices import LeadSource, TouchType
+from leads.choices import LeadSource, LifecycleStage, TouchType
 from leads.ingest import IngestResult, events_ingest
+from leads.lifecycle import lead_lifecycle_change
 from leads.models import FormEndpoint
 from leads.tracking import EmailToken, is_http_url
 
@@ -52,6 +55,14 @@ def form_submission_record(
         result = _form_event_ingest(endpoint, event)
     if result.rejected:
         raise ValidationError(result.rejected[0].errors)
+    if endpoint.is_newsletter and result.leads_created:
+        # Someone new who only signed up for the newsletter is a subscriber, not yet a lead.
+        with translation.override(settings.LANGUAGE_CODE):
+            reason = _("Newsletter sign-up: %(form)s") % {"form": endpoint.name}
+        for lead_id in result.lead_ids:
+            lead_lifecycle_change(
+                lead=lead_id, to=LifecycleStage.SUBSCRIBER, reason=reason, only_from=(LifecycleStage.LEAD,)
+            )
     return result.duplicates > 0
 
 

@@ -14,11 +14,14 @@ from django.db import transaction
 from django.db.models import Count, F, Max, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from leads.choices import LifecycleStage
 from leads.handoffs import messages
 from leads.handoffs.sla import add_business_hours
+from leads.lifecycle import lead_lifecycle_change
 from leads.models import AssignmentLog, Handoff, Lead, TerritoryRule
 from salesmarketing import hooks
 from salesmarketing.models import Team, User
@@ -75,10 +78,17 @@ def handoff_decision_undo(*, handoff: Handoff, by: User, now=None) -> Handoff:
         handoff.decided_at = handoff.decided_by = None
         handoff.reject_reason, handoff.reject_note = "", ""
         handoff.save()
-        lead_update: dict = {"lifecycle_stage": LifecycleStage.MQL, "owner": handoff.owner, "updated_at": now}
+        lead_update: dict = {"owner": handoff.owner}
         if handoff.lead.recycled_at == decided_at:
             lead_update["recycled_at"] = None
-        Lead.objects.filter(pk=handoff.lead_id).update(**lead_update)
+        lead_lifecycle_change(
+            lead=handoff.lead_id,
+            to=LifecycleStage.MQL,
+            by=by,
+            at=now,
+            reason=gettext_lazy("Handoff decision undone"),
+            also=lead_update,
+        )
         AssignmentLog.objects.create(
             handoff=handoff,
             user=handoff.owner,
@@ -301,12 +311,23 @@ def handoff_accept(*, handoff: Handoff, by: User, now=None) -> Handoff:
             handoff.owner = by
             handoff.assigned_at = handoff.assigned_at or now
         handoff.save()
-        Lead.objects.filter(pk=handoff.lead_id).update(
-            lifecycle_stage=LifecycleStage.SQL, owner=handoff.owner, updated_at=now
+        lead_lifecycle_change(
+            lead=handoff.lead_id,
+            to=LifecycleStage.SQL,
+            by=by,
+            at=now,
+            reason=gettext_lazy("Handoff accepted"),
+            also={"owner": handoff.owner},
         )
         # The pipeline app (above leads) registers the deal's creation: the seam into it (salesmarketing.hooks).
         if any(deal is not None for deal in hooks.call(hooks.HANDOFF_ACCEPTED, handoff=handoff, by=by)):
-            Lead.objects.filter(pk=handoff.lead_id).update(lifecycle_stage=LifecycleStage.OPPORTUNITY)
+            lead_lifecycle_change(
+                lead=handoff.lead_id,
+                to=LifecycleStage.OPPORTUNITY,
+                by=by,
+                at=now,
+                reason=gettext_lazy("A deal was created"),
+            )
     return handoff
 
 
@@ -333,14 +354,21 @@ def handoff_reject(*, handoff: Handoff, by: User, reason: str, note: str = "", n
         handoff.decided_by = by
         handoff.first_touch_at = handoff.first_touch_at or now
         handoff.save()
-        lead_update: dict[str, Any]
+        also: dict[str, Any] = {}
         if reason == Handoff.RejectReason.ALREADY_CUSTOMER:
-            lead_update = {"lifecycle_stage": LifecycleStage.CUSTOMER}
+            to = LifecycleStage.CUSTOMER
         elif reason in RECYCLE_REASONS:
-            lead_update = {"lifecycle_stage": LifecycleStage.RECYCLED, "recycled_at": now, "owner": None}
+            to, also = LifecycleStage.RECYCLED, {"recycled_at": now, "owner": None}
         else:
-            lead_update = {"lifecycle_stage": LifecycleStage.DISQUALIFIED, "owner": None}
-        Lead.objects.filter(pk=handoff.lead_id).update(**lead_update, updated_at=now)
+            to, also = LifecycleStage.DISQUALIFIED, {"owner": None}
+        lead_lifecycle_change(
+            lead=handoff.lead_id,
+            to=to,
+            by=by,
+            at=now,
+            reason=format_lazy(gettext_lazy("Handoff rejected: {}"), Handoff.RejectReason(reason).label),
+            also=also,
+        )
         campaign = handoff.campaign
         marketer = campaign.owner if campaign is not None and campaign.owner_id else None
         if marketer is not None:
@@ -400,15 +428,20 @@ def sla_check(*, now=None) -> SlaResult:
         if not Handoff.objects.filter(pk=handoff.pk, escalated_at__isnull=True).update(escalated_at=now):
             continue
         result.escalated += 1
-        breached = {
-            "message": messages.SLA_BREACHED,
-            "params": {"lead": str(handoff.lead), "lead_id": handoff.lead_id, "rep": str(handoff.owner)},
-            "url": reverse("leads:handoffs"),
-        }
-        if handoff.team and handoff.team.manager:
-            notification_send(recipient=handoff.team.manager, email=True, **breached)
-        if handoff.owner is not None:  # set while assigned (the filter above)
-            notification_send(recipient=handoff.owner, **breached)
+        params = {"lead": str(handoff.lead), "lead_id": handoff.lead_id, "rep": str(handoff.owner)}
+        # The manager by e-mail too; the rep, set while assigned (the filter above), in the app.
+        for recipient, email in (
+            (handoff.team.manager if handoff.team else None, True),
+            (handoff.owner, False),
+        ):
+            if recipient is not None:
+                notification_send(
+                    recipient=recipient,
+                    message=messages.SLA_BREACHED,
+                    params=params,
+                    url=reverse("leads:handoffs"),
+                    email=email,
+                )
     for handoff in waiting.filter(escalated_at__isnull=False).select_related("team"):
         team, due = handoff.team, handoff.sla_due_at
         if team is None or due is None or not team.sla_reassign_after_hours:

@@ -7,6 +7,7 @@ from leads.models.capture import FormEndpoint, ImportJob, new_site_key
 from leads.models.companies import Company
 from leads.models.handoffs import AssignmentLog, Handoff, TerritoryRule
 from leads.models.leads import Lead, LeadQuerySet, Visitor
+from leads.models.lifecycle import LifecycleChange
 from leads.models.owners import OwnerChange
 from leads.models.privacy import ErasureRecord
 from leads.models.scoring import (
@@ -30,6 +31,7 @@ __all__ = [
     "ImportJob",
     "Lead",
     "LeadQuerySet",
+    "LifecycleChange",
     "OwnerChange",
     "Persona",
     "RescoreBatch",

@@ -44,6 +44,13 @@ class FormEndpoint(models.Model):
     lead_source = models.CharField(
         _("lead source"), max_length=20, choices=LeadSource.choices, default=LeadSource.WEB_FORM
     )
+    is_newsletter = models.BooleanField(
+        _("newsletter sign-up"),
+        default=False,
+        help_text=_(
+            "A newsletter-only form: a person who signs up here and was not known yet is a subscriber."
+        ),
+    )
     redirect_url = models.URLField(
         _("redirect URL"),
         blank=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -11,14 +12,50 @@ from django.utils.translation import gettext_lazy as _
 from leads.choices import Industry, Region
 
 
+def corporate_number_is_valid(value: str) -> bool:
+    """Whether `value` is a 法人番号: 13 digits whose first is the check digit of the other 12
+    (9 − (Σ Pn × Qn mod 9), Pn the n-th digit from the right, Qn 1 for odd n and 2 for even n)."""
+    if len(value) != 13 or not value.isascii() or not value.isdigit():
+        return False
+    base = value[1:]
+    total = sum(int(digit) * (1 if n % 2 else 2) for n, digit in enumerate(reversed(base), start=1))
+    return int(value[0]) == 9 - total % 9
+
+
+def validate_corporate_number(value: str) -> None:
+    if value and not corporate_number_is_valid(value):
+        raise ValidationError(
+            _("A corporate number (法人番号) is 13 digits with a valid check digit."), code="corporate_number"
+        )
+
+
 class Company(models.Model):
     name = models.CharField(_("name"), max_length=200)
+    name_kana = models.CharField(_("name (kana)"), max_length=200, blank=True)
     domain = models.CharField(_("domain"), max_length=200, blank=True, help_text=_("e.g. example.co.jp"))
     industry = models.CharField(_("industry"), max_length=30, choices=Industry.choices, blank=True)
     employee_count = models.PositiveIntegerField(_("employees"), null=True, blank=True)
     region = models.CharField(_("region"), max_length=20, choices=Region.choices, blank=True)
     prefecture = models.CharField(_("prefecture"), max_length=20, blank=True)
     website = models.URLField(_("website"), blank=True)
+    corporate_number = models.CharField(
+        _("corporate number (法人番号)"),
+        max_length=13,
+        blank=True,
+        validators=[validate_corporate_number],
+        help_text=_("13 digits, from the National Tax Agency's corporate number site."),
+    )
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent company"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="subsidiaries",
+    )
+    # Set by the first won deal (leads.lifecycle.company_became_customer); the list's "customer" filter.
+    customer_since = models.DateTimeField(_("customer since"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -28,6 +65,13 @@ class Company(models.Model):
         verbose_name_plural = _("companies")
         constraints = [
             models.UniqueConstraint(Lower("domain"), condition=~Q(domain=""), name="company_domain_unique"),
+            models.UniqueConstraint(
+                "corporate_number", condition=~Q(corporate_number=""), name="company_corporate_number_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(corporate_number="") | Q(corporate_number__regex=r"^[0-9]{13}$"),
+                name="company_corporate_number_13_digits",
+            ),
         ]
         indexes = [models.Index(fields=["name"], name="company_name_idx")]
 

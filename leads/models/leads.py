@@ -9,7 +9,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from leads.choices import AwarenessStage, LeadSource, LifecycleStage
+from leads.choices import AwarenessStage, ConsentMethod, LeadSource, LifecycleStage
 from leads.models.campaigns import Campaign, Persona
 from leads.models.companies import Company
 
@@ -81,6 +81,12 @@ class Lead(models.Model):
     persona_set_by_hand = models.BooleanField(_("persona set by hand"), default=False)
     consent_email = models.BooleanField(_("consents to email"), default=False)
     unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
+    # The proof of consent the email law asks to keep: how, when, and the wording agreed to.
+    consent_method = models.CharField(
+        _("consent obtained by"), max_length=20, choices=ConsentMethod.choices, blank=True
+    )
+    consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
+    consent_wording = models.TextField(_("consent wording"), blank=True)
     lifecycle_stage = models.CharField(
         _("lifecycle stage"), max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.LEAD
     )

@@ -94,6 +94,9 @@ def lead_export(*, lead: Lead) -> dict[str, Any]:
         "browsers": list(lead.visitors.order_by("pk").values("visitor_id", "first_seen_at", "identified_at")),
         "touches": _touches_section(lead),
         "handoffs": _handoffs_section(lead),
+        "lifecycle": list(
+            lead.lifecycle_changes.order_by("at", "pk").values("from_stage", "to_stage", "at", "reason")
+        ),
         "activities": [],
         "deals": [],
     }
@@ -142,6 +145,9 @@ def _consent_section(lead: Lead) -> dict[str, Any]:
         "consent_email": lead.consent_email,
         "unsubscribed_at": lead.unsubscribed_at,
         "may_receive_marketing_email": lead.consent_email and lead.unsubscribed_at is None,
+        "obtained_by": lead.consent_method or None,
+        "given_at": lead.consent_at,
+        "wording": lead.consent_wording,
     }
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from leads.choices import LifecycleStage
+from leads.lifecycle import leads_lifecycle_recorded
 from leads.models import Handoff, Lead, RescoreBatch, RescoreRun, ScoringConfig, ScoringGroup, ScoringRule
 from leads.scoring.engine import LeadFilter, explain, score_leads
 from salesmarketing.celery import queue_task
@@ -39,23 +40,35 @@ def _qualify(lead_filter: LeadFilter, *, now: dt.datetime) -> list[int]:
     """
     config = ScoringConfig.get()
     where, params = lead_filter.sql("id")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE leads_lead SET lifecycle_stage = %s, mql_at = %s, updated_at = %s
-            WHERE {where} AND fit_score >= %s AND total_score >= %s
+    qualifies = f"""{where} AND fit_score >= %s AND total_score >= %s
               AND (lifecycle_stage IN (%s, %s)
-                   OR (lifecycle_stage = %s AND recycled_at IS NOT NULL AND last_touch_at > recycled_at))
-            RETURNING id
-            """,
-            [
-                LifecycleStage.MQL, now, now, *params, config.fit_threshold, config.total_threshold,
-                LifecycleStage.SUBSCRIBER, LifecycleStage.LEAD, LifecycleStage.RECYCLED,
-            ],
-        )  # fmt: skip
+                   OR (lifecycle_stage = %s AND recycled_at IS NOT NULL AND last_touch_at > recycled_at))"""
+    qualify_params = [
+        *params, config.fit_threshold, config.total_threshold,
+        LifecycleStage.SUBSCRIBER, LifecycleStage.LEAD, LifecycleStage.RECYCLED,
+    ]  # fmt: skip
+    lock = " ORDER BY id FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        # The stages the flipping leads leave, for their lifecycle history; locked, so they cannot move between
+        # this read and the UPDATE.
+        cursor.execute(f"SELECT id, lifecycle_stage FROM leads_lead WHERE {qualifies}{lock}", qualify_params)
+        left = dict(cursor.fetchall())
+        if not left:
+            return []
+        cursor.execute(
+            f"UPDATE leads_lead SET lifecycle_stage = %s, mql_at = %s, updated_at = %s WHERE {qualifies} RETURNING id",
+            [LifecycleStage.MQL, now, now, *qualify_params],
+        )
         flipped = [row[0] for row in cursor.fetchall()]
     if not flipped:
         return []
+    with translation.override(settings.LANGUAGE_CODE):
+        leads_lifecycle_recorded(
+            changes={lead_id: left.get(lead_id, LifecycleStage.LEAD) for lead_id in flipped},
+            to=LifecycleStage.MQL,
+            at=now,
+            reason=gettext("Score crossed the MQL threshold"),
+        )
     # The reason is stored: it names the rules in the site's language, whoever's request (or worker) ran this.
     with translation.override(settings.LANGUAGE_CODE):
         why = explain(flipped, now=now)

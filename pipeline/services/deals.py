@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leads.lifecycle import deal_lost_lifecycle, deal_won_lifecycle
 from leads.models import Company, Handoff, Lead
 from pipeline import messages
 from pipeline.models import Deal, Stage, StageChange
@@ -391,6 +392,8 @@ def deal_close_won(
     locked.loss_cause = locked.loss_side = locked.loss_note = ""
     locked.version += 1
     locked.save(update_fields=[*fields, "version", "updated_at"])
+    # The contact and the company become customers (leads' lifecycle history records it).
+    deal_won_lifecycle(contact_id=locked.contact_id, company_id=locked.company_id, by=by, at=now)
     team = locked.team if notify and locked.team_id else None
     manager = team.manager if team is not None else None
     if manager is not None and (by is None or manager.pk != by.pk):
@@ -445,6 +448,10 @@ def deal_close_lost(
     locked.loss_cause, locked.loss_side, locked.loss_note = cause, side, note
     locked.version += 1
     locked.save(update_fields=[*fields, "version", "updated_at"])
+    if locked.contact_id is not None:
+        # A contact whose deals are now all lost goes back to nurture.
+        not_lost = Deal.objects.filter(contact_id=locked.contact_id).exclude(status=Deal.Status.LOST).count()
+        deal_lost_lifecycle(contact_id=locked.contact_id, open_or_won_deals=not_lost, by=by, at=now)
     return locked
 
 

@@ -293,6 +293,20 @@ PAGES = [
     Probe("leads:privacy_export", logged_in(403, outsider=404, admin=200), kwargs=pk("lead")),
     Probe("leads:privacy_erase", logged_in(403, outsider=404, admin=200), kwargs=pk("lead")),
     Probe("leads:company_detail", logged_in(200, outsider=404), kwargs=pk("company")),
+    # Records people keep (#19): forms for whoever may see the record; new ones for everybody.
+    Probe("leads:new", logged_in(200)),
+    Probe("leads:business_card", logged_in(200)),
+    Probe("leads:edit", logged_in(200, outsider=404), kwargs=pk("lead")),
+    Probe(
+        "leads:lifecycle",
+        logged_in(302, outsider=404),
+        "post",
+        kwargs=pk("lead"),
+        data=lambda w: {"stage": "disqualified", "reason": "競合の社員"},
+    ),
+    Probe("leads:company_list", logged_in(200)),
+    Probe("leads:company_new", logged_in(200)),
+    Probe("leads:company_edit", logged_in(200, outsider=404), kwargs=pk("company")),
     Probe("leads:scoring", logged_in(200)),
     Probe("leads:scoring_progress", logged_in(200)),
     Probe(

@@ -171,7 +171,11 @@ def test_the_export_holds_the_person_their_company_touches_handoffs_activities_c
         "consent_email": True,
         "unsubscribed_at": None,
         "may_receive_marketing_email": True,
+        "obtained_by": None,
+        "given_at": None,
+        "wording": "",
     }
+    assert [c["to_stage"] for c in doc["lifecycle"]][-1] == "customer"  # the won deal made them a customer
     assert doc["scores"]["total"] == 70 and doc["scores"]["fit"] == 30
 
 

@@ -1,0 +1,146 @@
+"""Reads for the records pages: which companies a viewer sees, the company list and the account page, each in a
+fixed number of queries whatever the data size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Avg, Count, Exists, Max, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from leads.choices import COMPANY_SIZE_BOUNDS
+from leads.models import Company, Handoff, Lead, LifecycleChange, Touch
+from salesmarketing import hooks
+from salesmarketing.models import User
+
+PAGE_SIZE = 50
+ACCOUNT_LEADS = 200
+ACCOUNT_TOUCHES = 20
+
+
+def _deals() -> list[Any]:  # pipeline's DealQuerySet, which leads may not import
+    # pipeline builds on leads, so it hands its deals over through the DEALS hook (salesmarketing.hooks).
+    return list(hooks.call(hooks.DEALS))
+
+
+def companies_visible_to(viewer) -> QuerySet[Company]:
+    """Marketing, managers and admins see every company; a rep sees those with a lead or deal they see, and
+    companies nobody works with yet (no lead, no deal: a company a rep just entered)."""
+    qs = Company.objects.all()
+    if viewer.role != User.Role.SALES:
+        return qs
+    condition: Any = Exists(Lead.objects.visible_to(viewer).filter(company=OuterRef("pk")))
+    anybody: Any = Exists(Lead.objects.filter(company=OuterRef("pk")))
+    for deals in _deals():
+        condition |= Exists(deals.visible_to(viewer).filter(company=OuterRef("pk")))
+        anybody |= Exists(deals.filter(company=OuterRef("pk")))
+    return qs.filter(condition | ~anybody)
+
+
+def company_get_for_viewer(*, viewer, pk: int) -> Company | None:
+    return companies_visible_to(viewer).select_related("parent").filter(pk=pk).first()
+
+
+@dataclass(frozen=True)
+class CompanyFilters:
+    q: str = ""
+    industry: str = ""
+    size: str = ""
+    prefecture: str = ""
+    owner: int | None = None  # companies with a lead this user owns
+    customer: str = ""  # "yes" / "no" / ""
+
+
+def company_list(*, viewer, filters: CompanyFilters, page_number: int | str = 1) -> Page:
+    """One page of the companies the viewer sees, with each one's number of contacts (count + page rows)."""
+    qs = companies_visible_to(viewer).select_related("parent")
+    if filters.q:
+        qs = qs.filter(
+            Q(name__icontains=filters.q)
+            | Q(name_kana__icontains=filters.q)
+            | Q(domain__icontains=filters.q)
+            | Q(corporate_number=filters.q)
+        )
+    if filters.industry:
+        qs = qs.filter(industry=filters.industry)
+    if filters.size in COMPANY_SIZE_BOUNDS:
+        low, high = COMPANY_SIZE_BOUNDS[filters.size]
+        qs = qs.filter(employee_count__gte=low)
+        if high is not None:
+            qs = qs.filter(employee_count__lte=high)
+    if filters.prefecture:
+        qs = qs.filter(prefecture=filters.prefecture)
+    if filters.owner is not None:
+        qs = qs.filter(Exists(Lead.objects.filter(company=OuterRef("pk"), owner_id=filters.owner)))
+    if filters.customer == "yes":
+        qs = qs.filter(customer_since__isnull=False)
+    elif filters.customer == "no":
+        qs = qs.filter(customer_since__isnull=True)
+    qs = qs.annotate(contacts=Count("leads")).order_by("name", "pk")
+    return Paginator(qs, PAGE_SIZE).get_page(page_number)
+
+
+@dataclass
+class Account:
+    company: Company
+    leads: list[Lead]
+    leads_total: int
+    deals: list[Any]
+    touches: list[Touch]
+    handoffs: list[Handoff]
+    scores: dict[str, Any] = field(default_factory=dict)
+    revenue_won: Decimal = Decimal(0)
+    deals_won: int = 0
+    subsidiaries: list[Company] = field(default_factory=list)
+    customer_changes: list[LifecycleChange] = field(default_factory=list)
+
+
+def account_detail(*, viewer, company: Company) -> Account:
+    """The account page: contacts, deals and their stages, recent touches, the score roll-up, open handoffs,
+    revenue won (the company's lifetime value so far)."""
+    leads_qs = Lead.objects.visible_to(viewer).filter(company=company)
+    leads = list(leads_qs.select_related("owner").order_by("-total_score", "pk")[:ACCOUNT_LEADS])
+    scores = leads_qs.aggregate(
+        n=Count("pk"), best=Max("total_score"), average=Avg("total_score"), fit=Max("fit_score")
+    )
+    deals: list[Any] = []
+    revenue, won = Decimal(0), 0
+    for all_deals in _deals():
+        visible = all_deals.visible_to(viewer).filter(company=company)
+        deals += list(
+            visible.select_related("owner", "stage", "contact").order_by("-created_at")[:ACCOUNT_LEADS]
+        )
+        totals = all_deals.filter(company=company, status="won").aggregate(
+            revenue=Coalesce(Sum("won_amount"), Decimal(0)), n=Count("pk")
+        )
+        revenue += totals["revenue"]
+        won += totals["n"]
+    touches = list(
+        Touch.objects.filter(lead__in=leads_qs)
+        .select_related("lead", "campaign")
+        .order_by("-occurred_at", "-id")[:ACCOUNT_TOUCHES]
+    )
+    handoffs = list(
+        Handoff.objects.filter(lead__in=leads_qs, state__in=Handoff.OPEN_STATES)
+        .select_related("lead", "owner")
+        .order_by("sla_due_at", "pk")
+    )
+    return Account(
+        company=company,
+        leads=leads,
+        leads_total=scores["n"],
+        deals=deals,
+        touches=touches,
+        handoffs=handoffs,
+        scores=scores,
+        revenue_won=revenue,
+        deals_won=won,
+        subsidiaries=list(company.subsidiaries.order_by("name")[:50]),
+    )
+
+
+def lead_lifecycle_history(*, lead: Lead, limit: int = 50) -> list[LifecycleChange]:
+    return list(lead.lifecycle_changes.select_related("by").order_by("-at", "-id")[:limit])
