@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "campaigns",
     "pipeline",
     "nurture",
+    "quotes",
     "kpis",
 ]
 
