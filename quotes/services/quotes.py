@@ -188,7 +188,8 @@ def needs_approval(quote: Quote) -> bool:
     return quote.max_discount_percent > quote.issuer.approval_threshold_percent
 
 
-def _freeze(quote: Quote) -> dict[str, Any]:
+def quote_document(quote: Quote) -> dict[str, Any]:
+    """What an issued quote keeps (and a draft would keep): the issuer block, the lines, the totals."""
     issuer = quote.issuer
     return {
         "issuer": {
@@ -216,7 +217,7 @@ def quote_issue(*, quote: Quote, by: User, today: dt.date | None = None) -> Quot
     _recompute(locked)
     locked.issue_date = today or timezone.localdate()
     _check_header({key: getattr(locked, key) for key in HEADER_FIELDS}, issue_date=locked.issue_date)
-    locked.frozen = _freeze(locked)
+    locked.frozen = quote_document(locked)
     locked.issued_at = timezone.now()
     locked.status = Quote.Status.PENDING_APPROVAL if needs_approval(locked) else Quote.Status.APPROVED
     locked.version += 1
