@@ -145,6 +145,10 @@ class RateSummary:
     def total(self) -> Decimal:
         return self.taxable + self.tax
 
+    @property
+    def label(self) -> str:
+        return str(TaxCategory(self.category).label)
+
 
 @dataclass(frozen=True)
 class Totals:

@@ -48,8 +48,21 @@ DEALS: Final = "deals"
 # the selected leads' ids (`lead`, repeated) to `url`. Registered by nurture ("add to a static segment").
 LEAD_LIST_ACTIONS: Final = "lead_list_actions"
 
+# The deal page's extra sections (pipeline.views.deal_detail): fn(*, deal, request) -> HTML (a SafeString the
+# higher app rendered from its own template, already checked against the viewer), shown below the deal's
+# figures. Registered by quotes (line items and quotes).
+DEAL_PAGE_SECTIONS: Final = "deal_page_sections"
+
 HOOK_POINTS: Final = frozenset(
-    {HANDOFF_ACCEPTED, HANDOFF_ACCEPT_UNDONE, LEAD_ERASING, LEAD_EXPORTING, DEALS, LEAD_LIST_ACTIONS}
+    {
+        HANDOFF_ACCEPTED,
+        HANDOFF_ACCEPT_UNDONE,
+        LEAD_ERASING,
+        LEAD_EXPORTING,
+        DEALS,
+        LEAD_LIST_ACTIONS,
+        DEAL_PAGE_SECTIONS,
+    }
 )
 
 _registry: dict[str, list[Callable[..., Any]]] = {name: [] for name in HOOK_POINTS}

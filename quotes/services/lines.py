@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils.translation import gettext as _
 
 from pipeline import services as pipeline_services
@@ -95,12 +95,12 @@ def product_save(*, product: Product | None = None, **fields: Any) -> Product:
 
 
 def issuer_for(deal: Deal) -> Issuer | None:
-    """The deal's team's issuer, else the company-wide default (None when neither is set up)."""
+    """The deal's team's issuer, else the company-wide default (None when neither is set up); one query."""
+    condition = Q(is_default=True)
     if deal.team_id is not None:
-        issuer = Issuer.objects.filter(team_id=deal.team_id).first()
-        if issuer is not None:
-            return issuer
-    return Issuer.objects.filter(is_default=True).first()
+        condition |= Q(team_id=deal.team_id)
+    # A team's own issuer (is_default False) sorts before the default.
+    return Issuer.objects.filter(condition).order_by("is_default").first()
 
 
 def deal_lines_total(deal: Deal) -> Decimal:
