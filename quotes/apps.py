@@ -7,6 +7,7 @@ class QuotesConfig(AppConfig):
     verbose_name = _("Quotes")
 
     def ready(self) -> None:
+        from quotes import tasks  # noqa: F401  (registers the task names services queue by name)
         from quotes.views import deal_page_section
         from salesmarketing import hooks
 

@@ -209,8 +209,16 @@ class QuoteStatus(models.TextChoices):
     SUPERSEDED = "superseded", _("Superseded")
 
 
+class EmailState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
 class Quote(models.Model):
     Status = QuoteStatus
+    EmailState = EmailState
 
     class Addressee(models.TextChoices):
         COMPANY = "onchu", _("Company (御中)")
@@ -271,6 +279,12 @@ class Quote(models.Model):
     approval_comment = models.TextField(_("approval comment"), blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     decided_at = models.DateTimeField(_("accepted or declined at"), null=True, blank=True)
+    # The e-mail that sends the quote (the ledger of that one message): queued when sent from the page, claimed
+    # queued → sending by the task before it talks to the mail server, then sent or failed; never sent twice.
+    email_to = models.EmailField(_("sent to"), blank=True)
+    email_state = models.CharField(_("e-mail"), max_length=10, choices=EmailState.choices, blank=True)
+    email_sent_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)
+    email_error = models.CharField(_("e-mail error"), max_length=500, blank=True)
     version = models.PositiveIntegerField(_("version"), default=1)
 
     class Meta:
@@ -296,6 +310,10 @@ class Quote(models.Model):
                 condition=Q(subtotal__gte=0, tax__gte=0, total__gte=0), name="quote_amounts_not_negative"
             ),
             models.CheckConstraint(condition=Q(status__in=QuoteStatus.values), name="quote_status_valid"),
+            models.CheckConstraint(
+                condition=Q(email_state="") | Q(email_state__in=EmailState.values, email_to__gt=""),
+                name="quote_email_has_recipient",
+            ),
             # Issued (anything past draft) means frozen.
             models.CheckConstraint(
                 condition=Q(status="draft") | Q(frozen__isnull=False, issued_at__isnull=False),

@@ -21,8 +21,8 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Table, TableStyle
 
+from quotes.documents import quote_document
 from quotes.models import UNIT_LABELS, Quote
-from quotes.services import quote_document
 
 GOTHIC, MINCHO = "HeiseiKakuGo-W5", "HeiseiMin-W3"
 for _font in (GOTHIC, MINCHO):

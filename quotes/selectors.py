@@ -60,7 +60,7 @@ def quote_for_viewer(*, viewer: User, pk: int, write: bool) -> Quote:
     deals = Deal.objects.visible_to(viewer) if write else Deal.objects.readable_by(viewer)
     return (
         Quote.objects.filter(deal__in=deals.values("pk"))
-        .select_related("deal__company", "issuer", "created_by", "approved_by")
+        .select_related("deal__company", "deal__contact", "issuer", "created_by", "approved_by")
         .prefetch_related("lines")
         .get(pk=pk)
     )

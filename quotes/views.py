@@ -19,6 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from pipeline.models import Deal
 from quotes import selectors, services
+from quotes.documents import quote_document
 from quotes.forms import ApproveForm, LineItemForm, ProductForm, QuoteForm
 from quotes.models import DealLineItem, Product, Quote
 from quotes.pdf import render_quote_pdf
@@ -157,7 +158,7 @@ def _quote_context(request, quote: Quote, **forms) -> dict:
     return {
         "quote": quote,
         "deal": quote.deal,
-        "doc": quote.frozen or services.quote_document(quote),
+        "doc": quote.frozen or quote_document(quote),
         "lines": list(quote.lines.all()),
         "revisions": selectors.quote_revisions(quote),
         "can_edit": writable,
@@ -197,6 +198,7 @@ ACTIONS = {
     "issue": services.quote_issue,
     "revise": services.quote_revise,
     "send": services.quote_mark_sent,
+    "email": lambda *, quote, by: services.quote_mark_sent(quote=quote, by=by, email=True),
     "accept": services.quote_accept,
     "decline": services.quote_decline,
 }

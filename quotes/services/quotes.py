@@ -11,23 +11,17 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leads.models import Lead
 from pipeline import services as pipeline_services
 from pipeline.models import Activity, Deal
+from quotes.documents import LINE_FIELDS, quote_document
 from quotes.models import DealLineItem, Issuer, Quote, QuoteCounter, QuoteLine
 from quotes.services.lines import issuer_for
-from quotes.tax import Line, Totals, compute, discount_percent
+from quotes.services.sending import queue_email
+from quotes.tax import Line, compute, discount_percent
 from salesmarketing.models import User
 
 DEFAULT_VALID_DAYS = 30
-LINE_FIELDS = (
-    "description",
-    "quantity",
-    "unit",
-    "unit_price",
-    "tax_category",
-    "discount_kind",
-    "discount_value",
-)
 HEADER_FIELDS = (
     "valid_until",
     "addressee_kind",
@@ -49,14 +43,6 @@ def next_sequence(*, issuer: Issuer, year: int) -> int:
     counter.last += 1
     counter.save(update_fields=["last"])
     return counter.last
-
-
-def _totals(quote: Quote) -> Totals:
-    lines = [
-        Line(line.quantity, line.unit_price, line.tax_category, line.discount_kind, line.discount_value)
-        for line in quote.lines.all()
-    ]
-    return compute(lines, rounding=quote.rounding)
 
 
 def _recompute(quote: Quote) -> Quote:
@@ -188,24 +174,6 @@ def needs_approval(quote: Quote) -> bool:
     return quote.max_discount_percent > quote.issuer.approval_threshold_percent
 
 
-def quote_document(quote: Quote) -> dict[str, Any]:
-    """What an issued quote keeps (and a draft would keep): the issuer block, the lines, the totals."""
-    issuer = quote.issuer
-    return {
-        "issuer": {
-            "name": issuer.name,
-            "address": issuer.address,
-            "phone": issuer.phone,
-            "registration_number": issuer.registration_number,
-        },
-        "lines": [
-            {**{key: str(getattr(line, key)) for key in LINE_FIELDS}, "amount": str(line.amount)}
-            for line in quote.lines.all()
-        ],
-        "totals": _totals(quote).as_dict(),
-    }
-
-
 @transaction.atomic
 def quote_issue(*, quote: Quote, by: User, today: dt.date | None = None) -> Quote:
     """Issue a draft: its lines, totals and issuer block are frozen; it is ready to send, or waits for a
@@ -286,16 +254,26 @@ def quote_revise(*, quote: Quote, by: User) -> Quote:
 
 
 @transaction.atomic
-def quote_mark_sent(*, quote: Quote, by: User) -> Quote:
+def quote_mark_sent(*, quote: Quote, by: User, email: bool = False) -> Quote:
+    """Send an issued (and, if it needed it, approved) quote: with `email`, the PDF goes by e-mail to the deal's
+    contact after the transaction commits; without, it was handed over another way. Logs an activity on the
+    deal either way."""
     locked = _lock(quote)
     if locked.status == Quote.Status.PENDING_APPROVAL:
         raise ValidationError(_("A manager must approve this quote's discount before it is sent."))
-    _require(locked, Quote.Status.APPROVED, Quote.Status.SENT)
-    if locked.status == Quote.Status.SENT:
-        return locked
+    _require(locked, Quote.Status.APPROVED)
+    fields = ["status", "sent_at", "version"]
+    if email:
+        contact = Lead.objects.filter(pk=locked.deal.contact_id).first() if locked.deal.contact_id else None
+        if contact is None or not contact.email:
+            raise ValidationError(
+                _("The deal has no contact with an e-mail address: mark the quote as sent instead.")
+            )
+        locked.email_to, locked.email_state = contact.email, Quote.EmailState.QUEUED
+        fields += ["email_to", "email_state"]
     locked.status, locked.sent_at = Quote.Status.SENT, timezone.now()
     locked.version += 1
-    locked.save(update_fields=["status", "sent_at", "version"])
+    locked.save(update_fields=fields)
     pipeline_services.activity_log(
         by=by,
         deal=locked.deal,
@@ -303,6 +281,8 @@ def quote_mark_sent(*, quote: Quote, by: User) -> Quote:
         subject=_("Quote %(number)s sent") % {"number": locked.display_number},
         body=_("Total %(total)s JPY incl. tax") % {"total": f"{locked.total:,}"},
     )
+    if email:
+        queue_email(locked)
     return locked
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.services import pipeline_ensure_default
+from tests.nurture.mail_fixtures import smtp_sink  # noqa: F401  (a real SMTP server on loopback)
 from tests.pipeline.factories import make_deal
 from tests.quotes.factories import make_issuer
 

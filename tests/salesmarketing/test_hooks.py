@@ -20,6 +20,7 @@ from pipeline.services import (
     deal_discard_for_undone_handoff,
     pipeline_ensure_default,
 )
+from quotes.views import deal_page_section
 from salesmarketing import hooks
 
 EXPECTED = {
@@ -30,6 +31,7 @@ EXPECTED = {
     hooks.LEAD_EXPORTING: (pipeline_hooks.lead_exporting,),
     hooks.DEALS: (pipeline_hooks.deals,),
     hooks.LEAD_LIST_ACTIONS: (nurture_segment_hooks.lead_list_actions,),
+    hooks.DEAL_PAGE_SECTIONS: (deal_page_section,),
 }
 
 
@@ -38,7 +40,7 @@ def test_the_higher_apps_register_each_hook_once():
 
 
 def test_running_ready_again_registers_nothing_twice():
-    for label in ("campaigns", "pipeline", "nurture", "kpis"):
+    for label in ("campaigns", "pipeline", "nurture", "quotes", "kpis"):
         apps.get_app_config(label).ready()
     assert {name: hooks.registered(name) for name in hooks.HOOK_POINTS} == EXPECTED
 
