@@ -390,12 +390,16 @@ PK_MODELS = [
     ("nurture:segment", "nurture.Segment"),
     ("nurture:mail_template", "nurture.EmailTemplate"),
     ("nurture:mail_broadcast", "nurture.Broadcast"),
+    ("quotes:product", "quotes.Product"),
+    ("quotes:item_", "quotes.DealLineItem"),
+    ("quotes:", "quotes.Quote"),
 ]
 PARAM_MODELS = {
     "lead_pk": "leads.Lead",
     "lead_id": "leads.Lead",
     "handoff_id": "leads.Handoff",
     "deal_id": "pipeline.Deal",
+    "deal_pk": "pipeline.Deal",
     "cost_pk": "campaigns.CampaignCost",
     "rule_pk": "campaigns.PersonaRule",
     "content_type_id": "contenttypes.ContentType",
