@@ -774,6 +774,22 @@ API_PROBES = [
         kwargs=lambda w: {"deal_id": w.deal.pk},
         body=lambda w: {"next_step": "見積提出"},
     ),
+    # quotes: read-only, with the deals' scope; a quote follows its deal
+    ApiProbe("api:list_products", "get", "deals:write", all_keys(200)),
+    ApiProbe(
+        "api:list_deal_quotes",
+        "get",
+        "deals:write",
+        keyed(integration=200, owner=200, teammate=404, outsider=404),
+        kwargs=lambda w: {"deal_id": w.quote_deal.pk},
+    ),
+    ApiProbe(
+        "api:get_quote",
+        "get",
+        "deals:write",
+        keyed(integration=200, owner=200, teammate=404, outsider=404),
+        kwargs=lambda w: {"quote_id": w.quote.pk},
+    ),
     ApiProbe("api:kpis", "get", "kpis:read", all_keys(200), query="week=2026-W47"),
     # nurture: segments; the reps' keys read them, only marketing, managers, admins and integrations write
     ApiProbe("api:segments_list", "get", "segments:read", all_keys(200)),

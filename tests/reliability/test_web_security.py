@@ -400,6 +400,7 @@ PARAM_MODELS = {
     "handoff_id": "leads.Handoff",
     "deal_id": "pipeline.Deal",
     "deal_pk": "pipeline.Deal",
+    "quote_id": "quotes.Quote",
     "cost_pk": "campaigns.CampaignCost",
     "rule_pk": "campaigns.PersonaRule",
     "content_type_id": "contenttypes.ContentType",
