@@ -136,10 +136,11 @@ def render_quote_pdf(quote: Quote) -> bytes:
         canvas.drawRightString(right, y, f"{label}: {value}")
         y -= 5 * mm
 
+    title = f"{t['title']} {quote.display_number}"
     _head(canvas, quote, doc, t, lang)
-    y = _lines(canvas, doc, t, lang)
-    y = _summary(canvas, doc, t, lang, y)
-    _terms(canvas, quote, t, y)
+    y = _lines(canvas, doc, t, lang, title)
+    y = _summary(canvas, doc, t, lang, y, title)
+    _terms(canvas, quote, t, y, title)
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()
@@ -147,6 +148,7 @@ def render_quote_pdf(quote: Quote) -> bytes:
 
 LEFT, RIGHT, TOP = 18 * mm, A4[0] - 18 * mm, A4[1] - 36 * mm
 BOX_Y = TOP - 30 * mm
+PAGE_TOP, BOTTOM = A4[1] - 18 * mm, 18 * mm
 
 
 def _head(canvas: Canvas, quote: Quote, doc: dict, t: dict, lang: str) -> None:
@@ -194,8 +196,7 @@ def _head(canvas: Canvas, quote: Quote, doc: dict, t: dict, lang: str) -> None:
             pass  # an unreadable seal image leaves the quote without a seal, never without a PDF
 
 
-def _lines(canvas: Canvas, doc: dict, t: dict, lang: str) -> float:
-    left, right = LEFT, RIGHT
+def _lines(canvas: Canvas, doc: dict, t: dict, lang: str, title: str) -> float:
     reduced = "reduced"
     rows = [[t["description"], t["quantity"], t["unit"], t["unit_price"], t["discount"], t["amount"]]]
     for line in doc["lines"]:
@@ -231,13 +232,44 @@ def _lines(canvas: Canvas, doc: dict, t: dict, lang: str) -> float:
             ]
         )
     )
-    y = BOX_Y - 8 * mm
-    _w, h = table.wrapOn(canvas, right - left, y)
-    table.drawOn(canvas, left, y - h)
-    return y - h - 6 * mm
+    return _flow(canvas, table, BOX_Y - 8 * mm, title) - 6 * mm
 
 
-def _summary(canvas: Canvas, doc: dict, t: dict, lang: str, y: float) -> float:
+def _next_page(canvas: Canvas, title: str) -> float:
+    """A new page for what did not fit, headed with the quote's title and number; the y to go on from."""
+    canvas.showPage()
+    canvas.setFont(GOTHIC, 9)
+    canvas.drawString(LEFT, PAGE_TOP, title)
+    return PAGE_TOP - 8 * mm
+
+
+def _flow(canvas: Canvas, table: Table, y: float, title: str) -> float:
+    """Draw `table` from `y` down, splitting it over as many pages as it takes (the header row repeats)."""
+    width = RIGHT - LEFT
+    pending = [table]
+    while pending:
+        part = pending.pop(0)
+        _w, h = part.wrapOn(canvas, width, y - BOTTOM)
+        if h <= y - BOTTOM:
+            part.drawOn(canvas, LEFT, y - h)
+            y -= h
+            continue
+        pieces = part.split(width, y - BOTTOM)
+        if len(pieces) < 2:  # not even one row fits here: start the table on the next page
+            if y >= PAGE_TOP - 8 * mm:
+                raise ValueError("a line of the quote is taller than a page")
+            y = _next_page(canvas, title)
+            pending.insert(0, part)
+            continue
+        first, *rest = pieces
+        _w, h = first.wrapOn(canvas, width, y - BOTTOM)
+        first.drawOn(canvas, LEFT, y - h)
+        y = _next_page(canvas, title)
+        pending = [*rest, *pending]
+    return y
+
+
+def _summary(canvas: Canvas, doc: dict, t: dict, lang: str, y: float, title: str) -> float:
     left, right, reduced = LEFT, RIGHT, "reduced"
     # Per-rate summary (適格請求書: the sum and the tax of each rate), then the document totals.
     summary = []
@@ -265,6 +297,8 @@ def _summary(canvas: Canvas, doc: dict, t: dict, lang: str, y: float) -> float:
         )
     )
     _w, h = totals.wrapOn(canvas, right - left, y)
+    if y - h - 6 * mm < BOTTOM:
+        y = _next_page(canvas, title)
     totals.drawOn(canvas, right - 96 * mm, y - h)
     canvas.setFont(GOTHIC, 7.5)
     if any(line["tax_category"] == reduced for line in doc["lines"]):
@@ -272,15 +306,18 @@ def _summary(canvas: Canvas, doc: dict, t: dict, lang: str, y: float) -> float:
     return y - h - 8 * mm
 
 
-def _terms(canvas: Canvas, quote: Quote, t: dict, y: float) -> None:
+def _terms(canvas: Canvas, quote: Quote, t: dict, y: float, title: str) -> None:
     left = LEFT
-    canvas.setFont(GOTHIC, 9)
-    for label, value in ((t["delivery"], quote.delivery_terms), (t["payment"], quote.payment_terms)):
-        if value:
-            canvas.drawString(left, y, f"{label}: {value}")
-            y -= 5.5 * mm
+    rows = [
+        (left, f"{label}: {value}")
+        for label, value in ((t["delivery"], quote.delivery_terms), (t["payment"], quote.payment_terms))
+        if value
+    ]
     if quote.notes:
-        canvas.drawString(left, y, f"{t['notes']}:")
-        for row in quote.notes.splitlines()[:12]:
-            y -= 4.5 * mm
-            canvas.drawString(left + 4 * mm, y, row)
+        rows += [(left, f"{t['notes']}:"), *((left + 4 * mm, row) for row in quote.notes.splitlines()[:40])]
+    for x, text in rows:
+        if y < BOTTOM:
+            y = _next_page(canvas, title)
+        canvas.setFont(GOTHIC, 9)
+        canvas.drawString(x, y, text)
+        y -= 5 * mm

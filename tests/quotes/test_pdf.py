@@ -80,3 +80,19 @@ def test_the_english_pdf(quote, owner, tmp_path):
     assert "Registration No.: " + REGISTRATION in text
     assert "rev.2" in text
     assert "10% items" in text
+
+
+def test_a_long_quote_flows_over_pages_with_every_line_and_the_totals(deal, owner, issuer, tmp_path):
+    for n in range(1, 61):
+        add_line(deal, owner, description=f"作業項目{n:02d}", unit_price=1_000)
+    quote = services.quote_issue(
+        quote=services.quote_create(deal=deal, by=owner, notes="\n".join(f"備考{n}" for n in range(20))),
+        by=owner,
+    )
+
+    text = _text(render_quote_pdf(quote), tmp_path)
+
+    assert text.count("\f") >= 2  # pdftotext ends every page with a form feed
+    assert all(f"作業項目{n:02d}" in text for n in range(1, 61))
+    assert "66,000円" in text  # 60,000 + 6,000 tax
+    assert "備考19" in text
