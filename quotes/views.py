@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from pipeline.models import Deal
+from pipeline.models import Deal, Stage
 from quotes import selectors, services
 from quotes.documents import quote_document
 from quotes.forms import ApproveForm, LineItemForm, ProductForm, QuoteForm
@@ -167,6 +167,10 @@ def _quote_context(request, quote: Quote, **forms) -> dict:
         "form": forms.get("form") or QuoteForm(instance=quote),
         "approve_form": ApproveForm(),
         "Status": Quote.Status,
+        # Accepted: offer to close the deal as won (pipeline's close page, the amount already the quote's).
+        "won_stage": Stage.objects.filter(is_won=True, pipeline__stages=quote.deal.stage_id).first()
+        if writable and quote.status == Quote.Status.ACCEPTED and quote.deal.is_open
+        else None,
     }
 
 

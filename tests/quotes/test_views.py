@@ -84,8 +84,10 @@ def test_the_quote_flow_through_the_pages(owner_client, deal, owner, issuer):
     quote.refresh_from_db()
     assert quote.status == Quote.Status.ACCEPTED
     assert quote.delivery_terms == "ご発注後2週間"
-    page = owner_client.get(quote.get_absolute_url())
-    assert "110,000" in page.content.decode()  # total incl. tax
+    page = owner_client.get(quote.get_absolute_url()).content.decode()
+    assert "110,000" in page  # total incl. tax
+    won = deal.stage.pipeline.stages.get(is_won=True)
+    assert f"{reverse('pipeline:deal_close', args=[deal.pk])}?stage={won.pk}" in page  # offers to close as won
 
 
 def test_the_pdf_downloads(owner_client, quote):
