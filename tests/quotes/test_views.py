@@ -87,7 +87,9 @@ def test_the_quote_flow_through_the_pages(owner_client, deal, owner, issuer):
     page = owner_client.get(quote.get_absolute_url()).content.decode()
     assert "110,000" in page  # total incl. tax
     won = deal.stage.pipeline.stages.get(is_won=True)
-    assert f"{reverse('pipeline:deal_close', args=[deal.pk])}?stage={won.pk}" in page  # offers to close as won
+    assert (
+        f"{reverse('pipeline:deal_close', args=[deal.pk])}?stage={won.pk}" in page
+    )  # offers to close as won
 
 
 def test_the_pdf_downloads(owner_client, quote):
