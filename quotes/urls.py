@@ -6,6 +6,7 @@ app_name = "quotes"
 urlpatterns = [
     path("products/", views.product_list, name="product_list"),
     path("products/new/", views.product_edit, name="product_new"),
+    path("products/import/", views.product_import, name="product_import"),
     path("products/<int:pk>/", views.product_edit, name="product_edit"),
     path("deals/<int:deal_pk>/items/", views.item_add, name="item_add"),
     path("items/<int:pk>/remove/", views.item_remove, name="item_remove"),

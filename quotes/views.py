@@ -134,6 +134,28 @@ def product_edit(request: HtmxHttpRequest, pk: int | None = None) -> HttpRespons
     return render(request, "quotes/product_form.html", {"form": form, "product": product})
 
 
+@require_http_methods(["GET", "POST"])
+def product_import(request: HtmxHttpRequest) -> HttpResponse:
+    """Products from a CSV file (managers and admins): a report of what was created, updated and refused."""
+    if not selectors.can_edit_products(request.user):
+        raise PermissionDenied
+    result, error = None, ""
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None or upload.size > MAX_IMPORT_BYTES:
+            error = _("Choose a CSV file of at most 5 MB.")
+        else:
+            try:
+                result = services.products_import(content=upload.read())
+            except ValidationError as failure:
+                error = " ".join(failure.messages)
+    status = 422 if error else 200
+    return render(request, "quotes/product_import.html", {"result": result, "error": error}, status=status)
+
+
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+
+
 # --- Quotes -----------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """Writes for products, a deal's line items and quotes (keyword-only, atomic; rule violations raise
 ValidationError keyed by field)."""
 
+from quotes.services.importing import ProductImport, products_import
 from quotes.services.lines import (
     deal_lines_total,
     issuer_for,
@@ -28,6 +29,8 @@ from quotes.services.quotes import (
 )
 
 __all__ = [
+    "ProductImport",
+    "products_import",
     "can_approve",
     "deal_lines_total",
     "issuer_for",

@@ -421,6 +421,7 @@ PAGES = [
     # follow the deal (marketing reads them, changes none)
     Probe("quotes:product_list", logged_in(200)),
     Probe("quotes:product_new", logged_in(403, manager=200, admin=200)),
+    Probe("quotes:product_import", logged_in(403, manager=200, admin=200)),
     Probe("quotes:product_edit", logged_in(403, manager=200, admin=200), kwargs=pk("product")),
     Probe("quotes:item_add", deal_people(302), "post", kwargs=pk("quote_deal", "deal_pk")),  # with errors
     Probe("quotes:item_remove", deal_people(302), "post", kwargs=pk("line_item")),
