@@ -4,6 +4,7 @@ quote, issue it, mark it sent; the PDF answers."""
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 from playwright.sync_api import expect
 
 from quotes.models import Quote
@@ -33,8 +34,11 @@ def test_from_a_deal_to_a_sent_quote(login, live_server, owner, stages, issuer):
     page.get_by_role("button", name="発行").click()
     page.get_by_role("button", name="送付済みにする（手渡しなど）").click()
 
+    with translation.override("ja"):
+        sent = str(Quote.Status.SENT.label)
+    # the page after the post shows the new status (read the database only once it is there)
+    expect(page.locator(".chip")).to_have_text(sent, timeout=15_000)
     quote = Quote.objects.get()
-    expect(page.locator(".chip")).to_have_text(quote.get_status_display())
     assert quote.status == Quote.Status.SENT
     assert quote.total == 37_035 + 3_703
     pdf = page.request.get(f"{live_server.url}/quotes/{quote.pk}/pdf/")
