@@ -36,6 +36,7 @@ from pipeline.forms import (
     TaskForm,
 )
 from pipeline.models import Deal, Stage, Task
+from salesmarketing import hooks
 from salesmarketing.dates import parse_month
 from salesmarketing.forms import add_service_errors
 from salesmarketing.htmx import HtmxHttpRequest
@@ -333,6 +334,8 @@ def _detail_context(request: HtmxHttpRequest, deal: Deal, **forms) -> dict:
         "activity_form": forms.get("activity_form") or ActivityForm(),
         "task_form": forms.get("task_form") or TaskForm(),
         "today": timezone.localdate(),
+        # Sections higher apps add to the page (quotes: line items and quotes), rendered by them.
+        "page_sections": hooks.call(hooks.DEAL_PAGE_SECTIONS, deal=deal, request=request),
     }
 
 

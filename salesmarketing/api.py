@@ -61,7 +61,13 @@ api = NinjaAPI(
 # Each app's router, by its import path: mounted when the root URLconf asks for the API's URLs, so this module
 # imports no app above it, and an app's api.py may import this one (require_scope) whichever is imported first.
 # An app's features add their routers to the app's own (leads.api's router includes leads.handoffs.api's).
-ROUTERS = ("leads.api.router", "pipeline.api.router", "nurture.api.router", "kpis.api.router")
+ROUTERS = (
+    "leads.api.router",
+    "pipeline.api.router",
+    "nurture.api.router",
+    "quotes.api.router",
+    "kpis.api.router",
+)
 
 
 # --- API-wide error handling --------------------------------------------------------------------------

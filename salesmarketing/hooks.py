@@ -52,6 +52,10 @@ LEAD_LIST_ACTIONS: Final = "lead_list_actions"
 # number of handoffs it touched first (their SLA clock stops). Registered by the handoffs feature
 # (leads.handoffs.services.lead_first_touched, in leads' AppConfig.ready()).
 SALES_TOUCH_RECORDED: Final = "sales_touch_recorded"
+# The deal page's extra sections (pipeline.views.deal_detail): fn(*, deal, request) -> HTML (a SafeString the
+# higher app rendered from its own template, already checked against the viewer), shown below the deal's
+# figures. Registered by quotes (line items and quotes).
+DEAL_PAGE_SECTIONS: Final = "deal_page_sections"
 
 HOOK_POINTS: Final = frozenset(
     {
@@ -62,6 +66,7 @@ HOOK_POINTS: Final = frozenset(
         DEALS,
         LEAD_LIST_ACTIONS,
         SALES_TOUCH_RECORDED,
+        DEAL_PAGE_SECTIONS,
     }
 )
 

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "campaigns",
     "pipeline",
     "nurture",
+    "quotes",
     "kpis",
 ]
 
@@ -329,6 +330,8 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
         f"nurture.mail.tasks.{name}": {"queue": "email"}
         for name in ("broadcast_start", "broadcast_send_batch", "mail_sweep")
     },
+    "quotes.tasks.send_quote_email": {"queue": "email"},
+    "quotes.tasks.expire_quotes": {"queue": "bulk"},
 }
 # Beat claims each periodic run in the database before sending it (PeriodicRun): a second beat sends nothing.
 CELERY_BEAT_SCHEDULER = "salesmarketing.beat:ClaimingScheduler"
@@ -352,6 +355,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "nurture.mail.tasks.mail_sweep",
         "schedule": float(MAIL_SWEEP_INTERVAL_SECONDS),
     },
+    # Sent quotes past their validity become expired (quotes.tasks), just after midnight in Asia/Tokyo.
+    "quotes-expire": {"task": "quotes.tasks.expire_quotes", "schedule": crontab(hour=0, minute=10)},
 }
 
 # --- Security -------------------------------------------------------------------------------------

@@ -255,6 +255,7 @@ def test_the_detail_page_runs_the_same_queries_for_short_and_long_histories(
 
 
 # Layout 4 (session, user, team, unread count); the deal with its company, contact, owner, team, stage, pipeline,
-# campaign and handoff (1); the pipeline's stages, activities, tasks and stage history (4). A manager's page adds
-# one more: the people the deal can be handed to.
-DETAIL_QUERIES = 9
+# campaign and handoff (1); the pipeline's stages, activities, tasks and stage history (4); the quotes section
+# (DEAL_PAGE_SECTIONS hook): line items, issuer, quotes, products (4). A manager's page adds one more: the people
+# the deal can be handed to.
+DETAIL_QUERIES = 13

@@ -49,6 +49,8 @@ from leads.tracking import email_click_token, email_open_token
 from nurture.models import Broadcast, EmailTemplate, Segment, SegmentKind
 from pipeline.models import Stage
 from pipeline.services import pipeline_ensure_default, task_create
+from quotes.models import Issuer
+from quotes.services import line_item_add, product_save, quote_create
 from salesmarketing.models import ApiKey, User
 from salesmarketing.services import api_key_create, api_key_revoke
 from tests.pipeline.factories import make_deal
@@ -213,6 +215,14 @@ def _build_world() -> World:
     mail_broadcast = Broadcast.objects.create(
         name="12月号", template=mail_template, segment=mail_segment, campaign=campaign, throttle_per_minute=60
     )
+    # quotes (#23): a deal of the owner's with a line item and a draft quote, and a product
+    Issuer.objects.create(is_default=True, name="権限商事")
+    product = product_save(
+        code="PERM-1", name_ja="権限製品", unit_price=1000, unit="set", tax_category="standard"
+    )
+    quote_deal = make_deal(owner=owner, company=company, contact=lead, name="権限 見積")
+    line_item = line_item_add(deal=quote_deal, by=owner, description="権限明細", unit_price=1000)
+    quote = quote_create(deal=quote_deal, by=owner)
     return World(
         users=users,
         lead=lead,
@@ -240,6 +250,10 @@ def _build_world() -> World:
             "static_segment": static_segment,
             "mail_template": mail_template,
             "mail_broadcast": mail_broadcast,
+            "product": product,
+            "quote_deal": quote_deal,
+            "line_item": line_item,
+            "quote": quote,
         },
     )
 
@@ -445,6 +459,24 @@ PAGES = [
     Probe("pipeline:task_create", deal_people(200), "post", kwargs=pk("deal")),  # allowed; with errors
     Probe("pipeline:task_done", deal_people(302), "post", kwargs=pk("task")),
     Probe("pipeline:lead_activity_create", logged_in(200, outsider=404), kwargs=pk("lead", "lead_pk")),
+    # quotes: products are read by everyone and changed by managers and admins; a deal's items and quotes
+    # follow the deal (marketing reads them, changes none)
+    Probe("quotes:product_list", logged_in(200)),
+    Probe("quotes:product_new", logged_in(403, manager=200, admin=200)),
+    Probe("quotes:product_import", logged_in(403, manager=200, admin=200)),
+    Probe("quotes:product_edit", logged_in(403, manager=200, admin=200), kwargs=pk("product")),
+    Probe("quotes:item_add", deal_people(302), "post", kwargs=pk("quote_deal", "deal_pk")),  # with errors
+    Probe("quotes:item_remove", deal_people(302), "post", kwargs=pk("line_item")),
+    Probe("quotes:quote_new", deal_people(302), "post", kwargs=pk("quote_deal", "deal_pk")),
+    Probe("quotes:quote_detail", deal_people(200) | {MKT: 200}, kwargs=pk("quote")),
+    Probe("quotes:quote_pdf", deal_people(200) | {MKT: 200}, kwargs=pk("quote")),
+    Probe("quotes:quote_edit", deal_people(422), "post", kwargs=pk("quote")),  # allowed; shown with errors
+    Probe(
+        "quotes:quote_action",
+        deal_people(302),
+        "post",
+        kwargs=lambda w: {"pk": w.quote.pk, "action": "issue"},
+    ),
     # nurture: segments (everyone looks; marketing, managers and admins build them)
     Probe("nurture:segment_list", logged_in(200)),
     Probe("nurture:segment_create", editors(200)),
@@ -784,6 +816,22 @@ API_PROBES = [
         keyed(integration=200, owner=200, teammate=404, outsider=404),
         kwargs=lambda w: {"deal_id": w.deal.pk},
         body=lambda w: {"next_step": "見積提出"},
+    ),
+    # quotes: read-only, with the deals' scope; a quote follows its deal
+    ApiProbe("api:list_products", "get", "deals:write", all_keys(200)),
+    ApiProbe(
+        "api:list_deal_quotes",
+        "get",
+        "deals:write",
+        keyed(integration=200, owner=200, teammate=404, outsider=404),
+        kwargs=lambda w: {"deal_id": w.quote_deal.pk},
+    ),
+    ApiProbe(
+        "api:get_quote",
+        "get",
+        "deals:write",
+        keyed(integration=200, owner=200, teammate=404, outsider=404),
+        kwargs=lambda w: {"quote_id": w.quote.pk},
     ),
     ApiProbe("api:kpis", "get", "kpis:read", all_keys(200), query="week=2026-W47"),
     # nurture: segments; the reps' keys read them, only marketing, managers, admins and integrations write

@@ -391,6 +391,9 @@ PK_MODELS = [
     ("nurture:segment", "nurture.Segment"),
     ("nurture:mail_template", "nurture.EmailTemplate"),
     ("nurture:mail_broadcast", "nurture.Broadcast"),
+    ("quotes:product", "quotes.Product"),
+    ("quotes:item_", "quotes.DealLineItem"),
+    ("quotes:", "quotes.Quote"),
 ]
 PARAM_MODELS = {
     "lead_pk": "leads.Lead",
@@ -399,6 +402,8 @@ PARAM_MODELS = {
     "handoff_pk": "leads.Handoff",
     "rep_pk": "salesmarketing.User",
     "deal_id": "pipeline.Deal",
+    "deal_pk": "pipeline.Deal",
+    "quote_id": "quotes.Quote",
     "cost_pk": "campaigns.CampaignCost",
     "rule_pk": "campaigns.PersonaRule",
     "content_type_id": "contenttypes.ContentType",

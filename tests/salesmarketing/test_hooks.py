@@ -22,6 +22,7 @@ from pipeline.services import (
     deal_discard_for_undone_handoff,
     pipeline_ensure_default,
 )
+from quotes.views import deal_page_section
 from salesmarketing import hooks
 
 EXPECTED = {
@@ -33,6 +34,7 @@ EXPECTED = {
     hooks.DEALS: (pipeline_hooks.deals,),
     hooks.LEAD_LIST_ACTIONS: (nurture_segment_hooks.lead_list_actions,),
     hooks.SALES_TOUCH_RECORDED: (lead_first_touched,),
+    hooks.DEAL_PAGE_SECTIONS: (deal_page_section,),
 }
 
 
@@ -41,7 +43,7 @@ def test_the_higher_apps_register_each_hook_once():
 
 
 def test_running_ready_again_registers_nothing_twice():
-    for label in ("leads", "campaigns", "pipeline", "nurture", "kpis"):
+    for label in ("leads", "campaigns", "pipeline", "nurture", "quotes", "kpis"):
         apps.get_app_config(label).ready()
     assert {name: hooks.registered(name) for name in hooks.HOOK_POINTS} == EXPECTED
 

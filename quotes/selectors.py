@@ -1,0 +1,83 @@
+"""Reads for the quotes pages: a deal's items and quotes (for its page), a quote for its viewer, products."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from pipeline.models import Deal
+from quotes.models import DealLineItem, Product, Quote
+from quotes.services import issuer_for
+from quotes.tax import Line, Rounding, Totals, compute
+from salesmarketing.models import User
+
+
+def can_edit(user: User) -> bool:
+    """Whether `user` changes deals' items and quotes at all (marketing reads them only)."""
+    return user.is_superuser or user.role != User.Role.MARKETING
+
+
+def can_edit_products(user: User) -> bool:
+    return user.is_superuser or user.role in (User.Role.ADMIN, User.Role.MANAGER)
+
+
+@dataclass(frozen=True)
+class DealSection:
+    items: list[DealLineItem]
+    totals: Totals
+    quotes: list[Quote]
+    products: list[Product]
+    has_issuer: bool
+
+
+def deal_section(*, deal: Deal) -> DealSection:
+    """The deal page's items and quotes: three queries whatever their number (items, quotes, products) and one
+    for the issuer."""
+    items = list(DealLineItem.objects.filter(deal=deal).select_related("product"))
+    issuer = issuer_for(deal)
+    rounding = issuer.rounding if issuer else Rounding.FLOOR
+    totals = compute(
+        [Line(i.quantity, i.unit_price, i.tax_category, i.discount_kind, i.discount_value) for i in items],
+        rounding=rounding,
+    )
+    quotes = list(Quote.objects.filter(deal=deal).order_by("-year", "-sequence", "-revision"))
+    products = list(Product.objects.filter(active=True).order_by("code")[:500])
+    return DealSection(
+        items=items, totals=totals, quotes=quotes, products=products, has_issuer=issuer is not None
+    )
+
+
+def deal_for_quotes(*, viewer: User, pk: int, write: bool) -> Deal:
+    """The deal if `viewer` may read it (write=False: marketing reads every deal) or act on it; raises
+    Deal.DoesNotExist otherwise."""
+    deals = Deal.objects.visible_to(viewer) if write else Deal.objects.readable_by(viewer)
+    return deals.select_related("company", "team").get(pk=pk)
+
+
+def quote_for_viewer(*, viewer: User, pk: int, write: bool) -> Quote:
+    """The quote if its deal is the viewer's to read (or act on, with `write`); raises Quote.DoesNotExist."""
+    deals = Deal.objects.visible_to(viewer) if write else Deal.objects.readable_by(viewer)
+    return (
+        Quote.objects.filter(deal__in=deals.values("pk"))
+        .select_related("deal__company", "deal__contact", "issuer", "created_by", "approved_by")
+        .prefetch_related("lines")
+        .get(pk=pk)
+    )
+
+
+def item_for_viewer(*, viewer: User, pk: int) -> DealLineItem:
+    return DealLineItem.objects.filter(deal__in=Deal.objects.visible_to(viewer).values("pk")).get(pk=pk)
+
+
+def product_list(*, active_only: bool = False) -> QuerySet[Product]:
+    products = Product.objects.order_by("code")
+    return products.filter(active=True) if active_only else products
+
+
+def quote_revisions(quote: Quote) -> list[Quote]:
+    return list(
+        Quote.objects.filter(issuer_id=quote.issuer_id, year=quote.year, sequence=quote.sequence).order_by(
+            "-revision"
+        )
+    )
