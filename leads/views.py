@@ -48,7 +48,13 @@ def _get_lead_for_user(request: HtmxHttpRequest, pk: int):
 @require_GET
 def lead_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     lead = _get_lead_for_user(request, pk)
-    return render(request, "leads/lead_detail.html", {"d": selectors.lead_detail(lead=lead)})
+    # (label, url) links the higher apps offer on the lead's page (nurture: enrol in a sequence)
+    actions = [
+        a for found in hooks.call(hooks.LEAD_PAGE_ACTIONS, user=request.user, lead=lead) for a in found
+    ]
+    return render(
+        request, "leads/lead_detail.html", {"d": selectors.lead_detail(lead=lead), "page_actions": actions}
+    )
 
 
 @require_POST

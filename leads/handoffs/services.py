@@ -314,6 +314,8 @@ def handoff_reject(*, handoff: Handoff, by: User, reason: str, note: str = "", n
         else:
             lead_update = {"lifecycle_stage": LifecycleStage.DISQUALIFIED, "owner": None}
         Lead.objects.filter(pk=handoff.lead_id).update(**lead_update, updated_at=now)
+        # nurture (above leads) enrols a lead rejected as too early / no budget in its sequences (salesmarketing.hooks).
+        hooks.call(hooks.HANDOFF_REJECTED, handoff=handoff, by=by)
         campaign = handoff.campaign
         if campaign is not None and campaign.owner_id:
             notification_send(
