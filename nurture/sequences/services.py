@@ -136,8 +136,9 @@ def step_remove(*, step: SequenceStep) -> None:
         waiting.update(
             state=EnrolmentState.COMPLETED, current_step=None, next_send_at=None, ended_at=timezone.now()
         )
+    removed = step.pk
     step.delete()
-    _renumber(sequence, [s for s in steps if s.pk != step.pk])
+    _renumber(sequence, [s for s in steps if s.pk != removed])
 
 
 @transaction.atomic
