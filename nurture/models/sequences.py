@@ -139,7 +139,7 @@ class ExitReason(models.TextChoices):
     REPLIED = "replied", _("Replied")
     MQL = "mql", _("Became MQL")
     HANDOFF = "handoff", _("Handed off to sales")
-    DEAL = "deal", _("Deal created")
+    DEAL = "deal", _("A deal was opened")
     REMOVED = "removed", _("Removed by hand")
 
 
@@ -156,7 +156,7 @@ class Enrolment(models.Model):
     # The next step to send (None once the last one is in the ledger) and when.
     current_step = models.ForeignKey(
         SequenceStep,
-        verbose_name=_("next step"),
+        verbose_name=_("next step to send"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
