@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
 from django.db.models import CharField, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Concat
 
 from leads.choices import TouchType
@@ -76,9 +77,9 @@ def step_stats(sequence: Sequence) -> list[StepStats]:
     )
     touched = {
         kind: Exists(
-            Touch.objects.filter(
-                lead_id=OuterRef("enrolment__lead_id"), type=kind, properties__message=_tracking_message()
-            )
+            Touch.objects.annotate(
+                message=Cast(KeyTextTransform("message", "properties"), CharField())
+            ).filter(lead_id=OuterRef("enrolment__lead_id"), type=kind, message=_tracking_message())
         )
         for kind in (TouchType.EMAIL_OPEN, TouchType.EMAIL_CLICK)
     }

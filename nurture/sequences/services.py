@@ -14,7 +14,19 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import CharField, DateTimeField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value
+from django.db.models import (
+    BigIntegerField,
+    CharField,
+    DateTimeField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -191,7 +203,8 @@ def enrol_leads(
         f_step=Value(first.pk, output_field=IntegerField()),
         f_due=Value(due, output_field=DateTimeField()),
         f_at=Value(now, output_field=DateTimeField()),
-        f_by=Value(by.pk if by else None, output_field=IntegerField()),
+        # A NULL parameter has no type in PostgreSQL: cast it to the column's.
+        f_by=Cast(Value(by.pk if by else None, output_field=BigIntegerField()), BigIntegerField()),
     ).values_list(
         "f_sequence", "f_lead", "f_state", "f_source", "f_reason", "f_step", "f_due", "f_at", "f_by"
     )

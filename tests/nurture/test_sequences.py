@@ -328,3 +328,27 @@ def test_a_user_can_enrol(mail_template):
     lead = mail_lead("by@sample.example.jp")
     assert services.enrol_selection(sequence=sequence, lead_ids=[lead.pk], viewer=user) == 1
     assert Enrolment.objects.get().enrolled_by == user
+
+
+def test_a_steps_opens_clicks_and_unsubscribes_are_counted(client, smtp_sink, mail_profile, mail_template):
+    import re
+
+    from nurture.sequences.selectors import step_stats
+
+    sequence = sequence_make(template=mail_template, steps=2)
+    reader, other = mail_lead("reader@sample.example.jp"), mail_lead("other@sample.example.jp")
+    services.enrol_leads(
+        sequence=sequence, leads=Lead.objects.filter(pk__in=[reader.pk, other.pk]), source="manual"
+    )
+    _due_all(sequence)
+    sending.sequence_run()
+    sent = {m["To"]: m.get_body(("html",)).get_content() for m in smtp_sink.parsed()}
+    html = sent["reader@sample.example.jp"]
+    pixel = re.search(r'<img src="https://crm\.example\.jp(/t/o/[^"]+)"', html).group(1)
+    click = re.search(r'href="https://crm\.example\.jp(/t/c/[^"]+)"', html).group(1).replace("&amp;", "&")
+    assert client.get(pixel).status_code == 200
+    assert client.get(click).status_code == 302
+    lead_unsubscribe(lead_id=reader.pk)
+    first, second = step_stats(sequence)
+    assert (first.sent, first.opened, first.clicked, first.unsubscribed) == (2, 1, 1, 1)
+    assert (second.sent, second.opened, second.clicked, second.unsubscribed) == (0, 0, 0, 0)
