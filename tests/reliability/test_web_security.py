@@ -390,6 +390,7 @@ PK_MODELS = [
     ("nurture:segment", "nurture.Segment"),
     ("nurture:mail_template", "nurture.EmailTemplate"),
     ("nurture:mail_broadcast", "nurture.Broadcast"),
+    ("nurture:sequence", "nurture.Sequence"),
 ]
 PARAM_MODELS = {
     "lead_pk": "leads.Lead",
@@ -402,6 +403,10 @@ PARAM_MODELS = {
     "segment_id": "nurture.Segment",
     "broadcast_id": "nurture.Broadcast",
     "template_id": "nurture.EmailTemplate",
+    "sequence_id": "nurture.Sequence",
+    "step_pk": "nurture.SequenceStep",
+    "enrolment_pk": "nurture.Enrolment",
+    "enrolment_id": "nurture.Enrolment",
 }
 
 
@@ -426,7 +431,9 @@ def _value(url_name: str, param: str, converter: str):
         return "opportunities_marketing_sourced"
     if param == "token":
         return "token"
-    if param == "action":  # a broadcast's pause / resume / cancel
+    if (
+        param == "action"
+    ):  # a broadcast's (and a sequence's) pause; a step's action answers 404 after the CSRF check
         return "pause"
     if param == "rest":  # the API's JSON 404 for any other path
         return "no-such-endpoint"
