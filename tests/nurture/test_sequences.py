@@ -20,6 +20,7 @@ from nurture.models import (
     EnrolmentState,
     ExitReason,
     SendStatus,
+    Sequence,
     SequenceStatus,
     StepSend,
 )
@@ -352,3 +353,21 @@ def test_a_steps_opens_clicks_and_unsubscribes_are_counted(client, smtp_sink, ma
     first, second = step_stats(sequence)
     assert (first.sent, first.opened, first.clicked, first.unsubscribed) == (2, 1, 1, 1)
     assert (second.sent, second.opened, second.clicked, second.unsubscribed) == (0, 0, 0, 0)
+
+
+def test_the_demo_has_a_running_sequence_for_recycled_leads(settings):
+    import io
+
+    from django.core.management import call_command
+
+    from nurture.demo import SEQUENCE_NAME
+
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=io.StringIO())
+    sequence = Sequence.objects.get(name=SEQUENCE_NAME)
+    assert sequence.on_reject_too_early and sequence.steps.count() == 3
+    enrolled = Enrolment.objects.filter(sequence=sequence, state=EnrolmentState.ACTIVE)
+    assert enrolled.exists()
+    assert not enrolled.exclude(lead__lifecycle_stage=LifecycleStage.RECYCLED).exists()
+    call_command("seed_demo", stdout=io.StringIO())  # idempotent
+    assert Sequence.objects.filter(name=SEQUENCE_NAME).count() == 1
