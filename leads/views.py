@@ -50,10 +50,15 @@ def _get_lead_for_user(request: HtmxHttpRequest, pk: int):
 @require_GET
 def lead_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     lead = _get_lead_for_user(request, pk)
+    # (label, url) links the higher apps offer on the lead's page (nurture: enrol in a sequence)
+    actions = [
+        a for found in hooks.call(hooks.LEAD_PAGE_ACTIONS, user=request.user, lead=lead) for a in found
+    ]
     context = {
         "d": selectors.lead_detail(lead=lead),
         "lifecycle_history": record_selectors.lead_lifecycle_history(lead=lead),
         "lifecycle_form": LifecycleForm(initial={"stage": lead.lifecycle_stage}),
+        "page_actions": actions,
     }
     return render(request, "leads/lead_detail.html", context)
 

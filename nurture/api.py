@@ -3,9 +3,14 @@
 from ninja import Router
 
 from nurture.segments.api import router as segments_router
+from nurture.sequences.api import router as sequences_router
 
 router = Router(tags=["nurture"])
 
 # --- segments (#18 point 8) ---
 router.add_router("/", segments_router)
 # --- end of segments ---
+
+# --- sequences (#18 point 8: enrolments) ---
+router.add_router("/", sequences_router)
+# --- end of sequences ---

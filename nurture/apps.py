@@ -14,7 +14,12 @@ class NurtureConfig(AppConfig):
 
     def ready(self) -> None:
         from nurture.segments import hooks as segment_hooks
+        from nurture.sequences import hooks as sequence_hooks
         from salesmarketing import hooks
 
         # leads sits below nurture and cannot import it: its lead list asks this hook for its bulk actions.
         hooks.register(hooks.LEAD_LIST_ACTIONS, segment_hooks.lead_list_actions)
+        # Sequences: enrol from the lead list and the lead page; a handoff rejected as too early / no budget enrols.
+        hooks.register(hooks.LEAD_LIST_ACTIONS, sequence_hooks.lead_list_actions)
+        hooks.register(hooks.LEAD_PAGE_ACTIONS, sequence_hooks.lead_page_actions)
+        hooks.register(hooks.HANDOFF_REJECTED, sequence_hooks.handoff_rejected)

@@ -2,6 +2,7 @@ from django.urls import path
 
 from nurture.mail import views as mail_views
 from nurture.segments import views as segment_views
+from nurture.sequences import views as sequence_views
 
 app_name = "nurture"
 urlpatterns = [
@@ -32,5 +33,27 @@ urlpatterns = [
     path("mail/broadcasts/<int:pk>/", mail_views.broadcast_detail, name="mail_broadcast_detail"),
     path(
         "mail/broadcasts/<int:pk>/<slug:action>/", mail_views.broadcast_action, name="mail_broadcast_action"
+    ),
+    # Sequences (ステップメール)
+    path("sequences/", sequence_views.sequence_list, name="sequence_list"),
+    path("sequences/new/", sequence_views.sequence_edit, name="sequence_new"),
+    path("sequences/enrol/", sequence_views.sequence_enrol_selection, name="sequence_enrol_selection"),
+    path(
+        "sequences/enrol/lead/<int:lead_pk>/", sequence_views.sequence_enrol_lead, name="sequence_enrol_lead"
+    ),
+    path("sequences/<int:pk>/", sequence_views.sequence_detail, name="sequence_detail"),
+    path("sequences/<int:pk>/edit/", sequence_views.sequence_edit, name="sequence_edit"),
+    path("sequences/<int:pk>/steps/", sequence_views.step_add, name="sequence_step_add"),
+    path(
+        "sequences/<int:pk>/steps/<int:step_pk>/<slug:action>/",
+        sequence_views.step_action,
+        name="sequence_step_action",
+    ),
+    path("sequences/<int:pk>/status/<slug:action>/", sequence_views.sequence_status, name="sequence_status"),
+    path("sequences/<int:pk>/enrol/", sequence_views.sequence_enrol, name="sequence_enrol"),
+    path(
+        "sequences/<int:pk>/enrolments/<int:enrolment_pk>/remove/",
+        sequence_views.enrolment_remove,
+        name="sequence_enrolment_remove",
     ),
 ]

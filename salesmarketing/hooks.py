@@ -47,6 +47,13 @@ DEALS: Final = "deals"
 # The lead list's bulk bar (leads.views.lead_list): fn(*, user) -> list of (label, url), each a button that posts
 # the selected leads' ids (`lead`, repeated) to `url`. Registered by nurture ("add to a static segment").
 LEAD_LIST_ACTIONS: Final = "lead_list_actions"
+# The lead page's actions (leads.views.lead_detail): fn(*, user, lead) -> list of (label, url), each a link on the
+# lead's page. Registered by nurture ("enrol in a sequence").
+LEAD_PAGE_ACTIONS: Final = "lead_page_actions"
+# Rejecting a handoff (leads.handoffs.services.handoff_reject, in its transaction, after the lead is updated):
+# fn(*, handoff, by) -> anything. Registered by nurture (a lead rejected as too early / no budget enters the
+# sequences that ask for it); work queued from here must wait for transaction.on_commit.
+HANDOFF_REJECTED: Final = "handoff_rejected"
 
 # A sales activity recorded on a lead (leads.services.touch_record, once per new touch): fn(*, lead_id, at) -> the
 # number of handoffs it touched first (their SLA clock stops). Registered by the handoffs feature
@@ -67,6 +74,8 @@ HOOK_POINTS: Final = frozenset(
         LEAD_LIST_ACTIONS,
         SALES_TOUCH_RECORDED,
         DEAL_PAGE_SECTIONS,
+        LEAD_PAGE_ACTIONS,
+        HANDOFF_REJECTED,
     }
 )
 

@@ -270,6 +270,10 @@ EMAIL_SEND_STALE_SECONDS = env_int("EMAIL_SEND_STALE_SECONDS", 300)
 BROADCAST_BATCH_SECONDS = env_int("BROADCAST_BATCH_SECONDS", 60)
 BROADCAST_STALL_SECONDS = env_int("BROADCAST_STALL_SECONDS", 360)
 MAIL_SWEEP_INTERVAL_SECONDS = env_int("MAIL_SWEEP_INTERVAL_SECONDS", 60)
+# Sequences (nurture.sequences): each run (every minute) queues and sends at most SEQUENCE_BATCH_SIZE steps; new
+# members of trigger segments are enrolled every SEQUENCE_SEGMENT_ENROL_SECONDS.
+SEQUENCE_BATCH_SIZE = env_int("SEQUENCE_BATCH_SIZE", 500)
+SEQUENCE_SEGMENT_ENROL_SECONDS = env_int("SEQUENCE_SEGMENT_ENROL_SECONDS", 300)
 
 # --- Celery ---------------------------------------------------------------------------------------
 # With REDIS_URL unset, tasks run in-process (eagerly) so the app works end to end without a broker.
@@ -332,6 +336,8 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     },
     "quotes.tasks.send_quote_email": {"queue": "email"},
     "quotes.tasks.expire_quotes": {"queue": "bulk"},
+    "nurture.sequences.tasks.sequence_run": {"queue": "email"},
+    "nurture.sequences.tasks.sequence_segment_enrol": {"queue": "bulk"},
 }
 # Beat claims each periodic run in the database before sending it (PeriodicRun): a second beat sends nothing.
 CELERY_BEAT_SCHEDULER = "salesmarketing.beat:ClaimingScheduler"
@@ -357,6 +363,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     # Sent quotes past their validity become expired (quotes.tasks), just after midnight in Asia/Tokyo.
     "quotes-expire": {"task": "quotes.tasks.expire_quotes", "schedule": crontab(hour=0, minute=10)},
+    # Sequences: exits, due steps queued and sent (nurture.sequences.tasks); trigger segments' new members enrolled.
+    "nurture-sequence-run": {"task": "nurture.sequences.tasks.sequence_run", "schedule": 60.0},
+    "nurture-sequence-segment-enrol": {
+        "task": "nurture.sequences.tasks.sequence_segment_enrol",
+        "schedule": float(SEQUENCE_SEGMENT_ENROL_SECONDS),
+    },
 }
 
 # --- Security -------------------------------------------------------------------------------------

@@ -369,6 +369,8 @@ def handoff_reject(*, handoff: Handoff, by: User, reason: str, note: str = "", n
             reason=format_lazy(gettext_lazy("Handoff rejected: {}"), Handoff.RejectReason(reason).label),
             also=also,
         )
+        # nurture (above leads) enrols a lead rejected as too early / no budget in its sequences (salesmarketing.hooks).
+        hooks.call(hooks.HANDOFF_REJECTED, handoff=handoff, by=by)
         campaign = handoff.campaign
         marketer = campaign.owner if campaign is not None and campaign.owner_id else None
         if marketer is not None:

@@ -1,4 +1,5 @@
-"""Nurture's models, one module per feature: `segments` (who), `mail` (what is sent, and the send ledger)."""
+"""Nurture's models, one module per feature: `segments` (who), `mail` (what is sent, and the send ledger), `sequences` (step emails)."""
 
 from nurture.models.mail import *  # noqa: F403
 from nurture.models.segments import *  # noqa: F403
+from nurture.models.sequences import *  # noqa: F403

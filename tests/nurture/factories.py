@@ -105,3 +105,19 @@ def mail_sender_profile(**fields) -> SenderProfile:
     }
     profile, _created = SenderProfile.objects.update_or_create(pk=1, defaults=values)
     return profile
+
+
+# --- Sequences (prefixed Sequence…/sequence_…) ----------------------------------------------------------------
+
+
+def sequence_make(*, steps: int = 2, wait_days: int = 1, send_hour: int = 10, template=None, **fields):
+    """A sequence with `steps` steps of the same template, each `wait_days` business days after the previous."""
+    from nurture.models import Sequence, SequenceStep
+
+    sequence = Sequence.objects.create(name=fields.pop("name", f"ステップメール {next(_seq)}"), **fields)
+    template = template or MailTemplateFactory()
+    for position in range(1, steps + 1):
+        SequenceStep.objects.create(
+            sequence=sequence, position=position, template=template, wait_days=wait_days, send_hour=send_hour
+        )
+    return sequence

@@ -13,6 +13,7 @@ from django.core.management import call_command
 
 from campaigns.models import Campaign, Persona
 from leads.models import Lead
+from nurture.models import Sequence
 from pipeline.models import Deal
 from salesmarketing.demo import DEMO_PASSWORD
 from salesmarketing.models import User
@@ -88,6 +89,10 @@ def main_pages(user: User) -> list[str]:
         pages.append(f"/pipeline/deals/{deal}/")
     campaign, persona = _first_pk(Campaign.objects), _first_pk(Persona.objects)
     pages += [f"/campaigns/{campaign}/", f"/campaigns/personas/{persona}/"]
+    sequence = _first_pk(Sequence.objects)  # nurture's step sequences (marketing's; reps get 403)
+    pages += ["/nurture/sequences/", "/nurture/sequences/new/"]
+    if sequence is not None:
+        pages += [f"/nurture/sequences/{sequence}/", f"/nurture/sequences/{sequence}/edit/"]
     return pages
 
 

@@ -46,7 +46,7 @@ from leads.models import Campaign, FormEndpoint, Handoff, Lead, Persona, Scoring
 from leads.privacy import unsubscribe_token
 from leads.services import company_resolve, lead_upsert
 from leads.tracking import email_click_token, email_open_token
-from nurture.models import Broadcast, EmailTemplate, Segment, SegmentKind
+from nurture.models import Broadcast, EmailTemplate, Enrolment, Segment, SegmentKind, Sequence, SequenceStep
 from pipeline.models import Stage
 from pipeline.services import pipeline_ensure_default, task_create
 from quotes.models import Issuer
@@ -223,6 +223,11 @@ def _build_world() -> World:
     quote_deal = make_deal(owner=owner, company=company, contact=lead, name="権限 見積")
     line_item = line_item_add(deal=quote_deal, by=owner, description="権限明細", unit_price=1000)
     quote = quote_create(deal=quote_deal, by=owner)
+    sequence = Sequence.objects.create(name="ステップ")  # nurture sequences (#18)
+    sequence_step = SequenceStep.objects.create(sequence=sequence, position=1, template=mail_template)
+    enrolment = Enrolment.objects.create(
+        sequence=sequence, lead=lead, source="manual", enrolled_at=timezone.now(), current_step=sequence_step
+    )
     return World(
         users=users,
         lead=lead,
@@ -254,6 +259,9 @@ def _build_world() -> World:
             "quote_deal": quote_deal,
             "line_item": line_item,
             "quote": quote,
+            "sequence": sequence,
+            "sequence_step": sequence_step,
+            "enrolment": enrolment,
         },
     )
 
@@ -564,6 +572,33 @@ PAGES = [
         editors(302),
         "post",
         kwargs=lambda w: {"pk": w.mail_broadcast.pk, "action": "pause"},
+    ),
+    # Sequences (nurture.sequences): as the email pages; a form post redirects back with its message.
+    Probe("nurture:sequence_list", editors(200)),
+    Probe("nurture:sequence_new", editors(200)),
+    Probe("nurture:sequence_enrol_selection", editors(200), "post"),  # nothing selected: asks again
+    Probe("nurture:sequence_enrol_lead", editors(200), kwargs=pk("lead", "lead_pk")),
+    Probe("nurture:sequence_detail", editors(200), kwargs=pk("sequence")),
+    Probe("nurture:sequence_edit", editors(200), kwargs=pk("sequence")),
+    Probe("nurture:sequence_step_add", editors(302), "post", kwargs=pk("sequence")),  # invalid: back with it
+    Probe(
+        "nurture:sequence_step_action",
+        editors(302),
+        "post",
+        kwargs=lambda w: {"pk": w.sequence.pk, "step_pk": w.sequence_step.pk, "action": "down"},
+    ),
+    Probe(
+        "nurture:sequence_status",
+        editors(302),
+        "post",
+        kwargs=lambda w: {"pk": w.sequence.pk, "action": "pause"},
+    ),
+    Probe("nurture:sequence_enrol", editors(302), "post", kwargs=pk("sequence")),  # no lead: back with it
+    Probe(
+        "nurture:sequence_enrolment_remove",
+        editors(302),
+        "post",
+        kwargs=lambda w: {"pk": w.sequence.pk, "enrolment_pk": w.enrolment.pk},
     ),
 ]
 
@@ -885,6 +920,30 @@ API_PROBES = [
         keyed(integration=200, owner=403, teammate=403, outsider=403),
         kwargs=pk("static_segment", "segment_id"),
         body=lambda w: {"lead_ids": [w.lead.pk]},
+    ),
+    # nurture: sequences; the reps' keys list them and read their own team's leads' enrolments, never change them
+    ApiProbe("api:sequences_list", "get", "segments:read", all_keys(200)),
+    ApiProbe(  # the world's lead has no email consent: refused with the reason
+        "api:sequences_enrol",
+        "post",
+        "segments:write",
+        keyed(integration=409, owner=403, teammate=403, outsider=403),
+        kwargs=pk("sequence", "sequence_id"),
+        body=lambda w: {"lead_id": w.lead.pk},
+    ),
+    ApiProbe(
+        "api:lead_enrolments",
+        "get",
+        "segments:read",
+        keyed(integration=200, owner=200, teammate=200, outsider=404),
+        kwargs=pk("lead", "lead_id"),
+    ),
+    ApiProbe(
+        "api:enrolments_exit",
+        "post",
+        "segments:write",
+        keyed(integration=200, owner=403, teammate=403, outsider=403),
+        kwargs=pk("enrolment", "enrolment_id"),
     ),
 ]
 ALL_SCOPES = list(ApiKey.Scope.values)

@@ -394,6 +394,7 @@ PK_MODELS = [
     ("quotes:product", "quotes.Product"),
     ("quotes:item_", "quotes.DealLineItem"),
     ("quotes:", "quotes.Quote"),
+    ("nurture:sequence", "nurture.Sequence"),
 ]
 PARAM_MODELS = {
     "lead_pk": "leads.Lead",
@@ -410,6 +411,10 @@ PARAM_MODELS = {
     "segment_id": "nurture.Segment",
     "broadcast_id": "nurture.Broadcast",
     "template_id": "nurture.EmailTemplate",
+    "sequence_id": "nurture.Sequence",
+    "step_pk": "nurture.SequenceStep",
+    "enrolment_pk": "nurture.Enrolment",
+    "enrolment_id": "nurture.Enrolment",
 }
 
 
@@ -434,7 +439,9 @@ def _value(url_name: str, param: str, converter: str):
         return "opportunities_marketing_sourced"
     if param == "token":
         return "token"
-    if param == "action":  # a broadcast's pause / resume / cancel
+    if (
+        param == "action"
+    ):  # a broadcast's (and a sequence's) pause; a step's action answers 404 after the CSRF check
         return "pause"
     if param == "rest":  # the API's JSON 404 for any other path
         return "no-such-endpoint"

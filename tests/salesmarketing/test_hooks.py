@@ -15,6 +15,7 @@ from leads.handoffs import handoff_accept, handoff_assign, lead_first_touched
 from leads.models import Handoff
 from leads.services import company_resolve, lead_upsert, touch_record
 from nurture.segments import hooks as nurture_segment_hooks
+from nurture.sequences import hooks as nurture_sequence_hooks
 from pipeline import hooks as pipeline_hooks
 from pipeline.models import Deal
 from pipeline.services import (
@@ -32,9 +33,14 @@ EXPECTED = {
     hooks.LEAD_ERASING: (campaigns_hooks.lead_erasing, pipeline_hooks.lead_erasing, kpis_hooks.lead_erasing),
     hooks.LEAD_EXPORTING: (pipeline_hooks.lead_exporting,),
     hooks.DEALS: (pipeline_hooks.deals,),
-    hooks.LEAD_LIST_ACTIONS: (nurture_segment_hooks.lead_list_actions,),
     hooks.SALES_TOUCH_RECORDED: (lead_first_touched,),
     hooks.DEAL_PAGE_SECTIONS: (deal_page_section,),
+    hooks.LEAD_LIST_ACTIONS: (
+        nurture_segment_hooks.lead_list_actions,
+        nurture_sequence_hooks.lead_list_actions,
+    ),
+    hooks.LEAD_PAGE_ACTIONS: (nurture_sequence_hooks.lead_page_actions,),
+    hooks.HANDOFF_REJECTED: (nurture_sequence_hooks.handoff_rejected,),
 }
 
 

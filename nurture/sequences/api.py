@@ -1,0 +1,133 @@
+"""Sequences over the JSON API: list sequences, enrol a lead, a lead's enrolments, exit an enrolment.
+
+Sequences are marketing's email, read with `segments:read` and changed with `segments:write` (the scopes of
+nurture's audience tools; a key acting as a user also needs that user's right to manage email: 403 otherwise).
+Anything about a lead also needs `leads:read` and answers 404 for a lead the key's user may not see.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, Router, Schema, Status
+from ninja.errors import HttpError
+from pydantic import ConfigDict, StrictInt
+
+from leads.models import Lead
+from nurture.models import Enrolment, EnrolmentSource, Sequence
+from nurture.sequences import selectors, services
+from salesmarketing.api import require_scope
+from salesmarketing.models import ApiKey, User
+
+router = Router(tags=["sequences"])
+
+
+class SequenceOut(Schema):
+    id: int
+    name: str
+    status: str
+    language: str
+    campaign_id: int | None
+    trigger_segment_id: int | None
+    on_reject_too_early: bool
+    on_reject_no_budget: bool
+    step_count: int
+    active_count: int
+
+
+class EnrolIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    lead_id: StrictInt = Field(..., ge=1, le=2**63 - 1)
+
+
+class EnrolmentOut(Schema):
+    id: int
+    sequence_id: int
+    lead_id: int
+    state: str
+    source: str
+    exit_reason: str
+    current_step_id: int | None
+    next_send_at: dt.datetime | None
+    enrolled_at: dt.datetime
+    ended_at: dt.datetime | None
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+def _viewer(key: ApiKey) -> User | None:
+    return None if key.is_integration else key.user
+
+
+def _writer(request: HttpRequest) -> ApiKey:
+    key = require_scope(request, ApiKey.Scope.SEGMENTS_WRITE)
+    user = _viewer(key)
+    if user is not None and not selectors.can_manage_sequences(user):
+        raise HttpError(403, "This key's user may not change sequences.")
+    return key
+
+
+def _lead(key: ApiKey, lead_id: int) -> Lead:
+    user = _viewer(key)
+    leads = Lead.objects.all() if user is None else Lead.objects.visible_to(user)
+    lead = leads.filter(pk=lead_id).first()
+    if lead is None:
+        raise Http404
+    return lead
+
+
+@router.get("/sequences", response=list[SequenceOut], summary="List sequences")
+def sequences_list(request: HttpRequest):
+    require_scope(request, ApiKey.Scope.SEGMENTS_READ)
+    return list(selectors.sequence_list())
+
+
+@router.post(
+    "/sequences/{int:sequence_id}/enrolments",
+    response={201: EnrolmentOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Enrol a lead in a sequence",
+)
+def sequences_enrol(request: HttpRequest, sequence_id: int, payload: EnrolIn):
+    key = _writer(request)
+    require_scope(request, ApiKey.Scope.LEADS_READ)
+    sequence = get_object_or_404(Sequence, pk=sequence_id)
+    lead = _lead(key, payload.lead_id)
+    try:
+        enrolment = services.enrol_lead(
+            sequence=sequence, lead=lead, by=_viewer(key), source=EnrolmentSource.API
+        )
+    except ValidationError as exc:
+        return Status(409, {"detail": " ".join(exc.messages)})
+    return Status(201, enrolment)
+
+
+@router.get(
+    "/leads/{int:lead_id}/enrolments",
+    response={200: list[EnrolmentOut], 404: ErrorOut},
+    summary="A lead's sequence enrolments",
+)
+def lead_enrolments(request: HttpRequest, lead_id: int):
+    key = require_scope(request, ApiKey.Scope.SEGMENTS_READ)
+    require_scope(request, ApiKey.Scope.LEADS_READ)
+    lead = _lead(key, lead_id)
+    return list(selectors.lead_enrolments(lead.pk))
+
+
+@router.post(
+    "/enrolments/{int:enrolment_id}/exit",
+    response={200: EnrolmentOut, 403: ErrorOut, 404: ErrorOut},
+    summary="Take a lead out of a sequence",
+)
+def enrolments_exit(request: HttpRequest, enrolment_id: int):
+    key = _writer(request)
+    enrolment = get_object_or_404(Enrolment, pk=enrolment_id)
+    _lead(key, enrolment.lead_id)
+    services.enrolment_exit(enrolment=enrolment)
+    enrolment.refresh_from_db()
+    return enrolment

@@ -1,0 +1,132 @@
+"""Reads for sequences: the list, a sequence's steps with their counts, its enrolments (paginated), a lead's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.paginator import Page, Paginator
+from django.db.models import CharField, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, Concat
+
+from leads.choices import TouchType
+from leads.models import Lead, Touch
+from nurture.mail.selectors import can_manage_mail
+from nurture.models import Enrolment, EnrolmentState, SendStatus, Sequence, SequenceStep, StepSend
+from salesmarketing.models import User
+
+ENROLMENTS_PAGE_SIZE = 50
+
+
+def can_manage_sequences(user: User) -> bool:
+    """As for the other email pages: marketing, managers and admins; sales reps do not see sequences."""
+    return can_manage_mail(user)
+
+
+def _count(qs: QuerySet) -> Coalesce:
+    return Coalesce(
+        Subquery(qs.order_by().values("sequence_id").annotate(n=Count("pk")).values("n")[:1]),
+        0,
+        output_field=IntegerField(),
+    )
+
+
+def sequence_list() -> QuerySet[Sequence]:
+    """Every sequence with its number of steps and of active enrolments (sub-selects: one query)."""
+    return (
+        Sequence.objects.select_related("trigger_segment")
+        .annotate(
+            step_count=_count(SequenceStep.objects.filter(sequence_id=OuterRef("pk"))),
+            active_count=_count(
+                Enrolment.objects.filter(sequence_id=OuterRef("pk"), state=EnrolmentState.ACTIVE)
+            ),
+        )
+        .order_by("name", "id")
+    )
+
+
+def active_sequences() -> QuerySet[Sequence]:
+    return Sequence.objects.order_by("name", "id")
+
+
+@dataclass
+class StepStats:
+    step: SequenceStep
+    sent: int = 0
+    opened: int = 0
+    clicked: int = 0
+    unsubscribed: int = 0
+
+
+def _tracking_message() -> Concat:
+    # nurture.sequences.sending.tracking_id: "q<step>-<lead>"
+    return Concat(
+        Value("q"),
+        Cast(OuterRef("step_id"), CharField()),
+        Value("-"),
+        Cast(OuterRef("enrolment__lead_id"), CharField()),
+        output_field=CharField(),
+    )
+
+
+def step_stats(sequence: Sequence) -> list[StepStats]:
+    """Each step with sent, opened, clicked and unsubscribed (the lead opted out after this step and before any
+    later one), in two queries whatever the number of leads."""
+    steps = list(
+        SequenceStep.objects.filter(sequence=sequence).select_related("template").order_by("position", "id")
+    )
+    touched = {
+        kind: Exists(
+            Touch.objects.annotate(
+                message=Cast(KeyTextTransform("message", "properties"), CharField())
+            ).filter(lead_id=OuterRef("enrolment__lead_id"), type=kind, message=_tracking_message())
+        )
+        for kind in (TouchType.EMAIL_OPEN, TouchType.EMAIL_CLICK)
+    }
+    later = StepSend.objects.filter(
+        enrolment_id=OuterRef("enrolment_id"), status=SendStatus.SENT, sent_at__gt=OuterRef("sent_at")
+    )
+    sent = Q(status=SendStatus.SENT)
+    rows = (
+        StepSend.objects.filter(step__sequence=sequence)
+        .values("step_id")
+        .annotate(
+            sent=Count("pk", filter=sent),
+            opened=Count("pk", filter=sent & Q(touched[TouchType.EMAIL_OPEN])),
+            clicked=Count("pk", filter=sent & Q(touched[TouchType.EMAIL_CLICK])),
+            unsubscribed=Count(
+                "pk",
+                filter=sent & Q(enrolment__lead__unsubscribed_at__gte=F("sent_at")) & ~Q(Exists(later)),
+            ),
+        )
+        .order_by()
+    )
+    by_step: dict[int, dict] = {row["step_id"]: dict(row) for row in rows}
+    stats = []
+    for step in steps:
+        row: dict = by_step.get(step.pk, {})
+        stats.append(
+            StepStats(
+                step=step,
+                sent=row.get("sent", 0),
+                opened=row.get("opened", 0),
+                clicked=row.get("clicked", 0),
+                unsubscribed=row.get("unsubscribed", 0),
+            )
+        )
+    return stats
+
+
+def enrolment_page(*, sequence: Sequence, viewer: User, page_number) -> Page:
+    """A page of the sequence's enrolments the viewer may see (newest first)."""
+    enrolments = Enrolment.objects.filter(sequence=sequence)
+    if viewer.role == User.Role.SALES:  # everyone else sees every lead: no filter to pay for
+        enrolments = enrolments.filter(lead__in=Lead.objects.visible_to(viewer))
+    enrolments = enrolments.select_related("lead", "current_step").order_by("-id")
+    return Paginator(enrolments, ENROLMENTS_PAGE_SIZE).get_page(page_number)
+
+
+def lead_enrolments(lead_id: int) -> QuerySet[Enrolment]:
+    return (
+        Enrolment.objects.filter(lead_id=lead_id).select_related("sequence", "current_step").order_by("-id")
+    )
