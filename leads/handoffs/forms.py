@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from leads.models import Handoff
+from salesmarketing import dates
 from salesmarketing.models import User
 
 
@@ -33,7 +34,7 @@ class AssignForm(forms.Form):
 
 
 class RepAvailabilityForm(forms.Form):
-    away_until = forms.DateField(
+    away_until = dates.DateField(
         label=gettext_lazy("Away until"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),

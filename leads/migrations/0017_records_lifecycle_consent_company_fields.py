@@ -32,12 +32,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='company',
             name='address',
-            field=models.CharField(blank=True, max_length=300, verbose_name='address'),
+            field=models.CharField(blank=True, db_default='', default='', max_length=300, verbose_name='address'),
         ),
         migrations.AddField(
             model_name='company',
             name='corporate_number',
-            field=models.CharField(blank=True, help_text="13 digits, from the National Tax Agency's corporate number site.", max_length=13, validators=[leads.models.companies.validate_corporate_number], verbose_name='corporate number (法人番号)'),
+            field=models.CharField(blank=True, db_default='', default='', help_text="13 digits, from the National Tax Agency's corporate number site.", max_length=13, validators=[leads.models.companies.validate_corporate_number], verbose_name='corporate number (法人番号)'),
         ),
         migrations.AddField(
             model_name='company',
@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='company',
             name='name_kana',
-            field=models.CharField(blank=True, max_length=200, verbose_name='name (kana)'),
+            field=models.CharField(blank=True, db_default='', default='', max_length=200, verbose_name='name (kana)'),
         ),
         migrations.AddField(
             model_name='company',
@@ -57,7 +57,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='formendpoint',
             name='is_newsletter',
-            field=models.BooleanField(default=False, help_text='A newsletter-only form: a person who signs up here and was not known yet is a subscriber.', verbose_name='newsletter sign-up'),
+            field=models.BooleanField(db_default=False, default=False, help_text='A newsletter-only form: a person who signs up here and was not known yet is a subscriber.', verbose_name='newsletter sign-up'),
         ),
         migrations.AddField(
             model_name='lead',
@@ -67,12 +67,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='lead',
             name='consent_method',
-            field=models.CharField(blank=True, choices=[('web_form', 'Opted in on a web form'), ('business_card', 'Exchanged business cards (exemption)'), ('in_person', 'Agreed in person or by phone'), ('email', 'Agreed by email'), ('import', 'Imported list with proof'), ('other', 'Other')], max_length=20, verbose_name='consent obtained by'),
+            field=models.CharField(blank=True, db_default='', default='', choices=[('web_form', 'Opted in on a web form'), ('business_card', 'Exchanged business cards (exemption)'), ('in_person', 'Agreed in person or by phone'), ('email', 'Agreed by email'), ('import', 'Imported list with proof'), ('other', 'Other')], max_length=20, verbose_name='consent obtained by'),
         ),
         migrations.AddField(
             model_name='lead',
             name='consent_wording',
-            field=models.TextField(blank=True, verbose_name='consent wording'),
+            field=models.TextField(blank=True, db_default='', default='', verbose_name='consent wording'),
         ),
         migrations.AlterField(
             model_name='formendpoint',

@@ -47,6 +47,7 @@ class FormEndpoint(models.Model):
     is_newsletter = models.BooleanField(
         _("newsletter sign-up"),
         default=False,
+        db_default=False,
         help_text=_(
             "A newsletter-only form: a person who signs up here and was not known yet is a subscriber."
         ),

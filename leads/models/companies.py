@@ -31,7 +31,7 @@ def validate_corporate_number(value: str) -> None:
 
 class Company(models.Model):
     name = models.CharField(_("name"), max_length=200)
-    name_kana = models.CharField(_("name (kana)"), max_length=200, blank=True)
+    name_kana = models.CharField(_("name (kana)"), max_length=200, blank=True, default="", db_default="")
     domain = models.CharField(_("domain"), max_length=200, blank=True, help_text=_("e.g. example.co.jp"))
     industry = models.CharField(_("industry"), max_length=30, choices=Industry.choices, blank=True)
     employee_count = models.PositiveIntegerField(_("employees"), null=True, blank=True)
@@ -42,10 +42,12 @@ class Company(models.Model):
         _("corporate number (法人番号)"),
         max_length=13,
         blank=True,
+        default="",
+        db_default="",
         validators=[validate_corporate_number],
         help_text=_("13 digits, from the National Tax Agency's corporate number site."),
     )
-    address = models.CharField(_("address"), max_length=300, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True, default="", db_default="")
     parent = models.ForeignKey(
         "self",
         verbose_name=_("parent company"),

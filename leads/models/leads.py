@@ -83,10 +83,15 @@ class Lead(models.Model):
     unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
     # The proof of consent the email law asks to keep: how, when, and the wording agreed to.
     consent_method = models.CharField(
-        _("consent obtained by"), max_length=20, choices=ConsentMethod.choices, blank=True
+        _("consent obtained by"),
+        max_length=20,
+        choices=ConsentMethod.choices,
+        blank=True,
+        default="",
+        db_default="",
     )
     consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
-    consent_wording = models.TextField(_("consent wording"), blank=True)
+    consent_wording = models.TextField(_("consent wording"), blank=True, default="", db_default="")
     lifecycle_stage = models.CharField(
         _("lifecycle stage"), max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.LEAD
     )

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from leads.choices import CompanySize, Industry, LifecycleStage
 from leads.models import Company, Lead
 from leads.records.selectors import CompanyFilters
+from salesmarketing import dates
 from salesmarketing.models import User
 
 PREFECTURES = (
@@ -54,6 +55,7 @@ class LeadForm(forms.ModelForm):
             "consent_at",
             "consent_wording",
         ]
+        field_classes = {"consent_at": dates.DateTimeField}
         widgets = {
             "consent_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
             "consent_wording": forms.Textarea(attrs={"rows": 3}),
@@ -120,7 +122,7 @@ class BusinessCardForm(forms.Form):
     title = forms.CharField(label=_("Job title"), max_length=200, required=False)
     email = forms.EmailField(label=_("Email"))
     phone = forms.CharField(label=_("Phone"), max_length=50, required=False)
-    met_on = forms.DateField(
+    met_on = dates.DateField(
         label=_("Met on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     consent_email = forms.BooleanField(
