@@ -418,6 +418,11 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str], str]:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"))
+    parser.add_argument(
+        "--cache-url",
+        default=os.environ.get("BENCH_CACHE_URL", ""),
+        help="the pages' shared cache, as CACHE_URL in production (default: --redis-url's Redis)",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--gunicorn-workers", type=int, default=3, help="as the Dockerfile runs (default 3)")
     parser.add_argument(
@@ -463,6 +468,8 @@ def main(argv=None) -> int:
             "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
             "SECURE_COOKIES": "0",
             "REDIS_URL": args.redis_url,
+            "CACHE_URL": args.cache_url or args.redis_url,
+            "BENCH_CACHE_PREFIX": f"bench-{secrets.token_hex(4)}",  # this run's keys only (bench/settings.py)
             "ENV_FILE": "",
             "LOG_LEVEL": "WARNING",
         }
