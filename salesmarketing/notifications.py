@@ -67,10 +67,6 @@ class Message:
         return value
 
 
-def message(kind: str) -> Message | None:
-    return _messages.get(kind)
-
-
 def render(*, kind: str, params: Mapping[str, Any], title: str, body: str) -> tuple[str, str]:
     """A stored notification's (title, body) in the active language."""
     declared = _messages.get(kind) if kind else None

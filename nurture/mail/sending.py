@@ -42,7 +42,7 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Case, CharField, F, IntegerField, Q, Value, When
+from django.db.models import Case, CharField, F, IntegerField, Q, QuerySet, Value, When
 from django.template import TemplateSyntaxError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -212,7 +212,7 @@ def _send_rows(broadcast: Broadcast, rows: list[BroadcastSend], *, profile, resu
                     result.stopped = "not sending"
                     return
     except (OSError, smtplib.SMTPException) as exc:  # opening or closing the connection
-        raise TemporaryFailure(_describe(exc)) from exc
+        raise TemporaryFailure(describe(exc)) from exc
 
 
 def message_id(broadcast: Broadcast, lead_id: int, profile) -> str:
@@ -236,7 +236,7 @@ def _send_row(broadcast: Broadcast, row: BroadcastSend, *, profile, connection) 
             broadcast.template, language=broadcast.language, profile=profile, envelope=envelope
         )
     except TemplateSyntaxError as exc:
-        _mark(row, token=None, status=SendStatus.FAILED, error=_describe(exc), from_status=SendStatus.PENDING)
+        _mark(row, token=None, status=SendStatus.FAILED, error=describe(exc), from_status=SendStatus.PENDING)
         return "failed"
     token = _claim(row)
     if token is None:
@@ -275,8 +275,12 @@ def _why_not_claimed(row: BroadcastSend) -> str:
     return "skipped"
 
 
-def _mark(
-    row: BroadcastSend,
+def _mark(row: BroadcastSend, **kwargs) -> None:
+    ledger_mark(BroadcastSend.objects.filter(pk=row.pk), **kwargs)
+
+
+def ledger_mark(
+    rows: QuerySet,
     *,
     token: str | None,
     status: str,
@@ -284,7 +288,7 @@ def _mark(
     from_status: str = SendStatus.SENDING,
     next_attempt_at: dt.datetime | None = None,
 ) -> None:
-    rows = BroadcastSend.objects.filter(pk=row.pk)
+    """Record a send ledger row's outcome (a broadcast's or a sequence step's): `rows` is the row, by pk."""
     if token is not None:
         # The claim token, not the status: a slow worker whose row the sweep gave up as unknown still records it.
         rows = rows.filter(claim_token=token, status__in=(SendStatus.SENDING, SendStatus.UNKNOWN))
@@ -296,7 +300,7 @@ def _mark(
     rows.update(**fields)
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     """The error for the ledger, without addresses (personal data stays out of error texts)."""
     return _ADDRESS.sub("<address>", f"{type(exc).__name__}: {exc}")[:300]
 
@@ -310,7 +314,7 @@ def _smtp_code(exc: BaseException) -> int | None:
     return None
 
 
-def _is_permanent(exc: BaseException) -> bool:
+def is_permanent(exc: BaseException) -> bool:
     if isinstance(exc, AnymailRecipientsRefused):
         return True
     if isinstance(exc, AnymailError):
@@ -320,20 +324,28 @@ def _is_permanent(exc: BaseException) -> bool:
     return code is not None and 500 <= code < 600
 
 
-def _after_error(row: BroadcastSend, *, token: str, exc: Exception) -> str:
-    error = _describe(exc)
-    if _is_permanent(exc):
-        _mark(row, token=token, status=SendStatus.FAILED, error=error)
-        return "failed"
-    attempts = row.attempts + 1
-    if attempts >= MAX_ATTEMPTS:
-        _mark(row, token=token, status=SendStatus.FAILED, error=error)
-        return "failed"
+def ledger_after_error(rows: QuerySet, *, attempts: int, token: str, exc: Exception) -> bool:
+    """After the backend raised on a claimed ledger row (`rows`, by pk; `attempts` counting this one): a permanent
+    refusal, or the last attempt, marks it failed (False); anything else puts it back to pending with a backoff
+    (True: the caller retries)."""
+    error = describe(exc)
+    if is_permanent(exc) or attempts >= MAX_ATTEMPTS:
+        ledger_mark(rows, token=token, status=SendStatus.FAILED, error=error)
+        return False
     backoff = dt.timedelta(seconds=60 * 2 ** (attempts - 1))
-    _mark(row, token=token, status=SendStatus.PENDING, error=error, next_attempt_at=timezone.now() + backoff)
+    ledger_mark(
+        rows, token=token, status=SendStatus.PENDING, error=error, next_attempt_at=timezone.now() + backoff
+    )
+    return True
+
+
+def _after_error(row: BroadcastSend, *, token: str, exc: Exception) -> str:
+    rows = BroadcastSend.objects.filter(pk=row.pk)
+    if not ledger_after_error(rows, attempts=row.attempts + 1, token=token, exc=exc):
+        return "failed"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return "deferred"  # this recipient's server is busy; the connection is fine
-    raise TemporaryFailure(error) from exc
+    raise TemporaryFailure(describe(exc)) from exc
 
 
 def _finish_if_done(broadcast_id: int) -> bool:

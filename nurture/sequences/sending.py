@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from nurture.mail import rendering
 from nurture.mail.selectors import sender_profile
-from nurture.mail.sending import MAX_ATTEMPTS, TemporaryFailure, _describe, _is_permanent
+from nurture.mail.sending import TemporaryFailure, describe, ledger_after_error, ledger_mark
 from nurture.models import Enrolment, EnrolmentState, SendStatus, SequenceStatus, SequenceStep, StepSend
 from nurture.sequences.calendar import step_due
 from nurture.sequences.services import eligible_leads, exits_apply
@@ -142,7 +142,7 @@ def steps_send(*, now: dt.datetime | None = None, result: RunResult | None = Non
     except TemporaryFailure as exc:
         result.stopped = str(exc)
     except OSError as exc:  # opening or closing the connection
-        result.stopped = _describe(exc)
+        result.stopped = describe(exc)
     return result
 
 
@@ -173,7 +173,7 @@ def _send_row(row: StepSend, *, profile, connection) -> str:
             row.step.template, language=sequence.language, profile=profile, envelope=envelope
         )
     except TemplateSyntaxError as exc:
-        _mark(row, token=None, status=SendStatus.FAILED, error=_describe(exc))
+        _mark(row, token=None, status=SendStatus.FAILED, error=describe(exc))
         return "failed"
     token = _claim(row)
     if token is None:
@@ -220,31 +220,13 @@ def _why_not_claimed(row: StepSend) -> str:
     return "not claimed"
 
 
-def _mark(
-    row: StepSend,
-    *,
-    token: str | None,
-    status: str,
-    error: str = "",
-    next_attempt_at: dt.datetime | None = None,
-) -> None:
-    rows = StepSend.objects.filter(pk=row.pk)
-    if token is not None:
-        rows = rows.filter(claim_token=token, status__in=(SendStatus.SENDING, SendStatus.UNKNOWN))
-    else:
-        rows = rows.filter(status=SendStatus.PENDING)
-    fields: dict = {"status": status, "error": error[:300], "next_attempt_at": next_attempt_at}
-    if status == SendStatus.SENT:
-        fields["sent_at"] = timezone.now()
-    rows.update(**fields)
+def _mark(row: StepSend, **kwargs) -> None:
+    ledger_mark(StepSend.objects.filter(pk=row.pk), from_status=SendStatus.PENDING, **kwargs)
 
 
 def _after_error(row: StepSend, *, token: str, exc: Exception) -> str:
-    error = _describe(exc)
-    attempts = row.attempts + 1
-    if _is_permanent(exc) or attempts >= MAX_ATTEMPTS:
-        _mark(row, token=token, status=SendStatus.FAILED, error=error)
+    if not ledger_after_error(
+        StepSend.objects.filter(pk=row.pk), attempts=row.attempts + 1, token=token, exc=exc
+    ):
         return "failed"
-    backoff = dt.timedelta(seconds=60 * 2 ** (attempts - 1))
-    _mark(row, token=token, status=SendStatus.PENDING, error=error, next_attempt_at=timezone.now() + backoff)
-    raise TemporaryFailure(error) from exc
+    raise TemporaryFailure(describe(exc)) from exc
