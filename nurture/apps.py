@@ -23,3 +23,10 @@ class NurtureConfig(AppConfig):
         hooks.register(hooks.LEAD_LIST_ACTIONS, sequence_hooks.lead_list_actions)
         hooks.register(hooks.LEAD_PAGE_ACTIONS, sequence_hooks.lead_page_actions)
         hooks.register(hooks.HANDOFF_REJECTED, sequence_hooks.handoff_rejected)
+        # Bounces and complaints: received at the return path (salesmarketing.inbound) or from a provider's webhook.
+        from anymail.signals import tracking
+
+        from nurture.mail import bounces
+
+        hooks.register(hooks.INBOUND_EMAIL_RECEIVED, bounces.inbound_email_received)
+        tracking.connect(bounces.esp_tracking, dispatch_uid="nurture.mail.bounces.esp_tracking")

@@ -13,3 +13,9 @@ class SalesmarketingConfig(AppConfig):
         from salesmarketing.dates import limit_admin_dates
 
         limit_admin_dates(admin.site)
+
+        from anymail.signals import inbound
+
+        from salesmarketing.esp import esp_inbound
+
+        inbound.connect(esp_inbound, dispatch_uid="salesmarketing.esp.esp_inbound")

@@ -237,3 +237,33 @@ class PeriodicRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.slot:%Y-%m-%d %H:%M:%S}"
+
+
+class InboundEmail(models.Model):
+    """One e-mail that reached us — through the SMTP receiver (`manage.py receive_mail`, the return-path and
+    forwarding address) or an email provider's inbound webhook — kept until the apps have read it
+    (`salesmarketing.inbound`). Unique by its Message-ID, so a message that arrives twice is one row. Once read,
+    the raw message and its addresses are emptied: what the readers took from it lives on in their own rows."""
+
+    message_key = models.CharField(_("message key"), max_length=255, unique=True)
+    source = models.CharField(_("received through"), max_length=40)
+    mail_from = models.CharField(_("envelope sender"), max_length=254, blank=True)
+    recipients = models.JSONField(_("envelope recipients"), default=list, blank=True)
+    raw = models.BinaryField(_("raw message"), default=b"")
+    size = models.PositiveIntegerField(_("size in bytes"), default=0)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=40, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+
+    class Meta:
+        verbose_name = _("inbound email")
+        verbose_name_plural = _("inbound emails")
+        indexes = [
+            models.Index(
+                fields=["received_at"], condition=Q(processed_at__isnull=True), name="inbound_email_unread_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.message_key

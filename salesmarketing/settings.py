@@ -264,6 +264,19 @@ SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
 EMAIL_UNSUBSCRIBE_MAILTO = env_str("EMAIL_UNSUBSCRIBE_MAILTO")
 BROADCAST_THROTTLE_PER_MINUTE = env_int("BROADCAST_THROTTLE_PER_MINUTE", 600)
 EMAIL_SEND_STALE_SECONDS = env_int("EMAIL_SEND_STALE_SECONDS", 300)
+# Bounces (nurture.mail.bounces). EMAIL_RETURN_PATH, when set, is the envelope sender of marketing email: the
+# address bounces go back to, received by `manage.py receive_mail` (its own process in docker-compose) on
+# INBOUND_EMAIL_HOST:INBOUND_EMAIL_PORT for the domains in INBOUND_EMAIL_DOMAINS (any domain when empty).
+# Email providers report bounces and complaints to their tracking webhooks instead (ANYMAIL_WEBHOOK_SECRET).
+EMAIL_RETURN_PATH = env_str("EMAIL_RETURN_PATH")
+INBOUND_EMAIL_HOST = env_str("INBOUND_EMAIL_HOST", "127.0.0.1")
+INBOUND_EMAIL_PORT = env_int("INBOUND_EMAIL_PORT", 2525)
+INBOUND_EMAIL_DOMAINS = [d.strip().lower() for d in env_str("INBOUND_EMAIL_DOMAINS").split(",") if d.strip()]
+INBOUND_EMAIL_MAX_BYTES = env_int("INBOUND_EMAIL_MAX_BYTES", 10 * 1024 * 1024)
+INBOUND_EMAIL_RETRY_SECONDS = env_int("INBOUND_EMAIL_RETRY_SECONDS", 120)
+# Soft bounces (mailbox full, server busy) on this many different messages within 30 days make an address
+# undeliverable, as one hard bounce does.
+EMAIL_SOFT_BOUNCE_LIMIT = env_int("EMAIL_SOFT_BOUNCE_LIMIT", 3)
 # A broadcast's batch (its throttle's share) starts every BROADCAST_BATCH_SECONDS; the sweep (every
 # MAIL_SWEEP_INTERVAL_SECONDS) restarts a sending broadcast whose last batch began BROADCAST_STALL_SECONDS ago (longer
 # than a batch task may run). The fault tests shorten all three.
@@ -330,6 +343,8 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     },  # fmt: skip
     **{f"kpis.tasks.{name}": {"queue": "bulk"} for name in ("freeze_weekly_snapshots", "refresh_dashboards")},
     "salesmarketing.tasks.purge_old_notifications": {"queue": "bulk"},
+    "salesmarketing.tasks.inbound_email_process": {"queue": "realtime"},
+    "salesmarketing.tasks.inbound_email_sweep": {"queue": "bulk"},
     **{
         f"nurture.mail.tasks.{name}": {"queue": "email"}
         for name in ("broadcast_start", "broadcast_send_batch", "mail_sweep")
@@ -361,6 +376,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "nurture.mail.tasks.mail_sweep",
         "schedule": float(MAIL_SWEEP_INTERVAL_SECONDS),
     },
+    # Received e-mail nobody has read yet (the broker was down, or a reader crashed): queued again.
+    "inbound-email-sweep": {"task": "salesmarketing.tasks.inbound_email_sweep", "schedule": 300.0},
     # Sent quotes past their validity become expired (quotes.tasks), just after midnight in Asia/Tokyo.
     "quotes-expire": {"task": "quotes.tasks.expire_quotes", "schedule": crontab(hour=0, minute=10)},
     # Sequences: exits, due steps queued and sent (nurture.sequences.tasks); trigger segments' new members enrolled.

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from salesmarketing import api, views
+from salesmarketing import api, esp, views
 
 handler400 = "salesmarketing.views.bad_request"
 handler403 = "salesmarketing.views.permission_denied"
@@ -28,4 +28,5 @@ urlpatterns = [
     path("api/v1/", api.urls()),
     path("settings/api-keys/", include("salesmarketing.views_api_keys")),
     path("admin/", admin.site.urls),
+    path("email/esp/", include((esp.webhook_urls(), "anymail"))),  # providers' bounce and inbound webhooks
 ]

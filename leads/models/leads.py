@@ -22,9 +22,9 @@ class LeadQuerySet(models.QuerySet):
         return self.filter(lifecycle_stage=LifecycleStage.MQL)
 
     def emailable(self) -> LeadQuerySet:
-        """Leads marketing may email: they consented and have not unsubscribed since. Anything that sends
-        marketing email, or builds a list to send to, starts from here."""
-        return self.filter(consent_email=True, unsubscribed_at__isnull=True)
+        """Leads marketing may email: they consented, have not unsubscribed since, and their address does not
+        bounce. Anything that sends marketing email, or builds a list to send to, starts from here."""
+        return self.filter(consent_email=True, unsubscribed_at__isnull=True, email_undeliverable_at__isnull=True)
 
     def visible_to(self, user) -> LeadQuerySet:
         """Marketing, managers and admins see every lead; a sales rep sees the leads owned by their team."""
@@ -81,6 +81,8 @@ class Lead(models.Model):
     persona_set_by_hand = models.BooleanField(_("persona set by hand"), default=False)
     consent_email = models.BooleanField(_("consents to email"), default=False)
     unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
+    # Set by a hard bounce or a spam complaint (nurture's delivery events); cleared when the address changes.
+    email_undeliverable_at = models.DateTimeField(_("address undeliverable since"), null=True, blank=True)
     # The proof of consent the email law asks to keep: how, when, and the wording agreed to.
     consent_method = models.CharField(
         _("consent obtained by"),

@@ -144,7 +144,10 @@ def _consent_section(lead: Lead) -> dict[str, Any]:
     return {
         "consent_email": lead.consent_email,
         "unsubscribed_at": lead.unsubscribed_at,
-        "may_receive_marketing_email": lead.consent_email and lead.unsubscribed_at is None,
+        "email_undeliverable_at": lead.email_undeliverable_at,
+        "may_receive_marketing_email": lead.consent_email
+        and lead.unsubscribed_at is None
+        and lead.email_undeliverable_at is None,
         "obtained_by": lead.consent_method or None,
         "given_at": lead.consent_at,
         "wording": lead.consent_wording,
@@ -391,3 +394,14 @@ def lead_unsubscribe(
         event["occurred_at"] = at.isoformat()
     events_ingest(events=[event], source=source, lead_source=LeadSource.OTHER)
     return True
+
+
+def lead_email_undeliverable(*, lead_id: int, at: dt.datetime | None = None) -> bool:
+    """A hard bounce (or a spam complaint) on the lead's address: it is marked undeliverable and the consent to
+    email is withdrawn, so nothing sends to it again until the address changes. False when it already was (or the
+    lead is gone)."""
+    return bool(
+        Lead.objects.filter(pk=lead_id, email_undeliverable_at__isnull=True).update(
+            email_undeliverable_at=at or timezone.now(), consent_email=False, updated_at=timezone.now()
+        )
+    )

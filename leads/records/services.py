@@ -154,10 +154,14 @@ def lead_create(*, by: Any, email: str, source: str = LeadSource.MANUAL, **field
 
 def lead_edit(*, lead: Lead, by: Any, **fields: Any) -> Lead:
     """Change a lead's fields (those of LEAD_EDITABLE). Consent withdrawn by an unsubscribe is not given back
-    here: an unsubscribe is undone only by the person."""
+    here: an unsubscribe is undone only by the person. A new address is tried again: its predecessor's bounces
+    no longer count."""
+    old_email = lead.email
     for key, value in fields.items():
         if key in LEAD_EDITABLE:
             setattr(lead, key, value)
+    if normalize_email(lead.email) != old_email:
+        lead.email_undeliverable_at = None
     if lead.unsubscribed_at is not None and lead.consent_email:
         raise ValidationError({"consent_email": _("This person unsubscribed; only they can opt in again.")})
     return _lead_save(lead)

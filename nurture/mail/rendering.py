@@ -247,6 +247,12 @@ def build_message(
     )
     if html_body:
         message.attach_alternative(html_body, "text/html")
+    # An email provider echoes the metadata in its bounce and complaint reports (nurture.mail.bounces).
+    message.metadata = {"sm_ref": envelope.message_id.strip("<>").partition("@")[0]}  # type: ignore[attr-defined]
+    if settings.EMAIL_RETURN_PATH and not settings.EMAIL_ESP:
+        # Over SMTP, bounces go to the envelope sender: our return path, read by `manage.py receive_mail`.
+        message.extra_headers["From"] = message.from_email
+        message.from_email = settings.EMAIL_RETURN_PATH
     return message
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, QuerySet
+from django.db.models import CharField, Count, OuterRef, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 
 from leads.models import Lead
+from nurture.mail.outcomes import Outcomes, outcome_annotations
 from nurture.models import Broadcast, BroadcastSend, EmailTemplate, SenderProfile, SendStatus, SkipReason
 from salesmarketing.models import User
 
@@ -90,3 +92,17 @@ def broadcast_progress(broadcast: Broadcast) -> Progress:
             label = str(labels.get(reason, reason))
             progress.skipped_by_reason[label] = progress.skipped_by_reason.get(label, 0) + n
     return progress
+
+
+def broadcast_outcomes(broadcast: Broadcast) -> Outcomes:
+    """What became of the broadcast's messages (nurture.mail.outcomes; "unsubscribed" is before the lead's next
+    broadcast), in one aggregate query."""
+    # nurture.mail.sending: each message's tracking id is "b<broadcast>-<lead>"
+    message = Concat(Value(f"b{broadcast.pk}-"), Cast(OuterRef("lead_id"), CharField()), output_field=CharField())
+    later = BroadcastSend.objects.filter(
+        lead_id=OuterRef("lead_id"), status=SendStatus.SENT, sent_at__gt=OuterRef("sent_at")
+    )
+    row = BroadcastSend.objects.filter(broadcast=broadcast).aggregate(
+        **outcome_annotations(lead="lead", message=message, send_fk="broadcast_send", later=later)
+    )
+    return Outcomes.of(row)

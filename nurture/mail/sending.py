@@ -81,6 +81,7 @@ def broadcast_start(*, broadcast_id: int, now: dt.datetime | None = None) -> boo
 def _skip_reason() -> Case:
     return Case(
         When(unsubscribed_at__isnull=False, then=Value(SkipReason.UNSUBSCRIBED.value)),
+        When(email_undeliverable_at__isnull=False, then=Value(SkipReason.BOUNCED.value)),
         When(consent_email=False, then=Value(SkipReason.NO_CONSENT.value)),
         When(~Q(email__regex=VALID_ADDRESS), then=Value(SkipReason.INVALID_ADDRESS.value)),
         default=Value(""),
@@ -91,7 +92,12 @@ def _skip_reason() -> Case:
 def ledger_freeze(*, broadcast: Broadcast) -> int:
     """One INSERT … SELECT of the segment's leads into the ledger; rows already there stay as they are.
     The skip conditions are `Lead.objects.emailable()`'s (consent, not unsubscribed) and a plausible address."""
-    may_not = Q(unsubscribed_at__isnull=False) | Q(consent_email=False) | ~Q(email__regex=VALID_ADDRESS)
+    may_not = (
+        Q(unsubscribed_at__isnull=False)
+        | Q(email_undeliverable_at__isnull=False)
+        | Q(consent_email=False)
+        | ~Q(email__regex=VALID_ADDRESS)
+    )
     rows = (
         segment_leads(broadcast.segment)
         .order_by()
@@ -165,6 +171,9 @@ def _skip_opted_out(broadcast_id: int) -> int:
     pending = BroadcastSend.objects.filter(broadcast_id=broadcast_id, status=SendStatus.PENDING)
     skipped = pending.filter(lead__in=Lead.objects.filter(unsubscribed_at__isnull=False)).update(
         status=SendStatus.SKIPPED, skip_reason=SkipReason.UNSUBSCRIBED
+    )
+    skipped += pending.filter(lead__in=Lead.objects.filter(email_undeliverable_at__isnull=False)).update(
+        status=SendStatus.SKIPPED, skip_reason=SkipReason.BOUNCED
     )
     return skipped + pending.filter(lead__in=Lead.objects.filter(consent_email=False)).update(
         status=SendStatus.SKIPPED, skip_reason=SkipReason.NO_CONSENT

@@ -161,7 +161,8 @@ def broadcast_create(request: HtmxHttpRequest) -> HttpResponse:
 def _detail_context(broadcast: Broadcast) -> dict:
     progress = selectors.broadcast_progress(broadcast)
     polling = broadcast.status in (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING)
-    return {"broadcast": broadcast, "progress": progress, "polling": polling}
+    outcomes = selectors.broadcast_outcomes(broadcast) if progress.sent else None
+    return {"broadcast": broadcast, "progress": progress, "polling": polling, "outcomes": outcomes}
 
 
 @require_GET

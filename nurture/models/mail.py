@@ -162,6 +162,7 @@ class SkipReason(models.TextChoices):
     NO_CONSENT = "no_consent", _("No consent")
     UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
     INVALID_ADDRESS = "invalid_address", _("Invalid address")
+    BOUNCED = "bounced", _("Address bounces")
     CANCELLED = "cancelled", _("Broadcast cancelled")
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
-from django.db.models import CharField, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models import CharField, Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Cast, Coalesce, Concat
 
-from leads.choices import TouchType
-from leads.models import Lead, Touch
+from leads.models import Lead
+from nurture.mail.outcomes import Outcomes, outcome_annotations
 from nurture.mail.selectors import can_manage_mail
 from nurture.models import Enrolment, EnrolmentState, SendStatus, Sequence, SequenceStep, StepSend
 from salesmarketing.models import User
@@ -52,10 +51,7 @@ def active_sequences() -> QuerySet[Sequence]:
 @dataclass
 class StepStats:
     step: SequenceStep
-    sent: int = 0
-    opened: int = 0
-    clicked: int = 0
-    unsubscribed: int = 0
+    outcomes: Outcomes
 
 
 def _tracking_message() -> Concat:
@@ -70,51 +66,26 @@ def _tracking_message() -> Concat:
 
 
 def step_stats(sequence: Sequence) -> list[StepStats]:
-    """Each step with sent, opened, clicked and unsubscribed (the lead opted out after this step and before any
-    later one), in two queries whatever the number of leads."""
+    """Each step with what became of its messages (nurture.mail.outcomes; "unsubscribed" is before any later
+    step), in two queries whatever the number of leads."""
     steps = list(
         SequenceStep.objects.filter(sequence=sequence).select_related("template").order_by("position", "id")
     )
-    touched = {
-        kind: Exists(
-            Touch.objects.annotate(
-                message=Cast(KeyTextTransform("message", "properties"), CharField())
-            ).filter(lead_id=OuterRef("enrolment__lead_id"), type=kind, message=_tracking_message())
-        )
-        for kind in (TouchType.EMAIL_OPEN, TouchType.EMAIL_CLICK)
-    }
     later = StepSend.objects.filter(
         enrolment_id=OuterRef("enrolment_id"), status=SendStatus.SENT, sent_at__gt=OuterRef("sent_at")
     )
-    sent = Q(status=SendStatus.SENT)
     rows = (
         StepSend.objects.filter(step__sequence=sequence)
         .values("step_id")
         .annotate(
-            sent=Count("pk", filter=sent),
-            opened=Count("pk", filter=sent & Q(touched[TouchType.EMAIL_OPEN])),
-            clicked=Count("pk", filter=sent & Q(touched[TouchType.EMAIL_CLICK])),
-            unsubscribed=Count(
-                "pk",
-                filter=sent & Q(enrolment__lead__unsubscribed_at__gte=F("sent_at")) & ~Q(Exists(later)),
-            ),
+            **outcome_annotations(
+                lead="enrolment__lead", message=_tracking_message(), send_fk="step_send", later=later
+            )
         )
         .order_by()
     )
-    by_step: dict[int, dict] = {row["step_id"]: dict(row) for row in rows}
-    stats = []
-    for step in steps:
-        row: dict = by_step.get(step.pk, {})
-        stats.append(
-            StepStats(
-                step=step,
-                sent=row.get("sent", 0),
-                opened=row.get("opened", 0),
-                clicked=row.get("clicked", 0),
-                unsubscribed=row.get("unsubscribed", 0),
-            )
-        )
-    return stats
+    by_step: dict[int, dict] = {row["step_id"]: row for row in rows}
+    return [StepStats(step=step, outcomes=Outcomes.of(by_step.get(step.pk, {}))) for step in steps]
 
 
 def enrolment_page(*, sequence: Sequence, viewer: User, page_number) -> Page:

@@ -311,10 +311,11 @@ def lead_replied(*, lead_id: int) -> int:
 
 def exit_conditions() -> list[tuple[str, Q]]:
     """Why an active enrolment ends, first match wins: unsubscribed, consent withdrawn, a deal or a handoff since
-    it was enrolled, or the lead became MQL (or beyond). Bounces are recorded as consent withdrawn by the mail
-    side today (a bounce withdraws consent); `ExitReason.BOUNCED` is for when bounces have rows of their own."""
+    it was enrolled, or the lead became MQL (or beyond). A bounce withdraws consent too (nurture.mail.bounces):
+    it is named before consent so the exit says why."""
     conditions: list[tuple[str, Q]] = [
         (ExitReason.UNSUBSCRIBED, Q(lead__unsubscribed_at__isnull=False)),
+        (ExitReason.BOUNCED, Q(lead__email_undeliverable_at__isnull=False)),
         (ExitReason.CONSENT_WITHDRAWN, Q(lead__consent_email=False)),
     ]
     for deals in hooks.call(hooks.DEALS):

@@ -23,6 +23,7 @@ class SinkHandler:
     def __init__(self) -> None:
         self.messages: list[bytes] = []
         self.recipients: list[list[str]] = []
+        self.senders: list[str] = []
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -37,6 +38,7 @@ class SinkHandler:
         with self.lock:
             self.messages.append(envelope.original_content or envelope.content)
             self.recipients.append(list(envelope.rcpt_tos))
+            self.senders.append(envelope.mail_from)
         return "250 Message accepted for delivery"
 
     def parsed(self) -> list[email.message.EmailMessage]:

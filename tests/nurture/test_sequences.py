@@ -351,8 +351,10 @@ def test_a_steps_opens_clicks_and_unsubscribes_are_counted(client, smtp_sink, ma
     assert client.get(click).status_code == 302
     lead_unsubscribe(lead_id=reader.pk)
     first, second = step_stats(sequence)
-    assert (first.sent, first.opened, first.clicked, first.unsubscribed) == (2, 1, 1, 1)
-    assert (second.sent, second.opened, second.clicked, second.unsubscribed) == (0, 0, 0, 0)
+    o = first.outcomes
+    assert (o.sent, o.delivered, o.bounced, o.opened, o.clicked, o.unsubscribed, o.mql) == (2, 2, 0, 1, 1, 1, 0)
+    o = second.outcomes
+    assert (o.sent, o.opened, o.clicked, o.unsubscribed) == (0, 0, 0, 0)
 
 
 def test_the_demo_has_a_running_sequence_for_recycled_leads(settings):
