@@ -68,7 +68,9 @@ def inbound_email_store(
     except IntegrityError:
         return InboundEmail.objects.get(message_key=key), False
 
-    def enqueue(pk: int = inbound.pk) -> None:  # named: Django logs a failed robust callback by its __qualname__
+    def enqueue(
+        pk: int = inbound.pk,
+    ) -> None:  # named: Django logs a failed robust callback by its __qualname__
         queue_task("salesmarketing.tasks.inbound_email_process", pk)
 
     transaction.on_commit(enqueue, robust=True)
@@ -101,7 +103,9 @@ def inbound_email_sweep(*, now: dt.datetime | None = None) -> list[int]:
     now = now or timezone.now()
     quiet = now - dt.timedelta(seconds=settings.INBOUND_EMAIL_RETRY_SECONDS)
     return list(
-        InboundEmail.objects.filter(processed_at__isnull=True, received_at__lt=quiet, attempts__lt=MAX_ATTEMPTS)
+        InboundEmail.objects.filter(
+            processed_at__isnull=True, received_at__lt=quiet, attempts__lt=MAX_ATTEMPTS
+        )
         .order_by("received_at")
         .values_list("pk", flat=True)[:1000]
     )

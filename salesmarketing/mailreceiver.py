@@ -22,12 +22,16 @@ logger = logging.getLogger(__name__)
 
 def _store(raw: bytes, mail_from: str, recipients: list[str]) -> bool:
     close_old_connections()  # a long-lived process: drop a connection the database closed meanwhile
-    _inbound, created = inbound_email_store(raw=raw, source="smtp", mail_from=mail_from, recipients=recipients)
+    _inbound, created = inbound_email_store(
+        raw=raw, source="smtp", mail_from=mail_from, recipients=recipients
+    )
     return created
 
 
 class InboundHandler:
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options):
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options
+    ):
         domains = settings.INBOUND_EMAIL_DOMAINS
         if domains and address.rpartition("@")[2].lower() not in domains:
             return "550 5.1.1 not a mailbox here"

@@ -261,7 +261,9 @@ class InboundEmail(models.Model):
         verbose_name_plural = _("inbound emails")
         indexes = [
             models.Index(
-                fields=["received_at"], condition=Q(processed_at__isnull=True), name="inbound_email_unread_idx"
+                fields=["received_at"],
+                condition=Q(processed_at__isnull=True),
+                name="inbound_email_unread_idx",
             )
         ]
 

@@ -24,7 +24,9 @@ class LeadQuerySet(models.QuerySet):
     def emailable(self) -> LeadQuerySet:
         """Leads marketing may email: they consented, have not unsubscribed since, and their address does not
         bounce. Anything that sends marketing email, or builds a list to send to, starts from here."""
-        return self.filter(consent_email=True, unsubscribed_at__isnull=True, email_undeliverable_at__isnull=True)
+        return self.filter(
+            consent_email=True, unsubscribed_at__isnull=True, email_undeliverable_at__isnull=True
+        )
 
     def visible_to(self, user) -> LeadQuerySet:
         """Marketing, managers and admins see every lead; a sales rep sees the leads owned by their team."""

@@ -55,7 +55,11 @@ class Sent:
 def sent_message(*, ref: str = "", recipient: str = "") -> Sent | None:
     """The ledger row a report is about (by our message ref), else the lead with that address."""
     if found := _BROADCAST_REF.match(ref):
-        row = BroadcastSend.objects.filter(broadcast_id=found[1], lead_id=found[2]).values("pk", "lead_id").first()
+        row = (
+            BroadcastSend.objects.filter(broadcast_id=found[1], lead_id=found[2])
+            .values("pk", "lead_id")
+            .first()
+        )
         if row:
             return Sent(lead_id=row["lead_id"], broadcast_send_id=row["pk"])
     if found := _STEP_REF.match(ref):
@@ -117,7 +121,8 @@ def _consequences(event: DeliveryEvent) -> None:
         lead_unsubscribe(lead_id=event.lead_id, at=event.occurred_at, source=COMPLAINT_SOURCE)
         lead_email_undeliverable(lead_id=event.lead_id, at=event.occurred_at)
     elif event.kind == DeliveryEventKind.HARD_BOUNCE or (
-        event.kind == DeliveryEventKind.SOFT_BOUNCE and _soft_bounces(event) >= settings.EMAIL_SOFT_BOUNCE_LIMIT
+        event.kind == DeliveryEventKind.SOFT_BOUNCE
+        and _soft_bounces(event) >= settings.EMAIL_SOFT_BOUNCE_LIMIT
     ):
         lead_email_undeliverable(lead_id=event.lead_id, at=event.occurred_at)
 
@@ -152,7 +157,9 @@ def read_reports(message: Message) -> list[Report]:
     if report_type == "feedback-report":
         fields = _fields(_part(message, "message/feedback-report"))
         recipient = _address(fields[0].get("Original-Rcpt-To", "")) if fields else ""
-        return [Report(kind=DeliveryEventKind.COMPLAINT, recipient=recipient, ref=ref, detail="feedback-report")]
+        return [
+            Report(kind=DeliveryEventKind.COMPLAINT, recipient=recipient, ref=ref, detail="feedback-report")
+        ]
     return []
 
 
@@ -181,7 +188,9 @@ def _fields(part: Message | None) -> list[Message]:
     if isinstance(payload, list):
         return payload
     text = payload if isinstance(payload, str) else ""
-    return [HeaderParser().parsestr(block) for block in re.split(r"\r?\n\r?\n", text.strip()) if block.strip()]
+    return [
+        HeaderParser().parsestr(block) for block in re.split(r"\r?\n\r?\n", text.strip()) if block.strip()
+    ]
 
 
 def _original_message_id(message: Message) -> str:
@@ -190,7 +199,10 @@ def _original_message_id(message: Message) -> str:
         return str(original.get_payload()[0].get("Message-ID", ""))
     headers = _part(message, "text/rfc822-headers")
     if headers is not None:
-        return str(HeaderParser().parsestr(headers.get_payload(decode=True).decode("utf-8", "replace"))["Message-ID"] or "")
+        return str(
+            HeaderParser().parsestr(headers.get_payload(decode=True).decode("utf-8", "replace"))["Message-ID"]
+            or ""
+        )
     return ""
 
 
@@ -246,4 +258,6 @@ def esp_tracking(sender, event, esp_name: str, **kwargs) -> None:
 
 
 def describe_esp(event) -> str:
-    return " ".join(str(part) for part in (event.reject_reason, event.mta_response, event.description) if part)
+    return " ".join(
+        str(part) for part in (event.reject_reason, event.mta_response, event.description) if part
+    )

@@ -51,9 +51,9 @@ def outcome_annotations(*, lead: str, message: Expression, send_fk: str, later: 
 
     def touched(kind: str) -> Exists:
         return Exists(
-            Touch.objects.annotate(message=Cast(KeyTextTransform("message", "properties"), CharField())).filter(
-                lead_id=OuterRef(f"{lead}_id"), type=kind, message=message
-            )
+            Touch.objects.annotate(
+                message=Cast(KeyTextTransform("message", "properties"), CharField())
+            ).filter(lead_id=OuterRef(f"{lead}_id"), type=kind, message=message)
         )
 
     bounced = Exists(DeliveryEvent.objects.filter(**{send_fk: OuterRef("pk")}, kind__in=BOUNCES))

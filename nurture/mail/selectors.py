@@ -98,7 +98,9 @@ def broadcast_outcomes(broadcast: Broadcast) -> Outcomes:
     """What became of the broadcast's messages (nurture.mail.outcomes; "unsubscribed" is before the lead's next
     broadcast), in one aggregate query."""
     # nurture.mail.sending: each message's tracking id is "b<broadcast>-<lead>"
-    message = Concat(Value(f"b{broadcast.pk}-"), Cast(OuterRef("lead_id"), CharField()), output_field=CharField())
+    message = Concat(
+        Value(f"b{broadcast.pk}-"), Cast(OuterRef("lead_id"), CharField()), output_field=CharField()
+    )
     later = BroadcastSend.objects.filter(
         lead_id=OuterRef("lead_id"), status=SendStatus.SENT, sent_at__gt=OuterRef("sent_at")
     )

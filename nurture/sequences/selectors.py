@@ -84,7 +84,7 @@ def step_stats(sequence: Sequence) -> list[StepStats]:
         )
         .order_by()
     )
-    by_step: dict[int, dict] = {row["step_id"]: row for row in rows}
+    by_step: dict[int, dict] = {row["step_id"]: dict(row) for row in rows}
     return [StepStats(step=step, outcomes=Outcomes.of(by_step.get(step.pk, {}))) for step in steps]
 
 

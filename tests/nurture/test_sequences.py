@@ -352,7 +352,15 @@ def test_a_steps_opens_clicks_and_unsubscribes_are_counted(client, smtp_sink, ma
     lead_unsubscribe(lead_id=reader.pk)
     first, second = step_stats(sequence)
     o = first.outcomes
-    assert (o.sent, o.delivered, o.bounced, o.opened, o.clicked, o.unsubscribed, o.mql) == (2, 2, 0, 1, 1, 1, 0)
+    assert (o.sent, o.delivered, o.bounced, o.opened, o.clicked, o.unsubscribed, o.mql) == (
+        2,
+        2,
+        0,
+        1,
+        1,
+        1,
+        0,
+    )
     o = second.outcomes
     assert (o.sent, o.opened, o.clicked, o.unsubscribed) == (0, 0, 0, 0)
 
