@@ -139,3 +139,40 @@ def test_celery_workers_per_queue_and_beat_processes_start_and_work(process_env,
     # Two beats, one sweep per claimed slot: the worker ran exactly as many sweeps as there are claims.
     assert sweeps.count() >= 3
     assert len(re.findall(r"leads\.tasks\.sweep\[[^\]]+\] received", bulk_log)) == sweeps.count()
+
+
+def test_the_mail_receiver_stores_what_it_accepts_and_stops_on_sigterm(process_env):
+    """docker-compose's mail-receiver: `manage.py receive_mail`, an SMTP listener that keeps each message once."""
+    import smtplib
+
+    from salesmarketing.models import InboundEmail
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "receive_mail", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env={**process_env, "INBOUND_EMAIL_DOMAINS": "mail.example.jp"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for _ in range(60):
+            try:
+                smtp = smtplib.SMTP("127.0.0.1", port, timeout=5)
+                break
+            except OSError:
+                time.sleep(0.25)
+        message = b"Message-ID: <receiver-test@example.net>\r\nSubject: test\r\n\r\nbody\r\n"
+        with smtp:
+            assert smtp.sendmail("", ["bounces@mail.example.jp"], message) == {}
+            assert smtp.sendmail("", ["bounces@mail.example.jp"], message) == {}  # the same message again
+        stored = InboundEmail.objects.get()
+        assert (stored.message_key, stored.source, stored.size) == (
+            "receiver-test@example.net",
+            "smtp",
+            len(message),
+        )
+    finally:
+        out = _stop(proc)
+    assert proc.returncode == 0, out
