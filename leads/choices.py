@@ -66,6 +66,9 @@ class TouchType(models.TextChoices):
     DEMO_REQUEST = "demo_request", _("Demo request")
     UNSUBSCRIBE = "unsubscribe", _("Unsubscribed")
     SALES_ACTIVITY = "sales_activity", _("Sales activity")
+    # An e-mail from the lead to one of us, read from the mailbox (pipeline.mailbox). Not a sales touch (it does not
+    # stop a handoff's SLA clock); scoring gives it points only through a rule made for it.
+    EMAIL_REPLY = "email_reply", _("E-mail from the lead")
     # A row of an imported list that says nothing about what the person did (a purchased list, business cards):
     # no default scoring rule gives it points, so importing a list does not make anyone warmer.
     LIST_IMPORT = "list_import", _("Imported from a list")

@@ -29,4 +29,5 @@ class NurtureConfig(AppConfig):
         from nurture.mail import bounces
 
         hooks.register(hooks.INBOUND_EMAIL_RECEIVED, bounces.inbound_email_received)
+        hooks.register(hooks.INBOUND_EMAIL_RECEIVED, sequence_hooks.inbound_email_received)
         tracking.connect(bounces.esp_tracking, dispatch_uid="nurture.mail.bounces.esp_tracking")

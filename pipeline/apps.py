@@ -17,3 +17,7 @@ class PipelineConfig(AppConfig):
         hooks.register(hooks.LEAD_ERASING, pipeline_hooks.lead_erasing)
         hooks.register(hooks.LEAD_EXPORTING, pipeline_hooks.lead_exporting)
         hooks.register(hooks.DEALS, pipeline_hooks.deals)
+        # E-mail to and from leads, received at the BCC / forwarding address, logged as activities.
+        from pipeline import mailbox
+
+        hooks.register(hooks.INBOUND_EMAIL_RECEIVED, mailbox.inbound_email_received)

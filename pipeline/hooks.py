@@ -11,7 +11,7 @@ from django.db.models import F
 
 from leads.models import Lead
 from leads.privacy import scrub_texts
-from pipeline.models import Activity, Deal, DealQuerySet, Task
+from pipeline.models import Activity, ActivityAttachment, Deal, DealQuerySet, Task
 
 # Pipeline's text columns that people write and that may quote a lead (see leads.privacy.FREE_TEXT_FIELDS).
 FREE_TEXT_FIELDS: tuple[tuple[type[models.Model], tuple[str, ...]], ...] = (
@@ -46,9 +46,11 @@ def lead_erasing(
         )
     counts["deals_detached"] = len(contact_deals)
     kept = list(Activity.objects.filter(lead=lead, deal__isnull=False).order_by("pk"))
+    counts["attachments_deleted"] = ActivityAttachment.objects.filter(activity__lead=lead).delete()[0]
     for activity in kept:
         Activity.objects.filter(pk=activity.pk).update(
             lead=None,
+            attachment_list=[],
             subject=scrub(activity.subject)[:200],
             body=scrub(activity.body),
             outcome=scrub(activity.outcome)[:200],

@@ -424,12 +424,31 @@ class Activity(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # An e-mail logged from the mailbox (pipeline.mailbox): its Message-ID, so the same message is logged once.
+    email_message_id = models.CharField(
+        _("e-mail Message-ID"), max_length=255, blank=True, default="", db_default=""
+    )
+    email_direction = models.CharField(
+        _("e-mail direction"),
+        max_length=3,
+        choices=[("in", _("Received from the lead")), ("out", _("Sent to the lead"))],
+        blank=True,
+        default="",
+        db_default="",
+    )
+    # [{"id", "name", "size"}] of its ActivityAttachment rows, so a timeline lists them without another query.
+    attachment_list = models.JSONField(_("attachments"), default=list, blank=True, db_default=[])
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
         verbose_name = _("activity")
         verbose_name_plural = _("activities")
         constraints = [
+            models.UniqueConstraint(
+                fields=["lead", "email_message_id"],
+                condition=~Q(email_message_id=""),
+                name="activity_email_once_per_lead",
+            ),
             models.CheckConstraint(
                 condition=Q(deal__isnull=False) | Q(lead__isnull=False), name="activity_on_deal_or_lead"
             ),
@@ -445,6 +464,24 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class ActivityAttachment(models.Model):
+    """A file attached to an e-mail logged as an activity (pipeline.mailbox), within INBOUND_ATTACHMENT_MAX_BYTES.
+    Kept in the database: the app has no file storage of its own to run, back up or secure."""
+
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveIntegerField(_("size in bytes"))
+    data = models.BinaryField(_("content"))
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.filename
 
 
 class Task(models.Model):

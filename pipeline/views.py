@@ -15,7 +15,7 @@ from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -544,3 +544,18 @@ def lead_activity_create(request: HtmxHttpRequest, lead_pk: int) -> HttpResponse
     status = 422 if form.errors else 200
     template = "pipeline/lead_activity.html" + ("#form" if request.htmx else "")
     return render(request, template, {"lead": lead, "activity_form": form}, status=status)
+
+
+@require_GET
+def activity_attachment(request: HtmxHttpRequest, pk: int, attachment_pk: int) -> HttpResponse:
+    """A file of an e-mail logged as an activity, for whoever may see the activity's deal or lead; always a
+    download (never rendered in the page's origin)."""
+    attachment = selectors.activity_attachment(
+        viewer=request.user, activity_id=pk, attachment_id=attachment_pk
+    )
+    if attachment is None:
+        raise Http404("No such attachment.")
+    response = HttpResponse(bytes(attachment.data), content_type="application/octet-stream")
+    response["Content-Disposition"] = content_disposition_header(True, attachment.filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 
 
@@ -8,4 +9,7 @@ def layout(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"unread_count": user.notifications.filter(read_at__isnull=True).count()}
+    return {
+        "unread_count": user.notifications.filter(read_at__isnull=True).count(),
+        "inbound_log_address": settings.INBOUND_EMAIL_LOG_ADDRESS,
+    }

@@ -64,10 +64,10 @@ SALES_TOUCH_RECORDED: Final = "sales_touch_recorded"
 # figures. Registered by quotes (line items and quotes).
 DEAL_PAGE_SECTIONS: Final = "deal_page_sections"
 # An e-mail that reached us (salesmarketing.inbound.inbound_email_process, in its transaction):
-# fn(*, message: email.message.EmailMessage, inbound: InboundEmail) -> the outcome (a short label, e.g. "bounce")
-# when the function recognised the message and recorded what it means, else "" — the next one is then asked
-# (`first`). Must be idempotent: a message is read again after a crash. Registered by nurture (bounces and
-# complaints).
+# fn(*, message: email.message.EmailMessage, inbound: InboundEmail) -> a short label of what it recorded ("bounce",
+# "activity", "reply"), or "" when the message meant nothing to it. Every function reads every message; each
+# must be idempotent (a message is read again after a crash). Registered by pipeline (e-mail to and from leads
+# as activities) and nurture (bounces, complaints, replies that end sequences).
 INBOUND_EMAIL_RECEIVED: Final = "inbound_email_received"
 
 HOOK_POINTS: Final = frozenset(
@@ -112,14 +112,3 @@ def call(name: str, **kwargs: Any) -> list[Any]:
     """Call every function registered at `name` with these keyword arguments; their results, in order."""
     _check(name)
     return [fn(**kwargs) for fn in _registry[name]]
-
-
-def first(name: str, **kwargs: Any) -> Any:
-    """Call the functions registered at `name` in order until one returns something truthy; that result (None when
-    none does)."""
-    _check(name)
-    for fn in _registry[name]:
-        result = fn(**kwargs)
-        if result:
-            return result
-    return None

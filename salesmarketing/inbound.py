@@ -1,15 +1,16 @@
 """E-mail that reaches us: bounces (DSN), spam complaints (ARF) and, later, mail to and from leads.
 
 `inbound_email_store` keeps each message once (unique by Message-ID; a message without one by a digest of its
-bytes) and, after commit, queues `inbound_email_process`. That task parses it and offers it to the readers the
-apps registered at `hooks.INBOUND_EMAIL_RECEIVED`, in order; the first that recognises it records the outcome.
-A message nobody recognises is recorded as "ignored". Either way the raw bytes and addresses are then emptied
+bytes) and, after commit, queues `inbound_email_process`. That task parses it and gives it to every reader the
+apps registered at `hooks.INBOUND_EMAIL_RECEIVED` (nurture: bounces, complaints, replies that end sequences;
+pipeline: e-mail to and from leads as activities); each says what it made of it, and a message none recognised
+is recorded as "ignored". Either way the raw bytes and addresses are then emptied
 (personal data is kept only as long as it is needed). If the broker is down when a message arrives, or a worker
 dies while reading it, `inbound_email_sweep` (beat, every few minutes) queues the unread rows again; a reader
 must therefore be idempotent (each of ours keys its own rows by the message).
 
 Messages arrive through `manage.py receive_mail` (an SMTP listener, its own process in docker-compose) and
-through an email provider's inbound webhook (nurture's ESP endpoints)."""
+through an email provider's inbound webhook (salesmarketing.esp)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import email
 import email.policy
 import hashlib
 import logging
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
+from email.utils import getaddresses
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -48,6 +50,24 @@ def message_key(raw: bytes) -> str:
 
 def parse_header_id(value: object) -> str:
     return str(value or "").strip().strip("<>").strip()
+
+
+def addresses(message: Message, *headers: str) -> list[str]:
+    """The e-mail addresses in these headers, lower-cased."""
+    values = [str(v) for h in headers for v in message.get_all(h, [])]
+    return [addr.strip().lower() for _name, addr in getaddresses(values) if "@" in addr]
+
+
+def is_automatic(message: Message) -> bool:
+    """Auto-replies, bounces and bulk mail (RFC 3834 Auto-Submitted, Precedence, the usual vendor headers): no
+    person wrote them."""
+    if message.get_content_type() == "multipart/report":
+        return True
+    if str(message.get("Auto-Submitted", "no")).strip().lower() != "no":
+        return True
+    if str(message.get("Precedence", "")).strip().lower() in ("bulk", "junk", "list", "auto_reply"):
+        return True
+    return any(message.get(h) for h in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"))
 
 
 def inbound_email_store(
@@ -90,7 +110,8 @@ def inbound_email_process(*, inbound_id: int) -> str | None:
             return None
         InboundEmail.objects.filter(pk=inbound.pk).update(attempts=inbound.attempts + 1)
         message = parse(bytes(inbound.raw))
-        outcome = hooks.first(hooks.INBOUND_EMAIL_RECEIVED, message=message, inbound=inbound) or IGNORED
+        results = hooks.call(hooks.INBOUND_EMAIL_RECEIVED, message=message, inbound=inbound)
+        outcome = ",".join(dict.fromkeys(r for r in results if r)) or IGNORED
         InboundEmail.objects.filter(pk=inbound.pk).update(
             processed_at=timezone.now(), outcome=outcome[:40], raw=b"", mail_from="", recipients=[]
         )

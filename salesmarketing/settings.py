@@ -277,6 +277,11 @@ INBOUND_EMAIL_RETRY_SECONDS = env_int("INBOUND_EMAIL_RETRY_SECONDS", 120)
 # Soft bounces (mailbox full, server busy) on this many different messages within 30 days make an address
 # undeliverable, as one hard bounce does.
 EMAIL_SOFT_BOUNCE_LIMIT = env_int("EMAIL_SOFT_BOUNCE_LIMIT", 3)
+# E-mail to and from leads on their timeline (pipeline.mailbox): reps BCC (or forward to) INBOUND_EMAIL_LOG_ADDRESS,
+# an address of INBOUND_EMAIL_DOMAINS the mail receiver takes; attachments are kept up to these sizes.
+INBOUND_EMAIL_LOG_ADDRESS = env_str("INBOUND_EMAIL_LOG_ADDRESS")
+INBOUND_ATTACHMENT_MAX_BYTES = env_int("INBOUND_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024)
+INBOUND_ATTACHMENTS_MAX_BYTES = env_int("INBOUND_ATTACHMENTS_MAX_BYTES", 15 * 1024 * 1024)
 # A broadcast's batch (its throttle's share) starts every BROADCAST_BATCH_SECONDS; the sweep (every
 # MAIL_SWEEP_INTERVAL_SECONDS) restarts a sending broadcast whose last batch began BROADCAST_STALL_SECONDS ago (longer
 # than a batch task may run). The fault tests shorten all three.

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from leads.models import Lead
 from nurture.sequences.selectors import can_manage_sequences
-from nurture.sequences.services import enrol_rejected_handoff
+from nurture.sequences.services import enrol_rejected_handoff, lead_replied
+from salesmarketing.inbound import addresses, is_automatic
 
 
 def lead_page_actions(*, user, lead) -> list[tuple[str, str]]:
@@ -27,3 +29,16 @@ def handoff_rejected(*, handoff, by) -> int:
     """A handoff rejected as too early / no budget: its lead enters the sequences that ask for that reason. Only
     database rows are written (in the rejection's transaction); sending waits for the beat's run."""
     return enrol_rejected_handoff(handoff=handoff, by=by)
+
+
+def inbound_email_received(*, message, inbound) -> str:
+    """INBOUND_EMAIL_RECEIVED: an e-mail a lead wrote (received at the BCC / forwarding address, or forwarded as an
+    attachment) ends the lead's active sequences as "replied"; auto-replies (out of office) do not."""
+    forwarded = next((p for p in message.walk() if p.get_content_type() == "message/rfc822"), None)
+    if forwarded is not None and isinstance(forwarded.get_payload(), list):
+        message = forwarded.get_payload()[0]
+    if is_automatic(message):
+        return ""
+    sender = next(iter(addresses(message, "From")), "")
+    lead_id = Lead.objects.filter(email=sender).values_list("pk", flat=True).first() if sender else None
+    return "reply" if lead_id and lead_replied(lead_id=lead_id) else ""

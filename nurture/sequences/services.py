@@ -299,8 +299,8 @@ def enrolment_exit(*, enrolment: Enrolment, reason: str = ExitReason.REMOVED) ->
 
 
 def lead_replied(*, lead_id: int) -> int:
-    """The seam for replies: when inbound mail is read (future work), a reply from the lead ends its active
-    enrolments with the reason "replied". Nothing calls it yet."""
+    """A reply from the lead (an e-mail it wrote, read from the mailbox: nurture.sequences.hooks) ends its active
+    enrolments with the reason "replied"; the number ended."""
     return Enrolment.objects.filter(lead_id=lead_id, state=EnrolmentState.ACTIVE).update(
         state=EnrolmentState.EXITED,
         exit_reason=ExitReason.REPLIED,

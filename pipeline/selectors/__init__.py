@@ -30,6 +30,7 @@ from pipeline.selectors.board import (
 )
 from pipeline.selectors.deals import (
     DealDetail,
+    activity_attachment,
     deal_activities,
     deal_detail,
     deal_for_detail,
@@ -57,6 +58,7 @@ __all__ = [
     "board_stages",
     "can_edit_deals",
     "companies_visible_to",
+    "activity_attachment",
     "deal_activities",
     "deal_detail",
     "deal_for_detail",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Q
 from django.urls import NoReverseMatch
 from django.utils import timezone
 
-from pipeline.models import Activity, Deal, Stage, StageChange, Task
+from leads.models import Lead
+from pipeline.models import Activity, ActivityAttachment, Deal, Stage, StageChange, Task
 from salesmarketing.models import User
 
 
@@ -86,3 +88,11 @@ def _url_or_none(obj) -> str | None:
         return obj.get_absolute_url()
     except (NoReverseMatch, AttributeError):
         return None
+
+
+def activity_attachment(*, viewer: User, activity_id: int, attachment_id: int) -> ActivityAttachment | None:
+    """An e-mail attachment the viewer may see: its activity's deal is readable by them, or its lead visible."""
+    visible = Q(activity__deal__in=Deal.objects.readable_by(viewer)) | Q(
+        activity__lead__in=Lead.objects.visible_to(viewer)
+    )
+    return ActivityAttachment.objects.filter(visible, pk=attachment_id, activity_id=activity_id).first()

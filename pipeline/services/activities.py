@@ -29,9 +29,13 @@ def activity_log(
     occurred_at: dt.datetime | None = None,
     is_voice: bool = False,
     voice_text: str = "",
+    touch_type: str = TouchType.SALES_ACTIVITY,
+    email_message_id: str = "",
+    email_direction: str = "",
 ) -> Activity:
-    """Log a call, meeting, email… on a deal and/or a lead. The lead (or the deal's contact) gets a
-    `sales_activity` touch, so its timeline shows it; replays of the touch change nothing."""
+    """Log a call, meeting, email… on a deal and/or a lead. The lead (or the deal's contact) gets a touch, so its
+    timeline shows it: `sales_activity` (which stops a waiting handoff's SLA clock), or `touch_type` for what is
+    not sales reaching out (an e-mail from the lead); replays of the touch change nothing."""
     errors = {}
     if type not in Activity.Type.values:
         errors["type"] = _("Choose a type.")
@@ -58,11 +62,13 @@ def activity_log(
         is_voice=is_voice,
         voice_text=voice_text if is_voice else "",
         created_by=by,
+        email_message_id=email_message_id,
+        email_direction=email_direction,
     )
     if lead is not None:
         touch_record(
             lead=lead,
-            type=TouchType.SALES_ACTIVITY,
+            type=touch_type,
             source="pipeline",
             idempotency_key=f"activity:{activity.pk}",
             occurred_at=activity.occurred_at,

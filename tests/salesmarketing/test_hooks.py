@@ -18,6 +18,7 @@ from nurture.mail import bounces as nurture_bounces
 from nurture.segments import hooks as nurture_segment_hooks
 from nurture.sequences import hooks as nurture_sequence_hooks
 from pipeline import hooks as pipeline_hooks
+from pipeline import mailbox as pipeline_mailbox
 from pipeline.models import Deal
 from pipeline.services import (
     deal_create_from_handoff,
@@ -42,7 +43,12 @@ EXPECTED = {
     ),
     hooks.LEAD_PAGE_ACTIONS: (nurture_sequence_hooks.lead_page_actions,),
     hooks.HANDOFF_REJECTED: (nurture_sequence_hooks.handoff_rejected,),
-    hooks.INBOUND_EMAIL_RECEIVED: (nurture_bounces.inbound_email_received,),
+    # INSTALLED_APPS order: pipeline, nurture
+    hooks.INBOUND_EMAIL_RECEIVED: (
+        pipeline_mailbox.inbound_email_received,
+        nurture_bounces.inbound_email_received,
+        nurture_sequence_hooks.inbound_email_received,
+    ),
 }
 
 
