@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+from anymail import urls as anymail_urls
 from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
@@ -47,7 +48,7 @@ from leads.privacy import unsubscribe_token
 from leads.services import company_resolve, lead_upsert
 from leads.tracking import email_click_token, email_open_token
 from nurture.models import Broadcast, EmailTemplate, Enrolment, Segment, SegmentKind, Sequence, SequenceStep
-from pipeline.models import Stage
+from pipeline.models import Activity, ActivityAttachment, Stage
 from pipeline.services import pipeline_ensure_default, task_create
 from quotes.models import Issuer
 from quotes.services import line_item_add, product_save, quote_create
@@ -223,6 +224,11 @@ def _build_world() -> World:
     quote_deal = make_deal(owner=owner, company=company, contact=lead, name="権限 見積")
     line_item = line_item_add(deal=quote_deal, by=owner, description="権限明細", unit_price=1000)
     quote = quote_create(deal=quote_deal, by=owner)
+    # An e-mail logged on the owner's deal with a file (pipeline.mailbox)
+    mail_activity = Activity.objects.create(deal=deal, type="email", subject="資料送付", created_by=owner)
+    attachment = ActivityAttachment.objects.create(
+        activity=mail_activity, filename="資料.pdf", content_type="application/pdf", size=3, data=b"pdf"
+    )
     sequence = Sequence.objects.create(name="ステップ")  # nurture sequences (#18)
     sequence_step = SequenceStep.objects.create(sequence=sequence, position=1, template=mail_template)
     enrolment = Enrolment.objects.create(
@@ -237,6 +243,7 @@ def _build_world() -> World:
             "other_company": other_company,
             "deal": deal,
             "task": task,
+            "attachment": attachment,
             "stages": stages,
             "handoff": handoff,
             "team": sales,
@@ -467,6 +474,11 @@ PAGES = [
     Probe("pipeline:task_create", deal_people(200), "post", kwargs=pk("deal")),  # allowed; with errors
     Probe("pipeline:task_done", deal_people(302), "post", kwargs=pk("task")),
     Probe("pipeline:lead_activity_create", logged_in(200, outsider=404), kwargs=pk("lead", "lead_pk")),
+    Probe(
+        "pipeline:activity_attachment",
+        deal_people(200) | {MKT: 200},
+        kwargs=lambda w: {"pk": w.attachment.activity_id, "attachment_pk": w.attachment.pk},
+    ),
     # quotes: products are read by everyone and changed by managers and admins; a deal's items and quotes
     # follow the deal (marketing reads them, changes none)
     Probe("quotes:product_list", logged_in(200)),
@@ -557,6 +569,8 @@ PAGES = [
         },
         query=lambda w: "u=https%3A%2F%2Fwww.example.jp%2F",
     ),
+    # Email providers' webhooks (salesmarketing.esp): not there until ANYMAIL_WEBHOOK_SECRET is set, for anyone.
+    *[Probe(f"anymail:{p.name}", every(404), "post") for p in anymail_urls.urlpatterns],
     # Email (nurture.mail): marketing, managers and admins; a test send and a refused action redirect back.
     Probe("nurture:mail_sender", editors(200)),
     Probe("nurture:mail_templates", editors(200)),

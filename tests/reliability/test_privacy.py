@@ -170,6 +170,7 @@ def test_the_export_holds_the_person_their_company_touches_handoffs_activities_c
     assert doc["consent"] == {
         "consent_email": True,
         "unsubscribed_at": None,
+        "email_undeliverable_at": None,
         "may_receive_marketing_email": True,
         "obtained_by": None,
         "given_at": None,
