@@ -74,7 +74,9 @@ def _check_template(template: EmailTemplate) -> None:
 
 
 @transaction.atomic
-def email_template_save(*, template: EmailTemplate | None = None, by: User, **values: str) -> EmailTemplate:
+def email_template_save(
+    *, template: EmailTemplate | None = None, by: User | None, **values: str
+) -> EmailTemplate:
     """Create (template None) or update a template; syntax errors come back per field with their line."""
     if template is None:
         template = EmailTemplate(created_by=by)
@@ -112,7 +114,7 @@ def email_test_send(*, template: EmailTemplate, language: str, lead: Lead, to_us
 @transaction.atomic
 def broadcast_create(
     *,
-    by: User,
+    by: User | None,
     name: str,
     template: EmailTemplate,
     segment: Segment,

@@ -721,6 +721,10 @@ def all_keys(code) -> dict:
     return keyed(integration=code, owner=code, teammate=code, outsider=code)
 
 
+def MAIL_KEYS(code) -> dict:  # noqa: N802 - reads as a row's column, like keyed()
+    return keyed(integration=code, owner=403, teammate=403, outsider=403)
+
+
 EVERY_CALLER_405 = dict.fromkeys(CALLERS, 405)  # the JSON 405 for a method a path does not serve, before auth
 
 
@@ -958,6 +962,65 @@ API_PROBES = [
         "segments:write",
         keyed(integration=200, owner=403, teammate=403, outsider=403),
         kwargs=pk("enrolment", "enrolment_id"),
+    ),
+    # nurture: email templates and broadcasts; marketing's, so the reps' keys are refused (403)
+    ApiProbe("api:templates_list", "get", "segments:read", MAIL_KEYS(200)),
+    ApiProbe(
+        "api:templates_create",
+        "post",
+        "segments:write",
+        MAIL_KEYS(201),
+        body=lambda w: {"name": "API", "subject_ja": "件名", "text_ja": "本文"},
+    ),
+    ApiProbe(
+        "api:templates_read",
+        "get",
+        "segments:read",
+        MAIL_KEYS(200),
+        kwargs=pk("mail_template", "template_id"),
+    ),
+    ApiProbe(
+        "api:templates_update",
+        "patch",
+        "segments:write",
+        MAIL_KEYS(200),
+        kwargs=pk("mail_template", "template_id"),
+        body=lambda w: {"name": "改名"},
+    ),
+    ApiProbe("api:broadcasts_list", "get", "segments:read", MAIL_KEYS(200)),
+    ApiProbe(
+        "api:broadcasts_create",
+        "post",
+        "segments:write",
+        MAIL_KEYS(201),
+        body=lambda w: {
+            "name": "API",
+            "template_id": w.mail_template.pk,
+            "segment_id": w.mail_broadcast.segment_id,
+            "campaign_id": w.campaign.pk,
+        },
+    ),
+    ApiProbe(
+        "api:broadcasts_read",
+        "get",
+        "segments:read",
+        MAIL_KEYS(200),
+        kwargs=pk("mail_broadcast", "broadcast_id"),
+    ),
+    ApiProbe(  # the world has no sender profile: refused with the reason
+        "api:broadcasts_schedule",
+        "post",
+        "segments:write",
+        MAIL_KEYS(409),
+        kwargs=pk("mail_broadcast", "broadcast_id"),
+        body=lambda w: {},
+    ),
+    ApiProbe(
+        "api:broadcasts_action",
+        "post",
+        "segments:write",
+        MAIL_KEYS(200),
+        kwargs=lambda w: {"broadcast_id": w.mail_broadcast.pk, "action": "cancel"},
     ),
 ]
 ALL_SCOPES = list(ApiKey.Scope.values)
