@@ -32,6 +32,7 @@ from ninja.errors import HttpError
 from ninja.errors import ValidationError as ApiValidationError
 from ninja.security import HttpBearer
 
+from salesmarketing.dates import in_range
 from salesmarketing.models import ApiKey
 from salesmarketing.services import api_key_authenticate
 
@@ -180,7 +181,7 @@ def _cursor_decode(cursor: str, keys: Sequence[str]) -> list[Any]:
             moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
         except ValueError:
             moment = None
-        if moment is None or timezone.is_naive(moment):
+        if moment is None or timezone.is_naive(moment) or not in_range(moment):
             raise _bad_cursor()
         decoded.append(moment)
     return decoded
