@@ -65,7 +65,9 @@ class CostIn(Schema):
     amount: StrictInt = Field(..., ge=0, lt=10**14, description="Yen, a whole number.")
     description: Text = Field("", max_length=200)
     external_id: Text = Field(
-        "", max_length=100, description="Your id for the line: a second line with the same id is refused (422)."
+        "",
+        max_length=100,
+        description="Your id for the line: a second line with the same id is refused (422).",
     )
 
 

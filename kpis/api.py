@@ -151,7 +151,9 @@ class ManualValueOut(Schema):
 class ManualValueIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    kpi: ManualKey = Field(..., description="A KPI entered by hand (see GET /kpis: those whose values you enter).")
+    kpi: ManualKey = Field(
+        ..., description="A KPI entered by hand (see GET /kpis: those whose values you enter)."
+    )
     period_kind: Literal["month", "quarter", "year"] = "month"
     period_start: InRangeDate = Field(..., description="Any day of the period; stored as its first day.")
     value: Decimal = Field(

@@ -203,7 +203,11 @@ def manages_action_items(user) -> bool:
 
 def may_enter_manual_values(user) -> bool:
     """Who enters the hand-entered KPI values (the values page and the API): managers, admins and marketing."""
-    return user is not None and user.is_authenticated and (user.is_superuser or user.is_manager or user.is_marketer)
+    return (
+        user is not None
+        and user.is_authenticated
+        and (user.is_superuser or user.is_manager or user.is_marketer)
+    )
 
 
 def may_assign_action_item(*, user, owner_id: int) -> bool:

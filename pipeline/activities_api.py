@@ -50,7 +50,9 @@ class ActivityIn(Schema):
     body: Text = Field("", max_length=10_000)
     outcome: Text = Field("", max_length=200)
     occurred_at: InRangeDatetime | None = Field(None, description="When it happened, ISO 8601; default: now.")
-    is_voice: StrictBool = Field(False, description="A remark worth sharing with marketing (voice of the customer).")
+    is_voice: StrictBool = Field(
+        False, description="A remark worth sharing with marketing (voice of the customer)."
+    )
     voice_text: Text = Field("", max_length=10_000, description="What the customer said (with is_voice).")
 
 

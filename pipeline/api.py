@@ -27,8 +27,8 @@ from leads.ingest import Text
 from leads.models import Company, Lead
 from leads.services import company_resolve
 from pipeline import selectors, services
-from pipeline.models import Deal, Stage
 from pipeline.activities_api import router as activities_router
+from pipeline.models import Deal, Stage
 from salesmarketing.api import Page, PageQuery, cursor_page, require_scope
 from salesmarketing.dates import InRangeDate
 from salesmarketing.models import ApiKey, User
@@ -206,7 +206,13 @@ def _acting(request: HttpRequest) -> tuple[ApiKey, User | None]:
 def _deal(user: User | None, deal_id: int, *, read: bool = False) -> Deal:
     """The deal, for a write the deals `user` may act on; for a read (`read`) also those they only read, as on
     the deal page (marketing reads every deal)."""
-    qs = Deal.objects.all() if user is None else Deal.objects.readable_by(user) if read else Deal.objects.visible_to(user)
+    qs = (
+        Deal.objects.all()
+        if user is None
+        else Deal.objects.readable_by(user)
+        if read
+        else Deal.objects.visible_to(user)
+    )
     deal = qs.select_related("company", "stage").filter(pk=deal_id).first()
     if deal is None:
         raise HttpError(404, "Deal not found.")

@@ -24,9 +24,9 @@ from django.db import DataError, IntegrityError, InterfaceError, OperationalErro
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import re_path
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
-from django.utils import timezone
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as ApiValidationError
@@ -154,7 +154,13 @@ class Page(Schema, Generic[T]):
 
 def _bad_cursor() -> ApiValidationError:
     return ApiValidationError(
-        [{"loc": ["query", "cursor"], "msg": "Invalid cursor; use a next_cursor as given.", "type": "value_error"}]
+        [
+            {
+                "loc": ["query", "cursor"],
+                "msg": "Invalid cursor; use a next_cursor as given.",
+                "type": "value_error",
+            }
+        ]
     )
 
 

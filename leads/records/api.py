@@ -99,7 +99,9 @@ class CompanyOut(Schema):
 
 
 class CompanyFilters(PageQuery):
-    q: str | None = Field(None, max_length=200, description="Part of the name, kana or domain; or a 法人番号.")
+    q: str | None = Field(
+        None, max_length=200, description="Part of the name, kana or domain; or a 法人番号."
+    )
     domain: str | None = Field(None, max_length=200, description="Exactly this domain (case-insensitive).")
     industry: Industry | None = None
     prefecture: str | None = Field(None, max_length=20)
@@ -158,7 +160,9 @@ def companies_list(request: HttpRequest, filters: Query[CompanyFilters]):
     return page_out(qs, filters, keys=("pk",))
 
 
-@router.get("/companies/{int:company_id}", response={200: CompanyOut, 404: ErrorOut}, summary="Read a company")
+@router.get(
+    "/companies/{int:company_id}", response={200: CompanyOut, 404: ErrorOut}, summary="Read a company"
+)
 def company_read(request: HttpRequest, company_id: int):
     return _company(require_scope(request, ApiKey.Scope.LEADS_READ), company_id)
 

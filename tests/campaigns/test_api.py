@@ -60,7 +60,10 @@ def test_a_cost_is_added_and_listed(client, campaign, marketer):
     auth = _auth(marketer)
 
     added = _post_cost(
-        client, campaign, {"date": "2026-11-02", "amount": 120_000, "external_id": "g-1", "description": "検索広告"}, auth
+        client,
+        campaign,
+        {"date": "2026-11-02", "amount": 120_000, "external_id": "g-1", "description": "検索広告"},
+        auth,
     )
     costs = client.get(f"/api/v1/campaigns/{campaign.pk}/costs", **auth).json()
 
@@ -92,6 +95,8 @@ def test_a_reps_key_may_not_add_costs(client, campaign, owner):
 
 
 def test_adding_a_cost_needs_the_write_scope(client, campaign):
-    response = _post_cost(client, campaign, {"date": "2026-11-02", "amount": 1}, _auth(scopes=["campaigns:read"]))
+    response = _post_cost(
+        client, campaign, {"date": "2026-11-02", "amount": 1}, _auth(scopes=["campaigns:read"])
+    )
 
     assert response.status_code == 403 and "campaigns:write" in response.json()["detail"]

@@ -145,7 +145,9 @@ def test_a_hand_entered_value_is_entered_corrected_and_read(client, marketer):
     entered = _put_value(
         client, {"kpi": "brand_awareness", "period_start": "2026-11-15", "value": 0.2, "note": "調査A"}, auth
     )
-    corrected = _put_value(client, {"kpi": "brand_awareness", "period_start": "2026-11-01", "value": "0.25"}, auth)
+    corrected = _put_value(
+        client, {"kpi": "brand_awareness", "period_start": "2026-11-01", "value": "0.25"}, auth
+    )
     listed = client.get("/api/v1/kpis/values?kpi=brand_awareness", **auth).json()
 
     assert (entered.status_code, corrected.status_code) == (200, 200)
@@ -159,7 +161,9 @@ def test_a_hand_entered_value_is_entered_corrected_and_read(client, marketer):
 def test_what_the_values_service_refuses_is_a_422_naming_the_field(client):
     auth = _values_auth()
 
-    ratio_too_big = _put_value(client, {"kpi": "brand_awareness", "period_start": "2026-11-01", "value": 2}, auth)
+    ratio_too_big = _put_value(
+        client, {"kpi": "brand_awareness", "period_start": "2026-11-01", "value": 2}, auth
+    )
     not_manual = _put_value(client, {"kpi": "revenue", "period_start": "2026-11-01", "value": 1}, auth)
 
     assert ratio_too_big.status_code == 422 and ratio_too_big.json()["detail"][0]["loc"] == ["body", "value"]
@@ -174,6 +178,11 @@ def test_a_reps_key_reads_values_but_does_not_enter_them(client, owner):
 
     assert refused.status_code == 403
     assert client.get("/api/v1/kpis/values", **auth).status_code == 200
-    assert _put_value(
-        client, {"kpi": "market_size", "period_start": "2026-01-01", "value": 1}, _values_auth(scopes=["kpis:read"])
-    ).status_code == 403
+    assert (
+        _put_value(
+            client,
+            {"kpi": "market_size", "period_start": "2026-01-01", "value": 1},
+            _values_auth(scopes=["kpis:read"]),
+        ).status_code
+        == 403
+    )

@@ -162,7 +162,9 @@ def test_a_company_is_created_and_updated_through_the_services(client):
     assert (company.domain, company.region, body["region"]) == ("api.example.jp", "kinki", "kinki")
 
     parent = make_company("株式会社親")
-    updated = _patch(client, f"/api/v1/companies/{company.pk}", {"name_kana": "エーピーアイ", "parent_id": parent.pk}, auth)
+    updated = _patch(
+        client, f"/api/v1/companies/{company.pk}", {"name_kana": "エーピーアイ", "parent_id": parent.pk}, auth
+    )
 
     assert updated.status_code == 200
     company.refresh_from_db()
@@ -177,7 +179,9 @@ def test_what_the_service_refuses_is_a_422_naming_the_field(client):
     auth = _auth()
 
     duplicate = _post(client, "/api/v1/companies", {"name": "重複", "domain": taken.domain}, auth)
-    bad_number = _post(client, "/api/v1/companies", {"name": "番号", "corporate_number": "1234567890123"}, auth)
+    bad_number = _post(
+        client, "/api/v1/companies", {"name": "番号", "corporate_number": "1234567890123"}, auth
+    )
     loop = _patch(client, f"/api/v1/companies/{child.pk}", {"parent_id": taken.pk}, auth)
     unknown_parent = _patch(client, f"/api/v1/companies/{child.pk}", {"parent_id": 10**9}, auth)
 
@@ -214,7 +218,9 @@ def test_companies_filter_and_page(client):
     auth = _auth()
 
     pages = _all_pages(client, "/api/v1/companies?q=フィルタ", auth, limit=2)
-    by_domain = client.get("/api/v1/companies?domain=" + Company.objects.first().domain.upper(), **auth).json()
+    by_domain = client.get(
+        "/api/v1/companies?domain=" + Company.objects.first().domain.upper(), **auth
+    ).json()
 
     assert [len(p) for p in pages] == [2, 2, 1]
     assert sum(pages, []) == sorted(sum(pages, []), reverse=True)

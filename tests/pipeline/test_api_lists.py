@@ -42,7 +42,12 @@ def test_deals_are_listed_as_the_board_shows_them(client, owner, teammate, manag
 
     listed = {
         who: set(_ids(client.get("/api/v1/deals", **_auth(user))))
-        for who, user in {"owner": owner, "manager": manager, "marketer": marketer, "integration": None}.items()
+        for who, user in {
+            "owner": owner,
+            "manager": manager,
+            "marketer": marketer,
+            "integration": None,
+        }.items()
     }
 
     assert listed == {
@@ -68,7 +73,10 @@ def test_deals_filter_and_page(client, owner, stages, django_assert_num_queries)
     with django_assert_num_queries(2):  # the key, the page (company and stage joined)
         by_stage = client.get(f"/api/v1/deals?stage={stages['Proposal'].pk}&limit=200", **auth)
 
-    assert [d["id"] for d in first["items"] + second["items"]] == [with_contact.pk, *reversed([d.pk for d in deals])]
+    assert [d["id"] for d in first["items"] + second["items"]] == [
+        with_contact.pk,
+        *reversed([d.pk for d in deals]),
+    ]
     assert second["next_cursor"] is None
     assert set(_ids(by_stage)) == {d.pk for d in deals}
     assert _ids(client.get(f"/api/v1/deals?lead={lead.pk}", **auth)) == [with_contact.pk]
@@ -148,8 +156,12 @@ def test_an_activity_on_a_record_the_key_cannot_reach_is_refused(client, owner, 
     their_deal = make_deal(owner=outsider)
     auth = _auth(owner)
 
-    on_lead = _post(client, "/api/v1/activities", {"type": "call", "subject": "x", "lead_id": theirs.pk}, auth)
-    on_deal = _post(client, "/api/v1/activities", {"type": "call", "subject": "x", "deal_id": their_deal.pk}, auth)
+    on_lead = _post(
+        client, "/api/v1/activities", {"type": "call", "subject": "x", "lead_id": theirs.pk}, auth
+    )
+    on_deal = _post(
+        client, "/api/v1/activities", {"type": "call", "subject": "x", "deal_id": their_deal.pk}, auth
+    )
     on_nothing = _post(client, "/api/v1/activities", {"type": "call", "subject": "x"}, auth)
 
     assert [r.status_code for r in (on_lead, on_deal, on_nothing)] == [422, 422, 422]
@@ -160,7 +172,9 @@ def test_an_activity_on_a_record_the_key_cannot_reach_is_refused(client, owner, 
     assert handoff.first_touch_at is None
 
 
-def test_activities_are_listed_as_the_pages_show_them(client, owner, outsider, stages, django_assert_num_queries):
+def test_activities_are_listed_as_the_pages_show_them(
+    client, owner, outsider, stages, django_assert_num_queries
+):
     lead = make_lead(owner=owner)
     deal = make_deal(owner=owner)
     theirs = make_lead(owner=outsider)

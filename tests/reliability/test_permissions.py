@@ -793,7 +793,9 @@ API_PROBES = [
         keyed(integration=200, owner=200, teammate=200, outsider=404),
         kwargs=pk("company", "company_id"),
     ),
-    ApiProbe("api:company_create", "post", "leads:write", all_keys(201), body=lambda w: {"name": "株式会社API"}),
+    ApiProbe(
+        "api:company_create", "post", "leads:write", all_keys(201), body=lambda w: {"name": "株式会社API"}
+    ),
     ApiProbe(
         "api:company_update",
         "patch",
@@ -893,9 +895,15 @@ API_PROBES = [
     ApiProbe("api:teams_list", "get", "", any_key(200)),
     # campaigns: shared like on the pages; costs added by marketing, managers, admins and integrations
     ApiProbe("api:campaigns_list", "get", "campaigns:read", all_keys(200)),
-    ApiProbe("api:campaign_read", "get", "campaigns:read", all_keys(200), kwargs=pk("campaign", "campaign_id")),
     ApiProbe(
-        "api:campaign_costs_list", "get", "campaigns:read", all_keys(200), kwargs=pk("campaign", "campaign_id")
+        "api:campaign_read", "get", "campaigns:read", all_keys(200), kwargs=pk("campaign", "campaign_id")
+    ),
+    ApiProbe(
+        "api:campaign_costs_list",
+        "get",
+        "campaigns:read",
+        all_keys(200),
+        kwargs=pk("campaign", "campaign_id"),
     ),
     ApiProbe(
         "api:campaign_costs_create",
