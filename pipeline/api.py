@@ -206,13 +206,12 @@ def _acting(request: HttpRequest) -> tuple[ApiKey, User | None]:
 def _deal(user: User | None, deal_id: int, *, read: bool = False) -> Deal:
     """The deal, for a write the deals `user` may act on; for a read (`read`) also those they only read, as on
     the deal page (marketing reads every deal)."""
-    qs = (
-        Deal.objects.all()
-        if user is None
-        else Deal.objects.readable_by(user)
-        if read
-        else Deal.objects.visible_to(user)
-    )
+    if user is None:
+        qs = Deal.objects.all()
+    elif read:
+        qs = Deal.objects.readable_by(user)
+    else:
+        qs = Deal.objects.visible_to(user)
     deal = qs.select_related("company", "stage").filter(pk=deal_id).first()
     if deal is None:
         raise HttpError(404, "Deal not found.")
