@@ -106,8 +106,9 @@ api = NinjaAPI(
     urls_namespace="api",
     auth=ApiKeyAuth(),
     docs_decorator=_docs_access,
-    description="Leads, events, handoffs, deals and KPIs. Authenticate with `Authorization: Bearer <key>` "
-    "(create keys with `python manage.py create_api_key NAME` or in the admin).",
+    description="Leads, companies, events, handoffs, deals, activities, campaigns and KPIs. Authenticate with "
+    "`Authorization: Bearer <key>` (create keys with `python manage.py create_api_key NAME` or in the admin). "
+    "Lists answer `{items, next_cursor}`, newest first: pass `next_cursor` back as `cursor` for the next page.",
 )
 
 
