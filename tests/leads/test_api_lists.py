@@ -255,3 +255,16 @@ def test_handoffs_page_with_the_same_cursor_shape(client, owner, django_assert_n
     assert sum(pages, []) == [h.pk for h in handoffs]  # newest MQL first
     by_lead = client.get(f"/api/v1/handoffs?lead={handoffs[2].lead_id}", **auth).json()
     assert [row["id"] for row in by_lead["items"]] == [handoffs[2].pk]
+
+
+def test_a_reps_company_list_takes_a_fixed_number_of_queries(client, owner, django_assert_num_queries):
+    auth = _auth(owner)
+    client.get("/api/v1/companies", **auth)
+    make_lead(company=make_company(), owner=owner)
+    with django_assert_num_queries(2):  # the key, the page (visibility as EXISTS subqueries)
+        small = client.get("/api/v1/companies?limit=200", **auth).json()
+    for _ in range(8):
+        make_lead(company=make_company(), owner=owner)
+    with django_assert_num_queries(2):
+        large = client.get("/api/v1/companies?limit=200", **auth).json()
+    assert (len(small["items"]), len(large["items"])) == (1, 9)
