@@ -13,16 +13,23 @@ The top-level `source` is "snapshot" when the week is frozen.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import Literal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
+from pydantic import ConfigDict
 
-from kpis.models import WeeklySnapshot
+from kpis import services
+from kpis.models import ManualKpiValue, WeeklySnapshot, may_enter_manual_values
 from kpis.periods import WEEK, Period, PeriodError
 from kpis.registry import KPIS, Scope, compute
-from salesmarketing.api import require_scope
+from leads.ingest import Text
+from salesmarketing.api import Page, PageQuery, acting_user, page_out, require_scope, service_invalid
+from salesmarketing.dates import InRangeDate
 from salesmarketing.models import ApiKey, Team
 
 router = Router(tags=["kpis"])
@@ -123,3 +130,62 @@ def kpis(
             for kpi in KPIS
         ],
     }
+
+
+# --- Hand-entered values (brand awareness, market size …) --------------------------------------------------
+
+ManualKey = Literal[services.MANUAL_KEYS]  # type: ignore[valid-type]
+
+
+class ManualValueOut(Schema):
+    id: int
+    kpi: str
+    period_kind: str
+    period_start: dt.date
+    value: float
+    note: str
+    entered_by_id: int | None
+    entered_at: dt.datetime
+
+
+class ManualValueIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    kpi: ManualKey = Field(
+        ..., description="A KPI entered by hand (see GET /kpis: those whose values you enter)."
+    )
+    period_kind: Literal["month", "quarter", "year"] = "month"
+    period_start: InRangeDate = Field(..., description="Any day of the period; stored as its first day.")
+    value: Decimal = Field(
+        ..., ge=0, max_digits=18, decimal_places=6, description="A ratio (0..1) for a percentage KPI."
+    )
+    note: Text = Field("", max_length=300, description="The source of the number.")
+
+
+class ManualValueFilters(PageQuery):
+    kpi: ManualKey | None = None
+
+
+@router.get(
+    "/kpis/values", response=Page[ManualValueOut], summary="Hand-entered KPI values, latest entered first"
+)
+def manual_values_list(request: HttpRequest, filters: Query[ManualValueFilters]):
+    require_scope(request, ApiKey.Scope.KPIS_READ)
+    qs = ManualKpiValue.objects.all()
+    if filters.kpi:
+        qs = qs.filter(kpi=filters.kpi)
+    return page_out(qs, filters, keys=("pk",))
+
+
+@router.put("/kpis/values", response=ManualValueOut, summary="Enter or correct a hand-entered KPI value")
+def manual_values_set(request: HttpRequest, payload: ManualValueIn):
+    """One value per KPI and period: sending it again corrects it. Needs `kpis:write`; a key acting as a user
+    also needs that user's right to enter values on the values page (managers, admins, marketing; 403)."""
+    key = require_scope(request, ApiKey.Scope.KPIS_WRITE)
+    user = acting_user(key)
+    if user is not None and not may_enter_manual_values(user):
+        raise HttpError(403, "This key's user may not enter KPI values.")
+    try:
+        return services.manual_value_set(**payload.model_dump(), by=user)
+    except DjangoValidationError as error:
+        raise service_invalid(error) from None

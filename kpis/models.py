@@ -201,6 +201,15 @@ def manages_action_items(user) -> bool:
     return user is not None and user.is_authenticated and (user.is_superuser or user.is_manager)
 
 
+def may_enter_manual_values(user) -> bool:
+    """Who enters the hand-entered KPI values (the values page and the API): managers, admins and marketing."""
+    return (
+        user is not None
+        and user.is_authenticated
+        and (user.is_superuser or user.is_manager or user.is_marketer)
+    )
+
+
 def may_assign_action_item(*, user, owner_id: int) -> bool:
     """Who may add an action item for `owner_id` (and change one of theirs): managers and admins for anyone, any
     user for themselves."""

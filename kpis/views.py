@@ -21,7 +21,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from kpis import selectors, services
 from kpis.forms import ActionItemForm, ManualValueForm, TargetsForm
-from kpis.models import ActionItem, ManualKpiValue
+from kpis.models import ActionItem, ManualKpiValue, may_enter_manual_values
 from kpis.periods import KINDS, WEEK, Period, PeriodError, local_today
 from kpis.registry import get_kpi
 from kpis.selectors import action_item_owners, action_items_for_week
@@ -59,7 +59,7 @@ def _can_set_targets(user: User) -> bool:
 
 
 def _can_enter_values(user: User) -> bool:
-    return _can_set_targets(user) or user.is_marketer
+    return may_enter_manual_values(user)
 
 
 # --- the shared dashboard ---------------------------------------------------------------------------------

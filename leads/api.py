@@ -12,9 +12,10 @@ from typing import Annotated, Any
 
 from django.db import IntegrityError
 from django.db.models import QuerySet
+from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import ConfigDict, PlainValidator
 
@@ -23,12 +24,15 @@ from leads.handoffs.api import router as handoffs_router
 from leads.ingest import MAX_EVENTS_PER_BATCH, Domain, Email, EventIn, Text, events_ingest, lead_capture
 from leads.models import ErasureRecord, Lead
 from leads.privacy import can_manage_personal_data, lead_erase, lead_export
+from leads.records.api import router as records_router
 from leads.scoring.engine import explain
-from salesmarketing.api import require_scope
+from leads.services import normalize_email
+from salesmarketing.api import Page, PageQuery, page_out, require_scope
 from salesmarketing.models import ApiKey, User
 
 router = Router(tags=["leads"])
 router.add_router("/", handoffs_router)  # the handoffs feature's endpoints, /api/v1/handoffs…
+router.add_router("/", records_router)  # the records feature's: /api/v1/companies…
 
 
 # --- Schemas ------------------------------------------------------------------------------------------
@@ -223,6 +227,39 @@ def lead_create_or_update(request: HttpRequest, payload: LeadIn):
     return Status(201 if created else 200, lead)
 
 
+class LeadFilters(PageQuery):
+    email: str | None = Field(
+        None, max_length=254, description="Exactly this address (case-insensitive): finds one lead or none."
+    )
+    lifecycle_stage: LifecycleStage | None = None
+    awareness_stage: AwarenessStage | None = None
+    owner: int | None = Field(None, ge=1, le=2**63 - 1, description="The owner's user id.")
+    company: int | None = Field(None, ge=1, le=2**63 - 1, description="The company's id.")
+
+
+@router.get(
+    "/leads",
+    response=Page[LeadOut],
+    summary="List leads, newest first",
+    description="The leads the key's user sees in the app (every lead for an integration's key), newest "
+    "first, a page at a time (`next_cursor`). `email=` looks a lead up by address; reading never rescores. "
+    "Needs the `leads:read` scope.",
+)
+def leads_list(request: HttpRequest, filters: Query[LeadFilters]):
+    qs = _leads_for(require_scope(request, ApiKey.Scope.LEADS_READ)).select_related("company")
+    if filters.email is not None:
+        # Lower(email) is what the unique index holds, so the lookup is an index probe on PostgreSQL.
+        qs = qs.annotate(email_key=Lower("email")).filter(email_key=normalize_email(filters.email))
+    for name in ("lifecycle_stage", "awareness_stage"):
+        if getattr(filters, name):
+            qs = qs.filter(**{name: getattr(filters, name)})
+    if filters.owner is not None:
+        qs = qs.filter(owner_id=filters.owner)
+    if filters.company is not None:
+        qs = qs.filter(company_id=filters.company)
+    return page_out(qs, filters)
+
+
 @router.get(
     "/leads/{int:lead_id}",
     response=LeadDetailOut,
@@ -314,10 +351,10 @@ def events_other_methods(request: HttpRequest):
 
 
 @router.api_operation(
-    [m for m in _OTHER_METHODS if m != "POST"], "/leads", auth=None, include_in_schema=False
+    [m for m in _OTHER_METHODS if m not in ("GET", "POST")], "/leads", auth=None, include_in_schema=False
 )
 def leads_other_methods(request: HttpRequest):
-    return _method_not_allowed("POST")
+    return _method_not_allowed("GET, POST")
 
 
 @router.api_operation(

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as ApiValidationError
 from pydantic import ConfigDict, StrictInt
@@ -27,12 +27,14 @@ from leads.ingest import Text
 from leads.models import Company, Lead
 from leads.services import company_resolve
 from pipeline import selectors, services
+from pipeline.activities_api import router as activities_router
 from pipeline.models import Deal, Stage
-from salesmarketing.api import require_scope
+from salesmarketing.api import Page, PageQuery, cursor_page, require_scope
 from salesmarketing.dates import InRangeDate
 from salesmarketing.models import ApiKey, User
 
 router = Router(tags=["deals"])
+router.add_router("/", activities_router)  # /api/v1/activities, /pipelines, /stages
 
 SourceChoice = Literal["marketing", "sales", "referral", "partner"]
 LossCauseChoice = Literal[tuple(Deal.LossCause.values)]  # type: ignore[valid-type]
@@ -201,8 +203,15 @@ def _acting(request: HttpRequest) -> tuple[ApiKey, User | None]:
     return key, key.user
 
 
-def _deal(user: User | None, deal_id: int) -> Deal:
-    qs = Deal.objects.all() if user is None else Deal.objects.visible_to(user)
+def _deal(user: User | None, deal_id: int, *, read: bool = False) -> Deal:
+    """The deal, for a write the deals `user` may act on; for a read (`read`) also those they only read, as on
+    the deal page (marketing reads every deal)."""
+    if user is None:
+        qs = Deal.objects.all()
+    elif read:
+        qs = Deal.objects.readable_by(user)
+    else:
+        qs = Deal.objects.visible_to(user)
     deal = qs.select_related("company", "stage").filter(pk=deal_id).first()
     if deal is None:
         raise HttpError(404, "Deal not found.")
@@ -224,6 +233,37 @@ def _owner(user: User | None, owner_id: int | None) -> User:
     ):
         raise _invalid("owner_id", "The key's user cannot give deals to this user.")
     return owner
+
+
+class DealFilters(PageQuery):
+    status: Literal["open", "won", "lost"] | None = None
+    owner: int | None = Field(None, ge=1, le=2**63 - 1, description="The owner's user id.")
+    team: int | None = Field(None, ge=1, le=2**63 - 1, description="The owner's team id.")
+    pipeline: int | None = Field(None, ge=1, le=2**63 - 1)
+    stage: int | None = Field(None, ge=1, le=2**63 - 1)
+    company: int | None = Field(None, ge=1, le=2**63 - 1)
+    lead: int | None = Field(None, ge=1, le=2**63 - 1, description="The contact lead's id.")
+
+
+@router.get("/deals", response=Page[DealOut], summary="List deals, newest first")
+def list_deals(request: HttpRequest, filters: Query[DealFilters]):
+    """The deals the key's user reads on the board and the deal pages (a rep their own, a manager the team's,
+    marketing and admins every deal); every deal for an integration's key. Needs `deals:write`."""
+    _key, user = _acting(request)
+    qs = Deal.objects.all() if user is None else Deal.objects.readable_by(user)
+    qs = qs.select_related("company", "stage")
+    wanted = {
+        "status": filters.status,
+        "owner_id": filters.owner,
+        "team_id": filters.team,
+        "stage__pipeline_id": filters.pipeline,
+        "stage_id": filters.stage,
+        "company_id": filters.company,
+        "contact_id": filters.lead,
+    }
+    qs = qs.filter(**{name: value for name, value in wanted.items() if value is not None})
+    rows, next_cursor = cursor_page(qs, filters)
+    return {"items": [_out(deal) for deal in rows], "next_cursor": next_cursor}
 
 
 @router.post("/deals", response={201: DealOut, 404: ErrorOut, 409: ErrorOut}, summary="Create a deal")
@@ -302,7 +342,7 @@ def _if_match(request: HttpRequest) -> int | None:
 @router.get("/deals/{deal_id}", response={200: DealOut, 404: ErrorOut}, summary="Read a deal")
 def get_deal(request: HttpRequest, deal_id: int, response: HttpResponse):
     _key, user = _acting(request)
-    deal = _deal(user, deal_id)
+    deal = _deal(user, deal_id, read=True)
     response["ETag"] = _etag(deal)
     return _out(deal)
 

@@ -7,22 +7,32 @@ database cannot store included). tests/reliability/test_api_fuzz.py holds the AP
 
 from __future__ import annotations
 
+import base64
+import binascii
+import datetime as dt
 import functools
+import json
 import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
+from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import re_path
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
-from ninja import NinjaAPI
+from ninja import Field, NinjaAPI, Schema
 from ninja.errors import HttpError
+from ninja.errors import ValidationError as ApiValidationError
 from ninja.security import HttpBearer
 
+from salesmarketing.dates import in_range
 from salesmarketing.models import ApiKey
 from salesmarketing.services import api_key_authenticate
 
@@ -39,6 +49,34 @@ class ApiKeyAuth(HttpBearer):
         return key
 
 
+def acting_user(key: ApiKey):
+    """The user whose view limits what the key reaches; None for an integration's key, which reaches all."""
+    return None if key.is_integration else key.user
+
+
+def service_invalid(error: DjangoValidationError, fields: dict[str, str] | None = None) -> ApiValidationError:
+    """A service's ValidationError as the API's 422: one entry per message, located at its body field (renamed
+    by `fields`, e.g. the service's `parent` is the API's `parent_id`)."""
+    fields = fields or {}
+    if hasattr(error, "error_dict"):
+        return ApiValidationError(
+            [
+                {
+                    "loc": ["body"] if name == "__all__" else ["body", fields.get(name, name)],
+                    "msg": message,
+                    "type": "value_error",
+                }
+                for name, messages in error.message_dict.items()
+                for message in messages
+            ]
+        )
+    return ApiValidationError([{"loc": ["body"], "msg": m, "type": "value_error"} for m in error.messages])
+
+
+def field_invalid(field: str, message: str, where: str = "body") -> ApiValidationError:
+    return ApiValidationError([{"loc": [where, field], "msg": message, "type": "value_error"}])
+
+
 def require_scope(request: HttpRequest, scope: str) -> ApiKey:
     """The request's key, or a 403 when it lacks `scope`."""
     key: ApiKey = request.auth
@@ -47,14 +85,30 @@ def require_scope(request: HttpRequest, scope: str) -> ApiKey:
     return key
 
 
+def _docs_access(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The schema (and the docs page) for a logged-in user, or for a client sending any valid API key: an
+    integration reads /api/v1/openapi.json with the key it calls the API with. Anyone else goes to the login page."""
+    login_view = login_required(view)
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        scheme, _space, token = (request.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() == "bearer" and token and api_key_authenticate(token.strip()) is not None:
+            return view(request, *args, **kwargs)
+        return login_view(request, *args, **kwargs)
+
+    return wrapper
+
+
 api = NinjaAPI(
     title="salesmarketing API",
     version="1",
     urls_namespace="api",
     auth=ApiKeyAuth(),
-    docs_decorator=login_required,
-    description="Leads, events, handoffs, deals and KPIs. Authenticate with `Authorization: Bearer <key>` "
-    "(create keys with `python manage.py create_api_key NAME` or in the admin).",
+    docs_decorator=_docs_access,
+    description="Leads, companies, events, handoffs, deals, activities, campaigns and KPIs. Authenticate with "
+    "`Authorization: Bearer <key>` (create keys with `python manage.py create_api_key NAME` or in the admin). "
+    "Lists answer `{items, next_cursor}`, newest first: pass `next_cursor` back as `cursor` for the next page.",
 )
 
 
@@ -67,7 +121,107 @@ ROUTERS = (
     "nurture.api.router",
     "quotes.api.router",
     "kpis.api.router",
+    "campaigns.api.router",
+    "salesmarketing.api_lookups.router",
 )
+
+
+# --- Cursor pagination ----------------------------------------------------------------------------------
+# Every list endpoint answers {"items": [...], "next_cursor": "…" | null}, newest first, in a fixed order that
+# ends with the id (so rows with the same time never repeat or vanish between pages). The cursor is opaque: the
+# last row's sort values, base64-encoded; pass it back as `cursor` for the next page. Each page is one query
+# (plus its select_related joins), whatever the page or the table's size.
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+BIGINT = 2**63 - 1
+
+
+class PageQuery(Schema):
+    cursor: str | None = Field(
+        None, max_length=200, description="The `next_cursor` of the previous page; omit for the first page."
+    )
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Rows per page, at most {MAX_LIMIT}.")
+
+
+T = TypeVar("T")
+M = TypeVar("M", bound=Model)
+
+
+class Page(Schema, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+def _bad_cursor() -> ApiValidationError:
+    return ApiValidationError(
+        [
+            {
+                "loc": ["query", "cursor"],
+                "msg": "Invalid cursor; use a next_cursor as given.",
+                "type": "value_error",
+            }
+        ]
+    )
+
+
+def _cursor_encode(values: Sequence[Any]) -> str:
+    plain = [v.isoformat() if isinstance(v, dt.datetime) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _cursor_decode(cursor: str, keys: Sequence[str]) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise _bad_cursor() from None
+    if not isinstance(values, list) or len(values) != len(keys):
+        raise _bad_cursor()
+    decoded: list[Any] = []
+    for key, value in zip(keys, values, strict=True):
+        if key == "pk":
+            if type(value) is not int or not 0 < value <= BIGINT:
+                raise _bad_cursor()
+            decoded.append(value)
+            continue
+        try:
+            moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            moment = None
+        if moment is None or timezone.is_naive(moment) or not in_range(moment):
+            raise _bad_cursor()
+        decoded.append(moment)
+    return decoded
+
+
+def _after(keys: Sequence[str], values: Sequence[Any]) -> Q:
+    """Rows after the cursor in descending (keys…) order: (a < va) or (a = va and b < vb) …"""
+    condition = Q()
+    equal: dict[str, Any] = {}
+    for key, value in zip(keys, values, strict=True):
+        condition |= Q(**equal, **{f"{key}__lt": value})
+        equal[key] = value
+    return condition
+
+
+def cursor_page(
+    qs: QuerySet[M], page: PageQuery, *, keys: Sequence[str] = ("created_at", "pk")
+) -> tuple[list[M], str | None]:
+    """One page of `qs`, newest first by `keys` (the last is "pk"), and the cursor of the next page (None when
+    this one is the last). One query."""
+    qs = qs.order_by(*(f"-{key}" for key in keys))
+    if page.cursor:
+        qs = qs.filter(_after(keys, _cursor_decode(page.cursor, keys)))
+    rows = list(qs[: page.limit + 1])
+    if len(rows) <= page.limit:
+        return rows, None
+    rows = rows[: page.limit]
+    return rows, _cursor_encode([getattr(rows[-1], key) for key in keys])
+
+
+def page_out(qs: QuerySet[M], page: PageQuery, **kwargs: Any) -> dict[str, Any]:
+    items, next_cursor = cursor_page(qs, page, **kwargs)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 # --- API-wide error handling --------------------------------------------------------------------------

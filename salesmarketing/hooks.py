@@ -55,7 +55,8 @@ LEAD_PAGE_ACTIONS: Final = "lead_page_actions"
 # sequences that ask for it); work queued from here must wait for transaction.on_commit.
 HANDOFF_REJECTED: Final = "handoff_rejected"
 
-# A sales activity recorded on a lead (leads.services.touch_record, once per new touch): fn(*, lead_id, at) -> the
+# A sales activity recorded on a lead (leads.services.touch_record, once per new touch; leads.ingest, once per new
+# `sales_activity` event from an API key or an import): fn(*, lead_id, at) -> the
 # number of handoffs it touched first (their SLA clock stops). Registered by the handoffs feature
 # (leads.handoffs.services.lead_first_touched, in leads' AppConfig.ready()).
 SALES_TOUCH_RECORDED: Final = "sales_touch_recorded"

@@ -158,6 +158,10 @@ class ApiKey(models.Model):
         PRIVACY = "leads:privacy", _("Export and erase a lead's personal data")
         SEGMENTS_READ = "segments:read", _("Read segments and count them")
         SEGMENTS_WRITE = "segments:write", _("Create, change and delete segments and static lists")
+        ACTIVITIES_WRITE = "activities:write", _("Read and log activities (calls, meetings…)")
+        CAMPAIGNS_READ = "campaigns:read", _("Read campaigns and their costs")
+        CAMPAIGNS_WRITE = "campaigns:write", _("Add campaign costs")
+        KPIS_WRITE = "kpis:write", _("Enter hand-entered KPI values")
 
     class Kind(models.TextChoices):
         # An integration's key reaches every record; a user's key reaches what that user reaches in the app.

@@ -25,7 +25,9 @@ def cost_add(
         description=description.strip(),
         external_id=external_id.strip(),
     )
-    cost.full_clean(validate_unique=False)
+    # The unique external id is left to the database, whose refusal names the field below (full_clean would
+    # report the constraint by its name, for no field).
+    cost.full_clean(validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
             cost.save()

@@ -18,7 +18,7 @@ from leads.handoffs.selectors import handoffs_actionable_by, handoffs_visible_to
 from leads.handoffs.services import HandoffConflict, handoff_accept, handoff_reject
 from leads.ingest import Text
 from leads.models import Handoff
-from salesmarketing.api import require_scope
+from salesmarketing.api import Page, PageQuery, page_out, require_scope
 from salesmarketing.models import ApiKey
 
 router = Router(tags=["handoffs"])
@@ -63,11 +63,10 @@ class HandoffOut(Schema):
         return deal.pk if deal is not None else None
 
 
-class HandoffFilters(Schema):
-    state: State | None = None
-    owner: int | None = None
-    limit: int = Field(100, ge=1, le=500)
-    offset: int = Field(0, ge=0, le=2**31 - 1)  # PostgreSQL refuses an OFFSET beyond bigint
+class HandoffFilters(PageQuery):
+    state: State | None = Field(None, description="`open`: unassigned, assigned or working.")
+    owner: int | None = Field(None, ge=1, le=2**63 - 1, description="The rep's user id.")
+    lead: int | None = Field(None, ge=1, le=2**63 - 1, description="The lead's id.")
 
 
 class RejectIn(Schema):
@@ -95,7 +94,7 @@ def _for_key(key: ApiKey, *, acting: bool = False):
     return qs.filter(pk__in=allowed.values("pk"))
 
 
-@router.get("/handoffs", response=list[HandoffOut], summary="List handoffs, newest MQL first")
+@router.get("/handoffs", response=Page[HandoffOut], summary="List handoffs, newest MQL first")
 def list_handoffs(request: HttpRequest, filters: Query[HandoffFilters]):
     qs = _for_key(require_scope(request, ApiKey.Scope.HANDOFFS_WRITE))
     if filters.state == "open":
@@ -104,7 +103,9 @@ def list_handoffs(request: HttpRequest, filters: Query[HandoffFilters]):
         qs = qs.filter(state=filters.state)
     if filters.owner is not None:
         qs = qs.filter(owner_id=filters.owner)
-    return list(qs.order_by("-mql_at", "-id")[filters.offset : filters.offset + filters.limit])
+    if filters.lead is not None:
+        qs = qs.filter(lead_id=filters.lead)
+    return page_out(qs, filters, keys=("mql_at", "pk"))
 
 
 @router.post(

@@ -28,6 +28,7 @@ from leads.ingest.schema import (
 )
 from leads.models import Campaign, Company, Lead, Touch, Visitor
 from leads.services import SUBMITTED_FIELDS, SUBMITTED_KEY, company_resolve, lead_upsert, leads_touched
+from salesmarketing import hooks
 from salesmarketing.models import User
 
 logger = logging.getLogger(__name__)
@@ -336,8 +337,24 @@ def _write(batch: _Batch, *, campaign_id: int | None) -> IngestResult:
         changes.setdefault(lead_id, {}).update(wanted)
     update_by_pk(Lead, changes)
     leads_touched(touched)
+    _sales_touches_recorded(batch, rows, inserted)
     result.lead_ids = sorted(touched)
     return result
+
+
+def _sales_touches_recorded(batch: _Batch, rows: list[dict], inserted: dict[str, int | None]) -> None:
+    """A `sales_activity` event from an authenticated sender (an API key, an import) stops the SLA clock of its
+    lead's open handoff, as an activity logged on the lead's page does (leads.services.touch_record). Earliest
+    first, so the first touch is the earliest one after the assignment. Public capture paths never vouch for one."""
+    if not batch.authenticated:
+        return
+    sales = sorted(
+        (r["occurred_at"], r["lead_id"])
+        for r in rows
+        if r["type"] == TouchType.SALES_ACTIVITY and r["lead_id"] and r["idempotency_key"] in inserted
+    )
+    for at, lead_id in sales:
+        hooks.call(hooks.SALES_TOUCH_RECORDED, lead_id=lead_id, at=at)
 
 
 def _campaigns_by_code(batch: _Batch) -> dict[str, int]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from decimal import Decimal
 
 import pytest
 
 from kpis import services
-from kpis.models import WeeklySnapshot
+from kpis.models import ManualKpiValue, WeeklySnapshot
 from kpis.periods import Period
 from kpis.registry import KPIS
 from salesmarketing.services import api_key_create
@@ -123,3 +125,64 @@ def test_a_key_needs_the_kpis_scope(client, auth, db):
     assert client.get("/api/v1/kpis?week=2026-W47").status_code == 401
     response = client.get("/api/v1/kpis?week=2026-W47", **auth(scopes=("leads:read",)))
     assert response.status_code == 403 and "kpis:read" in response.json()["detail"]
+
+
+# --- hand-entered values (GET / PUT /api/v1/kpis/values) ---------------------------------------------------
+
+
+def _values_auth(user=None, scopes=("kpis:read", "kpis:write")) -> dict:
+    _key, plain = api_key_create(name="survey", source="survey", scopes=list(scopes), user=user)
+    return {"HTTP_AUTHORIZATION": f"Bearer {plain}"}
+
+
+def _put_value(client, body, auth):
+    return client.put("/api/v1/kpis/values", json.dumps(body), content_type="application/json", **auth)
+
+
+def test_a_hand_entered_value_is_entered_corrected_and_read(client, marketer):
+    auth = _values_auth(marketer)
+
+    entered = _put_value(
+        client, {"kpi": "brand_awareness", "period_start": "2026-11-15", "value": 0.2, "note": "調査A"}, auth
+    )
+    corrected = _put_value(
+        client, {"kpi": "brand_awareness", "period_start": "2026-11-01", "value": "0.25"}, auth
+    )
+    listed = client.get("/api/v1/kpis/values?kpi=brand_awareness", **auth).json()
+
+    assert (entered.status_code, corrected.status_code) == (200, 200)
+    assert entered.json()["period_start"] == "2026-11-01"  # the month's first day
+    entry = ManualKpiValue.objects.get()
+    assert (entry.value, entry.entered_by_id) == (Decimal("0.25"), marketer.pk)
+    assert [(v["kpi"], v["value"]) for v in listed["items"]] == [("brand_awareness", 0.25)]
+    assert listed["next_cursor"] is None
+
+
+def test_what_the_values_service_refuses_is_a_422_naming_the_field(client):
+    auth = _values_auth()
+
+    ratio_too_big = _put_value(
+        client, {"kpi": "brand_awareness", "period_start": "2026-11-01", "value": 2}, auth
+    )
+    not_manual = _put_value(client, {"kpi": "revenue", "period_start": "2026-11-01", "value": 1}, auth)
+
+    assert ratio_too_big.status_code == 422 and ratio_too_big.json()["detail"][0]["loc"] == ["body", "value"]
+    assert not_manual.status_code == 422 and not_manual.json()["detail"][0]["loc"][-1] == "kpi"
+    assert not ManualKpiValue.objects.exists()
+
+
+def test_a_reps_key_reads_values_but_does_not_enter_them(client, owner):
+    auth = _values_auth(owner)
+
+    refused = _put_value(client, {"kpi": "market_size", "period_start": "2026-01-01", "value": 10**9}, auth)
+
+    assert refused.status_code == 403
+    assert client.get("/api/v1/kpis/values", **auth).status_code == 200
+    assert (
+        _put_value(
+            client,
+            {"kpi": "market_size", "period_start": "2026-01-01", "value": 1},
+            _values_auth(scopes=["kpis:read"]),
+        ).status_code
+        == 403
+    )

@@ -107,7 +107,7 @@ def test_api_lists_accepts_and_rejects_with_json_errors(client, owner):
     second = _assigned("d@example.jp", owner)
     _, key = api_key_create(name="CRM sync", source="crm", scopes=["handoffs:write"], user=owner)
     auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
-    listed = client.get("/api/v1/handoffs?state=open", **auth).json()
+    listed = client.get("/api/v1/handoffs?state=open", **auth).json()["items"]
     assert {h["id"] for h in listed} == {first.pk, second.pk}
     assert listed[0]["reason"] == "デモ依頼 +40"
 

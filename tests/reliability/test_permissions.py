@@ -725,6 +725,11 @@ def MAIL_KEYS(code) -> dict:  # noqa: N802 - reads as a row's column, like keyed
     return keyed(integration=code, owner=403, teammate=403, outsider=403)
 
 
+def any_key(code) -> dict:
+    """Lookups: any usable key, whatever its scopes."""
+    return {**all_keys(code), NO_SCOPES: code, WRONG_SCOPE: code}
+
+
 EVERY_CALLER_405 = dict.fromkeys(CALLERS, 405)  # the JSON 405 for a method a path does not serve, before auth
 
 
@@ -794,7 +799,29 @@ API_PROBES = [
         body=lambda w: {"email": w.lead.email, "title": "上書き"},
         label="the owner's lead",
     ),
-    ApiProbe("api:leads_other_methods", "get", "", EVERY_CALLER_405),
+    ApiProbe("api:leads_other_methods", "put", "", EVERY_CALLER_405),
+    # lists (#19 point 9): each applies the key's user's visibility; these rows check the scope, the tests in
+    # tests/*/test_api_lists.py what each key lists
+    ApiProbe("api:leads_list", "get", "leads:read", all_keys(200)),
+    ApiProbe("api:companies_list", "get", "leads:read", all_keys(200)),
+    ApiProbe(
+        "api:company_read",
+        "get",
+        "leads:read",
+        keyed(integration=200, owner=200, teammate=200, outsider=404),
+        kwargs=pk("company", "company_id"),
+    ),
+    ApiProbe(
+        "api:company_create", "post", "leads:write", all_keys(201), body=lambda w: {"name": "株式会社API"}
+    ),
+    ApiProbe(
+        "api:company_update",
+        "patch",
+        "leads:write",
+        keyed(integration=200, owner=200, teammate=200, outsider=404),
+        kwargs=pk("company", "company_id"),
+        body=lambda w: {"address": "東京都千代田区"},
+    ),
     ApiProbe(
         "api:lead_read",
         "get",
@@ -870,6 +897,40 @@ API_PROBES = [
         kwargs=lambda w: {"deal_id": w.deal.pk},
         body=lambda w: {"next_step": "見積提出"},
     ),
+    ApiProbe("api:list_deals", "get", "deals:write", all_keys(200)),
+    ApiProbe("api:activities_list", "get", "activities:write", all_keys(200)),
+    ApiProbe(
+        "api:activities_create",
+        "post",
+        "activities:write",
+        # On a lead the key's user does not see: 422 on lead_id, as a deal's contact_lead_id
+        keyed(integration=201, owner=201, teammate=201, outsider=422),
+        body=lambda w: {"type": "call", "subject": "架電", "lead_id": w.lead.pk},
+    ),
+    ApiProbe("api:pipelines_list", "get", "", any_key(200)),
+    ApiProbe("api:stages_list", "get", "", any_key(200)),
+    ApiProbe("api:users_list", "get", "", any_key(200)),
+    ApiProbe("api:teams_list", "get", "", any_key(200)),
+    # campaigns: shared like on the pages; costs added by marketing, managers, admins and integrations
+    ApiProbe("api:campaigns_list", "get", "campaigns:read", all_keys(200)),
+    ApiProbe(
+        "api:campaign_read", "get", "campaigns:read", all_keys(200), kwargs=pk("campaign", "campaign_id")
+    ),
+    ApiProbe(
+        "api:campaign_costs_list",
+        "get",
+        "campaigns:read",
+        all_keys(200),
+        kwargs=pk("campaign", "campaign_id"),
+    ),
+    ApiProbe(
+        "api:campaign_costs_create",
+        "post",
+        "campaigns:write",
+        keyed(integration=201, owner=403, teammate=403, outsider=403),
+        kwargs=pk("campaign", "campaign_id"),
+        body=lambda w: {"date": "2026-04-02", "amount": 1000},
+    ),
     # quotes: read-only, with the deals' scope; a quote follows its deal
     ApiProbe("api:list_products", "get", "deals:write", all_keys(200)),
     ApiProbe(
@@ -887,6 +948,15 @@ API_PROBES = [
         kwargs=lambda w: {"quote_id": w.quote.pk},
     ),
     ApiProbe("api:kpis", "get", "kpis:read", all_keys(200), query="week=2026-W47"),
+    ApiProbe("api:manual_values_list", "get", "kpis:read", all_keys(200)),
+    ApiProbe(
+        "api:manual_values_set",
+        "put",
+        "kpis:write",
+        # as on the values page: managers, admins and marketing enter them; the reps' keys get 403
+        keyed(integration=200, owner=403, teammate=403, outsider=403),
+        body=lambda w: {"kpi": "market_size", "period_start": "2026-01-01", "value": 1000000},
+    ),
     # nurture: segments; the reps' keys read them, only marketing, managers, admins and integrations write
     ApiProbe("api:segments_list", "get", "segments:read", all_keys(200)),
     ApiProbe(
@@ -1090,7 +1160,7 @@ def test_a_key_acting_as_a_rep_lists_only_the_handoffs_the_rep_sees(world, clien
     listed = {}
     for caller in (INTEGRATION, AS_OWNER, AS_OTHER):
         response = client.get("/api/v1/handoffs", **_bearer(world, caller, "handoffs:write"))
-        listed[caller] = {h["id"] for h in response.json()}
+        listed[caller] = {h["id"] for h in response.json()["items"]}
     assert listed == {
         INTEGRATION: {world.handoff.pk, other.pk},
         AS_OWNER: {world.handoff.pk},

@@ -415,6 +415,8 @@ PARAM_MODELS = {
     "step_pk": "nurture.SequenceStep",
     "enrolment_pk": "nurture.Enrolment",
     "enrolment_id": "nurture.Enrolment",
+    "company_id": "leads.Company",
+    "campaign_id": "leads.Campaign",
 }
 
 

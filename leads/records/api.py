@@ -1,0 +1,200 @@
+"""Companies over the JSON API: list, read, create and update, through the records feature's services.
+
+Reads need `leads:read`, writes `leads:write`. A key acting as a user reaches the companies that user sees on the
+company pages (a rep: those with a lead or deal they see, and those nobody works with yet; 404 for the rest); an
+integration's key reaches every company. What the services refuse (a taken domain or corporate number, a parent
+that would make a loop) answers 422 naming the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+from ninja.errors import HttpError
+from pydantic import ConfigDict, StrictInt, field_validator
+
+from leads.choices import Industry
+from leads.ingest import Domain, Text
+from leads.models import Company
+from leads.records import services
+from leads.records.forms import PREFECTURES
+from leads.records.selectors import companies_visible_to
+from salesmarketing.api import (
+    Page,
+    PageQuery,
+    acting_user,
+    field_invalid,
+    page_out,
+    require_scope,
+    service_invalid,
+)
+from salesmarketing.models import ApiKey
+
+router = Router(tags=["companies"])
+
+Id = StrictInt
+
+
+class CompanyFields(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    name_kana: Text = Field("", max_length=200)
+    domain: Domain = Field("", max_length=200, description="Web domain; unique.", examples=["example.co.jp"])
+    corporate_number: Text = Field("", max_length=13, description="法人番号: 13 digits with its check digit.")
+    industry: Industry | None = None
+    employee_count: StrictInt | None = Field(None, ge=0, le=10_000_000)
+    prefecture: Text = Field("", max_length=20, description="e.g. 東京都; sets the region.")
+    address: Text = Field("", max_length=300)
+    website: Text = Field("", max_length=200, examples=["https://example.co.jp/"])
+    parent_id: Id | None = Field(None, description="The parent company (one the key reaches).")
+
+    @field_validator("prefecture")
+    @classmethod
+    def _known_prefecture(cls, value: str) -> str:
+        if value and value not in PREFECTURES:
+            raise ValueError("Give a prefecture such as 東京都.")
+        return value
+
+    @field_validator("website")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value:
+            try:
+                URLValidator(schemes=["http", "https"])(value)
+            except DjangoValidationError:
+                raise ValueError("Give an http(s) URL.") from None
+        return value
+
+
+class CompanyIn(CompanyFields):
+    name: Text = Field(..., min_length=1, max_length=200, examples=["株式会社サンプル"])
+
+
+class CompanyPatch(CompanyFields):
+    name: Text | None = Field(None, min_length=1, max_length=200)
+
+
+class CompanyOut(Schema):
+    id: int
+    name: str
+    name_kana: str
+    domain: str
+    corporate_number: str
+    industry: str = Field(description="Industry code ('' when unknown).")
+    employee_count: int | None
+    prefecture: str
+    region: str = Field(description="Region code ('' when unknown).")
+    address: str
+    website: str
+    parent_id: int | None
+    customer_since: dt.datetime | None = Field(description="Set by the company's first won deal.")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class CompanyFilters(PageQuery):
+    q: str | None = Field(
+        None, max_length=200, description="Part of the name, kana or domain; or a 法人番号."
+    )
+    domain: str | None = Field(None, max_length=200, description="Exactly this domain (case-insensitive).")
+    industry: Industry | None = None
+    prefecture: str | None = Field(None, max_length=20)
+    customer: bool | None = Field(None, description="true: customers only; false: not yet customers.")
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+def _companies(key: ApiKey) -> QuerySet[Company]:
+    user = acting_user(key)
+    return Company.objects.all() if user is None else companies_visible_to(user)
+
+
+def _company(key: ApiKey, company_id: int) -> Company:
+    company = _companies(key).filter(pk=company_id).first()
+    if company is None:
+        raise HttpError(404, "Company not found.")
+    return company
+
+
+def _fields(key: ApiKey, data: dict[str, Any]) -> dict[str, Any]:
+    """The service's keyword arguments from the body's fields; the parent must be a company the key reaches."""
+    if "parent_id" in data:
+        parent_id = data.pop("parent_id")
+        parent = None
+        if parent_id is not None:
+            parent = _companies(key).filter(pk=parent_id).first()
+            if parent is None:
+                raise field_invalid("parent_id", "No company has this id.")
+        data["parent"] = parent
+    if "industry" in data:
+        data["industry"] = data["industry"] or ""
+    return data
+
+
+@router.get("/companies", response=Page[CompanyOut], summary="List companies, newest first")
+def companies_list(request: HttpRequest, filters: Query[CompanyFilters]):
+    qs = _companies(require_scope(request, ApiKey.Scope.LEADS_READ))
+    if filters.q:
+        qs = qs.filter(
+            Q(name__icontains=filters.q)
+            | Q(name_kana__icontains=filters.q)
+            | Q(domain__icontains=filters.q)
+            | Q(corporate_number=filters.q)
+        )
+    if filters.domain is not None:
+        qs = qs.filter(domain__iexact=filters.domain.strip())
+    if filters.industry:
+        qs = qs.filter(industry=filters.industry)
+    if filters.prefecture:
+        qs = qs.filter(prefecture=filters.prefecture)
+    if filters.customer is not None:
+        qs = qs.filter(customer_since__isnull=not filters.customer)
+    return page_out(qs, filters, keys=("pk",))
+
+
+@router.get(
+    "/companies/{int:company_id}", response={200: CompanyOut, 404: ErrorOut}, summary="Read a company"
+)
+def company_read(request: HttpRequest, company_id: int):
+    return _company(require_scope(request, ApiKey.Scope.LEADS_READ), company_id)
+
+
+@router.post("/companies", response={201: CompanyOut}, summary="Create a company")
+def company_create(request: HttpRequest, payload: CompanyIn):
+    """Needs `leads:write`. A domain or corporate number another company has answers 422 naming the field."""
+    key = require_scope(request, ApiKey.Scope.LEADS_WRITE)
+    try:
+        company = services.company_create(by=key.user, **_fields(key, payload.model_dump()))
+    except DjangoValidationError as error:
+        raise service_invalid(error, {"parent": "parent_id"}) from None
+    return Status(201, company)
+
+
+@router.patch(
+    "/companies/{int:company_id}",
+    response={200: CompanyOut, 404: ErrorOut},
+    summary="Update a company",
+)
+def company_update(request: HttpRequest, company_id: int, payload: CompanyPatch):
+    """Changes the fields sent (others stay). Needs `leads:write`; 404 for a company the key does not reach."""
+    key = require_scope(request, ApiKey.Scope.LEADS_WRITE)
+    company = _company(key, company_id)
+    data = payload.model_dump(exclude_unset=True)
+    if "name" in data and data["name"] is None:
+        raise field_invalid("name", "This field cannot be null.")
+    for name in ("name_kana", "domain", "corporate_number", "prefecture", "address", "website"):
+        if name in data and data[name] is None:
+            data[name] = ""
+    try:
+        company = services.company_edit(company=company, by=key.user, **_fields(key, data))
+    except DjangoValidationError as error:
+        raise service_invalid(error, {"parent": "parent_id"}) from None
+    return company
