@@ -14,7 +14,9 @@ class NotificationSettingsForm(forms.Form):
     daily digest (on/off, at what time)."""
 
     digest_enabled = forms.BooleanField(label=_("Send me a daily digest e-mail"), required=False)
-    digest_at = forms.TimeField(label=_("at (Asia/Tokyo)"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    digest_at = forms.TimeField(
+        label=_("at (Asia/Tokyo)"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
 
     def __init__(self, *args, preferences: dict[str, tuple[bool, bool]], **kwargs):
         super().__init__(*args, **kwargs)

@@ -36,7 +36,10 @@ def stages(*, due: dt.datetime, snoozed_until: dt.datetime | None) -> list[tuple
     ]
     if snoozed_until is None:
         return planned
-    return [(ReminderSent.Stage.SNOOZED.value, snoozed_until), *((s, at) for s, at in planned if at > snoozed_until)]
+    return [
+        (ReminderSent.Stage.SNOOZED.value, snoozed_until),
+        *((s, at) for s, at in planned if at > snoozed_until),
+    ]
 
 
 SNOOZE_CHOICES = ("hour", "tomorrow", "business_day")

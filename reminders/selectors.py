@@ -109,7 +109,9 @@ def _action_items(rows: Iterable[ActionItem]) -> list[Item]:
 
 
 def _open_tasks() -> Any:
-    return Task.objects.filter(done_at__isnull=True, assignee__isnull=False).select_related("deal", "assignee")
+    return Task.objects.filter(done_at__isnull=True, assignee__isnull=False).select_related(
+        "deal", "assignee"
+    )
 
 
 def _open_next_steps() -> Any:
@@ -124,7 +126,9 @@ def user_items(*, user: User) -> list[Item]:
     """The user's open items, each with its snooze, oldest due first: four queries."""
     items = [
         *_task_items(_open_tasks().filter(assignee=user).order_by("due_date", "pk")[:ROWS_PER_KIND]),
-        *_next_step_items(_open_next_steps().filter(owner=user).order_by("next_step_date", "pk")[:ROWS_PER_KIND]),
+        *_next_step_items(
+            _open_next_steps().filter(owner=user).order_by("next_step_date", "pk")[:ROWS_PER_KIND]
+        ),
         *_action_items(_open_actions().filter(owner=user).order_by("due_date", "pk")[:ROWS_PER_KIND]),
     ]
     snoozes = {(s.kind, s.object_id): s.until for s in Snooze.objects.filter(user=user)}
@@ -237,9 +241,7 @@ def items_to_remind(*, now: dt.datetime) -> list[Item]:
     catchup = dt.timedelta(hours=settings.TASKS_REMIND_CATCHUP_HOURS)
     before = dt.timedelta(minutes=settings.TASKS_REMIND_BEFORE_MINUTES)
     first, last = local_date(now - catchup), local_date(now + before) + dt.timedelta(days=1)
-    snoozes = {
-        (s.kind, s.object_id): s.until for s in Snooze.objects.filter(until__gt=now - catchup)
-    }
+    snoozes = {(s.kind, s.object_id): s.until for s in Snooze.objects.filter(until__gt=now - catchup)}
     snoozed = {kind: [pk for k, pk in snoozes if k == kind] for kind in ItemKind.values}
     items = [
         *_task_items(
@@ -266,7 +268,9 @@ def digest_due_users(*, now: dt.datetime, day: dt.date) -> list[int]:
     """Ids of the users whose digest time has come today (Asia/Tokyo) and who have an e-mail address; the ledger
     (DigestSent) decides whether today's went out already."""
     return list(
-        DigestSetting.objects.filter(enabled=True, send_at__lte=now.astimezone(tz()).time(), user__is_active=True)
+        DigestSetting.objects.filter(
+            enabled=True, send_at__lte=now.astimezone(tz()).time(), user__is_active=True
+        )
         .exclude(user__email="")
         .exclude(user__in=DigestSent.objects.filter(day=day).values("user"))
         .values_list("user_id", flat=True)

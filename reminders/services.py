@@ -73,7 +73,11 @@ def reminders_send(*, now: dt.datetime | None = None) -> int:
     oldest = now - dt.timedelta(hours=settings.TASKS_REMIND_CATCHUP_HOURS)
     sent = 0
     for item in selectors.items_to_remind(now=now):
-        due = [(stage, at) for stage, at in stages(due=item.due, snoozed_until=item.snoozed_until) if oldest < at <= now]
+        due = [
+            (stage, at)
+            for stage, at in stages(due=item.due, snoozed_until=item.snoozed_until)
+            if oldest < at <= now
+        ]
         if not due:
             continue
         with transaction.atomic():

@@ -85,4 +85,6 @@ def notification_settings(request: HtmxHttpRequest) -> HttpResponse:
         )
         messages.success(request, _("Notification settings saved."))
         return redirect("reminders:notification_settings")
-    return render(request, "reminders/notification_settings.html", {"form": form, "has_email": bool(user.email)})
+    return render(
+        request, "reminders/notification_settings.html", {"form": form, "has_email": bool(user.email)}
+    )

@@ -33,9 +33,7 @@ def make_items(user, *, due: dt.date, stage: Stage | None = None, n: int = 1) ->
     for i in range(n):
         deal = make_deal(owner=user, stage=stage, name=f"商談 {user.username} {i}")
         made.append(task_create(deal=deal, title=f"見積書を送る {i}", due_date=due, by=user))
-        made.append(
-            deal_update(deal=deal, by=user, next_step=f"デモの日程調整 {i}", next_step_date=due)
-        )
+        made.append(deal_update(deal=deal, by=user, next_step=f"デモの日程調整 {i}", next_step_date=due))
         made.append(
             action_item_create(
                 title=f"事例記事を共有 {i}", owner=user, due_date=due, week=Period.week_of(due), by=user

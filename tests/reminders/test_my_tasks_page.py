@@ -41,7 +41,9 @@ def test_the_page_runs_the_same_queries_for_few_and_many_items(
 ):
     _setup(owner, stages, 1)
     page = _page(owner_client, django_assert_num_queries)
-    assert page.count('class="task-item is-overdue"') == 3 and page.count('class="task-item is-upcoming"') == 3
+    assert (
+        page.count('class="task-item is-overdue"') == 3 and page.count('class="task-item is-upcoming"') == 3
+    )
     _setup(owner, stages, 4)
     page = _page(owner_client, django_assert_num_queries)
     assert page.count('class="task-item is-overdue"') == 15
@@ -64,7 +66,9 @@ def test_overdue_today_upcoming_handoffs_and_stale_deals(owner_client, owner, st
     make_items(owner, due=today - dt.timedelta(days=1))
     handoff = make_waiting_handoff(owner)
     stale = make_items(owner, due=today + dt.timedelta(days=30), stage=stages["Initial contact"])[1]
-    Deal.objects.filter(pk=stale.pk).update(stage_changed_at=timezone.now() - dt.timedelta(days=20))  # limit: 14
+    Deal.objects.filter(pk=stale.pk).update(
+        stage_changed_at=timezone.now() - dt.timedelta(days=20)
+    )  # limit: 14
     owner_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ja"
     page = owner_client.get("/tasks/").content.decode()
     assert "マイタスク" in page

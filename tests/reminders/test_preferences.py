@@ -19,7 +19,9 @@ PARAMS = {"lead": "東邦 課長", "lead_id": 1, "rep": "担当 太郎"}
 
 
 def _send(recipient, *, email: bool, message=handoff_messages.SLA_BREACHED):
-    return notification_send(recipient=recipient, message=message, params=PARAMS, url="/leads/handoffs/", email=email)
+    return notification_send(
+        recipient=recipient, message=message, params=PARAMS, url="/leads/handoffs/", email=email
+    )
 
 
 def test_without_a_choice_a_message_comes_as_its_sender_asks(
@@ -44,7 +46,9 @@ def test_in_app_off_stores_no_notification_but_still_emails_when_email_is_on(
     assert mailoutbox[0].body.endswith("/leads/handoffs/")
 
 
-def test_email_off_sends_no_mail_even_when_the_sender_asks(owner, mailoutbox, django_capture_on_commit_callbacks):
+def test_email_off_sends_no_mail_even_when_the_sender_asks(
+    owner, mailoutbox, django_capture_on_commit_callbacks
+):
     notification_preferences_set(user=owner, choices={"handoff_sla_breached": (True, False)})
     with django_capture_on_commit_callbacks(execute=True):
         _send(owner, email=True)

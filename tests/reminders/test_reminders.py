@@ -71,7 +71,9 @@ def test_preferences_apply_to_reminders(owner, stages, mailoutbox, django_captur
 def test_snoozing_puts_the_reminder_off_and_resets_it(owner_client, owner, stages):
     task, _deal, _action = make_items(owner, due=timezone.localdate() - dt.timedelta(days=1))
     reminders_send()  # overdue, all three
-    response = owner_client.post(f"/tasks/task/{task.pk}/snooze", {"until": "tomorrow"}, HTTP_HX_REQUEST="true")
+    response = owner_client.post(
+        f"/tasks/task/{task.pk}/snooze", {"until": "tomorrow"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert f'id="item-task-{task.pk}"' in html and "<html" not in html and "is-snoozed" in html
