@@ -20,13 +20,14 @@ from django.urls import reverse
 from kpis.models import ActionItem
 from kpis.periods import Period
 from leads.models import Handoff
-from pipeline.models import Deal, Task
+from pipeline.models import Activity, Deal, Task
 from pipeline.selectors.board import stage_usual_seconds
 from reminders.models import DigestSent, DigestSetting, ItemKind, Snooze
 from reminders.schedule import due_moment, local_date, tz
 from salesmarketing.models import Notification, User
 
 STALE_DEALS_SHOWN = 50
+MEETINGS_AHEAD = dt.timedelta(days=14)
 ROWS_PER_KIND = 200  # a user's open items of one kind shown at most (the oldest due first)
 
 
@@ -177,6 +178,7 @@ class MyTasks:
     snoozed: list[Item] = field(default_factory=list)
     handoffs: list[Handoff] = field(default_factory=list)
     stale_deals: list[tuple[Deal, int]] = field(default_factory=list)  # (deal, days in its stage)
+    meetings: list[Activity] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -189,7 +191,22 @@ def my_tasks(*, user: User, now: dt.datetime) -> MyTasks:
     page = my_tasks_items(user=user, now=now)
     page.handoffs = handoffs_waiting(user=user)
     page.stale_deals = stale_deals(user=user, now=now)
+    page.meetings = meetings_ahead(user=user, now=now)
     return page
+
+
+def meetings_ahead(*, user: User, now: dt.datetime) -> list[Activity]:
+    """Meetings and demos of the next two weeks that the user booked, or on their deals or leads."""
+    return list(
+        Activity.objects.filter(
+            type__in=[Activity.Type.MEETING, Activity.Type.DEMO],
+            occurred_at__gte=now,
+            occurred_at__lt=now + MEETINGS_AHEAD,
+        )
+        .filter(Q(created_by=user) | Q(deal__owner=user) | Q(lead__owner=user))
+        .select_related("deal", "lead")
+        .order_by("occurred_at", "pk")[:ROWS_PER_KIND]
+    )
 
 
 def my_tasks_items(*, user: User, now: dt.datetime) -> MyTasks:

@@ -11,13 +11,15 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from pipeline.models import Deal
+from pipeline.services import activity_log
 from tests.reminders.conftest import make_items, make_waiting_handoff
 
 pytestmark = pytest.mark.django_db
 
 # Layout: session, user, the user's team and the unread count (4). Page: to-dos, next steps, action items, snoozes,
-# handoffs waiting, open deals for staleness and the stages' usual times (one aggregate, cached) (7).
-PAGE_QUERIES = 11
+# handoffs waiting, open deals for staleness and the stages' usual times (one aggregate, cached), meetings
+# coming up (8).
+PAGE_QUERIES = 12
 
 
 def _page(client, django_assert_num_queries) -> str:
@@ -33,7 +35,14 @@ def _setup(user, stages, n: int) -> None:
     make_items(user, due=today - dt.timedelta(days=2), stage=stages["Discovery"], n=n)
     make_items(user, due=today + dt.timedelta(days=3), stage=stages["Proposal"], n=n)
     for _ in range(n):
-        make_waiting_handoff(user)
+        handoff = make_waiting_handoff(user)
+        activity_log(
+            by=None,
+            type="meeting",
+            subject="オンライン商談",
+            lead=handoff.lead,
+            occurred_at=timezone.now() + dt.timedelta(days=2),
+        )
 
 
 def test_the_page_runs_the_same_queries_for_few_and_many_items(
@@ -47,18 +56,26 @@ def test_the_page_runs_the_same_queries_for_few_and_many_items(
     _setup(owner, stages, 4)
     page = _page(owner_client, django_assert_num_queries)
     assert page.count('class="task-item is-overdue"') == 15
+    assert page.count('id="meeting-') == 5
 
 
 def test_a_user_sees_only_their_own_tasks(owner_client, owner, outsider, stages):
     make_items(owner, due=timezone.localdate())
     make_items(outsider, due=timezone.localdate())
-    make_waiting_handoff(outsider)
+    handoff = make_waiting_handoff(outsider)
+    activity_log(
+        by=outsider,
+        type="demo",
+        subject="他課のデモ",
+        lead=handoff.lead,
+        occurred_at=timezone.now() + dt.timedelta(hours=3),
+    )
     owner_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     page = owner_client.get("/tasks/").content.decode()
     assert f"商談 {owner.username} 0" in page
     assert f"商談 {outsider.username} 0" not in page
     assert page.count('class="task-item is-today"') == 3
-    assert "No handoffs waiting." in page
+    assert "No handoffs waiting." in page and "他課のデモ" not in page
 
 
 def test_overdue_today_upcoming_handoffs_and_stale_deals(owner_client, owner, stages):
