@@ -94,3 +94,18 @@ def test_a_user_who_opted_out_gets_no_digest(owner, stages, smtp_sink):  # noqa:
     assert queue_digests() == 0
     assert digest_send(user_id=owner.pk, day=timezone.localdate()) is False
     assert smtp_sink.messages == []
+
+
+def test_a_run_that_stopped_half_way_is_finished_by_the_next_without_sending_twice(
+    owner,
+    teammate,
+    stages,
+    smtp_sink,  # noqa: F811
+):
+    for user in (owner, teammate):
+        _opt_in(user)
+        _something_to_report(user)
+    assert digest_send(user_id=owner.pk, day=timezone.localdate()) is True  # the first run got this far
+    assert queue_digests() == 1  # the next run: only the one left
+    assert queue_digests() == 0
+    assert sorted(r[0] for r in smtp_sink.recipients) == sorted([owner.email, teammate.email])
