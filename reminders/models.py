@@ -27,7 +27,7 @@ class Snooze(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=ItemKind.choices)
     object_id = models.PositiveBigIntegerField(_("object id"))
     until = models.DateTimeField(_("snoozed until"))
-    created_at = models.DateTimeField(_("created at"), auto_now=True)
+    snoozed_at = models.DateTimeField(_("snoozed at"), auto_now=True)
 
     class Meta:
         verbose_name = _("snooze")
