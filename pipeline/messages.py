@@ -4,6 +4,19 @@ from django.utils.translation import gettext_noop
 
 from salesmarketing.notifications import Message
 
-DEAL_NEW = Message("deal_new", title=gettext_noop("New deal for you: %(name)s"))
-DEAL_HANDED = Message("deal_handed", title=gettext_noop("A deal was handed to you: %(name)s"))
-DEAL_WON = Message("deal_won", title=gettext_noop("Deal won: %(name)s"))
+DEALS = gettext_noop("Deals")
+DEAL_NEW = Message(
+    "deal_new",
+    title=gettext_noop("New deal for you: %(name)s"),
+    label=gettext_noop("A new deal is made for you"),
+    group=DEALS,
+)
+DEAL_HANDED = Message(
+    "deal_handed",
+    title=gettext_noop("A deal was handed to you: %(name)s"),
+    label=gettext_noop("A deal is handed to you"),
+    group=DEALS,
+)
+DEAL_WON = Message(
+    "deal_won", title=gettext_noop("Deal won: %(name)s"), label=gettext_noop("A deal is won"), group=DEALS
+)

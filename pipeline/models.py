@@ -460,6 +460,12 @@ class Activity(models.Model):
             models.Index(fields=["is_voice", "occurred_at"], name="activity_voice_idx"),
             models.Index(fields=["deal", "-occurred_at"], name="activity_deal_time_idx"),
             models.Index(fields=["lead", "-occurred_at"], name="activity_lead_time_idx"),
+            # the meetings coming up ("my tasks"): a short range of time, whoever's
+            models.Index(
+                fields=["occurred_at"],
+                condition=Q(type__in=["meeting", "demo"]),
+                name="activity_meeting_time_idx",
+            ),
         ]
 
     def __str__(self) -> str:

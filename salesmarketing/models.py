@@ -145,6 +145,31 @@ class Notification(models.Model):
         return notifications.render(kind=self.kind, params=self.params, title=self.title, body=self.body)
 
 
+class NotificationPreference(models.Model):
+    """A user's choice for one message kind (salesmarketing.notifications): in the app (the bell), by e-mail.
+    No row: the message comes as its sender asks (the default, and how it always was)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_preferences",
+        verbose_name=_("user"),
+    )
+    kind = models.CharField(_("kind"), max_length=60)
+    in_app = models.BooleanField(_("in the app"), default=True)
+    email = models.BooleanField(_("by e-mail"), default=False)
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="notificationpreference_one_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.kind}"
+
+
 class ApiKey(models.Model):
     """A key for the JSON API. Only a SHA-256 hash of the secret is stored; the key is shown once at creation."""
 

@@ -15,6 +15,10 @@ and codes named in `labels`, shown through their choices' translated labels. Dec
 its kind, so a stored kind finds its message for as long as the module that declares it is imported (each app's
 AppConfig.ready() imports it). A row whose kind is unknown, or that has no kind (free text, and rows written
 before kinds existed), shows its stored title and body.
+
+Each user chooses, per message kind with a `label`, whether it reaches them in the app (the bell) and by e-mail
+(`NotificationPreference`, the settings page); without a choice a message comes as its sender asks (in the app,
+and by e-mail when the sender says `email=True`), as it always did.
 """
 
 from __future__ import annotations
@@ -39,6 +43,13 @@ class Message:
     dates: tuple[str, ...] = ()  # parameters holding ISO date-times, shown as date and time
     times: tuple[str, ...] = ()  # parameters holding ISO date-times, shown as the time only
     labels: Mapping[str, Any] = field(default_factory=dict)  # parameter → its choices (code → lazy label)
+    # Shown in each user's notification settings (a msgid, gettext_noop) under `group`; a message without a label
+    # is not offered there (it is always delivered as its sender asks).
+    label: str = ""
+    group: str = ""
+    # Whether it is e-mailed by default (before the user chose): the sender's `email=` decides, as it always
+    # did; this is what the settings page shows as the default for the e-mail column.
+    email: bool = False
 
     def __post_init__(self) -> None:
         known = _messages.get(self.kind)
@@ -65,6 +76,15 @@ class Message:
         if key in self.labels:
             return str(dict(self.labels[key]).get(value, value))
         return value
+
+
+def preferable() -> list[Message]:
+    """The messages a user may switch on or off per channel (those with a label), in group and label order."""
+    return sorted((m for m in _messages.values() if m.label), key=lambda m: (m.group, m.kind))
+
+
+def lookup(kind: str) -> Message | None:
+    return _messages.get(kind)
 
 
 def render(*, kind: str, params: Mapping[str, Any], title: str, body: str) -> tuple[str, str]:

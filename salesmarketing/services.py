@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone, translation
 
 from salesmarketing import notifications
-from salesmarketing.models import ApiKey, Notification, PeriodicRun, Team, User
+from salesmarketing.models import ApiKey, Notification, NotificationPreference, PeriodicRun, Team, User
 
 
 def user_create(
@@ -55,16 +55,23 @@ def notification_send(
     params: dict[str, Any] | None = None,
     url: str = "",
     email: bool = False,
-) -> Notification:
+) -> Notification | None:
     """Notify a user in the app (the bell) and, when asked, by e-mail after the transaction commits. The
     notification keeps the message's kind and parameters: each reader sees it in their language, and the
-    e-mail is written in the recipient's (`User.language`)."""
-    notification = Notification.objects.create(
-        recipient=recipient, kind=message.kind, params=params or {}, url=url
-    )
-    if email and recipient.email:
+    e-mail is written in the recipient's (`User.language`).
+
+    The recipient's preference for this kind (NotificationPreference) decides both channels; without one, the
+    message comes in the app, and by e-mail when `email` says so. Returns the stored notification, or None when
+    the recipient turned the app's channel off."""
+    preference = NotificationPreference.objects.filter(user=recipient, kind=message.kind).first()
+    in_app = preference.in_app if preference is not None else True
+    by_email = preference.email if preference is not None else email
+    notification = Notification(recipient=recipient, kind=message.kind, params=params or {}, url=url)
+    if in_app:
+        notification.save()
+    if by_email and recipient.email:
         transaction.on_commit(lambda: _notification_email(notification))
-    return notification
+    return notification if in_app else None
 
 
 def _notification_email(notification: Notification) -> None:
@@ -74,6 +81,25 @@ def _notification_email(notification: Notification) -> None:
         link = f"{settings.SITE_URL}{notification.url}" if notification.url and settings.SITE_URL else ""
         text = "\n\n".join(part for part in (body or title, link) if part)
         send_mail(title, text, None, [recipient.email], fail_silently=True)
+
+
+def notification_preferences(*, user: User) -> dict[str, tuple[bool, bool]]:
+    """kind → (in the app, by e-mail) for every message offered in the settings, the user's choice or the
+    default (in the app; by e-mail when the message is e-mailed by default)."""
+    chosen = {p.kind: (p.in_app, p.email) for p in NotificationPreference.objects.filter(user=user)}
+    return {m.kind: chosen.get(m.kind, (True, m.email)) for m in notifications.preferable()}
+
+
+@transaction.atomic
+def notification_preferences_set(*, user: User, choices: dict[str, tuple[bool, bool]]) -> None:
+    """Store the user's (in the app, by e-mail) per kind; kinds not offered in the settings are ignored. A choice
+    equal to the default is stored too: the default may change, the user's choice should not."""
+    offered = {m.kind for m in notifications.preferable()}
+    for kind, (in_app, by_email) in choices.items():
+        if kind in offered:
+            NotificationPreference.objects.update_or_create(
+                user=user, kind=kind, defaults={"in_app": in_app, "email": by_email}
+            )
 
 
 def notifications_mark_read(*, recipient: User) -> int:

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "nurture",
     "quotes",
     "kpis",
+    "reminders",
 ]
 
 MIDDLEWARE = [
@@ -358,7 +359,16 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     "quotes.tasks.expire_quotes": {"queue": "bulk"},
     "nurture.sequences.tasks.sequence_run": {"queue": "email"},
     "nurture.sequences.tasks.sequence_segment_enrol": {"queue": "bulk"},
+    "reminders.tasks.send_reminders": {"queue": "realtime"},
+    **{f"reminders.tasks.{name}": {"queue": "email"} for name in ("queue_digests", "send_digest")},
 }
+# Reminders (reminders.schedule): a to-do, next step or action item is due at TASKS_DUE_HOUR on its due date
+# (Asia/Tokyo), reminded TASKS_REMIND_BEFORE_MINUTES before and again when overdue; reminder moments a stopped beat
+# missed are caught up for TASKS_REMIND_CATCHUP_HOURS. Daily digests are looked for every DIGEST_INTERVAL_SECONDS.
+TASKS_DUE_HOUR = env_int("TASKS_DUE_HOUR", 18)
+TASKS_REMIND_BEFORE_MINUTES = env_int("TASKS_REMIND_BEFORE_MINUTES", 9 * 60)
+TASKS_REMIND_CATCHUP_HOURS = env_int("TASKS_REMIND_CATCHUP_HOURS", 48)
+DIGEST_INTERVAL_SECONDS = env_int("DIGEST_INTERVAL_SECONDS", 300)
 # Beat claims each periodic run in the database before sending it (PeriodicRun): a second beat sends nothing.
 CELERY_BEAT_SCHEDULER = "salesmarketing.beat:ClaimingScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
@@ -387,6 +397,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "quotes-expire": {"task": "quotes.tasks.expire_quotes", "schedule": crontab(hour=0, minute=10)},
     # Sequences: exits, due steps queued and sent (nurture.sequences.tasks); trigger segments' new members enrolled.
     "nurture-sequence-run": {"task": "nurture.sequences.tasks.sequence_run", "schedule": 60.0},
+    # Reminders of to-dos, next steps and action items before due, when overdue, after a snooze (reminders.tasks).
+    "reminders-send": {"task": "reminders.tasks.send_reminders", "schedule": 60.0},
+    "reminders-daily-digests": {
+        "task": "reminders.tasks.queue_digests",
+        "schedule": float(DIGEST_INTERVAL_SECONDS),
+    },
     "nurture-sequence-segment-enrol": {
         "task": "nurture.sequences.tasks.sequence_segment_enrol",
         "schedule": float(SEQUENCE_SEGMENT_ENROL_SECONDS),

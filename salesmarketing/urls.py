@@ -24,6 +24,7 @@ urlpatterns = [
     path("pipeline/", include("pipeline.urls")),
     path("nurture/", include("nurture.urls")),
     path("quotes/", include("quotes.urls")),
+    path("", include("reminders.urls")),  # /tasks/ (my tasks) and /accounts/notifications/
     path("", include("kpis.urls")),  # the dashboard at / and /kpis/…
     path("api/v1/", api.urls()),
     path("settings/api-keys/", include("salesmarketing.views_api_keys")),

@@ -8,4 +8,6 @@ OWNER_CHANGED = Message(
     "lead_owner_changed",
     title=gettext_noop("%(by)s made you the owner of %(lead)s"),
     body=gettext_noop("%(reason)s"),
+    label=gettext_noop("You are made the owner of a lead"),
+    group=gettext_noop("Leads"),
 )

@@ -13,7 +13,7 @@ NOTE = Message("test_note", title="%(title)s", body="%(body)s")
 
 def notify(
     *, recipient: User, title: str, body: str = "", url: str = "", email: bool = False
-) -> Notification:
+) -> Notification | None:
     """A notification with this title and body, sent the app's way."""
     return notification_send(
         recipient=recipient, message=NOTE, params={"title": title, "body": body}, url=url, email=email
