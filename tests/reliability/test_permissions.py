@@ -474,6 +474,23 @@ PAGES = [
     Probe("pipeline:task_create", deal_people(200), "post", kwargs=pk("deal")),  # allowed; with errors
     Probe("pipeline:task_done", deal_people(302), "post", kwargs=pk("task")),
     Probe("pipeline:lead_activity_create", logged_in(200, outsider=404), kwargs=pk("lead", "lead_pk")),
+    # reminders: a user's own tasks only; the world's to-do is the owner's (anyone else: 404)
+    Probe("reminders:my_tasks", logged_in(200)),
+    Probe("reminders:notification_settings", logged_in(200)),
+    Probe("reminders:item", logged_in(404, owner=200), kwargs=lambda w: {"kind": "task", "pk": w.task.pk}),
+    Probe(
+        "reminders:item_snooze",
+        logged_in(404, owner=302),
+        "post",
+        kwargs=lambda w: {"kind": "task", "pk": w.task.pk},
+        data=lambda w: {"until": "hour"},
+    ),
+    Probe(
+        "reminders:item_done",
+        logged_in(404, owner=302),
+        "post",
+        kwargs=lambda w: {"kind": "task", "pk": w.task.pk},
+    ),
     Probe(
         "pipeline:activity_attachment",
         deal_people(200) | {MKT: 200},
