@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.models import Handoff, Lead, ScoringConfig, Touch
 from leads.scoring.engine import Contribution, explain, touch_points
+from leads.search.query import PhoneDigits, Terms
 from leads.services import ACCEPTABLE_FIELDS, SUBMITTED_KEY
 from salesmarketing.replica import reads_from_replica
 
@@ -58,14 +59,13 @@ def lead_filtered(*, viewer, filters: LeadFilters) -> QuerySet[Lead]:
     qs: QuerySet[Lead] = Lead.objects.visible_to(viewer).select_related(
         "company", "owner", "first_touch_campaign"
     )
-    if filters.q:
-        term = filters.q.strip()
-        qs = qs.filter(
-            Q(name__icontains=term)
-            | Q(name_kana__icontains=term)
-            | Q(email__icontains=term)
-            | Q(company__name__icontains=term)
-        )
+    terms = Terms.parse(filters.q)
+    if terms.text:
+        # The header search's matching (kana folded, a phone by its digits), plus the company's name.
+        condition = terms.contains("name", "name_kana", "email", "company__name")
+        if terms.digits:
+            condition |= Q(phone_digits__contains=terms.digits)
+        qs = qs.alias(phone_digits=PhoneDigits("phone")).filter(condition)
     if filters.lifecycle:
         qs = qs.filter(lifecycle_stage=filters.lifecycle)
     if filters.awareness:

@@ -17,3 +17,4 @@ class PipelineConfig(AppConfig):
         hooks.register(hooks.LEAD_ERASING, pipeline_hooks.lead_erasing)
         hooks.register(hooks.LEAD_EXPORTING, pipeline_hooks.lead_exporting)
         hooks.register(hooks.DEALS, pipeline_hooks.deals)
+        hooks.register(hooks.SEARCH, pipeline_hooks.deal_search)

@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce
 
 from leads.choices import COMPANY_SIZE_BOUNDS
 from leads.models import Company, Handoff, Lead, LifecycleChange, Touch
+from leads.search.query import Terms
 from salesmarketing import hooks
 from salesmarketing.models import User
 
@@ -57,13 +58,13 @@ class CompanyFilters:
 def company_list(*, viewer, filters: CompanyFilters, page_number: int | str = 1) -> Page:
     """One page of the companies the viewer sees, with each one's number of contacts (count + page rows)."""
     qs = companies_visible_to(viewer).select_related("parent")
-    if filters.q:
-        qs = qs.filter(
-            Q(name__icontains=filters.q)
-            | Q(name_kana__icontains=filters.q)
-            | Q(domain__icontains=filters.q)
-            | Q(corporate_number=filters.q)
-        )
+    terms = Terms.parse(filters.q)
+    if terms.text:
+        # The header search's matching: kana folded, a corporate number by its digits (or a part of them).
+        condition = terms.contains("name", "name_kana", "domain")
+        if terms.digits:
+            condition |= Q(corporate_number__contains=terms.digits)
+        qs = qs.filter(condition)
     if filters.industry:
         qs = qs.filter(industry=filters.industry)
     if filters.size in COMPANY_SIZE_BOUNDS:
