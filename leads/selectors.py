@@ -9,14 +9,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
-from django.db.models import F, OrderBy, Q, QuerySet
+from django.db.models import F, OrderBy, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from leads.models import Handoff, Lead, ScoringConfig, Touch
 from leads.scoring.engine import Contribution, explain, touch_points
-from leads.search.query import PhoneDigits, Terms
+from leads.search.query import Terms, leads_matching
 from leads.services import ACCEPTABLE_FIELDS, SUBMITTED_KEY
 from salesmarketing.replica import reads_from_replica
 
@@ -60,12 +60,10 @@ def lead_filtered(*, viewer, filters: LeadFilters) -> QuerySet[Lead]:
         "company", "owner", "first_touch_campaign"
     )
     terms = Terms.parse(filters.q)
-    if terms.text:
-        # The header search's matching (kana folded, a phone by its digits), plus the company's name.
-        condition = terms.contains("name", "name_kana", "email", "company__name")
-        if terms.digits:
-            condition |= Q(phone_digits__contains=terms.digits)
-        qs = qs.alias(phone_digits=PhoneDigits("phone")).filter(condition)
+    if (
+        terms.text
+    ):  # the header search's matching (kana folded, a phone by its digits), and the company's name
+        qs = leads_matching(qs, terms, "company__name")
     if filters.lifecycle:
         qs = qs.filter(lifecycle_stage=filters.lifecycle)
     if filters.awareness:

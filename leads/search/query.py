@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 
-from django.db.models import CharField, Func, Q
+from django.db.models import CharField, Func, Q, QuerySet
 
 MIN_LENGTH = 2  # one character matches half the database and tells nothing
 MAX_LENGTH = 100
@@ -46,7 +46,9 @@ class Terms:
     def parse(cls, raw: str | None) -> Terms:
         text = " ".join((raw or "").split())[:MAX_LENGTH]
         folded = unicodedata.normalize("NFKC", text)
-        variants = tuple(dict.fromkeys(v for v in (text, folded, to_katakana(folded), to_hiragana(folded)) if v))
+        variants = tuple(
+            dict.fromkeys(v for v in (text, folded, to_katakana(folded), to_hiragana(folded)) if v)
+        )
         digits = re.sub(r"\D", "", folded) if _PHONE_CHARS.match(folded) else ""
         return cls(text=text, variants=variants, digits=digits if len(digits) >= MIN_DIGITS else "")
 
@@ -91,3 +93,21 @@ class PhoneDigits(Func):
         for separator in _SEPARATORS:
             sql = f"REPLACE({sql}, '{separator}', '')"
         return sql, params
+
+
+def leads_matching(leads: QuerySet, terms: Terms, *also: str) -> QuerySet:
+    """The leads whose name, kana or email (or the fields `also` names) hold the search, or whose phone holds its
+    digits."""
+    condition = terms.contains("name", "name_kana", "email", *also)
+    if terms.digits:
+        condition |= Q(phone_digits__contains=terms.digits)
+    return leads.alias(phone_digits=PhoneDigits("phone")).filter(condition)
+
+
+def companies_matching(companies: QuerySet, terms: Terms) -> QuerySet:
+    """The companies whose name, kana or domain hold the search, or whose corporate number holds its digits."""
+    condition = terms.contains("name", "name_kana", "domain")
+    if terms.digits:
+        # icontains, not contains: the trigram index is on UPPER(corporate_number), as on every searched text
+        condition |= Q(corporate_number__icontains=terms.digits)
+    return companies.filter(condition)

@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.translation import pgettext_lazy
 
-from leads.models import Company, Lead
+from leads.models import Lead
 from leads.records.selectors import companies_visible_to
-from leads.search.query import PhoneDigits, Terms
+from leads.search.query import Terms, companies_matching, leads_matching
 from salesmarketing import hooks
 
 LIVE_LIMIT = 5  # per group, in the header's drop-down
@@ -59,21 +59,9 @@ def list_url(name: str, **params: str) -> str:
     return f"{reverse(name)}?{urlencode(params)}"
 
 
-def lead_matches(terms: Terms) -> Q:
-    condition = terms.contains("name", "name_kana", "email")
-    if terms.digits:
-        condition |= Q(phone_digits__contains=terms.digits)
-    return condition
-
-
 def search_leads(*, viewer, terms: Terms, limit: int) -> SearchGroup:
-    qs = (
-        Lead.objects.visible_to(viewer)
-        .alias(phone_digits=PhoneDigits("phone"))
-        .filter(lead_matches(terms))
-        .select_related("company")
-        .order_by("-total_score", "-id")
-    )
+    qs = leads_matching(Lead.objects.visible_to(viewer), terms)
+    qs = qs.select_related("company").order_by("-total_score", "-id")
     leads, more = first(qs, limit)
     hits = [
         SearchHit(
@@ -92,15 +80,8 @@ def search_leads(*, viewer, terms: Terms, limit: int) -> SearchGroup:
     )
 
 
-def company_matches(terms: Terms) -> Q:
-    condition = terms.contains("name", "name_kana", "domain")
-    if terms.digits:
-        condition |= Q(corporate_number__contains=terms.digits)
-    return condition
-
-
 def search_companies(*, viewer, terms: Terms, limit: int) -> SearchGroup:
-    qs = companies_visible_to(viewer).filter(company_matches(terms)).order_by("name", "pk")
+    qs = companies_matching(companies_visible_to(viewer), terms).order_by("name", "pk")
     companies, more = first(qs, limit)
     hits = [
         SearchHit(
