@@ -201,7 +201,8 @@ def test_the_page_box_gets_more_per_kind(client, owner):
 
 def test_a_short_search_asks_for_more_and_an_empty_one_shows_nothing(client, owner):
     client.force_login(owner)
-    assert "2文字以上入力してください。" in client.get(URL, {"q": "監"}, **LIVE).content.decode()  # Japanese first
+    short = client.get(URL, {"q": "監"}, **LIVE).content.decode()
+    assert "2文字以上入力してください。" in short  # "Type at least two characters." (Japanese first)
     assert client.get(URL, {"q": ""}, **LIVE).content.decode().strip() == ""
 
 
