@@ -25,6 +25,8 @@ def test_a_rep_finds_a_lead_as_they_type(live_server, login, owner, outsider):
     expect(live).to_be_visible()
     expect(live).to_contain_text("株式会社監査テスト")
 
+    box.press("Escape")  # closes the drop-down
+    expect(live).to_be_hidden()
     box.fill("")
     box.press_sequentially("03-1234")
     expect(live).to_contain_text("監査 花子")
