@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from django.db.models import QuerySet
 from django.urls import reverse
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import pgettext
 
 from leads.models import Lead
 from leads.records.selectors import companies_visible_to
@@ -44,10 +44,6 @@ class SearchResults:
     terms: Terms
     groups: list[SearchGroup] = field(default_factory=list)
 
-    @property
-    def total(self) -> int:
-        return sum(len(g.hits) for g in self.groups)
-
 
 def first(qs: QuerySet, limit: int) -> tuple[list, bool]:
     """The first `limit` rows and whether there are more (one query: limit + 1 rows)."""
@@ -73,7 +69,7 @@ def search_leads(*, viewer, terms: Terms, limit: int) -> SearchGroup:
     ]
     return SearchGroup(
         key="leads",
-        label=str(pgettext_lazy("search group", "Leads")),
+        label=pgettext("search group", "Leads"),
         hits=hits,
         more=more,
         see_all_url=list_url("leads:list", q=terms.text),
@@ -93,7 +89,7 @@ def search_companies(*, viewer, terms: Terms, limit: int) -> SearchGroup:
     ]
     return SearchGroup(
         key="companies",
-        label=str(pgettext_lazy("search group", "Companies")),
+        label=pgettext("search group", "Companies"),
         hits=hits,
         more=more,
         see_all_url=list_url("leads:company_list", q=terms.text),

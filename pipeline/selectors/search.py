@@ -3,7 +3,7 @@ the search, newest first, in one query."""
 
 from __future__ import annotations
 
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import pgettext
 
 from leads.search.query import Terms
 from leads.search.selectors import SearchGroup, SearchHit, first, list_url
@@ -30,7 +30,7 @@ def deal_search(*, viewer, terms: Terms, limit: int) -> SearchGroup:
     # The board with every deal the viewer may read (a scope they lack falls back to their default one).
     return SearchGroup(
         key="deals",
-        label=str(pgettext_lazy("search group", "Deals")),
+        label=pgettext("search group", "Deals"),
         hits=hits,
         more=more,
         see_all_url=list_url("pipeline:board", q=terms.text, scope=SCOPE_ALL),
