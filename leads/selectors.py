@@ -9,13 +9,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
-from django.db.models import F, OrderBy, Q, QuerySet
+from django.db.models import F, OrderBy, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from leads.models import Handoff, Lead, ScoringConfig, Touch
 from leads.scoring.engine import Contribution, explain, touch_points
+from leads.search.query import Terms, leads_matching
 from leads.services import ACCEPTABLE_FIELDS, SUBMITTED_KEY
 from salesmarketing.replica import reads_from_replica
 
@@ -58,14 +59,11 @@ def lead_filtered(*, viewer, filters: LeadFilters) -> QuerySet[Lead]:
     qs: QuerySet[Lead] = Lead.objects.visible_to(viewer).select_related(
         "company", "owner", "first_touch_campaign"
     )
-    if filters.q:
-        term = filters.q.strip()
-        qs = qs.filter(
-            Q(name__icontains=term)
-            | Q(name_kana__icontains=term)
-            | Q(email__icontains=term)
-            | Q(company__name__icontains=term)
-        )
+    terms = Terms.parse(filters.q)
+    if (
+        terms.text
+    ):  # the header search's matching (kana folded, a phone by its digits), and the company's name
+        qs = leads_matching(qs, terms, "company__name")
     if filters.lifecycle:
         qs = qs.filter(lifecycle_stage=filters.lifecycle)
     if filters.awareness:

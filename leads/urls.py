@@ -2,6 +2,7 @@
 
 - `/leads/…` (namespace `leads`): the lead list and pages, and the feature pages (scoring, handoffs, import,
   privacy), each feature's views in its package;
+- `/search/` (namespace `search`): the header's search over leads, companies and (through hooks.SEARCH) deals;
 - the public capture URLs at the root (namespace `capture`, no login): web-form posts, the tracking snippet's
   collector, email open/click tracking and unsubscribe links, which customers' sites and sent emails link to.
 """
@@ -16,6 +17,7 @@ from leads.owners import views as owner_views
 from leads.privacy import views as privacy_views
 from leads.records import views as record_views
 from leads.scoring import views as scoring_views
+from leads.search import views as search_views
 
 lead_patterns = [
     path("", views.lead_list, name="list"),
@@ -67,7 +69,12 @@ capture_patterns = [
     path("u/<str:token>", privacy_views.unsubscribe, name="unsubscribe"),
 ]
 
+search_patterns = [
+    path("", search_views.search_page, name="page"),
+]
+
 urlpatterns = [
     path("leads/", include((lead_patterns, "leads"))),
+    path("search/", include((search_patterns, "search"))),
     path("", include((capture_patterns, "capture"))),
 ]

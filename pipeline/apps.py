@@ -17,6 +17,7 @@ class PipelineConfig(AppConfig):
         hooks.register(hooks.LEAD_ERASING, pipeline_hooks.lead_erasing)
         hooks.register(hooks.LEAD_EXPORTING, pipeline_hooks.lead_exporting)
         hooks.register(hooks.DEALS, pipeline_hooks.deals)
+        hooks.register(hooks.SEARCH, pipeline_hooks.deal_search)
         # E-mail to and from leads, received at the BCC / forwarding address, logged as activities.
         from pipeline import mailbox
 

@@ -12,6 +12,9 @@ from django.db.models import F
 from leads.models import Lead
 from leads.privacy import scrub_texts
 from pipeline.models import Activity, ActivityAttachment, Deal, DealQuerySet, Task
+from pipeline.selectors.search import deal_search
+
+__all__ = ["deal_search", "deals", "lead_erasing", "lead_exporting"]  # deal_search: hooks.SEARCH
 
 # Pipeline's text columns that people write and that may quote a lead (see leads.privacy.FREE_TEXT_FIELDS).
 FREE_TEXT_FIELDS: tuple[tuple[type[models.Model], tuple[str, ...]], ...] = (

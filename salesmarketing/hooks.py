@@ -43,6 +43,11 @@ LEAD_EXPORTING: Final = "lead_exporting"
 # calibration, attribution's deal conversions): fn() -> QuerySet of pipeline.Deal, with `.visible_to(viewer)`.
 # Registered by pipeline.
 DEALS: Final = "deals"
+# The header's search (leads.search.selectors.search), after leads' own groups (leads, companies):
+# fn(*, viewer, terms: leads.search.query.Terms, limit: int) -> leads.search.selectors.SearchGroup (or None): at
+# most `limit` records of the app's kind the viewer may read that match `terms`, in one query. Registered by
+# pipeline (deals).
+SEARCH: Final = "search"
 
 # The lead list's bulk bar (leads.views.lead_list): fn(*, user) -> list of (label, url), each a button that posts
 # the selected leads' ids (`lead`, repeated) to `url`. Registered by nurture ("add to a static segment").
@@ -78,6 +83,7 @@ HOOK_POINTS: Final = frozenset(
         LEAD_ERASING,
         LEAD_EXPORTING,
         DEALS,
+        SEARCH,
         LEAD_LIST_ACTIONS,
         SALES_TOUCH_RECORDED,
         DEAL_PAGE_SECTIONS,

@@ -8,11 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Avg, Count, Exists, Max, OuterRef, Q, QuerySet, Sum
+from django.db.models import Avg, Count, Exists, Max, OuterRef, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from leads.choices import COMPANY_SIZE_BOUNDS
 from leads.models import Company, Handoff, Lead, LifecycleChange, Touch
+from leads.search.query import Terms, companies_matching
 from salesmarketing import hooks
 from salesmarketing.models import User
 
@@ -57,13 +58,9 @@ class CompanyFilters:
 def company_list(*, viewer, filters: CompanyFilters, page_number: int | str = 1) -> Page:
     """One page of the companies the viewer sees, with each one's number of contacts (count + page rows)."""
     qs = companies_visible_to(viewer).select_related("parent")
-    if filters.q:
-        qs = qs.filter(
-            Q(name__icontains=filters.q)
-            | Q(name_kana__icontains=filters.q)
-            | Q(domain__icontains=filters.q)
-            | Q(corporate_number=filters.q)
-        )
+    terms = Terms.parse(filters.q)
+    if terms.text:  # the header search's matching: kana folded, a corporate number by its digits
+        qs = companies_matching(qs, terms)
     if filters.industry:
         qs = qs.filter(industry=filters.industry)
     if filters.size in COMPANY_SIZE_BOUNDS:

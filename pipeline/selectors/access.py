@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db.models import DecimalField, Q, QuerySet
 
 from leads.models import Company, Lead
+from leads.search.query import Terms
 from pipeline.models import Deal
 from salesmarketing.models import Team, User
 
@@ -95,6 +96,6 @@ def filtered_deals(*, viewer: User, filters: BoardFilters) -> QuerySet[Deal]:
         qs = qs.filter(expected_close_date__gte=filters.close_from)
     if filters.close_to:
         qs = qs.filter(expected_close_date__lte=filters.close_to)
-    if filters.q:
-        qs = qs.filter(Q(name__icontains=filters.q) | Q(company__name__icontains=filters.q))
+    if filters.q:  # the header search's matching (kana folded), on the deal's and its company's name
+        qs = qs.filter(Terms.parse(filters.q).contains("name", "company__name"))
     return qs

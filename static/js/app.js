@@ -8,7 +8,8 @@
  *   - a scrolling region with nothing focusable inside takes the focus (tabindex="0") while it scrolls;
  *   - a changed <select data-refresh-post="URL" data-refresh-target="#id"> posts its form there with
  *     action=refresh and swaps the answer in for #id (listening on the document, so a control HTMX has swapped in
- *     a moment ago and not yet processed still counts: a rule row changed as soon as it appears).
+ *     a moment ago and not yet processed still counts: a rule row changed as soon as it appears);
+ *   - Escape in the header search closes its drop-down.
  * Runs on the first load and on every piece of content HTMX swaps in. */
 (function () {
   "use strict";
@@ -94,6 +95,17 @@
     window.htmx.ajax("POST", el.dataset.refreshPost, {
       source: el.form, target: el.dataset.refreshTarget, swap: "outerHTML", values: { action: "refresh" },
     });
+  });
+
+  // The header search's drop-down: Escape empties it and keeps the focus in the box (the drop-down shows only
+  // while it has content, static/css/app.css).
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape" || !e.target.closest || !e.target.closest(".topsearch")) return;
+    var live = document.getElementById("search-live");
+    if (live && live.firstElementChild) {
+      live.replaceChildren();
+      document.getElementById("topsearch-q").focus();
+    }
   });
 
   var resizing = null;

@@ -18,9 +18,8 @@ from django.db import connection
 from tests.conftest import require_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = (
-    10  # lead list, lead detail, board, forecast, campaign list, marketing dashboard, KPI ×3, weekly review
-)
+# lead list, lead detail, board, forecast, campaign list, marketing dashboard, KPI ×3, weekly review, search ×3
+PAGES = 13
 
 
 def _bench_database_url() -> str:

@@ -36,7 +36,7 @@ def test_a_rep_enters_a_business_card_and_finds_the_lead(live_server, login, own
     assert Company.objects.count() == 1
 
     page.goto(f"{live_server.url}/leads/")
-    page.fill("input[name=q]", "監査 花子")
+    page.fill("#id_q", "監査 花子")  # the list's own box, not the header's search
     expect(page.locator("#results tbody")).to_contain_text("監査 花子")
 
     page.get_by_role("navigation", name="メイン").get_by_role("link", name="企業").click()

@@ -69,7 +69,7 @@ def test_main_pages_with_hostile_data_fire_no_dialog(live_server, login, hostile
     with page.expect_response(
         lambda r: "/leads/?" in r.url and r.request.headers.get("hx-request") == "true"
     ):
-        page.fill("input[name=q]", "<script>")
+        page.fill("#id_q", "<script>")  # the list's own box, not the header's search
     page.wait_for_load_state("networkidle")
     expect(page.locator("#results")).to_contain_text("<script>alert(1)</script>")
 

@@ -265,6 +265,7 @@ def _pages(w: dict) -> list[tuple[str, str, dict]]:
         "/notifications/",
         "/leads/",
         "/leads/?q=%3Cscript%3E",
+        "/search/?q=%3Cscript%3E",  # the search: hostile names found, and the search itself shown back
         lead.get_absolute_url(),
         w["company"].get_absolute_url(),
         "/leads/scoring/",
@@ -311,6 +312,7 @@ def _pages(w: dict) -> list[tuple[str, str, dict]]:
     ]
     partials = [
         "/leads/?q=",
+        "/search/?q=%3Cscript%3E",
         "/notifications/?part=bell",
         "/leads/handoffs/",
         "/leads/import/",

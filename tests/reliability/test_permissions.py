@@ -334,6 +334,8 @@ PAGES = [
         data=lambda w: {"stage": "disqualified", "reason": "競合の社員"},
     ),
     Probe("leads:company_list", logged_in(200)),
+    # The search: everyone logged in; each finds only what they may see (tests/leads/test_search.py).
+    Probe("search:page", logged_in(200), data=lambda w: {"q": "テスト"}),
     Probe("leads:company_new", logged_in(200)),
     Probe("leads:company_edit", logged_in(200, outsider=404), kwargs=pk("company")),
     Probe("leads:scoring", logged_in(200)),

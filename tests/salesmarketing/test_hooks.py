@@ -35,6 +35,7 @@ EXPECTED = {
     hooks.LEAD_ERASING: (campaigns_hooks.lead_erasing, pipeline_hooks.lead_erasing, kpis_hooks.lead_erasing),
     hooks.LEAD_EXPORTING: (pipeline_hooks.lead_exporting,),
     hooks.DEALS: (pipeline_hooks.deals,),
+    hooks.SEARCH: (pipeline_hooks.deal_search,),
     hooks.SALES_TOUCH_RECORDED: (lead_first_touched,),
     hooks.DEAL_PAGE_SECTIONS: (deal_page_section,),
     hooks.LEAD_LIST_ACTIONS: (

@@ -1,0 +1,27 @@
+"""A trigram index for the search's deals (pipeline.selectors.search): pg_trgm, and a GIN index on the expression
+`icontains` compares, `UPPER(name::text)`. PostgreSQL only."""
+
+from django.contrib.postgres.operations import TrigramExtension
+from django.db import migrations
+
+
+def create_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(
+            'CREATE INDEX IF NOT EXISTS "pipeline_deal_name_trgm" ON "pipeline_deal" '
+            'USING gin ((UPPER(("name")::text)) gin_trgm_ops)'
+        )
+
+
+def drop_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute('DROP INDEX IF EXISTS "pipeline_deal_name_trgm"')
+
+
+class Migration(migrations.Migration):
+    dependencies = [("pipeline", "0007_activity_meeting_time_idx")]
+
+    operations = [
+        TrigramExtension(),
+        migrations.RunPython(create_index, drop_index, elidable=False),
+    ]
