@@ -24,6 +24,7 @@ urlpatterns = [
     path("pipeline/", include("pipeline.urls")),
     path("nurture/", include("nurture.urls")),
     path("quotes/", include("quotes.urls")),
+    path("settings/integrations/", include("integrations.urls")),
     path("", include("kpis.urls")),  # the dashboard at / and /kpis/…
     path("api/v1/", api.urls()),
     path("settings/api-keys/", include("salesmarketing.views_api_keys")),

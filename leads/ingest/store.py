@@ -27,7 +27,16 @@ from leads.ingest.schema import (
     prefecture_region,
 )
 from leads.models import Campaign, Company, Lead, Touch, Visitor
-from leads.services import SUBMITTED_FIELDS, SUBMITTED_KEY, company_resolve, lead_upsert, leads_touched
+from leads.services import (
+    SUBMITTED_FIELDS,
+    SUBMITTED_KEY,
+    company_resolve,
+    lead_created_payload,
+    lead_upsert,
+    leads_touched,
+)
+from salesmarketing import events
+from salesmarketing.events import events_emit
 from salesmarketing.models import User
 
 logger = logging.getLogger(__name__)
@@ -272,6 +281,11 @@ def _leads_create(
             Lead, [new_leads[email] for email in sorted(new_leads)], returning=("id", "email")
         )
         result.leads_created = len(created)
+        events_emit(
+            kind=events.LEAD_CREATED,
+            subject_type="lead",
+            payloads=[(pk, lead_created_payload(pk, lead_source)) for pk, _email in created],
+        )
         lead_by_email.update({email: pk for pk, email in created})
         if len(created) < len(new_leads):  # created by a concurrent request a moment ago
             missing = [email for email in new_leads if email not in lead_by_email]
@@ -335,6 +349,12 @@ def _write(batch: _Batch, *, campaign_id: int | None) -> IngestResult:
     for lead_id, wanted in _profile_changes(batch, stored, inserted, current).items():
         changes.setdefault(lead_id, {}).update(wanted)
     update_by_pk(Lead, changes)
+    unsubscribed = sorted(lead_id for lead_id, change in changes.items() if change.get("unsubscribed_at"))
+    events_emit(
+        kind=events.LEAD_UNSUBSCRIBED,
+        subject_type="lead",
+        payloads=[(lead_id, {"lead_id": lead_id}) for lead_id in unsubscribed],
+    )
     leads_touched(touched)
     result.lead_ids = sorted(touched)
     return result
