@@ -136,7 +136,7 @@ def chat_request(channel: TeamChannel, message: ChatMessage) -> ChatRequest:
                 },
                 {"type": "TextBlock", "text": message.text, "wrap": True},
             ],
-            "actions": [{"type": "Action.OpenUrl", "title": _("Open"), "url": message.link}],
+            "actions": [{"type": "Action.OpenUrl", "title": _("Open in the app"), "url": message.link}],
         }
         body = {
             "type": "message",

@@ -51,4 +51,4 @@ class ChannelForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         initial=list(TeamChannel.KINDS),
     )
-    is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+    is_active = forms.BooleanField(label=_("Post to this channel"), required=False, initial=True)
