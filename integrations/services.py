@@ -360,21 +360,23 @@ def _admins() -> list[User]:
 def _flag(delivery: WebhookDelivery, *, now: dt.datetime) -> None:
     """The target failed for the whole retry window: flag it, switch it off, and tell the admins once."""
     with transaction.atomic():
-        if delivery.subscription_id:
-            if not WebhookSubscription.objects.filter(
-                pk=delivery.subscription_id, flagged_at__isnull=True
-            ).update(flagged_at=now, is_active=False):
-                return
-            message, params = messages.WEBHOOK_FAILING, {"name": str(delivery.subscription)}
-            url = reverse("integrations:webhook_detail", args=[delivery.subscription_id])
-        else:
-            if not TeamChannel.objects.filter(pk=delivery.channel_id, flagged_at__isnull=True).update(
+        subscription, channel = delivery.subscription, delivery.channel
+        if subscription is not None:
+            if not WebhookSubscription.objects.filter(pk=subscription.pk, flagged_at__isnull=True).update(
                 flagged_at=now, is_active=False
             ):
                 return
-            channel = delivery.channel
-            message, params = messages.CHANNEL_FAILING, {"team": str(channel.team) if channel else ""}
+            message, params = messages.WEBHOOK_FAILING, {"name": str(subscription)}
+            url = reverse("integrations:webhook_detail", args=[subscription.pk])
+        elif channel is not None:
+            if not TeamChannel.objects.filter(pk=channel.pk, flagged_at__isnull=True).update(
+                flagged_at=now, is_active=False
+            ):
+                return
+            message, params = messages.CHANNEL_FAILING, {"team": str(channel.team)}
             url = reverse("integrations:chat")
+        else:
+            return
         for admin in _admins():
             notification_send(recipient=admin, message=message, params=params, url=url, email=True)
 

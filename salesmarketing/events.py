@@ -16,6 +16,7 @@ This module sits in the lowest layer: it imports no app above `salesmarketing`.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -82,30 +83,35 @@ def event_emit(
     return event
 
 
-def events_emit(
+def event_rows(
     *,
     kind: str,
     subject_type: str,
     payloads: Iterable[tuple[int, Mapping[str, Any]]],
     at: dt.datetime | None = None,
-) -> int:
-    """Record one event per (subject id, payload), in one INSERT (a batch of new leads, of MQLs). The count."""
+) -> list[dict[str, Any]]:
+    """Rows of DomainEvent, one per (subject id, payload), for a set-based insert (a batch of new leads, of
+    MQLs: leads.bulk.events_insert); pass the inserted ids to `events_recorded`. Each row has its own uuid."""
     _check(kind)
     when = at or timezone.now()
-    rows = [
-        DomainEvent(
-            kind=kind, subject_type=subject_type, subject_id=pk, payload=dict(payload), occurred_at=when
-        )
+    return [
+        {
+            "uuid": uuid.uuid4(),
+            "kind": kind,
+            "subject_type": subject_type,
+            "subject_id": pk,
+            "payload": dict(payload),
+            "occurred_at": when,
+            "dispatched_at": None,
+        }
         for pk, payload in payloads
     ]
-    if not rows:
-        return 0
-    created = DomainEvent.objects.bulk_create(rows, batch_size=1000)
-    ids = [event.pk for event in created if event.pk is not None]
-    if len(ids) == len(created):
+
+
+def events_recorded(ids: list[int]) -> None:
+    """Events inserted in the caller's transaction (event_rows): fanned out after commit."""
+    if ids:
         _after_commit(ids)
-    # else: a database that does not return ids (none we run on): the sweeper dispatches them.
-    return len(rows)
 
 
 def _after_commit(ids: list[int]) -> None:

@@ -15,7 +15,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads.bulk import AnyOf, insert_ignore_returning, update_by_pk
+from leads.bulk import AnyOf, events_insert, insert_ignore_returning, update_by_pk
 from leads.choices import LeadSource, TouchType
 from leads.ingest.schema import (
     COMPANY_FILL_FIELDS,
@@ -36,7 +36,6 @@ from leads.services import (
     leads_touched,
 )
 from salesmarketing import events
-from salesmarketing.events import events_emit
 from salesmarketing.models import User
 
 logger = logging.getLogger(__name__)
@@ -281,7 +280,7 @@ def _leads_create(
             Lead, [new_leads[email] for email in sorted(new_leads)], returning=("id", "email")
         )
         result.leads_created = len(created)
-        events_emit(
+        events_insert(
             kind=events.LEAD_CREATED,
             subject_type="lead",
             payloads=[(pk, lead_created_payload(pk, lead_source)) for pk, _email in created],
@@ -350,7 +349,7 @@ def _write(batch: _Batch, *, campaign_id: int | None) -> IngestResult:
         changes.setdefault(lead_id, {}).update(wanted)
     update_by_pk(Lead, changes)
     unsubscribed = sorted(lead_id for lead_id, change in changes.items() if change.get("unsubscribed_at"))
-    events_emit(
+    events_insert(
         kind=events.LEAD_UNSUBSCRIBED,
         subject_type="lead",
         payloads=[(lead_id, {"lead_id": lead_id}) for lead_id in unsubscribed],

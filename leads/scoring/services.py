@@ -11,13 +11,13 @@ from django.db.models import Max, Min
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from leads.bulk import events_insert
 from leads.choices import LifecycleStage
 from leads.lifecycle import leads_lifecycle_recorded
 from leads.models import Handoff, Lead, RescoreBatch, RescoreRun, ScoringConfig, ScoringGroup, ScoringRule
 from leads.scoring.engine import LeadFilter, explain, score_leads
 from salesmarketing import events
 from salesmarketing.celery import queue_task
-from salesmarketing.events import events_emit
 
 # Lead ids per batch task: a few seconds of SQL each at design scale (the default 20,000).
 RESCORE_BATCH_SIZE = settings.RESCORE_BATCH_SIZE
@@ -75,7 +75,7 @@ def _qualify(lead_filter: LeadFilter, *, now: dt.datetime) -> list[int]:
     with translation.override(settings.LANGUAGE_CODE):
         why = explain(flipped, now=now)
     leads = Lead.objects.in_bulk(flipped)
-    events_emit(
+    events_insert(
         kind=events.LEAD_MQL,
         subject_type="lead",
         payloads=[

@@ -31,4 +31,6 @@ def stages(db):
 
 @pytest.fixture
 def admin(db):
-    return UserFactory(username="admin", display_name="管理 者", role=User.Role.ADMIN, is_staff=True, is_superuser=True)
+    return UserFactory(
+        username="admin", display_name="管理 者", role=User.Role.ADMIN, is_staff=True, is_superuser=True
+    )

@@ -22,7 +22,10 @@ from tests.pipeline.factories import make_deal
 pytestmark = pytest.mark.django_db
 
 ASSIGNED = {
-    "en": ("New handoff: 山田 花子", "山田 花子 was handed to 担当 太郎. Make the first call before the SLA is due."),
+    "en": (
+        "New handoff: 山田 花子",
+        "山田 花子 was handed to 担当 太郎. Make the first call before the SLA is due.",
+    ),
     "ja": (
         "新しい引き渡し: 山田 花子",
         "山田 花子 を 担当 太郎 に引き渡しました。SLA の期限までに最初の連絡をしてください。",
@@ -33,16 +36,28 @@ ASSIGNED = {
 def _channel(team, receiver, provider: str, language: str) -> TeamChannel:
     if provider == TeamChannel.Provider.CHATWORK:
         return channel_save(
-            team=team, provider=provider, language=language, kinds=TeamChannel.KINDS, room_id="12345", token="cw-tok"
+            team=team,
+            provider=provider,
+            language=language,
+            kinds=TeamChannel.KINDS,
+            room_id="12345",
+            token="cw-tok",
         )
     return channel_save(
-        team=team, provider=provider, language=language, kinds=TeamChannel.KINDS, url=f"{receiver.url}/incoming"
+        team=team,
+        provider=provider,
+        language=language,
+        kinds=TeamChannel.KINDS,
+        url=f"{receiver.url}/incoming",
     )
 
 
 def _deliver_all() -> list[str]:
     events_fan_out(event_ids=list(DomainEvent.objects.values_list("pk", flat=True)))
-    return [delivery_attempt(delivery_id=pk) for pk in WebhookDelivery.objects.order_by("pk").values_list("pk", flat=True)]
+    return [
+        delivery_attempt(delivery_id=pk)
+        for pk in WebhookDelivery.objects.order_by("pk").values_list("pk", flat=True)
+    ]
 
 
 def _assign(lead_name: str = "山田 花子") -> Handoff:
@@ -103,7 +118,9 @@ def test_a_new_handoff_is_posted_in_the_services_shape_and_the_channels_language
         ),
     ],
 )
-def test_breaches_rejections_and_won_deals_are_posted(language, breached, rejected, won, receiver, owner, stages):
+def test_breaches_rejections_and_won_deals_are_posted(
+    language, breached, rejected, won, receiver, owner, stages
+):
     handoff = _assign()
     _channel(owner.team, receiver, "slack", language)  # after the assignment: only what follows is posted
     DomainEvent.objects.update(dispatched_at=timezone.now())
@@ -136,7 +153,11 @@ def test_a_channel_needs_its_target(owner, allow_loopback):
     with pytest.raises(ValidationError):
         channel_save(team=owner.team, provider="slack", language="ja", kinds=TeamChannel.KINDS)
     with pytest.raises(ValidationError):
-        channel_save(team=owner.team, provider="chatwork", language="ja", kinds=TeamChannel.KINDS, room_id="x1")
+        channel_save(
+            team=owner.team, provider="chatwork", language="ja", kinds=TeamChannel.KINDS, room_id="x1"
+        )
     with pytest.raises(ValidationError):  # no event chosen
-        channel_save(team=owner.team, provider="teams", language="ja", kinds=[], url="https://93.184.215.14/x")
+        channel_save(
+            team=owner.team, provider="teams", language="ja", kinds=[], url="https://93.184.215.14/x"
+        )
     assert not TeamChannel.objects.exists()

@@ -47,7 +47,9 @@ def test_every_path_that_creates_a_lead_says_so_once(owner):
     lead_upsert(email="one@example.jp", source="api", name="もう一度")  # an update: no event
     by_hand = lead_create(by=owner, email="two@example.jp", name="名刺 太郎")
     events_ingest(
-        events=[{"id": "e1", "type": TouchType.PAGE_VIEW, "email": "three@example.jp", "url": "https://x.jp/"}],
+        events=[
+            {"id": "e1", "type": TouchType.PAGE_VIEW, "email": "three@example.jp", "url": "https://x.jp/"}
+        ],
         source="web",
     )
     created = DomainEvent.objects.filter(kind=events.LEAD_CREATED).order_by("pk")
@@ -76,10 +78,14 @@ def test_an_unknown_kind_is_an_error():
 
 def test_crossing_the_mql_threshold_says_so():
     ensure_default_scoring()
-    company = company_resolve(name="山田製作所", domain="yamada.example.jp", employee_count=400, industry="manufacturing")
+    company = company_resolve(
+        name="山田製作所", domain="yamada.example.jp", employee_count=400, industry="manufacturing"
+    )
     lead, _ = lead_upsert(email="hot@yamada.example.jp", source="api", company=company, title="部長")
     now = timezone.now()
-    for i, kind in enumerate([TouchType.WEBINAR_ATTENDED, TouchType.DEMO_REQUEST, TouchType.WEBINAR_REGISTERED]):
+    for i, kind in enumerate(
+        [TouchType.WEBINAR_ATTENDED, TouchType.DEMO_REQUEST, TouchType.WEBINAR_REGISTERED]
+    ):
         Touch.objects.create(lead=lead, type=kind, occurred_at=now, source="test", idempotency_key=f"k{i}")
     assert leads_score_and_qualify([lead.pk], now=now)
     event = _last(events.LEAD_MQL)
@@ -105,7 +111,9 @@ def test_the_handoff_events_assigned_breached_accepted_rejected(owner, manager, 
     assert accepted.payload["deal_id"] is not None
 
     other = handoff_assign(handoff_id=Handoff.objects.create(lead=make_lead(), mql_at=timezone.now()).pk)
-    handoff_reject(handoff=other, by=owner, reason=Handoff.RejectReason.TOO_EARLY, note="来期に再検討（山田様）")
+    handoff_reject(
+        handoff=other, by=owner, reason=Handoff.RejectReason.TOO_EARLY, note="来期に再検討（山田様）"
+    )
     rejected = _last(events.HANDOFF_REJECTED)
     assert rejected.payload["reason"] == "too_early" and "山田" not in str(rejected.payload)
     assert _kinds("handoff") == [
@@ -124,12 +132,19 @@ def test_the_deal_events_stage_changed_won_lost(owner, stages):
     deal_change_stage(deal=deal, stage=stages["Won"], by=owner, amount=3_000_000)  # the same again: nothing
     assert _kinds("deal") == ["deal.stage_changed", "deal.stage_changed", "deal.won"]
     won = _last(events.DEAL_WON)
-    assert won.payload == {"deal_id": deal.pk, "owner_id": owner.pk, "team_id": owner.team_id, "amount": "3000000"}
+    assert won.payload == {
+        "deal_id": deal.pk,
+        "owner_id": owner.pk,
+        "team_id": owner.team_id,
+        "amount": "3000000",
+    }
     moved = DomainEvent.objects.filter(kind=events.DEAL_STAGE_CHANGED).first()
     assert moved is not None and moved.payload["to_stage_id"] == stages["Discovery"].pk
 
     lost = make_deal(owner=owner)
-    deal_change_stage(deal=lost, stage=stages["Lost"], by=owner, cause="price", side="sales", note="高い（田中部長）")
+    deal_change_stage(
+        deal=lost, stage=stages["Lost"], by=owner, cause="price", side="sales", note="高い（田中部長）"
+    )
     event = _last(events.DEAL_LOST)
     assert event.payload["loss_cause"] == "price" and "田中" not in str(event.payload)
 

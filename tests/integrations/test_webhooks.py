@@ -78,7 +78,9 @@ def test_a_500_is_retried_with_backoff_then_delivered(receiver):
     delivery = _delivery(event)
     assert (delivery.state, delivery.attempts, delivery.last_status_code) == ("pending", 1, 500)
     assert delivery.next_attempt_at == t0 + dt.timedelta(seconds=30)
-    assert delivery_attempt(delivery_id=delivery_id, now=t0 + dt.timedelta(seconds=10)) == "skipped"  # not due
+    assert (
+        delivery_attempt(delivery_id=delivery_id, now=t0 + dt.timedelta(seconds=10)) == "skipped"
+    )  # not due
 
     assert delivery_attempt(delivery_id=delivery_id, now=t0 + dt.timedelta(seconds=31)) == "delivered"
     assert [r.headers["X-SM-Event-Id"] for r in receiver.requests] == [str(event.uuid)] * 2
