@@ -25,7 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from integrations import http as outbound
@@ -299,7 +299,9 @@ def delivery_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> str
     status, elapsed, error = None, None, ""
     try:
         prepared = _prepare(delivery)
-        response = outbound.post(prepared.url, body=prepared.body, headers=prepared.headers)
+        # A refusal's reason is stored in the site's language, whichever request or worker made the attempt.
+        with translation.override(settings.LANGUAGE_CODE):
+            response = outbound.post(prepared.url, body=prepared.body, headers=prepared.headers)
         status, elapsed = response.status, response.elapsed_ms
         if not 200 <= status < 300:
             error = f"HTTP {status}"
