@@ -37,9 +37,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from campaigns.models import PersonaRule
+from campaigns.services import cost_add
 from integrations.models import WebhookDelivery
 from integrations.services import subscription_create
-from campaigns.services import cost_add
 from kpis.periods import Period
 from kpis.registry import KPIS
 from kpis.services import action_item_create
