@@ -293,7 +293,7 @@ def delivery_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> str
     if _earlier_pending(delivery):
         WebhookDelivery.objects.filter(pk=delivery_id).update(claimed_at=None)
         return "waiting"
-    if not delivery.target.is_active:
+    if not delivery.target.is_active and delivery.event.kind != events.WEBHOOK_TEST:
         _finish(delivery, now=now, state=WebhookDelivery.State.FAILED, error=_("The target is switched off."))
         return "failed"
     status, elapsed, error = None, None, ""
@@ -425,8 +425,6 @@ def webhook_send_test(
             next_attempt_at=now,
             give_up_at=now + _retry_window(),
         )
-        if not subscription.is_active:
-            subscription_set_active(subscription=subscription, active=True)
         _queue_heads_on_commit({delivery.subject_key})
     return delivery
 

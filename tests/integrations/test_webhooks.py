@@ -204,3 +204,19 @@ def test_the_test_event_reaches_a_subscription_signed(receiver):
     assert delivery_attempt(delivery_id=delivery.pk) == "delivered"
     [request] = receiver.requests
     assert request.signature_ok and json.loads(request.body)["type"] == "webhook.test"
+
+
+def test_a_switched_off_subscription_gets_its_test_event_but_not_pending_ones(receiver):
+    from integrations.services import subscription_set_active, webhook_send_test
+
+    subscription = _subscribe(receiver)
+    event = _emit()
+    events_fan_out(event_ids=[event.pk])
+    subscription_set_active(subscription=subscription, active=False)
+    assert delivery_attempt(delivery_id=_delivery(event).pk) == "failed"
+    assert _delivery(event).last_error  # why, in the log
+    test = webhook_send_test(subscription=subscription)
+    assert delivery_attempt(delivery_id=test.pk) == "delivered"
+    assert [r.json()["type"] for r in receiver.requests] == ["webhook.test"]
+    subscription.refresh_from_db()
+    assert not subscription.is_active
