@@ -4,6 +4,7 @@
   exactly which rows went in (and, by difference, which were already there) without a query per row.
 - `update_by_pk`: one `UPDATE … SET f = CASE pk WHEN … END` for many rows with different values.
 - `not_waiting_on_bulk_locks`: realtime tasks give up on rows that a bulk write holds, and retry later.
+- `events_insert`: a set of domain events (salesmarketing.events) in one `insert_ignore_returning`.
 
 Both size their statements by the database's real bind-parameter limit, so a batch of 1,000 rows is one
 statement on either database (Django's own bulk helpers cap SQLite at 999 parameters, which would make the
@@ -15,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,6 +25,9 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
 from django.db.models import Case, Lookup, Value, When
 from django.utils import timezone
+
+from salesmarketing.events import event_rows, events_recorded
+from salesmarketing.models import DomainEvent
 
 # Values of these field types go to the driver as they are; everything else is prepared by its field.
 _PLAIN_TYPES = {
@@ -219,3 +223,20 @@ def not_waiting_on_bulk_locks() -> Iterator[None]:
     finally:
         with connection.cursor() as cursor:
             cursor.execute("RESET lock_timeout")
+
+
+def events_insert(
+    *,
+    kind: str,
+    subject_type: str,
+    payloads: Iterable[tuple[int, Mapping[str, Any]]],
+    at: dt.datetime | None = None,
+) -> int:
+    """Record a domain event per (subject id, payload) in the caller's transaction, in one INSERT whatever their
+    number (a batch's new leads, a rescore's MQLs), fanned out after commit (salesmarketing.events)."""
+    rows = event_rows(kind=kind, subject_type=subject_type, payloads=payloads, at=at)
+    if not rows:
+        return 0
+    ids = [row[0] for row in insert_ignore_returning(DomainEvent, rows, returning=("id",))]
+    events_recorded(ids)
+    return len(ids)

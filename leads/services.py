@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from leads.choices import TouchType
 from leads.models import Company, Lead, Touch
-from salesmarketing import hooks
+from salesmarketing import events, hooks
 from salesmarketing.celery import queue_task
+from salesmarketing.events import event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,11 @@ ACCEPTABLE_FIELDS = ("name", "name_kana", "title", "department", "phone", "compa
 # Fields an upsert may set; an empty value never overwrites a known one.
 LEAD_FIELDS = ("name", "name_kana", "title", "department", "phone", "consent_email")
 COMPANY_FIELDS = ("industry", "employee_count", "region", "prefecture", "website")
+
+
+def lead_created_payload(lead_id: int, source: str) -> dict[str, object]:
+    """The `lead.created` event's payload, the same from every path that creates leads (no personal data)."""
+    return {"lead_id": lead_id, "source": source}
 
 
 def normalize_email(email: str) -> str:
@@ -77,6 +83,11 @@ def lead_upsert(*, email: str, source: str, company: Company | None = None, **fi
         try:
             with transaction.atomic():
                 lead = Lead.objects.create(email=email, source=source, company=company, **values)
+                event_emit(
+                    kind=events.LEAD_CREATED,
+                    subject=("lead", lead.pk),
+                    payload=lead_created_payload(lead.pk, source),
+                )
                 return lead, True
         except IntegrityError:
             lead = Lead.objects.get(email__iexact=email)

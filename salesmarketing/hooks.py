@@ -76,8 +76,14 @@ DEAL_PAGE_SECTIONS: Final = "deal_page_sections"
 # as activities) and nurture (bounces, complaints, replies that end sequences).
 INBOUND_EMAIL_RECEIVED: Final = "inbound_email_received"
 
+# Domain events committed (salesmarketing.events.event_emit / events_emit, on commit): fn(*, event_ids: list[int])
+# -> anything. Registered by integrations (webhooks and team chat fan them out); must not raise for a broker that
+# is down (its sweeper dispatches what was missed).
+DOMAIN_EVENTS_EMITTED: Final = "domain_events_emitted"
+
 HOOK_POINTS: Final = frozenset(
     {
+        DOMAIN_EVENTS_EMITTED,
         HANDOFF_ACCEPTED,
         HANDOFF_ACCEPT_UNDONE,
         LEAD_ERASING,

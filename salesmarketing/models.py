@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
@@ -298,3 +301,37 @@ class InboundEmail(models.Model):
 
     def __str__(self) -> str:
         return self.message_key
+
+
+class DomainEvent(models.Model):
+    """One thing that happened to a record, written by the service that did it, in its transaction (a
+    transactional outbox, salesmarketing.events). What leaves the app (webhooks, team chat) is sent from these
+    rows after commit, so a rolled-back write sends nothing and a lost broker loses nothing.
+
+    The auto-increment `id` orders the events of one subject; `uuid` is the public idempotency id a receiver
+    sees. The payload holds ids, codes and amounts, never a person's name or address: a receiver that needs
+    those reads them through the API, so an erased lead leaves nothing behind in the outbox."""
+
+    uuid = models.UUIDField(_("event id"), unique=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(_("kind"), max_length=60)
+    subject_type = models.CharField(_("subject type"), max_length=30)
+    subject_id = models.BigIntegerField(_("subject id"))
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+    # Set once the integrations app has made the event's deliveries (or found nobody who wants it).
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("domain event")
+        verbose_name_plural = _("domain events")
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id", "id"], name="domainevent_subject_idx"),
+            models.Index(
+                fields=["id"], name="domainevent_undispatched_idx", condition=Q(dispatched_at__isnull=True)
+            ),
+            models.Index(fields=["occurred_at"], name="domainevent_occurred_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject_type}:{self.subject_id}"

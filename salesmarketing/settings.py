@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "quotes",
     "kpis",
     "reminders",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -294,6 +295,18 @@ MAIL_SWEEP_INTERVAL_SECONDS = env_int("MAIL_SWEEP_INTERVAL_SECONDS", 60)
 SEQUENCE_BATCH_SIZE = env_int("SEQUENCE_BATCH_SIZE", 500)
 SEQUENCE_SEGMENT_ENROL_SECONDS = env_int("SEQUENCE_SEGMENT_ENROL_SECONDS", 300)
 
+# Webhooks and team chat (integrations): a receiver must answer within INTEGRATIONS_TIMEOUT_SECONDS (connect, then
+# read); a failing delivery is retried with backoff for INTEGRATIONS_RETRY_HOURS, then its target is flagged and
+# switched off. Targets must be public addresses unless INTEGRATIONS_ALLOW_PRIVATE_TARGETS (an intranet receiver;
+# the tests' loopback servers). Chatwork's API lives at CHATWORK_API_BASE. The sweeper runs every
+# INTEGRATIONS_SWEEP_SECONDS; events and deliveries are kept INTEGRATIONS_KEEP_DAYS.
+INTEGRATIONS_TIMEOUT_SECONDS = env_int("INTEGRATIONS_TIMEOUT_SECONDS", 5)
+INTEGRATIONS_RETRY_HOURS = env_int("INTEGRATIONS_RETRY_HOURS", 24)
+INTEGRATIONS_ALLOW_PRIVATE_TARGETS = env_bool("INTEGRATIONS_ALLOW_PRIVATE_TARGETS", False)
+INTEGRATIONS_SWEEP_SECONDS = env_int("INTEGRATIONS_SWEEP_SECONDS", 60)
+INTEGRATIONS_KEEP_DAYS = env_int("INTEGRATIONS_KEEP_DAYS", 30)
+CHATWORK_API_BASE = env_str("CHATWORK_API_BASE", "https://api.chatwork.com/v2")
+
 # --- Celery ---------------------------------------------------------------------------------------
 # With REDIS_URL unset, tasks run in-process (eagerly) so the app works end to end without a broker.
 REDIS_URL = env_str("REDIS_URL")
@@ -322,10 +335,11 @@ RESCORE_BATCH_SIZE = env_int("RESCORE_BATCH_SIZE", 20_000)  # lead ids per full-
 REALTIME_LOCK_TIMEOUT_MS = env_int("REALTIME_LOCK_TIMEOUT_MS", 1000)
 # Named queues, so that a hot lead never waits behind bulk work: `realtime` (an event batch's scoring, the MQL flip
 # and handoff, assignment, SLA checks, notifications; small, latency-bound), `bulk` (rescores, attribution, KPI
-# refresh, snapshots, imports, exports, sweeps; long, throughput-bound) and `email` (sends, throttled). Every task
+# refresh, snapshots, imports, exports, sweeps; long, throughput-bound), `email` (sends, throttled) and
+# `integrations` (webhooks and team chat: calls to other people's servers, which may take their timeouts). Every task
 # of our apps has a route here (tests/salesmarketing/test_task_routes.py fails on one without); production runs a
 # worker per queue (docker-compose.yml), a worker started without -Q consumes all three.
-TASK_QUEUE_NAMES = ("realtime", "bulk", "email")
+TASK_QUEUE_NAMES = ("realtime", "bulk", "email", "integrations")
 CELERY_TASK_QUEUES = tuple(Queue(name, routing_key=name) for name in TASK_QUEUE_NAMES)
 CELERY_TASK_DEFAULT_QUEUE = "bulk"  # Celery's own tasks (e.g. chord_unlock); ours are all routed below
 CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
@@ -361,6 +375,10 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     "nurture.sequences.tasks.sequence_segment_enrol": {"queue": "bulk"},
     "reminders.tasks.send_reminders": {"queue": "realtime"},
     **{f"reminders.tasks.{name}": {"queue": "email"} for name in ("queue_digests", "send_digest")},
+    **{
+        f"integrations.tasks.{name}": {"queue": "integrations"}
+        for name in ("dispatch_events", "deliver", "sweep")
+    },
 }
 # Reminders (reminders.schedule): a to-do, next step or action item is due at TASKS_DUE_HOUR on its due date
 # (Asia/Tokyo), reminded TASKS_REMIND_BEFORE_MINUTES before and again when overdue; reminder moments a stopped beat
@@ -403,6 +421,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "reminders.tasks.queue_digests",
         "schedule": float(DIGEST_INTERVAL_SECONDS),
     },
+    # Webhooks and team chat: dispatches the broker lost, due retries, old rows (integrations.tasks).
+    "integrations-sweep": {"task": "integrations.tasks.sweep", "schedule": float(INTEGRATIONS_SWEEP_SECONDS)},
     "nurture-sequence-segment-enrol": {
         "task": "nurture.sequences.tasks.sequence_segment_enrol",
         "schedule": float(SEQUENCE_SEGMENT_ENROL_SECONDS),

@@ -25,6 +25,7 @@ urlpatterns = [
     path("nurture/", include("nurture.urls")),
     path("quotes/", include("quotes.urls")),
     path("", include("reminders.urls")),  # /tasks/ (my tasks) and /accounts/notifications/
+    path("settings/integrations/", include("integrations.urls")),
     path("", include("kpis.urls")),  # the dashboard at / and /kpis/…
     path("api/v1/", api.urls()),
     path("settings/api-keys/", include("salesmarketing.views_api_keys")),

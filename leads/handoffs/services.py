@@ -23,7 +23,8 @@ from leads.handoffs import messages
 from leads.handoffs.sla import add_business_hours
 from leads.lifecycle import lead_lifecycle_change
 from leads.models import AssignmentLog, Handoff, Lead, TerritoryRule
-from salesmarketing import hooks
+from salesmarketing import events, hooks
+from salesmarketing.events import event_emit
 from salesmarketing.models import Team, User
 from salesmarketing.services import notification_send
 
@@ -35,6 +36,23 @@ RECYCLE_REASONS = {Handoff.RejectReason.TOO_EARLY, Handoff.RejectReason.NO_BUDGE
 
 class HandoffConflict(Exception):
     """The handoff was already decided differently (e.g. accepting a rejected handoff)."""
+
+
+def _emit(kind: str, handoff: Handoff, **extra: Any) -> None:
+    """A handoff event (salesmarketing.events), in the caller's transaction: ids and codes only."""
+    payload = {
+        "handoff_id": handoff.pk,
+        "lead_id": handoff.lead_id,
+        "owner_id": handoff.owner_id,
+        "team_id": handoff.team_id,
+        **extra,
+    }
+    event_emit(kind=kind, subject=("handoff", handoff.pk), payload=payload)
+
+
+def _emit_assigned(handoff: Handoff) -> None:
+    due = handoff.sla_due_at.isoformat() if handoff.sla_due_at else None
+    _emit(events.HANDOFF_ASSIGNED, handoff, sla_due_at=due)
 
 
 UNDO_SECONDS = 10  # how long the person who accepted or rejected a handoff may take it back
@@ -142,6 +160,8 @@ def handoff_assign(
             reason.append(_("skipped: %(names)s") % {"names": ", ".join(skipped)})
         handoff.save()
         AssignmentLog.objects.create(handoff=handoff, user=chosen, team=team, reason="; ".join(reason)[:300])
+        if chosen is not None:
+            _emit_assigned(handoff)
         _tell_assigned(handoff, team, chosen, now=now, previous_owner_id=previous_owner_id)
     return handoff
 
@@ -267,6 +287,7 @@ def handoff_assign_to(*, handoff: Handoff, rep: User, by: User, now=None) -> Han
             else _("assigned by %(by)s") % {"by": by}
         )
         AssignmentLog.objects.create(handoff=handoff, user=rep, team=team, reason=reason[:300])
+        _emit_assigned(handoff)
         Lead.objects.filter(pk=handoff.lead_id).update(owner=rep, updated_at=now)
         _notify_rep(handoff, rep)
     return handoff
@@ -320,7 +341,10 @@ def handoff_accept(*, handoff: Handoff, by: User, now=None) -> Handoff:
             also={"owner": handoff.owner},
         )
         # The pipeline app (above leads) registers the deal's creation: the seam into it (salesmarketing.hooks).
-        if any(deal is not None for deal in hooks.call(hooks.HANDOFF_ACCEPTED, handoff=handoff, by=by)):
+        deals = [
+            deal for deal in hooks.call(hooks.HANDOFF_ACCEPTED, handoff=handoff, by=by) if deal is not None
+        ]
+        if deals:
             lead_lifecycle_change(
                 lead=handoff.lead_id,
                 to=LifecycleStage.OPPORTUNITY,
@@ -328,6 +352,7 @@ def handoff_accept(*, handoff: Handoff, by: User, now=None) -> Handoff:
                 at=now,
                 reason=gettext_lazy("A deal was created"),
             )
+        _emit(events.HANDOFF_ACCEPTED, handoff, deal_id=deals[0].pk if deals else None)
     return handoff
 
 
@@ -371,6 +396,7 @@ def handoff_reject(*, handoff: Handoff, by: User, reason: str, note: str = "", n
         )
         # nurture (above leads) enrols a lead rejected as too early / no budget in its sequences (salesmarketing.hooks).
         hooks.call(hooks.HANDOFF_REJECTED, handoff=handoff, by=by)
+        _emit(events.HANDOFF_REJECTED, handoff, reason=reason)
         campaign = handoff.campaign
         marketer = campaign.owner if campaign is not None and campaign.owner_id else None
         if marketer is not None:
@@ -427,23 +453,8 @@ def sla_check(*, now=None) -> SlaResult:
     for handoff in waiting.filter(escalated_at__isnull=True, sla_due_at__lte=now).select_related(
         "team__manager", "owner", "lead"
     ):
-        if not Handoff.objects.filter(pk=handoff.pk, escalated_at__isnull=True).update(escalated_at=now):
-            continue
-        result.escalated += 1
-        params = {"lead": str(handoff.lead), "lead_id": handoff.lead_id, "rep": str(handoff.owner)}
-        # The manager by e-mail too; the rep, set while assigned (the filter above), in the app.
-        for recipient, email in (
-            (handoff.team.manager if handoff.team else None, True),
-            (handoff.owner, False),
-        ):
-            if recipient is not None:
-                notification_send(
-                    recipient=recipient,
-                    message=messages.SLA_BREACHED,
-                    params=params,
-                    url=reverse("leads:handoffs"),
-                    email=email,
-                )
+        if _escalate(handoff, now=now):
+            result.escalated += 1
     for handoff in waiting.filter(escalated_at__isnull=False).select_related("team"):
         team, due = handoff.team, handoff.sla_due_at
         if team is None or due is None or not team.sla_reassign_after_hours:
@@ -465,6 +476,34 @@ def sla_check(*, now=None) -> SlaResult:
             if handoff.owner_id != previous:
                 result.reassigned += 1
     return result
+
+
+def _escalate(handoff: Handoff, *, now: dt.datetime) -> bool:
+    """Claim the breach (a conditional UPDATE: overlapping runs act once), record its event and tell the manager
+    and the rep, all in one transaction. False when another run claimed it first."""
+    with transaction.atomic():
+        if not Handoff.objects.filter(pk=handoff.pk, escalated_at__isnull=True).update(escalated_at=now):
+            return False
+        _emit(
+            events.HANDOFF_SLA_BREACHED,
+            handoff,
+            sla_due_at=handoff.sla_due_at.isoformat() if handoff.sla_due_at else None,
+        )
+        params = {"lead": str(handoff.lead), "lead_id": handoff.lead_id, "rep": str(handoff.owner)}
+        # The manager by e-mail too; the rep, set while assigned (the filter above), in the app.
+        for recipient, email in (
+            (handoff.team.manager if handoff.team else None, True),
+            (handoff.owner, False),
+        ):
+            if recipient is not None:
+                notification_send(
+                    recipient=recipient,
+                    message=messages.SLA_BREACHED,
+                    params=params,
+                    url=reverse("leads:handoffs"),
+                    email=email,
+                )
+    return True
 
 
 MAX_HANDOFF_CAPACITY = 200

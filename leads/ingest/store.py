@@ -15,7 +15,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads.bulk import AnyOf, insert_ignore_returning, update_by_pk
+from leads.bulk import AnyOf, events_insert, insert_ignore_returning, update_by_pk
 from leads.choices import LeadSource, TouchType
 from leads.ingest.schema import (
     COMPANY_FILL_FIELDS,
@@ -27,8 +27,15 @@ from leads.ingest.schema import (
     prefecture_region,
 )
 from leads.models import Campaign, Company, Lead, Touch, Visitor
-from leads.services import SUBMITTED_FIELDS, SUBMITTED_KEY, company_resolve, lead_upsert, leads_touched
-from salesmarketing import hooks
+from leads.services import (
+    SUBMITTED_FIELDS,
+    SUBMITTED_KEY,
+    company_resolve,
+    lead_created_payload,
+    lead_upsert,
+    leads_touched,
+)
+from salesmarketing import events, hooks
 from salesmarketing.models import User
 
 logger = logging.getLogger(__name__)
@@ -273,6 +280,11 @@ def _leads_create(
             Lead, [new_leads[email] for email in sorted(new_leads)], returning=("id", "email")
         )
         result.leads_created = len(created)
+        events_insert(
+            kind=events.LEAD_CREATED,
+            subject_type="lead",
+            payloads=[(pk, lead_created_payload(pk, lead_source)) for pk, _email in created],
+        )
         lead_by_email.update({email: pk for pk, email in created})
         if len(created) < len(new_leads):  # created by a concurrent request a moment ago
             missing = [email for email in new_leads if email not in lead_by_email]
@@ -336,6 +348,12 @@ def _write(batch: _Batch, *, campaign_id: int | None) -> IngestResult:
     for lead_id, wanted in _profile_changes(batch, stored, inserted, current).items():
         changes.setdefault(lead_id, {}).update(wanted)
     update_by_pk(Lead, changes)
+    unsubscribed = sorted(lead_id for lead_id, change in changes.items() if change.get("unsubscribed_at"))
+    events_insert(
+        kind=events.LEAD_UNSUBSCRIBED,
+        subject_type="lead",
+        payloads=[(lead_id, {"lead_id": lead_id}) for lead_id in unsubscribed],
+    )
     leads_touched(touched)
     _sales_touches_recorded(batch, rows, inserted)
     result.lead_ids = sorted(touched)

@@ -19,7 +19,9 @@ from leads.ingest.schema import prefecture_region
 from leads.models import Company, Lead
 from leads.models.companies import validate_corporate_number
 from leads.records.normalize import company_name_key, work_domain
-from leads.services import leads_touched, normalize_email
+from leads.services import lead_created_payload, leads_touched, normalize_email
+from salesmarketing import events
+from salesmarketing.events import event_emit
 
 COMPANY_EDITABLE = (
     "name",
@@ -149,7 +151,12 @@ def _lead_save(lead: Lead) -> Lead:
 def lead_create(*, by: Any, email: str, source: str = LeadSource.MANUAL, **fields: Any) -> Lead:
     """A lead entered by hand; scored after commit like any other."""
     lead = Lead(email=email, source=source, **{k: v for k, v in fields.items() if k in LEAD_EDITABLE})
-    return _lead_save(lead)
+    with transaction.atomic():
+        _lead_save(lead)
+        event_emit(
+            kind=events.LEAD_CREATED, subject=("lead", lead.pk), payload=lead_created_payload(lead.pk, source)
+        )
+    return lead
 
 
 def lead_edit(*, lead: Lead, by: Any, **fields: Any) -> Lead:

@@ -11,10 +11,12 @@ from django.db.models import Max, Min
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from leads.bulk import events_insert
 from leads.choices import LifecycleStage
 from leads.lifecycle import leads_lifecycle_recorded
 from leads.models import Handoff, Lead, RescoreBatch, RescoreRun, ScoringConfig, ScoringGroup, ScoringRule
 from leads.scoring.engine import LeadFilter, explain, score_leads
+from salesmarketing import events
 from salesmarketing.celery import queue_task
 
 # Lead ids per batch task: a few seconds of SQL each at design scale (the default 20,000).
@@ -73,6 +75,15 @@ def _qualify(lead_filter: LeadFilter, *, now: dt.datetime) -> list[int]:
     with translation.override(settings.LANGUAGE_CODE):
         why = explain(flipped, now=now)
     leads = Lead.objects.in_bulk(flipped)
+    events_insert(
+        kind=events.LEAD_MQL,
+        subject_type="lead",
+        payloads=[
+            (pk, {"lead_id": pk, "fit_score": leads[pk].fit_score, "total_score": leads[pk].total_score})
+            for pk in flipped
+        ],
+        at=now,
+    )
     Handoff.objects.bulk_create(
         [
             Handoff(

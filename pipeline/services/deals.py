@@ -24,6 +24,8 @@ from pipeline import messages
 from pipeline.models import Deal, Stage, StageChange
 from pipeline.services.pipelines import closing_stage, first_open_stage, pipeline_ensure_default
 from pipeline.services.positions import column_index, drop_index, slot
+from salesmarketing import events
+from salesmarketing.events import event_emit
 from salesmarketing.models import Team, User
 from salesmarketing.notifications import Message
 from salesmarketing.services import notification_send
@@ -132,7 +134,14 @@ def _lock(deal: Deal) -> Deal:
     return locked
 
 
+def _emit(kind: str, deal: Deal, **extra: Any) -> None:
+    """A deal event (salesmarketing.events), in the caller's transaction: ids, codes and amounts only."""
+    payload = {"deal_id": deal.pk, "owner_id": deal.owner_id, "team_id": deal.team_id, **extra}
+    event_emit(kind=kind, subject=("deal", deal.pk), payload=payload)
+
+
 def _record_change(*, deal: Deal, to_stage: Stage, by: User | None, at: dt.datetime) -> StageChange:
+    _emit(events.DEAL_STAGE_CHANGED, deal, from_stage_id=deal.stage_id, to_stage_id=to_stage.pk)
     return StageChange.objects.create(
         deal=deal,
         from_stage_id=deal.stage_id,
@@ -392,6 +401,7 @@ def deal_close_won(
     locked.loss_cause = locked.loss_side = locked.loss_note = ""
     locked.version += 1
     locked.save(update_fields=[*fields, "version", "updated_at"])
+    _emit(events.DEAL_WON, locked, amount=str(final))
     # The contact and the company become customers (leads' lifecycle history records it).
     deal_won_lifecycle(contact_id=locked.contact_id, company_id=locked.company_id, by=by, at=now)
     team = locked.team if notify and locked.team_id else None
@@ -448,6 +458,7 @@ def deal_close_lost(
     locked.loss_cause, locked.loss_side, locked.loss_note = cause, side, note
     locked.version += 1
     locked.save(update_fields=[*fields, "version", "updated_at"])
+    _emit(events.DEAL_LOST, locked, loss_cause=cause, loss_side=side)  # the note is free text: not sent
     if locked.contact_id is not None:
         # A contact whose deals are now all lost goes back to nurture.
         not_lost = Deal.objects.filter(contact_id=locked.contact_id).exclude(status=Deal.Status.LOST).count()

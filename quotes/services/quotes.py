@@ -19,6 +19,8 @@ from quotes.models import DealLineItem, Issuer, Quote, QuoteCounter, QuoteLine
 from quotes.services.lines import issuer_for
 from quotes.services.sending import queue_email
 from quotes.tax import Line, compute, discount_percent
+from salesmarketing import events
+from salesmarketing.events import event_emit
 from salesmarketing.models import User
 
 DEFAULT_VALID_DAYS = 30
@@ -296,6 +298,11 @@ def quote_accept(*, quote: Quote, by: User) -> Quote:
     locked.version += 1
     locked.save(update_fields=["status", "decided_at", "version"])
     pipeline_services.deal_update(deal=locked.deal, by=by, amount=locked.subtotal)
+    event_emit(
+        kind=events.QUOTE_ACCEPTED,
+        subject=("quote", locked.pk),
+        payload={"quote_id": locked.pk, "deal_id": locked.deal_id, "subtotal": str(locked.subtotal)},
+    )
     return locked
 
 

@@ -449,7 +449,11 @@ def test_the_worker_is_scheduled_after_commit_for_the_touched_leads(django_captu
             [{"id": "1", "type": "form_submit", "email": "a@example.jp"}, ev(2, visitor_id="anon")]
         )
     assert result.lead_ids == [Lead.objects.get().pk]
-    assert len(callbacks) == 1  # one task for the batch's leads; anonymous touches schedule nothing
+    # One task for the batch's leads (anonymous touches schedule nothing), and one dispatch of its new lead's event.
+    assert [c.__qualname__ for c in callbacks] == [
+        "_after_commit.<locals>.dispatch_emitted",
+        "leads_touched.<locals>.enqueue",
+    ]
 
 
 def test_a_pure_replay_schedules_no_work(django_capture_on_commit_callbacks):

@@ -39,6 +39,8 @@ from django.utils import timezone
 
 from campaigns.models import PersonaRule
 from campaigns.services import cost_add
+from integrations.models import WebhookDelivery
+from integrations.services import subscription_create
 from kpis.periods import Period
 from kpis.registry import KPIS
 from kpis.services import action_item_create
@@ -52,6 +54,8 @@ from pipeline.models import Activity, ActivityAttachment, Stage
 from pipeline.services import pipeline_ensure_default, task_create
 from quotes.models import Issuer
 from quotes.services import line_item_add, product_save, quote_create
+from salesmarketing import events
+from salesmarketing.events import event_emit
 from salesmarketing.models import ApiKey, User
 from salesmarketing.services import api_key_create, api_key_revoke
 from tests.pipeline.factories import make_deal
@@ -234,6 +238,19 @@ def _build_world() -> World:
     enrolment = Enrolment.objects.create(
         sequence=sequence, lead=lead, source="manual", enrolled_at=timezone.now(), current_step=sequence_step
     )
+    # integrations (#24): a webhook with one delivery
+    webhook, _secret = subscription_create(
+        name="権限フック", url="https://93.184.215.14/hook", kinds=[events.DEAL_WON], by=users[ADMIN]
+    )
+    webhook_event = event_emit(kind=events.DEAL_WON, subject=("deal", deal.pk), payload={"deal_id": deal.pk})
+    webhook_delivery = WebhookDelivery.objects.create(
+        event=webhook_event,
+        subscription=webhook,
+        subject_key=f"deal:{deal.pk}",
+        state="failed",
+        next_attempt_at=timezone.now(),
+        give_up_at=timezone.now(),
+    )
     return World(
         users=users,
         lead=lead,
@@ -269,6 +286,8 @@ def _build_world() -> World:
             "sequence": sequence,
             "sequence_step": sequence_step,
             "enrolment": enrolment,
+            "webhook": webhook,
+            "webhook_delivery": webhook_delivery,
         },
     )
 
@@ -312,6 +331,14 @@ PAGES = [
     Probe("set_language", every(302), "post", data=lambda w: {"language": "en", "next": "/"}),
     Probe("api_keys:list", admins_only(200)),
     Probe("api_keys:revoke", admins_only(302), "post", kwargs=pk("key")),
+    # integrations: webhooks and team chat, admins only
+    Probe("integrations:webhooks", admins_only(200)),
+    Probe("integrations:webhook_detail", admins_only(200), kwargs=pk("webhook")),
+    Probe("integrations:webhook_toggle", admins_only(302), "post", kwargs=pk("webhook")),
+    Probe("integrations:webhook_test", admins_only(302), "post", kwargs=pk("webhook")),
+    Probe("integrations:redeliver", admins_only(302), "post", kwargs=pk("webhook_delivery")),
+    Probe("integrations:chat", admins_only(200)),
+    Probe("integrations:chat_edit", admins_only(200), kwargs=pk("team", "team_pk")),
     # leads
     Probe("leads:list", logged_in(200)),
     Probe("leads:export", logged_in(200)),

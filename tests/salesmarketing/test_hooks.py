@@ -9,6 +9,7 @@ from django.apps import apps
 from django.utils import timezone
 
 from campaigns import hooks as campaigns_hooks
+from integrations.hooks import domain_events_emitted
 from kpis import hooks as kpis_hooks
 from leads.choices import LifecycleStage, TouchType
 from leads.handoffs import handoff_accept, handoff_assign, lead_first_touched
@@ -50,6 +51,7 @@ EXPECTED = {
         nurture_bounces.inbound_email_received,
         nurture_sequence_hooks.inbound_email_received,
     ),
+    hooks.DOMAIN_EVENTS_EMITTED: (domain_events_emitted,),
 }
 
 
@@ -58,7 +60,7 @@ def test_the_higher_apps_register_each_hook_once():
 
 
 def test_running_ready_again_registers_nothing_twice():
-    for label in ("leads", "campaigns", "pipeline", "nurture", "quotes", "kpis"):
+    for label in ("leads", "campaigns", "pipeline", "nurture", "quotes", "kpis", "integrations"):
         apps.get_app_config(label).ready()
     assert {name: hooks.registered(name) for name in hooks.HOOK_POINTS} == EXPECTED
 

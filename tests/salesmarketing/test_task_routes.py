@@ -46,6 +46,9 @@ def test_realtime_work_and_bulk_work_go_to_their_own_queues():
     for name in ("leads.tasks.rescore_batch", "leads.tasks.rescore_all", "campaigns.tasks.attribution_sweep",
                  "kpis.tasks.freeze_weekly_snapshots", "kpis.tasks.refresh_dashboards"):  # fmt: skip
         assert queue(name) == "bulk"
+    # Calls to other people's servers wait on their timeouts: never in the way of the other queues.
+    for name in ("dispatch_events", "deliver", "sweep"):
+        assert queue(f"integrations.tasks.{name}") == "integrations"
 
 
 def test_every_periodic_task_is_a_routed_task_of_ours():
@@ -56,6 +59,6 @@ def test_every_periodic_task_is_a_routed_task_of_ours():
 
 
 def test_a_worker_started_without_queues_consumes_every_named_queue():
-    """`celery -A salesmarketing worker` (dev, tests) without -Q takes all three; production names one each."""
+    """`celery -A salesmarketing worker` (dev, tests) without -Q takes all four; production names one each."""
     assert {queue.name for queue in celery_app.amqp.queues.values()} == set(settings.TASK_QUEUE_NAMES)
     assert celery_app.conf.task_default_queue in settings.TASK_QUEUE_NAMES

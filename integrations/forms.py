@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from integrations.models import TeamChannel
+from salesmarketing import events
+
+
+class SubscriptionForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"), max_length=100, help_text=_("What receives the events, e.g. “CRM sync”.")
+    )
+    url = forms.URLField(
+        label=_("URL"),
+        max_length=500,
+        assume_scheme="https",
+        help_text=_("An https URL on the public internet; events are POSTed to it as signed JSON."),
+    )
+    events = forms.MultipleChoiceField(
+        label=_("Events"),
+        choices=[(kind, events.KINDS[kind]) for kind in events.SUBSCRIBABLE],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class ChannelForm(forms.Form):
+    provider = forms.ChoiceField(label=_("Service"), choices=TeamChannel.Provider.choices)
+    url = forms.URLField(
+        label=_("Incoming webhook URL"),
+        max_length=500,
+        required=False,
+        assume_scheme="https",
+        help_text=_("Slack, Microsoft Teams and LINE WORKS: the channel's incoming webhook URL."),
+    )
+    room_id = forms.CharField(
+        label=_("Room id"), max_length=30, required=False, help_text=_("Chatwork only.")
+    )
+    token = forms.CharField(
+        label=_("API token"),
+        max_length=200,
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_("Chatwork only. Leave empty to keep the saved token."),
+    )
+    language = forms.ChoiceField(label=_("Language of the messages"), choices=settings.LANGUAGES)
+    events = forms.MultipleChoiceField(
+        label=_("Post"),
+        choices=[(kind, events.KINDS[kind]) for kind in TeamChannel.KINDS],
+        widget=forms.CheckboxSelectMultiple,
+        initial=list(TeamChannel.KINDS),
+    )
+    is_active = forms.BooleanField(label=_("Post to this channel"), required=False, initial=True)

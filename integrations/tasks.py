@@ -1,0 +1,26 @@
+"""Thin tasks on the `integrations` queue: they take ids, and running one twice changes nothing."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from integrations.services import delivery_attempt, events_fan_out, integrations_sweep
+
+
+@shared_task(acks_late=True)
+def dispatch_events(event_ids: list[int]) -> int:
+    """Make the deliveries of these events (events already dispatched are skipped)."""
+    return events_fan_out(event_ids=event_ids)
+
+
+@shared_task(acks_late=True)
+def deliver(delivery_id: int) -> str:
+    """One attempt at one delivery if it is due and unclaimed (see integrations.services.delivery_attempt)."""
+    return delivery_attempt(delivery_id=delivery_id)
+
+
+@shared_task(acks_late=True)
+def sweep() -> dict[str, int]:
+    """Beat, every INTEGRATIONS_SWEEP_SECONDS: lost dispatches, due retries, old rows."""
+    result = integrations_sweep()
+    return {"dispatched": result.dispatched, "queued": result.queued, "purged": result.purged}
