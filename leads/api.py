@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from django.db import IntegrityError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
@@ -228,11 +228,21 @@ def lead_create_or_update(request: HttpRequest, payload: LeadIn):
     response=LeadDetailOut,
     summary="Read a lead",
     description="The lead with its fit, engagement and total score, the rules behind them, lifecycle and "
-    "awareness stage, and its current handoff. Needs the `leads:read` scope.",
+    "awareness stage, and its current handoff. Needs the `leads:read` scope. A lead merged into another "
+    "answers 308 with the other's URL in `Location`.",
 )
 def lead_read(request: HttpRequest, lead_id: int):
     key = require_scope(request, ApiKey.Scope.LEADS_READ)
-    lead = get_object_or_404(_leads_for(key).select_related("company"), pk=lead_id)
+    lead = _leads_for(key).select_related("company").filter(pk=lead_id).first()
+    if lead is None:
+        # A merged lead's id answers 308 Permanent Redirect to the lead it was merged into (a client follows it
+        # and may store the new id), if the key reaches that lead; else 404 as for any other unknown id.
+        survivor = Lead.all_objects.filter(pk=lead_id).values_list("merged_into_id", flat=True).first()
+        if survivor and _leads_for(key).filter(pk=survivor).exists():
+            response = HttpResponse(status=308)
+            response["Location"] = request.path.replace(f"/leads/{lead_id}", f"/leads/{survivor}", 1)
+            return response
+        raise Http404("Lead not found.")
     lead.score_explanation = [
         {
             "rule": c.name,

@@ -13,6 +13,7 @@ class NurtureConfig(AppConfig):
     verbose_name = _("Nurture")
 
     def ready(self) -> None:
+        from nurture import merging
         from nurture.segments import hooks as segment_hooks
         from nurture.sequences import hooks as sequence_hooks
         from salesmarketing import hooks
@@ -23,3 +24,5 @@ class NurtureConfig(AppConfig):
         hooks.register(hooks.LEAD_LIST_ACTIONS, sequence_hooks.lead_list_actions)
         hooks.register(hooks.LEAD_PAGE_ACTIONS, sequence_hooks.lead_page_actions)
         hooks.register(hooks.HANDOFF_REJECTED, sequence_hooks.handoff_rejected)
+        # Merging two leads moves their lists, enrolments and send ledgers.
+        hooks.register(hooks.LEAD_MERGING, merging.lead_merging)

@@ -17,3 +17,5 @@ class PipelineConfig(AppConfig):
         hooks.register(hooks.LEAD_ERASING, pipeline_hooks.lead_erasing)
         hooks.register(hooks.LEAD_EXPORTING, pipeline_hooks.lead_exporting)
         hooks.register(hooks.DEALS, pipeline_hooks.deals)
+        hooks.register(hooks.LEAD_MERGING, pipeline_hooks.lead_merging)
+        hooks.register(hooks.COMPANY_MERGING, pipeline_hooks.company_merging)

@@ -64,6 +64,16 @@ SALES_TOUCH_RECORDED: Final = "sales_touch_recorded"
 # figures. Registered by quotes (line items and quotes).
 DEAL_PAGE_SECTIONS: Final = "deal_page_sections"
 
+# Merging two leads (leads.merge.services.lead_merge, in its transaction, both rows locked, after leads' own rows
+# moved): fn(*, survivor, merged, by) -> dict[str, int], the rows the app moved from `merged` onto `survivor` by
+# kind (kept on the MergeRecord). Each app moves its own rows, keeping one where a unique constraint allows only
+# one per lead. Registered by pipeline (deals, activities), nurture (segment lists, enrolments, send ledgers) and
+# campaigns (attribution credits, rebuilt for the survivor).
+LEAD_MERGING: Final = "lead_merging"
+# Merging two companies (leads.merge.services.company_merge, likewise): fn(*, survivor, merged, by) ->
+# dict[str, int]. Registered by pipeline (deals).
+COMPANY_MERGING: Final = "company_merging"
+
 HOOK_POINTS: Final = frozenset(
     {
         HANDOFF_ACCEPTED,
@@ -76,6 +86,8 @@ HOOK_POINTS: Final = frozenset(
         DEAL_PAGE_SECTIONS,
         LEAD_PAGE_ACTIONS,
         HANDOFF_REJECTED,
+        LEAD_MERGING,
+        COMPANY_MERGING,
     }
 )
 

@@ -122,7 +122,7 @@ def company_match(*, name: str = "", domain: str = "") -> Company | None:
 def _lead_check(lead: Lead) -> None:
     errors: dict[str, str] = {}
     lead.email = normalize_email(lead.email)
-    others = Lead.objects.exclude(pk=lead.pk) if lead.pk else Lead.objects.all()
+    others = Lead.all_objects.exclude(pk=lead.pk) if lead.pk else Lead.all_objects.all()
     if others.filter(email__iexact=lead.email).exists():
         errors["email"] = _("A lead with this email already exists.")
     if lead.consent_email and not lead.consent_method:

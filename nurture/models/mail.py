@@ -163,6 +163,7 @@ class SkipReason(models.TextChoices):
     UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
     INVALID_ADDRESS = "invalid_address", _("Invalid address")
     CANCELLED = "cancelled", _("Broadcast cancelled")
+    MERGED = "merged", _("Lead merged into another (sent there)")
 
 
 class BroadcastSend(models.Model):
