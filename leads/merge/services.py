@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from leads.lifecycle import leads_lifecycle_recorded
 from leads.models import (
@@ -36,6 +37,9 @@ from leads.services import leads_touched
 from salesmarketing import hooks
 
 SURVIVOR, MERGED = "survivor", "merged"
+# Audit reasons, stored in the site's language (as the scorer's are)
+MERGED_INTO = gettext_noop("Merged into lead %(id)s")
+MERGED_WITH = gettext_noop("Merged with lead %(id)s")
 
 # What a person picks per field on the merge screen (a group moves together: consent and its proof).
 LEAD_CHOICES: dict[str, tuple[str, ...]] = {
@@ -131,7 +135,7 @@ def _lead_rows_move(*, survivor: Lead, merged: Lead, by: Any, now) -> dict[str, 
         closed = duplicate_open.update(
             state=Handoff.State.REJECTED,
             reject_reason=Handoff.RejectReason.DUPLICATE,
-            reject_note=_reason("Merged into lead %(id)s", id=survivor.pk),
+            reject_note=_reason(MERGED_INTO, id=survivor.pk),
             decided_at=now,
             decided_by=by,
         )
@@ -188,7 +192,7 @@ def _lead_fields_take(*, survivor: Lead, merged: Lead, chosen: dict[str, str], b
             to_owner_id=survivor.owner_id,
             by=by,
             at=now,
-            reason=_reason("Merged with lead %(id)s", id=merged.pk),
+            reason=_reason(MERGED_WITH, id=merged.pk),
         )
     if survivor.lifecycle_stage != old_stage:
         leads_lifecycle_recorded(
@@ -196,7 +200,7 @@ def _lead_fields_take(*, survivor: Lead, merged: Lead, chosen: dict[str, str], b
             to=survivor.lifecycle_stage,
             at=now,
             by=by,
-            reason=_reason("Merged with lead %(id)s", id=merged.pk),
+            reason=_reason(MERGED_WITH, id=merged.pk),
         )
 
 
