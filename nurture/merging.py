@@ -33,7 +33,9 @@ def lead_merging(*, survivor: Lead, merged: Lead, by: Any) -> dict[str, int]:
     exited = (
         Enrolment.objects.filter(lead=merged, state=EnrolmentState.ACTIVE)
         .filter(
-            sequence__in=Enrolment.objects.filter(lead=survivor, state=EnrolmentState.ACTIVE).values("sequence")
+            sequence__in=Enrolment.objects.filter(lead=survivor, state=EnrolmentState.ACTIVE).values(
+                "sequence"
+            )
         )
         .update(
             state=EnrolmentState.EXITED,
@@ -47,9 +49,8 @@ def lead_merging(*, survivor: Lead, merged: Lead, by: Any) -> dict[str, int]:
     # Broadcasts (one ledger row per broadcast and lead): a row of a broadcast the survivor also has stays on
     # the merged lead as the record of what its address was sent; one still pending is skipped, not sent twice.
     both = Q(broadcast__in=BroadcastSend.objects.filter(lead=survivor).values("broadcast"))
-    skipped = (
-        BroadcastSend.objects.filter(both, lead=merged, status=SendStatus.PENDING)
-        .update(status=SendStatus.SKIPPED, skip_reason=SkipReason.MERGED)
+    skipped = BroadcastSend.objects.filter(both, lead=merged, status=SendStatus.PENDING).update(
+        status=SendStatus.SKIPPED, skip_reason=SkipReason.MERGED
     )
     sends = BroadcastSend.objects.filter(lead=merged).exclude(both).update(lead=survivor)
     return {

@@ -272,7 +272,9 @@ def _leads_create(
             row = new_leads.setdefault(ev.email, {"email": ev.email, "source": lead_source})
             _merge_profile(row, ev, company_of.get(index))
     for row in new_leads.values():
-        row.update(lead_match_keys(**{k: v for k, v in row.items() if k in ("email", "phone", "name", "name_kana")}))
+        row.update(
+            lead_match_keys(**{k: v for k, v in row.items() if k in ("email", "phone", "name", "name_kana")})
+        )
     if new_leads:
         created = insert_ignore_returning(
             Lead, [new_leads[email] for email in sorted(new_leads)], returning=("id", "email")
@@ -283,9 +285,9 @@ def _leads_create(
             missing = [email for email in new_leads if email not in lead_by_email]
             lead_by_email.update(
                 (email, survivor or pk)
-                for pk, email, survivor in Lead.all_objects.filter(AnyOf(Lower("email"), missing)).values_list(
-                    "pk", Lower("email"), "merged_into_id"
-                )
+                for pk, email, survivor in Lead.all_objects.filter(
+                    AnyOf(Lower("email"), missing)
+                ).values_list("pk", Lower("email"), "merged_into_id")
             )
 
 
@@ -459,7 +461,9 @@ def _profile_changes(
         wanted = _event_wants(batch, index, ev, row)
         if wanted:
             row.update(wanted)
-            wanted.update(lead_match_keys(**{k: row[k] for k in ("phone", "name", "name_kana") if k in wanted}))
+            wanted.update(
+                lead_match_keys(**{k: row[k] for k in ("phone", "name", "name_kana") if k in wanted})
+            )
             changes.setdefault(row["pk"], {}).update(wanted, updated_at=batch.now)
     return changes
 
@@ -591,7 +595,11 @@ def _companies_create(
     created = insert_ignore_returning(
         Company,
         [
-            {**wanted[key], "region": wanted[key].get("region", ""), "name_key": company_name_key(wanted[key]["name"])}
+            {
+                **wanted[key],
+                "region": wanted[key].get("region", ""),
+                "name_key": company_name_key(wanted[key]["name"]),
+            }
             for key in missing
         ],
         returning=("id", "name", "domain"),

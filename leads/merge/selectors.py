@@ -46,10 +46,10 @@ def _lead_pairs_sql() -> str:
     lead, company = _q(Lead._meta.db_table), _q(Company._meta.db_table)
     live = "a.merged_into_id IS NULL AND b.merged_into_id IS NULL"
     # The same company: the same normalised company name, or the same work-email domain.
-    same_company = (
-        "((ca.name_key <> '' AND ca.name_key = cb.name_key) OR (a.work_domain <> '' AND a.work_domain = b.work_domain))"
+    same_company = "((ca.name_key <> '' AND ca.name_key = cb.name_key) OR (a.work_domain <> '' AND a.work_domain = b.work_domain))"
+    companies = (
+        f"LEFT JOIN {company} ca ON ca.id = a.company_id LEFT JOIN {company} cb ON cb.id = b.company_id"
     )
-    companies = f"LEFT JOIN {company} ca ON ca.id = a.company_id LEFT JOIN {company} cb ON cb.id = b.company_id"
     return f"""
         SELECT a.id AS low_id, b.id AS high_id, 60 AS w, 1 AS bit FROM {lead} a
         JOIN {lead} b ON b.email_key = a.email_key AND b.id > a.id WHERE a.email_key <> '' AND {live}
@@ -69,21 +69,24 @@ def _lead_pairs_sql() -> str:
 
 def _company_pairs_sql() -> tuple[str, str]:
     lead, company = _q(Lead._meta.db_table), _q(Company._meta.db_table)
-    return f"""
+    return (
+        f"""
         SELECT a.id AS low_id, b.id AS high_id, 60 AS w, 1 AS bit FROM {company} a
         JOIN {company} b ON b.name_key = a.name_key AND b.id > a.id
         WHERE a.name_key <> '' AND a.merged_into_id IS NULL AND b.merged_into_id IS NULL
         UNION ALL
         SELECT a.company_id, b.company_id, 50, 2 FROM domains a
         JOIN domains b ON b.domain = a.domain AND b.company_id > a.company_id
-    """, f"""
+    """,
+        f"""
         domains AS (
             SELECT id AS company_id, LOWER(domain) AS domain FROM {company}
             WHERE domain <> '' AND merged_into_id IS NULL
             UNION
             SELECT company_id, work_domain FROM {lead}
             WHERE work_domain <> '' AND company_id IS NOT NULL AND merged_into_id IS NULL
-        ),"""
+        ),""",
+    )
 
 
 def _scored_sql(kind: str) -> str:
@@ -172,8 +175,10 @@ def can_use_queue(user: User) -> bool:
 
 def leads_for_merge(*, viewer, first_id: int, second_id: int) -> tuple[Lead, Lead] | None:
     """Both leads, if the viewer sees both (None: the page answers 404)."""
-    found = Lead.objects.visible_to(viewer).select_related("company", "owner", "persona").in_bulk(
-        [first_id, second_id]
+    found = (
+        Lead.objects.visible_to(viewer)
+        .select_related("company", "owner", "persona")
+        .in_bulk([first_id, second_id])
     )
     if first_id == second_id or len(found) != 2:
         return None
@@ -181,8 +186,11 @@ def leads_for_merge(*, viewer, first_id: int, second_id: int) -> tuple[Lead, Lea
 
 
 def companies_for_merge(*, viewer, first_id: int, second_id: int) -> tuple[Company, Company] | None:
-    found = companies_visible_to(viewer).select_related("parent").annotate(contacts=Count("leads")).in_bulk(
-        [first_id, second_id]
+    found = (
+        companies_visible_to(viewer)
+        .select_related("parent")
+        .annotate(contacts=Count("leads"))
+        .in_bulk([first_id, second_id])
     )
     if first_id == second_id or len(found) != 2:
         return None
@@ -200,7 +208,13 @@ def company_survivor_of(*, viewer, pk: int) -> Company | None:
     return companies_visible_to(viewer).filter(pk=survivor_id).first() if survivor_id else None
 
 
-def merge_history(*, lead: Lead | None = None, company: Company | None = None, limit: int = 20) -> list[MergeRecord]:
+def merge_history(
+    *, lead: Lead | None = None, company: Company | None = None, limit: int = 20
+) -> list[MergeRecord]:
     """The merges a record absorbed, newest first (its page's history)."""
-    qs = MergeRecord.objects.filter(lead=lead) if lead is not None else MergeRecord.objects.filter(company=company)
+    qs = (
+        MergeRecord.objects.filter(lead=lead)
+        if lead is not None
+        else MergeRecord.objects.filter(company=company)
+    )
     return list(qs.select_related("by", "merged_lead", "merged_company").order_by("-at", "-id")[:limit])

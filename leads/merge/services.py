@@ -16,9 +16,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 
 from leads.lifecycle import leads_lifecycle_recorded
 from leads.models import (
@@ -117,10 +116,18 @@ def lead_merge(*, survivor_id: int, merged_id: int, taken: Mapping[str, str], by
         for counts in hooks.call(hooks.LEAD_MERGING, survivor=survivor, merged=merged, by=by):
             moved.update(counts or {})
         _lead_fields_take(survivor=survivor, merged=merged, chosen=chosen, by=by, now=now)
-        Lead.all_objects.filter(merged_into=merged).update(merged_into=survivor)  # earlier tombstones: one hop
+        Lead.all_objects.filter(merged_into=merged).update(
+            merged_into=survivor
+        )  # earlier tombstones: one hop
         MergeRecord.objects.filter(lead=merged).update(lead=survivor)  # its merge history follows it
         MergeRecord.objects.create(
-            kind=RecordKind.LEAD, lead=survivor, merged_lead=merged, by=by, at=now, fields_taken=chosen, moved=moved
+            kind=RecordKind.LEAD,
+            lead=survivor,
+            merged_lead=merged,
+            by=by,
+            at=now,
+            fields_taken=chosen,
+            moved=moved,
         )
         leads_touched([survivor.pk])  # scores, awareness and handoffs from the touches it now has
     return survivor
@@ -229,9 +236,14 @@ def company_merge(*, survivor_id: int, merged_id: int, taken: Mapping[str, str],
             if chosen[name] == MERGED:
                 for field in fields:
                     setattr(survivor, field, getattr(merged, field))
-        if survivor.parent_id in (merged.pk, survivor.pk):  # it was the merged one's subsidiary, or vice versa
+        if survivor.parent_id in (
+            merged.pk,
+            survivor.pk,
+        ):  # it was the merged one's subsidiary, or vice versa
             survivor.parent_id = merged.parent_id if merged.parent_id != survivor.pk else None
-        survivor.customer_since = min(filter(None, (survivor.customer_since, merged.customer_since)), default=None)
+        survivor.customer_since = min(
+            filter(None, (survivor.customer_since, merged.customer_since)), default=None
+        )
         # Domain and 法人番号 are unique: the tombstone gives its up before the survivor may take them.
         Company.all_objects.filter(pk=merged.pk).update(
             domain="", corporate_number="", parent=None, merged_into=survivor, merged_at=now, updated_at=now
@@ -264,4 +276,3 @@ def duplicate_dismiss(*, kind: str, first_id: int, second_id: int, by: Any) -> D
         kind=kind, low_id=low, high_id=high, defaults={"by": by}
     )
     return dismissal
-

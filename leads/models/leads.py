@@ -169,7 +169,9 @@ class Lead(models.Model):
             models.Index(fields=["-total_score"], name="lead_score_idx"),
             # the list's filters by stage and score are counted from this index alone
             models.Index(fields=["awareness_stage", "total_score"], name="lead_awareness_score_idx"),
-            models.Index(fields=["merged_into"], name="lead_merged_into_idx", condition=Q(merged_into__isnull=False)),
+            models.Index(
+                fields=["merged_into"], name="lead_merged_into_idx", condition=Q(merged_into__isnull=False)
+            ),
             *(
                 models.Index(fields=[key], name=f"lead_{key}_idx", condition=~Q(**{key: ""}))
                 for key in MATCH_KEYS
@@ -179,9 +181,6 @@ class Lead(models.Model):
     def __str__(self) -> str:
         return self.name or self.email
 
-    def get_absolute_url(self) -> str:
-        return reverse("leads:detail", args=[self.pk])
-
     def save(self, *args, **kwargs) -> None:
         # The match keys follow the fields they are made of (one row's derived columns, nothing else).
         update_fields = kwargs.get("update_fields")
@@ -189,6 +188,9 @@ class Lead(models.Model):
         if update_fields is not None and set(update_fields) & {"email", "phone", "name", "name_kana"}:
             kwargs["update_fields"] = {*update_fields, *MATCH_KEYS}
         super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("leads:detail", args=[self.pk])
 
     def match_keys_refresh(self) -> None:
         for key, value in lead_match_keys(

@@ -16,7 +16,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_a_manager_merges_a_business_card_with_an_imported_duplicate(live_server, login, manager, owner):
     card = business_card_enter(
-        by=owner, name="監査 花子", name_kana="カンサ ハナコ", email="hanako@kansa.example.jp", company_name="（株）監査テスト"
+        by=owner,
+        name="監査 花子",
+        name_kana="カンサ ハナコ",
+        email="hanako@kansa.example.jp",
+        company_name="（株）監査テスト",
     )
     imported = make_lead(
         "hanako+news@kansa.example.jp",

@@ -179,7 +179,11 @@ def _counts(lead: Lead) -> dict[str, int]:
 
 def _broadcast(by, segment):
     return broadcast_create(
-        by=by, name="月刊ニュース", template=MailTemplateFactory(), segment=segment, campaign=CampaignFactory()
+        by=by,
+        name="月刊ニュース",
+        template=MailTemplateFactory(),
+        segment=segment,
+        campaign=CampaignFactory(),
     )
 
 
@@ -228,8 +232,13 @@ def test_a_merge_moves_every_related_row_to_the_survivor(manager, owner, teammat
     # Where only one may be: one open handoff, one active enrolment per sequence, one pending send per broadcast.
     assert Handoff.objects.filter(lead=survivor, state__in=Handoff.OPEN_STATES).count() == 1
     assert Handoff.objects.filter(lead=survivor, reject_reason=Handoff.RejectReason.DUPLICATE).count() == 1
-    assert Enrolment.objects.filter(lead=survivor, sequence=both_seq, state=EnrolmentState.ACTIVE).count() == 1
-    assert Enrolment.objects.get(lead=survivor, sequence=both_seq, state="exited").exit_reason == ExitReason.MERGED
+    assert (
+        Enrolment.objects.filter(lead=survivor, sequence=both_seq, state=EnrolmentState.ACTIVE).count() == 1
+    )
+    assert (
+        Enrolment.objects.get(lead=survivor, sequence=both_seq, state="exited").exit_reason
+        == ExitReason.MERGED
+    )
     assert BroadcastSend.objects.get(lead=merged).status == SendStatus.SKIPPED
 
     survivor.refresh_from_db()
@@ -247,7 +256,9 @@ def test_the_survivor_can_take_the_merged_address(manager):
     lead_merge(survivor_id=survivor.pk, merged_id=merged.pk, taken={"email": "merged"}, by=manager)
     survivor.refresh_from_db()
     assert survivor.email == "taro+seminar@kansa.example.jp"
-    assert Lead.all_objects.get(pk=merged.pk).email == "taro@kansa.example.jp"  # either address finds the person
+    assert (
+        Lead.all_objects.get(pk=merged.pk).email == "taro@kansa.example.jp"
+    )  # either address finds the person
     lead, created = lead_capture(email="TARO@kansa.example.jp", source="api", name="山田 太郎")
     assert (lead.pk, created) == (survivor.pk, False)
 
@@ -272,7 +283,10 @@ def test_merging_into_a_lead_that_is_merged_later_keeps_one_hop(manager):
     third = make_lead("yamada@kansa.example.jp", name="山田 太郎", company="株式会社監査テスト")
     lead_merge(survivor_id=second.pk, merged_id=first.pk, taken={}, by=manager)
     lead_merge(survivor_id=third.pk, merged_id=second.pk, taken={}, by=manager)
-    assert set(Lead.all_objects.filter(merged_into=third).values_list("pk", flat=True)) == {first.pk, second.pk}
+    assert set(Lead.all_objects.filter(merged_into=third).values_list("pk", flat=True)) == {
+        first.pk,
+        second.pk,
+    }
     assert MergeRecord.objects.filter(lead=third).count() == 2
 
 
@@ -316,7 +330,9 @@ def test_events_for_the_merged_address_land_on_the_survivor(manager):
 
     survivor, merged = _pair()
     lead_merge(survivor_id=survivor.pk, merged_id=merged.pk, taken={}, by=manager)
-    event = EventIn(id="after-merge", type="page_view", email="taro+seminar@kansa.example.jp", url="https://x.jp/")
+    event = EventIn(
+        id="after-merge", type="page_view", email="taro+seminar@kansa.example.jp", url="https://x.jp/"
+    )
     events_ingest(events=[event], source="test", lead_source="api", authenticated=True)
     assert Touch.objects.get(idempotency_key="after-merge").lead_id == survivor.pk
 
@@ -369,13 +385,18 @@ def test_a_company_merge_moves_contacts_deals_and_subsidiaries(manager, owner):
     make_deal(owner=owner, company=merged)
     before = Lead.objects.filter(company=survivor).count() + Lead.objects.filter(company=merged).count()
 
-    company_merge(survivor_id=survivor.pk, merged_id=merged.pk, taken={"corporate_number": "merged"}, by=manager)
+    company_merge(
+        survivor_id=survivor.pk, merged_id=merged.pk, taken={"corporate_number": "merged"}, by=manager
+    )
 
     survivor.refresh_from_db()
     child.refresh_from_db()
     assert Lead.objects.filter(company=survivor).count() == before == 3
     assert not Lead.all_objects.filter(company=merged).exists()
-    assert Deal.objects.filter(company=survivor).count() == 1 and not Deal.objects.filter(company=merged).exists()
+    assert (
+        Deal.objects.filter(company=survivor).count() == 1
+        and not Deal.objects.filter(company=merged).exists()
+    )
     assert child.parent_id == survivor.pk
     assert survivor.corporate_number == "7000012050002" and survivor.domain == "kansa.example.jp"
     tombstone = Company.all_objects.get(pk=merged.pk)
@@ -388,7 +409,9 @@ def test_the_merged_companys_page_redirects_and_its_name_finds_the_survivor(clie
     survivor = company_create(by=owner, name="株式会社監査テスト")
     merged = company_create(by=owner, name="（株）監査テスト")
     client.force_login(manager)
-    response = client.post(reverse("leads:company_merge", args=[survivor.pk, merged.pk]), {"name": "survivor"})
+    response = client.post(
+        reverse("leads:company_merge", args=[survivor.pk, merged.pk]), {"name": "survivor"}
+    )
     assert response.status_code == 302
     response = client.get(reverse("leads:company_detail", args=[merged.pk]))
     assert response.status_code == 302 and response["Location"] == survivor.get_absolute_url()

@@ -18,7 +18,10 @@ COMPANY_NAMES = [
     ("㈱監査テスト", "監査テスト"),
     ("監査テスト株式会社", "監査テスト"),
     ("株式会社　監査テスト", "監査テスト"),
-    ("ｶﾌﾞｼｷｶﾞｲｼｬ ｻﾝﾌﾟﾙ", "カブシキガイシャサンプル"),  # half-width kana folded to full-width (no legal form in kana)
+    (
+        "ｶﾌﾞｼｷｶﾞｲｼｬ ｻﾝﾌﾟﾙ",
+        "カブシキガイシャサンプル",
+    ),  # half-width kana folded to full-width (no legal form in kana)
     ("有限会社山田商店", "山田商店"),
     ("（有）山田商店", "山田商店"),
     ("㈲山田商店", "山田商店"),
@@ -112,7 +115,9 @@ def test_corporate_numbers_are_checked_by_their_check_digit(number, valid):
 
 @pytest.mark.django_db
 def test_rows_keep_their_match_keys_through_every_write():
-    lead = make_lead("Taro.Yamada+x@kansa.example.jp", name="山田　太郎", name_kana="ﾔﾏﾀﾞ ﾀﾛｳ", phone="03-1234-5678")
+    lead = make_lead(
+        "Taro.Yamada+x@kansa.example.jp", name="山田　太郎", name_kana="ﾔﾏﾀﾞ ﾀﾛｳ", phone="03-1234-5678"
+    )
     row = Lead.objects.values("email_key", "phone_key", "name_key", "kana_key", "work_domain").get(pk=lead.pk)
     assert row == {
         "email_key": "taro.yamada@kansa.example.jp",

@@ -35,7 +35,9 @@ def slow_merges():
 
 @pytest.mark.django_db(transaction=True)
 def test_two_merges_of_one_pair_at_once_one_wins_nothing_lost(manager, slow_merges):
-    require_or_skip(connection.vendor == "postgresql", "needs PostgreSQL's row locks between real connections")
+    require_or_skip(
+        connection.vendor == "postgresql", "needs PostgreSQL's row locks between real connections"
+    )
     first = make_lead("taro@kansa.example.jp", name="山田 太郎")
     second = make_lead("taro+x@kansa.example.jp", name="山田 太郎")
     for lead in (first, second):

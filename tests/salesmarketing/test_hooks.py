@@ -14,6 +14,7 @@ from leads.choices import LifecycleStage, TouchType
 from leads.handoffs import handoff_accept, handoff_assign, lead_first_touched
 from leads.models import Handoff
 from leads.services import company_resolve, lead_upsert, touch_record
+from nurture import merging as nurture_merging
 from nurture.segments import hooks as nurture_segment_hooks
 from nurture.sequences import hooks as nurture_sequence_hooks
 from pipeline import hooks as pipeline_hooks
@@ -41,6 +42,13 @@ EXPECTED = {
     ),
     hooks.LEAD_PAGE_ACTIONS: (nurture_sequence_hooks.lead_page_actions,),
     hooks.HANDOFF_REJECTED: (nurture_sequence_hooks.handoff_rejected,),
+    # INSTALLED_APPS order: campaigns, pipeline, nurture
+    hooks.LEAD_MERGING: (
+        campaigns_hooks.lead_merging,
+        pipeline_hooks.lead_merging,
+        nurture_merging.lead_merging,
+    ),
+    hooks.COMPANY_MERGING: (pipeline_hooks.company_merging,),
 }
 
 
