@@ -306,6 +306,17 @@ def test_a_merged_lead_leaves_lists_counts_and_kpis(client, manager):
     assert duplicates_queue(kind="lead").paginator.count == 0
 
 
+def test_a_merge_refreshes_a_cached_past_periods_count(manager):
+    survivor, merged = _pair()
+    last_month = timezone.now() - dt.timedelta(days=40)
+    Lead.objects.filter(pk__in=[survivor.pk, merged.pk]).update(created_at=last_month)
+    period = Period.week_of(timezone.localdate(last_month))
+    assert compute_one(period)["leads_acquired"] == 2  # now cached: the week is over
+    assert compute_one(period)["leads_acquired"] == 2
+    lead_merge(survivor_id=survivor.pk, merged_id=merged.pk, taken={}, by=manager)
+    assert compute_one(period)["leads_acquired"] == 1
+
+
 def test_the_merged_leads_page_redirects_to_the_survivor(client, manager):
     survivor, merged = _pair()
     lead_merge(survivor_id=survivor.pk, merged_id=merged.pk, taken={}, by=manager)
