@@ -19,11 +19,10 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
 from leads.models import Company, DuplicateDismissal, Lead, MergeRecord, RecordKind
-from leads.records.selectors import companies_visible_to
+from leads.records.selectors import companies_visible_to, contacts_count
 from salesmarketing.models import User
 
 PAGE_SIZE = 25
@@ -161,7 +160,7 @@ def duplicates_queue(*, kind: str, page_number: int | str = 1) -> Page:
     if kind == RecordKind.LEAD:
         records = Lead.objects.select_related("company", "owner").in_bulk(ids)
     else:
-        records = Company.objects.annotate(contacts=Count("leads")).in_bulk(ids)
+        records = Company.objects.annotate(contacts=contacts_count()).in_bulk(ids)
     for pair in pairs:
         pair.low, pair.high = records.get(pair.low_id), records.get(pair.high_id)
     page.object_list = [pair for pair in pairs if pair.low is not None and pair.high is not None]
@@ -189,7 +188,7 @@ def companies_for_merge(*, viewer, first_id: int, second_id: int) -> tuple[Compa
     found = (
         companies_visible_to(viewer)
         .select_related("parent")
-        .annotate(contacts=Count("leads"))
+        .annotate(contacts=contacts_count())
         .in_bulk([first_id, second_id])
     )
     if first_id == second_id or len(found) != 2:

@@ -285,15 +285,11 @@ FREE_TEXT_FIELDS: tuple[tuple[type[models.Model], tuple[str, ...]], ...] = (
 def _mentions(lead: Lead, visitor_ids: list[str]) -> list[str]:
     """The values that identify the person: email, name (also without its spaces, as people often type a
     Japanese name), kana, phone and tracking ids. Longest first, so a name inside the email goes with the email."""
-    name = " ".join(lead.name.split())
-    values = {
-        lead.email,
-        name,
-        name.replace(" ", ""),
-        lead.name_kana.strip(),
-        lead.phone.strip(),
-        *visitor_ids,
-    }
+    values: set[str] = set(visitor_ids)
+    # The records merged into this one (tombstones, deleted with it) spelled the same person their own way.
+    for person in (lead, *Lead.all_objects.filter(merged_into=lead).order_by("pk")):
+        name = " ".join(person.name.split())
+        values |= {person.email, name, name.replace(" ", ""), person.name_kana.strip(), person.phone.strip()}
     return sorted((v for v in values if len(v) >= 2), key=len, reverse=True)
 
 

@@ -9,7 +9,7 @@ import datetime as dt
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from campaigns.models import AttributionCredit
 from kpis.periods import Period
@@ -44,6 +44,13 @@ from tests.pipeline.factories import make_deal
 pytestmark = pytest.mark.django_db
 
 _keys = iter(range(1, 10_000))
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The reasons are compared in English, whatever language an earlier request left active."""
+    with translation.override("en"):
+        yield
 
 
 def _touch(lead: Lead, type: str = TouchType.PAGE_VIEW) -> Touch:
@@ -346,6 +353,19 @@ def test_events_for_the_merged_address_land_on_the_survivor(manager):
     )
     events_ingest(events=[event], source="test", lead_source="api", authenticated=True)
     assert Touch.objects.get(idempotency_key="after-merge").lead_id == survivor.pk
+
+
+def test_erasing_the_survivor_erases_the_merged_record_and_its_spellings(manager, owner):
+    from leads.privacy.services import lead_erase
+
+    pipeline_ensure_default()
+    survivor, merged = _pair()
+    other_deal = make_deal(owner=owner, next_step="taro+seminar@kansa.example.jp に再送")
+    lead_merge(survivor_id=survivor.pk, merged_id=merged.pk, taken={}, by=manager)
+    lead_erase(lead=Lead.objects.get(pk=survivor.pk), by=manager)
+    assert not Lead.all_objects.filter(pk__in=[survivor.pk, merged.pk]).exists()
+    other_deal.refresh_from_db()
+    assert "taro+seminar" not in other_deal.next_step
 
 
 # --- Who may merge -------------------------------------------------------------------------------------------
