@@ -154,7 +154,7 @@ class _PairQuery:
 
 def duplicates_queue(*, kind: str, page_number: int | str = 1) -> Page:
     """One page of candidate pairs of `kind`, best first, each with both records (three queries)."""
-    page = Paginator(_PairQuery(kind), PAGE_SIZE).get_page(page_number)  # type: ignore[arg-type]
+    page: Page = Paginator(_PairQuery(kind), PAGE_SIZE).get_page(page_number)  # type: ignore[arg-type]
     pairs: list[Pair] = list(page.object_list)
     ids = {pk for pair in pairs for pk in (pair.low_id, pair.high_id)}
     if kind == RecordKind.LEAD:
