@@ -176,13 +176,26 @@ def _prepare(
     }  # else: no lead
     found: list[tuple[int, str, int | None]] = []
     if emails or named_ids:
-        # A merged lead's address (leads.merge) names its survivor; its old id names nobody.
-        found = [
-            (survivor or pk, email, company)
-            for pk, email, company, survivor in Lead.all_objects.filter(
-                Q(AnyOf(Lower("email"), emails)) | Q(AnyOf(F("pk"), named_ids), merged_into__isnull=True)
-            ).values_list("pk", Lower("email"), "company_id", "merged_into_id")
-        ]
+        # A merged lead (leads.merge) is its survivor, by its address or by its old id (an email's tracking and
+        # unsubscribe links carry the id of the lead it was sent to).
+        rows = Lead.all_objects.filter(
+            Q(AnyOf(Lower("email"), emails)) | Q(AnyOf(F("pk"), named_ids))
+        ).values_list("pk", Lower("email"), "company_id", "merged_into_id")
+        survivor_of: dict[int, int] = {}
+        for pk, email, company, survivor in rows:
+            found.append((survivor or pk, email, company))
+            if survivor:
+                survivor_of[pk] = survivor
+        if survivor_of:
+            candidates = [
+                (
+                    i,
+                    ev.model_copy(update={"lead_id": survivor_of[ev.lead_id]})
+                    if ev.lead_id in survivor_of
+                    else ev,
+                )
+                for i, ev in candidates
+            ]
     known_ids = {pk for pk, _email, _company in found}
     lead_by_email = {email: pk for pk, email, _company in found}
     has_company = {pk for pk, _email, company in found if company}

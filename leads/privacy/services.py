@@ -378,6 +378,8 @@ def lead_unsubscribe(
     """Record the unsubscribe as a touch (through the one ingest path, so it shows on the timeline and sets
     `unsubscribed_at` and consent off). Idempotent: a second request for the same lead the same day changes nothing.
     Returns False when the lead no longer exists (erased: there is nobody left to email)."""
+    # A merged lead's link unsubscribes the person it became part of (leads.merge).
+    lead_id = Lead.all_objects.filter(pk=lead_id).values_list("merged_into_id", flat=True).first() or lead_id
     if not Lead.objects.filter(pk=lead_id).exists():
         return False
     # One per lead and day: a double click is one touch, while a lead re-subscribed by hand can opt out again.

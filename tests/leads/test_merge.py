@@ -355,6 +355,22 @@ def test_events_for_the_merged_address_land_on_the_survivor(manager):
     assert Touch.objects.get(idempotency_key="after-merge").lead_id == survivor.pk
 
 
+def test_the_merged_leads_unsubscribe_link_and_tracking_id_reach_the_survivor(client, manager):
+    from leads.ingest.schema import EventIn
+    from leads.ingest.store import events_ingest
+    from leads.privacy.services import unsubscribe_path
+
+    survivor, merged = _pair(consent_email=True)
+    link = unsubscribe_path(lead_id=merged.pk)  # in an email sent before the merge
+    lead_merge(survivor_id=survivor.pk, merged_id=merged.pk, taken={}, by=manager)
+    opened = EventIn(id="open-after-merge", type="email_open", lead_id=merged.pk)
+    events_ingest(events=[opened], source="test", lead_source="api", authenticated=True)
+    assert Touch.objects.get(idempotency_key="open-after-merge").lead_id == survivor.pk
+    assert client.post(link, {"List-Unsubscribe": "One-Click"}).status_code == 200
+    survivor.refresh_from_db()
+    assert survivor.unsubscribed_at is not None and not survivor.consent_email
+
+
 def test_erasing_the_survivor_erases_the_merged_record_and_its_spellings(manager, owner):
     from leads.privacy.services import lead_erase
 
