@@ -454,8 +454,12 @@ def test_a_company_merge_moves_contacts_deals_and_subsidiaries(manager, owner):
 
 def test_the_merged_companys_page_redirects_and_its_name_finds_the_survivor(client, manager, owner):
     survivor = company_create(by=owner, name="株式会社監査テスト")
-    merged = company_create(by=owner, name="（株）監査テスト")
+    merged = company_create(by=owner, name="（株）監査テスト", corporate_number="7000012050002")
     client.force_login(manager)
+    queue = client.get(reverse("leads:duplicates") + "?kind=company").content.decode()
+    assert f'id="pair-{survivor.pk}-{merged.pk}"' in queue
+    screen = client.get(reverse("leads:company_merge", args=[survivor.pk, merged.pk])).content.decode()
+    assert 'name="corporate_number" value="merged" checked' in screen and "（株）監査テスト" in screen
     response = client.post(
         reverse("leads:company_merge", args=[survivor.pk, merged.pk]), {"name": "survivor"}
     )
