@@ -468,3 +468,13 @@ def test_the_merged_companys_page_redirects_and_its_name_finds_the_survivor(clie
     assert response.status_code == 302 and response["Location"] == survivor.get_absolute_url()
     lead, _created = lead_capture(email="new@kansa.example.jp", source="api", company="（株）監査テスト")
     assert lead.company_id == survivor.pk
+
+
+def test_the_admin_shows_a_merge_but_never_edits_it(client, manager):
+    from tests.salesmarketing.factories import UserFactory
+
+    survivor, merged = _pair()
+    lead_merge(survivor_id=survivor.pk, merged_id=merged.pk, taken={}, by=manager)
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    page = client.get(reverse("admin:leads_lead_change", args=[survivor.pk]))
+    assert page.status_code == 200 and 'name="merged_into"' not in page.content.decode()
