@@ -424,6 +424,8 @@ def _value(url_name: str, param: str, converter: str):
         return _first_pk(label)
     if param in PARAM_MODELS:
         return _first_pk(PARAM_MODELS[param])
+    if param == "other":  # the second record of a merge: the same kind as `pk`
+        return _value(url_name, "pk", converter)
     if param == "object_id" and url_name == "admin:view_on_site":
         return _first_pk("salesmarketing.User")
     if param == "object_id":  # admin:<app>_<model>_<action>
