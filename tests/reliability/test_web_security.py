@@ -424,8 +424,6 @@ def _value(url_name: str, param: str, converter: str):
         return _first_pk(label)
     if param in PARAM_MODELS:
         return _first_pk(PARAM_MODELS[param])
-    if param == "other":  # the second record of a merge: the same kind as `pk`
-        return _value(url_name, "pk", converter)
     if param == "object_id" and url_name == "admin:view_on_site":
         return _first_pk("salesmarketing.User")
     if param == "object_id":  # admin:<app>_<model>_<action>
@@ -457,7 +455,11 @@ def _walked_urls() -> list[tuple[str, str]]:
         if not pattern.name:
             continue  # the admin's catch-all and object redirects: GET only, and covered by their named siblings
         name = f"{namespace}:{pattern.name}" if namespace else pattern.name
-        kwargs = {param: _value(name, param, conv) for param, conv in converters.items()}
+        # `other`: the second record of a merge, of the same kind as `pk`
+        kwargs = {
+            param: _value(name, "pk" if param == "other" else param, conv)
+            for param, conv in converters.items()
+        }
         urls.append((name, reverse(name, kwargs=kwargs)))
     return urls
 
