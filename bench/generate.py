@@ -274,6 +274,7 @@ def generate(size: str, seed: int = 1, *, quick: bool = False, log=print) -> dic
     from campaigns.personas import persona_expression
     from kpis.services import visitor_periods_rebuild
     from leads.models import Lead
+    from leads.records.normalize import company_name_key
     from leads.scoring.defaults import ensure_default_scoring
     from pipeline.services import pipeline_ensure_default
 
@@ -342,10 +343,10 @@ def generate(size: str, seed: int = 1, *, quick: bool = False, log=print) -> dic
             f"""
             INSERT INTO leads_lead (email, name, name_kana, title, department, phone, company_id, source,
                 persona_set_by_hand, consent_email, lifecycle_stage, awareness_stage, fit_score, engagement_score,
-                total_score, created_at, updated_at, owner_id)
-            SELECT * FROM (
-                SELECT 'lead' || g || '@c' || (1 + (g::bigint * 7919) %% %(nc)s) || '.example.jp',
-                       {_pick(FAMILY)} || ' ' || {_pick(GIVEN)}, '', {_pick(TITLES)}, {_pick(DEPARTMENTS)}, '',
+                total_score, created_at, updated_at, owner_id, email_key, name_key, work_domain)
+            SELECT *, email, replace(name, ' ', ''), split_part(email, '@', 2) FROM (
+                SELECT 'lead' || g || '@c' || (1 + (g::bigint * 7919) %% %(nc)s) || '.example.jp' AS email,
+                       {_pick(FAMILY)} || ' ' || {_pick(GIVEN)} AS name, '', {_pick(TITLES)}, {_pick(DEPARTMENTS)}, '',
                        1 + (g::bigint * 7919) %% %(nc)s, {_pick(SOURCES)}, false, random() < 0.8, 'lead',
                        {_pick(["latent", "latent", "semi", "manifest"])}, floor(random() * 50)::int,
                        floor(power(random(), 3) * 50)::int, floor(power(random(), 2) * 90)::int,
@@ -358,8 +359,16 @@ def generate(size: str, seed: int = 1, *, quick: bool = False, log=print) -> dic
         )
         # The lead with the long timeline: the oldest one (id 1), a 部長 at a big manufacturer.
         cursor.execute(
-            "UPDATE leads_lead SET title = '製造本部 部長', name = '高橋 健一', created_at = now() - interval '365 days' WHERE id = 1"
+            "UPDATE leads_lead SET title = '製造本部 部長', name = '高橋 健一', name_key = '高橋健一', "
+            "created_at = now() - interval '365 days' WHERE id = 1"
         )
+        # The companies' match keys (leads.records.normalize), as save() keeps them: a few thousand rows.
+        from leads.models import Company
+
+        companies = list(Company.objects.only("pk", "name"))
+        for company in companies:
+            company.name_key = company_name_key(company.name)
+        Company.objects.bulk_update(companies, ["name_key"], batch_size=2000)
         # Personas as the workers' rule matching gives them; set here, while the leads have no indexes to update.
         Lead.objects.update(persona_id=persona_expression())
         step(f"{n_companies:,} companies, {n_leads:,} leads")

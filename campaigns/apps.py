@@ -12,3 +12,4 @@ class CampaignsConfig(AppConfig):
 
         # leads sits below campaigns and cannot import it: an erasure calls this (salesmarketing.hooks).
         hooks.register(hooks.LEAD_ERASING, campaigns_hooks.lead_erasing)
+        hooks.register(hooks.LEAD_MERGING, campaigns_hooks.lead_merging)

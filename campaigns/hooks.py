@@ -21,3 +21,14 @@ def lead_erasing(
     if days:
         days_mark_dirty(days)
     return {"attribution_credits": deleted}
+
+
+def lead_merging(*, survivor: Lead, merged: Lead, by) -> dict[str, int]:
+    """LEAD_MERGING: the merged lead's credits go (their days marked dirty); the survivor's ledger is rebuilt by
+    the next sweep, which sees it updated, with the touches, handoffs and deals it now has."""
+    credits = AttributionCredit.objects.filter(lead=merged)
+    days = set(credits.values_list("date", flat=True).distinct())
+    deleted = credits.delete()[0]
+    if days:
+        days_mark_dirty(days)
+    return {"attribution_credits_dropped": deleted}

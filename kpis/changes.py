@@ -41,7 +41,10 @@ class Tracked:
 
 _DEAL_CREATED = ("source", "handoff_id", "contact_id", "owner_id", "team_id")
 TRACKED: dict[str, Tracked] = {
-    "leads_lead": Tracked("lead", days={"created_at": ("owner_id",), "mql_at": ("owner_id",)}),
+    # merged_into_id: a merged lead leaves every count (leads.merge; Lead.objects has live leads only)
+    "leads_lead": Tracked(
+        "lead", days={"created_at": ("owner_id", "merged_into_id"), "mql_at": ("owner_id", "merged_into_id")}
+    ),
     "leads_touch": Tracked("touch", days={"occurred_at": ("type", "visitor_id", "lead_id")}),
     "leads_handoff": Tracked(
         "handoff",

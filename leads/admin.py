@@ -43,6 +43,7 @@ class CompanyAdmin(admin.ModelAdmin):
     list_filter = ("industry", "region")
     search_fields = ("name", "name_kana", "domain", "corporate_number")
     raw_id_fields = ("parent",)
+    readonly_fields = ("merged_into", "merged_at")  # set by a merge (leads.merge), never by hand
     show_full_result_count = False
 
 
@@ -79,6 +80,8 @@ class LeadAdmin(admin.ModelAdmin):
     search_fields = ("email", "name", "name_kana")
     raw_id_fields = ("company", "owner", "first_touch_campaign", "persona")
     readonly_fields = (
+        "merged_into",  # set by a merge (leads.merge), never by hand
+        "merged_at",
         "fit_score",
         "engagement_score",
         "total_score",

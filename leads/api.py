@@ -13,8 +13,7 @@ from typing import Annotated, Any
 from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import ConfigDict, PlainValidator
@@ -249,7 +248,7 @@ def leads_list(request: HttpRequest, filters: Query[LeadFilters]):
     qs = _leads_for(require_scope(request, ApiKey.Scope.LEADS_READ)).select_related("company")
     if filters.email is not None:
         # Lower(email) is what the unique index holds, so the lookup is an index probe on PostgreSQL.
-        qs = qs.annotate(email_key=Lower("email")).filter(email_key=normalize_email(filters.email))
+        qs = qs.annotate(email_lower=Lower("email")).filter(email_lower=normalize_email(filters.email))
     for name in ("lifecycle_stage", "awareness_stage"):
         if getattr(filters, name):
             qs = qs.filter(**{name: getattr(filters, name)})
@@ -265,11 +264,21 @@ def leads_list(request: HttpRequest, filters: Query[LeadFilters]):
     response=LeadDetailOut,
     summary="Read a lead",
     description="The lead with its fit, engagement and total score, the rules behind them, lifecycle and "
-    "awareness stage, and its current handoff. Needs the `leads:read` scope.",
+    "awareness stage, and its current handoff. Needs the `leads:read` scope. A lead merged into another "
+    "answers 308 with the other's URL in `Location`.",
 )
 def lead_read(request: HttpRequest, lead_id: int):
     key = require_scope(request, ApiKey.Scope.LEADS_READ)
-    lead = get_object_or_404(_leads_for(key).select_related("company"), pk=lead_id)
+    lead = _leads_for(key).select_related("company").filter(pk=lead_id).first()
+    if lead is None:
+        # A merged lead's id answers 308 Permanent Redirect to the lead it was merged into (a client follows it
+        # and may store the new id), if the key reaches that lead; else 404 as for any other unknown id.
+        survivor = Lead.all_objects.filter(pk=lead_id).values_list("merged_into_id", flat=True).first()
+        if survivor and _leads_for(key).filter(pk=survivor).exists():
+            response = HttpResponse(status=308)
+            response["Location"] = request.path.replace(f"/leads/{lead_id}", f"/leads/{survivor}", 1)
+            return response
+        raise Http404("Lead not found.")
     lead.score_explanation = [
         {
             "rule": c.name,

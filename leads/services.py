@@ -45,8 +45,10 @@ def company_resolve(*, name: str = "", domain: str = "", **fields) -> Company | 
     existing = (
         Company.objects.filter(domain__iexact=domain).first()
         if domain
-        else Company.objects.filter(name=name).first()
+        else Company.all_objects.filter(name=name).order_by("merged_into", "pk").first()
     )
+    if existing is not None and existing.merged_into_id is not None:  # a merged company's name: its survivor
+        existing = Company.objects.get(pk=existing.merged_into_id)
     if existing is None:
         try:
             with transaction.atomic():
@@ -78,7 +80,7 @@ def lead_upsert(*, email: str, source: str, company: Company | None = None, **fi
     """
     email = normalize_email(email)
     values = {k: v for k, v in fields.items() if k in LEAD_FIELDS and v not in (None, "")}
-    lead = Lead.objects.filter(email__iexact=email).first()
+    lead = Lead.all_objects.filter(email__iexact=email).first()
     if lead is None:
         try:
             with transaction.atomic():
@@ -90,7 +92,9 @@ def lead_upsert(*, email: str, source: str, company: Company | None = None, **fi
                 )
                 return lead, True
         except IntegrityError:
-            lead = Lead.objects.get(email__iexact=email)
+            lead = Lead.all_objects.get(email__iexact=email)
+    if lead.merged_into_id is not None:  # the address of a merged lead (leads.merge) is its survivor's
+        lead = Lead.objects.get(pk=lead.merged_into_id)
     if lead.unsubscribed_at is not None:
         values.pop("consent_email", None)  # an unsubscribe is never undone by a later capture
     changed = {k: v for k, v in values.items() if getattr(lead, k) != v}

@@ -13,6 +13,7 @@ from leads import views
 from leads.capture import views as capture_views
 from leads.handoffs import views as handoff_views
 from leads.importing import views as import_views
+from leads.merge import views as merge_views
 from leads.owners import views as owner_views
 from leads.privacy import views as privacy_views
 from leads.records import views as record_views
@@ -31,6 +32,10 @@ lead_patterns = [
     path("<int:pk>/export.json", privacy_views.lead_export_view, name="privacy_export"),
     path("<int:pk>/erase", privacy_views.lead_erase_view, name="privacy_erase"),
     path("<int:pk>/owner", owner_views.lead_owner_change_view, name="owner_change"),
+    path("duplicates/", merge_views.duplicates, name="duplicates"),
+    path("duplicates/dismiss", merge_views.duplicate_dismiss, name="duplicate_dismiss"),
+    path("<int:pk>/merge/<int:other>", merge_views.lead_merge, name="lead_merge"),
+    path("companies/<int:pk>/merge/<int:other>", merge_views.company_merge, name="company_merge"),
     path("companies/", record_views.company_list, name="company_list"),
     path("companies/new", record_views.company_new, name="company_new"),
     path("companies/<int:pk>/", record_views.company_detail, name="company_detail"),

@@ -9,6 +9,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from leads import selectors
 from leads.filters import LeadFilterForm
+from leads.merge import selectors as merge_selectors
 from leads.models import Lead
 from leads.records import selectors as record_selectors
 from leads.records.forms import LifecycleForm
@@ -49,7 +50,13 @@ def _get_lead_for_user(request: HtmxHttpRequest, pk: int):
 
 @require_GET
 def lead_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    lead = _get_lead_for_user(request, pk)
+    lead = selectors.lead_get_for_viewer(viewer=request.user, pk=pk)
+    if lead is None:
+        # A merged lead's page leads to the one it was merged into (if the viewer sees that one).
+        survivor = merge_selectors.lead_survivor_of(viewer=request.user, pk=pk)
+        if survivor is None:
+            raise Http404
+        return redirect(survivor)
     # (label, url) links the higher apps offer on the lead's page (nurture: enrol in a sequence)
     actions = [
         a for found in hooks.call(hooks.LEAD_PAGE_ACTIONS, user=request.user, lead=lead) for a in found
@@ -59,6 +66,7 @@ def lead_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "lifecycle_history": record_selectors.lead_lifecycle_history(lead=lead),
         "lifecycle_form": LifecycleForm(initial={"stage": lead.lifecycle_stage}),
         "page_actions": actions,
+        "merges": merge_selectors.merge_history(lead=lead),
     }
     return render(request, "leads/lead_detail.html", context)
 

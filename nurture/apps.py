@@ -13,6 +13,7 @@ class NurtureConfig(AppConfig):
     verbose_name = _("Nurture")
 
     def ready(self) -> None:
+        from nurture import merging
         from nurture.segments import hooks as segment_hooks
         from nurture.sequences import hooks as sequence_hooks
         from salesmarketing import hooks
@@ -31,3 +32,5 @@ class NurtureConfig(AppConfig):
         hooks.register(hooks.INBOUND_EMAIL_RECEIVED, bounces.inbound_email_received)
         hooks.register(hooks.INBOUND_EMAIL_RECEIVED, sequence_hooks.inbound_email_received)
         tracking.connect(bounces.esp_tracking, dispatch_uid="nurture.mail.bounces.esp_tracking")
+        # Merging two leads moves their lists, enrolments and send ledgers.
+        hooks.register(hooks.LEAD_MERGING, merging.lead_merging)

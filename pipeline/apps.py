@@ -22,3 +22,5 @@ class PipelineConfig(AppConfig):
         from pipeline import mailbox
 
         hooks.register(hooks.INBOUND_EMAIL_RECEIVED, mailbox.inbound_email_received)
+        hooks.register(hooks.LEAD_MERGING, pipeline_hooks.lead_merging)
+        hooks.register(hooks.COMPANY_MERGING, pipeline_hooks.company_merging)

@@ -8,8 +8,9 @@ from typing import Any
 
 from django.db import models
 from django.db.models import F
+from django.utils import timezone
 
-from leads.models import Lead
+from leads.models import Company, Lead
 from leads.privacy import scrub_texts
 from pipeline.models import Activity, ActivityAttachment, Deal, DealQuerySet, Task
 from pipeline.selectors.search import deal_search
@@ -96,3 +97,25 @@ def lead_exporting(*, lead: Lead) -> dict[str, Any]:
             for d in Deal.objects.filter(contact=lead).select_related("stage").order_by("created_at", "id")
         ],
     }
+
+
+def lead_merging(*, survivor: Lead, merged: Lead, by: Any) -> dict[str, int]:
+    """LEAD_MERGING: the merged lead's deals (as their contact) and activities move to the survivor; each deal's
+    version moves, so an edit form opened before cannot write the old contact back. An e-mail logged on both
+    (one message to both addresses, pipeline.mailbox) stays once, on the survivor."""
+    deals = Deal.objects.filter(contact=merged).update(
+        contact=survivor, version=F("version") + 1, updated_at=timezone.now()
+    )
+    on_survivor = (
+        Activity.objects.filter(lead=survivor).exclude(email_message_id="").values("email_message_id")
+    )
+    Activity.objects.filter(lead=merged, email_message_id__in=on_survivor).delete()
+    return {"deals": deals, "activities": Activity.objects.filter(lead=merged).update(lead=survivor)}
+
+
+def company_merging(*, survivor: Company, merged: Company, by: Any) -> dict[str, int]:
+    """COMPANY_MERGING: the merged company's deals move to the survivor."""
+    deals = Deal.objects.filter(company=merged).update(
+        company=survivor, version=F("version") + 1, updated_at=timezone.now()
+    )
+    return {"deals": deals}

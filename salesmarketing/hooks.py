@@ -81,6 +81,16 @@ INBOUND_EMAIL_RECEIVED: Final = "inbound_email_received"
 # is down (its sweeper dispatches what was missed).
 DOMAIN_EVENTS_EMITTED: Final = "domain_events_emitted"
 
+# Merging two leads (leads.merge.services.lead_merge, in its transaction, both rows locked, after leads' own rows
+# moved): fn(*, survivor, merged, by) -> dict[str, int], the rows the app moved from `merged` onto `survivor` by
+# kind (kept on the MergeRecord). Each app moves its own rows, keeping one where a unique constraint allows only
+# one per lead. Registered by pipeline (deals, activities), nurture (segment lists, enrolments, send ledgers) and
+# campaigns (attribution credits, rebuilt for the survivor).
+LEAD_MERGING: Final = "lead_merging"
+# Merging two companies (leads.merge.services.company_merge, likewise): fn(*, survivor, merged, by) ->
+# dict[str, int]. Registered by pipeline (deals).
+COMPANY_MERGING: Final = "company_merging"
+
 HOOK_POINTS: Final = frozenset(
     {
         DOMAIN_EVENTS_EMITTED,
@@ -96,6 +106,8 @@ HOOK_POINTS: Final = frozenset(
         LEAD_PAGE_ACTIONS,
         HANDOFF_REJECTED,
         INBOUND_EMAIL_RECEIVED,
+        LEAD_MERGING,
+        COMPANY_MERGING,
     }
 )
 

@@ -28,6 +28,7 @@ def _ledger_insert_sql(selection: LeadSelection) -> tuple[str, list]:
     touch, lead, handoff = (quote(m._meta.db_table) for m in (Touch, Lead, Handoff))
     credit = quote(AttributionCredit._meta.db_table)
     where, where_params = selection.sql("l.id")
+    where = f"({where}) AND l.merged_into_id IS NULL"  # a merged lead converts as its survivor (leads.merge)
     where_t, where_t_params = selection.sql("t.lead_id")
     lc_at = plus_seconds("l.created_at", LEAD_CREATION_GRACE_SECONDS)
     params: list = []

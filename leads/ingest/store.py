@@ -27,6 +27,8 @@ from leads.ingest.schema import (
     prefecture_region,
 )
 from leads.models import Campaign, Company, Lead, Touch, Visitor
+from leads.models.leads import lead_match_keys
+from leads.records.normalize import company_name_key
 from leads.services import (
     SUBMITTED_FIELDS,
     SUBMITTED_KEY,
@@ -182,11 +184,26 @@ def _prepare(
     }  # else: no lead
     found: list[tuple[int, str, int | None]] = []
     if emails or named_ids:
-        found = list(
-            Lead.objects.filter(Q(AnyOf(Lower("email"), emails)) | Q(AnyOf(F("pk"), named_ids))).values_list(
-                "pk", Lower("email"), "company_id"
-            )
-        )
+        # A merged lead (leads.merge) is its survivor, by its address or by its old id (an email's tracking and
+        # unsubscribe links carry the id of the lead it was sent to).
+        rows = Lead.all_objects.filter(
+            Q(AnyOf(Lower("email"), emails)) | Q(AnyOf(F("pk"), named_ids))
+        ).values_list("pk", Lower("email"), "company_id", "merged_into_id")
+        survivor_of: dict[int, int] = {}
+        for pk, email, company, survivor in rows:
+            found.append((survivor or pk, email, company))
+            if survivor:
+                survivor_of[pk] = survivor
+        if survivor_of:
+            candidates = [
+                (
+                    i,
+                    ev.model_copy(update={"lead_id": survivor_of[ev.lead_id]})
+                    if ev.lead_id in survivor_of
+                    else ev,
+                )
+                for i, ev in candidates
+            ]
     known_ids = {pk for pk, _email, _company in found}
     lead_by_email = {email: pk for pk, email, _company in found}
     has_company = {pk for pk, _email, company in found if company}
@@ -275,6 +292,10 @@ def _leads_create(
         if ev.email and ev.email not in lead_by_email:
             row = new_leads.setdefault(ev.email, {"email": ev.email, "source": lead_source})
             _merge_profile(row, ev, company_of.get(index))
+    for row in new_leads.values():
+        row.update(
+            lead_match_keys(**{k: v for k, v in row.items() if k in ("email", "phone", "name", "name_kana")})
+        )
     if new_leads:
         created = insert_ignore_returning(
             Lead, [new_leads[email] for email in sorted(new_leads)], returning=("id", "email")
@@ -289,10 +310,10 @@ def _leads_create(
         if len(created) < len(new_leads):  # created by a concurrent request a moment ago
             missing = [email for email in new_leads if email not in lead_by_email]
             lead_by_email.update(
-                (email, pk)
-                for pk, email in Lead.objects.filter(AnyOf(Lower("email"), missing)).values_list(
-                    "pk", Lower("email")
-                )
+                (email, survivor or pk)
+                for pk, email, survivor in Lead.all_objects.filter(
+                    AnyOf(Lower("email"), missing)
+                ).values_list("pk", Lower("email"), "merged_into_id")
             )
 
 
@@ -488,6 +509,9 @@ def _profile_changes(
         wanted = _event_wants(batch, index, ev, row)
         if wanted:
             row.update(wanted)
+            wanted.update(
+                lead_match_keys(**{k: row[k] for k in ("phone", "name", "name_kana") if k in wanted})
+            )
             changes.setdefault(row["pk"], {}).update(wanted, updated_at=batch.now)
     return changes
 
@@ -595,12 +619,15 @@ def _companies_wanted(
 def _companies_read(found: dict[CompanyKey, dict[str, Any]], domains: set[str], names: set[str]) -> None:
     """Add the existing companies with these domains (any case) or exact names to `found` (one query)."""
     rows = (
-        Company.objects.annotate(domain_lower=Lower("domain"))
+        Company.all_objects.annotate(domain_lower=Lower("domain"))
         .filter(Q(domain_lower__in=domains) & ~Q(domain="") | Q(name__in=names))
-        .order_by("pk")
-        .values("pk", "name", "domain_lower", *COMPANY_FILL_FIELDS)
+        .order_by("merged_into", "pk")  # a live company before a merged one of the same name
+        .values("pk", "name", "domain_lower", "merged_into_id", *COMPANY_FILL_FIELDS)
     )
     for row in rows:
+        if row["merged_into_id"] is not None:
+            # A merged company's name names its survivor, whose values this row does not hold: fill nothing.
+            row = {**row, "pk": row["merged_into_id"], **dict.fromkeys(COMPANY_FILL_FIELDS, True)}
         if row["domain_lower"] in domains:
             found.setdefault(("domain", row["domain_lower"]), row)
         if row["name"] in names:
@@ -615,7 +642,14 @@ def _companies_create(
     """Insert the missing companies; one a concurrent request created meanwhile is read instead."""
     created = insert_ignore_returning(
         Company,
-        [{**wanted[key], "region": wanted[key].get("region", "")} for key in missing],
+        [
+            {
+                **wanted[key],
+                "region": wanted[key].get("region", ""),
+                "name_key": company_name_key(wanted[key]["name"]),
+            }
+            for key in missing
+        ],
         returning=("id", "name", "domain"),
     )
     for pk, name, domain in created:

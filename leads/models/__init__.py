@@ -8,6 +8,7 @@ from leads.models.companies import Company
 from leads.models.handoffs import AssignmentLog, Handoff, TerritoryRule
 from leads.models.leads import Lead, LeadQuerySet, Visitor
 from leads.models.lifecycle import LifecycleChange
+from leads.models.merge import DuplicateDismissal, MergeRecord, RecordKind
 from leads.models.owners import OwnerChange
 from leads.models.privacy import ErasureRecord
 from leads.models.scoring import (
@@ -25,6 +26,7 @@ __all__ = [
     "AwarenessRule",
     "Campaign",
     "Company",
+    "DuplicateDismissal",
     "ErasureRecord",
     "FormEndpoint",
     "Handoff",
@@ -32,8 +34,10 @@ __all__ = [
     "Lead",
     "LeadQuerySet",
     "LifecycleChange",
+    "MergeRecord",
     "OwnerChange",
     "Persona",
+    "RecordKind",
     "RescoreBatch",
     "RescoreRun",
     "ScoringConfig",

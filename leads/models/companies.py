@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from leads.choices import Industry, Region
+from leads.records.normalize import company_name_key
 
 
 def corporate_number_is_valid(value: str) -> bool:
@@ -27,6 +28,17 @@ def validate_corporate_number(value: str) -> None:
         raise ValidationError(
             _("A corporate number (法人番号) is 13 digits with a valid check digit."), code="corporate_number"
         )
+
+
+class CompanyQuerySet(models.QuerySet):
+    pass
+
+
+class CompanyManager(models.Manager.from_queryset(CompanyQuerySet)):  # type: ignore[misc]
+    """`Company.objects`: the live companies; a merged one (leads.merge) is a tombstone only `all_objects` has."""
+
+    def get_queryset(self) -> CompanyQuerySet:
+        return super().get_queryset().filter(merged_into__isnull=True)
 
 
 class Company(models.Model):
@@ -58,8 +70,25 @@ class Company(models.Model):
     )
     # Set by the first won deal (leads.lifecycle.company_became_customer); the list's "customer" filter.
     customer_since = models.DateTimeField(_("customer since"), null=True, blank=True)
+    # A merged company (leads.merge) is a tombstone: its URL redirects to the survivor it points at.
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # company_merged_into_idx (tombstones only) serves it
+    )
+    merged_at = models.DateTimeField(_("merged at"), null=True, blank=True)
+    # The name as the duplicates queue compares it (leads.records.normalize.company_name_key), kept by save()
+    # and the bulk writers.
+    name_key = models.CharField(max_length=200, blank=True, default="", db_default="", editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = CompanyManager()
+    all_objects = CompanyQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -75,10 +104,24 @@ class Company(models.Model):
                 name="company_corporate_number_13_digits",
             ),
         ]
-        indexes = [models.Index(fields=["name"], name="company_name_idx")]
+        indexes = [
+            models.Index(fields=["name"], name="company_name_idx"),
+            models.Index(fields=["name_key"], name="company_name_key_idx", condition=~Q(name_key="")),
+            models.Index(
+                fields=["merged_into"], name="company_merged_into_idx", condition=Q(merged_into__isnull=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        # The match key follows the name (one row's derived column, nothing else).
+        update_fields = kwargs.get("update_fields")
+        self.name_key = company_name_key(self.name)
+        if update_fields is not None and "name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "name_key"}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("leads:company_detail", args=[self.pk])

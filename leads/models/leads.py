@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from leads.choices import AwarenessStage, ConsentMethod, LeadSource, LifecycleStage
 from leads.models.campaigns import Campaign, Persona
 from leads.models.companies import Company
+from leads.records.normalize import email_key, kana_key, phone_key, text_key, work_domain
 
 
 class LeadQuerySet(models.QuerySet):
@@ -40,6 +41,17 @@ class LeadQuerySet(models.QuerySet):
         if user.role != "sales":
             return self
         return self.filter(_owned_by_team_of(user) | Q(owner__isnull=True))
+
+
+MATCH_KEYS = ("email_key", "phone_key", "name_key", "kana_key", "work_domain")
+
+
+class LeadManager(models.Manager.from_queryset(LeadQuerySet)):  # type: ignore[misc]
+    """`Lead.objects`: the live leads. A lead merged into another (leads.merge) stays as a tombstone row that
+    only redirects; lists, counts, KPIs, segments and scores never see it. `Lead.all_objects` has them too."""
+
+    def get_queryset(self) -> LeadQuerySet:
+        return super().get_queryset().filter(merged_into__isnull=True)
 
 
 def _owned_by_team_of(user) -> Q:
@@ -124,10 +136,29 @@ class Lead(models.Model):
         help_text=_("Back to nurture; only new behaviour can make it an MQL again."),
     )
     last_touch_at = models.DateTimeField(_("last touch at"), null=True, blank=True)
+    # A merged lead (leads.merge) is a tombstone: its URL and API id redirect to the survivor it points at.
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        on_delete=models.CASCADE,  # erasing the survivor erases the person's tombstones too
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # lead_merged_into_idx (tombstones only) serves it
+    )
+    merged_at = models.DateTimeField(_("merged at"), null=True, blank=True)
+    # What the duplicates queue compares (leads.records.normalize), kept on the row by save() and the bulk
+    # writers (leads.ingest) so candidates are found by an indexed self-join, not by reading every lead.
+    email_key = models.CharField(max_length=254, blank=True, default="", db_default="", editable=False)
+    phone_key = models.CharField(max_length=50, blank=True, default="", db_default="", editable=False)
+    name_key = models.CharField(max_length=200, blank=True, default="", db_default="", editable=False)
+    kana_key = models.CharField(max_length=200, blank=True, default="", db_default="", editable=False)
+    work_domain = models.CharField(max_length=254, blank=True, default="", db_default="", editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    objects = LeadQuerySet.as_manager()
+    objects = LeadManager()
+    all_objects = LeadQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -142,13 +173,50 @@ class Lead(models.Model):
             models.Index(fields=["-total_score"], name="lead_score_idx"),
             # the list's filters by stage and score are counted from this index alone
             models.Index(fields=["awareness_stage", "total_score"], name="lead_awareness_score_idx"),
+            models.Index(
+                fields=["merged_into"], name="lead_merged_into_idx", condition=Q(merged_into__isnull=False)
+            ),
+            *(
+                models.Index(fields=[key], name=f"lead_{key}_idx", condition=~Q(**{key: ""}))
+                for key in MATCH_KEYS
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name or self.email
 
+    def save(self, *args, **kwargs) -> None:
+        # The match keys follow the fields they are made of (one row's derived columns, nothing else).
+        update_fields = kwargs.get("update_fields")
+        self.match_keys_refresh()
+        if update_fields is not None and set(update_fields) & {"email", "phone", "name", "name_kana"}:
+            kwargs["update_fields"] = {*update_fields, *MATCH_KEYS}
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("leads:detail", args=[self.pk])
+
+    def match_keys_refresh(self) -> None:
+        for key, value in lead_match_keys(
+            email=self.email, phone=self.phone, name=self.name, name_kana=self.name_kana
+        ).items():
+            setattr(self, key, value)
+
+
+def lead_match_keys(**values: str) -> dict[str, str]:
+    """The match-key columns that follow the values given (email, phone, name, name_kana), for the bulk writers
+    that bypass save()."""
+    keys: dict[str, str] = {}
+    if "email" in values:
+        keys["email_key"] = email_key(values["email"] or "")
+        keys["work_domain"] = work_domain(values["email"] or "")
+    if "phone" in values:
+        keys["phone_key"] = phone_key(values["phone"] or "")
+    if "name" in values:
+        keys["name_key"] = text_key(values["name"] or "")
+    if "name_kana" in values:
+        keys["kana_key"] = kana_key(values["name_kana"] or "")
+    return keys
 
 
 class Visitor(models.Model):

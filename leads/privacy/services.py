@@ -288,15 +288,11 @@ FREE_TEXT_FIELDS: tuple[tuple[type[models.Model], tuple[str, ...]], ...] = (
 def _mentions(lead: Lead, visitor_ids: list[str]) -> list[str]:
     """The values that identify the person: email, name (also without its spaces, as people often type a
     Japanese name), kana, phone and tracking ids. Longest first, so a name inside the email goes with the email."""
-    name = " ".join(lead.name.split())
-    values = {
-        lead.email,
-        name,
-        name.replace(" ", ""),
-        lead.name_kana.strip(),
-        lead.phone.strip(),
-        *visitor_ids,
-    }
+    values: set[str] = set(visitor_ids)
+    # The records merged into this one (tombstones, deleted with it) spelled the same person their own way.
+    for person in (lead, *Lead.all_objects.filter(merged_into=lead).order_by("pk")):
+        name = " ".join(person.name.split())
+        values |= {person.email, name, name.replace(" ", ""), person.name_kana.strip(), person.phone.strip()}
     return sorted((v for v in values if len(v) >= 2), key=len, reverse=True)
 
 
@@ -385,6 +381,8 @@ def lead_unsubscribe(
     """Record the unsubscribe as a touch (through the one ingest path, so it shows on the timeline and sets
     `unsubscribed_at` and consent off). Idempotent: a second request for the same lead the same day changes nothing.
     Returns False when the lead no longer exists (erased: there is nobody left to email)."""
+    # A merged lead's link unsubscribes the person it became part of (leads.merge).
+    lead_id = Lead.all_objects.filter(pk=lead_id).values_list("merged_into_id", flat=True).first() or lead_id
     if not Lead.objects.filter(pk=lead_id).exists():
         return False
     # One per lead and day: a double click is one touch, while a lead re-subscribed by hand can opt out again.

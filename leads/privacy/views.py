@@ -91,7 +91,11 @@ def _unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         lead_unsubscribe(lead_id=lead_id)
         return render(request, "leads/unsubscribe.html", {"done": True})
-    lead = Lead.objects.filter(pk=lead_id).only("unsubscribed_at").first()
+    lead = Lead.all_objects.filter(pk=lead_id).only("unsubscribed_at", "merged_into").first()
+    if (
+        lead is not None and lead.merged_into_id
+    ):  # a merged lead's link speaks for the person it became part of
+        lead = Lead.objects.filter(pk=lead.merged_into_id).only("unsubscribed_at").first()
     already = lead is None or lead.unsubscribed_at is not None
     return render(request, "leads/unsubscribe.html", {"token": token, "already": already})
 

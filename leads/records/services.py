@@ -10,7 +10,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -50,7 +49,6 @@ LEAD_EDITABLE = (
     "consent_wording",
     "owner",
 )
-MATCH_CANDIDATES = 50  # companies whose name contains the key, compared after normalising
 
 
 def _company_check(company: Company) -> None:
@@ -112,19 +110,13 @@ def company_match(*, name: str = "", domain: str = "") -> Company | None:
     key = company_name_key(name)
     if not key:
         return None
-    candidates = Company.objects.filter(Q(name__icontains=key) | Q(name__icontains=name.strip())).order_by(
-        "pk"
-    )
-    for company in candidates[:MATCH_CANDIDATES]:
-        if company_name_key(company.name) == key:
-            return company
-    return None
+    return Company.objects.filter(name_key=key).order_by("pk").first()  # company_name_key_idx
 
 
 def _lead_check(lead: Lead) -> None:
     errors: dict[str, str] = {}
     lead.email = normalize_email(lead.email)
-    others = Lead.objects.exclude(pk=lead.pk) if lead.pk else Lead.objects.all()
+    others = Lead.all_objects.exclude(pk=lead.pk) if lead.pk else Lead.all_objects.all()
     if others.filter(email__iexact=lead.email).exists():
         errors["email"] = _("A lead with this email already exists.")
     if lead.consent_email and not lead.consent_method:

@@ -17,6 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from leads import selectors as lead_selectors
 from leads.lifecycle import lead_lifecycle_set_by_hand
+from leads.merge import selectors as merge_selectors
 from leads.models import Company, Lead
 from leads.records import selectors, services
 from leads.records.forms import BusinessCardForm, CompanyFilterForm, CompanyForm, LeadForm, LifecycleForm
@@ -139,9 +140,16 @@ def company_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def company_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    company = _get_company_for_user(request, pk)
+    company = selectors.company_get_for_viewer(viewer=request.user, pk=pk)
+    if company is None:
+        # A merged company's page leads to the one it was merged into (if the viewer sees that one).
+        survivor = merge_selectors.company_survivor_of(viewer=request.user, pk=pk)
+        if survivor is None:
+            raise Http404
+        return redirect(survivor)
     account = selectors.account_detail(viewer=request.user, company=company)
-    return render(request, "leads/company_detail.html", {"d": account})
+    merges = merge_selectors.merge_history(company=company)
+    return render(request, "leads/company_detail.html", {"d": account, "merges": merges})
 
 
 @require_http_methods(["GET", "POST"])

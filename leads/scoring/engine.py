@@ -194,7 +194,7 @@ def score_leads(
             SELECT l.id AS id, CAST(COALESCE(fit.pts, 0) AS INTEGER) AS fit,
                    CAST(ROUND(COALESCE(eng.pts, 0)) AS INTEGER) AS eng
             FROM leads_lead l LEFT JOIN fit ON fit.lead_id = l.id LEFT JOIN eng ON eng.lead_id = l.id
-            WHERE {lead_where}
+            WHERE {lead_where} AND l.merged_into_id IS NULL
         ){locked}
         UPDATE leads_lead
         SET fit_score = s.fit, engagement_score = s.eng, total_score = s.fit + s.eng, scored_at = %s,

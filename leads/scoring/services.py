@@ -42,7 +42,7 @@ def _qualify(lead_filter: LeadFilter, *, now: dt.datetime) -> list[int]:
     """
     config = ScoringConfig.get()
     where, params = lead_filter.sql("id")
-    qualifies = f"""{where} AND fit_score >= %s AND total_score >= %s
+    qualifies = f"""{where} AND merged_into_id IS NULL AND fit_score >= %s AND total_score >= %s
               AND (lifecycle_stage IN (%s, %s)
                    OR (lifecycle_stage = %s AND recycled_at IS NOT NULL AND last_touch_at > recycled_at))"""
     qualify_params = [

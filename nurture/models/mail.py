@@ -164,6 +164,7 @@ class SkipReason(models.TextChoices):
     INVALID_ADDRESS = "invalid_address", _("Invalid address")
     BOUNCED = "bounced", _("Address bounces")
     CANCELLED = "cancelled", _("Broadcast cancelled")
+    MERGED = "merged", _("Lead merged into another (sent there)")
 
 
 class BroadcastSend(models.Model):

@@ -141,6 +141,7 @@ class ExitReason(models.TextChoices):
     HANDOFF = "handoff", _("Handed off to sales")
     DEAL = "deal", _("A deal was opened")
     REMOVED = "removed", _("Removed by hand")
+    MERGED = "merged", _("Lead merged into another (already enrolled)")
 
 
 class Enrolment(models.Model):

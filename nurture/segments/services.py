@@ -190,7 +190,7 @@ def segment_import_csv(*, segment: Segment, content: bytes, viewer: User | None)
     encoding, rows = _email_rows(content)
     report, pending = _classify(rows)
     for batch in _batched(list(pending), BATCH):
-        leads = Lead.objects.annotate(email_key=Lower("email")).filter(email_key__in=batch)
+        leads = Lead.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=batch)
         found = {email.lower(): pk for email, pk in visible_members(leads, viewer).values_list("email", "id")}
         already = set(
             SegmentMember.objects.filter(segment=segment, lead_id__in=found.values()).values_list(

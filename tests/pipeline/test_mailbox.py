@@ -158,3 +158,15 @@ def test_attachments_are_kept_within_the_limits_and_downloaded_by_who_may_see_th
     assert url in page and "見積書.pdf" in page
     client.force_login(outsider)
     assert client.get(url).status_code == 404
+
+
+def test_one_email_to_two_leads_stays_once_when_they_are_merged(owner, manager):
+    from leads.merge.services import lead_merge
+
+    first = make_lead("taro@customer.example.jp", owner=owner, name="山田 太郎")
+    second = make_lead("t.yamada@customer.example.jp", owner=owner, name="山田 太郎")
+    mail = _mail(sender=owner.email, to=[first.email, second.email], message_id="<both@mail.example.net>")
+    assert _receive(mail) == "activity"
+    assert Activity.objects.count() == 2
+    lead_merge(survivor_id=first.pk, merged_id=second.pk, taken={}, by=manager)
+    assert list(Activity.objects.values_list("lead_id", flat=True)) == [first.pk]

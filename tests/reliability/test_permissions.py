@@ -365,6 +365,25 @@ PAGES = [
     Probe("search:page", logged_in(200), data=lambda w: {"q": "テスト"}),
     Probe("leads:company_new", logged_in(200)),
     Probe("leads:company_edit", logged_in(200, outsider=404), kwargs=pk("company")),
+    # Duplicates and merge (#19): the queue is for marketing, managers and admins; a merge screen for whoever
+    # sees both records (here two teams' leads and companies: a rep sees one of them at most).
+    Probe("leads:duplicates", editors(200)),
+    Probe(
+        "leads:duplicate_dismiss",
+        editors(302),
+        "post",
+        data=lambda w: {"kind": "lead", "low": w.lead.pk, "high": w.other_team_lead.pk},
+    ),
+    Probe(
+        "leads:lead_merge",
+        logged_in(404, marketer=200, manager=200, admin=200),
+        kwargs=lambda w: {"pk": w.lead.pk, "other": w.other_team_lead.pk},
+    ),
+    Probe(
+        "leads:company_merge",
+        logged_in(404, marketer=200, manager=200, admin=200),
+        kwargs=lambda w: {"pk": w.company.pk, "other": w.other_company.pk},
+    ),
     Probe("leads:scoring", logged_in(200)),
     Probe("leads:scoring_progress", logged_in(200)),
     Probe(

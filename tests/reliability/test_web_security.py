@@ -457,7 +457,11 @@ def _walked_urls() -> list[tuple[str, str]]:
         if not pattern.name:
             continue  # the admin's catch-all and object redirects: GET only, and covered by their named siblings
         name = f"{namespace}:{pattern.name}" if namespace else pattern.name
-        kwargs = {param: _value(name, param, conv) for param, conv in converters.items()}
+        # `other`: the second record of a merge, of the same kind as `pk`
+        kwargs = {
+            param: _value(name, "pk" if param == "other" else param, conv)
+            for param, conv in converters.items()
+        }
         urls.append((name, reverse(name, kwargs=kwargs)))
     return urls
 

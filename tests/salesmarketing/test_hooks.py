@@ -15,6 +15,7 @@ from leads.choices import LifecycleStage, TouchType
 from leads.handoffs import handoff_accept, handoff_assign, lead_first_touched
 from leads.models import Handoff
 from leads.services import company_resolve, lead_upsert, touch_record
+from nurture import merging as nurture_merging
 from nurture.mail import bounces as nurture_bounces
 from nurture.segments import hooks as nurture_segment_hooks
 from nurture.sequences import hooks as nurture_sequence_hooks
@@ -52,6 +53,13 @@ EXPECTED = {
         nurture_sequence_hooks.inbound_email_received,
     ),
     hooks.DOMAIN_EVENTS_EMITTED: (domain_events_emitted,),
+    # INSTALLED_APPS order: campaigns, pipeline, nurture
+    hooks.LEAD_MERGING: (
+        campaigns_hooks.lead_merging,
+        pipeline_hooks.lead_merging,
+        nurture_merging.lead_merging,
+    ),
+    hooks.COMPANY_MERGING: (pipeline_hooks.company_merging,),
 }
 
 
