@@ -9,6 +9,7 @@ next to the field and the API answers 422.
 from pipeline.services.activities import activity_log, task_complete, task_create
 from pipeline.services.deals import (
     Closing,
+    amount_derived_reason,
     DealChangedError,
     StageChangeInvalid,
     check_no_flip,
@@ -41,6 +42,7 @@ __all__ = [
     "StageChangeInvalid",
     "StageSpec",
     "activity_log",
+    "amount_derived_reason",
     "check_no_flip",
     "column_index",
     "deal_change_stage",
