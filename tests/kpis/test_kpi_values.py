@@ -82,7 +82,7 @@ TEAM_1 = {
     "sla_breaches": 0,
     "deals_created": 3,
     "deals_won_marketing": 1,
-    "quotes_sent": 1,  # Q1 rev. 2 (D2 is T1's; D8 is T2's)
+    "quotes_sent": 1,  # Q1 rev. 2 (D9 is T1's; D8 is T2's)
     "quote_acceptance_rate": 1.0,
     "quotes_accepted": 1,
 }

@@ -182,14 +182,15 @@ def test_cards_show_target_pacing_and_progress(client, manager, kpi_data):
 
 
 # Layout: session, user, the user's team, unread count (4); teams (1); every KPI for the eight periods of the
-# trend (one query per table and timestamp window: 12, and the generations of the days the cache keys them by:
-# 1); last week's snapshot (1); targets (1).
-DASHBOARD_QUERIES = 20
+# trend (one query per table and timestamp window: 14, quotes' sent and answered days among them, and the
+# generations of the days the cache keys them by: 1); last week's snapshot (1); targets (1).
+DASHBOARD_QUERIES = 22
 # A running month (November on NOW, the 25th): no snapshot (-1); the counts and sums of its days before today
-# computed once as a closed range (+6) and today's rows on top (+6); medians and distinct counts over the month
-# (handoffs by MQL time are all distinct counts of leads since 商談化率 counts leads: no split of their own).
-MONTH_QUERIES = DASHBOARD_QUERIES + 10
-MONTH_WARM_QUERIES = MONTH_QUERIES - 10  # the closed months and the days before today come from the cache
+# computed once as a closed range and today's rows on top (+8 each, quotes sent and answered among them); medians
+# and distinct counts over the month (handoffs by MQL time are all distinct counts of leads since 商談化率 counts
+# leads: no split of their own).
+MONTH_QUERIES = DASHBOARD_QUERIES + 14
+MONTH_WARM_QUERIES = MONTH_QUERIES - 14  # the closed months and the days before today come from the cache
 
 
 def test_the_dashboard_runs_the_same_queries_for_few_and_many_rows(
@@ -205,7 +206,7 @@ def test_the_dashboard_runs_the_same_queries_for_few_and_many_rows(
     # the new rows changed W47's days: computed again once, then from the cache
     with django_assert_num_queries(DASHBOARD_QUERIES):
         assert client.get("/?period=2026-W47").status_code == 200
-    with django_assert_num_queries(DASHBOARD_QUERIES - 10):  # W40–W47 are over: leads to deals are cached
+    with django_assert_num_queries(DASHBOARD_QUERIES - 12):  # W40–W47 are over: leads to quotes are cached
         assert client.get("/?period=2026-W47").status_code == 200
     cache.clear()
     with django_assert_num_queries(DASHBOARD_QUERIES):
@@ -289,12 +290,13 @@ def test_the_weekly_review_shows_the_meetings_sections(client, manager, kpi_data
     assert "Campaign reactions" in html and "@media print" not in html
 
 
-# Layout 4; teams 1; snapshots 1; KPI engine: the week 12, month/quarter to date 8 + their days' generations 1,
+# Layout 4; teams 1; snapshots 1; KPI engine: the week 14, month/quarter to date 8 + their days' generations 1,
 # targets 1; last week 7 + its days' generations 1; won deals 1 + by source 1; lost deals 1 + tally 1;
-# breaches 1; rejected 1 + reasons 1; voices 1; campaign reactions 4; action items 1 + owners 1.
-REVIEW_QUERIES = 49
+# breaches 1; rejected 1 + reasons 1; voices 1; quotes sent 1 + accepted 1; campaign reactions 4; action items 1
+# + owners 1.
+REVIEW_QUERIES = 53
 REVIEW_FROZEN_QUERIES = (
-    REVIEW_QUERIES - 21
+    REVIEW_QUERIES - 23
 )  # the week's and the to-date numbers (and generations) from its snapshot
 
 
