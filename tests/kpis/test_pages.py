@@ -17,6 +17,7 @@ from kpis.periods import Period
 from leads.models import Handoff, Lead
 from leads.services import lead_upsert
 from pipeline import services as deals
+from quotes import services as quotes
 from salesmarketing.models import User
 from tests.kpis.conftest import jst
 from tests.salesmarketing.factories import UserFactory
@@ -229,6 +230,20 @@ def test_a_drilldown_lists_the_records_behind_a_number(client, manager, kpi_data
     assert html.count('class="counted-yes"') == 2
 
 
+def test_the_quote_acceptance_drilldown_lists_the_quotes_sent_and_marks_the_accepted(
+    client, manager, outsider, kpi_data, frozen_now
+):
+    q1, q2, q3 = kpi_data.quotes
+    client.force_login(manager)
+    html = client.get("/kpis/quote_acceptance_rate/?period=2026-W47", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "50.0%" in html
+    assert q1.display_number in html and q2.display_number in html and q3.number not in html
+    assert html.count('class="counted-yes"') == 1
+    client.force_login(outsider)  # a rep lists the quotes of the deals they may open
+    html = client.get("/kpis/quote_acceptance_rate/?period=2026-W47", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert q2.display_number in html and q1.display_number not in html
+
+
 def test_a_drilldown_for_a_team_and_an_unknown_kpi(client, manager, kpi_data, frozen_now):
     client.force_login(manager)
     html = client.get(f"/kpis/deals_won/?period=2026-W47&team={kpi_data.t1.pk}").content.decode()
@@ -288,6 +303,28 @@ def test_the_weekly_review_shows_the_meetings_sections(client, manager, kpi_data
     handoffs = re.search(r'id="h-handoffs".*?</section>', html, re.S).group(0)
     assert "l3" in handoffs and "資料を見ただけ" in handoffs and "Too early" in handoffs
     assert "Campaign reactions" in html and "@media print" not in html
+
+
+def test_the_weekly_review_lists_the_quotes_sent_and_accepted_this_week(client, manager, outsider, kpi_data, frozen_now):
+    q1, q2, q3 = kpi_data.quotes
+    client.force_login(manager)
+    html = client.get("/kpis/weekly/?week=2026-W47", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    block = re.search(r'id="quotes".*?</section>', html, re.S).group(0)
+    sent, accepted = block.split("Accepted this week")
+    assert q1.display_number in sent and q2.display_number in sent and q3.number not in sent
+    assert q1.display_number in accepted and q3.display_number in accepted and q2.number not in accepted
+    assert ">2</a>" in sent and ">2</a>" in accepted  # the counts link to their drill-downs
+    assert "50.0%" in block
+    assert f'href="{q1.get_absolute_url()}"' in block  # the manager reads the team's deal …
+    assert f'href="{q2.get_absolute_url()}"' not in block  # … not the other team's: listed, unlinked
+
+    # frozen when the week is over: a late answer changes the list's status, never the meeting's numbers
+    services.snapshot_freeze_week(week=W47, team=None)
+    quotes.quote_accept(quote=q2, by=outsider)
+    html = client.get("/kpis/weekly/?week=2026-W47", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    block = re.search(r'id="quotes".*?</section>', html, re.S).group(0)
+    assert "50.0%" in block and ">2</a>" in block.split("Accepted this week")[1]
+    assert block.split("Accepted this week")[0].count("Accepted") == 2  # Q1 and now Q2, as they are now
 
 
 # Layout 4; teams 1; snapshots 1; KPI engine: the week 14, month/quarter to date 8 + their days' generations 1,
