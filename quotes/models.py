@@ -326,7 +326,9 @@ class Quote(models.Model):
             models.Index(fields=["deal", "-created_at"], name="quote_deal_created"),
             # The KPIs' ranges (kpis.registry.measures): quotes by the day they were sent and answered.
             models.Index(fields=["sent_at"], name="quote_sent_at", condition=Q(sent_at__isnull=False)),
-            models.Index(fields=["decided_at"], name="quote_decided_at", condition=Q(decided_at__isnull=False)),
+            models.Index(
+                fields=["decided_at"], name="quote_decided_at", condition=Q(decided_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

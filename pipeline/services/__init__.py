@@ -9,9 +9,9 @@ next to the field and the API answers 422.
 from pipeline.services.activities import activity_log, task_complete, task_create
 from pipeline.services.deals import (
     Closing,
-    amount_derived_reason,
     DealChangedError,
     StageChangeInvalid,
+    amount_derived_reason,
     check_no_flip,
     deal_change_stage,
     deal_check_close,

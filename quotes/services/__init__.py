@@ -12,7 +12,6 @@ from quotes.services.lines import (
     line_values,
     product_save,
 )
-from quotes.services.sending import quote_email_retry
 from quotes.services.quotes import (
     can_approve,
     needs_approval,
@@ -29,6 +28,7 @@ from quotes.services.quotes import (
     quote_update,
     quotes_expire,
 )
+from quotes.services.sending import quote_email_retry
 
 __all__ = [
     "ProductImport",

@@ -235,12 +235,16 @@ def test_the_quote_acceptance_drilldown_lists_the_quotes_sent_and_marks_the_acce
 ):
     q1, q2, q3 = kpi_data.quotes
     client.force_login(manager)
-    html = client.get("/kpis/quote_acceptance_rate/?period=2026-W47", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    html = client.get(
+        "/kpis/quote_acceptance_rate/?period=2026-W47", HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
     assert "50.0%" in html
     assert q1.display_number in html and q2.display_number in html and q3.number not in html
     assert html.count('class="counted-yes"') == 1
     client.force_login(outsider)  # a rep lists the quotes of the deals they may open
-    html = client.get("/kpis/quote_acceptance_rate/?period=2026-W47", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    html = client.get(
+        "/kpis/quote_acceptance_rate/?period=2026-W47", HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
     assert q2.display_number in html and q1.display_number not in html
 
 
@@ -305,7 +309,9 @@ def test_the_weekly_review_shows_the_meetings_sections(client, manager, kpi_data
     assert "Campaign reactions" in html and "@media print" not in html
 
 
-def test_the_weekly_review_lists_the_quotes_sent_and_accepted_this_week(client, manager, outsider, kpi_data, frozen_now):
+def test_the_weekly_review_lists_the_quotes_sent_and_accepted_this_week(
+    client, manager, outsider, kpi_data, frozen_now
+):
     q1, q2, q3 = kpi_data.quotes
     client.force_login(manager)
     html = client.get("/kpis/weekly/?week=2026-W47", HTTP_ACCEPT_LANGUAGE="en").content.decode()

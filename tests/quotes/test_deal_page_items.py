@@ -45,7 +45,9 @@ def _edit(item, **changes) -> dict:
 # --- a line edited in place ----------------------------------------------------------------------------------
 
 
-def test_edit_turns_the_row_into_a_form_and_saving_updates_the_amount_and_tells_the_page(owner_client, deal, owner):
+def test_edit_turns_the_row_into_a_form_and_saving_updates_the_amount_and_tells_the_page(
+    owner_client, deal, owner
+):
     item = add_line(deal, owner, description="導入支援", unit_price=100_000)
     url = reverse("quotes:item_edit", args=[item.pk])
 
@@ -53,7 +55,9 @@ def test_edit_turns_the_row_into_a_form_and_saving_updates_the_amount_and_tells_
     assert f'id="item-{item.pk}" class="line-editing"' in form
     assert 'name="edit-quantity"' in form and 'value="導入支援"' in form
 
-    response = owner_client.post(url, _edit(item, quantity="3", discount_kind="percent", discount_value="10"), **HTMX)
+    response = owner_client.post(
+        url, _edit(item, quantity="3", discount_kind="percent", discount_value="10"), **HTMX
+    )
 
     assert response.status_code == 200
     assert response["HX-Trigger"] == DEAL_CHANGED_EVENT
@@ -98,7 +102,13 @@ def test_without_javascript_edit_opens_the_deal_page_with_that_row_as_a_form(own
 def test_adding_and_removing_a_line_tell_the_page_the_deal_changed(owner_client, deal, owner):
     response = owner_client.post(
         reverse("quotes:item_add", args=[deal.pk]),
-        {"description": "初期設定", "quantity": "1", "unit_price": "50000", "discount_kind": "none", "discount_value": "0"},
+        {
+            "description": "初期設定",
+            "quantity": "1",
+            "unit_price": "50000",
+            "discount_kind": "none",
+            "discount_value": "0",
+        },
         **HTMX,
     )
     assert response["HX-Trigger"] == DEAL_CHANGED_EVENT
@@ -130,7 +140,9 @@ def test_other_people_and_marketing_cannot_edit_a_line(client, deal, owner, who,
 ITEM_EDIT_QUERIES = 9
 
 
-def test_the_row_form_runs_the_same_queries_for_few_and_many_lines(owner_client, deal, owner, django_assert_num_queries):
+def test_the_row_form_runs_the_same_queries_for_few_and_many_lines(
+    owner_client, deal, owner, django_assert_num_queries
+):
     first = add_line(deal, owner)
     url = reverse("quotes:item_edit", args=[first.pk])
     with django_assert_num_queries(ITEM_EDIT_QUERIES):
@@ -144,7 +156,9 @@ def test_the_row_form_runs_the_same_queries_for_few_and_many_lines(owner_client,
 # --- the deal's figures and edit form ------------------------------------------------------------------------
 
 
-def test_the_overview_reloads_with_the_new_amount_the_new_version_and_the_amount_read_only(owner_client, deal, owner):
+def test_the_overview_reloads_with_the_new_amount_the_new_version_and_the_amount_read_only(
+    owner_client, deal, owner
+):
     add_line(deal, owner, unit_price=300_000)
     deal.refresh_from_db()
 
@@ -154,7 +168,7 @@ def test_the_overview_reloads_with_the_new_amount_the_new_version_and_the_amount
     assert html.lstrip().startswith('<div id="overview"')
     assert 'hx-trigger="deal-changed from:body"' in html
     assert "300,000" in html
-    assert f'id="detail-move-version" hx-swap-oob="true"' in html and f'value="{deal.version}"' in html
+    assert 'id="detail-move-version" hx-swap-oob="true"' in html and f'value="{deal.version}"' in html
     assert 'name="amount"' in html and "readonly" in html
     assert "line items" in html  # the help text says why
     assert owner_client.get(reverse("pipeline:deal_overview", args=[deal.pk])).status_code == 302
@@ -198,7 +212,9 @@ def test_a_typed_amount_on_an_itemised_deal_is_refused_next_to_the_field(owner_c
 
 
 def test_a_deal_without_items_keeps_its_typed_amount(owner_client, deal):
-    owner_client.post(reverse("pipeline:deal_edit", args=[deal.pk]), _deal_form(deal, amount="500000"), **HTMX)
+    owner_client.post(
+        reverse("pipeline:deal_edit", args=[deal.pk]), _deal_form(deal, amount="500000"), **HTMX
+    )
     deal.refresh_from_db()
     assert deal.amount == Decimal(500_000)
 
@@ -232,7 +248,9 @@ def test_an_accepted_quote_still_sets_an_itemised_deals_amount(deal, owner, issu
 # --- undoing a handoff's acceptance ------------------------------------------------------------------------------
 
 
-def test_an_accept_is_not_undone_once_the_deal_has_a_numbered_quote(owner, manager, sales_team, issuer, stages):
+def test_an_accept_is_not_undone_once_the_deal_has_a_numbered_quote(
+    owner, manager, sales_team, issuer, stages
+):
     lead, _ = lead_upsert(email="quote-undo@example.jp", source="api", name="見積 太郎")
     Lead.objects.filter(pk=lead.pk).update(lifecycle_stage="mql")
     waiting = Handoff.objects.create(lead=lead, team=sales_team, mql_at=timezone.now(), score_at_handoff=70)
@@ -252,7 +270,9 @@ def test_an_accept_is_not_undone_once_the_deal_has_a_numbered_quote(owner, manag
 # --- the board card ------------------------------------------------------------------------------------------------
 
 
-def test_a_board_card_says_how_many_lines_its_deal_has_at_no_extra_query(owner_client, owner, stages, django_assert_num_queries):
+def test_a_board_card_says_how_many_lines_its_deal_has_at_no_extra_query(
+    owner_client, owner, stages, django_assert_num_queries
+):
     from tests.pipeline.test_views_board import BOARD_QUERIES
 
     plain = make_deal(owner=owner, name="明細なし")
