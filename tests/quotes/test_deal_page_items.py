@@ -162,7 +162,9 @@ def test_the_overview_reloads_with_the_new_amount_the_new_version_and_the_amount
     add_line(deal, owner, unit_price=300_000)
     deal.refresh_from_db()
 
-    response = owner_client.get(reverse("pipeline:deal_overview", args=[deal.pk]), **HTMX)
+    response = owner_client.get(
+        reverse("pipeline:deal_overview", args=[deal.pk]), HTTP_ACCEPT_LANGUAGE="en", **HTMX
+    )
 
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="overview"')
@@ -291,3 +293,11 @@ def test_a_board_card_says_how_many_lines_its_deal_has_at_no_extra_query(
     assert "3 line items" in card[: card.index("</li>")]
     card = html[html.index(f'id="deal-{plain.pk}"') :]
     assert "1 line item" in card[: card.index("</li>")]
+
+
+def test_the_deal_page_previews_and_downloads_each_quotes_pdf(owner_client, deal, owner, issuer):
+    add_line(deal, owner)
+    quote = services.quote_create(deal=deal, by=owner)
+    html = owner_client.get(deal.get_absolute_url()).content.decode()
+    pdf = reverse("quotes:quote_pdf", args=[quote.pk])
+    assert f'href="{pdf}" target="_blank"' in html and f'href="{pdf}?download=1"' in html
