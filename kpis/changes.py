@@ -1,6 +1,6 @@
 """Which days' KPI numbers a write changed: database triggers on the measured tables mark them in KpiDay.
 
-Every insert, delete, or update of a measured column of leads, touches, handoffs, deals and campaign costs marks
+Every insert, delete, or update of a measured column of leads, touches, handoffs, deals, quotes and campaign costs marks
 the Asia/Tokyo days its timestamps fall on (before and after an update) with a new generation, in the same
 transaction as the write, whoever makes it: a service, the API, an import, a task, the admin or raw SQL. The KPI
 engine puts the generations of a cached period's days into its cache key (kpis.registry.engine), so a correction
@@ -62,6 +62,9 @@ TRACKED: dict[str, Tracked] = {
             "closed_at": ("status", "won_amount", "company_id", *_DEAL_CREATED),
         },
     ),
+    "quotes_quote": Tracked(
+        "quote", days={"sent_at": ("status", "deal_id"), "decided_at": ("status", "deal_id")}
+    ),
     "campaigns_campaigncost": Tracked("cost", days={"date": ("amount", "campaign_id")}, dates=("date",)),
 }
 
@@ -69,6 +72,9 @@ TRACKED: dict[str, Tracked] = {
 # placed by the handoff's mql_at): their days are marked too.
 DEAL = "pipeline_deal"
 DEAL_LINKS = ("handoff_id", "contact_id")
+# A quote counts for its deal's team and owner: a deal handed to another rep moves its quotes' days too.
+QUOTE = "quotes_quote"
+DEAL_SCOPE = ("owner_id", "team_id")
 
 
 def _pg_day(column: str, row: str, spec: Tracked) -> str:
@@ -83,6 +89,13 @@ def _pg_handoff_days(rows: str) -> str:
         f"WHERE h.id IN (SELECT handoff_id FROM {rows}) UNION ALL "
         "SELECT 'handoff', (h.mql_at AT TIME ZONE 'Asia/Tokyo')::date FROM leads_handoff h "
         f"WHERE h.lead_id IN (SELECT contact_id FROM {rows})"
+    )
+
+
+def _pg_quote_days(deal_id: str) -> str:
+    return " UNION ALL ".join(
+        f"SELECT 'quote', (q.{column} AT TIME ZONE 'Asia/Tokyo')::date FROM {QUOTE} q WHERE q.deal_id = {deal_id}"
+        for column in TRACKED[QUOTE].days
     )
 
 
@@ -101,7 +114,7 @@ def _changed(columns, distinct: str) -> str:
     return " OR ".join(f"OLD.{c} {distinct} NEW.{c}" for c in columns)
 
 
-def _pg_sql(table: str) -> list[str]:
+def _pg_sql(table: str, tables: set[str]) -> list[str]:
     spec = TRACKED[table]
     statement_days = " UNION ALL ".join(
         f"SELECT {_pg_day(column, 'r', spec)} FROM changed_rows r" for column in spec.days
@@ -117,6 +130,9 @@ def _pg_sql(table: str) -> list[str]:
         both = "(VALUES (OLD.handoff_id, OLD.contact_id), (NEW.handoff_id, NEW.contact_id)) r (handoff_id, contact_id)"
         row_days += f" UNION ALL SELECT s, d FROM ({_pg_handoff_days(both)}) links (s, d)"
         row_days += f" WHERE {_changed(DEAL_LINKS, 'IS DISTINCT FROM')}"
+        if QUOTE in tables:
+            row_days += f" UNION ALL SELECT s, d FROM ({_pg_quote_days('NEW.id')}) quotes (s, d)"
+            row_days += f" WHERE {_changed(DEAL_SCOPE, 'IS DISTINCT FROM')}"
     name = f"kpis_days_{table}"
     return [
         *_pg_drop(table),
@@ -158,7 +174,7 @@ def _sqlite_day(column: str, row: str, spec: Tracked) -> str:
     return f"'{spec.source}' AS s, {day}"
 
 
-def _sqlite_sql(table: str) -> list[str]:
+def _sqlite_sql(table: str, tables: set[str]) -> list[str]:
     spec = TRACKED[table]
     statements = [*_sqlite_drop(table)]
     for op, rows, when in (
@@ -179,6 +195,12 @@ def _sqlite_sql(table: str) -> list[str]:
                     f" UNION SELECT 'handoff', date(h.mql_at, '+9 hours') FROM leads_handoff h"
                     f" WHERE (h.id = {row}.handoff_id OR h.lead_id = {row}.contact_id){links}"
                 )
+            if op == "update" and QUOTE in tables:
+                days += "".join(
+                    f" UNION SELECT 'quote', date(q.{column}, '+9 hours') FROM {QUOTE} q"
+                    f" WHERE q.deal_id = NEW.id AND ({_changed(DEAL_SCOPE, 'IS NOT')})"
+                    for column in TRACKED[QUOTE].days
+                )
         statements.append(
             f"""CREATE TRIGGER kpis_days_{table}_{op} AFTER {op.upper()} ON {table} FOR EACH ROW{when}
 BEGIN
@@ -197,24 +219,29 @@ def _sqlite_drop(table: str) -> list[str]:
 
 
 def install(connection) -> None:
-    """(Re)create the triggers: idempotent."""
+    """(Re)create the triggers of the tracked tables that exist: idempotent. An early migration runs this before
+    a later app made its table (quotes); that app's own step (kpis 0006) runs it again once it exists."""
     sql = _pg_sql if connection.vendor == "postgresql" else _sqlite_sql
     if connection.vendor not in ("postgresql", "sqlite"):
         return
+    tables = set(connection.introspection.table_names()) & set(TRACKED)
     with connection.cursor() as cursor:
         for table in TRACKED:
-            for statement in sql(table):
-                cursor.execute(statement)
+            if table in tables:
+                for statement in sql(table, tables):
+                    cursor.execute(statement)
 
 
 def uninstall(connection) -> None:
     drop = _pg_drop if connection.vendor == "postgresql" else _sqlite_drop
     if connection.vendor not in ("postgresql", "sqlite"):
         return
+    tables = set(connection.introspection.table_names())
     with connection.cursor() as cursor:
         for table in TRACKED:
-            for statement in drop(table):
-                cursor.execute(statement)
+            if table in tables:
+                for statement in drop(table):
+                    cursor.execute(statement)
 
 
 def reinstall_on_sqlite(sender, using="default", **kwargs) -> None:

@@ -139,9 +139,12 @@ class DealEditForm(forms.ModelForm):
             "probability": forms.NumberInput(attrs={"min": "0", "max": "100"}),
         }
 
-    def __init__(self, *args, owners: list, **kwargs):
+    def __init__(self, *args, owners: list, amount_derived: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["version"].initial = self.instance.version
+        if amount_derived:  # worked out by a higher app (line items): shown, not typed; a change is refused
+            self.fields["amount"].widget.attrs["readonly"] = True
+            self.fields["amount"].help_text = amount_derived
         if self.instance.handoff_id is not None:
             self.fields["source"].help_text = _("Created from a marketing handoff: the source is fixed.")
         # Model validators run in full_clean, which this form leaves to the service; check the bounds here too.

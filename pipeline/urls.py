@@ -9,6 +9,7 @@ urlpatterns = [
     path("deals/new/", views.deal_new, name="deal_new"),
     path("deals/<int:pk>/", views.deal_detail, name="deal_detail"),
     path("deals/<int:pk>/edit/", views.deal_edit, name="deal_edit"),
+    path("deals/<int:pk>/overview/", views.deal_overview, name="deal_overview"),
     path("deals/<int:pk>/move/", views.deal_move, name="deal_move"),
     path("deals/<int:pk>/close/", views.deal_close, name="deal_close"),
     path("deals/<int:pk>/activities/", views.activity_create, name="activity_create"),

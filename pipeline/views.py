@@ -330,7 +330,8 @@ def _detail_context(request: HtmxHttpRequest, deal: Deal, **forms) -> dict:
         if deal.handoff_id and handoff_can_undo(deal.handoff, by=request.user)
         else None,
         "undo_seconds": UNDO_SECONDS,
-        "edit_form": forms.get("edit_form") or DealEditForm(instance=deal, owners=owners),
+        "edit_form": forms.get("edit_form")
+        or DealEditForm(instance=deal, owners=owners, amount_derived=services.amount_derived_reason(deal)),
         "activity_form": forms.get("activity_form") or ActivityForm(),
         "task_form": forms.get("task_form") or TaskForm(),
         "today": timezone.localdate(),
@@ -345,10 +346,41 @@ def deal_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "pipeline/deal_detail.html", _detail_context(request, deal))
 
 
+@require_GET
+@vary_on_headers("HX-Request")
+def deal_overview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The deal's figures, details and edit form as they are now: the page reloads them when another part of it
+    changed the deal (its line items changed the amount: salesmarketing.htmx.DEAL_CHANGED_EVENT), with the move form's
+    version, so neither form saves over the change."""
+    deal = _get_deal_for_reading(request, pk)
+    if not _is_partial(request):
+        return redirect(deal)
+    read_only = not selectors.can_edit_deals(request.user)
+    context = {
+        "deal": deal,
+        "read_only": read_only,
+        "refreshed": True,
+        "today": timezone.localdate(),
+        "edit_form": None
+        if read_only
+        else DealEditForm(
+            instance=deal,
+            owners=selectors.owners_for(request.user),
+            amount_derived=services.amount_derived_reason(deal),
+        ),
+    }
+    return render(request, "pipeline/deal_detail.html#overview", context)
+
+
 @require_POST
 def deal_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     deal = _get_deal_for_user(request, pk)
-    form = DealEditForm(request.POST, instance=deal, owners=selectors.owners_for(request.user))
+    form = DealEditForm(
+        request.POST,
+        instance=deal,
+        owners=selectors.owners_for(request.user),
+        amount_derived=services.amount_derived_reason(deal),
+    )
     if form.is_valid():
         data = dict(form.cleaned_data)
         version = data.pop("version")

@@ -38,6 +38,20 @@ class LineItemForm(forms.ModelForm):
             self.fields[name].required = False
 
 
+class LineItemEditForm(forms.ModelForm):
+    """A line changed in place on the deal page (its product stays; the service checks the values)."""
+
+    class Meta:
+        model = DealLineItem
+        fields = ["description", "quantity", "unit", "unit_price", "tax_category", "discount_kind",
+                  "discount_value"]  # fmt: skip
+        widgets = {"description": forms.TextInput(attrs={"autofocus": True})}
+
+    def _post_clean(self) -> None:
+        # The service validates and saves; the instance stays as it is until then.
+        pass
+
+
 class QuoteForm(forms.ModelForm):
     class Meta:
         model = Quote

@@ -228,8 +228,10 @@ class Quote(models.Model):
         JA = "ja", _("Japanese")
         EN = "en", _("English")
 
+    # PROTECT: a numbered quote outlives any attempt to delete its deal (its number would leave a gap in the
+    # issuer's gapless sequence); pipeline refuses such a deletion (an undone handoff acceptance) as a rule.
     deal = models.ForeignKey(
-        "pipeline.Deal", verbose_name=_("deal"), on_delete=models.CASCADE, related_name="quotes"
+        "pipeline.Deal", verbose_name=_("deal"), on_delete=models.PROTECT, related_name="quotes"
     )
     issuer = models.ForeignKey(
         Issuer, verbose_name=_("issuer"), on_delete=models.PROTECT, related_name="quotes"
@@ -320,7 +322,14 @@ class Quote(models.Model):
                 name="quote_issued_is_frozen",
             ),
         ]
-        indexes = [models.Index(fields=["deal", "-created_at"], name="quote_deal_created")]
+        indexes = [
+            models.Index(fields=["deal", "-created_at"], name="quote_deal_created"),
+            # The KPIs' ranges (kpis.registry.measures): quotes by the day they were sent and answered.
+            models.Index(fields=["sent_at"], name="quote_sent_at", condition=Q(sent_at__isnull=False)),
+            models.Index(
+                fields=["decided_at"], name="quote_decided_at", condition=Q(decided_at__isnull=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.display_number

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from pipeline.models import Deal
 from quotes.models import DealLineItem, Product, Quote
@@ -46,6 +47,19 @@ def deal_section(*, deal: Deal) -> DealSection:
     return DealSection(
         items=items, totals=totals, quotes=quotes, products=products, has_issuer=issuer is not None
     )
+
+
+def deal_item_count() -> Coalesce:
+    """DEAL_ITEM_COUNT (salesmarketing.hooks): a deal's number of line items, as a subquery of the board's card
+    query (one index probe per card shown, in the same query)."""
+    items = (
+        DealLineItem.objects.filter(deal_id=OuterRef("pk"))
+        .order_by()
+        .values("deal_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(items), 0)
 
 
 def deal_for_quotes(*, viewer: User, pk: int, write: bool) -> Deal:

@@ -20,11 +20,11 @@ from django.views.decorators.vary import vary_on_headers
 from pipeline.models import Deal, Stage
 from quotes import selectors, services
 from quotes.documents import quote_document
-from quotes.forms import ApproveForm, LineItemForm, ProductForm, QuoteForm
+from quotes.forms import ApproveForm, LineItemEditForm, LineItemForm, ProductForm, QuoteForm
 from quotes.models import DealLineItem, Product, Quote
 from quotes.pdf import render_quote_pdf
 from salesmarketing.forms import add_service_errors
-from salesmarketing.htmx import HtmxHttpRequest
+from salesmarketing.htmx import DEAL_CHANGED_EVENT, HtmxHttpRequest
 
 
 def _deal(request: HtmxHttpRequest, pk: int, *, write: bool) -> Deal:
@@ -48,17 +48,36 @@ def _item(request: HtmxHttpRequest, pk: int) -> DealLineItem:
         raise Http404("No such item.") from None
 
 
-def _section_context(request, deal: Deal, form: LineItemForm | None = None) -> dict:
+EDIT_PREFIX = "edit"
+
+
+def _section_context(
+    request, deal: Deal, form: LineItemForm | None = None, *, editing: LineItemEditForm | None = None
+) -> dict:
     section = selectors.deal_section(deal=deal)
+    can_edit = selectors.can_edit(request.user)
     return {
         "deal": deal,
         "section": section,
         "lines": list(zip(section.items, section.totals.lines, strict=True)),
         # The deal reached here through visible_to (item actions) or the deal page's own check, where a viewer who
         # is not marketing reads exactly the deals they act on (Deal.objects.readable_by).
-        "can_edit": selectors.can_edit(request.user),
+        "can_edit": can_edit,
         "item_form": form or LineItemForm(products=section.products),
+        # The line being edited in place (its row becomes a form), and that form.
+        "editing": editing.instance.pk if editing is not None and can_edit else None,
+        "edit_form": editing,
     }
+
+
+def _editing_from_query(request, deal: Deal) -> LineItemEditForm | None:
+    """Without JavaScript, a line's Edit link opens the deal page with ?edit_item=<id>: that row as a form."""
+    try:
+        pk = int(request.GET.get("edit_item", ""))
+    except ValueError:
+        return None
+    item = DealLineItem.objects.filter(deal_id=deal.pk, pk=pk).first()
+    return LineItemEditForm(instance=item, prefix=EDIT_PREFIX) if item is not None else None
 
 
 def deal_page_section(*, deal: Deal, request) -> str:
@@ -66,18 +85,39 @@ def deal_page_section(*, deal: Deal, request) -> str:
     page through pipeline's own visibility check; editing needs the deal to be the viewer's to act on."""
     # Rendered without the request's context processors (the page's own render runs them once): only the CSRF
     # token the section's forms need.
-    context = {**_section_context(request, deal), "csrf_token": get_token(request)}
+    editing = _editing_from_query(request, deal) if "edit_item" in request.GET else None
+    context = {**_section_context(request, deal, editing=editing), "csrf_token": get_token(request)}
     return render_to_string("quotes/deal_section.html#section", context)
 
 
-def _section_response(request: HtmxHttpRequest, deal: Deal, form: LineItemForm | None = None, status=200):
+def _section_response(
+    request: HtmxHttpRequest,
+    deal: Deal,
+    form: LineItemForm | None = None,
+    status=200,
+    *,
+    editing: LineItemEditForm | None = None,
+    changed: bool = False,
+):
+    """The section again (HTMX), telling the page when the deal itself changed (its amount: the figures and the
+    edit form above reload); without JavaScript, back to the deal page."""
     if request.htmx:
-        response = render(request, "quotes/deal_section.html#section", _section_context(request, deal, form))
-        response.status_code = status
+        context = _section_context(request, deal, form, editing=editing)
+        response = render(request, "quotes/deal_section.html#section", context, status=status)
+        if changed:
+            response["HX-Trigger"] = DEAL_CHANGED_EVENT
         return response
     if form is not None and form.errors:
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
     return redirect(deal)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def items_section(request: HtmxHttpRequest, deal_pk: int) -> HttpResponse:
+    """The section as it is (an edit cancelled)."""
+    deal = _deal(request, deal_pk, write=False)
+    return _section_response(request, deal)
 
 
 @require_POST
@@ -93,16 +133,45 @@ def item_add(request: HtmxHttpRequest, deal_pk: int) -> HttpResponse:
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            return _section_response(request, deal)
+            return _section_response(request, deal, changed=True)
     return _section_response(request, deal, form, status=422)
+
+
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+def item_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """One line edited in place: GET turns its row into a form, POST saves it (and the deal's amount with it)."""
+    item = _item(request, pk)
+    if not selectors.can_edit(request.user):
+        raise Http404("No such item.")
+    deal = _deal(request, item.deal_id, write=True)
+    in_page = f"{deal.get_absolute_url()}?edit_item={item.pk}#item-{item.pk}"
+    if request.method == "GET":
+        if not request.htmx:
+            return redirect(in_page)
+        return _section_response(request, deal, editing=LineItemEditForm(instance=item, prefix=EDIT_PREFIX))
+    form = LineItemEditForm(request.POST, instance=item, prefix=EDIT_PREFIX)
+    if form.is_valid():
+        try:
+            services.line_item_update(item=item, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            return _section_response(request, deal, changed=True)
+    if not request.htmx:
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect(in_page)
+    return _section_response(request, deal, status=422, editing=form)
 
 
 @require_POST
 def item_remove(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     item = _item(request, pk)
+    if not selectors.can_edit(request.user):
+        raise Http404("No such item.")
     deal = item.deal
     services.line_item_remove(item=item, by=request.user)
-    return _section_response(request, deal)
+    return _section_response(request, deal, changed=True)
 
 
 # --- Products ---------------------------------------------------------------------------------------
@@ -227,6 +296,7 @@ ACTIONS = {
     "email": lambda *, quote, by: services.quote_mark_sent(quote=quote, by=by, email=True),
     "accept": services.quote_accept,
     "decline": services.quote_decline,
+    "retry_email": services.quote_email_retry,
 }
 
 
@@ -249,8 +319,12 @@ def quote_action(request: HtmxHttpRequest, pk: int, action: str) -> HttpResponse
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect(quote)
-    messages.success(request, _("%(number)s: %(status)s") % {"number": result.display_number,
-                                                             "status": result.get_status_display()})  # fmt: skip
+    if action == "retry_email":
+        messages.success(request, _("%(number)s: the e-mail is %(state)s.") % {
+            "number": result.display_number, "state": result.get_email_state_display().lower()})  # fmt: skip
+    else:
+        messages.success(request, _("%(number)s: %(status)s") % {"number": result.display_number,
+                                                                 "status": result.get_status_display()})  # fmt: skip
     return redirect(result)
 
 

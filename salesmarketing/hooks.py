@@ -31,6 +31,10 @@ HANDOFF_ACCEPTED: Final = "handoff_accepted"
 # fn(*, handoff) -> None; removes what the acceptance made (the deal), or raises ValidationError to refuse the
 # undo (the deal was worked on meanwhile). Registered by pipeline.
 HANDOFF_ACCEPT_UNDONE: Final = "handoff_accept_undone"
+# Whether a deal's amount is worked out by a higher app rather than typed (pipeline.services.deal_update, when a
+# change of the amount is asked for, and the deal page's edit form): fn(*, deal) -> a message saying why it may
+# not be typed, or "" when it may. Registered by quotes (a deal with line items has their total as its amount).
+DEAL_AMOUNT_DERIVED: Final = "deal_amount_derived"
 # Erasing a lead (leads.privacy.lead_erase, in its transaction, before the lead's own rows go):
 # fn(*, lead, visitor_ids: list[str], mentions: list[str], scrub: Callable[[str], str], now) -> dict[str, int],
 # the rows the app changed by kind (merged into the ErasureRecord's counts). Each app scrubs its own rows.
@@ -90,12 +94,17 @@ LEAD_MERGING: Final = "lead_merging"
 # Merging two companies (leads.merge.services.company_merge, likewise): fn(*, survivor, merged, by) ->
 # dict[str, int]. Registered by pipeline (deals).
 COMPANY_MERGING: Final = "company_merging"
+# The board's cards (pipeline.selectors.pipeline_board): fn() -> a query expression giving a deal's number of line
+# items (the deal as OuterRef("pk")), annotated as `item_count` on each card's deal in the cards' own query, so a
+# card says "3 items" at no query per card. Registered by quotes.
+DEAL_ITEM_COUNT: Final = "deal_item_count"
 
 HOOK_POINTS: Final = frozenset(
     {
         DOMAIN_EVENTS_EMITTED,
         HANDOFF_ACCEPTED,
         HANDOFF_ACCEPT_UNDONE,
+        DEAL_AMOUNT_DERIVED,
         LEAD_ERASING,
         LEAD_EXPORTING,
         DEALS,
@@ -103,6 +112,7 @@ HOOK_POINTS: Final = frozenset(
         LEAD_LIST_ACTIONS,
         SALES_TOUCH_RECORDED,
         DEAL_PAGE_SECTIONS,
+        DEAL_ITEM_COUNT,
         LEAD_PAGE_ACTIONS,
         HANDOFF_REJECTED,
         INBOUND_EMAIL_RECEIVED,

@@ -5,6 +5,10 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
 
+# A part of the deal page changed the deal (quotes' line items changed its amount): sent as HX-Trigger, it makes the
+# page reload its figures and edit form (pipeline/deal_detail.html#overview listens for it on the body).
+DEAL_CHANGED_EVENT = "deal-changed"
+
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails

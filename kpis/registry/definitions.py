@@ -344,6 +344,34 @@ KPIS: tuple[Kpi, ...] = (
         definition=_("Deals closed as lost in the period."),
         drilldown="deals_lost",
     ),
+    Kpi(
+        key="quotes_sent",
+        name_ja="見積送付数",
+        name_en=_("Quotes sent"),
+        unit=Unit.COUNT,
+        direction=UP,
+        owner=SALES,
+        formula=Value("quotes_sent"),
+        definition=_(
+            "Quotes sent to customers in the period; a quote replaced by a later revision counts no more, so each"
+            " quote number counts once."
+        ),
+        drilldown="quotes_sent",
+    ),
+    Kpi(
+        key="quote_acceptance_rate",
+        name_ja="見積受注率",
+        name_en=_("Quote acceptance rate"),
+        unit=Unit.PERCENT,
+        direction=UP,
+        owner=SALES,
+        formula=Ratio("quotes_sent_accepted", ("quotes_sent",)),
+        definition=_("Of the quotes sent in the period, the share the customer has accepted so far."),
+        note=_("A cohort: the quotes sent in the period, however late their answer came."),
+        drilldown="quotes_sent_cohort",
+        additive=False,
+        inputs=("quotes_sent",),
+    ),
     # --- shared, longer view ---------------------------------------------------------------------------------
     Kpi(
         key="ltv",
@@ -450,5 +478,17 @@ KPIS: tuple[Kpi, ...] = (
         drilldown="deals_won_marketing",
         auxiliary=True,
         version=2,
+    ),
+    Kpi(
+        key="quotes_accepted",
+        name_ja="見積受注数",
+        name_en=_("Quotes accepted"),
+        unit=Unit.COUNT,
+        direction=UP,
+        owner=SALES,
+        formula=Value("quotes_accepted"),
+        definition=_("Quotes the customer accepted in the period."),
+        drilldown="quotes_accepted",
+        auxiliary=True,
     ),
 )

@@ -20,11 +20,13 @@ from kpis.periods import Period
 from kpis.registry.measures import MEASURES_BY_NAME, VISITOR_KEY, Scope
 from leads.models import Handoff, Lead, Touch
 from pipeline.models import Deal
+from quotes.models import Quote
 
-LEADS, HANDOFFS, DEALS, VISITORS, COSTS, CUSTOMERS, MANUAL = (
+LEADS, HANDOFFS, DEALS, QUOTES, VISITORS, COSTS, CUSTOMERS, MANUAL = (
     "leads",
     "handoffs",
     "deals",
+    "quotes",
     "visitors",
     "costs",
     "customers",
@@ -73,6 +75,8 @@ class Drilldown:
                 .select_related("company", "owner", "team", "first_touch_campaign", "stage")
                 .annotate(cycle_seconds=SecondsBetween(F("closed_at"), F("created_at")))
             )
+        elif self.kind == QUOTES:
+            qs = Quote.objects.filter(condition).select_related("deal__company", "deal__owner")
         elif self.kind == VISITORS:
             return (
                 Touch.objects.filter(condition)
@@ -161,6 +165,15 @@ DRILLDOWNS: dict[str, Drilldown] = {
     "deals_closed": Drilldown(
         DEALS, ("won", "lost"), highlight="won", highlight_label=_("Won"), order_by=("-closed_at", "-id")
     ),
+    "quotes_sent": Drilldown(QUOTES, ("quotes_sent",), order_by=("-sent_at", "-id")),
+    "quotes_sent_cohort": Drilldown(
+        QUOTES,
+        ("quotes_sent",),
+        highlight="quotes_sent_accepted",
+        highlight_label=_("Accepted"),
+        order_by=("-sent_at", "-id"),
+    ),
+    "quotes_accepted": Drilldown(QUOTES, ("quotes_accepted",), order_by=("-decided_at", "-id")),
     "costs": Drilldown(COSTS, ("cost",), order_by=("-date", "-id")),
     "customers": Drilldown(CUSTOMERS, ("lifetime_revenue",)),
     "manual_brand_awareness": Drilldown(MANUAL, manual_kpi="brand_awareness", order_by=("-period_start",)),

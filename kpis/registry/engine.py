@@ -1,11 +1,11 @@
 """Compute KPIs for one or many periods in a fixed number of queries.
 
-One aggregate query per source table (leads, touches, handoffs, deals, campaign costs) and timestamp window holds
+One aggregate query per source table (leads, touches, handoffs, deals, quotes, campaign costs) and timestamp window holds
 every measure of that table placed by that timestamp, for every period asked, as conditional aggregates; one more
 query reads the hand-entered values. So a dashboard with eight periods of trend costs the same dozen queries as a
 single number, and each query reads one index range.
 
-Periods that are over keep their measures from leads, touches, handoffs and deals in the cache, and so do the
+Periods that are over keep their measures from leads, touches, handoffs, deals and quotes in the cache, and so do the
 whole days of a running period for counts and sums, so a running quarter reads today's rows, not the quarter's.
 Each cached value's key holds the generations of the days it counts (kpis.models.KpiDay, kept by triggers on
 those tables in the transaction of every write, kpis.changes): a late write (a deal reopened, a page view
@@ -40,17 +40,19 @@ from kpis.registry.measures import (
     LEAD,
     MANUAL_MEASURES,
     MEASURES_BY_NAME,
+    QUOTE,
     TOUCH,
     Measure,
     Scope,
 )
 from leads.models import Handoff, Lead, Touch
 from pipeline.models import Deal
+from quotes.models import Quote
 from salesmarketing.replica import reading_from_replica
 
 
 def _model(source: str):
-    return {LEAD: Lead, TOUCH: Touch, HANDOFF: Handoff, DEAL: Deal, COST: CampaignCost}[source]
+    return {LEAD: Lead, TOUCH: Touch, HANDOFF: Handoff, DEAL: Deal, QUOTE: Quote, COST: CampaignCost}[source]
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def _rows_for(jobs: Iterable[_Job], now: dt.datetime) -> Q:
     return where
 
 
-CACHED_SOURCES = (LEAD, TOUCH, HANDOFF, DEAL)
+CACHED_SOURCES = (LEAD, TOUCH, HANDOFF, DEAL, QUOTE)
 CACHE_VERSION = 3  # raise when a measure's SQL changes meaning, so no cached value outlives it
 
 
@@ -108,7 +110,7 @@ def compute_measures(
     """The raw measures for each period, in one query per source table and timestamp window, plus one for
     hand-entered values.
 
-    With the cache on (KPI_CACHE_SECONDS), measures of leads, touches, handoffs and deals of periods that are over
+    With the cache on (KPI_CACHE_SECONDS), measures of leads, touches, handoffs, deals and quotes of periods that are over
     come from it, and so do the days before today of a period still running, for the counts and sums that add
     up day by day (a median or a distinct count over the period is always computed whole): only today's rows are
     read for those. `fresh` neither reads nor fills the cache: every period is computed whole (drill-downs,

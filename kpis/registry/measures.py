@@ -18,7 +18,7 @@ from kpis.db import Median, SecondsBetween
 from kpis.periods import Period
 from pipeline.models import Deal
 
-LEAD, TOUCH, HANDOFF, DEAL, COST = "lead", "touch", "handoff", "deal", "cost"
+LEAD, TOUCH, HANDOFF, DEAL, COST, QUOTE = "lead", "touch", "handoff", "deal", "cost", "quote"
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,11 @@ def scope_condition(source: str, scope: Scope) -> Q:
             q &= Q(team_id=scope.team_id)
         if scope.owner_id is not None:
             q &= Q(owner_id=scope.owner_id)
+    elif source == QUOTE:  # a quote is its deal's: the deal's team and owner
+        if scope.team_id is not None:
+            q &= Q(deal__team_id=scope.team_id)
+        if scope.owner_id is not None:
+            q &= Q(deal__owner_id=scope.owner_id)
     return q
 
 
@@ -171,6 +176,11 @@ LOST = Q(status="lost")
 MARKETING_SOURCED = Q(handoff__isnull=False)
 SELF_REPORTED_MARKETING = Q(source="marketing", handoff__isnull=True)
 
+# A quote sent and then superseded by a later revision is replaced by it: each quote number counts once, by its
+# live revision (quotes.services.quote_revise).
+LIVE_QUOTE = ~Q(status="superseded")
+QUOTE_ACCEPTED = Q(status="accepted")
+
 MEASURES: tuple[Measure, ...] = (
     # leads: placed by creation
     Measure("leads", LEAD, "created_at", count),
@@ -246,6 +256,10 @@ MEASURES: tuple[Measure, ...] = (
         window=year_to_period_end,
         scoped=False,
     ),
+    # quotes: sent (the acceptance rate's cohort, placed by the sending) and accepted
+    Measure("quotes_sent", QUOTE, "sent_at", count, LIVE_QUOTE),
+    Measure("quotes_sent_accepted", QUOTE, "sent_at", count, QUOTE_ACCEPTED),
+    Measure("quotes_accepted", QUOTE, "decided_at", count, QUOTE_ACCEPTED),
     # campaign costs: placed by their date
     Measure("cost", COST, "date", sum_of("amount"), window=in_period_days, scoped=False),
 )

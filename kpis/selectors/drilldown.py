@@ -6,13 +6,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet, Value
+from django.db.models import Exists, OuterRef, QuerySet, Value
 from django.utils import timezone
 from django.utils.functional import Promise
 
 from kpis.periods import Period
 from kpis.registry import KPI_BY_KEY, Kpi, Number, Scope, compute
-from kpis.registry.drilldowns import DEALS, DRILLDOWNS, HANDOFFS, LEADS
+from kpis.registry.drilldowns import DEALS, DRILLDOWNS, HANDOFFS, LEADS, QUOTES
 from leads.models import Lead
 from pipeline.models import Deal, DealQuerySet
 from salesmarketing.models import Team, User
@@ -42,6 +42,11 @@ def restrict_to_viewer(kind: str, rows: QuerySet, viewer: User) -> tuple[QuerySe
             return rows.filter(pk__in=visible.values("pk")).annotate(can_open=Value(True)), True
         assert isinstance(rows, DealQuerySet)  # the deals drill-downs list Deal.objects' rows
         return rows.with_can_open(viewer), False
+    if kind == QUOTES:  # a quote opens for whoever may read its deal
+        readable = Deal.objects.readable_by(viewer)
+        if is_rep:
+            return rows.filter(deal__in=readable.values("pk")).annotate(can_open=Value(True)), True
+        return rows.annotate(can_open=Exists(readable.filter(pk=OuterRef("deal_id")))), False
     return rows, False
 
 

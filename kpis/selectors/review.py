@@ -1,7 +1,7 @@
 """The weekly review (the Monday meeting): everything the page shows for one ISO week, in a fixed number of queries.
 
-A finished week that has been frozen shows its snapshot's numbers, never recomputed ones; the lists (deals, handoffs,
-voices) show the records behind them as they are now.
+A finished week that has been frozen shows its snapshot's numbers, never recomputed ones (quotes sent and accepted
+too: they are KPIs); the lists (deals, quotes, handoffs, voices) show the records behind them as they are now.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, Count, F, Q, Sum, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, Sum, Value, When
 from django.utils import timezone
 from django.utils.functional import Promise
 
@@ -26,6 +26,7 @@ from kpis.services import snapshot_values
 from leads import ratios
 from leads.models import Campaign, Handoff, Lead
 from pipeline.models import SELF_REPORTED_LABEL, Activity, Deal
+from quotes.models import Quote
 from salesmarketing.models import Team, User
 from salesmarketing.replica import reads_from_replica
 
@@ -104,6 +105,8 @@ class Review:
     rejected: list
     reject_reasons: list[dict]
     voices: list
+    quotes_sent: list[Quote]
+    quotes_accepted: list[Quote]
     campaigns_top: list[CampaignReaction]
     campaigns_bottom: list[CampaignReaction]
     action_items: list[ActionItem]
@@ -312,6 +315,22 @@ def _handoff_health(week: Period, *, scope: Scope, now: dt.datetime) -> _Handoff
     return _HandoffHealth(breaches, rejected, reject_reasons)
 
 
+def _quotes(week: Period, *, scope: Scope, now: dt.datetime, viewer: User) -> tuple[list[Quote], list[Quote]]:
+    """The quotes sent this week and those accepted this week (as the KPIs count them), the biggest first; each
+    with `can_open`: whether the viewer may read its deal (a shared number lists others' records unlinked)."""
+    readable = Exists(Deal.objects.readable_by(viewer).filter(pk=OuterRef("deal_id")))
+
+    def listed(measure: str) -> list[Quote]:
+        return list(
+            Quote.objects.filter(MEASURES_BY_NAME[measure].row_condition(week, now, scope))
+            .select_related("deal__owner")
+            .annotate(can_open=readable)
+            .order_by("-total", "-id")[:LIST_LIMIT]
+        )
+
+    return listed("quotes_sent"), listed("quotes_accepted")
+
+
 def _voices(week: Period, *, team_id: int | None) -> list[Activity]:
     """The voice of the customer: activities marked as worth sharing with marketing."""
     voices = Activity.objects.filter(
@@ -382,6 +401,7 @@ def weekly_review(
     tally_weeks, tally = _lost_tally(week, scope=scope)
     health = _handoff_health(week, scope=scope, now=now)
     voices = _voices(week, team_id=team_id)
+    quotes_sent, quotes_accepted = _quotes(week, scope=scope, now=now, viewer=viewer)
     top, bottom = _top_and_bottom(_campaign_reactions(week))
     rows = _figures(numbers.data, numbers.previous_values, numbers.changed_keys)
     values = numbers.data["values"]
@@ -406,6 +426,8 @@ def weekly_review(
         rejected=health.rejected,
         reject_reasons=health.reject_reasons,
         voices=voices,
+        quotes_sent=quotes_sent,
+        quotes_accepted=quotes_accepted,
         campaigns_top=top,
         campaigns_bottom=bottom,
         action_items=action_items_for_week(week, viewer=viewer),

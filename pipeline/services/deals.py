@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,7 +25,7 @@ from pipeline import messages
 from pipeline.models import Deal, Stage, StageChange
 from pipeline.services.pipelines import closing_stage, first_open_stage, pipeline_ensure_default
 from pipeline.services.positions import column_index, drop_index, slot
-from salesmarketing import events
+from salesmarketing import events, hooks
 from salesmarketing.events import event_emit
 from salesmarketing.models import Team, User
 from salesmarketing.notifications import Message
@@ -248,17 +249,31 @@ def deal_create_from_handoff(*, handoff: Handoff, by: User | None) -> Deal:
 
 def deal_discard_for_undone_handoff(*, handoff: Handoff) -> None:
     """HANDOFF_ACCEPT_UNDONE, which leads.handoffs calls when an acceptance is undone (seconds after it): the deal it created goes,
-    unless someone already worked on it (moved, edited, logged an activity or a to-do), then it stays and the
+    unless someone already worked on it (moved, edited, logged an activity or a to-do), or a higher app made
+    records from it that must be kept (a numbered quote: its number may leave no gap), then it stays and the
     undo is refused with this ValidationError."""
     deal = Deal.objects.select_for_update().filter(handoff=handoff).first()
     if deal is None:
         return
     if deal.version != 1 or deal.activities.exists() or deal.tasks.exists():
         raise ValidationError(_("The deal was already worked on; close it as lost instead."))
-    deal.delete()
+    try:
+        with transaction.atomic():
+            deal.delete()
+    except ProtectedError as error:
+        kept = sorted({str(obj._meta.verbose_name) for obj in error.protected_objects})
+        raise ValidationError(
+            _("The deal already has records that must be kept (%(records)s); close it as lost instead.")
+            % {"records": ", ".join(kept)}
+        ) from None
 
 
 _UNSET: Any = object()
+
+
+def amount_derived_reason(deal: Deal) -> str:
+    """Why the deal's amount may not be typed (a higher app works it out), or "" when it may."""
+    return next((reason for reason in hooks.call(hooks.DEAL_AMOUNT_DERIVED, deal=deal) if reason), "")
 
 
 @transaction.atomic
@@ -277,8 +292,12 @@ def deal_update(
     next_step: str = _UNSET,
     next_step_date: dt.date | None = _UNSET,
     owner: User = _UNSET,
+    amount_derived: bool = False,
 ) -> Deal:
-    """Change a deal's fields (not its stage). With `version`, refuses when someone saved in between."""
+    """Change a deal's fields (not its stage). With `version`, refuses when someone saved in between.
+
+    A typed amount is refused when a higher app works the amount out (its line items' total: the hook
+    DEAL_AMOUNT_DERIVED); that app sets it with `amount_derived`."""
     locked = _lock(deal)
     _check_version(locked, version)
     values: dict[str, Any] = {
@@ -301,6 +320,8 @@ def deal_update(
     changed = [key for key, value in values.items() if getattr(locked, key) != value]
     if not changed:
         return locked
+    if "amount" in changed and not amount_derived and (reason := amount_derived_reason(locked)):
+        raise ValidationError({"amount": reason})
     new_owner = values.get("owner") if "owner" in changed else None
     for key in changed:
         setattr(locked, key, values[key])

@@ -3,6 +3,7 @@ ValidationError keyed by field)."""
 
 from quotes.services.importing import ProductImport, products_import
 from quotes.services.lines import (
+    deal_amount_derived,
     deal_lines_total,
     issuer_for,
     line_item_add,
@@ -27,6 +28,7 @@ from quotes.services.quotes import (
     quote_update,
     quotes_expire,
 )
+from quotes.services.sending import quote_email_retry
 
 __all__ = [
     "ProductImport",
@@ -37,6 +39,7 @@ __all__ = [
     "line_item_add",
     "line_item_remove",
     "line_item_update",
+    "deal_amount_derived",
     "line_values",
     "needs_approval",
     "next_sequence",
@@ -46,6 +49,7 @@ __all__ = [
     "quote_create",
     "quote_decline",
     "quote_document",
+    "quote_email_retry",
     "quote_issue",
     "quote_mark_sent",
     "quote_refresh_lines",

@@ -119,7 +119,15 @@ def _sync_amount(*, deal: Deal, by: User | None) -> Deal:
     amount stays as it was, typed by hand again from then on."""
     if not DealLineItem.objects.filter(deal=deal).exists():
         return deal
-    return pipeline_services.deal_update(deal=deal, by=by, amount=deal_lines_total(deal))
+    return pipeline_services.deal_update(deal=deal, by=by, amount=deal_lines_total(deal), amount_derived=True)
+
+
+def deal_amount_derived(*, deal: Deal) -> str:
+    """DEAL_AMOUNT_DERIVED (salesmarketing.hooks): a deal with line items has their total as its amount, never a
+    typed one."""
+    if DealLineItem.objects.filter(deal_id=deal.pk).exists():
+        return _("The amount is the total of the deal's line items: change the items to change it.")
+    return ""
 
 
 @transaction.atomic

@@ -297,7 +297,8 @@ def quote_accept(*, quote: Quote, by: User) -> Quote:
     locked.status, locked.decided_at = Quote.Status.ACCEPTED, timezone.now()
     locked.version += 1
     locked.save(update_fields=["status", "decided_at", "version"])
-    pipeline_services.deal_update(deal=locked.deal, by=by, amount=locked.subtotal)
+    # The accepted quote says what the deal is worth, items or not.
+    pipeline_services.deal_update(deal=locked.deal, by=by, amount=locked.subtotal, amount_derived=True)
     event_emit(
         kind=events.QUOTE_ACCEPTED,
         subject=("quote", locked.pk),

@@ -1,11 +1,13 @@
 """Sending a quote by e-mail: the PDF attached, to the deal's contact, through Django's e-mail (the project's
 SMTP settings). The quote's email_* fields are the ledger of that one message: queued by `quote_send`, claimed
 queued → sending by `quote_email_deliver` (a conditional UPDATE, so a task run twice sends once), then sent or
-failed. A crash between the claim and the mark leaves it `sending`: shown as such, never sent again by itself."""
+failed. A crash between the claim and the mark leaves it `sending`: shown as such, never sent again by itself. A
+failed one is queued again from the quote's page (`quote_email_retry`), once per click that finds it failed."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone, translation
@@ -14,6 +16,7 @@ from django.utils.translation import gettext as _
 from quotes.models import Quote
 from quotes.pdf import render_quote_pdf
 from salesmarketing.celery import queue_task
+from salesmarketing.models import User
 
 
 def quote_email_message(quote: Quote) -> EmailMessage:
@@ -62,6 +65,24 @@ def quote_email_deliver(*, quote_id: int) -> bool:
         return False
     Quote.objects.filter(pk=quote_id).update(email_state=Quote.EmailState.SENT, email_sent_at=timezone.now())
     return True
+
+
+@transaction.atomic
+def quote_email_retry(*, quote: Quote, by: User) -> Quote:
+    """Queue a failed e-mail of a sent quote again: failed → queued by a conditional UPDATE, delivered after
+    commit by the same task (which claims it queued → sending). Exactly once: a second click, or a retry of a
+    message already queued, sending or sent, finds no failed row and changes nothing."""
+    current = Quote.objects.select_for_update().get(pk=quote.pk)
+    if current.email_state != Quote.EmailState.FAILED:
+        return current
+    if current.status != Quote.Status.SENT:
+        raise ValidationError(_("The customer has answered this quote: its e-mail is not sent again."))
+    Quote.objects.filter(pk=current.pk, email_state=Quote.EmailState.FAILED).update(
+        email_state=Quote.EmailState.QUEUED, email_error=""
+    )
+    current.refresh_from_db()
+    queue_email(current)
+    return current
 
 
 def queue_email(quote: Quote) -> None:

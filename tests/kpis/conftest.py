@@ -22,7 +22,10 @@ from kpis.models import ManualKpiValue
 from leads.models import Campaign, Handoff, Lead, Touch
 from leads.services import company_resolve, lead_upsert
 from pipeline import services as deals
+from pipeline.models import Deal
 from pipeline.services import pipeline_ensure_default
+from quotes import services as quotes
+from quotes.models import Issuer, Quote
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 # Wednesday after the week: the week is over, every SLA in it has fallen due.
@@ -173,6 +176,11 @@ def kpi_data(db, owner, teammate, outsider, manager):
     d7 = deal("D7", teammate, jst(11, 1, 10), company=c2)
     deals.deal_close_won(deal=d7, amount=700_000, by=teammate, at=jst(11, 23, 0), notify=False)  # W48
     deal("D8", outsider, jst(11, 19, 10), company=c3)  # sales-sourced, open, T2
+    deal("D9", owner, jst(9, 1, 10), company=c2)  # sales-sourced, open, T1: made in Q3, quoted in W47
+
+    # --- quotes (sent and answered at exact times; the services stamp now) -------------------------------------
+    d8, d9 = Deal.objects.get(name="D8"), Deal.objects.get(name="D9")
+    q1, q2, q3 = _quotes(d9, d8, owner=owner, outsider=outsider)
 
     # --- campaign costs (dates, Tokyo) ------------------------------------------------------------------------
     campaign = Campaign.objects.create(name="残業削減ウェビナー", channel="webinar", utm_campaign="kpi-test")
@@ -196,5 +204,39 @@ def kpi_data(db, owner, teammate, outsider, manager):
         by=manager,
     )
     return SimpleNamespace(
-        t1=owner.team, t2=outsider.team, leads=(l1, l2, l3, l4, l5), d1=d1, d4=d4, campaign=campaign
+        t1=owner.team,
+        t2=outsider.team,
+        leads=(l1, l2, l3, l4, l5),
+        d1=d1,
+        d4=d4,
+        campaign=campaign,
+        quotes=(q1, q2, q3),
     )
+
+
+def _sent(deal, by, *, sent_at, accepted_at=None) -> Quote:
+    """A quote of the deal's items, issued, sent and maybe accepted through the services, then dated."""
+    quote = quotes.quote_issue(quote=quotes.quote_create(deal=deal, by=by), by=by)
+    quote = quotes.quote_mark_sent(quote=quote, by=by)
+    if accepted_at is not None:
+        quote = quotes.quote_accept(quote=quote, by=by)
+    Quote.objects.filter(pk=quote.pk).update(sent_at=sent_at, decided_at=accepted_at)
+    quote.refresh_from_db()
+    return quote
+
+
+def _quotes(d9, d8, *, owner, outsider) -> tuple[Quote, Quote, Quote]:
+    """Q1 (D9, T1): rev. 1 sent Monday, revised, rev. 2 sent Tuesday and accepted Thursday — rev. 1 is superseded
+    and counts no more. Q2 (D8, T2): sent Friday, unanswered. Q3 (D8): sent in W46, accepted Tuesday of W47.
+    W47: 2 sent (Q1 rev. 2, Q2), 1 of them accepted (50 %); 2 accepted in the week (Q1, Q3)."""
+    Issuer.objects.create(is_default=True, name="株式会社サンプル商事", registration_number="T7000012050002")
+    for deal in (d9, d8):  # one line at the deal's own amount: the amount stays as it is
+        quotes.line_item_add(deal=deal, by=deal.owner, description="導入一式", unit_price=deal.amount)
+    first = _sent(d9, owner, sent_at=jst(11, 16, 11))
+    revised = quotes.quote_issue(quote=quotes.quote_revise(quote=first, by=owner), by=owner)
+    revised = quotes.quote_mark_sent(quote=revised, by=owner)
+    revised = quotes.quote_accept(quote=revised, by=owner)
+    Quote.objects.filter(pk=revised.pk).update(sent_at=jst(11, 17, 10), decided_at=jst(11, 19, 15))
+    q2 = _sent(d8, outsider, sent_at=jst(11, 20, 16))
+    q3 = _sent(d8, outsider, sent_at=jst(11, 13, 16), accepted_at=jst(11, 17, 9))
+    return revised, q2, q3

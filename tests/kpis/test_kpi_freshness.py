@@ -20,12 +20,13 @@ from campaigns.services import cost_add
 from kpis import services
 from kpis.models import KpiDay, ManualKpiValue
 from kpis.periods import Period
-from kpis.registry import KPIS, compute
+from kpis.registry import KPIS, Scope, compute
 from kpis.registry.engine import CACHED_SOURCES, _generations
 from kpis.registry.measures import MANUAL_MEASURES, MEASURES_BY_NAME
 from leads.models import Handoff, Lead
 from pipeline import services as deals
 from pipeline.models import Deal, Stage
+from quotes import services as quotes
 from salesmarketing.services import api_key_create
 from tests.kpis.conftest import NOW, _lead, jst
 
@@ -202,3 +203,46 @@ def test_writes_that_change_no_measured_column_or_only_today_mark_nothing(kpi_da
     Deal.objects.filter(name="D2").update(stage_changed_at=jst(11, 24, 9), probability=70)
     _lead("now@example.jp", dt.datetime.now(dt.UTC))
     assert dict(KpiDay.objects.values_list("day", "generation")) == marks
+
+
+# --- quotes (見積送付数, 見積受注率, 見積受注数) --------------------------------------------------------------------
+
+
+def test_a_quote_of_last_week_accepted_today_moves_last_weeks_acceptance_rate_only(kpi_data, outsider):
+    """Q2 was sent on Friday of W47: the acceptance rate is a cohort of the quotes sent, so its answer today
+    changes W47 (its sent day is marked), not W46."""
+    w46, w47 = _warm([W46, W47])
+    untouched = _marks([OCTOBER, W46])
+    _q1, q2, _q3 = kpi_data.quotes
+    quotes.quote_accept(quote=q2, by=outsider)
+
+    after = compute([W46, W47], now=NOW)
+    assert (w47["quote_acceptance_rate"], after[1]["quote_acceptance_rate"]) == (0.5, 1.0)
+    assert after[1] == compute([W47], now=NOW, fresh=True)[0]
+    assert after[0] == w46
+    assert _marks([OCTOBER, W46]) == untouched
+
+
+def test_a_sent_quote_revised_counts_no_more_in_the_week_it_was_sent(kpi_data, outsider):
+    (w47,) = _warm([W47])
+    _q1, q2, _q3 = kpi_data.quotes
+    quotes.quote_revise(quote=q2, by=outsider)  # Q2 superseded; its revision is a draft, not sent yet
+
+    after = compute([W47], now=NOW)[0]
+    assert (w47["quotes_sent"], after["quotes_sent"]) == (2, 1)
+    assert after["quote_acceptance_rate"] == 1.0
+
+
+def test_a_deal_handed_to_another_team_takes_its_quotes_team_numbers_along(kpi_data, owner, outsider):
+    """Q3 was sent in W46 on D8, a deal made in W47: handing D8 to T1 changes nobody's deal numbers of W46, but
+    it moves Q3 between the teams' W46 quote numbers (the deal's change marks its quotes' days)."""
+    t1, t2 = Scope(team_id=kpi_data.t1.pk), Scope(team_id=kpi_data.t2.pk)
+    for scope in (t1, t2):
+        compute([W46], scope=scope, now=NOW)
+    before_t1, before_t2 = (compute([W46], scope=scope, now=NOW)[0] for scope in (t1, t2))
+    deals.deal_update(deal=Deal.objects.get(name="D8"), by=outsider, owner=owner)
+
+    after_t1, after_t2 = (compute([W46], scope=scope, now=NOW)[0] for scope in (t1, t2))
+    assert (before_t1["quotes_sent"], after_t1["quotes_sent"]) == (0, 1)
+    assert (before_t2["quotes_sent"], after_t2["quotes_sent"]) == (1, 0)
+    assert after_t1 == compute([W46], scope=t1, now=NOW, fresh=True)[0]

@@ -34,6 +34,8 @@ from leads.services import company_resolve, lead_upsert
 from pipeline import services as deals
 from pipeline.services import pipeline_ensure_default
 from pipeline.services.pipelines import first_open_stage
+from quotes import services as quotes
+from quotes.models import Issuer, Quote
 from tests.kpis.conftest import jst
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +90,16 @@ hand_deal_plan = st.fixed_dictionaries(
         "amount": st.sampled_from([500_000, 2_000_000]),
     }
 )
+# A quote on a deal of its own: sent, then accepted, declined, left open, or replaced by a revision that is sent
+# (and maybe accepted) after `answer_after`.
+quote_plan = st.fixed_dictionaries(
+    {
+        "sent": instant,
+        "owner": st.integers(0, 1),
+        "fate": st.sampled_from(["open", "accepted", "declined", "revised", "revised_accepted"]),
+        "answer_after": st.sampled_from(DECIDE_AFTER),
+    }
+)
 # A page view or form by a tracking cookie (which may belong to a lead, and may identify as it), or by email only.
 event_plan = st.fixed_dictionaries(
     {
@@ -103,6 +115,7 @@ scenario = st.fixed_dictionaries(
     {
         "leads": st.lists(lead_plan, min_size=1, max_size=5),
         "hand_deals": st.lists(hand_deal_plan, max_size=3),
+        "quotes": st.lists(quote_plan, max_size=3),
         "cookie_owner": st.lists(st.one_of(st.none(), st.integers(0, 4)), min_size=4, max_size=4),
         "events": st.lists(event_plan, max_size=8),
         "costs": st.lists(
@@ -144,12 +157,20 @@ class HandoffRecord:
 
 
 @dataclass
+class QuoteRecord:
+    sent_at: dt.datetime
+    accepted_at: dt.datetime | None = None
+    superseded: bool = False
+
+
+@dataclass
 class Record:
     leads: dict[int, dt.datetime] = field(default_factory=dict)  # lead index → created_at
     handoffs: list[HandoffRecord] = field(default_factory=list)
     deals: list[DealRecord] = field(default_factory=list)
     page_views: list[tuple[str, dt.datetime]] = field(default_factory=list)  # (person, when)
     costs: list[tuple[dt.date, int]] = field(default_factory=list)
+    quotes: list[QuoteRecord] = field(default_factory=list)
 
 
 def _play_fate(deal, record: DealRecord, fate, amount, owner, stage) -> None:
@@ -170,6 +191,43 @@ def _play_fate(deal, record: DealRecord, fate, amount, owner, stage) -> None:
             amount = amount + 100_000
             deal = deals.deal_update(deal=deal, by=owner, amount=amount)
             record.won_amount = amount
+
+
+def _dated(quote, **times) -> None:
+    """The services stamp now; the scenario's quotes happen at its instants."""
+    Quote.objects.filter(pk=quote.pk).update(**times)
+
+
+def _play_quote(plan, rep, record: Record) -> None:
+    """A deal with one line, its quote issued and sent through the services, then answered or revised."""
+    if not Issuer.objects.exists():
+        Issuer.objects.create(is_default=True, name="株式会社オラクル販売")
+    sent = plan["sent"]
+    created = sent - dt.timedelta(hours=1)
+    deal = deals.deal_create(name="見積の商談", owner=rep, by=rep, amount=800_000, created_at=created)
+    record.deals.append(DealRecord(created_at=created, team=rep.team_id, company=None, from_handoff=False, source="sales"))  # fmt: skip
+    quotes.line_item_add(deal=deal, by=rep, description="導入一式", unit_price=800_000)
+    quote = quotes.quote_mark_sent(quote=quotes.quote_issue(quote=quotes.quote_create(deal=deal, by=rep, addressee_name="見積先"), by=rep), by=rep)  # fmt: skip
+    _dated(quote, sent_at=sent)
+    later = sent + plan["answer_after"]
+    entry = QuoteRecord(sent_at=sent)
+    record.quotes.append(entry)
+    if plan["fate"] == "accepted":
+        _dated(quotes.quote_accept(quote=quote, by=rep), decided_at=later)
+        entry.accepted_at = later
+    elif plan["fate"] == "declined":
+        _dated(quotes.quote_decline(quote=quote, by=rep), decided_at=later)
+    elif plan["fate"].startswith("revised"):
+        entry.superseded = True
+        revision = quotes.quote_issue(quote=quotes.quote_revise(quote=quote, by=rep), by=rep)
+        revision = quotes.quote_mark_sent(quote=revision, by=rep)
+        _dated(revision, sent_at=later)
+        newer = QuoteRecord(sent_at=later)
+        record.quotes.append(newer)
+        if plan["fate"] == "revised_accepted":
+            answered = later + plan["answer_after"]
+            _dated(quotes.quote_accept(quote=revision, by=rep), decided_at=answered)
+            newer.accepted_at = answered
 
 
 def _build(plan, reps, marketer) -> Record:
@@ -283,6 +341,9 @@ def _build(plan, reps, marketer) -> Record:
         _play_fate(deal, entry, deal_plan["fate"], deal_plan["amount"], rep, stage)
         record.deals.append(entry)
 
+    for quote_plan_ in plan["quotes"]:
+        _play_quote(quote_plan_, reps[quote_plan_["owner"]], record)
+
     # Page views and forms, one batch each in time order, so an identification later moves stored page views.
     cookie_owner = [
         owner if owner is not None and owner < len(leads) else None for owner in plan["cookie_owner"]
@@ -350,6 +411,7 @@ def expected(record: Record, period: Period) -> dict:
     lifetime = [d for d in record.deals if d.status == "won" and d.closed_at < period.end_at]
     year = [d for d in lifetime if d.closed_at >= period.end_at - dt.timedelta(days=365)]
     cycles = [(d.closed_at - d.created_at).total_seconds() / 86400 for d in won]
+    sent = [q for q in record.quotes if not q.superseded and inside(q.sent_at)]
     return {
         "opportunities_marketing_sourced": sum(d.from_handoff for d in created),
         "opportunities_marketing_influenced": sum(
@@ -388,6 +450,9 @@ def expected(record: Record, period: Period) -> dict:
         "sla_breaches": len(due) - met,
         "deals_created": len(created),
         "deals_won_marketing": sum(d.from_handoff for d in won),
+        "quotes_sent": len(sent),
+        "quote_acceptance_rate": _ratio(sum(q.accepted_at is not None for q in sent), len(sent)),
+        "quotes_accepted": sum(inside(q.accepted_at) for q in record.quotes),
     }
 
 

@@ -53,6 +53,9 @@ EVERYONE = {
     "sla_breaches": 1,
     "deals_created": 4,  # D1 D2 D4 D8
     "deals_won_marketing": 1,
+    "quotes_sent": 2,  # Q1 rev. 2 (Tue), Q2 (Fri); not Q1 rev. 1 (superseded) nor Q3 (W46)
+    "quote_acceptance_rate": 0.5,  # of those, Q1 rev. 2 was accepted
+    "quotes_accepted": 2,  # Q1 rev. 2 (Thu) and Q3 (sent in W46, accepted Tue)
 }
 
 # 2026-W47 for team T1 (owner, teammate, manager). Company-wide KPIs keep their values.
@@ -79,6 +82,9 @@ TEAM_1 = {
     "sla_breaches": 0,
     "deals_created": 3,
     "deals_won_marketing": 1,
+    "quotes_sent": 1,  # Q1 rev. 2 (D9 is T1's; D8 is T2's)
+    "quote_acceptance_rate": 1.0,
+    "quotes_accepted": 1,
 }
 
 # Nothing happened in 2020's first week: counts and sums are 0, every ratio, median or average is None.
@@ -156,9 +162,9 @@ def test_many_periods_cost_the_same_queries_as_one(kpi_data):
     with CaptureQueriesContext(connection) as eight:
         compute(W47.trailing(8), now=NOW)
     # one per table and timestamp window: leads; touches; handoffs by MQL, decision, first touch and SLA due
-    # time; deals created, closed, closed before the end and in the trailing year; campaign costs; hand-entered
-    # values; and the generations of the days the cache keys them by (kpis.changes)
-    assert len(one.captured_queries) == len(eight.captured_queries) == 13
+    # time; deals created, closed, closed before the end and in the trailing year; quotes sent and answered;
+    # campaign costs; hand-entered values; and the generations of the days the cache keys them by (kpis.changes)
+    assert len(one.captured_queries) == len(eight.captured_queries) == 15
 
 
 def test_the_sla_counts_only_what_has_fallen_due(kpi_data):
@@ -278,6 +284,9 @@ def test_every_kpi_has_a_drilldown_and_known_measures():
         ("win_rate", 3),  # the closed deals, won ones marked
         ("lead_quality", 3),
         ("ltv", 2),  # two customer companies
+        ("quotes_sent", 2),
+        ("quote_acceptance_rate", 2),  # the quotes sent, the accepted one marked
+        ("quotes_accepted", 2),
     ],
 )
 def test_the_drilldown_lists_the_records_behind_the_number(kpi_data, key, expected_count):

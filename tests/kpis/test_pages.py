@@ -17,6 +17,7 @@ from kpis.periods import Period
 from leads.models import Handoff, Lead
 from leads.services import lead_upsert
 from pipeline import services as deals
+from quotes import services as quotes
 from salesmarketing.models import User
 from tests.kpis.conftest import jst
 from tests.salesmarketing.factories import UserFactory
@@ -182,14 +183,15 @@ def test_cards_show_target_pacing_and_progress(client, manager, kpi_data):
 
 
 # Layout: session, user, the user's team, unread count (4); teams (1); every KPI for the eight periods of the
-# trend (one query per table and timestamp window: 12, and the generations of the days the cache keys them by:
-# 1); last week's snapshot (1); targets (1).
-DASHBOARD_QUERIES = 20
+# trend (one query per table and timestamp window: 14, quotes' sent and answered days among them, and the
+# generations of the days the cache keys them by: 1); last week's snapshot (1); targets (1).
+DASHBOARD_QUERIES = 22
 # A running month (November on NOW, the 25th): no snapshot (-1); the counts and sums of its days before today
-# computed once as a closed range (+6) and today's rows on top (+6); medians and distinct counts over the month
-# (handoffs by MQL time are all distinct counts of leads since 商談化率 counts leads: no split of their own).
-MONTH_QUERIES = DASHBOARD_QUERIES + 10
-MONTH_WARM_QUERIES = MONTH_QUERIES - 10  # the closed months and the days before today come from the cache
+# computed once as a closed range and today's rows on top (+8 each, quotes sent and answered among them); medians
+# and distinct counts over the month (handoffs by MQL time are all distinct counts of leads since 商談化率 counts
+# leads: no split of their own).
+MONTH_QUERIES = DASHBOARD_QUERIES + 14
+MONTH_WARM_QUERIES = MONTH_QUERIES - 14  # the closed months and the days before today come from the cache
 
 
 def test_the_dashboard_runs_the_same_queries_for_few_and_many_rows(
@@ -205,7 +207,7 @@ def test_the_dashboard_runs_the_same_queries_for_few_and_many_rows(
     # the new rows changed W47's days: computed again once, then from the cache
     with django_assert_num_queries(DASHBOARD_QUERIES):
         assert client.get("/?period=2026-W47").status_code == 200
-    with django_assert_num_queries(DASHBOARD_QUERIES - 10):  # W40–W47 are over: leads to deals are cached
+    with django_assert_num_queries(DASHBOARD_QUERIES - 12):  # W40–W47 are over: leads to quotes are cached
         assert client.get("/?period=2026-W47").status_code == 200
     cache.clear()
     with django_assert_num_queries(DASHBOARD_QUERIES):
@@ -226,6 +228,24 @@ def test_a_drilldown_lists_the_records_behind_a_number(client, manager, kpi_data
     rows = re.findall(r"<tr>\s*<td>(?:<a [^>]*>)?(D\d)", html)
     assert sorted(rows) == ["D1", "D3", "D4"]
     assert html.count('class="counted-yes"') == 2
+
+
+def test_the_quote_acceptance_drilldown_lists_the_quotes_sent_and_marks_the_accepted(
+    client, manager, outsider, kpi_data, frozen_now
+):
+    q1, q2, q3 = kpi_data.quotes
+    client.force_login(manager)
+    html = client.get(
+        "/kpis/quote_acceptance_rate/?period=2026-W47", HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    assert "50.0%" in html
+    assert q1.display_number in html and q2.display_number in html and q3.number not in html
+    assert html.count('class="counted-yes"') == 1
+    client.force_login(outsider)  # a rep lists the quotes of the deals they may open
+    html = client.get(
+        "/kpis/quote_acceptance_rate/?period=2026-W47", HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    assert q2.display_number in html and q1.display_number not in html
 
 
 def test_a_drilldown_for_a_team_and_an_unknown_kpi(client, manager, kpi_data, frozen_now):
@@ -289,12 +309,37 @@ def test_the_weekly_review_shows_the_meetings_sections(client, manager, kpi_data
     assert "Campaign reactions" in html and "@media print" not in html
 
 
-# Layout 4; teams 1; snapshots 1; KPI engine: the week 12, month/quarter to date 8 + their days' generations 1,
+def test_the_weekly_review_lists_the_quotes_sent_and_accepted_this_week(
+    client, manager, outsider, kpi_data, frozen_now
+):
+    q1, q2, q3 = kpi_data.quotes
+    client.force_login(manager)
+    html = client.get("/kpis/weekly/?week=2026-W47", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    block = re.search(r'id="quotes".*?</section>', html, re.S).group(0)
+    sent, accepted = block.split("Accepted this week")
+    assert q1.display_number in sent and q2.display_number in sent and q3.number not in sent
+    assert q1.display_number in accepted and q3.display_number in accepted and q2.number not in accepted
+    assert ">2</a>" in sent and ">2</a>" in accepted  # the counts link to their drill-downs
+    assert "50.0%" in block
+    assert f'href="{q1.get_absolute_url()}"' in block  # the manager reads the team's deal …
+    assert f'href="{q2.get_absolute_url()}"' not in block  # … not the other team's: listed, unlinked
+
+    # frozen when the week is over: a late answer changes the list's status, never the meeting's numbers
+    services.snapshot_freeze_week(week=W47, team=None)
+    quotes.quote_accept(quote=q2, by=outsider)
+    html = client.get("/kpis/weekly/?week=2026-W47", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    block = re.search(r'id="quotes".*?</section>', html, re.S).group(0)
+    assert "50.0%" in block and ">2</a>" in block.split("Accepted this week")[1]
+    assert block.split("Accepted this week")[0].count("Accepted") == 2  # Q1 and now Q2, as they are now
+
+
+# Layout 4; teams 1; snapshots 1; KPI engine: the week 14, month/quarter to date 8 + their days' generations 1,
 # targets 1; last week 7 + its days' generations 1; won deals 1 + by source 1; lost deals 1 + tally 1;
-# breaches 1; rejected 1 + reasons 1; voices 1; campaign reactions 4; action items 1 + owners 1.
-REVIEW_QUERIES = 49
+# breaches 1; rejected 1 + reasons 1; voices 1; quotes sent 1 + accepted 1; campaign reactions 4; action items 1
+# + owners 1.
+REVIEW_QUERIES = 53
 REVIEW_FROZEN_QUERIES = (
-    REVIEW_QUERIES - 21
+    REVIEW_QUERIES - 23
 )  # the week's and the to-date numbers (and generations) from its snapshot
 
 

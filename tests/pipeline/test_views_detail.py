@@ -57,7 +57,7 @@ def test_editing_saves_through_htmx_and_shows_the_new_figures(owner_client, deal
     }
     response = owner_client.post(url, data, **HTMX)
     html = response.content.decode()
-    assert html.lstrip().startswith('<div id="overview">')
+    assert html.lstrip().startswith('<div id="overview"')
     assert "3,600,000" in html
     deal.refresh_from_db()
     assert (deal.amount, deal.probability, deal.source, deal.version) == (3_600_000, 55, "referral", 2)
@@ -256,6 +256,6 @@ def test_the_detail_page_runs_the_same_queries_for_short_and_long_histories(
 
 # Layout 4 (session, user, team, unread count); the deal with its company, contact, owner, team, stage, pipeline,
 # campaign and handoff (1); the pipeline's stages, activities, tasks and stage history (4); the quotes section
-# (DEAL_PAGE_SECTIONS hook): line items, issuer, quotes, products (4). A manager's page adds one more: the people
-# the deal can be handed to.
-DETAIL_QUERIES = 13
+# (DEAL_PAGE_SECTIONS hook): line items, issuer, quotes, products (4); whether the amount is the items' total
+# (DEAL_AMOUNT_DERIVED hook, 1). A manager's page adds one more: the people the deal can be handed to.
+DETAIL_QUERIES = 14

@@ -27,6 +27,8 @@ from pipeline.services import (
     deal_discard_for_undone_handoff,
     pipeline_ensure_default,
 )
+from quotes.selectors import deal_item_count
+from quotes.services.lines import deal_amount_derived
 from quotes.views import deal_page_section
 from salesmarketing import hooks
 
@@ -40,6 +42,8 @@ EXPECTED = {
     hooks.SEARCH: (pipeline_hooks.deal_search,),
     hooks.SALES_TOUCH_RECORDED: (lead_first_touched,),
     hooks.DEAL_PAGE_SECTIONS: (deal_page_section,),
+    hooks.DEAL_AMOUNT_DERIVED: (deal_amount_derived,),
+    hooks.DEAL_ITEM_COUNT: (deal_item_count,),
     hooks.LEAD_LIST_ACTIONS: (
         nurture_segment_hooks.lead_list_actions,
         nurture_sequence_hooks.lead_list_actions,
