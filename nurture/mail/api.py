@@ -22,6 +22,7 @@ from leads.models import Campaign
 from nurture.mail import selectors, services
 from nurture.models import Broadcast, EmailTemplate, Segment
 from salesmarketing.api import require_scope
+from salesmarketing.dates import InRangeDatetime
 from salesmarketing.models import ApiKey, User
 
 router = Router(tags=["email"])
@@ -77,7 +78,7 @@ class BroadcastIn(Schema):
 class ScheduleIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    scheduled_at: dt.datetime | None = None
+    scheduled_at: InRangeDatetime | None = None
 
 
 class ProgressOut(Schema):

@@ -1,7 +1,7 @@
 """A trigram index for the search's deals (pipeline.selectors.search): pg_trgm, and a GIN index on the expression
-`icontains` compares, `UPPER(name::text)`. PostgreSQL only."""
+`icontains` compares, `UPPER(name::text)`. PostgreSQL only. The pg_trgm extension comes with leads' search
+migration (this one needs it, and goes back before it does)."""
 
-from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 
 
@@ -19,9 +19,8 @@ def drop_index(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("pipeline", "0007_activity_meeting_time_idx")]
+    dependencies = [("pipeline", "0007_activity_meeting_time_idx"), ("leads", "0020_search_trigram")]
 
     operations = [
-        TrigramExtension(),
         migrations.RunPython(create_index, drop_index, elidable=False),
     ]

@@ -32,7 +32,11 @@ def test_it_creates_a_lead_with_201_then_updates_it_with_200(api, django_capture
     assert body["email"] == "taro.yamada@example.co.jp"
     assert body["company"]["region"] == Region.CHUBU and body["company"]["employee_count"] == 250
     assert body["consent_email"] is True and body["source"] == "api"
-    assert len(callbacks) == 1  # the lead is rescored after commit
+    # The lead is rescored after commit, and its "lead created" event dispatched (salesmarketing.events).
+    assert [c.__qualname__ for c in callbacks] == [
+        "_after_commit.<locals>.dispatch_emitted",
+        "leads_touched.<locals>.enqueue",
+    ]
 
     updated = api.post("/api/v1/leads", {"email": "taro.yamada@example.co.jp", "title": "部長", "name": ""})
     assert updated.status_code == 200

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 import time_machine
+from anymail import urls as anymail_urls
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
@@ -326,6 +327,9 @@ CSRF_EXEMPT = {
     "capture:form_submit",  # posted by customers' sites: Origin checked against the form's allowed origins
     "capture:collect",  # the tracking snippet's page views (sendBeacon from customers' sites)
     "capture:unsubscribe",  # RFC 8058 one-click POST from mail clients (no cookie, no token); other POSTs refused
+    # Email providers' webhooks (salesmarketing.esp): basic auth and the provider's signature instead; 404 until
+    # ANYMAIL_WEBHOOK_SECRET is set (tests/nurture/test_mail_bounces.py)
+    *(f"anymail:{p.name}" for p in anymail_urls.urlpatterns),
 }
 # The bearer-token API is csrf-exempt as a whole; it must refuse session cookies (checked below).
 API_NAMESPACE = "api"
@@ -385,6 +389,10 @@ PK_MODELS = [
     ("campaigns:rule_", "leads.Persona"),
     ("campaigns:", "leads.Campaign"),
     ("pipeline:task_done", "pipeline.Task"),
+    ("reminders:item", "pipeline.Task"),
+    ("integrations:webhook", "integrations.WebhookSubscription"),
+    ("integrations:redeliver", "integrations.WebhookDelivery"),
+    ("pipeline:activity_attachment", "pipeline.Activity"),
     ("pipeline:", "pipeline.Deal"),
     ("kpis:action_item_done", "kpis.ActionItem"),
     ("api_keys:", "salesmarketing.ApiKey"),
@@ -402,6 +410,8 @@ PARAM_MODELS = {
     "handoff_id": "leads.Handoff",
     "handoff_pk": "leads.Handoff",
     "rep_pk": "salesmarketing.User",
+    "team_pk": "salesmarketing.Team",
+    "attachment_pk": "pipeline.ActivityAttachment",
     "deal_id": "pipeline.Deal",
     "deal_pk": "pipeline.Deal",
     "quote_id": "quotes.Quote",
@@ -419,6 +429,9 @@ PARAM_MODELS = {
     "campaign_id": "leads.Campaign",
 }
 
+# Parameters that name a kind, not a row: the admin's app, a reminder item's kind (reminders:item*).
+FIXED_PARAMS = {"app_label": "leads", "kind": "task"}
+
 
 def _value(url_name: str, param: str, converter: str):
     if param == "pk":
@@ -433,8 +446,8 @@ def _value(url_name: str, param: str, converter: str):
         return _first_pk(ContentType.objects.get(app_label=app_label, model=model).model_class()._meta.label)
     if param == "id":  # the admin's password change for a user
         return _first_pk("salesmarketing.User")
-    if param == "app_label":
-        return "leads"
+    if param in FIXED_PARAMS:
+        return FIXED_PARAMS[param]
     if param == "site_key":
         return apps.get_model("leads.FormEndpoint").objects.order_by("pk").first().site_key
     if param == "key":
