@@ -7,13 +7,13 @@ from celery import shared_task
 from integrations.services import delivery_attempt, events_fan_out, integrations_sweep
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, ignore_result=True)  # queued from requests: no result store to wait for
 def dispatch_events(event_ids: list[int]) -> int:
     """Make the deliveries of these events (events already dispatched are skipped)."""
     return events_fan_out(event_ids=event_ids)
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, ignore_result=True)
 def deliver(delivery_id: int) -> str:
     """One attempt at one delivery if it is due and unclaimed (see integrations.services.delivery_attempt)."""
     return delivery_attempt(delivery_id=delivery_id)

@@ -22,7 +22,7 @@ def ping() -> str:
     return "pong"
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, ignore_result=True)
 def inbound_email_process(inbound_id: int) -> str | None:
     return inbound.inbound_email_process(inbound_id=inbound_id)
 
