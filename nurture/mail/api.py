@@ -126,24 +126,27 @@ class ErrorOut(Schema):
     detail: str
 
 
-def _viewer(key: ApiKey) -> User | None:
+def key_user(key: ApiKey) -> User | None:
+    """The user a key acts as (None for an integration's key)."""
     return None if key.is_integration else key.user
 
 
-def _writer(request: HttpRequest) -> ApiKey:
-    key = require_scope(request, ApiKey.Scope.SEGMENTS_WRITE)
-    user = _viewer(key)
+def mail_key(request: HttpRequest, scope: str) -> ApiKey:
+    """The request's key with `scope`, acting for someone who manages marketing email (403 otherwise: sales reps).
+    Sequences' operations check the same."""
+    key = require_scope(request, scope)
+    user = key_user(key)
     if user is not None and not selectors.can_manage_mail(user):
-        raise HttpError(403, "This key's user may not manage email.")
+        raise HttpError(403, "This key's user may not manage marketing email.")
     return key
+
+
+def _writer(request: HttpRequest) -> ApiKey:
+    return mail_key(request, ApiKey.Scope.SEGMENTS_WRITE)
 
 
 def _reader(request: HttpRequest) -> ApiKey:
-    key = require_scope(request, ApiKey.Scope.SEGMENTS_READ)
-    user = _viewer(key)
-    if user is not None and not selectors.can_manage_mail(user):
-        raise HttpError(403, "This key's user may not read marketing email.")
-    return key
+    return mail_key(request, ApiKey.Scope.SEGMENTS_READ)
 
 
 def _field_errors(exc: ValidationError) -> ApiValidationError:
@@ -187,7 +190,7 @@ def templates_list(request: HttpRequest):
 def templates_create(request: HttpRequest, payload: TemplateIn):
     key = _writer(request)
     try:
-        template = services.email_template_save(by=_viewer(key), **payload.dict())
+        template = services.email_template_save(by=key_user(key), **payload.dict())
     except ValidationError as exc:
         raise _field_errors(exc) from exc
     return Status(201, template)
@@ -213,7 +216,7 @@ def templates_update(request: HttpRequest, template_id: int, payload: TemplatePa
     template = get_object_or_404(EmailTemplate, pk=template_id)
     values = {name: value for name, value in payload.dict().items() if value is not None}
     try:
-        return services.email_template_save(template=template, by=_viewer(key), **values)
+        return services.email_template_save(template=template, by=key_user(key), **values)
     except ValidationError as exc:
         raise _field_errors(exc) from exc
 
@@ -236,7 +239,7 @@ def broadcasts_create(request: HttpRequest, payload: BroadcastIn):
     key = _writer(request)
     try:
         broadcast = services.broadcast_create(
-            by=_viewer(key),
+            by=key_user(key),
             name=payload.name,
             template=get_object_or_404(EmailTemplate, pk=payload.template_id),
             segment=get_object_or_404(Segment, pk=payload.segment_id),

@@ -13,14 +13,14 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError
 from pydantic import ConfigDict, StrictInt
 
 from leads.models import Lead
+from nurture.mail.api import key_user, mail_key
 from nurture.models import Enrolment, EnrolmentSource, Sequence
 from nurture.sequences import selectors, services
 from salesmarketing.api import require_scope
-from salesmarketing.models import ApiKey, User
+from salesmarketing.models import ApiKey
 
 router = Router(tags=["sequences"])
 
@@ -61,20 +61,12 @@ class ErrorOut(Schema):
     detail: str
 
 
-def _viewer(key: ApiKey) -> User | None:
-    return None if key.is_integration else key.user
-
-
 def _writer(request: HttpRequest) -> ApiKey:
-    key = require_scope(request, ApiKey.Scope.SEGMENTS_WRITE)
-    user = _viewer(key)
-    if user is not None and not selectors.can_manage_sequences(user):
-        raise HttpError(403, "This key's user may not change sequences.")
-    return key
+    return mail_key(request, ApiKey.Scope.SEGMENTS_WRITE)
 
 
 def _lead(key: ApiKey, lead_id: int) -> Lead:
-    user = _viewer(key)
+    user = key_user(key)
     leads = Lead.objects.all() if user is None else Lead.objects.visible_to(user)
     lead = leads.filter(pk=lead_id).first()
     if lead is None:
@@ -100,7 +92,7 @@ def sequences_enrol(request: HttpRequest, sequence_id: int, payload: EnrolIn):
     lead = _lead(key, payload.lead_id)
     try:
         enrolment = services.enrol_lead(
-            sequence=sequence, lead=lead, by=_viewer(key), source=EnrolmentSource.API
+            sequence=sequence, lead=lead, by=key_user(key), source=EnrolmentSource.API
         )
     except ValidationError as exc:
         return Status(409, {"detail": " ".join(exc.messages)})
