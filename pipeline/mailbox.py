@@ -33,22 +33,12 @@ from leads.choices import TouchType
 from leads.models import Lead
 from pipeline.models import Activity, ActivityAttachment, Deal
 from pipeline.services.activities import activity_log
-from salesmarketing.inbound import addresses, is_automatic, parse_header_id
+from salesmarketing.inbound import addresses, forwarded_message, is_automatic, parse_header_id
 from salesmarketing.models import User
 
 MAX_LEADS = 10
 MAX_BODY = 20_000
 OUTCOME = "activity"
-
-
-def forwarded_message(message: EmailMessage) -> EmailMessage | None:
-    """The e-mail a user forwarded as an attachment (message/rfc822), if any."""
-    for part in message.walk():
-        if part.get_content_type() == "message/rfc822":
-            payload = part.get_payload()
-            if isinstance(payload, list) and payload and isinstance(payload[0], EmailMessage):
-                return payload[0]
-    return None
 
 
 @dataclass

@@ -58,6 +58,16 @@ def addresses(message: Message, *headers: str) -> list[str]:
     return [addr.strip().lower() for _name, addr in getaddresses(values) if "@" in addr]
 
 
+def forwarded_message(message: EmailMessage) -> EmailMessage | None:
+    """The e-mail a user forwarded as an attachment (message/rfc822), if any."""
+    for part in message.walk():
+        if part.get_content_type() == "message/rfc822":
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload and isinstance(payload[0], EmailMessage):
+                return payload[0]
+    return None
+
+
 def is_automatic(message: Message) -> bool:
     """Auto-replies, bounces and bulk mail (RFC 3834 Auto-Submitted, Precedence, the usual vendor headers): no
     person wrote them."""

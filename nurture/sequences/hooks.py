@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from leads.models import Lead
 from nurture.sequences.selectors import can_manage_sequences
 from nurture.sequences.services import enrol_rejected_handoff, lead_replied
-from salesmarketing.inbound import addresses, is_automatic
+from salesmarketing.inbound import addresses, forwarded_message, is_automatic
 
 
 def lead_page_actions(*, user, lead) -> list[tuple[str, str]]:
@@ -34,9 +34,7 @@ def handoff_rejected(*, handoff, by) -> int:
 def inbound_email_received(*, message, inbound) -> str:
     """INBOUND_EMAIL_RECEIVED: an e-mail a lead wrote (received at the BCC / forwarding address, or forwarded as an
     attachment) ends the lead's active sequences as "replied"; auto-replies (out of office) do not."""
-    forwarded = next((p for p in message.walk() if p.get_content_type() == "message/rfc822"), None)
-    if forwarded is not None and isinstance(forwarded.get_payload(), list):
-        message = forwarded.get_payload()[0]
+    message = forwarded_message(message) or message
     if is_automatic(message):
         return ""
     sender = next(iter(addresses(message, "From")), "")
