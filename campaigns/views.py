@@ -31,6 +31,7 @@ from campaigns.forms import (
 from campaigns.models import AttributionModel, CampaignCost, Dimension, PersonaRule
 from campaigns.personas import lead_persona_set
 from leads.models import Campaign, Lead, Persona
+from nurture.mail.selectors import campaign_email, can_manage_mail
 from salesmarketing.forms import add_service_errors
 from salesmarketing.htmx import HtmxHttpRequest, partial_or_page
 
@@ -147,7 +148,10 @@ def campaign_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "can_edit": selectors.can_edit(request.user),
         "state": selectors.attribution_state(),
     }
-    return render(request, partial_or_page(request, "campaigns/campaign_detail.html", "report"), context)
+    template = partial_or_page(request, "campaigns/campaign_detail.html", "report")
+    if template == "campaigns/campaign_detail.html" and can_manage_mail(request.user):
+        context["email"] = campaign_email(campaign.pk)  # the whole page only: outside the period's report
+    return render(request, template, context)
 
 
 @require_POST

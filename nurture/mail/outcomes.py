@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import CharField, Count, Exists, Expression, F, OuterRef, Q, QuerySet
+from django.db.models import CharField, Count, Exists, Expression, F, OuterRef, Q, QuerySet, Value
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Concat
 
 from leads.choices import LifecycleStage, TouchType
 from leads.models import LifecycleChange, Touch
@@ -41,6 +41,28 @@ class Outcomes:
     @classmethod
     def of(cls, row: dict) -> Outcomes:
         return cls(**{name: row.get(name) or 0 for name in FIELDS})
+
+
+def broadcast_message() -> Concat:
+    """A broadcast ledger row's tracking message id (nurture.mail.sending): "b<broadcast>-<lead>"."""
+    return Concat(
+        Value("b"),
+        Cast(OuterRef("broadcast_id"), CharField()),
+        Value("-"),
+        Cast(OuterRef("lead_id"), CharField()),
+        output_field=CharField(),
+    )
+
+
+def step_message() -> Concat:
+    """A step ledger row's tracking message id (nurture.sequences.sending.tracking_id): "q<step>-<lead>"."""
+    return Concat(
+        Value("q"),
+        Cast(OuterRef("step_id"), CharField()),
+        Value("-"),
+        Cast(OuterRef("enrolment__lead_id"), CharField()),
+        output_field=CharField(),
+    )
 
 
 def outcome_annotations(*, lead: str, message: Expression, send_fk: str, later: QuerySet) -> dict:

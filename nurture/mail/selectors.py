@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import CharField, Count, OuterRef, QuerySet, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import Count, OuterRef, QuerySet
+from django.urls import reverse
 
 from leads.models import Lead
-from nurture.mail.outcomes import Outcomes, outcome_annotations
-from nurture.models import Broadcast, BroadcastSend, EmailTemplate, SenderProfile, SendStatus, SkipReason
+from nurture.mail.outcomes import Outcomes, broadcast_message, outcome_annotations, step_message
+from nurture.models import (
+    Broadcast,
+    BroadcastSend,
+    EmailTemplate,
+    SenderProfile,
+    SendStatus,
+    Sequence,
+    SkipReason,
+    StepSend,
+)
 from salesmarketing.models import User
 
 
@@ -97,14 +106,71 @@ def broadcast_progress(broadcast: Broadcast) -> Progress:
 def broadcast_outcomes(broadcast: Broadcast) -> Outcomes:
     """What became of the broadcast's messages (nurture.mail.outcomes; "unsubscribed" is before the lead's next
     broadcast), in one aggregate query."""
-    # nurture.mail.sending: each message's tracking id is "b<broadcast>-<lead>"
-    message = Concat(
-        Value(f"b{broadcast.pk}-"), Cast(OuterRef("lead_id"), CharField()), output_field=CharField()
-    )
     later = BroadcastSend.objects.filter(
         lead_id=OuterRef("lead_id"), status=SendStatus.SENT, sent_at__gt=OuterRef("sent_at")
     )
     row = BroadcastSend.objects.filter(broadcast=broadcast).aggregate(
-        **outcome_annotations(lead="lead", message=message, send_fk="broadcast_send", later=later)
+        **outcome_annotations(lead="lead", message=broadcast_message(), send_fk="broadcast_send", later=later)
     )
     return Outcomes.of(row)
+
+
+@dataclass
+class CampaignEmail:
+    """A broadcast or a sequence of a campaign, with what became of its messages."""
+
+    item: Broadcast | Sequence
+    outcomes: Outcomes
+
+    @property
+    def is_broadcast(self) -> bool:
+        return isinstance(self.item, Broadcast)
+
+    @property
+    def url(self) -> str:
+        if isinstance(self.item, Broadcast):
+            return reverse("nurture:mail_broadcast_detail", args=[self.item.pk])
+        return self.item.get_absolute_url()
+
+
+def campaign_email(campaign_id: int) -> list[CampaignEmail]:
+    """The campaign's broadcasts (newest first), then its sequences, each with its outcomes summed over all its
+    messages (nurture.mail.outcomes; a sequence's "unsubscribed" is before the enrolment's next step): four
+    queries whatever the number of messages."""
+    broadcasts = list(Broadcast.objects.filter(campaign_id=campaign_id))
+    sequences = list(Sequence.objects.filter(campaign_id=campaign_id))
+    by_broadcast: dict[int, dict] = {}
+    if broadcasts:
+        later = BroadcastSend.objects.filter(
+            lead_id=OuterRef("lead_id"), status=SendStatus.SENT, sent_at__gt=OuterRef("sent_at")
+        )
+        rows = (
+            BroadcastSend.objects.filter(broadcast__campaign_id=campaign_id)
+            .values("broadcast_id")
+            .annotate(
+                **outcome_annotations(
+                    lead="lead", message=broadcast_message(), send_fk="broadcast_send", later=later
+                )
+            )
+            .order_by()
+        )
+        by_broadcast = {row["broadcast_id"]: row for row in rows}
+    by_sequence: dict[int, dict] = {}
+    if sequences:
+        later = StepSend.objects.filter(
+            enrolment_id=OuterRef("enrolment_id"), status=SendStatus.SENT, sent_at__gt=OuterRef("sent_at")
+        )
+        rows = (
+            StepSend.objects.filter(step__sequence__campaign_id=campaign_id)
+            .values("step__sequence_id")
+            .annotate(
+                **outcome_annotations(
+                    lead="enrolment__lead", message=step_message(), send_fk="step_send", later=later
+                )
+            )
+            .order_by()
+        )
+        by_sequence = {row["step__sequence_id"]: row for row in rows}
+    return [CampaignEmail(b, Outcomes.of(by_broadcast.get(b.pk, {}))) for b in broadcasts] + [
+        CampaignEmail(s, Outcomes.of(by_sequence.get(s.pk, {}))) for s in sequences
+    ]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
-from django.db.models import CharField, Count, IntegerField, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Cast, Coalesce, Concat
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from leads.models import Lead
-from nurture.mail.outcomes import Outcomes, outcome_annotations
+from nurture.mail.outcomes import Outcomes, outcome_annotations, step_message
 from nurture.mail.selectors import can_manage_mail
 from nurture.models import Enrolment, EnrolmentState, SendStatus, Sequence, SequenceStep, StepSend
 from salesmarketing.models import User
@@ -54,17 +54,6 @@ class StepStats:
     outcomes: Outcomes
 
 
-def _tracking_message() -> Concat:
-    # nurture.sequences.sending.tracking_id: "q<step>-<lead>"
-    return Concat(
-        Value("q"),
-        Cast(OuterRef("step_id"), CharField()),
-        Value("-"),
-        Cast(OuterRef("enrolment__lead_id"), CharField()),
-        output_field=CharField(),
-    )
-
-
 def step_stats(sequence: Sequence) -> list[StepStats]:
     """Each step with what became of its messages (nurture.mail.outcomes; "unsubscribed" is before any later
     step), in two queries whatever the number of leads."""
@@ -79,7 +68,7 @@ def step_stats(sequence: Sequence) -> list[StepStats]:
         .values("step_id")
         .annotate(
             **outcome_annotations(
-                lead="enrolment__lead", message=_tracking_message(), send_fk="step_send", later=later
+                lead="enrolment__lead", message=step_message(), send_fk="step_send", later=later
             )
         )
         .order_by()

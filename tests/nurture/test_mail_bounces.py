@@ -377,3 +377,47 @@ def test_the_broadcast_page_shows_what_became_of_the_messages(
     client.force_login(UserFactory(role="marketing"))
     page = client.get(f"/nurture/mail/broadcasts/{broadcast.pk}/").content.decode()
     assert 'data-count="bounced">1<' in page and 'data-count="mql">1<' in page
+
+
+def test_the_campaign_page_shows_its_broadcasts_and_sequences_outcomes(
+    client, smtp_sink, mail_profile, mail_template, mail_campaign, django_assert_num_queries
+):
+    from nurture.mail.selectors import campaign_email
+    from nurture.models import EnrolmentState
+    from nurture.sequences import sending as sequence_sending
+
+    readers = [mail_lead(f"c{i}@example.jp") for i in range(3)]
+    broadcast = _sent_broadcast(
+        leads=readers, template=mail_template, campaign=mail_campaign, profile=mail_profile
+    )
+    bounces.delivery_event_record(
+        key="k1",
+        kind=DeliveryEventKind.HARD_BOUNCE,
+        source="dsn",
+        ref=f"broadcast-{broadcast.pk}.lead-{readers[0].pk}",
+    )
+    sequence = sequence_make(template=mail_template, steps=2, campaign=mail_campaign, name="育成")
+    sequence_make(template=mail_template, name="他のキャンペーンのもの")  # not this campaign's
+    sequence_services.enrol_leads(
+        sequence=sequence, leads=Lead.objects.filter(pk=readers[1].pk), source="manual"
+    )
+    Enrolment.objects.filter(state=EnrolmentState.ACTIVE).update(
+        next_send_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    sequence_sending.sequence_run()
+    lead_lifecycle_change(lead=readers[1], to="mql", reason="test")  # within 30 days of both messages
+
+    with django_assert_num_queries(4):  # broadcasts, sequences, the broadcasts' outcomes, the sequences'
+        rows = campaign_email(mail_campaign.pk)
+    assert [(r.item.name, r.is_broadcast) for r in rows] == [("12月号", True), ("育成", False)]
+    b, s = (r.outcomes for r in rows)
+    assert (b.sent, b.delivered, b.bounced, b.mql) == (3, 2, 1, 1)
+    assert (s.sent, s.bounced, s.mql) == (1, 0, 1)
+
+    client.force_login(UserFactory(role="marketing"))
+    page = client.get(mail_campaign.get_absolute_url()).content.decode()
+    assert 'id="email"' in page and "育成" in page and "他のキャンペーンのもの" not in page
+    report = client.get(mail_campaign.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="email"' not in report  # the period's report alone: no e-mail queries
+    client.force_login(UserFactory(role="sales"))
+    assert 'id="email"' not in client.get(mail_campaign.get_absolute_url()).content.decode()
