@@ -1,5 +1,6 @@
-"""Broadcasts on real workers: a Celery worker on Redis sends through a real SMTP server with the throttle, and a
-worker SIGKILLed mid-broadcast loses no row and sends none twice (counted on the SMTP server)."""
+"""Broadcasts and sequences on real workers: a Celery worker on Redis sends through a real SMTP server with the
+throttle, and a worker SIGKILLed mid-broadcast or mid-sequence-run loses no row and sends none twice (counted on
+the SMTP server)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.utils import timezone
 
+from leads.models import Lead
 from nurture.mail import services
-from nurture.models import Broadcast, BroadcastSend, BroadcastStatus, SendStatus
+from nurture.models import Broadcast, BroadcastSend, BroadcastStatus, Enrolment, SendStatus, StepSend
+from nurture.sequences import services as sequence_services
 from tests.leads.factories import CampaignFactory
-from tests.nurture.factories import MailTemplateFactory, mail_sender_profile
+from tests.nurture.factories import MailTemplateFactory, mail_sender_profile, sequence_make
 from tests.nurture.mail_fixtures import *  # noqa: F403
 from tests.nurture.mail_fixtures import SinkHandler, free_port, mail_lead, mail_segment
 from tests.reliability import test_faults as faults
@@ -63,24 +66,44 @@ class SlowSink(SinkHandler):
         return await super().handle_DATA(server, session, envelope)
 
 
-@pytest.mark.serial
-def test_a_worker_killed_mid_broadcast_loses_no_row_and_sends_none_twice(faults_env, faults_redis, tmp_path):
-    faults_redis.start()
+@pytest.fixture
+def slow_smtp():
     sink = SlowSink()
     controller = Controller(sink, hostname="127.0.0.1", port=free_port())
     controller.start()
-    env = {
+    yield sink, controller.port
+    controller.stop()
+
+
+def _mail_env(faults_env, faults_redis, port: int) -> dict:
+    return {
         **faults_env,
         "REDIS_URL": faults_redis.url,
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(controller.port),
+        "EMAIL_PORT": str(port),
         "SITE_URL": "https://crm.example.jp",
         "BROADCAST_BATCH_SECONDS": "1",
         "BROADCAST_STALL_SECONDS": "3",
         "EMAIL_SEND_STALE_SECONDS": "3",
         "MAIL_SWEEP_INTERVAL_SECONDS": "1",
     }
+
+
+def _sent_once(received: collections.Counter, by_status: collections.Counter, total: int) -> None:
+    assert max(received.values()) == 1, "a message was sent twice"
+    assert by_status[SendStatus.SENT] + by_status[SendStatus.UNKNOWN] == total
+    assert by_status[SendStatus.UNKNOWN] <= 2  # at most the rows in flight in the killed worker's processes
+    assert len(received) >= by_status[SendStatus.SENT]
+
+
+@pytest.mark.serial
+def test_a_worker_killed_mid_broadcast_loses_no_row_and_sends_none_twice(
+    faults_env, faults_redis, slow_smtp, tmp_path
+):
+    faults_redis.start()
+    sink, port = slow_smtp
+    env = _mail_env(faults_env, faults_redis, port)
     broadcast = _broadcast(120, throttle=1800)  # 30 a batch
     Broadcast.objects.filter(pk=broadcast.pk).update(
         status=BroadcastStatus.SCHEDULED, scheduled_at=timezone.now()
@@ -103,14 +126,52 @@ def test_a_worker_killed_mid_broadcast_loses_no_row_and_sends_none_twice(faults_
     finally:
         for worker in workers:
             worker.kill()
-        controller.stop()
 
     received = collections.Counter(sink.message_ids())
-    assert max(received.values()) == 1, "a message was sent twice"
-    by_status = collections.Counter(rows.values_list("status", flat=True))
-    assert by_status[SendStatus.SENT] + by_status[SendStatus.UNKNOWN] == 120
-    assert by_status[SendStatus.UNKNOWN] <= 2  # at most the rows in flight in the killed worker's processes
+    _sent_once(received, collections.Counter(rows.values_list("status", flat=True)), 120)
     sent_ids = {f"<broadcast-{broadcast.pk}.lead-{lead_id}@sample.example.jp>"
                 for lead_id in rows.filter(status=SendStatus.SENT).values_list("lead_id", flat=True)}  # fmt: skip
     assert sent_ids <= set(received)  # every row marked sent reached the server
-    assert len(received) >= by_status[SendStatus.SENT]
+
+
+@pytest.mark.serial
+def test_a_worker_killed_mid_sequence_run_loses_no_step_and_sends_none_twice(
+    faults_env, faults_redis, slow_smtp, tmp_path
+):
+    faults_redis.start()
+    sink, port = slow_smtp
+    env = _mail_env(faults_env, faults_redis, port)
+    mail_sender_profile()
+    leads = [mail_lead(f"s{i}@example.jp", name=f"育成 {i}") for i in range(120)]
+    sequence = sequence_make(template=MailTemplateFactory(), steps=2, campaign=CampaignFactory())
+    sequence_services.enrol_leads(sequence=sequence, leads=Lead.objects.filter(pk__in=[x.pk for x in leads]),
+                                  source="manual")  # fmt: skip
+    Enrolment.objects.update(next_send_at=timezone.now())  # the first step is due for all 120
+    rows = StepSend.objects.filter(step__sequence=sequence)
+    client = _client_app(faults_redis)
+    workers = [_worker(env, tmp_path, "steps-first")]
+    try:
+        client.send_task("nurture.sequences.tasks.sequence_run")
+        _wait_for(lambda: rows.filter(status=SendStatus.SENT).count() >= 40, timeout=60, what="40 sent",
+                  interval=0.02)  # fmt: skip
+        workers[0].kill()
+        assert rows.filter(status=SendStatus.PENDING).exists()  # killed mid-run
+
+        workers.append(_worker(env, tmp_path, "steps-second"))
+
+        def finished() -> (
+            bool
+        ):  # the next runs (as the beat would start them) send the rest, give up the claimed
+            if not rows.filter(status__in=[SendStatus.PENDING, SendStatus.SENDING]).exists():
+                return True
+            client.send_task("nurture.sequences.tasks.sequence_run")
+            return False
+
+        _wait_for(finished, timeout=90, what="every first step to be sent", interval=1)
+    finally:
+        for worker in workers:
+            worker.kill()
+
+    assert rows.count() == 120  # one ledger row per enrolment for the first step; the second is not due yet
+    received = collections.Counter(sink.message_ids())
+    _sent_once(received, collections.Counter(rows.values_list("status", flat=True)), 120)
