@@ -36,6 +36,7 @@ from bench.generate import ensure_database, setup_django  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_RATE = 1000  # messages per second
 TARGET_ENROL_S = 10
+FULL = 100_000  # the targets' size
 CHUNK = 5000
 
 
@@ -190,7 +191,7 @@ def broadcast_figure(n: int, segment, template, campaign, log=print) -> dict:
         },
         "ratio": floor_rate / rate,
         "target": f"≥ {TARGET_RATE:,} messages/s for 100,000 recipients on 2 cores",
-        "met": rate >= TARGET_RATE,
+        "met": rate >= TARGET_RATE if n >= FULL else None,  # the target is for 100,000
     }
 
 
@@ -230,7 +231,7 @@ def enrol_figure(n: int, segment, template, campaign, log=print) -> dict:
         "floor": {"what": "the bare INSERT … SELECT of the same rows", "seconds": floor_s},
         "ratio": ours_s / floor_s,
         "target": f"< {TARGET_ENROL_S} s for 100,000",
-        "met": ours_s < TARGET_ENROL_S,
+        "met": ours_s < TARGET_ENROL_S if n >= FULL else None,
     }
 
 
@@ -275,7 +276,8 @@ def main(argv=None) -> None:
         json.dumps(result, ensure_ascii=False, indent=2) + "\n"
     )
     for f in result["figures"]:
-        print(f"{f['figure']}: {'met' if f['met'] else 'NOT met'} ({f['target']})")
+        verdict = {True: "met", False: "NOT met", None: "not judged below 100,000"}[f["met"]]
+        print(f"{f['figure']}: {verdict} ({f['target']})")
 
 
 if __name__ == "__main__":
