@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from quotes.models import DealLineItem, Issuer, Product, Quote, QuoteLine
+from quotes.models import DealLineItem, Issuer, Product, Quote, QuoteLine, TeamApprovalThreshold
 from quotes.tax import is_valid_registration_number
 
 
@@ -51,6 +51,11 @@ class IssuerAdmin(admin.ModelAdmin):
         "rounding",
         "approval_threshold_percent",
     ]
+
+
+@admin.register(TeamApprovalThreshold)
+class TeamApprovalThresholdAdmin(admin.ModelAdmin):
+    list_display = ["team", "percent"]
 
 
 class QuoteLineInline(admin.TabularInline):

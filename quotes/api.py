@@ -443,7 +443,9 @@ def quote_action(
     try:
         if action == "approve":
             if not services.can_approve(user, quote):
-                raise HttpError(403, "Only a manager of the deal's team, not the quote's author, approves it.")
+                raise HttpError(
+                    403, "Only a manager of the deal's team, not the quote's author, approves it."
+                )
             result = services.quote_approve(quote=quote, by=user, comment=payload.comment)
         elif action == "send":
             result = services.quote_mark_sent(quote=quote, by=user, email=payload.email)

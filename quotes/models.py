@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -179,6 +179,36 @@ class Issuer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TeamApprovalThreshold(models.Model):
+    """A team's own limit on discounts: a line discounted above it needs a manager's approval before the quote is
+    sent. A team without one uses its issuer's (Issuer.approval_threshold_percent)."""
+
+    team = models.OneToOneField(
+        "salesmarketing.Team",
+        verbose_name=_("team"),
+        on_delete=models.CASCADE,
+        related_name="quote_approval_threshold",
+    )
+    percent = models.DecimalField(
+        _("discount needing approval (%)"),
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+
+    class Meta:
+        verbose_name = _("team's approval threshold")
+        verbose_name_plural = _("teams' approval thresholds")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(percent__gte=0, percent__lte=100), name="team_threshold_percent"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team}: {self.percent}%"
 
 
 class QuoteCounter(models.Model):

@@ -242,6 +242,7 @@ def quote_new(request: HtmxHttpRequest, deal_pk: int) -> HttpResponse:
 
 
 def _quote_context(request, quote: Quote, **forms) -> dict:
+    threshold = services.approval_threshold(quote)
     writable = (
         selectors.can_edit(request.user)
         and Deal.objects.visible_to(request.user).filter(pk=quote.deal_id).exists()
@@ -254,7 +255,8 @@ def _quote_context(request, quote: Quote, **forms) -> dict:
         "revisions": selectors.quote_revisions(quote),
         "can_edit": writable,
         "can_approve": writable and services.can_approve(request.user, quote),
-        "needs_approval": services.needs_approval(quote),
+        "approval_threshold": threshold,
+        "needs_approval": quote.max_discount_percent > threshold,
         "form": forms.get("form") or QuoteForm(instance=quote),
         "approve_form": ApproveForm(),
         "Status": Quote.Status,

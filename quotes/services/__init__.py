@@ -13,6 +13,7 @@ from quotes.services.lines import (
     product_save,
 )
 from quotes.services.quotes import (
+    approval_threshold,
     can_approve,
     needs_approval,
     next_sequence,
@@ -42,6 +43,7 @@ __all__ = [
     "deal_amount_derived",
     "line_values",
     "needs_approval",
+    "approval_threshold",
     "next_sequence",
     "product_save",
     "quote_accept",

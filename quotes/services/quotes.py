@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -15,7 +16,7 @@ from leads.models import Lead
 from pipeline import services as pipeline_services
 from pipeline.models import Activity, Deal
 from quotes.documents import LINE_FIELDS, quote_document
-from quotes.models import DealLineItem, Issuer, Quote, QuoteCounter, QuoteLine
+from quotes.models import DealLineItem, Issuer, Quote, QuoteCounter, QuoteLine, TeamApprovalThreshold
 from quotes.services.lines import issuer_for
 from quotes.services.sending import queue_email
 from quotes.tax import Line, compute, discount_percent
@@ -172,14 +173,24 @@ def quote_refresh_lines(*, quote: Quote, by: User) -> Quote:
     return _recompute(locked)
 
 
+def approval_threshold(quote: Quote) -> Decimal:
+    """The largest discount (%) a quote may carry without a manager's approval: the deal's team's own threshold,
+    else its issuer's (one query)."""
+    team = Deal.objects.filter(pk=quote.deal_id).values("team_id")[:1]
+    own = (
+        TeamApprovalThreshold.objects.filter(team_id=Subquery(team)).values_list("percent", flat=True).first()
+    )
+    return own if own is not None else quote.issuer.approval_threshold_percent
+
+
 def needs_approval(quote: Quote) -> bool:
-    return quote.max_discount_percent > quote.issuer.approval_threshold_percent
+    return quote.max_discount_percent > approval_threshold(quote)
 
 
 @transaction.atomic
 def quote_issue(*, quote: Quote, by: User, today: dt.date | None = None) -> Quote:
     """Issue a draft: its lines, totals and issuer block are frozen; it is ready to send, or waits for a
-    manager's approval when a line's discount is above the issuer's threshold."""
+    manager's approval when a line's discount is above the threshold (the team's, else the issuer's)."""
     locked = _lock(quote)
     _require(locked, Quote.Status.DRAFT)
     if not locked.lines.exists():

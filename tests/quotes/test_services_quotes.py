@@ -130,6 +130,26 @@ def test_a_discount_above_the_threshold_needs_a_manager_before_sending(
 
 
 @pytest.mark.django_db
+def test_a_teams_own_threshold_wins_over_the_issuers(deal, owner, outsider, issuer, stages):
+    from quotes.models import TeamApprovalThreshold
+
+    assert issuer.approval_threshold_percent == 20 and deal.team == owner.team
+    add_line(deal, owner, unit_price=100_000, discount_kind=DiscountKind.PERCENT, discount_value=15)
+    TeamApprovalThreshold.objects.create(team=owner.team, percent=10)  # this team: approval above 10 %
+    strict = services.quote_issue(quote=services.quote_create(deal=deal, by=owner), by=owner)
+    assert (services.approval_threshold(strict), strict.status) == (10, Quote.Status.PENDING_APPROVAL)
+
+    other = make_deal(owner=outsider, name="他課の商談")  # another team: the issuer's 20 %
+    add_line(other, outsider, unit_price=100_000, discount_kind=DiscountKind.PERCENT, discount_value=15)
+    relaxed = services.quote_issue(quote=services.quote_create(deal=other, by=outsider), by=outsider)
+    assert (services.approval_threshold(relaxed), relaxed.status) == (20, Quote.Status.APPROVED)
+
+    TeamApprovalThreshold.objects.filter(team=owner.team).update(percent=50)  # and a looser one
+    loose = services.quote_issue(quote=services.quote_revise(quote=strict, by=owner), by=owner)
+    assert loose.status == Quote.Status.APPROVED
+
+
+@pytest.mark.django_db
 def test_sending_logs_an_activity_and_accepting_sets_the_deal_amount(quote, owner, deal):
     issued = services.quote_issue(quote=quote, by=owner)
     sent = services.quote_mark_sent(quote=issued, by=owner)

@@ -160,8 +160,9 @@ def test_products_are_listed_for_everyone_and_edited_by_managers(client, owner, 
 
 
 # Layout 4 (session, user, team, unread count); the quote with its deal, company, issuer, people (1) and its
-# lines (1); the revisions (1); whether the viewer acts on the deal or only reads it (1).
-QUOTE_PAGE_QUERIES = 8
+# lines (1); the revisions (1); whether the viewer acts on the deal or only reads it (1); the team's approval
+# threshold (1).
+QUOTE_PAGE_QUERIES = 9
 
 
 def test_the_quote_page_runs_the_same_queries_for_few_and_many_lines(owner_client, owner, deal, issuer,
