@@ -18,7 +18,7 @@ from django.db.models.functions import Cast, Concat
 
 from leads.choices import LifecycleStage, TouchType
 from leads.models import LifecycleChange, Touch
-from nurture.models import DeliveryEvent, DeliveryEventKind, SendStatus
+from nurture.models import BroadcastSend, DeliveryEvent, DeliveryEventKind, SendStatus, StepSend
 
 MQL_WINDOW = dt.timedelta(days=30)
 BOUNCES = (DeliveryEventKind.HARD_BOUNCE, DeliveryEventKind.SOFT_BOUNCE)
@@ -97,3 +97,23 @@ def outcome_annotations(*, lead: str, message: Expression, send_fk: str, later: 
         ),
         "mql": Count("pk", filter=sent & Q(became_mql)),
     }
+
+
+def broadcast_annotations() -> dict:
+    """outcome_annotations over broadcast ledger rows ("unsubscribed": before the lead's next broadcast)."""
+    later = BroadcastSend.objects.filter(
+        lead_id=OuterRef("lead_id"), status=SendStatus.SENT, sent_at__gt=OuterRef("sent_at")
+    )
+    return outcome_annotations(
+        lead="lead", message=broadcast_message(), send_fk="broadcast_send", later=later
+    )
+
+
+def step_annotations() -> dict:
+    """outcome_annotations over sequence step ledger rows ("unsubscribed": before the enrolment's next step)."""
+    later = StepSend.objects.filter(
+        enrolment_id=OuterRef("enrolment_id"), status=SendStatus.SENT, sent_at__gt=OuterRef("sent_at")
+    )
+    return outcome_annotations(
+        lead="enrolment__lead", message=step_message(), send_fk="step_send", later=later
+    )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, OuterRef, QuerySet
+from django.db.models import Count, QuerySet
 from django.urls import reverse
 
 from leads.models import Lead
-from nurture.mail.outcomes import Outcomes, broadcast_message, outcome_annotations, step_message
+from nurture.mail.outcomes import Outcomes, broadcast_annotations, step_annotations
 from nurture.models import (
     Broadcast,
     BroadcastSend,
@@ -106,12 +106,7 @@ def broadcast_progress(broadcast: Broadcast) -> Progress:
 def broadcast_outcomes(broadcast: Broadcast) -> Outcomes:
     """What became of the broadcast's messages (nurture.mail.outcomes; "unsubscribed" is before the lead's next
     broadcast), in one aggregate query."""
-    later = BroadcastSend.objects.filter(
-        lead_id=OuterRef("lead_id"), status=SendStatus.SENT, sent_at__gt=OuterRef("sent_at")
-    )
-    row = BroadcastSend.objects.filter(broadcast=broadcast).aggregate(
-        **outcome_annotations(lead="lead", message=broadcast_message(), send_fk="broadcast_send", later=later)
-    )
+    row = BroadcastSend.objects.filter(broadcast=broadcast).aggregate(**broadcast_annotations())
     return Outcomes.of(row)
 
 
@@ -135,42 +130,27 @@ class CampaignEmail:
 
 def campaign_email(campaign_id: int) -> list[CampaignEmail]:
     """The campaign's broadcasts (newest first), then its sequences, each with its outcomes summed over all its
-    messages (nurture.mail.outcomes; a sequence's "unsubscribed" is before the enrolment's next step): four
-    queries whatever the number of messages."""
+    messages (nurture.mail.outcomes): four queries whatever the number of messages."""
     broadcasts = list(Broadcast.objects.filter(campaign_id=campaign_id))
     sequences = list(Sequence.objects.filter(campaign_id=campaign_id))
     by_broadcast: dict[int, dict] = {}
     if broadcasts:
-        later = BroadcastSend.objects.filter(
-            lead_id=OuterRef("lead_id"), status=SendStatus.SENT, sent_at__gt=OuterRef("sent_at")
-        )
-        rows = (
-            BroadcastSend.objects.filter(broadcast__campaign_id=campaign_id)
+        by_broadcast = {
+            row["broadcast_id"]: dict(row)
+            for row in BroadcastSend.objects.filter(broadcast__campaign_id=campaign_id)
             .values("broadcast_id")
-            .annotate(
-                **outcome_annotations(
-                    lead="lead", message=broadcast_message(), send_fk="broadcast_send", later=later
-                )
-            )
+            .annotate(**broadcast_annotations())
             .order_by()
-        )
-        by_broadcast = {row["broadcast_id"]: row for row in rows}
+        }
     by_sequence: dict[int, dict] = {}
     if sequences:
-        later = StepSend.objects.filter(
-            enrolment_id=OuterRef("enrolment_id"), status=SendStatus.SENT, sent_at__gt=OuterRef("sent_at")
-        )
-        rows = (
-            StepSend.objects.filter(step__sequence__campaign_id=campaign_id)
+        by_sequence = {
+            row["step__sequence_id"]: dict(row)
+            for row in StepSend.objects.filter(step__sequence__campaign_id=campaign_id)
             .values("step__sequence_id")
-            .annotate(
-                **outcome_annotations(
-                    lead="enrolment__lead", message=step_message(), send_fk="step_send", later=later
-                )
-            )
+            .annotate(**step_annotations())
             .order_by()
-        )
-        by_sequence = {row["step__sequence_id"]: row for row in rows}
+        }
     return [CampaignEmail(b, Outcomes.of(by_broadcast.get(b.pk, {}))) for b in broadcasts] + [
         CampaignEmail(s, Outcomes.of(by_sequence.get(s.pk, {}))) for s in sequences
     ]

@@ -9,9 +9,9 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from leads.models import Lead
-from nurture.mail.outcomes import Outcomes, outcome_annotations, step_message
+from nurture.mail.outcomes import Outcomes, step_annotations
 from nurture.mail.selectors import can_manage_mail
-from nurture.models import Enrolment, EnrolmentState, SendStatus, Sequence, SequenceStep, StepSend
+from nurture.models import Enrolment, EnrolmentState, Sequence, SequenceStep, StepSend
 from salesmarketing.models import User
 
 ENROLMENTS_PAGE_SIZE = 50
@@ -60,17 +60,10 @@ def step_stats(sequence: Sequence) -> list[StepStats]:
     steps = list(
         SequenceStep.objects.filter(sequence=sequence).select_related("template").order_by("position", "id")
     )
-    later = StepSend.objects.filter(
-        enrolment_id=OuterRef("enrolment_id"), status=SendStatus.SENT, sent_at__gt=OuterRef("sent_at")
-    )
     rows = (
         StepSend.objects.filter(step__sequence=sequence)
         .values("step_id")
-        .annotate(
-            **outcome_annotations(
-                lead="enrolment__lead", message=step_message(), send_fk="step_send", later=later
-            )
-        )
+        .annotate(**step_annotations())
         .order_by()
     )
     by_step: dict[int, dict] = {row["step_id"]: dict(row) for row in rows}
