@@ -18,10 +18,13 @@ def webhook_list() -> QuerySet[WebhookSubscription]:
     ).order_by("name", "id")
 
 
-def delivery_log(*, subscription: WebhookSubscription) -> list[WebhookDelivery]:
-    """The subscription's latest deliveries, newest first, with their events: one query."""
+def delivery_log(
+    *, subscription: WebhookSubscription | None = None, channel: TeamChannel | None = None
+) -> list[WebhookDelivery]:
+    """A webhook subscription's or a team channel's latest deliveries, newest first, with their events: one
+    query."""
     return list(
-        WebhookDelivery.objects.filter(subscription=subscription)
+        WebhookDelivery.objects.filter(subscription=subscription, channel=channel)
         .select_related("event")
         .order_by("-id")[:DELIVERY_LOG_ROWS]
     )

@@ -92,13 +92,13 @@ def webhook_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def delivery_redeliver_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     _require_admin(request)
-    delivery = get_object_or_404(WebhookDelivery.objects.select_related("event", "subscription"), pk=pk)
-    if delivery.subscription is None:
-        raise PermissionDenied  # team chat deliveries have no log page to redeliver from
+    delivery = get_object_or_404(WebhookDelivery.objects.select_related("event", "channel"), pk=pk)
     delivery = delivery_redeliver(delivery=delivery)
     if request.htmx:
-        return render(request, "integrations/webhook_detail.html#delivery", {"delivery": delivery})
-    return redirect("integrations:webhook_detail", pk=delivery.subscription.pk)
+        return render(request, "integrations/_delivery_row.html", {"delivery": delivery})
+    if delivery.channel is not None:
+        return redirect("integrations:chat_edit", team_pk=delivery.channel.team_id)
+    return redirect("integrations:webhook_detail", pk=delivery.subscription_id)
 
 
 def chat_list(request: HtmxHttpRequest) -> HttpResponse:
@@ -142,4 +142,9 @@ def chat_edit(request: HtmxHttpRequest, team_pk: int) -> HttpResponse:
         else:
             messages.success(request, gettext("The chat channel of %(team)s is saved.") % {"team": team})
             return redirect("integrations:chat")
-    return render(request, "integrations/chat_edit.html", {"team": team, "channel": channel, "form": form})
+    deliveries = selectors.delivery_log(channel=channel) if channel else []
+    return render(
+        request,
+        "integrations/chat_edit.html",
+        {"team": team, "channel": channel, "form": form, "deliveries": deliveries},
+    )

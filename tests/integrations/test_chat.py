@@ -161,3 +161,32 @@ def test_a_channel_needs_its_target(owner, allow_loopback):
             team=owner.team, provider="teams", language="ja", kinds=[], url="https://93.184.215.14/x"
         )
     assert not TeamChannel.objects.exists()
+
+
+def test_a_channels_deliveries_show_on_its_page_and_a_failed_one_is_sent_again(
+    client, receiver, owner, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    from tests.salesmarketing.factories import UserFactory
+
+    channel = _channel(owner.team, receiver, TeamChannel.Provider.SLACK, "ja")
+    receiver.statuses.append(500)  # the chat service is down, once
+    _assign()
+    events_fan_out(event_ids=list(DomainEvent.objects.values_list("pk", flat=True)))
+    [delivery] = WebhookDelivery.objects.filter(channel=channel)
+    delivery_attempt(delivery_id=delivery.pk)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(state=WebhookDelivery.State.FAILED)
+
+    client.force_login(UserFactory(role="admin"))
+    url = reverse("integrations:chat_edit", args=[owner.team.pk])
+    page = client.get(url).content.decode()
+    row = page[page.index(f'<tr id="delivery-{delivery.pk}"') :]
+    assert "500" in row.split("</tr>")[0] and "handoff.assigned" in row.split("</tr>")[0]
+
+    # back up: the admin sends it again from the log
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("integrations:redeliver", args=[delivery.pk]))
+    assert response.status_code == 302 and response["Location"] == url
+    delivery.refresh_from_db()
+    assert delivery.state == WebhookDelivery.State.DELIVERED and delivery.attempts == 2
