@@ -382,7 +382,7 @@ def test_the_broadcast_page_shows_what_became_of_the_messages(
 def test_the_campaign_page_shows_its_broadcasts_and_sequences_outcomes(
     client, smtp_sink, mail_profile, mail_template, mail_campaign, django_assert_num_queries
 ):
-    from nurture.mail.selectors import campaign_email
+    from nurture.mail.selectors import campaign_email, email_totals
     from nurture.models import EnrolmentState
     from nurture.sequences import sending as sequence_sending
 
@@ -413,6 +413,11 @@ def test_the_campaign_page_shows_its_broadcasts_and_sequences_outcomes(
     b, s = (r.outcomes for r in rows)
     assert (b.sent, b.delivered, b.bounced, b.mql) == (3, 2, 1, 1)
     assert (s.sent, s.bounced, s.mql) == (1, 0, 1)
+
+    today = timezone.localdate()
+    totals = email_totals(start=today, end=today)  # every campaign's messages sent today
+    assert (totals.sent, totals.bounced, totals.mql) == (4, 1, 2)
+    assert email_totals(start=today - dt.timedelta(days=7), end=today - dt.timedelta(days=1)).sent == 0
 
     client.force_login(UserFactory(role="marketing"))
     page = client.get(mail_campaign.get_absolute_url()).content.decode()
