@@ -22,7 +22,9 @@ urlpatterns = [
     path("", include("leads.urls")),  # /leads/… and the public capture URLs (/f/, /t/, /u/)
     path("campaigns/", include("campaigns.urls")),
     path("pipeline/", include("pipeline.urls")),
-    path("", include("pipeline.booking.urls")),  # public /book/<slug>/, /book/team/<slug>/; /accounts/booking/
+    path(
+        "", include("pipeline.booking.urls")
+    ),  # public /book/<slug>/, /book/team/<slug>/; /accounts/booking/
     path("nurture/", include("nurture.urls")),
     path("quotes/", include("quotes.urls")),
     path("", include("reminders.urls")),  # /tasks/ (my tasks) and /accounts/notifications/

@@ -332,7 +332,10 @@ def handoff_for_booked_meeting(*, lead_id: int, rep: User, now=None) -> Handoff 
         handoff.reminded_at = handoff.escalated_at = None
         handoff.save()
         AssignmentLog.objects.create(
-            handoff=handoff, user=rep, team=team, reason=(_("booked a meeting with %(rep)s") % {"rep": rep})[:300]
+            handoff=handoff,
+            user=rep,
+            team=team,
+            reason=(_("booked a meeting with %(rep)s") % {"rep": rep})[:300],
         )
         _emit_assigned(handoff)
         Lead.objects.filter(pk=lead.pk).update(owner=rep, updated_at=now)
@@ -358,7 +361,9 @@ def _site_language(text: Any) -> str:
 
 
 def _booked_lead_to_mql(lead: Lead, now: dt.datetime) -> None:
-    if lead_lifecycle_change(lead=lead, to=LifecycleStage.MQL, at=now, reason=BOOKED_REASON, also={"mql_at": now}):
+    if lead_lifecycle_change(
+        lead=lead, to=LifecycleStage.MQL, at=now, reason=BOOKED_REASON, also={"mql_at": now}
+    ):
         event_emit(
             kind=events.LEAD_MQL,
             subject=("lead", lead.pk),

@@ -29,7 +29,9 @@ class BookingPage(models.Model):
     )
     slug = models.CharField(_("page address"), max_length=50, unique=True, validators=[_slug])
     is_active = models.BooleanField(_("taking bookings"), default=True)
-    meeting_minutes = models.PositiveSmallIntegerField(_("meeting length"), choices=MEETING_MINUTES, default=30)
+    meeting_minutes = models.PositiveSmallIntegerField(
+        _("meeting length"), choices=MEETING_MINUTES, default=30
+    )
     day_start = models.TimeField(_("business hours from"), default=dt.time(9))
     day_end = models.TimeField(_("business hours until"), default=dt.time(18))
     # ISO weekdays taken (1 Monday … 7 Sunday), e.g. "12345"; Japanese public holidays are always off.
@@ -67,7 +69,9 @@ class TeamBookingPage(models.Model):
     )
     slug = models.CharField(_("page address"), max_length=50, unique=True, validators=[_slug])
     is_active = models.BooleanField(_("taking bookings"), default=True)
-    meeting_minutes = models.PositiveSmallIntegerField(_("meeting length"), choices=MEETING_MINUTES, default=30)
+    meeting_minutes = models.PositiveSmallIntegerField(
+        _("meeting length"), choices=MEETING_MINUTES, default=30
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -95,7 +99,9 @@ class Booking(models.Model):
         blank=True,
         related_name="bookings",
     )
-    lead = models.ForeignKey("leads.Lead", verbose_name=_("lead"), on_delete=models.CASCADE, related_name="bookings")
+    lead = models.ForeignKey(
+        "leads.Lead", verbose_name=_("lead"), on_delete=models.CASCADE, related_name="bookings"
+    )
     activity = models.OneToOneField(
         "pipeline.Activity", verbose_name=_("meeting"), on_delete=models.CASCADE, related_name="booking"
     )
@@ -142,7 +148,9 @@ class BookingInvitation(models.Model):
     class Meta:
         verbose_name = _("booking invitation")
         verbose_name_plural = _("booking invitations")
-        constraints = [models.UniqueConstraint(fields=["booking", "to"], name="bookinginvitation_once_per_to")]
+        constraints = [
+            models.UniqueConstraint(fields=["booking", "to"], name="bookinginvitation_once_per_to")
+        ]
 
     def __str__(self) -> str:
         return f"{self.booking_id} → {self.to}"

@@ -69,7 +69,9 @@ def team_rep_pages(team_page: TeamBookingPage) -> list[BookingPage]:
     )
 
 
-def busy_intervals(user_ids: Iterable[int], *, start: dt.datetime, end: dt.datetime) -> dict[int, list[Interval]]:
+def busy_intervals(
+    user_ids: Iterable[int], *, start: dt.datetime, end: dt.datetime
+) -> dict[int, list[Interval]]:
     """Per rep, the meetings that overlap [start, end): one query over the meetings' time index."""
     ids = sorted(set(user_ids))
     if not ids:
@@ -104,7 +106,12 @@ def day_slots(
     """The rep's free starts on `day` (aware, Asia/Tokyo) for a meeting of `minutes`."""
     earliest, last_day = _window(page, now)
     away = page.user.away_until
-    if day > last_day or not page.takes(day) or is_japanese_holiday(day) or (away is not None and away >= day):
+    if (
+        day > last_day
+        or not page.takes(day)
+        or is_japanese_holiday(day)
+        or (away is not None and away >= day)
+    ):
         return []
     zone, length = tz(), dt.timedelta(minutes=minutes)
     start = dt.datetime.combine(day, page.day_start, zone)
@@ -132,7 +139,9 @@ class Week:
         return any(slots for _day, slots in self.days)
 
 
-def _week_bounds(first: dt.date | None, *, now: dt.datetime, days_ahead: int) -> tuple[dt.date, dt.date, dt.date]:
+def _week_bounds(
+    first: dt.date | None, *, now: dt.datetime, days_ahead: int
+) -> tuple[dt.date, dt.date, dt.date]:
     today = now.astimezone(tz()).date()
     last = today + dt.timedelta(days=days_ahead)
     first = min(max(first or today, today), last)
@@ -184,7 +193,9 @@ def team_week(team_page: TeamBookingPage, *, first: dt.date | None, now: dt.date
         for i in range(DAYS_SHOWN):
             day = first + dt.timedelta(days=i)
             slots[day].update(
-                day_slots(page, day, minutes=team_page.meeting_minutes, busy=busy.get(page.user_id, []), now=now)
+                day_slots(
+                    page, day, minutes=team_page.meeting_minutes, busy=busy.get(page.user_id, []), now=now
+                )
             )
     return _week(first, today, last, {day: sorted(starts) for day, starts in slots.items()})
 

@@ -72,9 +72,11 @@ def booking_create(
     now = now or timezone.now()
     with transaction.atomic():
         if rep_page is not None:
-            pages = list(BookingPage.objects.select_for_update(of=("self",)).select_related("user").filter(
-                pk=rep_page.pk, is_active=True
-            ))
+            pages = list(
+                BookingPage.objects.select_for_update(of=("self",))
+                .select_related("user")
+                .filter(pk=rep_page.pk, is_active=True)
+            )
             minutes, team = rep_page.meeting_minutes, None
         else:
             assert team_page is not None
@@ -87,13 +89,30 @@ def booking_create(
             minutes, team = team_page.meeting_minutes, team_page.team
         free = [p for p in pages if selectors.is_free(p, starts_at, minutes=minutes, now=now)]
         if not free:
-            raise SlotTaken(_("Sorry, this time was just booked by someone else. Please choose another time."))
+            raise SlotTaken(
+                _("Sorry, this time was just booked by someone else. Please choose another time.")
+            )
         rep = selectors.round_robin_order([p.user for p in free], now=now)[0]
-        return _book(rep=rep, team=team, starts_at=starts_at, minutes=minutes, booker=booker, language=language, now=now)
+        return _book(
+            rep=rep,
+            team=team,
+            starts_at=starts_at,
+            minutes=minutes,
+            booker=booker,
+            language=language,
+            now=now,
+        )
 
 
 def _book(
-    *, rep: User, team: Team | None, starts_at: dt.datetime, minutes: int, booker: Booker, language: str, now: dt.datetime
+    *,
+    rep: User,
+    team: Team | None,
+    starts_at: dt.datetime,
+    minutes: int,
+    booker: Booker,
+    language: str,
+    now: dt.datetime,
 ) -> Booking:
     ends_at = starts_at + dt.timedelta(minutes=minutes)
     lead = _demo_request(rep=rep, starts_at=starts_at, booker=booker, now=now)
@@ -114,10 +133,18 @@ def _book(
     try:
         with transaction.atomic():
             booking = Booking.objects.create(
-                rep=rep, team=team, lead=lead, activity=activity, starts_at=starts_at, ends_at=ends_at, language=language
+                rep=rep,
+                team=team,
+                lead=lead,
+                activity=activity,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                language=language,
             )
     except IntegrityError as exc:  # the page lock makes this rare: a write that went around it
-        raise SlotTaken(_("Sorry, this time was just booked by someone else. Please choose another time.")) from exc
+        raise SlotTaken(
+            _("Sorry, this time was just booked by someone else. Please choose another time.")
+        ) from exc
     if lead.owner_id is None:
         handoff_for_booked_meeting(lead_id=lead.pk, rep=rep, now=now)
     for to in (BookingInvitation.To.LEAD, BookingInvitation.To.REP):
@@ -127,7 +154,9 @@ def _book(
 
 
 def _queue_invitation(invitation_id: int):
-    def enqueue_booking_invitation() -> None:  # named: Django logs a failed robust callback by its __qualname__
+    def enqueue_booking_invitation() -> (
+        None
+    ):  # named: Django logs a failed robust callback by its __qualname__
         queue_task("pipeline.booking.tasks.send_booking_invitation", invitation_id)
 
     return enqueue_booking_invitation
@@ -184,12 +213,21 @@ def _invitation_message(invitation: BookingInvitation) -> EmailMessage:
                 "%(minutes)s minutes. The invitation is attached; add it to your calendar.\n"
             ) % {"name": lead.name or lead.email, "rep": rep, "when": when, "minutes": minutes}
         else:
-            subject = _("New meeting booked: %(lead)s on %(when)s") % {"lead": lead.name or lead.email, "when": when}
+            subject = _("New meeting booked: %(lead)s on %(when)s") % {
+                "lead": lead.name or lead.email,
+                "when": when,
+            }
             link = f"{settings.SITE_URL}{lead.get_absolute_url()}" if settings.SITE_URL else ""
             body = _(
                 "%(lead)s (%(email)s) booked a meeting with you on %(when)s (Asia/Tokyo), %(minutes)s minutes.\n"
                 "%(link)s\n"
-            ) % {"lead": lead.name or lead.email, "email": lead.email, "when": when, "minutes": minutes, "link": link}
+            ) % {
+                "lead": lead.name or lead.email,
+                "email": lead.email,
+                "when": when,
+                "minutes": minutes,
+                "link": link,
+            }
         ics = invitation_ics(
             Invitation(
                 uid=f"{booking.uid}@salesmarketing",

@@ -22,9 +22,21 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from pipeline.booking import selectors
-from pipeline.booking.forms import CONSENT_WORDING, HONEYPOT_FIELD, BookingForm, BookingPageForm, TeamBookingPageForm
+from pipeline.booking.forms import (
+    CONSENT_WORDING,
+    HONEYPOT_FIELD,
+    BookingForm,
+    BookingPageForm,
+    TeamBookingPageForm,
+)
 from pipeline.booking.models import BookingPage, TeamBookingPage
-from pipeline.booking.services import Booker, SlotTaken, booking_create, booking_page_save, team_booking_page_save
+from pipeline.booking.services import (
+    Booker,
+    SlotTaken,
+    booking_create,
+    booking_page_save,
+    team_booking_page_save,
+)
 from salesmarketing.forms import add_service_errors
 from salesmarketing.htmx import HtmxHttpRequest
 from salesmarketing.models import Team
@@ -56,7 +68,9 @@ def _too_many(request: HtmxHttpRequest, context: dict) -> HttpResponse | None:
     return response
 
 
-def _public(request: HtmxHttpRequest, *, rep_page: BookingPage | None, team_page: TeamBookingPage | None) -> HttpResponse:
+def _public(
+    request: HtmxHttpRequest, *, rep_page: BookingPage | None, team_page: TeamBookingPage | None
+) -> HttpResponse:
     now = timezone.now()
     context: dict = {
         "rep_page": rep_page,
@@ -109,9 +123,17 @@ def _public(request: HtmxHttpRequest, *, rep_page: BookingPage | None, team_page
         if rep_page is not None
         else selectors.team_week(team_page, first=first, now=now)  # type: ignore[arg-type]
     )
-    chosen = form["slot"].value() if (request.method == "POST" and "taken" not in context) else request.GET.get("slot")
+    chosen = (
+        form["slot"].value()
+        if (request.method == "POST" and "taken" not in context)
+        else request.GET.get("slot")
+    )
     context.update(week=week, form=form, chosen=_chosen(chosen, week))
-    template = "pipeline/booking/public.html#slots" if request.htmx and request.method == "GET" else "pipeline/booking/public.html"
+    template = (
+        "pipeline/booking/public.html#slots"
+        if request.htmx and request.method == "GET"
+        else "pipeline/booking/public.html"
+    )
     response = render(request, template, context, status=status)
     response["Vary"] = "HX-Request"
     return response

@@ -21,7 +21,6 @@ from pipeline.booking.models import Booking, BookingInvitation, BookingPage, Tea
 from pipeline.booking.services import Booker, SlotTaken, booking_create
 from pipeline.models import Activity
 from salesmarketing.models import User
-from tests.nurture.mail_fixtures import smtp_sink  # noqa: F401  (a real SMTP server on loopback)
 from tests.salesmarketing.factories import UserFactory
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -40,7 +39,13 @@ def frozen():
 
 
 def make_page(user: User, slug: str, **fields) -> BookingPage:
-    values = {"day_start": dt.time(9), "day_end": dt.time(13), "meeting_minutes": 30, "notice_hours": 2, **fields}
+    values = {
+        "day_start": dt.time(9),
+        "day_end": dt.time(13),
+        "meeting_minutes": 30,
+        "notice_hours": 2,
+        **fields,
+    }
     return BookingPage.objects.create(user=user, slug=slug, **values)
 
 
@@ -86,12 +91,20 @@ def test_a_past_week_is_not_offered_and_the_window_ends_at_days_ahead(page):
 def test_the_reps_meetings_block_their_slots_and_nobody_elses(page, owner, teammate):
     lead, _ = lead_upsert(email="owned@example.jp", source="manual")
     Lead.objects.filter(pk=lead.pk).update(owner=owner)
-    Activity.objects.create(lead=lead, type="meeting", subject="訪問", occurred_at=tokyo(24, 10), created_by=owner)
+    Activity.objects.create(
+        lead=lead, type="meeting", subject="訪問", occurred_at=tokyo(24, 10), created_by=owner
+    )
     # a demo on the owner's lead that a teammate logged blocks the owner too (the "my tasks" rule)
-    Activity.objects.create(lead=lead, type="demo", subject="デモ", occurred_at=tokyo(25, 9), created_by=teammate)
+    Activity.objects.create(
+        lead=lead, type="demo", subject="デモ", occurred_at=tokyo(25, 9), created_by=teammate
+    )
     other, _ = lead_upsert(email="other@example.jp", source="manual")
-    Activity.objects.create(lead=other, type="meeting", subject="他", occurred_at=tokyo(24, 12), created_by=teammate)
-    Activity.objects.create(lead=lead, type="call", subject="電話", occurred_at=tokyo(24, 9), created_by=owner)
+    Activity.objects.create(
+        lead=other, type="meeting", subject="他", occurred_at=tokyo(24, 12), created_by=teammate
+    )
+    Activity.objects.create(
+        lead=lead, type="call", subject="電話", occurred_at=tokyo(24, 9), created_by=owner
+    )
 
     week = selectors.rep_week(page, first=None, now=NOW)
 
@@ -109,9 +122,13 @@ def test_a_rep_away_offers_nothing_until_back(page, owner):
 
 
 @pytest.mark.django_db
-def test_the_public_page_shows_free_times_and_nothing_of_the_calendar(client, page, owner, django_assert_num_queries):
+def test_the_public_page_shows_free_times_and_nothing_of_the_calendar(
+    client, page, owner, django_assert_num_queries
+):
     lead, _ = lead_upsert(email="secret@example.jp", source="manual", name="秘密 顧客")
-    Activity.objects.create(lead=lead, type="meeting", subject="極秘の打ち合わせ", occurred_at=tokyo(24, 10), created_by=owner)
+    Activity.objects.create(
+        lead=lead, type="meeting", subject="極秘の打ち合わせ", occurred_at=tokyo(24, 10), created_by=owner
+    )
 
     # the page with its rep (1), the rep's meetings (1); no session or user for an anonymous visitor
     with django_assert_num_queries(2):
@@ -146,7 +163,11 @@ def _post(client, slot: dt.datetime, slug="tanto", team=False, **fields):
 
 @pytest.mark.django_db
 def test_a_booking_makes_the_lead_touch_meeting_handoff_and_invitations(
-    client, page, owner, smtp_sink, django_capture_on_commit_callbacks  # noqa: F811
+    client,
+    page,
+    owner,
+    smtp_sink,
+    django_capture_on_commit_callbacks,
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = _post(client, tokyo(24, 10))
@@ -155,11 +176,19 @@ def test_a_booking_makes_the_lead_touch_meeting_handoff_and_invitations(
     lead = Lead.objects.get(email="kaito@prospect.example.jp")
     assert lead.name == "見込 海斗" and lead.company.name == "株式会社見込"
     assert lead.consent_email and lead.consent_method == ConsentMethod.WEB_FORM
-    assert lead.consent_at == NOW and "unsubscribe" in lead.consent_wording.lower() or "配信" in lead.consent_wording
+    assert (
+        lead.consent_at == NOW
+        and "unsubscribe" in lead.consent_wording.lower()
+        or "配信" in lead.consent_wording
+    )
     touch = Touch.objects.get(lead=lead, type=TouchType.DEMO_REQUEST)
     assert touch.occurred_at == NOW and "担当 太郎" in touch.properties["subject"]
     meeting = Activity.objects.get(lead=lead, type=Activity.Type.MEETING)
-    assert meeting.occurred_at == tokyo(24, 10) and meeting.created_by == owner and "勤怠管理の件" in meeting.body
+    assert (
+        meeting.occurred_at == tokyo(24, 10)
+        and meeting.created_by == owner
+        and "勤怠管理の件" in meeting.body
+    )
     booking = Booking.objects.get()
     assert (booking.rep, booking.lead, booking.activity) == (owner, lead, meeting)
     assert booking.ends_at == tokyo(24, 10, 30)
@@ -196,7 +225,9 @@ def test_a_booking_makes_the_lead_touch_meeting_handoff_and_invitations(
 
 
 @pytest.mark.django_db
-def test_the_invitation_is_sent_once_however_often_the_task_runs(page, smtp_sink, django_capture_on_commit_callbacks):  # noqa: F811
+def test_the_invitation_is_sent_once_however_often_the_task_runs(
+    page, smtp_sink, django_capture_on_commit_callbacks
+):
     from pipeline.booking.tasks import send_booking_invitation
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -223,7 +254,12 @@ def test_an_owned_lead_gets_the_meeting_but_no_handoff(page, owner, teammate):
 def test_an_unsubscribed_person_stays_unsubscribed(page):
     lead, _ = lead_upsert(email="kaito@prospect.example.jp", source="manual")
     Lead.objects.filter(pk=lead.pk).update(unsubscribed_at=NOW - dt.timedelta(days=3))
-    booking_create(starts_at=tokyo(24, 11), booker=booker(consent_email=True, consent_wording="同意"), rep_page=page, now=NOW)
+    booking_create(
+        starts_at=tokyo(24, 11),
+        booker=booker(consent_email=True, consent_wording="同意"),
+        rep_page=page,
+        now=NOW,
+    )
     lead.refresh_from_db()
     assert not lead.consent_email and lead.consent_wording == ""
 
@@ -237,7 +273,10 @@ def test_a_slot_taken_meanwhile_gets_a_clear_answer_and_the_other_times(client, 
     html = second.content.decode()
     assert second.status_code == 409
     assert "booked by someone else" in html or "他の方" in html
-    assert 'data-slot="2026-11-24T10:30:00+09:00"' in html and 'data-slot="2026-11-24T10:00:00+09:00"' not in html
+    assert (
+        'data-slot="2026-11-24T10:30:00+09:00"' in html
+        and 'data-slot="2026-11-24T10:00:00+09:00"' not in html
+    )
     assert Booking.objects.count() == 1 and not Lead.objects.filter(email="late@prospect.example.jp").exists()
 
 
@@ -286,22 +325,34 @@ def team_page(sales_team):
 
 
 @pytest.mark.django_db
-def test_the_round_robin_picks_the_free_rep_with_fewest_upcoming_then_least_recent(owner, teammate, team_page):
+def test_the_round_robin_picks_the_free_rep_with_fewest_upcoming_then_least_recent(
+    owner, teammate, team_page
+):
     make_page(owner, "tanto")
     make_page(teammate, "doryo")
     third = UserFactory(username="third", role=User.Role.SALES, team=owner.team)
     make_page(third, "third")
-    booking_create(starts_at=tokyo(24, 9), booker=booker("a@x.example.jp"), rep_page=owner.booking_page, now=NOW)
-    booking_create(starts_at=tokyo(24, 9), booker=booker("b@x.example.jp"), rep_page=third.booking_page, now=NOW)
+    booking_create(
+        starts_at=tokyo(24, 9), booker=booker("a@x.example.jp"), rep_page=owner.booking_page, now=NOW
+    )
+    booking_create(
+        starts_at=tokyo(24, 9), booker=booker("b@x.example.jp"), rep_page=third.booking_page, now=NOW
+    )
 
     # teammate has no booking: theirs
-    first = booking_create(starts_at=tokyo(25, 10), booker=booker("c@x.example.jp"), team_page=team_page, now=NOW)
+    first = booking_create(
+        starts_at=tokyo(25, 10), booker=booker("c@x.example.jp"), team_page=team_page, now=NOW
+    )
     assert first.rep == teammate and first.team == owner.team
     # now one each: owner was booked least recently
-    second = booking_create(starts_at=tokyo(25, 10), booker=booker("d@x.example.jp"), team_page=team_page, now=NOW)
+    second = booking_create(
+        starts_at=tokyo(25, 10), booker=booker("d@x.example.jp"), team_page=team_page, now=NOW
+    )
     assert second.rep == owner
     # the same slot again: only `third` is still free then
-    third_booking = booking_create(starts_at=tokyo(25, 10), booker=booker("e@x.example.jp"), team_page=team_page, now=NOW)
+    third_booking = booking_create(
+        starts_at=tokyo(25, 10), booker=booker("e@x.example.jp"), team_page=team_page, now=NOW
+    )
     assert third_booking.rep == third
     with pytest.raises(SlotTaken):
         booking_create(starts_at=tokyo(25, 10), booker=booker("f@x.example.jp"), team_page=team_page, now=NOW)
@@ -313,7 +364,9 @@ def test_the_round_robin_skips_reps_who_are_away(client, owner, teammate, team_p
     make_page(teammate, "doryo")
     teammate.away_until = dt.date(2026, 11, 30)
     teammate.save()
-    booking_create(starts_at=tokyo(24, 9), booker=booker("a@x.example.jp"), rep_page=owner.booking_page, now=NOW)
+    booking_create(
+        starts_at=tokyo(24, 9), booker=booker("a@x.example.jp"), rep_page=owner.booking_page, now=NOW
+    )
 
     booking = booking_create(starts_at=tokyo(25, 10), booker=booker(), team_page=team_page, now=NOW)
 
@@ -386,7 +439,12 @@ def test_a_rep_sets_up_their_page_and_a_manager_their_teams(client, owner, manag
     )
     assert response.status_code == 302
     page = BookingPage.objects.get(user=owner)
-    assert (page.slug, page.meeting_minutes, page.weekdays, page.day_start) == ("tanto-taro", 45, "135", dt.time(10))
+    assert (page.slug, page.meeting_minutes, page.weekdays, page.day_start) == (
+        "tanto-taro",
+        45,
+        "135",
+        dt.time(10),
+    )
     # a rep has no team page to set
     assert client.post("/accounts/booking/", {"which": f"team{sales_team.pk}"}).status_code == 404
 
@@ -398,7 +456,12 @@ def test_a_rep_sets_up_their_page_and_a_manager_their_teams(client, owner, manag
     prefix = f"team{sales_team.pk}"
     saved = client.post(
         "/accounts/booking/",
-        {"which": prefix, f"{prefix}-slug": "eigyo-ikka", f"{prefix}-is_active": "on", f"{prefix}-meeting_minutes": "60"},
+        {
+            "which": prefix,
+            f"{prefix}-slug": "eigyo-ikka",
+            f"{prefix}-is_active": "on",
+            f"{prefix}-meeting_minutes": "60",
+        },
     )
     assert saved.status_code == 302
     assert TeamBookingPage.objects.get(team=sales_team).slug == "eigyo-ikka"
