@@ -529,4 +529,3 @@ class Task(models.Model):
 
 # Meeting booking's models live with their feature (pipeline.booking); imported here so Django finds them.
 from pipeline.booking.models import Booking, BookingInvitation, BookingPage, TeamBookingPage  # noqa: E402, F401
-

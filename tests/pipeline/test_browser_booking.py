@@ -33,7 +33,9 @@ def test_a_prospect_books_and_the_rep_finds_the_meeting_in_my_tasks_and_on_the_t
     form.get_by_label("名前").fill("見込 海斗")
     form.locator("input[name=email]").fill("kaito@prospect.example.jp")
     form.get_by_label("ご相談になりたい内容").fill("勤怠管理の導入について")
-    form.get_by_label("製品・イベント・キャンペーンに関するメールの受け取りに同意します。", exact=False).check()
+    form.get_by_label(
+        "製品・イベント・キャンペーンに関するメールの受け取りに同意します。", exact=False
+    ).check()
     form.get_by_role("button", name="この時間で予約する").click()
 
     expect(page.locator("h1")).to_have_text("商談を予約しました")

@@ -674,7 +674,13 @@ PAGES = [
     Probe("booking:rep", every(200), kwargs=lambda w: {"slug": w.booking_page.slug}),
     Probe("booking:rep", every(201), "post", kwargs=lambda w: {"slug": w.booking_page.slug}, data=free_slot),
     Probe("booking:team", every(200), kwargs=lambda w: {"slug": w.team_booking_page.slug}),
-    Probe("booking:team", every(201), "post", kwargs=lambda w: {"slug": w.team_booking_page.slug}, data=free_slot),
+    Probe(
+        "booking:team",
+        every(201),
+        "post",
+        kwargs=lambda w: {"slug": w.team_booking_page.slug},
+        data=free_slot,
+    ),
     # …and their settings: each user their own page (and a manager their teams'); an invalid form comes back
     Probe("booking:settings", logged_in(200)),
     Probe("booking:settings", logged_in(422), "post", data=lambda w: {"which": "own"}),
