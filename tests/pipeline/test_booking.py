@@ -465,3 +465,36 @@ def test_a_rep_sets_up_their_page_and_a_manager_their_teams(client, owner, manag
     )
     assert saved.status_code == 302
     assert TeamBookingPage.objects.get(team=sales_team).slug == "eigyo-ikka"
+
+
+@pytest.mark.django_db
+def test_the_week_navigation_swaps_only_the_times_with_htmx(client, page):
+    response = client.get("/book/tanto/?from=2026-11-27", HTTP_HX_REQUEST="true")
+
+    html = response.content.decode()
+    assert response.status_code == 200 and "HX-Request" in response["Vary"]
+    assert html.lstrip().startswith('<section id="booking-slots"') and "<h1" not in html
+    assert 'data-slot="2026-11-27T12:00:00+09:00"' in html and "2026-11-24T" not in html
+
+
+@pytest.mark.django_db
+def test_the_team_page_reads_a_fixed_number_of_queries(
+    client, owner, teammate, team_page, django_assert_num_queries
+):
+    make_page(owner, "tanto")
+    make_page(teammate, "doryo")
+    # the team's page (1), its reps' pages with the reps (1), their meetings (1)
+    with django_assert_num_queries(3):
+        response = client.get("/book/team/eigyo1/")
+    assert (
+        response.status_code == 200 and 'data-slot="2026-11-24T09:00:00+09:00"' in response.content.decode()
+    )
+
+
+@pytest.mark.django_db
+def test_the_settings_page_reads_a_fixed_number_of_queries(client, manager, django_assert_num_queries):
+    client.force_login(manager)
+    # the layout's 4 (session, user, unread notifications, the user's team), the user's page, the teams managed
+    with django_assert_num_queries(6):
+        response = client.get("/accounts/booking/")
+    assert response.status_code == 200 and "eigyo" not in response.content.decode()
