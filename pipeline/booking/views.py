@@ -48,9 +48,12 @@ def _limit(name: str, default: int) -> int:
 
 
 def _first_day(request: HtmxHttpRequest) -> dt.date | None:
+    """The week asked for; for a form sent back (with errors), the week of its slot."""
     try:
+        if request.method == "POST":
+            return dt.datetime.fromisoformat(request.POST.get("slot", "")).astimezone(selectors.tz()).date()
         return dt.date.fromisoformat(request.GET.get("from", ""))
-    except ValueError:
+    except (ValueError, TypeError):
         return None
 
 

@@ -498,3 +498,13 @@ def test_the_settings_page_reads_a_fixed_number_of_queries(client, manager, djan
     with django_assert_num_queries(6):
         response = client.get("/accounts/booking/")
     assert response.status_code == 200 and "eigyo" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_form_with_errors_comes_back_with_its_slot_and_values(client, page):
+    response = _post(client, tokyo(1, 10, month=12), email="not-an-address", company="株式会社見込")
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert 'name="slot" value="2026-12-01T10:00:00+09:00"' in html and 'value="株式会社見込"' in html
+    assert 'class="error"' in html and not Booking.objects.exists()
