@@ -160,6 +160,17 @@ def touch_record(
     return touch, created
 
 
+def lead_consent_proof_record(*, lead_id: int, method: str, wording: str, at) -> bool:
+    """Keep the proof of a consent to marketing email the person just gave (how, when, the wording they agreed
+    to), as the email law asks. Nothing for a lead without that consent on record, e.g. one who unsubscribed
+    (ingest never turns their consent back on). Returns whether the proof was stored."""
+    return bool(
+        Lead.objects.filter(pk=lead_id, consent_email=True, unsubscribed_at__isnull=True).update(
+            consent_method=method, consent_at=at, consent_wording=wording, updated_at=at
+        )
+    )
+
+
 @transaction.atomic
 def _max_length(name: str) -> int | None:
     field = Lead._meta.get_field(name)

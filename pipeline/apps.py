@@ -8,6 +8,7 @@ class PipelineConfig(AppConfig):
 
     def ready(self) -> None:
         from pipeline import hooks as pipeline_hooks
+        from pipeline import tasks  # noqa: F401  (registers the task names services queue by name)
         from pipeline.services import deal_create_from_handoff, deal_discard_for_undone_handoff
         from salesmarketing import hooks
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from leads.models import Campaign, Company, Lead
 from leads.services import company_resolve, lead_upsert
 from pipeline import services
-from pipeline.models import Activity, Deal, Pipeline, Stage
+from pipeline.models import Activity, BookingPage, Deal, Pipeline, Stage, TeamBookingPage
 from pipeline.services import StageSpec
 
 PARTNER_PIPELINE = "代理店経由"
@@ -161,6 +161,17 @@ def seed(*, users: dict, stdout) -> None:
                 closed=False,
             )
     stdout.write(f"pipeline: {created} demo deals with a year of stage history")
+    _booking_pages(users, stdout)
+
+
+def _booking_pages(users: dict, stdout) -> None:
+    """Each demo rep's public booking page (/book/rep1/ …) and their team's round-robin page."""
+    for username in REPS:
+        BookingPage.objects.get_or_create(user=users[username], defaults={"slug": username})
+    team = users[REPS[0]].team
+    if team is not None:
+        TeamBookingPage.objects.get_or_create(team=team, defaults={"slug": "sales"})
+    stdout.write("pipeline: booking pages /book/rep1/ … /book/rep4/ and /book/team/sales/")
 
 
 def _contacts(rng: random.Random) -> list[Lead]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from leads.models import Company, Lead
 from leads.privacy import scrub_texts
-from pipeline.models import Activity, ActivityAttachment, Deal, DealQuerySet, Task
+from pipeline.models import Activity, ActivityAttachment, Booking, Deal, DealQuerySet, Task
 from pipeline.selectors.search import deal_search
 
 __all__ = ["deal_search", "deals", "lead_erasing", "lead_exporting"]  # deal_search: hooks.SEARCH
@@ -110,6 +110,8 @@ def lead_merging(*, survivor: Lead, merged: Lead, by: Any) -> dict[str, int]:
         Activity.objects.filter(lead=survivor).exclude(email_message_id="").values("email_message_id")
     )
     Activity.objects.filter(lead=merged, email_message_id__in=on_survivor).delete()
+    # Meetings booked on a booking page follow their activities (counted with them).
+    Booking.objects.filter(lead=merged).update(lead=survivor)
     return {"deals": deals, "activities": Activity.objects.filter(lead=merged).update(lead=survivor)}
 
 

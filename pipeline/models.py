@@ -525,3 +525,7 @@ class Task(models.Model):
     @property
     def is_done(self) -> bool:
         return self.done_at is not None
+
+
+# Meeting booking's models live with their feature (pipeline.booking); imported here so Django finds them.
+from pipeline.booking.models import Booking, BookingInvitation, BookingPage, TeamBookingPage  # noqa: E402, F401

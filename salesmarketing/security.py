@@ -52,6 +52,23 @@ def client_ip(request: HttpRequest | None) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+def rate_limited(request: HttpRequest, scope: str, per_minute: int) -> bool:
+    """Whether this request is one too many: a fixed one-minute window per client IP and `scope` (the login
+    throttle's rule, so behind NUM_PROXIES proxies it is the client's address, not the proxy's), counted in
+    Django's cache (shared when the cache is Redis; per process while that Redis is down, see
+    salesmarketing/cache.py). The public endpoints (capture forms, tracking, meeting booking) use it."""
+    window = int(time.time() // 60)
+    key = f"leads:rate:{scope}:{client_ip(request)}:{window}"
+    cache = caches["default"]
+    if cache.add(key, 1, timeout=90):
+        return per_minute < 1
+    try:
+        return cache.incr(key) > per_minute
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=90)
+        return False
+
+
 def _keys(kind: str, value: str) -> tuple[str, str]:
     # Hashed so that cache keys hold no usernames or addresses, and any length or character is a valid key.
     digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -370,6 +370,7 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
         for name in ("broadcast_start", "broadcast_send_batch", "mail_sweep")
     },
     "quotes.tasks.send_quote_email": {"queue": "email"},
+    "pipeline.booking.tasks.send_booking_invitation": {"queue": "email"},
     "quotes.tasks.expire_quotes": {"queue": "bulk"},
     "nurture.sequences.tasks.sequence_run": {"queue": "email"},
     "nurture.sequences.tasks.sequence_segment_enrol": {"queue": "bulk"},

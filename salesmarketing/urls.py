@@ -22,6 +22,8 @@ urlpatterns = [
     path("", include("leads.urls")),  # /leads/… and the public capture URLs (/f/, /t/, /u/)
     path("campaigns/", include("campaigns.urls")),
     path("pipeline/", include("pipeline.urls")),
+    # the public booking pages /book/<slug>/ and /book/team/<slug>/, and their settings at /accounts/booking/
+    path("", include("pipeline.booking.urls")),
     path("nurture/", include("nurture.urls")),
     path("quotes/", include("quotes.urls")),
     path("", include("reminders.urls")),  # /tasks/ (my tasks) and /accounts/notifications/

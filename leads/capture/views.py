@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.shortcuts import render
@@ -33,7 +31,7 @@ from leads.capture.services import (
 from leads.models import FormEndpoint
 from leads.tracking import CLICK_SALT, OPEN_SALT, is_http_url, read_token, url_hash
 from salesmarketing.forms import add_service_errors
-from salesmarketing.security import client_ip
+from salesmarketing.security import rate_limited
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 COLLECT_MAX_BYTES = 16 * 1024
@@ -44,18 +42,7 @@ def _limit(name: str, default: int) -> int:
 
 
 def _rate_limited(request: HttpRequest, scope: str, per_minute: int) -> bool:
-    """A fixed one-minute window per client IP (the login throttle's rule, so behind NUM_PROXIES proxies it is
-    the client's address, not the proxy's), counted in Django's cache (shared when the cache is Redis; per
-    process while that Redis is down, see salesmarketing/cache.py)."""
-    window = int(time.time() // 60)
-    key = f"leads:rate:{scope}:{client_ip(request)}:{window}"
-    if cache.add(key, 1, timeout=90):
-        return per_minute < 1
-    try:
-        return cache.incr(key) > per_minute
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=90)
-        return False
+    return rate_limited(request, scope, per_minute)
 
 
 def _wants_json(request: HttpRequest) -> bool:

@@ -9,11 +9,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, F, Max, Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -291,6 +292,84 @@ def handoff_assign_to(*, handoff: Handoff, rep: User, by: User, now=None) -> Han
         Lead.objects.filter(pk=handoff.lead_id).update(owner=rep, updated_at=now)
         _notify_rep(handoff, rep)
     return handoff
+
+
+def handoff_for_booked_meeting(*, lead_id: int, rep: User, now=None) -> Handoff | None:
+    """A lead nobody owns booked a meeting with `rep` on their public booking page (pipeline.booking): a hand
+    raised, so the lead becomes an MQL and its handoff goes to that rep straight away, with the SLA clock of the
+    rep's team (the default team hours without one), the assignment log, the event and the rep's notification
+    as for any assignment. A handoff already waiting for a rep is given to them. Nothing when someone owns the
+    lead by now, or when it is past the handoff (an SQL, an opportunity, a customer). Returns the handoff."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().get(pk=lead_id)
+        if lead.owner_id is not None:
+            return None
+        handoff = Handoff.objects.select_for_update().filter(lead=lead, state__in=OPEN).first()
+        if handoff is None:
+            if lead.lifecycle_stage not in HAND_RAISE_STAGES:
+                return None
+            _booked_lead_to_mql(lead, now)
+            handoff = Handoff.objects.create(
+                lead=lead,
+                mql_at=now,
+                score_at_handoff=lead.total_score,
+                fit_at_handoff=lead.fit_score,
+                campaign_id=lead.first_touch_campaign_id,
+                reason=_site_language(BOOKED_REASON),
+            )
+        elif handoff.state != Handoff.State.UNASSIGNED:
+            return handoff
+        team = rep.team if rep.team_id is not None else None
+        handoff.owner, handoff.team, handoff.state = rep, team, Handoff.State.ASSIGNED
+        handoff.assigned_at = now
+        handoff.sla_due_at = add_business_hours(
+            now,
+            team.sla_first_touch_hours if team is not None else DEFAULT_SLA_HOURS,
+            day_start=team.business_day_start if team is not None else 9,
+            day_end=team.business_day_end if team is not None else 18,
+        )
+        handoff.reminded_at = handoff.escalated_at = None
+        handoff.save()
+        AssignmentLog.objects.create(
+            handoff=handoff,
+            user=rep,
+            team=team,
+            reason=(_("booked a meeting with %(rep)s") % {"rep": rep})[:300],
+        )
+        _emit_assigned(handoff)
+        Lead.objects.filter(pk=lead.pk).update(owner=rep, updated_at=now)
+        _notify_rep(handoff, rep)
+    return handoff
+
+
+# A booked meeting makes these leads an MQL (and hands them over); later stages are sales' already.
+HAND_RAISE_STAGES = (
+    LifecycleStage.SUBSCRIBER,
+    LifecycleStage.LEAD,
+    LifecycleStage.MQL,
+    LifecycleStage.RECYCLED,
+    LifecycleStage.DISQUALIFIED,
+)
+BOOKED_REASON = gettext_lazy("Booked a meeting on a rep's booking page")
+DEFAULT_SLA_HOURS = 4
+
+
+def _site_language(text: Any) -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(text)
+
+
+def _booked_lead_to_mql(lead: Lead, now: dt.datetime) -> None:
+    if lead_lifecycle_change(
+        lead=lead, to=LifecycleStage.MQL, at=now, reason=BOOKED_REASON, also={"mql_at": now}
+    ):
+        event_emit(
+            kind=events.LEAD_MQL,
+            subject=("lead", lead.pk),
+            payload={"lead_id": lead.pk, "fit_score": lead.fit_score, "total_score": lead.total_score},
+            at=now,
+        )
 
 
 def handoff_first_touch(*, handoff: Handoff, by: User, now=None) -> Handoff:

@@ -19,6 +19,11 @@ def is_business_day(day: dt.date) -> bool:
     return day.weekday() < 5 and day not in _japanese_holidays()
 
 
+def is_japanese_holiday(day: dt.date) -> bool:
+    """A public holiday in Japan (振替休日 and 国民の休日 included), whatever the weekday."""
+    return day in _japanese_holidays()
+
+
 def _tz() -> ZoneInfo:
     return ZoneInfo(settings.TIME_ZONE)
 

@@ -9,6 +9,7 @@ from pipeline.models import Stage
 from pipeline.services import pipeline_ensure_default
 from salesmarketing.models import User
 from salesmarketing.services import api_key_create
+from tests.nurture.mail_fixtures import smtp_sink  # noqa: F401  (a real SMTP server on loopback)
 from tests.pipeline.factories import make_deal
 from tests.salesmarketing.factories import UserFactory
 

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from pipeline import demo
-from pipeline.models import Activity, Deal, Pipeline, StageChange, Task
+from pipeline.models import Activity, BookingPage, Deal, Pipeline, StageChange, Task, TeamBookingPage
 from salesmarketing.demo import seed_users
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +38,9 @@ def test_the_demo_has_a_year_of_consistent_history_and_runs_once():
     oldest = StageChange.objects.order_by("changed_at").first().changed_at
     assert oldest < timezone.now() - dt.timedelta(days=250)
     assert Deal.objects.filter(owner__username="rep1", status="open").count() >= 8
+    # every demo rep takes meetings on a booking page of their own, and their team on a round-robin page
+    assert set(BookingPage.objects.values_list("slug", flat=True)) == set(demo.REPS)
+    assert TeamBookingPage.objects.filter(slug="sales").exists()
 
     rows = StageChange.objects.order_by("deal_id", "changed_at", "id").values_list(
         "deal_id", "from_stage", "to_stage"

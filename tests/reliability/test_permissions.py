@@ -50,6 +50,8 @@ from leads.privacy import unsubscribe_token
 from leads.services import company_resolve, lead_upsert
 from leads.tracking import email_click_token, email_open_token
 from nurture.models import Broadcast, EmailTemplate, Enrolment, Segment, SegmentKind, Sequence, SequenceStep
+from pipeline.booking.models import BookingPage, TeamBookingPage
+from pipeline.booking.selectors import rep_week
 from pipeline.models import Activity, ActivityAttachment, Stage
 from pipeline.services import pipeline_ensure_default, task_create
 from quotes.models import Issuer
@@ -251,6 +253,12 @@ def _build_world() -> World:
         next_attempt_at=timezone.now(),
         give_up_at=timezone.now(),
     )
+    # Meeting booking: the owner takes meetings any day and hour, so a free slot exists whenever the test runs.
+    booking_page = BookingPage.objects.create(
+        user=owner, slug="perm-owner", day_start=dt.time(0), day_end=dt.time(23, 30), weekdays="1234567",
+        notice_hours=0, days_ahead=14,
+    )  # fmt: skip
+    team_booking_page = TeamBookingPage.objects.create(team=sales, slug="perm-team")
     return World(
         users=users,
         lead=lead,
@@ -288,8 +296,18 @@ def _build_world() -> World:
             "enrolment": enrolment,
             "webhook": webhook,
             "webhook_delivery": webhook_delivery,
+            "booking_page": booking_page,
+            "team_booking_page": team_booking_page,
         },
     )
+
+
+def free_slot(world: World) -> dict:
+    """The booking form for the owner's first free slot from tomorrow (a different address per cell is not
+    needed: each cell is rolled back)."""
+    week = rep_week(world.booking_page, first=timezone.localdate() + dt.timedelta(days=1), now=timezone.now())
+    slot = next(s for _day, slots in week.days for s in slots)
+    return {"slot": slot.isoformat(), "name": "予約 太郎", "email": "booker@example.jp"}
 
 
 # --- The matrix: pages -----------------------------------------------------------------------------------------
@@ -652,6 +670,20 @@ PAGES = [
         },
         query=lambda w: "u=https%3A%2F%2Fwww.example.jp%2F",
     ),
+    # Meeting booking (pipeline.booking): public pages, like the capture endpoints; a booking answers 201
+    Probe("booking:rep", every(200), kwargs=lambda w: {"slug": w.booking_page.slug}),
+    Probe("booking:rep", every(201), "post", kwargs=lambda w: {"slug": w.booking_page.slug}, data=free_slot),
+    Probe("booking:team", every(200), kwargs=lambda w: {"slug": w.team_booking_page.slug}),
+    Probe(
+        "booking:team",
+        every(201),
+        "post",
+        kwargs=lambda w: {"slug": w.team_booking_page.slug},
+        data=free_slot,
+    ),
+    # …and their settings: each user their own page (and a manager their teams'); an invalid form comes back
+    Probe("booking:settings", logged_in(200)),
+    Probe("booking:settings", logged_in(422), "post", data=lambda w: {"which": "own"}),
     # Email providers' webhooks (salesmarketing.esp): not there until ANYMAIL_WEBHOOK_SECRET is set, for anyone.
     *[Probe(f"anymail:{p.name}", every(404), "post") for p in anymail_urls.urlpatterns],
     # Email (nurture.mail): marketing, managers and admins; a test send and a refused action redirect back.

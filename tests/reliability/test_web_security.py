@@ -349,6 +349,9 @@ MUST_WALK = {
     "kpis:action_item_create",
     "api_keys:revoke",
     "admin:leads_lead_delete",
+    "booking:rep",
+    "booking:team",
+    "booking:settings",
 }
 
 
@@ -429,8 +432,9 @@ PARAM_MODELS = {
     "campaign_id": "leads.Campaign",
 }
 
-# Parameters that name a kind, not a row: the admin's app, a reminder item's kind (reminders:item*).
-FIXED_PARAMS = {"app_label": "leads", "kind": "task"}
+# Parameters that name a kind, not a row: the admin's app, a reminder item's kind (reminders:item*); a booking
+# page's address (booking:rep, booking:team: public, and CSRF-protected as they post to themselves).
+FIXED_PARAMS = {"app_label": "leads", "kind": "task", "slug": "no-such-page"}
 
 
 def _value(url_name: str, param: str, converter: str):
