@@ -45,7 +45,17 @@ from kpis.periods import Period
 from kpis.registry import KPIS
 from kpis.services import action_item_create
 from leads.importing import import_job_create, import_job_run
-from leads.models import Campaign, FormEndpoint, Handoff, Lead, Persona, ScoringGroup, ScoringRule
+from leads.models import (
+    BulkJob,
+    Campaign,
+    FormEndpoint,
+    Handoff,
+    Lead,
+    Persona,
+    SavedView,
+    ScoringGroup,
+    ScoringRule,
+)
 from leads.privacy import unsubscribe_token
 from leads.services import company_resolve, lead_upsert
 from leads.tracking import email_click_token, email_open_token
@@ -251,6 +261,11 @@ def _build_world() -> World:
         next_attempt_at=timezone.now(),
         give_up_at=timezone.now(),
     )
+    # saved views and bulk jobs (#19): the owner's private view and a job the owner ran
+    saved_view = SavedView.objects.create(owner=owner, name="自分の見込", query="owner=me")
+    bulk_job = BulkJob.objects.create(
+        created_by=owner, action="lifecycle", params={"stage": "lead", "reason": "見直し"}, lead_ids=[lead.pk]
+    )
     return World(
         users=users,
         lead=lead,
@@ -288,6 +303,8 @@ def _build_world() -> World:
             "enrolment": enrolment,
             "webhook": webhook,
             "webhook_delivery": webhook_delivery,
+            "saved_view": saved_view,
+            "bulk_job": bulk_job,
         },
     )
 
@@ -364,6 +381,24 @@ PAGES = [
         data=lambda w: {"stage": "disqualified", "reason": "競合の社員"},
     ),
     Probe("leads:company_list", logged_in(200)),
+    # Saved views and bulk jobs (#19): a view is renamed or deleted by its owner only (404 for everyone else); a
+    # job's page is its author's and the admins'; the bulk form takes anyone's picked rows (the job then applies
+    # the action only to the leads its author sees).
+    Probe("leads:saved_views", logged_in(200)),
+    Probe(
+        "leads:saved_view_new", logged_in(302), "post", data=lambda w: {"name": "新しい見方", "query": "q=a"}
+    ),
+    Probe(
+        "leads:saved_view_update",
+        logged_in(404, owner=302),
+        "post",
+        kwargs=pk("saved_view"),
+        data=lambda w: {"name": "改名", "sharing": "private"},
+    ),
+    Probe("leads:saved_view_delete", logged_in(404, owner=302), "post", kwargs=pk("saved_view")),
+    Probe("leads:bulk_jobs", logged_in(200)),
+    Probe("leads:bulk_new", logged_in(200), "post", data=lambda w: {"lead": [w.lead.pk]}),
+    Probe("leads:bulk_job", logged_in(404, owner=200, admin=200), kwargs=pk("bulk_job")),
     # The search: everyone logged in; each finds only what they may see (tests/leads/test_search.py).
     Probe("search:page", logged_in(200), data=lambda w: {"q": "テスト"}),
     Probe("leads:company_new", logged_in(200)),
