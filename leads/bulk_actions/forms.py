@@ -13,7 +13,12 @@ from salesmarketing.models import User
 
 class SavedViewForm(forms.Form):
     name = forms.CharField(label=_("View name"), max_length=100)
-    sharing = forms.ChoiceField(label=_("Shared with"), choices=SavedView.Sharing.choices, initial="private")
+    sharing = forms.ChoiceField(
+        label=_("Shared with"), choices=SavedView.Sharing.choices, initial="private", required=False
+    )
+
+    def clean_sharing(self) -> str:
+        return self.cleaned_data.get("sharing") or SavedView.Sharing.PRIVATE
 
 
 class BulkJobForm(forms.Form):

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -220,7 +220,7 @@ def bulk_job_run(*, job_id: int, budget_seconds: float = TIME_BUDGET_SECONDS) ->
         while bulk_job_run_batch(job_id=job_id):
             if time.monotonic() > deadline:
                 return False
-    except (ValidationError, LookupError, ValueError, TypeError) as error:
+    except (ValidationError, ObjectDoesNotExist, LookupError, ValueError, TypeError) as error:
         BulkJob.objects.filter(pk=job_id, status=BulkJob.Status.RUNNING).update(
             status=BulkJob.Status.FAILED, error=str(error)[:500], finished_at=timezone.now()
         )
