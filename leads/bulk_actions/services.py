@@ -211,11 +211,11 @@ def bulk_job_run_batch(*, job_id: int, batch_size: int | None = None) -> bool:
     return more
 
 
-def bulk_job_run(*, job_id: int, budget_seconds: float = TIME_BUDGET_SECONDS) -> bool:
+def bulk_job_run(*, job_id: int, budget_seconds: float | None = None) -> bool:
     """Start the job and run its batches for up to `budget_seconds`; whether it is finished (if not, the caller
     queues the rest). An error that is not the database's marks the job failed (its batch rolled back)."""
     bulk_job_start(job_id=job_id)
-    deadline = time.monotonic() + budget_seconds
+    deadline = time.monotonic() + (TIME_BUDGET_SECONDS if budget_seconds is None else budget_seconds)
     try:
         while bulk_job_run_batch(job_id=job_id):
             if time.monotonic() > deadline:
