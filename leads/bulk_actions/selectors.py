@@ -95,7 +95,11 @@ def job_leads(*, job: BulkJob) -> QuerySet[Lead]:
 def selection_count(*, viewer: User, all_matching: bool, query: str, lead_ids: list[int]) -> int:
     """How many leads a job would cover, for the confirmation page (one COUNT)."""
     job = BulkJob(
-        created_by=viewer, all_matching=all_matching, query=query, lead_ids=lead_ids, action=BulkAction.LIFECYCLE
+        created_by=viewer,
+        all_matching=all_matching,
+        query=query,
+        lead_ids=lead_ids,
+        action=BulkAction.LIFECYCLE,
     )
     return job_leads(job=job).count()
 

@@ -33,7 +33,9 @@ TASK = "leads.bulk_actions.tasks.bulk_job_run"
 
 BATCH_SIZE = 1000  # leads per batch: one transaction, a fixed number of statements
 ERASE_BATCH_SIZE = 50  # an erasure scrubs every app's free text per lead (leads.privacy): smaller batches
-TIME_BUDGET_SECONDS = 60.0  # a task runs batches this long, then queues the rest, so other bulk work gets a turn
+TIME_BUDGET_SECONDS = (
+    60.0  # a task runs batches this long, then queues the rest, so other bulk work gets a turn
+)
 MAX_PICKED = 1000  # rows picked on the page (a page holds 50); beyond that, "all matching" carries the filter
 
 
@@ -89,12 +91,12 @@ def _params_clean(*, by: User, action: str, params: dict[str, Any]) -> dict[str,
         choices = selectors.assignable_owners(viewer=by)
         if choices is None:
             raise ValidationError(_("You may not change owners."))
-        owner = params.get("owner")
-        if owner not in (None, "") and int(owner) not in {u.pk for u in choices}:
+        owner = str(params.get("owner") or "")  # "" (or None): nobody
+        if owner and (not owner.isdigit() or int(owner) not in {u.pk for u in choices}):
             raise ValidationError({"owner": _("Choose someone you may hand leads to.")})
         if not reason:
             raise ValidationError({"reason": _("Say why the owner changes.")})
-        return {"owner": int(owner) if owner not in (None, "") else None, "reason": reason}
+        return {"owner": int(owner) if owner else None, "reason": reason}
     if action == BulkAction.LIFECYCLE:
         if params.get("stage") not in LifecycleStage.values:
             raise ValidationError({"stage": _("Choose a lifecycle stage.")})
@@ -118,8 +120,8 @@ def _params_clean(*, by: User, action: str, params: dict[str, Any]) -> dict[str,
     extra = selectors.extra_action(user=by, key=action)
     if extra is None:
         raise ValidationError(_("You may not run this action."))
-    target = params.get("target")
-    if not str(target or "").isdigit():
+    target = str(params.get("target") or "")
+    if not target.isdigit():
         raise ValidationError({"target": _("Choose where the leads go.")})
     try:
         extra.check(target_id=int(target))
@@ -194,9 +196,7 @@ def bulk_job_run_batch(*, job_id: int, batch_size: int | None = None) -> bool:
         if job.status != BulkJob.Status.RUNNING:
             return False
         size = batch_size or batch_size_for(job.action)
-        ids = list(
-            selectors.job_leads(job=job).filter(pk__gt=job.cursor).values_list("pk", flat=True)[:size]
-        )
+        ids = list(selectors.job_leads(job=job).filter(pk__gt=job.cursor).values_list("pk", flat=True)[:size])
         changed, failed = APPLY[job.action](job=job, ids=ids, now=now) if ids else (0, 0)
         more = len(ids) == size
         update: dict[str, Any] = {
@@ -257,7 +257,9 @@ def _lifecycle(*, job: BulkJob, ids: list[int], now: dt.datetime) -> tuple[int, 
     moving = {pk: was for pk, was in _locked(ids).values_list("pk", "lifecycle_stage") if was != to}
     if moving:
         Lead.objects.filter(AnyOf(F("pk"), list(moving))).update(lifecycle_stage=to, updated_at=now)
-        leads_lifecycle_recorded(changes=moving, to=to, at=now, reason=job.params["reason"], by=job.created_by)
+        leads_lifecycle_recorded(
+            changes=moving, to=to, at=now, reason=job.params["reason"], by=job.created_by
+        )
     return len(moving), 0
 
 

@@ -24,7 +24,9 @@ class SavedView(models.Model):
     # The lead list's query string without the page (q=…&lifecycle=…&sort=…): the list's own form reads it, so a
     # view keeps every filter the list offers, now and later.
     query = models.CharField(_("filters"), max_length=2000, blank=True)
-    sharing = models.CharField(_("shared with"), max_length=10, choices=Sharing.choices, default=Sharing.PRIVATE)
+    sharing = models.CharField(
+        _("shared with"), max_length=10, choices=Sharing.choices, default=Sharing.PRIVATE
+    )
     # The team a TEAM view is shared with: the owner's team when they shared it.
     team = models.ForeignKey(
         "salesmarketing.Team", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
@@ -89,7 +91,9 @@ class BulkJob(models.Model):
     total = models.PositiveIntegerField(_("total"), null=True, blank=True)  # counted when the worker starts
     done = models.PositiveIntegerField(_("done"), default=0)  # leads handled (changed or already so)
     changed = models.PositiveIntegerField(_("changed"), default=0)
-    failed = models.PositiveIntegerField(_("failed"), default=0)  # leads the action refused (e.g. unsubscribed)
+    failed = models.PositiveIntegerField(
+        _("failed"), default=0
+    )  # leads the action refused (e.g. unsubscribed)
     # Keyset cursor: the highest lead id handled. A batch moves it in the same transaction as its writes, so a
     # retried batch starts after what committed and redoes nothing.
     cursor = models.BigIntegerField(default=0)
@@ -105,7 +109,8 @@ class BulkJob(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(action__in=BulkAction.values), name="bulkjob_action_known"),
             models.CheckConstraint(
-                condition=Q(status__in=["queued", "running", "finished", "failed"]), name="bulkjob_status_known"
+                condition=Q(status__in=["queued", "running", "finished", "failed"]),
+                name="bulkjob_status_known",
             ),
         ]
         indexes = [models.Index(fields=["created_by", "-created_at"], name="bulkjob_by_idx")]

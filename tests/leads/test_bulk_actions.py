@@ -54,7 +54,9 @@ def admin():
 def test_a_view_is_seen_by_its_owner_its_team_or_everyone_as_shared(owner, teammate, outsider):
     mine = services.saved_view_create(owner=owner, name="自分の見込", query="owner=me")
     team = services.saved_view_create(owner=owner, name="課の MQL", query="lifecycle=mql", sharing="team")
-    everyone = services.saved_view_create(owner=outsider, name="全社 高スコア", query="score_min=60", sharing="everyone")
+    everyone = services.saved_view_create(
+        owner=outsider, name="全社 高スコア", query="score_min=60", sharing="everyone"
+    )
 
     assert set(saved_views_for(viewer=owner)) == {mine, team, everyone}
     assert set(saved_views_for(viewer=teammate)) == {team, everyone}
@@ -73,7 +75,9 @@ def test_saving_the_lists_filter_keeps_its_query_without_the_page(owner_client, 
 
 def test_a_second_view_of_the_same_name_is_refused(owner_client, owner):
     services.saved_view_create(owner=owner, name="高スコア", query="")
-    response = owner_client.post(reverse("leads:saved_view_new"), {"name": "高スコア", "query": "q=a"}, follow=True)
+    response = owner_client.post(
+        reverse("leads:saved_view_new"), {"name": "高スコア", "query": "q=a"}, follow=True
+    )
     assert "You already have a view with this name." in response.content.decode()
     assert SavedView.objects.filter(owner=owner).count() == 1
 
@@ -81,10 +85,17 @@ def test_a_second_view_of_the_same_name_is_refused(owner_client, owner):
 def test_the_owner_renames_and_deletes_a_view_and_nobody_else_may(client, owner, teammate):
     view = services.saved_view_create(owner=owner, name="課の MQL", query="lifecycle=mql", sharing="team")
     client.force_login(teammate)
-    assert client.post(reverse("leads:saved_view_update", args=[view.pk]), {"name": "x", "sharing": "private"}).status_code == 404
+    assert (
+        client.post(
+            reverse("leads:saved_view_update", args=[view.pk]), {"name": "x", "sharing": "private"}
+        ).status_code
+        == 404
+    )
     assert client.post(reverse("leads:saved_view_delete", args=[view.pk])).status_code == 404
     client.force_login(owner)
-    client.post(reverse("leads:saved_view_update", args=[view.pk]), {"name": "MQL（課）", "sharing": "everyone"})
+    client.post(
+        reverse("leads:saved_view_update", args=[view.pk]), {"name": "MQL（課）", "sharing": "everyone"}
+    )
     view.refresh_from_db()
     assert (view.name, view.sharing, view.team_id) == ("MQL（課）", "everyone", None)
     client.post(reverse("leads:saved_view_delete", args=[view.pk]))
@@ -123,7 +134,9 @@ def test_the_list_carries_its_filter_to_the_bulk_form_never_the_matching_ids(cli
     assert page.count('name="lead"') == 3  # one checkbox per row shown, no hidden list of ids
 
 
-def test_the_form_counts_the_matching_leads_and_queues_a_job_with_the_filter(client, manager, django_capture_on_commit_callbacks):
+def test_the_form_counts_the_matching_leads_and_queues_a_job_with_the_filter(
+    client, manager, django_capture_on_commit_callbacks
+):
     for _ in range(2):
         lead_at("mql")
     lead_at("lead")
@@ -166,7 +179,9 @@ def test_a_job_needs_what_its_action_needs(manager):
         ("segment", {"target": ""}, "target"),
     ):
         with pytest.raises(Exception) as error:
-            services.bulk_job_create(by=manager, action=action, params=params, all_matching=False, lead_ids=[lead.pk])
+            services.bulk_job_create(
+                by=manager, action=action, params=params, all_matching=False, lead_ids=[lead.pk]
+            )
         assert field in error.value.message_dict, action
 
 
@@ -182,10 +197,14 @@ def test_assign_all_matching_logs_each_owner_change(manager, owner, teammate):
     )  # fmt: skip
     job = run(job)
     assert (job.status, job.total, job.done, job.changed, job.failed) == ("finished", 3, 3, 3, 0)
-    assert set(Lead.objects.filter(owner=teammate).values_list("pk", flat=True)) == {lead.pk for lead in matching}
+    assert set(Lead.objects.filter(owner=teammate).values_list("pk", flat=True)) == {
+        lead.pk for lead in matching
+    }
     assert Lead.objects.get(pk=other.pk).owner == owner
     logs = OwnerChange.objects.filter(lead__in=matching)
-    assert logs.count() == 3 and {(c.from_owner, c.to_owner, c.by, c.reason) for c in logs} == {(owner, teammate, manager, "担当替え")}
+    assert logs.count() == 3 and {(c.from_owner, c.to_owner, c.by, c.reason) for c in logs} == {
+        (owner, teammate, manager, "担当替え")
+    }
 
 
 def test_set_lifecycle_writes_a_history_row_per_lead_that_moved(manager):
@@ -198,7 +217,9 @@ def test_set_lifecycle_writes_a_history_row_per_lead_that_moved(manager):
     job = run(job)
     assert (job.done, job.changed) == (3, 2)
     rows = LifecycleChange.objects.filter(to_stage="disqualified")
-    assert {(r.lead_id, r.from_stage, r.by, r.reason) for r in rows} == {(lead.pk, "mql", manager, "競合の社員") for lead in leads}
+    assert {(r.lead_id, r.from_stage, r.by, r.reason) for r in rows} == {
+        (lead.pk, "mql", manager, "競合の社員") for lead in leads
+    }
 
 
 def test_consent_is_granted_with_its_proof_but_never_for_someone_who_unsubscribed(manager):
@@ -213,7 +234,11 @@ def test_consent_is_granted_with_its_proof_but_never_for_someone_who_unsubscribe
     job = run(job)
     assert (job.done, job.changed, job.failed) == (1, 1, 1)
     lead.refresh_from_db()
-    assert (lead.consent_email, lead.consent_method, lead.consent_wording) == (True, "in_person", "案内メールの送付に同意します")
+    assert (lead.consent_email, lead.consent_method, lead.consent_wording) == (
+        True,
+        "in_person",
+        "案内メールの送付に同意します",
+    )
     assert lead.consent_at is not None
     assert not Lead.objects.get(pk=unsubscribed.pk).consent_email
 
@@ -236,7 +261,9 @@ def test_erase_goes_through_the_privacy_erasure(admin):
     )
     job = run(job)
     assert job.changed == 2 and not Lead.objects.filter(pk__in=[lead.pk for lead in leads]).exists()
-    assert set(ErasureRecord.objects.values_list("lead_id", "via", "erased_by")) == {(lead.pk, "bulk", admin.pk) for lead in leads}
+    assert set(ErasureRecord.objects.values_list("lead_id", "via", "erased_by")) == {
+        (lead.pk, "bulk", admin.pk) for lead in leads
+    }
 
 
 def test_add_to_a_static_list_all_matching(marketer):
@@ -249,7 +276,9 @@ def test_add_to_a_static_list_all_matching(marketer):
     )
     job = run(job)
     assert (job.done, job.changed) == (3, 2)
-    assert set(SegmentMember.objects.filter(segment=segment).values_list("lead_id", flat=True)) == {lead.pk for lead in leads}
+    assert set(SegmentMember.objects.filter(segment=segment).values_list("lead_id", flat=True)) == {
+        lead.pk for lead in leads
+    }
 
 
 def test_enrol_in_a_sequence_takes_only_eligible_leads(marketer):
@@ -262,7 +291,9 @@ def test_enrol_in_a_sequence_takes_only_eligible_leads(marketer):
     )  # fmt: skip
     job = run(job)
     assert (job.done, job.changed) == (2, 1)
-    assert list(Enrolment.objects.filter(sequence=sequence).values_list("lead_id", flat=True)) == [emailable.pk]
+    assert list(Enrolment.objects.filter(sequence=sequence).values_list("lead_id", flat=True)) == [
+        emailable.pk
+    ]
 
 
 def test_a_sequence_without_steps_is_refused_before_queuing(marketer):
@@ -278,7 +309,11 @@ def test_a_sequence_without_steps_is_refused_before_queuing(marketer):
 def test_a_list_deleted_while_the_job_waits_fails_the_job_with_its_reason(marketer):
     segment = SegmentStaticFactory()
     job = services.bulk_job_create(
-        by=marketer, action="segment", params={"target": segment.pk}, all_matching=False, lead_ids=[make_lead().pk]
+        by=marketer,
+        action="segment",
+        params={"target": segment.pk},
+        all_matching=False,
+        lead_ids=[make_lead().pk],
     )
     segment.delete()
     services.bulk_job_run(job_id=job.pk)
@@ -293,7 +328,11 @@ def test_a_reps_all_matching_job_touches_only_the_leads_they_see(owner, outsider
     own = lead_at("mql", owner=owner)
     others = lead_at("mql", owner=outsider)
     job = services.bulk_job_create(
-        by=owner, action="lifecycle", params={"stage": "sql", "reason": "架電済み"}, all_matching=True, query=""
+        by=owner,
+        action="lifecycle",
+        params={"stage": "sql", "reason": "架電済み"},
+        all_matching=True,
+        query="",
     )
     job = run(job)
     assert job.total == 1
@@ -325,7 +364,9 @@ def test_a_rep_bulk_assigns_only_their_own_leads_and_only_to_teammates(owner, te
     )
     job = run(job)
     assert job.changed == 1
-    assert Lead.objects.get(pk=mine.pk).owner == teammate and Lead.objects.get(pk=teammates.pk).owner == teammate
+    assert (
+        Lead.objects.get(pk=mine.pk).owner == teammate and Lead.objects.get(pk=teammates.pk).owner == teammate
+    )
     assert OwnerChange.objects.filter(lead=teammates).count() == 0
 
 
@@ -404,7 +445,9 @@ def test_a_batchs_queries_do_not_grow_with_its_size(action, params, manager, mar
             lead_at("mql")
         if action == "segment":
             params = {"target": SegmentStaticFactory().pk}
-        job = services.bulk_job_create(by=by, action=action, params=params, all_matching=True, query="lifecycle=mql")
+        job = services.bulk_job_create(
+            by=by, action=action, params=params, all_matching=True, query="lifecycle=mql"
+        )
         services.bulk_job_start(job_id=job.pk)
         with CaptureQueriesContext(connection) as captured:
             services.bulk_job_run_batch(job_id=job.pk, batch_size=size)
@@ -429,7 +472,11 @@ def test_the_progress_partial_polls_while_the_job_runs_and_stops_when_it_is_over
     client.force_login(manager)
     partial = client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true")
     body = partial.content.decode()
-    assert partial.status_code == 200 and "<html" not in body and body.lstrip().startswith('<div id="bulk-job-progress"')
+    assert (
+        partial.status_code == 200
+        and "<html" not in body
+        and body.lstrip().startswith('<div id="bulk-job-progress"')
+    )
     assert 'hx-trigger="every 1s"' in body and "2 done (2 changed), 0 failed, of 3" in body
     assert 'value="67"' in body
     assert partial["Vary"] == "HX-Request" or "HX-Request" in partial["Vary"]

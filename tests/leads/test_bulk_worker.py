@@ -33,7 +33,9 @@ def _lead_at(stage: str, **fields) -> Lead:
     return lead
 
 
-def test_the_form_queues_an_all_matching_assign_that_the_worker_finishes(celery_worker, client, manager, owner, teammate):
+def test_the_form_queues_an_all_matching_assign_that_the_worker_finishes(
+    celery_worker, client, manager, owner, teammate
+):
     matching = [_lead_at("mql", owner=owner) for _ in range(7)]
     other = _lead_at("lead", owner=owner)
     client.force_login(manager)
@@ -45,7 +47,9 @@ def test_the_form_queues_an_all_matching_assign_that_the_worker_finishes(celery_
     assert response.status_code == 302
     job = _wait_for_job(BulkJob.objects.get())
     assert (job.status, job.total, job.done, job.changed, job.failed) == ("finished", 7, 7, 7, 0)
-    assert set(Lead.objects.filter(owner=teammate).values_list("pk", flat=True)) == {lead.pk for lead in matching}
+    assert set(Lead.objects.filter(owner=teammate).values_list("pk", flat=True)) == {
+        lead.pk for lead in matching
+    }
     assert Lead.objects.get(pk=other.pk).owner == owner
     assert OwnerChange.objects.filter(by=manager, to_owner=teammate).count() == 7
 
@@ -80,7 +84,9 @@ def test_each_action_runs_on_a_real_worker(celery_worker, action, manager, marke
         assert Enrolment.objects.filter(sequence_id=params["target"], lead_id__in=ids).count() == 5
 
 
-def test_a_job_longer_than_its_time_budget_is_finished_by_the_tasks_it_queues(celery_worker, manager, monkeypatch):
+def test_a_job_longer_than_its_time_budget_is_finished_by_the_tasks_it_queues(
+    celery_worker, manager, monkeypatch
+):
     """A task runs batches for its budget, then queues the rest behind the other bulk work (here: every batch)."""
     monkeypatch.setattr(services, "BATCH_SIZE", 2)
     monkeypatch.setattr(services, "TIME_BUDGET_SECONDS", 0.0)
