@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db import IntegrityError, transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -32,7 +32,7 @@ from salesmarketing.models import User
 TASK = "leads.bulk_actions.tasks.bulk_job_run"
 
 BATCH_SIZE = 1000  # leads per batch: one transaction, a fixed number of statements
-ERASE_BATCH_SIZE = 50  # an erasure scrubs every app's free text per lead (leads.privacy): smaller batches
+ERASE_BATCH_SIZE = 20  # an erasure scrubs every app's free text per lead (leads.privacy): smaller batches
 TIME_BUDGET_SECONDS = (
     60.0  # a task runs batches this long, then queues the rest, so other bulk work gets a turn
 )
@@ -213,16 +213,22 @@ def bulk_job_run_batch(*, job_id: int, batch_size: int | None = None) -> bool:
 
 def bulk_job_run(*, job_id: int, budget_seconds: float | None = None) -> bool:
     """Start the job and run its batches for up to `budget_seconds`; whether it is finished (if not, the caller
-    queues the rest). An error that is not the database's marks the job failed (its batch rolled back)."""
+    queues the rest). The database's errors go up for the task to retry (the batch rolled back whole); any other
+    (a list deleted meanwhile, the task's time limit) marks the job failed with its reason: re-run it as a new job,
+    which changes nothing twice."""
     bulk_job_start(job_id=job_id)
     deadline = time.monotonic() + (TIME_BUDGET_SECONDS if budget_seconds is None else budget_seconds)
     try:
         while bulk_job_run_batch(job_id=job_id):
             if time.monotonic() > deadline:
                 return False
-    except (ValidationError, ObjectDoesNotExist, LookupError, ValueError, TypeError) as error:
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as error:  # recorded on the job, which its author sees
         BulkJob.objects.filter(pk=job_id, status=BulkJob.Status.RUNNING).update(
-            status=BulkJob.Status.FAILED, error=str(error)[:500], finished_at=timezone.now()
+            status=BulkJob.Status.FAILED,
+            error=(" ".join(getattr(error, "messages", [])) or str(error) or type(error).__name__)[:500],
+            finished_at=timezone.now(),
         )
     return True
 
