@@ -10,6 +10,7 @@
 from django.urls import include, path
 
 from leads import views
+from leads.bulk_actions import views as bulk_views
 from leads.capture import views as capture_views
 from leads.handoffs import views as handoff_views
 from leads.importing import views as import_views
@@ -24,6 +25,13 @@ lead_patterns = [
     path("", views.lead_list, name="list"),
     path("export.csv", privacy_views.lead_export, name="export"),
     path("new", record_views.lead_new, name="new"),
+    path("views/", bulk_views.saved_views, name="saved_views"),
+    path("views/new", bulk_views.saved_view_new, name="saved_view_new"),
+    path("views/<int:pk>/edit", bulk_views.saved_view_update, name="saved_view_update"),
+    path("views/<int:pk>/delete", bulk_views.saved_view_delete, name="saved_view_delete"),
+    path("bulk/", bulk_views.bulk_jobs, name="bulk_jobs"),
+    path("bulk/new", bulk_views.bulk_new, name="bulk_new"),
+    path("bulk/<int:pk>/", bulk_views.bulk_job, name="bulk_job"),
     path("business-card", record_views.business_card, name="business_card"),
     path("<int:pk>/", views.lead_detail, name="detail"),
     path("<int:pk>/edit", record_views.lead_edit, name="edit"),

@@ -3,11 +3,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from leads import selectors
+from leads.bulk_actions import selectors as bulk_selectors
 from leads.filters import LeadFilterForm
 from leads.merge import selectors as merge_selectors
 from leads.models import Lead
@@ -33,10 +35,13 @@ def lead_list(request: HtmxHttpRequest) -> HttpResponse:
         "page": page,
         "query": query.urlencode(),
         "owners": User.objects.filter(role__in=["sales", "manager"], is_active=True).order_by("display_name"),
-        # (label, url) buttons the higher apps offer for the selected leads (nurture: add to a static segment)
+        # (label, url) buttons for the selected leads: leads' bulk jobs (which also take "all N matching"), then
+        # what the higher apps offer (nurture: add to a static segment)
         "bulk_actions": [
-            a for actions in hooks.call(hooks.LEAD_LIST_ACTIONS, user=request.user) for a in actions
+            (_("Bulk action…"), reverse("leads:bulk_new")),
+            *(a for actions in hooks.call(hooks.LEAD_LIST_ACTIONS, user=request.user) for a in actions),
         ],
+        "saved_views": bulk_selectors.saved_views_for(viewer=request.user),
     }
     return render(request, partial_or_page(request, "leads/lead_list.html", "results"), context)
 

@@ -23,6 +23,9 @@ class NurtureConfig(AppConfig):
         # Sequences: enrol from the lead list and the lead page; a handoff rejected as too early / no budget enrols.
         hooks.register(hooks.LEAD_LIST_ACTIONS, sequence_hooks.lead_list_actions)
         hooks.register(hooks.LEAD_PAGE_ACTIONS, sequence_hooks.lead_page_actions)
+        # The lead list's bulk jobs: add to a static list, enrol in a sequence (a batch of leads at a time).
+        hooks.register(hooks.LEAD_BULK_ACTIONS, segment_hooks.lead_bulk_actions)
+        hooks.register(hooks.LEAD_BULK_ACTIONS, sequence_hooks.lead_bulk_actions)
         hooks.register(hooks.HANDOFF_REJECTED, sequence_hooks.handoff_rejected)
         # Bounces and complaints: received at the return path (salesmarketing.inbound) or from a provider's webhook.
         from anymail.signals import tracking

@@ -56,6 +56,10 @@ SEARCH: Final = "search"
 # The lead list's bulk bar (leads.views.lead_list): fn(*, user) -> list of (label, url), each a button that posts
 # the selected leads' ids (`lead`, repeated) to `url`. Registered by nurture ("add to a static segment").
 LEAD_LIST_ACTIONS: Final = "lead_list_actions"
+# The lead list's bulk jobs (leads.bulk_actions): fn(*, user) -> list of leads.bulk_actions.extra.ExtraAction, the
+# actions the user may run on many leads at once (a target to pick, a check, and a set-based, idempotent `apply` of
+# one batch of lead ids). Registered by nurture (add to a static list, enrol in a sequence).
+LEAD_BULK_ACTIONS: Final = "lead_bulk_actions"
 # The lead page's actions (leads.views.lead_detail): fn(*, user, lead) -> list of (label, url), each a link on the
 # lead's page. Registered by nurture ("enrol in a sequence").
 LEAD_PAGE_ACTIONS: Final = "lead_page_actions"
@@ -110,6 +114,7 @@ HOOK_POINTS: Final = frozenset(
         DEALS,
         SEARCH,
         LEAD_LIST_ACTIONS,
+        LEAD_BULK_ACTIONS,
         SALES_TOUCH_RECORDED,
         DEAL_PAGE_SECTIONS,
         DEAL_ITEM_COUNT,

@@ -349,6 +349,7 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     },
     "salesmarketing.tasks.ping": {"queue": "realtime"},  # the health check's round trip
     **{f"leads.tasks.{name}": {"queue": "bulk"} for name in ("rescore_batch", "rescore_all", "sweep")},
+    "leads.bulk_actions.tasks.bulk_job_run": {"queue": "bulk"},  # the lead list's bulk jobs
     **{
         f"campaigns.tasks.{name}": {"queue": "bulk"}
         for name in (

@@ -2,6 +2,7 @@
 work that lives in this app (scoring, handoffs, capture, privacy). One module per feature; every model is
 re-exported here, so `from leads.models import Lead, Campaign` is the one way to import them."""
 
+from leads.models.bulk_actions import BulkAction, BulkJob, SavedView
 from leads.models.campaigns import Campaign, Persona
 from leads.models.capture import FormEndpoint, ImportJob, new_site_key
 from leads.models.companies import Company
@@ -24,6 +25,8 @@ from leads.models.touches import AwarenessRule, Touch
 __all__ = [
     "AssignmentLog",
     "AwarenessRule",
+    "BulkAction",
+    "BulkJob",
     "Campaign",
     "Company",
     "DuplicateDismissal",
@@ -40,6 +43,7 @@ __all__ = [
     "RecordKind",
     "RescoreBatch",
     "RescoreRun",
+    "SavedView",
     "ScoringConfig",
     "ScoringGroup",
     "ScoringKind",

@@ -18,6 +18,7 @@ class ErasureRecord(models.Model):
         WEB = "web", _("Lead page")
         API = "api", _("API")
         COMMAND = "command", _("Management command")
+        BULK = "bulk", _("Bulk action on the lead list")
 
     lead_id = models.BigIntegerField(_("lead id"))
     email_sha256 = models.CharField(_("SHA-256 of the email"), max_length=64, db_index=True)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from leads.models import Lead
-from nurture.sequences.selectors import can_manage_sequences
-from nurture.sequences.services import enrol_rejected_handoff, lead_replied
+from leads.bulk_actions.extra import ExtraAction
+from leads.models import BulkAction, Lead
+from nurture.models import Sequence
+from nurture.sequences.selectors import active_sequences, can_manage_sequences
+from nurture.sequences.services import enrol_rejected_handoff, enrol_selection, lead_replied
 from salesmarketing.inbound import addresses, forwarded_message, is_automatic
 
 
@@ -40,3 +44,32 @@ def inbound_email_received(*, message, inbound) -> str:
     sender = next(iter(addresses(message, "From")), "")
     lead_id = Lead.objects.filter(email=sender).values_list("pk", flat=True).first() if sender else None
     return "reply" if lead_id and lead_replied(lead_id=lead_id) else ""
+
+
+def _enrol_checked(*, target_id: int) -> Sequence:
+    """The sequence, refused (ValidationError) when it has no step to start with."""
+    sequence = Sequence.objects.get(pk=target_id)
+    if not sequence.steps.exists():
+        raise ValidationError(_("Add a step to the sequence before enrolling leads."), code="no_steps")
+    return sequence
+
+
+def _enrol_batch(*, target_id: int, lead_ids: list[int], by) -> int:
+    return enrol_selection(sequence=Sequence.objects.get(pk=target_id), lead_ids=lead_ids, viewer=by)
+
+
+def lead_bulk_actions(*, user) -> list[ExtraAction]:
+    """The lead list's bulk jobs: "enrol in a sequence", for those who manage sequences. Only eligible leads go in
+    (emailable, not yet MQL), once (one active enrolment per lead and sequence), so a retried batch adds none."""
+    if not can_manage_sequences(user):
+        return []
+    return [
+        ExtraAction(
+            key=BulkAction.SEQUENCE,
+            label=BulkAction.SEQUENCE.label,
+            target_label=gettext_lazy("Sequence"),
+            targets=lambda: [(s.pk, s.name) for s in active_sequences()],
+            check=_enrol_checked,
+            apply=_enrol_batch,
+        )
+    ]

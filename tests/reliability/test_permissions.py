@@ -45,7 +45,17 @@ from kpis.periods import Period
 from kpis.registry import KPIS
 from kpis.services import action_item_create
 from leads.importing import import_job_create, import_job_run
-from leads.models import Campaign, FormEndpoint, Handoff, Lead, Persona, ScoringGroup, ScoringRule
+from leads.models import (
+    BulkJob,
+    Campaign,
+    FormEndpoint,
+    Handoff,
+    Lead,
+    Persona,
+    SavedView,
+    ScoringGroup,
+    ScoringRule,
+)
 from leads.privacy import unsubscribe_token
 from leads.services import company_resolve, lead_upsert
 from leads.tracking import email_click_token, email_open_token
@@ -133,6 +143,27 @@ def world(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), transaction.atomic():
         yield _build_world()
         transaction.set_rollback(True)
+
+
+def _later_objects(*, owner, team, lead) -> dict:
+    """The world's objects of the later features (booking pages, saved views and bulk jobs)."""
+    # Meeting booking: the owner takes meetings any day and hour, so a free slot exists whenever the test runs.
+    booking_page = BookingPage.objects.create(
+        user=owner, slug="perm-owner", day_start=dt.time(0), day_end=dt.time(23, 30), weekdays="1234567",
+        notice_hours=0, days_ahead=14,
+    )  # fmt: skip
+    team_booking_page = TeamBookingPage.objects.create(team=team, slug="perm-team")
+    # saved views and bulk jobs (#19): the owner's private view and a job the owner ran
+    saved_view = SavedView.objects.create(owner=owner, name="自分の見込", query="owner=me")
+    bulk_job = BulkJob.objects.create(
+        created_by=owner, action="lifecycle", params={"stage": "lead", "reason": "見直し"}, lead_ids=[lead.pk]
+    )
+    return {
+        "booking_page": booking_page,
+        "team_booking_page": team_booking_page,
+        "saved_view": saved_view,
+        "bulk_job": bulk_job,
+    }
 
 
 def _build_world() -> World:
@@ -253,12 +284,7 @@ def _build_world() -> World:
         next_attempt_at=timezone.now(),
         give_up_at=timezone.now(),
     )
-    # Meeting booking: the owner takes meetings any day and hour, so a free slot exists whenever the test runs.
-    booking_page = BookingPage.objects.create(
-        user=owner, slug="perm-owner", day_start=dt.time(0), day_end=dt.time(23, 30), weekdays="1234567",
-        notice_hours=0, days_ahead=14,
-    )  # fmt: skip
-    team_booking_page = TeamBookingPage.objects.create(team=sales, slug="perm-team")
+    later = _later_objects(owner=owner, team=sales, lead=lead)
     return World(
         users=users,
         lead=lead,
@@ -296,8 +322,7 @@ def _build_world() -> World:
             "enrolment": enrolment,
             "webhook": webhook,
             "webhook_delivery": webhook_delivery,
-            "booking_page": booking_page,
-            "team_booking_page": team_booking_page,
+            **later,
         },
     )
 
@@ -382,6 +407,24 @@ PAGES = [
         data=lambda w: {"stage": "disqualified", "reason": "競合の社員"},
     ),
     Probe("leads:company_list", logged_in(200)),
+    # Saved views and bulk jobs (#19): a view is renamed or deleted by its owner only (404 for everyone else); a
+    # job's page is its author's and the admins'; the bulk form takes anyone's picked rows (the job then applies
+    # the action only to the leads its author sees).
+    Probe("leads:saved_views", logged_in(200)),
+    Probe(
+        "leads:saved_view_new", logged_in(302), "post", data=lambda w: {"name": "新しい見方", "query": "q=a"}
+    ),
+    Probe(
+        "leads:saved_view_update",
+        logged_in(404, owner=302),
+        "post",
+        kwargs=pk("saved_view"),
+        data=lambda w: {"name": "改名", "sharing": "private"},
+    ),
+    Probe("leads:saved_view_delete", logged_in(404, owner=302), "post", kwargs=pk("saved_view")),
+    Probe("leads:bulk_jobs", logged_in(200)),
+    Probe("leads:bulk_new", logged_in(200), "post", data=lambda w: {"lead": [w.lead.pk]}),
+    Probe("leads:bulk_job", logged_in(404, owner=200, admin=200), kwargs=pk("bulk_job")),
     # The search: everyone logged in; each finds only what they may see (tests/leads/test_search.py).
     Probe("search:page", logged_in(200), data=lambda w: {"q": "テスト"}),
     Probe("leads:company_new", logged_in(200)),

@@ -387,6 +387,8 @@ PK_MODELS = [
     ("leads:handoff_", "leads.Handoff"),
     ("leads:team", "salesmarketing.Team"),
     ("leads:import_", "leads.ImportJob"),
+    ("leads:saved_view_", "leads.SavedView"),
+    ("leads:bulk_job", "leads.BulkJob"),
     ("leads:", "leads.Lead"),
     ("campaigns:persona", "leads.Persona"),
     ("campaigns:rule_", "leads.Persona"),

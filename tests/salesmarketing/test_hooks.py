@@ -48,6 +48,10 @@ EXPECTED = {
         nurture_segment_hooks.lead_list_actions,
         nurture_sequence_hooks.lead_list_actions,
     ),
+    hooks.LEAD_BULK_ACTIONS: (
+        nurture_segment_hooks.lead_bulk_actions,
+        nurture_sequence_hooks.lead_bulk_actions,
+    ),
     hooks.LEAD_PAGE_ACTIONS: (nurture_sequence_hooks.lead_page_actions,),
     hooks.HANDOFF_REJECTED: (nurture_sequence_hooks.handoff_rejected,),
     # INSTALLED_APPS order: pipeline, nurture
