@@ -337,7 +337,7 @@ def test_the_weekly_review_lists_the_quotes_sent_and_accepted_this_week(
 # targets 1; last week 7 + its days' generations 1; won deals 1 + by source 1; lost deals 1 + tally 1;
 # breaches 1; rejected 1 + reasons 1; voices 1; quotes sent 1 + accepted 1; campaign reactions 4; action items 1
 # + owners 1.
-REVIEW_QUERIES = 53
+REVIEW_QUERIES = 37
 REVIEW_FROZEN_QUERIES = (
     REVIEW_QUERIES - 23
 )  # the week's and the to-date numbers (and generations) from its snapshot
