@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from decimal import Decimal
 from itertools import chain
 from typing import Any
@@ -39,9 +40,11 @@ def _with_position(queryset: QuerySet) -> QuerySet:
     if query.group_by is not None or not order_by:
         return queryset  # grouped or unordered: the caller sorts these few rows
     low, high = query.low_mark, query.high_mark
-    unsliced = queryset._chain()
+    unsliced = queryset.all()
     unsliced.query.clear_limits()
-    ordering = [F(o[1:]).desc() if isinstance(o, str) and o.startswith("-") else o for o in order_by]
+    ordering: list[Any] = [
+        F(o[1:]).desc() if isinstance(o, str) and o.startswith("-") else o for o in order_by
+    ]
     ordered = unsliced.annotate(**{POSITION: Window(RowNumber(), order_by=ordering)})
     ordered.query.set_limits(low, high)
     return ordered
@@ -75,6 +78,8 @@ class _Part:
         self.iterable = queryset._iterable_class
         if self.iterable not in (ModelIterable, ValuesIterable):
             raise TypeError(f"{name}: only model and .values() querysets can be batched")
+        if queryset.query.distinct or queryset.query.combinator:
+            raise TypeError(f"{name}: a distinct or combined queryset cannot be numbered in its order")
         self.compiler = _with_position(queryset).query.get_compiler(using=connection.alias)
         self.sql, self.params = self.compiler.as_sql(with_col_aliases=True)
         self.select = self.compiler.select[: self.compiler.col_count]
@@ -85,13 +90,15 @@ class _Part:
         columns = [f"t.{connection.ops.quote_name(alias)}" for _expression, _sql, alias in self.select]
         if connection.vendor == "postgresql":
             # jsonb as its text, as Django reads it (nested, its numbers would meet the Decimal decoding below)
-            columns = [f"{c}::text" if t == "JSONField" else c for c, t in zip(columns, self.types, strict=True)]
-        chunks = [
-            f"{array}({', '.join(columns[i : i + CHUNK])})" for i in range(0, len(columns), CHUNK)
-        ]
+            columns = [
+                f"{c}::text" if t == "JSONField" else c for c, t in zip(columns, self.types, strict=True)
+            ]
+        chunks = [f"{array}({', '.join(columns[i : i + CHUNK])})" for i in range(0, len(columns), CHUNK)]
         row = f"{array}({', '.join(chunks)})"
         if connection.vendor == "postgresql":
-            row += "::text"  # decoded here, so that numbers keep their digits (psycopg would make them floats)
+            row += (
+                "::text"  # decoded here, so that numbers keep their digits (psycopg would make them floats)
+            )
         return f"SELECT {index}, {row} FROM ({self.sql}) t", tuple(self.params)
 
     def load(self, rows: list[list[Any]], connection) -> list:
@@ -100,7 +107,9 @@ class _Part:
         converted = self.compiler.results_iter(results=[rows])
         query = self.compiler.query
         if self.iterable is ValuesIterable:
-            names = list(query.selected or [*query.extra_select, *query.values_select, *query.annotation_select])
+            names = list(
+                query.selected or [*query.extra_select, *query.values_select, *query.annotation_select]
+            )
             items: list = [dict(zip(names, row, strict=False)) for row in converted]
             if POSITION in query.annotation_select:
                 items.sort(key=lambda item: item.pop(POSITION))
@@ -113,7 +122,8 @@ class _Part:
         start, end = select_fields[0], select_fields[-1] + 1
         init_list = [column[0].target.attname for column in self.select[start:end]]
         db = self.compiler.using
-        populators = get_related_populators(klass_info, self.compiler.select, db)
+        # (the stubs describe a later Django's signature)
+        populators = get_related_populators(klass_info, self.compiler.select, db)  # type: ignore[call-arg]
         objects = []
         for row in rows:
             obj = model_cls.from_db(db, init_list, row[start:end])
@@ -144,13 +154,12 @@ def fetch(querysets: Mapping[str, QuerySet]) -> dict[str, list]:
     connection = connections[aliases.pop()]
     parts: list[_Part] = []
     for name, queryset in querysets.items():
-        try:
+        with suppress(EmptyResultSet):  # one that matches nothing is left empty
             parts.append(_Part(name, queryset, connection))
-        except EmptyResultSet:
-            pass  # matches nothing: left empty
     if not parts:
         return results
-    statements, params = [], []
+    statements: list[str] = []
+    params: list[Any] = []
     for index, part in enumerate(parts):
         sql, part_params = part.wrapped(index, connection)
         statements.append(sql)
