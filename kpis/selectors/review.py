@@ -413,14 +413,21 @@ def _list_querysets(
 
 @reads_from_replica()
 def weekly_review(
-    *, week: Period, team: Team | None, teams: list[Team], viewer: User, now: dt.datetime | None = None
+    *, week: Period, team_id: int | None, viewer: User, now: dt.datetime | None = None
 ) -> Review:
-    """Everything but the KPI numbers (the week's snapshots, the lists, the action items) is read in one
-    statement; the numbers then come from the snapshot or the KPI engine."""
+    """The teams, the week's snapshots, its lists and the action items are read in one statement; the numbers
+    then come from the snapshot or the KPI engine. `team_id` that names no team shows everyone (as no team)."""
     now = now or timezone.now()
-    team_id = team.pk if team else None
+    teams_queryset = Team.objects.order_by("kind", "name")
+    lists = batch.fetch(
+        {"teams": teams_queryset, **_list_querysets(week, team_id=team_id, now=now, viewer=viewer)}
+    )
+    teams = lists["teams"]
+    team = next((t for t in teams if t.pk == team_id), None)
+    if team_id and team is None:  # a stale or forged link: read again for everyone
+        team_id = None
+        lists.update(batch.fetch(_list_querysets(week, team_id=None, now=now, viewer=viewer)))
     scope = Scope(team_id=team_id)
-    lists = batch.fetch(_list_querysets(week, team_id=team_id, now=now, viewer=viewer))
     numbers = _numbers(week, snapshots=lists["snapshots"], team_id=team_id, scope=scope, now=now)
     top, bottom = _top_and_bottom(_campaign_reactions(lists))
     rows = _figures(numbers.data, numbers.previous_values, numbers.changed_keys)
