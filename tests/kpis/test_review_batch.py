@@ -53,7 +53,10 @@ def test_every_list_reads_as_its_queryset_alone(db, manager, owner, outsider, kp
     assert fetched["won_deals"] and fetched["lost_deals"] and fetched["quotes_sent"] and fetched["campaigns"]
     assert fetched["tally"] and fetched["reject_reasons"] and fetched["campaign_costs"]
     assert fetched["voices"] and fetched["action_items"] and fetched["owners"]
-    assert all(v.occurred_at.tzinfo is not None and W47.start_at <= v.occurred_at < W47.end_at for v in fetched["voices"])
+    assert all(
+        v.occurred_at.tzinfo is not None and W47.start_at <= v.occurred_at < W47.end_at
+        for v in fetched["voices"]
+    )
 
 
 def test_a_frozen_weeks_snapshot_reads_its_json_as_stored(db, manager, kpi_data, frozen_now):
@@ -64,7 +67,9 @@ def test_a_frozen_weeks_snapshot_reads_its_json_as_stored(db, manager, kpi_data,
 
 
 def test_rows_wider_than_one_json_array_and_lists_that_match_nothing(db, manager, kpi_data, frozen_now):
-    wide = Deal.objects.select_related("company", "owner__team", "first_touch_campaign", "team").order_by("-id")
+    wide = Deal.objects.select_related("company", "owner__team", "first_touch_campaign", "team").order_by(
+        "-id"
+    )
     part = batch._Part("wide", wide, connection)
     assert len(part.select) > batch.CHUNK  # built as several arrays, read back as one row
     fetched = _assert_same_as_querysets({"wide": wide, "none": Deal.objects.filter(pk__in=[])})
