@@ -362,7 +362,7 @@ def _campaign_querysets(week: Period) -> dict[str, QuerySet]:
             Q(pk__in=leads.values("first_touch_campaign"))
             | Q(pk__in=mqls.values("campaign"))
             | Q(pk__in=costs.values("campaign"))
-        ),
+        ).only("name", "channel"),  # all the lists show (every campaign that spent this week: hundreds)
     }
 
 
