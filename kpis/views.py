@@ -37,11 +37,18 @@ def _teams() -> list[Team]:
     return list(Team.objects.order_by("kind", "name"))
 
 
-def _team(value: str | None, teams: list[Team]) -> Team | None:
+def _team_id(value: str | None) -> int | None:
+    """The team asked for, as an id (None for everyone, or for anything that cannot be one: the weekly review
+    reads with it before it knows whether such a team exists)."""
     try:
         team_id = int(value or 0)
     except ValueError:
         return None
+    return team_id if 0 < team_id < 2**63 else None
+
+
+def _team(value: str | None, teams: list[Team]) -> Team | None:
+    team_id = _team_id(value)
     return next((t for t in teams if t.pk == team_id), None)
 
 
@@ -125,11 +132,8 @@ def _review_url(week: Period, team: Team | None) -> str:
 @require_GET
 @vary_on_headers("HX-Request")
 def weekly_review(request: HtmxHttpRequest) -> HttpResponse:
-    teams = _teams()
     week = _week(request, request.GET.get("week"))
-    review = review_selector(
-        week=week, team=_team(request.GET.get("team"), teams), teams=teams, viewer=request.user
-    )
+    review = review_selector(week=week, team_id=_team_id(request.GET.get("team")), viewer=request.user)
     form = ActionItemForm(owners=review.owners, initial={"owner": request.user.pk})
     return render(request, partial_or_page(request, REVIEW, "body"), {"r": review, "form": form})
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, Count, Exists, F, OuterRef, Q, Sum, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 from django.utils.functional import Promise
 
@@ -21,6 +21,7 @@ from kpis.models import ActionItem, WeeklySnapshot, manages_action_items
 from kpis.periods import MONTH, QUARTER, WEEK, Period
 from kpis.registry import HEADLINE, VERSIONS, Kpi, Number, Scope, compute
 from kpis.registry.measures import MEASURES_BY_NAME, SELF_REPORTED_MARKETING, scope_condition
+from kpis.selectors import batch
 from kpis.selectors.figures import Figure, FunnelStep, funnel
 from kpis.services import snapshot_values
 from leads import ratios
@@ -171,6 +172,14 @@ def _first(deals, ordering: tuple[str, ...], limit: int):
     )
 
 
+def _snapshots(week: Period, *, team_id: int | None):
+    """This week's snapshot and last week's, for the team (or everyone)."""
+    return WeeklySnapshot.objects.filter(
+        Q(team_id=team_id) if team_id else Q(team__isnull=True),
+        week_start__in=[week.start, week.previous().start],
+    )
+
+
 @dataclass
 class _Numbers:
     """The week's numbers (frozen, or computed now) and last week's, as the review compares them."""
@@ -181,18 +190,13 @@ class _Numbers:
     changed_keys: set[str]
 
 
-def _numbers(week: Period, *, team_id: int | None, scope: Scope, now: dt.datetime) -> _Numbers:
+def _numbers(
+    week: Period, *, snapshots: list[WeeklySnapshot], team_id: int | None, scope: Scope, now: dt.datetime
+) -> _Numbers:
     """A frozen week shows its snapshot; last week as last week's meeting saw it (its snapshot) when there is one."""
-    previous = week.previous()
-    snapshots = {
-        s.week_start: s
-        for s in WeeklySnapshot.objects.filter(
-            Q(team_id=team_id) if team_id else Q(team__isnull=True),
-            week_start__in=[week.start, previous.start],
-        )
-    }
-    snapshot = snapshots.get(week.start)
-    last = snapshots.get(previous.start)
+    by_week = {s.week_start: s for s in snapshots}
+    snapshot = by_week.get(week.start)
+    last = by_week.get(week.previous().start)
     if snapshot is not None:
         data = {"values": snapshot.values, "context": snapshot.context, "targets": snapshot.targets}
     else:
@@ -200,7 +204,7 @@ def _numbers(week: Period, *, team_id: int | None, scope: Scope, now: dt.datetim
     if last is not None:
         previous_values = last.values
     else:
-        previous_values = compute([previous], scope=scope, kpis=HEADLINE, now=now)[0]
+        previous_values = compute([week.previous()], scope=scope, kpis=HEADLINE, now=now)[0]
     changed_keys = (
         {key for key, version in VERSIONS.items() if snapshot.versions.get(key) != version}
         if snapshot
@@ -209,29 +213,30 @@ def _numbers(week: Period, *, team_id: int | None, scope: Scope, now: dt.datetim
     return _Numbers(snapshot, data, previous_values, changed_keys)
 
 
-def _won(week: Period, *, scope: Scope, now: dt.datetime, viewer: User) -> tuple[list[Deal], list[dict]]:
+def _won_querysets(week: Period, *, scope: Scope, now: dt.datetime, viewer: User) -> dict[str, QuerySet]:
     """Deals won: the biggest, and the won amount by where they came from (self-reported marketing apart)."""
     won_condition = MEASURES_BY_NAME["won"].row_condition(week, now, scope)
-    won_deals = list(
-        _first(Deal.objects.filter(won_condition), ("-won_amount", "-id"), LIST_LIMIT)
+    return {
+        "won_deals": _first(Deal.objects.filter(won_condition), ("-won_amount", "-id"), LIST_LIMIT)
         .select_related("company", "owner", "first_touch_campaign")
-        .with_can_open(viewer)
-    )
-    source_labels = {**dict(Deal.Source.choices), SELF_REPORTED: SELF_REPORTED_LABEL}
-    won_by_source = [
-        {**row, "source": row["origin"], "label": source_labels.get(row["origin"], row["origin"])}
-        for row in Deal.objects.filter(won_condition)
+        .with_can_open(viewer),
+        "won_by_source": Deal.objects.filter(won_condition)
         .values(origin=Case(When(SELF_REPORTED_MARKETING, then=Value(SELF_REPORTED)), default=F("source")))
         .annotate(deals=Count("pk"), amount=Sum("won_amount"))
-        .order_by("-amount")
+        .order_by(),
+    }
+
+
+def _won_by_source(rows: list[dict]) -> list[dict]:
+    source_labels = {**dict(Deal.Source.choices), SELF_REPORTED: SELF_REPORTED_LABEL}
+    return [
+        {**row, "source": row["origin"], "label": source_labels.get(row["origin"], row["origin"])}
+        for row in sorted(rows, key=lambda row: (-(row["amount"] or 0), row["origin"]))
     ]
-    return won_deals, won_by_source
 
 
-def _lost_groups(week: Period, *, scope: Scope, now: dt.datetime, viewer: User) -> list[LostGroup]:
-    """失注共有会: the week's lost deals grouped by side and cause, the biggest groups first."""
-    side_labels, cause_labels = dict(Deal.LossSide.choices), dict(Deal.LossCause.choices)
-    lost = list(
+def _lost_queryset(week: Period, *, scope: Scope, now: dt.datetime, viewer: User) -> QuerySet:
+    return (
         _first(
             Deal.objects.filter(MEASURES_BY_NAME["lost"].row_condition(week, now, scope)),
             ("loss_side", "loss_cause", "-amount", "-id"),
@@ -240,6 +245,11 @@ def _lost_groups(week: Period, *, scope: Scope, now: dt.datetime, viewer: User) 
         .select_related("company", "owner")
         .with_can_open(viewer)
     )
+
+
+def _lost_groups(lost: list[Deal]) -> list[LostGroup]:
+    """失注共有会: the week's lost deals grouped by side and cause, the biggest groups first."""
+    side_labels, cause_labels = dict(Deal.LossSide.choices), dict(Deal.LossCause.choices)
     groups: dict[tuple[str, str], list] = defaultdict(list)
     for deal in lost:
         groups[(deal.loss_side, deal.loss_cause)].append(deal)
@@ -262,12 +272,11 @@ def _tally_row(row: Mapping[str, Any], side_labels: dict, cause_labels: dict) ->
     )
 
 
-def _lost_tally(week: Period, *, scope: Scope) -> tuple[list[Period], list[TallyRow]]:
-    """Lost deals by side and cause over the last TALLY_WEEKS weeks, one count per week (one query)."""
-    side_labels, cause_labels = dict(Deal.LossSide.choices), dict(Deal.LossCause.choices)
+def _tally_queryset(week: Period, *, scope: Scope) -> QuerySet:
+    """Lost deals by side and cause over the last TALLY_WEEKS weeks, one count per week."""
     tally_weeks = week.trailing(TALLY_WEEKS)
     lost_in = Q(status="lost") & scope_condition("deal", scope)
-    rows = (
+    return (
         Deal.objects.filter(lost_in, closed_at__gte=tally_weeks[0].start_at, closed_at__lt=week.end_at)
         .values("loss_side", "loss_cause")
         .annotate(
@@ -277,96 +286,90 @@ def _lost_tally(week: Period, *, scope: Scope) -> tuple[list[Period], list[Tally
                 for i, w in enumerate(tally_weeks)
             },
         )
-        .order_by("-total", "loss_side", "loss_cause")
+        .order_by()
     )
-    tally = [_tally_row(row, side_labels, cause_labels) for row in rows]
-    return tally_weeks, tally
 
 
-@dataclass
-class _HandoffHealth:
-    breaches: list[Handoff]
-    rejected: list[Handoff]
-    reject_reasons: list[dict]
+def _tally(rows: list[dict]) -> list[TallyRow]:
+    side_labels, cause_labels = dict(Deal.LossSide.choices), dict(Deal.LossCause.choices)
+    rows = sorted(rows, key=lambda row: (-row["total"], row["loss_side"], row["loss_cause"]))
+    return [_tally_row(row, side_labels, cause_labels) for row in rows]
 
 
-def _handoff_health(week: Period, *, scope: Scope, now: dt.datetime) -> _HandoffHealth:
+def _handoff_querysets(week: Period, *, scope: Scope, now: dt.datetime) -> dict[str, QuerySet]:
     """SLA breaches, the handoffs sales rejected and the reasons they gave."""
-    breaches = list(
-        Handoff.objects.filter(MEASURES_BY_NAME["sla_due"].row_condition(week, now, scope))
+    rejected_condition = MEASURES_BY_NAME["rejected"].row_condition(week, now, scope)
+    return {
+        "breaches": Handoff.objects.filter(MEASURES_BY_NAME["sla_due"].row_condition(week, now, scope))
         .exclude(MEASURES_BY_NAME["sla_met"].row_condition(week, now, scope))
         .select_related("lead__company", "owner", "team")
-        .order_by("sla_due_at", "id")[:LIST_LIMIT]
-    )
-    rejected_condition = MEASURES_BY_NAME["rejected"].row_condition(week, now, scope)
-    rejected = list(
-        Handoff.objects.filter(rejected_condition)
+        .order_by("sla_due_at", "id")[:LIST_LIMIT],
+        "rejected": Handoff.objects.filter(rejected_condition)
         .select_related("lead__company", "owner", "campaign")
-        .order_by("-decided_at", "-id")[:LIST_LIMIT]
-    )
-    reason_labels = dict(Handoff.RejectReason.choices)
-    reject_reasons = [
-        {**row, "label": reason_labels.get(row["reject_reason"], row["reject_reason"])}
-        for row in Handoff.objects.filter(rejected_condition)
+        .order_by("-decided_at", "-id")[:LIST_LIMIT],
+        "reject_reasons": Handoff.objects.filter(rejected_condition)
         .values("reject_reason")
         .annotate(n=Count("pk"))
-        .order_by("-n", "reject_reason")
+        .order_by(),
+    }
+
+
+def _reject_reasons(rows: list[dict]) -> list[dict]:
+    reason_labels = dict(Handoff.RejectReason.choices)
+    return [
+        {**row, "label": reason_labels.get(row["reject_reason"], row["reject_reason"])}
+        for row in sorted(rows, key=lambda row: (-row["n"], row["reject_reason"]))
     ]
-    return _HandoffHealth(breaches, rejected, reject_reasons)
 
 
-def _quotes(week: Period, *, scope: Scope, now: dt.datetime, viewer: User) -> tuple[list[Quote], list[Quote]]:
+def _quote_querysets(week: Period, *, scope: Scope, now: dt.datetime, viewer: User) -> dict[str, QuerySet]:
     """The quotes sent this week and those accepted this week (as the KPIs count them), the biggest first; each
     with `can_open`: whether the viewer may read its deal (a shared number lists others' records unlinked)."""
     readable = Exists(Deal.objects.readable_by(viewer).filter(pk=OuterRef("deal_id")))
-
-    def listed(measure: str) -> list[Quote]:
-        return list(
-            Quote.objects.filter(MEASURES_BY_NAME[measure].row_condition(week, now, scope))
-            .select_related("deal__owner")
-            .annotate(can_open=readable)
-            .order_by("-total", "-id")[:LIST_LIMIT]
-        )
-
-    return listed("quotes_sent"), listed("quotes_accepted")
+    return {
+        measure: Quote.objects.filter(MEASURES_BY_NAME[measure].row_condition(week, now, scope))
+        .select_related("deal__owner")
+        .annotate(can_open=readable)
+        .order_by("-total", "-id")[:LIST_LIMIT]
+        for measure in ("quotes_sent", "quotes_accepted")
+    }
 
 
-def _voices(week: Period, *, team_id: int | None) -> list[Activity]:
+def _voices_queryset(week: Period, *, team_id: int | None) -> QuerySet:
     """The voice of the customer: activities marked as worth sharing with marketing."""
     voices = Activity.objects.filter(
         is_voice=True, occurred_at__gte=week.start_at, occurred_at__lt=week.end_at
     )
     if team_id:
         voices = voices.filter(Q(deal__team_id=team_id) | Q(created_by__team_id=team_id))
-    return list(
-        voices.select_related("deal__company", "lead__company", "created_by").order_by("-occurred_at", "-id")[
-            :LIST_LIMIT
-        ]
-    )
+    return voices.select_related("deal__company", "lead__company", "created_by").order_by(
+        "-occurred_at", "-id"
+    )[:LIST_LIMIT]
 
 
-def _campaign_reactions(week: Period) -> list[CampaignReaction]:
-    """Leads, MQLs and cost per campaign this week (one query each, then the campaigns)."""
-    leads_by = dict(
-        Lead.objects.filter(
-            created_at__gte=week.start_at, created_at__lt=week.end_at, first_touch_campaign__isnull=False
-        )
-        .values_list("first_touch_campaign")
-        .annotate(n=Count("pk"))
-        .order_by()
+def _campaign_querysets(week: Period) -> dict[str, QuerySet]:
+    """Leads, MQLs and cost per campaign this week, and the campaigns that had any."""
+    leads = Lead.objects.filter(
+        created_at__gte=week.start_at, created_at__lt=week.end_at, first_touch_campaign__isnull=False
     )
-    mqls_by = dict(
-        Handoff.objects.filter(mql_at__gte=week.start_at, mql_at__lt=week.end_at, campaign__isnull=False)
-        .values_list("campaign")
-        .annotate(n=Count("lead_id", distinct=True))
-        .order_by()
-    )
-    cost_by = dict(
-        CampaignCost.objects.filter(date__gte=week.start, date__lt=week.end)
-        .values_list("campaign")
-        .annotate(total=Sum("amount"))
-        .order_by()
-    )
+    mqls = Handoff.objects.filter(mql_at__gte=week.start_at, mql_at__lt=week.end_at, campaign__isnull=False)
+    costs = CampaignCost.objects.filter(date__gte=week.start, date__lt=week.end)
+    return {
+        "campaign_leads": leads.values("first_touch_campaign").annotate(n=Count("pk")).order_by(),
+        "campaign_mqls": mqls.values("campaign").annotate(n=Count("lead_id", distinct=True)).order_by(),
+        "campaign_costs": costs.values("campaign").annotate(total=Sum("amount")).order_by(),
+        "campaigns": Campaign.objects.filter(
+            Q(pk__in=leads.values("first_touch_campaign"))
+            | Q(pk__in=mqls.values("campaign"))
+            | Q(pk__in=costs.values("campaign"))
+        ).only("name", "channel"),  # all the lists show (every campaign that spent this week: hundreds)
+    }
+
+
+def _campaign_reactions(lists: Mapping[str, list]) -> list[CampaignReaction]:
+    leads_by = {row["first_touch_campaign"]: row["n"] for row in lists["campaign_leads"]}
+    mqls_by = {row["campaign"]: row["n"] for row in lists["campaign_mqls"]}
+    cost_by = {row["campaign"]: row["total"] for row in lists["campaign_costs"]}
     return [
         CampaignReaction(
             campaign=c,
@@ -374,7 +377,7 @@ def _campaign_reactions(week: Period) -> list[CampaignReaction]:
             mqls=mqls_by.get(c.pk, 0),
             cost=int(cost_by.get(c.pk) or 0),
         )
-        for c in Campaign.objects.filter(pk__in=set(leads_by) | set(mqls_by) | set(cost_by))
+        for c in lists["campaigns"]
     ]
 
 
@@ -388,21 +391,45 @@ def _top_and_bottom(
     return top, bottom
 
 
+def _list_querysets(
+    week: Period, *, team_id: int | None, now: dt.datetime, viewer: User
+) -> dict[str, QuerySet]:
+    """What the review reads besides the KPI numbers, by name: read together in one statement."""
+    scope = Scope(team_id=team_id)
+    return {
+        "snapshots": _snapshots(week, team_id=team_id),
+        **_won_querysets(week, scope=scope, now=now, viewer=viewer),
+        "lost_deals": _lost_queryset(week, scope=scope, now=now, viewer=viewer),
+        "tally": _tally_queryset(week, scope=scope),
+        **_handoff_querysets(week, scope=scope, now=now),
+        "voices": _voices_queryset(week, team_id=team_id),
+        **_quote_querysets(week, scope=scope, now=now, viewer=viewer),
+        **_campaign_querysets(week),
+        "action_items": _action_items_queryset(week),
+        # only managers and admins give items to others: everyone else's list of owners is themselves
+        **({"owners": _owners_queryset()} if manages_action_items(viewer) else {}),
+    }
+
+
 @reads_from_replica()
 def weekly_review(
-    *, week: Period, team: Team | None, teams: list[Team], viewer: User, now: dt.datetime | None = None
+    *, week: Period, team_id: int | None, viewer: User, now: dt.datetime | None = None
 ) -> Review:
+    """The teams, the week's snapshots, its lists and the action items are read in one statement; the numbers
+    then come from the snapshot or the KPI engine. `team_id` that names no team shows everyone (as no team)."""
     now = now or timezone.now()
-    team_id = team.pk if team else None
+    teams_queryset = Team.objects.order_by("kind", "name")
+    lists = batch.fetch(
+        {"teams": teams_queryset, **_list_querysets(week, team_id=team_id, now=now, viewer=viewer)}
+    )
+    teams = lists["teams"]
+    team = next((t for t in teams if t.pk == team_id), None)
+    if team_id and team is None:  # a stale or forged link: read again for everyone
+        team_id = None
+        lists.update(batch.fetch(_list_querysets(week, team_id=None, now=now, viewer=viewer)))
     scope = Scope(team_id=team_id)
-    numbers = _numbers(week, team_id=team_id, scope=scope, now=now)
-    won_deals, won_by_source = _won(week, scope=scope, now=now, viewer=viewer)
-    lost_groups = _lost_groups(week, scope=scope, now=now, viewer=viewer)
-    tally_weeks, tally = _lost_tally(week, scope=scope)
-    health = _handoff_health(week, scope=scope, now=now)
-    voices = _voices(week, team_id=team_id)
-    quotes_sent, quotes_accepted = _quotes(week, scope=scope, now=now, viewer=viewer)
-    top, bottom = _top_and_bottom(_campaign_reactions(week))
+    numbers = _numbers(week, snapshots=lists["snapshots"], team_id=team_id, scope=scope, now=now)
+    top, bottom = _top_and_bottom(_campaign_reactions(lists))
     rows = _figures(numbers.data, numbers.previous_values, numbers.changed_keys)
     values = numbers.data["values"]
     return Review(
@@ -417,36 +444,48 @@ def weekly_review(
         month_label=numbers.data["context"].get("month_label", ""),
         quarter_label=numbers.data["context"].get("quarter_label", ""),
         changed=[row.kpi for row in rows if row.week.changed_since],
-        won_deals=won_deals,
-        won_by_source=won_by_source,
-        lost_groups=lost_groups,
-        tally_weeks=tally_weeks,
-        tally=tally,
-        breaches=health.breaches,
-        rejected=health.rejected,
-        reject_reasons=health.reject_reasons,
-        voices=voices,
-        quotes_sent=quotes_sent,
-        quotes_accepted=quotes_accepted,
+        won_deals=lists["won_deals"],
+        won_by_source=_won_by_source(lists["won_by_source"]),
+        lost_groups=_lost_groups(lists["lost_deals"]),
+        tally_weeks=week.trailing(TALLY_WEEKS),
+        tally=_tally(lists["tally"]),
+        breaches=lists["breaches"],
+        rejected=lists["rejected"],
+        reject_reasons=_reject_reasons(lists["reject_reasons"]),
+        voices=lists["voices"],
+        quotes_sent=lists["quotes_sent"],
+        quotes_accepted=lists["quotes_accepted"],
         campaigns_top=top,
         campaigns_bottom=bottom,
-        action_items=action_items_for_week(week, viewer=viewer),
-        owners=action_item_owners(viewer=viewer),
+        action_items=_with_can_change(lists["action_items"], viewer=viewer),
+        owners=lists.get("owners", [viewer]),
     )
 
 
-def action_items_for_week(week: Period, *, viewer: User | None) -> list[ActionItem]:
-    """Items raised in this week or before that were still open when it began (carried over), or done since;
-    each with `can_change`: whether `viewer` gets the control to tick it off."""
-    items = list(
+def _action_items_queryset(week: Period) -> QuerySet:
+    """Items raised in this week or before that were still open when it began (carried over), or done since."""
+    return (
         ActionItem.objects.filter(week_start__lte=week.start)
         .filter(Q(done_at__isnull=True) | Q(done_at__gte=week.start_at))
         .select_related("owner")
         .order_by(F("done_at").asc(nulls_first=True), "due_date", "id")
     )
+
+
+def _with_can_change(items: list[ActionItem], *, viewer: User | None) -> list[ActionItem]:
+    """Each item with `can_change`: whether `viewer` gets the control to tick it off."""
     for item in items:
         item.can_change = item.can_be_changed_by(viewer)
     return items
+
+
+def action_items_for_week(week: Period, *, viewer: User | None) -> list[ActionItem]:
+    """The week's action items (see _action_items_queryset), each with `can_change` for `viewer`."""
+    return _with_can_change(list(_action_items_queryset(week)), viewer=viewer)
+
+
+def _owners_queryset() -> QuerySet:
+    return User.objects.filter(is_active=True).select_related("team").order_by("team__name", "username")
 
 
 def action_item_owners(*, viewer: User | None = None) -> list[User]:
@@ -454,4 +493,4 @@ def action_item_owners(*, viewer: User | None = None) -> list[User]:
     only themselves."""
     if viewer is not None and not manages_action_items(viewer):
         return [viewer]
-    return list(User.objects.filter(is_active=True).select_related("team").order_by("team__name", "username"))
+    return list(_owners_queryset())

@@ -333,11 +333,11 @@ def test_the_weekly_review_lists_the_quotes_sent_and_accepted_this_week(
     assert block.split("Accepted this week")[0].count("Accepted") == 2  # Q1 and now Q2, as they are now
 
 
-# Layout 4; teams 1; snapshots 1; KPI engine: the week 14, month/quarter to date 8 + their days' generations 1,
-# targets 1; last week 7 + its days' generations 1; won deals 1 + by source 1; lost deals 1 + tally 1;
-# breaches 1; rejected 1 + reasons 1; voices 1; quotes sent 1 + accepted 1; campaign reactions 4; action items 1
-# + owners 1.
-REVIEW_QUERIES = 53
+# Layout 4; the teams, the week's snapshots, lists and action items in one statement (kpis.selectors.batch: won
+# deals + by source, lost deals + tally, breaches, rejected + reasons, voices, quotes sent + accepted, campaign
+# reactions, action items + owners) 1; KPI engine: the week 14, month/quarter to date 8 + their days'
+# generations 1, targets 1; last week 7 + its days' generations 1.
+REVIEW_QUERIES = 36
 REVIEW_FROZEN_QUERIES = (
     REVIEW_QUERIES - 23
 )  # the week's and the to-date numbers (and generations) from its snapshot
@@ -360,6 +360,21 @@ def test_the_weekly_review_runs_the_same_queries_for_few_and_many_rows(
     services.snapshot_freeze_week(week=W47, team=None)
     with django_assert_num_queries(REVIEW_FROZEN_QUERIES - 7):  # last week still from the cache
         client.get("/kpis/weekly/?week=2026-W47")
+
+
+def test_a_review_link_to_no_such_team_shows_everyone(client, manager, kpi_data, frozen_now):
+    """The team is read in the review's one statement with the lists: a stale or forged team id reads again for
+    everyone, and one too big for the database is no team at all (never a 500)."""
+    client.force_login(manager)
+    everyone = client.get("/kpis/weekly/?week=2026-W47", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    team = client.get(f"/kpis/weekly/?week=2026-W47&team={kpi_data.t1.pk}", HTTP_ACCEPT_LANGUAGE="en")
+    assert f"· {kpi_data.t1.name}</small>" in team.content.decode()
+    for value in ("999999", str(2**70), "-3", "abc"):
+        response = client.get(f"/kpis/weekly/?week=2026-W47&team={value}", HTTP_ACCEPT_LANGUAGE="en")
+        html = response.content.decode()
+        assert response.status_code == 200 and 'id="lost-tally"' in html
+        lost = re.search(r'id="h-lost".*?</section>', html, re.S).group(0)
+        assert lost == re.search(r'id="h-lost".*?</section>', everyone, re.S).group(0)
 
 
 # --- action items ------------------------------------------------------------------------------------------
