@@ -1,16 +1,11 @@
-"""SQL building blocks the KPI engine needs and Django does not ship, on PostgreSQL and on SQLite alike: a median
-aggregate, the seconds between two timestamps, and several one-row queries (aggregates, scalar subqueries) sent as
-one statement."""
+"""Two SQL building blocks the KPI formulas need and Django does not ship: a median aggregate and the seconds
+between two timestamps, on PostgreSQL and on SQLite alike."""
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
-from django.db import connections
-from django.db.models import Aggregate, FloatField, Func, QuerySet
+from django.db.models import Aggregate, FloatField, Func
 
 
 class Median(Aggregate):
@@ -78,84 +73,3 @@ def register_sqlite_functions(sender, connection, **kwargs) -> None:
     """`connection_created` receiver: teach SQLite connections the KPI_MEDIAN aggregate."""
     if connection.vendor == "sqlite":
         connection.connection.create_aggregate("KPI_MEDIAN", 1, _SqliteMedian)
-
-
-# --- several one-row queries in one statement -------------------------------------------------------------
-
-
-@dataclass
-class OneRow:
-    """A query that returns exactly one row, compiled: its SQL, its columns and how to convert their values."""
-
-    sql: str
-    params: tuple
-    aliases: list[str]
-    using: str
-    convert: Callable[[list], list]
-
-
-def aggregates_row(queryset: QuerySet, aggregates: Mapping[str, Aggregate]) -> OneRow:
-    """`queryset.aggregate(**aggregates)`, compiled rather than run (the plain case of Django's
-    Query.get_aggregation: a filtered queryset without annotations, grouping, slicing or DISTINCT). An aggregate
-    without GROUP BY always makes one row, whatever the rows."""
-    query = queryset.query.chain()
-    if query.annotations or query.group_by is not None or query.is_sliced or query.distinct:
-        raise ValueError("aggregates_row takes a filtered queryset only")
-    using = queryset.db
-    resolved = {
-        alias: aggregate.resolve_expression(query, allow_joins=True, reuse=None, summarize=True)
-        for alias, aggregate in aggregates.items()
-    }
-    query.select = ()
-    query.selected = None
-    query.default_cols = False
-    query.extra = {}
-    query.annotations = resolved
-    query.set_annotation_mask(resolved)
-    query.clear_ordering(force=True)
-    # A WHERE that can match nothing compiles to a false predicate instead of skipping the query.
-    compiler = query.get_compiler(using, elide_empty=False)
-    sql, params = compiler.as_sql()
-    converters = compiler.get_converters(list(query.annotation_select.values()))
-
-    def convert(values: list) -> list:
-        return next(compiler.apply_converters([values], converters)) if converters else values
-
-    return OneRow(sql, tuple(params), list(query.annotation_select), using, convert)
-
-
-def scalars_row(querysets: Mapping[str, QuerySet], *, using: str) -> OneRow:
-    """One row of scalar subqueries, each a queryset of one column and at most one row (NULL when none)."""
-    columns, params = [], []
-    for alias, queryset in querysets.items():
-        sql, sub_params = queryset.query.get_compiler(using, elide_empty=False).as_sql()
-        columns.append(f"({sql}) AS {connections[using].ops.quote_name(alias)}")
-        params += sub_params
-    return OneRow(
-        f"SELECT {', '.join(columns)}", tuple(params), list(querysets), using, lambda values: values
-    )
-
-
-def one_statement(rows: Sequence[OneRow]) -> dict[str, Any]:
-    """Several one-row queries as one statement (each a derived table of one row, cross-joined): one round trip
-    to the database for what would otherwise be one per query, each still reading its own index range. Returns
-    every column by its alias; the aliases must differ between the rows."""
-    if not rows:
-        return {}
-    using = rows[0].using
-    quote = connections[using].ops.quote_name
-    tables = [f"({row.sql}) {quote(f'r{n}')}" for n, row in enumerate(rows)]
-    sql = "SELECT * FROM " + " CROSS JOIN ".join(tables)
-    params = tuple(param for row in rows for param in row.params)
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
-        values = list(cursor.fetchone())
-    result: dict[str, Any] = {}
-    start = 0
-    for row in rows:
-        end = start + len(row.aliases)
-        result.update(zip(row.aliases, row.convert(values[start:end]), strict=True))
-        start = end
-    if len(result) != len(values):
-        raise ValueError("two one-row queries share a column alias")
-    return result

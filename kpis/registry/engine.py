@@ -29,7 +29,6 @@ from django.db.models import Aggregate, Max, Q, Sum
 from django.utils import timezone
 
 from campaigns.models import CampaignCost
-from kpis.db import OneRow, aggregates_row, one_statement, scalars_row
 from kpis.models import KpiDay, ManualKpiValue, VisitorCount
 from kpis.periods import CUSTOM, KINDS, KPI_TIME_ZONE, Period, local_today
 from kpis.registry.base import Kpi, Number
@@ -50,6 +49,7 @@ from leads.models import Handoff, Lead, Touch
 from pipeline.models import Deal
 from quotes.models import Quote
 from salesmarketing.replica import reading_from_replica
+from salesmarketing.sql import OneRow, aggregates_row, one_statement, scalars_row
 
 
 def _model(source: str):
