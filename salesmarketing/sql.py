@@ -6,6 +6,7 @@ numbers from a dozen index ranges makes one round trip to the database, not a do
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -90,3 +91,34 @@ def one_statement(rows: Sequence[OneRow]) -> dict[str, Any]:
     if len(result) != len(values):
         raise ValueError("two one-row queries share a column alias")
     return result
+
+
+def rows_row(querysets: Mapping[str, QuerySet], *, using: str) -> OneRow:
+    """Each `values()` queryset's rows, as one column of JSON turned into a list of dicts: lists of different
+    shapes from different tables in one statement, where UNION ALL would need one shape. JSON carries numbers and
+    strings: dates come back as ISO strings, decimals as floats."""
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    columns, params, names = [], [], []
+    for alias, queryset in querysets.items():
+        compiler = queryset.query.get_compiler(using, elide_empty=False)
+        sql, sub_params = compiler.as_sql()
+        names.append([name for _expression, _sql, name in compiler.select])
+        if None in names[-1]:
+            raise ValueError("rows_row takes values() querysets, whose columns have names")
+        cells = ", ".join(f"t.{quote(name)}" for name in names[-1])
+        if connection.vendor == "postgresql":
+            rows = f"COALESCE(json_agg(json_build_array({cells})), '[]'::json)"
+        else:
+            rows = f"json_group_array(json_array({cells}))"
+        columns.append(f"(SELECT {rows} FROM ({sql}) t) AS {quote(alias)}")
+        params += sub_params
+
+    def convert(values: list) -> list:
+        lists = [json.loads(value) if isinstance(value, str | bytes) else value for value in values]
+        return [
+            [dict(zip(keys, row, strict=True)) for row in rows]
+            for keys, rows in zip(names, lists, strict=True)
+        ]
+
+    return OneRow(f"SELECT {', '.join(columns)}", tuple(params), list(querysets), using, convert)
