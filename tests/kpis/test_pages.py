@@ -210,7 +210,8 @@ def test_the_dashboard_runs_the_same_queries_for_few_and_many_rows(
         assert client.get("/?period=2026-W47").status_code == 200
     with django_assert_num_queries(MONTH_QUERIES):
         assert client.get("/?period=2026-11").status_code == 200
-    with django_assert_num_queries(MONTH_QUERIES):  # the closed months and the days before today from the cache
+    # the closed months and the days before today from the cache
+    with django_assert_num_queries(MONTH_QUERIES):
         assert client.get("/?period=2026-11").status_code == 200
 
 
