@@ -1,17 +1,19 @@
-"""Compute KPIs for one or many periods in a fixed number of queries.
+"""Compute KPIs for one or many periods in at most two statements.
 
-One aggregate query per source table (leads, touches, handoffs, deals, quotes, campaign costs) and timestamp window holds
-every measure of that table placed by that timestamp, for every period asked, as conditional aggregates; one more
-query reads the hand-entered values. So a dashboard with eight periods of trend costs the same dozen queries as a
-single number, and each query reads one index range.
+One aggregate per source table (leads, touches, handoffs, deals, quotes, campaign costs) and timestamp window holds
+every measure of that table placed by that timestamp, for every period asked, as conditional aggregates (FILTER);
+the aggregates, the visitors roll-up and the hand-entered values go to the database as ONE statement, each a
+one-row derived table (salesmarketing.sql.one_statement), so each still reads its own index range but the page
+waits for one round trip. So a dashboard with eight periods of trend, or the weekly review's week, last week and
+month and quarter to date (`evaluate`, each period with its own KPIs), costs the same as a single number.
 
 Periods that are over keep their measures from leads, touches, handoffs, deals and quotes in the cache, and so do the
 whole days of a running period for counts and sums, so a running quarter reads today's rows, not the quarter's.
 Each cached value's key holds the generations of the days it counts (kpis.models.KpiDay, kept by triggers on
 those tables in the transaction of every write, kpis.changes): a late write (a deal reopened, a page view
 backdated, an import) changes its days' generation, so the next read recomputes just the periods it falls in.
-One query reads the generations; KPI_CACHE_SECONDS only bounds how long an unread value is kept. Costs and
-hand-entered values are always read fresh.
+One statement reads the generations, before the rest; KPI_CACHE_SECONDS only bounds how long an unread value is
+kept. Costs and hand-entered values are always read fresh.
 """
 
 from __future__ import annotations

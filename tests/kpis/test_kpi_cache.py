@@ -40,3 +40,17 @@ def test_the_first_day_of_a_period_has_no_days_before_it_to_cache(kpi_data):
     values = compute([NOVEMBER], now=first_of_month)[0]
     cache.clear()
     assert compute([NOVEMBER], now=first_of_month, fresh=True)[0] == values
+
+
+def test_the_refresh_fills_every_trend_with_the_numbers_computed_whole(kpi_data):
+    from kpis.periods import KINDS
+    from kpis.registry import Scope
+    from kpis.selectors import TREND_PERIODS, dashboards_refresh
+
+    from salesmarketing.models import Team
+
+    assert dashboards_refresh(now=NOW) == len(KINDS) * (Team.objects.count() + 1)  # everyone and each team
+    for kind in KINDS:
+        trend = Period.current(kind, NOW).trailing(TREND_PERIODS)
+        for scope in (Scope(), Scope(team_id=kpi_data.t1.pk)):
+            assert compute(trend, scope=scope, now=NOW) == compute(trend, scope=scope, now=NOW, fresh=True)
