@@ -68,12 +68,30 @@ def scalars_row(querysets: Mapping[str, QuerySet], *, using: str) -> OneRow:
     )
 
 
+# PostgreSQL returns at most 1,664 columns and SQLite 2,000 by default: a statement stops short of either, and more
+# columns (a trend of many periods) take another statement.
+MAX_COLUMNS = 1000
+
+
 def one_statement(rows: Sequence[OneRow]) -> dict[str, Any]:
     """Several one-row queries as one statement (each a derived table of one row, cross-joined): one round trip
     to the database for what would otherwise be one per query, each still reading its own index range. Returns
     every column by its alias; the aliases must differ between the rows."""
-    if not rows:
-        return {}
+    result: dict[str, Any] = {}
+    batch: list[OneRow] = []
+    for row in rows:
+        if batch and sum(len(r.aliases) for r in batch) + len(row.aliases) > MAX_COLUMNS:
+            result |= _one_statement(batch)
+            batch = []
+        batch.append(row)
+    if batch:
+        result |= _one_statement(batch)
+    if len(result) != sum(len(row.aliases) for row in rows):
+        raise ValueError("two one-row queries share a column alias")
+    return result
+
+
+def _one_statement(rows: list[OneRow]) -> dict[str, Any]:
     using = rows[0].using
     quote = connections[using].ops.quote_name
     tables = [f"({row.sql}) {quote(f'r{n}')}" for n, row in enumerate(rows)]
@@ -88,8 +106,6 @@ def one_statement(rows: Sequence[OneRow]) -> dict[str, Any]:
         end = start + len(row.aliases)
         result.update(zip(row.aliases, row.convert(values[start:end]), strict=True))
         start = end
-    if len(result) != len(values):
-        raise ValueError("two one-row queries share a column alias")
     return result
 
 
