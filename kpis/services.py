@@ -21,7 +21,7 @@ from kpis.models import (
     may_assign_action_item,
 )
 from kpis.periods import MONTH, QUARTER, WEEK, Period, local_today, period_to_date
-from kpis.registry import DEFINITIONS_HASH, HEADLINE, KPI_BY_KEY, VERSIONS, Scope, compute
+from kpis.registry import DEFINITIONS_HASH, HEADLINE, KPI_BY_KEY, VERSIONS, Ask, Scope, evaluate
 from salesmarketing.models import Team, User
 
 MANUAL_KEYS = tuple(key for key, kpi in KPI_BY_KEY.items() if kpi.manual)
@@ -135,20 +135,29 @@ def manual_value_set(
 
 
 def snapshot_values(
-    *, week: Period, team_id: int | None, now: dt.datetime | None = None, fresh_to_date: bool = True
+    *,
+    week: Period,
+    team_id: int | None,
+    now: dt.datetime | None = None,
+    fresh_to_date: bool = True,
+    last_week: bool = False,
 ) -> dict:
     """What a snapshot of `week` holds: every KPI's value for the week, the meeting's KPIs month- and
     quarter-to-date with the share of their period the week's end reaches, and the targets then in force.
     The week's own values are always computed afresh; the to-date ones too unless `fresh_to_date` is off (the
-    live review page, which may read them from the cache like any closed period's)."""
+    live review page, which may read them from the cache like any closed period's). With `last_week`, also the
+    meeting's KPIs of the week before (under "last_week"): all of them in the same call of the engine."""
     month_part, month_share = period_to_date(MONTH, until=week.end)
     quarter_part, quarter_share = period_to_date(QUARTER, until=week.end)
-    scope = Scope(team_id=team_id)
-    (values,) = compute([week], scope=scope, now=now, fresh=True)
     # To date only for the meeting's KPIs (leads, handoffs, deals): page views of a whole quarter stay unread.
-    month, quarter = compute(
-        [month_part, quarter_part], scope=scope, kpis=HEADLINE, now=now, fresh=fresh_to_date
-    )
+    asks = [
+        Ask(week, fresh=True),
+        Ask(month_part, kpis=HEADLINE, fresh=fresh_to_date),
+        Ask(quarter_part, kpis=HEADLINE, fresh=fresh_to_date),
+    ]
+    if last_week:
+        asks.append(Ask(week.previous(), kpis=HEADLINE))
+    values, month, quarter, *before = evaluate(asks, scope=Scope(team_id=team_id), now=now)
     targets = targets_in_force(
         team_id=team_id,
         on={WEEK: week.start, MONTH: Period.of(MONTH, month_part.start).start, QUARTER: quarter_part.start},
@@ -164,7 +173,7 @@ def snapshot_values(
             "quarter_label": Period.of(QUARTER, quarter_part.start).label,
         },
         "targets": targets,
-    }
+    } | ({"last_week": before[0]} if last_week else {})
 
 
 def snapshot_freeze_week(

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -28,6 +28,7 @@ from leads.choices import AwarenessStage, Industry, LifecycleStage
 from leads.models import Campaign, Handoff, Lead, Persona, ScoringConfig
 from salesmarketing.models import User
 from salesmarketing.replica import reads_from_replica
+from salesmarketing.sql import aggregates_row, one_statement, rows_row
 
 CHANNEL_COLORS: dict[str | None, str] = {
     Campaign.Channel.WEB_AD: "#1d4ed8",
@@ -107,18 +108,22 @@ def _channel_label(channel: str | None) -> str:
     return str(Campaign.Channel(channel).label) if channel else _("No campaign")
 
 
-def _over_time(period: Period, model: str) -> tuple[dict, dict]:
-    starts = period.bucket_starts()
-    index = {start: i for i, start in enumerate(starts)}
-    leads: dict[str | None, list[float]] = {}
-    mqls: dict[str | None, list[float]] = {}
-    for row in (
+def _over_time_rows(period: Period, model: str) -> QuerySet:
+    return (
         AttributionDay.objects.filter(date__gte=period.start, date__lte=period.end)
         .annotate(bucket=trunc_to_bucket(period, "date"), channel=F("campaign__channel"))
         .order_by()
         .values("bucket", "channel")
         .annotate(leads=Sum(f"leads_{model}"), mqls=Sum(f"mqls_{model}"))
-    ):
+    )
+
+
+def _over_time(period: Period, rows: list[dict]) -> tuple[dict, dict]:
+    starts = period.bucket_starts()
+    index = {start: i for i, start in enumerate(starts)}
+    leads: dict[str | None, list[float]] = {}
+    mqls: dict[str | None, list[float]] = {}
+    for row in rows:
         i = index.get(as_date(row["bucket"]))
         if i is None:
             continue
@@ -198,9 +203,8 @@ def _funnel_row(r: Mapping[str, Any]) -> FunnelRow:
     )
 
 
-def _funnel(period: Period, model: str) -> tuple[list[FunnelRow], dict, dict]:
-    """Top campaigns by leads in the period, each with its funnel; and the period's totals."""
-    rows = list(
+def _funnel_rows(period: Period, model: str) -> QuerySet:
+    return (
         AttributionDay.objects.filter(date__gte=period.start, date__lte=period.end)
         .order_by()
         .values("campaign_id", "campaign__name", "campaign__channel")
@@ -213,6 +217,10 @@ def _funnel(period: Period, model: str) -> tuple[list[FunnelRow], dict, dict]:
             revenue=Sum(f"revenue_{model}"),
         )
     )
+
+
+def _funnel(rows: list[dict]) -> tuple[list[FunnelRow], dict, dict]:
+    """Top campaigns by leads in the period, each with its funnel; and the period's totals."""
     totals = {
         key: sum(r[key] or 0 for r in rows) for key in ("leads", "mqls", "sqls", "deals", "won", "revenue")
     }
@@ -252,18 +260,22 @@ def _funnel(period: Period, model: str) -> tuple[list[FunnelRow], dict, dict]:
     return funnel, chart, totals
 
 
-def _quality(period: Period) -> tuple[list[dict], dict, tuple[int, int]]:
-    """Sales' verdicts on handoffs decided in the period, by the lead's first-touch campaign."""
+def _quality_rows(period: Period) -> QuerySet:
     lo, hi = period.bounds()
-    by_campaign: dict[int | None, dict] = {}
-    for row in (
+    return (
         Handoff.objects.filter(
             decided_at__gte=lo, decided_at__lt=hi, state__in=[Handoff.State.ACCEPTED, Handoff.State.REJECTED]
         )
         .order_by()
         .values("campaign_id", "campaign__name", "state", "reject_reason")
         .annotate(n=Count("id"))
-    ):
+    )
+
+
+def _quality(rows: list[dict]) -> tuple[list[dict], dict, tuple[int, int]]:
+    """Sales' verdicts on handoffs decided in the period, by the lead's first-touch campaign."""
+    by_campaign: dict[int | None, dict] = {}
+    for row in rows:
         entry = by_campaign.setdefault(
             row["campaign_id"],
             {
@@ -355,17 +367,13 @@ def _doughnut(values: dict[str, float], labels: dict[str, str], order: list[str]
     }
 
 
-def _who_visits(period: Period, dimension: str, labels: dict[str, str]) -> dict:
+def _who_visits(segments: list[dict], dimension: str, labels: dict[str, str]) -> dict:
     """The mix of the chosen dimension at each funnel step. Shares are of people whose value is known; the
     unknown (anonymous visitors, missing titles …) are counted beside them."""
     counts: dict[str, dict[str, int]] = {}
-    for row in (
-        SegmentDay.objects.filter(dimension=dimension, date__gte=period.start, date__lte=period.end)
-        .order_by()
-        .values("step", "value")
-        .annotate(n=Sum("people"))
-    ):
-        counts.setdefault(row["step"], {})[row["value"]] = row["n"]
+    for row in segments:
+        if row["dimension"] == dimension:
+            counts.setdefault(row["step"], {})[row["value"]] = row["n"]
     steps = list(STEP_ORDER)
     known_totals = {s: sum(n for v, n in counts.get(s, {}).items() if v != UNKNOWN) for s in steps}
     unknown = {s: counts.get(s, {}).get(UNKNOWN, 0) for s in steps}
@@ -446,47 +454,70 @@ def _scores(config: ScoringConfig, state: AttributionState | None) -> dict:
     }
 
 
-@reads_from_replica()
-def marketing_dashboard(*, viewer: User, period: Period, model: str, dimension: str) -> Dashboard:
-    state = AttributionState.objects.filter(pk=1).first()
-    over_time, mql_over_time = _over_time(period, model)
-    funnel, funnel_chart, totals = _funnel(period, model)
-    quality, quality_chart, (accepted, rejected) = _quality(period)
-    spend = CampaignCost.objects.filter(date__gte=period.start, date__lte=period.end).aggregate(
-        s=Sum("amount")
-    )["s"]
-    personas = dict(Persona.objects.values_list("pk", "name"))
-    mix: dict[str, dict[str, float]] = {Dimension.PERSONA: {}, Dimension.AWARENESS: {}}
-    for row in (
+def _segment_rows(period: Period, dimension: str) -> QuerySet:
+    """People per value of a dimension at each step: new leads by persona and awareness (the doughnuts), and
+    every step of the chosen dimension (who visits)."""
+    return (
         SegmentDay.objects.filter(
-            step=ConversionKind.LEAD, dimension__in=list(mix), date__gte=period.start, date__lte=period.end
+            Q(step=ConversionKind.LEAD, dimension__in=[Dimension.PERSONA, Dimension.AWARENESS])
+            | Q(dimension=dimension),
+            date__gte=period.start,
+            date__lte=period.end,
         )
         .order_by()
-        .values("dimension", "value")
+        .values("dimension", "step", "value")
         .annotate(n=Sum("people"))
-    ):
-        mix[row["dimension"]][row["value"]] = row["n"]
+    )
+
+
+@reads_from_replica()
+def marketing_dashboard(*, viewer: User, period: Period, model: str, dimension: str) -> Dashboard:
+    """Every figure in four queries whatever the data: the attribution state; one statement for the charts
+    (attribution by bucket and channel and by campaign, sales' verdicts, costs, personas, segments, each its own
+    index range); the MQL threshold; the warming leads (with their count when the sweep's will not do)."""
+    state = AttributionState.objects.filter(pk=1).first()
+    lists = {
+        "over_time": _over_time_rows(period, model),
+        "funnel": _funnel_rows(period, model),
+        "quality": _quality_rows(period),
+        "personas": Persona.objects.values("pk", "name"),
+        "segments": _segment_rows(period, dimension),
+    }
+    spend_query = CampaignCost.objects.filter(date__gte=period.start, date__lte=period.end)
+    using = spend_query.db
+    got = one_statement([rows_row(lists, using=using), aggregates_row(spend_query, {"spend": Sum("amount")})])
+    rows = {name: got[name] for name in lists}
+    over_time, mql_over_time = _over_time(period, rows["over_time"])
+    funnel, funnel_chart, totals = _funnel(rows["funnel"])
+    quality, quality_chart, (accepted, rejected) = _quality(rows["quality"])
+    spend = got["spend"]
+    personas = {row["pk"]: row["name"] for row in rows["personas"]}
+    mix: dict[str, dict[str, float]] = {Dimension.PERSONA: {}, Dimension.AWARENESS: {}}
+    for row in rows["segments"]:
+        if row["step"] == ConversionKind.LEAD and row["dimension"] in mix:
+            mix[row["dimension"]][row["value"]] = row["n"]
     config = ScoringConfig.get()
     warming_from, warming_to = warming_range(config.total_threshold)
     warming_qs = Lead.objects.visible_to(viewer).filter(
         lifecycle_stage__in=NURTURE, total_score__gte=warming_from, total_score__lt=warming_to
     )
     # How many are warming: the sweep's count when it was made for today's threshold and the viewer sees every
-    # lead (a count over a million leads is not for every page view); otherwise counted now.
+    # lead (a count over a million leads is not for every page view); otherwise counted now, beside the first ten
+    # in the same query (a window over the rows before the LIMIT).
     bands = state.score_bands if state is not None else {}
-    if (
+    counted = (
         bands.get("warming_from") == warming_from
         and bands.get("warming_to") == warming_to
         and not Lead.objects.visible_to(viewer).query.has_filters()
-    ):
-        warming_count = bands["warming"]
-    else:
-        warming_count = warming_qs.count()
+    )
+    if not counted:
+        warming_qs = warming_qs.annotate(warming_total=Window(Count("pk")))
     warming = list(
         warming_qs.select_related("company", "persona").order_by(
             "-total_score", F("last_touch_at").desc(nulls_last=True)
         )[:10]
     )
+    warming_count = bands["warming"] if counted else (warming[0].warming_total if warming else 0)
     week_ago = timezone.now() - dt.timedelta(days=7)
     for lead in warming:
         lead.gap = config.total_threshold - lead.total_score
@@ -535,6 +566,6 @@ def marketing_dashboard(*, viewer: User, period: Period, model: str, dimension: 
         warming=warming,
         warming_count=warming_count,
         warming_from=warming_from,
-        who=_who_visits(period, dimension, _labels_for(dimension, personas)),
+        who=_who_visits(rows["segments"], dimension, _labels_for(dimension, personas)),
         state=state,
     )

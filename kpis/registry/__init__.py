@@ -2,13 +2,14 @@
 
 from kpis.registry import KPIS, get_kpi, compute
 values = compute([Period.parse("2026-W47")], scope=Scope(team_id=3))[0]
+week, month = evaluate([Ask(week), Ask(month_to_date, kpis=HEADLINE)], scope=Scope())  # each its own KPIs
 """
 
 from __future__ import annotations
 
 from kpis.registry.base import Direction, Kpi, Number, OwnerTeam, Unit, definitions_hash
 from kpis.registry.definitions import KPIS
-from kpis.registry.engine import compute, compute_one
+from kpis.registry.engine import Ask, compute, compute_one, evaluate
 from kpis.registry.measures import Scope
 
 KPI_BY_KEY: dict[str, Kpi] = {kpi.key: kpi for kpi in KPIS}
@@ -42,6 +43,7 @@ def by_owner(owner: str, *, include_headline: bool = False) -> list[Kpi]:
 
 
 __all__ = [
+    "Ask",
     "DEFINITIONS_HASH",
     "FUNNEL",
     "HEADLINE",
@@ -57,5 +59,6 @@ __all__ = [
     "by_owner",
     "compute",
     "compute_one",
+    "evaluate",
     "get_kpi",
 ]

@@ -1,17 +1,19 @@
-"""Compute KPIs for one or many periods in a fixed number of queries.
+"""Compute KPIs for one or many periods in at most two statements.
 
-One aggregate query per source table (leads, touches, handoffs, deals, quotes, campaign costs) and timestamp window holds
-every measure of that table placed by that timestamp, for every period asked, as conditional aggregates; one more
-query reads the hand-entered values. So a dashboard with eight periods of trend costs the same dozen queries as a
-single number, and each query reads one index range.
+One aggregate per source table (leads, touches, handoffs, deals, quotes, campaign costs) and timestamp window holds
+every measure of that table placed by that timestamp, for every period asked, as conditional aggregates (FILTER);
+the aggregates, the visitors roll-up and the hand-entered values go to the database as ONE statement, each a
+one-row derived table (salesmarketing.sql.one_statement), so each still reads its own index range but the page
+waits for one round trip. So a dashboard with eight periods of trend, or the weekly review's week, last week and
+month and quarter to date (`evaluate`, each period with its own KPIs), costs the same as a single number.
 
 Periods that are over keep their measures from leads, touches, handoffs, deals and quotes in the cache, and so do the
 whole days of a running period for counts and sums, so a running quarter reads today's rows, not the quarter's.
 Each cached value's key holds the generations of the days it counts (kpis.models.KpiDay, kept by triggers on
 those tables in the transaction of every write, kpis.changes): a late write (a deal reopened, a page view
 backdated, an import) changes its days' generation, so the next read recomputes just the periods it falls in.
-One query reads the generations; KPI_CACHE_SECONDS only bounds how long an unread value is kept. Costs and
-hand-entered values are always read fresh.
+One statement reads the generations, before the rest; KPI_CACHE_SECONDS only bounds how long an unread value is
+kept. Costs and hand-entered values are always read fresh.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from leads.models import Handoff, Lead, Touch
 from pipeline.models import Deal
 from quotes.models import Quote
 from salesmarketing.replica import reading_from_replica
+from salesmarketing.sql import OneRow, aggregates_row, one_statement, scalars_row
 
 
 def _model(source: str):
@@ -57,17 +60,17 @@ def _model(source: str):
 
 @dataclass(frozen=True)
 class _Job:
-    """One measure over one period, for result `index`; `add` adds it to a value already there (the days of an
-    open period before today, from the cache, plus today's)."""
+    """One measure over one period, for result `slot`; `today` marks the rows of a running period from today on,
+    read apart from the rest (its days before today come from the cache)."""
 
-    index: int
+    slot: int
     measure: Measure
     period: Period
-    add: bool = False
+    today: bool = False
 
     @property
     def key(self) -> str:
-        return f"{self.measure.name}__{self.index}"
+        return f"{self.measure.name}__{self.slot}"
 
 
 def _rows_for(jobs: Iterable[_Job], now: dt.datetime) -> Q:
@@ -98,6 +101,16 @@ CACHED_SOURCES = (LEAD, TOUCH, HANDOFF, DEAL, QUOTE)
 CACHE_VERSION = 3  # raise when a measure's SQL changes meaning, so no cached value outlives it
 
 
+@dataclass(frozen=True)
+class Ask:
+    """One period to evaluate: its KPIs (every one when None), and `fresh` to compute it whole, past the cache
+    (drill-downs, snapshots)."""
+
+    period: Period
+    kpis: Sequence[Kpi] | None = None
+    fresh: bool = False
+
+
 def compute_measures(
     names: Iterable[str],
     periods: Sequence[Period],
@@ -105,76 +118,129 @@ def compute_measures(
     scope: Scope,
     now: dt.datetime,
     fresh: bool = False,
-    _marks: dict[tuple, str] | None = None,
 ) -> list[dict[str, Number]]:
-    """The raw measures for each period, in one query per source table and timestamp window, plus one for
-    hand-entered values.
+    """The raw measures for each period (see _measure_asks)."""
+    names = list(names)
+    return _measure_asks([(names, period, fresh) for period in periods], scope=scope, now=now)
 
-    With the cache on (KPI_CACHE_SECONDS), measures of leads, touches, handoffs, deals and quotes of periods that are over
-    come from it, and so do the days before today of a period still running, for the counts and sums that add
-    up day by day (a median or a distinct count over the period is always computed whole): only today's rows are
-    read for those. `fresh` neither reads nor fills the cache: every period is computed whole (drill-downs,
-    snapshots). A cached value is keyed by the generations of its days, read first (one query for all of them, `_marks`),
-    so it never holds fewer writes than its key says.
-    """
-    names = list(dict.fromkeys(names))
-    cached_names = [
-        n for n in names if n not in MANUAL_MEASURES and MEASURES_BY_NAME[n].source in CACHED_SOURCES
-    ]
-    split_names = [n for n in cached_names if MEASURES_BY_NAME[n].splits_by_day]
-    rest = [MEASURES_BY_NAME[n] for n in names if n not in cached_names and n not in MANUAL_MEASURES]
-    use_cache = not fresh and bool(settings.KPI_CACHE_SECONDS) and bool(cached_names)
+
+@dataclass
+class _Plan:
+    """How one asked period is read: which measures may come from the cache, which are always computed, and for a
+    running period the days before today (`head`), cached apart and read into result slot `head_slot`."""
+
+    slot: int
+    period: Period
+    cached: list[str]
+    split: list[str]
+    rest: list[Measure]
+    manual: list[str]
+    closed: bool = False
+    head: Period | None = None
+    head_slot: int = -1
+    key: str = ""  # the cache key of the closed period's, or of the head's, measures
+
+    @property
+    def key_slot(self) -> int:
+        return self.head_slot if self.head is not None else self.slot
+
+    @property
+    def key_names(self) -> list[str]:
+        return self.split if self.head is not None else self.cached
+
+
+def _plans(
+    asks: Sequence[tuple[list[str], Period, bool]], now: dt.datetime
+) -> tuple[list[_Plan], list[tuple[tuple[str, ...], Period]]]:
+    """Each ask's plan, and the (measures, period) whose days' generations key a cached value."""
     today = local_today(now)
-    closed = [i for i, p in enumerate(periods) if use_cache and p.is_over(now)]
-    heads = {
-        i: Period(CUSTOM, period.start, today)
-        for i, period in enumerate(periods)
-        if use_cache and i not in closed and split_names and period.start < today < period.end
-    }
-    if _marks is None and (closed or heads):
-        wanted = [(tuple(cached_names), periods[i]) for i in closed]
-        wanted += [(tuple(split_names), head) for head in heads.values()]
-        _marks = _generations(wanted, now)
-    keys = {
-        i: _cache_key(cached_names, periods[i], scope, _marks[tuple(cached_names), periods[i]])
-        for i in closed
-    }
-    hits = cache.get_many(list(keys.values())) if keys else {}
+    caching = bool(settings.KPI_CACHE_SECONDS)
+    plans: list[_Plan] = []
+    wanted: list[tuple[tuple[str, ...], Period]] = []
+    for slot, (asked, period, fresh) in enumerate(asks):
+        names = list(dict.fromkeys(asked))
+        cached = [
+            n for n in names if n not in MANUAL_MEASURES and MEASURES_BY_NAME[n].source in CACHED_SOURCES
+        ]
+        plan = _Plan(
+            slot=slot,
+            period=period,
+            cached=cached,
+            split=[n for n in cached if MEASURES_BY_NAME[n].splits_by_day],
+            rest=[MEASURES_BY_NAME[n] for n in names if n not in cached and n not in MANUAL_MEASURES],
+            manual=[n for n in names if n in MANUAL_MEASURES],
+        )
+        if caching and not fresh and cached:
+            if period.is_over(now):
+                plan.closed = True
+                wanted.append((tuple(cached), period))
+            elif plan.split and period.start < today < period.end:
+                plan.head = Period(CUSTOM, period.start, today)
+                plan.head_slot = len(asks) + len(wanted)
+                wanted.append((tuple(plan.split), plan.head))
+        plans.append(plan)
+    return plans, wanted
 
-    results: list[dict[str, Number]] = [{} for _ in periods]
+
+def _measure_asks(
+    asks: Sequence[tuple[list[str], Period, bool]], *, scope: Scope, now: dt.datetime
+) -> list[dict[str, Number]]:
+    """The raw measures for each (measure names, period, fresh) asked, in at most two statements whatever the
+    periods and measures: the generations of the days the cache keys values by, when some may come from the
+    cache; then one statement for everything else (every table's aggregates, the visitors roll-up, the
+    hand-entered values).
+
+    With the cache on (KPI_CACHE_SECONDS), measures of leads, touches, handoffs, deals and quotes of periods that
+    are over come from it, and so do the days before today of a period still running, for the counts and sums that
+    add up day by day (a median or a distinct count over the period is always computed whole): only today's rows
+    are read for those. A `fresh` ask neither reads nor fills the cache: it is computed whole. A cached value is
+    keyed by the generations of its days, read first, so it never holds fewer writes than its key says.
+    """
+    plans, wanted = _plans(asks, now)
+    marks = _generations(wanted, now) if wanted else {}
+    keyed = [plan for plan in plans if plan.closed or plan.head is not None]
+    for plan in keyed:
+        period = plan.head or plan.period
+        plan.key = _cache_key(plan.key_names, period, scope, marks[tuple(plan.key_names), period])
+    hits = cache.get_many([plan.key for plan in keyed]) if keyed else {}
+
+    slots: list[dict[str, Number]] = [{} for _ in range(len(asks) + len(wanted))]
     jobs: list[_Job] = []
-    for i, period in enumerate(periods):
-        jobs += [_Job(i, measure, period) for measure in rest]
-        if keys.get(i) in hits:
-            results[i].update(hits[keys[i]])
-            continue
-        whole = cached_names
-        if i in heads:
-            tail = Period(CUSTOM, today, period.end)
-            jobs += [_Job(i, MEASURES_BY_NAME[n].from_day_on(), tail, add=True) for n in split_names]
-            whole = [n for n in cached_names if n not in split_names]
-        jobs += [_Job(i, MEASURES_BY_NAME[n], period) for n in whole]
+    manual: list[tuple[int, str, Period]] = []
+    today = local_today(now)
+    for plan in plans:
+        jobs += [_Job(plan.slot, measure, plan.period) for measure in plan.rest]
+        manual += [(plan.slot, name, plan.period) for name in plan.manual]
+        if plan.key in hits:
+            slots[plan.key_slot].update(hits[plan.key])
+        elif plan.head is not None:
+            jobs += [_Job(plan.head_slot, MEASURES_BY_NAME[n], plan.head) for n in plan.split]
+        if plan.head is not None:  # today's rows on their own: added to the days before
+            tail = Period(CUSTOM, today, plan.period.end)
+            jobs += [_Job(plan.slot, MEASURES_BY_NAME[n].from_day_on(), tail, today=True) for n in plan.split]
+        if plan.closed:
+            whole = [] if plan.key in hits else plan.cached
+        else:
+            whole = [n for n in plan.cached if n not in plan.split] if plan.head else plan.cached
+        jobs += [_Job(plan.slot, MEASURES_BY_NAME[n], plan.period) for n in whole]
 
-    # The whole days of running periods are closed ranges: cached like any period that is over.
-    head_values = (
-        compute_measures(split_names, list(heads.values()), scope=scope, now=now, _marks=_marks)
-        if heads
-        else []
-    )
-    for i, values in zip(heads, head_values, strict=True):
-        results[i].update(values)
-    _run(jobs, results, scope, now)
+    _run(jobs, manual, slots, scope, now)
+    for plan in plans:
+        if plan.head is not None:  # the days before today plus today's
+            for name in plan.split:
+                before, since = slots[plan.head_slot].get(name), slots[plan.slot].get(name)
+                slots[plan.slot][name] = (before or 0) + (since or 0)
+
     # Never cache what a replica read: it may be a moment behind a write that has just invalidated the cache,
     # and the stale numbers would then outlive the invalidation.
-    if reading_from_replica():
-        keys = {}
-    if to_store := {keys[i]: {n: results[i][n] for n in cached_names} for i in keys if keys[i] not in hits}:
-        cache.set_many(to_store, settings.KPI_CACHE_SECONDS)
-
-    manual = [n for n in names if n in MANUAL_MEASURES]
-    if manual:
-        _read_manual(manual, periods, results)
-    return results
+    stored = {
+        plan.key: {n: slots[plan.key_slot][n] for n in plan.key_names}
+        for plan in keyed
+        if plan.key not in hits
+    }
+    if stored and not reading_from_replica():
+        cache.set_many(stored, settings.KPI_CACHE_SECONDS)
+    return slots[: len(asks)]
 
 
 def _cache_key(names: list[str], period: Period, scope: Scope, mark: str) -> str:
@@ -214,62 +280,74 @@ def _generations(wanted: list[tuple[tuple[str, ...], Period]], now: dt.datetime)
     return {key: f"{row[f's{n}']}.{row[f'm{n}']}" for n, key in enumerate(wanted)}
 
 
-def _run(jobs: list[_Job], results: list[dict[str, Number]], scope: Scope, now: dt.datetime) -> None:
-    """Compute the jobs into `results`: one query per table, timestamp and window, and apart for today's rows of
-    running periods, so each query reads one index range (a lifetime measure's window would otherwise widen a
-    period's range to the whole table, a median over the period today's range to the whole period)."""
+def _run(
+    jobs: list[_Job],
+    manual: list[tuple[int, str, Period]],
+    slots: list[dict[str, Number]],
+    scope: Scope,
+    now: dt.datetime,
+) -> None:
+    """Compute the jobs and the hand-entered values into their slots, in one statement: one aggregate per table,
+    timestamp and window, and apart for today's rows of running periods, so each reads one index range (a lifetime
+    measure's window would otherwise widen a period's range to the whole table, a median over the period today's
+    range to the whole period)."""
     groups: dict[tuple, list[_Job]] = defaultdict(list)
     for job in jobs:
-        groups[(job.measure.source, job.measure.date_field, job.measure.window, job.add)].append(job)
-    for (source, *_rest), group in groups.items():
-        values = _visitors_from_rollup(group)
-        if values is None:
-            values = _aggregate(source, group, scope, now)
+        groups[(job.measure.source, job.measure.date_field, job.measure.window, job.today)].append(job)
+    rows: list[OneRow] = []
+    aliases: list[dict[str, str]] = []  # per row: job key → column
+    for n, ((source, *_rest), group) in enumerate(groups.items()):
+        row, columns = _visitors_from_rollup(group, n) or _aggregate(source, group, n, scope, now)
+        rows.append(row)
+        aliases.append(columns)
+    if manual:
+        rows.append(_manual(manual))
+    values = one_statement(rows)
+    for group, columns in zip(groups.values(), aliases, strict=True):
         for job in group:
-            value = values[job.key]
-            if job.add:
-                value = (results[job.index].get(job.measure.name) or 0) + (value or 0)
-            results[job.index][job.measure.name] = value
+            slots[job.slot][job.measure.name] = _plain(values[columns[job.key]])
+    for slot, name, period in manual:
+        value = values[_manual_alias(name, period)]
+        slots[slot][name] = None if value is None else float(value)
 
 
-def _aggregate(source: str, jobs: list[_Job], scope: Scope, now: dt.datetime) -> dict[str, Number]:
-    """One query for the jobs of one group. Each distinct aggregate once: for everyone, a measure and its
-    unscoped twin (leads and leads_all…) are the same SQL. When every job counts the same rows, their condition
-    is the WHERE clause and the aggregates have no FILTER: a FILTER naming a column outside the index (a deal's
-    status, for won revenue over the partial index of won deals) rules out an index-only scan."""
+def _aggregate(
+    source: str, jobs: list[_Job], n: int, scope: Scope, now: dt.datetime
+) -> tuple[OneRow, dict[str, str]]:
+    """The aggregate of one group, as row `n` of the statement. Each distinct aggregate once: for everyone, a
+    measure and its unscoped twin (leads and leads_all…) are the same SQL. When every job counts the same rows,
+    their condition is the WHERE clause and the aggregates have no FILTER: a FILTER naming a column outside the
+    index (a deal's status, for won revenue over the partial index of won deals) rules out an index-only scan."""
     conditions = {job.key: job.measure.row_condition(job.period, now, scope) for job in jobs}
     shared = set(conditions.values())
     where = next(iter(shared)) if len(shared) == 1 else _rows_for(jobs, now)
     aggregates: dict[str, Aggregate] = {}
     first_of: dict[Aggregate, str] = {}
-    same_as: dict[str, str] = {}
+    columns: dict[str, str] = {}
     for job in jobs:
         aggregate = job.measure.aggregate(Q() if len(shared) == 1 else conditions[job.key])
-        if (first := first_of.setdefault(aggregate, job.key)) == job.key:
-            aggregates[job.key] = aggregate
-        else:
-            same_as[job.key] = first
-    row = _model(source).objects.filter(where).aggregate(**aggregates)
-    row.update({key: row[first] for key, first in same_as.items()})
-    return {key: _plain(value) for key, value in row.items()}
+        if (first := first_of.setdefault(aggregate, f"g{n}_{len(aggregates)}")) not in aggregates:
+            aggregates[first] = aggregate
+        columns[job.key] = first
+    return aggregates_row(_model(source).objects.filter(where), aggregates), columns
 
 
-def _read_manual(names: list[str], periods: Sequence[Period], results: list[dict[str, Number]]) -> None:
+def _manual_alias(name: str, period: Period) -> str:
+    return f"manual_{name}_{period.end:%Y%m%d}"
+
+
+def _manual(asked: list[tuple[int, str, Period]]) -> OneRow:
     """Hand-entered values: for each period, the latest entry whose period began before this one ended."""
-    last_end = max(period.end for period in periods)
-    entries = list(
-        ManualKpiValue.objects.filter(kpi__in=names, period_start__lt=last_end)
-        .order_by("kpi", "-period_start")
-        .values_list("kpi", "period_start", "value")
-    )
-    for index, period in enumerate(periods):
-        for name in names:
-            results[index][name] = next(
-                (float(v) for k, start, v in entries if k == name and start < period.end), None
-            )
+    latest = {
+        _manual_alias(name, period): ManualKpiValue.objects.filter(kpi=name, period_start__lt=period.end)
+        .order_by("-period_start")
+        .values("value")[:1]
+        for _slot, name, period in asked
+    }
+    return scalars_row(latest, using=ManualKpiValue.objects.all().db)
 
 
-def _visitors_from_rollup(jobs: list[_Job]) -> dict[str, Number] | None:
+def _visitors_from_rollup(jobs: list[_Job], n: int) -> tuple[OneRow, dict[str, str]] | None:
     """Unique visitors of whole weeks, months and quarters, summed from the counts a trigger keeps on PostgreSQL
     (kpis.models.VisitorCount, a few rows per period); None when it does not apply (SQLite, a custom range, or
     other touch measures asked at the same time), so the page views are counted instead."""
@@ -281,14 +359,15 @@ def _visitors_from_rollup(jobs: list[_Job]) -> dict[str, Number] | None:
     wanted = Q()
     for period in periods:
         wanted |= Q(kind=period.kind, start=period.start)
-    counts = {
-        (kind, start): n
-        for kind, start, n in VisitorCount.objects.filter(wanted)
-        .values("kind", "start")
-        .annotate(n=Sum("visitors"))
-        .values_list("kind", "start", "n")
-    }
-    return {job.key: int(counts.get((job.period.kind, job.period.start), 0)) for job in jobs}
+    aggregates: dict[str, Aggregate] = {}
+    columns: dict[str, str] = {}
+    for job in jobs:
+        column = f"g{n}_{job.period.kind}_{job.period.start:%Y%m%d}"
+        aggregates[column] = Sum(
+            "visitors", filter=Q(kind=job.period.kind, start=job.period.start), default=0
+        )
+        columns[job.key] = column
+    return aggregates_row(VisitorCount.objects.filter(wanted), aggregates), columns
 
 
 def _plain(value) -> Number:
@@ -297,6 +376,31 @@ def _plain(value) -> Number:
         return value
     as_float = float(value)
     return int(as_float) if as_float.is_integer() else as_float
+
+
+def evaluate(
+    asks: Sequence[Ask], *, scope: Scope | None = None, now: dt.datetime | None = None
+) -> list[dict[str, Number]]:
+    """The KPIs of each asked period, in the order asked: [{key: value}, …]. Periods of different kinds, each
+    with its own KPIs and freshness (the weekly review's week, last week, month and quarter to date), cost the
+    same two statements as one."""
+    scope = scope or Scope()
+    now = now or timezone.now()
+    if not asks:
+        return []
+    chosen = [list(ask.kpis) if ask.kpis is not None else list(KPIS) for ask in asks]
+    raw = _measure_asks(
+        [
+            ([name for kpi in kpis for name in kpi.measures], ask.period, ask.fresh)
+            for ask, kpis in zip(asks, chosen, strict=True)
+        ],
+        scope=scope,
+        now=now,
+    )
+    return [
+        {kpi.key: kpi.round(kpi.formula(measures)) for kpi in kpis}
+        for kpis, measures in zip(chosen, raw, strict=True)
+    ]
 
 
 def compute(
@@ -308,14 +412,7 @@ def compute(
     fresh: bool = False,
 ) -> list[dict[str, Number]]:
     """Every KPI (or the given ones) for each period, in the order of `periods`: [{key: value}, …]."""
-    kpis = list(kpis) if kpis is not None else list(KPIS)
-    scope = scope or Scope()
-    now = now or timezone.now()
-    if not periods:
-        return []
-    names = [name for kpi in kpis for name in kpi.measures]
-    raw = compute_measures(names, periods, scope=scope, now=now, fresh=fresh)
-    return [{kpi.key: kpi.round(kpi.formula(measures)) for kpi in kpis} for measures in raw]
+    return evaluate([Ask(period, kpis, fresh) for period in periods], scope=scope, now=now)
 
 
 def compute_one(period: Period, **kwargs) -> dict[str, Number]:

@@ -2,8 +2,8 @@
 page, the definitions page and the weekly review (figures: what the dashboard and the review share).
 
 Each selector returns what one page shows in a fixed number of queries, whatever the amount of data: the KPI
-engine's one aggregate per table, one query for targets, one per list (the weekly review reads all its lists in
-one statement: kpis.selectors.batch).
+engine's two statements, one query for targets, and one statement for all the weekly review's lists
+(kpis.selectors.batch).
 """
 
 from kpis.selectors.dashboard import TREND_PERIODS, Dashboard, dashboard, dashboards_refresh

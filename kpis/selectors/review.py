@@ -199,12 +199,16 @@ def _numbers(
     last = by_week.get(week.previous().start)
     if snapshot is not None:
         data = {"values": snapshot.values, "context": snapshot.context, "targets": snapshot.targets}
-    else:
-        data = snapshot_values(week=week, team_id=team_id, now=now, fresh_to_date=False)
+    else:  # the week, month and quarter to date, and last week unless frozen: one call of the engine
+        data = snapshot_values(
+            week=week, team_id=team_id, now=now, fresh_to_date=False, last_week=last is None
+        )
     if last is not None:
         previous_values = last.values
     else:
-        previous_values = compute([week.previous()], scope=scope, kpis=HEADLINE, now=now)[0]
+        previous_values = (
+            data.pop("last_week", None) or compute([week.previous()], scope=scope, kpis=HEADLINE, now=now)[0]
+        )
     changed_keys = (
         {key for key, version in VERSIONS.items() if snapshot.versions.get(key) != version}
         if snapshot

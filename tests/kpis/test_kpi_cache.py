@@ -7,8 +7,10 @@ import datetime as dt
 
 from django.core.cache import cache
 
-from kpis.periods import Period
-from kpis.registry import compute
+from kpis.periods import KINDS, Period
+from kpis.registry import Scope, compute
+from kpis.selectors import TREND_PERIODS, dashboards_refresh
+from salesmarketing.models import Team
 from tests.kpis.conftest import NOW, _lead, jst
 
 NOVEMBER, Q4 = Period.parse("2026-11"), Period.parse("2026-Q4")  # both running on NOW, Wednesday 25 November
@@ -40,3 +42,11 @@ def test_the_first_day_of_a_period_has_no_days_before_it_to_cache(kpi_data):
     values = compute([NOVEMBER], now=first_of_month)[0]
     cache.clear()
     assert compute([NOVEMBER], now=first_of_month, fresh=True)[0] == values
+
+
+def test_the_refresh_fills_every_trend_with_the_numbers_computed_whole(kpi_data):
+    assert dashboards_refresh(now=NOW) == len(KINDS) * (Team.objects.count() + 1)  # everyone and each team
+    for kind in KINDS:
+        trend = Period.current(kind, NOW).trailing(TREND_PERIODS)
+        for scope in (Scope(), Scope(team_id=kpi_data.t1.pk)):
+            assert compute(trend, scope=scope, now=NOW) == compute(trend, scope=scope, now=NOW, fresh=True)

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from kpis.periods import Period
-from kpis.registry import KPI_BY_KEY, KPIS, Scope, compute
+from kpis.registry import HEADLINE, KPI_BY_KEY, KPIS, Ask, Scope, compute, evaluate
 from kpis.registry.drilldowns import DRILLDOWNS
 from kpis.registry.measures import MEASURES_BY_NAME
 from tests.kpis.conftest import NOW, jst
@@ -161,10 +161,34 @@ def test_many_periods_cost_the_same_queries_as_one(kpi_data):
         compute([W47], now=NOW)
     with CaptureQueriesContext(connection) as eight:
         compute(W47.trailing(8), now=NOW)
-    # one per table and timestamp window: leads; touches; handoffs by MQL, decision, first touch and SLA due
-    # time; deals created, closed, closed before the end and in the trailing year; quotes sent and answered;
-    # campaign costs; hand-entered values; and the generations of the days the cache keys them by (kpis.changes)
-    assert len(one.captured_queries) == len(eight.captured_queries) == 15
+    # The generations of the days the cache keys values by (kpis.changes); then one statement: an aggregate per
+    # table and timestamp window (leads; touches; handoffs by MQL, decision, first touch and SLA due time; deals
+    # created, closed, closed before the end and in the trailing year; quotes sent and answered; campaign costs)
+    # and the hand-entered values, cross-joined.
+    assert len(one.captured_queries) == len(eight.captured_queries) == 2
+    with CaptureQueriesContext(connection) as fresh:
+        compute(W47.trailing(8), now=NOW, fresh=True)
+    assert len(fresh.captured_queries) == 1  # nothing from the cache: no generations to read
+
+
+def test_several_kinds_of_period_with_their_own_kpis_in_one_call(kpi_data):
+    """The weekly review's numbers: the week whole, last week, and the meeting's KPIs month and quarter to date."""
+    week, last, month, quarter = W47, W47.previous(), Period.parse("2026-11"), Period.parse("2026-Q4")
+    asks = [
+        Ask(week, fresh=True),
+        Ask(last, kpis=HEADLINE),
+        Ask(month, kpis=HEADLINE),
+        Ask(quarter, kpis=HEADLINE),
+    ]
+    with CaptureQueriesContext(connection) as together:
+        values = evaluate(asks, now=NOW)
+    assert len(together.captured_queries) == 2
+    assert values[0] == compute([week], now=NOW, fresh=True)[0]
+    for ask, got in zip(asks[1:], values[1:], strict=True):
+        assert got == compute([ask.period], kpis=HEADLINE, now=NOW, fresh=True)[0]
+        assert set(got) == {kpi.key for kpi in HEADLINE}
+    # read again: the periods over by now come from the cache, with the same values
+    assert evaluate(asks, now=NOW) == values
 
 
 def test_the_sla_counts_only_what_has_fallen_due(kpi_data):

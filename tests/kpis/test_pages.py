@@ -182,16 +182,12 @@ def test_cards_show_target_pacing_and_progress(client, manager, kpi_data):
     assert card.previous == 1 and card.change == pytest.approx(2.0)  # +200 % on W46
 
 
-# Layout: session, user, the user's team, unread count (4); teams (1); every KPI for the eight periods of the
-# trend (one query per table and timestamp window: 14, quotes' sent and answered days among them, and the
-# generations of the days the cache keys them by: 1); last week's snapshot (1); targets (1).
-DASHBOARD_QUERIES = 22
-# A running month (November on NOW, the 25th): no snapshot (-1); the counts and sums of its days before today
-# computed once as a closed range and today's rows on top (+8 each, quotes sent and answered among them); medians
-# and distinct counts over the month (handoffs by MQL time are all distinct counts of leads since 商談化率 counts
-# leads: no split of their own).
-MONTH_QUERIES = DASHBOARD_QUERIES + 14
-MONTH_WARM_QUERIES = MONTH_QUERIES - 14  # the closed months and the days before today come from the cache
+# Layout: session, user, the user's team, unread count (4); teams (1); the KPI engine, every KPI for the eight
+# periods of the trend: the generations of the days the cache keys values by (1) and one statement with every
+# table's aggregates and the hand-entered values (1); last week's snapshot (1); targets (1). The same whether the
+# closed periods come from the cache or not, for a running month too (no snapshot: one less).
+DASHBOARD_QUERIES = 9
+MONTH_QUERIES = DASHBOARD_QUERIES - 1
 
 
 def test_the_dashboard_runs_the_same_queries_for_few_and_many_rows(
@@ -204,17 +200,18 @@ def test_the_dashboard_runs_the_same_queries_for_few_and_many_rows(
     with django_assert_num_queries(DASHBOARD_QUERIES):
         assert client.get(f"/?period=2026-W47&team={kpi_data.t1.pk}").status_code == 200
     services.snapshot_freeze_week(week=W47.previous(), team=None)
-    # the new rows changed W47's days: computed again once, then from the cache
+    # the new rows changed W47's days: computed again once, then from the cache, in the same statements
     with django_assert_num_queries(DASHBOARD_QUERIES):
         assert client.get("/?period=2026-W47").status_code == 200
-    with django_assert_num_queries(DASHBOARD_QUERIES - 12):  # W40–W47 are over: leads to quotes are cached
+    with django_assert_num_queries(DASHBOARD_QUERIES):
         assert client.get("/?period=2026-W47").status_code == 200
     cache.clear()
     with django_assert_num_queries(DASHBOARD_QUERIES):
         assert client.get("/?period=2026-W47").status_code == 200
     with django_assert_num_queries(MONTH_QUERIES):
         assert client.get("/?period=2026-11").status_code == 200
-    with django_assert_num_queries(MONTH_WARM_QUERIES):
+    # the closed months and the days before today from the cache
+    with django_assert_num_queries(MONTH_QUERIES):
         assert client.get("/?period=2026-11").status_code == 200
 
 
@@ -335,12 +332,13 @@ def test_the_weekly_review_lists_the_quotes_sent_and_accepted_this_week(
 
 # Layout 4; the teams, the week's snapshots, lists and action items in one statement (kpis.selectors.batch: won
 # deals + by source, lost deals + tally, breaches, rejected + reasons, voices, quotes sent + accepted, campaign
-# reactions, action items + owners) 1; KPI engine: the week 14, month/quarter to date 8 + their days'
-# generations 1, targets 1; last week 7 + its days' generations 1.
-REVIEW_QUERIES = 36
-REVIEW_FROZEN_QUERIES = (
-    REVIEW_QUERIES - 23
-)  # the week's and the to-date numbers (and generations) from its snapshot
+# reactions, action items + owners) 1; the KPI engine, in one call for the week (whole), the month and quarter to
+# date and last week: the generations of the days the cache keys values by 1 and one statement with every
+# aggregate 1; targets 1.
+REVIEW_QUERIES = 8
+# Frozen: the week's and the to-date numbers and the targets from its snapshot (-1); last week, not frozen, comes
+# whole from the cache: its generations are read, and no aggregate is left to run (-1).
+REVIEW_FROZEN_QUERIES = REVIEW_QUERIES - 2
 
 
 def test_the_weekly_review_runs_the_same_queries_for_few_and_many_rows(
@@ -351,14 +349,14 @@ def test_the_weekly_review_runs_the_same_queries_for_few_and_many_rows(
         client.get("/kpis/weekly/?week=2026-W47")
     _more_rows(15, owner=owner, outsider=outsider, campaign=kpi_data.campaign)
     # the new rows (W47) changed the month and quarter to date: computed again; last week comes from the cache
-    with django_assert_num_queries(REVIEW_QUERIES - 7):
+    with django_assert_num_queries(REVIEW_QUERIES):
         client.get("/kpis/weekly/?week=2026-W47")
     # now the month and quarter to date (over by now) come from the cache too
-    with django_assert_num_queries(REVIEW_QUERIES - 14):
+    with django_assert_num_queries(REVIEW_QUERIES):
         html = client.get("/kpis/weekly/?week=2026-W47").content.decode()
     assert html.count('class="voice"') == 15
     services.snapshot_freeze_week(week=W47, team=None)
-    with django_assert_num_queries(REVIEW_FROZEN_QUERIES - 7):  # last week still from the cache
+    with django_assert_num_queries(REVIEW_FROZEN_QUERIES):
         client.get("/kpis/weekly/?week=2026-W47")
 
 
