@@ -5,11 +5,19 @@ from django.http import HttpRequest
 
 
 def layout(request: HttpRequest) -> dict:
-    """What the base layout needs on every page: the unread notification count (one query)."""
+    """What the base layout needs on every page: the unread notification count.
+
+    The authentication backend (salesmarketing.security.ThrottledModelBackend.get_user) loads it with the user, in
+    the same statement; a user signed in some other way (a test's RequestFactory) costs one query here. No page
+    renders the bell after writing the viewer's own notifications in the same request: marking them read returns
+    the bell with its count of 0, and the services never notify the person acting."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    unread = getattr(user, "unread_notifications", None)
+    if unread is None:
+        unread = user.notifications.filter(read_at__isnull=True).count()
     return {
-        "unread_count": user.notifications.filter(read_at__isnull=True).count(),
+        "unread_count": unread,
         "inbound_log_address": settings.INBOUND_EMAIL_LOG_ADDRESS,
     }

@@ -182,10 +182,10 @@ def test_cards_show_target_pacing_and_progress(client, manager, kpi_data):
     assert card.previous == 1 and card.change == pytest.approx(2.0)  # +200 % on W46
 
 
-# Layout: session, user, the user's team, unread count (4); teams (1); every KPI for the eight periods of the
+# Layout: session, the user with their team and unread count (2); teams (1); every KPI for the eight periods of the
 # trend (one query per table and timestamp window: 14, quotes' sent and answered days among them, and the
 # generations of the days the cache keys them by: 1); last week's snapshot (1); targets (1).
-DASHBOARD_QUERIES = 22
+DASHBOARD_QUERIES = 20
 # A running month (November on NOW, the 25th): no snapshot (-1); the counts and sums of its days before today
 # computed once as a closed range and today's rows on top (+8 each, quotes sent and answered among them); medians
 # and distinct counts over the month (handoffs by MQL time are all distinct counts of leads since 商談化率 counts
@@ -271,11 +271,11 @@ def test_drilldowns_paginate_with_a_fixed_number_of_queries(
 ):
     client.force_login(manager)
     _more_rows(3, owner=owner, outsider=outsider, campaign=kpi_data.campaign)
-    # layout 4, teams 1, engine (the leads table only) 1, count 1, page 1
-    with django_assert_num_queries(8):
+    # layout 2, teams 1, engine (the leads table only) 1, count 1, page 1
+    with django_assert_num_queries(6):
         client.get("/kpis/leads_acquired/?period=2026-W47")
     _more_rows(60, owner=owner, outsider=outsider, campaign=kpi_data.campaign, start=3)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(6):
         html = client.get(
             "/kpis/leads_acquired/?period=2026-W47&page=2", HTTP_ACCEPT_LANGUAGE="en"
         ).content.decode()
@@ -333,11 +333,11 @@ def test_the_weekly_review_lists_the_quotes_sent_and_accepted_this_week(
     assert block.split("Accepted this week")[0].count("Accepted") == 2  # Q1 and now Q2, as they are now
 
 
-# Layout 4; teams 1; snapshots 1; KPI engine: the week 14, month/quarter to date 8 + their days' generations 1,
+# Layout 2 (session; the user with team and unread count); teams 1; snapshots 1; KPI engine: the week 14, month/quarter to date 8 + their days' generations 1,
 # targets 1; last week 7 + its days' generations 1; won deals 1 + by source 1; lost deals 1 + tally 1;
 # breaches 1; rejected 1 + reasons 1; voices 1; quotes sent 1 + accepted 1; campaign reactions 4; action items 1
 # + owners 1.
-REVIEW_QUERIES = 53
+REVIEW_QUERIES = 51
 REVIEW_FROZEN_QUERIES = (
     REVIEW_QUERIES - 23
 )  # the week's and the to-date numbers (and generations) from its snapshot

@@ -16,10 +16,10 @@ from tests.reminders.conftest import make_items, make_waiting_handoff
 
 pytestmark = pytest.mark.django_db
 
-# Layout: session, user, the user's team and the unread count (4). Page: to-dos, next steps, action items, snoozes,
+# Layout: session, and the user with their team and unread count (2). Page: to-dos, next steps, action items, snoozes,
 # handoffs waiting, open deals for staleness and the stages' usual times (one aggregate, cached), meetings
 # coming up (8).
-PAGE_QUERIES = 12
+PAGE_QUERIES = 10
 
 
 def _page(client, django_assert_num_queries) -> str:
