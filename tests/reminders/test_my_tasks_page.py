@@ -16,10 +16,10 @@ from tests.reminders.conftest import make_items, make_waiting_handoff
 
 pytestmark = pytest.mark.django_db
 
-# Layout: session, and the user with their team and unread count (2). Page: to-dos, next steps, action items, snoozes,
-# handoffs waiting, open deals for staleness and the stages' usual times (one aggregate, cached), meetings
-# coming up (8).
-PAGE_QUERIES = 10
+# Layout: session, and the user with their team and unread count (2). Page: to-dos and action items (each with
+# its snooze), the open deals for next steps and staleness (one windowed query), handoffs waiting, the stages'
+# usual times (one aggregate, cached) and meetings coming up (6).
+PAGE_QUERIES = 8
 
 
 def _page(client, django_assert_num_queries) -> str:
