@@ -202,20 +202,19 @@ def my_tasks(*, user: User, now: dt.datetime) -> MyTasks:
     """The page: the user's items by state, their handoffs waiting, their stale deals and their meetings ahead.
     Five queries (to-dos, action items, the open deals for next steps and staleness, handoffs, meetings), and one
     more when the stages' usual times are not cached (the board's, kept a few minutes)."""
-    deals = _open_deals(user=user)
-    page = my_tasks_items(
-        user=user, now=now, next_steps=[d for d in deals if d.next_step_date and d.next_rank <= ROWS_PER_KIND]
-    )
+    next_steps, staying = _open_deals(user=user)
+    page = my_tasks_items(user=user, now=now, next_steps=next_steps)
     page.handoffs = handoffs_waiting(user=user)
-    page.stale_deals = stale_deals(deals=[d for d in deals if d.stale_rank <= ROWS_PER_KIND * 2], now=now)
+    page.stale_deals = stale_deals(deals=staying, now=now)
     page.meetings = meetings_ahead(user=user, now=now)
     return page
 
 
-def _open_deals(*, user: User) -> list[Deal]:
-    """In one query, the user's open deals the page shows: the first ROWS_PER_KIND with a next step, by its date
-    (`next_rank`), with their snoozes; and the ROWS_PER_KIND × 2 longest in their stage (`stale_rank`)."""
-    deals = (
+def _open_deals(*, user: User) -> tuple[list[Deal], list[Deal]]:
+    """In one query, the user's open deals the page shows: the first ROWS_PER_KIND with a next step, by its date,
+    each with its snooze (user_items' `next_steps`); and the ROWS_PER_KIND × 2 longest in their stage, with their
+    stages (stale_deals' `deals`)."""
+    deals: list[Any] = list(  # Deals with the annotations below
         Deal.objects.open()
         .filter(owner=user)
         .select_related("owner", "stage", "company")
@@ -229,7 +228,10 @@ def _open_deals(*, user: User) -> list[Deal]:
             | Q(stale_rank__lte=ROWS_PER_KIND * 2)
         )
     )
-    return list(deals)
+    return (
+        [d for d in deals if d.next_step_date is not None and d.next_rank <= ROWS_PER_KIND],
+        [d for d in deals if d.stale_rank <= ROWS_PER_KIND * 2],
+    )
 
 
 def meetings_ahead(*, user: User, now: dt.datetime) -> list[Activity]:
@@ -273,7 +275,7 @@ def stale_deals(*, deals: list[Deal], now: dt.datetime) -> list[tuple[Deal, int]
     stale = []
     for deal in deals:
         limit = deal.stage.stale_after_days
-        days_allowed = limit if limit is not None else usual.get(deal.stage_id, None)
+        days_allowed: float | None = limit if limit is not None else usual.get(deal.stage_id, None)
         if limit is None and days_allowed is not None:
             days_allowed = days_allowed / 86400
         days = (now - deal.stage_changed_at).days

@@ -83,7 +83,8 @@ def test_members_are_only_the_leads_the_viewer_sees_and_the_count_says_so(client
 def test_list_query_count_is_fixed(client, marketer, django_assert_num_queries):
     SegmentFactory(rules=SEMI, created_by=marketer)
     client.force_login(marketer)
-    with django_assert_num_queries(3) as few:  # session, user (with the layout's unread count and team), segments
+    # session, user (with the layout's unread count and team), segments
+    with django_assert_num_queries(3) as few:
         assert client.get(reverse("nurture:segment_list")).status_code == 200
     for _ in range(5):
         SegmentFactory(rules=SEMI, created_by=marketer)
@@ -97,7 +98,8 @@ def test_detail_pages_by_keyset_with_one_count(client, marketer, django_assert_n
     segment = SegmentFactory(rules=SEMI)
     client.force_login(marketer)
     url = segment.get_absolute_url()
-    with django_assert_num_queries(5):  # session, user (with the layout's two), segment, the page's rows, one count
+    # session, user (with the layout's two), segment, the page's rows, one count
+    with django_assert_num_queries(5):
         first = client.get(url)
     html = first.content.decode()
     next_link = re.search(r'href="\?after=(\d+)"', html)

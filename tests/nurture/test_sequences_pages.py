@@ -154,7 +154,8 @@ def test_the_list_and_detail_pages_take_pinned_queries(
         assert client.get(reverse("nurture:sequence_list")).status_code == 200
     with django_assert_num_queries(7):  # + sequence, steps, step counts, enrolment count and page
         assert client.get(reverse("nurture:sequence_detail", args=[sequence.pk])).status_code == 200
-    with django_assert_num_queries(5):  # session, user (with the unread count), sequence, enrolment count and page
+    # session, user (with the unread count), sequence, enrolment count and page
+    with django_assert_num_queries(5):
         assert (
             client.get(
                 reverse("nurture:sequence_detail", args=[sequence.pk]), HTTP_HX_REQUEST="true"

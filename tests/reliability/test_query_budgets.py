@@ -88,7 +88,9 @@ def _companies(world: World, n: int) -> None:
 def _handoffs(world: World, n: int) -> None:
     campaign = CampaignFactory(owner=world.manager)
     for _ in range(n):
-        make_handoff(lead=make_lead(owner=world.rep, company=make_company()), owner=world.rep, campaign=campaign)
+        make_handoff(
+            lead=make_lead(owner=world.rep, company=make_company()), owner=world.rep, campaign=campaign
+        )
         _waiting_handoff(world, world.rep)
 
 
