@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, OuterRef, Q, Subquery, Window
+from django.db.models.functions import RowNumber
 from django.urls import reverse
 
 from kpis.models import ActionItem
@@ -123,18 +124,30 @@ def _open_actions() -> Any:
     return ActionItem.objects.filter(done_at__isnull=True).select_related("owner")
 
 
-def user_items(*, user: User) -> list[Item]:
-    """The user's open items, each with its snooze, oldest due first: four queries."""
+def _snoozed_until(user: User, kind: str) -> Subquery:
+    """The end of the user's snooze of each row (an item of `kind`), read with the row."""
+    return Subquery(Snooze.objects.filter(user=user, kind=kind, object_id=OuterRef("pk")).values("until")[:1])
+
+
+def user_items(*, user: User, next_steps: list[Deal] | None = None) -> list[Item]:
+    """The user's open items, each with its snooze, oldest due first: three queries, two when the caller read
+    the deals with a next step already (`next_steps`, each annotated `snoozed_until`: my_tasks' one deal query)."""
+    if next_steps is None:
+        next_steps = list(
+            _open_next_steps()
+            .filter(owner=user)
+            .annotate(snoozed_until=_snoozed_until(user, ItemKind.NEXT_STEP))
+            .order_by("next_step_date", "pk")[:ROWS_PER_KIND]
+        )
+    tasks = _open_tasks().filter(assignee=user).annotate(snoozed_until=_snoozed_until(user, ItemKind.TASK))
+    actions = _open_actions().filter(owner=user).annotate(snoozed_until=_snoozed_until(user, ItemKind.ACTION))
     items = [
-        *_task_items(_open_tasks().filter(assignee=user).order_by("due_date", "pk")[:ROWS_PER_KIND]),
-        *_next_step_items(
-            _open_next_steps().filter(owner=user).order_by("next_step_date", "pk")[:ROWS_PER_KIND]
-        ),
-        *_action_items(_open_actions().filter(owner=user).order_by("due_date", "pk")[:ROWS_PER_KIND]),
+        *_task_items(tasks.order_by("due_date", "pk")[:ROWS_PER_KIND]),
+        *_next_step_items(next_steps),
+        *_action_items(actions.order_by("due_date", "pk")[:ROWS_PER_KIND]),
     ]
-    snoozes = {(s.kind, s.object_id): s.until for s in Snooze.objects.filter(user=user)}
     for item in items:
-        item.snoozed_until = snoozes.get((item.kind, item.pk))
+        item.snoozed_until = item.record.snoozed_until
     items.sort(key=lambda i: (i.due_date, i.kind, i.pk))
     return items
 
@@ -186,13 +199,39 @@ class MyTasks:
 
 
 def my_tasks(*, user: User, now: dt.datetime) -> MyTasks:
-    """The page: the user's items by state, their handoffs waiting and their stale deals. Six queries, and one
+    """The page: the user's items by state, their handoffs waiting, their stale deals and their meetings ahead.
+    Five queries (to-dos, action items, the open deals for next steps and staleness, handoffs, meetings), and one
     more when the stages' usual times are not cached (the board's, kept a few minutes)."""
-    page = my_tasks_items(user=user, now=now)
+    next_steps, staying = _open_deals(user=user)
+    page = my_tasks_items(user=user, now=now, next_steps=next_steps)
     page.handoffs = handoffs_waiting(user=user)
-    page.stale_deals = stale_deals(user=user, now=now)
+    page.stale_deals = stale_deals(deals=staying, now=now)
     page.meetings = meetings_ahead(user=user, now=now)
     return page
+
+
+def _open_deals(*, user: User) -> tuple[list[Deal], list[Deal]]:
+    """In one query, the user's open deals the page shows: the first ROWS_PER_KIND with a next step, by its date,
+    each with its snooze (user_items' `next_steps`); and the ROWS_PER_KIND × 2 longest in their stage, with their
+    stages (stale_deals' `deals`)."""
+    deals: list[Any] = list(  # Deals with the annotations below
+        Deal.objects.open()
+        .filter(owner=user)
+        .select_related("owner", "stage", "company")
+        .annotate(
+            snoozed_until=_snoozed_until(user, ItemKind.NEXT_STEP),
+            next_rank=Window(RowNumber(), order_by=[F("next_step_date").asc(nulls_last=True), F("pk").asc()]),
+            stale_rank=Window(RowNumber(), order_by=[F("stage_changed_at").asc(), F("pk").asc()]),
+        )
+        .filter(
+            Q(next_step_date__isnull=False, next_rank__lte=ROWS_PER_KIND)
+            | Q(stale_rank__lte=ROWS_PER_KIND * 2)
+        )
+    )
+    return (
+        [d for d in deals if d.next_step_date is not None and d.next_rank <= ROWS_PER_KIND],
+        [d for d in deals if d.stale_rank <= ROWS_PER_KIND * 2],
+    )
 
 
 def meetings_ahead(*, user: User, now: dt.datetime) -> list[Activity]:
@@ -209,10 +248,10 @@ def meetings_ahead(*, user: User, now: dt.datetime) -> list[Activity]:
     )
 
 
-def my_tasks_items(*, user: User, now: dt.datetime) -> MyTasks:
-    """The user's items by state (overdue, today, upcoming, snoozed)."""
+def my_tasks_items(*, user: User, now: dt.datetime, next_steps: list[Deal] | None = None) -> MyTasks:
+    """The user's items by state (overdue, today, upcoming, snoozed); `next_steps` as user_items takes them."""
     page = MyTasks()
-    for item in user_items(user=user):
+    for item in user_items(user=user, next_steps=next_steps):
         getattr(page, set_state(item, now=now).state).append(item)
     return page
 
@@ -226,21 +265,17 @@ def handoffs_waiting(*, user: User) -> list[Handoff]:
     )
 
 
-def stale_deals(*, user: User, now: dt.datetime) -> list[tuple[Deal, int]]:
-    """The user's open deals that stayed in their stage longer than it allows (Stage.stale_after_days) or, for a
-    stage without a limit, than three deals in four did over the last year: the pipeline board's rule."""
-    deals = list(
-        Deal.objects.open()
-        .filter(owner=user)
-        .select_related("stage", "company")
-        .order_by("stage_changed_at", "pk")[: ROWS_PER_KIND * 2]
-    )
+def stale_deals(*, deals: list[Deal], now: dt.datetime) -> list[tuple[Deal, int]]:
+    """Those of a user's open `deals` (with their stages) that stayed in their stage longer than it allows
+    (Stage.stale_after_days) or, for a stage without a limit, than three deals in four did over the last year:
+    the pipeline board's rule. Longest in their stage first."""
+    deals = sorted(deals, key=lambda d: (d.stage_changed_at, d.pk))
     unlimited = sorted({d.stage_id for d in deals if d.stage.stale_after_days is None})
     usual = stage_usual_seconds(unlimited) if unlimited else {}
     stale = []
     for deal in deals:
         limit = deal.stage.stale_after_days
-        days_allowed = limit if limit is not None else usual.get(deal.stage_id, None)
+        days_allowed: float | None = limit if limit is not None else usual.get(deal.stage_id, None)
         if limit is None and days_allowed is not None:
             days_allowed = days_allowed / 86400
         days = (now - deal.stage_changed_at).days

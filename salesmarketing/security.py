@@ -23,9 +23,13 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import caches
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+
+from salesmarketing.models import Notification
 
 # --- Login throttling -----------------------------------------------------------------------------------
 
@@ -138,7 +142,30 @@ class ThrottledModelBackend(ModelBackend):
     """ModelBackend that refuses locked usernames and addresses and counts failures.
 
     Every password check goes through authenticate(), so the login page, the admin's login and anything added
-    later are throttled alike; the login form adds the explanation (ThrottledAuthenticationForm)."""
+    later are throttled alike; the login form adds the explanation (ThrottledAuthenticationForm).
+
+    get_user() loads the signed-in user of every request together with what the layout shows of them, in one
+    statement: their team (the user menu) and their unread notification count (the bell, read by
+    salesmarketing.context_processors.layout as `unread_notifications`)."""
+
+    def get_user(self, user_id):
+        user_model = get_user_model()
+        unread = (
+            Notification.objects.filter(recipient=OuterRef("pk"), read_at__isnull=True)
+            .order_by()
+            .values("recipient")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        try:
+            user = (
+                user_model._default_manager.select_related("team")
+                .annotate(unread_notifications=Coalesce(Subquery(unread), 0))
+                .get(pk=user_id)
+            )
+        except user_model.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         if username is None:

@@ -70,11 +70,11 @@ def test_a_private_url_is_refused_on_the_form(admin_client, settings):
 
 def test_the_list_reads_in_a_fixed_number_of_queries(admin_client, django_assert_num_queries):
     _subscription(name="one")
-    # session, user, the user's team and unread notifications (the layout), subscriptions with their counts
-    with django_assert_num_queries(5):
+    # session, the user with their team and unread count (the layout), subscriptions with their counts
+    with django_assert_num_queries(3):
         first = admin_client.get(reverse("integrations:webhooks"))
     _subscription(name="two")
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(3):
         second = admin_client.get(reverse("integrations:webhooks"))
     assert first.status_code == second.status_code == 200
 
@@ -89,12 +89,12 @@ def test_the_delivery_log_reads_in_a_fixed_number_of_queries(admin_client, djang
     subscription = _subscription()
     _deliveries(subscription, 2)
     url = reverse("integrations:webhook_detail", args=[subscription.pk])
-    with django_assert_num_queries(
-        6
-    ):  # the layout's four, the subscription, its deliveries with their events
+    # the layout's two (session; the user with their team and unread count), the subscription, its deliveries
+    # with their events
+    with django_assert_num_queries(4):
         assert admin_client.get(url).status_code == 200
     _deliveries(subscription, 3)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(4):
         response = admin_client.get(url)
     assert response.content.decode().count('<tr id="delivery-') == 5
 

@@ -182,11 +182,11 @@ def test_cards_show_target_pacing_and_progress(client, manager, kpi_data):
     assert card.previous == 1 and card.change == pytest.approx(2.0)  # +200 % on W46
 
 
-# Layout: session, user, the user's team, unread count (4); teams (1); the KPI engine, every KPI for the eight
+# Layout: session, the user with their team and unread count (2); teams (1); the KPI engine, every KPI for the eight
 # periods of the trend: the generations of the days the cache keys values by (1) and one statement with every
 # table's aggregates and the hand-entered values (1); last week's snapshot (1); targets (1). The same whether the
 # closed periods come from the cache or not, for a running month too (no snapshot: one less).
-DASHBOARD_QUERIES = 9
+DASHBOARD_QUERIES = 7
 MONTH_QUERIES = DASHBOARD_QUERIES - 1
 
 
@@ -268,11 +268,11 @@ def test_drilldowns_paginate_with_a_fixed_number_of_queries(
 ):
     client.force_login(manager)
     _more_rows(3, owner=owner, outsider=outsider, campaign=kpi_data.campaign)
-    # layout 4, teams 1, engine (the leads table only) 1, count 1, page 1
-    with django_assert_num_queries(8):
+    # layout 2, teams 1, engine (the leads table only) 1, count 1, page 1
+    with django_assert_num_queries(6):
         client.get("/kpis/leads_acquired/?period=2026-W47")
     _more_rows(60, owner=owner, outsider=outsider, campaign=kpi_data.campaign, start=3)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(6):
         html = client.get(
             "/kpis/leads_acquired/?period=2026-W47&page=2", HTTP_ACCEPT_LANGUAGE="en"
         ).content.decode()
@@ -330,12 +330,12 @@ def test_the_weekly_review_lists_the_quotes_sent_and_accepted_this_week(
     assert block.split("Accepted this week")[0].count("Accepted") == 2  # Q1 and now Q2, as they are now
 
 
-# Layout 4; the teams, the week's snapshots, lists and action items in one statement (kpis.selectors.batch: won
+# Layout 2 (session; the user with team and unread count); the teams, the week's snapshots, lists and action items in one statement (kpis.selectors.batch: won
 # deals + by source, lost deals + tally, breaches, rejected + reasons, voices, quotes sent + accepted, campaign
 # reactions, action items + owners) 1; the KPI engine, in one call for the week (whole), the month and quarter to
 # date and last week: the generations of the days the cache keys values by 1 and one statement with every
 # aggregate 1; targets 1.
-REVIEW_QUERIES = 8
+REVIEW_QUERIES = 6
 # Frozen: the week's and the to-date numbers and the targets from its snapshot (-1); last week, not frozen, comes
 # whole from the cache: its generations are read, and no aggregate is left to run (-1).
 REVIEW_FROZEN_QUERIES = REVIEW_QUERIES - 2

@@ -93,9 +93,9 @@ def test_sorting_by_last_touch_puts_leads_never_touched_last(client, marketer):
 def test_list_query_count_does_not_grow_with_leads(client, marketer, django_assert_num_queries):
     client.force_login(marketer)
     _many_leads(5, prefix="few")
-    # layout 4 (session, user, unread count, team) + the campaigns filter, the count, the page's rows, the owners
+    # layout 2 (session; the user with team and unread count) + the campaigns filter, the count, the page's rows, the owners
     # filter, the saved views the viewer may pick (leads.bulk_actions)
-    with django_assert_num_queries(9) as few:
+    with django_assert_num_queries(7) as few:
         client.get("/leads/")
     _many_leads(120, prefix="more")
     with django_assert_num_queries(len(few.captured_queries)):
@@ -162,7 +162,7 @@ def test_detail_query_count_is_fixed(client, marketer, django_assert_num_queries
     add_touches(3, 0)
     # the explanation reads the active fit rules once; the lifecycle history is one more
     # (and the merges it absorbed, one more)
-    with django_assert_num_queries(18) as few:
+    with django_assert_num_queries(16) as few:
         client.get(f"/leads/{lead.pk}/")
     add_touches(300, 3)
     with django_assert_num_queries(len(few.captured_queries)):

@@ -137,13 +137,13 @@ def test_the_queue_page_reads_a_fixed_number_of_queries(client, manager, django_
     url = reverse("leads:duplicates")
     _pair()
     client.get(url)
-    # session, user, the count, the page of pairs, its leads; the header's notification count and team
-    with django_assert_num_queries(7):
+    # session, the user (with the header's team and notification count), the count, the page of pairs, its leads
+    with django_assert_num_queries(5):
         response = client.get(url)
     assert response.status_code == 200 and "山田 太郎" in response.content.decode()
     make_lead("taro@sato.example.jp", name="佐藤 次郎", phone="090-1111-2222")
     make_lead("jiro@sato.example.jp", name="佐藤 次郎", phone="090-1111-2222", company="佐藤工業")
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(5):
         response = client.get(url)
     assert response.content.decode().count('id="pair-') == 2
 

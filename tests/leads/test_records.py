@@ -290,7 +290,7 @@ def _companies(n, prefix):
 def test_company_list_query_count_does_not_grow(client, owner, django_assert_num_queries):
     client.force_login(owner)
     _companies(3, "few")
-    with django_assert_num_queries(7) as few:  # session, user, count, page, owners of the filter, …
+    with django_assert_num_queries(5) as few:  # session, user (team, unread count), count, page, owners, …
         client.get("/leads/companies/")
     _companies(80, "more")
     with django_assert_num_queries(len(few.captured_queries)):
@@ -304,7 +304,7 @@ def test_account_page_shows_contacts_deals_touches_handoffs_and_revenue(
     company = make_company("株式会社アカウント")
     lead = make_lead(company=company, owner=owner, name="窓口 一郎")
     client.force_login(marketer)
-    with django_assert_num_queries(13) as few:  # 12, and the merges it absorbed
+    with django_assert_num_queries(11) as few:  # 10, and the merges it absorbed
         html = client.get(f"/leads/companies/{company.pk}/").content.decode()
     assert "窓口 一郎" in html and "株式会社アカウント" in html
     for i in range(5):

@@ -249,11 +249,11 @@ def test_the_partial_takes_one_query_per_group_whatever_is_found(client, owner, 
     _matches(owner, n)
     client.force_login(owner)
     client.get(URL, {"q": "監査"}, **LIVE)
-    # session, user, the layout's unread count (a context processor); one query each for leads, companies, deals
-    with django_assert_num_queries(6):
+    # session, user (with the layout's unread count); one query each for leads, companies, deals
+    with django_assert_num_queries(5):
         response = client.get(URL, {"q": "監査"}, **LIVE)
     assert response.content.decode().count("監査 ") == min(n, LIVE_LIMIT)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         client.get(URL, {"q": "03-0000"}, **PAGE_PARTIAL)
 
 
@@ -266,13 +266,13 @@ def test_the_page_takes_a_fixed_number_of_queries(client, owner, django_assert_n
         client.get(URL, {"q": "監査"})
 
 
-PAGE_QUERIES = 7  # the partial's six and the layout's user menu (the viewer's team)
+PAGE_QUERIES = 5  # the partial's five: the layout's user comes with its team and unread count
 
 
 def test_a_short_search_runs_no_search_query(client, owner, django_assert_num_queries):
     client.force_login(owner)
     client.get(URL, {"q": "監"}, **LIVE)
-    with django_assert_num_queries(3):  # session, user, the layout's unread count
+    with django_assert_num_queries(2):  # session, user (with the layout's unread count)
         client.get(URL, {"q": "監"}, **LIVE)
 
 

@@ -149,13 +149,13 @@ def test_the_list_and_detail_pages_take_pinned_queries(
     client, as_marketer, mail_template, n, django_assert_num_queries
 ):
     sequence = _fill(n, mail_template)
-    with django_assert_num_queries(
-        5
-    ):  # session, user, sequences (with counts); the layout's unread count and team
+    # session, user (with the layout's unread count and team), sequences (with counts)
+    with django_assert_num_queries(3):
         assert client.get(reverse("nurture:sequence_list")).status_code == 200
-    with django_assert_num_queries(9):  # + sequence, steps, step counts, enrolment count and page
+    with django_assert_num_queries(7):  # + sequence, steps, step counts, enrolment count and page
         assert client.get(reverse("nurture:sequence_detail", args=[sequence.pk])).status_code == 200
-    with django_assert_num_queries(6):  # session, user, sequence, enrolment count and page, the unread count
+    # session, user (with the unread count), sequence, enrolment count and page
+    with django_assert_num_queries(5):
         assert (
             client.get(
                 reverse("nurture:sequence_detail", args=[sequence.pk]), HTTP_HX_REQUEST="true"

@@ -48,10 +48,10 @@ def _board_queries(client, django_assert_num_queries, expected: int) -> str:
     return response.content.decode()
 
 
-# Layout: session, user, the user's team and the unread count (4). Board: the owner list for the filter, pipelines,
+# Layout: session, and the user with their team and unread count (2). Board: the owner list for the filter, pipelines,
 # stages, column totals (one GROUP BY), the cards of every column (one windowed query) and the usual time in each
 # stage (one aggregate) (6). A rep has no owner filter.
-BOARD_QUERIES = 10
+BOARD_QUERIES = 8
 
 
 def test_a_managers_board_runs_the_same_queries_for_few_and_many_deals(

@@ -254,8 +254,8 @@ def test_the_detail_page_runs_the_same_queries_for_short_and_long_histories(
         owner_client.get(url)
 
 
-# Layout 4 (session, user, team, unread count); the deal with its company, contact, owner, team, stage, pipeline,
+# Layout 2 (session; the user with team and unread count); the deal with its company, contact, owner, team, stage, pipeline,
 # campaign and handoff (1); the pipeline's stages, activities, tasks and stage history (4); the quotes section
 # (DEAL_PAGE_SECTIONS hook): line items, issuer, quotes, products (4); whether the amount is the items' total
 # (DEAL_AMOUNT_DERIVED hook, 1). A manager's page adds one more: the people the deal can be handed to.
-DETAIL_QUERIES = 14
+DETAIL_QUERIES = 12

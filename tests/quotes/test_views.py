@@ -159,10 +159,10 @@ def test_products_are_listed_for_everyone_and_edited_by_managers(client, owner, 
     assert "SUP-01" in client.get(reverse("quotes:product_list")).content.decode()
 
 
-# Layout 4 (session, user, team, unread count); the quote with its deal, company, issuer, people (1) and its
+# Layout 2 (session; the user with team and unread count); the quote with its deal, company, issuer, people (1) and its
 # lines (1); the revisions (1); whether the viewer acts on the deal or only reads it (1); the team's approval
 # threshold (1).
-QUOTE_PAGE_QUERIES = 9
+QUOTE_PAGE_QUERIES = 7
 
 
 def test_the_quote_page_runs_the_same_queries_for_few_and_many_lines(owner_client, owner, deal, issuer,
@@ -179,7 +179,7 @@ def test_the_quote_page_runs_the_same_queries_for_few_and_many_lines(owner_clien
             owner_client.get(quote.get_absolute_url())
 
 
-PRODUCT_LIST_QUERIES = 5  # layout 4, the products 1
+PRODUCT_LIST_QUERIES = 3  # layout 2 (session; the user with team and unread count), the products 1
 
 
 def test_the_product_list_runs_the_same_queries_for_few_and_many(owner_client, django_assert_num_queries):

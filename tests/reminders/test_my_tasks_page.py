@@ -12,14 +12,15 @@ from django.utils import timezone
 
 from pipeline.models import Deal
 from pipeline.services import activity_log
+from tests.pipeline.factories import make_deal
 from tests.reminders.conftest import make_items, make_waiting_handoff
 
 pytestmark = pytest.mark.django_db
 
-# Layout: session, user, the user's team and the unread count (4). Page: to-dos, next steps, action items, snoozes,
-# handoffs waiting, open deals for staleness and the stages' usual times (one aggregate, cached), meetings
-# coming up (8).
-PAGE_QUERIES = 12
+# Layout: session, and the user with their team and unread count (2). Page: to-dos and action items (each with
+# its snooze), the open deals for next steps and staleness (one windowed query), handoffs waiting, the stages'
+# usual times (one aggregate, cached) and meetings coming up (6).
+PAGE_QUERIES = 8
 
 
 def _page(client, django_assert_num_queries) -> str:
@@ -101,3 +102,18 @@ def test_the_nav_links_to_my_tasks(owner_client):
 def test_the_page_needs_login(client):
     response = client.get("/tasks/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_each_kind_snoozed_shows_as_snoozed_and_a_stale_deal_without_a_next_step_still_shows(
+    owner_client, owner, stages
+):
+    today = timezone.localdate()
+    task, deal, action = make_items(owner, due=today - dt.timedelta(days=1))
+    for kind, pk in (("task", task.pk), ("next_step", deal.pk), ("action", action.pk)):
+        assert owner_client.post(f"/tasks/{kind}/{pk}/snooze", {"until": "tomorrow"}).status_code == 302
+    stale = make_deal(owner=owner, stage=stages["Initial contact"], name="次の一手なし")
+    Deal.objects.filter(pk=stale.pk).update(stage_changed_at=timezone.now() - dt.timedelta(days=20))
+    page = owner_client.get("/tasks/").content.decode()
+    assert 'class="task-item is-overdue"' not in page
+    assert page.count('class="task-item is-snoozed"') == 3
+    assert f'id="stale-{stale.pk}"' in page
