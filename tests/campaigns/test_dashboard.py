@@ -81,10 +81,10 @@ def _queries(client, url: str) -> int:
     return len(ctx.captured_queries)
 
 
-# Layout: session, user, unread count, the user's team (4). The page: the attribution state (1); one statement
+# Layout: session, the user with team and unread count (2). The page: the attribution state (1); one statement
 # with attribution by bucket and channel and by campaign, sales' verdicts, personas, segment counts and costs (1);
 # the MQL threshold (1); the ten warming leads, with their count when the sweep's will not do (1).
-DASHBOARD_QUERIES = 8
+DASHBOARD_QUERIES = 6
 
 
 def test_the_dashboard_runs_the_same_number_of_queries_for_more_data(marketer_client, owner):

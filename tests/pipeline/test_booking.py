@@ -494,8 +494,8 @@ def test_the_team_page_reads_a_fixed_number_of_queries(
 @pytest.mark.django_db
 def test_the_settings_page_reads_a_fixed_number_of_queries(client, manager, django_assert_num_queries):
     client.force_login(manager)
-    # the layout's 4 (session, user, unread notifications, the user's team), the user's page, the teams managed
-    with django_assert_num_queries(6):
+    # the layout's 2 (session; the user with team and unread count), the user's page, the teams managed
+    with django_assert_num_queries(4):
         response = client.get("/accounts/booking/")
     assert response.status_code == 200 and "eigyo" not in response.content.decode()
 
