@@ -319,10 +319,12 @@ def deal_close(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 # --- Deal detail ------------------------------------------------------------------------------------
 
 
-def _detail_context(request: HtmxHttpRequest, deal: Deal, **forms) -> dict:
+def _detail_context(
+    request: HtmxHttpRequest, deal: Deal, detail: selectors.DealDetail | None = None, **forms
+) -> dict:
     owners = selectors.owners_for(request.user)
     return {
-        "detail": selectors.deal_detail(deal=deal),
+        "detail": detail or selectors.deal_detail(deal=deal),
         "deal": deal,
         "read_only": not selectors.can_edit_deals(request.user),
         # Just accepted from the handoffs list: the rep may take it back for a few seconds.
@@ -342,8 +344,11 @@ def _detail_context(request: HtmxHttpRequest, deal: Deal, **forms) -> dict:
 
 @require_GET
 def deal_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    deal = _get_deal_for_reading(request, pk)
-    return render(request, "pipeline/deal_detail.html", _detail_context(request, deal))
+    try:
+        deal, detail = selectors.deal_page(viewer=request.user, pk=pk)
+    except Deal.DoesNotExist:
+        raise Http404("No such deal.") from None
+    return render(request, "pipeline/deal_detail.html", _detail_context(request, deal, detail))
 
 
 @require_GET

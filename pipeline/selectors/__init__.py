@@ -35,6 +35,7 @@ from pipeline.selectors.deals import (
     deal_detail,
     deal_for_detail,
     deal_for_reading,
+    deal_page,
     deal_tasks,
 )
 from pipeline.selectors.forecast import Forecast, ForecastRow, add_months, forecast
@@ -63,6 +64,7 @@ __all__ = [
     "deal_detail",
     "deal_for_detail",
     "deal_for_reading",
+    "deal_page",
     "deal_tasks",
     "filtered_deals",
     "forecast",
