@@ -99,17 +99,22 @@ def _filter_form(request: HtmxHttpRequest, data: QueryDict) -> BoardFilterForm:
 @require_GET
 @vary_on_headers("HX-Request")
 def board(request: HtmxHttpRequest) -> HttpResponse:
+    """The board; with `col` and `after` (a column's "more" link), that column's next page of cards: to append
+    (HTMX), or on the whole board (without JavaScript)."""
     form = _filter_form(request, request.GET)
     filters = form.filters()
-    limits: dict[int, int] = {}
     only: list[int] | None = None
+    after: dict[int, selectors.After] = {}
+    shown_before: dict[int, int] = {}
     col = _int(request.GET.get("col"))
     if col:
-        limits[col] = _int(request.GET.get("limit")) or selectors.CARDS_PER_COLUMN
+        if cursor := selectors.After.parse(request.GET.get("after")):
+            after[col] = cursor
+            shown_before[col] = max(0, _int(request.GET.get("shown")) or 0)
         if _is_partial(request):
             only = [col]
     result = selectors.pipeline_board(
-        viewer=request.user, filters=filters, only_stage_ids=only, limits=limits
+        viewer=request.user, filters=filters, only_stage_ids=only, after=after, shown_before=shown_before
     )
     form.set_pipelines(result.pipelines)
     context = {
@@ -120,7 +125,8 @@ def board(request: HtmxHttpRequest) -> HttpResponse:
     }
     if _is_partial(request):
         if only and result.columns:
-            return render(request, "pipeline/board.html#column", {**context, "column": result.columns[0]})
+            partial = "more" if after else "column"
+            return render(request, f"pipeline/board.html#{partial}", {**context, "column": result.columns[0]})
         return render(request, "pipeline/board.html#board", context)
     return render(request, "pipeline/board.html", context)
 
