@@ -83,13 +83,18 @@ def _version_field() -> forms.IntegerField:
 
 
 class MoveForm(forms.Form):
-    stage = forms.ModelChoiceField(label=_("Move to"), queryset=Stage.objects.none())
+    # A choice among the stages the view read already (no query to check it): cleaned to the Stage itself.
+    stage = forms.TypedChoiceField(label=_("Move to"), coerce=int)
     before = forms.IntegerField(required=False, widget=forms.HiddenInput)
     version = _version_field()
 
     def __init__(self, *args, stages: list[Stage], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["stage"].queryset = Stage.objects.filter(pk__in=[s.pk for s in stages])
+        self.stages = {s.pk: s for s in stages}
+        self.fields["stage"].choices = [(s.pk, s.name) for s in stages]
+
+    def clean_stage(self) -> Stage:
+        return self.stages[self.cleaned_data["stage"]]
 
 
 class CloseWonForm(forms.Form):

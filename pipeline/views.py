@@ -138,11 +138,16 @@ def _changed_columns(
     message: str = "",
     message_kind: str = "success",
     status: int = 200,
+    stages_read=None,
 ) -> HttpResponse:
-    """The columns a move changed, as out-of-band swaps, rendered with the viewer's current filters."""
+    """The columns a move changed, as out-of-band swaps, rendered with the viewer's current filters (on the
+    pipeline and stages the caller read already, if it did)."""
     form = _filter_form(request, request.POST)
     result = selectors.pipeline_board(
-        viewer=request.user, filters=form.filters(), only_stage_ids=list(dict.fromkeys(stage_ids))
+        viewer=request.user,
+        filters=form.filters(),
+        stages_read=stages_read,
+        only_stage_ids=list(dict.fromkeys(stage_ids)),
     )
     context = {
         "board": result,
@@ -177,8 +182,9 @@ def _board_conflict(request: HtmxHttpRequest, *, current: Deal, stage: Stage, ne
 @require_POST
 def deal_move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     deal = _get_deal_for_user(request, pk)
-    stages = list(Stage.objects.filter(pipeline_id=deal.stage.pipeline_id))
-    form = MoveForm(request.POST, stages=stages)
+    # The deal's pipeline and stages, read once: for the form and for the columns the answer redraws.
+    stages_read = selectors.board_stages(pipeline_id=deal.stage.pipeline_id)
+    form = MoveForm(request.POST, stages=stages_read[2])
     next_url = _safe_next(request, _board_url(request.POST))
     if not form.is_valid():
         if _is_partial(request):
@@ -211,7 +217,9 @@ def deal_move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         else ""
     )
     if _is_partial(request):
-        return _changed_columns(request, stage_ids=[from_stage_id, stage.pk], message=message)
+        return _changed_columns(
+            request, stage_ids=[from_stage_id, stage.pk], message=message, stages_read=stages_read
+        )
     if message:
         messages.success(request, message)
     return redirect(next_url)

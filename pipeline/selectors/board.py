@@ -24,6 +24,7 @@ from pipeline.selectors.access import (
     filtered_deals,
     scopes_for,
 )
+from pipeline.selectors.json_rows import JsonRows
 from pipeline.services import pipeline_ensure_default
 from salesmarketing import hooks
 from salesmarketing.models import User
@@ -133,15 +134,25 @@ class Board:
         return [c for c in self.columns if not c.stage.is_closed]
 
 
+_PIPELINE_STAGES = JsonRows(model=Stage, where='t."pipeline_id" = "pipeline_pipeline"."id"')
+
+
 def board_stages(*, pipeline_id: int | None) -> tuple[Pipeline, list[Pipeline], list[Stage]]:
-    """The chosen (else default) pipeline, all pipelines for the switcher, and the chosen one's stages."""
-    pipelines = list(Pipeline.objects.all())
+    """The chosen (else default) pipeline, all pipelines for the switcher, and the chosen one's stages: one query
+    (each pipeline's stages ride along as a JSON array: a handful of rows)."""
+    pipelines: list[Pipeline] = list(Pipeline.objects.annotate(stages_json=_PIPELINE_STAGES.expression()))
     if not pipelines:
         pipelines = [pipeline_ensure_default()]
+        return pipelines[0], pipelines, list(Stage.objects.filter(pipeline=pipelines[0]).order_by("order"))
     pipeline = next((p for p in pipelines if p.pk == pipeline_id), None) or next(
         (p for p in pipelines if p.is_default), pipelines[0]
     )
-    stages = list(Stage.objects.filter(pipeline=pipeline).order_by("order"))
+    stages: list[Stage] = sorted(
+        _PIPELINE_STAGES.load(pipeline.stages_json),  # type: ignore[attr-defined]
+        key=lambda s: s.order,
+    )
+    for stage in stages:
+        stage.pipeline = pipeline
     return pipeline, pipelines, stages
 
 
@@ -189,6 +200,7 @@ def pipeline_board(
     *,
     viewer: User,
     filters: BoardFilters,
+    stages_read: tuple[Pipeline, list[Pipeline], list[Stage]] | None = None,
     only_stage_ids: list[int] | None = None,
     limits: dict[int, int] | None = None,
     after: dict[int, After] | None = None,
@@ -197,7 +209,7 @@ def pipeline_board(
     """The board for a viewer: a column per stage (or only `only_stage_ids`, after a move) with count, total and
     weighted total over every matching deal, and the first cards of each column (`limits` cards; those after the
     `after` card of a column: its next page)."""
-    pipeline, pipelines, stages = board_stages(pipeline_id=filters.pipeline_id)
+    pipeline, pipelines, stages = stages_read or board_stages(pipeline_id=filters.pipeline_id)
     scopes = scopes_for(viewer)
     scope = filters.scope if filters.scope in scopes else scopes[0]
     shown = [s for s in stages if only_stage_ids is None or s.pk in only_stage_ids]
@@ -230,9 +242,7 @@ def pipeline_board(
     if connection.features.supports_slicing_ordering_in_compound and stage_ids:
         # One more card than shown: whether the column goes on.
         firsts = [
-            shown_deals.filter(
-                stage_id=stage_id, *([after[stage_id].condition()] if stage_id in after else [])
-            )
+            shown_deals.filter(after[stage_id].condition() if stage_id in after else Q(), stage_id=stage_id)
             .order_by(*card_order)
             .values("pk")[: limits.get(stage_id, CARDS_PER_COLUMN) + 1]
             for stage_id in stage_ids

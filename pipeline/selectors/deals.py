@@ -96,19 +96,21 @@ def deal_page(*, viewer: User, pk: int) -> tuple[Deal, DealDetail]:
         .get(pk=pk)
     )
     lists = {name: rows.load(getattr(deal, f"page_{name}")) for name, rows in _PAGE_ROWS.items()}
-    stages: list[Stage] = sorted(lists["stages"], key=lambda s: s.order)  # type: ignore[attr-defined]
+    stages: list[Stage] = sorted(lists["stages"], key=lambda s: s.order)
     by_id = {s.pk: s for s in stages}
     for s in stages:
         s.pipeline = deal.stage.pipeline
-    history: list[StageChange] = lists["history"]  # type: ignore[assignment]
+    history: list[StageChange] = lists["history"]
     for change in history:
         # The full stage rows where the pipeline's own stages are (their names follow the language either way).
-        change.from_stage = by_id.get(change.from_stage_id, change.from_stage)
-        change.to_stage = by_id.get(change.to_stage_id, change.to_stage)
+        if change.from_stage_id in by_id:
+            change.from_stage = by_id[change.from_stage_id]
+        if change.to_stage_id in by_id:
+            change.to_stage = by_id[change.to_stage_id]
     history.sort(key=lambda c: (c.changed_at, c.pk), reverse=True)
-    activities: list[Activity] = lists["activities"]  # type: ignore[assignment]
+    activities: list[Activity] = lists["activities"]
     activities.sort(key=lambda a: (a.occurred_at, a.pk), reverse=True)
-    tasks: list[Task] = lists["tasks"]  # type: ignore[assignment]
+    tasks: list[Task] = lists["tasks"]
     tasks.sort(key=lambda t: (t.done_at is not None, t.done_at or _LAST, t.due_date, t.pk))
     detail = DealDetail(
         deal=deal,

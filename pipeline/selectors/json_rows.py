@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, models
 from django.db.models.expressions import RawSQL
@@ -47,19 +47,20 @@ class JsonRows:
         """The rows as a JSON array in one text column (an annotation of the parent's query)."""
         qn = connection.ops.quote_name
         pairs: list[tuple[str, str]] = [
-            (f.attname, f"t.{qn(f.column)}") for f in self.model._meta.concrete_fields
+            (f.attname, f"t.{qn(cast(str, f.column))}") for f in self.model._meta.concrete_fields
         ]
         json_keys = {f.attname for f in self.model._meta.concrete_fields if isinstance(f, models.JSONField)}
         joins = []
         for n, rel in enumerate(self.related):
             alias = f"r{n}"
             joins.append(
-                f"LEFT JOIN {qn(rel.model._meta.db_table)} {alias} ON {alias}.{qn(rel.model._meta.pk.column)} "
+                f"LEFT JOIN {qn(rel.model._meta.db_table)} {alias} "
+                f"ON {alias}.{qn(cast(str, _pk(rel.model).column))} "
                 f"= t.{qn(rel.fk_column)}"
             )
             for name in rel.fields:
-                f = rel.model._meta.get_field(name)
-                pairs.append((f"{rel.prefix}__{f.attname}", f"{alias}.{qn(f.column)}"))
+                f = _field(rel.model, name)
+                pairs.append((f"{rel.prefix}__{f.attname}", f"{alias}.{qn(cast(str, f.column))}"))
                 if isinstance(f, models.JSONField):
                     json_keys.add(f"{rel.prefix}__{f.attname}")
         inner = (
@@ -86,7 +87,7 @@ class JsonRows:
             sql = f"(SELECT json_group_array(json({obj})) FROM ({inner}) j)"
         return RawSQL(sql, [])
 
-    def load(self, text: str | None) -> list[models.Model]:
+    def load(self, text: str | None) -> list[Any]:
         """The rows back as model instances, with their related rows attached (None where the link is empty)."""
         rows = json.loads(text or "[]", parse_float=Decimal)
         fields = self.model._meta.concrete_fields
@@ -96,11 +97,11 @@ class JsonRows:
                 connection.alias, [f.attname for f in fields], [_python(f, row[f.attname]) for f in fields]
             )
             for rel in self.related:
-                pk_name = rel.model._meta.pk.attname
+                pk_name = _pk(rel.model).attname
                 if row.get(f"{rel.prefix}__{pk_name}") is None:
                     value = None
                 else:
-                    rel_fields = [rel.model._meta.get_field(name) for name in rel.fields]
+                    rel_fields = [_field(rel.model, name) for name in rel.fields]
                     value = rel.model.from_db(
                         connection.alias,
                         [f.attname for f in rel_fields],
@@ -109,6 +110,16 @@ class JsonRows:
                 setattr(obj, rel.prefix, value)
             out.append(obj)
         return out
+
+
+def _field(model: type[models.Model], name: str) -> models.Field:
+    return cast(models.Field, model._meta.get_field(name))
+
+
+def _pk(model: type[models.Model]) -> models.Field:
+    pk = model._meta.pk
+    assert pk is not None
+    return pk
 
 
 def _python(f: models.Field, value: Any) -> Any:

@@ -49,11 +49,12 @@ def _board_queries(client, django_assert_num_queries, expected: int) -> str:
     return response.content.decode()
 
 
-# Layout: session, user, the user's team and the unread count (4). Board: the owner list for the filter, pipelines,
-# stages, column totals (one GROUP BY), the cards of every column (one windowed query) and the usual time in each
-# stage (one aggregate) (6). A rep has no owner filter.
-BOARD_QUERIES = 10
-MORE_QUERIES = 7
+# Layout: session, user, the user's team and the unread count (4; 2 once the layout reads the user with both).
+# Board: the owner list for the filter, the pipelines with their stages (one query: JSON arrays), column totals
+# (one GROUP BY), the first cards of every column (one query) and the usual time in each stage (one aggregate,
+# cached) (5). A rep has no owner filter. Budget (issue #22): 8 with the 2-query layout.
+BOARD_QUERIES = 9
+MORE_QUERIES = 6
 
 
 def test_a_managers_board_runs_the_same_queries_for_few_and_many_deals(
@@ -153,8 +154,8 @@ def test_a_column_of_many_cards_pages_through_all_of_them_at_a_fixed_cost(
 
     link = _more_link(page, discovery.pk)
     while link:
-        # Session, user, the unread count (the request's context); pipelines, stages, totals (the column's count
-        # for "showing n of m") and the page of cards. The usual time in stage is the board's, cached.
+        # Session, user, the unread count (the request's context); the pipelines with their stages, the totals
+        # (the column's count for "showing n of m") and the page of cards. The usual time is the board's, cached.
         with django_assert_num_queries(MORE_QUERIES):
             more = owner_client.get(link, **HTMX).content.decode()
         seen += _card_ids(more)
@@ -352,3 +353,39 @@ def test_ids_in_the_markup_are_never_grouped_like_amounts(owner, stages):
     )
     assert 'id="deal-12345"' in html and 'data-deal="12345"' in html and "/pipeline/deals/12345/move/" in html
     assert "12,345,678円" in html  # amounts keep their separators
+
+
+def _drag(client, deal, stage):
+    response = client.post(
+        reverse("pipeline:deal_move", args=[deal.pk]),
+        {"stage": stage.pk, "version": deal.version, "scope": "mine"},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+# Session and user (2); the deal with its relations (1); the pipelines with their stages, for the form and the
+# columns drawn back (1); the service: savepoint, the row locked, the event, the stage change, the slot at the top
+# of the column, the update, release (7; the savepoint pair is the test's own transaction around the service's:
+# in production that transaction is the outermost, BEGIN/COMMIT, not counted here); the two columns: totals,
+# cards (2); the unread count of the request's context (1, folded into the user's query once the layout does
+# that). The usual time in stage is cached. Budget (issue #22): 6 — not met yet.
+MOVE_QUERIES = 14
+
+
+def test_a_drag_runs_a_fixed_number_of_queries_whatever_the_columns_hold(
+    owner_client, owner, stages, django_assert_num_queries
+):
+    deal = make_deal(owner=owner, stage=stages["Initial contact"])
+    _drag(owner_client, deal, stages["Proposal"])  # the usual time in stage, cached as the board would have
+    deal.refresh_from_db()
+    with django_assert_num_queries(MOVE_QUERIES):
+        _drag(owner_client, deal, stages["Discovery"])
+    _many_cards(owner, stages["Discovery"], 2 * CARDS_PER_COLUMN)
+    _many_cards(owner, stages["Proposal"], 2 * CARDS_PER_COLUMN)
+    deal.refresh_from_db()
+    with django_assert_num_queries(MOVE_QUERIES):
+        html = _drag(owner_client, deal, stages["Proposal"])
+    assert html.count('hx-swap-oob="true"') >= 3  # the two columns and the summary, nothing else
+    assert 'id="board"' not in html
