@@ -156,11 +156,23 @@ class DealEditForm(forms.ModelForm):
         self.fields["amount"].validators.append(MinValueValidator(0))
         self.fields["probability"].validators.append(MaxValueValidator(100))
         if owners:
-            self.fields["owner"].queryset = self.fields["owner"].queryset.filter(
-                pk__in=[u.pk for u in owners] + [self.instance.owner_id]
+            # A choice among the people the view read already (and the current owner): no query to list or check.
+            people = {u.pk: u for u in owners}
+            if self.instance.owner_id is not None and self.instance.owner_id not in people:
+                people[self.instance.owner_id] = self.instance.owner
+            self.owners = people
+            field = self.fields["owner"]
+            self.fields["owner"] = forms.TypedChoiceField(
+                label=field.label,
+                coerce=int,
+                choices=[(pk, str(u)) for pk, u in people.items()],
+                required=field.required,
             )
         else:  # a rep cannot hand the deal to someone else
             del self.fields["owner"]
+
+    def clean_owner(self):
+        return self.owners[self.cleaned_data["owner"]]
 
     def _post_clean(self):
         # The service validates and saves; skip ModelForm's instance validation (it would also run the

@@ -286,3 +286,14 @@ def test_the_one_query_page_shows_lists_in_order_with_their_people(owner_client,
     newest = history[history.index("<tbody>") : history.index("</tr>", history.index("<tbody>"))]
     assert f"<strong>{stages['Discovery'].name_ja}</strong>" in newest  # the latest change first
     assert str(owner) in newest  # who moved it
+
+
+def test_a_managers_page_adds_only_the_people_to_hand_the_deal_to(
+    client, manager, deal, teammate, django_assert_num_queries
+):
+    client.force_login(manager)
+    url = reverse("pipeline:deal_detail", args=[deal.pk])
+    client.get(url)
+    with django_assert_num_queries(DETAIL_QUERIES + 1):  # the owner choices: listed and checked without a query
+        html = client.get(url).content.decode()
+    assert f'<option value="{teammate.pk}"' in html and f'<option value="{deal.owner_id}" selected' in html
