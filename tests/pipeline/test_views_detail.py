@@ -294,6 +294,7 @@ def test_a_managers_page_adds_only_the_people_to_hand_the_deal_to(
     client.force_login(manager)
     url = reverse("pipeline:deal_detail", args=[deal.pk])
     client.get(url)
-    with django_assert_num_queries(DETAIL_QUERIES + 1):  # the owner choices: listed and checked without a query
+    # One more: the people; their choices are listed and checked without another query.
+    with django_assert_num_queries(DETAIL_QUERIES + 1):
         html = client.get(url).content.decode()
     assert f'<option value="{teammate.pk}"' in html and f'<option value="{deal.owner_id}" selected' in html
