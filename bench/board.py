@@ -28,7 +28,64 @@ def pages(meta: dict) -> list[tuple[str, str, str]]:
     return [
         ("pipeline board (manager, all deals)", "/pipeline/", "bench_mgr"),
         ("forecast (manager)", "/pipeline/forecast/", "bench_mgr"),
+        ("deal detail (manager)", f"/pipeline/deals/{_busy_deal().pk}/", "bench_mgr"),
     ]
+
+
+def _busy_deal():
+    """An open deal of the manager's teams with the most activities (a stable pick for a given data set)."""
+    from django.db.models import Count
+
+    from pipeline.models import Deal
+
+    return (
+        Deal.objects.filter(status="open", owner__username__startswith="bench_rep")
+        .annotate(n=Count("activities"))
+        .order_by("-n", "pk")
+        .first()
+    )
+
+
+def drag_moves(client, requests: int, warmup: int = 3) -> dict:
+    """Drag one open card of the manager's board back and forth between two open stages, as the board does
+    (HTMX POST with the board's filters; the answer is the two columns): times of each move and the queries of
+    one, in process through `client` (logged in as the manager)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from pipeline.models import Deal, Stage
+
+    deal = _busy_deal()
+    stages = list(
+        Stage.objects.filter(pipeline__is_default=True, is_won=False, is_lost=False).order_by("order")
+    )
+    targets = [s for s in stages if s.pk != deal.stage_id][:2]
+
+    def move(i: int):
+        version = Deal.objects.values_list("version", flat=True).get(pk=deal.pk)
+        return client.post(
+            f"/pipeline/deals/{deal.pk}/move/",
+            {"stage": targets[i % 2].pk, "version": version, "scope": "team"},
+            HTTP_HX_REQUEST="true",
+        )
+
+    for i in range(warmup):
+        move(i)
+    times = []
+    for i in range(warmup, warmup + requests):
+        started = time.perf_counter()
+        response = move(i)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.status_code
+    version = Deal.objects.values_list("version", flat=True).get(pk=deal.pk)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            f"/pipeline/deals/{deal.pk}/move/",
+            {"stage": targets[(warmup + requests) % 2].pk, "version": version, "scope": "team"},
+            HTTP_HX_REQUEST="true",
+        )
+    assert response.status_code == 200, response.status_code
+    return {"times": times, "queries": len(queries), "bytes": len(response.content)}
 
 
 def timed(client, method: str, url: str, n: int, before=None, **kwargs) -> dict:

@@ -1,8 +1,11 @@
 """Fill a PostgreSQL database with deterministic demo-shaped data at design scale: one run feeds every benchmark.
 
-    uv run python bench/generate.py --size s|m|l [--quick] [--seed 1] [--database-url postgres://…/sm_bench_l]
+    uv run python bench/generate.py --size s|m|l|peer [--quick] [--open-share 0.05] [--seed 1]
+                                    [--database-url postgres://…/sm_bench_l]
 
-Sizes: s ≈ 10k leads, m ≈ 100k, l ≈ 1M (--quick: 2k, for the smoke test), with a year of history:
+Sizes: s ≈ 10k leads, m ≈ 100k, l ≈ 1M (--quick: 2k, for the smoke test), with a year of history; `peer` is
+shaped like the peers' demo data we compare with (Horilla CRM, DjangoCRM): ~20k leads, 2k companies, 50 campaigns,
+500 users and ~6k deals, ~2/3 of them (~4k) open, so board-shaped pages carry a like-for-like load:
 
 - users: a marketing team with a marketer (`bench_mktg`), two sales teams of reps (`bench_rep01`…), one manager
   of both (`bench_mgr`) and an admin (`bench_admin`); every password is `bench-pass-2026`;
@@ -11,8 +14,9 @@ Sizes: s ≈ 10k leads, m ≈ 100k, l ≈ 1M (--quick: 2k, for the smoke test), 
 - ~10 touches per lead (heavy-tailed: most leads cold, a few hot), 45 % of them from a campaign (with its UTM
   tags), identified and anonymous visitors, and one lead with a long timeline (2,000 touches) for its page;
 - handoffs for ~15 % of leads (accepted / rejected / open), deals from the accepted ones plus sales-sourced ones
-  (~10 % of the lead count, ~5 % of them open: 100k deals with ~5k open at l), stage history, activities with
-  the customer's voice, and action items for the weekly review.
+  (~10 % of the lead count, ~5 % of them open: 100k deals with ~5k open at l; at `peer` ~30 % of the lead
+  count, 67 % open; --open-share sets the open share at any size), stage history, activities with the
+  customer's voice, and action items for the weekly review.
 
 Rows are generated inside PostgreSQL with generate_series (fast, and the same for the same seed); secondary
 indexes of the big tables are dropped before the load and rebuilt after it, and the visitor roll-up's trigger is
@@ -35,7 +39,10 @@ import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SIZES = {"s": 10_000, "m": 100_000, "l": 1_000_000}
+SIZES = {"s": 10_000, "m": 100_000, "l": 1_000_000, "peer": 20_000}
+# The share of deals still open, by size (--open-share overrides it): a year of our own history leaves most deals
+# closed; the peers' demo data keeps most of them open.
+OPEN_SHARE = {"s": 0.05, "m": 0.05, "l": 0.05, "peer": 0.67}
 QUICK_LEADS = 2_000
 PASSWORD = "bench-pass-2026"
 MARKER = "bench-campaign"
@@ -96,18 +103,25 @@ VOICES = [
 ]
 
 
-def plan(size: str, *, quick: bool = False) -> dict[str, int]:
-    """How much of everything a size gets."""
+def plan(size: str, *, quick: bool = False, open_share: float | None = None) -> dict:
+    """How much of everything a size gets (`open_share`: the share of deals left open; default by size)."""
     leads = QUICK_LEADS if quick else SIZES[size]
+    peer = size == "peer"
+    share = OPEN_SHARE[size] if open_share is None else open_share
+    if not 0 <= share <= 1:
+        raise ValueError(f"open share {share} is not between 0 and 1")
     return {
         "leads": leads,
-        "companies": max(200, leads // 20),
-        "campaigns": 40 if quick else 300,
-        "reps": {"s": 10, "m": 20, "l": 40}[size],
+        "companies": leads // 10 if peer else max(200, leads // 20),
+        "campaigns": 40 if quick else 50 if peer else 300,
+        # peer: 500 users with the marketer, the manager and the admin
+        "reps": {"s": 10, "m": 20, "l": 40, "peer": 497}[size],
         "hot_touches": 300 if quick else 2_000,  # the one lead with a long timeline
         "anonymous_visitors": leads // 3,
-        "sales_deals": leads
-        // 40,  # sales-sourced deals beside the ~7.5 % of leads whose handoff was accepted
+        # Sales-sourced deals beside the ~7.5 % of leads whose handoff was accepted: ~10 % of the lead count in
+        # deals, at peer ~30 % (6k deals for 20k leads).
+        "sales_deals": leads * 9 // 40 if peer else leads // 40,
+        "open_share": share,
     }
 
 
@@ -265,7 +279,9 @@ def _campaigns(n: int, marketer) -> None:
     )
 
 
-def generate(size: str, seed: int = 1, *, quick: bool = False, log=print) -> dict:
+def generate(
+    size: str, seed: int = 1, *, quick: bool = False, open_share: float | None = None, log=print
+) -> dict:
     """Load into a freshly migrated database (see ensure_database(fresh=True)); one transaction, so a failed
     load leaves nothing half-made (indexes included). Returns the counts, also stored in `bench_meta`."""
     from django.core.management import call_command
@@ -279,7 +295,7 @@ def generate(size: str, seed: int = 1, *, quick: bool = False, log=print) -> dic
     from pipeline.services import pipeline_ensure_default
 
     call_command("migrate", verbosity=0)
-    p = plan(size, quick=quick)
+    p = plan(size, quick=quick, open_share=open_share)
     n_leads, n_companies, n_campaigns = p["leads"], p["companies"], p["campaigns"]
     started = time.perf_counter()
 
@@ -465,8 +481,8 @@ def generate(size: str, seed: int = 1, *, quick: bool = False, log=print) -> dic
                                                      ELSE 'mql' END
                FROM leads_handoff h WHERE h.lead_id = l.id"""
         )
-        # Deals: one per accepted handoff plus sales-sourced ones; ~5 % open (on the board), the rest won (40 %)
-        # or lost with a cause and a side, closed within 120 days.
+        # Deals: one per accepted handoff plus sales-sourced ones; the open share (~5 %, at peer 67 %) on the
+        # board, the rest won (40 %) or lost with a cause and a side, closed within 120 days.
         cursor.execute(
             f"""INSERT INTO pipeline_deal (name, status, position, amount, probability, expected_close_date, source,
                    next_step, next_step_date, created_at, stage_changed_at, closed_at, won_amount, loss_cause, loss_side,
@@ -491,7 +507,7 @@ def generate(size: str, seed: int = 1, *, quick: bool = False, log=print) -> dic
                    SELECT *, CASE WHEN st <> 'open' THEN created + r3 * LEAST(now() - created, interval '120 days') END AS closed
                    FROM (
                        SELECT *, row_number() OVER () AS n,
-                              CASE WHEN r1 < 0.05 THEN 'open' WHEN r2 < 0.4 THEN 'won' ELSE 'lost' END AS st,
+                              CASE WHEN r1 < %(open_share)s THEN 'open' WHEN r2 < 0.4 THEN 'won' ELSE 'lost' END AS st,
                               1 + floor(random() * {len(LOSS)})::int AS li,
                               (300000 + floor(random() * 50) * 100000)::numeric AS amount
                        FROM (
@@ -515,6 +531,7 @@ def generate(size: str, seed: int = 1, *, quick: bool = False, log=print) -> dic
                 "lost": lost_id,
                 "nc": n_companies,
                 "sales": p["sales_deals"],
+                "open_share": p["open_share"],
             },
         )
         # Stage history (from the former bench/board.py): closed deals went through every open stage, then
@@ -621,6 +638,7 @@ def generate(size: str, seed: int = 1, *, quick: bool = False, log=print) -> dic
         "handoffs": n_handoffs,
         "deals": n_deals,
         "open_deals": n_open,
+        "open_share": p["open_share"],
         "activities": n_activities,
         "hot_lead_id": 1,
         "hot_lead_touches": p["hot_touches"],
@@ -653,15 +671,28 @@ def peek_meta(database_url: str) -> dict | None:
 
 
 def ensure_generated(
-    database_url: str, size: str, *, quick: bool = False, regenerate: bool = False, log=print
+    database_url: str,
+    size: str,
+    *,
+    quick: bool = False,
+    regenerate: bool = False,
+    open_share: float | None = None,
+    log=print,
 ) -> dict:
-    """Set Django up on the bench database, generating the data first unless it already holds this size."""
+    """Set Django up on the bench database, generating the data first unless it already holds this size (with
+    this open share of deals)."""
     meta = None if regenerate else peek_meta(database_url)
-    if meta is None or meta.get("size") != size or bool(meta.get("quick")) != quick:
+    share = plan(size, quick=quick, open_share=open_share)["open_share"]
+    if (
+        meta is None
+        or meta.get("size") != size
+        or bool(meta.get("quick")) != quick
+        or meta.get("open_share", OPEN_SHARE.get(size)) != share
+    ):
         ensure_database(database_url, fresh=True)
         setup_django(database_url)
         log(f"generating size {size}{' (quick)' if quick else ''} into {database_url.rsplit('/', 1)[1]}")
-        return generate(size, quick=quick, log=log)
+        return generate(size, quick=quick, open_share=share, log=log)
     setup_django(database_url)
     log(f"reusing size {size} data generated {meta['date']}")
     return meta
@@ -674,13 +705,21 @@ def main(argv=None) -> None:
     parser.add_argument("--size", choices=SIZES, default="s")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_LEADS:,} leads (smoke tests)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--open-share",
+        type=float,
+        default=None,
+        help="share of deals left open, 0–1 (default: "
+        + ", ".join(f"{k} {v}" for k, v in OPEN_SHARE.items())
+        + ")",
+    )
     parser.add_argument("--database-url", default=None, help="default: …/sm_bench_<size>")
     args = parser.parse_args(argv)
     url = args.database_url or os.environ.get("BENCH_DATABASE_URL") or default_url(args.size)
     ensure_database(url, fresh=True)
     setup_django(url)
     print(f"generating size {args.size}{' (quick)' if args.quick else ''} into {url.rsplit('/', 1)[1]}")
-    meta = generate(args.size, args.seed, quick=args.quick)
+    meta = generate(args.size, args.seed, quick=args.quick, open_share=args.open_share)
     print(
         f"done in {meta['seconds']:.1f}s: {meta['leads']:,} leads, {meta['touches']:,} touches, "
         f"{meta['deals']:,} deals ({meta['open_deals']:,} open)"

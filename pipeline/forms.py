@@ -83,13 +83,18 @@ def _version_field() -> forms.IntegerField:
 
 
 class MoveForm(forms.Form):
-    stage = forms.ModelChoiceField(label=_("Move to"), queryset=Stage.objects.none())
+    # A choice among the stages the view read already (no query to check it): cleaned to the Stage itself.
+    stage = forms.TypedChoiceField(label=_("Move to"), coerce=int)
     before = forms.IntegerField(required=False, widget=forms.HiddenInput)
     version = _version_field()
 
     def __init__(self, *args, stages: list[Stage], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["stage"].queryset = Stage.objects.filter(pk__in=[s.pk for s in stages])
+        self.stages = {s.pk: s for s in stages}
+        self.fields["stage"].choices = [(s.pk, s.name) for s in stages]
+
+    def clean_stage(self) -> Stage:
+        return self.stages[self.cleaned_data["stage"]]
 
 
 class CloseWonForm(forms.Form):
@@ -151,11 +156,23 @@ class DealEditForm(forms.ModelForm):
         self.fields["amount"].validators.append(MinValueValidator(0))
         self.fields["probability"].validators.append(MaxValueValidator(100))
         if owners:
-            self.fields["owner"].queryset = self.fields["owner"].queryset.filter(
-                pk__in=[u.pk for u in owners] + [self.instance.owner_id]
+            # A choice among the people the view read already (and the current owner): no query to list or check.
+            people = {u.pk: u for u in owners}
+            if self.instance.owner_id is not None and self.instance.owner_id not in people:
+                people[self.instance.owner_id] = self.instance.owner
+            self.owners = people
+            field = self.fields["owner"]
+            self.fields["owner"] = forms.TypedChoiceField(
+                label=field.label,
+                coerce=int,
+                choices=[(pk, str(u)) for pk, u in people.items()],
+                required=field.required,
             )
         else:  # a rep cannot hand the deal to someone else
             del self.fields["owner"]
+
+    def clean_owner(self):
+        return self.owners[self.cleaned_data["owner"]]
 
     def _post_clean(self):
         # The service validates and saves; skip ModelForm's instance validation (it would also run the

@@ -99,17 +99,22 @@ def _filter_form(request: HtmxHttpRequest, data: QueryDict) -> BoardFilterForm:
 @require_GET
 @vary_on_headers("HX-Request")
 def board(request: HtmxHttpRequest) -> HttpResponse:
+    """The board; with `col` and `after` (a column's "more" link), that column's next page of cards: to append
+    (HTMX), or on the whole board (without JavaScript)."""
     form = _filter_form(request, request.GET)
     filters = form.filters()
-    limits: dict[int, int] = {}
     only: list[int] | None = None
+    after: dict[int, selectors.After] = {}
+    shown_before: dict[int, int] = {}
     col = _int(request.GET.get("col"))
     if col:
-        limits[col] = _int(request.GET.get("limit")) or selectors.CARDS_PER_COLUMN
+        if cursor := selectors.After.parse(request.GET.get("after")):
+            after[col] = cursor
+            shown_before[col] = max(0, _int(request.GET.get("shown")) or 0)
         if _is_partial(request):
             only = [col]
     result = selectors.pipeline_board(
-        viewer=request.user, filters=filters, only_stage_ids=only, limits=limits
+        viewer=request.user, filters=filters, only_stage_ids=only, after=after, shown_before=shown_before
     )
     form.set_pipelines(result.pipelines)
     context = {
@@ -120,7 +125,8 @@ def board(request: HtmxHttpRequest) -> HttpResponse:
     }
     if _is_partial(request):
         if only and result.columns:
-            return render(request, "pipeline/board.html#column", {**context, "column": result.columns[0]})
+            partial = "more" if after else "column"
+            return render(request, f"pipeline/board.html#{partial}", {**context, "column": result.columns[0]})
         return render(request, "pipeline/board.html#board", context)
     return render(request, "pipeline/board.html", context)
 
@@ -132,11 +138,16 @@ def _changed_columns(
     message: str = "",
     message_kind: str = "success",
     status: int = 200,
+    stages_read=None,
 ) -> HttpResponse:
-    """The columns a move changed, as out-of-band swaps, rendered with the viewer's current filters."""
+    """The columns a move changed, as out-of-band swaps, rendered with the viewer's current filters (on the
+    pipeline and stages the caller read already, if it did)."""
     form = _filter_form(request, request.POST)
     result = selectors.pipeline_board(
-        viewer=request.user, filters=form.filters(), only_stage_ids=list(dict.fromkeys(stage_ids))
+        viewer=request.user,
+        filters=form.filters(),
+        stages_read=stages_read,
+        only_stage_ids=list(dict.fromkeys(stage_ids)),
     )
     context = {
         "board": result,
@@ -171,8 +182,9 @@ def _board_conflict(request: HtmxHttpRequest, *, current: Deal, stage: Stage, ne
 @require_POST
 def deal_move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     deal = _get_deal_for_user(request, pk)
-    stages = list(Stage.objects.filter(pipeline_id=deal.stage.pipeline_id))
-    form = MoveForm(request.POST, stages=stages)
+    # The deal's pipeline and stages, read once: for the form and for the columns the answer redraws.
+    stages_read = selectors.board_stages(pipeline_id=deal.stage.pipeline_id)
+    form = MoveForm(request.POST, stages=stages_read[2])
     next_url = _safe_next(request, _board_url(request.POST))
     if not form.is_valid():
         if _is_partial(request):
@@ -205,7 +217,9 @@ def deal_move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         else ""
     )
     if _is_partial(request):
-        return _changed_columns(request, stage_ids=[from_stage_id, stage.pk], message=message)
+        return _changed_columns(
+            request, stage_ids=[from_stage_id, stage.pk], message=message, stages_read=stages_read
+        )
     if message:
         messages.success(request, message)
     return redirect(next_url)
@@ -319,10 +333,12 @@ def deal_close(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 # --- Deal detail ------------------------------------------------------------------------------------
 
 
-def _detail_context(request: HtmxHttpRequest, deal: Deal, **forms) -> dict:
+def _detail_context(
+    request: HtmxHttpRequest, deal: Deal, detail: selectors.DealDetail | None = None, **forms
+) -> dict:
     owners = selectors.owners_for(request.user)
     return {
-        "detail": selectors.deal_detail(deal=deal),
+        "detail": detail or selectors.deal_detail(deal=deal),
         "deal": deal,
         "read_only": not selectors.can_edit_deals(request.user),
         # Just accepted from the handoffs list: the rep may take it back for a few seconds.
@@ -342,8 +358,11 @@ def _detail_context(request: HtmxHttpRequest, deal: Deal, **forms) -> dict:
 
 @require_GET
 def deal_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    deal = _get_deal_for_reading(request, pk)
-    return render(request, "pipeline/deal_detail.html", _detail_context(request, deal))
+    try:
+        deal, detail = selectors.deal_page(viewer=request.user, pk=pk)
+    except Deal.DoesNotExist:
+        raise Http404("No such deal.") from None
+    return render(request, "pipeline/deal_detail.html", _detail_context(request, deal, detail))
 
 
 @require_GET

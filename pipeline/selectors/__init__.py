@@ -21,6 +21,7 @@ from pipeline.selectors.board import (
     CARDS_PER_COLUMN,
     CLOSED_WINDOW_DAYS,
     MAX_CARDS_PER_COLUMN,
+    After,
     Board,
     Card,
     Column,
@@ -35,6 +36,7 @@ from pipeline.selectors.deals import (
     deal_detail,
     deal_for_detail,
     deal_for_reading,
+    deal_page,
     deal_tasks,
 )
 from pipeline.selectors.forecast import Forecast, ForecastRow, add_months, forecast
@@ -47,6 +49,7 @@ __all__ = [
     "SCOPE_MARKETING",
     "SCOPE_MINE",
     "SCOPE_TEAM",
+    "After",
     "Board",
     "BoardFilters",
     "Card",
@@ -63,6 +66,7 @@ __all__ = [
     "deal_detail",
     "deal_for_detail",
     "deal_for_reading",
+    "deal_page",
     "deal_tasks",
     "filtered_deals",
     "forecast",

@@ -1,6 +1,7 @@
 """The board: a column per stage with count, total and weighted total (SQL aggregates), the first cards of every
 column from one query (an index range per stage), and the usual time in each stage from one aggregate (cached a few
-minutes)."""
+minutes). A column of thousands of cards shows a page of them; "more" reads the next page after the last card shown
+(keyset: card order, never an offset), so every request costs the same whatever the column holds."""
 
 from __future__ import annotations
 
@@ -23,12 +24,14 @@ from pipeline.selectors.access import (
     filtered_deals,
     scopes_for,
 )
+from pipeline.selectors.json_rows import JsonRows
 from pipeline.services import pipeline_ensure_default
 from salesmarketing import hooks
 from salesmarketing.models import User
 
 CARDS_PER_COLUMN = 30
-MAX_CARDS_PER_COLUMN = 1000
+MAX_CARDS_PER_COLUMN = 200  # the most one page of a column may ask for
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 CLOSED_WINDOW_DAYS = 30  # won/lost columns show what closed recently, not years of history
 USUAL_TIME_LOOKBACK_DAYS = 365
 USUAL_TIME_MIN_SAMPLES = 5
@@ -43,6 +46,49 @@ class Card:
     next_step_overdue: bool
 
 
+@dataclass(frozen=True)
+class After:
+    """Where a page of a column starts: after the card with this sort key (closed_at, position, id).
+
+    In a URL as `<closed_at in µs since 1970, or nothing>.<position>.<id>` (Column.next_after)."""
+
+    closed_at: dt.datetime | None
+    position: int
+    pk: int
+
+    @classmethod
+    def parse(cls, text: str | None) -> After | None:
+        """The cursor of a "more" link; None for anything else (the column's first page then)."""
+        parts = (text or "").split(".")
+        try:
+            closed, position, pk = parts
+            return cls(
+                closed_at=EPOCH + dt.timedelta(microseconds=int(closed)) if closed else None,
+                position=int(position),
+                pk=int(pk),
+            )
+        except (ValueError, OverflowError):
+            return None
+
+    @classmethod
+    def of(cls, deal: Deal) -> After:
+        return cls(closed_at=deal.closed_at, position=deal.position, pk=deal.pk)
+
+    def __str__(self) -> str:
+        closed = (
+            "" if self.closed_at is None else str((self.closed_at - EPOCH) // dt.timedelta(microseconds=1))
+        )
+        return f"{closed}.{self.position}.{self.pk}"
+
+    def condition(self) -> Q:
+        """The cards after this one in card order: closed_at descending with open cards (no closed_at) first,
+        then position, then id."""
+        same_time_later = Q(position__gt=self.position) | Q(position=self.position, pk__gt=self.pk)
+        if self.closed_at is None:
+            return Q(closed_at__isnull=True) & same_time_later | Q(closed_at__isnull=False)
+        return Q(closed_at__lt=self.closed_at) | Q(closed_at=self.closed_at) & same_time_later
+
+
 @dataclass
 class Column:
     stage: Stage
@@ -52,14 +98,17 @@ class Column:
     limit: int = CARDS_PER_COLUMN
     stale_after_days: float | None = None
     cards: list[Card] = field(default_factory=list)
+    has_more: bool = False  # cards after the last one shown (one more card than the page was read to know)
+    shown_before: int = 0  # cards on the pages before this one (for "showing n of m")
 
     @property
-    def has_more(self) -> bool:
-        return self.count > len(self.cards)
+    def next_after(self) -> str:
+        """The cursor of the next page: after the last card of this one."""
+        return str(After.of(self.cards[-1].deal)) if self.cards else ""
 
     @property
-    def more_limit(self) -> int:
-        return min(self.limit + 100, MAX_CARDS_PER_COLUMN)
+    def shown(self) -> int:
+        return self.shown_before + len(self.cards)
 
 
 @dataclass
@@ -85,15 +134,25 @@ class Board:
         return [c for c in self.columns if not c.stage.is_closed]
 
 
+_PIPELINE_STAGES = JsonRows(model=Stage, where='t."pipeline_id" = "pipeline_pipeline"."id"')
+
+
 def board_stages(*, pipeline_id: int | None) -> tuple[Pipeline, list[Pipeline], list[Stage]]:
-    """The chosen (else default) pipeline, all pipelines for the switcher, and the chosen one's stages."""
-    pipelines = list(Pipeline.objects.all())
+    """The chosen (else default) pipeline, all pipelines for the switcher, and the chosen one's stages: one query
+    (each pipeline's stages ride along as a JSON array: a handful of rows)."""
+    pipelines: list[Pipeline] = list(Pipeline.objects.annotate(stages_json=_PIPELINE_STAGES.expression()))
     if not pipelines:
         pipelines = [pipeline_ensure_default()]
+        return pipelines[0], pipelines, list(Stage.objects.filter(pipeline=pipelines[0]).order_by("order"))
     pipeline = next((p for p in pipelines if p.pk == pipeline_id), None) or next(
         (p for p in pipelines if p.is_default), pipelines[0]
     )
-    stages = list(Stage.objects.filter(pipeline=pipeline).order_by("order"))
+    stages: list[Stage] = sorted(
+        _PIPELINE_STAGES.load(pipeline.stages_json),  # type: ignore[attr-defined]
+        key=lambda s: s.order,
+    )
+    for stage in stages:
+        stage.pipeline = pipeline
     return pipeline, pipelines, stages
 
 
@@ -141,17 +200,22 @@ def pipeline_board(
     *,
     viewer: User,
     filters: BoardFilters,
+    stages_read: tuple[Pipeline, list[Pipeline], list[Stage]] | None = None,
     only_stage_ids: list[int] | None = None,
     limits: dict[int, int] | None = None,
+    after: dict[int, After] | None = None,
+    shown_before: dict[int, int] | None = None,
 ) -> Board:
     """The board for a viewer: a column per stage (or only `only_stage_ids`, after a move) with count, total and
-    weighted total over every matching deal, and the first cards of each column."""
-    pipeline, pipelines, stages = board_stages(pipeline_id=filters.pipeline_id)
+    weighted total over every matching deal, and the first cards of each column (`limits` cards; those after the
+    `after` card of a column: its next page)."""
+    pipeline, pipelines, stages = stages_read or board_stages(pipeline_id=filters.pipeline_id)
     scopes = scopes_for(viewer)
     scope = filters.scope if filters.scope in scopes else scopes[0]
     shown = [s for s in stages if only_stage_ids is None or s.pk in only_stage_ids]
     stage_ids = [s.pk for s in shown]
     limits = {k: max(1, min(v, MAX_CARDS_PER_COLUMN)) for k, v in (limits or {}).items()}
+    after = after or {}
 
     now = timezone.now()
     today = timezone.localdate(now)
@@ -176,19 +240,22 @@ def pipeline_board(
     card_order = [F("closed_at").desc(nulls_first=True), F("position").asc(), F("id").asc()]
     shown_deals = deals.filter(stage_id__in=stage_ids)
     if connection.features.supports_slicing_ordering_in_compound and stage_ids:
+        # One more card than shown: whether the column goes on.
         firsts = [
-            shown_deals.filter(stage_id=stage_id)
+            shown_deals.filter(after[stage_id].condition() if stage_id in after else Q(), stage_id=stage_id)
             .order_by(*card_order)
-            .values("pk")[: limits.get(stage_id, CARDS_PER_COLUMN)]
+            .values("pk")[: limits.get(stage_id, CARDS_PER_COLUMN) + 1]
             for stage_id in stage_ids
         ]
         first_cards = firsts[0].union(*firsts[1:], all=True)
     else:
         row_limit = Case(
-            *[When(stage_id=stage_id, then=Value(limit)) for stage_id, limit in limits.items()],
-            default=Value(CARDS_PER_COLUMN),
+            *[When(stage_id=stage_id, then=Value(limit + 1)) for stage_id, limit in limits.items()],
+            default=Value(CARDS_PER_COLUMN + 1),
             output_field=IntegerField(),
         )
+        for stage_id, cursor in after.items():
+            shown_deals = shown_deals.filter(~Q(stage_id=stage_id) | cursor.condition())
         first_cards = (
             shown_deals.annotate(
                 rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=card_order),
@@ -200,12 +267,15 @@ def pipeline_board(
     rows = Deal.objects.filter(pk__in=first_cards).select_related("company", "owner").order_by(*card_order)
     if item_counts := hooks.registered(hooks.DEAL_ITEM_COUNT):  # quotes: the cards' line items, same query
         rows = rows.annotate(item_count=item_counts[0]())
-    usual = stage_usual_seconds([s.pk for s in shown if not s.is_closed])
+    # Every open stage's, also when only some columns are rendered: one cache entry serves the board, its moves and
+    # its "more" pages.
+    usual = stage_usual_seconds([s.pk for s in stages if not s.is_closed])
 
     columns = {
         s.pk: Column(
             stage=s,
             limit=limits.get(s.pk, CARDS_PER_COLUMN),
+            shown_before=(shown_before or {}).get(s.pk, 0),
             stale_after_days=(
                 None
                 if s.is_closed
@@ -229,6 +299,9 @@ def pipeline_board(
             column.count, column.total, column.weighted = count, total, weighted
     for deal in rows:
         column = columns[deal.stage_id]
+        if len(column.cards) == column.limit:
+            column.has_more = True
+            continue
         days = (now - deal.stage_changed_at).days
         is_open = deal.status == Deal.Status.OPEN
         column.cards.append(

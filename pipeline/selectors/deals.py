@@ -1,7 +1,9 @@
-"""A deal's page: the deal, its activities, to-dos, stage history and where it came from."""
+"""A deal's page: the deal, its activities, to-dos, stage history and where it came from — one query for all of
+it (the lists ride along as JSON arrays: pipeline.selectors.json_rows)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -10,6 +12,7 @@ from django.utils import timezone
 
 from leads.models import Lead
 from pipeline.models import Activity, ActivityAttachment, Deal, Stage, StageChange, Task
+from pipeline.selectors.json_rows import JsonRows, Related
 from salesmarketing.models import User
 
 
@@ -48,7 +51,89 @@ def _with_page_relations(deals):
     )
 
 
+# What the page shows of a person (str(user)); the rest of the row stays unread.
+_USER_FIELDS = ("id", "username", "display_name", "first_name", "last_name")
+_DEAL = '"pipeline_deal"."id"'
+_PAGE_ROWS = {
+    "stages": JsonRows(
+        model=Stage,
+        where='t."pipeline_id" = (SELECT s."pipeline_id" FROM "pipeline_stage" s '
+        'WHERE s."id" = "pipeline_deal"."stage_id")',
+    ),
+    "activities": JsonRows(
+        model=Activity,
+        where=f't."deal_id" = {_DEAL}',
+        order='t."occurred_at" DESC, t."id" DESC',
+        limit=ACTIVITIES_SHOWN,
+        related=[Related("created_by", User, "created_by_id", _USER_FIELDS)],
+    ),
+    "tasks": JsonRows(
+        model=Task,
+        where=f't."deal_id" = {_DEAL}',
+        related=[Related("assignee", User, "assignee_id", _USER_FIELDS)],
+    ),
+    "history": JsonRows(
+        model=StageChange,
+        where=f't."deal_id" = {_DEAL}',
+        related=[
+            Related("changed_by", User, "changed_by_id", _USER_FIELDS),
+            # A stage of another pipeline (history from before a move between pipelines) by its names only.
+            Related("from_stage", Stage, "from_stage_id", ("id", "name_ja", "name_en")),
+            Related("to_stage", Stage, "to_stage_id", ("id", "name_ja", "name_en")),
+        ],
+    ),
+}
+_LAST = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def deal_page(*, viewer: User, pk: int) -> tuple[Deal, DealDetail]:
+    """The deal the viewer may read (`Deal.objects.readable_by`) with everything its page shows, in one query:
+    its company, contact, owner, team, stage, pipeline, campaign and handoff joined, and its pipeline's stages,
+    latest activities, to-dos and stage history as JSON arrays. Raises Deal.DoesNotExist for others' deals."""
+    deal = (
+        _with_page_relations(Deal.objects.readable_by(viewer))
+        .annotate(**{f"page_{name}": rows.expression() for name, rows in _PAGE_ROWS.items()})
+        .get(pk=pk)
+    )
+    lists = {name: rows.load(getattr(deal, f"page_{name}")) for name, rows in _PAGE_ROWS.items()}
+    stages: list[Stage] = sorted(lists["stages"], key=lambda s: s.order)
+    by_id = {s.pk: s for s in stages}
+    for s in stages:
+        s.pipeline = deal.stage.pipeline
+    history: list[StageChange] = lists["history"]
+    for change in history:
+        # The full stage rows where the pipeline's own stages are (their names follow the language either way).
+        if change.from_stage_id in by_id:
+            change.from_stage = by_id[change.from_stage_id]
+        if change.to_stage_id in by_id:
+            change.to_stage = by_id[change.to_stage_id]
+    history.sort(key=lambda c: (c.changed_at, c.pk), reverse=True)
+    activities: list[Activity] = lists["activities"]
+    activities.sort(key=lambda a: (a.occurred_at, a.pk), reverse=True)
+    tasks: list[Task] = lists["tasks"]
+    tasks.sort(key=lambda t: (t.done_at is not None, t.done_at or _LAST, t.due_date, t.pk))
+    detail = DealDetail(
+        deal=deal,
+        stages=stages,
+        activities=activities,
+        tasks=tasks,
+        history=history,
+        days_in_stage=(timezone.now() - deal.stage_changed_at).days,
+        links=_links(deal),
+    )
+    return deal, detail
+
+
+def _links(deal: Deal) -> dict[str, str | None]:
+    return {
+        "company": _url_or_none(deal.company),
+        "contact": _url_or_none(deal.contact),
+        "campaign": _url_or_none(deal.first_touch_campaign),
+    }
+
+
 def deal_detail(*, deal: Deal) -> DealDetail:
+    """The page's lists for a deal already read (after a form post): a query per list."""
     return DealDetail(
         deal=deal,
         stages=list(Stage.objects.filter(pipeline_id=deal.stage.pipeline_id).order_by("order")),
@@ -60,11 +145,7 @@ def deal_detail(*, deal: Deal) -> DealDetail:
             .order_by("-changed_at", "-id")
         ),
         days_in_stage=(timezone.now() - deal.stage_changed_at).days,
-        links={
-            "company": _url_or_none(deal.company),
-            "contact": _url_or_none(deal.contact),
-            "campaign": _url_or_none(deal.first_touch_campaign),
-        },
+        links=_links(deal),
     )
 
 

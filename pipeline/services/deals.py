@@ -131,7 +131,10 @@ def _lock(deal: Deal) -> Deal:
     joined row against the old stage and would return nothing. The stage is read after the lock instead.
     """
     locked = Deal.objects.select_for_update().get(pk=deal.pk)
-    locked.stage = Stage.objects.get(pk=locked.stage_id)
+    if locked.stage_id == deal.stage_id and Deal.stage.is_cached(deal):
+        locked.stage = deal.stage  # still in the stage the caller read with it: no need to read it again
+    else:
+        locked.stage = Stage.objects.get(pk=locked.stage_id)
     return locked
 
 
@@ -510,7 +513,6 @@ def deal_check_close(*, deal: Deal, stage: Stage, version: int | None) -> None:
     check_no_flip(status=deal.status, stage=stage)
 
 
-@transaction.atomic
 def deal_change_stage(
     *,
     deal: Deal,
@@ -531,6 +533,10 @@ def deal_change_stage(
     a closed deal is reopened); the won stage closes it as won with `amount`; the lost stage as lost with
     `cause`, `side` and `note`. With `version`, a deal changed since raises DealChangedError; won and lost never
     flip into each other without reopening (ValidationError keyed by field).
+
+    Not a transaction of its own: each write it hands over to is one (locking the row first), and a transaction
+    around them would only add a savepoint round trip to every move. The drop position is read before the lock,
+    as it always was.
     """
     if stage.is_won or stage.is_lost:
         if stage.pipeline_id != deal.stage.pipeline_id:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html as htmlmod
 import re
 from decimal import Decimal
 
@@ -48,10 +49,12 @@ def _board_queries(client, django_assert_num_queries, expected: int) -> str:
     return response.content.decode()
 
 
-# Layout: session, and the user with their team and unread count (2). Board: the owner list for the filter, pipelines,
-# stages, column totals (one GROUP BY), the cards of every column (one windowed query) and the usual time in each
-# stage (one aggregate) (6). A rep has no owner filter.
-BOARD_QUERIES = 8
+# Layout: session, and the user with their team and unread count (2).
+# Board: the owner list for the filter, the pipelines with their stages (one query: JSON arrays), column totals
+# (one GROUP BY), the first cards of every column (one query) and the usual time in each stage (one aggregate,
+# cached) (5). A rep has no owner filter. Budget (issue #22): 8 with the 2-query layout.
+BOARD_QUERIES = 7
+MORE_QUERIES = 5
 
 
 def test_a_managers_board_runs_the_same_queries_for_few_and_many_deals(
@@ -93,16 +96,87 @@ def test_columns_show_count_total_and_weighted_total(owner, stages):
     )
 
 
+def _more_link(html: str, column: int) -> str | None:
+    """The hx-get of a column's "more" link, if it has one."""
+    block = html[html.index(f'id="more-{column}"') :]
+    block = block[: block.index("</div>")]
+    found = re.search(r'hx-get="([^"]+)"', block)
+    return htmlmod.unescape(found.group(1)) if found else None
+
+
+def _card_ids(html: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'<li class="deal-card[^"]*" id="deal-(\d+)"', html)]
+
+
+def _many_cards(owner, stage, n: int) -> list[int]:
+    """n more cards in one column, as the generator's data has them (4,000 open deals): one deal made through the
+    service, copied in one statement (n service calls would take minutes). Every third pair shares a position, as
+    after concurrent drops, so the order falls back on the id."""
+    model = make_deal(owner=owner, stage=stage)
+    copies = []
+    for i in range(n):
+        copy = Deal.objects.get(pk=model.pk)
+        copy.pk = None
+        copy.name = f"大量の商談 {i}"
+        copy.position = model.position + (i - i % 2 * (i % 3 == 0)) * 1024
+        copies.append(copy)
+    Deal.objects.bulk_create(copies)
+    return list(Deal.objects.filter(stage=stage).order_by("position", "id").values_list("pk", flat=True))
+
+
 def test_a_column_shows_its_first_cards_and_a_link_to_more(owner_client, owner, stages):
     for _ in range(CARDS_PER_COLUMN + 2):
         make_deal(owner=owner, stage=stages["Discovery"])
     page = owner_client.get(BOARD).content.decode()
     column = stages["Discovery"].pk
-    assert f"col={column}&amp;limit={CARDS_PER_COLUMN + 100}" in page
+    assert _card_ids(page[page.index(f'id="col-{column}"') :]).__len__() >= CARDS_PER_COLUMN
+    link = _more_link(page, column)
+    assert link and f"col={column}" in link and "after=" in link
 
-    more = owner_client.get(BOARD, {"col": column, "limit": CARDS_PER_COLUMN + 100}, **HTMX).content.decode()
-    assert more.count('<li class="deal-card') == CARDS_PER_COLUMN + 2
-    assert 'id="board"' not in more and f'id="col-{column}"' in more
+    more = owner_client.get(link, **HTMX).content.decode()
+    assert len(_card_ids(more)) == 2  # the rest of the column, to append
+    assert 'id="board"' not in more and f'id="col-{column}"' not in more
+    assert _more_link(more, column) is None  # nothing after them: the link goes (out of band)
+    assert 'hx-swap-oob="true"' in more
+
+
+def test_a_column_of_many_cards_pages_through_all_of_them_at_a_fixed_cost(
+    owner_client, owner, stages, django_assert_num_queries
+):
+    discovery = stages["Discovery"]
+    expected = _many_cards(owner, discovery, 4 * CARDS_PER_COLUMN + 7)
+    page = _board_queries(owner_client, django_assert_num_queries, BOARD_QUERIES - 1)
+    column = page[page.index(f'id="col-{discovery.pk}"') :]
+    column = column[: column.index("</section>")]
+    seen = _card_ids(column)
+    assert len(seen) == CARDS_PER_COLUMN
+    assert f">{len(expected)}<" in column  # the column's count is every card's, from SQL
+
+    link = _more_link(page, discovery.pk)
+    while link:
+        # Session, the user (with the unread count); the pipelines with their stages, the totals
+        # (the column's count for "showing n of m") and the page of cards. The usual time is the board's, cached.
+        with django_assert_num_queries(MORE_QUERIES):
+            more = owner_client.get(link, **HTMX).content.decode()
+        seen += _card_ids(more)
+        link = _more_link(more, discovery.pk)
+    assert seen == expected  # every card once, in card order
+
+
+def test_a_more_link_without_javascript_shows_the_next_page_on_the_board(owner_client, owner, stages):
+    discovery = stages["Discovery"]
+    expected = _many_cards(owner, discovery, CARDS_PER_COLUMN + 5)
+    link = _more_link(owner_client.get(BOARD).content.decode(), discovery.pk)
+    page = owner_client.get(link).content.decode()
+    column = page[page.index(f'id="col-{discovery.pk}"') :]
+    assert _card_ids(column[: column.index("</section>")]) == expected[CARDS_PER_COLUMN:]
+
+
+def test_an_unreadable_cursor_shows_the_first_page(owner_client, owner, stages):
+    discovery = stages["Discovery"]
+    expected = _many_cards(owner, discovery, 3)
+    html = owner_client.get(BOARD, {"col": discovery.pk, "after": "x.y"}, **HTMX).content.decode()
+    assert _card_ids(html) == expected
 
 
 def test_cards_show_days_in_stage_overdue_next_steps_and_stale_deals(owner_client, owner, stages):
@@ -279,3 +353,38 @@ def test_ids_in_the_markup_are_never_grouped_like_amounts(owner, stages):
     )
     assert 'id="deal-12345"' in html and 'data-deal="12345"' in html and "/pipeline/deals/12345/move/" in html
     assert "12,345,678円" in html  # amounts keep their separators
+
+
+def _drag(client, deal, stage):
+    response = client.post(
+        reverse("pipeline:deal_move", args=[deal.pk]),
+        {"stage": stage.pk, "version": deal.version, "scope": "mine"},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+# Session and user (2); the deal with its relations (1); the pipelines with their stages, for the form and the
+# columns drawn back (1); the service: savepoint, the row locked, the event, the stage change, the slot at the top
+# of the column, the update, release (7; the savepoint pair is the test's own transaction around the service's:
+# in production that transaction is the outermost, BEGIN/COMMIT, not counted here); the two columns: totals,
+# cards (2). The usual time in stage is cached. Budget (issue #22): 6 — not met yet.
+MOVE_QUERIES = 13
+
+
+def test_a_drag_runs_a_fixed_number_of_queries_whatever_the_columns_hold(
+    owner_client, owner, stages, django_assert_num_queries
+):
+    deal = make_deal(owner=owner, stage=stages["Initial contact"])
+    _drag(owner_client, deal, stages["Proposal"])  # the usual time in stage, cached as the board would have
+    deal.refresh_from_db()
+    with django_assert_num_queries(MOVE_QUERIES):
+        _drag(owner_client, deal, stages["Discovery"])
+    _many_cards(owner, stages["Discovery"], 2 * CARDS_PER_COLUMN)
+    _many_cards(owner, stages["Proposal"], 2 * CARDS_PER_COLUMN)
+    deal.refresh_from_db()
+    with django_assert_num_queries(MOVE_QUERIES):
+        html = _drag(owner_client, deal, stages["Proposal"])
+    assert html.count('hx-swap-oob="true"') >= 3  # the two columns and the summary, nothing else
+    assert 'id="board"' not in html

@@ -254,8 +254,47 @@ def test_the_detail_page_runs_the_same_queries_for_short_and_long_histories(
         owner_client.get(url)
 
 
-# Layout 2 (session; the user with team and unread count); the deal with its company, contact, owner, team, stage, pipeline,
-# campaign and handoff (1); the pipeline's stages, activities, tasks and stage history (4); the quotes section
-# (DEAL_PAGE_SECTIONS hook): line items, issuer, quotes, products (4); whether the amount is the items' total
-# (DEAL_AMOUNT_DERIVED hook, 1). A manager's page adds one more: the people the deal can be handed to.
-DETAIL_QUERIES = 12
+# Layout 2 (session; the user with team and unread count). The page's own 6: the
+# deal with its company, contact, owner, team, stage, pipeline, campaign and handoff, and its pipeline's stages,
+# latest activities, to-dos and stage history as JSON arrays (1); the quotes section (DEAL_PAGE_SECTIONS hook):
+# line items, issuer, quotes, products (4); whether the amount is the items' total (DEAL_AMOUNT_DERIVED hook, 1).
+# Budget (issue #22): 8 with the 2-query layout. A manager's page adds the people the deal can be handed to.
+DETAIL_QUERIES = 8
+
+
+def test_the_one_query_page_shows_lists_in_order_with_their_people(owner_client, owner, teammate, stages):
+    deal = make_deal(owner=owner)
+    deal = services.deal_move_to_stage(deal=deal, stage=stages["Discovery"], position=None, moved_by=owner)
+    now = timezone.now()
+    for days, subject in ((3, "古い電話"), (1, "新しい電話")):
+        services.activity_log(
+            by=owner, deal=deal, type="call", subject=subject, occurred_at=now - dt.timedelta(days=days)
+        )
+    services.task_create(
+        deal=deal, title="後の見積", due_date=timezone.localdate() + dt.timedelta(days=9), by=owner
+    )
+    services.task_create(
+        deal=deal, title="先の電話", due_date=timezone.localdate(), by=owner, assignee=teammate
+    )
+
+    html = owner_client.get(reverse("pipeline:deal_detail", args=[deal.pk])).content.decode()
+
+    assert html.index("新しい電話") < html.index("古い電話")  # newest activity first
+    assert html.index("先の電話") < html.index("後の見積")  # the earliest due to-do first
+    assert str(teammate) in html  # a to-do for someone else says who
+    history = html[html.index('class="data history"') :]
+    newest = history[history.index("<tbody>") : history.index("</tr>", history.index("<tbody>"))]
+    assert f"<strong>{stages['Discovery'].name_ja}</strong>" in newest  # the latest change first
+    assert str(owner) in newest  # who moved it
+
+
+def test_a_managers_page_adds_only_the_people_to_hand_the_deal_to(
+    client, manager, deal, teammate, django_assert_num_queries
+):
+    client.force_login(manager)
+    url = reverse("pipeline:deal_detail", args=[deal.pk])
+    client.get(url)
+    # One more: the people; their choices are listed and checked without another query.
+    with django_assert_num_queries(DETAIL_QUERIES + 1):
+        html = client.get(url).content.decode()
+    assert f'<option value="{teammate.pk}"' in html and f'<option value="{deal.owner_id}" selected' in html
