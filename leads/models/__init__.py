@@ -5,6 +5,7 @@ re-exported here, so `from leads.models import Lead, Campaign` is the one way to
 from leads.models.campaigns import Campaign, Persona
 from leads.models.capture import FormEndpoint, ImportJob, new_site_key
 from leads.models.companies import Company
+from leads.models.custom_fields import CustomFieldType, CustomObject, FieldDefinition
 from leads.models.handoffs import AssignmentLog, Handoff, TerritoryRule
 from leads.models.leads import Lead, LeadQuerySet, Visitor
 from leads.models.lifecycle import LifecycleChange
@@ -26,8 +27,11 @@ __all__ = [
     "AwarenessRule",
     "Campaign",
     "Company",
+    "CustomFieldType",
+    "CustomObject",
     "DuplicateDismissal",
     "ErasureRecord",
+    "FieldDefinition",
     "FormEndpoint",
     "Handoff",
     "ImportJob",
