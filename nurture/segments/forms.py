@@ -24,6 +24,7 @@ from nurture.segments.rules import (
     C_BOOLEAN,
     C_DATE,
     C_NUMBER,
+    CUSTOM_PREFIX,
     DAYS,
     FIELDS,
     INTEGER,
@@ -37,6 +38,7 @@ from nurture.segments.rules import (
     is_group,
     related_model,
     segment_fields,
+    uses_custom,
 )
 from salesmarketing.models import Team, User
 
@@ -60,7 +62,9 @@ def _new_row() -> dict[str, str]:
 class Row:
     data: dict[str, str]
     error: str = ""
-    fields: dict[str, FieldSpec] = field(default_factory=lambda: FIELDS)  # with the custom fields: the builder's
+    fields: dict[str, FieldSpec] = field(
+        default_factory=lambda: FIELDS
+    )  # with the custom fields: the builder's
 
     @property
     def spec(self):
@@ -128,7 +132,8 @@ class RuleBuilder:
             elif match := _GROUP_KEY.match(key):
                 group_ops[int(match[1])] = value
         groups: dict[int, Group] = {g: Group(op=_op(op)) for g, op in sorted(group_ops.items())[:MAX_GROUPS]}
-        fields = segment_fields() if fields is None else fields
+        if fields is None:  # the custom fields are read only when a row names one
+            fields = segment_fields() if any(_is_custom(row) for row in rows.values()) else FIELDS
         for (g, _i), row in sorted(rows.items()):
             if g in groups and len(groups[g].rows) < MAX_ROWS:
                 groups[g].rows.append(Row(row, fields=fields))
@@ -138,7 +143,8 @@ class RuleBuilder:
     def from_tree(cls, tree: dict, fields: dict[str, FieldSpec] | None = None) -> RuleBuilder:
         """The builder for a stored tree: each top-level group a group of rows, a lone rule a group of one.
         Deeper groups (possible through the API) cannot be shown as rows; they stay as they are unless replaced."""
-        fields = segment_fields() if fields is None else fields
+        if fields is None:
+            fields = segment_fields() if uses_custom(tree) else FIELDS
         builder = cls(op=_op(tree.get("op", "and")), fields=fields)
         for child in tree.get("rules", []):
             if is_group(child):
@@ -233,6 +239,10 @@ class RuleBuilder:
             ):
                 return self.groups[g].rows[i]
         return None
+
+
+def _is_custom(row: dict[str, str]) -> bool:
+    return row.get("field", "").startswith(CUSTOM_PREFIX)
 
 
 def _input_type(row: Row) -> str:

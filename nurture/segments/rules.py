@@ -145,11 +145,11 @@ def segment_fields() -> dict[str, FieldSpec]:
     return {**FIELDS, **custom}
 
 
-def _uses_custom(node: Any, depth: int = 0) -> bool:
+def uses_custom(node: Any, depth: int = 0) -> bool:
     if depth > MAX_DEPTH + 1:
         return False
     if is_group(node) and isinstance(node["rules"], list):
-        return any(_uses_custom(child, depth + 1) for child in node["rules"])
+        return any(uses_custom(child, depth + 1) for child in node["rules"])
     return isinstance(node, Mapping) and str(node.get("field", "")).startswith(CUSTOM_PREFIX)
 
 
@@ -194,7 +194,7 @@ def validate(
     if _count_rules(tree) > MAX_RULES:  # before any lookup: a huge tree costs no query per rule
         return [RuleError(("rules",), str(_("At most %(n)d rules.") % {"n": MAX_RULES}))]
     if fields is None:
-        fields = segment_fields() if _uses_custom(tree) else FIELDS
+        fields = segment_fields() if uses_custom(tree) else FIELDS
     _validate_group(tree, (), 1, errors, records or _record_exists, fields)
     return errors
 
@@ -266,7 +266,11 @@ def _is_int(value: Any) -> bool:
 def _custom_value_error(spec: FieldSpec, value: Any) -> str:
     """A custom field's value as the rule must hold it: as the field stores it (a number, a YYYY-MM-DD date …)."""
     if spec.kind in (C_CHOICE, C_MULTI):
-        return "" if value in {key for key, _label in spec.choices} else str(_("Choose one of the listed values."))
+        return (
+            ""
+            if value in {key for key, _label in spec.choices}
+            else str(_("Choose one of the listed values."))
+        )
     if spec.kind == C_NUMBER:
         ok = isinstance(value, int | float) and not isinstance(value, bool) and abs(value) < 10**15
         return "" if ok else str(_("Enter a number."))

@@ -19,7 +19,7 @@ from leads.importing.files import ImportFileError
 from nurture.models import Segment, SegmentKind
 from nurture.segments import selectors, services
 from nurture.segments.forms import RuleBuilder, SegmentForm, builder_options
-from nurture.segments.rules import empty_rules, validate
+from nurture.segments.rules import empty_rules, segment_fields, validate
 from salesmarketing.forms import add_service_errors
 from salesmarketing.htmx import HtmxHttpRequest, partial_or_page
 
@@ -74,7 +74,7 @@ def _form_context(request: HtmxHttpRequest, *, form: SegmentForm, builder: RuleB
         "form": form,
         "builder": builder,
         "segment": segment,
-        "options": builder_options(builder.fields),
+        "options": builder_options(segment_fields()),  # the custom fields flagged "segment rule" too
         "is_static": (segment.is_static if segment else form["kind"].value() == SegmentKind.STATIC),
         "form_url": reverse("nurture:segment_edit", args=[segment.pk])
         if segment

@@ -45,13 +45,20 @@ def define(key: str, field_type: str = CustomFieldType.TEXT, object_type: str = 
 
 @pytest.fixture
 def budget():
-    return define("budget", CustomFieldType.NUMBER, label_ja="予算", label_en="Budget", in_list=True, in_filter=True)
+    return define(
+        "budget", CustomFieldType.NUMBER, label_ja="予算", label_en="Budget", in_list=True, in_filter=True
+    )
 
 
 @pytest.fixture
 def timing():
     return define(
-        "timing", CustomFieldType.CHOICE, label_ja="導入時期", options=["今期", "来期", "未定"], in_list=True, in_filter=True
+        "timing",
+        CustomFieldType.CHOICE,
+        label_ja="導入時期",
+        options=["今期", "来期", "未定"],
+        in_list=True,
+        in_filter=True,
     )
 
 
@@ -186,7 +193,13 @@ def test_the_lead_form_shows_the_form_fields_and_saves_them(client, owner, budge
     assert 'name="custom.secret_note"' not in page
     response = client.post(
         "/leads/new",
-        {"name": "山田 太郎", "email": "yamada@example.co.jp", "owner": owner.pk, "custom.budget": "5000000", "custom.timing": "来期"},
+        {
+            "name": "山田 太郎",
+            "email": "yamada@example.co.jp",
+            "owner": owner.pk,
+            "custom.budget": "5000000",
+            "custom.timing": "来期",
+        },
     )
     assert response.status_code == 302, response.content.decode()
     lead = Lead.objects.get(email="yamada@example.co.jp")
@@ -212,7 +225,8 @@ def test_editing_a_lead_keeps_the_values_of_fields_the_form_does_not_show(client
     lead = LeadFactory(owner=owner, name="山田", custom={"crm_id": "A-1", "budget": 10})
     client.force_login(owner)
     response = client.post(
-        f"/leads/{lead.pk}/edit", {"name": "山田", "email": lead.email, "owner": owner.pk, "custom.budget": "20"}
+        f"/leads/{lead.pk}/edit",
+        {"name": "山田", "email": lead.email, "owner": owner.pk, "custom.budget": "20"},
     )
     assert response.status_code == 302
     lead.refresh_from_db()
@@ -220,11 +234,18 @@ def test_editing_a_lead_keeps_the_values_of_fields_the_form_does_not_show(client
 
 
 def test_the_company_form_saves_custom_fields_and_the_account_page_shows_them(client, marketer):
-    define("contract_type", CustomFieldType.MULTI_CHOICE, CustomObject.COMPANY, label_ja="契約形態", options=["年間", "月額"])
+    define(
+        "contract_type",
+        CustomFieldType.MULTI_CHOICE,
+        CustomObject.COMPANY,
+        label_ja="契約形態",
+        options=["年間", "月額"],
+    )
     define("listed", CustomFieldType.BOOLEAN, CustomObject.COMPANY, label_ja="上場")
     client.force_login(marketer)
     response = client.post(
-        "/leads/companies/new", {"name": "株式会社カスタム", "custom.contract_type": ["月額", "年間"], "custom.listed": "true"}
+        "/leads/companies/new",
+        {"name": "株式会社カスタム", "custom.contract_type": ["月額", "年間"], "custom.listed": "true"},
     )
     assert response.status_code == 302, response.content.decode()
     company = Company.objects.get(name="株式会社カスタム")
@@ -284,7 +305,10 @@ def test_custom_columns_cost_no_query_per_row(client, marketer, django_assert_nu
 def test_the_csv_export_has_the_export_fields(client, marketer, budget, timing):
     define("internal", in_export=False)
     define("due", CustomFieldType.DATE, label_ja="期日")
-    LeadFactory(email="csv@example.co.jp", custom={"budget": 1200, "timing": "未定", "internal": "x", "due": "2026-05-01"})
+    LeadFactory(
+        email="csv@example.co.jp",
+        custom={"budget": 1200, "timing": "未定", "internal": "x", "due": "2026-05-01"},
+    )
     client.force_login(marketer)
     response = client.get("/leads/export.csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
@@ -347,7 +371,9 @@ def test_the_settings_page_archives_and_restores(client, admin, budget):
     assert budget.archived_at is None
 
 
-def test_everyone_who_sees_a_lead_sees_its_values_and_others_get_404(client, owner, teammate, outsider, budget):
+def test_everyone_who_sees_a_lead_sees_its_values_and_others_get_404(
+    client, owner, teammate, outsider, budget
+):
     lead = LeadFactory(owner=owner, custom={"budget": 777})
     client.force_login(teammate)
     assert "777" in client.get(lead.get_absolute_url()).content.decode()

@@ -33,13 +33,15 @@ def fields():
 CSV = (
     "メールアドレス,氏名,予算,導入時期\r\n"
     "yamada@example.jp,山田 太郎,500万,今期\r\n"
-    "sato@example.jp,佐藤 花子,\"1,200,000\",来期\r\n"
+    'sato@example.jp,佐藤 花子,"1,200,000",来期\r\n'
 ).encode("cp932")
 
 
 def test_the_import_mapping_offers_the_custom_fields_and_matches_their_labels(client, marketer, fields):
     client.force_login(marketer)
-    client.post("/leads/import/", {"file": SimpleUploadedFile("list.csv", CSV, "text/csv"), "encoding": "auto"})
+    client.post(
+        "/leads/import/", {"file": SimpleUploadedFile("list.csv", CSV, "text/csv"), "encoding": "auto"}
+    )
     job = ImportJob.objects.get()
     assert job.mapping == {"0": "email", "1": "name", "2": "custom.budget", "3": "custom.timing"}
     page = client.get(f"/leads/import/{job.pk}/").content.decode()
@@ -47,9 +49,13 @@ def test_the_import_mapping_offers_the_custom_fields_and_matches_their_labels(cl
     assert '<option value="custom.hidden">hidden</option>' in page
 
 
-def test_imported_custom_values_are_checked_and_a_bad_one_fails_its_row_naming_the_field(client, marketer, fields):
+def test_imported_custom_values_are_checked_and_a_bad_one_fails_its_row_naming_the_field(
+    client, marketer, fields
+):
     client.force_login(marketer)
-    client.post("/leads/import/", {"file": SimpleUploadedFile("list.csv", CSV, "text/csv"), "encoding": "auto"})
+    client.post(
+        "/leads/import/", {"file": SimpleUploadedFile("list.csv", CSV, "text/csv"), "encoding": "auto"}
+    )
     job = ImportJob.objects.get()
     mapping = {"col_0": "email", "col_1": "name", "col_2": "custom.budget", "col_3": "custom.timing"}
     response = client.post(
@@ -68,7 +74,9 @@ def test_imported_custom_values_are_checked_and_a_bad_one_fails_its_row_naming_t
 def test_an_import_fills_custom_values_of_existing_leads_and_keeps_the_others(fields):
     lead = LeadFactory(email="known@example.jp", custom={"timing": "今期", "hidden": "x"})
     result = events_ingest(
-        events=[{"id": "r1", "type": "list_import", "email": "known@example.jp", "custom": {"budget": "300"}}],
+        events=[
+            {"id": "r1", "type": "list_import", "email": "known@example.jp", "custom": {"budget": "300"}}
+        ],
         source="import",
         authenticated=True,
     )
@@ -81,7 +89,9 @@ def test_an_import_fills_custom_values_of_existing_leads_and_keeps_the_others(fi
 
 
 def test_a_web_form_fills_custom_fields_and_a_bad_value_loses_nobody(client, fields):
-    FormEndpointFactory(site_key="contact", touch_type="demo_request", allowed_origins="https://www.customer.co.jp")
+    FormEndpointFactory(
+        site_key="contact", touch_type="demo_request", allowed_origins="https://www.customer.co.jp"
+    )
     response = client.post(
         "/f/contact",
         {"email": "form@example.jp", "custom.timing": "来期", "custom.budget": "たくさん"},
@@ -94,7 +104,9 @@ def test_a_web_form_fills_custom_fields_and_a_bad_value_loses_nobody(client, fie
 
 
 def test_a_public_form_only_fills_custom_values_a_lead_does_not_have(client, fields):
-    FormEndpointFactory(site_key="contact", touch_type="demo_request", allowed_origins="https://www.customer.co.jp")
+    FormEndpointFactory(
+        site_key="contact", touch_type="demo_request", allowed_origins="https://www.customer.co.jp"
+    )
     lead = LeadFactory(email="known@example.jp", custom={"timing": "今期"})
     client.post(
         "/f/contact",
@@ -106,7 +118,9 @@ def test_a_public_form_only_fills_custom_values_a_lead_does_not_have(client, fie
 
 
 def test_the_inquiry_a_form_sent_shows_on_the_handoff_card(client, owner):
-    FormEndpointFactory(site_key="contact", touch_type="demo_request", allowed_origins="https://www.customer.co.jp")
+    FormEndpointFactory(
+        site_key="contact", touch_type="demo_request", allowed_origins="https://www.customer.co.jp"
+    )
     client.post(
         "/f/contact",
         {"email": "ask@example.jp", "お問い合わせ内容": "来月から100名で使いたい。見積をください。"},
@@ -178,7 +192,9 @@ def test_the_lead_api_answers_422_per_custom_field(api, fields):
 def test_the_company_api_round_trip_and_422(api):
     define("listed", CustomFieldType.BOOLEAN, CustomObject.COMPANY)
     define("founded", CustomFieldType.DATE, CustomObject.COMPANY)
-    created = api.post("/api/v1/companies", {"name": "株式会社API", "custom": {"listed": True, "founded": "1999-04-01"}})
+    created = api.post(
+        "/api/v1/companies", {"name": "株式会社API", "custom": {"listed": True, "founded": "1999-04-01"}}
+    )
     assert created.status_code == 201, created.content
     company_id = created.json()["id"]
     assert created.json()["custom"] == {"listed": True, "founded": "1999-04-01"}
