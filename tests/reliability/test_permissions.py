@@ -45,7 +45,16 @@ from kpis.periods import Period
 from kpis.registry import KPIS
 from kpis.services import action_item_create
 from leads.importing import import_job_create, import_job_run
-from leads.models import Campaign, FormEndpoint, Handoff, Lead, Persona, ScoringGroup, ScoringRule
+from leads.models import (
+    Campaign,
+    FieldDefinition,
+    FormEndpoint,
+    Handoff,
+    Lead,
+    Persona,
+    ScoringGroup,
+    ScoringRule,
+)
 from leads.privacy import unsubscribe_token
 from leads.services import company_resolve, lead_upsert
 from leads.tracking import email_click_token, email_open_token
@@ -251,6 +260,9 @@ def _build_world() -> World:
         next_attempt_at=timezone.now(),
         give_up_at=timezone.now(),
     )
+    custom_field = FieldDefinition.objects.create(
+        object_type="lead", key="budget", label_ja="予算", label_en="Budget", field_type="number"
+    )
     return World(
         users=users,
         lead=lead,
@@ -288,6 +300,7 @@ def _build_world() -> World:
             "enrolment": enrolment,
             "webhook": webhook,
             "webhook_delivery": webhook_delivery,
+            "custom_field": custom_field,
         },
     )
 
@@ -334,6 +347,11 @@ PAGES = [
     Probe("set_language", every(302), "post", data=lambda w: {"language": "en", "next": "/"}),
     Probe("api_keys:list", admins_only(200)),
     Probe("api_keys:revoke", admins_only(302), "post", kwargs=pk("key")),
+    # custom fields of leads, companies and deals: admins define them (everyone sees the values)
+    Probe("custom_fields:list", admins_only(200)),
+    Probe("custom_fields:new", admins_only(200)),
+    Probe("custom_fields:edit", admins_only(200), kwargs=pk("custom_field")),
+    Probe("custom_fields:archive", admins_only(302), "post", kwargs=pk("custom_field")),
     # integrations: webhooks and team chat, admins only
     Probe("integrations:webhooks", admins_only(200)),
     Probe("integrations:webhook_detail", admins_only(200), kwargs=pk("webhook")),
