@@ -34,7 +34,7 @@ def lead_list(request: HtmxHttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "query": query.urlencode(),
-        "custom_columns": custom.list,  # values come from the lead's row: no query per row
+        "custom_columns": custom.columns,  # values come from the lead's row: no query per row
         "owners": User.objects.filter(role__in=["sales", "manager"], is_active=True).order_by("display_name"),
         # (label, url) buttons the higher apps offer for the selected leads (nurture: add to a static segment)
         "bulk_actions": [

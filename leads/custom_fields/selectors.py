@@ -30,7 +30,8 @@ class CustomFields:
         return self._where("in_form")
 
     @property
-    def list(self) -> list[FieldDefinition]:
+    def columns(self) -> list[FieldDefinition]:
+        """Those shown as list columns ("list column")."""
         return self._where("in_list")
 
     @property
@@ -62,7 +63,7 @@ def definitions_all(*, object_type: str | None = None) -> list[FieldDefinition]:
     """Every definition, archived ones last (the settings page)."""
     qs: QuerySet[FieldDefinition] = FieldDefinition.objects.all()
     if object_type:
-        qs = qs.of(object_type)
+        qs = qs.filter(object_type=object_type)
     return list(qs.order_by("object_type", "archived_at", "position", "pk"))
 
 

@@ -388,3 +388,21 @@ def test_the_service_checks_values_whatever_the_caller(owner, budget):
     company = records.company_create(by=owner, name="株式会社X", custom={})
     assert company.custom == {}
     assert make_company("Y").custom == {}
+
+
+# --- Merge ----------------------------------------------------------------------------------------------------
+
+
+def test_a_merge_keeps_the_survivors_values_and_takes_the_keys_it_lacks(manager, budget, timing):
+    from leads.merge.services import company_merge, lead_merge
+
+    survivor = LeadFactory(custom={"budget": 1})
+    merged = LeadFactory(custom={"budget": 2, "timing": "来期"})
+    lead_merge(survivor_id=survivor.pk, merged_id=merged.pk, taken={}, by=manager)
+    survivor.refresh_from_db()
+    assert survivor.custom == {"budget": 1, "timing": "来期"}
+    first, second = make_company("株式会社甲"), make_company("株式会社乙")
+    Company.objects.filter(pk=second.pk).update(custom={"listed": True})
+    company_merge(survivor_id=first.pk, merged_id=second.pk, taken={}, by=manager)
+    first.refresh_from_db()
+    assert first.custom == {"listed": True}

@@ -257,5 +257,6 @@ def test_the_detail_page_runs_the_same_queries_for_short_and_long_histories(
 # Layout 4 (session, user, team, unread count); the deal with its company, contact, owner, team, stage, pipeline,
 # campaign and handoff (1); the pipeline's stages, activities, tasks and stage history (4); the quotes section
 # (DEAL_PAGE_SECTIONS hook): line items, issuer, quotes, products (4); whether the amount is the items' total
-# (DEAL_AMOUNT_DERIVED hook, 1). A manager's page adds one more: the people the deal can be handed to.
-DETAIL_QUERIES = 14
+# (DEAL_AMOUNT_DERIVED hook, 1); the deal's custom fields, shown (1) and in the edit form (1). A manager's page
+# adds one more: the people the deal can be handed to.
+DETAIL_QUERIES = 16
