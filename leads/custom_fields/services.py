@@ -97,6 +97,8 @@ def _number(raw: Any) -> int | float:
     if isinstance(raw, Decimal):
         if not raw.is_finite():
             raise ValidationError(_("Enter a number."))
+        if abs(raw) >= NUMBER_LIMIT:  # before converting: "1e999999" would make a million-digit int
+            raise ValidationError(_("Enter a number below %(n)s.") % {"n": f"{NUMBER_LIMIT:,}"})
         raw = int(raw) if raw == raw.to_integral_value() else float(raw)
     if isinstance(raw, float) and (not math.isfinite(raw) or raw.is_integer()):
         if not math.isfinite(raw):

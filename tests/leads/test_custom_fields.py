@@ -146,6 +146,7 @@ def test_values_are_read_by_type(field_type, raw, stored):
         (CustomFieldType.NUMBER, "たくさん", "Enter a number."),
         (CustomFieldType.NUMBER, True, "Enter a number."),
         (CustomFieldType.NUMBER, 10**16, "Enter a number below"),
+        (CustomFieldType.NUMBER, "1e999999", "Enter a number below"),
         (CustomFieldType.DATE, "2026-02-30", "Enter a date such as 2026-04-01."),
         (CustomFieldType.DATE, 20260401, "Enter a date such as 2026-04-01."),
         (CustomFieldType.BOOLEAN, "maybe", "Enter yes or no."),

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.django_db
 def define(key, field_type, **fields):
     fields.setdefault("label_ja", key)
     fields.setdefault("in_segment", True)
-    return field_definition_create(by=None, object_type=CustomObject.LEAD, key=key, field_type=field_type, **fields)
+    return field_definition_create(
+        by=None, object_type=CustomObject.LEAD, key=key, field_type=field_type, **fields
+    )
 
 
 @pytest.fixture
@@ -34,11 +36,23 @@ def people():
     define("not_in_segments", CustomFieldType.TEXT, in_segment=False)
     return {
         "big": LeadFactory(
-            custom={"budget": 9_000_000, "due": "2026-04-01", "plan": "松", "tools": ["Excel", "kintone"],
-                    "note": "至急 見積希望", "listed": True},
+            custom={
+                "budget": 9_000_000,
+                "due": "2026-04-01",
+                "plan": "松",
+                "tools": ["Excel", "kintone"],
+                "note": "至急 見積希望",
+                "listed": True,
+            },
         ),  # fmt: skip
         "small": LeadFactory(
-            custom={"budget": 300_000, "due": "2027-01-15", "plan": "梅", "tools": ["Salesforce"], "listed": False}
+            custom={
+                "budget": 300_000,
+                "due": "2027-01-15",
+                "plan": "梅",
+                "tools": ["Salesforce"],
+                "listed": False,
+            }
         ),
         "none": LeadFactory(),
     }
