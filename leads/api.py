@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from django.db import IntegrityError
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -19,14 +20,16 @@ from ninja.errors import HttpError
 from pydantic import ConfigDict, PlainValidator
 
 from leads.choices import AwarenessStage, Industry, LeadSource, LifecycleStage
+from leads.custom_fields.api import custom_in, custom_out
+from leads.custom_fields.services import custom_apply
 from leads.handoffs.api import router as handoffs_router
 from leads.ingest import MAX_EVENTS_PER_BATCH, Domain, Email, EventIn, Text, events_ingest, lead_capture
-from leads.models import ErasureRecord, Lead
+from leads.models import CustomObject, ErasureRecord, Lead
 from leads.privacy import can_manage_personal_data, lead_erase, lead_export
 from leads.records.api import router as records_router
 from leads.scoring.engine import explain
 from leads.services import normalize_email
-from salesmarketing.api import Page, PageQuery, page_out, require_scope
+from salesmarketing.api import Page, PageQuery, page_out, require_scope, service_invalid
 from salesmarketing.models import ApiKey, User
 
 router = Router(tags=["leads"])
@@ -97,6 +100,7 @@ class LeadIn(Schema):
         None, ge=0, le=10_000_000, strict=True, description="The company's head count."
     )
     prefecture: Text = Field("", max_length=20, description="The company's prefecture; sets its region.")
+    custom: dict[str, Any] | None = custom_in()
 
 
 class CompanyOut(Schema):
@@ -137,6 +141,11 @@ class LeadOut(Schema):
     unsubscribed_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    custom: dict[str, Any] = Field(description="Custom field values by key (the fields offered to the API).")
+
+    @staticmethod
+    def resolve_custom(obj: Lead, context) -> dict[str, Any]:
+        return custom_out(context["request"] if context else None, CustomObject.LEAD, obj.custom)
 
 
 class ContributionOut(Schema):
@@ -214,10 +223,22 @@ def events_create(request: HttpRequest, payload: EventBatchIn):
 )
 def lead_create_or_update(request: HttpRequest, payload: LeadIn):
     key = require_scope(request, ApiKey.Scope.LEADS_WRITE)
+    fields = payload.model_dump()
+    custom = fields.pop("custom", None)
     try:
-        lead, created = lead_capture(
-            **payload.model_dump(), source=LeadSource.API, visible_to=_acting_user(key)
-        )
+        with transaction.atomic():
+            lead, created = lead_capture(**fields, source=LeadSource.API, visible_to=_acting_user(key))
+            if custom is not None or created:  # a new lead must have its required fields
+                lead.custom = custom_apply(
+                    object_type=CustomObject.LEAD,
+                    current=lead.custom,
+                    values=custom or {},
+                    place="in_api",
+                    check_required=True,
+                )
+                lead.save(update_fields=["custom", "updated_at"])
+    except DjangoValidationError as error:
+        raise service_invalid(error) from None
     except Lead.DoesNotExist as exc:
         # Another team's lead answers as GET /leads/<id> does; nothing of it is read or changed.
         raise HttpError(404, "Lead not found.") from exc

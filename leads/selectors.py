@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
+from leads.custom_fields.selectors import CustomFilter, custom_filter_q
 from leads.models import Handoff, Lead, ScoringConfig, Touch
 from leads.scoring.engine import Contribution, explain, touch_points
 from leads.search.query import Terms, leads_matching
@@ -45,6 +46,7 @@ class LeadFilters:
     score_min: int | None = None
     score_max: int | None = None
     sort: str = "score"
+    custom: tuple[CustomFilter, ...] = ()  # the custom fields' filters (GIN index on `custom`)
 
 
 @reads_from_replica()
@@ -80,6 +82,8 @@ def lead_filtered(*, viewer, filters: LeadFilters) -> QuerySet[Lead]:
         qs = qs.filter(total_score__gte=filters.score_min)
     if filters.score_max is not None:
         qs = qs.filter(total_score__lte=filters.score_max)
+    if filters.custom:
+        qs = qs.filter(custom_filter_q(list(filters.custom)))
     return qs.order_by(*LEAD_SORTS.get(filters.sort, LEAD_SORTS["score"]))
 
 

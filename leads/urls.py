@@ -3,6 +3,7 @@
 - `/leads/…` (namespace `leads`): the lead list and pages, and the feature pages (scoring, handoffs, import,
   privacy), each feature's views in its package;
 - `/search/` (namespace `search`): the header's search over leads, companies and (through hooks.SEARCH) deals;
+- `/settings/custom-fields/` (namespace `custom_fields`): the admins' custom fields of leads, companies, deals;
 - the public capture URLs at the root (namespace `capture`, no login): web-form posts, the tracking snippet's
   collector, email open/click tracking and unsubscribe links, which customers' sites and sent emails link to.
 """
@@ -12,6 +13,7 @@ from django.urls import include, path
 from leads import views
 from leads.bulk_actions import views as bulk_views
 from leads.capture import views as capture_views
+from leads.custom_fields import views as custom_field_views
 from leads.handoffs import views as handoff_views
 from leads.importing import views as import_views
 from leads.merge import views as merge_views
@@ -82,6 +84,13 @@ capture_patterns = [
     path("u/<str:token>", privacy_views.unsubscribe, name="unsubscribe"),
 ]
 
+custom_field_patterns = [
+    path("", custom_field_views.definition_list, name="list"),
+    path("new", custom_field_views.definition_new, name="new"),
+    path("<int:pk>/", custom_field_views.definition_edit, name="edit"),
+    path("<int:pk>/archive", custom_field_views.definition_archive, name="archive"),
+]
+
 search_patterns = [
     path("", search_views.search_page, name="page"),
 ]
@@ -89,5 +98,6 @@ search_patterns = [
 urlpatterns = [
     path("leads/", include((lead_patterns, "leads"))),
     path("search/", include((search_patterns, "search"))),
+    path("settings/custom-fields/", include((custom_field_patterns, "custom_fields"))),
     path("", include((capture_patterns, "capture"))),
 ]

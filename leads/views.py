@@ -10,9 +10,10 @@ from django.views.decorators.vary import vary_on_headers
 
 from leads import selectors
 from leads.bulk_actions import selectors as bulk_selectors
+from leads.custom_fields.selectors import custom_fields
 from leads.filters import LeadFilterForm
 from leads.merge import selectors as merge_selectors
-from leads.models import Lead
+from leads.models import CustomObject, Lead
 from leads.records import selectors as record_selectors
 from leads.records.forms import LifecycleForm
 from leads.services import lead_accept_submitted
@@ -24,7 +25,8 @@ from salesmarketing.models import User
 @require_GET
 @vary_on_headers("HX-Request")
 def lead_list(request: HtmxHttpRequest) -> HttpResponse:
-    form = LeadFilterForm(request.GET or None)
+    custom = custom_fields(object_type=CustomObject.LEAD)  # the filters' and the columns' (one query)
+    form = LeadFilterForm(request.GET or None, custom=custom)
     page = selectors.lead_list(
         viewer=request.user, filters=form.filters(), page_number=request.GET.get("page", 1)
     )
@@ -34,6 +36,7 @@ def lead_list(request: HtmxHttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "query": query.urlencode(),
+        "custom_columns": custom.columns,  # values come from the lead's row: no query per row
         "owners": User.objects.filter(role__in=["sales", "manager"], is_active=True).order_by("display_name"),
         # (label, url) buttons for the selected leads: leads' bulk jobs (which also take "all N matching"), then
         # what the higher apps offer (nurture: add to a static segment)

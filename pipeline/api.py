@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
@@ -23,13 +23,14 @@ from ninja.errors import HttpError
 from ninja.errors import ValidationError as ApiValidationError
 from pydantic import ConfigDict, StrictInt
 
+from leads.custom_fields.api import custom_in, custom_out
 from leads.ingest import Text
 from leads.models import Company, Lead
 from leads.services import company_resolve
 from pipeline import selectors, services
 from pipeline.activities_api import router as activities_router
 from pipeline.models import Deal, Stage
-from salesmarketing.api import Page, PageQuery, cursor_page, require_scope
+from salesmarketing.api import Page, PageQuery, cursor_page, error_loc, require_scope
 from salesmarketing.dates import InRangeDate
 from salesmarketing.models import ApiKey, User
 
@@ -63,6 +64,7 @@ class DealIn(Schema):
     source: SourceChoice = "sales"
     next_step: Text = Field("", max_length=200)
     next_step_date: InRangeDate | None = None
+    custom: dict[str, Any] | None = custom_in()
 
 
 class DealPatch(Schema):
@@ -92,6 +94,7 @@ class DealPatch(Schema):
     loss_cause: LossCauseChoice | None = None
     loss_side: LossSideChoice | None = None
     loss_note: Text | None = Field(None, max_length=2000)
+    custom: dict[str, Any] | None = custom_in()
 
 
 class DealOut(Schema):
@@ -123,6 +126,7 @@ class DealOut(Schema):
     loss_note: str
     version: int
     updated_at: dt.datetime
+    custom: dict[str, Any] = Field(description="Custom field values by key (the fields offered to the API).")
 
 
 class ErrorOut(Schema):
@@ -134,8 +138,9 @@ class ConflictOut(Schema):
     deal: DealOut
 
 
-def _out(deal: Deal) -> DealOut:
+def _out(deal: Deal, request: HttpRequest | None = None) -> DealOut:
     return DealOut(
+        custom=custom_out(request, "deal", deal.custom),
         id=deal.pk,
         name=deal.name,
         company_id=deal.company_id,
@@ -187,7 +192,7 @@ def _from_service(error: DjangoValidationError, fields: dict[str, str] | None = 
         return ApiValidationError(
             [
                 {
-                    "loc": ["body"] if field == "__all__" else ["body", fields.get(field, field)],
+                    "loc": error_loc(field, fields),
                     "msg": message,
                     "type": "value_error",
                 }
@@ -263,7 +268,7 @@ def list_deals(request: HttpRequest, filters: Query[DealFilters]):
     }
     qs = qs.filter(**{name: value for name, value in wanted.items() if value is not None})
     rows, next_cursor = cursor_page(qs, filters)
-    return {"items": [_out(deal) for deal in rows], "next_cursor": next_cursor}
+    return {"items": [_out(deal, request) for deal in rows], "next_cursor": next_cursor}
 
 
 @router.post("/deals", response={201: DealOut, 404: ErrorOut, 409: ErrorOut}, summary="Create a deal")
@@ -308,12 +313,14 @@ def create_deal(request: HttpRequest, payload: DealIn):
             source=payload.source,
             next_step=payload.next_step,
             next_step_date=payload.next_step_date,
+            custom=payload.custom or {},  # a new deal must have its required fields
+            custom_place="in_api",
         )
     except DjangoValidationError as error:
         raise _from_service(error) from None
     except IntegrityError:
         raise HttpError(409, "The deal conflicts with existing data.") from None
-    return Status(201, _out(_deal(None, deal.pk)))
+    return Status(201, _out(_deal(None, deal.pk), request))
 
 
 def _etag(deal: Deal) -> str:
@@ -344,7 +351,22 @@ def get_deal(request: HttpRequest, deal_id: int, response: HttpResponse):
     _key, user = _acting(request)
     deal = _deal(user, deal_id, read=True)
     response["ETag"] = _etag(deal)
-    return _out(deal)
+    return _out(deal, request)
+
+
+def _patch_changes(user: User | None, data: dict[str, Any]) -> None:
+    """The body's field changes as deal_update's arguments (in place): the owner by id, no nulls, the custom
+    values checked against the fields offered to the API."""
+    if "owner_id" in data:
+        data["owner"] = _owner(user, data.pop("owner_id"))
+    for field in ("name", "amount", "probability", "expected_close_date", "source"):
+        if field in data and data[field] is None:
+            raise _invalid(field, "This field cannot be null.")
+    if "custom" in data:
+        if data["custom"] is None:
+            data.pop("custom")
+        else:
+            data["custom_place"] = "in_api"
 
 
 @router.patch(
@@ -366,11 +388,7 @@ def update_deal(request: HttpRequest, deal_id: int, payload: DealPatch, response
     version = version if version is not None else header_version
     stage_id = data.pop("stage_id", None)
     close = {k: data.pop(k) for k in ("won_amount", "loss_cause", "loss_side", "loss_note") if k in data}
-    if "owner_id" in data:
-        data["owner"] = _owner(user, data.pop("owner_id"))
-    for field in ("name", "amount", "probability", "expected_close_date", "source"):
-        if field in data and data[field] is None:
-            raise _invalid(field, "This field cannot be null.")
+    _patch_changes(user, data)
 
     stage = None
     if stage_id is not None:
@@ -394,7 +412,10 @@ def update_deal(request: HttpRequest, deal_id: int, payload: DealPatch, response
         current = _deal(None, deal_id)
         response["ETag"] = _etag(current)
         return Status(
-            409, ConflictOut(detail="The deal changed since this version; read it again.", deal=_out(current))
+            409,
+            ConflictOut(
+                detail="The deal changed since this version; read it again.", deal=_out(current, request)
+            ),
         )
     except services.StageChangeInvalid as error:
         raise _from_service(error, CLOSE_FIELDS) from None
@@ -404,4 +425,4 @@ def update_deal(request: HttpRequest, deal_id: int, payload: DealPatch, response
         raise HttpError(409, "The update conflicts with the deal's current state.") from None
     deal = _deal(None, deal.pk)
     response["ETag"] = _etag(deal)
-    return _out(deal)
+    return _out(deal, request)

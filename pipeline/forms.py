@@ -8,7 +8,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from leads.models import Lead
+from leads.custom_fields.forms import custom_fields_add
+from leads.custom_fields.selectors import custom_fields
+from leads.models import CustomObject, Lead
 from pipeline.models import Activity, Deal, Stage
 from pipeline.selectors import SCOPE_ALL, SCOPE_MARKETING, SCOPE_MINE, SCOPE_TEAM, BoardFilters
 from salesmarketing.dates import DateField, DateTimeField
@@ -170,6 +172,8 @@ class DealEditForm(forms.ModelForm):
             )
         else:  # a rep cannot hand the deal to someone else
             del self.fields["owner"]
+        # The admin's custom fields of deals shown in forms (`custom.<key>`), after the built-in ones.
+        custom_fields_add(self, custom_fields(object_type=CustomObject.DEAL).form, self.instance.custom)
 
     def clean_owner(self):
         return self.owners[self.cleaned_data["owner"]]
@@ -215,6 +219,7 @@ class DealCreateForm(forms.Form):
             self.fields["owner"].help_text = _("Empty: you.")
         else:
             del self.fields["owner"]
+        custom_fields_add(self, custom_fields(object_type=CustomObject.DEAL).form, {})
 
     def clean_contact_email(self):
         email = self.cleaned_data.get("contact_email")

@@ -258,6 +258,11 @@ class Deal(models.Model):
     loss_cause = models.CharField(_("loss cause"), max_length=30, choices=LossCause.choices, blank=True)
     loss_side = models.CharField(_("whose side"), max_length=20, choices=LossSide.choices, blank=True)
     loss_note = models.TextField(_("loss note"), blank=True)
+    # Custom field values by key (leads.custom_fields, definitions for "deal"); GIN-indexed on PostgreSQL by the
+    # custom-fields migration.
+    custom = models.JSONField(
+        _("custom fields"), default=dict, blank=True, db_default=Value({}, models.JSONField())
+    )
     version = models.PositiveIntegerField(_("version"), default=1)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

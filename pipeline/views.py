@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from leads.custom_fields.forms import custom_cleaned_pop, custom_values_from
 from leads.handoffs import UNDO_SECONDS, handoff_can_undo
 from leads.selectors import lead_get_for_viewer
 from leads.services import company_resolve
@@ -403,8 +404,11 @@ def deal_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         data = dict(form.cleaned_data)
         version = data.pop("version")
+        custom_cleaned_pop(data)
         try:
-            deal = services.deal_update(deal=deal, by=request.user, version=version, **data)
+            deal = services.deal_update(
+                deal=deal, by=request.user, version=version, custom=custom_values_from(form), **data
+            )
         except services.DealChangedError:
             form.add_error(
                 None, _("Someone else changed this deal while you were editing. Reload to see it.")
@@ -530,6 +534,7 @@ def deal_new(request: HtmxHttpRequest) -> HttpResponse:
                 source=data["source"],
                 next_step=data["next_step"],
                 next_step_date=data["next_step_date"],
+                custom=custom_values_from(form),
             )
         except ValidationError as error:
             add_service_errors(form, error)

@@ -54,6 +54,16 @@ def acting_user(key: ApiKey):
     return None if key.is_integration else key.user
 
 
+def error_loc(name: str, fields: dict[str, str]) -> list[str]:
+    """Where a service's error key points in the body: `custom.budget` (a custom field) is ["body", "custom",
+    "budget"]; other keys by name, renamed by `fields`."""
+    if name == "__all__":
+        return ["body"]
+    if name.startswith("custom."):
+        return ["body", "custom", name.removeprefix("custom.")]
+    return ["body", fields.get(name, name)]
+
+
 def service_invalid(error: DjangoValidationError, fields: dict[str, str] | None = None) -> ApiValidationError:
     """A service's ValidationError as the API's 422: one entry per message, located at its body field (renamed
     by `fields`, e.g. the service's `parent` is the API's `parent_id`)."""
@@ -62,7 +72,7 @@ def service_invalid(error: DjangoValidationError, fields: dict[str, str] | None 
         return ApiValidationError(
             [
                 {
-                    "loc": ["body"] if name == "__all__" else ["body", fields.get(name, name)],
+                    "loc": error_loc(name, fields),
                     "msg": message,
                     "type": "value_error",
                 }

@@ -13,6 +13,7 @@ HONEYPOT_FIELD = "sm_hp"
 RESERVED_FIELDS = {HONEYPOT_FIELD, "csrfmiddlewaretoken", "format"}
 MAX_EXTRA_FIELDS = 50
 MAX_EXTRA_VALUE = 5000
+CUSTOM_PREFIX = "custom."
 
 _visitor_id = RegexValidator(r"^[A-Za-z0-9._:-]{1,64}$", _("Not a valid visitor id."))
 _submission_id = RegexValidator(r"^[A-Za-z0-9._:-]{1,100}$", _("Not a valid submission id."))
@@ -97,4 +98,13 @@ class PublicLeadForm(forms.Form):
                 event[name] = data[name]
         if data["sm_vid"]:
             event["visitor_id"] = data["sm_vid"]
+        # A site's field named `custom.<key>` fills the lead's custom field of that key (a value that does not
+        # fit its type is left out there; the field stays among the touch's properties either way).
+        custom = {
+            name.removeprefix(CUSTOM_PREFIX): value
+            for name, value in self.extra.items()
+            if name.startswith(CUSTOM_PREFIX) and len(name) > len(CUSTOM_PREFIX)
+        }
+        if custom:
+            event["custom"] = custom
         return event

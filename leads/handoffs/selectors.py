@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, TextField
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.functions import Coalesce, Left
 from django.utils import timezone
 
-from leads.models import Handoff
+from leads.models import Handoff, Touch
 from salesmarketing.models import Team, User
 
 
@@ -25,6 +27,44 @@ def handoffs_actionable_by(user) -> QuerySet[Handoff]:
     if user.role == "marketing":
         return Handoff.objects.none()
     return handoffs_visible_to(user)
+
+
+# The fields of a web form (`properties["fields"]`, what the site posted besides name, email, …) that hold the
+# person's own words: the first one present is the inquiry the handoff card shows.
+INQUIRY_FIELDS = (
+    "custom.inquiry",
+    "inquiry",
+    "message",
+    "comment",
+    "comments",
+    "question",
+    "body",
+    "お問い合わせ内容",
+    "問い合わせ内容",
+    "お問い合わせ",
+    "ご相談内容",
+    "ご質問",
+    "ご要望",
+    "備考",
+    "メッセージ",
+)
+INQUIRY_CHARS = 500
+
+
+def with_inquiry(qs: QuerySet[Handoff]) -> QuerySet[Handoff]:
+    """Each handoff with `inquiry`: what the lead wrote in their latest web form (None when nothing), read in the
+    same query as a subquery over the lead's touches (touch_lead_time_idx), so a list costs no query per row."""
+    fields = KeyTransform("fields", "properties")
+    text = Coalesce(*(KeyTextTransform(name, fields) for name in INQUIRY_FIELDS), output_field=TextField())
+    latest = (
+        Touch.objects.filter(lead_id=OuterRef("lead_id"), source__startswith="form:")
+        .annotate(inquiry_text=text)
+        .filter(inquiry_text__isnull=False)
+        .exclude(inquiry_text="")
+        .order_by("-occurred_at", "-id")
+        .values("inquiry_text")[:1]
+    )
+    return qs.annotate(inquiry=Left(Subquery(latest, output_field=TextField()), INQUIRY_CHARS))
 
 
 SLA_BREACHED, SLA_RUNNING, SLA_MET = "breached", "running", "met"

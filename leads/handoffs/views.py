@@ -29,6 +29,7 @@ from leads.handoffs.selectors import (
     team_reps,
     team_waiting_handoffs,
     teams_managed_by,
+    with_inquiry,
 )
 from leads.handoffs.services import (
     UNDO_SECONDS,
@@ -75,7 +76,7 @@ def _filter_query(data: QueryDict) -> str:
 
 def _get_handoff_for_user(request: HtmxHttpRequest, pk: int) -> Handoff:
     handoff = (
-        _actionable(request.user)
+        with_inquiry(_actionable(request.user))
         .select_related("lead__company", "owner", "team", "campaign")
         .filter(pk=pk)
         .first()
@@ -104,7 +105,9 @@ def handoff_list(request: HtmxHttpRequest) -> HttpResponse:
     show = request.GET.get("show", "open")
     rep, sla = request.GET.get("rep", ""), request.GET.get("sla", "")
     qs = handoffs_filtered(
-        _visible(request.user).select_related("lead__company", "owner", "team", "campaign", "deal"),
+        with_inquiry(_visible(request.user)).select_related(
+            "lead__company", "owner", "team", "campaign", "deal"
+        ),
         rep=rep,
         sla=sla,
     )

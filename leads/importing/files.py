@@ -13,6 +13,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from leads.models import CustomObject, FieldDefinition
+
 PREVIEW_ROWS = 5
 ENCODING_LABELS = {
     "utf-8": "UTF-8",
@@ -46,6 +48,40 @@ TARGET_FIELDS: list[tuple[str, Any]] = [
     (IGNORE, gettext_lazy("Ignore")),
 ]
 TARGETS = {name for name, _label in TARGET_FIELDS}
+CUSTOM_PREFIX = "custom."  # a lead custom field's target: "custom.<key>"
+
+
+@dataclass(frozen=True)
+class CustomTarget:
+    """A lead custom field as a column's target: "custom.<key>", its label, and the headers that name it."""
+
+    target: str
+    label: str
+    words: tuple[str, ...]
+
+
+def custom_targets() -> list[CustomTarget]:
+    """The leads' live custom fields, which the mapping offers (one query)."""
+    return [
+        CustomTarget(CUSTOM_PREFIX + d.key, d.label, (d.key, d.label_ja, d.label_en))
+        for d in FieldDefinition.objects.live().of(CustomObject.LEAD).order_by("position", "pk")
+    ]
+
+
+def target_choices(custom: list[CustomTarget]) -> list[tuple[str, Any]]:
+    """The mapping's choices: the built-in fields, the custom fields, then "keep as extra" and "ignore"."""
+    return [*TARGET_FIELDS[:-2], *((c.target, c.label) for c in custom), *TARGET_FIELDS[-2:]]
+
+
+def _custom_header_map(custom: list[CustomTarget]) -> dict[str, str]:
+    """A header naming a custom field by its key or either label maps to it."""
+    found: dict[str, str] = {}
+    for item in custom:
+        for word in item.words:
+            if word:
+                found.setdefault(_normalize_header(word), item.target)
+    return found
+
 
 _SYNONYMS = {
     "email": "email emailaddress mail mailaddress メールアドレス メール eメール eメールアドレス 電子メール "
@@ -183,13 +219,15 @@ def parse(content: bytes, encoding: str = "auto") -> ParsedFile:
     return ParsedFile(encoding=used, delimiter=delimiter, headers=headers, rows=rows, invalid_bytes=invalid)
 
 
-def guess_mapping(headers: list[str]) -> dict[int, str]:
-    """Column index → target field, from the header names; each target is taken by its first column only."""
+def guess_mapping(headers: list[str], custom: list[CustomTarget] | None = None) -> dict[int, str]:
+    """Column index → target field, from the header names; each target is taken by its first column only. A
+    header that is a custom field's key or label maps to it before the built-in synonyms."""
     mapping: dict[int, str] = {}
     taken: set[str] = set()
+    custom_headers = _custom_header_map(custom_targets() if custom is None else custom)
     for index, header in enumerate(headers):
         key = _normalize_header(header)
-        target = HEADER_MAP.get(key)
+        target = custom_headers.get(key) or HEADER_MAP.get(key)
         if target is None and re.fullmatch(r"e?mail\d*", key):
             target = "email"
         if target is None or target in taken:
@@ -202,6 +240,9 @@ def guess_mapping(headers: list[str]) -> dict[int, str]:
 
 def mapping_errors(mapping: dict[int, str]) -> list[str]:
     targets = [t for t in mapping.values() if t not in (EXTRA, IGNORE)]
+    unknown = sorted({t for t in targets if t not in TARGETS and not t.startswith(CUSTOM_PREFIX)})
+    if unknown:
+        return [_("Unknown field: %(fields)s.") % {"fields": ", ".join(unknown)}]
     errors = []
     if "email" not in targets:
         errors.append(_("Choose the column with the email address."))
@@ -210,7 +251,7 @@ def mapping_errors(mapping: dict[int, str]) -> list[str]:
         labels = dict(TARGET_FIELDS)
         errors.append(
             _("Each field can come from one column only: %(fields)s.")
-            % {"fields": ", ".join(str(labels[t]) for t in duplicated)}
+            % {"fields": ", ".join(str(labels.get(t, t)) for t in duplicated)}
         )
     return errors
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from leads.choices import LeadSource, TouchType
-from leads.importing.files import TARGET_FIELDS, mapping_errors
+from leads.importing.files import custom_targets, mapping_errors, target_choices
 from leads.models import Campaign
 from salesmarketing.dates import DateField
 
@@ -84,10 +84,11 @@ class ImportMappingForm(forms.Form):
     def __init__(self, *args, headers: list[str], mapping: dict[int, str], **kwargs):
         super().__init__(*args, **kwargs)
         self.headers = headers
+        choices = target_choices(custom_targets())  # the leads' custom fields among the built-in ones
         for index, header in enumerate(headers):
             self.fields[f"col_{index}"] = forms.ChoiceField(
                 label=header or _("Column %(n)s") % {"n": index + 1},
-                choices=TARGET_FIELDS,
+                choices=choices,
                 initial=mapping.get(index),
             )
 

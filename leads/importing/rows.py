@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leads.choices import Industry
-from leads.importing.files import EXTRA, IGNORE, TARGET_FIELDS, ParsedFile
+from leads.importing.files import CUSTOM_PREFIX, EXTRA, IGNORE, TARGET_FIELDS, ParsedFile
 from leads.ingest import MAX_EVENTS_PER_BATCH, events_ingest, prefecture_region
 
 IMPORT_SOURCE = "import"  # Touch.source of every imported row
@@ -148,6 +148,13 @@ def row_to_event(
         consent = _consent(values.pop("consent_email"))
         if consent is not None:
             event["consent_email"] = consent
+    custom = {
+        name.removeprefix(CUSTOM_PREFIX): values.pop(name)
+        for name in list(values)
+        if name.startswith(CUSTOM_PREFIX)
+    }
+    if custom:  # checked by type in leads.ingest; a bad value fails the row, naming the field
+        event["custom"] = custom
     if values.get("prefecture") and not prefecture_region(values["prefecture"]):
         event["properties"]["prefecture_raw"] = values["prefecture"]
     event.update(values)
@@ -226,7 +233,10 @@ def _bad_values(errors: dict[str, list[str]], event: dict[str, Any]) -> str:
     """The values of the fields the errors name, as the file had them."""
     values = []
     for name in errors:
-        value = event.get(name.split(".")[0])
+        if name.startswith(CUSTOM_PREFIX):
+            value = event.get("custom", {}).get(name.removeprefix(CUSTOM_PREFIX))
+        else:
+            value = event.get(name.split(".")[0])
         if isinstance(value, str | int | float) and str(value) and str(value) not in values:
             values.append(str(value))
     return _shown(" / ".join(values))
@@ -236,7 +246,11 @@ def _reason(errors: dict[str, list[str]]) -> str:
     labels = dict(TARGET_FIELDS)
     parts = []
     for name, messages in errors.items():
-        label = labels.get(name.split(".")[0])
+        label = (
+            name.removeprefix(CUSTOM_PREFIX)
+            if name.startswith(CUSTOM_PREFIX)
+            else labels.get(name.split(".")[0])
+        )
         text = " ".join(messages)
         parts.append(f"{label}: {text}" if label and name != "__all__" else text)
     return " / ".join(parts)

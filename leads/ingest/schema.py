@@ -48,6 +48,7 @@ PROFILE_FIELDS = frozenset(
         "employee_count",
         "prefecture",
         "consent_email",
+        "custom",
     )
 )
 COMPANY_FILL_FIELDS = ("industry", "employee_count", "prefecture", "region")
@@ -219,6 +220,12 @@ class EventIn(BaseModel):
     )
     prefecture: Text = Field("", max_length=20, description="The company's prefecture, e.g. 東京都.")
     consent_email: bool | None = Field(None, strict=True, description="Whether they agreed to receive email.")
+    custom: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The lead's custom fields by key (text, number, date YYYY-MM-DD, choice, a list for multiple "
+        "choice, true/false), checked by type; only with an email or a lead_id.",
+        examples=[{"budget": 5000000}],
+    )
 
     @field_validator("occurred_at")
     @classmethod
@@ -234,6 +241,12 @@ class EventIn(BaseModel):
             raise PydanticCustomError("occurred_at", _("Enter a date after 1970."))
         if value > timezone.now() + FUTURE_TOLERANCE:
             raise PydanticCustomError("occurred_at", _("Must not be in the future."))
+        return value
+
+    @field_validator("custom")
+    @classmethod
+    def _custom_is_plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _check_json(value)
         return value
 
     @field_validator("properties")
@@ -263,7 +276,9 @@ class EventIn(BaseModel):
     @property
     def has_profile(self) -> bool:
         # Only fields the sender set can hold a value (the rest are defaults): usually none, so this is cheap.
-        return any(getattr(self, name) not in (None, "") for name in self.model_fields_set & PROFILE_FIELDS)
+        return any(
+            getattr(self, name) not in (None, "", {}) for name in self.model_fields_set & PROFILE_FIELDS
+        )
 
 
 def _dumps(value: Any) -> str:

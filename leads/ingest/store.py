@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.db.models.functions import Lower
@@ -17,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from leads.bulk import AnyOf, events_insert, insert_ignore_returning, update_by_pk
 from leads.choices import LeadSource, TouchType
+from leads.custom_fields.services import custom_value_clean, field_name
 from leads.ingest.schema import (
     COMPANY_FILL_FIELDS,
     LEAD_PROFILE_FIELDS,
@@ -26,7 +28,7 @@ from leads.ingest.schema import (
     events_validate,
     prefecture_region,
 )
-from leads.models import Campaign, Company, Lead, Touch, Visitor
+from leads.models import Campaign, Company, CustomObject, FieldDefinition, Lead, Touch, Visitor
 from leads.models.leads import lead_match_keys
 from leads.records.normalize import company_name_key
 from leads.services import (
@@ -44,7 +46,7 @@ logger = logging.getLogger(__name__)
 BIGINT_MAX = 2**63 - 1
 
 # The lead columns an event can change, read under the row lock before writing.
-PROFILE_COLUMNS = (*LEAD_PROFILE_FIELDS, "company_id", "consent_email")
+PROFILE_COLUMNS = (*LEAD_PROFILE_FIELDS, "company_id", "consent_email", "custom")
 
 
 @dataclass
@@ -89,6 +91,8 @@ def events_ingest(
     if len(events) > MAX_EVENTS_PER_BATCH:
         raise ValueError(f"At most {MAX_EVENTS_PER_BATCH} events per call")
     valid, rejected = events_validate(events)
+    valid, custom_rejected = _custom_checked(valid, authenticated=authenticated)
+    rejected += custom_rejected
     # Outside a transaction, the rows other batches may also create (companies, leads, visitors) commit first,
     # on their own: a concurrent batch naming the same new lead then waits for that short transaction, not for
     # this whole batch. Inside a caller's transaction everything is one unit.
@@ -125,6 +129,43 @@ def events_ingest(
             logger.info("events_ingest: retrying after a concurrent write (%s)", exc)
     result.rejected = sorted(rejected + result.rejected, key=lambda r: r.index)
     return result
+
+
+def _custom_checked(
+    valid: list[tuple[int, EventIn]], *, authenticated: bool
+) -> tuple[list[tuple[int, EventIn]], list[Rejected]]:
+    """Each event's custom values checked by type against the leads' live custom fields (one query, only when an
+    event has some) and replaced by their stored form. From an authenticated sender (an API key, an import) a
+    bad value rejects the event, naming the field (`custom.<key>`); from anyone else (a public form) it is only
+    left out, so a typo in a budget field never loses the person who sent it."""
+    if not any(ev.custom for _index, ev in valid):
+        return valid, []
+    definitions = {
+        d.key: d for d in FieldDefinition.objects.live().of(CustomObject.LEAD).order_by("position", "pk")
+    }
+    kept: list[tuple[int, EventIn]] = []
+    rejected: list[Rejected] = []
+    for index, ev in valid:
+        values: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        for key, raw in ev.custom.items():
+            definition = definitions.get(key)
+            if definition is None:
+                errors[field_name(key)] = [_("No custom field has this key.")]
+                continue
+            try:
+                value = custom_value_clean(definition, raw)
+            except ValidationError as error:
+                errors[field_name(key)] = error.messages
+                continue
+            if value is not None:  # an empty value never erases a known one
+                values[key] = value
+        if errors and authenticated:
+            rejected.append(Rejected(index=index, errors=errors))
+            continue
+        ev.custom = values
+        kept.append((index, ev))
+    return kept, rejected
 
 
 def _is_race(exc: Exception) -> bool:
@@ -528,6 +569,10 @@ def _event_wants(batch: _Batch, index: int, ev: EventIn, row: dict[str, Any]) ->
     elif wanted.get("consent_email") and row["unsubscribed_at"]:
         # An unsubscribe is undone only on purpose (by hand), never by a later form post, import or event.
         del wanted["consent_email"]
+    if "custom" in wanted:  # the values sent change their keys; the lead's other keys stay
+        known, sent = row["custom"] or {}, wanted["custom"]
+        # anyone may type this email: their values fill the keys the lead has no value for
+        wanted["custom"] = {**known, **sent} if batch.authenticated else {**sent, **known}
     if not batch.authenticated:  # anyone may type this email: fill what is empty, keep what is known
         wanted = {
             name: value
@@ -549,6 +594,7 @@ def _has_profile(ev: EventIn, batch: _Batch, index: int) -> bool:
     """Whether the event carries anything for its lead's row (profile values, consent, a company)."""
     return (
         ev.consent_email is not None
+        or bool(ev.custom)
         or index in batch.company_of
         or any(getattr(ev, name) for name in LEAD_PROFILE_FIELDS)
     )
@@ -564,6 +610,8 @@ def _merge_profile(row: dict[str, Any], ev: EventIn, company_id: int | None) -> 
         row["consent_email"] = ev.consent_email
     if company_id:
         row["company_id"] = company_id
+    if ev.custom:
+        row["custom"] = {**row.get("custom", {}), **ev.custom}
 
 
 def _company_key(ev: EventIn) -> tuple[str, str] | None:

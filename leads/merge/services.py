@@ -171,6 +171,8 @@ def _lead_fields_take(*, survivor: Lead, merged: Lead, chosen: dict[str, str], b
     survivor.mql_at = min(filter(None, (survivor.mql_at, merged.mql_at)), default=None)
     survivor.last_touch_at = max(filter(None, (survivor.last_touch_at, merged.last_touch_at)), default=None)
     survivor.recycled_at = survivor.recycled_at or merged.recycled_at
+    # Custom values: the survivor's stay; the keys only the merged lead has a value for come along.
+    survivor.custom = {**(merged.custom or {}), **(survivor.custom or {})}
     unsubscribed = max(filter(None, (survivor.unsubscribed_at, merged.unsubscribed_at)), default=None)
     if unsubscribed is not None:
         survivor.unsubscribed_at, survivor.consent_email = unsubscribed, False
@@ -246,6 +248,7 @@ def company_merge(*, survivor_id: int, merged_id: int, taken: Mapping[str, str],
         survivor.customer_since = min(
             filter(None, (survivor.customer_since, merged.customer_since)), default=None
         )
+        survivor.custom = {**(merged.custom or {}), **(survivor.custom or {})}  # as for leads
         # Domain and 法人番号 are unique: the tombstone gives its up before the survivor may take them.
         Company.all_objects.filter(pk=merged.pk).update(
             domain="", corporate_number="", parent=None, merged_into=survivor, merged_at=now, updated_at=now

@@ -6,6 +6,7 @@ from leads.models.bulk_actions import BulkAction, BulkJob, SavedView
 from leads.models.campaigns import Campaign, Persona
 from leads.models.capture import FormEndpoint, ImportJob, new_site_key
 from leads.models.companies import Company
+from leads.models.custom_fields import CustomFieldType, CustomObject, FieldDefinition
 from leads.models.handoffs import AssignmentLog, Handoff, TerritoryRule
 from leads.models.leads import Lead, LeadQuerySet, Visitor
 from leads.models.lifecycle import LifecycleChange
@@ -29,8 +30,11 @@ __all__ = [
     "BulkJob",
     "Campaign",
     "Company",
+    "CustomFieldType",
+    "CustomObject",
     "DuplicateDismissal",
     "ErasureRecord",
+    "FieldDefinition",
     "FormEndpoint",
     "Handoff",
     "ImportJob",

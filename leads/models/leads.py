@@ -154,6 +154,11 @@ class Lead(models.Model):
     name_key = models.CharField(max_length=200, blank=True, default="", db_default="", editable=False)
     kana_key = models.CharField(max_length=200, blank=True, default="", db_default="", editable=False)
     work_domain = models.CharField(max_length=254, blank=True, default="", db_default="", editable=False)
+    # Custom field values by key (leads.custom_fields); on PostgreSQL a GIN index (jsonb_path_ops, made by
+    # the custom-fields migration, not here: SQLite has none) serves the filters' and segments' `@>` lookups.
+    custom = models.JSONField(
+        _("custom fields"), default=dict, blank=True, db_default=models.Value({}, models.JSONField())
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -113,7 +113,8 @@ def lead_export(request: HttpRequest) -> StreamingHttpResponse:
         encoding = DEFAULT_ENCODING
     charset = "shift_jis" if encoding == "cp932" else "utf-8"
     response = StreamingHttpResponse(
-        leads_csv(leads=leads, encoding=encoding), content_type=f"text/csv; charset={charset}"
+        leads_csv(leads=leads, encoding=encoding, custom=form.custom.export),
+        content_type=f"text/csv; charset={charset}",
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'

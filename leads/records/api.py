@@ -20,8 +20,9 @@ from ninja.errors import HttpError
 from pydantic import ConfigDict, StrictInt, field_validator
 
 from leads.choices import Industry
+from leads.custom_fields.api import custom_in, custom_out
 from leads.ingest import Domain, Text
-from leads.models import Company
+from leads.models import Company, CustomObject
 from leads.records import services
 from leads.records.forms import PREFECTURES
 from leads.records.selectors import companies_visible_to
@@ -53,6 +54,7 @@ class CompanyFields(Schema):
     address: Text = Field("", max_length=300)
     website: Text = Field("", max_length=200, examples=["https://example.co.jp/"])
     parent_id: Id | None = Field(None, description="The parent company (one the key reaches).")
+    custom: dict[str, Any] | None = custom_in()
 
     @field_validator("prefecture")
     @classmethod
@@ -96,6 +98,11 @@ class CompanyOut(Schema):
     customer_since: dt.datetime | None = Field(description="Set by the company's first won deal.")
     created_at: dt.datetime
     updated_at: dt.datetime
+    custom: dict[str, Any] = Field(description="Custom field values by key (the fields offered to the API).")
+
+    @staticmethod
+    def resolve_custom(obj: Company, context) -> dict[str, Any]:
+        return custom_out(context["request"] if context else None, CustomObject.COMPANY, obj.custom)
 
 
 class CompanyFilters(PageQuery):
@@ -172,7 +179,9 @@ def company_create(request: HttpRequest, payload: CompanyIn):
     """Needs `leads:write`. A domain or corporate number another company has answers 422 naming the field."""
     key = require_scope(request, ApiKey.Scope.LEADS_WRITE)
     try:
-        company = services.company_create(by=key.user, **_fields(key, payload.model_dump()))
+        data = payload.model_dump()
+        data["custom"] = data["custom"] or {}  # a new company must have its required fields
+        company = services.company_create(by=key.user, custom_place="in_api", **_fields(key, data))
     except DjangoValidationError as error:
         raise service_invalid(error, {"parent": "parent_id"}) from None
     return Status(201, company)
@@ -194,7 +203,9 @@ def company_update(request: HttpRequest, company_id: int, payload: CompanyPatch)
         if name in data and data[name] is None:
             data[name] = ""
     try:
-        company = services.company_edit(company=company, by=key.user, **_fields(key, data))
+        company = services.company_edit(
+            company=company, by=key.user, custom_place="in_api", **_fields(key, data)
+        )
     except DjangoValidationError as error:
         raise service_invalid(error, {"parent": "parent_id"}) from None
     return company

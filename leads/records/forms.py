@@ -7,7 +7,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from leads.choices import CompanySize, Industry, LifecycleStage
-from leads.models import Company, Lead
+from leads.custom_fields.forms import custom_fields_add
+from leads.custom_fields.selectors import custom_fields
+from leads.models import Company, CustomObject, Lead
 from leads.records.selectors import CompanyFilters
 from salesmarketing import dates
 from salesmarketing.models import User
@@ -71,6 +73,9 @@ class LeadForm(forms.ModelForm):
         if self.instance.pk and self.instance.company_id:
             self.fields["company_name"].initial = self.instance.company.name
         self.order_fields(["name", "name_kana", "company_name"])
+        # The admin's custom fields shown in forms, after the built-in ones (`custom.<key>`).
+        fields = custom_fields(object_type=CustomObject.LEAD).form
+        custom_fields_add(self, fields, self.instance.custom)
 
     def _post_clean(self) -> None:
         # The services check the record (unique email, consent proof) and report by field; the model's own
@@ -107,6 +112,7 @@ class CompanyForm(forms.ModelForm):
         if self.instance.pk and self.instance.parent_id:
             self.fields["parent_name"].initial = self.instance.parent.name
         self.fields["corporate_number"].widget.attrs.update(inputmode="numeric", pattern="[0-9]{13}")
+        custom_fields_add(self, custom_fields(object_type=CustomObject.COMPANY).form, self.instance.custom)
 
     def _post_clean(self) -> None:
         pass  # the services check uniqueness and the corporate number (see LeadForm._post_clean)

@@ -14,8 +14,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leads.choices import ConsentMethod, LeadSource
+from leads.custom_fields.services import custom_apply
 from leads.ingest.schema import prefecture_region
-from leads.models import Company, Lead
+from leads.models import Company, CustomObject, Lead
 from leads.models.companies import validate_corporate_number
 from leads.records.normalize import company_name_key, work_domain
 from leads.services import lead_created_payload, leads_touched, normalize_email
@@ -86,16 +87,35 @@ def _company_save(company: Company) -> Company:
     return company
 
 
-def company_create(*, by: Any, **fields: Any) -> Company:
-    """A company entered by hand."""
-    return _company_save(Company(**{k: v for k, v in fields.items() if k in COMPANY_EDITABLE}))
+def company_create(
+    *, by: Any, custom: dict[str, Any] | None = None, custom_place: str = "in_form", **fields: Any
+) -> Company:
+    """A company entered by hand. `custom`: custom field values by key, checked against the fields shown in
+    `custom_place` (the form's, the API's); errors are keyed `custom.<key>`."""
+    company = Company(**{k: v for k, v in fields.items() if k in COMPANY_EDITABLE})
+    if custom is not None:
+        company.custom = custom_apply(
+            object_type=CustomObject.COMPANY, current={}, values=custom, place=custom_place
+        )
+    return _company_save(company)
 
 
-def company_edit(*, company: Company, by: Any, **fields: Any) -> Company:
-    """Change a company's fields (those of COMPANY_EDITABLE)."""
+def company_edit(
+    *,
+    company: Company,
+    by: Any,
+    custom: dict[str, Any] | None = None,
+    custom_place: str = "in_form",
+    **fields: Any,
+) -> Company:
+    """Change a company's fields (those of COMPANY_EDITABLE) and the custom values given (others stay)."""
     for key, value in fields.items():
         if key in COMPANY_EDITABLE:
             setattr(company, key, value)
+    if custom is not None:
+        company.custom = custom_apply(
+            object_type=CustomObject.COMPANY, current=company.custom, values=custom, place=custom_place
+        )
     return _company_save(company)
 
 
@@ -140,9 +160,22 @@ def _lead_save(lead: Lead) -> Lead:
     return lead
 
 
-def lead_create(*, by: Any, email: str, source: str = LeadSource.MANUAL, **fields: Any) -> Lead:
-    """A lead entered by hand; scored after commit like any other."""
+def lead_create(
+    *,
+    by: Any,
+    email: str,
+    source: str = LeadSource.MANUAL,
+    custom: dict[str, Any] | None = None,
+    custom_place: str = "in_form",
+    **fields: Any,
+) -> Lead:
+    """A lead entered by hand; scored after commit like any other. `custom`: custom field values by key, checked
+    against the fields shown in `custom_place`."""
     lead = Lead(email=email, source=source, **{k: v for k, v in fields.items() if k in LEAD_EDITABLE})
+    if custom is not None:
+        lead.custom = custom_apply(
+            object_type=CustomObject.LEAD, current={}, values=custom, place=custom_place
+        )
     with transaction.atomic():
         _lead_save(lead)
         event_emit(
@@ -151,14 +184,25 @@ def lead_create(*, by: Any, email: str, source: str = LeadSource.MANUAL, **field
     return lead
 
 
-def lead_edit(*, lead: Lead, by: Any, **fields: Any) -> Lead:
-    """Change a lead's fields (those of LEAD_EDITABLE). Consent withdrawn by an unsubscribe is not given back
-    here: an unsubscribe is undone only by the person. A new address is tried again: its predecessor's bounces
-    no longer count."""
+def lead_edit(
+    *,
+    lead: Lead,
+    by: Any,
+    custom: dict[str, Any] | None = None,
+    custom_place: str = "in_form",
+    **fields: Any,
+) -> Lead:
+    """Change a lead's fields (those of LEAD_EDITABLE) and the custom values given (others stay). Consent
+    withdrawn by an unsubscribe is not given back here: an unsubscribe is undone only by the person. A new address
+    is tried again: its predecessor's bounces no longer count."""
     old_email = lead.email
     for key, value in fields.items():
         if key in LEAD_EDITABLE:
             setattr(lead, key, value)
+    if custom is not None:
+        lead.custom = custom_apply(
+            object_type=CustomObject.LEAD, current=lead.custom, values=custom, place=custom_place
+        )
     if normalize_email(lead.email) != old_email:
         lead.email_undeliverable_at = None
     if lead.unsubscribed_at is not None and lead.consent_email:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from leads import selectors as lead_selectors
+from leads.custom_fields.forms import custom_cleaned_pop, custom_values_from
 from leads.lifecycle import lead_lifecycle_set_by_hand
 from leads.merge import selectors as merge_selectors
 from leads.models import Company, Lead
@@ -70,6 +71,8 @@ def _lead_form(request: HtmxHttpRequest, lead: Lead) -> HttpResponse:
     form = LeadForm(request.POST or None, instance=lead, viewer=request.user)
     if request.method == "POST" and form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k != "company_name"}
+        custom_cleaned_pop(data)
+        data["custom"] = custom_values_from(form)
         try:
             saved = _lead_save(request, lead, form, data)
         except ValidationError as error:
@@ -168,6 +171,8 @@ def _company_form(request: HtmxHttpRequest, company: Company) -> HttpResponse:
         parent = _company_from_name(form, "parent_name", by=request.user)
         if parent is not False:
             data = {k: v for k, v in form.cleaned_data.items() if k != "parent_name"}
+            custom_cleaned_pop(data)
+            data["custom"] = custom_values_from(form)
             data["parent"] = parent
             try:
                 if company.pk:

@@ -21,6 +21,10 @@ from leads.models import Lead, Touch
 from nurture.models import SegmentKind
 from nurture.segments.rules import (
     BOOLEAN,
+    C_BOOLEAN,
+    C_DATE,
+    C_NUMBER,
+    CUSTOM_PREFIX,
     DAYS,
     FIELDS,
     INTEGER,
@@ -29,9 +33,12 @@ from nurture.segments.rules import (
     OPERATORS,
     RECORD,
     TOUCH,
+    FieldSpec,
     RuleError,
     is_group,
     related_model,
+    segment_fields,
+    uses_custom,
 )
 from salesmarketing.models import Team, User
 
@@ -55,10 +62,13 @@ def _new_row() -> dict[str, str]:
 class Row:
     data: dict[str, str]
     error: str = ""
+    fields: dict[str, FieldSpec] = field(
+        default_factory=lambda: FIELDS
+    )  # with the custom fields: the builder's
 
     @property
     def spec(self):
-        return FIELDS.get(self.data.get("field", ""))
+        return self.fields.get(self.data.get("field", ""))
 
     @property
     def operators(self) -> list[tuple[str, Any]]:
@@ -74,7 +84,7 @@ class Row:
         spec = self.spec
         if spec is None:
             return []
-        if spec.kind == BOOLEAN:
+        if spec.kind in (BOOLEAN, C_BOOLEAN):
             return [("true", _("Yes")), ("false", _("No"))]
         if spec.kind == RECORD:
             return options.records.get(self.data.get("field", ""), [])
@@ -95,7 +105,7 @@ class RowView:
     i: int
     row: Row
     value_choices: list[tuple[str, Any]]
-    input_type: str  # "number" or "text" for a typed value
+    input_type: str  # "number", "date" or "text" for a typed value
 
     @property
     def key(self) -> str:
@@ -107,11 +117,13 @@ class RuleBuilder:
     op: str = "and"
     groups: list[Group] = field(default_factory=list)
     general_errors: list[str] = field(default_factory=list)
+    # What a rule may use: the built-in fields and the custom ones flagged "segment rule" (rules.segment_fields)
+    fields: dict[str, FieldSpec] = field(default_factory=lambda: FIELDS)
 
     # --- from a request / from a stored tree ---
 
     @classmethod
-    def from_post(cls, data: QueryDict) -> RuleBuilder:
+    def from_post(cls, data: QueryDict, fields: dict[str, FieldSpec] | None = None) -> RuleBuilder:
         rows: dict[tuple[int, int], dict[str, str]] = {}
         group_ops: dict[int, str] = {}
         for key, value in data.items():
@@ -120,26 +132,32 @@ class RuleBuilder:
             elif match := _GROUP_KEY.match(key):
                 group_ops[int(match[1])] = value
         groups: dict[int, Group] = {g: Group(op=_op(op)) for g, op in sorted(group_ops.items())[:MAX_GROUPS]}
+        if fields is None:  # the custom fields are read only when a row names one
+            fields = segment_fields() if any(_is_custom(row) for row in rows.values()) else FIELDS
         for (g, _i), row in sorted(rows.items()):
             if g in groups and len(groups[g].rows) < MAX_ROWS:
-                groups[g].rows.append(Row(row))
-        return cls(op=_op(data.get("top_op", "and")), groups=list(groups.values()))
+                groups[g].rows.append(Row(row, fields=fields))
+        return cls(op=_op(data.get("top_op", "and")), groups=list(groups.values()), fields=fields)
 
     @classmethod
-    def from_tree(cls, tree: dict) -> RuleBuilder:
+    def from_tree(cls, tree: dict, fields: dict[str, FieldSpec] | None = None) -> RuleBuilder:
         """The builder for a stored tree: each top-level group a group of rows, a lone rule a group of one.
         Deeper groups (possible through the API) cannot be shown as rows; they stay as they are unless replaced."""
-        builder = cls(op=_op(tree.get("op", "and")))
+        if fields is None:
+            fields = segment_fields() if uses_custom(tree) else FIELDS
+        builder = cls(op=_op(tree.get("op", "and")), fields=fields)
         for child in tree.get("rules", []):
             if is_group(child):
                 if any(is_group(grandchild) for grandchild in child["rules"]):
                     builder.general_errors.append(str(_("Some rules nest deeper than this page can show.")))
                     continue
                 builder.groups.append(
-                    Group(op=_op(child["op"]), rows=[Row(_raw(rule)) for rule in child["rules"]])
+                    Group(
+                        op=_op(child["op"]), rows=[Row(_raw(rule), fields=fields) for rule in child["rules"]]
+                    )
                 )
             else:
-                builder.groups.append(Group(op="and", rows=[Row(_raw(child))]))
+                builder.groups.append(Group(op="and", rows=[Row(_raw(child), fields=fields)]))
         return builder
 
     # --- editing ---
@@ -149,13 +167,13 @@ class RuleBuilder:
         name, *args = action.split(":")
         numbers = [int(arg) for arg in args if arg.isdigit()]
         if name == "add_group" and len(self.groups) < MAX_GROUPS:
-            self.groups.append(Group(rows=[Row(_new_row())]))
+            self.groups.append(Group(rows=[Row(_new_row(), fields=self.fields)]))
         elif name == "remove_group" and len(numbers) == 1 and numbers[0] < len(self.groups):
             del self.groups[numbers[0]]
         elif name == "add_rule" and len(numbers) == 1 and numbers[0] < len(self.groups):
             rows = self.groups[numbers[0]].rows
             if len(rows) < MAX_ROWS:
-                rows.append(Row(_new_row()))
+                rows.append(Row(_new_row(), fields=self.fields))
         elif name == "remove_rule" and len(numbers) == 2 and numbers[0] < len(self.groups):
             rows = self.groups[numbers[0]].rows
             if numbers[1] < len(rows):
@@ -194,7 +212,8 @@ class RuleBuilder:
         return {
             "op": self.op,
             "rules": [
-                {"op": group.op, "rules": [_typed(row.data) for row in group.rows]} for group in self.groups
+                {"op": group.op, "rules": [_typed(row.data, self.fields) for row in group.rows]}
+                for group in self.groups
             ],
         }
 
@@ -222,9 +241,15 @@ class RuleBuilder:
         return None
 
 
+def _is_custom(row: dict[str, str]) -> bool:
+    return row.get("field", "").startswith(CUSTOM_PREFIX)
+
+
 def _input_type(row: Row) -> str:
     spec = row.spec
-    return "number" if spec is not None and spec.kind in (INTEGER, DAYS) else "text"
+    if spec is not None and spec.kind == C_DATE:
+        return "date"
+    return "number" if spec is not None and spec.kind in (INTEGER, DAYS, C_NUMBER) else "text"
 
 
 def _op(value: Any) -> str:
@@ -238,10 +263,18 @@ def _int_or_raw(value: str) -> Any:
         return value
 
 
-def _typed(data: dict[str, str]) -> dict[str, Any]:
+def _number_or_raw(value: str) -> Any:
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return int(number) if number.is_integer() else number
+
+
+def _typed(data: dict[str, str], fields: dict[str, FieldSpec] = FIELDS) -> dict[str, Any]:
     """A row's strings as the tree holds them: numbers as numbers, yes/no as booleans; a value that does not
     convert stays a string, so the check reports it next to the row."""
-    spec = FIELDS.get(data.get("field", ""))
+    spec = fields.get(data.get("field", ""))
     rule: dict[str, Any] = {"field": data.get("field", ""), "op": data.get("op", "")}
     if spec is None:
         return rule
@@ -259,7 +292,9 @@ def _typed(data: dict[str, str]) -> dict[str, Any]:
     value = data.get("value", "")
     if spec.kind in (INTEGER, DAYS, RECORD):
         rule["value"] = _int_or_raw(value)
-    elif spec.kind == BOOLEAN:
+    elif spec.kind == C_NUMBER:
+        rule["value"] = _number_or_raw(value)
+    elif spec.kind in (BOOLEAN, C_BOOLEAN):
         rule["value"] = {"true": True, "false": False}.get(value, value)
     else:
         rule["value"] = value
@@ -284,7 +319,7 @@ class BuilderOptions:
     fields: list[tuple[str, Any]]
 
 
-def builder_options() -> BuilderOptions:
+def builder_options(fields: dict[str, FieldSpec] | None = None) -> BuilderOptions:
     persona = related_model(Lead, "persona")
     campaign = related_model(Touch, "campaign")
     campaigns = [
@@ -305,5 +340,5 @@ def builder_options() -> BuilderOptions:
             "touch_campaign": campaigns,
         },
         touch_types=list(TouchType.choices),
-        fields=[(name, spec.label) for name, spec in FIELDS.items()],
+        fields=[(name, spec.label) for name, spec in (FIELDS if fields is None else fields).items()],
     )

@@ -28,7 +28,8 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from leads.choices import AwarenessStage, Industry, LeadSource, LifecycleStage, Region, TouchType
-from leads.models import Lead, Touch
+from leads.custom_fields.selectors import contains
+from leads.models import CustomFieldType, CustomObject, FieldDefinition, Lead, Touch
 
 MAX_DEPTH = 3  # the top group, a group in it, and one more: enough for an AND of ORs of ANDs
 MAX_RULES = 50
@@ -45,6 +46,16 @@ CHOICE, INTEGER, BOOLEAN, RECORD, DAYS, TEXT, TOUCH = (
     "text",
     "touch",
 )
+# The leads' custom fields flagged "segment rule" (leads.custom_fields), as `custom.<key>`, one kind per type.
+CUSTOM_PREFIX = "custom."
+C_TEXT, C_NUMBER, C_DATE, C_CHOICE, C_MULTI, C_BOOLEAN = (
+    "custom_text",
+    "custom_number",
+    "custom_date",
+    "custom_choice",
+    "custom_multi_choice",
+    "custom_boolean",
+)
 
 OPERATORS: dict[str, Promise] = {
     "eq": _("is"),
@@ -60,6 +71,7 @@ OPERATORS: dict[str, Promise] = {
     "contains": _("contains"),
     "exists": _("has a touch"),
     "not_exists": _("has no touch"),
+    "includes": _("includes"),
 }
 KIND_OPERATORS: dict[str, tuple[str, ...]] = {
     CHOICE: ("eq", "ne"),
@@ -69,6 +81,12 @@ KIND_OPERATORS: dict[str, tuple[str, ...]] = {
     DAYS: ("within", "not_within"),
     TEXT: ("contains",),
     TOUCH: ("exists", "not_exists"),
+    C_TEXT: ("eq", "ne", "contains", "empty", "not_empty"),
+    C_NUMBER: ("eq", "ne", "gt", "gte", "lt", "lte", "empty", "not_empty"),
+    C_DATE: ("eq", "gt", "gte", "lt", "lte", "empty", "not_empty"),
+    C_CHOICE: ("eq", "ne", "empty", "not_empty"),
+    C_MULTI: ("includes", "empty", "not_empty"),
+    C_BOOLEAN: ("eq",),
 }
 NO_VALUE_OPS = frozenset({"empty", "not_empty", "exists", "not_exists"})
 
@@ -102,6 +120,39 @@ FIELDS: dict[str, FieldSpec] = {
     "employee_count": FieldSpec(_("Company employees"), INTEGER, "company__employee_count"),
     "touch": FieldSpec(_("Touch"), TOUCH, ""),
 }
+CUSTOM_KINDS = {
+    CustomFieldType.TEXT: C_TEXT,
+    CustomFieldType.NUMBER: C_NUMBER,
+    CustomFieldType.DATE: C_DATE,
+    CustomFieldType.CHOICE: C_CHOICE,
+    CustomFieldType.MULTI_CHOICE: C_MULTI,
+    CustomFieldType.BOOLEAN: C_BOOLEAN,
+}
+
+
+def segment_fields() -> dict[str, FieldSpec]:
+    """The fields a rule may use: the built-in ones, then the leads' live custom fields flagged "segment rule"
+    (one query)."""
+    custom = {
+        CUSTOM_PREFIX + d.key: FieldSpec(
+            d.label,  # type: ignore[arg-type]
+            CUSTOM_KINDS[d.field_type],
+            f"custom__{d.key}",
+            tuple((option, option) for option in d.options),
+        )
+        for d in FieldDefinition.objects.live().of(CustomObject.LEAD).filter(in_segment=True)
+    }
+    return {**FIELDS, **custom}
+
+
+def uses_custom(node: Any, depth: int = 0) -> bool:
+    if depth > MAX_DEPTH + 1:
+        return False
+    if is_group(node) and isinstance(node["rules"], list):
+        return any(uses_custom(child, depth + 1) for child in node["rules"])
+    return isinstance(node, Mapping) and str(node.get("field", "")).startswith(CUSTOM_PREFIX)
+
+
 TOUCH_TYPES = dict(TouchType.choices)
 TOUCH_KEYS = frozenset({"field", "op", "type", "campaign", "url", "days"})
 RULE_KEYS = frozenset({"field", "op", "value"})
@@ -128,15 +179,23 @@ def is_group(node: Any) -> bool:
 # --- Validation -----------------------------------------------------------------------------------------
 
 
-def validate(tree: Any, *, records: Callable[[str, int], bool] | None = None) -> list[RuleError]:
+def validate(
+    tree: Any,
+    *,
+    records: Callable[[str, int], bool] | None = None,
+    fields: Mapping[str, FieldSpec] | None = None,
+) -> list[RuleError]:
     """Every error in the tree, each with its location. `records(model class, pk)` says whether a referenced record
-    exists (default: one query per record rule, a handful at most)."""
+    exists (default: one query per record rule, a handful at most). `fields`: what a rule may use (default: the
+    built-in fields, and the custom ones when a rule names one: one query)."""
     errors: list[RuleError] = []
     if not is_group(tree):
         return [RuleError((), str(_('The rules must be a group: {"op": "and", "rules": […]}.')))]
     if _count_rules(tree) > MAX_RULES:  # before any lookup: a huge tree costs no query per rule
         return [RuleError(("rules",), str(_("At most %(n)d rules.") % {"n": MAX_RULES}))]
-    _validate_group(tree, (), 1, errors, records or _record_exists)
+    if fields is None:
+        fields = segment_fields() if uses_custom(tree) else FIELDS
+    _validate_group(tree, (), 1, errors, records or _record_exists, fields)
     return errors
 
 
@@ -146,7 +205,9 @@ def _count_rules(node: Any, depth: int = 0) -> int:
     return 1
 
 
-def _validate_group(group: Mapping, loc: tuple, depth: int, errors: list[RuleError], records) -> None:
+def _validate_group(
+    group: Mapping, loc: tuple, depth: int, errors: list[RuleError], records, fields: Mapping[str, FieldSpec]
+) -> None:
     extra = set(group) - GROUP_KEYS
     if extra:
         errors.append(RuleError(loc, str(_("Unknown keys: %(keys)s") % {"keys": ", ".join(sorted(extra))})))
@@ -164,17 +225,19 @@ def _validate_group(group: Mapping, loc: tuple, depth: int, errors: list[RuleErr
                     RuleError(child_loc, str(_("Groups nest at most %(n)d deep.") % {"n": MAX_DEPTH}))
                 )
             else:
-                _validate_group(child, child_loc, depth + 1, errors, records)
+                _validate_group(child, child_loc, depth + 1, errors, records, fields)
         elif isinstance(child, Mapping):
-            errors.extend(validate_rule(child, child_loc, records))
+            errors.extend(validate_rule(child, child_loc, records, fields))
         else:
             errors.append(RuleError(child_loc, str(_("A rule must be an object."))))
 
 
-def validate_rule(rule: Mapping, loc: tuple, records=None) -> list[RuleError]:
+def validate_rule(
+    rule: Mapping, loc: tuple, records=None, fields: Mapping[str, FieldSpec] | None = None
+) -> list[RuleError]:
     """The errors of one rule (at most one per key), located under `loc`."""
     field = rule.get("field")
-    spec = FIELDS.get(field) if isinstance(field, str) else None
+    spec = (fields if fields is not None else FIELDS).get(field) if isinstance(field, str) else None
     if spec is None:
         return [RuleError((*loc, "field"), str(_("Choose a field.")))]
     allowed_keys = TOUCH_KEYS if spec.kind == TOUCH else RULE_KEYS
@@ -200,8 +263,34 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _custom_value_error(spec: FieldSpec, value: Any) -> str:
+    """A custom field's value as the rule must hold it: as the field stores it (a number, a YYYY-MM-DD date …)."""
+    if spec.kind in (C_CHOICE, C_MULTI):
+        return (
+            ""
+            if value in {key for key, _label in spec.choices}
+            else str(_("Choose one of the listed values."))
+        )
+    if spec.kind == C_NUMBER:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and abs(value) < 10**15
+        return "" if ok else str(_("Enter a number."))
+    if spec.kind == C_DATE:
+        try:
+            ok = isinstance(value, str) and dt.date.fromisoformat(value).isoformat() == value
+        except ValueError:
+            ok = False
+        return "" if ok else str(_("Enter a date such as 2026-04-01."))
+    if spec.kind == C_BOOLEAN:
+        return "" if isinstance(value, bool) else str(_("Choose yes or no."))
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:  # C_TEXT
+        return str(_("Enter some text (at most %(n)d characters).") % {"n": MAX_TEXT})
+    return ""
+
+
 def _value_error(spec: FieldSpec, value: Any, records) -> str:
     """The message for a bad value, or "" when it is good."""
+    if spec.kind.startswith("custom_"):
+        return _custom_value_error(spec, value)
     if spec.kind == CHOICE:
         return (
             ""
@@ -287,7 +376,29 @@ def _compile_group(group: Mapping, now: dt.datetime) -> Q:
 _COMPARISONS = {"eq": "exact", "gte": "gte", "lte": "lte", "gt": "gt", "lt": "lt"}
 
 
+def _compile_custom(rule: Mapping) -> Q:
+    """A custom field's rule on the lead's `custom` column: equality and "includes" as `custom @> {…}` (the GIN
+    index), comparisons on the JSON value (numbers by value, ISO dates in order), "contains" on the text."""
+    key, op, value = rule["field"].removeprefix(CUSTOM_PREFIX), rule["op"], rule.get("value")
+    has_value = Q(custom__has_key=key)  # an empty value is never stored: its key goes
+    if op == "empty":
+        return ~has_value
+    if op == "not_empty":
+        return has_value
+    if op == "eq":
+        return contains(key, value)
+    if op == "ne":
+        return ~contains(key, value)
+    if op == "includes":
+        return contains(key, [value])
+    if op == "contains":
+        return Q(**{f"custom__{key}__icontains": value.strip()})
+    return Q(**{f"custom__{key}__{_COMPARISONS[op]}": value})
+
+
 def _compile_rule(rule: Mapping, now: dt.datetime) -> Q:
+    if str(rule["field"]).startswith(CUSTOM_PREFIX):
+        return _compile_custom(rule)
     spec = FIELDS[rule["field"]]
     op, value = rule["op"], rule.get("value")
     if spec.kind == TOUCH:

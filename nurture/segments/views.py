@@ -19,7 +19,7 @@ from leads.importing.files import ImportFileError
 from nurture.models import Segment, SegmentKind
 from nurture.segments import selectors, services
 from nurture.segments.forms import RuleBuilder, SegmentForm, builder_options
-from nurture.segments.rules import empty_rules, validate
+from nurture.segments.rules import empty_rules, segment_fields, validate
 from salesmarketing.forms import add_service_errors
 from salesmarketing.htmx import HtmxHttpRequest, partial_or_page
 
@@ -74,7 +74,7 @@ def _form_context(request: HtmxHttpRequest, *, form: SegmentForm, builder: RuleB
         "form": form,
         "builder": builder,
         "segment": segment,
-        "options": builder_options(),
+        "options": builder_options(segment_fields()),  # the custom fields flagged "segment rule" too
         "is_static": (segment.is_static if segment else form["kind"].value() == SegmentKind.STATIC),
         "form_url": reverse("nurture:segment_edit", args=[segment.pk])
         if segment
@@ -96,7 +96,7 @@ def _rerender_builder(request: HtmxHttpRequest, context: dict, action: str) -> H
     builder: RuleBuilder = context["builder"]
     builder.apply(action)
     if action.startswith("refresh"):
-        builder.place_errors(validate(builder.tree()))
+        builder.place_errors(validate(builder.tree(), fields=builder.fields))
     response = _render_form(request, context, template=partial_or_page(request, FORM_TEMPLATE, "builder"))
     response["HX-Trigger-After-Settle"] = "rules-changed"
     return response
@@ -178,7 +178,7 @@ def segment_live_count(request: HtmxHttpRequest) -> HttpResponse:
     if request.POST.get("kind") == SegmentKind.STATIC:  # a list has no rules to count
         return render(request, f"{FORM_TEMPLATE}#live-count", {"builder": builder, "count": None})
     tree = builder.tree()
-    errors = validate(tree)
+    errors = validate(tree, fields=builder.fields)
     builder.place_errors(errors)
     count = None if errors else selectors.leads_count(selectors.rules_leads(tree), request.user)
     return render(request, f"{FORM_TEMPLATE}#live-count", {"builder": builder, "count": count, "oob": True})

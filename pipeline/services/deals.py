@@ -19,8 +19,9 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leads.custom_fields.services import custom_apply
 from leads.lifecycle import deal_lost_lifecycle, deal_won_lifecycle
-from leads.models import Company, Handoff, Lead
+from leads.models import Company, CustomObject, Handoff, Lead
 from pipeline import messages
 from pipeline.models import Deal, Stage, StageChange
 from pipeline.services.pipelines import closing_stage, first_open_stage, pipeline_ensure_default
@@ -175,9 +176,13 @@ def deal_create(
     next_step: str = "",
     next_step_date: dt.date | None = None,
     created_at: dt.datetime | None = None,
+    custom: dict[str, Any] | None = None,
+    custom_place: str = "in_form",
 ) -> Deal:
     """Create an open deal at the top of its stage's column (the default pipeline's first stage by default).
-    The source defaults to "marketing" for a deal made from a handoff (the only source it may have), else "sales"."""
+    The source defaults to "marketing" for a deal made from a handoff (the only source it may have), else "sales".
+    `custom`: custom field values by key, checked against the deal's fields shown in `custom_place` (a deal made
+    from a handoff passes none: nobody is there to fill a required one)."""
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": _("Give the deal a name.")})
@@ -193,6 +198,11 @@ def deal_create(
         raise ValidationError({"source": _("A deal created from a marketing handoff is marketing-sourced.")})
     amount = _money("amount", amount)
     probability = stage.probability if probability is None else _probability(probability)
+    custom_values = (
+        {}
+        if custom is None
+        else custom_apply(object_type=CustomObject.DEAL, current={}, values=custom, place=custom_place)
+    )
     now = created_at or timezone.now()
     if expected_close_date is None:
         expected_close_date = timezone.localdate(now) + dt.timedelta(days=DEFAULT_CLOSE_DAYS)
@@ -214,6 +224,7 @@ def deal_create(
         next_step_date=next_step_date,
         created_at=now,
         stage_changed_at=now,
+        custom=custom_values,
     )
     StageChange.objects.create(deal=deal, from_stage=None, to_stage=stage, changed_by=by, changed_at=now)
     if by is not None and owner.pk != by.pk:
@@ -296,6 +307,8 @@ def deal_update(
     next_step_date: dt.date | None = _UNSET,
     owner: User = _UNSET,
     amount_derived: bool = False,
+    custom: dict[str, Any] | None = None,
+    custom_place: str = "in_form",
 ) -> Deal:
     """Change a deal's fields (not its stage). With `version`, refuses when someone saved in between.
 
@@ -320,6 +333,10 @@ def deal_update(
         if value is not _UNSET
     }
     values = _checked_values(locked, values)
+    if custom is not None:  # the custom values given change; the others stay
+        values["custom"] = custom_apply(
+            object_type=CustomObject.DEAL, current=locked.custom, values=custom, place=custom_place
+        )
     changed = [key for key, value in values.items() if getattr(locked, key) != value]
     if not changed:
         return locked

@@ -94,8 +94,8 @@ def test_list_query_count_does_not_grow_with_leads(client, marketer, django_asse
     client.force_login(marketer)
     _many_leads(5, prefix="few")
     # layout 2 (session; the user with team and unread count) + the campaigns filter, the count, the page's rows, the owners
-    # filter, the saved views the viewer may pick (leads.bulk_actions)
-    with django_assert_num_queries(7) as few:
+    # filter, the saved views the viewer may pick (leads.bulk_actions), the custom fields (filters and columns)
+    with django_assert_num_queries(8) as few:
         client.get("/leads/")
     _many_leads(120, prefix="more")
     with django_assert_num_queries(len(few.captured_queries)):
@@ -162,7 +162,8 @@ def test_detail_query_count_is_fixed(client, marketer, django_assert_num_queries
     add_touches(3, 0)
     # the explanation reads the active fit rules once; the lifecycle history is one more
     # (and the merges it absorbed, one more)
-    with django_assert_num_queries(16) as few:
+    # (and the lead's custom fields, one more)
+    with django_assert_num_queries(17) as few:
         client.get(f"/leads/{lead.pk}/")
     add_touches(300, 3)
     with django_assert_num_queries(len(few.captured_queries)):

@@ -304,7 +304,7 @@ def test_account_page_shows_contacts_deals_touches_handoffs_and_revenue(
     company = make_company("株式会社アカウント")
     lead = make_lead(company=company, owner=owner, name="窓口 一郎")
     client.force_login(marketer)
-    with django_assert_num_queries(11) as few:  # 10, and the merges it absorbed
+    with django_assert_num_queries(12) as few:  # 10, the merges it absorbed, the custom fields shown
         html = client.get(f"/leads/companies/{company.pk}/").content.decode()
     assert "窓口 一郎" in html and "株式会社アカウント" in html
     for i in range(5):

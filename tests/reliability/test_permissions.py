@@ -48,6 +48,7 @@ from leads.importing import import_job_create, import_job_run
 from leads.models import (
     BulkJob,
     Campaign,
+    FieldDefinition,
     FormEndpoint,
     Handoff,
     Lead,
@@ -285,6 +286,9 @@ def _build_world() -> World:
         give_up_at=timezone.now(),
     )
     later = _later_objects(owner=owner, team=sales, lead=lead)
+    custom_field = FieldDefinition.objects.create(
+        object_type="lead", key="budget", label_ja="予算", label_en="Budget", field_type="number"
+    )
     return World(
         users=users,
         lead=lead,
@@ -323,6 +327,7 @@ def _build_world() -> World:
             "webhook": webhook,
             "webhook_delivery": webhook_delivery,
             **later,
+            "custom_field": custom_field,
         },
     )
 
@@ -377,6 +382,11 @@ PAGES = [
     Probe("set_language", every(302), "post", data=lambda w: {"language": "en", "next": "/"}),
     Probe("api_keys:list", admins_only(200)),
     Probe("api_keys:revoke", admins_only(302), "post", kwargs=pk("key")),
+    # custom fields of leads, companies and deals: admins define them (everyone sees the values)
+    Probe("custom_fields:list", admins_only(200)),
+    Probe("custom_fields:new", admins_only(200)),
+    Probe("custom_fields:edit", admins_only(200), kwargs=pk("custom_field")),
+    Probe("custom_fields:archive", admins_only(302), "post", kwargs=pk("custom_field")),
     # integrations: webhooks and team chat, admins only
     Probe("integrations:webhooks", admins_only(200)),
     Probe("integrations:webhook_detail", admins_only(200), kwargs=pk("webhook")),

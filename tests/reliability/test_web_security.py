@@ -401,6 +401,7 @@ PK_MODELS = [
     ("pipeline:", "pipeline.Deal"),
     ("kpis:action_item_done", "kpis.ActionItem"),
     ("api_keys:", "salesmarketing.ApiKey"),
+    ("custom_fields:", "leads.FieldDefinition"),
     ("nurture:segment", "nurture.Segment"),
     ("nurture:mail_template", "nurture.EmailTemplate"),
     ("nurture:mail_broadcast", "nurture.Broadcast"),

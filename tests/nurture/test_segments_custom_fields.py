@@ -1,0 +1,136 @@
+"""Segment rules on the leads' custom fields flagged "segment rule" (`custom.<key>`): equals, contains, greater
+than by type; checked like every rule; offered by the builder page."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+
+from leads.custom_fields.services import field_definition_create
+from leads.models import CustomFieldType, CustomObject
+from nurture.models import Segment
+from nurture.segments.rules import validate
+from nurture.segments.selectors import rules_leads, segment_leads
+from tests.leads.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def define(key, field_type, **fields):
+    fields.setdefault("label_ja", key)
+    fields.setdefault("in_segment", True)
+    return field_definition_create(
+        by=None, object_type=CustomObject.LEAD, key=key, field_type=field_type, **fields
+    )
+
+
+@pytest.fixture
+def people():
+    define("budget", CustomFieldType.NUMBER, label_ja="予算")
+    define("due", CustomFieldType.DATE)
+    define("plan", CustomFieldType.CHOICE, options=["松", "竹", "梅"])
+    define("tools", CustomFieldType.MULTI_CHOICE, options=["Excel", "kintone", "Salesforce"])
+    define("note", CustomFieldType.TEXT)
+    define("listed", CustomFieldType.BOOLEAN)
+    define("not_in_segments", CustomFieldType.TEXT, in_segment=False)
+    return {
+        "big": LeadFactory(
+            custom={
+                "budget": 9_000_000,
+                "due": "2026-04-01",
+                "plan": "松",
+                "tools": ["Excel", "kintone"],
+                "note": "至急 見積希望",
+                "listed": True,
+            },
+        ),  # fmt: skip
+        "small": LeadFactory(
+            custom={
+                "budget": 300_000,
+                "due": "2027-01-15",
+                "plan": "梅",
+                "tools": ["Salesforce"],
+                "listed": False,
+            }
+        ),
+        "none": LeadFactory(),
+    }
+
+
+def _match(people, *rules) -> set[str]:
+    tree = {"op": "and", "rules": list(rules)}
+    assert validate(tree) == []
+    ids = set(rules_leads(tree).values_list("pk", flat=True))
+    return {name for name, lead in people.items() if lead.pk in ids}
+
+
+def test_equals_contains_and_comparisons_by_type(people):
+    assert _match(people, {"field": "custom.budget", "op": "gt", "value": 1_000_000}) == {"big"}
+    assert _match(people, {"field": "custom.budget", "op": "lte", "value": 300_000}) == {"small"}
+    assert _match(people, {"field": "custom.budget", "op": "eq", "value": 300000}) == {"small"}
+    assert _match(people, {"field": "custom.due", "op": "lt", "value": "2026-12-31"}) == {"big"}
+    assert _match(people, {"field": "custom.plan", "op": "eq", "value": "梅"}) == {"small"}
+    assert _match(people, {"field": "custom.plan", "op": "ne", "value": "梅"}) == {"big", "none"}
+    assert _match(people, {"field": "custom.tools", "op": "includes", "value": "kintone"}) == {"big"}
+    assert _match(people, {"field": "custom.note", "op": "contains", "value": "見積"}) == {"big"}
+    assert _match(people, {"field": "custom.listed", "op": "eq", "value": False}) == {"small"}
+    assert _match(people, {"field": "custom.note", "op": "empty"}) == {"small", "none"}
+    assert _match(people, {"field": "custom.budget", "op": "not_empty"}) == {"big", "small"}
+
+
+def test_a_rule_on_a_custom_field_combines_with_the_others(people):
+    people["small"].lifecycle_stage = "mql"
+    people["small"].save()
+    rules = (
+        {"field": "lifecycle", "op": "eq", "value": "mql"},
+        {"field": "custom.budget", "op": "gte", "value": 100_000},
+    )
+    assert _match(people, *rules) == {"small"}
+
+
+def test_bad_custom_rules_are_reported_at_their_place(people):
+    tree = {
+        "op": "and",
+        "rules": [
+            {"field": "custom.budget", "op": "gt", "value": "many"},
+            {"field": "custom.due", "op": "gt", "value": "2026/04/01"},
+            {"field": "custom.plan", "op": "eq", "value": "竹竹"},
+            {"field": "custom.tools", "op": "eq", "value": "Excel"},
+            {"field": "custom.not_in_segments", "op": "eq", "value": "x"},
+            {"field": "custom.unknown", "op": "eq", "value": "x"},
+        ],
+    }
+    with translation.override("en"):
+        errors = {error.loc: error.msg for error in validate(tree)}
+    assert errors == {
+        ("rules", 0, "value"): "Enter a number.",
+        ("rules", 1, "value"): "Enter a date such as 2026-04-01.",
+        ("rules", 2, "value"): "Choose one of the listed values.",
+        ("rules", 3, "op"): "This condition does not apply to tools.",
+        ("rules", 4, "field"): "Choose a field.",
+        ("rules", 5, "field"): "Choose a field.",
+    }
+
+
+def test_the_builder_offers_the_segment_fields_and_saves_a_custom_rule(client, marketer, people):
+    client.force_login(marketer)
+    page = client.get(reverse("nurture:segment_create")).content.decode()
+    assert 'value="custom.budget"' in page and 'value="custom.not_in_segments"' not in page
+    data = {
+        "name": "予算100万以上",
+        "kind": "dynamic",
+        "top_op": "and",
+        "g-0-op": "and",
+        "r-0-0-field": "custom.budget",
+        "r-0-0-prev": "custom.budget",
+        "r-0-0-op": "gte",
+        "r-0-0-value": "1000000",
+    }
+    response = client.post(reverse("nurture:segment_create"), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    segment = Segment.objects.get(name="予算100万以上")
+    assert segment.rules["rules"][0]["rules"] == [{"field": "custom.budget", "op": "gte", "value": 1_000_000}]
+    assert list(segment_leads(segment)) == [people["big"]]
+    edit = client.get(reverse("nurture:segment_edit", args=[segment.pk])).content.decode()
+    assert 'type="number" name="r-0-0-value" value="1000000"' in edit
