@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -168,10 +169,18 @@ def celery_worker(transactional_db):
 
     celery_app.conf.task_always_eager = False
     queues = list(settings.TASK_QUEUE_NAMES)
-    with start_worker(
-        celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=queues
-    ) as worker:
-        yield worker
+    # Starting a worker sets Celery's logging up, which takes over the root logger's handlers (those LOGGING
+    # configured): they are given back afterwards, so later tests in this process log as the app does.
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        with start_worker(
+            celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=queues
+        ) as worker:
+            yield worker
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 # --- Browser (pytest-playwright driving Debian's Chromium) --------------------------------------------

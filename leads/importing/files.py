@@ -13,7 +13,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from leads.models import CustomObject, FieldDefinition
+from leads.models.custom_fields import CustomObject, FieldDefinition
 
 PREVIEW_ROWS = 5
 ENCODING_LABELS = {
