@@ -61,7 +61,9 @@ def lead_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     before = detail_selectors.Cursor.parse(request.GET.get("before", ""))
     if request.htmx and not request.htmx.boosted:  # the timeline's "Older" link: the next page of entries
         timeline = detail_selectors.lead_timeline(lead=lead, before=before)
-        return render(request, "leads/lead_detail.html#timeline_entries", {"lead": lead, "timeline": timeline})
+        return render(
+            request, "leads/lead_detail.html#timeline_entries", {"lead": lead, "timeline": timeline}
+        )
     # (label, url) links the higher apps offer on the lead's page (nurture: enrol in a sequence)
     actions = [
         a for found in hooks.call(hooks.LEAD_PAGE_ACTIONS, user=request.user, lead=lead) for a in found

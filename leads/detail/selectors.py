@@ -49,6 +49,21 @@ def user_fields(relation: str) -> tuple[str, ...]:
     return tuple(f"{relation}__{name}" for name in ("display_name", "first_name", "last_name", "username"))
 
 
+# What the explanation and the fit rules' SQL read of a ScoringRule.
+RULE_FIELDS = (
+    "id",
+    "kind",
+    "name",
+    "name_en",
+    "group",
+    "points",
+    "is_active",
+    "field",
+    "operator",
+    "value",
+    "number",
+)
+
 # What the merge history (leads/merge/includes/merge_history.html) shows of a MergeRecord, on both record pages.
 MERGE_FIELDS = ("id", "kind", "at", "fields_taken", "moved", "merged_lead__name", "merged_lead__email",
                 "merged_company__name", *user_fields("by"))  # fmt: skip
@@ -85,8 +100,9 @@ def lead_timeline(*, lead: Lead, before: Cursor | None = None, size: int = TIMEL
     """One page of the lead's touches, newest first (one query: the lead's time index, `size` + 1 rows)."""
     qs = lead.touches.select_related("campaign").order_by("-occurred_at", "-id")
     if before is not None:
-        qs = qs.filter(
-            Q(occurred_at__lt=before.occurred_at) | Q(occurred_at=before.occurred_at, id__lt=before.touch_id)
+        # The plain bound lets the lead's time index start at the cursor; the OR breaks ties by id.
+        qs = qs.filter(occurred_at__lte=before.occurred_at).filter(
+            Q(occurred_at__lt=before.occurred_at) | Q(id__lt=before.touch_id)
         )
     touches = list(qs[: size + 1])
     older = None
@@ -147,11 +163,7 @@ def lead_page(*, lead: Lead, before: Cursor | None = None) -> LeadPage:
             ],
             ("id", "occurred_at", "properties"),
         ),
-        rules=Rows(
-            ScoringRule.objects.filter(is_active=True).order_by("id"),
-            ("id", "kind", "name", "name_en", "group", "points", "is_active", "field", "operator", "value",
-             "number"),
-        ),  # fmt: skip
+        rules=Rows(ScoringRule.objects.filter(is_active=True).order_by("id"), RULE_FIELDS),
         groups=Rows(ScoringGroup.objects.order_by("kind", "name"), ("id", "kind", "name", "name_en", "cap")),
         config=Rows(ScoringConfig.objects.filter(pk=1), ("id", "total_threshold")),
         # Touches per week, the weeks of the score chart: one pass over the lead's touches.
@@ -195,7 +207,9 @@ def _default_threshold() -> int:
     return int(default) if isinstance(default, int) else 0
 
 
-def _score_history_chart(labels: list[str], engagement: list[int], fit: int, threshold: int) -> dict[str, Any]:
+def _score_history_chart(
+    labels: list[str], engagement: list[int], fit: int, threshold: int
+) -> dict[str, Any]:
     """The lead's engagement at the end of each of the last weeks (the scorer's decay and caps with the current
     rules), with fit and the MQL line beside it."""
     return {

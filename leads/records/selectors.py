@@ -116,7 +116,12 @@ def account_detail(*, viewer, company: Company) -> Account:
         ),
         "scores": Totals(
             leads_qs,
-            {"n": Count("pk"), "best": Max("total_score"), "average": Avg("total_score"), "fit": Max("fit_score")},
+            {
+                "n": Count("pk"),
+                "best": Max("total_score"),
+                "average": Avg("total_score"),
+                "fit": Max("fit_score"),
+            },
             defaults={"n": 0},
         ),
         "touches": Rows(
@@ -124,7 +129,9 @@ def account_detail(*, viewer, company: Company) -> Account:
             ("id", "occurred_at", "type", "lead__name", "lead__email", "campaign__name"),
         ),
         "handoffs": Rows(
-            Handoff.objects.filter(lead__in=leads_qs, state__in=Handoff.OPEN_STATES).order_by("sla_due_at", "pk"),
+            Handoff.objects.filter(lead__in=leads_qs, state__in=Handoff.OPEN_STATES).order_by(
+                "sla_due_at", "pk"
+            ),
             ("id", "state", "sla_due_at", "lead__name", "lead__email", *user_fields("owner")),
         ),
         "subsidiaries": Rows(company.subsidiaries.order_by("name")[:50], ("id", "name")),

@@ -260,7 +260,9 @@ def _contributions(
     """`explain`'s answer from its rows (lead_id, rule_id, matches, points) and the rules and groups they name."""
     result: dict[int, list[Contribution]] = {lead_id: [] for lead_id in lead_ids}
     for lead_id, rule_id, matches, points in rows:
-        rule = rules[rule_id]
+        rule = rules.get(rule_id)
+        if rule is None:  # switched on after the caller read the rules: it shows on the next view
+            continue
         group = groups.get(rule.group_id) if rule.group_id is not None else None
         result[lead_id].append(
             Contribution(rule_id, rule.label, rule.kind, group.label if group else "", matches, float(points))

@@ -245,7 +245,8 @@ def test_touches_per_week_are_counted_in_sql(marketer):
     page = lead_page(lead=lead)
     counts = page.activity["data"]["datasets"][0]["data"]
     assert len(counts) == 13 and counts[-1] == 3 and counts[-2] == 1 and counts[-3] == 1
-    assert sum(counts) == 5 and page.touch_count == 6  # 100 days ago is before the chart, not before the count
+    # 100 days ago is before the chart, not before the count
+    assert sum(counts) == 5 and page.touch_count == 6
 
 
 def test_company_detail_lists_its_leads(client, marketer, owner):

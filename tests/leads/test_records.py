@@ -311,7 +311,9 @@ def _account_history(company, owner, *, n, prefix):
         lead = make_lead(company=company, owner=owner, name=f"{prefix} 担当 {i}")
         TouchFactory(lead=lead)
         Handoff.objects.create(lead=lead, owner=owner, mql_at=timezone.now(), state=Handoff.State.WORKING)
-        deal = make_deal(owner=owner, company=company, contact=lead, name=f"{prefix} 商談 {i}", amount=1000 * (i + 1))
+        deal = make_deal(
+            owner=owner, company=company, contact=lead, name=f"{prefix} 商談 {i}", amount=1000 * (i + 1)
+        )
         if i % 2 == 0:
             deal_close_won(deal=Deal.objects.get(pk=deal.pk), amount=deal.amount, by=owner)
         services.company_create(by=owner, name=f"{prefix} 子会社 {i}", parent=company)
