@@ -11,10 +11,10 @@ from django.views.decorators.vary import vary_on_headers
 from leads import selectors
 from leads.bulk_actions import selectors as bulk_selectors
 from leads.custom_fields.selectors import custom_fields
+from leads.detail import selectors as detail_selectors
 from leads.filters import LeadFilterForm
 from leads.merge import selectors as merge_selectors
 from leads.models import CustomObject, Lead
-from leads.records import selectors as record_selectors
 from leads.records.forms import LifecycleForm
 from leads.services import lead_accept_submitted
 from salesmarketing import hooks
@@ -57,6 +57,7 @@ def _get_lead_for_user(request: HtmxHttpRequest, pk: int):
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def lead_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     lead = selectors.lead_get_for_viewer(viewer=request.user, pk=pk)
     if lead is None:
@@ -65,16 +66,24 @@ def lead_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         if survivor is None:
             raise Http404
         return redirect(survivor)
+    before = detail_selectors.Cursor.parse(request.GET.get("before", ""))
+    if request.htmx and not request.htmx.boosted:  # the timeline's "Older" link: the next page of entries
+        timeline = detail_selectors.lead_timeline(lead=lead, before=before)
+        return render(
+            request, "leads/lead_detail.html#timeline_entries", {"lead": lead, "timeline": timeline}
+        )
     # (label, url) links the higher apps offer on the lead's page (nurture: enrol in a sequence)
     actions = [
         a for found in hooks.call(hooks.LEAD_PAGE_ACTIONS, user=request.user, lead=lead) for a in found
     ]
+    page = detail_selectors.lead_page(lead=lead, before=before)
     context = {
-        "d": selectors.lead_detail(lead=lead),
-        "lifecycle_history": record_selectors.lead_lifecycle_history(lead=lead),
+        "d": page,
+        "timeline": page.timeline,
+        "lifecycle_history": page.lifecycle_history,
         "lifecycle_form": LifecycleForm(initial={"stage": lead.lifecycle_stage}),
         "page_actions": actions,
-        "merges": merge_selectors.merge_history(lead=lead),
+        "merges": page.merges,
     }
     return render(request, "leads/lead_detail.html", context)
 

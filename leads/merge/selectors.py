@@ -21,7 +21,7 @@ from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
-from leads.models import Company, DuplicateDismissal, Lead, MergeRecord, RecordKind
+from leads.models import Company, DuplicateDismissal, Lead, RecordKind
 from leads.records.selectors import companies_visible_to, contacts_count
 from salesmarketing.models import User
 
@@ -205,15 +205,3 @@ def lead_survivor_of(*, viewer, pk: int) -> Lead | None:
 def company_survivor_of(*, viewer, pk: int) -> Company | None:
     survivor_id = Company.all_objects.filter(pk=pk).values_list("merged_into_id", flat=True).first()
     return companies_visible_to(viewer).filter(pk=survivor_id).first() if survivor_id else None
-
-
-def merge_history(
-    *, lead: Lead | None = None, company: Company | None = None, limit: int = 20
-) -> list[MergeRecord]:
-    """The merges a record absorbed, newest first (its page's history)."""
-    qs = (
-        MergeRecord.objects.filter(lead=lead)
-        if lead is not None
-        else MergeRecord.objects.filter(company=company)
-    )
-    return list(qs.select_related("by", "merged_lead", "merged_company").order_by("-at", "-id")[:limit])

@@ -9,10 +9,11 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Avg, Count, Exists, Max, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
 
 from leads.choices import COMPANY_SIZE_BOUNDS
-from leads.models import Company, Handoff, Lead, LifecycleChange, Touch
+from leads.detail.rows import Branch, Rows, Totals, read_together
+from leads.detail.selectors import MERGE_FIELDS, MERGES_SHOWN, user_fields
+from leads.models import Company, Handoff, Lead, LifecycleChange, MergeRecord, Touch
 from leads.search.query import Terms, companies_matching
 from salesmarketing import hooks
 from salesmarketing.models import User
@@ -100,49 +101,76 @@ class Account:
     deals_won: int = 0
     subsidiaries: list[Company] = field(default_factory=list)
     customer_changes: list[LifecycleChange] = field(default_factory=list)
+    merges: list[MergeRecord] = field(default_factory=list)
 
 
 def account_detail(*, viewer, company: Company) -> Account:
     """The account page: contacts, deals and their stages, recent touches, the score roll-up, open handoffs,
-    revenue won (the company's lifetime value so far)."""
+    revenue won (the company's lifetime value so far), subsidiaries and the merges it absorbed — in one statement
+    (leads.detail.rows), whatever the number of contacts, deals or touches."""
     leads_qs = Lead.objects.visible_to(viewer).filter(company=company)
-    leads = list(leads_qs.select_related("owner").order_by("-total_score", "pk")[:ACCOUNT_LEADS])
-    scores = leads_qs.aggregate(
-        n=Count("pk"), best=Max("total_score"), average=Avg("total_score"), fit=Max("fit_score")
-    )
+    branches: dict[str, Branch] = {
+        "leads": Rows(
+            leads_qs.order_by("-total_score", "pk")[:ACCOUNT_LEADS],
+            ("id", "name", "email", "title", "lifecycle_stage", "total_score", *user_fields("owner")),
+        ),
+        "scores": Totals(
+            leads_qs,
+            {
+                "n": Count("pk"),
+                "best": Max("total_score"),
+                "average": Avg("total_score"),
+                "fit": Max("fit_score"),
+            },
+            defaults={"n": 0},
+        ),
+        "touches": Rows(
+            Touch.objects.filter(lead__in=leads_qs).order_by("-occurred_at", "-id")[:ACCOUNT_TOUCHES],
+            ("id", "occurred_at", "type", "lead__name", "lead__email", "campaign__name"),
+        ),
+        "handoffs": Rows(
+            Handoff.objects.filter(lead__in=leads_qs, state__in=Handoff.OPEN_STATES).order_by(
+                "sla_due_at", "pk"
+            ),
+            ("id", "state", "sla_due_at", "lead__name", "lead__email", *user_fields("owner")),
+        ),
+        "subsidiaries": Rows(company.subsidiaries.order_by("name")[:50], ("id", "name")),
+        "merges": Rows(
+            MergeRecord.objects.filter(company=company).order_by("-at", "-id")[:MERGES_SHOWN], MERGE_FIELDS
+        ),
+    }
+    hooked = _deals()
+    for i, all_deals in enumerate(hooked):
+        branches[f"deals_{i}"] = Rows(
+            all_deals.visible_to(viewer).filter(company=company).order_by("-created_at")[:ACCOUNT_LEADS],
+            ("id", "name", "created_at", "amount", "stage__name_ja", "stage__name_en", *user_fields("owner")),
+        )
+        branches[f"won_{i}"] = Totals(
+            all_deals.filter(company=company, status="won"),
+            {"revenue": Sum("won_amount"), "n": Count("pk")},
+            defaults={"n": 0},
+        )
+    found = read_together(**branches)
     deals: list[Any] = []
     revenue, won = Decimal(0), 0
-    for all_deals in _deals():
-        visible = all_deals.visible_to(viewer).filter(company=company)
-        deals += list(
-            visible.select_related("owner", "stage", "contact").order_by("-created_at")[:ACCOUNT_LEADS]
-        )
-        totals = all_deals.filter(company=company, status="won").aggregate(
-            revenue=Coalesce(Sum("won_amount"), Decimal(0)), n=Count("pk")
-        )
-        revenue += totals["revenue"]
-        won += totals["n"]
-    touches = list(
-        Touch.objects.filter(lead__in=leads_qs)
-        .select_related("lead", "campaign")
-        .order_by("-occurred_at", "-id")[:ACCOUNT_TOUCHES]
-    )
-    handoffs = list(
-        Handoff.objects.filter(lead__in=leads_qs, state__in=Handoff.OPEN_STATES)
-        .select_related("lead", "owner")
-        .order_by("sla_due_at", "pk")
-    )
+    for i in range(len(hooked)):
+        deals += found[f"deals_{i}"]
+        totals = found[f"won_{i}"][0]
+        revenue += Decimal(str(totals["revenue"] or 0))
+        won += totals["n"] or 0
+    scores = found["scores"][0]
     return Account(
         company=company,
-        leads=leads,
-        leads_total=scores["n"],
+        leads=found["leads"],
+        leads_total=scores["n"] or 0,
         deals=deals,
-        touches=touches,
-        handoffs=handoffs,
+        touches=found["touches"],
+        handoffs=found["handoffs"],
         scores=scores,
         revenue_won=revenue,
         deals_won=won,
-        subsidiaries=list(company.subsidiaries.order_by("name")[:50]),
+        subsidiaries=found["subsidiaries"],
+        merges=found["merges"],
     )
 
 

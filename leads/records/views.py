@@ -151,8 +151,7 @@ def company_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             raise Http404
         return redirect(survivor)
     account = selectors.account_detail(viewer=request.user, company=company)
-    merges = merge_selectors.merge_history(company=company)
-    return render(request, "leads/company_detail.html", {"d": account, "merges": merges})
+    return render(request, "leads/company_detail.html", {"d": account, "merges": account.merges})
 
 
 @require_http_methods(["GET", "POST"])

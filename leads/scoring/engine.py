@@ -11,6 +11,7 @@ rows in Python. Running it twice gives the same scores (at the same `now`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.db import connection
@@ -91,8 +92,11 @@ def _engagement_rows_sql(
     return text, params
 
 
-def _fit_rows_sql(sql: dict[str, str], lead_filter: LeadFilter) -> tuple[str, list]:
-    """One row per (lead, fit rule) match with lead_id, rule_id and `pts`.
+def _fit_rows_sql(
+    sql: dict[str, str], lead_filter: LeadFilter, rules: Iterable[ScoringRule] | None = None
+) -> tuple[str, list]:
+    """One row per (lead, fit rule) match with lead_id, rule_id and `pts` (the active fit rules among `rules`
+    when the caller has read them already).
 
     The batch's leads, with the company fields the rules read, are materialized once; each active fit rule then
     becomes its own simple predicate over them (`title LIKE '%部長%'`, `industry IN (…)`), joined by UNION ALL,
@@ -102,9 +106,13 @@ def _fit_rows_sql(sql: dict[str, str], lead_filter: LeadFilter) -> tuple[str, li
     domain = sql["domain"].format("l.email")
     branches: list[str] = []
     branch_params: list = []
-    rules = ScoringRule.objects.filter(kind=FIT, is_active=True).values_list(
-        "id", "field", "operator", "value", "number", "points"
-    )
+    if rules is None:
+        rules = ScoringRule.objects.filter(kind=FIT, is_active=True)
+    rules = [
+        (r.pk, r.field, r.operator, r.value, r.number, r.points)
+        for r in rules
+        if r.kind == FIT and r.is_active
+    ]
     for rule_id, field, operator, value, number, points in rules:
         predicate, values = _fit_predicate(field, operator, value, number)
         if predicate:
@@ -240,10 +248,22 @@ def explain(lead_ids: list[int], *, now: dt.datetime | None = None) -> dict[int,
         rows = cursor.fetchall()
     rules = ScoringRule.objects.in_bulk({row[1] for row in rows})
     groups = {g.pk: g for g in ScoringGroup.objects.all()}
+    return _contributions(lead_ids, rows, rules, groups)
+
+
+def _contributions(
+    lead_ids: Iterable[int],
+    rows: Iterable[tuple[int, int, int, float]],
+    rules: Mapping[int, ScoringRule],
+    groups: Mapping[int, ScoringGroup],
+) -> dict[int, list[Contribution]]:
+    """`explain`'s answer from its rows (lead_id, rule_id, matches, points) and the rules and groups they name."""
     result: dict[int, list[Contribution]] = {lead_id: [] for lead_id in lead_ids}
     for lead_id, rule_id, matches, points in rows:
-        rule = rules[rule_id]
-        group = groups.get(rule.group_id)
+        rule = rules.get(rule_id)
+        if rule is None:  # switched on after the caller read the rules: it shows on the next view
+            continue
+        group = groups.get(rule.group_id) if rule.group_id is not None else None
         result[lead_id].append(
             Contribution(rule_id, rule.label, rule.kind, group.label if group else "", matches, float(points))
         )
@@ -259,23 +279,58 @@ def explain(lead_ids: list[int], *, now: dt.datetime | None = None) -> dict[int,
     return result
 
 
-def touch_points(lead_id: int, *, now: dt.datetime | None = None) -> list[dict]:
-    """Each touch-rule match of one lead, undecayed (occurred_at, pts, half_life, rule_id, group_id, cap):
-    enough to draw the lead's engagement over time."""
-    sql = _sql(connection.vendor)
-    statement, params = _engagement_rows_sql(
-        sql, LeadFilter(ids=(lead_id,)), now or timezone.now(), decayed=False
-    )
+def explain_over_time(
+    lead_id: int,
+    *,
+    now: dt.datetime,
+    times: list[dt.datetime],
+    rules: Mapping[int, ScoringRule],
+    groups: Mapping[int, ScoringGroup],
+) -> tuple[list[Contribution], list[float]]:
+    """One lead's `explain` at `now`, and its engagement at each of `times` (each ≤ now: what `score_leads` run
+    at that time would have given, before rounding), in one statement, with the active rules and the groups the
+    caller read (the page reads them with its other panels).
+
+    Each time's engagement is aggregated in SQL, whatever the number of touches: per (time, rule group), the
+    matches up to that time decayed to it, then capped per group and summed.
+    """
+    vendor = connection.vendor
+    sql = _sql(vendor)
+    lead_filter = LeadFilter(ids=(lead_id,))
+    eng_sql, eng_params = _engagement_rows_sql(sql, lead_filter, now, decayed=False)
+    fit_sql, fit_params = _fit_rows_sql(sql, lead_filter, rules.values())
+    at = "CAST(%s AS timestamptz)" if vendor == "postgresql" else "%s"
+    if not times:
+        raise ValueError("explain_over_time needs at least one time")
+    times_sql = ", ".join(f"(CAST(%s AS INTEGER), {at}, CAST(%s AS DOUBLE PRECISION))" for _ in times)
+    times_params = [
+        p
+        for i, moment in enumerate(times)
+        for p in (i, connection.ops.adapt_datetimefield_value(moment), moment.timestamp())
+    ]
+    occurred = sql["epoch"].format("m.occurred_at")
+    statement = f"""
+        WITH m AS ({eng_sql}), f AS ({fit_sql}), w(i, at, at_epoch) AS (VALUES {times_sql})
+        SELECT 0 AS part, rule_id AS k, COUNT(*) AS n,
+               SUM(pts * POWER(0.5, (CAST(%s AS DOUBLE PRECISION) - {occurred}) / (half_life * 86400.0))) AS v
+        FROM m GROUP BY rule_id
+        UNION ALL
+        SELECT 0, rule_id, COUNT(*), SUM(pts) FROM f GROUP BY rule_id
+        UNION ALL
+        SELECT 1, i, 0, SUM(CASE WHEN cap IS NULL OR pts < cap THEN pts ELSE cap END) FROM (
+            SELECT w.i AS i, COALESCE(r.group_id, -r.id) AS gk, MAX(g.cap) AS cap,
+                   SUM(m.pts * POWER(0.5, (w.at_epoch - {occurred}) / (m.half_life * 86400.0))) AS pts
+            FROM m JOIN w ON m.occurred_at <= w.at
+            JOIN leads_scoringrule r ON r.id = m.rule_id LEFT JOIN leads_scoringgroup g ON g.id = r.group_id
+            GROUP BY w.i, COALESCE(r.group_id, -r.id)
+        ) per_group GROUP BY i
+    """
     with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        columns = [c[0] for c in cursor.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-    rules = ScoringRule.objects.select_related("group").in_bulk({row["rule_id"] for row in rows})
-    for row in rows:
-        rule = rules[row["rule_id"]]
-        row["group_id"], row["cap"] = rule.group_id, rule.group.cap if rule.group else None
-        if connection.vendor == "sqlite":  # raw SQL on SQLite returns text timestamps
-            row["occurred_at"] = connection.ops.convert_datetimefield_value(
-                row["occurred_at"], None, connection
-            )
-    return rows
+        cursor.execute(statement, [*eng_params, *fit_params, *times_params, now.timestamp()])
+        rows = cursor.fetchall()
+    explained = [(lead_id, k, n, v) for part, k, n, v in rows if part == 0]
+    engagement = [0.0] * len(times)
+    for part, k, _n, v in rows:
+        if part == 1:
+            engagement[k] = float(v)
+    return _contributions([lead_id], explained, rules, groups)[lead_id], engagement

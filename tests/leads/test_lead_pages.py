@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from leads.choices import AwarenessStage, LeadSource, LifecycleStage, TouchType
+from leads.detail.selectors import TIMELINE_PAGE, lead_page
 from leads.ingest import events_ingest
-from leads.models import Campaign, Company, Lead, Touch, Visitor
+from leads.models import Campaign, Company, Handoff, Lead, Touch, Visitor
 from leads.scoring.defaults import ensure_default_scoring
 from leads.services import company_resolve, lead_upsert
 from salesmarketing.models import User
@@ -142,34 +144,112 @@ def test_detail_shows_profile_timeline_with_stitched_anonymous_history_and_escap
     assert html.index("Webinar attended") < html.index("Page view")  # newest first
 
 
+def _touches(lead, n, *, start=0, at=None, **fields):
+    """n page views of `lead`, newest last (each a second apart), or all at the same moment `at`."""
+    now = timezone.now()
+    Touch.objects.bulk_create(
+        Touch(
+            lead=lead,
+            type=TouchType.PAGE_VIEW,
+            occurred_at=at or now - dt.timedelta(seconds=n - i),
+            url=f"https://www.example.jp/p/{start + i}",
+            source="t",
+            idempotency_key=f"{lead.pk}-{start + i}",
+            **fields,
+        )
+        for i in range(n)
+    )
+
+
+def _history(lead, by, *, n, prefix):
+    """n more of every panel's rows: handoffs, browsers, lifecycle changes, submissions and absorbed merges."""
+    from leads.lifecycle import lead_lifecycle_change
+    from leads.merge.services import lead_merge
+
+    for i in range(n):
+        Handoff.objects.create(
+            lead=lead, owner=by, mql_at=timezone.now(), state=Handoff.State.REJECTED,
+            reject_reason=Handoff.RejectReason.NO_BUDGET, reject_note=f"{prefix} 予算なし {i}",
+        )  # fmt: skip
+        Visitor.objects.create(visitor_id=f"{prefix}-{i}", lead=lead, identified_at=timezone.now())
+        stage = LifecycleStage.MQL if i % 2 == 0 else LifecycleStage.LEAD
+        lead_lifecycle_change(lead=lead, to=stage, by=by, reason=f"{prefix} {i}")
+        _spoofed(lead.email, f"{prefix}-s-{i}", title=f"肩書 {prefix} {i}")
+        twin = _lead(f"{prefix}{i}@twin.example.jp", name=f"重複 {prefix} {i}")
+        lead_merge(survivor_id=lead.pk, merged_id=twin.pk, taken={}, by=by)
+        lead.refresh_from_db()
+
+
 def test_detail_query_count_is_fixed(client, marketer, django_assert_num_queries):
     ensure_default_scoring()
     lead = _lead("busy@example.jp", name="忙しい リード")
     client.force_login(marketer)
-
-    def add_touches(n, start):
-        Touch.objects.bulk_create(
-            Touch(
-                lead=lead,
-                type=TouchType.PAGE_VIEW,
-                occurred_at=timezone.now(),
-                source="t",
-                idempotency_key=str(i),
-            )
-            for i in range(start, start + n)
-        )
-
-    add_touches(3, 0)
-    # the explanation reads the active fit rules once; the lifecycle history is one more
-    # (and the merges it absorbed, one more)
-    # (and the lead's custom fields, one more)
-    with django_assert_num_queries(17) as few:
+    _touches(lead, 3)
+    _history(lead, marketer, n=1, prefix="few")
+    # 7: the layout's 2 (session; the user with team and unread count) and the page's own 5 —
+    #   the lead (its visibility, with company, owner, first-touch campaign and persona),
+    #   its panels in one UNION ALL (handoffs, browsers, lifecycle history, merges, latest submissions, the
+    #     scoring rules, groups and MQL threshold, touches per week),
+    #   the score explanation with the score over time (one aggregate over all its touches),
+    #   the first page of the timeline,
+    #   the lead's custom fields (shown in its profile).
+    with django_assert_num_queries(7) as few:
         client.get(f"/leads/{lead.pk}/")
-    add_touches(300, 3)
+    _touches(lead, 300, start=3)
+    _history(lead, marketer, n=4, prefix="many")
     with django_assert_num_queries(len(few.captured_queries)):
-        html = client.get(f"/leads/{lead.pk}/").content.decode()
-    assert html.count('class="tl-page_view"') == 200  # capped, with a note
+        html = client.get(f"/leads/{lead.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert html.count('<li class="tl-') == TIMELINE_PAGE + 1  # one page, and its "Older" link
+    assert html.count('class="tl-older"') == 1
     assert "×303" in html  # the explanation counts every matching touch
+    assert "308 touches" in html  # and the five submissions
+    assert "anonymous history of 5 browsers" in html
+    assert html.count("重複 ") == 5  # the merges it absorbed
+    assert "肩書 many 3</strong>" in html  # the latest submitted title
+
+
+def test_timeline_pages_go_back_through_every_touch_by_keyset(client, owner, django_assert_num_queries):
+    lead = _lead("long@example.jp", owner=owner, name="長い 履歴")
+    same_moment = timezone.now() - dt.timedelta(days=1)
+    _touches(lead, 30)
+    _touches(lead, 70, start=30, at=same_moment)  # the order among them is their id's
+    client.force_login(owner)
+    html = client.get(f"/leads/{lead.pk}/").content.decode()
+    seen = re.findall(r"https://www\.example\.jp/p/(\d+)", html)
+    pages = 1
+    while (older := re.search(r'hx-get="([^"]+before=[^"]+)"', html)) is not None:
+        # 4: session, the user (with the unread count a fragment's context reads too), the lead (its
+        # visibility), one page of touches
+        with django_assert_num_queries(4):
+            response = client.get(older.group(1).replace("&amp;", "&"), HTTP_HX_REQUEST="true")
+        html = response.content.decode()
+        assert "<html" not in html and response["Vary"].count("HX-Request") == 1
+        seen += re.findall(r"https://www\.example\.jp/p/(\d+)", html)
+        pages += 1
+    assert pages == 2 and len(seen) == 100 and len(set(seen)) == 100  # every touch once
+    newest_first = [int(n) for n in seen[:30]]
+    assert newest_first == sorted(newest_first, reverse=True)
+
+    # Without HTMX, the link is the page itself from that point on, with a way back to the latest.
+    first = client.get(f"/leads/{lead.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    href = re.search(r'<a class="btn btn-small" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    page = client.get(href, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert page.count('class="tl-page_view"') == 50 and "Back to the latest touches" in page
+    assert "https://www.example.jp/p/99" not in page  # the newest of the same moment is on the first page
+    # A cursor that is not one shows the latest touches.
+    assert client.get(f"/leads/{lead.pk}/", {"before": "1-x"}).content.decode().count("tl-page_view") == 50
+
+
+def test_touches_per_week_are_counted_in_sql(marketer):
+    lead = _lead("weekly@example.jp", name="週ごと")
+    now = timezone.now()
+    for days in (0.5, 1, 6, 8, 20, 100):
+        _touches(lead, 1, start=int(days * 10), at=now - dt.timedelta(days=days))
+    page = lead_page(lead=lead)
+    counts = page.activity["data"]["datasets"][0]["data"]
+    assert len(counts) == 13 and counts[-1] == 3 and counts[-2] == 1 and counts[-3] == 1
+    # 100 days ago is before the chart, not before the count
+    assert sum(counts) == 5 and page.touch_count == 6
 
 
 def test_company_detail_lists_its_leads(client, marketer, owner):

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.html import escape
 
 from leads.choices import ConsentMethod, LeadSource, LifecycleStage
 from leads.lifecycle import lead_lifecycle_change
-from leads.models import Company, Lead, LifecycleChange
+from leads.models import Company, Handoff, Lead, LifecycleChange
 from leads.models.companies import corporate_number_is_valid
 from leads.records import services
 from leads.records.normalize import company_name_key, work_domain
@@ -298,21 +298,57 @@ def test_company_list_query_count_does_not_grow(client, owner, django_assert_num
     assert "83" in response.content.decode()
 
 
+def _account_history(company, owner, *, n, prefix):
+    """n more of every part of the account page: contacts, deals (won too), touches, open handoffs, subsidiaries
+    and absorbed companies."""
+    from leads.merge.services import company_merge
+    from pipeline.models import Deal
+    from pipeline.services import deal_close_won
+    from tests.leads.factories import TouchFactory
+    from tests.pipeline.factories import make_deal
+
+    for i in range(n):
+        lead = make_lead(company=company, owner=owner, name=f"{prefix} 担当 {i}")
+        TouchFactory(lead=lead)
+        Handoff.objects.create(lead=lead, owner=owner, mql_at=timezone.now(), state=Handoff.State.WORKING)
+        deal = make_deal(
+            owner=owner, company=company, contact=lead, name=f"{prefix} 商談 {i}", amount=1000 * (i + 1)
+        )
+        if i % 2 == 0:
+            deal_close_won(deal=Deal.objects.get(pk=deal.pk), amount=deal.amount, by=owner)
+        services.company_create(by=owner, name=f"{prefix} 子会社 {i}", parent=company)
+        twin = services.company_create(by=owner, name=f"{prefix} 旧社名 {i}")
+        company_merge(survivor_id=company.pk, merged_id=twin.pk, taken={}, by=owner)
+
+
 def test_account_page_shows_contacts_deals_touches_handoffs_and_revenue(
     client, marketer, owner, django_assert_num_queries
 ):
     company = make_company("株式会社アカウント")
     lead = make_lead(company=company, owner=owner, name="窓口 一郎")
+    _account_history(company, owner, n=1, prefix="few")
     client.force_login(marketer)
-    with django_assert_num_queries(12) as few:  # 10, the merges it absorbed, the custom fields shown
+    # 5: the layout's 2 (session; the user with team and unread count) and the page's own 3 —
+    #   the company (its visibility, with its parent),
+    #   the rest in one UNION ALL: contacts (with owners) and their score roll-up, deals (owner, stage) and the
+    #   revenue won, recent touches, open handoffs, subsidiaries, the companies it absorbed,
+    #   the company's custom fields shown.
+    with django_assert_num_queries(5) as few:
         html = client.get(f"/leads/companies/{company.pk}/").content.decode()
     assert "窓口 一郎" in html and "株式会社アカウント" in html
-    for i in range(5):
-        make_lead(company=company, name=f"追加 {i}")
-    services.company_create(by=owner, name="子会社", parent=company)
+    _account_history(company, owner, n=4, prefix="many")
     with django_assert_num_queries(len(few.captured_queries)):
-        client.get(f"/leads/companies/{company.pk}/")
+        html = client.get(f"/leads/companies/{company.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert lead.company == company
+    assert html.count("担当 ") >= 6 and html.count("子会社 ") == 5
+    assert html.count("旧社名 ") == 5  # the merges it absorbed
+    assert "3 deals won" in html and "¥5,000" in html  # the first, third and fifth: 1,000 + 1,000 + 3,000
+    assert "商談 " not in html  # marketing acts on no deal
+    # the rep sees their deals too, in the same few queries
+    client.force_login(owner)
+    with django_assert_num_queries(len(few.captured_queries)):
+        html = client.get(f"/leads/companies/{company.pk}/").content.decode()
+    assert html.count("商談 ") == 5 and "5,000円" in html
 
 
 def test_the_deal_form_offers_the_business_card_entry(client, owner):

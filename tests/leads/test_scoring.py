@@ -10,7 +10,7 @@ from django.utils import timezone
 from leads.choices import LifecycleStage, TouchType
 from leads.models import Handoff, Lead, RescoreRun, ScoringConfig, ScoringGroup, ScoringRule, Touch
 from leads.scoring.defaults import ensure_default_scoring
-from leads.scoring.engine import LeadFilter, explain, score_leads
+from leads.scoring.engine import LeadFilter, explain, explain_over_time, score_leads
 from leads.scoring.services import leads_score_and_qualify, reason_text, rescore_batch_run, rescore_start
 from leads.services import company_resolve, lead_upsert
 
@@ -200,9 +200,7 @@ def test_reason_text_lists_positive_contributions_biggest_first(defaults):
     assert text == "セミナー参加 +20, 課長 +10"
 
 
-def test_the_score_over_time_equals_the_scorer_at_each_week(defaults):
-    from leads.selectors import _score_history_chart
-
+def test_the_score_over_time_equals_the_scorer_at_each_week(defaults, django_assert_num_queries):
     lead, _ = lead_upsert(email="history@example.jp", source="api")
     for days_ago, kind, url in [(1, TouchType.PAGE_VIEW, "/pricing"), (9, TouchType.WEBINAR_ATTENDED, ""),
                                 (30, TouchType.CONTENT_DOWNLOAD, ""), (31, TouchType.PAGE_VIEW, "/compare"),
@@ -210,7 +208,13 @@ def test_the_score_over_time_equals_the_scorer_at_each_week(defaults):
         _touch(lead, kind, days_ago=days_ago, url=url)
     for n in range(40):  # enough page views to hit the site-visit cap some weeks ago
         _touch(lead, TouchType.PAGE_VIEW, days_ago=20 + n / 10, url=f"/p{n}")
-    engagement = _score_history_chart(lead, NOW)["data"]["datasets"][1]["data"]
+    weeks = [NOW - dt.timedelta(weeks=i) for i in range(13, -1, -1)]
+    rules = {rule.pk: rule for rule in ScoringRule.objects.filter(is_active=True)}
+    groups = {group.pk: group for group in ScoringGroup.objects.all()}
+    with django_assert_num_queries(1):  # the explanation and every week's engagement, aggregated in SQL
+        explanation, points = explain_over_time(lead.pk, now=NOW, times=weeks, rules=rules, groups=groups)
+    assert explanation == explain([lead.pk], now=NOW)[lead.pk]
+    engagement = [round(p) for p in points]
     expected = []
     for weeks_ago in range(13, -1, -1):
         score_leads(LeadFilter(ids=(lead.pk,)), now=NOW - dt.timedelta(weeks=weeks_ago))
