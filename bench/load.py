@@ -346,7 +346,9 @@ def board_client(url: str, username: str, password: str, thread: int, deadline: 
             deals = [int(d) for d in re.findall(rb'data-deal="(\d+)"', page.body)]
             stages = [
                 int(s)
-                for s in re.findall(rb'<ol class="board-cards" data-stage="(\d+)" data-closed=""', page.body)
+                for s in re.findall(
+                    rb'<ol class="board-cards"[^>]* data-stage="(\d+)" data-closed=""', page.body
+                )
             ]
             if not deals or not stages:
                 stats.failures.append(f"{username}'s board shows no deals or no open stages")

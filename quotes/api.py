@@ -26,6 +26,7 @@ from quotes.documents import quote_document
 from quotes.models import DealLineItem, Product, Quote
 from quotes.tax import line_amount
 from salesmarketing.api import acting_user, field_invalid, require_scope, service_invalid
+from salesmarketing.dates import InRangeDate
 from salesmarketing.models import ApiKey, User
 
 router = Router(tags=["quotes"])
@@ -142,7 +143,7 @@ class ItemPatch(Schema):
 
 
 class QuoteHeader(Schema):
-    valid_until: dt.date | None = None
+    valid_until: InRangeDate | None = None
     addressee_kind: str | None = None
     addressee_name: str | None = Field(None, max_length=200)
     subject: str | None = Field(None, max_length=200)

@@ -421,6 +421,8 @@ PARAM_MODELS = {
     "deal_id": "pipeline.Deal",
     "deal_pk": "pipeline.Deal",
     "quote_id": "quotes.Quote",
+    "product_id": "quotes.Product",
+    "item_id": "quotes.DealLineItem",
     "cost_pk": "campaigns.CampaignCost",
     "rule_pk": "campaigns.PersonaRule",
     "content_type_id": "contenttypes.ContentType",

@@ -53,6 +53,12 @@ def test_every_page_redirects_anonymous_visitors_to_login(client):
             assert response.status_code == 404, f"{path} answered {response.status_code}"
             checked += 1
             continue
+        if route.startswith("book/"):
+            # A rep's or a team's public booking page (pipeline.booking): no login, like the capture form; an
+            # address no page has answers 404 (tests/pipeline/test_booking.py covers the pages themselves).
+            assert response.status_code == 404, f"{path} answered {response.status_code}"
+            checked += 1
+            continue
         if route.startswith("api/"):
             # Endpoints answer 401 without a key (405 for a GET on a POST-only one); the docs need a login.
             if pattern.name in ("openapi-json", "openapi-view"):
