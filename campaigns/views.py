@@ -31,7 +31,7 @@ from campaigns.forms import (
 from campaigns.models import AttributionModel, CampaignCost, Dimension, PersonaRule
 from campaigns.personas import lead_persona_set
 from leads.models import Campaign, Lead, Persona
-from nurture.mail.selectors import campaign_email, can_manage_mail
+from nurture.mail.selectors import campaign_email, can_manage_mail, email_totals
 from salesmarketing.forms import add_service_errors
 from salesmarketing.htmx import HtmxHttpRequest, partial_or_page
 
@@ -204,8 +204,9 @@ def cost_import(request: HtmxHttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     form = DashboardForm(request.GET or None)
+    period = form.get_period()
     d = selectors.marketing_dashboard(
-        viewer=request.user, period=form.get_period(), model=form.get_model(), dimension=form.get_dimension()
+        viewer=request.user, period=period, model=form.get_model(), dimension=form.get_dimension()
     )
     context = {
         "form": form,
@@ -216,6 +217,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "query": _query_without(request, "dimension", "part"),
     }
     partial = "who" if request.GET.get("part") == "who" else "body"
+    if partial == "body" and can_manage_mail(request.user):  # what became of the period's marketing e-mail
+        context["email"] = email_totals(start=period.start, end=period.end)
     return render(request, partial_or_page(request, "campaigns/dashboard.html", partial), context)
 
 

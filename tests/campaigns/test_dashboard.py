@@ -83,8 +83,9 @@ def _queries(client, url: str) -> int:
 
 # Layout: session, the user with team and unread count (2). The page: the attribution state (1); one statement
 # with attribution by bucket and channel and by campaign, sales' verdicts, personas, segment counts and costs (1);
-# the MQL threshold (1); the ten warming leads, with their count when the sweep's will not do (1).
-DASHBOARD_QUERIES = 6
+# the MQL threshold (1); the ten warming leads, with their count when the sweep's will not do (1); what became of
+# the period's marketing e-mail, broadcasts and steps (2: nurture.mail.selectors.email_totals).
+DASHBOARD_QUERIES = 8
 
 
 def test_the_dashboard_runs_the_same_number_of_queries_for_more_data(marketer_client, owner):
@@ -96,6 +97,7 @@ def test_the_dashboard_runs_the_same_number_of_queries_for_more_data(marketer_cl
     more = _queries(marketer_client, url)
 
     assert more == few == DASHBOARD_QUERIES
+    assert 'id="email"' in marketer_client.get(url).content.decode()  # the e-mail figures, for marketing
     # without the sweep's count of warming leads, they are counted beside the list, in the same query
     AttributionState.objects.update(score_bands={})
     assert _queries(marketer_client, url) == DASHBOARD_QUERIES
