@@ -626,7 +626,7 @@ def test_the_same_csv_imported_at_once_stores_each_lead_and_touch_once(server, t
     for browser, job in zip(browsers, jobs, strict=True):  # the report page shows the stored outcome
         page = browser.get(f"/leads/import/{job}/", headers={"Accept-Language": "en"}).text
         stored = ImportJob.objects.get(pk=job)
-        assert f'data-count="accepted">{stored.accepted_count}<' in page
+        assert f'data-count="accepted">{stored.accepted_count:,}<' in page  # grouped, as above
 
 
 # --- 5. A scorer that started earlier never undoes a newer score ------------------------------------------
