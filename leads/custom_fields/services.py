@@ -157,6 +157,25 @@ def _boolean(raw: Any) -> bool:
     raise ValidationError(_("Enter yes or no."))
 
 
+def custom_values_check(
+    by_key: Mapping[str, FieldDefinition], values: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Each of `values` (key → raw value) checked by its definition in `by_key`: the stored values (None for an
+    empty one) and the errors, keyed `custom.<key>` (a key no definition has is one)."""
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for key, raw in values.items():
+        definition = by_key.get(key)
+        if definition is None:
+            errors[field_name(key)] = [_("No custom field has this key.")]
+            continue
+        try:
+            cleaned[key] = custom_value_clean(definition, raw)
+        except ValidationError as error:
+            errors[field_name(key)] = error.messages
+    return cleaned, errors
+
+
 def custom_values_clean(
     *,
     definitions: Iterable[FieldDefinition],
@@ -170,17 +189,8 @@ def custom_values_clean(
     fields the caller does not show) are kept as they are. Raises ValidationError keyed `custom.<key>`."""
     by_key = {d.key: d for d in definitions}
     result = dict(current or {})
-    errors: dict[str, list[str]] = {}
-    for key, raw in values.items():
-        definition = by_key.get(key)
-        if definition is None:
-            errors[field_name(key)] = [_("No custom field has this key.")]
-            continue
-        try:
-            value = custom_value_clean(definition, raw)
-        except ValidationError as error:
-            errors[field_name(key)] = error.messages
-            continue
+    cleaned, errors = custom_values_check(by_key, values)
+    for key, value in cleaned.items():
         if value is None:
             result.pop(key, None)
         else:

@@ -9,7 +9,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.db.models.functions import Lower
@@ -18,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from leads.bulk import AnyOf, events_insert, insert_ignore_returning, update_by_pk
 from leads.choices import LeadSource, TouchType
-from leads.custom_fields.services import custom_value_clean, field_name
+from leads.custom_fields.services import custom_values_check
 from leads.ingest.schema import (
     COMPANY_FILL_FIELDS,
     LEAD_PROFILE_FIELDS,
@@ -146,20 +145,8 @@ def _custom_checked(
     kept: list[tuple[int, EventIn]] = []
     rejected: list[Rejected] = []
     for index, ev in valid:
-        values: dict[str, Any] = {}
-        errors: dict[str, list[str]] = {}
-        for key, raw in ev.custom.items():
-            definition = definitions.get(key)
-            if definition is None:
-                errors[field_name(key)] = [_("No custom field has this key.")]
-                continue
-            try:
-                value = custom_value_clean(definition, raw)
-            except ValidationError as error:
-                errors[field_name(key)] = error.messages
-                continue
-            if value is not None:  # an empty value never erases a known one
-                values[key] = value
+        cleaned, errors = custom_values_check(definitions, ev.custom)
+        values = {key: value for key, value in cleaned.items() if value is not None}  # empty never erases
         if errors and authenticated:
             rejected.append(Rejected(index=index, errors=errors))
             continue
