@@ -213,6 +213,17 @@ def _in_flight_task_ids(redis: PrivateRedis) -> dict[str, str]:
     return found
 
 
+def _kill_while_running(worker: Proc, redis: PrivateRedis, task_names: set[str], condition, *, what: str) -> None:
+    """SIGKILL `worker` once `condition()` holds while it has one of `task_names` taken and unacknowledged. A
+    worker runs other tasks in between (the events it emits are dispatched on the same queues), so a kill timed
+    by the data alone can land on one of those instead of on the work under test."""
+    _wait_for(
+        lambda: set(_in_flight_task_ids(redis).values()) & task_names and condition(),
+        timeout=40, what=what, interval=0.02,
+    )  # fmt: skip
+    worker.kill()
+
+
 def _in_flight_batch_ids(redis: PrivateRedis) -> list[int]:
     """The rescore batches of the messages a worker took and has not acknowledged."""
     ids = []
@@ -393,18 +404,14 @@ def test_a_full_rescore_survives_a_worker_killed_mid_run(faults_env, faults_redi
         batches = RescoreBatch.objects.filter(run=run)
         total = run.total_batches
         assert total >= 30
-        _wait_for(lambda: batches.filter(done_at__isnull=False).count() >= total // 4, timeout=30,
-                  what="a quarter of the batches", interval=0.02)  # fmt: skip
-        workers[0].kill()
+        # Killed while it runs a rescore batch (or one of the assignments the rescore's new MQLs queue beside it).
+        _kill_while_running(workers[0], faults_redis, {"leads.tasks.rescore_batch", "leads.tasks.assign_handoffs"},
+                            lambda: batches.filter(done_at__isnull=False).count() >= total // 4,
+                            what="a quarter of the batches")  # fmt: skip
         killed_at = time.monotonic()
-        # The kill landed mid-run: some batches done, some not, and batches taken but never acknowledged.
+        # The kill landed mid-run: some batches done, some not, and tasks taken but never acknowledged.
         assert 0 < batches.filter(done_at__isnull=False).count() < total
-        # The dead worker left a task taken and unacknowledged: a rescore batch, or one of the realtime
-        # assignments the rescore's new MQLs queue beside it (the worker takes both queues, one task at a time).
-        assert set(_in_flight_task_ids(faults_redis).values()) & {
-            "leads.tasks.rescore_batch",
-            "leads.tasks.assign_handoffs",
-        }
+        assert _in_flight_task_ids(faults_redis)
         assert RescoreRun.objects.get(pk=run.pk).finished_at is None
         # Batches the dead worker took and had not committed: only the sweeper can bring them back before the
         # visibility timeout (a batch it committed just before the kill, unacknowledged, needs nothing).
@@ -460,26 +467,22 @@ def test_scoring_and_handoffs_survive_workers_killed_mid_batch(faults_env, fault
         scored = Lead.objects.filter(pk__in=lead_ids, scored_at__isnull=False)
 
         # Kill 1: in the middle of scoring.
-        _wait_for(
-            lambda: scored.count() >= len(lead_ids) // 4, timeout=40, what="a quarter scored", interval=0.02
-        )
-        workers[0].kill()
+        _kill_while_running(workers[0], faults_redis, {"leads.tasks.process_touched_leads"},
+                            lambda: scored.count() >= len(lead_ids) // 4, what="a quarter scored")  # fmt: skip
         assert 0 < scored.count() < len(lead_ids)
-        assert "leads.tasks.process_touched_leads" in _in_flight_task_ids(faults_redis).values()
+        assert _in_flight_task_ids(faults_redis)
 
         # Kill 2: in the middle of assigning the handoffs (process_touched_leads queued them after commit).
         workers.append(_worker(env, tmp_path, "second"))
         handoffs = Handoff.objects.filter(lead_id__in=lead_ids)
-        _wait_for(
-            lambda: handoffs.filter(state=Handoff.State.ASSIGNED).count() >= 20
-            and handoffs.filter(state=Handoff.State.UNASSIGNED).count() >= 20,
-            timeout=40, what="handoffs being assigned", interval=0.02,
-        )  # fmt: skip
-        workers[1].kill()
+        _kill_while_running(workers[1], faults_redis, {"leads.tasks.assign_handoffs"},
+                            lambda: handoffs.filter(state=Handoff.State.ASSIGNED).count() >= 20
+                            and handoffs.filter(state=Handoff.State.UNASSIGNED).count() >= 20,
+                            what="handoffs being assigned")  # fmt: skip
         killed_at = time.monotonic()
         assert handoffs.filter(state=Handoff.State.UNASSIGNED).exists()
         assert handoffs.filter(state=Handoff.State.ASSIGNED).exists()
-        assert "leads.tasks.assign_handoffs" in _in_flight_task_ids(faults_redis).values()
+        assert _in_flight_task_ids(faults_redis)
 
         workers.append(_worker(env, tmp_path, "third", beat=True))
         _wait_for(

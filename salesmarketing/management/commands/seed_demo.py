@@ -16,7 +16,7 @@ from salesmarketing.demo import DEMO_PASSWORD, USERS, seed_users
 
 # Each app may have a `demo.py` with `seed(*, users, stdout)`, each idempotent. Campaigns come first so that the
 # demo touches can carry their UTM codes.
-DEMO_APPS = ("campaigns", "leads", "pipeline", "nurture", "kpis")
+DEMO_APPS = ("campaigns", "leads", "pipeline", "quotes", "nurture", "kpis")
 
 
 def _demo_module(app: str):
