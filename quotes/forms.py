@@ -3,7 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from quotes.models import DealLineItem, Product, Quote
+from quotes.models import DealLineItem, Product, Quote, Unit
+from quotes.tax import TaxCategory
 
 
 class ProductForm(forms.ModelForm):
@@ -34,8 +35,16 @@ class LineItemForm(forms.ModelForm):
         if products is not None:
             self.fields["product"].queryset = Product.objects.filter(active=True)
             self.fields["product"].choices = [("", _("— free text —"))] + [(p.pk, str(p)) for p in products]
-        for name in ("unit", "tax_category"):
+        # Left blank, a line takes its product's unit and tax category (a free-text line: 式, standard rate), so
+        # choosing a reduced-rate product cannot silently tax it at 10 %.
+        blank = {
+            "unit": _("— the product's (式 for free text) —"),
+            "tax_category": _("— the product's (standard rate for free text) —"),
+        }
+        for name, choices in (("unit", Unit.choices), ("tax_category", TaxCategory.choices)):
             self.fields[name].required = False
+            self.fields[name].choices = [("", blank[name]), *choices]
+            self.fields[name].initial = ""
 
 
 class LineItemEditForm(forms.ModelForm):

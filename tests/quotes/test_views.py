@@ -3,6 +3,7 @@ Reps act on their own deals, managers on their teams', marketing reads; everyone
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -10,6 +11,7 @@ from django.urls import reverse
 
 from quotes import services
 from quotes.models import DealLineItem, Quote
+from quotes.tax import TaxCategory
 from tests.quotes.factories import add_line, make_product
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +46,27 @@ def test_adding_a_line_from_the_deal_page_with_htmx_answers_the_section(owner_cl
     assert response.content.decode().lstrip().startswith('<section class="card" id="deal-quotes">')
     deal.refresh_from_db()
     assert deal.amount == Decimal(60_000)
+
+
+def test_a_product_line_posted_with_the_forms_defaults_keeps_the_products_unit_and_tax(
+    owner_client, deal, issuer
+):
+    """The add form's unit and tax selects start blank ("the product's"): a browser posts them as they are, and a
+    reduced-rate product billed per user stays 8 % and ユーザー instead of becoming 式 at 10 %."""
+    product = make_product(name_ja="お弁当", unit_price=1_000, unit="user", tax_category=TaxCategory.REDUCED)
+    page = owner_client.get(deal.get_absolute_url()).content.decode()
+    assert re.search(r'<select name="unit"[^>]*>\s*<option value="" selected>', page)
+    assert re.search(r'<select name="tax_category"[^>]*>\s*<option value="" selected>', page)
+
+    owner_client.post(
+        reverse("quotes:item_add", args=[deal.pk]),
+        {"product": product.pk, "description": "", "quantity": "3", "unit": "", "unit_price": "",
+         "tax_category": "", "discount_kind": "none", "discount_value": "0"},
+        HTTP_HX_REQUEST="true",
+    )  # fmt: skip
+
+    item = DealLineItem.objects.get(deal=deal)
+    assert (item.unit, item.tax_category, item.unit_price) == ("user", TaxCategory.REDUCED, 1_000)
 
 
 def test_an_invalid_line_answers_422_with_the_error_next_to_the_field(owner_client, deal):
