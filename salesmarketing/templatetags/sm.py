@@ -54,6 +54,16 @@ def num(value, decimals: int = 0) -> str:
     return _grouped(number, int(decimals))
 
 
+@register.filter
+def qty(value) -> str:
+    """A quantity as people write it: '40', '1.5', '0.25' (no trailing zeros), grouped; None → '—'."""
+    number = _to_decimal(value)
+    if number is None:
+        return DASH
+    places = max(0, -number.normalize().as_tuple().exponent)  # type: ignore[operator]
+    return _grouped(number, min(places, 2))
+
+
 def _grouped(number: Decimal, decimals: int) -> str:
     """Rounded half up (number_format alone would cut the digits off: 66.666 → 66.6), then grouped."""
     rounded = number.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)

@@ -11,7 +11,7 @@ from django.utils import translation
 
 from pipeline.forms import CloseWonForm
 from salesmarketing.fields import GroupedDecimalField, YenField
-from salesmarketing.templatetags.sm import date_short, datetime_short, yen
+from salesmarketing.templatetags.sm import date_short, datetime_short, qty, yen
 
 TOKYO = dt.timezone(dt.timedelta(hours=9))
 MOMENT = dt.datetime(2026, 12, 3, 8, 13, tzinfo=dt.UTC)  # 17:13 in Tokyo
@@ -67,3 +67,13 @@ def test_a_target_shows_separators_without_trailing_zeros():
     assert field.widget.format_value(Decimal("3200000")) == "3,200,000"
     assert field.widget.format_value("25.5") == "25.5"
     assert field.clean("14,000,000") == Decimal("14000000")
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(Decimal("40.00"), "40"), (Decimal("1.50"), "1.5"), (Decimal("0.25"), "0.25"), (Decimal("12000"), "12,000"),
+     (None, "—")],
+)  # fmt: skip
+def test_a_quantity_shows_without_trailing_zeros(value, shown):
+    with translation.override("ja"):
+        assert qty(value) == shown
