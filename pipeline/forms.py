@@ -9,7 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from leads.custom_fields.forms import custom_fields_add
-from leads.custom_fields.selectors import custom_fields
+from leads.custom_fields.selectors import CustomFields, custom_fields
 from leads.models import CustomObject, Lead
 from pipeline.models import Activity, Deal, Stage
 from pipeline.selectors import SCOPE_ALL, SCOPE_MARKETING, SCOPE_MINE, SCOPE_TEAM, BoardFilters
@@ -146,7 +146,7 @@ class DealEditForm(forms.ModelForm):
             "probability": forms.NumberInput(attrs={"min": "0", "max": "100"}),
         }
 
-    def __init__(self, *args, owners: list, amount_derived: str = "", **kwargs):
+    def __init__(self, *args, owners: list, custom: CustomFields, amount_derived: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["version"].initial = self.instance.version
         if amount_derived:  # worked out by a higher app (line items): shown, not typed; a change is refused
@@ -172,8 +172,9 @@ class DealEditForm(forms.ModelForm):
             )
         else:  # a rep cannot hand the deal to someone else
             del self.fields["owner"]
-        # The admin's custom fields of deals shown in forms (`custom.<key>`), after the built-in ones.
-        custom_fields_add(self, custom_fields(object_type=CustomObject.DEAL).form, self.instance.custom)
+        # The admin's custom fields of deals shown in forms (`custom.<key>`), after the built-in ones: their
+        # definitions as the view read them once for the page (which shows the values too).
+        custom_fields_add(self, custom.form, self.instance.custom)
 
     def clean_owner(self):
         return self.owners[self.cleaned_data["owner"]]

@@ -22,7 +22,9 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from leads.custom_fields.forms import custom_cleaned_pop, custom_values_from
+from leads.custom_fields.selectors import CustomFields, custom_fields, values_shown
 from leads.handoffs import UNDO_SECONDS, handoff_can_undo
+from leads.models import CustomObject
 from leads.selectors import lead_get_for_viewer
 from leads.services import company_resolve
 from pipeline import selectors, services
@@ -335,12 +337,19 @@ def deal_close(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 def _detail_context(
-    request: HtmxHttpRequest, deal: Deal, detail: selectors.DealDetail | None = None, **forms
+    request: HtmxHttpRequest,
+    deal: Deal,
+    detail: selectors.DealDetail | None = None,
+    *,
+    custom: CustomFields | None = None,
+    **forms,
 ) -> dict:
     owners = selectors.owners_for(request.user)
+    detail = detail or selectors.deal_detail(deal=deal, custom=custom)
     return {
-        "detail": detail or selectors.deal_detail(deal=deal),
+        "detail": detail,
         "deal": deal,
+        "custom_rows": values_shown(detail.custom.all, deal.custom),
         "read_only": not selectors.can_edit_deals(request.user),
         # Just accepted from the handoffs list: the rep may take it back for a few seconds.
         "undo_handoff": deal.handoff
@@ -348,7 +357,12 @@ def _detail_context(
         else None,
         "undo_seconds": UNDO_SECONDS,
         "edit_form": forms.get("edit_form")
-        or DealEditForm(instance=deal, owners=owners, amount_derived=services.amount_derived_reason(deal)),
+        or DealEditForm(
+            instance=deal,
+            owners=owners,
+            custom=detail.custom,
+            amount_derived=services.amount_derived_reason(deal),
+        ),
         "activity_form": forms.get("activity_form") or ActivityForm(),
         "task_form": forms.get("task_form") or TaskForm(),
         "today": timezone.localdate(),
@@ -376,16 +390,19 @@ def deal_overview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not _is_partial(request):
         return redirect(deal)
     read_only = not selectors.can_edit_deals(request.user)
+    custom = custom_fields(object_type=CustomObject.DEAL)
     context = {
         "deal": deal,
         "read_only": read_only,
         "refreshed": True,
         "today": timezone.localdate(),
+        "custom_rows": values_shown(custom.all, deal.custom),
         "edit_form": None
         if read_only
         else DealEditForm(
             instance=deal,
             owners=selectors.owners_for(request.user),
+            custom=custom,
             amount_derived=services.amount_derived_reason(deal),
         ),
     }
@@ -395,10 +412,12 @@ def deal_overview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def deal_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     deal = _get_deal_for_user(request, pk)
+    custom = custom_fields(object_type=CustomObject.DEAL)
     form = DealEditForm(
         request.POST,
         instance=deal,
         owners=selectors.owners_for(request.user),
+        custom=custom,
         amount_derived=services.amount_derived_reason(deal),
     )
     if form.is_valid():
@@ -421,7 +440,7 @@ def deal_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 return redirect(deal)
             deal = _get_deal_for_user(request, pk)
             form = None
-    context = _detail_context(request, deal, edit_form=form)
+    context = _detail_context(request, deal, edit_form=form, custom=custom)
     if form is None:
         context["saved"] = True
     if _is_partial(request):

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from leads.detail.rows import Rows, read_together
 from pipeline.models import Deal
 from quotes.models import DealLineItem, Product, Quote
-from quotes.services import issuer_for
+from quotes.services import issuers_for
 from quotes.tax import Line, Rounding, Totals, compute
 from salesmarketing.models import User
 
@@ -32,20 +33,39 @@ class DealSection:
     has_issuer: bool
 
 
+# What the section shows of each row (the rest stays unread: the quotes' frozen copies, the products' texts).
+_ITEM_FIELDS = ("id", "description", "quantity", "unit", "unit_price", "tax_category", "discount_kind",
+                "discount_value", "position", "product__code")  # fmt: skip
+_QUOTE_FIELDS = ("id", "year", "sequence", "revision", "status", "issue_date", "total")
+PRODUCTS_OFFERED = 500
+
+
 def deal_section(*, deal: Deal) -> DealSection:
-    """The deal page's items and quotes: three queries whatever their number (items, quotes, products) and one
-    for the issuer."""
-    items = list(DealLineItem.objects.filter(deal=deal).select_related("product"))
-    issuer = issuer_for(deal)
+    """The deal page's items, the deal's issuer (its rounding), its quotes and the products to add: one query
+    whatever their number."""
+    rows = read_together(
+        items=Rows(DealLineItem.objects.filter(deal=deal), _ITEM_FIELDS),
+        issuer=Rows(issuers_for(deal)[:1], ("id", "is_default", "rounding")),
+        quotes=Rows(
+            Quote.objects.filter(deal=deal).order_by("-year", "-sequence", "-revision"), _QUOTE_FIELDS
+        ),
+        products=Rows(
+            Product.objects.filter(active=True).order_by("code")[:PRODUCTS_OFFERED], ("id", "code", "name_ja")
+        ),
+    )
+    items: list[DealLineItem] = rows["items"]
+    issuer = next(iter(rows["issuer"]), None)
     rounding = issuer.rounding if issuer else Rounding.FLOOR
     totals = compute(
         [Line(i.quantity, i.unit_price, i.tax_category, i.discount_kind, i.discount_value) for i in items],
         rounding=rounding,
     )
-    quotes = list(Quote.objects.filter(deal=deal).order_by("-year", "-sequence", "-revision"))
-    products = list(Product.objects.filter(active=True).order_by("code")[:500])
     return DealSection(
-        items=items, totals=totals, quotes=quotes, products=products, has_issuer=issuer is not None
+        items=items,
+        totals=totals,
+        quotes=rows["quotes"],
+        products=rows["products"],
+        has_issuer=issuer is not None,
     )
 
 

@@ -33,7 +33,8 @@ HANDOFF_ACCEPTED: Final = "handoff_accepted"
 HANDOFF_ACCEPT_UNDONE: Final = "handoff_accept_undone"
 # Whether a deal's amount is worked out by a higher app rather than typed (pipeline.services.deal_update, when a
 # change of the amount is asked for, and the deal page's edit form): fn(*, deal) -> a message saying why it may
-# not be typed, or "" when it may. Registered by quotes (a deal with line items has their total as its amount).
+# not be typed, or "" when it may; a deal read with its `item_count` (DEAL_ITEM_COUNT) is answered without a query.
+# Registered by quotes (a deal with line items has their total as its amount).
 DEAL_AMOUNT_DERIVED: Final = "deal_amount_derived"
 # Erasing a lead (leads.privacy.lead_erase, in its transaction, before the lead's own rows go):
 # fn(*, lead, visitor_ids: list[str], mentions: list[str], scrub: Callable[[str], str], now) -> dict[str, int],
@@ -100,7 +101,8 @@ LEAD_MERGING: Final = "lead_merging"
 COMPANY_MERGING: Final = "company_merging"
 # The board's cards (pipeline.selectors.pipeline_board): fn() -> a query expression giving a deal's number of line
 # items (the deal as OuterRef("pk")), annotated as `item_count` on each card's deal in the cards' own query, so a
-# card says "3 items" at no query per card. Registered by quotes.
+# card says "3 items" at no query per card; the deal page reads it with its deal (for DEAL_AMOUNT_DERIVED).
+# Registered by quotes.
 DEAL_ITEM_COUNT: Final = "deal_item_count"
 
 HOOK_POINTS: Final = frozenset(

@@ -1,5 +1,5 @@
-"""A deal's page: the deal, its activities, to-dos, stage history and where it came from — one query for all of
-it (the lists ride along as JSON arrays: pipeline.selectors.json_rows)."""
+"""A deal's page: the deal, its activities, to-dos, stage history, where it came from and its custom fields'
+definitions — one query for all of it (the lists ride along as JSON arrays: pipeline.selectors.json_rows)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from django.db.models import Q
 from django.urls import NoReverseMatch
 from django.utils import timezone
 
-from leads.models import Lead
+from leads.custom_fields.selectors import CustomFields, custom_fields
+from leads.models import CustomObject, FieldDefinition, Lead
 from pipeline.models import Activity, ActivityAttachment, Deal, Stage, StageChange, Task
 from pipeline.selectors.json_rows import JsonRows, Related
+from salesmarketing import hooks
 from salesmarketing.models import User
 
 
@@ -25,6 +27,7 @@ class DealDetail:
     history: list[StageChange]
     days_in_stage: int
     links: dict[str, str | None]
+    custom: CustomFields  # the live definitions of deals' custom fields (the page's values and its edit form)
 
     @property
     def open_stages(self) -> list[Stage]:
@@ -82,19 +85,26 @@ _PAGE_ROWS = {
             Related("to_stage", Stage, "to_stage_id", ("id", "name_ja", "name_en")),
         ],
     ),
+    # leads.custom_fields.selectors.custom_fields(object_type=deal): the live definitions.
+    "custom": JsonRows(
+        model=FieldDefinition, where=f't."object_type" = \'{CustomObject.DEAL}\' AND t."archived_at" IS NULL'
+    ),
 }
 _LAST = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def deal_page(*, viewer: User, pk: int) -> tuple[Deal, DealDetail]:
     """The deal the viewer may read (`Deal.objects.readable_by`) with everything its page shows, in one query:
-    its company, contact, owner, team, stage, pipeline, campaign and handoff joined, and its pipeline's stages,
-    latest activities, to-dos and stage history as JSON arrays. Raises Deal.DoesNotExist for others' deals."""
-    deal = (
-        _with_page_relations(Deal.objects.readable_by(viewer))
-        .annotate(**{f"page_{name}": rows.expression() for name, rows in _PAGE_ROWS.items()})
-        .get(pk=pk)
+    its company, contact, owner, team, stage, pipeline, campaign and handoff joined, its pipeline's stages,
+    latest activities, to-dos, stage history and the custom fields' definitions as JSON arrays, and its number of
+    line items where an app counts them (hooks.DEAL_ITEM_COUNT: quotes). Raises Deal.DoesNotExist for others'
+    deals."""
+    deals = _with_page_relations(Deal.objects.readable_by(viewer)).annotate(
+        **{f"page_{name}": rows.expression() for name, rows in _PAGE_ROWS.items()}
     )
+    if item_counts := hooks.registered(hooks.DEAL_ITEM_COUNT):
+        deals = deals.annotate(item_count=item_counts[0]())
+    deal = deals.get(pk=pk)
     lists = {name: rows.load(getattr(deal, f"page_{name}")) for name, rows in _PAGE_ROWS.items()}
     stages: list[Stage] = sorted(lists["stages"], key=lambda s: s.order)
     by_id = {s.pk: s for s in stages}
@@ -112,6 +122,8 @@ def deal_page(*, viewer: User, pk: int) -> tuple[Deal, DealDetail]:
     activities.sort(key=lambda a: (a.occurred_at, a.pk), reverse=True)
     tasks: list[Task] = lists["tasks"]
     tasks.sort(key=lambda t: (t.done_at is not None, t.done_at or _LAST, t.due_date, t.pk))
+    definitions: list[FieldDefinition] = lists["custom"]
+    definitions.sort(key=lambda d: (d.position, d.pk))
     detail = DealDetail(
         deal=deal,
         stages=stages,
@@ -120,6 +132,7 @@ def deal_page(*, viewer: User, pk: int) -> tuple[Deal, DealDetail]:
         history=history,
         days_in_stage=(timezone.now() - deal.stage_changed_at).days,
         links=_links(deal),
+        custom=CustomFields(all=definitions),
     )
     return deal, detail
 
@@ -132,8 +145,9 @@ def _links(deal: Deal) -> dict[str, str | None]:
     }
 
 
-def deal_detail(*, deal: Deal) -> DealDetail:
-    """The page's lists for a deal already read (after a form post): a query per list."""
+def deal_detail(*, deal: Deal, custom: CustomFields | None = None) -> DealDetail:
+    """The page's lists for a deal already read (after a form post): a query per list, and one for the custom
+    fields' definitions unless the view read them already."""
     return DealDetail(
         deal=deal,
         stages=list(Stage.objects.filter(pipeline_id=deal.stage.pipeline_id).order_by("order")),
@@ -146,6 +160,7 @@ def deal_detail(*, deal: Deal) -> DealDetail:
         ),
         days_in_stage=(timezone.now() - deal.stage_changed_at).days,
         links=_links(deal),
+        custom=custom if custom is not None else custom_fields(object_type=CustomObject.DEAL),
     )
 
 

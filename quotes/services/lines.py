@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from pipeline import services as pipeline_services
@@ -94,13 +94,18 @@ def product_save(*, product: Product | None = None, **fields: Any) -> Product:
     return product
 
 
-def issuer_for(deal: Deal) -> Issuer | None:
-    """The deal's team's issuer, else the company-wide default (None when neither is set up); one query."""
+def issuers_for(deal: Deal) -> QuerySet[Issuer]:
+    """The deal's team's issuer and the company-wide default, the team's first."""
     condition = Q(is_default=True)
     if deal.team_id is not None:
         condition |= Q(team_id=deal.team_id)
     # A team's own issuer (is_default False) sorts before the default.
-    return Issuer.objects.filter(condition).order_by("is_default").first()
+    return Issuer.objects.filter(condition).order_by("is_default")
+
+
+def issuer_for(deal: Deal) -> Issuer | None:
+    """The deal's team's issuer, else the company-wide default (None when neither is set up); one query."""
+    return issuers_for(deal).first()
 
 
 def deal_lines_total(deal: Deal) -> Decimal:
@@ -124,8 +129,11 @@ def _sync_amount(*, deal: Deal, by: User | None) -> Deal:
 
 def deal_amount_derived(*, deal: Deal) -> str:
     """DEAL_AMOUNT_DERIVED (salesmarketing.hooks): a deal with line items has their total as its amount, never a
-    typed one."""
-    if DealLineItem.objects.filter(deal_id=deal.pk).exists():
+    typed one. A deal read with its `item_count` (DEAL_ITEM_COUNT: the deal page's own query) is answered without a
+    query."""
+    count = getattr(deal, "item_count", None)
+    has_items = count > 0 if count is not None else DealLineItem.objects.filter(deal_id=deal.pk).exists()
+    if has_items:
         return _("The amount is the total of the deal's line items: change the items to change it.")
     return ""
 

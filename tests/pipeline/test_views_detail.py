@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from leads.custom_fields.services import field_definition_create
+from leads.models import CustomFieldType, CustomObject
 from pipeline import services
 from pipeline.models import Activity, Deal, Task
+from quotes import services as quote_services
 from tests.leads.factories import CampaignFactory, make_company, make_handoff, make_lead
 from tests.pipeline.factories import make_deal
+from tests.quotes.factories import add_line, make_issuer, make_product
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -231,9 +236,11 @@ def test_a_lost_deal_page_shows_cause_and_side(owner_client, owner):
 def test_the_detail_page_runs_the_same_queries_for_short_and_long_histories(
     owner_client, owner, stages, django_assert_num_queries
 ):
+    make_issuer()
     lead = make_lead(company=make_company())
     deal = make_deal(owner=owner, contact=lead)
     url = reverse("pipeline:deal_detail", args=[deal.pk])
+    keys = itertools.count(1)
 
     def grow():
         nonlocal deal
@@ -243,6 +250,13 @@ def test_the_detail_page_runs_the_same_queries_for_short_and_long_histories(
             by=owner, deal=deal, type="call", subject="電話", is_voice=True, voice_text="残業が多い"
         )
         services.task_create(deal=deal, title="見積", due_date=timezone.localdate(), by=owner)
+        add_line(deal, owner, product=make_product())
+        quote_services.quote_create(deal=Deal.objects.get(pk=deal.pk), by=owner)
+        key = f"field{next(keys)}"
+        field_definition_create(
+            by=None, object_type=CustomObject.DEAL, key=key, field_type=CustomFieldType.TEXT, label_ja=key
+        )
+        deal = services.deal_update(deal=deal, by=owner, custom={**deal.custom, key: f"{key}の値"})
 
     grow()
     owner_client.get(url)
@@ -251,16 +265,18 @@ def test_the_detail_page_runs_the_same_queries_for_short_and_long_histories(
     for _ in range(5):
         grow()
     with django_assert_num_queries(DETAIL_QUERIES):
-        owner_client.get(url)
+        html = owner_client.get(url).content.decode()
+    assert html.count('<tr id="item-') == 6 and html.count('class="in-text" href="/quotes/') == 6
+    assert "field6の値" in html and 'name="custom.field6"' in html
 
 
-# Layout 2 (session; the user with team and unread count). The page's own 8: the
-# deal with its company, contact, owner, team, stage, pipeline, campaign and handoff, and its pipeline's stages,
-# latest activities, to-dos and stage history as JSON arrays (1); the quotes section (DEAL_PAGE_SECTIONS hook):
-# line items, issuer, quotes, products (4); whether the amount is the items' total (DEAL_AMOUNT_DERIVED hook, 1);
-# the deal's custom fields, shown (1) and in the edit form (1). Budget (issue #22): 8 — not met yet. A manager's
-# page adds the people the deal can be handed to.
-DETAIL_QUERIES = 10
+# Layout 2 (session; the user with team and unread count). The page's own 2: the deal with its company, contact,
+# owner, team, stage, pipeline, campaign and handoff, its number of line items (DEAL_ITEM_COUNT hook: whether the
+# amount is the items' total, for the edit form), and its pipeline's stages, latest activities, to-dos, stage
+# history and the custom fields' definitions (shown and in the edit form) as JSON arrays (1); the quotes section
+# (DEAL_PAGE_SECTIONS hook): line items, issuer, quotes and products in one statement (1). Budget (issue #22): 8,
+# a manager's page (one more: the people the deal can be handed to) included.
+DETAIL_QUERIES = 4
 
 
 def test_the_one_query_page_shows_lists_in_order_with_their_people(owner_client, owner, teammate, stages):

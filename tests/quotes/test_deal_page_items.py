@@ -135,9 +135,9 @@ def test_other_people_and_marketing_cannot_edit_a_line(client, deal, owner, who,
     assert item.unit_price == 100_000
 
 
-# Session, user with the unread count (2); the item (1) and its deal (1); the section: items, issuer, quotes,
-# products (4).
-ITEM_EDIT_QUERIES = 8
+# Session, user with the unread count (2); the item (1) and its deal (1); the section: items, issuer, quotes and
+# products in one statement (1).
+ITEM_EDIT_QUERIES = 5
 
 
 def test_the_row_form_runs_the_same_queries_for_few_and_many_lines(
