@@ -4,13 +4,12 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from leads.choices import AwarenessStage, LifecycleStage
-from leads.custom_fields.forms import filter_fields_add, filters_from
-from leads.custom_fields.selectors import CustomFields, custom_fields
-from leads.models import Campaign, CustomObject
+from leads.custom_fields.forms import CustomFilterForm, filters_from
+from leads.models import Campaign
 from leads.selectors import LeadFilters
 
 
-class LeadFilterForm(forms.Form):
+class LeadFilterForm(CustomFilterForm):
     q = forms.CharField(label=_("Search"), required=False, max_length=200)
     lifecycle = forms.ChoiceField(
         label=_("Lifecycle stage"), required=False, choices=[("", _("All"))] + LifecycleStage.choices
@@ -35,21 +34,6 @@ class LeadFilterForm(forms.Form):
             ("name", _("Name")),
         ],
     )
-
-    def __init__(self, *args, custom: CustomFields | None = None, **kwargs):
-        """`custom`: the lead's custom fields, when the caller read them already (the list shows some as columns);
-        else read here (one query). Those flagged "filter" become fields named `custom.<key>` (and
-        `custom.<key>.min`/`.max` for numbers and dates)."""
-        super().__init__(*args, **kwargs)
-        self.custom = custom if custom is not None else custom_fields(object_type=CustomObject.LEAD)
-        filter_fields_add(self, self.custom.filter)
-        for name, field in self.fields.items():
-            if name.startswith("custom."):
-                field.widget.attrs["class"] = "custom-filter"
-
-    @property
-    def custom_filter_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in self.fields if name.startswith("custom.")]
 
     def filters(self) -> LeadFilters:
         """The valid filters; an invalid field is ignored (and shown with its error) rather than failing the page."""

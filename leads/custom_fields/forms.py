@@ -1,5 +1,5 @@
 """Custom fields in forms: the settings page's definition form, the fields a record form gains (one per
-definition shown in forms, named `custom.<key>`), and the lead list's filter fields."""
+definition shown in forms, named `custom.<key>`), and the lead and company lists' filter fields."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from leads.custom_fields.selectors import CustomFilter
+from leads.custom_fields.selectors import CustomFields, CustomFilter, custom_fields
 from leads.custom_fields.services import MAX_TEXT, field_name
 from leads.models import CustomFieldType, CustomObject, FieldDefinition
 from leads.models.custom_fields import PLACES
@@ -83,7 +83,28 @@ def custom_cleaned_pop(cleaned: dict[str, Any]) -> None:
         del cleaned[name]
 
 
-# --- The lead list's filters ------------------------------------------------------------------------------
+# --- The lists' filters ----------------------------------------------------------------------------------
+
+
+class CustomFilterForm(forms.Form):
+    """A list's filter form with a field per custom field of `custom_object` flagged "filter", named
+    `custom.<key>` (and `custom.<key>.min`/`.max` for numbers and dates)."""
+
+    custom_object: str = CustomObject.LEAD
+
+    def __init__(self, *args, custom: CustomFields | None = None, **kwargs):
+        """`custom`: the record type's custom fields, when the caller read them already (the list shows some as
+        columns); else read here (one query)."""
+        super().__init__(*args, **kwargs)
+        self.custom = custom if custom is not None else custom_fields(object_type=self.custom_object)
+        filter_fields_add(self, self.custom.filter)
+        for name, field in self.fields.items():
+            if name.startswith("custom."):
+                field.widget.attrs["class"] = "custom-filter"
+
+    @property
+    def custom_filter_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if name.startswith("custom.")]
 
 
 def filter_fields_add(form: forms.Form, definitions: list[FieldDefinition]) -> None:

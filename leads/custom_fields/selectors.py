@@ -96,17 +96,18 @@ def values_shown(definitions: list[FieldDefinition], custom: Mapping[str, Any]) 
     return rows
 
 
-def contains(key: str, value: Any) -> Q:
+def contains(key: str, value: Any, column: str = "custom") -> Q:
     """`custom @> {"key": value}` on PostgreSQL (the GIN index's lookup); a key transform elsewhere. For a list
-    value it means "holds each of these"."""
+    value it means "holds each of these". `column`: the JSON column's lookup path ("company__custom" from a
+    lead)."""
     if connection.vendor == "postgresql":
-        return Q(custom__contains={key: value})
+        return Q(**{f"{column}__contains": {key: value}})
     if isinstance(value, list):
         condition = Q()
         for item in value:
-            condition &= Q(**{f"custom__{key}__icontains": f'"{item}"'})
+            condition &= Q(**{f"{column}__{key}__icontains": f'"{item}"'})
         return condition
-    return Q(**{f"custom__{key}": value})
+    return Q(**{f"{column}__{key}": value})
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from leads.choices import CompanySize, Industry, LifecycleStage
-from leads.custom_fields.forms import custom_fields_add
+from leads.custom_fields.forms import CustomFilterForm, custom_fields_add, filters_from
 from leads.custom_fields.selectors import custom_fields
 from leads.models import Company, CustomObject, Lead
 from leads.records.selectors import CompanyFilters
@@ -143,7 +143,9 @@ class LifecycleForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=300)
 
 
-class CompanyFilterForm(forms.Form):
+class CompanyFilterForm(CustomFilterForm):
+    custom_object = CustomObject.COMPANY
+
     q = forms.CharField(label=_("Search"), required=False, max_length=200)
     industry = forms.ChoiceField(
         label=_("Industry"), required=False, choices=[("", _("All")), *Industry.choices]
@@ -177,4 +179,5 @@ class CompanyFilterForm(forms.Form):
             prefecture=data.get("prefecture") or "",
             owner=data.get("owner"),
             customer=data.get("customer") or "",
+            custom=tuple(filters_from(self)),
         )

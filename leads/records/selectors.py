@@ -11,6 +11,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Avg, Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 
 from leads.choices import COMPANY_SIZE_BOUNDS
+from leads.custom_fields.selectors import CustomFilter, custom_filter_q
 from leads.detail.rows import Branch, Rows, Totals, read_together
 from leads.detail.selectors import MERGE_FIELDS, MERGES_SHOWN, user_fields
 from leads.models import Company, Handoff, Lead, LifecycleChange, MergeRecord, Touch
@@ -61,6 +62,7 @@ class CompanyFilters:
     prefecture: str = ""
     owner: int | None = None  # companies with a lead this user owns
     customer: str = ""  # "yes" / "no" / ""
+    custom: tuple[CustomFilter, ...] = ()  # the custom fields' filters (GIN index on `custom`)
 
 
 def company_list(*, viewer, filters: CompanyFilters, page_number: int | str = 1) -> Page:
@@ -84,6 +86,8 @@ def company_list(*, viewer, filters: CompanyFilters, page_number: int | str = 1)
         qs = qs.filter(customer_since__isnull=False)
     elif filters.customer == "no":
         qs = qs.filter(customer_since__isnull=True)
+    if filters.custom:
+        qs = qs.filter(custom_filter_q(list(filters.custom)))
     qs = qs.annotate(contacts=contacts_count()).order_by("name", "pk")
     return Paginator(qs, PAGE_SIZE).get_page(page_number)
 

@@ -17,9 +17,10 @@ from django.views.decorators.vary import vary_on_headers
 
 from leads import selectors as lead_selectors
 from leads.custom_fields.forms import custom_cleaned_pop, custom_values_from
+from leads.custom_fields.selectors import custom_fields
 from leads.lifecycle import lead_lifecycle_set_by_hand
 from leads.merge import selectors as merge_selectors
-from leads.models import Company, Lead
+from leads.models import Company, CustomObject, Lead
 from leads.records import selectors, services
 from leads.records.forms import BusinessCardForm, CompanyFilterForm, CompanyForm, LeadForm, LifecycleForm
 from salesmarketing.forms import add_service_errors
@@ -131,13 +132,15 @@ def lead_lifecycle(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @vary_on_headers("HX-Request")
 def company_list(request: HtmxHttpRequest) -> HttpResponse:
-    form = CompanyFilterForm(request.GET or None)
+    custom = custom_fields(object_type=CustomObject.COMPANY)  # the filters' and the columns' (one query)
+    form = CompanyFilterForm(request.GET or None, custom=custom)
     page = selectors.company_list(
         viewer=request.user, filters=form.filters(), page_number=request.GET.get("page", 1)
     )
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode()}
+    # the columns' values come from the company's row: no query per row
+    context = {"form": form, "page": page, "query": query.urlencode(), "custom_columns": custom.columns}
     return render(request, partial_or_page(request, "leads/records/company_list.html", "results"), context)
 
 

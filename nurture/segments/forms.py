@@ -24,7 +24,6 @@ from nurture.segments.rules import (
     C_BOOLEAN,
     C_DATE,
     C_NUMBER,
-    CUSTOM_PREFIX,
     DAYS,
     FIELDS,
     INTEGER,
@@ -35,6 +34,7 @@ from nurture.segments.rules import (
     TOUCH,
     FieldSpec,
     RuleError,
+    is_custom,
     is_group,
     related_model,
     segment_fields,
@@ -133,7 +133,7 @@ class RuleBuilder:
                 group_ops[int(match[1])] = value
         groups: dict[int, Group] = {g: Group(op=_op(op)) for g, op in sorted(group_ops.items())[:MAX_GROUPS]}
         if fields is None:  # the custom fields are read only when a row names one
-            fields = segment_fields() if any(_is_custom(row) for row in rows.values()) else FIELDS
+            fields = segment_fields() if any(is_custom(row.get("field")) for row in rows.values()) else FIELDS
         for (g, _i), row in sorted(rows.items()):
             if g in groups and len(groups[g].rows) < MAX_ROWS:
                 groups[g].rows.append(Row(row, fields=fields))
@@ -239,10 +239,6 @@ class RuleBuilder:
             ):
                 return self.groups[g].rows[i]
         return None
-
-
-def _is_custom(row: dict[str, str]) -> bool:
-    return row.get("field", "").startswith(CUSTOM_PREFIX)
 
 
 def _input_type(row: Row) -> str:

@@ -9,6 +9,9 @@ The rules are a tree stored on `Segment.rules`:
         {"op": "or", "rules": [...]},          # a nested group (an AND of ORs, an OR of ANDs)
     ]}
 
+Custom fields flagged "segment rule" are rule fields too: a lead's as `custom.<key>`, its company's as
+`company.custom.<key>`.
+
 `validate` returns one error per bad rule with its location (`["rules", 2, "value"]`), so a page shows it next to
 the rule and the API answers 422 with the same location. `compile_rules` turns a valid tree into one `Q` on Lead:
 lead columns directly, company and owner columns through their to-one joins, and touches as EXISTS subqueries
@@ -25,6 +28,7 @@ from typing import Any
 from django.db.models import Exists, Model, OuterRef, Q
 from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from leads.choices import AwarenessStage, Industry, LeadSource, LifecycleStage, Region, TouchType
@@ -46,8 +50,12 @@ CHOICE, INTEGER, BOOLEAN, RECORD, DAYS, TEXT, TOUCH = (
     "text",
     "touch",
 )
-# The leads' custom fields flagged "segment rule" (leads.custom_fields), as `custom.<key>`, one kind per type.
+# The custom fields flagged "segment rule" (leads.custom_fields), one kind per type: the lead's as `custom.<key>`,
+# its company's as `company.custom.<key>`; each prefix with the JSON column it reads from the lead.
 CUSTOM_PREFIX = "custom."
+COMPANY_CUSTOM_PREFIX = "company.custom."
+CUSTOM_COLUMNS = {CUSTOM_PREFIX: "custom", COMPANY_CUSTOM_PREFIX: "company__custom"}
+CUSTOM_OBJECTS = {CustomObject.LEAD: CUSTOM_PREFIX, CustomObject.COMPANY: COMPANY_CUSTOM_PREFIX}
 C_TEXT, C_NUMBER, C_DATE, C_CHOICE, C_MULTI, C_BOOLEAN = (
     "custom_text",
     "custom_number",
@@ -131,18 +139,25 @@ CUSTOM_KINDS = {
 
 
 def segment_fields() -> dict[str, FieldSpec]:
-    """The fields a rule may use: the built-in ones, then the leads' live custom fields flagged "segment rule"
-    (one query)."""
-    custom = {
-        CUSTOM_PREFIX + d.key: FieldSpec(
-            d.label,  # type: ignore[arg-type]
+    """The fields a rule may use: the built-in ones, then the live custom fields flagged "segment rule" of leads
+    and of their companies (one query)."""
+    definitions = FieldDefinition.objects.live().filter(in_segment=True, object_type__in=list(CUSTOM_OBJECTS))
+    custom: dict[str, FieldSpec] = {}
+    for d in definitions.order_by("-object_type", "position", "pk"):  # "lead" before "company"
+        prefix = CUSTOM_OBJECTS[d.object_type]
+        label = d.label if prefix == CUSTOM_PREFIX else gettext("Company: %(label)s") % {"label": d.label}
+        custom[prefix + d.key] = FieldSpec(
+            label,  # type: ignore[arg-type]
             CUSTOM_KINDS[d.field_type],
-            f"custom__{d.key}",
+            f"{CUSTOM_COLUMNS[prefix]}__{d.key}",
             tuple((option, option) for option in d.options),
         )
-        for d in FieldDefinition.objects.live().of(CustomObject.LEAD).filter(in_segment=True)
-    }
     return {**FIELDS, **custom}
+
+
+def is_custom(name: Any) -> bool:
+    """Whether a rule's field is a custom field (of the lead or of its company)."""
+    return isinstance(name, str) and name.startswith(tuple(CUSTOM_COLUMNS))
 
 
 def uses_custom(node: Any, depth: int = 0) -> bool:
@@ -150,7 +165,7 @@ def uses_custom(node: Any, depth: int = 0) -> bool:
         return False
     if is_group(node) and isinstance(node["rules"], list):
         return any(uses_custom(child, depth + 1) for child in node["rules"])
-    return isinstance(node, Mapping) and str(node.get("field", "")).startswith(CUSTOM_PREFIX)
+    return isinstance(node, Mapping) and is_custom(node.get("field"))
 
 
 TOUCH_TYPES = dict(TouchType.choices)
@@ -377,27 +392,30 @@ _COMPARISONS = {"eq": "exact", "gte": "gte", "lte": "lte", "gt": "gt", "lt": "lt
 
 
 def _compile_custom(rule: Mapping) -> Q:
-    """A custom field's rule on the lead's `custom` column: equality and "includes" as `custom @> {…}` (the GIN
-    index), comparisons on the JSON value (numbers by value, ISO dates in order), "contains" on the text."""
-    key, op, value = rule["field"].removeprefix(CUSTOM_PREFIX), rule["op"], rule.get("value")
-    has_value = Q(custom__has_key=key)  # an empty value is never stored: its key goes
+    """A custom field's rule on the lead's (or its company's) `custom` column: equality and "includes" as
+    `custom @> {…}` (the GIN index), comparisons on the JSON value (numbers by value, ISO dates in order),
+    "contains" on the text. A lead without a company has every company field empty."""
+    prefix = next(p for p in CUSTOM_COLUMNS if rule["field"].startswith(p))
+    column, key = CUSTOM_COLUMNS[prefix], rule["field"].removeprefix(prefix)
+    op, value = rule["op"], rule.get("value")
+    has_value = Q(**{f"{column}__has_key": key})  # an empty value is never stored: its key goes
     if op == "empty":
         return ~has_value
     if op == "not_empty":
         return has_value
     if op == "eq":
-        return contains(key, value)
-    if op == "ne":
-        return ~contains(key, value)
+        return contains(key, value, column)
+    if op == "ne":  # "is not X" keeps those with no value (SQLite's JSON NULL <> X would drop them)
+        return ~contains(key, value, column) | ~has_value
     if op == "includes":
-        return contains(key, [value])
+        return contains(key, [value], column)
     if op == "contains":
-        return Q(**{f"custom__{key}__icontains": value.strip()})
-    return Q(**{f"custom__{key}__{_COMPARISONS[op]}": value})
+        return Q(**{f"{column}__{key}__icontains": value.strip()})
+    return Q(**{f"{column}__{key}__{_COMPARISONS[op]}": value})
 
 
 def _compile_rule(rule: Mapping, now: dt.datetime) -> Q:
-    if str(rule["field"]).startswith(CUSTOM_PREFIX):
+    if is_custom(rule["field"]):
         return _compile_custom(rule)
     spec = FIELDS[rule["field"]]
     op, value = rule["op"], rule.get("value")

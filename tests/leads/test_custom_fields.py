@@ -20,7 +20,7 @@ from leads.custom_fields.services import (
 from leads.models import Company, CustomFieldType, CustomObject, FieldDefinition, Lead
 from leads.records import services as records
 from salesmarketing.models import User
-from tests.leads.factories import LeadFactory, make_company
+from tests.leads.factories import CompanyFactory, LeadFactory, make_company
 from tests.salesmarketing.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -301,6 +301,52 @@ def test_custom_columns_cost_no_query_per_row(client, marketer, django_assert_nu
     FieldDefinition.objects.update(in_list=False)
     with django_assert_num_queries(len(few.captured_queries)):
         client.get("/leads/")  # the same count without the columns
+
+
+# --- The company list -------------------------------------------------------------------------------------
+
+
+def test_the_company_list_shows_column_fields_and_filters_on_filter_fields(client, marketer):
+    define("plan", CustomFieldType.CHOICE, CustomObject.COMPANY, label_ja="契約", options=["有償", "無償"],
+           in_list=True, in_filter=True)  # fmt: skip
+    define(
+        "seats", CustomFieldType.NUMBER, CustomObject.COMPANY, label_ja="席数", in_list=True, in_filter=True
+    )
+    define("listed", CustomFieldType.BOOLEAN, CustomObject.COMPANY, label_ja="上場", in_filter=True)
+    define(
+        "memo", CustomFieldType.TEXT, CustomObject.COMPANY, label_ja="社内メモ"
+    )  # neither column nor filter
+    CompanyFactory(name="金株式会社", custom={"plan": "有償", "seats": 1200, "listed": True, "memo": "秘密"})
+    CompanyFactory(name="無料株式会社", custom={"plan": "無償", "seats": 3})
+    CompanyFactory(name="空株式会社")
+    client.force_login(marketer)
+    page = client.get("/leads/companies/").content.decode()
+    assert "<th>契約</th>" in page and "<th>席数</th>" in page and "1,200" in page
+    assert "<th>上場</th>" not in page and "社内メモ" not in page and "秘密" not in page
+    assert (
+        'name="custom.plan"' in page and 'name="custom.seats.min"' in page and 'name="custom.listed"' in page
+    )
+    names = lambda response: sorted(c.name for c in response.context["page"])  # noqa: E731
+    assert names(client.get("/leads/companies/", {"custom.plan": "有償"})) == ["金株式会社"]
+    assert names(client.get("/leads/companies/", {"custom.seats.max": "100"})) == ["無料株式会社"]
+    assert names(client.get("/leads/companies/", {"custom.listed": "false"})) == []
+    assert names(client.get("/leads/companies/", {"custom.listed": "true"})) == ["金株式会社"]
+    response = client.get("/leads/companies/", {"custom.seats.min": "many"})  # ignored, and said so
+    assert len(response.context["page"]) == 3 and "custom.seats.min" in response.context["form"].errors
+
+
+def test_the_company_lists_custom_columns_cost_no_query_per_row(client, marketer, django_assert_num_queries):
+    """6 queries: the layout's 2, the company custom fields' definitions, the owners of the filter, the count
+    and the page, whatever the number of rows and of columns."""
+    define("plan", CustomFieldType.TEXT, CustomObject.COMPANY, in_list=True, in_filter=True)
+    client.force_login(marketer)
+    CompanyFactory(custom={"plan": "松"})
+    with django_assert_num_queries(6):
+        client.get("/leads/companies/")
+    for _ in range(20):
+        CompanyFactory(custom={"plan": "竹"})
+    with django_assert_num_queries(6):
+        assert client.get("/leads/companies/").content.decode().count("竹") >= 20
 
 
 def test_the_csv_export_has_the_export_fields(client, marketer, budget, timing):

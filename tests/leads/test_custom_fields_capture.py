@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 from django.utils import translation
 
 from leads.custom_fields.services import field_definition_create
@@ -83,6 +84,33 @@ def test_an_import_fills_custom_values_of_existing_leads_and_keeps_the_others(fi
     assert result.accepted == 1 and not result.rejected
     lead.refresh_from_db()
     assert lead.custom == {"timing": "今期", "hidden": "x", "budget": 300}
+
+
+def test_the_command_maps_a_column_to_a_custom_field_and_reports_a_bad_value_by_line(
+    tmp_path, capsys, fields
+):
+    path = tmp_path / "expo.csv"
+    path.write_bytes(
+        "メールアドレス,氏名,ご予算,時期\r\n"
+        "yamada@example.jp,山田 太郎,500万,今期\r\n"
+        'sato@example.jp,佐藤 花子,"1,200,000",来期\r\n'.encode("cp932")
+    )
+    call_command("import_leads", str(path), "--map", "ご予算=custom.budget", "--map", "時期=custom.timing")
+    out = capsys.readouterr().out
+    assert "ご予算 → custom.budget" in out and "時期 → custom.timing" in out
+    assert "line 2:" in out and "budget" in out  # the same per-row error as the import page's
+    assert "Imported 1 rows (1 new leads)" in out
+    assert Lead.objects.get().custom == {"budget": 1_200_000, "timing": "来期"}
+    with pytest.raises(CommandError, match="custom.nothing"):
+        call_command("import_leads", str(path), "--map", "時期=custom.nothing")
+
+
+def test_the_command_matches_a_custom_fields_label_by_itself(tmp_path, capsys, fields):
+    path = tmp_path / "list.csv"
+    path.write_bytes(CSV)
+    call_command("import_leads", str(path))
+    assert "予算 → custom.budget" in capsys.readouterr().out
+    assert Lead.objects.get(email="sato@example.jp").custom == {"budget": 1_200_000, "timing": "来期"}
 
 
 # --- Web forms ------------------------------------------------------------------------------------------

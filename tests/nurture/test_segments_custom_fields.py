@@ -12,7 +12,7 @@ from leads.models import CustomFieldType, CustomObject
 from nurture.models import Segment
 from nurture.segments.rules import validate
 from nurture.segments.selectors import rules_leads, segment_leads
-from tests.leads.factories import LeadFactory
+from tests.leads.factories import CompanyFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +134,101 @@ def test_the_builder_offers_the_segment_fields_and_saves_a_custom_rule(client, m
     assert list(segment_leads(segment)) == [people["big"]]
     edit = client.get(reverse("nurture:segment_edit", args=[segment.pk])).content.decode()
     assert 'type="number" name="r-0-0-value" value="1000000"' in edit
+
+
+# --- The lead's company's custom fields (`company.custom.<key>`) -------------------------------------------
+
+
+@pytest.fixture
+def accounts():
+    for key, field_type, options in (
+        ("plan", CustomFieldType.CHOICE, ["有償", "無償"]),
+        ("seats", CustomFieldType.NUMBER, []),
+        ("tags", CustomFieldType.MULTI_CHOICE, ["製造", "IT"]),
+        ("listed", CustomFieldType.BOOLEAN, []),
+    ):
+        field_definition_create(
+            by=None, object_type=CustomObject.COMPANY, key=key, field_type=field_type, label_ja=key,
+            options=options, in_segment=True,
+        )  # fmt: skip
+    field_definition_create(
+        by=None,
+        object_type=CustomObject.COMPANY,
+        key="memo",
+        field_type=CustomFieldType.TEXT,
+        label_ja="memo",
+    )
+    paid = CompanyFactory(custom={"plan": "有償", "seats": 500, "tags": ["製造", "IT"], "listed": True})
+    free = CompanyFactory(custom={"plan": "無償", "seats": 5})
+    return {
+        "paid": LeadFactory(company=paid, custom={"plan": "無償"}),  # the lead's own "plan" is another field
+        "free": LeadFactory(company=free),
+        "bare": LeadFactory(company=CompanyFactory()),
+        "alone": LeadFactory(company=None),
+    }
+
+
+def test_rules_on_the_companys_custom_fields_match_its_leads(accounts):
+    assert _match(accounts, {"field": "company.custom.plan", "op": "eq", "value": "有償"}) == {"paid"}
+    assert _match(accounts, {"field": "company.custom.plan", "op": "ne", "value": "有償"}) == {
+        "free",
+        "bare",
+        "alone",
+    }
+    assert _match(accounts, {"field": "company.custom.seats", "op": "gte", "value": 100}) == {"paid"}
+    assert _match(accounts, {"field": "company.custom.seats", "op": "lt", "value": 100}) == {"free"}
+    assert _match(accounts, {"field": "company.custom.tags", "op": "includes", "value": "IT"}) == {"paid"}
+    assert _match(accounts, {"field": "company.custom.listed", "op": "eq", "value": True}) == {"paid"}
+    assert _match(accounts, {"field": "company.custom.seats", "op": "empty"}) == {"bare", "alone"}
+    assert _match(accounts, {"field": "company.custom.plan", "op": "not_empty"}) == {"paid", "free"}
+    both = (
+        {"field": "company.custom.plan", "op": "eq", "value": "有償"},
+        {"field": "lifecycle", "op": "eq", "value": accounts["paid"].lifecycle_stage},
+    )
+    assert _match(accounts, *both) == {"paid"}
+
+
+def test_bad_company_rules_are_reported_at_their_place(accounts):
+    tree = {
+        "op": "and",
+        "rules": [
+            {"field": "company.custom.seats", "op": "gt", "value": "many"},
+            {"field": "company.custom.plan", "op": "eq", "value": "松"},
+            {"field": "company.custom.memo", "op": "eq", "value": "x"},  # not flagged "segment rule"
+            {"field": "custom.seats", "op": "gt", "value": 1},  # a company field is not the lead's
+        ],
+    }
+    with translation.override("en"):
+        errors = {error.loc: error.msg for error in validate(tree)}
+    assert errors == {
+        ("rules", 0, "value"): "Enter a number.",
+        ("rules", 1, "value"): "Choose one of the listed values.",
+        ("rules", 2, "field"): "Choose a field.",
+        ("rules", 3, "field"): "Choose a field.",
+    }
+
+
+def test_the_builder_offers_the_company_fields_and_saves_a_rule_on_one(client, marketer, accounts):
+    client.force_login(marketer)
+    with translation.override("en"):
+        page = client.get(reverse("nurture:segment_create"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'value="company.custom.seats"' in page and 'value="company.custom.memo"' not in page
+    data = {
+        "name": "有償契約の会社",
+        "kind": "dynamic",
+        "top_op": "and",
+        "g-0-op": "and",
+        "r-0-0-field": "company.custom.seats",
+        "r-0-0-prev": "company.custom.seats",
+        "r-0-0-op": "gte",
+        "r-0-0-value": "100",
+    }
+    response = client.post(reverse("nurture:segment_create"), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    segment = Segment.objects.get(name="有償契約の会社")
+    assert segment.rules["rules"][0]["rules"] == [
+        {"field": "company.custom.seats", "op": "gte", "value": 100}
+    ]
+    assert list(segment_leads(segment)) == [accounts["paid"]]
+    edit = client.get(reverse("nurture:segment_edit", args=[segment.pk])).content.decode()
+    assert 'type="number" name="r-0-0-value" value="100"' in edit

@@ -14,6 +14,7 @@ from leads.importing import (
     IGNORE,
     TARGETS,
     ImportFileError,
+    custom_targets,
     guess_mapping,
     import_job_create,
     import_job_parse,
@@ -62,7 +63,10 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="COLUMN=FIELD",
-            help=f"Override the automatic match of one column (by header). Fields: {', '.join(sorted(TARGETS))}.",
+            help=(
+                "Override the automatic match of one column (by header). Fields: "
+                f"{', '.join(sorted(TARGETS))}, or custom.KEY for a lead custom field."
+            ),
         )
 
     def handle(
@@ -88,10 +92,13 @@ class Command(BaseCommand):
         except ImportFileError as exc:
             raise CommandError(str(exc)) from exc
         parsed = import_job_parse(job)
-        mapping = guess_mapping(parsed.headers)
+        # the leads' live custom fields ("custom.<key>"), which the import page offers too
+        targets = custom_targets()
+        custom = {c.target for c in targets}
+        mapping = guess_mapping(parsed.headers, targets)
         for item in overrides:
             column, _sep, target = item.partition("=")
-            if target not in TARGETS or column not in parsed.headers:
+            if target not in TARGETS | custom or column not in parsed.headers:
                 raise CommandError(f"--map {item!r}: no column {column!r} or no field {target!r}.")
             mapping[parsed.headers.index(column)] = target
         self.stdout.write(f"{file.name}: {len(parsed.rows):,} rows, {parsed.encoding_label}")
