@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
 from leads.bulk_actions import services
 from leads.bulk_actions.selectors import saved_views_for
@@ -371,7 +372,7 @@ def test_a_rep_bulk_assigns_only_their_own_leads_and_only_to_teammates(owner, te
 
 
 def test_marketing_may_not_bulk_assign(marketer):
-    with pytest.raises(Exception) as error:
+    with translation.override("en"), pytest.raises(Exception) as error:
         services.bulk_job_create(by=marketer, action="assign", params={"reason": "x"}, all_matching=True)
     assert "You may not change owners." in error.value.messages
 
