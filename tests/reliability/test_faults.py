@@ -213,7 +213,9 @@ def _in_flight_task_ids(redis: PrivateRedis) -> dict[str, str]:
     return found
 
 
-def _kill_while_running(worker: Proc, redis: PrivateRedis, task_names: set[str], condition, *, what: str) -> None:
+def _kill_while_running(
+    worker: Proc, redis: PrivateRedis, task_names: set[str], condition, *, what: str
+) -> None:
     """SIGKILL `worker` once `condition()` holds while it has one of `task_names` taken and unacknowledged. A
     worker runs other tasks in between (the events it emits are dispatched on the same queues), so a kill timed
     by the data alone can land on one of those instead of on the work under test."""
@@ -770,7 +772,7 @@ def test_the_sweeper_finds_exactly_the_leads_whose_touches_were_never_scored(set
     window = {"since": now - dt.timedelta(hours=48), "before": now - dt.timedelta(minutes=10)}
     assert set(leads_with_unscored_touches(**window, limit=100)) == swept
     assert len(leads_with_unscored_touches(**window, limit=2)) == 2
-    assert sweep() == {"batches": 0, "handoffs": 0, "leads": 3}  # tasks run in-process here
+    assert sweep() == {"batches": 0, "handoffs": 0, "leads": 3, "bulk_jobs": 0}  # tasks run in-process here
     assert set(Lead.objects.filter(scored_at__gt=now).values_list("pk", flat=True)) == swept
     assert Lead.objects.get(pk=pk["lost@s.example.jp"]).lifecycle_stage == LifecycleStage.MQL
     assert sweep()["leads"] == 0  # done: the next run finds nothing
