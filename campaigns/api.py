@@ -23,7 +23,16 @@ from campaigns.models import CampaignCost
 from campaigns.selectors import can_edit
 from leads.ingest import Text
 from leads.models import Campaign
-from salesmarketing.api import Page, PageQuery, acting_user, page_out, require_scope, service_invalid
+from salesmarketing.api import (
+    Page,
+    PageQuery,
+    SinceQuery,
+    acting_user,
+    page_out,
+    require_scope,
+    service_invalid,
+    since_filtered,
+)
 from salesmarketing.dates import InRangeDate
 from salesmarketing.models import ApiKey
 
@@ -51,7 +60,7 @@ class CampaignOut(Schema):
         return int(obj.budget)
 
 
-class CampaignFilters(PageQuery):
+class CampaignFilters(SinceQuery):
     status: Campaign.Status | None = None
     channel: Campaign.Channel | None = None
     q: str | None = Field(None, max_length=200, description="Part of the name.")
@@ -108,7 +117,7 @@ def campaigns_list(request: HttpRequest, filters: Query[CampaignFilters]):
         qs = qs.filter(name__icontains=filters.q)
     if filters.utm_campaign is not None:
         qs = qs.filter(utm_campaign=filters.utm_campaign)
-    return page_out(qs, filters, keys=("pk",))
+    return page_out(since_filtered(qs, filters), filters, keys=("pk",))
 
 
 @router.get(

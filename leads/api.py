@@ -29,7 +29,7 @@ from leads.privacy import can_manage_personal_data, lead_erase, lead_export
 from leads.records.api import router as records_router
 from leads.scoring.engine import explain
 from leads.services import normalize_email
-from salesmarketing.api import Page, PageQuery, page_out, require_scope, service_invalid
+from salesmarketing.api import Page, SinceQuery, page_out, require_scope, service_invalid, since_filtered
 from salesmarketing.models import ApiKey, User
 
 router = Router(tags=["leads"])
@@ -247,7 +247,7 @@ def lead_create_or_update(request: HttpRequest, payload: LeadIn):
     return Status(201 if created else 200, lead)
 
 
-class LeadFilters(PageQuery):
+class LeadFilters(SinceQuery):
     email: str | None = Field(
         None, max_length=254, description="Exactly this address (case-insensitive): finds one lead or none."
     )
@@ -277,7 +277,7 @@ def leads_list(request: HttpRequest, filters: Query[LeadFilters]):
         qs = qs.filter(owner_id=filters.owner)
     if filters.company is not None:
         qs = qs.filter(company_id=filters.company)
-    return page_out(qs, filters)
+    return page_out(since_filtered(qs, filters), filters)
 
 
 @router.get(

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from leads.awareness import infer_awareness
 from leads.bulk import not_waiting_on_bulk_locks
+from leads.bulk_actions.services import bulk_jobs_resume_stalled
 from leads.handoffs.tasks import assign_handoffs, sla_check
 from leads.models import Handoff, Lead, RescoreBatch, Touch
 from leads.scoring.services import ASSIGN_BATCH, leads_score_and_qualify, rescore_batch_run, rescore_start
@@ -56,7 +57,8 @@ TOUCHED_BATCH = 500  # lead ids per process_touched_leads task, as leads.service
 def sweep() -> dict:
     """Finish from the database what a lost message left undone: rescore batches still pending, handoffs
     waiting for a rep, and leads whose touches were stored after they were last scored (the broker was down
-    when they arrived, or the worker died). Only work older than SWEEP_STALE_SECONDS, so queued messages get
+    when they arrived, or the worker died), and the lead list's bulk jobs that stopped moving (resumed from their
+    cursor). Only work older than SWEEP_STALE_SECONDS, so queued messages get
     their turn first; each run is bounded, and every task it sends is idempotent, so meeting a redelivered
     message is harmless."""
     now = timezone.now()
@@ -80,7 +82,13 @@ def sweep() -> dict:
     )
     for start in range(0, len(lead_ids), TOUCHED_BATCH):
         process_touched_leads.delay(lead_ids[start : start + TOUCHED_BATCH])
-    return {"batches": len(batch_ids), "handoffs": len(unassigned), "leads": len(lead_ids)}
+    bulk_jobs = bulk_jobs_resume_stalled(now=now)
+    return {
+        "batches": len(batch_ids),
+        "handoffs": len(unassigned),
+        "leads": len(lead_ids),
+        "bulk_jobs": len(bulk_jobs),
+    }
 
 
 def leads_with_unscored_touches(*, since: dt.datetime, before: dt.datetime, limit: int) -> list[int]:

@@ -24,12 +24,13 @@ from pipeline import services
 from pipeline.models import Activity, Deal, Pipeline, Stage
 from salesmarketing.api import (
     Page,
-    PageQuery,
+    SinceQuery,
     acting_user,
     field_invalid,
     page_out,
     require_scope,
     service_invalid,
+    since_filtered,
 )
 from salesmarketing.dates import InRangeDatetime
 from salesmarketing.models import ApiKey
@@ -71,7 +72,7 @@ class ActivityOut(Schema):
     created_at: dt.datetime
 
 
-class ActivityFilters(PageQuery):
+class ActivityFilters(SinceQuery):
     deal: int | None = Field(None, ge=1, le=2**63 - 1)
     lead: int | None = Field(None, ge=1, le=2**63 - 1)
     type: ActivityType | None = None
@@ -118,7 +119,7 @@ def activities_list(request: HttpRequest, filters: Query[ActivityFilters]):
         qs = qs.filter(lead_id=filters.lead)
     if filters.type:
         qs = qs.filter(type=filters.type)
-    return page_out(qs, filters, keys=("pk",))
+    return page_out(since_filtered(qs, filters), filters, keys=("pk",))
 
 
 @router.post("/activities", response={201: ActivityOut}, summary="Log an activity (call, meeting…)")

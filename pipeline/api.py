@@ -30,7 +30,7 @@ from leads.services import company_resolve
 from pipeline import selectors, services
 from pipeline.activities_api import router as activities_router
 from pipeline.models import Deal, Stage
-from salesmarketing.api import Page, PageQuery, cursor_page, error_loc, require_scope
+from salesmarketing.api import Page, SinceQuery, cursor_page, error_loc, require_scope, since_filtered
 from salesmarketing.dates import InRangeDate
 from salesmarketing.models import ApiKey, User
 
@@ -240,7 +240,7 @@ def _owner(user: User | None, owner_id: int | None) -> User:
     return owner
 
 
-class DealFilters(PageQuery):
+class DealFilters(SinceQuery):
     status: Literal["open", "won", "lost"] | None = None
     owner: int | None = Field(None, ge=1, le=2**63 - 1, description="The owner's user id.")
     team: int | None = Field(None, ge=1, le=2**63 - 1, description="The owner's team id.")
@@ -267,7 +267,7 @@ def list_deals(request: HttpRequest, filters: Query[DealFilters]):
         "contact_id": filters.lead,
     }
     qs = qs.filter(**{name: value for name, value in wanted.items() if value is not None})
-    rows, next_cursor = cursor_page(qs, filters)
+    rows, next_cursor = cursor_page(since_filtered(qs, filters), filters)
     return {"items": [_out(deal, request) for deal in rows], "next_cursor": next_cursor}
 
 

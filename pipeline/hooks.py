@@ -59,6 +59,7 @@ def lead_erasing(
             body=scrub(activity.body),
             outcome=scrub(activity.outcome)[:200],
             voice_text=scrub(activity.voice_text),
+            updated_at=now,
         )
     counts["activities_detached"] = len(kept)
     counts["activities_deleted"] = Activity.objects.filter(lead=lead).delete()[0]
@@ -112,7 +113,10 @@ def lead_merging(*, survivor: Lead, merged: Lead, by: Any) -> dict[str, int]:
     Activity.objects.filter(lead=merged, email_message_id__in=on_survivor).delete()
     # Meetings booked on a booking page follow their activities (counted with them).
     Booking.objects.filter(lead=merged).update(lead=survivor)
-    return {"deals": deals, "activities": Activity.objects.filter(lead=merged).update(lead=survivor)}
+    return {
+        "deals": deals,
+        "activities": Activity.objects.filter(lead=merged).update(lead=survivor, updated_at=timezone.now()),
+    }
 
 
 def company_merging(*, survivor: Company, merged: Company, by: Any) -> dict[str, int]:

@@ -150,7 +150,7 @@ def _keep_attachments(activity: Activity, mail: EmailMessage) -> None:
         kept.append({"id": row.pk, "name": name, "size": len(data)})
     if not (kept or skipped):
         return
-    fields = {"attachment_list": kept}
+    fields = {"attachment_list": kept, "updated_at": timezone.now()}
     if skipped:
         note = _("Attachments too large to keep: %(names)s") % {"names": ", ".join(skipped)}
         fields["body"] = f"{activity.body}\n\n{note}".strip()

@@ -314,6 +314,7 @@ class Deal(models.Model):
             models.Index(fields=["team", "status"], name="deal_team_status_idx"),
             models.Index(fields=["status", "expected_close_date"], name="deal_status_close_idx"),
             models.Index(fields=["status", "closed_at"], name="deal_status_closed_at_idx"),
+            models.Index(fields=["updated_at"], name="deal_updated_idx"),  # the API's updated_since
             # revenue and lifetime value (KPIs), read from the index alone
             models.Index(
                 fields=["closed_at"],
@@ -429,6 +430,8 @@ class Activity(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Any change: a save() sets it, an UPDATE names it (the API's updated_since).
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     # An e-mail logged from the mailbox (pipeline.mailbox): its Message-ID, so the same message is logged once.
     email_message_id = models.CharField(
         _("e-mail Message-ID"), max_length=255, blank=True, default="", db_default=""
@@ -463,6 +466,9 @@ class Activity(models.Model):
         ]
         indexes = [
             models.Index(fields=["is_voice", "occurred_at"], name="activity_voice_idx"),
+            # the API's created_since and updated_since
+            models.Index(fields=["created_at"], name="activity_created_idx"),
+            models.Index(fields=["updated_at"], name="activity_updated_idx"),
             models.Index(fields=["deal", "-occurred_at"], name="activity_deal_time_idx"),
             models.Index(fields=["lead", "-occurred_at"], name="activity_lead_time_idx"),
             # the meetings coming up ("my tasks"): a short range of time, whoever's

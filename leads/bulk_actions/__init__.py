@@ -10,5 +10,7 @@ the page sends the filter, never ids: the job keeps the query string, and the bu
 its author sees the list (their visibility; a rep's assign only over leads they own), in keyset batches over ids
 (`BATCH_SIZE`). Each batch is one transaction that writes set-based (a fixed number of statements whatever its
 size) and moves the job's cursor and counters with it, so a retried batch starts after what committed and a
-redelivered task changes nothing twice. The job row is the audit: who, what, which filter, how many, when.
+redelivered task changes nothing twice (erase: one lead per batch, each erasure its own transaction). A job that
+stops moving (its worker killed, its message lost) is queued again by beat's sweeper and goes on from its cursor.
+A bulk assign notifies the new owner once per job. The job row is the audit: who, what, which filter, how many, when.
 """

@@ -4,7 +4,13 @@ A batch (`bulk_job_run_batch`) is one transaction: lock the job row, take the ne
 job's leads (`selectors.job_leads`: the filter re-run with the author's visibility), apply the action to them in a
 fixed number of set-based statements, and move the cursor and the counters. A batch that fails rolls back whole,
 so its retry starts where the last committed batch stopped; two deliveries of the task queue on the job's row lock
-and the second finds the cursor already moved.
+and the second finds the cursor already moved. Erase takes one lead per batch: each erasure (leads.privacy's, in
+every app) commits on its own with the cursor, so a crash loses no erased lead and a re-run starts after them.
+
+Each batch moves the job's heartbeat (`progressed_at`). A job whose worker died (SIGKILL) or whose message the
+broker lost stays queued or running with an old heartbeat: beat's sweeper (leads.tasks.sweep) queues it again
+(`bulk_jobs_resume_stalled`) and it goes on from its cursor. A bulk assign tells the new owner once, when the job
+finishes (in the finishing batch's transaction, so a redelivered or resumed job never tells twice).
 """
 
 from __future__ import annotations
@@ -14,28 +20,33 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leads.bulk import AnyOf
 from leads.bulk_actions import selectors
+from leads.bulk_actions.messages import BULK_ASSIGNED
 from leads.choices import ConsentMethod, LifecycleStage
 from leads.lifecycle import REASON_MAX, leads_lifecycle_recorded
 from leads.models import BulkAction, BulkJob, ErasureRecord, Lead, OwnerChange, SavedView
 from leads.privacy.services import can_manage_personal_data, lead_erase
 from salesmarketing.celery import queue_task
 from salesmarketing.models import User
+from salesmarketing.services import notification_send
 
 TASK = "leads.bulk_actions.tasks.bulk_job_run"
 
 BATCH_SIZE = 1000  # leads per batch: one transaction, a fixed number of statements
-ERASE_BATCH_SIZE = 20  # an erasure scrubs every app's free text per lead (leads.privacy): smaller batches
+ERASE_BATCH_SIZE = 1  # an erasure scrubs every app's free text (leads.privacy): one lead per transaction
 TIME_BUDGET_SECONDS = (
     60.0  # a task runs batches this long, then queues the rest, so other bulk work gets a turn
 )
+RESUME_LIMIT = 100  # stalled jobs queued again per sweep
 MAX_PICKED = 1000  # rows picked on the page (a page holds 50); beyond that, "all matching" carries the filter
 
 
@@ -174,8 +185,9 @@ def bulk_job_start(*, job_id: int, now: dt.datetime | None = None) -> bool:
     if job.status != BulkJob.Status.QUEUED:
         return False
     total = selectors.job_leads(job=job).count()
+    now = now or timezone.now()
     claimed = BulkJob.objects.filter(pk=job_id, status=BulkJob.Status.QUEUED).update(
-        status=BulkJob.Status.RUNNING, total=total, started_at=now or timezone.now()
+        status=BulkJob.Status.RUNNING, total=total, started_at=now, progressed_at=now
     )
     return claimed == 1
 
@@ -204,11 +216,29 @@ def bulk_job_run_batch(*, job_id: int, batch_size: int | None = None) -> bool:
             "done": F("done") + len(ids) - failed,
             "changed": F("changed") + changed,
             "failed": F("failed") + failed,
+            "progressed_at": now,
         }
         if not more:
             update |= {"status": BulkJob.Status.FINISHED, "finished_at": now}
+            if job.action == BulkAction.ASSIGN:
+                _new_owner_told(job=job, changed=job.changed + changed)
         BulkJob.objects.filter(pk=job.pk).update(**update)
     return more
+
+
+def _new_owner_told(*, job: BulkJob, changed: int) -> None:
+    """One notification to the new owner for the whole job (not one per lead), unless they ran it themselves."""
+    owner_id = job.params.get("owner")
+    if not changed or owner_id is None or owner_id == job.created_by_id:
+        return
+    owner = User.objects.filter(pk=owner_id, is_active=True).first()
+    if owner is not None:
+        notification_send(
+            recipient=owner,
+            message=BULK_ASSIGNED,
+            params={"by": str(job.created_by), "count": changed, "reason": job.params.get("reason", "")},
+            url=reverse("leads:list") + "?owner=me",
+        )
 
 
 def bulk_job_run(*, job_id: int, budget_seconds: float | None = None) -> bool:
@@ -231,6 +261,23 @@ def bulk_job_run(*, job_id: int, budget_seconds: float | None = None) -> bool:
             finished_at=timezone.now(),
         )
     return True
+
+
+def bulk_jobs_resume_stalled(*, now: dt.datetime | None = None) -> list[int]:
+    """Queue again the jobs not over whose heartbeat is older than SWEEP_STALE_SECONDS (their worker died, or the
+    broker lost their message) and move their heartbeat, so the next sweep waits for them again; their ids. Each
+    goes on from its cursor; meeting a delivery still alive, it changes nothing twice (the module docstring)."""
+    now = now or timezone.now()
+    stalled = BulkJob.objects.filter(
+        status__in=(BulkJob.Status.QUEUED, BulkJob.Status.RUNNING),
+        progressed_at__lt=now - dt.timedelta(seconds=settings.SWEEP_STALE_SECONDS),
+    )
+    ids = list(stalled.order_by("progressed_at", "pk").values_list("pk", flat=True)[:RESUME_LIMIT])
+    if ids:
+        stalled.filter(pk__in=ids).update(progressed_at=now)
+        for pk in ids:
+            queue_task(TASK, pk)
+    return ids
 
 
 # --- The actions: each takes one batch of ids (the job's leads, in id order) and returns (changed, failed) ------
@@ -293,8 +340,8 @@ def _consent(*, job: BulkJob, ids: list[int], now: dt.datetime) -> tuple[int, in
 
 
 def _erase(*, job: BulkJob, ids: list[int], now: dt.datetime) -> tuple[int, int]:
-    """Each lead through leads.privacy's erasure (its every-app scrub and its ErasureRecord): per lead, so this
-    action's batches are smaller. A lead erased meanwhile is simply gone."""
+    """Each lead through leads.privacy's erasure (its every-app scrub and its ErasureRecord), one per batch
+    (ERASE_BATCH_SIZE), so each erasure commits with the cursor on its own. A lead erased meanwhile is gone."""
     erased = 0
     for pk in _locked(ids).values_list("pk", flat=True):
         try:

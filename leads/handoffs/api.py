@@ -18,7 +18,7 @@ from leads.handoffs.selectors import handoffs_actionable_by, handoffs_visible_to
 from leads.handoffs.services import HandoffConflict, handoff_accept, handoff_reject
 from leads.ingest import Text
 from leads.models import Handoff
-from salesmarketing.api import Page, PageQuery, page_out, require_scope
+from salesmarketing.api import Page, SinceQuery, page_out, require_scope, since_filtered
 from salesmarketing.models import ApiKey
 
 router = Router(tags=["handoffs"])
@@ -63,7 +63,7 @@ class HandoffOut(Schema):
         return deal.pk if deal is not None else None
 
 
-class HandoffFilters(PageQuery):
+class HandoffFilters(SinceQuery):
     state: State | None = Field(None, description="`open`: unassigned, assigned or working.")
     owner: int | None = Field(None, ge=1, le=2**63 - 1, description="The rep's user id.")
     lead: int | None = Field(None, ge=1, le=2**63 - 1, description="The lead's id.")
@@ -105,7 +105,7 @@ def list_handoffs(request: HttpRequest, filters: Query[HandoffFilters]):
         qs = qs.filter(owner_id=filters.owner)
     if filters.lead is not None:
         qs = qs.filter(lead_id=filters.lead)
-    return page_out(qs, filters, keys=("mql_at", "pk"))
+    return page_out(since_filtered(qs, filters), filters, keys=("mql_at", "pk"))
 
 
 @router.post(

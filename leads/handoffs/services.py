@@ -376,7 +376,7 @@ def handoff_first_touch(*, handoff: Handoff, by: User, now=None) -> Handoff:
     """The rep reached out: stops the SLA clock (speed to lead = first_touch_at − assigned_at)."""
     now = now or timezone.now()
     updated = Handoff.objects.filter(pk=handoff.pk, first_touch_at__isnull=True, state__in=OPEN).update(
-        first_touch_at=now, state=Handoff.State.WORKING
+        first_touch_at=now, state=Handoff.State.WORKING, updated_at=now
     )
     handoff.refresh_from_db()
     if updated:
@@ -519,7 +519,7 @@ def sla_check(*, now=None) -> SlaResult:
         if due is None or rep is None:
             continue
         if due - window <= now and Handoff.objects.filter(pk=handoff.pk, reminded_at__isnull=True).update(
-            reminded_at=now
+            reminded_at=now, updated_at=now
         ):
             result.reminded += 1
             notification_send(
@@ -561,7 +561,9 @@ def _escalate(handoff: Handoff, *, now: dt.datetime) -> bool:
     """Claim the breach (a conditional UPDATE: overlapping runs act once), record its event and tell the manager
     and the rep, all in one transaction. False when another run claimed it first."""
     with transaction.atomic():
-        if not Handoff.objects.filter(pk=handoff.pk, escalated_at__isnull=True).update(escalated_at=now):
+        if not Handoff.objects.filter(pk=handoff.pk, escalated_at__isnull=True).update(
+            escalated_at=now, updated_at=now
+        ):
             return False
         _emit(
             events.HANDOFF_SLA_BREACHED,

@@ -149,7 +149,7 @@ def _lead_rows_move(*, survivor: Lead, merged: Lead, by: Any, now) -> dict[str, 
     return {
         "touches": Touch.objects.filter(lead=merged).update(lead=survivor),
         "visitors": Visitor.objects.filter(lead=merged).update(lead=survivor),
-        "handoffs": Handoff.objects.filter(lead=merged).update(lead=survivor),
+        "handoffs": Handoff.objects.filter(lead=merged).update(lead=survivor, updated_at=now),
         "handoffs_closed_as_duplicate": closed,
         "lifecycle_changes": LifecycleChange.objects.filter(lead=merged).update(lead=survivor),
         "owner_changes": OwnerChange.objects.filter(lead=merged).update(lead=survivor),

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -101,6 +102,9 @@ class BulkJob(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # The heartbeat: when the job was queued, started, moved on a batch or was queued again by the sweeper. A job
+    # not over whose heartbeat is older than SWEEP_STALE_SECONDS lost its worker or its message (the sweeper).
+    progressed_at = models.DateTimeField(_("last progress"), default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -113,7 +117,15 @@ class BulkJob(models.Model):
                 name="bulkjob_status_known",
             ),
         ]
-        indexes = [models.Index(fields=["created_by", "-created_at"], name="bulkjob_by_idx")]
+        indexes = [
+            models.Index(fields=["created_by", "-created_at"], name="bulkjob_by_idx"),
+            # the sweeper's look for stalled jobs: only the few not over
+            models.Index(
+                fields=["progressed_at"],
+                condition=Q(status__in=["queued", "running"]),
+                name="bulkjob_unfinished_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} #{self.pk}"

@@ -104,6 +104,7 @@ class Campaign(models.Model):
         related_name="campaigns",
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         db_table = "campaigns_campaign"  # moved from the campaigns app; the table kept its name

@@ -111,6 +111,9 @@ class Company(models.Model):
         ]
         indexes = [
             models.Index(fields=["name"], name="company_name_idx"),
+            # the API's created_since and updated_since
+            models.Index(fields=["created_at"], name="company_created_idx"),
+            models.Index(fields=["updated_at"], name="company_updated_idx"),
             models.Index(fields=["name_key"], name="company_name_key_idx", condition=~Q(name_key="")),
             models.Index(
                 fields=["merged_into"], name="company_merged_into_idx", condition=Q(merged_into__isnull=False)

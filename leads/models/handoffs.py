@@ -89,6 +89,8 @@ class Handoff(models.Model):
     )
     reject_note = models.TextField(_("note"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Any change: a save() sets it, an UPDATE names it (the API's updated_since).
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["-mql_at", "-id"]
@@ -109,6 +111,9 @@ class Handoff(models.Model):
             models.Index(fields=["state", "sla_due_at"], name="handoff_sla_idx"),
             models.Index(fields=["mql_at"], include=["lead"], name="handoff_mql_at_idx"),
             models.Index(fields=["decided_at"], name="handoff_decided_idx"),
+            # the API's created_since and updated_since
+            models.Index(fields=["created_at"], name="handoff_created_idx"),
+            models.Index(fields=["updated_at"], name="handoff_updated_idx"),
             # the KPIs' SLA and speed-to-lead measures, read from the index alone
             models.Index(fields=["sla_due_at"], include=["first_touch_at"], name="handoff_sla_due_idx"),
             models.Index(fields=["first_touch_at"], include=["assigned_at"], name="handoff_first_touch_idx"),

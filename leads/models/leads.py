@@ -176,6 +176,7 @@ class Lead(models.Model):
             models.Index(fields=["lifecycle_stage", "-total_score"], name="lead_lifecycle_score_idx"),
             models.Index(fields=["owner", "lifecycle_stage"], name="lead_owner_idx"),
             models.Index(fields=["-total_score"], name="lead_score_idx"),
+            models.Index(fields=["updated_at"], name="lead_updated_idx"),  # the API's updated_since
             # the list's filters by stage and score are counted from this index alone
             models.Index(fields=["awareness_stage", "total_score"], name="lead_awareness_score_idx"),
             models.Index(

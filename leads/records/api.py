@@ -28,12 +28,13 @@ from leads.records.forms import PREFECTURES
 from leads.records.selectors import companies_visible_to
 from salesmarketing.api import (
     Page,
-    PageQuery,
+    SinceQuery,
     acting_user,
     field_invalid,
     page_out,
     require_scope,
     service_invalid,
+    since_filtered,
 )
 from salesmarketing.models import ApiKey
 
@@ -105,7 +106,7 @@ class CompanyOut(Schema):
         return custom_out(context["request"] if context else None, CustomObject.COMPANY, obj.custom)
 
 
-class CompanyFilters(PageQuery):
+class CompanyFilters(SinceQuery):
     q: str | None = Field(
         None, max_length=200, description="Part of the name, kana or domain; or a 法人番号."
     )
@@ -164,7 +165,7 @@ def companies_list(request: HttpRequest, filters: Query[CompanyFilters]):
         qs = qs.filter(prefecture=filters.prefecture)
     if filters.customer is not None:
         qs = qs.filter(customer_since__isnull=not filters.customer)
-    return page_out(qs, filters, keys=("pk",))
+    return page_out(since_filtered(qs, filters), filters, keys=("pk",))
 
 
 @router.get(

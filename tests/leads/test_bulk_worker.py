@@ -3,15 +3,18 @@ each action writing what it should; "all matching" re-runs the filter in the wor
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from leads.bulk_actions import services
 from leads.models import BulkJob, ErasureRecord, Lead, LifecycleChange, OwnerChange
+from leads.tasks import sweep
 from nurture.models import Enrolment, SegmentMember
-from salesmarketing.models import User
+from salesmarketing.models import Notification, User
 from tests.leads.factories import make_lead
 from tests.nurture.factories import SegmentStaticFactory, sequence_make
 from tests.salesmarketing.factories import UserFactory
@@ -97,3 +100,26 @@ def test_a_job_longer_than_its_time_budget_is_finished_by_the_tasks_it_queues(
     job = _wait_for_job(job)
     assert (job.status, job.done, job.changed) == ("finished", 5, 5)
     assert LifecycleChange.objects.filter(lead__in=leads, to_stage="sql").count() == 5
+
+
+def test_a_job_whose_worker_died_is_resumed_by_the_sweeper_and_finished_by_a_worker(
+    celery_worker, manager, owner, teammate, monkeypatch
+):
+    """A job left running after two of its leads (its worker SIGKILLed, its message gone), its heartbeat older
+    than SWEEP_STALE_SECONDS: beat's sweeper queues it again and the worker goes on from the cursor."""
+    leads = [make_lead(owner=owner) for _ in range(5)]
+    with monkeypatch.context() as lost:
+        lost.setattr(services, "queue_task", lambda *args: None)
+        job = services.bulk_job_create(
+            by=manager, action="assign", params={"owner": teammate.pk, "reason": "担当替え"},
+            all_matching=False, lead_ids=[lead.pk for lead in leads],
+        )  # fmt: skip
+    services.bulk_job_start(job_id=job.pk)
+    services.bulk_job_run_batch(job_id=job.pk, batch_size=2)
+    BulkJob.objects.filter(pk=job.pk).update(progressed_at=timezone.now() - dt.timedelta(hours=1))
+
+    assert sweep()["bulk_jobs"] == 1  # sent to the worker
+    job = _wait_for_job(job)
+    assert (job.status, job.total, job.done, job.changed) == ("finished", 5, 5, 5)
+    assert OwnerChange.objects.filter(lead__in=leads, to_owner=teammate).count() == 5
+    assert Notification.objects.filter(recipient=teammate, kind="lead_bulk_assigned").count() == 1

@@ -772,7 +772,7 @@ def test_the_sweeper_finds_exactly_the_leads_whose_touches_were_never_scored(set
     window = {"since": now - dt.timedelta(hours=48), "before": now - dt.timedelta(minutes=10)}
     assert set(leads_with_unscored_touches(**window, limit=100)) == swept
     assert len(leads_with_unscored_touches(**window, limit=2)) == 2
-    assert sweep() == {"batches": 0, "handoffs": 0, "leads": 3}  # tasks run in-process here
+    assert sweep() == {"batches": 0, "handoffs": 0, "leads": 3, "bulk_jobs": 0}  # tasks run in-process here
     assert set(Lead.objects.filter(scored_at__gt=now).values_list("pk", flat=True)) == swept
     assert Lead.objects.get(pk=pk["lost@s.example.jp"]).lifecycle_stage == LifecycleStage.MQL
     assert sweep()["leads"] == 0  # done: the next run finds nothing
