@@ -237,13 +237,14 @@ def _sqlite_drop(table: str) -> list[str]:
     return [f"DROP TRIGGER IF EXISTS kpis_days_{table}_{op}" for op in ("insert", "delete", "update")]
 
 
-def install(connection) -> None:
+def install(connection, *, without: frozenset[str] = frozenset()) -> None:
     """(Re)create the triggers of the tracked tables that exist: idempotent. An early migration runs this before
-    a later app made its table (quotes); that app's own step (kpis 0006) runs it again once it exists."""
+    a later app made its table (quotes); that app's own step (kpis 0006) runs it again once it exists. `without`:
+    tables left out as if untracked (a migration taking a table's tracking back)."""
     sql = _pg_sql if connection.vendor == "postgresql" else _sqlite_sql
     if connection.vendor not in ("postgresql", "sqlite"):
         return
-    tables = set(connection.introspection.table_names()) & set(TRACKED)
+    tables = (set(connection.introspection.table_names()) & set(TRACKED)) - without
     with connection.cursor() as cursor:
         for table in TRACKED:
             if table in tables:

@@ -12,6 +12,7 @@ def install(apps, schema_editor):
 
 
 def uninstall(apps, schema_editor):
+    """The history's triggers go, and the leads' are made again without the link to it."""
     from kpis import changes
 
     connection = schema_editor.connection
@@ -21,6 +22,7 @@ def uninstall(apps, schema_editor):
     with connection.cursor() as cursor:
         for statement in drop(changes.LIFECYCLE):
             cursor.execute(statement)
+    changes.install(connection, without=frozenset({changes.LIFECYCLE}))
 
 
 class Migration(migrations.Migration):
