@@ -1,8 +1,8 @@
 """Which days' KPI numbers a write changed: database triggers on the measured tables mark them in KpiDay.
 
-Every insert, delete, or update of a measured column of leads, touches, handoffs, deals, quotes and campaign costs marks
-the Asia/Tokyo days its timestamps fall on (before and after an update) with a new generation, in the same
-transaction as the write, whoever makes it: a service, the API, an import, a task, the admin or raw SQL. The KPI
+Every insert, delete, or update of a measured column of leads, touches, handoffs, deals, quotes, lifecycle changes
+and campaign costs marks the Asia/Tokyo days its timestamps fall on (before and after an update) with a new
+generation, in the same transaction as the write, whoever makes it: a service, the API, an import, a task, the admin or raw SQL. The KPI
 engine puts the generations of a cached period's days into its cache key (kpis.registry.engine), so a correction
 to last March is seen at the next read of last March, and nothing else is recomputed.
 
@@ -66,15 +66,33 @@ TRACKED: dict[str, Tracked] = {
         "quote", days={"sent_at": ("status", "deal_id"), "decided_at": ("status", "deal_id")}
     ),
     "campaigns_campaigncost": Tracked("cost", days={"date": ("amount", "campaign_id")}, dates=("date",)),
+    # a lead's lifecycle history: "became X in the period" (新規顧客数), placed by the change
+    "leads_lifecyclechange": Tracked("lifecycle", days={"at": ("to_stage", "lead_id")}),
 }
 
 # A deal made, deleted or moved to another handoff changes the cohort of the handoffs it came from (商談化率,
 # placed by the handoff's mql_at): their days are marked too.
 DEAL = "pipeline_deal"
 DEAL_LINKS = ("handoff_id", "contact_id")
-# A quote counts for its deal's team and owner: a deal handed to another rep moves its quotes' days too.
 QUOTE = "quotes_quote"
-DEAL_SCOPE = ("owner_id", "team_id")
+LEAD = "leads_lead"
+LIFECYCLE = "leads_lifecyclechange"
+
+
+@dataclass(frozen=True)
+class Child:
+    """Rows counted for their parent's owner and team: a parent handed to another rep moves their days too."""
+
+    table: str
+    parent: str  # the child's column holding the parent's id
+    scope: tuple[str, ...]  # the parent's columns that say whose it is
+
+
+# A quote counts for its deal's team and owner, a lifecycle change for its lead's owner (and the owner's team).
+CHILDREN = {
+    DEAL: Child(QUOTE, "deal_id", ("owner_id", "team_id")),
+    LEAD: Child(LIFECYCLE, "lead_id", ("owner_id",)),
+}
 
 
 def _pg_day(column: str, row: str, spec: Tracked) -> str:
@@ -92,10 +110,11 @@ def _pg_handoff_days(rows: str) -> str:
     )
 
 
-def _pg_quote_days(deal_id: str) -> str:
+def _pg_child_days(child: Child, parent_id: str) -> str:
+    spec = TRACKED[child.table]
     return " UNION ALL ".join(
-        f"SELECT 'quote', (q.{column} AT TIME ZONE 'Asia/Tokyo')::date FROM {QUOTE} q WHERE q.deal_id = {deal_id}"
-        for column in TRACKED[QUOTE].days
+        f"SELECT {_pg_day(column, 'c', spec)} FROM {child.table} c WHERE c.{child.parent} = {parent_id}"
+        for column in spec.days
     )
 
 
@@ -130,9 +149,9 @@ def _pg_sql(table: str, tables: set[str]) -> list[str]:
         both = "(VALUES (OLD.handoff_id, OLD.contact_id), (NEW.handoff_id, NEW.contact_id)) r (handoff_id, contact_id)"
         row_days += f" UNION ALL SELECT s, d FROM ({_pg_handoff_days(both)}) links (s, d)"
         row_days += f" WHERE {_changed(DEAL_LINKS, 'IS DISTINCT FROM')}"
-        if QUOTE in tables:
-            row_days += f" UNION ALL SELECT s, d FROM ({_pg_quote_days('NEW.id')}) quotes (s, d)"
-            row_days += f" WHERE {_changed(DEAL_SCOPE, 'IS DISTINCT FROM')}"
+    if (child := CHILDREN.get(table)) is not None and child.table in tables:
+        row_days += f" UNION ALL SELECT s, d FROM ({_pg_child_days(child, 'NEW.id')}) children (s, d)"
+        row_days += f" WHERE {_changed(child.scope, 'IS DISTINCT FROM')}"
     name = f"kpis_days_{table}"
     return [
         *_pg_drop(table),
@@ -195,12 +214,12 @@ def _sqlite_sql(table: str, tables: set[str]) -> list[str]:
                     f" UNION SELECT 'handoff', date(h.mql_at, '+9 hours') FROM leads_handoff h"
                     f" WHERE (h.id = {row}.handoff_id OR h.lead_id = {row}.contact_id){links}"
                 )
-            if op == "update" and QUOTE in tables:
-                days += "".join(
-                    f" UNION SELECT 'quote', date(q.{column}, '+9 hours') FROM {QUOTE} q"
-                    f" WHERE q.deal_id = NEW.id AND ({_changed(DEAL_SCOPE, 'IS NOT')})"
-                    for column in TRACKED[QUOTE].days
-                )
+        if op == "update" and (child := CHILDREN.get(table)) is not None and child.table in tables:
+            days += "".join(
+                f" UNION SELECT {_sqlite_day(column, 'c', TRACKED[child.table])} FROM {child.table} c"
+                f" WHERE c.{child.parent} = NEW.id AND ({_changed(child.scope, 'IS NOT')})"
+                for column in TRACKED[child.table].days
+            )
         statements.append(
             f"""CREATE TRIGGER kpis_days_{table}_{op} AFTER {op.upper()} ON {table} FOR EACH ROW{when}
 BEGIN
@@ -218,13 +237,14 @@ def _sqlite_drop(table: str) -> list[str]:
     return [f"DROP TRIGGER IF EXISTS kpis_days_{table}_{op}" for op in ("insert", "delete", "update")]
 
 
-def install(connection) -> None:
+def install(connection, *, without: frozenset[str] = frozenset()) -> None:
     """(Re)create the triggers of the tracked tables that exist: idempotent. An early migration runs this before
-    a later app made its table (quotes); that app's own step (kpis 0006) runs it again once it exists."""
+    a later app made its table (quotes); that app's own step (kpis 0006) runs it again once it exists. `without`:
+    tables left out as if untracked (a migration taking a table's tracking back)."""
     sql = _pg_sql if connection.vendor == "postgresql" else _sqlite_sql
     if connection.vendor not in ("postgresql", "sqlite"):
         return
-    tables = set(connection.introspection.table_names()) & set(TRACKED)
+    tables = (set(connection.introspection.table_names()) & set(TRACKED)) - without
     with connection.cursor() as cursor:
         for table in TRACKED:
             if table in tables:

@@ -150,6 +150,21 @@ KPIS: tuple[Kpi, ...] = (
         headline=True,
     ),
     Kpi(
+        key="new_customers",
+        name_ja="新規顧客数",
+        name_en=_("New customers"),
+        unit=Unit.COUNT,
+        direction=UP,
+        owner=SALES,
+        formula=Value("new_customers"),
+        definition=_(
+            "Distinct leads that became customers in the period, read from their lifecycle history (a won deal, a"
+            " handoff rejected as already a customer, a stage set by hand); a lead that became a customer twice in the period counts once."
+        ),
+        drilldown="leads_became_customer",
+        headline=True,
+    ),
+    Kpi(
         key="win_rate",
         name_ja="受注率",
         name_en=_("Win rate"),

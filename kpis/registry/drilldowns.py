@@ -9,7 +9,21 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import BooleanField, Case, Count, ExpressionWrapper, F, Max, Min, Q, QuerySet, Sum, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    When,
+)
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -18,12 +32,13 @@ from kpis.db import SecondsBetween
 from kpis.models import ManualKpiValue
 from kpis.periods import Period
 from kpis.registry.measures import MEASURES_BY_NAME, VISITOR_KEY, Scope
-from leads.models import Handoff, Lead, Touch
+from leads.models import Handoff, Lead, LifecycleChange, Touch
 from pipeline.models import Deal
 from quotes.models import Quote
 
-LEADS, HANDOFFS, DEALS, QUOTES, VISITORS, COSTS, CUSTOMERS, MANUAL = (
+LEADS, STAGE_CHANGES, HANDOFFS, DEALS, QUOTES, VISITORS, COSTS, CUSTOMERS, MANUAL = (
     "leads",
+    "stage_changes",
     "handoffs",
     "deals",
     "quotes",
@@ -62,6 +77,16 @@ class Drilldown:
         elif self.kind == LEADS:
             qs = Lead.objects.filter(condition).select_related(
                 "company", "first_touch_campaign", "persona", "owner"
+            )
+        elif self.kind == STAGE_CHANGES:
+            # the distinct leads whose changes the measures count (the number counts people), each with its
+            # latest change of the period
+            changes = LifecycleChange.objects.filter(condition)
+            latest = changes.filter(lead=OuterRef("pk")).order_by("-at", "-id")
+            qs = (
+                Lead.objects.filter(pk__in=changes.values("lead_id"))
+                .select_related("company", "owner")
+                .annotate(changed_at=Subquery(latest.values("at")[:1]))
             )
         elif self.kind == HANDOFFS:
             qs = (
@@ -120,6 +145,7 @@ class Drilldown:
 
 DRILLDOWNS: dict[str, Drilldown] = {
     "leads_created": Drilldown(LEADS, ("leads",), order_by=("-created_at", "-id")),
+    "leads_became_customer": Drilldown(STAGE_CHANGES, ("new_customers",), order_by=("-changed_at", "-id")),
     "visitors": Drilldown(VISITORS, ("visitors",)),
     "handoffs_mql": Drilldown(HANDOFFS, ("handed_over",), order_by=("-mql_at", "-id")),
     "handoffs_cohort": Drilldown(

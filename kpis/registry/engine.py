@@ -1,14 +1,16 @@
 """Compute KPIs for one or many periods in at most two statements.
 
-One aggregate per source table (leads, touches, handoffs, deals, quotes, campaign costs) and timestamp window holds
-every measure of that table placed by that timestamp, for every period asked, as conditional aggregates (FILTER);
+One aggregate per source table (leads, touches, handoffs, deals, quotes, lifecycle changes, campaign costs) and
+timestamp window holds every measure of that table placed by that timestamp, for every period asked, as
+conditional aggregates (FILTER);
 the aggregates, the visitors roll-up and the hand-entered values go to the database as ONE statement, each a
 one-row derived table (salesmarketing.sql.one_statement), so each still reads its own index range but the page
 waits for one round trip. So a dashboard with eight periods of trend, or the weekly review's week, last week and
 month and quarter to date (`evaluate`, each period with its own KPIs), costs the same as a single number.
 
-Periods that are over keep their measures from leads, touches, handoffs, deals and quotes in the cache, and so do the
-whole days of a running period for counts and sums, so a running quarter reads today's rows, not the quarter's.
+Periods that are over keep their measures from leads, touches, handoffs, deals, quotes and lifecycle changes in the
+cache, and so do the whole days of a running period for counts and sums, so a running quarter reads today's rows,
+not the quarter's.
 Each cached value's key holds the generations of the days it counts (kpis.models.KpiDay, kept by triggers on
 those tables in the transaction of every write, kpis.changes): a late write (a deal reopened, a page view
 backdated, an import) changes its days' generation, so the next read recomputes just the periods it falls in.
@@ -40,6 +42,7 @@ from kpis.registry.measures import (
     DEAL,
     HANDOFF,
     LEAD,
+    LIFECYCLE,
     MANUAL_MEASURES,
     MEASURES_BY_NAME,
     QUOTE,
@@ -47,7 +50,7 @@ from kpis.registry.measures import (
     Measure,
     Scope,
 )
-from leads.models import Handoff, Lead, Touch
+from leads.models import Handoff, Lead, LifecycleChange, Touch
 from pipeline.models import Deal
 from quotes.models import Quote
 from salesmarketing.replica import reading_from_replica
@@ -55,7 +58,15 @@ from salesmarketing.sql import OneRow, aggregates_row, one_statement, scalars_ro
 
 
 def _model(source: str):
-    return {LEAD: Lead, TOUCH: Touch, HANDOFF: Handoff, DEAL: Deal, QUOTE: Quote, COST: CampaignCost}[source]
+    return {
+        LEAD: Lead,
+        TOUCH: Touch,
+        HANDOFF: Handoff,
+        DEAL: Deal,
+        QUOTE: Quote,
+        LIFECYCLE: LifecycleChange,
+        COST: CampaignCost,
+    }[source]
 
 
 @dataclass(frozen=True)
@@ -97,7 +108,7 @@ def _rows_for(jobs: Iterable[_Job], now: dt.datetime) -> Q:
     return where
 
 
-CACHED_SOURCES = (LEAD, TOUCH, HANDOFF, DEAL, QUOTE)
+CACHED_SOURCES = (LEAD, TOUCH, HANDOFF, DEAL, QUOTE, LIFECYCLE)
 CACHE_VERSION = 3  # raise when a measure's SQL changes meaning, so no cached value outlives it
 
 
@@ -190,9 +201,9 @@ def _measure_asks(
     cache; then one statement for everything else (every table's aggregates, the visitors roll-up, the
     hand-entered values).
 
-    With the cache on (KPI_CACHE_SECONDS), measures of leads, touches, handoffs, deals and quotes of periods that
-    are over come from it, and so do the days before today of a period still running, for the counts and sums that
-    add up day by day (a median or a distinct count over the period is always computed whole): only today's rows
+    With the cache on (KPI_CACHE_SECONDS), measures of leads, touches, handoffs, deals, quotes and lifecycle changes
+    of periods that are over come from it, and so do the days before today of a period still running, for the
+    counts and sums that add up day by day (a median or a distinct count over the period is always computed whole): only today's rows
     are read for those. A `fresh` ask neither reads nor fills the cache: it is computed whole. A cached value is
     keyed by the generations of its days, read first, so it never holds fewer writes than its key says.
     """

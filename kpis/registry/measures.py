@@ -16,9 +16,18 @@ from django.db.models.functions import Cast, Concat
 
 from kpis.db import Median, SecondsBetween
 from kpis.periods import Period
+from leads.choices import LifecycleStage
 from pipeline.models import Deal
 
-LEAD, TOUCH, HANDOFF, DEAL, COST, QUOTE = "lead", "touch", "handoff", "deal", "cost", "quote"
+LEAD, TOUCH, HANDOFF, DEAL, COST, QUOTE, LIFECYCLE = (
+    "lead",
+    "touch",
+    "handoff",
+    "deal",
+    "cost",
+    "quote",
+    "lifecycle",
+)
 
 
 @dataclass(frozen=True)
@@ -33,24 +42,26 @@ class Scope:
         return self.team_id is None and self.owner_id is None
 
 
+# Whose rows are whose, per source: the lookups of the row's team and owner. Touches and costs belong to no team.
+SCOPE_LOOKUPS: dict[str, tuple[str, str]] = {
+    LEAD: ("owner__team_id", "owner_id"),
+    HANDOFF: ("team_id", "owner_id"),
+    DEAL: ("team_id", "owner_id"),
+    QUOTE: ("deal__team_id", "deal__owner_id"),  # a quote is its deal's: the deal's team and owner
+    # a lifecycle change is its lead's: the lead's owner and the owner's team
+    LIFECYCLE: ("lead__owner__team_id", "lead__owner_id"),
+}
+
+
 def scope_condition(source: str, scope: Scope) -> Q:
-    """The row condition for a team or an owner on one source; touches and costs belong to no team."""
+    """The row condition for a team or an owner on one source."""
     q = Q()
-    if source == LEAD:
+    if source in SCOPE_LOOKUPS:
+        team, owner = SCOPE_LOOKUPS[source]
         if scope.team_id is not None:
-            q &= Q(owner__team_id=scope.team_id)
+            q &= Q(**{team: scope.team_id})
         if scope.owner_id is not None:
-            q &= Q(owner_id=scope.owner_id)
-    elif source in (HANDOFF, DEAL):
-        if scope.team_id is not None:
-            q &= Q(team_id=scope.team_id)
-        if scope.owner_id is not None:
-            q &= Q(owner_id=scope.owner_id)
-    elif source == QUOTE:  # a quote is its deal's: the deal's team and owner
-        if scope.team_id is not None:
-            q &= Q(deal__team_id=scope.team_id)
-        if scope.owner_id is not None:
-            q &= Q(deal__owner_id=scope.owner_id)
+            q &= Q(**{owner: scope.owner_id})
     return q
 
 
@@ -260,6 +271,9 @@ MEASURES: tuple[Measure, ...] = (
     Measure("quotes_sent", QUOTE, "sent_at", count, LIVE_QUOTE),
     Measure("quotes_sent_accepted", QUOTE, "sent_at", count, QUOTE_ACCEPTED),
     Measure("quotes_accepted", QUOTE, "decided_at", count, QUOTE_ACCEPTED),
+    # lifecycle history: distinct leads that became a stage in the period (leads.models.LifecycleChange, placed by
+    # the change); a lead that became a customer twice in the period is one customer
+    Measure("new_customers", LIFECYCLE, "at", distinct("lead_id"), Q(to_stage=LifecycleStage.CUSTOMER)),
     # campaign costs: placed by their date
     Measure("cost", COST, "date", sum_of("amount"), window=in_period_days, scoped=False),
 )

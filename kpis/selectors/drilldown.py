@@ -12,7 +12,7 @@ from django.utils.functional import Promise
 
 from kpis.periods import Period
 from kpis.registry import KPI_BY_KEY, Kpi, Number, Scope, compute
-from kpis.registry.drilldowns import DEALS, DRILLDOWNS, HANDOFFS, LEADS, QUOTES
+from kpis.registry.drilldowns import DEALS, DRILLDOWNS, HANDOFFS, LEADS, QUOTES, STAGE_CHANGES
 from leads.models import Lead
 from pipeline.models import Deal, DealQuerySet
 from salesmarketing.models import Team, User
@@ -32,7 +32,7 @@ def restrict_to_viewer(kind: str, rows: QuerySet, viewer: User) -> tuple[QuerySe
     viewer cannot open is listed without a link (`can_open`).
     """
     is_rep = viewer.role == User.Role.SALES and not viewer.is_superuser
-    if kind == LEADS and is_rep:
+    if kind in (LEADS, STAGE_CHANGES) and is_rep:
         return rows.filter(pk__in=Lead.objects.visible_to(viewer).values("pk")), True
     if kind == HANDOFFS and is_rep:
         return rows.filter(owner=viewer), True

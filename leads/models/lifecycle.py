@@ -36,7 +36,8 @@ class LifecycleChange(models.Model):
         verbose_name_plural = _("lifecycle changes")
         indexes = [
             models.Index(fields=["lead", "-at"], name="lifecycle_lead_at_idx"),
-            models.Index(fields=["to_stage", "at"], name="lifecycle_to_at_idx"),
+            # "became X in the period" (kpis.registry.measures): distinct leads read from the index alone
+            models.Index(fields=["to_stage", "at"], include=["lead"], name="lifecycle_to_at_idx"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -154,6 +154,7 @@ def kpi_data(db, owner, teammate, outsider, manager):
             owner=owner_,
             by=owner_,
             company=company,
+            contact=handoff.lead if handoff else None,  # won: its lead becomes a customer (新規顧客数)
             source=source,
             handoff=handoff,
             amount=amount,

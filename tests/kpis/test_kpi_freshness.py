@@ -23,6 +23,8 @@ from kpis.periods import Period
 from kpis.registry import KPIS, Scope, compute
 from kpis.registry.engine import CACHED_SOURCES, _generations
 from kpis.registry.measures import MANUAL_MEASURES, MEASURES_BY_NAME
+from leads.choices import LifecycleStage
+from leads.lifecycle import lead_lifecycle_change, lead_lifecycle_set_by_hand
 from leads.models import Handoff, Lead
 from pipeline import services as deals
 from pipeline.models import Deal, Stage
@@ -246,3 +248,64 @@ def test_a_deal_handed_to_another_team_takes_its_quotes_team_numbers_along(kpi_d
     assert (before_t1["quotes_sent"], after_t1["quotes_sent"]) == (0, 1)
     assert (before_t2["quotes_sent"], after_t2["quotes_sent"]) == (1, 0)
     assert after_t1 == compute([W46], scope=t1, now=NOW, fresh=True)[0]
+
+
+# --- lifecycle history (新規顧客数) -----------------------------------------------------------------------------
+
+
+def test_a_lead_made_a_customer_now_shows_at_the_next_read(kpi_data, manager, frozen_now):
+    """Today's change (W48 running, a distinct count computed whole at each read) with the rest cached."""
+    w47, w48 = _warm([W47, W48])
+    untouched = _marks(PAST)
+    l5 = kpi_data.leads[4]
+    lead_lifecycle_set_by_hand(lead=l5, to=LifecycleStage.CUSTOMER, by=manager, reason="注文書を受領")
+
+    after = compute([W47, W48], now=NOW)
+    assert (w48["new_customers"], after[1]["new_customers"]) == (0, 1)
+    assert after[0] == w47
+    assert _marks(PAST) == untouched
+
+
+def test_a_lifecycle_change_backdated_into_a_past_week_shows_there_and_nowhere_else(kpi_data, manager):
+    october, w46, w47 = _warm(PAST)
+    untouched = _marks([OCTOBER, W46])
+    l3 = kpi_data.leads[2]
+    lead_lifecycle_change(
+        lead=l3, to=LifecycleStage.CUSTOMER, by=manager, reason="契約済み", at=jst(11, 19, 9)
+    )
+
+    after = compute(PAST, now=NOW)
+    assert (w47["new_customers"], after[2]["new_customers"]) == (1, 2)
+    assert after[:2] == [october, w46]
+    assert _marks([OCTOBER, W46]) == untouched
+
+
+def test_a_lifecycle_change_corrected_by_raw_sql_moves_between_periods(kpi_data):
+    """l1 became a customer on the 20th (W47, D1 won); the row is redated into October by hand."""
+    october, w47 = _warm([OCTOBER, W47])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE leads_lifecyclechange SET at = %s WHERE lead_id = %s AND to_stage = 'customer'",
+            [jst(10, 20, 9), kpi_data.leads[0].pk],
+        )
+
+    after = compute([OCTOBER, W47], now=NOW)
+    assert (october["new_customers"], after[0]["new_customers"]) == (0, 1)
+    assert (w47["new_customers"], after[1]["new_customers"]) == (1, 0)
+
+
+def test_a_lead_handed_to_another_team_takes_its_customer_count_along(kpi_data, manager, outsider):
+    """l2 (T1, created in W46) became a customer in W47: handing it to T2 marks the days of its changes, not only
+    of its creation, so both teams' W47 moves."""
+    l2 = kpi_data.leads[1]
+    lead_lifecycle_change(lead=l2, to=LifecycleStage.CUSTOMER, by=manager, reason="契約", at=jst(11, 19, 9))
+    t1, t2 = Scope(team_id=kpi_data.t1.pk), Scope(team_id=kpi_data.t2.pk)
+    for scope in (t1, t2):
+        compute([W47], scope=scope, now=NOW)
+    before_t1, before_t2 = (compute([W47], scope=scope, now=NOW)[0] for scope in (t1, t2))
+    Lead.objects.filter(pk=l2.pk).update(owner=outsider)
+
+    after_t1, after_t2 = (compute([W47], scope=scope, now=NOW)[0] for scope in (t1, t2))
+    assert (before_t1["new_customers"], after_t1["new_customers"]) == (2, 1)  # l1 and l2, then l1
+    assert (before_t2["new_customers"], after_t2["new_customers"]) == (0, 1)
+    assert after_t2 == compute([W47], scope=t2, now=NOW, fresh=True)[0]

@@ -58,7 +58,17 @@ MARKET_SIZE = 1_000_000_000
 AWARENESS = Decimal("0.3")
 
 # What happens to a deal after it is made: closed, reopened, corrected (the amount of a won deal edited).
-FATES = [(), ("won",), ("lost",), ("won", "correct"), ("won", "reopen"), ("lost", "reopen", "won")]
+# A customer stays one when its deal is reopened and lost again (only an SQL or opportunity is recycled), so the
+# second win of ("won", "reopen", "lost", "reopen", "won") makes no new customer.
+FATES = [
+    (),
+    ("won",),
+    ("lost",),
+    ("won", "correct"),
+    ("won", "reopen"),
+    ("lost", "reopen", "won"),
+    ("won", "reopen", "lost", "reopen", "won"),
+]
 
 instant = st.sampled_from(INSTANTS)
 handoff_plan = st.fixed_dictionaries(
@@ -139,6 +149,8 @@ class DealRecord:
     status: str = "open"
     closed_at: dt.datetime | None = None
     won_amount: int | None = None
+    contact: int | None = None  # the lead (index) of a deal from its handoff
+    won_at: list[dt.datetime] = field(default_factory=list)  # every win, also one reopened later
 
 
 @dataclass
@@ -181,6 +193,7 @@ def _play_fate(deal, record: DealRecord, fate, amount, owner, stage) -> None:
         if step == "won":
             deal = deals.deal_close_won(deal=deal, amount=amount, by=owner, at=at, notify=False)
             record.status, record.closed_at, record.won_amount = "won", at, amount
+            record.won_at.append(at)
         elif step == "lost":
             deal = deals.deal_close_lost(deal=deal, cause="price", side="external", by=owner, at=at)
             record.status, record.closed_at, record.won_amount = "lost", at, None
@@ -314,6 +327,7 @@ def _build(plan, reps, marketer) -> Record:
                     company=lead_plan_["company"],
                     from_handoff=True,
                     source="marketing",
+                    contact=index,
                 )
                 _play_fate(deal, entry.deal, handoff_plan_["fate"], handoff_plan_["amount"], rep, stage)
                 record.deals.append(entry.deal)
@@ -412,6 +426,11 @@ def expected(record: Record, period: Period) -> dict:
     year = [d for d in lifetime if d.closed_at >= period.end_at - dt.timedelta(days=365)]
     cycles = [(d.closed_at - d.created_at).total_seconds() / 86400 for d in won]
     sent = [q for q in record.quotes if not q.superseded and inside(q.sent_at)]
+    # A lead has one deal here: its first win makes it a customer, and it stays one (see FATES); a lead counts
+    # once however many times it became one in the period.
+    customers = {
+        d.contact for d in record.deals if d.contact is not None and d.won_at and inside(d.won_at[0])
+    }
     return {
         "opportunities_marketing_sourced": sum(d.from_handoff for d in created),
         "opportunities_marketing_influenced": sum(
@@ -424,6 +443,7 @@ def expected(record: Record, period: Period) -> dict:
         "revenue": revenue,
         "marketing_sourced_revenue": revenue_marketing,
         "deals_won": len(won),
+        "new_customers": len(customers),
         "win_rate": _ratio(len(won), len(won) + len(lost)),
         "speed_to_lead_minutes": statistics.median(first_touches) if first_touches else None,
         "sla_compliance": _ratio(met, len(due)),

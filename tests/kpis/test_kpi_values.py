@@ -31,6 +31,7 @@ EVERYONE = {
     "revenue": 4_200_000,  # D1 1,200,000 + D3 3,000,000
     "marketing_sourced_revenue": 1_200_000,  # D1
     "deals_won": 2,
+    "new_customers": 1,  # l1, D1's contact, on the 20th; D3 has no contact, D7 was won in W48
     "win_rate": 0.666667,  # won D1 D3, lost D4 (D5 was lost in W46)
     "speed_to_lead_minutes": 225.0,  # first touches in W47 after 30, 360, 90, 4320 min → (90 + 360) / 2
     "sla_compliance": 0.666667,  # due in W47: H1 met, H2 breached (6 h), H3 met
@@ -70,6 +71,7 @@ TEAM_1 = {
     "revenue": 1_200_000,
     "marketing_sourced_revenue": 1_200_000,
     "deals_won": 1,
+    "new_customers": 1,  # l1 is the owner's (T1)
     "win_rate": 0.5,  # D1 won, D4 lost
     "speed_to_lead_minutes": 90.0,  # 30, 90, 4320
     "sla_compliance": 1.0,
