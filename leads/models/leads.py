@@ -43,6 +43,9 @@ class LeadQuerySet(models.QuerySet):
         return self.filter(_owned_by_team_of(user) | Q(owner__isnull=True))
 
 
+LIVE = Q(merged_into__isnull=True)  # a lead not merged into another
+
+
 MATCH_KEYS = ("email_key", "phone_key", "name_key", "kana_key", "work_domain")
 
 
@@ -173,11 +176,18 @@ class Lead(models.Model):
             models.UniqueConstraint(Lower("email"), name="lead_email_unique_ci"),
         ]
         indexes = [
-            models.Index(fields=["lifecycle_stage", "-total_score"], name="lead_lifecycle_score_idx"),
+            # The list's filters and sorts by stage and score, and their counts: of live leads only (every read
+            # through Lead.objects leaves merged leads out), so that a count reads the index alone.
+            models.Index(
+                fields=["lifecycle_stage", "-total_score"], name="lead_lifecycle_score_idx", condition=LIVE
+            ),
             models.Index(fields=["owner", "lifecycle_stage"], name="lead_owner_idx"),
-            models.Index(fields=["-total_score"], name="lead_score_idx"),
-            # the list's filters by stage and score are counted from this index alone
-            models.Index(fields=["awareness_stage", "total_score"], name="lead_awareness_score_idx"),
+            # the KPIs' new leads per period, counted from the index alone
+            models.Index(fields=["created_at"], name="lead_live_created_idx", condition=LIVE),
+            models.Index(fields=["-total_score"], name="lead_score_idx", condition=LIVE),
+            models.Index(
+                fields=["awareness_stage", "total_score"], name="lead_awareness_score_idx", condition=LIVE
+            ),
             models.Index(
                 fields=["merged_into"], name="lead_merged_into_idx", condition=Q(merged_into__isnull=False)
             ),
