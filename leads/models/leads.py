@@ -182,8 +182,13 @@ class Lead(models.Model):
                 fields=["lifecycle_stage", "-total_score"], name="lead_lifecycle_score_idx", condition=LIVE
             ),
             models.Index(fields=["owner", "lifecycle_stage"], name="lead_owner_idx"),
-            # the KPIs' new leads per period, counted from the index alone
-            models.Index(fields=["created_at"], name="lead_live_created_idx", condition=LIVE),
+            # the KPIs' new leads per period and the weekly review's by campaign, counted from the index alone
+            models.Index(
+                fields=["created_at"],
+                include=["first_touch_campaign", "id"],
+                name="lead_live_created_idx",
+                condition=LIVE,
+            ),
             models.Index(fields=["-total_score"], name="lead_score_idx", condition=LIVE),
             models.Index(
                 fields=["awareness_stage", "total_score"], name="lead_awareness_score_idx", condition=LIVE

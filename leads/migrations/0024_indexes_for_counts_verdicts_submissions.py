@@ -47,6 +47,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='lead',
-            index=models.Index(condition=models.Q(('merged_into__isnull', True)), fields=['created_at'], name='lead_live_created_idx'),
+            index=models.Index(condition=models.Q(('merged_into__isnull', True)), fields=['created_at'], include=('first_touch_campaign', 'id'), name='lead_live_created_idx'),
+        ),
+        migrations.AddIndex(
+            model_name='touch',
+            index=models.Index(condition=models.Q(('properties__has_key', 'submitted')), fields=['lead', '-occurred_at'], name='touch_submitted_idx'),
         ),
     ]
