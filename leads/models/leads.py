@@ -189,7 +189,7 @@ class Lead(models.Model):
                 name="lead_live_created_idx",
                 condition=LIVE,
             ),
-            models.Index(fields=["-total_score"], name="lead_score_idx", condition=LIVE),
+            # (by score, then the latest touched: lead_score_touch_idx, PostgreSQL only, leads migration 0024)
             models.Index(
                 fields=["awareness_stage", "total_score"], name="lead_awareness_score_idx", condition=LIVE
             ),
