@@ -176,16 +176,22 @@ class Lead(models.Model):
             # The list's filters and sorts by stage and score, and their counts: these indexes carry whether a lead
             # was merged (every read through Lead.objects leaves merged leads out), so that a count reads them alone.
             models.Index(
-                fields=["lifecycle_stage", "-total_score"], include=["merged_into"], name="lead_lifecycle_score_idx"
+                fields=["lifecycle_stage", "-total_score"],
+                include=["merged_into"],
+                name="lead_lifecycle_score_idx",
             ),
             models.Index(fields=["owner", "lifecycle_stage"], name="lead_owner_idx"),
             # the KPIs' new leads per period and the weekly review's by campaign, counted from the index alone
             models.Index(
-                fields=["created_at"], include=["merged_into", "first_touch_campaign", "id"], name="lead_created_idx"
+                fields=["created_at"],
+                include=["merged_into", "first_touch_campaign", "id"],
+                name="lead_created_idx",
             ),
             # (by score, then the latest touched: lead_score_touch_idx, PostgreSQL only, leads migration 0024)
             models.Index(
-                fields=["awareness_stage", "total_score"], include=["merged_into"], name="lead_awareness_score_idx"
+                fields=["awareness_stage", "total_score"],
+                include=["merged_into"],
+                name="lead_awareness_score_idx",
             ),
             models.Index(
                 fields=["merged_into"], name="lead_merged_into_idx", condition=Q(merged_into__isnull=False)
