@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
-from django.db.models import Aggregate, QuerySet
+from django.db.models import Aggregate, Lookup, QuerySet
 
 
 @dataclass
@@ -66,6 +66,22 @@ def scalars_row(querysets: Mapping[str, QuerySet], *, using: str) -> OneRow:
     return OneRow(
         f"SELECT {', '.join(columns)}", tuple(params), list(querysets), using, lambda values: values
     )
+
+
+class InFirst(Lookup):
+    """`filter(InFirst(F("pk"), few.values("pk")[:n]))`: the rows whose key is one of a subquery's few rows, read
+    by the key's index whatever the table's size. PostgreSQL plans `pk IN (subquery)` as a hash semi-join, which
+    reads the whole table to keep the subquery's few rows; `pk = ANY(ARRAY(subquery))` runs the subquery first and
+    then looks each key up. `pk IN (subquery)` elsewhere."""
+
+    lookup_name = "in_first"
+
+    def as_sql(self, compiler, connection):
+        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
+        rhs_sql, rhs_params = self.process_rhs(compiler, connection)
+        if connection.vendor == "postgresql":
+            return f"{lhs_sql} = ANY(ARRAY{rhs_sql})", [*lhs_params, *rhs_params]
+        return f"{lhs_sql} IN {rhs_sql}", [*lhs_params, *rhs_params]
 
 
 # PostgreSQL returns at most 1,664 columns and SQLite 2,000 by default: a statement stops short of either, and more

@@ -122,9 +122,13 @@ class Measure:
 
     def row_condition(self, period: Period, now: dt.datetime, scope: Scope) -> Q:
         low, high = self.window(period, now)
-        q = Q(**{f"{self.date_field}__lt": high}) & self.condition
+        q = Q(**{f"{self.date_field}__lt": high})
         if low is not None:
             q &= Q(**{f"{self.date_field}__gte": low})
+        # The measure's own condition after the period's bounds: in an aggregate's FILTER, PostgreSQL tests them
+        # in this order, so a costly one (a deal's probe per handoff) runs for the period's rows only, not for
+        # every earlier row of a trend's statement.
+        q &= self.condition
         if self.scoped:
             q &= scope_condition(self.source, scope)
         return q

@@ -30,6 +30,7 @@ from pipeline.models import SELF_REPORTED_LABEL, Activity, Deal
 from quotes.models import Quote
 from salesmarketing.models import Team, User
 from salesmarketing.replica import reads_from_replica
+from salesmarketing.sql import InFirst
 
 LIST_LIMIT = 30
 LOST_LIMIT = 100
@@ -167,9 +168,9 @@ def _figures(data: dict, previous_values: dict[str, Number], changed_keys: set[s
 def _first(deals, ordering: tuple[str, ...], limit: int):
     """The first `limit` of these deals in `ordering`, picked from the deal rows alone and only then joined:
     PostgreSQL would otherwise join every deal of the week to its company before sorting them."""
-    return deals.model.objects.filter(pk__in=deals.order_by(*ordering).values("pk")[:limit]).order_by(
-        *ordering
-    )
+    return deals.model.objects.filter(
+        InFirst(F("pk"), deals.order_by(*ordering).values("pk")[:limit])
+    ).order_by(*ordering)
 
 
 def _snapshots(week: Period, *, team_id: int | None):

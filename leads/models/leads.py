@@ -159,7 +159,7 @@ class Lead(models.Model):
     custom = models.JSONField(
         _("custom fields"), default=dict, blank=True, db_default=models.Value({}, models.JSONField())
     )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)  # lead_created_idx
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = LeadManager()
@@ -173,12 +173,27 @@ class Lead(models.Model):
             models.UniqueConstraint(Lower("email"), name="lead_email_unique_ci"),
         ]
         indexes = [
-            models.Index(fields=["lifecycle_stage", "-total_score"], name="lead_lifecycle_score_idx"),
+            # The list's filters and sorts by stage and score, and their counts: these indexes carry whether a lead
+            # was merged (every read through Lead.objects leaves merged leads out), so that a count reads them alone.
+            models.Index(
+                fields=["lifecycle_stage", "-total_score"],
+                include=["merged_into"],
+                name="lead_lifecycle_score_idx",
+            ),
             models.Index(fields=["owner", "lifecycle_stage"], name="lead_owner_idx"),
-            models.Index(fields=["-total_score"], name="lead_score_idx"),
+            # the KPIs' new leads per period and the weekly review's by campaign, counted from the index alone
+            models.Index(
+                fields=["created_at"],
+                include=["merged_into", "first_touch_campaign", "id"],
+                name="lead_created_idx",
+            ),
+            # (by score, then the latest touched: lead_score_touch_idx, PostgreSQL only, leads migration 0026)
+            models.Index(
+                fields=["awareness_stage", "total_score"],
+                include=["merged_into"],
+                name="lead_awareness_score_idx",
+            ),
             models.Index(fields=["updated_at"], name="lead_updated_idx"),  # the API's updated_since
-            # the list's filters by stage and score are counted from this index alone
-            models.Index(fields=["awareness_stage", "total_score"], name="lead_awareness_score_idx"),
             models.Index(
                 fields=["merged_into"], name="lead_merged_into_idx", condition=Q(merged_into__isnull=False)
             ),

@@ -68,6 +68,12 @@ class Touch(models.Model):
         ]
         indexes = [
             models.Index(fields=["lead", "-occurred_at"], name="touch_lead_time_idx"),
+            # a lead's form submissions (its page's "submitted values"), not read through every touch of the lead
+            models.Index(
+                fields=["lead", "-occurred_at"],
+                name="touch_submitted_idx",
+                condition=Q(properties__has_key="submitted"),
+            ),
             models.Index(fields=["occurred_at"], name="touch_time_idx"),
             models.Index(fields=["campaign", "occurred_at"], name="touch_campaign_time_idx"),
             models.Index(

@@ -28,6 +28,7 @@ from pipeline.selectors.json_rows import JsonRows
 from pipeline.services import pipeline_ensure_default
 from salesmarketing import hooks
 from salesmarketing.models import User
+from salesmarketing.sql import InFirst
 
 CARDS_PER_COLUMN = 30
 MAX_CARDS_PER_COLUMN = 200  # the most one page of a column may ask for
@@ -264,7 +265,11 @@ def pipeline_board(
             .filter(rank__lte=F("row_limit"))
             .values("pk")
         )
-    rows = Deal.objects.filter(pk__in=first_cards).select_related("company", "owner").order_by(*card_order)
+    rows = (
+        Deal.objects.filter(InFirst(F("pk"), first_cards))
+        .select_related("company", "owner")
+        .order_by(*card_order)
+    )
     if item_counts := hooks.registered(hooks.DEAL_ITEM_COUNT):  # quotes: the cards' line items, same query
         rows = rows.annotate(item_count=item_counts[0]())
     # Every open stage's, also when only some columns are rendered: one cache entry serves the board, its moves and

@@ -182,6 +182,21 @@ def test_warming_leads_are_those_just_under_the_threshold(marketer_client):
     assert len(d.warming) == 10 and d.warming_count == 12  # every warming lead counted, ten listed
 
 
+def test_warming_leads_are_counted_by_the_sweep_for_who_sees_every_lead(marketer_client):
+    from campaigns.attribution import score_bands_refresh
+    from leads.models import ScoringConfig
+
+    ScoringConfig.objects.update_or_create(pk=1, defaults={"fit_threshold": 15, "total_threshold": 50})
+    for n in range(12):
+        LeadFactory(total_score=40 + n % 5, fit_score=20)
+    score_bands_refresh()
+    LeadFactory(total_score=45, fit_score=20)  # after the sweep: listed, not yet counted
+    with CaptureQueriesContext(connection) as ctx:
+        d = marketer_client.get("/campaigns/dashboard/").context["d"]
+    assert len(d.warming) == 10 and d.warming_count == 12
+    assert not any(" OVER " in q["sql"] for q in ctx.captured_queries)  # no count over the warming leads
+
+
 def test_persona_mix_counts_new_leads_by_persona(marketer_client):
     persona = PersonaFactory(name="情シス部長")
     PersonaRuleFactory(persona=persona, title_contains="部長")
