@@ -87,13 +87,15 @@ def _safe_next(request: HtmxHttpRequest, fallback: str) -> str:
     return fallback
 
 
-def _filter_form(request: HtmxHttpRequest, data: QueryDict) -> BoardFilterForm:
+def _filter_form(request: HtmxHttpRequest, data: QueryDict, *, shown: bool = True) -> BoardFilterForm:
+    """The board's filters; a form not `shown` reads the owners list only to check an owner filter given."""
     user = request.user
     scopes = selectors.scopes_for(user)
     values = {k: data.get(k) for k in FILTER_FIELDS if k in data}
     if values.get("scope") not in scopes:
         values["scope"] = scopes[0]
-    return BoardFilterForm(values, scopes=scopes, owners=selectors.owners_for(user))
+    owners = selectors.owners_for(user) if shown or values.get("owner") else []
+    return BoardFilterForm(values, scopes=scopes, owners=owners)
 
 
 # --- The board --------------------------------------------------------------------------------------
@@ -145,7 +147,7 @@ def _changed_columns(
 ) -> HttpResponse:
     """The columns a move changed, as out-of-band swaps, rendered with the viewer's current filters (on the
     pipeline and stages the caller read already, if it did)."""
-    form = _filter_form(request, request.POST)
+    form = _filter_form(request, request.POST, shown=False)
     result = selectors.pipeline_board(
         viewer=request.user,
         filters=form.filters(),
@@ -184,9 +186,11 @@ def _board_conflict(request: HtmxHttpRequest, *, current: Deal, stage: Stage, ne
 
 @require_POST
 def deal_move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    deal = _get_deal_for_user(request, pk)
-    # The deal's pipeline and stages, read once: for the form and for the columns the answer redraws.
-    stages_read = selectors.board_stages(pipeline_id=deal.stage.pipeline_id)
+    # The deal with its pipeline's stages, read once: for the form and for the columns the answer redraws.
+    try:
+        deal, stages_read = selectors.deal_to_move(viewer=request.user, pk=pk)
+    except Deal.DoesNotExist:
+        raise Http404("No such deal.") from None
     form = MoveForm(request.POST, stages=stages_read[2])
     next_url = _safe_next(request, _board_url(request.POST))
     if not form.is_valid():

@@ -26,6 +26,7 @@ from pipeline.selectors.board import (
     Card,
     Column,
     board_stages,
+    deal_to_move,
     pipeline_board,
     stage_usual_seconds,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "ForecastRow",
     "add_months",
     "board_stages",
+    "deal_to_move",
     "can_edit_deals",
     "companies_visible_to",
     "activity_attachment",

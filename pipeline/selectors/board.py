@@ -148,13 +148,36 @@ def board_stages(*, pipeline_id: int | None) -> tuple[Pipeline, list[Pipeline], 
     pipeline = next((p for p in pipelines if p.pk == pipeline_id), None) or next(
         (p for p in pipelines if p.is_default), pipelines[0]
     )
-    stages: list[Stage] = sorted(
-        _PIPELINE_STAGES.load(pipeline.stages_json),  # type: ignore[attr-defined]
-        key=lambda s: s.order,
-    )
+    return pipeline, pipelines, _stages(pipeline, _PIPELINE_STAGES, pipeline.stages_json)  # type: ignore[attr-defined]
+
+
+def _stages(pipeline: Pipeline, rows: JsonRows, text: str) -> list[Stage]:
+    """The pipeline's stages read along as JSON (rows.expression()), in board order."""
+    stages: list[Stage] = sorted(rows.load(text), key=lambda s: s.order)
     for stage in stages:
         stage.pipeline = pipeline
-    return pipeline, pipelines, stages
+    return stages
+
+
+_DEAL_PIPELINE_STAGES = JsonRows(
+    model=Stage,
+    where='t."pipeline_id" = (SELECT s."pipeline_id" FROM "pipeline_stage" s '
+    'WHERE s."id" = "pipeline_deal"."stage_id")',
+)
+
+
+def deal_to_move(*, viewer: User, pk: int) -> tuple[Deal, tuple[Pipeline, list[Pipeline], list[Stage]]]:
+    """A deal the viewer may move (Deal.objects.visible_to; raises Deal.DoesNotExist for others'), with its stage
+    and company, and its pipeline's stages (board_stages' answer, the pipeline alone in the list: what a move's
+    form and the columns it redraws need): one query."""
+    deal = (
+        Deal.objects.visible_to(viewer)
+        .select_related("stage__pipeline", "company")
+        .annotate(stages_json=_DEAL_PIPELINE_STAGES.expression())
+        .get(pk=pk)
+    )
+    pipeline = deal.stage.pipeline
+    return deal, (pipeline, [pipeline], _stages(pipeline, _DEAL_PIPELINE_STAGES, deal.stages_json))
 
 
 def stage_usual_seconds(stage_ids: list[int]) -> dict[int, int]:

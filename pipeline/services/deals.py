@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,6 +24,7 @@ from leads.lifecycle import deal_lost_lifecycle, deal_won_lifecycle
 from leads.models import Company, CustomObject, Handoff, Lead
 from pipeline import messages
 from pipeline.models import Deal, Stage, StageChange
+from pipeline.services.move_statement import move_in_one_statement
 from pipeline.services.pipelines import closing_stage, first_open_stage, pipeline_ensure_default
 from pipeline.services.positions import column_index, drop_index, slot
 from salesmarketing import events, hooks
@@ -355,26 +356,110 @@ def deal_update(
     return locked
 
 
-@transaction.atomic
 def deal_move_to_stage(
     *,
     deal: Deal,
     stage: Stage,
     position: int | None = None,
+    before_id: int | None = None,
+    after_id: int | None = None,
     moved_by: User | None,
     version: int | None = None,
     at: dt.datetime | None = None,
 ) -> Deal:
-    """Move a deal to an open stage, at `position` in the column (0 = top; None = top, or stay if same stage).
+    """Move a deal to an open stage, at `position` in the column (0 = top; None = top, or stay if same stage), or
+    dropped between the cards `before_id` and `after_id` the viewer saw (either may be missing at the ends of the
+    list; neither in that column: the default place).
 
     The row is locked first, so concurrent moves of one deal queue up, and each StageChange starts where the
     previous one ended. Without `version` the last one wins; with it, a move based on an older version raises
     DealChangedError. Repeating a move changes nothing (and is no conflict). A closed deal moved to an open stage
     is reopened. Won and lost need their own forms (amount; cause and side). `at` backdates an imported move.
+
+    On PostgreSQL a move to another stage is one statement (pipeline.services.move_statement); a move within the
+    column, a column to spread out again and SQLite take the steps below, in a transaction.
     """
-    locked = _lock(deal)
+    if (
+        connection.vendor == "postgresql"
+        and not stage.is_closed
+        and deal.stage_id != stage.pk
+        and not position
+    ):
+        moved = _move_at_once(
+            deal=deal,
+            stage=stage,
+            neighbour_id=(before_id or after_id) if position is None else None,
+            before=bool(before_id),
+            moved_by=moved_by,
+            version=version,
+            at=at,
+        )
+        if moved is not None:
+            return moved
+    if position is None and (before_id is not None or after_id is not None):
+        position = drop_index(deal=deal, stage=stage, before_id=before_id, after_id=after_id)
+    return _move_locked(deal=deal, stage=stage, position=position, moved_by=moved_by, version=version, at=at)
+
+
+def _check_pipeline(locked: Deal, stage: Stage) -> None:
     if stage.pipeline_id != locked.stage.pipeline_id:
         raise ValidationError({"stage": _("That stage belongs to another pipeline.")})
+
+
+def _move_at_once(
+    *,
+    deal: Deal,
+    stage: Stage,
+    neighbour_id: int | None,
+    before: bool,
+    moved_by: User | None,
+    version: int | None,
+    at: dt.datetime | None,
+) -> Deal | None:
+    """The move as one statement; None when it wrote nothing and the steps must decide (the deal was moved to
+    that stage meanwhile, or the column has no room left at the drop: it is spread out again)."""
+    now = timezone.now()
+    event = events.event_rows(
+        kind=events.DEAL_STAGE_CHANGED,
+        subject_type="deal",
+        payloads=[(deal.pk, {"to_stage_id": stage.pk})],
+        at=now,
+    )[0]
+    result = move_in_one_statement(
+        deal_id=deal.pk,
+        stage=stage,
+        neighbour_id=neighbour_id,
+        before=before,
+        version=version,
+        by_id=moved_by.pk if moved_by is not None else None,
+        at=at,
+        now=now,
+        event=event,
+    )
+    if result is None:
+        raise Deal.DoesNotExist("The deal does not exist.")
+    if result.written is not None and result.event_id is not None:  # written together
+        events.events_recorded([result.event_id])
+        result.written.stage = stage
+        return result.written
+    _check_pipeline(result.locked, stage)
+    if result.locked.stage_id != stage.pk:
+        _check_version(result.locked, version)
+    return None
+
+
+@transaction.atomic
+def _move_locked(
+    *,
+    deal: Deal,
+    stage: Stage,
+    position: int | None,
+    moved_by: User | None,
+    version: int | None,
+    at: dt.datetime | None,
+) -> Deal:
+    locked = _lock(deal)
+    _check_pipeline(locked, stage)
     if stage.is_closed:
         raise ValidationError({"stage": _("Close the deal as won or lost to move it there.")})
 
@@ -552,8 +637,7 @@ def deal_change_stage(
     flip into each other without reopening (ValidationError keyed by field).
 
     Not a transaction of its own: each write it hands over to is one (locking the row first), and a transaction
-    around them would only add a savepoint round trip to every move. The drop position is read before the lock,
-    as it always was.
+    around them would only add a savepoint round trip to every move.
     """
     if stage.is_won or stage.is_lost:
         if stage.pipeline_id != deal.stage.pipeline_id:
@@ -561,9 +645,15 @@ def deal_change_stage(
         if stage.is_won:
             return deal_close_won(deal=deal, amount=amount, by=by, version=version)
         return deal_close_lost(deal=deal, cause=cause, side=side, note=note, by=by, version=version)
-    if position is None and (before_id is not None or after_id is not None):
-        position = drop_index(deal=deal, stage=stage, before_id=before_id, after_id=after_id)
-    return deal_move_to_stage(deal=deal, stage=stage, position=position, moved_by=by, version=version)
+    return deal_move_to_stage(
+        deal=deal,
+        stage=stage,
+        position=position,
+        before_id=before_id,
+        after_id=after_id,
+        moved_by=by,
+        version=version,
+    )
 
 
 @transaction.atomic
