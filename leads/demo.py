@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from django.db.models import Max, Min
+from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from leads.awareness import ensure_default_rules, infer_awareness
@@ -198,6 +198,7 @@ def seed(*, users, stdout) -> None:
     _fill_first_and_last_touch()
     infer_awareness()
     _seed_scoring_and_handoffs(users, rng, now)
+    _company_owners([company.pk for company in companies])
     seed_capture(users=users, stdout=stdout)
     stdout.write(
         f"  leads: {Company.objects.count()} companies, {Lead.objects.count()} leads, {Touch.objects.count()} touches"
@@ -264,6 +265,22 @@ def _seed_scoring_and_handoffs(users, rng: random.Random, now: dt.datetime) -> N
             )  # fmt: skip
     # The replayed history ends now: recycled leads need behaviour from here on to qualify again.
     Lead.objects.filter(lifecycle_stage=LifecycleStage.RECYCLED).update(recycled_at=now)
+
+
+def _company_owners(company_ids: list[int]) -> None:
+    """Each demo company nobody owns yet gets the owner of most of its leads (ties: the lower user id); one whose
+    leads nobody owns stays without an owner."""
+    counts = (
+        Lead.objects.filter(company_id__in=company_ids, company__owner__isnull=True, owner__isnull=False)
+        .values("company_id", "owner_id")
+        .annotate(n=Count("pk"))
+        .order_by("company_id", "-n", "owner_id")
+    )
+    owners: dict[int, int] = {}
+    for row in counts:
+        owners.setdefault(row["company_id"], row["owner_id"])
+    for company_id, owner_id in owners.items():
+        Company.objects.filter(pk=company_id).update(owner_id=owner_id)
 
 
 def _fill_first_and_last_touch() -> None:

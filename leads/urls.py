@@ -50,6 +50,7 @@ lead_patterns = [
     path("companies/new", record_views.company_new, name="company_new"),
     path("companies/<int:pk>/", record_views.company_detail, name="company_detail"),
     path("companies/<int:pk>/edit", record_views.company_edit, name="company_edit"),
+    path("companies/<int:pk>/owner", owner_views.company_owner_change_view, name="company_owner_change"),
     path("scoring/", scoring_views.scoring_page, name="scoring"),
     path("scoring/progress", scoring_views.rescore_progress_view, name="scoring_progress"),
     path("scoring/thresholds", scoring_views.thresholds_update, name="scoring_thresholds"),

@@ -8,7 +8,7 @@ from django.http import QueryDict
 from leads.bulk_actions.extra import ExtraAction, extra_actions
 from leads.filters import LeadFilterForm
 from leads.models import BulkAction, BulkJob, Lead, SavedView
-from leads.owners.selectors import lead_owner_choices
+from leads.owners.selectors import owner_choices
 from leads.privacy.services import can_manage_personal_data
 from leads.selectors import lead_filtered
 from salesmarketing.models import User
@@ -53,7 +53,8 @@ def assignable_owners(*, viewer: User) -> list[User] | None:
     a single lead's owner change (leads.owners), asked as for a lead the viewer owns: a rep's bulk assign covers
     only the leads they own, so it hands them to their teammates; a manager's or an admin's covers every lead
     they see."""
-    return lead_owner_choices(viewer=viewer, lead=Lead(owner_id=viewer.pk))
+    people = owner_choices(viewer=viewer, record=Lead(owner_id=viewer.pk))
+    return None if people is None else list(people)
 
 
 def actions_for(*, viewer: User) -> list[tuple[str, str]]:

@@ -187,7 +187,7 @@ def leads_for_merge(*, viewer, first_id: int, second_id: int) -> tuple[Lead, Lea
 def companies_for_merge(*, viewer, first_id: int, second_id: int) -> tuple[Company, Company] | None:
     found = (
         companies_visible_to(viewer)
-        .select_related("parent")
+        .select_related("parent", "owner")
         .annotate(contacts=contacts_count())
         .in_bulk([first_id, second_id])
     )

@@ -39,6 +39,7 @@ SURVIVOR, MERGED = "survivor", "merged"
 # Audit reasons, stored in the site's language (as the scorer's are)
 MERGED_INTO = gettext_noop("Merged into lead %(id)s")
 MERGED_WITH = gettext_noop("Merged with lead %(id)s")
+COMPANY_MERGED_WITH = gettext_noop("Merged with company %(id)s")
 
 # What a person picks per field on the merge screen (a group moves together: consent and its proof).
 LEAD_CHOICES: dict[str, tuple[str, ...]] = {
@@ -65,6 +66,7 @@ COMPANY_CHOICES: dict[str, tuple[str, ...]] = {
     "address": ("address",),
     "website": ("website",),
     "parent": ("parent",),
+    "owner": ("owner",),
 }
 
 
@@ -226,6 +228,7 @@ def company_merge(*, survivor_id: int, merged_id: int, taken: Mapping[str, str],
         survivor, merged = _lock_pair(Company, survivor_id, merged_id)
         now = timezone.now()
         chosen = _taken(COMPANY_CHOICES, taken)
+        old_owner = survivor.owner_id
         lead_ids = list(Lead.objects.filter(company=merged).values_list("pk", flat=True))
         moved = {
             "leads": Lead.all_objects.filter(company=merged).update(company=survivor, updated_at=now),
@@ -254,6 +257,15 @@ def company_merge(*, survivor_id: int, merged_id: int, taken: Mapping[str, str],
             domain="", corporate_number="", parent=None, merged_into=survivor, merged_at=now, updated_at=now
         )
         survivor.save()
+        if survivor.owner_id != old_owner:  # the merged company's owner taken: logged as a change of owner
+            OwnerChange.objects.create(
+                company=survivor,
+                from_owner_id=old_owner,
+                to_owner_id=survivor.owner_id,
+                by=by,
+                at=now,
+                reason=_reason(COMPANY_MERGED_WITH, id=merged.pk),
+            )
         Company.all_objects.filter(merged_into=merged).update(merged_into=survivor)
         MergeRecord.objects.filter(company=merged).update(company=survivor)
         MergeRecord.objects.create(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -67,6 +68,15 @@ class Company(models.Model):
         null=True,
         blank=True,
         related_name="subsidiaries",
+    )
+    # The rep who looks after the account; changed with a reason and logged (leads.owners, OwnerChange).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_companies",
     )
     # Set by the first won deal (leads.lifecycle.company_became_customer); the list's "customer" filter.
     customer_since = models.DateTimeField(_("customer since"), null=True, blank=True)

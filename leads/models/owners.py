@@ -1,5 +1,5 @@
-"""Who owns a record, and why it changed hands: one row per change of a lead's (or, once companies have an owner,
-a company's) owner made by a person, with the reason they gave."""
+"""Who owns a record, and why it changed hands: one row per change of a lead's or a company's owner made by a
+person (or by a merge), with the reason given."""
 
 from __future__ import annotations
 

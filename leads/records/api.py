@@ -1,9 +1,10 @@
 """Companies over the JSON API: list, read, create and update, through the records feature's services.
 
 Reads need `leads:read`, writes `leads:write`. A key acting as a user reaches the companies that user sees on the
-company pages (a rep: those with a lead or deal they see, and those nobody works with yet; 404 for the rest); an
-integration's key reaches every company. What the services refuse (a taken domain or corporate number, a parent
-that would make a loop) answers 422 naming the field.
+company pages (a rep: those they own, those with a lead or deal they see, and those nobody works with yet; 404
+for the rest) and sets the owners that user may choose there; an integration's key reaches every company. What
+the services refuse (a taken domain or corporate number, a parent that would make a loop, an owner change without
+a reason) answers 422 naming the field.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from leads.choices import Industry
 from leads.custom_fields.api import custom_in, custom_out
 from leads.ingest import Domain, Text
 from leads.models import Company, CustomObject
+from leads.owners.selectors import owner_candidates, owner_choices, owner_may_be_nobody
 from leads.records import services
 from leads.records.forms import PREFECTURES
 from leads.records.selectors import companies_visible_to
@@ -36,7 +38,7 @@ from salesmarketing.api import (
     service_invalid,
     since_filtered,
 )
-from salesmarketing.models import ApiKey
+from salesmarketing.models import ApiKey, User
 
 router = Router(tags=["companies"])
 
@@ -55,6 +57,11 @@ class CompanyFields(Schema):
     address: Text = Field("", max_length=300)
     website: Text = Field("", max_length=200, examples=["https://example.co.jp/"])
     parent_id: Id | None = Field(None, description="The parent company (one the key reaches).")
+    owner_id: Id | None = Field(
+        None,
+        description="The owner's user id: an active rep or manager whom the key's user may choose "
+        "(as on the company form). Default on create: the key's user if a rep.",
+    )
     custom: dict[str, Any] | None = custom_in()
 
     @field_validator("prefecture")
@@ -81,6 +88,9 @@ class CompanyIn(CompanyFields):
 
 class CompanyPatch(CompanyFields):
     name: Text | None = Field(None, min_length=1, max_length=200)
+    owner_reason: Text = Field(
+        "", max_length=300, description="Why the owner changes: required with a new owner_id, logged with it."
+    )
 
 
 class CompanyOut(Schema):
@@ -96,6 +106,7 @@ class CompanyOut(Schema):
     address: str
     website: str
     parent_id: int | None
+    owner_id: int | None
     customer_since: dt.datetime | None = Field(description="Set by the company's first won deal.")
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -114,6 +125,7 @@ class CompanyFilters(SinceQuery):
     industry: Industry | None = None
     prefecture: str | None = Field(None, max_length=20)
     customer: bool | None = Field(None, description="true: customers only; false: not yet customers.")
+    owner: int | None = Field(None, ge=1, le=2**63 - 1, description="The owner's user id.")
 
 
 class ErrorOut(Schema):
@@ -132,8 +144,32 @@ def _company(key: ApiKey, company_id: int) -> Company:
     return company
 
 
-def _fields(key: ApiKey, data: dict[str, Any]) -> dict[str, Any]:
-    """The service's keyword arguments from the body's fields; the parent must be a company the key reaches."""
+def _owner(key: ApiKey, company: Company, owner_id: int | None) -> User | None:
+    """The owner the body names, if the key's user may choose them for the company (as on the company form;
+    an integration's key any active rep or manager); 422 on `owner_id` otherwise."""
+    user = acting_user(key)
+    if owner_id is None:
+        if user is None or owner_may_be_nobody(user):
+            return None
+        raise field_invalid("owner_id", "The key's user cannot leave a company without an owner.")
+    people = owner_candidates() if user is None else owner_choices(viewer=user, record=company)
+    if people is None:
+        raise field_invalid("owner_id", "The key's user cannot change this company's owner.")
+    owner = people.filter(pk=owner_id).first()
+    if owner is None:
+        if not owner_candidates().filter(pk=owner_id).exists():
+            raise field_invalid("owner_id", "No active rep or manager has this id.")
+        raise field_invalid("owner_id", "The key's user cannot make this user the owner.")
+    return owner
+
+
+def _fields(key: ApiKey, data: dict[str, Any], company: Company) -> dict[str, Any]:
+    """The service's keyword arguments from the body's fields; the parent must be a company the key reaches, the
+    owner one the key's user may choose."""
+    if "owner_id" in data:
+        owner_id = data.pop("owner_id")
+        if owner_id != company.owner_id:
+            data["owner"] = _owner(key, company, owner_id)
     if "parent_id" in data:
         parent_id = data.pop("parent_id")
         parent = None
@@ -165,6 +201,8 @@ def companies_list(request: HttpRequest, filters: Query[CompanyFilters]):
         qs = qs.filter(prefecture=filters.prefecture)
     if filters.customer is not None:
         qs = qs.filter(customer_since__isnull=not filters.customer)
+    if filters.owner is not None:
+        qs = qs.filter(owner_id=filters.owner)
     return page_out(since_filtered(qs, filters), filters, keys=("pk",))
 
 
@@ -177,12 +215,20 @@ def company_read(request: HttpRequest, company_id: int):
 
 @router.post("/companies", response={201: CompanyOut}, summary="Create a company")
 def company_create(request: HttpRequest, payload: CompanyIn):
-    """Needs `leads:write`. A domain or corporate number another company has answers 422 naming the field."""
+    """Needs `leads:write`. A domain or corporate number another company has, or an owner the key's user may not
+    choose, answers 422 naming the field."""
     key = require_scope(request, ApiKey.Scope.LEADS_WRITE)
+    user = acting_user(key)
+    data = payload.model_dump()
+    if "owner_id" not in payload.model_fields_set:
+        del data["owner_id"]  # the default owner stays
+    data["custom"] = data["custom"] or {}  # a new company must have its required fields
+    new = Company(owner=user if user is not None and user.role == User.Role.SALES else None)
+    fields = _fields(key, data, new)
     try:
-        data = payload.model_dump()
-        data["custom"] = data["custom"] or {}  # a new company must have its required fields
-        company = services.company_create(by=key.user, custom_place="in_api", **_fields(key, data))
+        company = services.company_create(
+            by=key.user, custom_place="in_api", **{"owner": new.owner, **fields}
+        )
     except DjangoValidationError as error:
         raise service_invalid(error, {"parent": "parent_id"}) from None
     return Status(201, company)
@@ -205,7 +251,7 @@ def company_update(request: HttpRequest, company_id: int, payload: CompanyPatch)
             data[name] = ""
     try:
         company = services.company_edit(
-            company=company, by=key.user, custom_place="in_api", **_fields(key, data)
+            company=company, by=key.user, custom_place="in_api", **_fields(key, data, company)
         )
     except DjangoValidationError as error:
         raise service_invalid(error, {"parent": "parent_id"}) from None

@@ -10,7 +10,8 @@ from leads.choices import CompanySize, Industry, LifecycleStage
 from leads.custom_fields.forms import CustomFilterForm, custom_fields_add, filters_from
 from leads.custom_fields.selectors import custom_fields
 from leads.models import Company, CustomObject, Lead
-from leads.records.selectors import CompanyFilters
+from leads.owners import selectors as owners
+from leads.records.selectors import OWNER_MINE, OWNER_NOBODY, CompanyFilters
 from salesmarketing import dates
 from salesmarketing.models import User
 
@@ -24,7 +25,7 @@ PREFECTURE_CHOICES = [("", "—"), *((p, p) for p in PREFECTURES)]
 
 def owner_choices(viewer) -> forms.models.QuerySet:
     """Whom the viewer may make a lead's owner: a rep themselves or a teammate; others any rep or manager."""
-    users = User.objects.filter(is_active=True, role__in=[User.Role.SALES, User.Role.MANAGER])
+    users = owners.owner_candidates()
     if viewer.role == User.Role.SALES:
         users = users.filter(pk=viewer.pk) if viewer.team_id is None else users.filter(team_id=viewer.team_id)
     return users.order_by("display_name", "pk")
@@ -92,6 +93,13 @@ class CompanyForm(forms.ModelForm):
     )
     prefecture = forms.ChoiceField(label=_("Prefecture"), choices=PREFECTURE_CHOICES, required=False)
     website = forms.URLField(label=_("website"), required=False, assume_scheme="https")
+    owner_reason = forms.CharField(
+        label=_("Reason for the owner change"),
+        required=False,
+        max_length=300,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        help_text=_("Needed when the owner changes; logged with the change."),
+    )
 
     class Meta:
         model = Company
@@ -105,14 +113,35 @@ class CompanyForm(forms.ModelForm):
             "prefecture",
             "address",
             "website",
+            "owner",
         ]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk and self.instance.parent_id:
             self.fields["parent_name"].initial = self.instance.parent.name
         self.fields["corporate_number"].widget.attrs.update(inputmode="numeric", pattern="[0-9]{13}")
+        # Who may set whom as on the "Change owner" page (leads.owners); others see the owner, unchangeable.
+        owner = self.fields["owner"]
+        people = owners.owner_choices(viewer=viewer, record=self.instance)
+        if people is None:
+            owner.queryset = User.objects.filter(pk=self.instance.owner_id)
+            owner.disabled = True
+            owner.help_text = _("Its owner, their manager or an admin may change it.")
+        else:
+            owner.queryset = people
+            owner.required = not owners.owner_may_be_nobody(viewer)
+        if people is None or not self.instance.pk:
+            del self.fields["owner_reason"]
         custom_fields_add(self, custom_fields(object_type=CustomObject.COMPANY).form, self.instance.custom)
+
+    def clean(self):
+        data = super().clean()
+        owner = data.get("owner")
+        changed = "owner" in data and getattr(owner, "pk", None) != self.instance.owner_id
+        if "owner_reason" in self.fields and changed and not data.get("owner_reason", "").strip():
+            self.add_error("owner_reason", _("Say why the owner changes."))
+        return data
 
     def _post_clean(self) -> None:
         pass  # the services check uniqueness and the corporate number (see LeadForm._post_clean)
@@ -154,7 +183,7 @@ class CompanyFilterForm(CustomFilterForm):
     prefecture = forms.ChoiceField(
         label=_("Prefecture"), required=False, choices=[("", _("All")), *PREFECTURE_CHOICES[1:]]
     )
-    owner = forms.TypedChoiceField(label=_("Owner"), required=False, coerce=int, empty_value=None)
+    owner = forms.ChoiceField(label=_("Owner"), required=False)
     customer = forms.ChoiceField(
         label=_("Customer"),
         required=False,
@@ -163,10 +192,11 @@ class CompanyFilterForm(CustomFilterForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        owners = User.objects.filter(is_active=True, role__in=[User.Role.SALES, User.Role.MANAGER])
         self.fields["owner"].choices = [
             ("", _("All")),
-            *((u.pk, str(u)) for u in owners.order_by("display_name", "pk")),
+            (OWNER_MINE, _("Mine")),
+            (OWNER_NOBODY, _("No owner")),
+            *((str(u.pk), str(u)) for u in owners.owner_candidates().order_by("display_name", "pk")),
         ]
 
     def filters(self) -> CompanyFilters:
@@ -177,7 +207,7 @@ class CompanyFilterForm(CustomFilterForm):
             industry=data.get("industry") or "",
             size=data.get("size") or "",
             prefecture=data.get("prefecture") or "",
-            owner=data.get("owner"),
+            owner=data.get("owner") or "",
             customer=data.get("customer") or "",
             custom=tuple(filters_from(self)),
         )

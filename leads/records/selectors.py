@@ -20,6 +20,8 @@ from salesmarketing import hooks
 from salesmarketing.models import User
 
 PAGE_SIZE = 50
+# The list's owner filter besides a user's id: the viewer's own companies, and those nobody owns.
+OWNER_MINE, OWNER_NOBODY = "mine", "none"
 
 
 def contacts_count() -> Count:
@@ -37,12 +39,12 @@ def _deals() -> list[Any]:  # pipeline's DealQuerySet, which leads may not impor
 
 
 def companies_visible_to(viewer) -> QuerySet[Company]:
-    """Marketing, managers and admins see every company; a rep sees those with a lead or deal they see, and
-    companies nobody works with yet (no lead, no deal: a company a rep just entered)."""
+    """Marketing, managers and admins see every company; a rep sees those they own, those with a lead or deal
+    they see, and companies nobody works with yet (no lead, no deal: a company a rep just entered)."""
     qs = Company.objects.all()
     if viewer.role != User.Role.SALES:
         return qs
-    condition: Any = Exists(Lead.objects.visible_to(viewer).filter(company=OuterRef("pk")))
+    condition: Any = Q(owner=viewer) | Exists(Lead.objects.visible_to(viewer).filter(company=OuterRef("pk")))
     anybody: Any = Exists(Lead.objects.filter(company=OuterRef("pk")))
     for deals in _deals():
         condition |= Exists(deals.visible_to(viewer).filter(company=OuterRef("pk")))
@@ -51,7 +53,7 @@ def companies_visible_to(viewer) -> QuerySet[Company]:
 
 
 def company_get_for_viewer(*, viewer, pk: int) -> Company | None:
-    return companies_visible_to(viewer).select_related("parent").filter(pk=pk).first()
+    return companies_visible_to(viewer).select_related("parent", "owner").filter(pk=pk).first()
 
 
 @dataclass(frozen=True)
@@ -60,14 +62,14 @@ class CompanyFilters:
     industry: str = ""
     size: str = ""
     prefecture: str = ""
-    owner: int | None = None  # companies with a lead this user owns
+    owner: str = ""  # a user's id, OWNER_MINE or OWNER_NOBODY; "" for any owner
     customer: str = ""  # "yes" / "no" / ""
     custom: tuple[CustomFilter, ...] = ()  # the custom fields' filters (GIN index on `custom`)
 
 
 def company_list(*, viewer, filters: CompanyFilters, page_number: int | str = 1) -> Page:
     """One page of the companies the viewer sees, with each one's number of contacts (count + page rows)."""
-    qs = companies_visible_to(viewer).select_related("parent")
+    qs = companies_visible_to(viewer).select_related("parent", "owner")
     terms = Terms.parse(filters.q)
     if terms.text:  # the header search's matching: kana folded, a corporate number by its digits
         qs = companies_matching(qs, terms)
@@ -80,8 +82,12 @@ def company_list(*, viewer, filters: CompanyFilters, page_number: int | str = 1)
             qs = qs.filter(employee_count__lte=high)
     if filters.prefecture:
         qs = qs.filter(prefecture=filters.prefecture)
-    if filters.owner is not None:
-        qs = qs.filter(Exists(Lead.objects.filter(company=OuterRef("pk"), owner_id=filters.owner)))
+    if filters.owner == OWNER_MINE:
+        qs = qs.filter(owner=viewer)
+    elif filters.owner == OWNER_NOBODY:
+        qs = qs.filter(owner__isnull=True)
+    elif filters.owner:
+        qs = qs.filter(owner_id=int(filters.owner))
     if filters.customer == "yes":
         qs = qs.filter(customer_since__isnull=False)
     elif filters.customer == "no":

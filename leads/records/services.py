@@ -18,10 +18,13 @@ from leads.custom_fields.services import custom_apply
 from leads.ingest.schema import prefecture_region
 from leads.models import Company, CustomObject, Lead
 from leads.models.companies import validate_corporate_number
+from leads.owners.services import owner_change
 from leads.records.normalize import company_name_key, work_domain
 from leads.services import lead_created_payload, leads_touched, normalize_email
 from salesmarketing import events
 from salesmarketing.events import event_emit
+
+UNCHANGED: Any = object()  # company_edit's owner when the caller leaves it as it is
 
 COMPANY_EDITABLE = (
     "name",
@@ -88,11 +91,17 @@ def _company_save(company: Company) -> Company:
 
 
 def company_create(
-    *, by: Any, custom: dict[str, Any] | None = None, custom_place: str = "in_form", **fields: Any
+    *,
+    by: Any,
+    owner: Any = None,
+    custom: dict[str, Any] | None = None,
+    custom_place: str = "in_form",
+    **fields: Any,
 ) -> Company:
-    """A company entered by hand. `custom`: custom field values by key, checked against the fields shown in
-    `custom_place` (the form's, the API's); errors are keyed `custom.<key>`."""
-    company = Company(**{k: v for k, v in fields.items() if k in COMPANY_EDITABLE})
+    """A company entered by hand, owned by `owner` (whom the caller checked `by` may choose). `custom`: custom
+    field values by key, checked against the fields shown in `custom_place` (the form's, the API's); errors are
+    keyed `custom.<key>`."""
+    company = Company(owner=owner, **{k: v for k, v in fields.items() if k in COMPANY_EDITABLE})
     if custom is not None:
         company.custom = custom_apply(
             object_type=CustomObject.COMPANY, current={}, values=custom, place=custom_place
@@ -104,11 +113,15 @@ def company_edit(
     *,
     company: Company,
     by: Any,
+    owner: Any = UNCHANGED,
+    owner_reason: str = "",
     custom: dict[str, Any] | None = None,
     custom_place: str = "in_form",
     **fields: Any,
 ) -> Company:
-    """Change a company's fields (those of COMPANY_EDITABLE) and the custom values given (others stay)."""
+    """Change a company's fields (those of COMPANY_EDITABLE) and the custom values given (others stay). A new
+    `owner` (None: nobody) is logged with `owner_reason`, required then (leads.owners); the same owner again is
+    no change. Whether `by` may choose them is the caller's check."""
     for key, value in fields.items():
         if key in COMPANY_EDITABLE:
             setattr(company, key, value)
@@ -116,7 +129,14 @@ def company_edit(
         company.custom = custom_apply(
             object_type=CustomObject.COMPANY, current=company.custom, values=custom, place=custom_place
         )
-    return _company_save(company)
+    with transaction.atomic():
+        _company_save(company)
+        if owner is not UNCHANGED and getattr(owner, "pk", None) != company.owner_id:
+            try:
+                owner_change(record=company, owner=owner, by=by, reason=owner_reason)
+            except ValidationError as exc:
+                raise ValidationError({"owner_reason": exc.message_dict["reason"]}) from None
+    return company
 
 
 def company_match(*, name: str = "", domain: str = "") -> Company | None:

@@ -21,6 +21,7 @@ from leads.custom_fields.selectors import custom_fields
 from leads.lifecycle import lead_lifecycle_set_by_hand
 from leads.merge import selectors as merge_selectors
 from leads.models import Company, CustomObject, Lead
+from leads.owners.selectors import owner_choices
 from leads.records import selectors, services
 from leads.records.forms import BusinessCardForm, CompanyFilterForm, CompanyForm, LeadForm, LifecycleForm
 from salesmarketing.forms import add_service_errors
@@ -154,12 +155,17 @@ def company_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             raise Http404
         return redirect(survivor)
     account = selectors.account_detail(viewer=request.user, company=company)
-    return render(request, "leads/company_detail.html", {"d": account, "merges": account.merges})
+    context = {
+        "d": account,
+        "merges": account.merges,
+        "may_change_owner": owner_choices(viewer=request.user, record=company) is not None,
+    }
+    return render(request, "leads/company_detail.html", context)
 
 
 @require_http_methods(["GET", "POST"])
 def company_new(request: HtmxHttpRequest) -> HttpResponse:
-    return _company_form(request, Company())
+    return _company_form(request, Company(owner=request.user if request.user.role == "sales" else None))
 
 
 @require_http_methods(["GET", "POST"])
@@ -168,7 +174,7 @@ def company_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 def _company_form(request: HtmxHttpRequest, company: Company) -> HttpResponse:
-    form = CompanyForm(request.POST or None, instance=company)
+    form = CompanyForm(request.POST or None, instance=company, viewer=request.user)
     if request.method == "POST" and form.is_valid():
         parent = _company_from_name(form, "parent_name", by=request.user)
         if parent is not False:

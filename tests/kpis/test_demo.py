@@ -9,7 +9,7 @@ from django.db.models import F
 from kpis.models import ActionItem, ManualKpiValue, Target, WeeklySnapshot
 from kpis.periods import KINDS, Period
 from kpis.registry import KPIS, Unit, compute
-from leads.models import Handoff
+from leads.models import Company, Handoff
 from pipeline.models import Deal
 from salesmarketing.models import Team, User
 
@@ -42,6 +42,9 @@ def test_the_demo_obeys_the_rules_of_real_data_so_no_duration_is_negative(settin
     assert not Handoff.objects.filter(first_touch_at__lt=F("assigned_at")).exists()
     assert not Handoff.objects.filter(assigned_at__lt=F("mql_at")).exists()
     assert not Deal.objects.filter(closed_at__lt=F("created_at")).exists()
+    # an account belongs to the owner of most of its leads (leads.demo)
+    owned = Company.objects.filter(owner__isnull=False)
+    assert owned.exists() and not owned.exclude(leads__owner=F("owner")).exists()
     durations = [kpi for kpi in KPIS if kpi.unit in (Unit.MINUTES, Unit.DAYS)]
     assert {kpi.key for kpi in durations} >= {"speed_to_lead_minutes", "sales_cycle_days"}
     for kind in KINDS:

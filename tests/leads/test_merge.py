@@ -30,7 +30,7 @@ from leads.models import (
     Touch,
     Visitor,
 )
-from leads.owners.services import lead_owner_change
+from leads.owners.services import owner_change
 from leads.records.services import company_create
 from leads.services import touch_record
 from nurture.mail.services import broadcast_create
@@ -204,7 +204,7 @@ def test_a_merge_moves_every_related_row_to_the_survivor(manager, owner, teammat
     HandoffFactory(lead=survivor, state=Handoff.State.ASSIGNED)
     HandoffFactory(lead=merged, state=Handoff.State.ASSIGNED)
     lead_lifecycle_change(lead=merged, to=LifecycleStage.MQL, by=manager, reason="テスト")
-    lead_owner_change(lead=merged, owner=teammate, by=manager, reason="担当替え")
+    owner_change(record=merged, owner=teammate, by=manager, reason="担当替え")
     make_deal(owner=owner, contact=merged, company=merged.company)
     activity_log(by=owner, type="call", subject="初回架電", lead=merged)
     both_list, own_list = SegmentStaticFactory(), SegmentStaticFactory()

@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 
 from leads.models import Lead, OwnerChange
-from leads.owners.selectors import lead_owner_choices
-from leads.owners.services import lead_owner_change
+from leads.owners.selectors import owner_choices
+from leads.owners.services import owner_change
 from leads.privacy.services import lead_erase
 from salesmarketing.models import Notification, User
 from tests.leads.factories import make_lead
@@ -31,7 +31,7 @@ def _lead(owner=None) -> Lead:
 def test_changing_the_owner_logs_who_when_from_to_and_why_and_tells_the_new_owner(owner, teammate, manager):
     lead = _lead(owner)
 
-    change = lead_owner_change(lead=lead, owner=teammate, by=manager, reason="担当替え（大阪へ異動）")
+    change = owner_change(record=lead, owner=teammate, by=manager, reason="担当替え（大阪へ異動）")
 
     lead.refresh_from_db()
     assert lead.owner == teammate
@@ -53,7 +53,7 @@ def test_changing_the_owner_logs_who_when_from_to_and_why_and_tells_the_new_owne
 def test_a_reason_is_required_and_nothing_changes_without_one(owner, teammate, manager):
     lead = _lead(owner)
     with pytest.raises(ValidationError) as caught:
-        lead_owner_change(lead=lead, owner=teammate, by=manager, reason="   ")
+        owner_change(record=lead, owner=teammate, by=manager, reason="   ")
     assert "reason" in caught.value.error_dict
     lead.refresh_from_db()
     assert lead.owner == owner and not OwnerChange.objects.exists()
@@ -61,14 +61,14 @@ def test_a_reason_is_required_and_nothing_changes_without_one(owner, teammate, m
 
 def test_the_current_owner_again_changes_and_logs_nothing(owner, manager):
     lead = _lead(owner)
-    assert lead_owner_change(lead=lead, owner=owner, by=manager, reason="念のため") is None
+    assert owner_change(record=lead, owner=owner, by=manager, reason="念のため") is None
     assert not OwnerChange.objects.exists()
 
 
 def test_handing_to_nobody_and_back_is_two_rows_newest_first(owner, manager):
     lead = _lead(owner)
-    lead_owner_change(lead=lead, owner=None, by=manager, reason="退職")
-    lead_owner_change(lead=lead, owner=manager, by=manager, reason="引き継ぎ")
+    owner_change(record=lead, owner=None, by=manager, reason="退職")
+    owner_change(record=lead, owner=manager, by=manager, reason="引き継ぎ")
     rows = list(lead.owner_changes.all())
     assert [(r.from_owner, r.to_owner) for r in rows] == [(None, manager), (owner, None)]
     assert not Notification.objects.filter(recipient=manager).exists()  # made it themselves
@@ -76,7 +76,7 @@ def test_handing_to_nobody_and_back_is_two_rows_newest_first(owner, manager):
 
 def test_erasing_the_lead_removes_its_owner_log(owner, teammate, manager):
     lead = _lead(owner)
-    lead_owner_change(lead=lead, owner=teammate, by=manager, reason="担当替え")
+    owner_change(record=lead, owner=teammate, by=manager, reason="担当替え")
     lead_erase(lead=lead, by=manager)
     assert not OwnerChange.objects.exists()
 
@@ -88,14 +88,14 @@ def test_who_may_change_a_leads_owner_and_to_whom(owner, teammate, manager, outs
     lead = _lead(owner)
     admin = UserFactory(username="admin", role=User.Role.ADMIN, team=None)
 
-    assert set(lead_owner_choices(viewer=admin, lead=lead)) == {owner, teammate, manager, outsider}
+    assert set(owner_choices(viewer=admin, record=lead)) == {owner, teammate, manager, outsider}
     # a manager: their own team's people (and those of teams they manage), never another team's
-    assert set(lead_owner_choices(viewer=manager, lead=lead)) == {owner, teammate, manager}
+    assert set(owner_choices(viewer=manager, record=lead)) == {owner, teammate, manager}
     # the rep who owns it hands it within their team
-    assert set(lead_owner_choices(viewer=owner, lead=lead)) == {owner, teammate, manager}
+    assert set(owner_choices(viewer=owner, record=lead)) == {owner, teammate, manager}
     # a teammate who does not own it, and marketing, change no owner
-    assert lead_owner_choices(viewer=teammate, lead=lead) is None
-    assert lead_owner_choices(viewer=marketer, lead=lead) is None
+    assert owner_choices(viewer=teammate, record=lead) is None
+    assert owner_choices(viewer=marketer, record=lead) is None
 
 
 def test_a_manager_of_another_team_may_hand_its_leads_to_its_reps(owner, outsider):
@@ -103,7 +103,7 @@ def test_a_manager_of_another_team_may_hand_its_leads_to_its_reps(owner, outside
     outsider.team.manager = boss
     outsider.team.save()
     lead = _lead(owner)
-    assert set(lead_owner_choices(viewer=boss, lead=lead)) == {outsider, boss}
+    assert set(owner_choices(viewer=boss, record=lead)) == {outsider, boss}
 
 
 # --- The page ----------------------------------------------------------------------------------------------
@@ -170,6 +170,6 @@ def test_the_page_costs_five_queries_however_long_the_log(
     with django_assert_num_queries(5):
         assert client.get(url).status_code == 200
     for i in range(5):
-        lead_owner_change(lead=lead, owner=teammate if i % 2 == 0 else owner, by=manager, reason=f"理由 {i}")
+        owner_change(record=lead, owner=teammate if i % 2 == 0 else owner, by=manager, reason=f"理由 {i}")
     with django_assert_num_queries(5):
         assert client.get(url).status_code == 200

@@ -183,7 +183,7 @@ def test_forms_show_errors_next_to_their_fields(client, owner):
     ).content.decode()
     assert _said(html, "A lead with this email already exists.")
     html = client.post(
-        "/leads/companies/new", {"name": "誤り", "corporate_number": "2180301018771"}
+        "/leads/companies/new", {"name": "誤り", "corporate_number": "2180301018771", "owner": owner.pk}
     ).content.decode()
     assert _said(html, "A corporate number (法人番号) is 13 digits with a valid check digit.")
     assert not Company.objects.filter(name="誤り").exists()
@@ -256,7 +256,7 @@ def test_a_stage_is_changed_by_hand_with_a_reason_on_the_lead_page(client, owner
 
 def test_company_list_filters(client, marketer, owner):
     big = services.company_create(
-        by=owner, name="大企業", industry="it", employee_count=5000, prefecture="東京都"
+        by=owner, owner=owner, name="大企業", industry="it", employee_count=5000, prefecture="東京都"
     )
     small = services.company_create(
         by=owner, name="小企業", industry="retail", employee_count=10, prefecture="大阪府"

@@ -48,6 +48,7 @@ from leads.importing import import_job_create, import_job_run
 from leads.models import (
     BulkJob,
     Campaign,
+    Company,
     FieldDefinition,
     FormEndpoint,
     Handoff,
@@ -154,6 +155,7 @@ def _later_objects(*, owner, team, lead) -> dict:
         notice_hours=0, days_ahead=14,
     )  # fmt: skip
     team_booking_page = TeamBookingPage.objects.create(team=team, slug="perm-team")
+    Company.objects.filter(pk=lead.company_id).update(owner=owner)  # the owner's account (companies' owners)
     # saved views and bulk jobs (#19): the owner's private view and a job the owner ran
     saved_view = SavedView.objects.create(owner=owner, name="自分の見込", query="owner=me")
     bulk_job = BulkJob.objects.create(
@@ -494,6 +496,12 @@ PAGES = [
         "leads:owner_change",
         logged_in(403, owner=200, outsider=404, manager=200, admin=200),
         kwargs=pk("lead"),
+    ),
+    # A company's owner: the same rules as a lead's (the world's company is the owner's).
+    Probe(
+        "leads:company_owner_change",
+        logged_in(403, owner=200, outsider=404, manager=200, admin=200),
+        kwargs=pk("company"),
     ),
     # Teams: the manager of the team (with one team, the list sends them to it) and admins; everyone else 403.
     Probe("leads:teams", logged_in(403, manager=302, admin=200)),

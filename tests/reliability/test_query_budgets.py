@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from integrations.models import TeamChannel
 from integrations.services import subscription_create
-from leads.models import Handoff
+from leads.models import Company, Handoff
 from nurture.models import Broadcast
 from pipeline.models import Stage
 from pipeline.services import pipeline_ensure_default
@@ -81,8 +81,11 @@ def _leads(world: World, n: int) -> None:
 
 
 def _companies(world: World, n: int) -> None:
-    for _ in range(n):
-        make_lead(owner=world.rep, company=make_company())
+    for i in range(n):
+        company = make_company()
+        if i % 2:  # the owner column: some owned, some not
+            Company.objects.filter(pk=company.pk).update(owner=world.manager)
+        make_lead(owner=world.rep, company=company)
 
 
 def _handoffs(world: World, n: int) -> None:

@@ -382,6 +382,7 @@ def _first_pk(label: str) -> int:
 # The model behind each `pk` by URL name prefix (longest first), and behind other parameter names.
 PK_MODELS = [
     ("leads:company_detail", "leads.Company"),
+    ("leads:company_owner_change", "leads.Company"),
     ("leads:scoring_rule", "leads.ScoringRule"),
     ("leads:scoring_group", "leads.ScoringGroup"),
     ("leads:handoff_", "leads.Handoff"),
