@@ -213,7 +213,9 @@ def _in_flight_task_ids(redis: PrivateRedis) -> dict[str, str]:
     return found
 
 
-def _kill_while_running(worker: Proc, redis: PrivateRedis, task_names: set[str], condition, *, what: str) -> None:
+def _kill_while_running(
+    worker: Proc, redis: PrivateRedis, task_names: set[str], condition, *, what: str
+) -> None:
     """SIGKILL `worker` once `condition()` holds while it has one of `task_names` taken and unacknowledged. A
     worker runs other tasks in between (the events it emits are dispatched on the same queues), so a kill timed
     by the data alone can land on one of those instead of on the work under test."""
