@@ -68,7 +68,7 @@ def lead_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return redirect(survivor)
     before = detail_selectors.Cursor.parse(request.GET.get("before", ""))
     if request.htmx and not request.htmx.boosted:  # the timeline's "Older" link: the next page of entries
-        timeline = detail_selectors.lead_timeline(lead=lead, before=before)
+        timeline = detail_selectors.lead_timeline(lead=lead, viewer=request.user, before=before)
         return render(
             request, "leads/lead_detail.html#timeline_entries", {"lead": lead, "timeline": timeline}
         )
@@ -76,7 +76,7 @@ def lead_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     actions = [
         a for found in hooks.call(hooks.LEAD_PAGE_ACTIONS, user=request.user, lead=lead) for a in found
     ]
-    page = detail_selectors.lead_page(lead=lead, before=before)
+    page = detail_selectors.lead_page(lead=lead, viewer=request.user, before=before)
     context = {
         "d": page,
         "timeline": page.timeline,

@@ -13,7 +13,7 @@ class NurtureConfig(AppConfig):
     verbose_name = _("Nurture")
 
     def ready(self) -> None:
-        from nurture import merging
+        from nurture import merging, timeline
         from nurture.segments import hooks as segment_hooks
         from nurture.sequences import hooks as sequence_hooks
         from salesmarketing import hooks
@@ -27,6 +27,8 @@ class NurtureConfig(AppConfig):
         hooks.register(hooks.LEAD_BULK_ACTIONS, segment_hooks.lead_bulk_actions)
         hooks.register(hooks.LEAD_BULK_ACTIONS, sequence_hooks.lead_bulk_actions)
         hooks.register(hooks.HANDOFF_REJECTED, sequence_hooks.handoff_rejected)
+        # The lead page's timeline shows the lead's nurture history among its touches.
+        hooks.register(hooks.LEAD_TIMELINE, timeline.lead_timeline)
         # Bounces and complaints: received at the return path (salesmarketing.inbound) or from a provider's webhook.
         from anymail.signals import tracking
 

@@ -64,6 +64,11 @@ LEAD_BULK_ACTIONS: Final = "lead_bulk_actions"
 # The lead page's actions (leads.views.lead_detail): fn(*, user, lead) -> list of (label, url), each a link on the
 # lead's page. Registered by nurture ("enrol in a sequence").
 LEAD_PAGE_ACTIONS: Final = "lead_page_actions"
+# The lead page's timeline (leads.detail.selectors.lead_timeline): fn(*, lead, viewer) -> list of
+# leads.detail.selectors.TimelineSource, kinds of the lead's rows shown among its touches in time order, each read
+# by keyset in the timeline's one statement (so a page costs the same whatever the history). The viewer may see
+# the lead. Registered by nurture (sequence enrolments, step e-mails and exits; broadcasts sent).
+LEAD_TIMELINE: Final = "lead_timeline"
 # Rejecting a handoff (leads.handoffs.services.handoff_reject, in its transaction, after the lead is updated):
 # fn(*, handoff, by) -> anything. Registered by nurture (a lead rejected as too early / no budget enters the
 # sequences that ask for it); work queued from here must wait for transaction.on_commit.
@@ -121,6 +126,7 @@ HOOK_POINTS: Final = frozenset(
         DEAL_PAGE_SECTIONS,
         DEAL_ITEM_COUNT,
         LEAD_PAGE_ACTIONS,
+        LEAD_TIMELINE,
         HANDOFF_REJECTED,
         INBOUND_EMAIL_RECEIVED,
         LEAD_MERGING,

@@ -5,17 +5,20 @@ Beside the lead itself (its visibility check, with company, owner, campaign and 
    submissions, and the scoring rules, groups and MQL threshold the score panel needs;
 2. the score panel in one statement (leads.scoring.engine.explain_over_time): every rule that gave points, over
    all the lead's touches, and its engagement at the end of each of the last weeks, aggregated in SQL;
-3. one page of the timeline, newest first, found by keyset on (occurred_at, id); the next page comes through its
-   "Older" link (an HTMX swap, or the page itself with `?before=`), as cheap as the first whatever its depth.
+3. one page of the timeline in one statement, newest first: its touches, and the rows higher apps put there
+   (hooks.LEAD_TIMELINE: nurture's enrolments, step e-mails, exits and broadcasts), each kind found by keyset on
+   (its time, id) and merged in time order; the next page comes through its "Older" link (an HTMX swap, or the
+   page itself with `?before=`), as cheap as the first whatever its depth.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Expression, Model, Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +36,8 @@ from leads.models import (
 )
 from leads.scoring.engine import Contribution, explain_over_time
 from leads.services import ACCEPTABLE_FIELDS, SUBMITTED_KEY
+from salesmarketing import hooks
+from salesmarketing.models import User
 
 TIMELINE_PAGE = 50
 HISTORY_WEEKS = 13
@@ -70,46 +75,107 @@ MERGE_FIELDS = ("id", "kind", "at", "fields_taken", "moved", "merged_lead__name"
 
 
 @dataclass(frozen=True)
-class Cursor:
-    """Where a timeline page starts: the touches strictly older than this (occurred_at, id) in timeline order.
-    In a URL: `<microseconds since 1970>-<id>`."""
+class TimelineSource:
+    """Rows of one kind on a lead's timeline: its touches, or what a higher app registered at hooks.LEAD_TIMELINE
+    (nurture: enrolments, step e-mails, exits, broadcasts). `queryset` holds the lead's rows of this kind, neither
+    ordered nor sliced; `at` names the field that places a row in time; `fields` and `extra` are what its entry
+    shows (as leads.detail.rows.Rows reads them: `id` and `at` are added); `template` draws one entry (an `<li>`,
+    the row as `row`, `context` as `ctx`). `key` names the kind in the page's cursor and breaks ties in time."""
 
-    occurred_at: dt.datetime
-    touch_id: int
+    key: str
+    queryset: QuerySet
+    at: str
+    fields: tuple[str, ...]
+    template: str
+    extra: Mapping[str, Expression] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+    def page(self, before: Cursor | None, size: int) -> Rows:
+        """The newest `size` rows older than `before` in timeline order (at, key, id), newest first."""
+        qs = self.queryset
+        if before is not None:
+            # The plain bound lets the lead's time index start at the cursor; the rest breaks ties.
+            qs = qs.filter(**{f"{self.at}__lte": before.at})
+            if self.key > before.key:
+                qs = qs.filter(**{f"{self.at}__lt": before.at})
+            elif self.key == before.key:
+                qs = qs.filter(Q(**{f"{self.at}__lt": before.at}) | Q(id__lt=before.row_id))
+        fields = tuple(dict.fromkeys(("id", self.at, *self.fields)))
+        return Rows(qs.order_by(f"-{self.at}", "-id")[:size], fields, self.extra)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a timeline page starts: the entries strictly older than this (at, key, id) in timeline order.
+    In a URL: `<microseconds since 1970>-<source key>-<id>`."""
+
+    at: dt.datetime
+    key: str
+    row_id: int
 
     def __str__(self) -> str:
-        return f"{(self.occurred_at - _EPOCH) // dt.timedelta(microseconds=1)}-{self.touch_id}"
+        return f"{(self.at - _EPOCH) // dt.timedelta(microseconds=1)}-{self.key}-{self.row_id}"
 
     @classmethod
     def parse(cls, text: str) -> Cursor | None:
         """The cursor a link carried; None (the newest page) for anything else."""
-        micros, sep, touch_id = text.partition("-")
-        if not (sep and micros.isdigit() and touch_id.isdigit()) or len(micros) > 17:
+        micros, _sep, rest = text.partition("-")
+        key, _sep, row_id = rest.rpartition("-")
+        if (
+            not (micros.isdigit() and key.isidentifier() and row_id.isdigit())
+            or len(micros) > 17
+            or len(key) > 40
+        ):
             return None
-        return cls(_EPOCH + dt.timedelta(microseconds=int(micros)), int(touch_id))
+        return cls(_EPOCH + dt.timedelta(microseconds=int(micros)), key, int(row_id))
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: dt.datetime
+    source: TimelineSource
+    row: Model
+
+    @property
+    def order(self) -> tuple[dt.datetime, str, int]:
+        return (self.at, self.source.key, self.row.pk)
 
 
 @dataclass
 class TimelinePage:
-    touches: list[Touch]
+    entries: list[TimelineEntry]
     older: Cursor | None  # where the next (older) page starts; None on the oldest page
     before: Cursor | None  # where this page started; None on the newest page
 
 
-def lead_timeline(*, lead: Lead, before: Cursor | None = None, size: int = TIMELINE_PAGE) -> TimelinePage:
-    """One page of the lead's touches, newest first (one query: the lead's time index, `size` + 1 rows)."""
-    qs = lead.touches.select_related("campaign").order_by("-occurred_at", "-id")
-    if before is not None:
-        # The plain bound lets the lead's time index start at the cursor; the OR breaks ties by id.
-        qs = qs.filter(occurred_at__lte=before.occurred_at).filter(
-            Q(occurred_at__lt=before.occurred_at) | Q(id__lt=before.touch_id)
-        )
-    touches = list(qs[: size + 1])
+# What a touch's entry (leads/includes/timeline_touch.html) shows.
+TOUCH_FIELDS = ("type", "url", "utm_campaign", "properties", "campaign__name")
+
+
+def lead_timeline(
+    *, lead: Lead, viewer: User, before: Cursor | None = None, size: int = TIMELINE_PAGE
+) -> TimelinePage:
+    """One page of the lead's timeline, newest first: its touches and what higher apps add (hooks.LEAD_TIMELINE),
+    in one statement (each kind's next `size` + 1 rows by its time index, merged here)."""
+    sources = [
+        TimelineSource("touch", lead.touches.all(), "occurred_at", TOUCH_FIELDS, "leads/includes/timeline_touch.html"),
+        *(s for found in hooks.call(hooks.LEAD_TIMELINE, lead=lead, viewer=viewer) for s in found),
+    ]  # fmt: skip
+    pages = read_together(**{source.key: source.page(before, size + 1) for source in sources})
+    entries = sorted(
+        (
+            TimelineEntry(getattr(row, source.at), source, row)
+            for source in sources
+            for row in pages[source.key]
+        ),
+        key=lambda entry: entry.order,
+        reverse=True,
+    )
     older = None
-    if len(touches) > size:
-        last = touches[size - 1]
-        older = Cursor(last.occurred_at, last.pk)
-    return TimelinePage(touches=touches[:size], older=older, before=before)
+    if len(entries) > size:
+        last = entries[size - 1]
+        older = Cursor(last.at, last.source.key, last.row.pk)
+    return TimelinePage(entries=entries[:size], older=older, before=before)
 
 
 @dataclass
@@ -139,7 +205,7 @@ class LeadPage:
     submitted: list[SubmittedValue]
 
 
-def lead_page(*, lead: Lead, before: Cursor | None = None) -> LeadPage:
+def lead_page(*, lead: Lead, viewer: User, before: Cursor | None = None) -> LeadPage:
     """Everything the lead's page shows but the lead: three queries (see the module's doc)."""
     now = timezone.now()
     weeks = [now - dt.timedelta(weeks=i) for i in range(HISTORY_WEEKS, -1, -1)]  # oldest first, now last
@@ -188,7 +254,7 @@ def lead_page(*, lead: Lead, before: Cursor | None = None) -> LeadPage:
     activity = panels["activity"][0]
     return LeadPage(
         lead=lead,
-        timeline=lead_timeline(lead=lead, before=before),
+        timeline=lead_timeline(lead=lead, viewer=viewer, before=before),
         touch_count=activity["all"] or 0,
         activity=_activity_chart(labels[1:], [activity[f"w{i}"] or 0 for i in range(1, len(weeks))]),
         handoffs=panels["handoffs"],

@@ -65,6 +65,15 @@ def step_message() -> Concat:
     )
 
 
+def message_touched(kind: str, *, lead_id: Expression | int, message: Expression) -> Exists:
+    """Whether the lead has a touch of `kind` (an open, a click) carrying the message's tracking id."""
+    return Exists(
+        Touch.objects.annotate(message=Cast(KeyTextTransform("message", "properties"), CharField())).filter(
+            lead_id=lead_id, type=kind, message=message
+        )
+    )
+
+
 def outcome_annotations(*, lead: str, message: Expression, send_fk: str, later: QuerySet) -> dict:
     """Aggregates over send ledger rows: `lead` is the rows' path to their lead ("lead", "enrolment__lead"),
     `message` their tracking message id (an expression over OuterRef), `send_fk` DeliveryEvent's field naming such
@@ -72,11 +81,7 @@ def outcome_annotations(*, lead: str, message: Expression, send_fk: str, later: 
     sent = Q(status=SendStatus.SENT)
 
     def touched(kind: str) -> Exists:
-        return Exists(
-            Touch.objects.annotate(
-                message=Cast(KeyTextTransform("message", "properties"), CharField())
-            ).filter(lead_id=OuterRef(f"{lead}_id"), type=kind, message=message)
-        )
+        return message_touched(kind, lead_id=OuterRef(f"{lead}_id"), message=message)
 
     bounced = Exists(DeliveryEvent.objects.filter(**{send_fk: OuterRef("pk")}, kind__in=BOUNCES))
     became_mql = Exists(

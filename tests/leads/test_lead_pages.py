@@ -245,7 +245,7 @@ def test_touches_per_week_are_counted_in_sql(marketer):
     now = timezone.now()
     for days in (0.5, 1, 6, 8, 20, 100):
         _touches(lead, 1, start=int(days * 10), at=now - dt.timedelta(days=days))
-    page = lead_page(lead=lead)
+    page = lead_page(lead=lead, viewer=marketer)
     counts = page.activity["data"]["datasets"][0]["data"]
     assert len(counts) == 13 and counts[-1] == 3 and counts[-2] == 1 and counts[-3] == 1
     # 100 days ago is before the chart, not before the count

@@ -16,6 +16,7 @@ from leads.handoffs import handoff_accept, handoff_assign, lead_first_touched
 from leads.models import Handoff
 from leads.services import company_resolve, lead_upsert, touch_record
 from nurture import merging as nurture_merging
+from nurture import timeline as nurture_timeline
 from nurture.mail import bounces as nurture_bounces
 from nurture.segments import hooks as nurture_segment_hooks
 from nurture.sequences import hooks as nurture_sequence_hooks
@@ -53,6 +54,7 @@ EXPECTED = {
         nurture_sequence_hooks.lead_bulk_actions,
     ),
     hooks.LEAD_PAGE_ACTIONS: (nurture_sequence_hooks.lead_page_actions,),
+    hooks.LEAD_TIMELINE: (nurture_timeline.lead_timeline,),
     hooks.HANDOFF_REJECTED: (nurture_sequence_hooks.handoff_rejected,),
     # INSTALLED_APPS order: pipeline, nurture
     hooks.INBOUND_EMAIL_RECEIVED: (
