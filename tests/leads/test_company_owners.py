@@ -212,7 +212,9 @@ def test_the_company_list_costs_the_same_with_owners(client, owner, teammate, dj
     for i in range(3):
         _company(owner if i % 2 else None)
     client.get("/leads/companies/")
-    with django_assert_num_queries(6) as few:  # session, user, custom field definitions, the owners, count, page
+    with django_assert_num_queries(
+        6
+    ) as few:  # session, user, custom field definitions, the owners, count, page
         client.get("/leads/companies/")
     for i in range(20):
         _company([owner, teammate, None][i % 3])
