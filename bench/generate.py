@@ -455,14 +455,14 @@ def generate(
         cursor.execute(
             f"""INSERT INTO leads_handoff (lead_id, owner_id, team_id, state, score_at_handoff, fit_at_handoff, reason,
                    campaign_id, mql_at, assigned_at, sla_due_at, first_touch_at, decided_at, decided_by_id,
-                   reject_reason, reject_note, created_at)
+                   reject_reason, reject_note, created_at, updated_at)
                SELECT id, ({_array(rep_ids)})[i], ({_array(rep_teams)})[i], st, 70, 30, '', first_touch_campaign_id,
                       mql, mql + interval '5 minutes', mql + interval '4 hours 5 minutes',
                       CASE WHEN touched OR st IN ('accepted', 'rejected') THEN mql + interval '5 minutes' + r3 * interval '8 hours' END,
                       CASE WHEN st IN ('accepted', 'rejected') THEN least(now(), mql + interval '9 hours' + r3 * interval '2 days') END,
                       CASE WHEN st IN ('accepted', 'rejected') THEN ({_array(rep_ids)})[i] END,
                       CASE WHEN st = 'rejected' THEN {_pick(REASONS)} ELSE '' END,
-                      CASE WHEN st = 'rejected' THEN '資料を見ただけ' ELSE '' END, mql
+                      CASE WHEN st = 'rejected' THEN '資料を見ただけ' ELSE '' END, mql, mql
                FROM (
                    SELECT l.id, l.first_touch_campaign_id, 1 + floor(random() * {k})::int AS i, random() AS r3,
                           l.created_at + random() * (now() - l.created_at) * 0.5 AS mql,
@@ -572,10 +572,10 @@ def generate(
         # Activities with the customer's voice (from the former bench/kpis.py).
         cursor.execute(
             f"""INSERT INTO pipeline_activity (deal_id, lead_id, type, subject, body, outcome, occurred_at, is_voice,
-                   voice_text, created_by_id, created_at)
+                   voice_text, created_by_id, created_at, updated_at)
                SELECT d.id, d.contact_id, {_pick(["call", "call", "meeting", "email"])}, 'ヒアリング', '', '',
                       least(now(), d.created_at + random() * (coalesce(d.closed_at, now()) - d.created_at)),
-                      v, CASE WHEN v THEN {_pick(VOICES)} ELSE '' END, d.owner_id, now()
+                      v, CASE WHEN v THEN {_pick(VOICES)} ELSE '' END, d.owner_id, now(), now()
                FROM (SELECT d.*, random() < 0.15 AS v FROM pipeline_deal d, generate_series(1, 2) s
                      WHERE random() < 0.5) d"""
         )
