@@ -6,8 +6,10 @@
 The processes `docker compose --profile scale up` runs, started here as processes on this machine:
 - web: two gunicorn masters bound to one port with SO_REUSEPORT (`--reuse-port`), --web-workers each; with
   --replica-url they serve the read-only pages from the streaming replica (DATABASE_REPLICA_URL);
-- workers: two per queue (realtime, bulk, email), solo pool; one beat (salesmarketing.beat claims each run);
-- PostgreSQL (and the replica) and Redis as they run on this machine.
+- workers: two per queue (realtime, bulk, email) and one for integrations, solo pool; one beat
+  (salesmarketing.beat claims each run);
+- PostgreSQL (and the replica) and Redis as they run on this machine; a local SMTP sink (aiosmtpd, in its own
+  process, as bench/mail.py starts it) stands for the mail server.
 
 1. Idle: the floor (a no-op task's round trip on the realtime queue) and --leads leads' event POST → assigned
    handoff, with nothing else running.
@@ -18,13 +20,15 @@ The processes `docker compose --profile scale up` runs, started here as processe
    The issue's third load, a 100,000-recipient broadcast on `email`, joins once nurture's broadcasts exist.
 
 Prints, and writes <results-dir>/under-load-<size>.json and .md: p50/p95/p99 idle and under load beside the floor,
-the ingest rate reached, the rescore's time under load, and the dashboard's p95 under load. Target (size l, 2
+the ingest rate reached, the rescore's time under load, the dashboard's p95 under load, and the broadcast's
+send rate under load. Target (size l, 2
 cores): event → handoff p95 < 500 ms under load.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -40,13 +44,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project first: `bench.…`, then the apps
-from bench import handoff_latency, ingest, kpis  # noqa: E402
+from bench import handoff_latency, ingest, kpis, mail  # noqa: E402
 from bench.generate import SIZES, default_url, ensure_database, read_meta, setup_django  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_MS = 500
-QUEUES = ("realtime", "bulk", "email")
+# Workers per queue, as `docker compose --profile scale up` runs them (docker-compose.yml).
+WORKERS = {"realtime": 2, "bulk": 2, "email": 2, "integrations": 1}
+BROADCAST = "bench: under load"
 
 
 def percentiles(values: list[float]) -> dict:
@@ -85,11 +91,11 @@ def start_web(args: argparse.Namespace) -> tuple[list[subprocess.Popen], str]:
 
 
 def start_workers(args: argparse.Namespace) -> list[subprocess.Popen]:
-    """Two workers per queue, and one beat."""
+    """The workers of WORKERS, and one beat."""
     workers = [
         handoff_latency.start_worker(args.database_url, args.redis_url, queues=queue, name=f"{queue}{n}")
-        for queue in QUEUES
-        for n in (1, 2)
+        for queue, count in WORKERS.items()
+        for n in range(1, count + 1)
     ]
     schedule = Path(tempfile.mkdtemp(prefix="bench-beat-")) / "schedule"
     env = {**ingest.server_env(argparse.Namespace(database_url=args.database_url, redis_url=args.redis_url)),
@@ -194,10 +200,108 @@ def rescore_progress(run_id: int) -> tuple[int, int, dt.datetime | None]:
     )
 
 
-def under_load(args: argparse.Namespace, url: str, key: str, meta: dict) -> dict:
+class RescoreWatch(threading.Thread):
+    """Notes when the run is first seen finished, polling twice a second (its finished_at is not that moment: a
+    batch stamps the time it began)."""
+
+    def __init__(self, run_id: int, started: float):
+        super().__init__(daemon=True)
+        self.run_id, self.started, self.seconds = run_id, started, None
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self.halt.is_set():
+                if rescore_progress(self.run_id)[2] is not None:
+                    self.seconds = time.perf_counter() - self.started
+                    return
+                self.halt.wait(0.5)
+        finally:
+            connection.close()  # this thread's own
+
+
+def broadcast_prepare(recipients: int, throttle: int):
+    """A draft broadcast to the first `recipients` emailable leads (a static segment), its template, campaign and
+    the sender profile, through nurture's services; the previous run's broadcast is deleted. Returns it and the
+    number of recipients."""
+    from leads.models import Campaign, Lead
+    from nurture.mail import services
+    from nurture.mail.selectors import sender_profile
+    from nurture.models import Broadcast, EmailTemplate, Segment, SegmentKind, SegmentMember
+    from nurture.segments.services import segment_create, segment_members_add
+    from salesmarketing.models import User
+
+    by = User.objects.order_by("id").first()
+    if sender_profile().missing_fields():
+        services.sender_profile_update(
+            by=by, sender_name="ベンチ株式会社", from_email="news@bench.example.jp",
+            postal_address="東京都千代田区丸の内1-1-1", complaints_contact="support@bench.example.jp",
+        )  # fmt: skip
+    template = EmailTemplate.objects.filter(name=BROADCAST).first() or services.email_template_save(
+        by=by, name=BROADCAST, subject_ja="{{ lead.name }}様 今月のお知らせ",
+        html_ja='<p>{{ lead.name }}様</p><p>今月のセミナーのご案内です。</p>'
+                '<p><a href="https://example.jp/seminar">お申し込み</a></p>',
+        text_ja="{{ lead.name }}様\n今月のセミナーのご案内です。\nhttps://example.jp/seminar",
+    )  # fmt: skip
+    segment = Segment.objects.filter(name=BROADCAST, kind=SegmentKind.STATIC).first() or segment_create(
+        name=BROADCAST, kind=SegmentKind.STATIC, by=by
+    )
+    Broadcast.objects.filter(name=BROADCAST).delete()  # and its ledger
+    SegmentMember.objects.filter(segment=segment).delete()
+    ids = list(Lead.objects.emailable().order_by("id").values_list("id", flat=True)[:recipients])
+    segment_members_add(segment=segment, lead_ids=ids, viewer=None)
+    campaign, _ = Campaign.objects.get_or_create(name=BROADCAST, defaults={"channel": "email"})
+    broadcast = services.broadcast_create(
+        by=by, name=BROADCAST, template=template, segment=segment, campaign=campaign,
+        throttle_per_minute=throttle,
+    )  # fmt: skip
+    return broadcast, len(ids)
+
+
+def broadcast_progress(broadcast, recipients: int, started: dt.datetime, until: dt.datetime) -> dict:
+    """What the broadcast sent from its schedule (`started`) to the end of the window (`until`); the rate runs from
+    its first message to the window's end, or to its last message when it finished earlier."""
+    from django.db.models import Count, Max, Min
+
+    from nurture.models import BroadcastSend, BroadcastStatus, SendStatus
+
+    broadcast.refresh_from_db()
+    sent = BroadcastSend.objects.filter(broadcast=broadcast, status=SendStatus.SENT, sent_at__lte=until)
+    figures = sent.aggregate(sent=Count("id"), first=Min("sent_at"), last=Max("sent_at"))
+    done = broadcast.status == BroadcastStatus.DONE and broadcast.finished_at <= until
+    sending_s = (
+        ((figures["last"] if done else until) - figures["first"]).total_seconds() if figures["first"] else 0
+    )
+    return {
+        "recipients": recipients,
+        "throttle_per_minute": broadcast.throttle_per_minute,
+        "frozen": BroadcastSend.objects.filter(broadcast=broadcast).count(),
+        "sent_in_window": figures["sent"],
+        "first_sent_after_s": (figures["first"] - started).total_seconds() if figures["first"] else None,
+        "rate": figures["sent"] / sending_s if sending_s > 0 else 0.0,
+        "done_after_s": (broadcast.finished_at - started).total_seconds() if done else None,
+        "failed": BroadcastSend.objects.filter(broadcast=broadcast, status=SendStatus.FAILED).count(),
+    }
+
+
+def broadcast_stop(broadcast) -> None:
+    """Cancelled at the window's end (its batch stops at the next message), unless it is done."""
+    from django.core.exceptions import ValidationError
+
+    from nurture.mail.services import broadcast_cancel
+
+    with contextlib.suppress(ValidationError):  # done: nothing left to stop
+        broadcast_cancel(broadcast=broadcast)
+
+
+def under_load(args: argparse.Namespace, url: str, key: str, meta: dict, broadcast, recipients: int) -> dict:
     from django.db import transaction
+    from django.utils import timezone
 
     from leads.scoring.services import rescore_start
+    from nurture.mail.services import broadcast_schedule
 
     ingest_args = argparse.Namespace(events=int(args.ingest_rate * args.seconds * 1.5), batch=1000,
                                      seed=11, leads=20_000, visitors=50_000)  # fmt: skip
@@ -207,7 +311,11 @@ def under_load(args: argparse.Namespace, url: str, key: str, meta: dict) -> dict
     dashboard = Load(step, 1.0)
     with transaction.atomic():
         run = rescore_start(reason="bench: under load")  # its batches queue on `bulk` at commit
+    broadcast_started = timezone.now()
+    broadcast_schedule(broadcast=broadcast, scheduled_at=broadcast_started)  # its start queues on `email`
     started = time.perf_counter()
+    watch = RescoreWatch(run.pk, started)
+    watch.start()
     feeder.start()
     dashboard.start()
     latencies: list[float] = []
@@ -215,13 +323,15 @@ def under_load(args: argparse.Namespace, url: str, key: str, meta: dict) -> dict
         more, _ = handoff_latency.handoff_samples(args.leads, key, warmup=0, timeout=120)
         latencies += more
     window = time.perf_counter() - started
+    window_end = timezone.now()
+    broadcast_stop(broadcast)
     done, total, _ = rescore_progress(run.pk)
     feeder.halt.set()
     dashboard.halt.set()
     feeder.join()
     dashboard.join()
-    while (finished := rescore_progress(run.pk))[2] is None and time.perf_counter() - started < 900:
-        time.sleep(1)
+    watch.join(max(0.0, started + 900 - time.perf_counter()))
+    watch.halt.set()
     return {
         "latencies": latencies,
         "window_seconds": window,
@@ -235,23 +345,34 @@ def under_load(args: argparse.Namespace, url: str, key: str, meta: dict) -> dict
         "rescore": {
             "batches": total,
             "batches_done_in_window": done,
-            "seconds": (finished[2] - run.created_at).total_seconds() if finished[2] else None,
+            "seconds": watch.seconds,
         },
         "dashboard": {
             "path": path,
             **percentiles([s * 1000 for s in dashboard.latencies or [0.0]]),
             "errors": len(dashboard.errors),
         },
+        "broadcast": broadcast_progress(broadcast, recipients, broadcast_started, window_end),
     }
 
 
 # --- Output -------------------------------------------------------------------------------------------------
 
 
+def mail_idle_rate() -> float | None:
+    """The broadcast's rate with nothing else running, as bench/mail.py last measured it for 100,000."""
+    path = RESULTS / f"mail-{mail.FULL}.json"
+    if not path.exists():
+        return None
+    figures = json.loads(path.read_text())["figures"]
+    return next((f["rate"] for f in figures if f["key"] == "broadcast_send"), None)
+
+
 def markdown(result: dict) -> str:
     idle, loaded, floor = result["idle_ms"], result["under_load_ms"], result["floor_ms"]
     load = result["load"]
-    rescore = load["rescore"]
+    rescore, broadcast = load["rescore"], load["broadcast"]
+    idle_rate = mail_idle_rate()
     rows = [
         ("floor: no-op task round trip (realtime queue)", floor, ""),
         ("event POST → assigned handoff, idle", idle, ""),
@@ -264,7 +385,7 @@ def markdown(result: dict) -> str:
         "",
         f"- date: {result['date']}; machine: {result['machine']}",
         f"- topology: 2 gunicorn masters × {result['web_workers']} workers on one port (SO_REUSEPORT), "
-        f"2 solo workers per queue ({', '.join(QUEUES)}), 1 beat, PostgreSQL"
+        f"solo workers per queue ({', '.join(f'{q} ×{n}' for q, n in WORKERS.items())}), 1 beat, PostgreSQL"
         + (" + streaming replica for page reads" if result["replica"] else "")
         + ", Redis",
         f"- load window: {load['window_seconds']:.0f} s — ingest {load['ingest']['rate']:,.0f} events/s reached "
@@ -273,6 +394,22 @@ def markdown(result: dict) -> str:
         f"{rescore['batches_done_in_window']}/{rescore['batches']} batches done in the window, "
         + (f"finished in {rescore['seconds']:.0f} s" if rescore["seconds"] else "not finished")
         + "; a manager opening the KPI dashboard every second",
+        f"- broadcast on `email` to {broadcast['recipients']:,} leads (throttle "
+        f"{broadcast['throttle_per_minute']:,}/min) to a local SMTP sink: "
+        + (
+            f"first message {broadcast['first_sent_after_s']:.1f} s after its schedule (the freeze of "
+            f"{broadcast['frozen']:,} rows first), {broadcast['sent_in_window']:,} sent in the window, "
+            f"**{broadcast['rate']:,.0f} messages/s** under load"
+            if broadcast["sent_in_window"]
+            else "**nothing sent in the window**"
+        )
+        + (
+            f", done {broadcast['done_after_s']:.0f} s after its schedule"
+            if broadcast["done_after_s"]
+            else ""
+        )
+        + f"; {broadcast['failed']} failed"
+        + (f" (idle, bench/mail.py: {idle_rate:,.0f} messages/s)" if idle_rate else ""),
         "",
         "| figure | p50 | p95 | p99 | max | samples | target |",
         "|---|---:|---:|---:|---:|---:|---|",
@@ -282,11 +419,6 @@ def markdown(result: dict) -> str:
             f"| {label} | {figures['p50']:.0f} ms | {figures['p95']:.0f} ms | {figures['p99']:.0f} ms | "
             f"{figures['max']:.0f} ms | {figures['samples']} | {target} |"
         )
-    lines += [
-        "",
-        "A 100,000-recipient broadcast on the `email` queue, the issue's third load, is not part of this run: "
-        "nurture's broadcasts do not exist yet.",
-    ]
     return "\n".join(lines) + "\n"
 
 
@@ -302,6 +434,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--seconds", type=float, default=60, help="at least this long under load (default 60)"
     )
+    parser.add_argument(
+        "--recipients", type=int, default=100_000, help="the broadcast's recipients (default 100,000)"
+    )
+    parser.add_argument(
+        "--broadcast-throttle", type=int, default=60_000,
+        help="the broadcast's messages per minute (default 60,000: bench/mail.py's target, 1,000/s)",
+    )  # fmt: skip
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers per master (default 2)")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--replica-url", default=os.environ.get("BENCH_REPLICA_URL", ""))
@@ -326,15 +465,23 @@ def main(argv=None) -> int:
     if meta is None:
         sys.exit(f"no generated data in {args.database_url}: run bench/generate.py --size {args.size} first")
     key = handoff_latency.prepare()
+    broadcast, recipients = broadcast_prepare(args.recipients, args.broadcast_throttle)
+    print(f"a broadcast to {recipients:,} leads is ready", flush=True)
     handoff_latency.flush_broker(args.redis_url)
-    processes, url = start_web(args)  # first: its workers import the app before the Celery workers start
+    sink, port = mail.start_sink()
+    os.environ.update(EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="127.0.0.1",
+                      EMAIL_PORT=str(port), SITE_URL="https://crm.example.jp")  # fmt: skip
+    processes = [sink]
     try:
+        web, url = start_web(args)  # first: its workers import the app before the Celery workers start
+        processes += web
         processes += start_workers(args)
-        floor = handoff_latency.floor_samples(max(10, args.leads // 2), timeout=300)  # six workers starting
+        floor = handoff_latency.floor_samples(max(10, args.leads // 2), timeout=300)  # the workers starting
         idle, _ = handoff_latency.handoff_samples(args.leads, key)
         print(f"idle: p95 {percentiles(idle)['p95'] * 1000:.0f} ms; now under load …", flush=True)
-        load = under_load(args, url, key, meta)
+        load = under_load(args, url, key, meta, broadcast, recipients)
     finally:
+        broadcast_stop(broadcast)  # a run that failed midway leaves no broadcast sending
         stop(processes)
         handoff_latency.flush_broker(args.redis_url)
     loaded = percentiles([s * 1000 for s in load.pop("latencies")])
