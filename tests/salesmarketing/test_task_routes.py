@@ -46,6 +46,10 @@ def test_realtime_work_and_bulk_work_go_to_their_own_queues():
     for name in ("leads.tasks.rescore_batch", "leads.tasks.rescore_all", "campaigns.tasks.attribution_sweep",
                  "kpis.tasks.freeze_weekly_snapshots", "kpis.tasks.refresh_dashboards"):  # fmt: skip
         assert queue(name) == "bulk"
+    # Sending mail takes minutes a batch (a broadcast's throttle): never in the way of realtime or bulk work.
+    for name in ("nurture.mail.tasks.broadcast_start", "nurture.mail.tasks.broadcast_send_batch",
+                 "nurture.mail.tasks.mail_sweep", "nurture.sequences.tasks.sequence_run"):  # fmt: skip
+        assert queue(name) == "email"
     # Calls to other people's servers wait on their timeouts: never in the way of the other queues.
     for name in ("dispatch_events", "deliver", "sweep"):
         assert queue(f"integrations.tasks.{name}") == "integrations"
