@@ -386,8 +386,8 @@ def mail_idle_rate() -> float | None:
     path = RESULTS / f"mail-{mail.FULL}.json"
     if not path.exists():
         return None
-    figures = json.loads(path.read_text())["figures"]
-    return next((f["rate"] for f in figures if f["key"] == "broadcast_send"), None)
+    figures = json.loads(path.read_text()).get("figures", [])
+    return next((f.get("rate") for f in figures if f.get("key") == "broadcast_send"), None)
 
 
 def markdown(result: dict) -> str:
