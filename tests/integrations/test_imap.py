@@ -5,11 +5,14 @@ logged."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from email.message import EmailMessage
 from email.utils import format_datetime
 
 import pytest
+from celery.beat import ScheduleEntry
+from celery.schedules import schedule
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -19,7 +22,9 @@ from integrations.crypto import SecretUnreadable, secret_decrypt, secret_encrypt
 from integrations.models import ImapMailbox
 from pipeline.models import Activity
 from salesmarketing import inbound
-from salesmarketing.models import InboundEmail
+from salesmarketing.beat import ClaimingScheduler
+from salesmarketing.celery import app as celery_app
+from salesmarketing.models import InboundEmail, PeriodicRun
 from tests.conftest import require_or_skip
 from tests.integrations.imap_server import PASSWORD, USER, dovecot_binary, start_dovecot, stop_dovecot
 from tests.leads.factories import make_lead
@@ -117,10 +122,44 @@ def test_new_mail_is_logged_as_the_smtp_receiver_logs_it_once_and_nothing_is_mar
     ]  # … is not logged twice
     mailbox.refresh_from_db()
     assert (mailbox.last_uid, mailbox.messages_stored) == (6, 4)
-    assert all(
-        b"\\Seen" not in line for line in imap_server.flags()
-    )  # read with PEEK, from a read-only INBOX
+    # Read with PEEK, from a read-only INBOX: nothing is marked read.
+    assert all(b"\\Seen" not in line for line in imap_server.flags())
+
+    # The server renumbered the folder (a new UIDVALIDITY): the last days are read again, and nothing doubles.
+    ImapMailbox.objects.filter(pk=mailbox.pk).update(uid_validity=1)
+    _poll(django_capture_on_commit_callbacks)
+    mailbox.refresh_from_db()
+    assert (mailbox.last_uid, mailbox.messages_stored, Activity.objects.count()) == (6, 4, 3)
     assert PASSWORD not in caplog.text
+
+
+def test_beat_sends_the_poll_once_per_slot_to_the_integrations_queue(
+    imap_server, owner, tmp_path, time_machine, django_capture_on_commit_callbacks
+):
+    conf = settings.CELERY_BEAT_SCHEDULE["integrations-imap-poll"]
+    for task in (conf["task"], "integrations.tasks.imap_poll_mailbox"):
+        assert settings.CELERY_TASK_ROUTES[task] == {"queue": "integrations"}
+    imap.mailbox_connect(user=owner, account=_account(imap_server))
+    imap_server.append(_mail(sender=LEAD, to=owner.email, subject="Re: ご提案の件", message_id="beat-1"))
+    entry = ScheduleEntry(
+        name="integrations-imap-poll",
+        task=conf["task"],
+        schedule=schedule(dt.timedelta(seconds=conf["schedule"]), app=celery_app),
+        app=celery_app,
+    )
+    time_machine.move_to(timezone.now(), tick=False)  # both beats in the same slot
+    beats = [ClaimingScheduler(app=celery_app, schedule_filename=str(tmp_path / name)) for name in ("a", "b")]
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            for beat in beats:  # a second beat, started by mistake, sends nothing
+                beat.apply_entry(entry)
+    finally:
+        for beat in beats:
+            beat.close()
+
+    assert PeriodicRun.objects.filter(name="integrations-imap-poll").count() == 1
+    assert InboundEmail.objects.filter(source="imap").count() == 1
+    assert ImapMailbox.objects.get().last_uid == 1
 
 
 def test_a_mailbox_being_polled_is_not_polled_twice(owner):
@@ -155,7 +194,7 @@ def test_a_failing_poll_keeps_the_error_for_the_page(imap_server, owner, django_
 
 
 def test_the_page_tests_connects_and_disconnects_without_ever_showing_the_password(
-    imap_server, owner, teammate, client, caplog
+    imap_server, owner, teammate, client, caplog, django_assert_max_num_queries
 ):
     caplog.set_level(logging.DEBUG)
     client.force_login(owner)
@@ -175,7 +214,8 @@ def test_the_page_tests_connects_and_disconnects_without_ever_showing_the_passwo
     assert (
         PASSWORD not in mailbox.password_encrypted and secret_decrypt(mailbox.password_encrypted) == PASSWORD
     )
-    page = client.get(url).content.decode()
+    with django_assert_max_num_queries(8):
+        page = client.get(url).content.decode()
     assert f"{USER} @ {imap_server.host}" in page and PASSWORD not in page
     # Saving again without a password keeps the saved one (and checks it).
     assert client.post(url, {**fields, "password": "", "action": "connect"}).status_code == 302
