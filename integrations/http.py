@@ -29,6 +29,10 @@ class UnsafeUrl(ValueError):
     """The URL may not be called: wrong scheme, no host, unresolvable, or an address inside our network."""
 
 
+class PrivateAddress(UnsafeUrl):
+    """The host resolves to an address inside a private network (and those are not allowed)."""
+
+
 @dataclass(frozen=True)
 class Response:
     status: int
@@ -68,7 +72,7 @@ def host_check(host: str, port: int) -> list[str]:
     if not addresses:
         raise UnsafeUrl(_("The host name could not be resolved."))
     if not settings.INTEGRATIONS_ALLOW_PRIVATE_TARGETS and not all(_is_public(a) for a in addresses):
-        raise UnsafeUrl(_("The URL points inside a private network; only public addresses are allowed."))
+        raise PrivateAddress(_("The URL points inside a private network; only public addresses are allowed."))
     return addresses
 
 

@@ -82,8 +82,12 @@ def imap_login(account: Account) -> imaplib.IMAP4:
     """A logged-in connection, or ImapError saying which step failed."""
     try:
         address = outbound.host_check(account.host, account.port)[0]
+    except outbound.PrivateAddress as exc:
+        raise ImapError(
+            _("The server is inside a private network; only public addresses are allowed.")
+        ) from exc
     except outbound.UnsafeUrl as exc:
-        raise ImapError(str(exc)) from exc
+        raise ImapError(_("The server's host name could not be resolved.")) from exc
     timeout = settings.IMAP_TIMEOUT_SECONDS
     try:
         if account.security == ImapMailbox.Security.TLS:

@@ -178,7 +178,7 @@ def test_connection_errors_say_what_failed(imap_server, settings):
     with pytest.raises(imap.ImapError, match="could not be reached"):
         imap.imap_check(_account(imap_server, port=free_port()))  # nothing listens there
     settings.INTEGRATIONS_ALLOW_PRIVATE_TARGETS = False
-    with pytest.raises(imap.ImapError, match="private network"):
+    with pytest.raises(imap.ImapError, match="inside a private network"):
         imap.imap_check(_account(imap_server))
 
 
