@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from integrations import http as outbound
@@ -41,6 +41,7 @@ FOLDER = "INBOX"
 SOURCE = "imap"
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 POLL_TIME_LIMIT = 960  # seconds: the poll task's hard time limit
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()  # IMAP's dates, whatever the locale
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 
 
@@ -189,23 +190,26 @@ def mailbox_poll(*, mailbox_id: int) -> int | None:
     claimed = ImapMailbox.objects.filter(
         Q(polling_since__isnull=True) | Q(polling_since__lt=_stale()), pk=mailbox_id
     ).update(polling_since=timezone.now())
-    mailbox = ImapMailbox.objects.filter(pk=mailbox_id).first() if claimed else None
+    mailbox = ImapMailbox.objects.select_related("user").filter(pk=mailbox_id).first() if claimed else None
     if mailbox is None:
         return None
     stored, error = 0, ""
-    try:
-        stored = _read_new(mailbox)
-    except ImapError as exc:
-        error = str(exc)
-    except (OSError, imaplib.IMAP4.error) as exc:
-        error = _("The connection broke while reading messages.")
-        logger.warning("imap mailbox %s: %s", mailbox_id, type(exc).__name__)  # no address, no credentials
-    finally:
-        ImapMailbox.objects.filter(pk=mailbox_id).update(
-            polling_since=None,
-            last_polled_at=timezone.now(),
-            last_error=error[:300],
-        )
+    with translation.override(
+        mailbox.user.language or settings.LANGUAGE_CODE
+    ):  # the error, for the user's page
+        try:
+            stored = _read_new(mailbox)
+        except ImapError as exc:
+            error = str(exc)
+        except (OSError, imaplib.IMAP4.error) as exc:
+            error = _("The connection broke while reading messages.")
+            logger.warning(
+                "imap mailbox %s: %s", mailbox_id, type(exc).__name__
+            )  # no address, no credentials
+        finally:
+            ImapMailbox.objects.filter(pk=mailbox_id).update(
+                polling_since=None, last_polled_at=timezone.now(), last_error=error[:300]
+            )
     return stored
 
 
@@ -218,8 +222,7 @@ def _read_new(mailbox: ImapMailbox) -> int:
         validity = _uid_validity(client)
         if validity != mailbox.uid_validity:  # new, or the server renumbered the folder: start afresh
             since = timezone.localdate() - dt.timedelta(days=settings.IMAP_BACKFILL_DAYS)
-            uids = _search(client, "SINCE", since.strftime("%d-%b-%Y"))
-            last_uid = 0
+            uids = _search(client, "SINCE", f"{since.day}-{_MONTHS[since.month - 1]}-{since.year}")
             ImapMailbox.objects.filter(pk=mailbox.pk).update(uid_validity=validity, last_uid=0)
         else:
             last_uid = mailbox.last_uid

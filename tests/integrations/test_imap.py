@@ -189,7 +189,9 @@ def test_a_failing_poll_keeps_the_error_for_the_page(imap_server, owner, django_
     _poll(django_capture_on_commit_callbacks)
 
     mailbox.refresh_from_db()
-    assert "refused the user name or password" in mailbox.last_error
+    assert (
+        mailbox.last_error == "サーバーがユーザー名またはパスワードを受け付けませんでした。"
+    )  # in the user's language
     assert mailbox.polling_since is None  # the claim is given back
 
 
