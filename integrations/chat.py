@@ -8,6 +8,13 @@ Request shapes (each service's documented one):
 - Slack incoming webhook: POST JSON `{"text": …}` to the webhook URL.
 - Microsoft Teams (Workflows / incoming webhook): POST JSON, a message with one Adaptive Card attachment.
 - LINE WORKS incoming webhook: POST JSON `{"title": …, "body": {"text": …}}` to the webhook URL.
+  Checked (Dec 2026) against LINE WORKS' "Incoming Webhook アプリ" page
+  (https://developers.worksmobile.com/jp/docs/webhook): a talk room's Webhook URL
+  (https://webhook.worksmobile.com/message/…) takes an HTTP request in a fixed format ("リクエスト形式"), with no
+  token or Bot API set-up. The format section itself could not be read in full here; public senders to that URL
+  post exactly this shape (`title`, and `body.text`), so nothing was changed. The Bot API's message format
+  (`{"content": {"type": "text", "text": …}}` to https://www.worksapis.com/v1.0/bots/{botId}/channels/{channelId}/
+  messages with an OAuth access token) is a different service that this app does not use.
 - Chatwork API v2: POST form `body=…` to `{CHATWORK_API_BASE}/rooms/{room_id}/messages` with the header
   `X-ChatWorkToken: <API token>`; the message uses Chatwork's `[info][title]…[/title]…[/info]` notation.
 """

@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from integrations.models import TeamChannel
+from integrations.models import ImapMailbox, TeamChannel
 from salesmarketing import events
 
 
@@ -52,3 +52,40 @@ class ChannelForm(forms.Form):
         initial=list(TeamChannel.KINDS),
     )
     is_active = forms.BooleanField(label=_("Post to this channel"), required=False, initial=True)
+
+
+class MailboxForm(forms.Form):
+    host = forms.CharField(label=_("IMAP server"), max_length=255, help_text=_("e.g. imap.example.jp"))
+    port = forms.IntegerField(label=_("Port"), min_value=1, max_value=65535, initial=993)
+    security = forms.ChoiceField(
+        label=_("Security"),
+        choices=ImapMailbox.Security.choices,
+        initial=ImapMailbox.Security.TLS,
+        help_text=_("SSL/TLS is usually port 993, STARTTLS port 143."),
+    )
+    username = forms.CharField(label=_("User name"), max_length=254)
+    password = forms.CharField(
+        label=_("Password"),
+        max_length=200,
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, has_password: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.has_password = has_password
+        self.fields["password"].help_text = (
+            _("Leave empty to keep the saved password. It is stored encrypted and never shown.")
+            if has_password
+            else _("Stored encrypted and never shown again. An app password, if your provider offers one.")
+        )
+
+    def clean_host(self) -> str:
+        return self.cleaned_data["host"].strip().lower()
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("password") and not self.has_password:
+            self.add_error("password", _("Enter the mailbox's password."))
+        return data

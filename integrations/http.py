@@ -29,6 +29,10 @@ class UnsafeUrl(ValueError):
     """The URL may not be called: wrong scheme, no host, unresolvable, or an address inside our network."""
 
 
+class PrivateAddress(UnsafeUrl):
+    """The host resolves to an address inside a private network (and those are not allowed)."""
+
+
 @dataclass(frozen=True)
 class Response:
     status: int
@@ -52,14 +56,23 @@ def url_check(url: str) -> list[str]:
         raise UnsafeUrl(_("The URL needs a host name, without a user name or password."))
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except ValueError as exc:
+        raise UnsafeUrl(_("The host name could not be resolved.")) from exc
+    return host_check(parts.hostname, port)
+
+
+def host_check(host: str, port: int) -> list[str]:
+    """The addresses `host` may be connected to (all checked, as for a URL); UnsafeUrl when it may not be. The
+    IMAP mailboxes (integrations.imap) connect through this too."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, ValueError, UnicodeError) as exc:
         raise UnsafeUrl(_("The host name could not be resolved.")) from exc
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise UnsafeUrl(_("The host name could not be resolved."))
     if not settings.INTEGRATIONS_ALLOW_PRIVATE_TARGETS and not all(_is_public(a) for a in addresses):
-        raise UnsafeUrl(_("The URL points inside a private network; only public addresses are allowed."))
+        raise PrivateAddress(_("The URL points inside a private network; only public addresses are allowed."))
     return addresses
 
 

@@ -189,3 +189,48 @@ class WebhookDelivery(models.Model):
         target = self.subscription or self.channel
         assert target is not None  # delivery_one_target
         return target
+
+
+class ImapMailbox(models.Model):
+    """A user's own mailbox, read over IMAP: its new messages take the SMTP receiver's path
+    (salesmarketing.inbound), so mail to and from leads lands on their timelines (pipeline.mailbox).
+
+    The password is kept encrypted (integrations.crypto) and never shown again. `last_uid` is the highest UID of
+    `uid_validity` already stored: a poll asks only for later ones. A poll claims the row (`polling_since`), so
+    two workers never read the same mailbox at once."""
+
+    class Security(models.TextChoices):
+        TLS = "tls", _("SSL/TLS")
+        STARTTLS = "starttls", _("STARTTLS")
+        NONE = "none", _("None (trusted network only)")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="imap_mailbox",
+    )
+    host = models.CharField(_("IMAP server"), max_length=255)
+    port = models.PositiveIntegerField(_("port"), default=993)
+    security = models.CharField(_("security"), max_length=10, choices=Security.choices, default=Security.TLS)
+    username = models.CharField(_("user name"), max_length=254)
+    password_encrypted = models.TextField(editable=False)
+    uid_validity = models.BigIntegerField(null=True, blank=True, editable=False)
+    last_uid = models.BigIntegerField(default=0, editable=False)
+    polling_since = models.DateTimeField(null=True, blank=True, editable=False)
+    last_polled_at = models.DateTimeField(_("last checked"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    messages_stored = models.PositiveIntegerField(_("messages read"), default=0)
+    created_at = models.DateTimeField(_("connected at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("IMAP mailbox")
+        verbose_name_plural = _("IMAP mailboxes")
+        constraints = [
+            models.CheckConstraint(condition=Q(port__gte=1, port__lte=65535), name="imapmailbox_port_range"),
+            models.CheckConstraint(condition=Q(last_uid__gte=0), name="imapmailbox_last_uid_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} @ {self.host}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from integrations.imap import POLL_TIME_LIMIT, mailbox_poll, mailboxes_due
 from integrations.services import delivery_attempt, events_fan_out, integrations_sweep
 
 
@@ -24,3 +25,20 @@ def sweep() -> dict[str, int]:
     """Beat, every INTEGRATIONS_SWEEP_SECONDS: lost dispatches, due retries, old rows."""
     result = integrations_sweep()
     return {"dispatched": result.dispatched, "queued": result.queued, "purged": result.purged}
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def imap_poll() -> int:
+    """Beat, every IMAP_POLL_SECONDS: one task per mailbox not being polled (a slow server delays only its own)."""
+    ids = mailboxes_due()
+    for pk in ids:
+        imap_poll_mailbox.delay(pk)
+    return len(ids)
+
+
+@shared_task(
+    acks_late=True, ignore_result=True, soft_time_limit=POLL_TIME_LIMIT - 60, time_limit=POLL_TIME_LIMIT
+)
+def imap_poll_mailbox(mailbox_id: int) -> int | None:
+    """Read one mailbox's new messages, if no other worker is reading it (see integrations.imap.mailbox_poll)."""
+    return mailbox_poll(mailbox_id=mailbox_id)

@@ -11,4 +11,6 @@ urlpatterns = [
     path("deliveries/<int:pk>/redeliver/", views.delivery_redeliver_view, name="redeliver"),
     path("chat/", views.chat_list, name="chat"),
     path("chat/<int:team_pk>/", views.chat_edit, name="chat_edit"),
+    path("mailbox/", views.mailbox_settings, name="mailbox"),
+    path("mailbox/disconnect/", views.mailbox_disconnect_view, name="mailbox_disconnect"),
 ]

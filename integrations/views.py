@@ -1,4 +1,5 @@
-"""Settings → Integrations (admins only): webhook subscriptions with their delivery logs, and team chat channels."""
+"""Settings → Integrations: webhook subscriptions with their delivery logs and team chat channels (admins only),
+and each user's own IMAP mailbox."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from integrations import selectors
-from integrations.forms import ChannelForm, SubscriptionForm
-from integrations.models import TeamChannel, WebhookDelivery, WebhookSubscription
+from integrations import imap, selectors
+from integrations.forms import ChannelForm, MailboxForm, SubscriptionForm
+from integrations.models import ImapMailbox, TeamChannel, WebhookDelivery, WebhookSubscription
 from integrations.services import (
     channel_save,
     delivery_redeliver,
@@ -148,3 +149,49 @@ def chat_edit(request: HtmxHttpRequest, team_pk: int) -> HttpResponse:
         "integrations/chat_edit.html",
         {"team": team, "channel": channel, "form": form, "deliveries": deliveries},
     )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def mailbox_settings(request: HtmxHttpRequest) -> HttpResponse:
+    """The user's own IMAP mailbox (anyone may connect theirs): test the connection, connect, see how it reads."""
+    mailbox = ImapMailbox.objects.filter(user=request.user).first()
+    initial = (
+        {
+            "host": mailbox.host,
+            "port": mailbox.port,
+            "security": mailbox.security,
+            "username": mailbox.username,
+        }
+        if mailbox
+        else None
+    )
+    form = MailboxForm(request.POST or None, initial=initial, has_password=mailbox is not None)
+    checked = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            password = data["password"]
+            if not password and mailbox is not None:  # kept: the form allows an empty one only then
+                password = imap.mailbox_account(mailbox).password
+            account = imap.Account(data["host"], data["port"], data["security"], data["username"], password)
+            if request.POST.get("action") == "test":
+                checked = imap.imap_check(account)
+            else:
+                imap.mailbox_connect(user=request.user, account=account)
+                messages.success(
+                    request, gettext("Your mailbox is connected; new messages are read every few minutes.")
+                )
+                return redirect("integrations:mailbox")
+        except imap.ImapError as error:
+            form.add_error(None, str(error))
+    return render(
+        request, "integrations/mailbox.html", {"form": form, "mailbox": mailbox, "checked": checked}
+    )
+
+
+@require_POST
+def mailbox_disconnect_view(request: HtmxHttpRequest) -> HttpResponse:
+    if imap.mailbox_disconnect(user=request.user):
+        messages.success(request, gettext("Your mailbox is disconnected and its password deleted."))
+    return redirect("integrations:mailbox")

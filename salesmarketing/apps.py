@@ -19,3 +19,7 @@ class SalesmarketingConfig(AppConfig):
         from salesmarketing.esp import esp_inbound
 
         inbound.connect(esp_inbound, dispatch_uid="salesmarketing.esp.esp_inbound")
+
+        # Registers our task names in every process, as the other apps do: the web process (ESP inbound webhook),
+        # the SMTP receiver and the tests queue salesmarketing.tasks.inbound_email_process by name (queue_task).
+        from salesmarketing import tasks  # noqa: F401

@@ -306,6 +306,13 @@ INTEGRATIONS_ALLOW_PRIVATE_TARGETS = env_bool("INTEGRATIONS_ALLOW_PRIVATE_TARGET
 INTEGRATIONS_SWEEP_SECONDS = env_int("INTEGRATIONS_SWEEP_SECONDS", 60)
 INTEGRATIONS_KEEP_DAYS = env_int("INTEGRATIONS_KEEP_DAYS", 30)
 CHATWORK_API_BASE = env_str("CHATWORK_API_BASE", "https://api.chatwork.com/v2")
+# A user's own IMAP mailbox (integrations.imap): beat polls every IMAP_POLL_SECONDS, each run reads at most
+# IMAP_POLL_BATCH new messages per mailbox (the rest on the next run); a newly connected mailbox starts with the
+# messages of its last IMAP_BACKFILL_DAYS days. Its host must be public unless INTEGRATIONS_ALLOW_PRIVATE_TARGETS.
+IMAP_POLL_SECONDS = env_int("IMAP_POLL_SECONDS", 120)
+IMAP_POLL_BATCH = env_int("IMAP_POLL_BATCH", 200)
+IMAP_BACKFILL_DAYS = env_int("IMAP_BACKFILL_DAYS", 7)
+IMAP_TIMEOUT_SECONDS = env_int("IMAP_TIMEOUT_SECONDS", 20)
 
 # --- Celery ---------------------------------------------------------------------------------------
 # With REDIS_URL unset, tasks run in-process (eagerly) so the app works end to end without a broker.
@@ -379,7 +386,7 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     **{f"reminders.tasks.{name}": {"queue": "email"} for name in ("queue_digests", "send_digest")},
     **{
         f"integrations.tasks.{name}": {"queue": "integrations"}
-        for name in ("dispatch_events", "deliver", "sweep")
+        for name in ("dispatch_events", "deliver", "sweep", "imap_poll", "imap_poll_mailbox")
     },
 }
 # Reminders (reminders.schedule): a to-do, next step or action item is due at TASKS_DUE_HOUR on its due date
@@ -425,6 +432,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     # Webhooks and team chat: dispatches the broker lost, due retries, old rows (integrations.tasks).
     "integrations-sweep": {"task": "integrations.tasks.sweep", "schedule": float(INTEGRATIONS_SWEEP_SECONDS)},
+    # Users' IMAP mailboxes: new messages go the SMTP receiver's way (salesmarketing.inbound), one task per mailbox.
+    "integrations-imap-poll": {"task": "integrations.tasks.imap_poll", "schedule": float(IMAP_POLL_SECONDS)},
     "nurture-sequence-segment-enrol": {
         "task": "nurture.sequences.tasks.sequence_segment_enrol",
         "schedule": float(SEQUENCE_SEGMENT_ENROL_SECONDS),
