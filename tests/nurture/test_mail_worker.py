@@ -154,7 +154,9 @@ def test_a_chunk_claimed_by_a_killed_worker_is_resumed_without_duplicates(
         workers[0].kill()
         killed_chunk = set(rows.filter(status=SendStatus.SENDING).values_list("lead_id", flat=True))
         assert rows.filter(status=SendStatus.SENDING, sent_at__isnull=True).exists()  # killed mid-chunk
-        assert not rows.filter(status=SendStatus.SENT).exists()  # nothing marked yet: the chunk marks at its end
+        assert not rows.filter(
+            status=SendStatus.SENT
+        ).exists()  # nothing marked yet: the chunk marks at its end
 
         workers.append(_worker(env, tmp_path, "chunk-second", beat=True))
         _wait_for(
