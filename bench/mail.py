@@ -244,6 +244,9 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--note", default="", help="what the result file should say about the run (load, machine)"
+    )
     args = parser.parse_args(argv)
     url = (
         args.database_url
@@ -267,6 +270,7 @@ def main(argv=None) -> None:
         segment, template, campaign = populate(args.recipients)
         result = {
             "recipients": args.recipients,
+            "note": args.note,
             "figures": [
                 broadcast_figure(args.recipients, segment, template, campaign),
                 enrol_figure(args.recipients, segment, template, campaign),

@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from leads.choices import LifecycleStage, TouchType
-from leads.handoffs.services import handoff_reject
 from leads.detail.selectors import TIMELINE_PAGE
+from leads.handoffs.services import handoff_reject
 from leads.models import Handoff, Lead, Touch
 from nurture.models import (
     Broadcast,
