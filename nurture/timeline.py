@@ -1,8 +1,8 @@
 """A lead's nurture history on its timeline (hooks.LEAD_TIMELINE, registered in NurtureConfig.ready()).
 
 Four kinds of rows, each read by the lead page's timeline statement among the touches: enrolled in a sequence
-(how, by whom), each step e-mail sent (opened, clicked), the enrolment's end (completed, or exited with the
-reason), and each broadcast sent. Opened and clicked are the open and click touches carrying the message's tracking
+(how — for a rejected handoff, its rejection reason —, by whom), each step e-mail sent (opened, clicked), the
+enrolment's end (completed, or exited with the reason, and who removed the lead by hand), and each broadcast sent. Opened and clicked are the open and click touches carrying the message's tracking
 id (nurture.mail.outcomes), read in the same statement.
 """
 
@@ -38,7 +38,7 @@ def lead_timeline(*, lead: Lead, viewer: User) -> list[TimelineSource]:
             "nurture_enrolled",
             enrolments,
             "enrolled_at",
-            ("source", "sequence__name", *user_fields("enrolled_by")),
+            ("source", "sequence__name", "handoff__reject_reason", *user_fields("enrolled_by")),
             TEMPLATE,
             context={**context, "kind": "enrolled"},
         ),
@@ -60,7 +60,7 @@ def lead_timeline(*, lead: Lead, viewer: User) -> list[TimelineSource]:
             "nurture_ended",
             enrolments.filter(ended_at__isnull=False),
             "ended_at",
-            ("state", "exit_reason", "sequence__name"),
+            ("state", "exit_reason", "sequence__name", *user_fields("ended_by")),
             TEMPLATE,
             context={**context, "kind": "ended"},
         ),

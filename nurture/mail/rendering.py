@@ -213,6 +213,54 @@ def sender_address(profile: SenderProfile) -> str:
     return formataddr((profile.sender_name, profile.from_email))
 
 
+_URL = "\ue000"  # where the opt-out link goes in a footer translated once (a private-use character: never escaped)
+
+
+class Renderer:
+    """One template, language and sender for many messages (a broadcast's chunk): the parts are compiled once
+    (`_compiled`) and the legal footer translated once; each message costs only its lead's fields and links."""
+
+    def __init__(self, template: EmailTemplate, *, language: str, profile: SenderProfile) -> None:
+        self.template, self.language, self.profile = template, language, profile
+        with override(language):
+            self.footer_text = footer_text(profile, unsubscribe_url=_URL)
+            self.footer_html = footer_html(profile, unsubscribe_url=_URL)
+        self.from_email = sender_address(profile)
+
+    def build(self, envelope: Envelope, *, to: str | None = None) -> EmailMultiAlternatives:
+        """The message for one lead (to `to` instead of the lead's address for a test send)."""
+        lead = envelope.lead
+        unsubscribe_url = absolute(unsubscribe_path(lead_id=lead.pk))
+        context = merge_context(lead=lead, unsubscribe_url=unsubscribe_url)
+        parts = render_parts(self.template, language=self.language, context=context)
+        text = parts.text.rstrip("\n") + "\n" + self.footer_text.replace(_URL, unsubscribe_url)
+        html_body = parts.html
+        if html_body:
+            footer = self.footer_html.replace(_URL, html.escape(unsubscribe_url))
+            if re.search(r"</body>", html_body, re.IGNORECASE):
+                html_body = re.sub(r"</body>", lambda _m: footer + "</body>", html_body, count=1, flags=re.I)
+            else:
+                html_body += footer
+            if envelope.tracking is not None:
+                html_body = add_tracking(html_body, tracking=envelope.tracking, keep=unsubscribe_url)
+        message = EmailMultiAlternatives(
+            subject=parts.subject,
+            body=text,
+            from_email=self.from_email,
+            to=[to or lead.email],
+            headers={"Message-ID": envelope.message_id, **unsubscribe_headers(unsubscribe_url)},
+        )
+        if html_body:
+            message.attach_alternative(html_body, "text/html")
+        # An email provider echoes the metadata in its bounce and complaint reports (nurture.mail.bounces).
+        message.metadata = {"sm_ref": envelope.message_id.strip("<>").partition("@")[0]}  # type: ignore[attr-defined]
+        if settings.EMAIL_RETURN_PATH and not settings.EMAIL_ESP:
+            # Over SMTP, bounces go to the envelope sender: our return path, read by `manage.py receive_mail`.
+            message.extra_headers["From"] = message.from_email
+            message.from_email = settings.EMAIL_RETURN_PATH
+        return message
+
+
 def build_message(
     template: EmailTemplate,
     *,
@@ -222,38 +270,7 @@ def build_message(
     to: str | None = None,
 ) -> EmailMultiAlternatives:
     """The message for one lead (to `to` instead of the lead's address for a test send)."""
-    lead = envelope.lead
-    unsubscribe_url = absolute(unsubscribe_path(lead_id=lead.pk))
-    parts = render_parts(
-        template, language=language, context=merge_context(lead=lead, unsubscribe_url=unsubscribe_url)
-    )
-    with override(language):
-        text = parts.text.rstrip("\n") + "\n" + footer_text(profile, unsubscribe_url=unsubscribe_url)
-        html_body = parts.html
-        if html_body:
-            footer = footer_html(profile, unsubscribe_url=unsubscribe_url)
-            if re.search(r"</body>", html_body, re.IGNORECASE):
-                html_body = re.sub(r"</body>", lambda _m: footer + "</body>", html_body, count=1, flags=re.I)
-            else:
-                html_body += footer
-            if envelope.tracking is not None:
-                html_body = add_tracking(html_body, tracking=envelope.tracking, keep=unsubscribe_url)
-    message = EmailMultiAlternatives(
-        subject=parts.subject,
-        body=text,
-        from_email=sender_address(profile),
-        to=[to or lead.email],
-        headers={"Message-ID": envelope.message_id, **unsubscribe_headers(unsubscribe_url)},
-    )
-    if html_body:
-        message.attach_alternative(html_body, "text/html")
-    # An email provider echoes the metadata in its bounce and complaint reports (nurture.mail.bounces).
-    message.metadata = {"sm_ref": envelope.message_id.strip("<>").partition("@")[0]}  # type: ignore[attr-defined]
-    if settings.EMAIL_RETURN_PATH and not settings.EMAIL_ESP:
-        # Over SMTP, bounces go to the envelope sender: our return path, read by `manage.py receive_mail`.
-        message.extra_headers["From"] = message.from_email
-        message.from_email = settings.EMAIL_RETURN_PATH
-    return message
+    return Renderer(template, language=language, profile=profile).build(envelope, to=to)
 
 
 def unsubscribe_headers(unsubscribe_url: str) -> dict[str, str]:

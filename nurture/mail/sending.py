@@ -10,18 +10,26 @@ only a minute after the previous one (claimed on `Broadcast.batch_started_at` wi
 batch tasks never run the same minute); the task schedules the next batch a minute after this one started.
 (BROADCAST_BATCH_SECONDS shortens the minute for tests; a batch then carries that share of the throttle.)
 
-**One row, exactly once**: render the message first, then claim the row with a conditional UPDATE
-(pending → sending, with a claim token and time; the same statement checks the broadcast is still sending and the
-lead still emailable, so a pause or an opt-out takes effect at the next message), hand it to the backend, mark it
-sent (matching the claim token). Nothing but the backend call sits between the claim and the mark, so the window
-in which a crash leaves a row ambiguous is one SMTP transaction.
+**Chunks, each row exactly once** (`chunk_claim`, `chunk_send`): a batch works through its rows in chunks of
+CHUNK_SIZE over one SMTP connection. A chunk is claimed in one UPDATE (pending → sending under a new claim token;
+on PostgreSQL `FOR UPDATE SKIP LOCKED`, so concurrent batches take different rows), its leads are read in one query
+and the template is compiled once. Each message is rendered, then **handed over**: one conditional UPDATE sets the
+row's `sent_at` only if the row is still this claim's and not handed over yet, the broadcast still sending and the
+lead still emailable (so a pause, a cancel or an opt-out takes effect at the next message), and only then is the
+message given to the connection. A refusal is recorded on its row at once; the rows the server accepted are marked
+sent together at the end of the chunk, and rows not handed over (the batch stopped: a pause, a temporary failure,
+the time limit) go back to pending.
 
-**An ambiguous row** (claimed, never marked: the worker was SIGKILLed, or lost the database, between the claim and
-the mark) may or may not have reached the SMTP server. We never send it again: the sweep moves a row claimed longer
-than EMAIL_SEND_STALE_SECONDS ago (well beyond EMAIL_TIMEOUT and the task's time limit, so its worker is gone) to
-`unknown`, shown on the broadcast's page. Its Message-ID (`<broadcast-B.lead-L@domain>`, one per ledger row) lets
-an operator look it up in the mail server's log. A slow worker that marks it after all still wins (the mark
-matches the claim token, not the status). Rows never claimed (pending) are simply sent by the next batch.
+**A dead worker's chunk** (SIGKILLed, or cut off from the database, mid-chunk): the worker handed its rows over in
+id order, one at a time, and never hands one over before the server answered for the previous one. So of the
+chunk's rows handed over and not marked, all but the last were accepted (marked sent), the last may or may not
+have reached the server, and the rest were never handed over. The sweep finds claims with no hand-over for
+EMAIL_SEND_STALE_SECONDS (well beyond EMAIL_TIMEOUT, so its worker is gone; `dead_claims`) and resumes them
+(`claim_resume`): the accepted rows sent, the one ambiguous row `unknown` — never sent again, shown on the
+broadcast's page; its Message-ID (`<broadcast-B.lead-L@domain>`, one per ledger row) lets an operator look it up in
+the mail server's log —, the others pending again for the next batch. A slow worker that marks its rows after all
+still wins (the mark matches the claim token, not the status), and can hand over no row the sweep gave back (the
+hand-over matches the claim token).
 
 **Errors**: a 5xx answer (recipient refused, message rejected) marks the row failed with the reason; a 4xx answer
 for one recipient puts the row back to pending with a backoff; a connection failure (server down, disconnected,
@@ -42,7 +50,8 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Case, CharField, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, F, IntegerField, Max, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 from django.template import TemplateSyntaxError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -54,6 +63,7 @@ from nurture.models import Broadcast, BroadcastSend, BroadcastStatus, SendStatus
 from nurture.segments.selectors import segment_leads
 
 MAX_ATTEMPTS = 5
+CHUNK_SIZE = 200  # rows claimed in one UPDATE, rendered with one compiled template, marked sent in one UPDATE
 VALID_ADDRESS = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _ADDRESS = re.compile(r"\S+@\S+")
 
@@ -180,8 +190,14 @@ def _skip_opted_out(broadcast_id: int) -> int:
     )
 
 
+def _due(broadcast_id: int, now: dt.datetime) -> QuerySet:
+    return BroadcastSend.objects.filter(broadcast_id=broadcast_id, status=SendStatus.PENDING).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+
+
 def broadcast_send_batch(*, broadcast_id: int, now: dt.datetime | None = None) -> BatchResult:
-    """Send up to one minute's worth of the broadcast's pending rows (see the module's docstring)."""
+    """Send up to one minute's worth of the broadcast's pending rows, chunk by chunk (see the module's docstring)."""
     now = now or timezone.now()
     if not _claim_batch_slot(broadcast_id, now):
         return BatchResult(stopped="throttled or not sending")
@@ -195,31 +211,24 @@ def broadcast_send_batch(*, broadcast_id: int, now: dt.datetime | None = None) -
         )
         return BatchResult(stopped="sender profile incomplete")
     result = BatchResult(skipped=_skip_opted_out(broadcast_id))
-    rows = list(
-        BroadcastSend.objects.filter(broadcast_id=broadcast_id, status=SendStatus.PENDING)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .select_related("lead__company", "lead__owner")
-        .order_by("id")[: batch_size(broadcast)]
-    )
-    if rows:
-        _send_rows(broadcast, rows, profile=profile, result=result)
+    if _due(broadcast_id, now).exists():  # no connection to the mail server for nothing
+        _send_chunks(broadcast, budget=batch_size(broadcast), profile=profile, result=result, now=now)
     result.more = _finish_if_done(broadcast_id)
     return result
 
 
-def _send_rows(broadcast: Broadcast, rows: list[BroadcastSend], *, profile, result: BatchResult) -> None:
+def _send_chunks(
+    broadcast: Broadcast, *, budget: int, profile, result: BatchResult, now: dt.datetime
+) -> None:
+    """Claim, render and send chunk after chunk over one SMTP connection until the batch's budget is spent."""
     try:
         with get_connection(fail_silently=False) as connection:
-            for row in rows:
-                outcome = _send_row(broadcast, row, profile=profile, connection=connection)
-                result.outcomes.append(outcome)
-                if outcome == "sent":
-                    result.sent += 1
-                elif outcome == "failed":
-                    result.failed += 1
-                elif outcome == "stop":
-                    result.stopped = "not sending"
+            while budget > 0 and not result.stopped:
+                chunk = chunk_claim(broadcast_id=broadcast.pk, size=min(CHUNK_SIZE, budget), now=now)
+                if chunk is None:
                     return
+                budget -= len(chunk.rows)
+                chunk_send(broadcast, chunk, profile=profile, connection=connection, result=result)
     except (OSError, smtplib.SMTPException) as exc:  # opening or closing the connection
         raise TemporaryFailure(describe(exc)) from exc
 
@@ -229,11 +238,103 @@ def message_id(broadcast: Broadcast, lead_id: int, profile) -> str:
     return f"<broadcast-{broadcast.pk}.lead-{lead_id}@{domain}>"
 
 
-def _send_row(broadcast: Broadcast, row: BroadcastSend, *, profile, connection) -> str:
-    """One ledger row: render, claim, send, mark. Returns sent / failed / skipped / stop."""
+# --- Chunks: claimed together, handed over one by one, marked together ---------------------------------------
+
+
+@dataclass
+class Chunk:
+    token: str
+    rows: list[BroadcastSend]  # in id order, the order they are handed over in (the sweep relies on it)
+
+
+def chunk_claim(*, broadcast_id: int, size: int, now: dt.datetime | None = None) -> Chunk | None:
+    """Up to `size` due rows pending → sending under one new claim token: their ids locked (PostgreSQL skips rows
+    another worker is claiming), one UPDATE that re-checks `pending` and the broadcast, so no row is in two chunks,
+    then the chunk's rows with their leads in one query. None when nothing is due or the broadcast is not sending."""
+    now = now or timezone.now()
+    token = uuid.uuid4().hex
+    due = _due(broadcast_id, now).order_by("id").values_list("pk", flat=True)[:size]
+    with transaction.atomic():
+        # The ids first: as a sub-select of the UPDATE, PostgreSQL may run a LIMIT … SKIP LOCKED more than once.
+        ids = list(due.select_for_update(skip_locked=True))
+        claimed = BroadcastSend.objects.filter(
+            pk__in=ids,
+            status=SendStatus.PENDING,
+            broadcast_id__in=Broadcast.objects.filter(status=BroadcastStatus.SENDING).values("pk"),
+        ).update(status=SendStatus.SENDING, claim_token=token, claimed_at=timezone.now(), sent_at=None)
+    if not claimed:
+        return None
+    rows = list(
+        BroadcastSend.objects.filter(broadcast_id=broadcast_id, status=SendStatus.SENDING, claim_token=token)
+        .select_related("lead__company", "lead__owner")
+        .only(*CHUNK_FIELDS)
+        .order_by("id")
+    )
+    return Chunk(token=token, rows=rows)
+
+
+CHUNK_FIELDS = (
+    "id",
+    "broadcast_id",
+    "lead_id",
+    "attempts",
+    "claim_token",
+    "lead__id",
+    "lead__email",
+    "lead__name",
+    "lead__company__id",
+    "lead__company__name",
+    "lead__owner__id",
+    "lead__owner__username",
+    "lead__owner__first_name",
+    "lead__owner__last_name",
+    "lead__owner__email",
+)
+
+
+def chunk_send(broadcast: Broadcast, chunk: Chunk, *, profile, connection, result: BatchResult) -> None:
+    """Each row: render (the template compiled once), hand over (a conditional UPDATE that checks the claim, the
+    broadcast and the lead's consent at that moment), send over the open connection. The rows the server
+    accepted are marked sent together at the end; rows not handed over go back to pending (`finally`: also
+    after a temporary failure or the task's time limit)."""
+    accepted: list[int] = []
+    renderer = rendering.Renderer(broadcast.template, language=broadcast.language, profile=profile)
+    try:
+        _hand_overs_without_flush(True)
+        for row in chunk.rows:
+            outcome = _send_row(broadcast, row, token=chunk.token, renderer=renderer, connection=connection)
+            result.outcomes.append(outcome)
+            if outcome == "sent":
+                accepted.append(row.pk)
+                result.sent += 1
+            elif outcome == "failed":
+                result.failed += 1
+            elif outcome == "stop":
+                result.stopped = "not sending"
+                return
+    finally:
+        _hand_overs_without_flush(False)
+        _mark_sent(
+            chunk.token, accepted
+        )  # a commit that waits for the disk: the hand-overs before it are on disk
+        _release(broadcast.pk, claim_token=chunk.token)
+
+
+def _hand_overs_without_flush(on: bool) -> None:
+    """A hand-over's commit need not wait for PostgreSQL to write it to disk: a worker killed after it cannot
+    undo it (the server has it), only a crash of the database server itself could lose the last fraction of a
+    second of them, and the chunk's mark (a normal commit) writes all of them to disk. Without this every message
+    waited for a disk flush."""
+    if db_connection.vendor == "postgresql":
+        with db_connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO %s" % ("off" if on else "DEFAULT"))
+
+
+def _send_row(broadcast: Broadcast, row: BroadcastSend, *, token: str, renderer, connection) -> str:
+    """One row of a claimed chunk: render, hand over, send. Returns sent / failed / skipped / stop / deferred."""
     envelope = rendering.Envelope(
         lead=row.lead,
-        message_id=message_id(broadcast, row.lead_id, profile),
+        message_id=message_id(broadcast, row.lead_id, renderer.profile),
         tracking=rendering.Tracking(
             lead_id=row.lead_id,
             message_id=f"b{broadcast.pk}-{row.lead_id}",
@@ -241,15 +342,12 @@ def _send_row(broadcast: Broadcast, row: BroadcastSend, *, profile, connection) 
         ),
     )
     try:
-        message = rendering.build_message(
-            broadcast.template, language=broadcast.language, profile=profile, envelope=envelope
-        )
+        message = renderer.build(envelope)
     except TemplateSyntaxError as exc:
-        _mark(row, token=None, status=SendStatus.FAILED, error=describe(exc), from_status=SendStatus.PENDING)
+        _mark(row, token=token, status=SendStatus.FAILED, error=describe(exc))
         return "failed"
-    token = _claim(row)
-    if token is None:
-        return _why_not_claimed(row)
+    if not _hand_over(row, token):
+        return _why_not_handed(row, token)
     try:
         accepted = connection.send_messages([message])
     except Exception as exc:  # noqa: BLE001  (classified below; anything unknown is treated as temporary)
@@ -257,35 +355,63 @@ def _send_row(broadcast: Broadcast, row: BroadcastSend, *, profile, connection) 
     if not accepted:  # a backend that declined without raising (no valid recipient)
         _mark(row, token=token, status=SendStatus.FAILED, error="the mail backend accepted no recipient")
         return "failed"
-    _mark(row, token=token, status=SendStatus.SENT)
     return "sent"
 
 
-def _claim(row: BroadcastSend) -> str | None:
-    """pending → sending in one UPDATE whose WHERE names only this table's columns (so PostgreSQL re-checks the
-    status on the row it locks: two workers can never both claim it) plus sub-selects for the broadcast's status
-    and the lead's consent."""
-    token = uuid.uuid4().hex
-    claimed = BroadcastSend.objects.filter(
+def _hand_over(row: BroadcastSend, token: str) -> bool:
+    """The last check before the message goes to the server, and the record that it went: `sent_at` set on a row
+    of our claim, in one UPDATE whose WHERE names only this table's columns (PostgreSQL re-checks them on the row
+    it locks) plus sub-selects for the broadcast's status and the lead's consent, so a pause or an opt-out takes
+    effect at the next message."""
+    handed = BroadcastSend.objects.filter(
         pk=row.pk,
-        status=SendStatus.PENDING,
+        claim_token=token,
+        status=SendStatus.SENDING,
+        sent_at__isnull=True,
         broadcast_id__in=Broadcast.objects.filter(status=BroadcastStatus.SENDING).values("pk"),
         lead_id__in=Lead.objects.emailable().values("pk"),
-    ).update(
-        status=SendStatus.SENDING, claim_token=token, claimed_at=timezone.now(), attempts=F("attempts") + 1
-    )
-    return token if claimed else None
+    ).update(sent_at=timezone.now(), attempts=F("attempts") + 1)
+    if handed:
+        row.attempts += 1
+    return bool(handed)
 
 
-def _why_not_claimed(row: BroadcastSend) -> str:
+def _why_not_handed(row: BroadcastSend, token: str) -> str:
     if not Broadcast.objects.filter(pk=row.broadcast_id, status=BroadcastStatus.SENDING).exists():
-        return "stop"  # paused or cancelled meanwhile
-    _skip_opted_out(row.broadcast_id)  # the lead opted out a moment ago (or another worker took the row)
+        return "stop"  # paused or cancelled meanwhile: the rest of the chunk goes back (chunk_send's finally)
+    # The lead opted out a moment ago (or the sweep gave our claim up): back to pending if still ours, skipped.
+    _release(row.broadcast_id, pk=row.pk, claim_token=token)
+    _skip_opted_out(row.broadcast_id)
     return "skipped"
 
 
 def _mark(row: BroadcastSend, **kwargs) -> None:
     ledger_mark(BroadcastSend.objects.filter(pk=row.pk), **kwargs)
+
+
+def _mark_sent(token: str, ids: list[int]) -> None:
+    """The rows the server accepted, in one UPDATE (their `sent_at` is when they were handed over)."""
+    if ids:
+        BroadcastSend.objects.filter(
+            pk__in=ids, claim_token=token, status__in=(SendStatus.SENDING, SendStatus.UNKNOWN)
+        ).update(status=SendStatus.SENT, error="")
+
+
+def _release(broadcast_id: int, **claim) -> int:
+    """Rows of a claim (`claim`: its token, or a row's pk and token) never handed over → pending again; a
+    cancelled broadcast's → skipped as cancelled, as its other pending rows were."""
+    released = (
+        BroadcastSend.objects.filter(
+            broadcast_id=broadcast_id, status=SendStatus.SENDING, sent_at__isnull=True
+        )
+        .filter(**claim)
+        .update(status=SendStatus.PENDING, claim_token="", claimed_at=None)
+    )
+    if released:
+        BroadcastSend.objects.filter(
+            broadcast_id=broadcast_id, broadcast__status=BroadcastStatus.CANCELLED, status=SendStatus.PENDING
+        ).update(status=SendStatus.SKIPPED, skip_reason=SkipReason.CANCELLED)
+    return released
 
 
 def ledger_mark(
@@ -304,8 +430,8 @@ def ledger_mark(
     else:
         rows = rows.filter(status=from_status)
     fields: dict = {"status": status, "error": error[:300], "next_attempt_at": next_attempt_at}
-    if status == SendStatus.SENT:
-        fields["sent_at"] = timezone.now()
+    # A row not sent has no sent_at: for a broadcast's ledger, sent_at also says "handed to the server".
+    fields["sent_at"] = timezone.now() if status == SendStatus.SENT else None
     rows.update(**fields)
 
 
@@ -350,7 +476,7 @@ def ledger_after_error(rows: QuerySet, *, attempts: int, token: str, exc: Except
 
 def _after_error(row: BroadcastSend, *, token: str, exc: Exception) -> str:
     rows = BroadcastSend.objects.filter(pk=row.pk)
-    if not ledger_after_error(rows, attempts=row.attempts + 1, token=token, exc=exc):
+    if not ledger_after_error(rows, attempts=row.attempts, token=token, exc=exc):
         return "failed"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return "deferred"  # this recipient's server is busy; the connection is fine
@@ -379,13 +505,47 @@ class SweepResult:
     unknown: int = 0  # rows given up as ambiguous
 
 
+def dead_claims(*, now: dt.datetime) -> list[tuple[int, str]]:
+    """(broadcast, claim token) of the chunks whose worker has not handed a message over (nor claimed) for
+    EMAIL_SEND_STALE_SECONDS: well beyond one SMTP transaction (EMAIL_TIMEOUT), so that worker is gone.
+    Only broadcasts that may hold claims are looked at (one that is done has none)."""
+    stale = now - dt.timedelta(seconds=settings.EMAIL_SEND_STALE_SECONDS)
+    live = (BroadcastStatus.SENDING, BroadcastStatus.PAUSED, BroadcastStatus.CANCELLED)
+    return list(
+        BroadcastSend.objects.filter(broadcast__status__in=live, status=SendStatus.SENDING)
+        .values("broadcast_id", "claim_token")
+        .annotate(last=Max(Coalesce("sent_at", "claimed_at")))
+        .filter(last__lt=stale)
+        .order_by()
+        .values_list("broadcast_id", "claim_token")
+    )
+
+
+def claim_resume(*, broadcast_id: int, token: str) -> int:
+    """Finish a dead worker's chunk; returns the rows given up as unknown (0 or 1). The worker handed its rows
+    over in id order, one at a time, and marked a refused one at once: of the rows it handed over and did not
+    mark, all but the last were accepted by the server (sent); the last may or may not have been (unknown,
+    never sent again); the rows it never handed over are pending again, for the next batch."""
+    claim = BroadcastSend.objects.filter(
+        broadcast_id=broadcast_id, claim_token=token, status=SendStatus.SENDING
+    )
+    handed = claim.filter(sent_at__isnull=False)
+    last = handed.order_by("-id").values_list("pk", flat=True).first()
+    unknown = 0
+    if last is not None:
+        unknown = handed.filter(pk=last).update(
+            status=SendStatus.UNKNOWN,
+            error="worker stopped between the hand-over and the mark; not sent again",
+        )
+        handed.update(status=SendStatus.SENT, error="")
+    _release(broadcast_id, claim_token=token)
+    return unknown
+
+
 def mail_sweep(*, now: dt.datetime | None = None) -> SweepResult:
     """What the beat finds every minute: due broadcasts to start, stalled ones to resume, dead claims."""
     now = now or timezone.now()
-    stale = now - dt.timedelta(seconds=settings.EMAIL_SEND_STALE_SECONDS)
-    unknown = BroadcastSend.objects.filter(status=SendStatus.SENDING, claimed_at__lt=stale).update(
-        status=SendStatus.UNKNOWN, error="worker stopped between the claim and the mark; not sent again"
-    )
+    unknown = sum(claim_resume(broadcast_id=b, token=t) for b, t in dead_claims(now=now))
     due = list(
         Broadcast.objects.filter(status=BroadcastStatus.SCHEDULED, scheduled_at__lte=now).values_list(
             "pk", flat=True

@@ -169,6 +169,24 @@ class Enrolment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    # Who took the lead out by hand (exit reason "removed"; empty for the system's exits and for an API key).
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("removed by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The rejected handoff that enrolled the lead (source "handoff_rejected"): its rejection reason says why.
+    handoff = models.ForeignKey(
+        "leads.Handoff",
+        verbose_name=_("handoff"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("enrolment")

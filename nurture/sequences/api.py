@@ -120,6 +120,6 @@ def enrolments_exit(request: HttpRequest, enrolment_id: int):
     key = _writer(request)
     enrolment = get_object_or_404(Enrolment, pk=enrolment_id)
     _lead(key, enrolment.lead_id)
-    services.enrolment_exit(enrolment=enrolment)
+    services.enrolment_exit(enrolment=enrolment, by=key_user(key))
     enrolment.refresh_from_db()
     return enrolment

@@ -75,11 +75,13 @@ def enrolment_page(*, sequence: Sequence, viewer: User, page_number) -> Page:
     enrolments = Enrolment.objects.filter(sequence=sequence)
     if viewer.role == User.Role.SALES:  # everyone else sees every lead: no filter to pay for
         enrolments = enrolments.filter(lead__in=Lead.objects.visible_to(viewer))
-    enrolments = enrolments.select_related("lead", "current_step").order_by("-id")
+    enrolments = enrolments.select_related("lead", "current_step", "ended_by", "handoff").order_by("-id")
     return Paginator(enrolments, ENROLMENTS_PAGE_SIZE).get_page(page_number)
 
 
 def lead_enrolments(lead_id: int) -> QuerySet[Enrolment]:
     return (
-        Enrolment.objects.filter(lead_id=lead_id).select_related("sequence", "current_step").order_by("-id")
+        Enrolment.objects.filter(lead_id=lead_id)
+        .select_related("sequence", "current_step", "ended_by", "handoff")
+        .order_by("-id")
     )

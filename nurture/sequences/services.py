@@ -183,9 +183,11 @@ def enrol_leads(
     by: User | None = None,
     only_new: bool = False,
     now: dt.datetime | None = None,
+    handoff: Handoff | None = None,
 ) -> int:
     """Enrol the eligible ones of `leads` in one INSERT … SELECT; those already active in the sequence are left as
-    they are (and with `only_new`, every lead ever enrolled in it). Returns how many were enrolled."""
+    they are (and with `only_new`, every lead ever enrolled in it). `handoff`: the rejected handoff that enrolls
+    them (its reason shows on the timeline). Returns how many were enrolled."""
     now = now or timezone.now()
     first = _first_step(sequence)
     due = step_due(now, wait_days=first.wait_days, send_hour=first.send_hour)
@@ -205,11 +207,26 @@ def enrol_leads(
         f_at=Value(now, output_field=DateTimeField()),
         # A NULL parameter has no type in PostgreSQL: cast it to the column's.
         f_by=Cast(Value(by.pk if by else None, output_field=BigIntegerField()), BigIntegerField()),
+        f_handoff=Cast(
+            Value(handoff.pk if handoff else None, output_field=BigIntegerField()), BigIntegerField()
+        ),
     ).values_list(
-        "f_sequence", "f_lead", "f_state", "f_source", "f_reason", "f_step", "f_due", "f_at", "f_by"
+        "f_sequence",
+        "f_lead",
+        "f_state",
+        "f_source",
+        "f_reason",
+        "f_step",
+        "f_due",
+        "f_at",
+        "f_by",
+        "f_handoff",
     )
     select_sql, params = rows.query.sql_with_params()
-    columns = "sequence_id, lead_id, state, source, exit_reason, current_step_id, next_send_at, enrolled_at, enrolled_by_id"
+    columns = (
+        "sequence_id, lead_id, state, source, exit_reason, current_step_id, next_send_at, enrolled_at, "
+        "enrolled_by_id, handoff_id"
+    )
     # `WHERE 1 = 1`: SQLite would read ON CONFLICT as part of the SELECT otherwise (as in nurture.mail.sending).
     sql = (
         f"INSERT INTO {Enrolment._meta.db_table} ({columns}) SELECT * FROM ({select_sql}) enrol WHERE 1 = 1 "
@@ -282,6 +299,7 @@ def enrol_rejected_handoff(*, handoff: Handoff, by: User | None = None) -> int:
                 leads=Lead.objects.filter(pk=handoff.lead_id),
                 source=EnrolmentSource.HANDOFF_REJECTED,
                 by=by,
+                handoff=handoff,
             )
     return total
 
@@ -289,11 +307,16 @@ def enrol_rejected_handoff(*, handoff: Handoff, by: User | None = None) -> int:
 # --- Exits -----------------------------------------------------------------------------------------------------
 
 
-def enrolment_exit(*, enrolment: Enrolment, reason: str = ExitReason.REMOVED) -> bool:
-    """active → exited with the reason; False when it had already ended."""
+def enrolment_exit(*, enrolment: Enrolment, by: User | None, reason: str = ExitReason.REMOVED) -> bool:
+    """active → exited with the reason, and who took the lead out (None: the system, or an integration's key);
+    False when it had already ended."""
     return bool(
         Enrolment.objects.filter(pk=enrolment.pk, state=EnrolmentState.ACTIVE).update(
-            state=EnrolmentState.EXITED, exit_reason=reason, ended_at=timezone.now(), next_send_at=None
+            state=EnrolmentState.EXITED,
+            exit_reason=reason,
+            ended_at=timezone.now(),
+            ended_by=by,
+            next_send_at=None,
         )
     )
 

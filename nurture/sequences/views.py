@@ -176,7 +176,7 @@ def enrolment_remove(request: HtmxHttpRequest, pk: int, enrolment_pk: int) -> Ht
         Enrolment.objects.select_related("sequence"), pk=enrolment_pk, sequence_id=pk
     )
     _visible_lead(request, enrolment.lead_id)
-    if services.enrolment_exit(enrolment=enrolment):
+    if services.enrolment_exit(enrolment=enrolment, by=request.user):
         messages.success(request, _("The lead was removed from the sequence."))
     return redirect(enrolment.sequence)
 

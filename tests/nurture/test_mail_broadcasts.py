@@ -188,22 +188,51 @@ def test_a_lead_unsubscribed_after_the_freeze_gets_nothing(
     assert (row.status, row.skip_reason) == (SendStatus.SKIPPED, SkipReason.UNSUBSCRIBED)
 
 
-def test_an_opt_out_between_render_and_claim_is_honoured(
-    smtp_sink, mail_profile, mail_template, mail_campaign, marketer_user
-):
-    lead = mail_lead("race@example.jp")
-    broadcast = _started(
-        _broadcast(template=mail_template, campaign=mail_campaign, leads=[lead], by=marketer_user)
-    )
-    row = BroadcastSend.objects.select_related("lead__company", "lead__owner").get(broadcast=broadcast)
-    Lead.objects.filter(pk=lead.pk).update(unsubscribed_at=timezone.now(), consent_email=False)
-
+def _chunk_send(broadcast: Broadcast, chunk: sending.Chunk, profile) -> sending.BatchResult:
     from django.core.mail import get_connection
 
+    result = sending.BatchResult()
     with get_connection() as conn:
-        outcome = sending._send_row(broadcast, row, profile=mail_profile, connection=conn)
+        sending.chunk_send(broadcast, chunk, profile=profile, connection=conn, result=result)
+    return result
 
-    assert outcome == "skipped" and smtp_sink.messages == []
+
+def test_an_opt_out_after_the_chunk_was_claimed_is_honoured(
+    smtp_sink, mail_profile, mail_template, mail_campaign, marketer_user
+):
+    stays, leaves = mail_lead("stays@example.jp"), mail_lead("race@example.jp")
+    broadcast = _started(
+        _broadcast(template=mail_template, campaign=mail_campaign, leads=[stays, leaves], by=marketer_user)
+    )
+    chunk = sending.chunk_claim(broadcast_id=broadcast.pk, size=10)
+    assert len(chunk.rows) == 2
+    Lead.objects.filter(pk=leaves.pk).update(unsubscribed_at=timezone.now(), consent_email=False)
+
+    result = _chunk_send(broadcast, chunk, mail_profile)
+
+    assert (result.sent, result.skipped, smtp_sink.recipients) == (1, 0, [["stays@example.jp"]])
+    row = BroadcastSend.objects.get(broadcast=broadcast, lead=leaves)
+    assert (row.status, row.skip_reason) == (SendStatus.SKIPPED, SkipReason.UNSUBSCRIBED)
+    assert BroadcastSend.objects.get(broadcast=broadcast, lead=stays).status == SendStatus.SENT
+
+
+@pytest.mark.parametrize("action", ["pause", "cancel"])
+def test_a_pause_or_cancel_after_the_chunk_was_claimed_stops_it_at_the_next_message(
+    action, smtp_sink, mail_profile, mail_template, mail_campaign, marketer_user
+):
+    leads = [mail_lead(f"p{i}@example.jp") for i in range(3)]
+    broadcast = _started(
+        _broadcast(template=mail_template, campaign=mail_campaign, leads=leads, by=marketer_user)
+    )
+    chunk = sending.chunk_claim(broadcast_id=broadcast.pk, size=10)
+    getattr(services, f"broadcast_{action}")(broadcast=broadcast)
+
+    result = _chunk_send(broadcast, chunk, mail_profile)
+
+    assert result.stopped and smtp_sink.messages == []
+    statuses = set(BroadcastSend.objects.filter(broadcast=broadcast).values_list("status", "skip_reason"))
+    expected = (SendStatus.PENDING, "") if action == "pause" else (SendStatus.SKIPPED, SkipReason.CANCELLED)
+    assert statuses == {expected}  # the chunk's rows were given back, none left claimed
 
 
 def test_scheduling_and_sending_are_refused_without_the_sender_profile(
@@ -298,29 +327,53 @@ def test_a_mail_server_that_is_down_loses_nothing(
     assert row.status == SendStatus.PENDING and row.attempts == 0
 
 
-def test_the_sweep_gives_up_a_dead_workers_claim_and_never_resends_it(
+def test_the_sweep_resumes_a_dead_workers_chunk_without_sending_any_row_twice(
     smtp_sink, mail_profile, mail_template, mail_campaign, marketer_user, settings
 ):
-    leads = [mail_lead("claimed@example.jp"), mail_lead("waiting@example.jp")]
+    leads = [mail_lead(f"chunk{i}@example.jp") for i in range(4)]
     broadcast = _started(
         _broadcast(template=mail_template, campaign=mail_campaign, leads=leads, by=marketer_user)
     )
+    chunk = sending.chunk_claim(broadcast_id=broadcast.pk, size=4)
     quiet_for = max(settings.EMAIL_SEND_STALE_SECONDS, settings.BROADCAST_STALL_SECONDS) + 5
     long_ago = timezone.now() - dt.timedelta(seconds=quiet_for)
-    # A worker claimed the first row, maybe handed it to the server, and was killed before the mark.
-    BroadcastSend.objects.filter(broadcast=broadcast, lead=leads[0]).update(
-        status=SendStatus.SENDING, claimed_at=long_ago, claim_token="dead", attempts=1
-    )
+    # The worker handed the first two rows over (the server accepted the first: it went on to the second) and
+    # was killed before the second's answer and before marking the chunk; the last two never left.
+    rows = BroadcastSend.objects.filter(broadcast=broadcast)
+    rows.update(claimed_at=long_ago)
+    rows.filter(lead__in=leads[:2]).update(sent_at=long_ago, attempts=1)
     Broadcast.objects.filter(pk=broadcast.pk).update(batch_started_at=long_ago)
+    assert sending.dead_claims(now=timezone.now()) == [(broadcast.pk, chunk.token)]
 
     found = sending.mail_sweep()
     sending.broadcast_send_batch(broadcast_id=broadcast.pk)
 
     assert found.unknown == 1 and found.stalled == [broadcast.pk]
-    assert smtp_sink.recipients == [["waiting@example.jp"]]
-    assert BroadcastSend.objects.get(broadcast=broadcast, lead=leads[0]).status == SendStatus.UNKNOWN
+    status = dict(rows.values_list("lead__email", "status"))
+    assert status == {
+        "chunk0@example.jp": SendStatus.SENT,  # accepted before the kill
+        "chunk1@example.jp": SendStatus.UNKNOWN,  # in flight: maybe sent, never sent again
+        "chunk2@example.jp": SendStatus.SENT,  # resumed by the next batch
+        "chunk3@example.jp": SendStatus.SENT,
+    }
+    assert smtp_sink.recipients == [["chunk2@example.jp"], ["chunk3@example.jp"]]
     broadcast.refresh_from_db()
     assert broadcast.status == BroadcastStatus.DONE
+
+
+def test_a_live_workers_chunk_is_left_alone_by_the_sweep(
+    smtp_sink, mail_profile, mail_template, mail_campaign, marketer_user
+):
+    leads = [mail_lead(f"live{i}@example.jp") for i in range(2)]
+    broadcast = _started(
+        _broadcast(template=mail_template, campaign=mail_campaign, leads=leads, by=marketer_user)
+    )
+    chunk = sending.chunk_claim(broadcast_id=broadcast.pk, size=2)
+
+    assert sending.mail_sweep().unknown == 0 and sending.dead_claims(now=timezone.now()) == []
+    result = _chunk_send(broadcast, chunk, mail_profile)
+
+    assert result.sent == 2 and len(smtp_sink.messages) == 2
 
 
 @pytest.mark.django_db(transaction=True)
@@ -330,18 +383,11 @@ def test_concurrent_batches_send_each_row_once(smtp_sink, mail_profile, mail_tem
     user = UserFactory(username="mail-concurrent", role="marketing")
     leads = [mail_lead(f"c{i}@example.jp") for i in range(40)]
     broadcast = _started(_broadcast(template=mail_template, campaign=mail_campaign, leads=leads, by=user))
-    rows = list(
-        BroadcastSend.objects.filter(broadcast=broadcast)
-        .select_related("lead__company", "lead__owner")
-        .order_by("id")
-    )
-    from django.core.mail import get_connection
 
     def worker() -> None:
-        try:
-            with get_connection() as conn:
-                for row in rows:  # both workers go through every row: the claim decides
-                    sending._send_row(broadcast, row, profile=mail_profile, connection=conn)
+        try:  # small chunks, so that the workers claim side by side: the claim decides who sends a row
+            while chunk := sending.chunk_claim(broadcast_id=broadcast.pk, size=3):
+                _chunk_send(broadcast, chunk, mail_profile)
         finally:
             close_old_connections()
 

@@ -135,6 +135,49 @@ def test_a_worker_killed_mid_broadcast_loses_no_row_and_sends_none_twice(
 
 
 @pytest.mark.serial
+def test_a_chunk_claimed_by_a_killed_worker_is_resumed_without_duplicates(
+    faults_env, faults_redis, slow_smtp, tmp_path
+):
+    faults_redis.start()
+    sink, port = slow_smtp
+    env = _mail_env(faults_env, faults_redis, port)
+    broadcast = _broadcast(120, throttle=120 * 60)  # one batch, one chunk of 120 claimed at once
+    Broadcast.objects.filter(pk=broadcast.pk).update(
+        status=BroadcastStatus.SCHEDULED, scheduled_at=timezone.now()
+    )
+    rows = BroadcastSend.objects.filter(broadcast_id=broadcast.pk)
+    handed = rows.filter(status=SendStatus.SENDING, sent_at__isnull=False)
+    workers = [_worker(env, tmp_path, "chunk-first")]
+    try:
+        _client_app(faults_redis).send_task("nurture.mail.tasks.broadcast_start", args=[broadcast.pk])
+        _wait_for(lambda: handed.count() >= 30, timeout=60, what="30 handed over", interval=0.02)
+        workers[0].kill()
+        killed_chunk = set(rows.filter(status=SendStatus.SENDING).values_list("lead_id", flat=True))
+        assert rows.filter(status=SendStatus.SENDING, sent_at__isnull=True).exists()  # killed mid-chunk
+        assert not rows.filter(
+            status=SendStatus.SENT
+        ).exists()  # nothing marked yet: the chunk marks at its end
+
+        workers.append(_worker(env, tmp_path, "chunk-second", beat=True))
+        _wait_for(
+            lambda: Broadcast.objects.get(pk=broadcast.pk).status == BroadcastStatus.DONE,
+            timeout=90,
+            what="the broadcast to finish",
+        )
+    finally:
+        for worker in workers:
+            worker.kill()
+
+    received = collections.Counter(sink.message_ids())
+    by_status = collections.Counter(rows.values_list("status", flat=True))
+    assert len(killed_chunk) == 120 and by_status[SendStatus.UNKNOWN] <= 1  # only the message in flight
+    _sent_once(received, by_status, 120)
+    sent_ids = {f"<broadcast-{broadcast.pk}.lead-{lead_id}@sample.example.jp>"
+                for lead_id in rows.filter(status=SendStatus.SENT).values_list("lead_id", flat=True)}  # fmt: skip
+    assert sent_ids <= set(received)
+
+
+@pytest.mark.serial
 def test_a_worker_killed_mid_sequence_run_loses_no_step_and_sends_none_twice(
     faults_env, faults_redis, slow_smtp, tmp_path
 ):

@@ -77,7 +77,7 @@ def test_enrolling_by_hand_once_and_the_database_refuses_a_second_active_enrolme
             sequence=sequence, lead=lead, source="manual", enrolled_at=timezone.now(), state="active"
         )
     # Once it has ended, the lead may enter again.
-    services.enrolment_exit(enrolment=enrolment)
+    services.enrolment_exit(enrolment=enrolment, by=None)
     assert services.enrol_lead(sequence=sequence, lead=lead, by=None).pk != enrolment.pk
 
 
@@ -138,6 +138,7 @@ def test_a_handoff_rejected_as_too_early_enrols_and_another_reason_does_not(mail
     handoff_reject(handoff=_open_handoff(too_early, owner), by=owner, reason=Handoff.RejectReason.TOO_EARLY)
     enrolment = Enrolment.objects.get(lead=too_early)
     assert enrolment.sequence == early and enrolment.source == EnrolmentSource.HANDOFF_REJECTED
+    assert enrolment.handoff.reject_reason == Handoff.RejectReason.TOO_EARLY  # why, for the timeline
     no_budget = mail_lead("budget@sample.example.jp")
     handoff_reject(handoff=_open_handoff(no_budget, owner), by=owner, reason=Handoff.RejectReason.NO_BUDGET)
     assert Enrolment.objects.get(lead=no_budget).sequence == budget
@@ -182,7 +183,7 @@ def test_each_exit_reason(enrolled, owner):
     dealt = enrolled("d@sample.example.jp")
     make_deal(owner=owner, contact=dealt.lead)
     removed = enrolled("r@sample.example.jp")
-    services.enrolment_exit(enrolment=removed)
+    services.enrolment_exit(enrolment=removed, by=None)
     replied = enrolled("re@sample.example.jp")
     services.lead_replied(lead_id=replied.lead_id)
     staying = enrolled("s@sample.example.jp")

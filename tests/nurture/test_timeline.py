@@ -12,9 +12,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from leads.choices import TouchType
+from leads.choices import LifecycleStage, TouchType
 from leads.detail.selectors import TIMELINE_PAGE
-from leads.models import Touch
+from leads.handoffs.services import handoff_reject
+from leads.models import Handoff, Lead, Touch
 from nurture.models import (
     Broadcast,
     BroadcastSend,
@@ -26,9 +27,9 @@ from nurture.models import (
     StepSend,
 )
 from nurture.sequences.sending import tracking_id
-from tests.leads.factories import CampaignFactory, make_lead
+from tests.leads.factories import CampaignFactory, HandoffFactory, make_lead
 from tests.nurture.factories import MailTemplateFactory, sequence_make
-from tests.nurture.mail_fixtures import mail_segment
+from tests.nurture.mail_fixtures import mail_lead, mail_segment
 
 pytestmark = pytest.mark.django_db
 
@@ -130,6 +131,35 @@ def test_the_nurture_history_is_on_the_timeline_among_the_touches(client, market
     assert len(_entries(html)) == 11
     assert "ステップメールに登録" in html and "理由: 配信停止" in html and "メルマガ送信" in html
     assert f'href="{sequence_url}"' not in html and "&lt;b&gt;導入&lt;/b&gt;ステップ" in html
+
+
+def test_a_rejected_handoffs_enrolment_says_why_and_a_removal_by_hand_says_who(client, marketer, owner):
+    sequence = sequence_make(steps=1, name="再育成", on_reject_too_early=True)
+    lead = mail_lead("early@sample.example.jp", owner=owner)
+    Lead.objects.filter(pk=lead.pk).update(lifecycle_stage=LifecycleStage.MQL)
+    handoff = HandoffFactory(lead=lead, owner=owner, team=owner.team, state=Handoff.State.ASSIGNED)
+    handoff_reject(handoff=handoff, by=owner, reason=Handoff.RejectReason.TOO_EARLY)
+    enrolment = Enrolment.objects.get(lead=lead, sequence=sequence)
+    client.force_login(marketer)
+
+    response = client.post(
+        reverse("nurture:sequence_enrolment_remove", args=[sequence.pk, enrolment.pk]),
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert response.status_code == 302
+    enrolment.refresh_from_db()
+    assert (enrolment.exit_reason, enrolment.ended_by) == (ExitReason.REMOVED, marketer)
+    html = client.get(reverse("leads:detail", args=[lead.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Handoff rejected: Too early (recycle to nurture) · 担当 太郎" in html  # how, why, by whom
+    assert "Reason: Removed by hand · by 広報 桜" in html
+    html = client.get(
+        reverse("nurture:sequence_detail", args=[sequence.pk]), HTTP_ACCEPT_LANGUAGE="en"
+    ).content
+    assert "Removed by hand (by 広報 桜)" in html.decode()
+    assert "Handoff rejected (Too early (recycle to nurture))" in html.decode()
+    html = client.get(reverse("leads:detail", args=[lead.pk]), HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "操作者: 広報 桜" in html
 
 
 def test_a_rep_who_may_not_see_the_lead_gets_404(client, marketer, outsider, owner):
