@@ -179,7 +179,9 @@ def test_who_gets_403_and_404_on_the_companys_owner_page(client, owner, teammate
     assert company.owner == owner and not OwnerChange.objects.exists()
 
 
-def test_a_company_is_seen_by_its_owners_team_and_by_the_reps_who_work_its_leads(client, owner, teammate, outsider):
+def test_a_company_is_seen_by_its_owners_team_and_by_the_reps_who_work_its_leads(
+    client, owner, teammate, outsider
+):
     company = _company(owner, "株式会社担当先")
     make_lead(company=company, owner=outsider)  # another team works the company's only lead
     for user in (owner, teammate, outsider):
@@ -188,7 +190,9 @@ def test_a_company_is_seen_by_its_owners_team_and_by_the_reps_who_work_its_leads
         assert "株式会社担当先" in client.get("/leads/companies/").content.decode(), user
 
 
-def test_another_teams_company_nobody_of_mine_works_with_answers_404(client, owner, teammate, outsider, manager):
+def test_another_teams_company_nobody_of_mine_works_with_answers_404(
+    client, owner, teammate, outsider, manager
+):
     """An owned company is its owner's team's: no longer seen by every rep because it has no lead or deal yet."""
     theirs = _company(outsider, "株式会社他課担当")
     unowned = _company(None, "株式会社未担当")
