@@ -308,7 +308,8 @@ TRGM_INDEXES = {
 
 def _postgresql() -> None:
     require_or_skip(
-        connection.vendor == "postgresql", "pg_trgm indexes exist on PostgreSQL only (SQLite: icontains)"
+        connection.vendor == "postgresql",
+        "the search's indexes (pg_trgm, pattern_ops prefixes) exist on PostgreSQL only (SQLite: no index)",
     )
 
 
