@@ -169,8 +169,8 @@ def page_list(meta: dict) -> list[tuple[str, str, str]]:
 
 
 def search_pages(meta: dict) -> list[tuple[str, str, str]]:
-    """The search page (/search/): a two-character name (no trigram: the leads in score order, filtered) for a
-    rep, whose visibility narrows every group; a word of many company and deal names for the manager; a rare email
+    """The search page (/search/): a two-character name (too short for a trigram: the names' btree prefix indexes,
+    or the leads in score order, filtered, as the planner judges) for a rep, whose visibility narrows every group; a word of many company and deal names for the manager; a rare email
     fragment (read through the trigram indexes) for marketing."""
     return [
         ("search (a family name, rep)", "/search/?q=%E7%94%B0%E4%B8%AD", "bench_rep01"),  # 田中

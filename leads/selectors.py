@@ -55,7 +55,7 @@ def lead_filtered(*, viewer, filters: LeadFilters) -> QuerySet[Lead]:
     if (
         terms.text
     ):  # the header search's matching (kana folded, a phone by its digits), and the company's name
-        qs = leads_matching(qs, terms, "company__name")
+        qs = leads_matching(qs, terms, company=True)
     if filters.lifecycle:
         qs = qs.filter(lifecycle_stage=filters.lifecycle)
     if filters.awareness:

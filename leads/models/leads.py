@@ -33,14 +33,14 @@ class LeadQuerySet(models.QuerySet):
         """Marketing, managers and admins see every lead; a sales rep sees the leads owned by their team."""
         if user.role != "sales":
             return self
-        return self.filter(_owned_by_team_of(user))
+        return self.filter(owned_by_team_of(user))
 
     def contactable_by(self, user) -> LeadQuerySet:
         """The leads `user` may make a deal's contact: those they see, and those nobody owns yet (a rep who met a
         lead before marketing handed it over); never another team's."""
         if user.role != "sales":
             return self
-        return self.filter(_owned_by_team_of(user) | Q(owner__isnull=True))
+        return self.filter(owned_by_team_of(user) | Q(owner__isnull=True))
 
 
 MATCH_KEYS = ("email_key", "phone_key", "name_key", "kana_key", "work_domain")
@@ -54,7 +54,8 @@ class LeadManager(models.Manager.from_queryset(LeadQuerySet)):  # type: ignore[m
         return super().get_queryset().filter(merged_into__isnull=True)
 
 
-def _owned_by_team_of(user) -> Q:
+def owned_by_team_of(user) -> Q:
+    """Records (a lead, a company) whose owner is `user` or, when they have a team, on `user`'s team."""
     return Q(owner=user) if user.team_id is None else Q(owner__team_id=user.team_id)
 
 

@@ -1,8 +1,8 @@
 """Companies over the JSON API: list, read, create and update, through the records feature's services.
 
 Reads need `leads:read`, writes `leads:write`. A key acting as a user reaches the companies that user sees on the
-company pages (a rep: those they own, those with a lead or deal they see, and those nobody works with yet; 404
-for the rest) and sets the owners that user may choose there; an integration's key reaches every company. What
+company pages (a rep: those their team owns, those with a lead or deal they see, and the unowned ones nobody
+works with yet; 404 for the rest) and sets the owners that user may choose there; an integration's key reaches every company. What
 the services refuse (a taken domain or corporate number, a parent that would make a loop, an owner change without
 a reason) answers 422 naming the field.
 """

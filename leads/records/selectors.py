@@ -15,6 +15,7 @@ from leads.custom_fields.selectors import CustomFilter, custom_filter_q
 from leads.detail.rows import Branch, Rows, Totals, read_together
 from leads.detail.selectors import MERGE_FIELDS, MERGES_SHOWN, user_fields
 from leads.models import Company, Handoff, Lead, LifecycleChange, MergeRecord, Touch
+from leads.models.leads import owned_by_team_of
 from leads.search.query import Terms, companies_matching
 from salesmarketing import hooks
 from salesmarketing.models import User
@@ -39,17 +40,20 @@ def _deals() -> list[Any]:  # pipeline's DealQuerySet, which leads may not impor
 
 
 def companies_visible_to(viewer) -> QuerySet[Company]:
-    """Marketing, managers and admins see every company; a rep sees those they own, those with a lead or deal
-    they see, and companies nobody works with yet (no lead, no deal: a company a rep just entered)."""
+    """Marketing, managers and admins see every company. A rep sees those owned by their team, those with a lead
+    or deal they see, and the unowned companies nobody works with yet (no lead, no deal: a company just entered);
+    a company owned by another team's rep stays theirs."""
     qs = Company.objects.all()
     if viewer.role != User.Role.SALES:
         return qs
-    condition: Any = Q(owner=viewer) | Exists(Lead.objects.visible_to(viewer).filter(company=OuterRef("pk")))
+    condition: Any = owned_by_team_of(viewer) | Exists(
+        Lead.objects.visible_to(viewer).filter(company=OuterRef("pk"))
+    )
     anybody: Any = Exists(Lead.objects.filter(company=OuterRef("pk")))
     for deals in _deals():
         condition |= Exists(deals.visible_to(viewer).filter(company=OuterRef("pk")))
         anybody |= Exists(deals.filter(company=OuterRef("pk")))
-    return qs.filter(condition | ~anybody)
+    return qs.filter(condition | (Q(owner__isnull=True) & ~anybody))
 
 
 def company_get_for_viewer(*, viewer, pk: int) -> Company | None:

@@ -245,12 +245,13 @@ def business_card_enter(
 ) -> Lead:
     """A rep types in a business card (名刺) after a meeting: the company is the existing one of this name or
     work-email domain, or a new one; the lead is new and the rep's. Exchanging cards is an exemption the email
-    law allows, recorded as the consent's proof when the rep ticks it."""
+    law allows, recorded as the consent's proof when the rep ticks it. A company made here is the rep's too: they
+    met it, and an owned company is their team's (leads.records.selectors.companies_visible_to)."""
     with transaction.atomic():
         domain = work_domain(email)
         company = company_match(name=company_name, domain=domain)
         if company is None:
-            company = company_create(by=by, name=company_name.strip(), domain=domain)
+            company = company_create(by=by, owner=by, name=company_name.strip(), domain=domain)
         met_at = (
             timezone.make_aware(dt.datetime.combine(met_on, dt.time(12)))
             if met_on is not None

@@ -42,8 +42,11 @@ def _get_company_for_user(request: HtmxHttpRequest, pk: int) -> Company:
     return company
 
 
-def _company_from_name(form: LeadForm | CompanyForm, field: str, *, by) -> Company | None | bool:
-    """The company a typed name means (matched, or for a lead's company created); False when not found."""
+def _company_from_name(
+    form: LeadForm | CompanyForm, field: str, *, by, owner: Any = None
+) -> Company | None | bool:
+    """The company a typed name means (matched, or for a lead's company created, owned by `owner`: the lead's);
+    False when not found."""
     name = form.cleaned_data.get(field, "").strip()
     if not name:
         return None
@@ -53,7 +56,7 @@ def _company_from_name(form: LeadForm | CompanyForm, field: str, *, by) -> Compa
     if field == "parent_name":
         form.add_error(field, _("No company of this name."))
         return False
-    return services.company_create(by=by, name=name)
+    return services.company_create(by=by, owner=owner, name=name)
 
 
 # --- Leads --------------------------------------------------------------------------------------------------
@@ -87,7 +90,8 @@ def _lead_form(request: HtmxHttpRequest, lead: Lead) -> HttpResponse:
 
 def _lead_save(request: HtmxHttpRequest, lead: Lead, form: LeadForm, data: dict[str, Any]) -> Lead:
     with transaction.atomic():
-        data["company"] = _company_from_name(form, "company_name", by=request.user)
+        owner = data.get("owner", lead.owner)  # the lead's owner as saved: the form's choice (checked there)
+        data["company"] = _company_from_name(form, "company_name", by=request.user, owner=owner)
         if lead.pk:
             return services.lead_edit(lead=lead, by=request.user, **data)
         return services.lead_create(by=request.user, **data)

@@ -10,12 +10,13 @@ The rules are a tree stored on `Segment.rules`:
     ]}
 
 Custom fields flagged "segment rule" are rule fields too: a lead's as `custom.<key>`, its company's as
-`company.custom.<key>`.
+`company.custom.<key>`, a deal's as `deal.custom.<key>` (the lead matches when a deal it is the contact of has a
+matching value).
 
 `validate` returns one error per bad rule with its location (`["rules", 2, "value"]`), so a page shows it next to
 the rule and the API answers 422 with the same location. `compile_rules` turns a valid tree into one `Q` on Lead:
-lead columns directly, company and owner columns through their to-one joins, and touches as EXISTS subqueries
-(never a join that multiplies the lead's rows), so a count is one `SELECT COUNT(*)` and no Python loop over leads.
+lead columns directly, company and owner columns through their to-one joins, and touches and deals as EXISTS
+subqueries (never a join that multiplies the lead's rows), so a count is one `SELECT COUNT(*)` and no Python loop over leads.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from django.utils.translation import gettext_lazy as _
 from leads.choices import AwarenessStage, Industry, LeadSource, LifecycleStage, Region, TouchType
 from leads.custom_fields.selectors import contains
 from leads.models import CustomFieldType, CustomObject, FieldDefinition, Lead, Touch
+from salesmarketing import hooks
 
 MAX_DEPTH = 3  # the top group, a group in it, and one more: enough for an AND of ORs of ANDs
 MAX_RULES = 50
@@ -51,11 +53,25 @@ CHOICE, INTEGER, BOOLEAN, RECORD, DAYS, TEXT, TOUCH = (
     "touch",
 )
 # The custom fields flagged "segment rule" (leads.custom_fields), one kind per type: the lead's as `custom.<key>`,
-# its company's as `company.custom.<key>`; each prefix with the JSON column it reads from the lead.
+# its company's as `company.custom.<key>`, its deals' as `deal.custom.<key>`; each prefix with the JSON column it
+# reads, from the lead (a deal's from the deal, in an EXISTS over the lead's deals).
 CUSTOM_PREFIX = "custom."
 COMPANY_CUSTOM_PREFIX = "company.custom."
-CUSTOM_COLUMNS = {CUSTOM_PREFIX: "custom", COMPANY_CUSTOM_PREFIX: "company__custom"}
-CUSTOM_OBJECTS = {CustomObject.LEAD: CUSTOM_PREFIX, CustomObject.COMPANY: COMPANY_CUSTOM_PREFIX}
+DEAL_CUSTOM_PREFIX = "deal.custom."
+CUSTOM_COLUMNS = {
+    CUSTOM_PREFIX: "custom",
+    COMPANY_CUSTOM_PREFIX: "company__custom",
+    DEAL_CUSTOM_PREFIX: "custom",
+}
+CUSTOM_OBJECTS = {
+    CustomObject.LEAD: CUSTOM_PREFIX,
+    CustomObject.COMPANY: COMPANY_CUSTOM_PREFIX,
+    CustomObject.DEAL: DEAL_CUSTOM_PREFIX,
+}
+CUSTOM_LABELS = {
+    COMPANY_CUSTOM_PREFIX: _("Company: %(label)s"),
+    DEAL_CUSTOM_PREFIX: _("Deal: %(label)s"),
+}
 C_TEXT, C_NUMBER, C_DATE, C_CHOICE, C_MULTI, C_BOOLEAN = (
     "custom_text",
     "custom_number",
@@ -139,13 +155,13 @@ CUSTOM_KINDS = {
 
 
 def segment_fields() -> dict[str, FieldSpec]:
-    """The fields a rule may use: the built-in ones, then the live custom fields flagged "segment rule" of leads
-    and of their companies (one query)."""
+    """The fields a rule may use: the built-in ones, then the live custom fields flagged "segment rule" of leads,
+    of their deals and of their companies (one query)."""
     definitions = FieldDefinition.objects.live().filter(in_segment=True, object_type__in=list(CUSTOM_OBJECTS))
     custom: dict[str, FieldSpec] = {}
-    for d in definitions.order_by("-object_type", "position", "pk"):  # "lead" before "company"
+    for d in definitions.order_by("-object_type", "position", "pk"):  # "lead", "deal", then "company"
         prefix = CUSTOM_OBJECTS[d.object_type]
-        label = d.label if prefix == CUSTOM_PREFIX else gettext("Company: %(label)s") % {"label": d.label}
+        label = d.label if prefix == CUSTOM_PREFIX else gettext(CUSTOM_LABELS[prefix]) % {"label": d.label}
         custom[prefix + d.key] = FieldSpec(
             label,  # type: ignore[arg-type]
             CUSTOM_KINDS[d.field_type],
@@ -156,7 +172,7 @@ def segment_fields() -> dict[str, FieldSpec]:
 
 
 def is_custom(name: Any) -> bool:
-    """Whether a rule's field is a custom field (of the lead or of its company)."""
+    """Whether a rule's field is a custom field (of the lead, of its company or of its deals)."""
     return isinstance(name, str) and name.startswith(tuple(CUSTOM_COLUMNS))
 
 
@@ -394,10 +410,26 @@ _COMPARISONS = {"eq": "exact", "gte": "gte", "lte": "lte", "gt": "gt", "lt": "lt
 def _compile_custom(rule: Mapping) -> Q:
     """A custom field's rule on the lead's (or its company's) `custom` column: equality and "includes" as
     `custom @> {…}` (the GIN index), comparisons on the JSON value (numbers by value, ISO dates in order),
-    "contains" on the text. A lead without a company has every company field empty."""
+    "contains" on the text. A lead without a company has every company field empty. A deal's field: the lead
+    has a deal (as its contact) for which the rule holds, one EXISTS; a lead without deals matches none."""
     prefix = next(p for p in CUSTOM_COLUMNS if rule["field"].startswith(p))
     column, key = CUSTOM_COLUMNS[prefix], rule["field"].removeprefix(prefix)
-    op, value = rule["op"], rule.get("value")
+    condition = _custom_condition(column, key, rule["op"], rule.get("value"))
+    if prefix != DEAL_CUSTOM_PREFIX:
+        return condition
+    # pipeline sits beside nurture, so its deals come through the DEALS hook (salesmarketing.hooks).
+    matching = [
+        Exists(deals.filter(condition, contact=OuterRef("pk")).order_by().values("pk")) for deals in _deals()
+    ]
+    return Q(*matching, _connector=Q.OR) if matching else Q(pk__in=[])
+
+
+def _deals() -> list[Any]:
+    return list(hooks.call(hooks.DEALS))
+
+
+def _custom_condition(column: str, key: str, op: str, value: Any) -> Q:
+    """The condition on a record's JSON `column` (a lookup path) for a custom field's rule."""
     has_value = Q(**{f"{column}__has_key": key})  # an empty value is never stored: its key goes
     if op == "empty":
         return ~has_value

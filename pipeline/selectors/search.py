@@ -1,5 +1,5 @@
 """The header search's deals (hooks.SEARCH, called by leads.search): deals the viewer may read whose name holds
-the search, newest first, in one query."""
+the search (starts with it, for a search too short for the trigram index), newest first, in one query."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pipeline.selectors.access import SCOPE_ALL
 def deal_search(*, viewer, terms: Terms, limit: int) -> SearchGroup:
     qs = (
         Deal.objects.readable_by(viewer)
-        .filter(terms.contains("name"))
+        .filter(terms.starts("name") if terms.short else terms.contains("name"))
         .select_related("company", "stage")
         .order_by("-created_at", "-id")
     )

@@ -179,14 +179,39 @@ def test_who_gets_403_and_404_on_the_companys_owner_page(client, owner, teammate
     assert company.owner == owner and not OwnerChange.objects.exists()
 
 
-def test_a_company_is_seen_by_its_owner_and_by_nobody_more(client, owner, teammate, outsider):
+def test_a_company_is_seen_by_its_owners_team_and_by_the_reps_who_work_its_leads(
+    client, owner, teammate, outsider
+):
     company = _company(owner, "株式会社担当先")
     make_lead(company=company, owner=outsider)  # another team works the company's only lead
+    for user in (owner, teammate, outsider):
+        client.force_login(user)
+        assert client.get(company.get_absolute_url()).status_code == 200, user
+        assert "株式会社担当先" in client.get("/leads/companies/").content.decode(), user
+
+
+def test_another_teams_company_nobody_of_mine_works_with_answers_404(
+    client, owner, teammate, outsider, manager
+):
+    """An owned company is its owner's team's: no longer seen by every rep because it has no lead or deal yet."""
+    theirs = _company(outsider, "株式会社他課担当")
+    unowned = _company(None, "株式会社未担当")
     client.force_login(owner)
-    assert client.get(company.get_absolute_url()).status_code == 200
-    assert "株式会社担当先" in client.get("/leads/companies/").content.decode()
-    client.force_login(teammate)  # the owner's teammate is not its owner
-    assert client.get(company.get_absolute_url()).status_code == 404
+    assert client.get(theirs.get_absolute_url()).status_code == 404
+    assert client.get(unowned.get_absolute_url()).status_code == 200  # nobody's yet: today's rule
+    listed = client.get("/leads/companies/").content.decode()
+    assert "株式会社他課担当" not in listed and "株式会社未担当" in listed
+    auth = _auth(owner)
+    assert client.get(f"/api/v1/companies/{theirs.pk}", **auth).status_code == 404
+    assert _patch(client, theirs, {"address": "書き換え"}, auth).status_code == 404
+    assert client.get(f"/api/v1/companies/{unowned.pk}", **auth).status_code == 200
+    ids = {row["id"] for row in client.get("/api/v1/companies", **auth).json()["items"]}
+    assert theirs.pk not in ids and unowned.pk in ids
+    for user in (outsider, manager):  # its owner's team, and a manager as before
+        client.force_login(user)
+        assert client.get(theirs.get_absolute_url()).status_code == 200, user
+    assert client.get(f"/api/v1/companies/{theirs.pk}", **_auth(manager)).status_code == 200
+    assert client.get(f"/api/v1/companies/{theirs.pk}", **_auth(teammate)).status_code == 404
 
 
 def test_the_company_list_shows_and_filters_by_owner(client, owner, teammate, manager):

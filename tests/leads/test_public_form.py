@@ -307,3 +307,18 @@ def test_a_post_gives_a_known_lead_without_a_company_one(client, endpoint):
 
     lead.refresh_from_db()
     assert lead.company.name == "株式会社はじめて"
+
+
+def test_a_company_a_public_form_makes_is_nobodys(client, endpoint, owner):
+    """Anyone may type any email into a public form: what they type never puts a company in a team's keeping
+    (an owned company is hidden from the other teams), even when the lead it names is a rep's."""
+    make_lead("owned@example.jp", name="担当 あり", owner=owner)
+
+    post(client, {"email": "new@example.jp", "company": "株式会社フォーム新規", "sm_sid": "form-company-1"})
+    post(client, {"email": "owned@example.jp", "company": "株式会社フォーム既知", "sm_sid": "form-company-2"})
+
+    made = Lead.objects.filter(email__in=["new@example.jp", "owned@example.jp"]).select_related("company")
+    assert {(lead.company.name, lead.company.owner) for lead in made} == {
+        ("株式会社フォーム新規", None),
+        ("株式会社フォーム既知", None),
+    }

@@ -171,6 +171,30 @@ def translate(message: str, lang: str) -> str:
         return translation.gettext(message)
 
 
+def test_a_company_made_from_a_card_is_the_reps_and_a_found_one_keeps_its_owner(owner, teammate):
+    kept = services.company_create(by=teammate, owner=teammate, name="株式会社既存担当")
+    made = services.business_card_enter(
+        by=owner, name="新規 一郎", email="ichiro@card-new.example.jp", company_name="株式会社名刺新規"
+    )
+    found = services.business_card_enter(
+        by=owner, name="既存 二郎", email="jiro@example.jp", company_name="（株）既存担当"
+    )
+    assert made.company.owner == owner
+    assert found.company == kept and Company.objects.get(pk=kept.pk).owner == teammate
+
+
+def test_a_company_made_from_the_lead_form_is_the_leads_owners(client, owner, teammate, manager, marketer):
+    client.force_login(manager)  # a manager gives the new lead to a rep: the new company is the rep's too
+    client.post(
+        "/leads/new", {"name": "甲", "email": "a@example.jp", "company_name": "甲商事", "owner": teammate.pk}
+    )
+    client.force_login(marketer)  # marketing enters a lead nobody owns yet: so is its company
+    client.post("/leads/new", {"name": "乙", "email": "b@example.jp", "company_name": "乙商事", "owner": ""})
+    owners = dict(Company.objects.filter(name__in=["甲商事", "乙商事"]).values_list("name", "owner"))
+    assert owners == {"甲商事": teammate.pk, "乙商事": None}
+    assert Lead.objects.get(email="a@example.jp").owner == teammate
+
+
 def test_forms_show_errors_next_to_their_fields(client, owner):
     make_lead("taken@example.jp")
     client.force_login(owner)
@@ -201,10 +225,11 @@ def test_editing_a_lead_and_its_company(client, owner):
     lead.refresh_from_db()
     assert (lead.name_kana, lead.company.name, lead.title) == ("ヘンシュウ アト", "編集商事", "部長")
     company = lead.company
+    assert company.owner == owner  # made from the lead form: the lead's owner's
     response = client.post(
         f"/leads/companies/{company.pk}/edit",
         {"name": "編集商事", "name_kana": "ヘンシュウショウジ", "corporate_number": NTA, "industry": "it",
-         "employee_count": 120, "prefecture": "大阪府", "address": "大阪市北区1-1"},
+         "employee_count": 120, "prefecture": "大阪府", "address": "大阪市北区1-1", "owner": owner.pk},
     )  # fmt: skip
     assert response.status_code == 302
     company.refresh_from_db()

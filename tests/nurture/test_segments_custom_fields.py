@@ -1,5 +1,6 @@
-"""Segment rules on the leads' custom fields flagged "segment rule" (`custom.<key>`): equals, contains, greater
-than by type; checked like every rule; offered by the builder page."""
+"""Segment rules on the custom fields flagged "segment rule" — the lead's (`custom.<key>`), its company's
+(`company.custom.<key>`) and its deals' (`deal.custom.<key>`): equals, contains, greater than by type; checked like
+every rule; offered by the builder page."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from nurture.models import Segment
 from nurture.segments.rules import validate
 from nurture.segments.selectors import rules_leads, segment_leads
 from tests.leads.factories import CompanyFactory, LeadFactory
+from tests.pipeline.factories import make_deal
 
 pytestmark = pytest.mark.django_db
 
@@ -232,3 +234,70 @@ def test_the_builder_offers_the_company_fields_and_saves_a_rule_on_one(client, m
     assert list(segment_leads(segment)) == [accounts["paid"]]
     edit = client.get(reverse("nurture:segment_edit", args=[segment.pk])).content.decode()
     assert 'type="number" name="r-0-0-value" value="100"' in edit
+
+
+# --- The lead's deals' custom fields (`deal.custom.<key>`) -----------------------------------------------------
+
+
+@pytest.fixture
+def dealings(owner):
+    for key, field_type, options in (
+        ("product", CustomFieldType.CHOICE, ["SFA", "MA"]),
+        ("licences", CustomFieldType.NUMBER, []),
+    ):
+        field_definition_create(
+            by=None, object_type=CustomObject.DEAL, key=key, field_type=field_type, label_ja=key,
+            options=options, in_segment=True, in_form=True,
+        )  # fmt: skip
+    people = {
+        "sfa": LeadFactory(custom={"product": "MA"}),  # the lead's own "product" would be another field
+        "ma": LeadFactory(),
+        "both": LeadFactory(),
+        "no_deal": LeadFactory(),
+    }
+    make_deal(owner=owner, contact=people["sfa"], custom={"product": "SFA", "licences": 50})
+    make_deal(owner=owner, contact=people["ma"], custom={"product": "MA", "licences": 5})
+    make_deal(owner=owner, contact=people["both"], custom={"product": "MA"})
+    make_deal(owner=owner, contact=people["both"], custom={"product": "SFA", "licences": 500})
+    make_deal(owner=owner, contact=None, custom={"product": "SFA"})  # no contact: nobody's
+    return people
+
+
+def test_rules_on_a_deals_custom_fields_match_the_leads_with_such_a_deal(dealings, django_assert_num_queries):
+    assert _match(dealings, {"field": "deal.custom.product", "op": "eq", "value": "SFA"}) == {"sfa", "both"}
+    assert _match(dealings, {"field": "deal.custom.product", "op": "ne", "value": "SFA"}) == {"ma", "both"}
+    assert _match(dealings, {"field": "deal.custom.licences", "op": "gte", "value": 50}) == {"sfa", "both"}
+    assert _match(dealings, {"field": "deal.custom.licences", "op": "empty"}) == {"both"}  # its MA deal
+    lead_rule = {"op": "and", "rules": [{"field": "custom.product", "op": "eq", "value": "MA"}]}
+    assert [e.loc for e in validate(lead_rule)] == [("rules", 0, "field")]  # a deal's field is not the lead's
+    one_deal = (  # both conditions on one deal: "both" has SFA with 500 licences, "sfa" 50
+        {"op": "and", "rules": [{"field": "deal.custom.product", "op": "eq", "value": "SFA"},
+                                {"field": "deal.custom.licences", "op": "gt", "value": 100}]},
+    )  # fmt: skip
+    assert _match(dealings, *one_deal) == {"both"}
+    tree = {"op": "or", "rules": [{"field": "deal.custom.product", "op": "eq", "value": "MA"}]}
+    qs = rules_leads(tree)
+    with django_assert_num_queries(1) as captured:  # one SQL query: the deals as an EXISTS, no Python loop
+        assert qs.count() == 2
+    assert "EXISTS" in captured.captured_queries[0]["sql"].upper()
+
+
+def test_the_builder_offers_the_deal_fields_and_saves_a_rule_on_one(client, marketer, dealings):
+    client.force_login(marketer)
+    with translation.override("en"):
+        page = client.get(reverse("nurture:segment_create"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'value="deal.custom.product"' in page and "Deal: product" in page
+    data = {
+        "name": "SFA の商談がある人",
+        "kind": "dynamic",
+        "top_op": "and",
+        "g-0-op": "and",
+        "r-0-0-field": "deal.custom.product",
+        "r-0-0-prev": "deal.custom.product",
+        "r-0-0-op": "eq",
+        "r-0-0-value": "SFA",
+    }
+    response = client.post(reverse("nurture:segment_create"), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    segment = Segment.objects.get(name="SFA の商談がある人")
+    assert {lead.pk for lead in segment_leads(segment)} == {dealings["sfa"].pk, dealings["both"].pk}
