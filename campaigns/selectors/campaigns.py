@@ -223,14 +223,7 @@ def campaign_table(
         no_campaign = numbers_from(no_campaign_numbers(period=period, model=model))
     return CampaignTable(
         page=page,
-        rows=[
-            CampaignRow(
-                c,
-                numbers_from(c),
-                (REASON_LABELS.get(c.top_reason, c.top_reason), c.top_reason_n) if c.top_reason_n else None,
-            )
-            for c in campaigns
-        ],
+        rows=[CampaignRow(c, numbers_from(c), _top_reason(c)) for c in campaigns],
         # Every matching campaign's numbers added up (the page's window sums); none match, nothing to add.
         totals=numbers_from(
             {name: getattr(campaigns[0], f"total_{name}") for name in _total_columns(model)}
@@ -240,6 +233,13 @@ def campaign_table(
         no_campaign=no_campaign,
         sort=sort,
     )
+
+
+def _top_reason(campaign: Campaign) -> tuple[Promise | str, int] | None:
+    """The campaign's most frequent rejection reason in the period and how often sales gave it (the page's SQL)."""
+    reason: str = getattr(campaign, "top_reason", None) or ""
+    n = int(getattr(campaign, "top_reason_n", None) or 0)
+    return (REASON_LABELS.get(reason, reason), n) if n else None
 
 
 def no_campaign_numbers(*, period: Period, model: str) -> dict:
