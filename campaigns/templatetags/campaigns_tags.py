@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
+from campaigns.models import AttributionModel
 from salesmarketing.templatetags.sm import DASH, num
 
 register = template.Library()
@@ -20,6 +23,18 @@ def credit(value) -> str:
     if abs(value - round(value)) < 0.05:
         return num(round(value))
     return num(round(value, 1), 1)  # round first: number_format truncates
+
+
+@register.simple_tag(takes_context=True)
+def credit_note(context, value) -> str:
+    """The chosen model's credit beside a whole count, when the model is not first touch (whose credit is the
+    count). A tag, not an included template: the campaign list shows three a row."""
+    if context.get("model") == AttributionModel.FIRST:
+        return ""
+    return format_html(
+        '<span class="credit-note" data-credit>{}</span>',
+        _("%(model)s credit %(credit)s") % {"model": context.get("model_label"), "credit": credit(value)},
+    )
 
 
 @register.filter

@@ -187,7 +187,13 @@ class BroadcastSend(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["broadcast", "lead"], name="broadcast_send_unique"),
         ]
-        indexes = [models.Index(fields=["broadcast", "status", "id"], name="broadcast_send_status_idx")]
+        indexes = [
+            models.Index(fields=["broadcast", "status", "id"], name="broadcast_send_status_idx"),
+            # The messages sent in a period (the marketers' dashboard, nurture.mail.selectors.email_totals).
+            models.Index(
+                fields=["sent_at"], name="broadcast_send_sent_idx", condition=models.Q(status=SendStatus.SENT)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.broadcast_id}:{self.lead_id}"

@@ -230,7 +230,13 @@ class StepSend(models.Model):
         verbose_name = _("sequence step send")
         verbose_name_plural = _("sequence step sends")
         constraints = [models.UniqueConstraint(fields=["enrolment", "step"], name="nurture_step_send_unique")]
-        indexes = [models.Index(fields=["status", "id"], name="nurture_step_send_status_idx")]
+        indexes = [
+            models.Index(fields=["status", "id"], name="nurture_step_send_status_idx"),
+            # The messages sent in a period (the marketers' dashboard, nurture.mail.selectors.email_totals).
+            models.Index(
+                fields=["sent_at"], name="step_send_sent_idx", condition=models.Q(status=SendStatus.SENT)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.enrolment_id}:{self.step_id}"

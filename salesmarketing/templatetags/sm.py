@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format, get_format, number_format
 from django.utils.translation import get_language, gettext
 
 register = template.Library()
@@ -65,9 +65,18 @@ def qty(value) -> str:
 
 
 def _grouped(number: Decimal, decimals: int) -> str:
-    """Rounded half up (number_format alone would cut the digits off: 66.666 → 66.6), then grouped."""
+    """Rounded half up (number_format alone would cut the digits off: 66.666 → 66.6), then grouped. Groups of
+    three (Japanese and English) by Python's own formatting, with the language's separators: number_format's
+    string work, a thousand times over on a long table, was a fifth of its rendering."""
     rounded = number.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
-    return number_format(rounded, decimal_pos=decimals, use_l10n=True, force_grouping=True)
+    lang = get_language()
+    if get_format("NUMBER_GROUPING", lang) != 3:
+        return number_format(rounded, decimal_pos=decimals, use_l10n=True, force_grouping=True)
+    text = format(rounded if rounded else rounded.copy_abs(), f",.{decimals}f")  # "0", never "-0"
+    thousand, point = get_format("THOUSAND_SEPARATOR", lang), get_format("DECIMAL_SEPARATOR", lang)
+    if (thousand, point) != (",", "."):
+        text = text.replace(",", "\0").replace(".", point).replace("\0", thousand)
+    return text
 
 
 @register.filter

@@ -136,6 +136,41 @@ def test_no_spend_shows_dashes_and_overspend_is_flagged(marketer_client, april):
     assert 'data-kpi="over-budget"' in detail
 
 
+def test_the_verdict_names_the_periods_most_frequent_rejection_reason(marketer_client, april):
+    """Beside each campaign's verdicts, the reason sales gave most often in the period (ties: in the reasons'
+    order by code, so the page reads the same on every load); rejections outside the period do not count."""
+    a, b = april
+    reasons = {"no_budget": 2, "competitor": 1, "too_early": 0}  # with April's one "too early": 2, 1, 1
+    for reason, n in reasons.items():
+        for _i in range(n):
+            HandoffFactory(
+                campaign=a,
+                state=Handoff.State.REJECTED,
+                reject_reason=reason,
+                mql_at=at(10),
+                decided_at=at(12),
+            )
+    for _i in range(3):  # March: most frequent of all, but not in April
+        HandoffFactory(
+            campaign=a,
+            state=Handoff.State.REJECTED,
+            reject_reason="competitor",
+            mql_at=at(1),
+            decided_at=at(1) - dt.timedelta(days=3),
+        )
+    for reason in ("too_early", "competitor"):  # B: a tie of one each
+        HandoffFactory(
+            campaign=b, state=Handoff.State.REJECTED, reject_reason=reason, mql_at=at(10), decided_at=at(12)
+        )
+    top = gettext("top: %(reason)s ×%(n)s")
+
+    html = marketer_client.get(f"/campaigns/?{APRIL}").content.decode()
+
+    no_budget, competitor = Handoff.RejectReason.NO_BUDGET.label, Handoff.RejectReason.COMPETITOR.label
+    assert cells(html, a)["verdict"] == "1 / 4 (20%) " + top % {"reason": no_budget, "n": 2}
+    assert cells(html, b)["verdict"] == "0 / 2 (0%) " + top % {"reason": competitor, "n": 1}
+
+
 def test_the_pages_lead_list_counts_what_its_header_counts(marketer_client, april):
     """The header's whole lead count and the "brought in" list agree: both are the leads the campaign brought
     in during the period; "touched" lists every lead it touched in the period."""

@@ -84,8 +84,8 @@ def _queries(client, url: str) -> int:
 # Layout: session, the user with team and unread count (2). The page: the attribution state (1); one statement
 # with attribution by bucket and channel and by campaign, sales' verdicts, personas, segment counts and costs (1);
 # the MQL threshold (1); the ten warming leads, with their count when the sweep's will not do (1); what became of
-# the period's marketing e-mail, broadcasts and steps (2: nurture.mail.selectors.email_totals).
-DASHBOARD_QUERIES = 8
+# the period's marketing e-mail, broadcasts and steps in one statement (1: nurture.mail.selectors.email_totals).
+DASHBOARD_QUERIES = 7
 
 
 def test_the_dashboard_runs_the_same_number_of_queries_for_more_data(marketer_client, owner):
