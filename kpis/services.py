@@ -139,21 +139,22 @@ def snapshot_values(
     week: Period,
     team_id: int | None,
     now: dt.datetime | None = None,
-    fresh_to_date: bool = True,
+    fresh: bool = True,
     last_week: bool = False,
 ) -> dict:
     """What a snapshot of `week` holds: every KPI's value for the week, the meeting's KPIs month- and
     quarter-to-date with the share of their period the week's end reaches, and the targets then in force.
-    The week's own values are always computed afresh; the to-date ones too unless `fresh_to_date` is off (the
-    live review page, which may read them from the cache like any closed period's). With `last_week`, also the
-    meeting's KPIs of the week before (under "last_week"): all of them in the same call of the engine."""
+    Computed afresh (a snapshot freezes numbers computed whole) unless `fresh` is off: the live review page reads
+    them from the cache like the dashboard does, which is as exact (a cached value is keyed by the generations of
+    the days it counts, so it holds every write). With `last_week`, also the meeting's KPIs of the week before
+    (under "last_week"): all of them in the same call of the engine."""
     month_part, month_share = period_to_date(MONTH, until=week.end)
     quarter_part, quarter_share = period_to_date(QUARTER, until=week.end)
     # To date only for the meeting's KPIs (leads, handoffs, deals): page views of a whole quarter stay unread.
     asks = [
-        Ask(week, fresh=True),
-        Ask(month_part, kpis=HEADLINE, fresh=fresh_to_date),
-        Ask(quarter_part, kpis=HEADLINE, fresh=fresh_to_date),
+        Ask(week, fresh=fresh),
+        Ask(month_part, kpis=HEADLINE, fresh=fresh),
+        Ask(quarter_part, kpis=HEADLINE, fresh=fresh),
     ]
     if last_week:
         asks.append(Ask(week.previous(), kpis=HEADLINE))

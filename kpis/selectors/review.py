@@ -201,9 +201,7 @@ def _numbers(
     if snapshot is not None:
         data = {"values": snapshot.values, "context": snapshot.context, "targets": snapshot.targets}
     else:  # the week, month and quarter to date, and last week unless frozen: one call of the engine
-        data = snapshot_values(
-            week=week, team_id=team_id, now=now, fresh_to_date=False, last_week=last is None
-        )
+        data = snapshot_values(week=week, team_id=team_id, now=now, fresh=False, last_week=last is None)
     if last is not None:
         previous_values = last.values
     else:

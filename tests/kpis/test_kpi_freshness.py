@@ -15,6 +15,7 @@ import pytest
 from django.contrib import admin
 from django.db import connection
 from django.forms.models import model_to_dict
+from django.test.utils import CaptureQueriesContext
 
 from campaigns.services import cost_add
 from kpis import services
@@ -180,6 +181,27 @@ def test_a_deal_changed_in_the_admin_shows_at_once(admin_client, admin_user, rf,
     after = compute([OCTOBER], now=NOW)[0]
     assert after["opportunities_marketing_influenced"] == october["opportunities_marketing_influenced"] + 1
     assert after["opportunities_marketing_sourced"] == october["opportunities_marketing_sourced"]
+
+
+def test_the_live_weekly_review_reads_its_numbers_from_the_cache_and_shows_a_late_write(kpi_data, owner):
+    """The live review (a week not frozen) reads the week, the month and quarter to date from the cache like the
+    dashboard, and they equal the numbers computed whole, before and after a deal is closed into the week."""
+
+    def live() -> dict:
+        return services.snapshot_values(week=W47, team_id=None, now=NOW, fresh=False)
+
+    live()
+    with CaptureQueriesContext(connection) as queries:
+        before = live()
+    assert not any('"pipeline_deal"' in query["sql"] for query in queries.captured_queries)  # cache hits
+    assert before == services.snapshot_values(week=W47, team_id=None, now=NOW)
+
+    d2 = Deal.objects.get(name="D2")  # created Wednesday 18th (W47), open
+    deals.deal_close_won(deal=d2, amount=400_000, by=owner, at=jst(11, 19, 12), notify=False)
+    after = live()
+    assert after["values"]["deals_won"] == before["values"]["deals_won"] + 1
+    assert after["context"]["month"]["revenue"] == before["context"]["month"]["revenue"] + 400_000
+    assert after == services.snapshot_values(week=W47, team_id=None, now=NOW)
 
 
 def test_costs_and_hand_entered_values_entered_later_show_at_once(kpi_data, manager):

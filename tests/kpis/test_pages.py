@@ -332,9 +332,9 @@ def test_the_weekly_review_lists_the_quotes_sent_and_accepted_this_week(
 
 # Layout 2 (session; the user with team and unread count); the teams, the week's snapshots, lists and action items in one statement (kpis.selectors.batch: won
 # deals + by source, lost deals + tally, breaches, rejected + reasons, voices, quotes sent + accepted, campaign
-# reactions, action items + owners) 1; the KPI engine, in one call for the week (whole), the month and quarter to
-# date and last week: the generations of the days the cache keys values by 1 and one statement with every
-# aggregate 1; targets 1.
+# reactions, action items + owners) 1; the KPI engine, in one call for the week, the month and quarter to date and
+# last week (each from the cache when it holds them, like the dashboard's): the generations of the days the cache
+# keys values by 1 and one statement with every aggregate left (and the hand-entered values) 1; targets 1.
 REVIEW_QUERIES = 6
 # Frozen: the week's and the to-date numbers and the targets from its snapshot (-1); last week, not frozen, comes
 # whole from the cache: its generations are read, and no aggregate is left to run (-1).
