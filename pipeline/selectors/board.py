@@ -8,11 +8,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When, Window
 from django.db.models.functions import RowNumber
+from django.urls import reverse
 from django.utils import timezone
 
 from pipeline.models import Deal, Pipeline, Stage, StageChange
@@ -45,6 +47,15 @@ class Card:
     days_in_stage: int
     is_stale: bool
     next_step_overdue: bool
+    next_step_shown: bool = False  # an open deal's next step (or its date)
+
+    @cached_property
+    def url(self) -> str:
+        return self.deal.get_absolute_url()
+
+    @cached_property
+    def move_url(self) -> str:
+        return reverse("pipeline:deal_move", args=[self.deal.pk])
 
 
 @dataclass(frozen=True)
@@ -338,6 +349,7 @@ def pipeline_board(
                 days_in_stage=days,
                 is_stale=is_open and column.stale_after_days is not None and days > column.stale_after_days,
                 next_step_overdue=is_open and deal.next_step_date is not None and deal.next_step_date < today,
+                next_step_shown=is_open and (bool(deal.next_step) or deal.next_step_date is not None),
             )
         )
     return Board(
