@@ -13,11 +13,15 @@ from salesmarketing.forms import QuickSelect
 class LeadFilterForm(CustomFilterForm):
     q = forms.CharField(label=_("Search"), required=False, max_length=200)
     lifecycle = forms.ChoiceField(
-        label=_("Lifecycle stage"), required=False, choices=[("", _("All"))] + LifecycleStage.choices,
+        label=_("Lifecycle stage"),
+        required=False,
+        choices=[("", _("All"))] + LifecycleStage.choices,
         widget=QuickSelect,
     )
     awareness = forms.ChoiceField(
-        label=_("Awareness stage"), required=False, choices=[("", _("All"))] + AwarenessStage.choices,
+        label=_("Awareness stage"),
+        required=False,
+        choices=[("", _("All"))] + AwarenessStage.choices,
         widget=QuickSelect,
     )
     owner = forms.CharField(label=_("Owner"), required=False, max_length=20)

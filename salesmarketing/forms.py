@@ -17,7 +17,8 @@ class QuickSelect(forms.Select):
     def render(self, name, value, attrs=None, renderer=None):
         values = set(self.format_value(value))
         options, found = [], False
-        for option_value, label in self.choices:  # not list(): a model choice field's would count its rows first
+        # Not list(self.choices): a model choice field's iterator would count its rows first (a query).
+        for option_value, label in self.choices:
             if isinstance(label, (list, tuple)):
                 return super().render(name, value, attrs, renderer)
             text = "" if option_value is None else str(option_value)

@@ -274,10 +274,10 @@ def pipeline_board(
         )
         for window in (Q(closed_at__isnull=True), Q(closed_at__gte=since))
     )
-    for row in open_totals.union(closed_totals, all=True):  # a stage may have a row from each range
-        summed = totals.setdefault(row["stage_id"], {"n": 0, "total": ZERO, "weighted_sum": ZERO})
+    for part in open_totals.union(closed_totals, all=True):  # a stage may have a row from each range
+        summed = totals.setdefault(part["stage_id"], {"n": 0, "total": ZERO, "weighted_sum": ZERO})
         for key in ("n", "total", "weighted_sum"):
-            summed[key] += row[key] or 0
+            summed[key] += part[key] or 0
 
     # The first cards of each column, up to the column's limit (won and lost hold every deal closed in the window:
     # tens of thousands at 100k deals). PostgreSQL: one index range per stage in card order, never all read.
