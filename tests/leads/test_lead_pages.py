@@ -75,7 +75,9 @@ def test_filter_selects_list_every_campaign_and_keep_the_chosen_values(client, m
     first = Campaign.objects.create(name="B <展示会>", channel="event", utm_campaign="b-expo")
     Campaign.objects.create(name="A ウェビナー", channel="webinar", utm_campaign="a-web")
     client.force_login(marketer)
-    html = client.get("/leads/", {"campaign": first.pk, "awareness": "manifest", "sort": "name"}).content.decode()
+    html = client.get(
+        "/leads/", {"campaign": first.pk, "awareness": "manifest", "sort": "name"}
+    ).content.decode()
     campaign = re.search(r'<select name="campaign" id="id_campaign">(.*?)</select>', html, re.S).group(1)
     options = re.findall(r'<option value="(\d*)"( selected)?>([^<]*)</option>', campaign)
     assert [(text, bool(chosen)) for _value, chosen, text in options] == [
@@ -85,7 +87,9 @@ def test_filter_selects_list_every_campaign_and_keep_the_chosen_values(client, m
     ]
     assert '<option value="manifest" selected>' in html and '<option value="name" selected>' in html
     lifecycle = re.search(r'<select name="lifecycle" id="id_lifecycle">(.*?)</select>', html, re.S).group(1)
-    assert lifecycle.count(" selected>") == 1 and '<option value="" selected>' in lifecycle  # no filter: "All"
+    assert (
+        lifecycle.count(" selected>") == 1 and '<option value="" selected>' in lifecycle
+    )  # no filter: "All"
 
 
 def test_htmx_request_gets_only_the_results_partial(client, marketer):
