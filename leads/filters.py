@@ -7,19 +7,30 @@ from leads.choices import AwarenessStage, LifecycleStage
 from leads.custom_fields.forms import CustomFilterForm, filters_from
 from leads.models import Campaign
 from leads.selectors import LeadFilters
+from salesmarketing.forms import QuickSelect
 
 
 class LeadFilterForm(CustomFilterForm):
     q = forms.CharField(label=_("Search"), required=False, max_length=200)
     lifecycle = forms.ChoiceField(
-        label=_("Lifecycle stage"), required=False, choices=[("", _("All"))] + LifecycleStage.choices
+        label=_("Lifecycle stage"),
+        required=False,
+        choices=[("", _("All"))] + LifecycleStage.choices,
+        widget=QuickSelect,
     )
     awareness = forms.ChoiceField(
-        label=_("Awareness stage"), required=False, choices=[("", _("All"))] + AwarenessStage.choices
+        label=_("Awareness stage"),
+        required=False,
+        choices=[("", _("All"))] + AwarenessStage.choices,
+        widget=QuickSelect,
     )
     owner = forms.CharField(label=_("Owner"), required=False, max_length=20)
-    campaign = forms.ModelChoiceField(
-        label=_("Campaign"), required=False, queryset=Campaign.objects.order_by("name"), empty_label=_("All")
+    campaign = forms.ModelChoiceField(  # hundreds of campaigns: their names only, options written in Python
+        label=_("Campaign"),
+        required=False,
+        queryset=Campaign.objects.only("name").order_by("name"),
+        empty_label=_("All"),
+        widget=QuickSelect,
     )
     score_min = forms.IntegerField(label=_("Score from"), required=False)
     score_max = forms.IntegerField(label=_("Score to"), required=False)
@@ -33,6 +44,7 @@ class LeadFilterForm(CustomFilterForm):
             ("last_touch", _("Last touch")),
             ("name", _("Name")),
         ],
+        widget=QuickSelect,
     )
 
     def filters(self) -> LeadFilters:

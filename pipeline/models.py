@@ -302,12 +302,14 @@ class Deal(models.Model):
         indexes = [
             models.Index(fields=["stage", "position"], name="deal_stage_position_idx"),
             # the board's first cards of a column, in card order (won/lost: latest closed first; a descending
-            # index puts NULLs first on PostgreSQL, as the board's ORDER BY asks)
+            # index puts NULLs first on PostgreSQL, as the board's ORDER BY asks); with what the board's column
+            # totals and the viewer's visibility read, so that its totals are read from the index alone
             models.Index(
                 F("stage"),
                 F("closed_at").desc(),
                 F("position"),
                 F("id"),
+                include=["amount", "probability", "owner", "team", "status"],
                 name="deal_stage_cards_idx",
             ),
             models.Index(fields=["owner", "status"], name="deal_owner_status_idx"),

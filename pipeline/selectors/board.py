@@ -8,11 +8,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
+from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When, Window
 from django.db.models.functions import RowNumber
+from django.urls import reverse
 from django.utils import timezone
 
 from pipeline.models import Deal, Pipeline, Stage, StageChange
@@ -45,6 +48,15 @@ class Card:
     days_in_stage: int
     is_stale: bool
     next_step_overdue: bool
+    next_step_shown: bool = False  # an open deal's next step (or its date)
+
+    @cached_property
+    def url(self) -> str:
+        return self.deal.get_absolute_url()
+
+    @cached_property
+    def move_url(self) -> str:
+        return reverse("pipeline:deal_move", args=[self.deal.pk])
 
 
 @dataclass(frozen=True)
@@ -243,20 +255,29 @@ def pipeline_board(
 
     now = timezone.now()
     today = timezone.localdate(now)
-    window = Q(status=Deal.Status.OPEN) | Q(closed_at__gte=now - dt.timedelta(days=CLOSED_WINDOW_DAYS))
-    deals = filtered_deals(viewer=viewer, filters=filters).filter(window, stage_id__in=[s.pk for s in stages])
+    since = now - dt.timedelta(days=CLOSED_WINDOW_DAYS)
+    matching = filtered_deals(viewer=viewer, filters=filters).filter(stage_id__in=[s.pk for s in stages])
+    deals = matching.filter(Q(status=Deal.Status.OPEN) | Q(closed_at__gte=since))
 
-    # Totals for every stage (one GROUP BY), so the board's summary stays right after a move too.
-    totals = {
-        row["stage_id"]: row
-        for row in deals.order_by()
+    # Totals for every stage, so the board's summary stays right after a move too: one statement, the open deals
+    # (no closed_at: the table's check) and those closed in the window as two ranges of deal_stage_cards_idx
+    # read from the index alone (an OR of the two would read every deal's row).
+    totals: dict[int, dict[str, Any]] = {}
+    open_totals, closed_totals = (
+        matching.filter(window)
+        .order_by()
         .values("stage_id")
         .annotate(
             n=Count("pk"),
             total=Sum("amount"),
             weighted_sum=Sum(F("amount") * F("probability"), output_field=WEIGHTED_SUM),
         )
-    }
+        for window in (Q(closed_at__isnull=True), Q(closed_at__gte=since))
+    )
+    for part in open_totals.union(closed_totals, all=True):  # a stage may have a row from each range
+        summed = totals.setdefault(part["stage_id"], {"n": 0, "total": ZERO, "weighted_sum": ZERO})
+        for key in ("n", "total", "weighted_sum"):
+            summed[key] += part[key] or 0
 
     # The first cards of each column, up to the column's limit (won and lost hold every deal closed in the window:
     # tens of thousands at 100k deals). PostgreSQL: one index range per stage in card order, never all read.
@@ -338,6 +359,7 @@ def pipeline_board(
                 days_in_stage=days,
                 is_stale=is_open and column.stale_after_days is not None and days > column.stale_after_days,
                 next_step_overdue=is_open and deal.next_step_date is not None and deal.next_step_date < today,
+                next_step_shown=is_open and (bool(deal.next_step) or deal.next_step_date is not None),
             )
         )
     return Board(

@@ -71,6 +71,27 @@ def test_marketer_filters_by_lifecycle_awareness_score_and_text(client, marketer
     assert "鈴木 花子" in response.content.decode() and "山田 太郎" not in response.content.decode()
 
 
+def test_filter_selects_list_every_campaign_and_keep_the_chosen_values(client, marketer):
+    first = Campaign.objects.create(name="B <展示会>", channel="event", utm_campaign="b-expo")
+    Campaign.objects.create(name="A ウェビナー", channel="webinar", utm_campaign="a-web")
+    client.force_login(marketer)
+    html = client.get(
+        "/leads/", {"campaign": first.pk, "awareness": "manifest", "sort": "name"}
+    ).content.decode()
+    campaign = re.search(r'<select name="campaign" id="id_campaign">(.*?)</select>', html, re.S).group(1)
+    options = re.findall(r'<option value="(\d*)"( selected)?>([^<]*)</option>', campaign)
+    assert [(text, bool(chosen)) for _value, chosen, text in options] == [
+        ("全体" if translation.get_language() == "ja" else "All", False),
+        ("A ウェビナー", False),
+        ("B &lt;展示会&gt;", True),  # escaped, and the one chosen
+    ]
+    assert '<option value="manifest" selected>' in html and '<option value="name" selected>' in html
+    lifecycle = re.search(r'<select name="lifecycle" id="id_lifecycle">(.*?)</select>', html, re.S).group(1)
+    assert (
+        lifecycle.count(" selected>") == 1 and '<option value="" selected>' in lifecycle
+    )  # no filter: "All"
+
+
 def test_htmx_request_gets_only_the_results_partial(client, marketer):
     _lead("a@example.jp", name="部分 更新")
     client.force_login(marketer)
