@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('leads', '0027_company_owner'),
-        ('pipeline', '0011_activity_updated_at_and_api_since_indexes'),
+        ('pipeline', '0012_search_prefix'),
         ('salesmarketing', '0009_domain_event'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
