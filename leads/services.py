@@ -38,7 +38,8 @@ def normalize_email(email: str) -> str:
 
 
 def company_resolve(*, name: str = "", domain: str = "", **fields) -> Company | None:
-    """The company with this domain (or, without one, this exact name), created when missing."""
+    """The company with this domain (or, without one, this exact name), created when missing. `fields` fill the
+    blanks of a found one (COMPANY_FIELDS only) and all of a new one: an `owner` given is a new company's only."""
     name, domain = name.strip(), domain.strip().lower()
     if not name and not domain:
         return None

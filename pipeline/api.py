@@ -291,7 +291,7 @@ def create_deal(request: HttpRequest, payload: DealIn):
         if company is None:
             raise _invalid("company_id", "No company has this id.")
     elif payload.company_name:
-        company = company_resolve(name=payload.company_name)
+        company = company_resolve(name=payload.company_name, owner=owner)  # a new company: the deal owner's
     if contact is not None:
         company = company or contact.company
     stage = None

@@ -543,12 +543,15 @@ def deal_new(request: HtmxHttpRequest) -> HttpResponse:
     form = DealCreateForm(request.POST or None, stages=stages, owners=owners, viewer=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        owner = data.get("owner") or request.user
         try:
             deal = services.deal_create(
                 name=data["name"],
-                owner=data.get("owner") or request.user,
+                owner=owner,
                 by=request.user,
-                company=company_resolve(name=data["company_name"]),
+                company=company_resolve(
+                    name=data["company_name"], owner=owner
+                ),  # a new company: the deal owner's
                 contact=data["contact_email"],
                 stage=data["stage"],
                 amount=data["amount"],

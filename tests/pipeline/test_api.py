@@ -98,7 +98,8 @@ def test_a_key_without_a_user_must_name_the_owner(client, owner, stages, api_key
     assert response.status_code == 422 and _fields(response) == {"owner_id"}
     response = _post(client, {"name": "x", "company_name": "株式会社API", "owner_id": owner.pk}, auth)
     assert response.status_code == 201
-    assert Deal.objects.get().company.name == "株式会社API"
+    company = Deal.objects.get().company
+    assert (company.name, company.owner) == ("株式会社API", owner)  # a new company is the deal owner's
 
 
 def test_invalid_input_is_422_json(client, owner, stages, api_key_for):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from leads.custom_fields.services import field_definition_create
 from leads.models import CustomFieldType, CustomObject
+from leads.services import company_resolve
 from pipeline import services
 from pipeline.models import Activity, Deal, Task
 from quotes import services as quote_services
@@ -183,6 +184,18 @@ def test_a_new_deal_by_hand(owner_client, owner, stages):
         "株式会社山田製作所",
         20,
     )
+    assert deal.company.owner == owner  # a company the deal made is the deal owner's
+
+
+def test_a_new_deal_at_a_known_company_leaves_its_owner(owner_client, stages, teammate):
+    company = company_resolve(name="株式会社既存", owner=teammate)
+    unowned = company_resolve(name="株式会社持ち主なし")
+    for name in ("株式会社既存", "株式会社持ち主なし"):
+        response = owner_client.post(reverse("pipeline:deal_new"), _new_deal(stages, company_name=name))
+        assert response.status_code == 302
+    company.refresh_from_db()
+    unowned.refresh_from_db()
+    assert (company.owner, unowned.owner) == (teammate, None)
 
 
 def _new_deal(stages, **fields) -> dict:
