@@ -27,6 +27,7 @@ from campaigns.selectors.common import (
 from leads import ratios
 from leads.models import Campaign, Handoff, Lead, Touch
 from salesmarketing.models import User
+from salesmarketing.replica import reads_from_replica
 
 # --- Campaign list -------------------------------------------------------------------------------------------
 
@@ -185,6 +186,7 @@ class _CountedPaginator(Paginator):
         return self._known_count
 
 
+@reads_from_replica()
 def campaign_table(
     *, period: Period, model: str, sort: str, channel: str = "", status: str = "", q: str = "", page_number=1
 ) -> CampaignTable:

@@ -19,6 +19,7 @@ from leads.models.leads import owned_by_team_of
 from leads.search.query import Terms, companies_matching
 from salesmarketing import hooks
 from salesmarketing.models import User
+from salesmarketing.replica import reads_from_replica
 
 PAGE_SIZE = 50
 # The list's owner filter besides a user's id: the viewer's own companies, and those nobody owns.
@@ -71,6 +72,7 @@ class CompanyFilters:
     custom: tuple[CustomFilter, ...] = ()  # the custom fields' filters (GIN index on `custom`)
 
 
+@reads_from_replica()
 def company_list(*, viewer, filters: CompanyFilters, page_number: int | str = 1) -> Page:
     """One page of the companies the viewer sees, with each one's number of contacts (count + page rows)."""
     qs = companies_visible_to(viewer).select_related("parent", "owner")

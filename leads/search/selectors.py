@@ -15,6 +15,7 @@ from leads.models import Lead
 from leads.records.selectors import companies_visible_to
 from leads.search.query import Terms, companies_matching, leads_matching
 from salesmarketing import hooks
+from salesmarketing.replica import reads_from_replica
 
 LIVE_LIMIT = 5  # per group, in the header's drop-down
 PAGE_LIMIT = 20  # per group, on the results page
@@ -96,6 +97,7 @@ def search_companies(*, viewer, terms: Terms, limit: int) -> SearchGroup:
     )
 
 
+@reads_from_replica()
 def search(*, viewer, text: str | None, limit: int = LIVE_LIMIT) -> SearchResults:
     """Every group for `text`, leads first, then companies, then the higher apps' groups (INSTALLED_APPS order).
     A group with no hits is left out."""

@@ -15,6 +15,7 @@ from django.utils import timezone
 from pipeline.models import COMMIT_PROBABILITY, Deal
 from pipeline.selectors.access import WEIGHTED_SUM, ZERO, BoardFilters, filtered_deals
 from salesmarketing.models import User
+from salesmarketing.replica import reads_from_replica
 
 
 @dataclass
@@ -60,6 +61,7 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
+@reads_from_replica()
 def forecast(*, viewer: User, filters: BoardFilters, start: dt.date, months: int) -> Forecast:
     """Expected revenue by month of expected close: weighted (amount × probability), commit (probability ≥ the
     commit threshold) and best case (every open deal); won deals count as closed in the month they closed;

@@ -143,6 +143,26 @@ class TestOnAStreamingReplica:
         assert "遅延 太郎" not in stale.text  # written on the primary, not yet applied on the replica
         assert "遅延 太郎" in fresh.text
 
+    @pytest.mark.parametrize(
+        ("name", "query", "table"),
+        [
+            ("leads:company_list", {}, "leads_company"),
+            ("campaigns:list", {}, "campaigns_campaign"),
+            ("pipeline:forecast", {}, "pipeline_deal"),
+            ("search:page", {"q": "山田"}, "leads_lead"),
+        ],
+    )
+    def test_the_other_read_only_pages_read_from_the_replica(self, manager_client, name, query, table):
+        with (
+            CaptureQueriesContext(connections[replica.REPLICA]) as on_replica,
+            CaptureQueriesContext(connections[DEFAULT_DB_ALIAS]) as on_primary,
+        ):
+            response = manager_client.get(reverse(name), query)
+
+        assert response.status_code == 200
+        assert _sql_on(on_replica, table)
+        assert not _sql_on(on_primary, table)
+
     def test_a_request_that_writes_reads_from_the_primary_after_the_write(self, manager):
         filters = LeadFilterForm({"q": "同一 要求"}).filters()
         with _replay_paused(), replica.request_scope(method="GET"):
