@@ -44,9 +44,10 @@ from bench import board, campaigns, handoff_latency, ingest, kpis, scoring, segm
 from bench.generate import SIZES, default_url, ensure_generated  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PAGE_TARGET_MS = 300
-REVIEW_TARGET_MS = 500
-SEARCH_TARGET_MS = 200  # the header's search answers as you type
+# Every page p95 ≤ 100 ms at size l, the weekly review ≤ 150 ms (issue #22: ahead of every peer on every page); the
+# header's search, which answers as you type, is a page like the others.
+PAGE_TARGET_MS = 100
+REVIEW_TARGET_MS = 150
 INGEST_EVENTS = {"s": 20_000, "m": 50_000, "l": 100_000, "peer": 20_000}
 # The most queries each page may run (issue #22), counted with the 2-query layout (the session; the user with their
 # team and unread count): the first matching label fragment wins, lists and detail pages otherwise.
@@ -180,9 +181,7 @@ def search_pages(meta: dict) -> list[tuple[str, str, str]]:
 
 
 def page_target_ms(label: str) -> int:
-    if "weekly review" in label:
-        return REVIEW_TARGET_MS
-    return SEARCH_TARGET_MS if label.startswith("search") else PAGE_TARGET_MS
+    return REVIEW_TARGET_MS if "weekly review" in label else PAGE_TARGET_MS
 
 
 def bench_pages(meta: dict, port: int, requests: int, warmup: int, log) -> list[dict]:
@@ -237,9 +236,9 @@ def bench_pages(meta: dict, port: int, requests: int, warmup: int, log) -> list[
                 **mine,
                 "floor": {"what": "minimal logged-in view, same middleware", **floor},
                 "ratio": mine["median"] / floor["median"],
-                "target": f"p95 < {target} ms, queries independent of size",
+                "target": f"p95 ≤ {target} ms, queries independent of size",
                 "target_ms": target,
-                "met": mine["p95"] < target,
+                "met": mine["p95"] <= target,
                 **_budget(label, mine["queries"]),
             }
         )
@@ -281,9 +280,9 @@ def bench_drag(requests: int, log) -> dict:
         "bytes": moves["bytes"],
         "floor": {"what": "minimal logged-in view, same middleware (in process)", **bare},
         "ratio": mine["median"] / bare["median"],
-        "target": f"p95 < {PAGE_TARGET_MS} ms, queries independent of size",
+        "target": f"p95 ≤ {PAGE_TARGET_MS} ms, queries independent of size",
         "target_ms": PAGE_TARGET_MS,
-        "met": mine["p95"] < PAGE_TARGET_MS,
+        "met": mine["p95"] <= PAGE_TARGET_MS,
         **_budget(label, moves["queries"]),
     }
 
