@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from itertools import pairwise
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from leads.choices import LifecycleStage, TouchType
@@ -13,6 +15,7 @@ from leads.scoring.defaults import ensure_default_scoring
 from leads.scoring.engine import LeadFilter, explain, explain_over_time, score_leads
 from leads.scoring.services import leads_score_and_qualify, reason_text, rescore_batch_run, rescore_start
 from leads.services import company_resolve, lead_upsert
+from tests.conftest import require_or_skip
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC)
@@ -174,6 +177,7 @@ def test_full_rescore_runs_in_batches_and_a_redelivered_batch_changes_nothing(
     defaults, monkeypatch, django_capture_on_commit_callbacks
 ):
     monkeypatch.setattr("leads.scoring.services.RESCORE_BATCH_SIZE", 3)
+    monkeypatch.setattr("leads.scoring.services.RESCORE_MIN_BATCHES", 1)
     leads = [lead_upsert(email=f"b{i}@example.jp", source="api")[0] for i in range(7)]
     for lead in leads:  # just now: the rescore runs at the real time, so these have not decayed yet
         Touch.objects.create(
@@ -191,6 +195,38 @@ def test_full_rescore_runs_in_batches_and_a_redelivered_batch_changes_nothing(
     batch = run.batches.first()
     assert rescore_batch_run(batch_id=batch.pk) is False
     assert RescoreRun.objects.count() == 1
+
+
+def test_a_table_smaller_than_a_batch_is_still_split_for_the_workers_to_share(
+    defaults, django_capture_on_commit_callbacks
+):
+    leads = [lead_upsert(email=f"s{i}@example.jp", source="api", title="部長")[0] for i in range(10)]
+    for lead in leads[::3]:
+        Touch.objects.create(
+            lead=lead, type=TouchType.SEMINAR_ATTENDED, occurred_at=timezone.now(), source="t",
+            idempotency_key=str(lead.pk),
+        )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        run = rescore_start(reason="test")
+    run.refresh_from_db()
+    ranges = list(run.batches.order_by("first_id").values_list("first_id", "last_id"))
+    assert len(ranges) == run.total_batches == 4 and run.finished_at is not None
+    assert ranges[0][0] == leads[0].pk and ranges[-1][1] >= leads[-1].pk
+    assert all(last + 1 == first for (_, last), (first, _) in pairwise(ranges))
+    assert [_scores(lead) for lead in leads] == [
+        (15, 20, 35) if i % 3 == 0 else (15, 0, 15) for i in range(10)
+    ]
+
+
+def test_a_batch_is_scored_without_jit_compilation(defaults):
+    """PostgreSQL's JIT compiled a batch statement's expressions for longer than the batch took to run them: the
+    scoring transaction turns it off (and keeps its sorts in memory), for that transaction only."""
+    require_or_skip(connection.vendor == "postgresql", "JIT and work_mem are PostgreSQL settings")
+    lead, _ = lead_upsert(email="j@example.jp", source="api")
+    with transaction.atomic(), connection.cursor() as cursor:
+        score_leads(LeadFilter(first_id=lead.pk, last_id=lead.pk), now=NOW, only_changed=True)
+        cursor.execute("SELECT current_setting('jit'), current_setting('work_mem')")
+        assert cursor.fetchone() == ("off", "64MB")
 
 
 def test_reason_text_lists_positive_contributions_biggest_first(defaults):
