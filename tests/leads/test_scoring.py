@@ -6,7 +6,6 @@ import datetime as dt
 from itertools import pairwise
 
 import pytest
-from django.db import connection, transaction
 from django.utils import timezone
 
 from leads.choices import LifecycleStage, TouchType
@@ -15,7 +14,6 @@ from leads.scoring.defaults import ensure_default_scoring
 from leads.scoring.engine import LeadFilter, explain, explain_over_time, score_leads
 from leads.scoring.services import leads_score_and_qualify, reason_text, rescore_batch_run, rescore_start
 from leads.services import company_resolve, lead_upsert
-from tests.conftest import require_or_skip
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC)
@@ -216,17 +214,6 @@ def test_a_table_smaller_than_a_batch_is_still_split_for_the_workers_to_share(
     assert [_scores(lead) for lead in leads] == [
         (15, 20, 35) if i % 3 == 0 else (15, 0, 15) for i in range(10)
     ]
-
-
-def test_a_batch_is_scored_without_jit_compilation(defaults):
-    """PostgreSQL's JIT compiled a batch statement's expressions for longer than the batch took to run them: the
-    scoring transaction turns it off (and keeps its sorts in memory), for that transaction only."""
-    require_or_skip(connection.vendor == "postgresql", "JIT and work_mem are PostgreSQL settings")
-    lead, _ = lead_upsert(email="j@example.jp", source="api")
-    with transaction.atomic(), connection.cursor() as cursor:
-        score_leads(LeadFilter(first_id=lead.pk, last_id=lead.pk), now=NOW, only_changed=True)
-        cursor.execute("SELECT current_setting('jit'), current_setting('work_mem')")
-        assert cursor.fetchone() == ("off", "64MB")
 
 
 def test_reason_text_lists_positive_contributions_biggest_first(defaults):
