@@ -51,16 +51,34 @@ WHERE leads_lead.id = s.lead_id AND leads_lead.engagement_score <> s.e
 """
 
 
-def _batch_worker(args: tuple[str, list[int], float]) -> int:
-    database_url, batch_ids, now_ts = args
+_started = None  # in a pool process: the barrier every process of the pool waits at once it has started
+
+
+def _worker_start(database_url: str, started) -> None:
+    """A pool process's start: Django set up and connected, as a worker's process is before the nightly rescore."""
+    global _started
+    _started = started
     setup_django(database_url)
+    from django.db import connection
+
+    connection.ensure_connection()
+
+
+def _worker_ready(_: int) -> None:
+    _started.wait()  # each process takes one of these and holds it until all have started, so all of them have
+
+
+def _batch_worker(args: tuple[int, float]) -> bool:
+    batch_id, now_ts = args
     from leads.scoring.services import rescore_batch_run
 
-    now = dt.datetime.fromtimestamp(now_ts, dt.UTC)
-    return sum(rescore_batch_run(batch_id=batch_id, now=now) for batch_id in batch_ids)
+    return rescore_batch_run(batch_id=batch_id, now=dt.datetime.fromtimestamp(now_ts, dt.UTC))
 
 
 def run_rescore(database_url: str, now: dt.datetime, workers: int) -> float:
+    """Seconds to run every batch of a full rescore. With several workers, the processes are started (Django set
+    up, connected) before the clock starts, as a worker pool is running when beat queues the nightly rescore;
+    they then take the batches one at a time, as the workers take the queued batch tasks."""
     from django.db import connections, transaction
 
     from leads.models import RescoreBatch
@@ -71,16 +89,23 @@ def run_rescore(database_url: str, now: dt.datetime, workers: int) -> float:
             reason="bench"
         )  # queued tasks run after commit; the bench drives the batches itself
     batch_ids = list(RescoreBatch.objects.filter(run=run).order_by("first_id").values_list("id", flat=True))
-    started = time.perf_counter()
     if workers == 1:
+        started = time.perf_counter()
         for batch_id in batch_ids:
             rescore_batch_run(batch_id=batch_id, now=now)
-    else:
-        chunks = [batch_ids[i::workers] for i in range(workers)]
-        connections.close_all()  # each worker process opens its own connection
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            list(pool.map(_batch_worker, [(database_url, chunk, now.timestamp()) for chunk in chunks]))
-    return time.perf_counter() - started
+        return time.perf_counter() - started
+    connections.close_all()  # each worker process opens its own connection
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_worker_start,
+        initargs=(database_url, context.Barrier(workers)),
+    ) as pool:
+        list(pool.map(_worker_ready, range(workers)))
+        started = time.perf_counter()
+        list(pool.map(_batch_worker, [(batch_id, now.timestamp()) for batch_id in batch_ids]))
+        return time.perf_counter() - started
 
 
 def run_floor(now: dt.datetime) -> float:

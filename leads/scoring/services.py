@@ -21,6 +21,8 @@ from salesmarketing.celery import queue_task
 
 # Lead ids per batch task: a few seconds of SQL each at design scale (the default 20,000).
 RESCORE_BATCH_SIZE = settings.RESCORE_BATCH_SIZE
+# A smaller table is still split into this many batches, so that the bulk workers' processes share it.
+RESCORE_MIN_BATCHES = 4
 ASSIGN_BATCH = 100  # handoff ids per assign_handoffs task (the realtime queue)
 
 
@@ -139,8 +141,9 @@ def rescore_start(*, reason: str) -> RescoreRun:
         run = RescoreRun.objects.create(version=config.version, reason=reason)
         batches = []
         if bounds["lo"] is not None:
-            for first in range(bounds["lo"], bounds["hi"] + 1, RESCORE_BATCH_SIZE):
-                batches.append(RescoreBatch(run=run, first_id=first, last_id=first + RESCORE_BATCH_SIZE - 1))
+            size = min(RESCORE_BATCH_SIZE, -(-(bounds["hi"] - bounds["lo"] + 1) // RESCORE_MIN_BATCHES))
+            for first in range(bounds["lo"], bounds["hi"] + 1, size):
+                batches.append(RescoreBatch(run=run, first_id=first, last_id=first + size - 1))
         RescoreBatch.objects.bulk_create(batches)
         run.total_batches = len(batches)
         if not batches:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from itertools import pairwise
 
 import pytest
 from django.utils import timezone
@@ -174,6 +175,7 @@ def test_full_rescore_runs_in_batches_and_a_redelivered_batch_changes_nothing(
     defaults, monkeypatch, django_capture_on_commit_callbacks
 ):
     monkeypatch.setattr("leads.scoring.services.RESCORE_BATCH_SIZE", 3)
+    monkeypatch.setattr("leads.scoring.services.RESCORE_MIN_BATCHES", 1)
     leads = [lead_upsert(email=f"b{i}@example.jp", source="api")[0] for i in range(7)]
     for lead in leads:  # just now: the rescore runs at the real time, so these have not decayed yet
         Touch.objects.create(
@@ -191,6 +193,27 @@ def test_full_rescore_runs_in_batches_and_a_redelivered_batch_changes_nothing(
     batch = run.batches.first()
     assert rescore_batch_run(batch_id=batch.pk) is False
     assert RescoreRun.objects.count() == 1
+
+
+def test_a_table_smaller_than_a_batch_is_still_split_for_the_workers_to_share(
+    defaults, django_capture_on_commit_callbacks
+):
+    leads = [lead_upsert(email=f"s{i}@example.jp", source="api", title="部長")[0] for i in range(10)]
+    for lead in leads[::3]:
+        Touch.objects.create(
+            lead=lead, type=TouchType.SEMINAR_ATTENDED, occurred_at=timezone.now(), source="t",
+            idempotency_key=str(lead.pk),
+        )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        run = rescore_start(reason="test")
+    run.refresh_from_db()
+    ranges = list(run.batches.order_by("first_id").values_list("first_id", "last_id"))
+    assert len(ranges) == run.total_batches == 4 and run.finished_at is not None
+    assert ranges[0][0] == leads[0].pk and ranges[-1][1] >= leads[-1].pk
+    assert all(last + 1 == first for (_, last), (first, _) in pairwise(ranges))
+    assert [_scores(lead) for lead in leads] == [
+        (15, 20, 35) if i % 3 == 0 else (15, 0, 15) for i in range(10)
+    ]
 
 
 def test_reason_text_lists_positive_contributions_biggest_first(defaults):
