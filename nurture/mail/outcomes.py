@@ -16,10 +16,9 @@ A merge moves a row with what became of it (the touches that set it move to the 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.db.models import CharField, Count, Exists, Expression, F, OuterRef, Q, QuerySet, Value
 from django.db.models.fields.json import KeyTextTransform

@@ -172,7 +172,8 @@ def email_totals(*, start: dt.date, end: dt.date) -> Outcomes:
         [
             aggregates_row(broadcasts, {f"b_{name}": a for name, a in broadcast_annotations(since).items()}),
             aggregates_row(
-                StepSend.objects.filter(**sent_in), {f"q_{name}": a for name, a in step_annotations(since).items()}
+                StepSend.objects.filter(**sent_in),
+                {f"q_{name}": a for name, a in step_annotations(since).items()},
             ),
         ]
     )
