@@ -124,3 +124,53 @@ def test_outcomes_worked_by_hand_with_a_bounce_a_complaint_an_mql_and_a_merge(
     # What was set is the first time each, set once.
     first = BroadcastSend.objects.get(broadcast=x, lead=a)
     assert first.opened_at is not None and first.clicked_at is None and first.bounced_at is None
+
+
+def test_the_migration_fills_the_rows_from_the_touches_and_reports_recorded_before_it(
+    mail_template, mail_campaign
+):
+    import importlib
+
+    from django.apps import apps
+
+    from leads.models import Touch
+    from nurture.models import DeliveryEvent
+
+    backfill = importlib.import_module("nurture.migrations.0009_sent_message_outcomes").backfill
+    now = timezone.now()
+    a, b = mail_lead("a@sample.example.jp"), mail_lead("b@sample.example.jp")
+    x = _broadcast("11月号", template=mail_template, campaign=mail_campaign, sent=[a, b], days_ago=1)
+    sequence = sequence_make(template=mail_template, steps=1)
+    enrolment = Enrolment.objects.create(lead=b, sequence=sequence, source="manual", enrolled_at=now)
+    step_send = StepSend.objects.create(
+        enrolment=enrolment, step=sequence.steps.get(), status=SendStatus.SENT, sent_at=now
+    )
+    for key, (lead, kind, message) in enumerate(
+        [
+            (a, "email_open", f"b{x.pk}-{a.pk}"),
+            (a, "email_open", f"b{x.pk}-{b.pk}"),  # another lead's message
+            (b, "email_click", f"q{step_send.step_id}-{b.pk}"),
+        ]
+    ):
+        Touch.objects.create(
+            lead=lead, type=kind, occurred_at=now, properties={"message": message}, idempotency_key=str(key)
+        )
+    DeliveryEvent.objects.create(
+        key="k",
+        kind=DeliveryEventKind.HARD_BOUNCE,
+        source="dsn",
+        lead=b,
+        broadcast_send=BroadcastSend.objects.get(broadcast=x, lead=b),
+        occurred_at=now,
+    )
+    BroadcastSend.objects.update(opened_at=None, clicked_at=None, bounced_at=None)
+    StepSend.objects.update(opened_at=None, clicked_at=None, bounced_at=None)
+
+    backfill(apps, None)
+
+    def marks(row) -> tuple:
+        return tuple(getattr(row, name) is not None for name in ("opened_at", "clicked_at", "bounced_at"))
+
+    assert marks(BroadcastSend.objects.get(broadcast=x, lead=a)) == (True, False, False)
+    assert marks(BroadcastSend.objects.get(broadcast=x, lead=b)) == (False, False, True)
+    assert marks(StepSend.objects.get()) == (False, True, False)
