@@ -37,5 +37,9 @@ class NurtureConfig(AppConfig):
         hooks.register(hooks.INBOUND_EMAIL_RECEIVED, bounces.inbound_email_received)
         hooks.register(hooks.INBOUND_EMAIL_RECEIVED, sequence_hooks.inbound_email_received)
         tracking.connect(bounces.esp_tracking, dispatch_uid="nurture.mail.bounces.esp_tracking")
+        # Opens and clicks of a sent message mark its ledger row (the outcomes count them with no lookup).
+        from nurture.mail import outcomes
+
+        hooks.register(hooks.EMAIL_TOUCHES_RECORDED, outcomes.email_touches_recorded)
         # Merging two leads moves their lists, enrolments and send ledgers.
         hooks.register(hooks.LEAD_MERGING, merging.lead_merging)

@@ -79,6 +79,10 @@ HANDOFF_REJECTED: Final = "handoff_rejected"
 # number of handoffs it touched first (their SLA clock stops). Registered by the handoffs feature
 # (leads.handoffs.services.lead_first_touched, in leads' AppConfig.ready()).
 SALES_TOUCH_RECORDED: Final = "sales_touch_recorded"
+# Open and click touches recorded (leads.ingest, in the touches' transaction, once per batch with any new such
+# touch of a lead carrying a `message` property): fn(*, touches: list[tuple[lead_id, type, message, occurred_at]])
+# -> anything. Registered by nurture (the first open and click of each sent message, on its send ledger row).
+EMAIL_TOUCHES_RECORDED: Final = "email_touches_recorded"
 # The deal page's extra sections (pipeline.views.deal_detail): fn(*, deal, request) -> HTML (a SafeString the
 # higher app rendered from its own template, already checked against the viewer), shown below the deal's
 # figures. Registered by quotes (line items and quotes).
@@ -123,6 +127,7 @@ HOOK_POINTS: Final = frozenset(
         LEAD_LIST_ACTIONS,
         LEAD_BULK_ACTIONS,
         SALES_TOUCH_RECORDED,
+        EMAIL_TOUCHES_RECORDED,
         DEAL_PAGE_SECTIONS,
         DEAL_ITEM_COUNT,
         LEAD_PAGE_ACTIONS,

@@ -405,6 +405,7 @@ def _write(batch: _Batch, *, campaign_id: int | None) -> IngestResult:
     )
     leads_touched(touched)
     _sales_touches_recorded(batch, rows, inserted)
+    _email_touches_recorded(rows, inserted)
     result.lead_ids = sorted(touched)
     return result
 
@@ -422,6 +423,22 @@ def _sales_touches_recorded(batch: _Batch, rows: list[dict], inserted: dict[str,
     )
     for at, lead_id in sales:
         hooks.call(hooks.SALES_TOUCH_RECORDED, lead_id=lead_id, at=at)
+
+
+def _email_touches_recorded(rows: list[dict], inserted: dict[str, int | None]) -> None:
+    """New opens and clicks of a lead that name the message they were made for (the tracking pixel and links,
+    leads.capture) tell the app that sent it (EMAIL_TOUCHES_RECORDED)."""
+    touches = [
+        (r["lead_id"], r["type"], str(r["properties"]["message"]), r["occurred_at"])
+        for r in rows
+        if r["type"] in (TouchType.EMAIL_OPEN, TouchType.EMAIL_CLICK)
+        and r["lead_id"]
+        and r["idempotency_key"] in inserted
+        and isinstance(r["properties"], dict)
+        and r["properties"].get("message")
+    ]
+    if touches:
+        hooks.call(hooks.EMAIL_TOUCHES_RECORDED, touches=touches)
 
 
 def _campaigns_by_code(batch: _Batch) -> dict[str, int]:

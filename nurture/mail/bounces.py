@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from leads.models import Lead
 from leads.privacy import lead_email_undeliverable, lead_unsubscribe
+from nurture.mail.outcomes import message_bounced
 from nurture.models import BroadcastSend, DeliveryEvent, DeliveryEventKind, StepSend
 from salesmarketing.inbound import parse_header_id
 
@@ -105,6 +106,7 @@ def delivery_event_record(
                 occurred_at=occurred_at,
                 detail=_redact(detail),
             )
+            message_bounced(event)
             _consequences(event)
     except IntegrityError:
         return None

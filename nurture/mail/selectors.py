@@ -170,9 +170,10 @@ def email_totals(*, start: dt.date, end: dt.date) -> Outcomes:
     broadcasts = BroadcastSend.objects.filter(**sent_in)
     row = one_statement(
         [
-            aggregates_row(broadcasts, {f"b_{name}": a for name, a in broadcast_annotations().items()}),
+            aggregates_row(broadcasts, {f"b_{name}": a for name, a in broadcast_annotations(since).items()}),
             aggregates_row(
-                StepSend.objects.filter(**sent_in), {f"q_{name}": a for name, a in step_annotations().items()}
+                StepSend.objects.filter(**sent_in),
+                {f"q_{name}": a for name, a in step_annotations(since).items()},
             ),
         ]
     )

@@ -20,6 +20,7 @@ __all__ = [
     "EmailTemplate",
     "SendStatus",
     "SenderProfile",
+    "SentMessage",
     "SkipReason",
 ]
 
@@ -167,7 +168,20 @@ class SkipReason(models.TextChoices):
     MERGED = "merged", _("Lead merged into another (sent there)")
 
 
-class BroadcastSend(models.Model):
+class SentMessage(models.Model):
+    """What became of a ledger row's message, first time each (nurture.mail.outcomes): set once, in the transaction
+    that records the open or click touch carrying the message's tracking id, or the bounce reported for it; so a
+    period's outcomes are one aggregate over its sent rows, with no lookup per message."""
+
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class BroadcastSend(SentMessage):
     """One row of the send ledger: this broadcast to this lead."""
 
     broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="sends")

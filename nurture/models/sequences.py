@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from nurture.models.mail import SendStatus
+from nurture.models.mail import SendStatus, SentMessage
 
 __all__ = [
     "Enrolment",
@@ -213,7 +213,7 @@ class Enrolment(models.Model):
         return f"{self.sequence_id}:{self.lead_id}"
 
 
-class StepSend(models.Model):
+class StepSend(SentMessage):
     """One row of a sequence's send ledger: this step to this enrolment's lead (see nurture/sequences/sending.py)."""
 
     enrolment = models.ForeignKey(Enrolment, on_delete=models.CASCADE, related_name="sends")

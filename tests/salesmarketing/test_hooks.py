@@ -18,6 +18,7 @@ from leads.services import company_resolve, lead_upsert, touch_record
 from nurture import merging as nurture_merging
 from nurture import timeline as nurture_timeline
 from nurture.mail import bounces as nurture_bounces
+from nurture.mail import outcomes as nurture_outcomes
 from nurture.segments import hooks as nurture_segment_hooks
 from nurture.sequences import hooks as nurture_sequence_hooks
 from pipeline import hooks as pipeline_hooks
@@ -42,6 +43,7 @@ EXPECTED = {
     hooks.DEALS: (pipeline_hooks.deals,),
     hooks.SEARCH: (pipeline_hooks.deal_search,),
     hooks.SALES_TOUCH_RECORDED: (lead_first_touched,),
+    hooks.EMAIL_TOUCHES_RECORDED: (nurture_outcomes.email_touches_recorded,),
     hooks.DEAL_PAGE_SECTIONS: (deal_page_section,),
     hooks.DEAL_AMOUNT_DERIVED: (deal_amount_derived,),
     hooks.DEAL_ITEM_COUNT: (deal_item_count,),
