@@ -111,7 +111,9 @@ class Handoff(models.Model):
             models.Index(fields=["state", "sla_due_at"], name="handoff_sla_idx"),
             # MQLs of a period (distinct leads, and those accepted with a deal) and per campaign, from the index alone
             models.Index(
-                fields=["mql_at"], include=["lead", "state", "campaign", "id"], name="handoff_mql_at_cover_idx"
+                fields=["mql_at"],
+                include=["lead", "state", "campaign", "id"],
+                name="handoff_mql_at_cover_idx",
             ),
             # sales' verdicts per campaign over a period (the campaign list, the marketers' dashboard), from the
             # index alone
