@@ -315,7 +315,13 @@ class Deal(models.Model):
             models.Index(fields=["owner", "status"], name="deal_owner_status_idx"),
             models.Index(fields=["team", "status"], name="deal_team_status_idx"),
             models.Index(fields=["status", "expected_close_date"], name="deal_status_close_idx"),
-            models.Index(fields=["status", "closed_at"], name="deal_status_closed_at_idx"),
+            # deals closed in a window by status; the weekly review's lost deals and their 4-week tally by side
+            # and cause (per team) read from the index alone
+            models.Index(
+                fields=["status", "closed_at"],
+                include=["loss_side", "loss_cause", "amount", "team", "id"],
+                name="deal_status_closed_cover_idx",
+            ),
             models.Index(fields=["updated_at"], name="deal_updated_idx"),  # the API's updated_since
             # revenue and lifetime value (KPIs), read from the index alone
             models.Index(

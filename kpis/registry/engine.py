@@ -28,11 +28,12 @@ import operator
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
-from django.db.models import Aggregate, Max, Q, Sum
+from django.db import connection, connections, router
+from django.db.models import Aggregate, Q, Sum
 from django.utils import timezone
 
 from campaigns.models import CampaignCost
@@ -280,22 +281,41 @@ def _day(bound: dt.datetime | dt.date, *, up: bool = False) -> dt.date:
 def _generations(wanted: list[tuple[tuple[str, ...], Period]], now: dt.datetime) -> dict[tuple, str]:
     """For each (measures, period), the generations of the days of each table those measures read for it, in one
     query: the sum and the highest. Every committed write raises the sum (a generation only grows); the highest
-    also tells a write rolled back after it was read from a later one that makes the same sum."""
-    aggregates = {}
-    for n, (names, period) in enumerate(wanted):
+    also tells a write rolled back after it was read from a later one that makes the same sum.
+
+    Written as SQL: the same aggregate built with the ORM took ten times longer to compile than to run."""
+    using = router.db_for_read(KpiDay)
+    db = connections[using]
+    table, source, day, generation = (
+        db.ops.quote_name(name) for name in (KpiDay._meta.db_table, "source", "day", "generation")
+    )
+    columns: list[str] = []
+    params: list[Any] = []
+    for names, period in wanted:
         by_source: dict[str, list[tuple]] = defaultdict(list)
         for name in names:
             by_source[MEASURES_BY_NAME[name].source].append(MEASURES_BY_NAME[name].window(period, now))
-        where = Q()
-        for source, bounds in by_source.items():
-            days = Q(source=source, day__lt=max(_day(high, up=True) for _low, high in bounds))
+        terms, term_params = [], []
+        for table_source, bounds in by_source.items():
+            term = f"{source} = %s AND {day} < %s"
+            term_params += [
+                table_source,
+                db.ops.adapt_datefield_value(max(_day(h, up=True) for _l, h in bounds)),
+            ]
             if None not in (lows := [low for low, _high in bounds]):
-                days &= Q(day__gte=min(_day(low) for low in lows))
-            where = where | days if where else days
-        aggregates[f"s{n}"] = Sum("generation", filter=where, default=0)
-        aggregates[f"m{n}"] = Max("generation", filter=where, default=0)
-    row = KpiDay.objects.aggregate(**aggregates)
-    return {key: f"{row[f's{n}']}.{row[f'm{n}']}" for n, key in enumerate(wanted)}
+                term += f" AND {day} >= %s"
+                term_params.append(db.ops.adapt_datefield_value(min(_day(low) for low in lows)))
+            terms.append(f"({term})")
+        where = " OR ".join(terms)
+        columns += [
+            f"COALESCE(SUM({generation}) FILTER (WHERE {where}), 0)",
+            f"COALESCE(MAX({generation}) FILTER (WHERE {where}), 0)",
+        ]
+        params += term_params * 2
+    with db.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)} FROM {table}", params)
+        row = cursor.fetchone()
+    return {key: f"{int(row[2 * n])}.{int(row[2 * n + 1])}" for n, key in enumerate(wanted)}
 
 
 def _run(

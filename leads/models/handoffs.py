@@ -109,7 +109,12 @@ class Handoff(models.Model):
         indexes = [
             models.Index(fields=["owner", "state"], name="handoff_owner_state_idx"),
             models.Index(fields=["state", "sla_due_at"], name="handoff_sla_idx"),
-            models.Index(fields=["mql_at"], include=["lead"], name="handoff_mql_at_idx"),
+            # MQLs of a period (distinct leads, and those accepted with a deal) and per campaign, from the index alone
+            models.Index(
+                fields=["mql_at"],
+                include=["lead", "state", "campaign", "id"],
+                name="handoff_mql_at_cover_idx",
+            ),
             # sales' verdicts per campaign over a period (the campaign list, the marketers' dashboard), from the
             # index alone
             models.Index(
