@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pipeline", "0012_search_prefix"),
+        ("pipeline", "0013_deal_stage_cards_covering"),
     ]
 
     operations = [
