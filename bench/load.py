@@ -557,12 +557,12 @@ def queued_messages(redis_url: str) -> int:
     import redis
     from django.conf import settings
 
+    from salesmarketing.celery import broker_queue_keys
+
     client = redis.Redis.from_url(redis_url)
     try:
         waiting = sum(
-            client.llen(f"{queue}{suffix}")
-            for queue in settings.TASK_QUEUE_NAMES
-            for suffix in ("", "\x06\x163", "\x06\x166", "\x06\x169")
+            client.llen(key) for queue in settings.TASK_QUEUE_NAMES for key in broker_queue_keys(queue)
         )
         return waiting + client.hlen("unacked")
     finally:

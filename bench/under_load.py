@@ -311,6 +311,7 @@ def under_load(args: argparse.Namespace, url: str, key: str, meta: dict, broadca
 
     from leads.scoring.services import rescore_start
     from nurture.mail.services import broadcast_schedule
+    from salesmarketing.celery import broker_queue_keys
 
     ingest_args = argparse.Namespace(events=int(args.ingest_rate * args.seconds * 1.5), batch=1000,
                                      seed=11, leads=20_000, visitors=50_000)  # fmt: skip
@@ -326,7 +327,8 @@ def under_load(args: argparse.Namespace, url: str, key: str, meta: dict, broadca
     watch = RescoreWatch(run.pk, started)
     watch.start()
     broker = redis.Redis.from_url(args.redis_url)
-    depth = Load(lambda: broker.llen("realtime"), 1.0)  # the realtime queue's backlog, once a second
+    realtime_keys = broker_queue_keys("realtime")  # a Redis list per priority step
+    depth = Load(lambda: sum(broker.llen(key) for key in realtime_keys), 1.0)  # its backlog, once a second
     feeder.start()
     dashboard.start()
     depth.start()

@@ -108,24 +108,36 @@ def lead_upsert(*, email: str, source: str, company: Company | None = None, **fi
     return lead, False
 
 
+# Lead ids per process_touched_leads task: a realtime worker is never busy long with one (measured at size s:
+# docs/capacity.md), so a hot lead's task waits little for a free worker.
+TOUCHED_BATCH = 200
+# A call touching more leads than this is batch work (a bulk API batch, an import, the sweeper's catch-up): its
+# tasks go at TOUCHED_BULK_PRIORITY, behind every single capture's (a form, a tracked visit, a booking, one event),
+# which go at the broker's highest priority (0 on Redis; CELERY_BROKER_TRANSPORT_OPTIONS).
+TOUCHED_HOT_MAX = 10
+TOUCHED_BULK_PRIORITY = 6
+
+
 def leads_touched(lead_ids: Iterable[int]) -> None:
     """The seam every capture path calls after storing touches: after commit, a worker brings these leads up to
-    date (awareness stage, scores, handoffs). Batches of at most 500 ids per task. If the broker is down the
-    touches are still stored (the database is the record) and the sweeper catches up later."""
+    date (awareness stage, scores, handoffs). Batches of at most TOUCHED_BATCH ids per task; a call touching more
+    than TOUCHED_HOT_MAX leads queues behind the small ones. If the broker is down the touches are still stored
+    (the database is the record) and the sweeper catches up later."""
     ids = sorted(set(lead_ids))
-    for start in range(0, len(ids), 500):
-        batch = ids[start : start + 500]
+    priority = TOUCHED_BULK_PRIORITY if len(ids) > TOUCHED_HOT_MAX else None
+    for start in range(0, len(ids), TOUCHED_BATCH):
+        batch = ids[start : start + TOUCHED_BATCH]
 
         # A function with a __qualname__, not a functools.partial: Django logs a failed robust callback by that
         # name, and a partial there turns a broker outage into an AttributeError (a 500 after the commit).
         def enqueue(batch: list[int] = batch) -> None:
-            _enqueue_touched(batch)
+            _enqueue_touched(batch, priority)
 
         transaction.on_commit(enqueue, robust=True)
 
 
-def _enqueue_touched(lead_ids: list[int]) -> None:
-    queue_task("leads.tasks.process_touched_leads", lead_ids)
+def _enqueue_touched(lead_ids: list[int], priority: int | None) -> None:
+    queue_task("leads.tasks.process_touched_leads", lead_ids, priority=priority)
 
 
 def touch_record(

@@ -19,6 +19,7 @@ from leads.bulk_actions.services import bulk_jobs_resume_stalled
 from leads.handoffs.tasks import assign_handoffs, sla_check
 from leads.models import Handoff, Lead, RescoreBatch, Touch
 from leads.scoring.services import ASSIGN_BATCH, leads_score_and_qualify, rescore_batch_run, rescore_start
+from leads.services import TOUCHED_BATCH, TOUCHED_BULK_PRIORITY
 
 # The handoff feature's tasks live in leads/handoffs/tasks.py under their old names ("leads.tasks.…", which the
 # routes, beat and messages already queued use); importing them here is what registers them with the worker.
@@ -50,7 +51,6 @@ def rescore_all(reason: str = "scheduled") -> int:
 
 SWEEP_LIMIT = 500  # rescore batches, and handoffs, re-queued per run
 SWEEP_LEADS_LIMIT = 5_000  # leads with unscored touches re-queued per run (in tasks of TOUCHED_BATCH)
-TOUCHED_BATCH = 500  # lead ids per process_touched_leads task, as leads.services.leads_touched sends them
 
 
 @shared_task(acks_late=True)
@@ -81,7 +81,10 @@ def sweep() -> dict:
         since=now - dt.timedelta(hours=settings.SWEEP_LOOKBACK_HOURS), before=stale, limit=SWEEP_LEADS_LIMIT
     )
     for start in range(0, len(lead_ids), TOUCHED_BATCH):
-        process_touched_leads.delay(lead_ids[start : start + TOUCHED_BATCH])
+        # Catch-up is batch work: behind a single capture's scoring, as leads_touched queues a bulk ingest's.
+        process_touched_leads.apply_async(
+            (lead_ids[start : start + TOUCHED_BATCH],), priority=TOUCHED_BULK_PRIORITY
+        )
     bulk_jobs = bulk_jobs_resume_stalled(now=now)
     return {
         "batches": len(batch_ids),

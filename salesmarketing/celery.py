@@ -4,6 +4,7 @@ import os
 from typing import Any
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesmarketing.settings")
 
@@ -12,10 +13,18 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-def queue_task(name: str, *args: Any) -> None:
-    """Queue one of our tasks by its registered name, as `task.delay(*args)` would (routes and eager mode apply).
+def queue_task(name: str, *args: Any, priority: int | None = None) -> None:
+    """Queue one of our tasks by its registered name, as `task.delay(*args)` would (routes and eager mode apply);
+    `priority` as the broker takes it (Redis: 0, the default, is the highest; see CELERY_BROKER_TRANSPORT_OPTIONS).
 
     A service queues its own app's tasks this way because the task module imports the service: importing the task
     back would be an import cycle. The apps import their task modules in `AppConfig.ready()`, so every name is
     registered in the web process too (a KeyError here is a typo, not a race)."""
-    app.tasks[name].delay(*args)
+    app.tasks[name].apply_async(args, priority=priority)
+
+
+def broker_queue_keys(queue: str) -> list[str]:
+    """The Redis lists holding a named queue's waiting messages, one per priority step (kombu names them so): its
+    backlog is the sum of their lengths."""
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    return [f"{queue}{options['sep']}{step}" if step else queue for step in options["priority_steps"]]

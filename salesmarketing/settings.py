@@ -330,7 +330,17 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A message taken by a worker that dies comes back after this many seconds (tasks must finish well within it).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+# Message priorities (Redis): each queue is one Redis list per priority step (`realtime`, `realtime<sep>3`, …) and
+# a worker takes from the lowest step first, so 0 is the highest priority (a message sent without one is 0). Only
+# batch work asks for less (leads.services.leads_touched: a bulk ingest's scoring waits behind a single capture's).
+# These are kombu's defaults, stated because the broker's queue lengths are read from them
+# (salesmarketing.celery.broker_queue_keys); `sep` stays kombu's, as the exchange bindings already stored in Redis
+# are joined with it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    "priority_steps": [0, 3, 6, 9],
+    "sep": "\x06\x16",
+}
 # The sweeper (leads.tasks.sweep) re-queues work the database says is unfinished once it is this old, and looks
 # this far back for touches stored while the broker was down.
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 300)

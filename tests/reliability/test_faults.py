@@ -44,6 +44,7 @@ from leads.scoring.engine import LeadFilter, score_leads
 from leads.scoring.services import rescore_batch_run
 from leads.services import lead_upsert
 from leads.tasks import leads_with_unscored_touches, sweep
+from salesmarketing.celery import broker_queue_keys
 from salesmarketing.models import Notification, User
 from salesmarketing.services import api_key_create
 from tests.conftest import require_or_skip
@@ -237,9 +238,9 @@ def _in_flight_batch_ids(redis: PrivateRedis) -> list[int]:
 
 
 def _queued(redis: PrivateRedis) -> int:
-    """Messages waiting in the named queues (realtime, bulk, email; a Redis list each)."""
+    """Messages waiting in the named queues (realtime, bulk, email, integrations; a Redis list per priority)."""
     client = redis.client()
-    return sum(client.llen(name) for name in settings.TASK_QUEUE_NAMES)
+    return sum(client.llen(key) for name in settings.TASK_QUEUE_NAMES for key in broker_queue_keys(name))
 
 
 def _broker_drained(redis: PrivateRedis):
