@@ -8,7 +8,7 @@ import threading
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, close_old_connections, connection, connections, transaction
 from django.utils import timezone
 
 from leads.models import Lead
@@ -423,7 +423,7 @@ def test_the_parts_of_one_batch_send_side_by_side_within_the_throttle(
         try:
             sent.append(sending.broadcast_send_part(broadcast_id=broadcast.pk, now=start).sent)
         finally:
-            close_old_connections()
+            connections.close_all()  # this thread's own
 
     threads = [threading.Thread(target=part) for _ in range(parts)]
     for t in threads:
