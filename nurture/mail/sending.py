@@ -229,7 +229,9 @@ def broadcast_send_part(
     result = result or BatchResult()
     broadcast = Broadcast.objects.select_related("template").get(pk=broadcast_id)
     if broadcast.status == BroadcastStatus.SENDING and _due(broadcast_id, now).exists():
-        _send_chunks(broadcast, budget=batch_size(broadcast), profile=sender_profile(), result=result, now=now)
+        _send_chunks(
+            broadcast, budget=batch_size(broadcast), profile=sender_profile(), result=result, now=now
+        )
     result.more = _finish_if_done(broadcast_id)
     return result
 
@@ -420,7 +422,10 @@ def _hand_over_sql(vendor: str) -> tuple[str, tuple]:
     """The hand-over's UPDATE (parameters: sent_at, the row's pk, the claim token, then the returned ones); the
     sub-selects are the ORM's own (`Lead.objects.emailable()`, a sending broadcast)."""
     sending_sql, sending_params = (
-        Broadcast.objects.filter(status=BroadcastStatus.SENDING).order_by().values("pk").query.sql_with_params()
+        Broadcast.objects.filter(status=BroadcastStatus.SENDING)
+        .order_by()
+        .values("pk")
+        .query.sql_with_params()
     )
     emailable_sql, emailable_params = Lead.objects.emailable().order_by().values("pk").query.sql_with_params()
     meta, quote = BroadcastSend._meta, db_connection.ops.quote_name
