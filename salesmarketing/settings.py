@@ -289,6 +289,8 @@ INBOUND_ATTACHMENTS_MAX_BYTES = env_int("INBOUND_ATTACHMENTS_MAX_BYTES", 15 * 10
 # than a batch task may run). The fault tests shorten all three.
 BROADCAST_BATCH_SECONDS = env_int("BROADCAST_BATCH_SECONDS", 60)
 BROADCAST_STALL_SECONDS = env_int("BROADCAST_STALL_SECONDS", 360)
+# A batch is sent by up to this many parts at once, one per `email` worker process (their total, across hosts).
+BROADCAST_BATCH_PARTS = env_int("BROADCAST_BATCH_PARTS", 2)
 MAIL_SWEEP_INTERVAL_SECONDS = env_int("MAIL_SWEEP_INTERVAL_SECONDS", 60)
 # Sequences (nurture.sequences): each run (every minute) queues and sends at most SEQUENCE_BATCH_SIZE steps; new
 # members of trigger segments are enrolled every SEQUENCE_SEGMENT_ENROL_SECONDS.
@@ -385,7 +387,7 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     "salesmarketing.tasks.inbound_email_sweep": {"queue": "bulk"},
     **{
         f"nurture.mail.tasks.{name}": {"queue": "email"}
-        for name in ("broadcast_start", "broadcast_send_batch", "mail_sweep")
+        for name in ("broadcast_start", "broadcast_send_batch", "broadcast_send_part", "mail_sweep")
     },
     "quotes.tasks.send_quote_email": {"queue": "email"},
     "pipeline.booking.tasks.send_booking_invitation": {"queue": "email"},

@@ -5,10 +5,14 @@ transaction one `INSERT … SELECT` copies the segment's leads into the ledger (
 and lead). Leads that may not be emailed are frozen as skipped with the reason (unsubscribed, no consent, an
 invalid address). A worker that dies mid-freeze rolls the whole transaction back; the sweep starts it again.
 
-**Batches and the throttle** (`broadcast_send_batch`): a batch sends at most `throttle_per_minute` rows and may start
-only a minute after the previous one (claimed on `Broadcast.batch_started_at` with a conditional UPDATE, so two
-batch tasks never run the same minute); the task schedules the next batch a minute after this one started.
-(BROADCAST_BATCH_SECONDS shortens the minute for tests; a batch then carries that share of the throttle.)
+**Batches and the throttle** (`batch_open`, `broadcast_send_part`): a batch sends at most `throttle_per_minute`
+rows and may start only a minute after the previous one (claimed on `Broadcast.batch_started_at` with a conditional
+UPDATE, so two batch tasks never open the same minute); the task schedules the next batch a minute after this one
+started. A batch is sent by up to BROADCAST_BATCH_PARTS parts at once (the batch task queues the others, one per
+`email` worker process), each claiming chunks of its own; the throttle holds across them because every chunk claim
+counts its rows on the broadcast (`Broadcast.batch_claimed`, under the broadcast row's lock) and takes no more
+than the batch has left. (BROADCAST_BATCH_SECONDS shortens the minute for tests; a batch then carries that share
+of the throttle.)
 
 **Chunks, each row exactly once** (`chunk_claim`, `chunk_send`): a batch works through its rows in chunks of
 CHUNK_SIZE over one SMTP connection. A chunk is claimed in one UPDATE (pending → sending under a new claim token;
@@ -39,6 +43,7 @@ timeout, 4xx for the whole message) puts the row back and stops the batch, and t
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import smtplib
@@ -167,7 +172,7 @@ def _claim_batch_slot(broadcast_id: int, now: dt.datetime) -> bool:
     return bool(
         Broadcast.objects.filter(pk=broadcast_id, status=BroadcastStatus.SENDING)
         .filter(Q(batch_started_at__isnull=True) | Q(batch_started_at__lte=previous_slot))
-        .update(batch_started_at=now)
+        .update(batch_started_at=now, batch_claimed=0)
     )
 
 
@@ -196,25 +201,48 @@ def _due(broadcast_id: int, now: dt.datetime) -> QuerySet:
     )
 
 
-def broadcast_send_batch(*, broadcast_id: int, now: dt.datetime | None = None) -> BatchResult:
-    """Send up to one minute's worth of the broadcast's pending rows, chunk by chunk (see the module's docstring)."""
+def batch_open(*, broadcast_id: int, now: dt.datetime | None = None) -> tuple[BatchResult, int]:
+    """Open the broadcast's next batch: its minute's slot claimed, the leads who opted out since skipped. Returns
+    the result so far (`stopped` says why no batch opened) and how many parts should send it at once."""
     now = now or timezone.now()
     if not _claim_batch_slot(broadcast_id, now):
-        return BatchResult(stopped="throttled or not sending")
-    broadcast = Broadcast.objects.select_related("template").get(pk=broadcast_id)
-    profile = sender_profile()
-    missing = profile.missing_fields()
+        return BatchResult(stopped="throttled or not sending"), 0
+    broadcast = Broadcast.objects.get(pk=broadcast_id)
+    missing = sender_profile().missing_fields()
     if missing:
         Broadcast.objects.filter(pk=broadcast_id, status=BroadcastStatus.SENDING).update(
             status=BroadcastStatus.PAUSED,
             status_note=_("Paused: the sender profile lacks %(fields)s.") % {"fields": ", ".join(missing)},
         )
-        return BatchResult(stopped="sender profile incomplete")
+        return BatchResult(stopped="sender profile incomplete"), 0
     result = BatchResult(skipped=_skip_opted_out(broadcast_id))
-    if _due(broadcast_id, now).exists():  # no connection to the mail server for nothing
-        _send_chunks(broadcast, budget=batch_size(broadcast), profile=profile, result=result, now=now)
+    parts = min(settings.BROADCAST_BATCH_PARTS, math.ceil(batch_size(broadcast) / CHUNK_SIZE))
+    return result, max(1, parts)
+
+
+def broadcast_send_part(
+    *, broadcast_id: int, now: dt.datetime | None = None, result: BatchResult | None = None
+) -> BatchResult:
+    """One part of the open batch: chunk after chunk over one SMTP connection while the batch has rows left to
+    claim (shared with the batch's other parts, see `chunk_claim`)."""
+    now = now or timezone.now()
+    result = result or BatchResult()
+    broadcast = Broadcast.objects.select_related("template").get(pk=broadcast_id)
+    if broadcast.status == BroadcastStatus.SENDING and _due(broadcast_id, now).exists():
+        _send_chunks(
+            broadcast, budget=batch_size(broadcast), profile=sender_profile(), result=result, now=now
+        )
     result.more = _finish_if_done(broadcast_id)
     return result
+
+
+def broadcast_send_batch(*, broadcast_id: int, now: dt.datetime | None = None) -> BatchResult:
+    """Send up to one minute's worth of the broadcast's pending rows in this process (one part; see the module's
+    docstring)."""
+    result, parts = batch_open(broadcast_id=broadcast_id, now=now)
+    if not parts:
+        return result
+    return broadcast_send_part(broadcast_id=broadcast_id, now=now, result=result)
 
 
 def _send_chunks(
@@ -223,11 +251,10 @@ def _send_chunks(
     """Claim, render and send chunk after chunk over one SMTP connection until the batch's budget is spent."""
     try:
         with get_connection(fail_silently=False) as connection:
-            while budget > 0 and not result.stopped:
-                chunk = chunk_claim(broadcast_id=broadcast.pk, size=min(CHUNK_SIZE, budget), now=now)
+            while not result.stopped:
+                chunk = chunk_claim(broadcast_id=broadcast.pk, size=CHUNK_SIZE, now=now, budget=budget)
                 if chunk is None:
                     return
-                budget -= len(chunk.rows)
                 chunk_send(broadcast, chunk, profile=profile, connection=connection, result=result)
     except (OSError, smtplib.SMTPException) as exc:  # opening or closing the connection
         raise TemporaryFailure(describe(exc)) from exc
@@ -247,21 +274,37 @@ class Chunk:
     rows: list[BroadcastSend]  # in id order, the order they are handed over in (the sweep relies on it)
 
 
-def chunk_claim(*, broadcast_id: int, size: int, now: dt.datetime | None = None) -> Chunk | None:
-    """Up to `size` due rows pending → sending under one new claim token: their ids locked (PostgreSQL skips rows
-    another worker is claiming), one UPDATE that re-checks `pending` and the broadcast, so no row is in two chunks,
-    then the chunk's rows with their leads in one query. None when nothing is due or the broadcast is not sending."""
+def chunk_claim(
+    *, broadcast_id: int, size: int, now: dt.datetime | None = None, budget: int | None = None
+) -> Chunk | None:
+    """Up to `size` due rows pending → sending under one new claim token: the broadcast row locked (a sending
+    broadcast only; parts of one batch claim one after another), the rows' ids locked (PostgreSQL skips rows
+    another worker is claiming), one UPDATE that re-checks `pending`, so no row is in two chunks, then the chunk's
+    rows with their leads in one query. With a `budget` (the batch's size), no more rows than the batch has left
+    (`Broadcast.batch_claimed`, counted here). None when nothing is due or left, or the broadcast is not sending."""
     now = now or timezone.now()
     token = uuid.uuid4().hex
-    due = _due(broadcast_id, now).order_by("id").values_list("pk", flat=True)[:size]
     with transaction.atomic():
+        taken = (
+            Broadcast.objects.select_for_update()
+            .filter(pk=broadcast_id, status=BroadcastStatus.SENDING)
+            .values_list("batch_claimed", flat=True)
+            .first()
+        )
+        if taken is None:
+            return None
+        if budget is not None:
+            size = min(size, budget - taken)
+            if size <= 0:
+                return None
+        due = _due(broadcast_id, now).order_by("id").values_list("pk", flat=True)[:size]
         # The ids first: as a sub-select of the UPDATE, PostgreSQL may run a LIMIT … SKIP LOCKED more than once.
         ids = list(due.select_for_update(skip_locked=True))
-        claimed = BroadcastSend.objects.filter(
-            pk__in=ids,
-            status=SendStatus.PENDING,
-            broadcast_id__in=Broadcast.objects.filter(status=BroadcastStatus.SENDING).values("pk"),
-        ).update(status=SendStatus.SENDING, claim_token=token, claimed_at=timezone.now(), sent_at=None)
+        claimed = BroadcastSend.objects.filter(pk__in=ids, status=SendStatus.PENDING).update(
+            status=SendStatus.SENDING, claim_token=token, claimed_at=timezone.now(), sent_at=None
+        )
+        if claimed:
+            Broadcast.objects.filter(pk=broadcast_id).update(batch_claimed=F("batch_claimed") + claimed)
     if not claimed:
         return None
     rows = list(
@@ -362,18 +405,41 @@ def _hand_over(row: BroadcastSend, token: str) -> bool:
     """The last check before the message goes to the server, and the record that it went: `sent_at` set on a row
     of our claim, in one UPDATE whose WHERE names only this table's columns (PostgreSQL re-checks them on the row
     it locks) plus sub-selects for the broadcast's status and the lead's consent, so a pause or an opt-out takes
-    effect at the next message."""
-    handed = BroadcastSend.objects.filter(
-        pk=row.pk,
-        claim_token=token,
-        status=SendStatus.SENDING,
-        sent_at__isnull=True,
-        broadcast_id__in=Broadcast.objects.filter(status=BroadcastStatus.SENDING).values("pk"),
-        lead_id__in=Lead.objects.emailable().values("pk"),
-    ).update(sent_at=timezone.now(), attempts=F("attempts") + 1)
+    effect at the next message. The statement is compiled once (`_hand_over_sql`): built by the ORM for every
+    message, it cost about as much as the message's SMTP transaction."""
+    sql, params = _hand_over_sql(db_connection.vendor)
+    now = db_connection.ops.adapt_datetimefield_value(timezone.now())
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, [now, row.pk, token, *params])
+        handed = cursor.rowcount
     if handed:
         row.attempts += 1
     return bool(handed)
+
+
+@functools.lru_cache(maxsize=4)
+def _hand_over_sql(vendor: str) -> tuple[str, tuple]:
+    """The hand-over's UPDATE (parameters: sent_at, the row's pk, the claim token, then the returned ones); the
+    sub-selects are the ORM's own (`Lead.objects.emailable()`, a sending broadcast)."""
+    sending_sql, sending_params = (
+        Broadcast.objects.filter(status=BroadcastStatus.SENDING)
+        .order_by()
+        .values("pk")
+        .query.sql_with_params()
+    )
+    emailable_sql, emailable_params = Lead.objects.emailable().order_by().values("pk").query.sql_with_params()
+    meta, quote = BroadcastSend._meta, db_connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {column('sent_at')} = %s, {column('attempts')} = {column('attempts')} + 1 "
+        f"WHERE {column('id')} = %s AND {column('claim_token')} = %s AND {column('status')} = %s "
+        f"AND {column('sent_at')} IS NULL AND {column('broadcast')} IN ({sending_sql}) "
+        f"AND {column('lead')} IN ({emailable_sql})"
+    )
+    return sql, (SendStatus.SENDING.value, *sending_params, *emailable_params)
 
 
 def _why_not_handed(row: BroadcastSend, token: str) -> str:

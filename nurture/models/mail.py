@@ -128,6 +128,8 @@ class Broadcast(models.Model):
     frozen_at = models.DateTimeField(_("recipients frozen at"), null=True, blank=True)
     # The start of the latest batch (one minute's worth of messages): the throttle and the sweep read it.
     batch_started_at = models.DateTimeField(null=True, blank=True)
+    # The rows claimed in that batch, by all its parts together (the throttle, checked as each chunk is claimed).
+    batch_claimed = models.PositiveIntegerField(default=0)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

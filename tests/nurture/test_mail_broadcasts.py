@@ -8,7 +8,7 @@ import threading
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, close_old_connections, connection, connections, transaction
 from django.utils import timezone
 
 from leads.models import Lead
@@ -400,3 +400,43 @@ def test_concurrent_batches_send_each_row_once(smtp_sink, mail_profile, mail_tem
     assert len(smtp_sink.messages) == 40
     assert len(set(smtp_sink.message_ids())) == 40
     assert BroadcastSend.objects.filter(broadcast=broadcast, status=SendStatus.SENT).count() == 40
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_parts_of_one_batch_send_side_by_side_within_the_throttle(
+    smtp_sink, mail_profile, mail_template, mail_campaign, monkeypatch, settings
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite's test database serialises them)")
+    monkeypatch.setattr(sending, "CHUNK_SIZE", 3)  # small chunks, so that the parts claim side by side
+    settings.BROADCAST_BATCH_PARTS = 3
+    user = UserFactory(username="mail-parts", role="marketing")
+    leads = [mail_lead(f"p{i}@example.jp") for i in range(40)]
+    broadcast = _started(
+        _broadcast(template=mail_template, campaign=mail_campaign, leads=leads, by=user, throttle=25)
+    )
+    start = timezone.now()
+    opened, parts = sending.batch_open(broadcast_id=broadcast.pk, now=start)
+    sent: list[int] = []
+
+    def part() -> None:
+        try:
+            sent.append(sending.broadcast_send_part(broadcast_id=broadcast.pk, now=start).sent)
+        finally:
+            connections.close_all()  # this thread's own
+
+    threads = [threading.Thread(target=part) for _ in range(parts)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    # The throttle (25 a minute) is the batch's, whatever the number of parts: the claims count it together.
+    assert (opened.stopped, parts, sum(sent)) == ("", 3, 25)
+    assert sending.broadcast_send_part(broadcast_id=broadcast.pk, now=start).sent == 0
+    assert len(smtp_sink.messages) == len(set(smtp_sink.message_ids())) == 25
+    assert BroadcastSend.objects.filter(broadcast=broadcast, status=SendStatus.SENT).count() == 25
+    # The next minute's batch takes the rest.
+    later = start + dt.timedelta(seconds=61)
+    assert sending.broadcast_send_batch(broadcast_id=broadcast.pk, now=later).sent == 15
+    assert len(set(smtp_sink.message_ids())) == 40

@@ -48,7 +48,7 @@ def test_realtime_work_and_bulk_work_go_to_their_own_queues():
         assert queue(name) == "bulk"
     # Sending mail takes minutes a batch (a broadcast's throttle): never in the way of realtime or bulk work.
     for name in ("nurture.mail.tasks.broadcast_start", "nurture.mail.tasks.broadcast_send_batch",
-                 "nurture.mail.tasks.mail_sweep", "nurture.sequences.tasks.sequence_run"):  # fmt: skip
+                 "nurture.mail.tasks.broadcast_send_part", "nurture.mail.tasks.mail_sweep", "nurture.sequences.tasks.sequence_run"):  # fmt: skip
         assert queue(name) == "email"
     # Calls to other people's servers wait on their timeouts: never in the way of the other queues.
     for name in ("dispatch_events", "deliver", "sweep"):
