@@ -397,6 +397,9 @@ PAGES = [
     Probe("integrations:redeliver", admins_only(302), "post", kwargs=pk("webhook_delivery")),
     Probe("integrations:chat", admins_only(200)),
     Probe("integrations:chat_edit", admins_only(200), kwargs=pk("team", "team_pk")),
+    # a user's own IMAP mailbox: every user, their own only (no id in the URL)
+    Probe("integrations:mailbox", logged_in(200)),
+    Probe("integrations:mailbox_disconnect", logged_in(302), "post"),
     # leads
     Probe("leads:list", logged_in(200)),
     Probe("leads:export", logged_in(200)),
