@@ -119,14 +119,19 @@ def imap_check(account: Account) -> int:
     """Log in and open INBOX: the number of messages in it, or ImapError."""
     client = imap_login(account)
     try:
-        status, data = client.select(FOLDER, readonly=True)
-        if status != "OK":
-            raise ImapError(_("The server has no INBOX folder for this user."))
-        return int(data[0] or 0)
+        return _select_inbox(client)
     except (OSError, imaplib.IMAP4.error) as exc:
         raise ImapError(_("The connection broke while opening INBOX.")) from exc
     finally:
         _logout(client)
+
+
+def _select_inbox(client: imaplib.IMAP4) -> int:
+    """INBOX opened read-only (nothing in it changes): how many messages it holds, or ImapError."""
+    status, data = client.select(FOLDER, readonly=True)
+    if status != "OK":
+        raise ImapError(_("The server has no INBOX folder for this user."))
+    return int(data[0] or 0)
 
 
 def _logout(client: imaplib.IMAP4) -> None:
@@ -172,24 +177,24 @@ def mailboxes_due() -> list[int]:
     """The mailboxes to poll now: every active user's one not being polled (a claim older than a poll can take
     is stale)."""
     return list(
-        ImapMailbox.objects.filter(Q(polling_since__isnull=True) | Q(polling_since__lt=_stale()))
+        ImapMailbox.objects.filter(_not_polled())
         .filter(user__is_active=True)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
 
 
-def _stale() -> dt.datetime:
-    # Longer than a poll may run (its task's hard time limit), so a live worker's claim is never taken over.
-    return timezone.now() - dt.timedelta(seconds=POLL_TIME_LIMIT + 60)
+def _not_polled() -> Q:
+    """No worker is polling it: never claimed, or claimed longer ago than a poll may run (its task's hard time
+    limit), so a live worker's claim is never taken over."""
+    stale = timezone.now() - dt.timedelta(seconds=POLL_TIME_LIMIT + 60)
+    return Q(polling_since__isnull=True) | Q(polling_since__lt=stale)
 
 
 def mailbox_poll(*, mailbox_id: int) -> int | None:
     """Read one mailbox's new messages (at most IMAP_POLL_BATCH): how many were new to the app, or None when
     another worker is polling it (or it was disconnected)."""
-    claimed = ImapMailbox.objects.filter(
-        Q(polling_since__isnull=True) | Q(polling_since__lt=_stale()), pk=mailbox_id
-    ).update(polling_since=timezone.now())
+    claimed = ImapMailbox.objects.filter(_not_polled(), pk=mailbox_id).update(polling_since=timezone.now())
     mailbox = ImapMailbox.objects.select_related("user").filter(pk=mailbox_id).first() if claimed else None
     if mailbox is None:
         return None
@@ -216,9 +221,7 @@ def mailbox_poll(*, mailbox_id: int) -> int | None:
 def _read_new(mailbox: ImapMailbox) -> int:
     client = imap_login(mailbox_account(mailbox))
     try:
-        status, _data = client.select(FOLDER, readonly=True)
-        if status != "OK":
-            raise ImapError(_("The server has no INBOX folder for this user."))
+        _select_inbox(client)
         validity = _uid_validity(client)
         if validity != mailbox.uid_validity:  # new, or the server renumbered the folder: start afresh
             since = timezone.localdate() - dt.timedelta(days=settings.IMAP_BACKFILL_DAYS)

@@ -29,7 +29,6 @@ from typing import Any
 from django.db.models import Exists, Model, OuterRef, Q
 from django.utils import timezone
 from django.utils.functional import Promise
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from leads.choices import AwarenessStage, Industry, LeadSource, LifecycleStage, Region, TouchType
@@ -161,7 +160,7 @@ def segment_fields() -> dict[str, FieldSpec]:
     custom: dict[str, FieldSpec] = {}
     for d in definitions.order_by("-object_type", "position", "pk"):  # "lead", "deal", then "company"
         prefix = CUSTOM_OBJECTS[d.object_type]
-        label = d.label if prefix == CUSTOM_PREFIX else gettext(CUSTOM_LABELS[prefix]) % {"label": d.label}
+        label = d.label if prefix == CUSTOM_PREFIX else str(CUSTOM_LABELS[prefix]) % {"label": d.label}
         custom[prefix + d.key] = FieldSpec(
             label,  # type: ignore[arg-type]
             CUSTOM_KINDS[d.field_type],
