@@ -500,7 +500,7 @@ def main(argv=None) -> int:
     print(f"a broadcast to {recipients:,} leads is ready", flush=True)
     handoff_latency.flush_broker(args.redis_url)
     sink, port = mail.start_sink()
-    os.environ.update(EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="127.0.0.1",
+    os.environ.update(EMAIL_BACKEND="salesmarketing.smtp.EmailBackend", EMAIL_HOST="127.0.0.1",
                       EMAIL_PORT=str(port), SITE_URL="https://crm.example.jp")  # fmt: skip
     processes = [sink]
     try:

@@ -239,7 +239,7 @@ EMAIL_BACKEND = env_str(
     if EMAIL_ESP
     else "django.core.mail.backends.filebased.EmailBackend"
     if DEBUG
-    else "django.core.mail.backends.smtp.EmailBackend",
+    else "salesmarketing.smtp.EmailBackend",
 )
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 _ANYMAIL_KEY_NAMES = {"sendgrid": "SENDGRID_API_KEY", "mailgun": "MAILGUN_API_KEY", "postmark": "POSTMARK_SERVER_TOKEN", "brevo": "BREVO_API_KEY"}  # fmt: skip

@@ -57,6 +57,7 @@ from leads.ingest import events_ingest
 from leads.models import AssignmentLog, Company, ErasureRecord, Handoff, ImportJob, Lead, Touch
 from leads.scoring.engine import explain
 from leads.services import normalize_email
+from leads.tracking import token_path
 from salesmarketing import hooks
 from salesmarketing.models import Notification
 
@@ -364,7 +365,7 @@ def unsubscribe_token(*, lead_id: int) -> str:
 
 def unsubscribe_path(*, lead_id: int) -> str:
     """`/u/<token>`: put it in every marketing email (prefix your site's origin)."""
-    return reverse("capture:unsubscribe", args=[unsubscribe_token(lead_id=lead_id)])
+    return token_path("capture:unsubscribe", unsubscribe_token(lead_id=lead_id))
 
 
 def read_unsubscribe_token(token: str) -> int | None:

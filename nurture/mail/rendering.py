@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from email.utils import formataddr
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from leads.privacy import unsubscribe_path
 from leads.tracking import email_click_path, email_open_path, is_http_url
+from nurture.mail.mime import PreparedEmail
 from nurture.models import EmailTemplate, SenderProfile
 
 MERGE_FIELDS = (
@@ -227,7 +227,7 @@ class Renderer:
             self.footer_html = footer_html(profile, unsubscribe_url=_URL)
         self.from_email = sender_address(profile)
 
-    def build(self, envelope: Envelope, *, to: str | None = None) -> EmailMultiAlternatives:
+    def build(self, envelope: Envelope, *, to: str | None = None) -> PreparedEmail:
         """The message for one lead (to `to` instead of the lead's address for a test send)."""
         lead = envelope.lead
         unsubscribe_url = absolute(unsubscribe_path(lead_id=lead.pk))
@@ -243,7 +243,7 @@ class Renderer:
                 html_body += footer
             if envelope.tracking is not None:
                 html_body = add_tracking(html_body, tracking=envelope.tracking, keep=unsubscribe_url)
-        message = EmailMultiAlternatives(
+        message = PreparedEmail(
             subject=parts.subject,
             body=text,
             from_email=self.from_email,
@@ -268,7 +268,7 @@ def build_message(
     profile: SenderProfile,
     envelope: Envelope,
     to: str | None = None,
-) -> EmailMultiAlternatives:
+) -> PreparedEmail:
     """The message for one lead (to `to` instead of the lead's address for a test send)."""
     return Renderer(template, language=language, profile=profile).build(envelope, to=to)
 

@@ -309,7 +309,7 @@ def test_a_mail_server_that_is_down_loses_nothing(
 ):
     from tests.nurture.mail_fixtures import free_port
 
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "salesmarketing.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
     broadcast = _started(
         _broadcast(

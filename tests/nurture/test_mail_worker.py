@@ -79,7 +79,7 @@ def _mail_env(faults_env, faults_redis, port: int) -> dict:
     return {
         **faults_env,
         "REDIS_URL": faults_redis.url,
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_BACKEND": "salesmarketing.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(port),
         "SITE_URL": "https://crm.example.jp",
