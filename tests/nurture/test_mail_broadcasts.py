@@ -377,6 +377,30 @@ def test_a_live_workers_chunk_is_left_alone_by_the_sweep(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_prepared_hand_over_survives_a_new_database_connection(
+    smtp_sink, mail_profile, mail_template, mail_campaign
+):
+    """On PostgreSQL the hand-over is a statement prepared per connection: a worker whose connection was closed
+    (CONN_MAX_AGE, a restarted server) prepares it again on the next one."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    user = UserFactory(username="mail-prepared", role="marketing")
+    leads = [mail_lead(f"p{i}@example.jp") for i in range(4)]
+    broadcast = _started(_broadcast(template=mail_template, campaign=mail_campaign, leads=leads, by=user))
+    for _round in range(2):
+        chunk = sending.chunk_claim(broadcast_id=broadcast.pk, size=2)
+        assert _chunk_send(broadcast, chunk, mail_profile).sent == 2
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE name = %s", [sending.HAND_OVER_STATEMENT]
+            )
+            assert cursor.fetchone() == (1,)
+        connection.close()
+    assert len(smtp_sink.messages) == 4
+    assert BroadcastSend.objects.filter(broadcast=broadcast, status=SendStatus.SENT).count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_batches_send_each_row_once(smtp_sink, mail_profile, mail_template, mail_campaign):
     if connection.vendor != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL (SQLite's test database serialises them)")
