@@ -75,8 +75,10 @@ def sweep() -> dict:
         .order_by("id")
         .values_list("id", flat=True)[:SWEEP_LIMIT]
     )
-    for start in range(0, len(unassigned), ASSIGN_BATCH):
-        assign_handoffs.delay(unassigned[start : start + ASSIGN_BATCH])
+    for start in range(0, len(unassigned), ASSIGN_BATCH):  # catch-up: behind a single capture's handoff
+        assign_handoffs.apply_async(
+            (unassigned[start : start + ASSIGN_BATCH],), priority=TOUCHED_BULK_PRIORITY
+        )
     lead_ids = leads_with_unscored_touches(
         since=now - dt.timedelta(hours=settings.SWEEP_LOOKBACK_HOURS), before=stale, limit=SWEEP_LEADS_LIMIT
     )

@@ -16,6 +16,7 @@ from leads.choices import LifecycleStage
 from leads.lifecycle import leads_lifecycle_recorded
 from leads.models import Handoff, Lead, RescoreBatch, RescoreRun, ScoringConfig, ScoringGroup, ScoringRule
 from leads.scoring.engine import LeadFilter, explain, score_leads
+from leads.services import TOUCHED_BULK_PRIORITY, TOUCHED_HOT_MAX
 from salesmarketing import events
 from salesmarketing.celery import queue_task
 
@@ -105,15 +106,19 @@ def _qualify(lead_filter: LeadFilter, *, now: dt.datetime) -> list[int]:
             "id", flat=True
         )
     )
-    # Realtime tasks stay small: a rule change can flip thousands of leads in one rescore batch.
+    # Realtime tasks stay small: a rule change can flip thousands of leads in one rescore batch. Many handoffs at
+    # once are batch work (a rescore, a bulk ingest): they queue behind a single capture's, as its scoring does.
+    priority = TOUCHED_BULK_PRIORITY if len(handoff_ids) > TOUCHED_HOT_MAX else None
     for start in range(0, len(handoff_ids), ASSIGN_BATCH):
-        transaction.on_commit(_assign_after_commit(handoff_ids[start : start + ASSIGN_BATCH]), robust=True)
+        transaction.on_commit(
+            _assign_after_commit(handoff_ids[start : start + ASSIGN_BATCH], priority), robust=True
+        )
     return handoff_ids
 
 
-def _assign_after_commit(handoff_ids: list[int]) -> Callable[[], None]:
+def _assign_after_commit(handoff_ids: list[int], priority: int | None) -> Callable[[], None]:
     def enqueue_assign() -> None:  # named: Django logs a failed robust callback by its __qualname__
-        queue_task("leads.tasks.assign_handoffs", handoff_ids)
+        queue_task("leads.tasks.assign_handoffs", handoff_ids, priority=priority)
 
     return enqueue_assign
 

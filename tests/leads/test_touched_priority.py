@@ -1,17 +1,22 @@
-"""A single capture's scoring jumps ahead of bulk ingest's on the shared `realtime` queue (message priorities on
+"""A single capture's scoring (and its handoff's assignment) jumps ahead of bulk ingest's on the shared `realtime` queue (message priorities on
 Redis, CELERY_BROKER_TRANSPORT_OPTIONS): with big batches queued first, a real worker runs the hot lead's task
 before any of theirs."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import redis
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from leads.models import Lead
-from leads.services import TOUCHED_HOT_MAX, leads_touched
+from leads.choices import TouchType
+from leads.models import Lead, Touch
+from leads.scoring.defaults import ensure_default_scoring
+from leads.scoring.services import leads_score_and_qualify
+from leads.services import TOUCHED_HOT_MAX, company_resolve, lead_upsert, leads_touched
 from salesmarketing.celery import app as celery_app
 from salesmarketing.celery import broker_queue_keys
 from tests.conftest import require_or_skip
@@ -54,3 +59,40 @@ def test_a_single_leads_scoring_runs_before_big_batches_queued_ahead_of_it(trans
     assert all(scored[pk] == scored[batch[0]] for batch in big for pk in batch)  # one task a batch
     assert len(batch_started) == BIG_BATCHES
     assert scored[hot.pk] < batch_started[0]  # queued last, run first
+
+
+def _queued_tasks(broker, key: str) -> list[str]:
+    return [json.loads(raw)["headers"]["task"] for raw in broker.lrange(key, 0, -1)]
+
+
+def test_many_handoffs_at_once_are_assigned_behind_a_single_captures(transactional_db):
+    """A rescore or a bulk ingest that hands over many leads at once queues their assignment behind the handoff of
+    a single capture, as their scoring is (the sweep's catch-up too: leads.tasks.sweep)."""
+    require_or_skip(bool(settings.REDIS_URL), "REDIS_URL is not set, so there is no broker to queue on")
+    ensure_default_scoring()
+    company = company_resolve(
+        name="東邦精機", domain="toho.example.jp", employee_count=1500, industry="manufacturing"
+    )
+
+    def hot_lead(n: int) -> int:
+        lead, _ = lead_upsert(email=f"hot{n}@toho.example.jp", source="api", title="部長", company=company)
+        Touch.objects.create(
+            lead=lead,
+            type=TouchType.DEMO_REQUEST,
+            occurred_at=timezone.now(),
+            source="t",
+            idempotency_key=f"h{n}",
+        )
+        return lead.pk
+
+    many = [hot_lead(n) for n in range(TOUCHED_HOT_MAX + 1)]
+    single = hot_lead(99)
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    keys = broker_queue_keys("realtime")
+    broker.delete(*keys)
+    celery_app.conf.task_always_eager = False  # queued on Redis, not run (the fixture restores it)
+    assert len(leads_score_and_qualify(many)) == TOUCHED_HOT_MAX + 1
+    assert len(leads_score_and_qualify([single])) == 1
+    assign = "leads.tasks.assign_handoffs"
+    assert _queued_tasks(broker, "realtime\x06\x166").count(assign) == 1  # the eleven, one task
+    assert _queued_tasks(broker, "realtime").count(assign) == 1  # the single one, at the highest priority
