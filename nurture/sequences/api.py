@@ -180,7 +180,7 @@ def enrolments_read(request: HttpRequest, enrolment_id: int):
     "/enrolments/{int:enrolment_id}/exit",
     response={200: EnrolmentOut, 403: ErrorOut, 404: ErrorOut},
     summary="Take a lead out of a sequence",
-    description="Ends an active enrolment with the reason \"removed\", recording the key's user as who removed the "
+    description='Ends an active enrolment with the reason "removed", recording the key\'s user as who removed the '
     "lead (`ended_by_id`; null for an integration's key). An enrolment already ended is answered as it is.",
 )
 def enrolments_exit(request: HttpRequest, enrolment_id: int):

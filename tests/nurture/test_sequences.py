@@ -96,7 +96,9 @@ def test_leads_without_consent_unsubscribed_or_mql_are_not_enrolled(mail_templat
     assert list(Enrolment.objects.values_list("lead_id", flat=True)) == [fine.pk]
 
 
-def test_enrolling_a_set_skips_the_active_the_ineligible_and_merged_leads_whatever_the_queryset(mail_template):
+def test_enrolling_a_set_skips_the_active_the_ineligible_and_merged_leads_whatever_the_queryset(
+    mail_template,
+):
     """The eligibility conditions join the given leads' own scan; a sliced queryset (or one of every lead row,
     Lead.all_objects) is filtered the same; a lead already active in the sequence is skipped, not doubled."""
     sequence = sequence_make(template=mail_template)

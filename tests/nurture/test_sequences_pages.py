@@ -281,7 +281,9 @@ def test_a_reps_key_reads_only_its_teams_enrolments(client, owner, outsider, mai
 
 
 @pytest.mark.parametrize("n", [2, 3])
-def test_the_api_lists_take_pinned_queries(client, marketer, owner, mail_template, n, django_assert_num_queries):
+def test_the_api_lists_take_pinned_queries(
+    client, marketer, owner, mail_template, n, django_assert_num_queries
+):
     """The lists join what each enrolment shows (sequence, step, remover, handoff): a constant number of queries."""
     sequence = sequence_make(template=mail_template, on_reject_too_early=True)
     recycled = _rejected_enrolment(sequence, owner)
