@@ -79,9 +79,36 @@ def enrolment_page(*, sequence: Sequence, viewer: User, page_number) -> Page:
     return Paginator(enrolments, ENROLMENTS_PAGE_SIZE).get_page(page_number)
 
 
+# What a listed enrolment shows besides its own columns: the sequence, the next step, who removed the lead, and
+# the rejected handoff that enrolled it (its rejection reason), joined in the list's one query.
+ENROLMENT_RELATED = ("sequence", "current_step", "ended_by", "handoff")
+
+
 def lead_enrolments(lead_id: int) -> QuerySet[Enrolment]:
-    return (
-        Enrolment.objects.filter(lead_id=lead_id)
-        .select_related("sequence", "current_step", "ended_by", "handoff")
-        .order_by("-id")
-    )
+    return Enrolment.objects.filter(lead_id=lead_id).select_related(*ENROLMENT_RELATED).order_by("-id")
+
+
+def enrolment_read(enrolment_id: int) -> Enrolment | None:
+    return Enrolment.objects.select_related(*ENROLMENT_RELATED).filter(pk=enrolment_id).first()
+
+
+@dataclass
+class EnrolmentKeysetPage:
+    enrolments: list[Enrolment]
+    next_after: int | None  # the id to continue after (keyset), None on the last page
+
+
+def sequence_enrolments_after(
+    *, sequence: Sequence, viewer: User | None, after: int | None = None
+) -> EnrolmentKeysetPage:
+    """The API's page of a sequence's enrolments the viewer may see (None: an integration's key, every lead),
+    newest first by keyset on the id (the sequence page's list, without OFFSET)."""
+    enrolments = Enrolment.objects.filter(sequence=sequence)
+    if viewer is not None and viewer.role == User.Role.SALES:
+        enrolments = enrolments.filter(lead__in=Lead.objects.visible_to(viewer))
+    if after is not None:
+        enrolments = enrolments.filter(id__lt=after)
+    rows = list(enrolments.select_related(*ENROLMENT_RELATED).order_by("-id")[: ENROLMENTS_PAGE_SIZE + 1])
+    more = len(rows) > ENROLMENTS_PAGE_SIZE
+    rows = rows[:ENROLMENTS_PAGE_SIZE]
+    return EnrolmentKeysetPage(enrolments=rows, next_after=rows[-1].pk if more else None)

@@ -96,6 +96,25 @@ def test_leads_without_consent_unsubscribed_or_mql_are_not_enrolled(mail_templat
     assert list(Enrolment.objects.values_list("lead_id", flat=True)) == [fine.pk]
 
 
+def test_enrolling_a_set_skips_the_active_the_ineligible_and_merged_leads_whatever_the_queryset(
+    mail_template,
+):
+    """The eligibility conditions join the given leads' own scan; a sliced queryset (or one of every lead row,
+    Lead.all_objects) is filtered the same; a lead already active in the sequence is skipped, not doubled."""
+    sequence = sequence_make(template=mail_template)
+    leads = [mail_lead(f"set{i}@sample.example.jp") for i in range(4)]
+    Lead.objects.filter(pk=leads[1].pk).update(email_undeliverable_at=timezone.now())  # bounced
+    Lead.all_objects.filter(pk=leads[2].pk).update(merged_into=leads[0])  # a merge's tombstone
+    services.enrol_lead(sequence=sequence, lead=leads[3], by=None)
+    every_row = Lead.all_objects.filter(pk__in=[lead.pk for lead in leads])
+    assert services.enrol_leads(sequence=sequence, leads=every_row, source="manual") == 1
+    assert services.enrol_leads(sequence=sequence, leads=every_row.order_by("pk")[:4], source="manual") == 0
+    active = Enrolment.objects.filter(sequence=sequence, state=EnrolmentState.ACTIVE)
+    assert sorted(active.values_list("lead_id", flat=True)) == [leads[0].pk, leads[3].pk]
+    services.enrolment_exit(enrolment=active.get(lead=leads[0]), by=None)
+    assert services.enrol_leads(sequence=sequence, leads=every_row.order_by("pk")[:1], source="manual") == 1
+
+
 def test_segment_entry_enrols_new_members_once_in_one_statement(mail_template, django_assert_num_queries):
     leads = [mail_lead(f"seg{i}@sample.example.jp") for i in range(3)]
     segment = mail_segment(leads[:2])

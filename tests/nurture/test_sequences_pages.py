@@ -8,10 +8,13 @@ import json
 import pytest
 from django.urls import reverse
 
-from leads.models import Lead
+from leads.choices import LifecycleStage
+from leads.handoffs.services import handoff_reject
+from leads.models import Handoff, Lead
 from nurture.models import Enrolment, EnrolmentState, ExitReason, Sequence, SequenceStatus, SequenceStep
 from nurture.sequences import services
 from salesmarketing.services import api_key_create
+from tests.leads.factories import HandoffFactory
 from tests.nurture.factories import MailTemplateFactory, sequence_make
 from tests.nurture.mail_fixtures import *  # noqa: F403
 from tests.nurture.mail_fixtures import mail_lead
@@ -207,3 +210,98 @@ def test_the_api_checks_scopes_roles_and_visibility(client, owner, outsider, mai
     assert rep("post", f"/sequences/{sequence.pk}/enrolments", {"lead_id": lead.pk}).status_code == 403
     assert rep("get", f"/leads/{lead.pk}/enrolments").status_code == 200
     assert Api(client, user=outsider)("get", f"/leads/{lead.pk}/enrolments").status_code == 404
+
+
+def _rejected_enrolment(sequence, rep) -> Enrolment:
+    """A lead sales rejected as too early, enrolled by the sequence's rule (the handoff and its reason recorded)."""
+    lead = mail_lead("early@sample.example.jp")
+    Lead.objects.filter(pk=lead.pk).update(lifecycle_stage=LifecycleStage.MQL)
+    handoff = HandoffFactory(lead=lead, owner=rep, team=rep.team, state=Handoff.State.ASSIGNED)
+    handoff_reject(handoff=handoff, by=rep, reason=Handoff.RejectReason.TOO_EARLY)
+    return Enrolment.objects.get(lead=lead, sequence=sequence)
+
+
+def test_the_api_shows_who_enrolled_and_removed_a_lead_and_the_rejected_handoff(
+    client, marketer, owner, mail_template
+):
+    """What the lead's timeline shows of an enrolment, the API answers: who enrolled it, who removed it (the key's
+    user, when removed through the API), and the rejected handoff with its reason."""
+    sequence = sequence_make(template=mail_template, on_reject_too_early=True)
+    api = Api(client, user=marketer)
+    recycled = _rejected_enrolment(sequence, owner)
+    read = api("get", f"/enrolments/{recycled.pk}").json()
+    assert read["source"] == "handoff_rejected" and read["handoff_id"] == recycled.handoff_id
+    assert read["handoff_reject_reason"] == "too_early" and read["enrolled_by_id"] == owner.pk  # who rejected
+    lead = mail_lead("api@sample.example.jp")
+    created = api("post", f"/sequences/{sequence.pk}/enrolments", {"lead_id": lead.pk}).json()
+    assert created["enrolled_by_id"] == marketer.pk and created["ended_by_id"] is None
+    assert created["handoff_id"] is None and created["handoff_reject_reason"] == ""
+    exited = api("post", f"/enrolments/{created['id']}/exit").json()
+    assert exited["state"] == "exited" and exited["exit_reason"] == "removed"
+    assert exited["ended_by_id"] == marketer.pk and exited["ended_at"] is not None
+    assert Enrolment.objects.get(pk=created["id"]).ended_by == marketer  # recorded, not only answered
+    (listed,) = api("get", f"/leads/{lead.pk}/enrolments").json()
+    assert listed == api("get", f"/enrolments/{created['id']}").json() == exited
+    # An integration's key acts for nobody: the exit is recorded without a remover.
+    other = services.enrol_lead(sequence=sequence, lead=mail_lead("int@sample.example.jp"), by=None)
+    integration = Api(client)
+    assert integration("post", f"/enrolments/{other.pk}/exit").json()["ended_by_id"] is None
+    # A sequence's enrolments, newest first, as its page lists them.
+    page = api("get", f"/sequences/{sequence.pk}/enrolments").json()
+    assert [e["id"] for e in page["items"]] == [other.pk, created["id"], recycled.pk]
+    assert page["items"][2]["handoff_reject_reason"] == "too_early" and page["next_after"] is None
+
+
+def test_the_api_pages_a_sequences_enrolments_by_keyset(client, marketer, mail_template):
+    sequence = sequence_make(template=mail_template)
+    leads = Lead.objects.filter(pk__in=[mail_lead(f"k{i}@sample.example.jp").pk for i in range(52)])
+    assert services.enrol_leads(sequence=sequence, leads=leads, source="manual") == 52
+    api = Api(client, user=marketer)
+    first = api("get", f"/sequences/{sequence.pk}/enrolments").json()
+    assert len(first["items"]) == 50 and first["next_after"] == first["items"][-1]["id"]
+    second = api("get", f"/sequences/{sequence.pk}/enrolments?after={first['next_after']}").json()
+    ids = [e["id"] for e in first["items"] + second["items"]]
+    assert len(second["items"]) == 2 and second["next_after"] is None
+    assert ids == sorted(Enrolment.objects.values_list("pk", flat=True), reverse=True)
+
+
+def test_a_reps_key_reads_only_its_teams_enrolments(client, owner, outsider, mail_template):
+    sequence = sequence_make(template=mail_template)
+    mine, theirs = mail_lead("mine@sample.example.jp"), mail_lead("theirs@sample.example.jp")
+    Lead.objects.filter(pk=mine.pk).update(owner=owner)
+    Lead.objects.filter(pk=theirs.pk).update(owner=outsider)
+    enrolments = [services.enrol_lead(sequence=sequence, lead=lead, by=None) for lead in (mine, theirs)]
+    rep = Api(client, user=owner)
+    listed = rep("get", f"/sequences/{sequence.pk}/enrolments").json()
+    assert [e["lead_id"] for e in listed["items"]] == [mine.pk]
+    assert rep("get", f"/enrolments/{enrolments[0].pk}").status_code == 200
+    assert rep("get", f"/enrolments/{enrolments[1].pk}").status_code == 404
+    assert rep("get", "/enrolments/999999").status_code == 404
+    assert Api(client, scopes=["segments:read"])("get", f"/enrolments/{enrolments[0].pk}").status_code == 403
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_the_api_lists_take_pinned_queries(
+    client, marketer, owner, mail_template, n, django_assert_num_queries
+):
+    """The lists join what each enrolment shows (sequence, step, remover, handoff): a constant number of queries."""
+    sequence = sequence_make(template=mail_template, on_reject_too_early=True)
+    recycled = _rejected_enrolment(sequence, owner)
+    for i in range(n):
+        lead = mail_lead(f"p{i}@sample.example.jp")
+        services.enrolment_exit(
+            enrolment=services.enrol_lead(sequence=sequence, lead=lead, by=marketer), by=marketer
+        )
+        services.enrol_lead(sequence=sequence, lead=lead, by=marketer)  # back in: two rows for this lead
+    api = Api(client, user=marketer)
+    api("get", "/sequences")  # the key's first use records when (not again within the minute)
+    # the key (with its user), the sequence, the page
+    with django_assert_num_queries(3):
+        page = api("get", f"/sequences/{sequence.pk}/enrolments").json()
+    assert len(page["items"]) == 2 * n + 1
+    # the key (with its user), the lead, its enrolments
+    with django_assert_num_queries(3):
+        listed = api("get", f"/leads/{lead.pk}/enrolments").json()
+    assert [e["state"] for e in listed] == ["active", "exited"] and listed[1]["ended_by_id"] == marketer.pk
+    with django_assert_num_queries(3):
+        assert api("get", f"/leads/{recycled.lead_id}/enrolments").json()[0]["handoff_reject_reason"]

@@ -1281,6 +1281,20 @@ API_PROBES = [
         keyed(integration=200, owner=200, teammate=200, outsider=404),
         kwargs=pk("lead", "lead_id"),
     ),
+    ApiProbe(  # a rep's key lists only its team's leads' enrolments: the outsider's page is empty, not refused
+        "api:sequence_enrolments",
+        "get",
+        "segments:read",
+        all_keys(200),
+        kwargs=pk("sequence", "sequence_id"),
+    ),
+    ApiProbe(
+        "api:enrolments_read",
+        "get",
+        "segments:read",
+        keyed(integration=200, owner=200, teammate=200, outsider=404),
+        kwargs=pk("enrolment", "enrolment_id"),
+    ),
     ApiProbe(
         "api:enrolments_exit",
         "post",
