@@ -150,8 +150,10 @@ class WeeklySnapshot(models.Model):
 class ActionItem(models.Model):
     """Something the weekly meeting agreed to do: shown in every following week's review until it is done."""
 
-    # Set by the review's selector for its viewer (not a column): whether they get the control to tick it off.
+    # Set by the review's selector for its viewer (not a column): whether they get the control to tick it off, and
+    # where that control posts (reversed once for the whole list).
     can_change: bool
+    done_url: str
 
     title = models.CharField(_("action"), max_length=300)
     owner = models.ForeignKey(

@@ -71,6 +71,31 @@ def _pg_native(value: Any, internal_type: str) -> Any:
     return value
 
 
+# Columns whose JSON value is already what psycopg would return (integers, strings, booleans: JSON only decodes a
+# number with a fraction as a Decimal), so _pg_native is skipped for them: hundreds of rows of ids and counts.
+_AS_DECODED = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "SmallAutoField",
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+        "PositiveSmallIntegerField",
+        "ForeignKey",
+        "OneToOneField",
+        "CharField",
+        "TextField",
+        "EmailField",
+        "SlugField",
+        "URLField",
+        "BooleanField",
+    }
+)
+
+
 class _Part:
     def __init__(self, name: str, queryset: QuerySet, connection) -> None:
         self.name = name
@@ -84,6 +109,7 @@ class _Part:
         self.sql, self.params = self.compiler.as_sql(with_col_aliases=True)
         self.select = self.compiler.select[: self.compiler.col_count]
         self.types = [expression.output_field.get_internal_type() for expression, _sql, _alias in self.select]
+        self.native = [(i, t) for i, t in enumerate(self.types) if t not in _AS_DECODED]
 
     def wrapped(self, index: int, connection) -> tuple[str, tuple]:
         array = "json_build_array" if connection.vendor == "postgresql" else "json_array"
@@ -102,8 +128,10 @@ class _Part:
         return f"SELECT {index}, {row} FROM ({self.sql}) t", tuple(self.params)
 
     def load(self, rows: list[list[Any]], connection) -> list:
-        if connection.vendor == "postgresql":
-            rows = [[_pg_native(v, t) for v, t in zip(row, self.types, strict=True)] for row in rows]
+        if connection.vendor == "postgresql" and self.native:
+            for row in rows:
+                for i, internal_type in self.native:
+                    row[i] = _pg_native(row[i], internal_type)
         converted = self.compiler.results_iter(results=[rows])
         query = self.compiler.query
         if self.iterable is ValuesIterable:

@@ -28,16 +28,20 @@ from leads import ratios
 from leads.models import Campaign, Handoff, Lead
 from pipeline.models import SELF_REPORTED_LABEL, Activity, Deal
 from quotes.models import Quote
+from salesmarketing.links import pk_links
 from salesmarketing.models import Team, User
 from salesmarketing.replica import reads_from_replica
 from salesmarketing.sql import InFirst
 
 LIST_LIMIT = 30
 LOST_LIMIT = 100
+# What str(user) reads (User.__str__): the lists load only these of each person they name.
+PERSON = ("display_name", "first_name", "last_name", "username")
 # The key won deals are grouped under when "marketing" was only said, not handed over.
 SELF_REPORTED = "marketing_self_reported"
 TALLY_WEEKS = 4
 CAMPAIGNS_SHOWN = 5
+CHANNEL_LABELS = dict(Campaign.Channel.choices)
 
 
 @dataclass
@@ -74,10 +78,20 @@ class TallyRow:
 
 @dataclass
 class CampaignReaction:
-    campaign: Campaign
+    """A campaign's week: read as a plain row (every campaign that spent this week is ranked, hundreds of them;
+    only the few shown get their link)."""
+
+    pk: int
+    name: str
+    channel: str
     leads: int
     mqls: int
     cost: int
+    href: str = ""
+
+    @property
+    def channel_label(self) -> str:
+        return str(CHANNEL_LABELS.get(self.channel, self.channel))
 
     @property
     def cost_per_lead(self) -> float | None:
@@ -165,6 +179,16 @@ def _figures(data: dict, previous_values: dict[str, Number], changed_keys: set[s
     return rows
 
 
+def _person(relation: str) -> list[str]:
+    """The fields of a person a list names (`relation`, as `only()` spells it) that their name is made of."""
+    return [f"{relation}__{field}" for field in PERSON]
+
+
+def _lead(relation: str) -> list[str]:
+    """The fields of a lead a list shows: its name (or email) and its company's name."""
+    return [f"{relation}__name", f"{relation}__email", f"{relation}__company__name"]
+
+
 def _first(deals, ordering: tuple[str, ...], limit: int):
     """The first `limit` of these deals in `ordering`, picked from the deal rows alone and only then joined:
     PostgreSQL would otherwise join every deal of the week to its company before sorting them."""
@@ -221,7 +245,15 @@ def _won_querysets(week: Period, *, scope: Scope, now: dt.datetime, viewer: User
     won_condition = MEASURES_BY_NAME["won"].row_condition(week, now, scope)
     return {
         "won_deals": _first(Deal.objects.filter(won_condition), ("-won_amount", "-id"), LIST_LIMIT)
-        .select_related("company", "owner", "first_touch_campaign")
+        .select_related("owner", "first_touch_campaign")
+        .only(
+            "name",
+            "source",
+            "handoff",
+            "won_amount",
+            "first_touch_campaign__name",
+            *_person("owner"),
+        )
         .with_can_open(viewer),
         "won_by_source": Deal.objects.filter(won_condition)
         .values(origin=Case(When(SELF_REPORTED_MARKETING, then=Value(SELF_REPORTED)), default=F("source")))
@@ -245,7 +277,8 @@ def _lost_queryset(week: Period, *, scope: Scope, now: dt.datetime, viewer: User
             ("loss_side", "loss_cause", "-amount", "-id"),
             LOST_LIMIT,
         )
-        .select_related("company", "owner")
+        .select_related("owner")
+        .only("name", "amount", "loss_side", "loss_cause", "loss_note", *_person("owner"))
         .with_can_open(viewer)
     )
 
@@ -305,10 +338,14 @@ def _handoff_querysets(week: Period, *, scope: Scope, now: dt.datetime) -> dict[
     return {
         "breaches": Handoff.objects.filter(MEASURES_BY_NAME["sla_due"].row_condition(week, now, scope))
         .exclude(MEASURES_BY_NAME["sla_met"].row_condition(week, now, scope))
-        .select_related("lead__company", "owner", "team")
+        .select_related("lead__company", "owner")
+        .only("sla_due_at", "first_touch_at", *_lead("lead"), *_person("owner"))
         .order_by("sla_due_at", "id")[:LIST_LIMIT],
         "rejected": Handoff.objects.filter(rejected_condition)
-        .select_related("lead__company", "owner", "campaign")
+        .select_related("lead", "owner", "campaign")
+        .only(
+            "reject_reason", "reject_note", "lead__name", "lead__email", "campaign__name", *_person("owner")
+        )
         .order_by("-decided_at", "-id")[:LIST_LIMIT],
         "reject_reasons": Handoff.objects.filter(rejected_condition)
         .values("reject_reason")
@@ -332,6 +369,17 @@ def _quote_querysets(week: Period, *, scope: Scope, now: dt.datetime, viewer: Us
     return {
         measure: Quote.objects.filter(MEASURES_BY_NAME[measure].row_condition(week, now, scope))
         .select_related("deal__owner")
+        .only(
+            "year",
+            "sequence",
+            "revision",
+            "status",
+            "sent_at",
+            "decided_at",
+            "total",
+            "deal__name",
+            *_person("deal__owner"),
+        )
         .annotate(can_open=readable)
         .order_by("-total", "-id")[:LIST_LIMIT]
         for measure in ("quotes_sent", "quotes_accepted")
@@ -345,9 +393,18 @@ def _voices_queryset(week: Period, *, team_id: int | None) -> QuerySet:
     )
     if team_id:
         voices = voices.filter(Q(deal__team_id=team_id) | Q(created_by__team_id=team_id))
-    return voices.select_related("deal__company", "lead__company", "created_by").order_by(
-        "-occurred_at", "-id"
-    )[:LIST_LIMIT]
+    return (
+        voices.select_related("deal__company", "lead__company", "created_by")
+        .only(
+            "voice_text",
+            "occurred_at",
+            "deal__name",
+            "deal__company__name",
+            *_lead("lead"),
+            *_person("created_by"),
+        )
+        .order_by("-occurred_at", "-id")[:LIST_LIMIT]
+    )
 
 
 def _campaign_querysets(week: Period) -> dict[str, QuerySet]:
@@ -365,7 +422,7 @@ def _campaign_querysets(week: Period) -> dict[str, QuerySet]:
             Q(pk__in=leads.values("first_touch_campaign"))
             | Q(pk__in=mqls.values("campaign"))
             | Q(pk__in=costs.values("campaign"))
-        ).only("name", "channel"),  # all the lists show (every campaign that spent this week: hundreds)
+        ).values("pk", "name", "channel"),  # every campaign that spent this week: hundreds, as plain rows
     }
 
 
@@ -375,10 +432,12 @@ def _campaign_reactions(lists: Mapping[str, list]) -> list[CampaignReaction]:
     cost_by = {row["campaign"]: row["total"] for row in lists["campaign_costs"]}
     return [
         CampaignReaction(
-            campaign=c,
-            leads=leads_by.get(c.pk, 0),
-            mqls=mqls_by.get(c.pk, 0),
-            cost=int(cost_by.get(c.pk) or 0),
+            pk=c["pk"],
+            name=c["name"],
+            channel=c["channel"],
+            leads=leads_by.get(c["pk"], 0),
+            mqls=mqls_by.get(c["pk"], 0),
+            cost=int(cost_by.get(c["pk"]) or 0),
         )
         for c in lists["campaigns"]
     ]
@@ -387,10 +446,14 @@ def _campaign_reactions(lists: Mapping[str, list]) -> list[CampaignReaction]:
 def _top_and_bottom(
     reactions: list[CampaignReaction],
 ) -> tuple[list[CampaignReaction], list[CampaignReaction]]:
-    """The campaigns that drew most, and the spenders that drew least for their money."""
-    top = sorted(reactions, key=lambda r: (-r.leads, -r.mqls, r.cost, r.campaign.name))[:CAMPAIGNS_SHOWN]
-    spenders = [r for r in reactions if r.cost and r not in top]
+    """The campaigns that drew most, and the spenders that drew least for their money; only these get a link."""
+    top = sorted(reactions, key=lambda r: (-r.leads, -r.mqls, r.cost, r.name))[:CAMPAIGNS_SHOWN]
+    shown = {id(r) for r in top}
+    spenders = [r for r in reactions if r.cost and id(r) not in shown]
     bottom = sorted(spenders, key=lambda r: (r.leads > 0, -(r.cost_per_lead or 0), -r.cost))[:CAMPAIGNS_SHOWN]
+    link = pk_links("campaigns:detail")
+    for reaction in (*top, *bottom):
+        reaction.href = link(reaction.pk)
     return top, bottom
 
 
@@ -430,6 +493,7 @@ def weekly_review(
     if team_id and team is None:  # a stale or forged link: read again for everyone
         team_id = None
         lists.update(batch.fetch(_list_querysets(week, team_id=None, now=now, viewer=viewer)))
+    _link(lists)
     scope = Scope(team_id=team_id)
     numbers = _numbers(week, snapshots=lists["snapshots"], team_id=team_id, scope=scope, now=now)
     top, bottom = _top_and_bottom(_campaign_reactions(lists))
@@ -465,6 +529,25 @@ def weekly_review(
     )
 
 
+def _link(lists: dict[str, list]) -> None:
+    """Each listed record's page as `href` (a lead's on the lead), one reverse() per kind, not per row."""
+    deal, quote, lead = (
+        pk_links(name) for name in ("pipeline:deal_detail", "quotes:quote_detail", "leads:detail")
+    )
+    for name, link in (
+        ("won_deals", deal),
+        ("lost_deals", deal),
+        ("quotes_sent", quote),
+        ("quotes_accepted", quote),
+    ):
+        for row in lists[name]:
+            row.href = link(row.pk)
+    for name in ("breaches", "rejected", "voices"):
+        for row in lists[name]:
+            if row.lead_id is not None:
+                row.lead.href = lead(row.lead_id)
+
+
 def _action_items_queryset(week: Period) -> QuerySet:
     """Items raised in this week or before that were still open when it began (carried over), or done since."""
     return (
@@ -476,9 +559,12 @@ def _action_items_queryset(week: Period) -> QuerySet:
 
 
 def _with_can_change(items: list[ActionItem], *, viewer: User | None) -> list[ActionItem]:
-    """Each item with `can_change`: whether `viewer` gets the control to tick it off."""
+    """Each item with `can_change`: whether `viewer` gets the control to tick it off, and `done_url`, where it
+    does."""
+    done = pk_links("kpis:action_item_done")
     for item in items:
         item.can_change = item.can_be_changed_by(viewer)
+        item.done_url = done(item.pk)
     return items
 
 

@@ -14,7 +14,7 @@ from campaigns.models import CampaignCost
 from kpis import services
 from kpis.models import ActionItem, ManualKpiValue, Target
 from kpis.periods import Period
-from leads.models import Handoff, Lead
+from leads.models import Campaign, Handoff, Lead
 from leads.services import lead_upsert
 from pipeline import services as deals
 from quotes import services as quotes
@@ -304,6 +304,41 @@ def test_the_weekly_review_shows_the_meetings_sections(client, manager, kpi_data
     handoffs = re.search(r'id="h-handoffs".*?</section>', html, re.S).group(0)
     assert "l3" in handoffs and "資料を見ただけ" in handoffs and "Too early" in handoffs
     assert "Campaign reactions" in html and "@media print" not in html
+
+
+def test_the_weekly_reviews_campaign_reactions_rank_every_campaign_of_the_week(
+    client, manager, db, frozen_now
+):
+    """Most leads: by leads, MQLs, then the cheaper; highest cost per lead: the spenders not listed already, those
+    that drew nothing first (the biggest spend first), then by cost per lead. Each links to its campaign."""
+
+    def campaign(name: str, *, leads: int, cost: int, channel: str = "webinar") -> Campaign:
+        c = Campaign.objects.create(name=name, channel=channel, utm_campaign=f"review-{name}")
+        for i in range(leads):
+            lead, _created = lead_upsert(email=f"{c.utm_campaign}-{i}@example.jp", source="manual")
+            Lead.objects.filter(pk=lead.pk).update(created_at=jst(11, 17, 9), first_touch_campaign=c)
+        if cost:
+            CampaignCost.objects.create(campaign=c, date=dt.date(2026, 11, 18), amount=cost)
+        return c
+
+    tops = [campaign(f"T{n}", leads=n + 1, cost=0) for n in range(5, 0, -1)]
+    bottoms = [
+        campaign("Z2", leads=0, cost=90_000, channel="seminar"),
+        campaign("Z1", leads=0, cost=50_000),
+        campaign("H", leads=1, cost=80_000),
+        campaign("M", leads=1, cost=30_000),
+    ]
+    quiet = Campaign.objects.create(name="W46 only", channel="webinar", utm_campaign="review-quiet")
+    CampaignCost.objects.create(campaign=quiet, date=dt.date(2026, 11, 12), amount=1_000_000)
+    client.force_login(manager)
+    html = client.get("/kpis/weekly/?week=2026-W47", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    block = re.search(r'id="h-campaigns".*?</section>', html, re.S).group(0)
+    most, highest = re.findall(r"<tbody>(.*?)</tbody>", block, re.S)
+    linked = r'<a href="([^"]+)">([^<]+)</a>'
+    assert re.findall(linked, most) == [(c.get_absolute_url(), c.name) for c in tops]
+    assert re.findall(linked, highest) == [(c.get_absolute_url(), c.name) for c in bottoms]
+    assert ">Seminar</div>" in highest and "W46 only" not in block
+    assert "30,000" in highest and "80,000" in highest  # cost per lead of the one-lead spenders
 
 
 def test_the_weekly_review_lists_the_quotes_sent_and_accepted_this_week(
