@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from django.core import signing
-from django.urls import get_script_prefix, reverse
+from django.urls import get_script_prefix
+
+from salesmarketing.links import links
 
 OPEN_SALT = "leads.tracking.email-open"
 CLICK_SALT = "leads.tracking.email-click"
@@ -62,20 +65,15 @@ def email_click_token(*, lead_id: int, url: str, message_id: str, campaign_id: i
     return signing.dumps(payload, salt=CLICK_SALT, compress=True)
 
 
-_TOKEN = "TOKEN"
-
-
 @functools.lru_cache(maxsize=16)
-def _token_route(name: str, script_prefix: str) -> tuple[str, str]:
-    head, _, tail = reverse(name, args=[_TOKEN]).partition(_TOKEN)
-    return head, tail
+def _token_links(name: str, script_prefix: str) -> Callable[[object], str]:
+    return links(name, "TOKEN")
 
 
 def token_path(name: str, token: str) -> str:
     """`reverse(name, args=[token])` for a route whose one argument is a signed token (URL-safe as it is),
     resolved once per process: a broadcast makes three such links per message."""
-    head, tail = _token_route(name, get_script_prefix())
-    return f"{head}{token}{tail}"
+    return _token_links(name, get_script_prefix())(token)
 
 
 def email_open_path(*, lead_id: int, message_id: str, campaign_id: int | None = None) -> str:
