@@ -17,6 +17,8 @@ from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When, 
 from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import ngettext
 
 from pipeline.models import Deal, Pipeline, Stage, StageChange
 from pipeline.selectors.access import (
@@ -32,6 +34,7 @@ from pipeline.services import pipeline_ensure_default
 from salesmarketing import hooks
 from salesmarketing.models import User
 from salesmarketing.sql import InFirst
+from salesmarketing.templatetags.sm import yen
 
 CARDS_PER_COLUMN = 30
 MAX_CARDS_PER_COLUMN = 200  # the most one page of a column may ask for
@@ -42,21 +45,85 @@ USUAL_TIME_MIN_SAMPLES = 5
 USUAL_TIME_CACHE_SECONDS = 600
 
 
+_URL_PK = 918273645  # a pk no deal has: the URLs of cards are the pattern reversed once, this pk swapped
+
+
+@dataclass(frozen=True)
+class CardUrls:
+    """The deal page and move URLs of a board's cards, reversed once per board (not twice per card)."""
+
+    detail: tuple[str, str]
+    move: tuple[str, str]
+
+    @classmethod
+    def reverse(cls) -> CardUrls:
+        def around_pk(name: str) -> tuple[str, str]:
+            before, _pk, after = reverse(name, args=[_URL_PK]).partition(str(_URL_PK))
+            return before, after
+
+        return cls(detail=around_pk("pipeline:deal_detail"), move=around_pk("pipeline:deal_move"))
+
+
 @dataclass
 class Card:
+    """A deal on the board with what its card shows worked out once: the template only places the texts."""
+
     deal: Deal
     days_in_stage: int
     is_stale: bool
     next_step_overdue: bool
     next_step_shown: bool = False  # an open deal's next step (or its date)
+    urls: CardUrls | None = None  # the board's, else reversed for this card
+
+    @cached_property
+    def pk(self) -> str:
+        """The id as markup uses it (never grouped like a number)."""
+        return str(self.deal.pk)
 
     @cached_property
     def url(self) -> str:
-        return self.deal.get_absolute_url()
+        if self.urls is None:
+            return self.deal.get_absolute_url()
+        return self.pk.join(self.urls.detail)
 
     @cached_property
     def move_url(self) -> str:
-        return reverse("pipeline:deal_move", args=[self.deal.pk])
+        if self.urls is None:
+            return reverse("pipeline:deal_move", args=[self.deal.pk])
+        return self.pk.join(self.urls.move)
+
+    @cached_property
+    def amount(self) -> str:
+        return yen(self.deal.amount)
+
+    @cached_property
+    def expected_close(self) -> str:
+        day = self.deal.expected_close_date
+        return "" if day is None else date_format(day, "SHORT_DATE_FORMAT")
+
+    @cached_property
+    def days_text(self) -> str:
+        return ngettext("%(days)s day in stage", "%(days)s days in stage", self.days_in_stage) % {
+            "days": self.days_in_stage
+        }
+
+    @cached_property
+    def items_text(self) -> str:
+        """How many line items the deal has (quotes' hook), or nothing."""
+        n = getattr(self.deal, "item_count", 0)
+        if not n:
+            return ""
+        return ngettext("%(n)s line item", "%(n)s line items", n) % {"n": n}
+
+    @cached_property
+    def next_step_day(self) -> tuple[str, str] | None:
+        """The next step's date: (ISO, as shown)."""
+        day = self.deal.next_step_date
+        return None if day is None else (day.isoformat(), date_format(day, "SHORT_DATE_FORMAT"))
+
+    @cached_property
+    def version(self) -> str:
+        return str(self.deal.version)
 
 
 @dataclass(frozen=True)
@@ -346,6 +413,7 @@ def pipeline_board(
         if stage_id in columns:
             column = columns[stage_id]
             column.count, column.total, column.weighted = count, total, weighted
+    urls = CardUrls.reverse()
     for deal in rows:
         column = columns[deal.stage_id]
         if len(column.cards) == column.limit:
@@ -360,6 +428,7 @@ def pipeline_board(
                 is_stale=is_open and column.stale_after_days is not None and days > column.stale_after_days,
                 next_step_overdue=is_open and deal.next_step_date is not None and deal.next_step_date < today,
                 next_step_shown=is_open and (bool(deal.next_step) or deal.next_step_date is not None),
+                urls=urls,
             )
         )
     return Board(
