@@ -14,7 +14,8 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When, Window
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
@@ -333,6 +334,63 @@ def stage_usual_seconds(stage_ids: list[int]) -> dict[int, int]:
     return result
 
 
+CARD_ORDER = (F("closed_at").desc(nulls_first=True), F("position").asc(), F("id").asc())
+
+
+def _first_cards(
+    shown_deals: QuerySet[Deal], *, stage_ids: list[int], limits: dict[int, int], after: dict[int, After]
+) -> QuerySet | RawSQL:
+    """The ids of each column's first cards, up to its limit (those after its `after` card), as a subquery."""
+    if connection.vendor == "postgresql" and stage_ids and not after:
+        # The same index range per stage, from one subquery compiled once and joined LATERAL to the stages and
+        # their limits (one more card than shown: whether the column goes on). Compiling a UNION part per stage,
+        # each with the viewer's filters, was a sixth of the board's selector.
+        per_stage, params = (
+            shown_deals.filter(stage_id=RawSQL("board_stage.id", ()))
+            .order_by(*CARD_ORDER)
+            .values_list("pk")
+            .query.sql_with_params()
+        )
+        return RawSQL(
+            "SELECT c.deal_id FROM (VALUES "
+            + ", ".join(["(%s, %s)"] * len(stage_ids))
+            + ") AS board_stage (id, n) "
+            f"CROSS JOIN LATERAL ({per_stage} LIMIT board_stage.n) AS c (deal_id)",
+            [
+                *(
+                    value
+                    for stage_id in stage_ids
+                    for value in (stage_id, limits.get(stage_id, CARDS_PER_COLUMN) + 1)
+                ),
+                *params,
+            ],
+        )
+    if connection.features.supports_slicing_ordering_in_compound and stage_ids:
+        # One more card than shown: whether the column goes on.
+        firsts = [
+            shown_deals.filter(after[stage_id].condition() if stage_id in after else Q(), stage_id=stage_id)
+            .order_by(*CARD_ORDER)
+            .values("pk")[: limits.get(stage_id, CARDS_PER_COLUMN) + 1]
+            for stage_id in stage_ids
+        ]
+        return firsts[0].union(*firsts[1:], all=True)
+    row_limit = Case(
+        *[When(stage_id=stage_id, then=Value(limit + 1)) for stage_id, limit in limits.items()],
+        default=Value(CARDS_PER_COLUMN + 1),
+        output_field=IntegerField(),
+    )
+    for stage_id, cursor in after.items():
+        shown_deals = shown_deals.filter(~Q(stage_id=stage_id) | cursor.condition())
+    return (
+        shown_deals.annotate(
+            rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=list(CARD_ORDER)),
+            row_limit=row_limit,
+        )
+        .filter(rank__lte=F("row_limit"))
+        .values("pk")
+    )
+
+
 def pipeline_board(
     *,
     viewer: User,
@@ -383,38 +441,13 @@ def pipeline_board(
     # The first cards of each column, up to the column's limit (won and lost hold every deal closed in the window:
     # tens of thousands at 100k deals). PostgreSQL: one index range per stage in card order, never all read.
     # SQLite allows no LIMIT inside a UNION: every matching deal is ranked instead, narrow rows only.
-    card_order = [F("closed_at").desc(nulls_first=True), F("position").asc(), F("id").asc()]
     shown_deals = deals.filter(stage_id__in=stage_ids)
-    if connection.features.supports_slicing_ordering_in_compound and stage_ids:
-        # One more card than shown: whether the column goes on.
-        firsts = [
-            shown_deals.filter(after[stage_id].condition() if stage_id in after else Q(), stage_id=stage_id)
-            .order_by(*card_order)
-            .values("pk")[: limits.get(stage_id, CARDS_PER_COLUMN) + 1]
-            for stage_id in stage_ids
-        ]
-        first_cards = firsts[0].union(*firsts[1:], all=True)
-    else:
-        row_limit = Case(
-            *[When(stage_id=stage_id, then=Value(limit + 1)) for stage_id, limit in limits.items()],
-            default=Value(CARDS_PER_COLUMN + 1),
-            output_field=IntegerField(),
-        )
-        for stage_id, cursor in after.items():
-            shown_deals = shown_deals.filter(~Q(stage_id=stage_id) | cursor.condition())
-        first_cards = (
-            shown_deals.annotate(
-                rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=card_order),
-                row_limit=row_limit,
-            )
-            .filter(rank__lte=F("row_limit"))
-            .values("pk")
-        )
+    first_cards = _first_cards(shown_deals, stage_ids=stage_ids, limits=limits, after=after)
     rows = (
         Deal.objects.filter(InFirst(F("pk"), first_cards))
         .select_related("company", "owner")
         .only(*CARD_FIELDS)
-        .order_by(*card_order)
+        .order_by(*CARD_ORDER)
     )
     if item_counts := hooks.registered(hooks.DEAL_ITEM_COUNT):  # quotes: the cards' line items, same query
         rows = rows.annotate(item_count=item_counts[0]())
