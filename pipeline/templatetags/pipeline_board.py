@@ -69,7 +69,7 @@ def board_card(context, card, read_only, stages) -> SafeString:
     pk = card.pk
     stale = card.is_stale
     overdue = card.next_step_overdue
-    company = deal.company.name if deal.company_id is not None else ""
+    company = card.company_name
     parts = [
         f'\n<li class="deal-card{" is-stale" if stale else ""}{" is-overdue" if overdue else ""}" id="deal-{pk}" '
         f'data-deal="{pk}">\n<div class="deal-card-top"><a class="deal-card-name" href="{escape(card.url)}">'
@@ -81,7 +81,7 @@ def board_card(context, card, read_only, stages) -> SafeString:
         f'<div class="deal-card-figures"><span class="deal-card-amount">{escape(card.amount)}</span>'
         f'<span class="deal-card-close" title="{labels["close"]}">{escape(card.expected_close)}</span></div>\n',
         f'<div class="deal-card-items">{escape(card.items_text)}</div>' if card.items_text else "",
-        f'\n<div class="deal-card-meta"><span class="deal-card-owner">{escape(str(deal.owner))}</span>'
+        f'\n<div class="deal-card-meta"><span class="deal-card-owner">{escape(card.owner_name)}</span>'
         f'<span class="deal-card-age{" is-stale" if stale else ""}">{escape(card.days_text)}</span></div>\n',
     ]
     if card.next_step_shown:
