@@ -119,7 +119,8 @@ class Card:
 
     def __post_init__(self) -> None:
         if self.company_name is None:
-            self.company_name = self.deal.company.name if self.deal.company_id is not None else ""
+            company = self.deal.company
+            self.company_name = company.name if company is not None else ""
         if self.owner_name is None:
             self.owner_name = str(self.deal.owner)
 
@@ -513,7 +514,7 @@ def pipeline_board(
                 next_step_overdue=is_open and deal.next_step_date is not None and deal.next_step_date < today,
                 next_step_shown=is_open and (bool(deal.next_step) or deal.next_step_date is not None),
                 texts=texts,
-                company_name=deal.company_name or "",  # type: ignore[attr-defined]
+                company_name=deal.company_name or "",
                 owner_name=owner_names.get(deal.owner_id)
                 or owner_names.setdefault(deal.owner_id, _owner_name(deal)),
             )
