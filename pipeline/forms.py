@@ -15,6 +15,7 @@ from pipeline.models import Activity, Deal, Stage
 from pipeline.selectors import SCOPE_ALL, SCOPE_MARKETING, SCOPE_MINE, SCOPE_TEAM, BoardFilters
 from salesmarketing.dates import DateField, DateTimeField
 from salesmarketing.fields import GroupedNumberInput, YenField
+from salesmarketing.forms import QuickSelect
 from salesmarketing.models import User
 
 SCOPE_LABELS = {
@@ -41,7 +42,11 @@ class DateTimeInput(forms.DateTimeInput):
 
 class BoardFilterForm(forms.Form):
     scope = forms.ChoiceField(label=_("Show"), required=False, widget=forms.RadioSelect)
-    owner = forms.TypedChoiceField(label=_("Owner"), required=False, coerce=int, empty_value=None)
+    # A manager of many reps (500 in the peers' data) gets an option each: QuickSelect writes them in Python, where
+    # the stock widget's template per option was 40 % of the board's time.
+    owner = forms.TypedChoiceField(
+        label=_("Owner"), required=False, coerce=int, empty_value=None, widget=QuickSelect
+    )
     close_from = DateField(label=_("Closing from"), required=False, widget=DateInput())
     close_to = DateField(label=_("Closing until"), required=False, widget=DateInput())
     q = forms.CharField(
@@ -51,7 +56,7 @@ class BoardFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Deal or company")}),
     )
     # Any id is accepted here; the board falls back to the default pipeline for an unknown one.
-    pipeline = forms.IntegerField(label=_("Pipeline"), required=False, widget=forms.Select)
+    pipeline = forms.IntegerField(label=_("Pipeline"), required=False, widget=QuickSelect)
 
     def __init__(self, *args, scopes: list[str], owners: list, pipelines: list | None = None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -6,6 +6,7 @@ minutes). A column of thousands of cards shows a page of them; "more" reads the 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -13,10 +14,13 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When, Window
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import ngettext
 
 from pipeline.models import Deal, Pipeline, Stage, StageChange
 from pipeline.selectors.access import (
@@ -32,6 +36,7 @@ from pipeline.services import pipeline_ensure_default
 from salesmarketing import hooks
 from salesmarketing.models import User
 from salesmarketing.sql import InFirst
+from salesmarketing.templatetags.sm import yen
 
 CARDS_PER_COLUMN = 30
 MAX_CARDS_PER_COLUMN = 200  # the most one page of a column may ask for
@@ -40,23 +45,128 @@ CLOSED_WINDOW_DAYS = 30  # won/lost columns show what closed recently, not years
 USUAL_TIME_LOOKBACK_DAYS = 365
 USUAL_TIME_MIN_SAMPLES = 5
 USUAL_TIME_CACHE_SECONDS = 600
+# What a card shows and places by (board_card, After): a few hundred cards with every column of the deal and a
+# company and a user instance each were a fifth of the board's time in making model instances and parsing
+# timestamps. The company's name and the owner's names ride along as columns instead.
+CARD_FIELDS = (
+    "name",
+    "company_id",
+    "owner_id",
+    "stage_id",
+    "status",
+    "position",
+    "amount",
+    "expected_close_date",
+    "next_step",
+    "next_step_date",
+    "stage_changed_at",
+    "closed_at",
+    "loss_cause",
+    "loss_side",
+    "version",
+)
+CARD_OWNER_FIELDS = ("username", "first_name", "last_name", "display_name")
+
+
+_URL_PK = 918273645  # a pk no deal has: the URLs of cards are the pattern reversed once, this pk swapped
+
+
+@dataclass
+class CardTexts:
+    """What the cards of one board share: the deal page and move URLs, reversed once (not twice per card), and
+    the dates, amounts and day counts many cards repeat, formatted once each (in the language of the request)."""
+
+    detail: tuple[str, str]
+    move: tuple[str, str]
+    formatted: dict[tuple[str, Any], str] = field(default_factory=dict)
+
+    @classmethod
+    def reverse(cls) -> CardTexts:
+        def around_pk(name: str) -> tuple[str, str]:
+            before, _pk, after = reverse(name, args=[_URL_PK]).partition(str(_URL_PK))
+            return before, after
+
+        return cls(detail=around_pk("pipeline:deal_detail"), move=around_pk("pipeline:deal_move"))
+
+    def once(self, kind: str, value: Any, format_value: Callable[[Any], str]) -> str:
+        key = (kind, value)
+        text = self.formatted.get(key)
+        if text is None:
+            text = self.formatted[key] = format_value(value)
+        return text
+
+
+def _short_date(day: dt.date) -> str:
+    return date_format(day, "SHORT_DATE_FORMAT")
+
+
+def _days_in_stage(days: int) -> str:
+    return ngettext("%(days)s day in stage", "%(days)s days in stage", days) % {"days": days}
 
 
 @dataclass
 class Card:
+    """A deal on the board with what its card shows worked out once: the template only places the texts."""
+
     deal: Deal
     days_in_stage: int
     is_stale: bool
     next_step_overdue: bool
     next_step_shown: bool = False  # an open deal's next step (or its date)
+    texts: CardTexts = field(default_factory=CardTexts.reverse)  # the board's (shared by its cards)
+    company_name: str | None = None  # read along by pipeline_board; else from deal.company
+    owner_name: str | None = None  # str(owner), read along by pipeline_board; else from deal.owner
+
+    def __post_init__(self) -> None:
+        if self.company_name is None:
+            company = self.deal.company
+            self.company_name = company.name if company is not None else ""
+        if self.owner_name is None:
+            self.owner_name = str(self.deal.owner)
+
+    @cached_property
+    def pk(self) -> str:
+        """The id as markup uses it (never grouped like a number)."""
+        return str(self.deal.pk)
 
     @cached_property
     def url(self) -> str:
-        return self.deal.get_absolute_url()
+        return self.pk.join(self.texts.detail)
 
     @cached_property
     def move_url(self) -> str:
-        return reverse("pipeline:deal_move", args=[self.deal.pk])
+        return self.pk.join(self.texts.move)
+
+    @cached_property
+    def amount(self) -> str:
+        return self.texts.once("yen", self.deal.amount, yen)
+
+    @cached_property
+    def expected_close(self) -> str:
+        day = self.deal.expected_close_date
+        return "" if day is None else self.texts.once("date", day, _short_date)
+
+    @cached_property
+    def days_text(self) -> str:
+        return self.texts.once("days", self.days_in_stage, _days_in_stage)
+
+    @cached_property
+    def items_text(self) -> str:
+        """How many line items the deal has (quotes' hook), or nothing."""
+        n = getattr(self.deal, "item_count", 0)
+        if not n:
+            return ""
+        return ngettext("%(n)s line item", "%(n)s line items", n) % {"n": n}
+
+    @cached_property
+    def next_step_day(self) -> tuple[str, str] | None:
+        """The next step's date: (ISO, as shown)."""
+        day = self.deal.next_step_date
+        return None if day is None else (day.isoformat(), self.texts.once("date", day, _short_date))
+
+    @cached_property
+    def version(self) -> str:
+        return str(self.deal.version)
 
 
 @dataclass(frozen=True)
@@ -232,6 +342,68 @@ def stage_usual_seconds(stage_ids: list[int]) -> dict[int, int]:
     return result
 
 
+CARD_ORDER = (F("closed_at").desc(nulls_first=True), F("position").asc(), F("id").asc())
+
+
+def _owner_name(deal: Deal) -> str:
+    """str(owner) from the owner's names read along with the card (CARD_OWNER_FIELDS)."""
+    return str(User(**{name: getattr(deal, f"owner_{name}") for name in CARD_OWNER_FIELDS}))
+
+
+def _first_cards(
+    shown_deals: QuerySet[Deal], *, stage_ids: list[int], limits: dict[int, int], after: dict[int, After]
+) -> QuerySet | RawSQL:
+    """The ids of each column's first cards, up to its limit (those after its `after` card), as a subquery."""
+    if connection.vendor == "postgresql" and stage_ids and not after:
+        # The same index range per stage, from one subquery compiled once and joined LATERAL to the stages and
+        # their limits (one more card than shown: whether the column goes on). Compiling a UNION part per stage,
+        # each with the viewer's filters, was a sixth of the board's selector.
+        per_stage, params = (
+            shown_deals.filter(stage_id=RawSQL("board_stage.id", ()))
+            .order_by(*CARD_ORDER)
+            .values_list("pk")
+            .query.sql_with_params()
+        )
+        return RawSQL(
+            "SELECT c.deal_id FROM (VALUES "
+            + ", ".join(["(%s, %s)"] * len(stage_ids))
+            + ") AS board_stage (id, n) "
+            f"CROSS JOIN LATERAL ({per_stage} LIMIT board_stage.n) AS c (deal_id)",
+            [
+                *(
+                    value
+                    for stage_id in stage_ids
+                    for value in (stage_id, limits.get(stage_id, CARDS_PER_COLUMN) + 1)
+                ),
+                *params,
+            ],
+        )
+    if connection.features.supports_slicing_ordering_in_compound and stage_ids:
+        # One more card than shown: whether the column goes on.
+        firsts = [
+            shown_deals.filter(after[stage_id].condition() if stage_id in after else Q(), stage_id=stage_id)
+            .order_by(*CARD_ORDER)
+            .values("pk")[: limits.get(stage_id, CARDS_PER_COLUMN) + 1]
+            for stage_id in stage_ids
+        ]
+        return firsts[0].union(*firsts[1:], all=True)
+    row_limit = Case(
+        *[When(stage_id=stage_id, then=Value(limit + 1)) for stage_id, limit in limits.items()],
+        default=Value(CARDS_PER_COLUMN + 1),
+        output_field=IntegerField(),
+    )
+    for stage_id, cursor in after.items():
+        shown_deals = shown_deals.filter(~Q(stage_id=stage_id) | cursor.condition())
+    return (
+        shown_deals.annotate(
+            rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=list(CARD_ORDER)),
+            row_limit=row_limit,
+        )
+        .filter(rank__lte=F("row_limit"))
+        .values("pk")
+    )
+
+
 def pipeline_board(
     *,
     viewer: User,
@@ -282,37 +454,16 @@ def pipeline_board(
     # The first cards of each column, up to the column's limit (won and lost hold every deal closed in the window:
     # tens of thousands at 100k deals). PostgreSQL: one index range per stage in card order, never all read.
     # SQLite allows no LIMIT inside a UNION: every matching deal is ranked instead, narrow rows only.
-    card_order = [F("closed_at").desc(nulls_first=True), F("position").asc(), F("id").asc()]
     shown_deals = deals.filter(stage_id__in=stage_ids)
-    if connection.features.supports_slicing_ordering_in_compound and stage_ids:
-        # One more card than shown: whether the column goes on.
-        firsts = [
-            shown_deals.filter(after[stage_id].condition() if stage_id in after else Q(), stage_id=stage_id)
-            .order_by(*card_order)
-            .values("pk")[: limits.get(stage_id, CARDS_PER_COLUMN) + 1]
-            for stage_id in stage_ids
-        ]
-        first_cards = firsts[0].union(*firsts[1:], all=True)
-    else:
-        row_limit = Case(
-            *[When(stage_id=stage_id, then=Value(limit + 1)) for stage_id, limit in limits.items()],
-            default=Value(CARDS_PER_COLUMN + 1),
-            output_field=IntegerField(),
-        )
-        for stage_id, cursor in after.items():
-            shown_deals = shown_deals.filter(~Q(stage_id=stage_id) | cursor.condition())
-        first_cards = (
-            shown_deals.annotate(
-                rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=card_order),
-                row_limit=row_limit,
-            )
-            .filter(rank__lte=F("row_limit"))
-            .values("pk")
-        )
+    first_cards = _first_cards(shown_deals, stage_ids=stage_ids, limits=limits, after=after)
     rows = (
         Deal.objects.filter(InFirst(F("pk"), first_cards))
-        .select_related("company", "owner")
-        .order_by(*card_order)
+        .only(*CARD_FIELDS)
+        .annotate(
+            company_name=F("company__name"),
+            **{f"owner_{name}": F(f"owner__{name}") for name in CARD_OWNER_FIELDS},
+        )
+        .order_by(*CARD_ORDER)
     )
     if item_counts := hooks.registered(hooks.DEAL_ITEM_COUNT):  # quotes: the cards' line items, same query
         rows = rows.annotate(item_count=item_counts[0]())
@@ -346,6 +497,8 @@ def pipeline_board(
         if stage_id in columns:
             column = columns[stage_id]
             column.count, column.total, column.weighted = count, total, weighted
+    texts = CardTexts.reverse()
+    owner_names: dict[int, str] = {}  # a board's cards have a few owners: str(owner) once each
     for deal in rows:
         column = columns[deal.stage_id]
         if len(column.cards) == column.limit:
@@ -360,6 +513,10 @@ def pipeline_board(
                 is_stale=is_open and column.stale_after_days is not None and days > column.stale_after_days,
                 next_step_overdue=is_open and deal.next_step_date is not None and deal.next_step_date < today,
                 next_step_shown=is_open and (bool(deal.next_step) or deal.next_step_date is not None),
+                texts=texts,
+                company_name=deal.company_name or "",
+                owner_name=owner_names.get(deal.owner_id)
+                or owner_names.setdefault(deal.owner_id, _owner_name(deal)),
             )
         )
     return Board(

@@ -330,6 +330,45 @@ def test_the_board_varies_on_htmx(owner_client):
     assert "HX-Request" in owner_client.get(BOARD)["Vary"]
 
 
+def _card(page: str, deal) -> str:
+    card = page[page.index(f'id="deal-{deal.pk}"') :]
+    return card[: card.index("</li>")]
+
+
+def test_a_card_shows_its_deal_company_owner_and_next_step_escaped(owner_client, owner, stages):
+    """The card is built in Python (pipeline_board.board_card): every text in it escaped as a template would."""
+    owner.display_name = '<b>"担当"</b>'
+    owner.save(update_fields=["display_name"])
+    day = dt.date(2026, 3, 4)
+    deal = make_deal(
+        owner=owner,
+        stage=stages["Proposal"],
+        name="<script>alert(1)</script> & 商談",
+        company=make_company(name="<i>株式会社</i> & Co"),
+        amount=12_345_678,
+        expected_close_date=day,
+        next_step='見積 "再提示" <b>',
+        next_step_date=day,
+    )
+    plain = make_deal(owner=owner, stage=stages["Proposal"], name="会社なし")
+    Deal.objects.filter(pk=plain.pk).update(company=None)
+    lost = services.deal_close_lost(deal=make_deal(owner=owner), cause="price", side="external", by=owner)
+    page = owner_client.get(BOARD).content.decode()
+    card = _card(page, deal)
+    assert "<script>" not in page and "<i>" not in page and "<b>" not in page
+    assert (
+        f'<a class="deal-card-name" href="/pipeline/deals/{deal.pk}/">&lt;script&gt;alert(1)&lt;/script&gt; &amp; 商談</a>'
+        in card
+    )
+    assert '<div class="deal-card-company">&lt;i&gt;株式会社&lt;/i&gt; &amp; Co</div>' in card
+    assert '<span class="deal-card-owner">&lt;b&gt;&quot;担当&quot;&lt;/b&gt;</span>' in card
+    assert "12,345,678円" in card and "2026/03/04" in card
+    assert '見積 &quot;再提示&quot; &lt;b&gt; <time datetime="2026-03-04">2026/03/04</time>' in card
+    assert f'action="/pipeline/deals/{deal.pk}/move/"' in card and 'name="csrfmiddlewaretoken"' in card
+    assert '<div class="deal-card-company">—</div>' in _card(page, plain)
+    assert '<div class="deal-card-loss">価格 · 外部要因</div>' in _card(page, lost)
+
+
 def test_closed_columns_show_only_recent_closings(owner_client, owner, stages):
     old = services.deal_close_won(deal=make_deal(owner=owner, name="昨年の受注"), amount=1, by=owner)
     Deal.objects.filter(pk=old.pk).update(closed_at=timezone.now() - dt.timedelta(days=90))
