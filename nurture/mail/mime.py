@@ -4,8 +4,8 @@ Django's `EmailMessage.message()` builds a tree of `email.mime` objects and Pyth
 re-encodes every header of it: at a broadcast's volume that cost more than the SMTP transaction itself (about
 half of the 4.5 ms a message took). `PreparedEmail` is an `EmailMultiAlternatives` whose `message()` writes the
 shape every nurture message has — a UTF-8 text part, optionally one HTML alternative, no attachments, no Cc or
-Reply-To, every line within SMTP's 998 bytes — straight to text, with the headers Django writes (Subject and
-non-ASCII values RFC 2047-encoded, address headers sanitised, long lines folded, Date and Message-ID added) and
+Reply-To, every line within SMTP's 998 bytes — straight to text, with the headers Django writes (non-ASCII
+values RFC 2047-encoded, address headers sanitised, long lines folded, Date and Message-ID added) and
 the same 8bit transfer encoding. Anything else falls back to Django, which also raises its BadHeaderError for a
 value with a line break. Providers' backends (anymail) read the message's fields, not its MIME form, so they
 are unaffected. tests/nurture/test_mime.py parses both forms and compares them.
@@ -13,11 +13,11 @@ are unaffected. tests/nurture/test_mime.py parses both forms and compares them.
 
 from __future__ import annotations
 
+import base64
 import functools
 import random
 import re
 import sys
-from email.header import Header
 from email.message import Message
 from email.utils import formatdate, getaddresses, make_msgid
 
@@ -119,8 +119,8 @@ def write(email: EmailMultiAlternatives) -> WrittenMessage | None:
 
 
 def header_value(name: str, value: str) -> str | None:
-    """A header's value as Django and the generator write it (folded lines joined by "\\n "), or None for a value
-    Django would refuse (a line break) or write otherwise."""
+    """A header's value as Django writes it — non-ASCII in RFC 2047 encoded-words, lines folded at 78 characters
+    (joined by "\\n ") —, or None for a value Django would refuse (a line break) or write otherwise."""
     if "\n" in value or "\r" in value:
         return None
     if name.lower() in ADDRESS_HEADERS and not value.isascii():
@@ -128,10 +128,37 @@ def header_value(name: str, value: str) -> str | None:
         if not value.isascii():
             return None
     if not value.isascii():
-        return Header(value, "utf-8", header_name=name).encode(linesep="\n", maxlinelen=FOLD_AT)
+        return _encoded_words(name, value)
     if len(name) + 2 + len(value) <= FOLD_AT:
         return value
-    return Header(value, header_name=name).encode(linesep="\n", maxlinelen=FOLD_AT)
+    return _folded(name, value)
+
+
+def _folded(name: str, value: str) -> str:
+    """An ASCII value folded at its spaces into lines of at most 78 characters; a word longer than that gets a
+    line of its own, the first one too (as the generator folds: "Name: " then the word on the next line)."""
+    lines, room = [""], FOLD_AT - len(name) - 2
+    for word in value.split(" "):
+        joined = f"{lines[-1]} {word}" if lines[-1] else word
+        if len(joined) <= room:
+            lines[-1] = joined
+        else:
+            lines.append(word)
+            room = FOLD_AT - 1
+    return "\n ".join(lines)
+
+
+def _encoded_words(name: str, value: str) -> str:
+    """UTF-8 "B" encoded-words (RFC 2047) of whole characters, one per line, each line within 78 characters."""
+    room = FOLD_AT - len(name) - 2  # the first line holds "Name: "; the others a space
+    words, chunk = [], ""
+    for char in value:
+        if len((chunk + char).encode()) > (room - len("=?utf-8?b??=")) // 4 * 3:
+            words.append(chunk)
+            chunk, room = "", FOLD_AT - 1
+        chunk += char
+    words.append(chunk)
+    return "\n ".join(f"=?utf-8?b?{base64.b64encode(word.encode()).decode()}?=" for word in words)
 
 
 @functools.lru_cache(maxsize=256)
