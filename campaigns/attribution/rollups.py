@@ -1,4 +1,5 @@
-"""Daily roll-ups of the ledger (AttributionDay, SegmentDay) for dirty days, and the score bands."""
+"""Daily roll-ups of the ledger (AttributionDay, SegmentDay) for dirty days, their months (AttributionMonth), and
+the score bands."""
 
 from __future__ import annotations
 
@@ -24,11 +25,13 @@ from campaigns.models import (
     AttributionCredit,
     AttributionDay,
     AttributionDirtyDay,
+    AttributionMonth,
     AttributionState,
     ConversionKind,
     Dimension,
     SegmentDay,
 )
+from campaigns.models import NUMBER_COLUMNS
 from campaigns.segments import SCORE_BANDS, seniority_sql, size_sql, warming_range
 from leads.models import Company, Lead, ScoringConfig, Visitor
 
@@ -55,6 +58,31 @@ def _attribution_day_sql(days: Sequence[dt.date]) -> tuple[str, list]:
         GROUP BY date, campaign_id
     """
     return sql, params
+
+
+def month_start_sql(expression: str) -> str:
+    """The first day of the calendar month of a date column."""
+    if connection.vendor == "postgresql":
+        return f"CAST(date_trunc('month', {expression}) AS date)"
+    return f"date({expression}, 'start of month')"
+
+
+def _attribution_month_sql(months: Sequence[dt.date]) -> tuple[str, list]:
+    """The months' AttributionMonth rows: their AttributionDay rows added up."""
+    day, target = quote(AttributionDay._meta.db_table), quote(AttributionMonth._meta.db_table)
+    columns = ", ".join(quote(c) for c in NUMBER_COLUMNS)
+    month = month_start_sql("date")
+    where, params = dates_in(month, months)
+    sql = f"""
+        INSERT INTO {target} (month, campaign_id, {columns})
+        SELECT {month}, campaign_id, {", ".join(f"SUM({quote(c)})" for c in NUMBER_COLUMNS)}
+        FROM {day}
+        WHERE date >= %s AND date < %s AND {where}
+        GROUP BY {month}, campaign_id
+    """
+    last = max(months)
+    after = dt.date(last.year + last.month // 12, last.month % 12 + 1, 1)
+    return sql, [min(months), after, *params]
 
 
 def _segment_day_sql(days: Sequence[dt.date]) -> tuple[str, list]:
@@ -106,8 +134,8 @@ def _segment_day_sql(days: Sequence[dt.date]) -> tuple[str, list]:
 
 
 def rollups_refresh(*, limit_chunks: int | None = None) -> int:
-    """Recompute AttributionDay and SegmentDay for the dirty days, a month of days per transaction. Returns how
-    many days were recomputed. Idempotent: a day is rebuilt from the ledger, then taken off the dirty list."""
+    """Recompute AttributionDay and SegmentDay for the dirty days, a month of days per transaction, and the
+    AttributionMonth rows of their months. Returns how many days were recomputed. Idempotent: a day is rebuilt from the ledger, then taken off the dirty list."""
     done = 0
     chunks = 0
     while limit_chunks is None or chunks < limit_chunks:
@@ -120,10 +148,18 @@ def rollups_refresh(*, limit_chunks: int | None = None) -> int:
             )
             if not days:
                 break
+            # The months of these days are added up again from their days, in the same transaction: a month
+            # always equals its days, whichever of them were recomputed.
+            months = sorted({day.replace(day=1) for day in days})
             AttributionDay.objects.filter(date__in=days).delete()
             SegmentDay.objects.filter(date__in=days).delete()
+            AttributionMonth.objects.filter(month__in=months).delete()
             with connection.cursor() as cursor:
-                for sql, params in (_attribution_day_sql(days), _segment_day_sql(days)):
+                for sql, params in (
+                    _attribution_day_sql(days),
+                    _segment_day_sql(days),
+                    _attribution_month_sql(months),
+                ):
                     cursor.execute(sql, params)
             AttributionDirtyDay.objects.filter(date__in=days).delete()
             AttributionState.objects.update_or_create(pk=1, defaults={"rolled_up_at": timezone.now()})
