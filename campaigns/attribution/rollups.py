@@ -22,6 +22,7 @@ from campaigns.attribution.sql import (
     writer_lock,
 )
 from campaigns.models import (
+    NUMBER_COLUMNS,
     AttributionCredit,
     AttributionDay,
     AttributionDirtyDay,
@@ -31,7 +32,6 @@ from campaigns.models import (
     Dimension,
     SegmentDay,
 )
-from campaigns.models import NUMBER_COLUMNS
 from campaigns.segments import SCORE_BANDS, seniority_sql, size_sql, warming_range
 from leads.models import Company, Lead, ScoringConfig, Visitor
 

@@ -59,13 +59,16 @@ def campaign_rows(context, rows) -> SafeString:
                 "total": yen(n.lifetime_spend),
                 "budget": yen(n.budget),
             }
-            spend = format_html('{} <span class="chip chip-bad" title="{}">{}</span>', spend, title, over_budget)
+            spend = format_html(
+                '{} <span class="chip chip-bad" title="{}">{}</span>', spend, title, over_budget
+            )
         if n.decided:
             top = ""
             if row.top_reason:
                 top = format_html(
                     '<div class="small muted">{}</div>',
-                    _("top: %(reason)s ×%(n)s") % {"reason": row.top_reason[0], "n": localize(row.top_reason[1])},
+                    _("top: %(reason)s ×%(n)s")
+                    % {"reason": row.top_reason[0], "n": localize(row.top_reason[1])},
                 )
             verdict = format_html(
                 '<span class="up">{}</span> / <span class="down">{}</span> <span class="muted">({})</span>{}',

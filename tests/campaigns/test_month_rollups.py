@@ -70,7 +70,9 @@ def test_cost_months_follow_every_write_to_the_cost_lines():
     CampaignCost.objects.bulk_create(
         [CampaignCost(campaign=b, date=dt.date(2026, 4, d), amount=Decimal(d)) for d in range(1, 11)]
     )
-    costs_import(content="日付,キャンペーン,金額\n2026-04-03,search-ads,1000\n2026-05-01,search-ads,9\n".encode())
+    costs_import(
+        content="日付,キャンペーン,金額\n2026-04-03,search-ads,1000\n2026-05-01,search-ads,9\n".encode()
+    )
     assert cost_months() == costs_by_month()
     assert cost_months()[a.pk, dt.date(2026, 4, 1)] == Decimal(151_000)
 
