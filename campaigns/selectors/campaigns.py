@@ -132,23 +132,23 @@ def _campaign_page_sql(
                   AND state IN ('{Handoff.State.ACCEPTED}', '{Handoff.State.REJECTED}')
             GROUP BY campaign_id, state, reject_reason
         ),
+        vt AS (
+            SELECT campaign_id, state, reject_reason, n,
+                   ROW_NUMBER() OVER (PARTITION BY campaign_id, state ORDER BY n DESC, reject_reason) AS rank
+            FROM vr
+        ),
         v AS (
             SELECT campaign_id,
                    SUM(CASE WHEN state = '{Handoff.State.ACCEPTED}' THEN n ELSE 0 END) AS accepted,
-                   SUM(CASE WHEN state = '{Handoff.State.REJECTED}' THEN n ELSE 0 END) AS rejected
-            FROM vr GROUP BY campaign_id
-        ),
-        t AS (
-            SELECT campaign_id, reject_reason, n FROM (
-                SELECT campaign_id, reject_reason, n,
-                       ROW_NUMBER() OVER (PARTITION BY campaign_id ORDER BY n DESC, reject_reason) AS rank
-                FROM vr WHERE state = '{Handoff.State.REJECTED}'
-            ) ranked
-            WHERE rank = 1
+                   SUM(CASE WHEN state = '{Handoff.State.REJECTED}' THEN n ELSE 0 END) AS rejected,
+                   MAX(CASE WHEN state = '{Handoff.State.REJECTED}' AND rank = 1 THEN reject_reason END)
+                       AS top_reason,
+                   MAX(CASE WHEN state = '{Handoff.State.REJECTED}' AND rank = 1 THEN n END) AS top_reason_n
+            FROM vt GROUP BY campaign_id
         ),
         n AS (
             SELECT c.id, COALESCE(CAST(s.spend AS DOUBLE PRECISION), 0) AS m_spend, COALESCE(v.accepted, 0) AS m_accepted,
-                   COALESCE(v.rejected, 0) AS m_rejected, {", ".join(numbers)}
+                   COALESCE(v.rejected, 0) AS m_rejected, v.top_reason, v.top_reason_n, {", ".join(numbers)}
             FROM {q(Campaign._meta.db_table)} c
             LEFT JOIN d ON d.campaign_id = c.id
             LEFT JOIN s ON s.campaign_id = c.id
@@ -165,9 +165,9 @@ def _campaign_page_sql(
                n.m_cpl, n.m_cost_per_mql, n.m_cost_per_deal, n.m_roi, n.m_acceptance,
                (SELECT SUM(amount) FROM {q(CampaignCostMonth._meta.db_table)} WHERE campaign_id = c.id)
                    AS m_lifetime_spend,  -- against the budget: for the page's rows only (by index)
-               t.reject_reason AS top_reason, t.n AS top_reason_n,
+               n.top_reason, n.top_reason_n,
                {", ".join(f"SUM(n.{name}) OVER () AS total_{name}" for name in _total_columns(model))}
-        FROM r n JOIN {q(Campaign._meta.db_table)} c ON c.id = n.id LEFT JOIN t ON t.campaign_id = c.id
+        FROM r n JOIN {q(Campaign._meta.db_table)} c ON c.id = n.id
         ORDER BY {SORT_SQL.get(key, "c.start_date")} {direction} NULLS LAST, c.id DESC
         LIMIT %s OFFSET %s
     """
