@@ -9,6 +9,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from campaigns.models import AttributionModel
+from leads.models import Campaign
 from salesmarketing.templatetags.sm import DASH, num, pct, yen
 
 register = template.Library()
@@ -50,6 +51,21 @@ def campaign_rows(context, rows) -> SafeString:
     template's context stack. Formats each number once; the markup is the list's only copy."""
     model, model_label, models = context.get("model"), context.get("model_label"), context.get("models") or []
     over_budget = _("Over budget")
+    # Translated once per page, not per cell: the labels of the channels and statuses, the credit note's wording.
+    channels = {key: str(label) for key, label in Campaign.Channel.choices}
+    statuses = {key: str(label) for key, label in Campaign.Status.choices}
+    note = _("%(model)s credit %(credit)s") if model != AttributionModel.FIRST else ""
+    label = str(model_label)
+
+    def credit_with_note(value, credited) -> str:
+        if not note:
+            return credit(value)
+        return format_html(
+            '{}<span class="credit-note" data-credit>{}</span>',
+            credit(value),
+            note % {"model": label, "credit": credit(credited)},
+        )
+
     out = []
     for row in rows:
         c, n = row.campaign, row.numbers
@@ -94,10 +110,10 @@ def campaign_rows(context, rows) -> SafeString:
                 '<div class="small"><span class="chip channel-{channel}">{channel_label}</span> '
                 '<span class="chip chip-muted status-{status}">{status_label}</span>{utm}</div></td>'
                 '<td class="num" data-col="spend">{spend}</td>'
-                '<td class="num" data-col="leads">{leads}{leads_note}</td>'
-                '<td class="num" data-col="mqls">{mqls}{mqls_note}</td>'
+                '<td class="num" data-col="leads">{leads}</td>'
+                '<td class="num" data-col="mqls">{mqls}</td>'
                 '<td class="verdict" data-col="verdict">{verdict}</td>'
-                '<td class="num" data-col="deals">{deals}{deals_note}</td>{revenues}'
+                '<td class="num" data-col="deals">{deals}</td>{revenues}'
                 '<td class="num" data-col="cpl">{cpl}</td>'
                 '<td class="num" data-col="cost_per_mql">{cost_per_mql}</td>'
                 '<td class="num" data-col="cost_per_deal">{cost_per_deal}</td>'
@@ -106,18 +122,15 @@ def campaign_rows(context, rows) -> SafeString:
                 url=c.get_absolute_url(),
                 name=c.name,
                 channel=c.channel,
-                channel_label=c.get_channel_display(),
+                channel_label=channels.get(c.channel, c.channel),
                 status=c.status,
-                status_label=c.get_status_display(),
+                status_label=statuses.get(c.status, c.status),
                 utm=format_html(' <code class="utm">{}</code>', c.utm_campaign) if c.utm_campaign else "",
                 spend=spend,
-                leads=credit(n.leads),
-                leads_note=_credit_note(model, model_label, n.credit.get("leads")),
-                mqls=credit(n.mqls),
-                mqls_note=_credit_note(model, model_label, n.credit.get("mqls")),
+                leads=credit_with_note(n.leads, n.credit.get("leads")),
+                mqls=credit_with_note(n.mqls, n.credit.get("mqls")),
                 verdict=verdict,
-                deals=credit(n.deals),
-                deals_note=_credit_note(model, model_label, n.credit.get("deals")),
+                deals=credit_with_note(n.deals, n.credit.get("deals")),
                 revenues=revenues,
                 cpl=yen(n.cpl),
                 cost_per_mql=yen(n.cost_per_mql),
