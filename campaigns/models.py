@@ -279,6 +279,31 @@ class AttributionMonth(AttributionNumbers):
         return f"{self.month:%Y-%m} {self.campaign_id or '—'}"
 
 
+class AttributionWeek(AttributionNumbers):
+    """AttributionDay added up per campaign and ISO week (`week`: its Monday), kept like AttributionMonth: the
+    dashboard's chart by week reads a row per campaign and week instead of seven."""
+
+    week = models.DateField(_("week"))
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="attribution_weeks"
+    )
+
+    class Meta:
+        verbose_name = _("attribution per week")
+        verbose_name_plural = _("attribution per week")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["week", "campaign"], condition=Q(campaign__isnull=False), name="attrweek_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["week"], condition=Q(campaign__isnull=True), name="attrweek_unique_no_campaign"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.week} {self.campaign_id or '—'}"
+
+
 class Dimension(models.TextChoices):
     PERSONA = "persona", _("Persona")
     AWARENESS = "awareness", _("Awareness stage")

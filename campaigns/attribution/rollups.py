@@ -1,5 +1,5 @@
-"""Daily roll-ups of the ledger (AttributionDay, SegmentDay) for dirty days, their months (AttributionMonth), and
-the score bands."""
+"""Daily roll-ups of the ledger (AttributionDay, SegmentDay) for dirty days, their months and weeks
+(AttributionMonth, AttributionWeek), and the score bands."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from campaigns.models import (
     AttributionDirtyDay,
     AttributionMonth,
     AttributionState,
+    AttributionWeek,
     ConversionKind,
     Dimension,
     SegmentDay,
@@ -67,22 +68,40 @@ def month_start_sql(expression: str) -> str:
     return f"date({expression}, 'start of month')"
 
 
-def _attribution_month_sql(months: Sequence[dt.date]) -> tuple[str, list]:
-    """The months' AttributionMonth rows: their AttributionDay rows added up."""
-    day, target = quote(AttributionDay._meta.db_table), quote(AttributionMonth._meta.db_table)
+def week_start_sql(expression: str) -> str:
+    """The Monday of the ISO week of a date column."""
+    if connection.vendor == "postgresql":
+        return f"CAST(date_trunc('week', {expression}) AS date)"
+    return f"date({expression}, 'weekday 0', '-6 days')"
+
+
+def _week_start(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _attribution_span_sql(
+    model: type[AttributionMonth] | type[AttributionWeek], starts: Sequence[dt.date]
+) -> tuple[str, list]:
+    """These months' AttributionMonth rows (or weeks' AttributionWeek rows): their AttributionDay rows added up."""
+    weekly = model is AttributionWeek
+    day, target = quote(AttributionDay._meta.db_table), quote(model._meta.db_table)
     columns = ", ".join(quote(c) for c in NUMBER_COLUMNS)
-    month = month_start_sql("date")
-    where, params = dates_in(month, months)
+    start = week_start_sql("date") if weekly else month_start_sql("date")
+    where, params = dates_in(start, starts)
     sql = f"""
-        INSERT INTO {target} (month, campaign_id, {columns})
-        SELECT {month}, campaign_id, {", ".join(f"SUM({quote(c)})" for c in NUMBER_COLUMNS)}
+        INSERT INTO {target} ({"week" if weekly else "month"}, campaign_id, {columns})
+        SELECT {start}, campaign_id, {", ".join(f"SUM({quote(c)})" for c in NUMBER_COLUMNS)}
         FROM {day}
         WHERE date >= %s AND date < %s AND {where}
-        GROUP BY {month}, campaign_id
+        GROUP BY {start}, campaign_id
     """
-    last = max(months)
-    after = dt.date(last.year + last.month // 12, last.month % 12 + 1, 1)
-    return sql, [min(months), after, *params]
+    last = max(starts)
+    after = last + dt.timedelta(days=7) if weekly else _next_month(last)
+    return sql, [min(starts), after, *params]
 
 
 def _segment_day_sql(days: Sequence[dt.date]) -> tuple[str, list]:
@@ -135,7 +154,7 @@ def _segment_day_sql(days: Sequence[dt.date]) -> tuple[str, list]:
 
 def rollups_refresh(*, limit_chunks: int | None = None) -> int:
     """Recompute AttributionDay and SegmentDay for the dirty days, a month of days per transaction, and the
-    AttributionMonth rows of their months. Returns how many days were recomputed. Idempotent: a day is rebuilt from the ledger, then taken off the dirty list."""
+    AttributionMonth and AttributionWeek rows of their months and weeks. Returns how many days were recomputed. Idempotent: a day is rebuilt from the ledger, then taken off the dirty list."""
     done = 0
     chunks = 0
     while limit_chunks is None or chunks < limit_chunks:
@@ -148,17 +167,20 @@ def rollups_refresh(*, limit_chunks: int | None = None) -> int:
             )
             if not days:
                 break
-            # The months of these days are added up again from their days, in the same transaction: a month
-            # always equals its days, whichever of them were recomputed.
+            # The months and weeks of these days are added up again from their days, in the same transaction: a
+            # month or week always equals its days, whichever of them were recomputed.
             months = sorted({day.replace(day=1) for day in days})
+            weeks = sorted({_week_start(day) for day in days})
             AttributionDay.objects.filter(date__in=days).delete()
             SegmentDay.objects.filter(date__in=days).delete()
             AttributionMonth.objects.filter(month__in=months).delete()
+            AttributionWeek.objects.filter(week__in=weeks).delete()
             with connection.cursor() as cursor:
                 for sql, params in (
                     _attribution_day_sql(days),
                     _segment_day_sql(days),
-                    _attribution_month_sql(months),
+                    _attribution_span_sql(AttributionMonth, months),
+                    _attribution_span_sql(AttributionWeek, weeks),
                 ):
                     cursor.execute(sql, params)
             AttributionDirtyDay.objects.filter(date__in=days).delete()

@@ -80,6 +80,7 @@ SQLITE_BACKWARD = [
     f"DROP TRIGGER IF EXISTS campaigns_cost_month_{op}" for op in ("insert", "delete", "update")
 ]
 MONTH_OF = {"postgresql": "CAST(date_trunc('month', {}) AS date)", "sqlite": "date({}, 'start of month')"}
+WEEK_OF = {"postgresql": "CAST(date_trunc('week', {}) AS date)", "sqlite": "date({}, 'weekday 0', '-6 days')"}
 NUMBER_COLUMNS = [f"{kind}_{model}" for kind in ("leads", "mqls", "sqls", "deals", "won", "revenue") for model in ("first", "last", "w")]
 COLUMNS = ", ".join(NUMBER_COLUMNS)
 
@@ -102,6 +103,11 @@ def forward(apps, schema_editor):
     schema_editor.execute(
         f"INSERT INTO campaigns_attributionmonth (month, campaign_id, {COLUMNS}) "
         f"SELECT {month.format('date')}, campaign_id, {', '.join(f'SUM({c})' for c in NUMBER_COLUMNS)} "
+        "FROM campaigns_attributionday GROUP BY 1, 2"
+    )
+    schema_editor.execute(
+        f"INSERT INTO campaigns_attributionweek (week, campaign_id, {COLUMNS}) "
+        f"SELECT {WEEK_OF[vendor].format('date')}, campaign_id, {', '.join(f'SUM({c})' for c in NUMBER_COLUMNS)} "
         "FROM campaigns_attributionday GROUP BY 1, 2"
     )
 
@@ -167,6 +173,37 @@ class Migration(migrations.Migration):
                 'verbose_name_plural': 'costs per month',
                 'indexes': [models.Index(fields=['month', 'campaign'], name='costmonth_month_idx')],
                 'constraints': [models.UniqueConstraint(fields=('campaign', 'month'), name='costmonth_unique')],
+            },
+        ),
+        migrations.CreateModel(
+            name='AttributionWeek',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('leads_first', models.FloatField(default=0)),
+                ('leads_last', models.FloatField(default=0)),
+                ('leads_w', models.FloatField(default=0)),
+                ('mqls_first', models.FloatField(default=0)),
+                ('mqls_last', models.FloatField(default=0)),
+                ('mqls_w', models.FloatField(default=0)),
+                ('sqls_first', models.FloatField(default=0)),
+                ('sqls_last', models.FloatField(default=0)),
+                ('sqls_w', models.FloatField(default=0)),
+                ('deals_first', models.FloatField(default=0)),
+                ('deals_last', models.FloatField(default=0)),
+                ('deals_w', models.FloatField(default=0)),
+                ('won_first', models.FloatField(default=0)),
+                ('won_last', models.FloatField(default=0)),
+                ('won_w', models.FloatField(default=0)),
+                ('revenue_first', models.FloatField(default=0)),
+                ('revenue_last', models.FloatField(default=0)),
+                ('revenue_w', models.FloatField(default=0)),
+                ('week', models.DateField(verbose_name='week')),
+                ('campaign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='attribution_weeks', to='leads.campaign')),
+            ],
+            options={
+                'verbose_name': 'attribution per week',
+                'verbose_name_plural': 'attribution per week',
+                'constraints': [models.UniqueConstraint(condition=models.Q(('campaign__isnull', False)), fields=('week', 'campaign'), name='attrweek_unique'), models.UniqueConstraint(condition=models.Q(('campaign__isnull', True)), fields=('week',), name='attrweek_unique_no_campaign')],
             },
         ),
         migrations.RunPython(forward, backward),

@@ -131,7 +131,8 @@ def numbers_from(row) -> Numbers:
 class MonthSplit:
     """A period as the whole calendar months inside it, [months_from, months_to), and the days around them,
     [start, months_from) and [months_to, end]: read the months from the monthly roll-ups and only the edges from
-    the daily rows. A period without a whole month is all edge: its months range is empty."""
+    the daily rows. A period without a whole month is all edge: its months range is empty. `weeks()` splits it
+    the same way by whole ISO weeks (Monday to Sunday), for the weekly roll-up."""
 
     start: dt.date
     months_from: dt.date
@@ -141,11 +142,29 @@ class MonthSplit:
     @classmethod
     def of(cls, period: Period) -> MonthSplit:
         after_end = period.end + dt.timedelta(days=1)
-        first = period.start if period.start.day == 1 else _next_month(period.start)
-        last = after_end.replace(day=1)
+        return cls._split(
+            period.start,
+            after_end,
+            period.start if period.start.day == 1 else _next_month(period.start),
+            after_end.replace(day=1),
+        )
+
+    @classmethod
+    def weeks(cls, period: Period) -> MonthSplit:
+        after_end = period.end + dt.timedelta(days=1)
+        monday = period.start - dt.timedelta(days=period.start.weekday())
+        return cls._split(
+            period.start,
+            after_end,
+            monday if monday == period.start else monday + dt.timedelta(days=7),
+            after_end - dt.timedelta(days=after_end.weekday()),
+        )
+
+    @classmethod
+    def _split(cls, start: dt.date, after_end: dt.date, first: dt.date, last: dt.date) -> MonthSplit:
         if first >= last:
-            return cls(period.start, after_end, after_end, after_end)
-        return cls(period.start, first, last, after_end)
+            return cls(start, after_end, after_end, after_end)
+        return cls(start, first, last, after_end)
 
     def day_sql(self, column: str) -> tuple[str, list]:
         """The daily rows outside the whole months."""

@@ -16,6 +16,7 @@ from campaigns.models import (
     AttributionDay,
     AttributionMonth,
     AttributionState,
+    AttributionWeek,
     CampaignCost,
     CampaignCostMonth,
     ConversionKind,
@@ -117,10 +118,36 @@ def _channel_label(channel: str | None) -> str:
     return str(Campaign.Channel(channel).label) if channel else _("No campaign")
 
 
-def _over_time_rows(period: Period, model: str) -> QuerySet:
+def _over_time_rows(period: Period, model: str) -> dict[str, QuerySet]:
+    """Leads and MQLs by chart bucket and channel: whole weeks or months from their roll-ups (a bucket is one of
+    their rows), the days around them from the daily rows (`_over_time` adds the parts up)."""
+    if period.bucket == "day":
+        return {
+            "over_time": _over_time_sums(
+                AttributionDay.objects.filter(date__gte=period.start, date__lte=period.end),
+                period,
+                "date",
+                model,
+            )
+        }
+    spans: QuerySet
+    if period.bucket == "week":
+        split, field = MonthSplit.weeks(period), "week"
+        spans = AttributionWeek.objects.filter(split.month_q(field))
+    else:
+        split, field = MonthSplit.of(period), "month"
+        spans = AttributionMonth.objects.filter(split.month_q(field))
+    return {
+        "over_time": _over_time_sums(spans, period, field, model),
+        "over_time_days": _over_time_sums(
+            AttributionDay.objects.filter(split.day_q("date")), period, "date", model
+        ),
+    }
+
+
+def _over_time_sums(rows: QuerySet, period: Period, field: str, model: str) -> QuerySet:
     return (
-        AttributionDay.objects.filter(date__gte=period.start, date__lte=period.end)
-        .annotate(bucket=trunc_to_bucket(period, "date"), channel=F("campaign__channel"))
+        rows.annotate(bucket=trunc_to_bucket(period, field), channel=F("campaign__channel"))
         .order_by()
         .values("bucket", "channel")
         .annotate(leads=Sum(f"leads_{model}"), mqls=Sum(f"mqls_{model}"))
@@ -512,7 +539,7 @@ def marketing_dashboard(*, viewer: User, period: Period, model: str, dimension: 
     state = AttributionState.objects.filter(pk=1).first()
     split = MonthSplit.of(period)
     lists = {
-        "over_time": _over_time_rows(period, model),
+        **_over_time_rows(period, model),
         **_funnel_rows(split, model),
         "quality": _quality_rows(period),
         "personas": Persona.objects.values("pk", "name"),
@@ -530,7 +557,7 @@ def marketing_dashboard(*, viewer: User, period: Period, model: str, dimension: 
         ]
     )
     rows = {name: got[name] for name in lists}
-    over_time, mql_over_time = _over_time(period, rows["over_time"])
+    over_time, mql_over_time = _over_time(period, rows["over_time"] + rows.get("over_time_days", []))
     funnel, funnel_chart, totals = _funnel(_funnel_merge(rows["funnel_months"], rows["funnel_days"]))
     quality, quality_chart, (accepted, rejected) = _quality(rows["quality"])
     spend = (got["spend_months"] or 0) + (got["spend_days"] or 0)

@@ -1,12 +1,13 @@
-"""The monthly roll-ups the campaign list and the dashboard read for a period's whole months: each always equals
-what it adds up (CampaignCostMonth the cost lines, AttributionMonth the attribution days) after every write that
-changes them, and a page read after a write includes it."""
+"""The monthly and weekly roll-ups the campaign list and the dashboard read for a period's whole months and weeks:
+each always equals what it adds up (CampaignCostMonth the cost lines, AttributionMonth and AttributionWeek the
+attribution days) after every write that changes them, and a page read after a write includes it."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -14,7 +15,14 @@ from django.db import connection
 
 from campaigns.attribution import LeadSelection, attribution_refresh, rollups_refresh
 from campaigns.costs_import import costs_import
-from campaigns.models import NUMBER_COLUMNS, AttributionDay, AttributionMonth, CampaignCost, CampaignCostMonth
+from campaigns.models import (
+    NUMBER_COLUMNS,
+    AttributionDay,
+    AttributionMonth,
+    AttributionWeek,
+    CampaignCost,
+    CampaignCostMonth,
+)
 from campaigns.rebuild import attribution_rebuild_now
 from campaigns.services import cost_add, cost_delete
 from tests.campaigns.factories import CostFactory, at, journey
@@ -43,13 +51,28 @@ def attribution_months() -> dict[tuple[int | None, dt.date], tuple[float, ...]]:
     }
 
 
-def days_by_month() -> dict[tuple[int | None, dt.date], tuple[float, ...]]:
+def attribution_weeks() -> dict[tuple[int | None, dt.date], tuple[float, ...]]:
+    return {
+        (w.campaign_id, w.week): tuple(round(getattr(w, c), 6) for c in NUMBER_COLUMNS)
+        for w in AttributionWeek.objects.all()
+    }
+
+
+def days_by(start: Callable[[dt.date], dt.date]) -> dict[tuple[int | None, dt.date], tuple[float, ...]]:
     sums: dict[tuple[int | None, dt.date], list[float]] = {}
     for day in AttributionDay.objects.all():
-        row = sums.setdefault((day.campaign_id, day.date.replace(day=1)), [0.0] * len(NUMBER_COLUMNS))
+        row = sums.setdefault((day.campaign_id, start(day.date)), [0.0] * len(NUMBER_COLUMNS))
         for i, column in enumerate(NUMBER_COLUMNS):
             row[i] += getattr(day, column)
     return {key: tuple(round(v, 6) for v in row) for key, row in sums.items()}
+
+
+def days_by_month() -> dict[tuple[int | None, dt.date], tuple[float, ...]]:
+    return days_by(lambda day: day.replace(day=1))
+
+
+def days_by_week() -> dict[tuple[int | None, dt.date], tuple[float, ...]]:
+    return days_by(lambda day: day - dt.timedelta(days=day.weekday()))
 
 
 def spend_cell(client, campaign) -> str:
@@ -126,6 +149,7 @@ def test_attribution_months_equal_their_days_after_every_roll_up():
     journey(second, (b, at(30, 22)))
     attribution_rebuild_now()
     assert attribution_months() == days_by_month()
+    assert attribution_weeks() == days_by_week()
     assert attribution_months()[a.pk, dt.date(2026, 4, 1)][NUMBER_COLUMNS.index("leads_first")] == 1
 
     # An incremental refresh: a lead created in May, touched by `a`, and the April lead's credit moved to `b`
@@ -134,16 +158,19 @@ def test_attribution_months_equal_their_days_after_every_roll_up():
     attribution_refresh(selection=LeadSelection(ids=(third.pk,)))
     rollups_refresh()
     assert attribution_months() == days_by_month()
+    assert attribution_weeks() == days_by_week()
     assert (a.pk, dt.date(2026, 5, 1)) in attribution_months()
 
     # A campaign's deletion takes its days and months; a rebuild that finds no credits leaves no month
     b.delete()
     assert attribution_months() == days_by_month()
+    assert attribution_weeks() == days_by_week()
     first.delete()
     second.delete()
     third.delete()
     attribution_rebuild_now()
     assert attribution_months() == days_by_month() == {}
+    assert attribution_weeks() == days_by_week() == {}
 
 
 def test_the_list_over_whole_months_equals_the_same_days_read_day_by_day(marketer_client):
