@@ -287,7 +287,10 @@ def _funnel(rows: list[dict]) -> tuple[list[FunnelRow], dict, dict]:
     }
     totals["campaign_leads"] = sum(r["leads"] or 0 for r in rows if r["campaign_id"])
     totals["campaign_revenue"] = sum(r["revenue"] or 0 for r in rows if r["campaign_id"])
-    top = sorted((r for r in rows if r["campaign_id"]), key=lambda r: -(r["leads"] or 0))[:FUNNEL_CAMPAIGNS]
+    top = sorted(  # ties by name, then id: the same ten whichever order the parts came in
+        (r for r in rows if r["campaign_id"]),
+        key=lambda r: (-(r["leads"] or 0), r["campaign__name"] or "", r["campaign_id"]),
+    )[:FUNNEL_CAMPAIGNS]
     funnel = [_funnel_row(r) for r in top]
     rates = [
         ("mql_rate", _("Lead → MQL"), "#f59e0b"),
