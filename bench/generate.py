@@ -50,8 +50,9 @@ MARKER = "bench-campaign"
 TABLES = [
     "kpis_actionitem", "kpis_weeklysnapshot", "pipeline_activity", "pipeline_stagechange", "pipeline_task",
     "pipeline_deal", "leads_assignmentlog", "leads_handoff", "leads_touch", "leads_visitor", "leads_lead",
-    "leads_company", "campaigns_attributioncredit", "campaigns_attributionday", "campaigns_segmentday",
-    "campaigns_attributiondirtyday", "campaigns_attributionstate", "campaigns_campaigncost",
+    "leads_company", "campaigns_attributioncredit", "campaigns_attributionday", "campaigns_attributionmonth",
+    "campaigns_attributionweek", "campaigns_segmentday", "campaigns_attributiondirtyday",
+    "campaigns_attributionstate", "campaigns_campaigncost", "campaigns_campaigncostmonth",
     "campaigns_campaign_personas", "campaigns_campaign", "campaigns_personarule", "campaigns_persona",
     "salesmarketing_notification", "salesmarketing_apikey", "kpis_target", "leads_territoryrule",
     "leads_importjob", "django_admin_log",

@@ -45,6 +45,27 @@ class CampaignCost(models.Model):
         return f"{self.campaign} {self.date} {self.amount}"
 
 
+class CampaignCostMonth(models.Model):
+    """What a campaign's cost lines add up to per calendar month (`month`: its first day). Kept by database
+    triggers on CampaignCost (migration 0004), in the transaction of every write whoever makes it: a service, an
+    import, the admin, a campaign's deletion or raw SQL. Each statement adds what it inserted and takes away what
+    it deleted (an update does both), so concurrent writers add up; a month left without cost lines is removed.
+    The campaign is a plain reference (no constraint): the triggers, not Django's cascade, clear its months."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    month = models.DateField(_("month"))
+    amount = models.DecimalField(_("amount"), max_digits=18, decimal_places=0, default=0)
+
+    class Meta:
+        verbose_name = _("cost per month")
+        verbose_name_plural = _("costs per month")
+        constraints = [models.UniqueConstraint(fields=["campaign", "month"], name="costmonth_unique")]
+        indexes = [models.Index(fields=["month", "campaign"], name="costmonth_month_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.month:%Y-%m} {self.amount}"
+
+
 class PersonaRule(models.Model):
     """One way a lead matches a persona. Every condition that is filled in must hold (blank = any); a lead gets the
     persona of the active rule with the lowest priority number that it matches (ties: the older rule). Leads whose
@@ -176,15 +197,10 @@ class AttributionCredit(models.Model):
         return f"{self.kind} {self.lead_id} → {self.campaign_id or '—'}"
 
 
-class AttributionDay(models.Model):
-    """Credited conversions per campaign and local day (campaign NULL: no campaign). Pages read this, never the
-    touches: a year of a thousand campaigns is a few hundred thousand narrow rows at most."""
+class AttributionNumbers(models.Model):
+    """Credited conversions (fractions under W-shaped) and won revenue, per attribution model: the columns of
+    the daily and the monthly roll-ups."""
 
-    date = models.DateField(_("date"))
-    campaign = models.ForeignKey(
-        Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="attribution_days"
-    )
-    # Credited conversions (fractions under W-shaped) and won revenue, per attribution model.
     leads_first = models.FloatField(default=0)
     leads_last = models.FloatField(default=0)
     leads_w = models.FloatField(default=0)
@@ -205,6 +221,22 @@ class AttributionDay(models.Model):
     revenue_w = models.FloatField(default=0)
 
     class Meta:
+        abstract = True
+
+
+NUMBER_COLUMNS = tuple(f.name for f in AttributionNumbers._meta.local_fields)
+
+
+class AttributionDay(AttributionNumbers):
+    """Credited conversions per campaign and local day (campaign NULL: no campaign). Pages read this, never the
+    touches: a year of a thousand campaigns is a few hundred thousand narrow rows at most."""
+
+    date = models.DateField(_("date"))
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="attribution_days"
+    )
+
+    class Meta:
         verbose_name = _("attribution per day")
         verbose_name_plural = _("attribution per day")
         constraints = [
@@ -219,6 +251,57 @@ class AttributionDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.campaign_id or '—'}"
+
+
+class AttributionMonth(AttributionNumbers):
+    """AttributionDay added up per campaign and calendar month (`month`: its first day). Recomputed from the days
+    in the transaction that recomputes them (campaigns.attribution.rollups), so it always equals their sum: a
+    page over whole months reads a row per campaign and month instead of thirty."""
+
+    month = models.DateField(_("month"))
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="attribution_months"
+    )
+
+    class Meta:
+        verbose_name = _("attribution per month")
+        verbose_name_plural = _("attribution per month")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "campaign"], condition=Q(campaign__isnull=False), name="attrmonth_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["month"], condition=Q(campaign__isnull=True), name="attrmonth_unique_no_campaign"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.campaign_id or '—'}"
+
+
+class AttributionWeek(AttributionNumbers):
+    """AttributionDay added up per campaign and ISO week (`week`: its Monday), kept like AttributionMonth: the
+    dashboard's chart by week reads a row per campaign and week instead of seven."""
+
+    week = models.DateField(_("week"))
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="attribution_weeks"
+    )
+
+    class Meta:
+        verbose_name = _("attribution per week")
+        verbose_name_plural = _("attribution per week")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["week", "campaign"], condition=Q(campaign__isnull=False), name="attrweek_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["week"], condition=Q(campaign__isnull=True), name="attrweek_unique_no_campaign"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.week} {self.campaign_id or '—'}"
 
 
 class Dimension(models.TextChoices):

@@ -35,7 +35,8 @@ scaled to 100 %):
 
 Freshness: a sweep (beat, every few minutes) finds leads whose touches, profile, MQL, handoffs or deals changed
 since it last looked and recomputes their credits (`attribution_refresh`), marking the days concerned dirty; the
-daily roll-ups (`AttributionDay`, `SegmentDay`) are recomputed for dirty days only. A full rebuild runs daily.
+daily roll-ups (`AttributionDay`, `SegmentDay`) are recomputed for dirty days only, and the monthly one
+(`AttributionMonth`) for their months from their days, in the same transaction. A full rebuild runs daily.
 Every step deletes and re-inserts what it owns, so running it twice changes nothing. The full rebuild in one
 process (persona matching too) is campaigns.rebuild.attribution_rebuild_now.
 """

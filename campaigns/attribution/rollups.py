@@ -1,4 +1,5 @@
-"""Daily roll-ups of the ledger (AttributionDay, SegmentDay) for dirty days, and the score bands."""
+"""Daily roll-ups of the ledger (AttributionDay, SegmentDay) for dirty days, their months and weeks
+(AttributionMonth, AttributionWeek), and the score bands."""
 
 from __future__ import annotations
 
@@ -21,10 +22,13 @@ from campaigns.attribution.sql import (
     writer_lock,
 )
 from campaigns.models import (
+    NUMBER_COLUMNS,
     AttributionCredit,
     AttributionDay,
     AttributionDirtyDay,
+    AttributionMonth,
     AttributionState,
+    AttributionWeek,
     ConversionKind,
     Dimension,
     SegmentDay,
@@ -55,6 +59,49 @@ def _attribution_day_sql(days: Sequence[dt.date]) -> tuple[str, list]:
         GROUP BY date, campaign_id
     """
     return sql, params
+
+
+def month_start_sql(expression: str) -> str:
+    """The first day of the calendar month of a date column."""
+    if connection.vendor == "postgresql":
+        return f"CAST(date_trunc('month', {expression}) AS date)"
+    return f"date({expression}, 'start of month')"
+
+
+def week_start_sql(expression: str) -> str:
+    """The Monday of the ISO week of a date column."""
+    if connection.vendor == "postgresql":
+        return f"CAST(date_trunc('week', {expression}) AS date)"
+    return f"date({expression}, 'weekday 0', '-6 days')"
+
+
+def _week_start(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _attribution_span_sql(
+    model: type[AttributionMonth] | type[AttributionWeek], starts: Sequence[dt.date]
+) -> tuple[str, list]:
+    """These months' AttributionMonth rows (or weeks' AttributionWeek rows): their AttributionDay rows added up."""
+    weekly = model is AttributionWeek
+    day, target = quote(AttributionDay._meta.db_table), quote(model._meta.db_table)
+    columns = ", ".join(quote(c) for c in NUMBER_COLUMNS)
+    start = week_start_sql("date") if weekly else month_start_sql("date")
+    where, params = dates_in(start, starts)
+    sql = f"""
+        INSERT INTO {target} ({"week" if weekly else "month"}, campaign_id, {columns})
+        SELECT {start}, campaign_id, {", ".join(f"SUM({quote(c)})" for c in NUMBER_COLUMNS)}
+        FROM {day}
+        WHERE date >= %s AND date < %s AND {where}
+        GROUP BY {start}, campaign_id
+    """
+    last = max(starts)
+    after = last + dt.timedelta(days=7) if weekly else _next_month(last)
+    return sql, [min(starts), after, *params]
 
 
 def _segment_day_sql(days: Sequence[dt.date]) -> tuple[str, list]:
@@ -106,8 +153,8 @@ def _segment_day_sql(days: Sequence[dt.date]) -> tuple[str, list]:
 
 
 def rollups_refresh(*, limit_chunks: int | None = None) -> int:
-    """Recompute AttributionDay and SegmentDay for the dirty days, a month of days per transaction. Returns how
-    many days were recomputed. Idempotent: a day is rebuilt from the ledger, then taken off the dirty list."""
+    """Recompute AttributionDay and SegmentDay for the dirty days, a month of days per transaction, and the
+    AttributionMonth and AttributionWeek rows of their months and weeks. Returns how many days were recomputed. Idempotent: a day is rebuilt from the ledger, then taken off the dirty list."""
     done = 0
     chunks = 0
     while limit_chunks is None or chunks < limit_chunks:
@@ -120,10 +167,21 @@ def rollups_refresh(*, limit_chunks: int | None = None) -> int:
             )
             if not days:
                 break
+            # The months and weeks of these days are added up again from their days, in the same transaction: a
+            # month or week always equals its days, whichever of them were recomputed.
+            months = sorted({day.replace(day=1) for day in days})
+            weeks = sorted({_week_start(day) for day in days})
             AttributionDay.objects.filter(date__in=days).delete()
             SegmentDay.objects.filter(date__in=days).delete()
+            AttributionMonth.objects.filter(month__in=months).delete()
+            AttributionWeek.objects.filter(week__in=weeks).delete()
             with connection.cursor() as cursor:
-                for sql, params in (_attribution_day_sql(days), _segment_day_sql(days)):
+                for sql, params in (
+                    _attribution_day_sql(days),
+                    _segment_day_sql(days),
+                    _attribution_span_sql(AttributionMonth, months),
+                    _attribution_span_sql(AttributionWeek, weeks),
+                ):
                     cursor.execute(sql, params)
             AttributionDirtyDay.objects.filter(date__in=days).delete()
             AttributionState.objects.update_or_create(pk=1, defaults={"rolled_up_at": timezone.now()})

@@ -1,6 +1,6 @@
 """Page-level reads for campaigns, personas and the marketing dashboard. Numbers come from the stored roll-ups
-(AttributionDay, SegmentDay), costs and handoffs, aggregated in SQL; each page runs a fixed number of queries
-whatever the data size.
+(AttributionDay, SegmentDay; a period's whole months from AttributionMonth and CampaignCostMonth), costs and
+handoffs, aggregated in SQL; each page runs a fixed number of queries whatever the data size.
 
 - `campaigns`: the campaign list and a campaign's page;
 - `personas`: the persona list and a persona's page;

@@ -10,7 +10,15 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils.functional import Promise, cached_property
 from django.utils.translation import gettext as _
 
-from campaigns.models import AttributionCredit, AttributionDay, AttributionModel, CampaignCost, ConversionKind
+from campaigns.models import (
+    AttributionCredit,
+    AttributionDay,
+    AttributionModel,
+    AttributionMonth,
+    CampaignCost,
+    CampaignCostMonth,
+    ConversionKind,
+)
 from campaigns.periods import Period
 from campaigns.selectors.common import (
     COUNTS,
@@ -18,6 +26,7 @@ from campaigns.selectors.common import (
     METRICS,
     PAGE_SIZE,
     REASON_LABELS,
+    MonthSplit,
     Numbers,
     as_date,
     metric_columns,
@@ -70,8 +79,9 @@ def _campaign_page_sql(
     *, period: Period, model: str, where: str, where_params: list, sort: str, limit: int, offset: int
 ) -> tuple[str, list]:
     """One page of campaigns with the period's numbers under `model`, won revenue under every model and the cost
-    ratios, sorted in SQL. Each source is aggregated once (the period's campaign-days, costs, sales' verdicts) and
-    joined to the campaigns: a thousand campaigns over a year stay a few tens of milliseconds. Each row also
+    ratios, sorted in SQL. Each source is aggregated once (the period's attribution and costs: its whole months from the
+    monthly roll-ups, the days around them from the daily rows; sales' verdicts) and joined to the campaigns: a
+    thousand campaigns over a year stay a few tens of milliseconds. Each row also
     carries the totals over every matching campaign (`total_m_<name>`, window sums of the same numbers), so the
     list's totals line costs no statement of its own, and its campaign's most frequent rejection reason in the
     period (`top_reason`, `top_reason_n`), from the same grouping of the sales' verdicts."""
@@ -83,19 +93,37 @@ def _campaign_page_sql(
     numbers = [f"COALESCE(d.{name}, 0) AS m_{name}" for name in columns] + [
         f"COALESCE(d.revenue_{m}, 0) AS m_revenue_{m}" for m in AttributionModel.values
     ]
+    read = ", ".join(
+        q(c) for c in dict.fromkeys([*columns.values(), *(f"revenue_{m}" for m in AttributionModel.values)])
+    )
     lo, hi = (connection.ops.adapt_datetimefield_value(v) for v in period.bounds())
+    split = MonthSplit.of(period)
+    month_where, month_params = split.month_sql("month")
+    day_where, day_params = split.day_sql("date")
+    cost_month_where, cost_month_params = split.month_sql("month")
+    cost_day_where, cost_day_params = split.day_sql("date")
     key = sort.lstrip("-")
     direction = "DESC" if sort.startswith("-") else "ASC"
+    # The period's whole months from the monthly roll-ups (attribution, costs), its other days from the daily rows.
     sql = f"""
         WITH d AS (
             SELECT campaign_id, {", ".join(day_cols)}
-            FROM {q(AttributionDay._meta.db_table)}
-            WHERE date >= %s AND date <= %s AND campaign_id IS NOT NULL
+            FROM (
+                SELECT campaign_id, {read} FROM {q(AttributionMonth._meta.db_table)}
+                WHERE {month_where} AND campaign_id IS NOT NULL
+                UNION ALL
+                SELECT campaign_id, {read} FROM {q(AttributionDay._meta.db_table)}
+                WHERE {day_where} AND campaign_id IS NOT NULL
+            ) x
             GROUP BY campaign_id
         ),
         s AS (
-            SELECT campaign_id, SUM(amount) AS spend FROM {q(CampaignCost._meta.db_table)}
-            WHERE date >= %s AND date <= %s GROUP BY campaign_id
+            SELECT campaign_id, SUM(amount) AS spend FROM (
+                SELECT campaign_id, amount FROM {q(CampaignCostMonth._meta.db_table)} WHERE {cost_month_where}
+                UNION ALL
+                SELECT campaign_id, amount FROM {q(CampaignCost._meta.db_table)} WHERE {cost_day_where}
+            ) x
+            GROUP BY campaign_id
         ),
         vr AS (
             SELECT campaign_id, state, reject_reason, COUNT(*) AS n
@@ -104,23 +132,23 @@ def _campaign_page_sql(
                   AND state IN ('{Handoff.State.ACCEPTED}', '{Handoff.State.REJECTED}')
             GROUP BY campaign_id, state, reject_reason
         ),
+        vt AS (
+            SELECT campaign_id, state, reject_reason, n,
+                   ROW_NUMBER() OVER (PARTITION BY campaign_id, state ORDER BY n DESC, reject_reason) AS rank
+            FROM vr
+        ),
         v AS (
             SELECT campaign_id,
                    SUM(CASE WHEN state = '{Handoff.State.ACCEPTED}' THEN n ELSE 0 END) AS accepted,
-                   SUM(CASE WHEN state = '{Handoff.State.REJECTED}' THEN n ELSE 0 END) AS rejected
-            FROM vr GROUP BY campaign_id
-        ),
-        t AS (
-            SELECT campaign_id, reject_reason, n FROM (
-                SELECT campaign_id, reject_reason, n,
-                       ROW_NUMBER() OVER (PARTITION BY campaign_id ORDER BY n DESC, reject_reason) AS rank
-                FROM vr WHERE state = '{Handoff.State.REJECTED}'
-            ) ranked
-            WHERE rank = 1
+                   SUM(CASE WHEN state = '{Handoff.State.REJECTED}' THEN n ELSE 0 END) AS rejected,
+                   MAX(CASE WHEN state = '{Handoff.State.REJECTED}' AND rank = 1 THEN reject_reason END)
+                       AS top_reason,
+                   MAX(CASE WHEN state = '{Handoff.State.REJECTED}' AND rank = 1 THEN n END) AS top_reason_n
+            FROM vt GROUP BY campaign_id
         ),
         n AS (
             SELECT c.id, COALESCE(CAST(s.spend AS DOUBLE PRECISION), 0) AS m_spend, COALESCE(v.accepted, 0) AS m_accepted,
-                   COALESCE(v.rejected, 0) AS m_rejected, {", ".join(numbers)}
+                   COALESCE(v.rejected, 0) AS m_rejected, v.top_reason, v.top_reason_n, {", ".join(numbers)}
             FROM {q(Campaign._meta.db_table)} c
             LEFT JOIN d ON d.campaign_id = c.id
             LEFT JOIN s ON s.campaign_id = c.id
@@ -135,15 +163,25 @@ def _campaign_page_sql(
         SELECT c.*, n.m_spend, n.m_accepted, n.m_rejected, {", ".join(f"n.m_{name}" for name in columns)},
                {", ".join(f"n.m_revenue_{m}" for m in AttributionModel.values)},
                n.m_cpl, n.m_cost_per_mql, n.m_cost_per_deal, n.m_roi, n.m_acceptance,
-               (SELECT SUM(amount) FROM {q(CampaignCost._meta.db_table)} WHERE campaign_id = c.id)
+               (SELECT SUM(amount) FROM {q(CampaignCostMonth._meta.db_table)} WHERE campaign_id = c.id)
                    AS m_lifetime_spend,  -- against the budget: for the page's rows only (by index)
-               t.reject_reason AS top_reason, t.n AS top_reason_n,
+               n.top_reason, n.top_reason_n,
                {", ".join(f"SUM(n.{name}) OVER () AS total_{name}" for name in _total_columns(model))}
-        FROM r n JOIN {q(Campaign._meta.db_table)} c ON c.id = n.id LEFT JOIN t ON t.campaign_id = c.id
+        FROM r n JOIN {q(Campaign._meta.db_table)} c ON c.id = n.id
         ORDER BY {SORT_SQL.get(key, "c.start_date")} {direction} NULLS LAST, c.id DESC
         LIMIT %s OFFSET %s
     """
-    params = [period.start, period.end, period.start, period.end, lo, hi, *where_params, limit, offset]
+    params = [
+        *month_params,
+        *day_params,
+        *cost_month_params,
+        *cost_day_params,
+        lo,
+        hi,
+        *where_params,
+        limit,
+        offset,
+    ]
     return sql, params
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import TruncMonth, TruncWeek
 
 from campaigns.models import AttributionModel, AttributionState, ConversionKind
@@ -125,6 +125,70 @@ def numbers_from(row) -> Numbers:
         budget=float(get("budget") or 0),
         lifetime_spend=float(get("m_lifetime_spend") or 0),
     )
+
+
+@dataclass(frozen=True)
+class MonthSplit:
+    """A period as the whole calendar months inside it, [months_from, months_to), and the days around them,
+    [start, months_from) and [months_to, end]: read the months from the monthly roll-ups and only the edges from
+    the daily rows. A period without a whole month is all edge: its months range is empty. `weeks()` splits it
+    the same way by whole ISO weeks (Monday to Sunday), for the weekly roll-up."""
+
+    start: dt.date
+    months_from: dt.date
+    months_to: dt.date
+    after_end: dt.date  # the day after the period
+
+    @classmethod
+    def of(cls, period: Period) -> MonthSplit:
+        after_end = period.end + dt.timedelta(days=1)
+        return cls._split(
+            period.start,
+            after_end,
+            period.start if period.start.day == 1 else _next_month(period.start),
+            after_end.replace(day=1),
+        )
+
+    @classmethod
+    def weeks(cls, period: Period) -> MonthSplit:
+        after_end = period.end + dt.timedelta(days=1)
+        monday = period.start - dt.timedelta(days=period.start.weekday())
+        return cls._split(
+            period.start,
+            after_end,
+            monday if monday == period.start else monday + dt.timedelta(days=7),
+            after_end - dt.timedelta(days=after_end.weekday()),
+        )
+
+    @classmethod
+    def _split(cls, start: dt.date, after_end: dt.date, first: dt.date, last: dt.date) -> MonthSplit:
+        if first >= last:
+            return cls(start, after_end, after_end, after_end)
+        return cls(start, first, last, after_end)
+
+    def day_sql(self, column: str) -> tuple[str, list]:
+        """The daily rows outside the whole months."""
+        return f"(({column} >= %s AND {column} < %s) OR ({column} >= %s AND {column} < %s))", [
+            self.start,
+            self.months_from,
+            self.months_to,
+            self.after_end,
+        ]
+
+    def month_sql(self, column: str) -> tuple[str, list]:
+        return f"{column} >= %s AND {column} < %s", [self.months_from, self.months_to]
+
+    def day_q(self, field_name: str) -> Q:
+        return Q(**{f"{field_name}__gte": self.start, f"{field_name}__lt": self.months_from}) | Q(
+            **{f"{field_name}__gte": self.months_to, f"{field_name}__lt": self.after_end}
+        )
+
+    def month_q(self, field_name: str) -> Q:
+        return Q(**{f"{field_name}__gte": self.months_from, f"{field_name}__lt": self.months_to})
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 def trunc_to_bucket(period: Period, field_name: str):

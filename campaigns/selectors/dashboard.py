@@ -14,15 +14,25 @@ from django.utils.translation import gettext as _
 
 from campaigns.models import (
     AttributionDay,
+    AttributionMonth,
     AttributionState,
+    AttributionWeek,
     CampaignCost,
+    CampaignCostMonth,
     ConversionKind,
     Dimension,
     SegmentDay,
 )
 from campaigns.periods import Period
 from campaigns.segments import SCORE_BANDS, SENIORITY_LABELS, SIZE_LABELS, UNKNOWN, warming_range
-from campaigns.selectors.common import REASON_LABELS, STEP_ORDER, Numbers, as_date, trunc_to_bucket
+from campaigns.selectors.common import (
+    REASON_LABELS,
+    STEP_ORDER,
+    MonthSplit,
+    Numbers,
+    as_date,
+    trunc_to_bucket,
+)
 from leads import ratios
 from leads.choices import AwarenessStage, Industry, LifecycleStage
 from leads.models import Campaign, Handoff, Lead, Persona, ScoringConfig
@@ -108,10 +118,36 @@ def _channel_label(channel: str | None) -> str:
     return str(Campaign.Channel(channel).label) if channel else _("No campaign")
 
 
-def _over_time_rows(period: Period, model: str) -> QuerySet:
+def _over_time_rows(period: Period, model: str) -> dict[str, QuerySet]:
+    """Leads and MQLs by chart bucket and channel: whole weeks or months from their roll-ups (a bucket is one of
+    their rows), the days around them from the daily rows (`_over_time` adds the parts up)."""
+    if period.bucket == "day":
+        return {
+            "over_time": _over_time_sums(
+                AttributionDay.objects.filter(date__gte=period.start, date__lte=period.end),
+                period,
+                "date",
+                model,
+            )
+        }
+    spans: QuerySet
+    if period.bucket == "week":
+        split, field = MonthSplit.weeks(period), "week"
+        spans = AttributionWeek.objects.filter(split.month_q(field))
+    else:
+        split, field = MonthSplit.of(period), "month"
+        spans = AttributionMonth.objects.filter(split.month_q(field))
+    return {
+        "over_time": _over_time_sums(spans, period, field, model),
+        "over_time_days": _over_time_sums(
+            AttributionDay.objects.filter(split.day_q("date")), period, "date", model
+        ),
+    }
+
+
+def _over_time_sums(rows: QuerySet, period: Period, field: str, model: str) -> QuerySet:
     return (
-        AttributionDay.objects.filter(date__gte=period.start, date__lte=period.end)
-        .annotate(bucket=trunc_to_bucket(period, "date"), channel=F("campaign__channel"))
+        rows.annotate(bucket=trunc_to_bucket(period, field), channel=F("campaign__channel"))
         .order_by()
         .values("bucket", "channel")
         .annotate(leads=Sum(f"leads_{model}"), mqls=Sum(f"mqls_{model}"))
@@ -203,10 +239,18 @@ def _funnel_row(r: Mapping[str, Any]) -> FunnelRow:
     )
 
 
-def _funnel_rows(period: Period, model: str) -> QuerySet:
+def _funnel_rows(split: MonthSplit, model: str) -> dict[str, QuerySet]:
+    """The period's attribution by campaign: its whole months from the monthly roll-up, the days around them from
+    the daily one (added up by `_funnel_merge`)."""
+    return {
+        "funnel_months": _funnel_sums(AttributionMonth.objects.filter(split.month_q("month")), model),
+        "funnel_days": _funnel_sums(AttributionDay.objects.filter(split.day_q("date")), model),
+    }
+
+
+def _funnel_sums(rows: QuerySet, model: str) -> QuerySet:
     return (
-        AttributionDay.objects.filter(date__gte=period.start, date__lte=period.end)
-        .order_by()
+        rows.order_by()
         .values("campaign_id", "campaign__name", "campaign__channel")
         .annotate(
             leads=Sum(f"leads_{model}"),
@@ -219,6 +263,23 @@ def _funnel_rows(period: Period, model: str) -> QuerySet:
     )
 
 
+FUNNEL_SUMS = ("leads", "mqls", "sqls", "deals", "won", "revenue")
+
+
+def _funnel_merge(*parts: list[dict]) -> list[dict]:
+    """One row per campaign (None: no campaign) from the months' rows and the days' rows."""
+    merged: dict[int | None, dict] = {}
+    for rows in parts:
+        for row in rows:
+            entry = merged.get(row["campaign_id"])
+            if entry is None:
+                merged[row["campaign_id"]] = dict(row)
+            else:
+                for key in FUNNEL_SUMS:
+                    entry[key] = (entry[key] or 0) + (row[key] or 0)
+    return list(merged.values())
+
+
 def _funnel(rows: list[dict]) -> tuple[list[FunnelRow], dict, dict]:
     """Top campaigns by leads in the period, each with its funnel; and the period's totals."""
     totals = {
@@ -226,7 +287,10 @@ def _funnel(rows: list[dict]) -> tuple[list[FunnelRow], dict, dict]:
     }
     totals["campaign_leads"] = sum(r["leads"] or 0 for r in rows if r["campaign_id"])
     totals["campaign_revenue"] = sum(r["revenue"] or 0 for r in rows if r["campaign_id"])
-    top = sorted((r for r in rows if r["campaign_id"]), key=lambda r: -(r["leads"] or 0))[:FUNNEL_CAMPAIGNS]
+    top = sorted(  # ties by name, then id: the same ten whichever order the parts came in
+        (r for r in rows if r["campaign_id"]),
+        key=lambda r: (-(r["leads"] or 0), r["campaign__name"] or "", r["campaign_id"]),
+    )[:FUNNEL_CAMPAIGNS]
     funnel = [_funnel_row(r) for r in top]
     rates = [
         ("mql_rate", _("Lead → MQL"), "#f59e0b"),
@@ -476,21 +540,30 @@ def marketing_dashboard(*, viewer: User, period: Period, model: str, dimension: 
     (attribution by bucket and channel and by campaign, sales' verdicts, costs, personas, segments, each its own
     index range); the MQL threshold; the warming leads (with their count when the sweep's will not do)."""
     state = AttributionState.objects.filter(pk=1).first()
+    split = MonthSplit.of(period)
     lists = {
-        "over_time": _over_time_rows(period, model),
-        "funnel": _funnel_rows(period, model),
+        **_over_time_rows(period, model),
+        **_funnel_rows(split, model),
         "quality": _quality_rows(period),
         "personas": Persona.objects.values("pk", "name"),
         "segments": _segment_rows(period, dimension),
     }
-    spend_query = CampaignCost.objects.filter(date__gte=period.start, date__lte=period.end)
-    using = spend_query.db
-    got = one_statement([rows_row(lists, using=using), aggregates_row(spend_query, {"spend": Sum("amount")})])
+    # The period's spend: its whole months' sums and the cost lines of the days around them.
+    spend_months = CampaignCostMonth.objects.filter(split.month_q("month"))
+    spend_days = CampaignCost.objects.filter(split.day_q("date"))
+    using = spend_days.db
+    got = one_statement(
+        [
+            rows_row(lists, using=using),
+            aggregates_row(spend_months, {"spend_months": Sum("amount")}),
+            aggregates_row(spend_days, {"spend_days": Sum("amount")}),
+        ]
+    )
     rows = {name: got[name] for name in lists}
-    over_time, mql_over_time = _over_time(period, rows["over_time"])
-    funnel, funnel_chart, totals = _funnel(rows["funnel"])
+    over_time, mql_over_time = _over_time(period, rows["over_time"] + rows.get("over_time_days", []))
+    funnel, funnel_chart, totals = _funnel(_funnel_merge(rows["funnel_months"], rows["funnel_days"]))
     quality, quality_chart, (accepted, rejected) = _quality(rows["quality"])
-    spend = got["spend"]
+    spend = (got["spend_months"] or 0) + (got["spend_days"] or 0)
     personas = {row["pk"]: row["name"] for row in rows["personas"]}
     mix: dict[str, dict[str, float]] = {Dimension.PERSONA: {}, Dimension.AWARENESS: {}}
     for row in rows["segments"]:
