@@ -32,9 +32,6 @@ from django.core.mail.message import (
 
 FOLD_AT = 78  # the generator's (compat32) line length
 _LINE_BREAKS = re.compile(r"\r\n?")
-PART_HEADERS = (
-    'Content-Type: text/{subtype}; charset="utf-8"\nMIME-Version: 1.0\nContent-Transfer-Encoding: {cte}\n'
-)
 
 
 class WrittenMessage(Message):
@@ -79,6 +76,7 @@ def write(email: EmailMultiAlternatives) -> WrittenMessage | None:
         or email.cc
         or email.reply_to
         or not email.body
+        or not email.to
         or len(email.alternatives) > 1
         or any(alternative.mimetype != "text/html" for alternative in email.alternatives)
         or {name.lower() for name in email.extra_headers} & {"to", "cc", "reply-to"}
@@ -106,16 +104,21 @@ def write(email: EmailMultiAlternatives) -> WrittenMessage | None:
     parts = [_body(email.body)] + [_body(alternative.content) for alternative in email.alternatives]
     if None in parts:
         return None
-    head = "".join(f"{name}: {value}\n" for name, value in headers)
-    if not email.alternatives:
-        return WrittenMessage(headers, _part_headers("plain", parts[0]) + head + "\n" + parts[0])
-    boundary = _boundary(parts)
-    body = "".join(
-        f"\n--{boundary}\n{_part_headers(subtype, part)}\n{part}"
-        for subtype, part in zip(("plain", "html"), parts, strict=True)
-    )
-    top = f'Content-Type: multipart/alternative;\n boundary="{boundary}"\nMIME-Version: 1.0\n'
-    return WrittenMessage(headers, f"{top}{head}{body}\n--{boundary}--\n")
+    if email.alternatives:
+        boundary = _boundary(parts)
+        top = [("Content-Type", f'multipart/alternative;\n boundary="{boundary}"'), ("MIME-Version", "1.0")]
+        body = (
+            "".join(
+                f"\n--{boundary}\n{_part_headers(subtype, part)}\n{part}"
+                for subtype, part in zip(("plain", "html"), parts, strict=True)
+            )
+            + f"\n--{boundary}--\n"
+        )
+    else:
+        top = _part_header_values("plain", parts[0])
+        body = parts[0]
+    headers = top + headers
+    return WrittenMessage(headers, "".join(f"{name}: {value}\n" for name, value in headers) + "\n" + body)
 
 
 def header_value(name: str, value: str) -> str | None:
@@ -176,8 +179,16 @@ def _body(text: str) -> str | None:
     return text
 
 
+def _part_header_values(subtype: str, text: str) -> list[tuple[str, str]]:
+    return [
+        ("Content-Type", f'text/{subtype}; charset="utf-8"'),
+        ("MIME-Version", "1.0"),
+        ("Content-Transfer-Encoding", "7bit" if text.isascii() else "8bit"),
+    ]
+
+
 def _part_headers(subtype: str, text: str) -> str:
-    return PART_HEADERS.format(subtype=subtype, cte="7bit" if text.isascii() else "8bit")
+    return "".join(f"{name}: {value}\n" for name, value in _part_header_values(subtype, text))
 
 
 def _boundary(parts: list[str]) -> str:

@@ -99,6 +99,7 @@ def test_the_written_form_is_used_and_folded():
     head = raw.split(b"\r\n\r\n", 1)[0]
     assert all(len(line) <= 78 or b" " not in line.strip() for line in head.split(b"\r\n"))  # or one word
     assert written["Message-ID"] == "<broadcast-1.lead-1@bench.example.jp>"
+    assert written["Content-Type"].startswith("multipart/alternative;")
 
 
 @pytest.mark.parametrize(
@@ -107,8 +108,9 @@ def test_the_written_form_is_used_and_folded():
         {"body": "長い行" * 400},  # over 998 bytes: quoted-printable, as Django writes it
         {"cc": ["cc@bench.example.jp"]},
         {"reply_to": ["reply@bench.example.jp"]},
+        {"to": [], "bcc": ["hidden@bench.example.jp"]},
     ],
-    ids=["long-line", "cc", "reply-to"],
+    ids=["long-line", "cc", "reply-to", "bcc-only"],
 )
 def test_other_shapes_are_left_to_django(change):
     message = PreparedEmail(**{**BASE, **change})
