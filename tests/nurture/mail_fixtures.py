@@ -18,13 +18,18 @@ from tests.nurture.factories import MailTemplateFactory, mail_sender_profile
 
 
 class SinkHandler:
-    """Keeps every message it accepts; refuses addresses containing "reject" (550) or "busy" (451)."""
+    """Keeps every message it accepts; refuses addresses containing "reject" (550) or "busy" (451). Offers
+    PIPELINING, as production mail servers do (the backend then pipelines each envelope)."""
 
     def __init__(self) -> None:
         self.messages: list[bytes] = []
         self.recipients: list[list[str]] = []
         self.senders: list[str] = []
         self.lock = threading.Lock()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if "reject" in address:

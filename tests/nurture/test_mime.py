@@ -1,11 +1,13 @@
 """Marketing messages written to MIME directly (nurture.mail.mime) read exactly as Django's own MIME form of the same
 message: every header decoded, every part's type, charset, transfer encoding and text. Shapes it does not write
-fall back to Django; an address the SMTP backend would rewrite is still rewritten (salesmarketing.smtp)."""
+fall back to Django; an address the SMTP backend would rewrite is still rewritten, and quoted in the envelope as
+smtplib quotes it (salesmarketing.smtp)."""
 
 from __future__ import annotations
 
 import email
 import email.policy
+from smtplib import quoteaddr
 
 import pytest
 from django.core.mail import EmailMultiAlternatives
@@ -14,6 +16,7 @@ from django.urls import reverse
 
 from leads.tracking import token_path
 from nurture.mail.mime import PreparedEmail, WrittenMessage
+from salesmarketing.smtp import _quoted as quoted
 from salesmarketing.smtp import envelope_address
 
 LONG_SUBJECT = (
@@ -145,7 +148,9 @@ def test_a_header_with_a_line_break_is_refused_as_django_refuses_it():
     ],
 )
 def test_envelope_addresses_are_djangos(address):
-    assert envelope_address(address, "utf-8") == sanitize_address(address, "utf-8")
+    sanitized = sanitize_address(address, "utf-8")
+    assert envelope_address(address, "utf-8") == sanitized
+    assert quoted(sanitized) == quoteaddr(sanitized)  # the pipelined envelope's MAIL and RCPT, as smtplib's
 
 
 @pytest.mark.parametrize("name", ["capture:unsubscribe", "capture:email_open", "capture:email_click"])
