@@ -311,6 +311,7 @@ def main(argv=None) -> None:
         default="smtp-sink" if SMTP_SINK else "aiosmtpd",
         help="the local SMTP server (default: Postfix's smtp-sink when installed)",
     )
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument(
         "--note", default="", help="what the result file should say about the run (load, machine)"
     )
@@ -348,9 +349,9 @@ def main(argv=None) -> None:
         }
     finally:
         sink.kill()
-    RESULTS.mkdir(exist_ok=True)
+    args.results_dir.mkdir(exist_ok=True)
     suffix = "" if args.sink == "smtp-sink" else f"-{args.sink}"
-    (RESULTS / f"mail-{args.recipients}{suffix}.json").write_text(
+    (args.results_dir / f"mail-{args.recipients}{suffix}.json").write_text(
         json.dumps(result, ensure_ascii=False, indent=2) + "\n"
     )
     for f in result["figures"]:
