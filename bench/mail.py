@@ -31,6 +31,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -326,6 +327,8 @@ def main(argv=None) -> None:
         raise SystemExit("smtp-sink is not installed (Debian: apt-get install postfix)")
     sink, port = start_sink(args.sink)
     os.environ.update(
+        # DEBUG is off, so the app wants a strong key; one per run does (nothing signed outlives the run).
+        SECRET_KEY=os.environ.get("BENCH_SECRET_KEY") or secrets.token_urlsafe(50),
         EMAIL_BACKEND="salesmarketing.smtp.EmailBackend",
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(port),

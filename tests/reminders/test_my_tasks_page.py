@@ -4,6 +4,7 @@ the viewer's own."""
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
@@ -60,7 +61,9 @@ def test_the_page_runs_the_same_queries_for_few_and_many_items(
     assert page.count('id="meeting-') == 5
 
 
-def test_a_user_sees_only_their_own_tasks(owner_client, owner, outsider, stages):
+def test_a_user_sees_only_their_own_tasks(owner_client, owner, outsider, stages, time_machine):
+    # Within the business day: an item due today is overdue from TASKS_DUE_HOUR (18:00) on.
+    time_machine.move_to(dt.datetime(2026, 12, 7, 10, tzinfo=ZoneInfo("Asia/Tokyo")))
     make_items(owner, due=timezone.localdate())
     make_items(outsider, due=timezone.localdate())
     handoff = make_waiting_handoff(outsider)
