@@ -401,3 +401,31 @@ def test_the_demo_has_a_running_sequence_for_recycled_leads(settings):
     assert not enrolled.exclude(lead__lifecycle_stage=LifecycleStage.RECYCLED).exists()
     call_command("seed_demo", stdout=io.StringIO())  # idempotent
     assert Sequence.objects.filter(name=SEQUENCE_NAME).count() == 1
+
+
+def test_the_demo_has_a_sent_newsletter_with_opens_and_clicks(settings):
+    """seed_demo sends this month's newsletter to the subscribers through the production path; about half open
+    it and some click, recorded as touches with the newsletter campaign; a second run adds nothing."""
+    import io
+
+    from django.core.management import call_command
+
+    from leads.choices import TouchType
+    from leads.models import Touch
+    from nurture.demo import NEWSLETTER, NEWSLETTER_CAMPAIGN
+    from nurture.mail.selectors import broadcast_outcomes, sender_profile
+    from nurture.models import Broadcast, BroadcastSend, BroadcastStatus
+
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=io.StringIO())
+    broadcast = Broadcast.objects.get(name=NEWSLETTER)
+    assert broadcast.status == BroadcastStatus.DONE and broadcast.campaign.name == NEWSLETTER_CAMPAIGN
+    assert not sender_profile().missing_fields()
+    outcomes = broadcast_outcomes(broadcast)
+    assert outcomes.sent == broadcast.sends.filter(status=SendStatus.SENT).count() > 10
+    assert outcomes.sent > outcomes.opened > outcomes.clicked > 0
+    touches = Touch.objects.filter(campaign=broadcast.campaign, source="email")
+    assert touches.filter(type=TouchType.EMAIL_OPEN).values("lead").distinct().count() == outcomes.opened
+    call_command("seed_demo", stdout=io.StringIO())  # idempotent
+    assert Broadcast.objects.filter(name=NEWSLETTER).count() == 1
+    assert BroadcastSend.objects.filter(broadcast__name=NEWSLETTER).count() == broadcast.sends.count()

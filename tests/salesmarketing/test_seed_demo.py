@@ -10,7 +10,7 @@ def _counts() -> dict[str, int]:
     return {
         model._meta.label: model.objects.count()
         for model in apps.get_models()
-        if model._meta.app_label in {"salesmarketing", "leads", "campaigns", "pipeline", "kpis"}
+        if model._meta.app_label in {"salesmarketing", "leads", "campaigns", "pipeline", "nurture", "kpis"}
     }
 
 
