@@ -57,40 +57,40 @@ class EmailBackend(smtp.EmailBackend):
         return True
 
 
-def sendmail_pipelined(smtp: SMTP, from_addr: str, to_addrs: list[str], msg: bytes) -> dict:
-    """`smtp.sendmail(from_addr, to_addrs, msg)` with the envelope pipelined when the server offers it: the same
-    commands, answers, return value (the refused recipients) and exceptions, and the connection left as
+def sendmail_pipelined(connection: SMTP, from_addr: str, to_addrs: list[str], msg: bytes) -> dict:
+    """`connection.sendmail(from_addr, to_addrs, msg)` with the envelope pipelined when the server offers it: the
+    same commands, answers, return value (the refused recipients) and exceptions, and the connection left as
     smtplib leaves it (reset after a refusal, closed after a 421)."""
-    smtp.ehlo_or_helo_if_needed()
-    options = f" size={len(msg)}" if smtp.has_extn("size") else ""
+    connection.ehlo_or_helo_if_needed()
+    options = f" size={len(msg)}" if connection.has_extn("size") else ""
     commands = [f"mail FROM:{_quoted(from_addr)}{options}", *(f"rcpt TO:{_quoted(to)}" for to in to_addrs)]
-    if not smtp.has_extn("pipelining") or not all(command.isascii() for command in commands):
-        return smtp.sendmail(from_addr, to_addrs, msg)
-    smtp.send("".join(f"{command}\r\n" for command in [*commands, "data"]))
+    if not connection.has_extn("pipelining") or not all(command.isascii() for command in commands):
+        return connection.sendmail(from_addr, to_addrs, msg)
+    connection.send("".join(f"{command}\r\n" for command in [*commands, "data"]))
     replies = []
     for _command in range(len(commands) + 1):
-        replies.append(smtp.getreply())
+        replies.append(connection.getreply())
         if replies[-1][0] == 421:  # the server is closing the connection: no more answers come
-            smtp.close()
+            connection.close()
             break
     mail, rcpts, data = replies[0], replies[1 : len(commands)], replies[len(commands) :]
     refused = {to: reply for to, reply in zip(to_addrs, rcpts, strict=False) if reply[0] not in (250, 251)}
     if data and data[0][0] == 354:
         if mail[0] == 250 and len(refused) < len(to_addrs):
             content = _LINE_START_DOT.sub(b"..", msg)
-            smtp.send(content + (b".\r\n" if content.endswith(b"\r\n") else b"\r\n.\r\n"))
-            data = [smtp.getreply()]
+            connection.send(content + (b".\r\n" if content.endswith(b"\r\n") else b"\r\n.\r\n"))
+            data = [connection.getreply()]
         else:  # DATA taken though MAIL or every RCPT failed: end it with no content (RFC 2920, 3.1)
-            smtp.send(b".\r\n")
-            smtp.getreply()
+            connection.send(b".\r\n")
+            connection.getreply()
     if mail[0] != 250:
-        _reset(smtp)
+        _reset(connection)
         raise SMTPSenderRefused(mail[0], mail[1], from_addr)
     if not data or len(refused) == len(to_addrs):
-        _reset(smtp)
+        _reset(connection)
         raise SMTPRecipientsRefused(refused)
     if data[0][0] != 250:
-        _reset(smtp)
+        _reset(connection)
         raise SMTPDataError(*data[0])
     return refused
 
@@ -100,8 +100,8 @@ def _quoted(address: str) -> str:
     return f"<{address}>" if _PLAIN.match(address) else quoteaddr(address)
 
 
-def _reset(smtp: SMTP) -> None:
+def _reset(connection: SMTP) -> None:
     """After a refusal, as smtplib: RSET, unless the server has closed the connection."""
-    if smtp.sock is not None:
+    if connection.sock is not None:
         with contextlib.suppress(smtplib.SMTPServerDisconnected):
-            smtp.rset()
+            connection.rset()
