@@ -56,6 +56,7 @@ def _free_port() -> int:
 
 
 SMTP_SINK = shutil.which("smtp-sink") or shutil.which("smtp-sink", path="/usr/sbin")
+DEFAULT_SINK = "smtp-sink" if SMTP_SINK else "aiosmtpd"
 
 
 def start_sink(kind: str) -> tuple[subprocess.Popen, int]:
@@ -221,9 +222,8 @@ def broadcast_figure(n: int, segment, template, campaign, parts: int, log=print)
 
     def copies() -> None:
         with get_connection(fail_silently=False) as smtp:
-            for _i in range(
-                sent // parts
-            ):  # the same SMTP exchange as the backend's (pipelined when offered)
+            # the same SMTP exchange as the backend's (pipelined when offered)
+            for _i in range(sent // parts):
                 sendmail_pipelined(smtp.connection, sender, recipients, raw)
 
     started = time.perf_counter()
@@ -309,7 +309,7 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--sink",
         choices=("smtp-sink", "aiosmtpd"),
-        default="smtp-sink" if SMTP_SINK else "aiosmtpd",
+        default=DEFAULT_SINK,
         help="the local SMTP server (default: Postfix's smtp-sink when installed)",
     )
     parser.add_argument("--results-dir", type=Path, default=RESULTS)

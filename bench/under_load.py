@@ -499,7 +499,7 @@ def main(argv=None) -> int:
     broadcast, recipients = broadcast_prepare(args.recipients, args.broadcast_throttle)
     print(f"a broadcast to {recipients:,} leads is ready", flush=True)
     handoff_latency.flush_broker(args.redis_url)
-    sink, port = mail.start_sink("smtp-sink" if mail.SMTP_SINK else "aiosmtpd")
+    sink, port = mail.start_sink(mail.DEFAULT_SINK)
     os.environ.update(EMAIL_BACKEND="salesmarketing.smtp.EmailBackend", EMAIL_HOST="127.0.0.1",
                       EMAIL_PORT=str(port), SITE_URL="https://crm.example.jp")  # fmt: skip
     processes = [sink]

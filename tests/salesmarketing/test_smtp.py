@@ -20,6 +20,13 @@ MESSAGE = (
 ).encode()
 
 
+REFUSALS = (
+    ("reject", "550 5.1.1 no such user"),
+    ("busy", "451 4.3.0 try later"),
+    ("closing", "421 4.3.2 closing"),
+)
+
+
 class Server:
     """Offers PIPELINING when asked; refuses by address: a sender containing "refuse" (550), recipients
     containing "reject" (550), "busy" (451) or "closing" (421), content containing "spam" (554)."""
@@ -39,11 +46,9 @@ class Server:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        for word, answer in (("reject", "550 5.1.1 no such user"), ("busy", "451 4.3.0 try later")):
+        for word, answer in REFUSALS:
             if word in address:
                 return answer
-        if "closing" in address:
-            return "421 4.3.2 closing"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
