@@ -52,7 +52,7 @@ TABLES = [
     "pipeline_deal", "leads_assignmentlog", "leads_handoff", "leads_touch", "leads_visitor", "leads_lead",
     "leads_company", "campaigns_attributioncredit", "campaigns_attributionday", "campaigns_attributionmonth",
     "campaigns_attributionweek", "campaigns_segmentday", "campaigns_attributiondirtyday",
-    "campaigns_attributionstate", "campaigns_campaigncost", "campaigns_campaigncostmonth",
+    "campaigns_attributionstate", "campaigns_campaigncost", "campaigns_campaigncostmonth", "campaigns_campaignverdictmonth",
     "campaigns_campaign_personas", "campaigns_campaign", "campaigns_personarule", "campaigns_persona",
     "salesmarketing_notification", "salesmarketing_apikey", "kpis_target", "leads_territoryrule",
     "leads_importjob", "django_admin_log",

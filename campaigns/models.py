@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from leads.choices import Industry, Region
-from leads.models import Campaign, Persona
+from leads.models import Campaign, Handoff, Persona
 
 
 class CampaignCost(models.Model):
@@ -64,6 +64,41 @@ class CampaignCostMonth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} {self.month:%Y-%m} {self.amount}"
+
+
+class CampaignVerdictMonth(models.Model):
+    """Sales' verdicts per campaign and calendar month (`month`: its first day, Asia/Tokyo, as the KPIs' days):
+    the handoffs of the campaign decided that month, accepted and rejected, the rejections by reason. Kept by
+    database triggers on the handoffs (migration 0005) in the transaction of every write, as CampaignCostMonth is,
+    so the campaign list reads a year of verdicts as a few thousand rows instead of every handoff decided in it.
+    One column per rejection reason (`rejected_<reason>`, REASON_COLUMNS): a new reason needs its column."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    month = models.DateField(_("month"))
+    accepted = models.IntegerField(_("accepted"), default=0)
+    rejected = models.IntegerField(_("rejected"), default=0)
+    rejected_not_a_fit = models.IntegerField(default=0)
+    rejected_no_budget = models.IntegerField(default=0)
+    rejected_bad_contact = models.IntegerField(default=0)
+    rejected_already_customer = models.IntegerField(default=0)
+    rejected_too_early = models.IntegerField(default=0)
+    rejected_competitor = models.IntegerField(default=0)
+    rejected_duplicate = models.IntegerField(default=0)
+    rejected_other = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("verdicts per month")
+        verbose_name_plural = _("verdicts per month")
+        constraints = [models.UniqueConstraint(fields=["campaign", "month"], name="verdictmonth_unique")]
+        indexes = [models.Index(fields=["month", "campaign"], name="verdictmonth_month_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.month:%Y-%m} +{self.accepted} -{self.rejected}"
+
+
+# The rejection reasons' columns of CampaignVerdictMonth, by reason, and the zone of its months.
+REASON_COLUMNS = {reason: f"rejected_{reason}" for reason in Handoff.RejectReason.values}
+VERDICT_MONTH_ZONE = "Asia/Tokyo"
 
 
 class PersonaRule(models.Model):

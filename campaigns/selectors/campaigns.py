@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
@@ -11,12 +12,15 @@ from django.utils.functional import Promise, cached_property
 from django.utils.translation import gettext as _
 
 from campaigns.models import (
+    REASON_COLUMNS,
+    VERDICT_MONTH_ZONE,
     AttributionCredit,
     AttributionDay,
     AttributionModel,
     AttributionMonth,
     CampaignCost,
     CampaignCostMonth,
+    CampaignVerdictMonth,
     ConversionKind,
 )
 from campaigns.periods import Period
@@ -39,6 +43,14 @@ from salesmarketing.models import User
 from salesmarketing.replica import reads_from_replica
 
 # --- Campaign list -------------------------------------------------------------------------------------------
+
+# CampaignVerdictMonth's counts, and when a handoff adds one to each (its state is accepted or rejected).
+VERDICT_COLUMNS = ["accepted", "rejected", *REASON_COLUMNS.values()]
+VERDICT_CASES = [
+    f"state = '{Handoff.State.ACCEPTED}'",
+    f"state = '{Handoff.State.REJECTED}'",
+    *(f"state = '{Handoff.State.REJECTED}' AND reject_reason = '{reason}'" for reason in REASON_COLUMNS),
+]
 
 
 SORT_SQL = {
@@ -79,12 +91,11 @@ def _campaign_page_sql(
     *, period: Period, model: str, where: str, where_params: list, sort: str, limit: int, offset: int
 ) -> tuple[str, list]:
     """One page of campaigns with the period's numbers under `model`, won revenue under every model and the cost
-    ratios, sorted in SQL. Each source is aggregated once (the period's attribution and costs: its whole months from the
-    monthly roll-ups, the days around them from the daily rows; sales' verdicts) and joined to the campaigns: a
-    thousand campaigns over a year stay a few tens of milliseconds. Each row also
-    carries the totals over every matching campaign (`total_m_<name>`, window sums of the same numbers), so the
-    list's totals line costs no statement of its own, and its campaign's most frequent rejection reason in the
-    period (`top_reason`, `top_reason_n`), from the same grouping of the sales' verdicts."""
+    ratios, sorted in SQL. Each source is aggregated once (the period's attribution, costs and sales' verdicts: its
+    whole months from the monthly roll-ups, the days around them from the daily rows or the handoffs) and joined to
+    the campaigns: a thousand campaigns over a year stay a few tens of milliseconds. Each row also carries the
+    totals over every matching campaign (`total_m_<name>`, window sums of the same numbers), so the list's totals
+    line costs no statement of its own, and its campaign's rejections by reason (`rejected_<reason>`)."""
     q = connection.ops.quote_name
     columns = metric_columns(model)
     day_cols = [f"SUM({q(column)}) AS {name}" for name, column in columns.items()] + [
@@ -96,12 +107,15 @@ def _campaign_page_sql(
     read = ", ".join(
         q(c) for c in dict.fromkeys([*columns.values(), *(f"revenue_{m}" for m in AttributionModel.values)])
     )
-    lo, hi = (connection.ops.adapt_datetimefield_value(v) for v in period.bounds())
     split = MonthSplit.of(period)
     month_where, month_params = split.month_sql("month")
     day_where, day_params = split.day_sql("date")
     cost_month_where, cost_month_params = split.month_sql("month")
     cost_day_where, cost_day_params = split.day_sql("date")
+    # Sales' verdicts: whole months from their roll-up while its months are the period's, the rest from the handoffs.
+    verdicts = split if settings.TIME_ZONE == VERDICT_MONTH_ZONE else MonthSplit.edges_only(period)
+    verdict_month_where, verdict_month_params = verdicts.month_sql("month")
+    verdict_day_where, verdict_day_params = verdicts.edge_times_sql("decided_at")
     key = sort.lstrip("-")
     direction = "DESC" if sort.startswith("-") else "ASC"
     # The period's whole months from the monthly roll-ups (attribution, costs), its other days from the daily rows.
@@ -125,30 +139,23 @@ def _campaign_page_sql(
             ) x
             GROUP BY campaign_id
         ),
-        vr AS (
-            SELECT campaign_id, state, reject_reason, COUNT(*) AS n
-            FROM {q(Handoff._meta.db_table)}
-            WHERE decided_at >= %s AND decided_at < %s AND campaign_id IS NOT NULL
-                  AND state IN ('{Handoff.State.ACCEPTED}', '{Handoff.State.REJECTED}')
-            GROUP BY campaign_id, state, reject_reason
-        ),
-        vt AS (
-            SELECT campaign_id, state, reject_reason, n,
-                   ROW_NUMBER() OVER (PARTITION BY campaign_id, state ORDER BY n DESC, reject_reason) AS rank
-            FROM vr
-        ),
         v AS (
-            SELECT campaign_id,
-                   SUM(CASE WHEN state = '{Handoff.State.ACCEPTED}' THEN n ELSE 0 END) AS accepted,
-                   SUM(CASE WHEN state = '{Handoff.State.REJECTED}' THEN n ELSE 0 END) AS rejected,
-                   MAX(CASE WHEN state = '{Handoff.State.REJECTED}' AND rank = 1 THEN reject_reason END)
-                       AS top_reason,
-                   MAX(CASE WHEN state = '{Handoff.State.REJECTED}' AND rank = 1 THEN n END) AS top_reason_n
-            FROM vt GROUP BY campaign_id
+            SELECT campaign_id, {", ".join(f"SUM({c}) AS {c}" for c in VERDICT_COLUMNS)}
+            FROM (
+                SELECT campaign_id, {", ".join(VERDICT_COLUMNS)} FROM {q(CampaignVerdictMonth._meta.db_table)}
+                WHERE {verdict_month_where}
+                UNION ALL
+                SELECT campaign_id, {", ".join(f"CASE WHEN {when} THEN 1 ELSE 0 END" for when in VERDICT_CASES)}
+                FROM {q(Handoff._meta.db_table)}
+                WHERE {verdict_day_where} AND campaign_id IS NOT NULL
+                      AND state IN ('{Handoff.State.ACCEPTED}', '{Handoff.State.REJECTED}')
+            ) x
+            GROUP BY campaign_id
         ),
         n AS (
             SELECT c.id, COALESCE(CAST(s.spend AS DOUBLE PRECISION), 0) AS m_spend, COALESCE(v.accepted, 0) AS m_accepted,
-                   COALESCE(v.rejected, 0) AS m_rejected, v.top_reason, v.top_reason_n, {", ".join(numbers)}
+                   COALESCE(v.rejected, 0) AS m_rejected, {", ".join(f"v.{c}" for c in REASON_COLUMNS.values())},
+                   {", ".join(numbers)}
             FROM {q(Campaign._meta.db_table)} c
             LEFT JOIN d ON d.campaign_id = c.id
             LEFT JOIN s ON s.campaign_id = c.id
@@ -165,7 +172,7 @@ def _campaign_page_sql(
                n.m_cpl, n.m_cost_per_mql, n.m_cost_per_deal, n.m_roi, n.m_acceptance,
                (SELECT SUM(amount) FROM {q(CampaignCostMonth._meta.db_table)} WHERE campaign_id = c.id)
                    AS m_lifetime_spend,  -- against the budget: for the page's rows only (by index)
-               n.top_reason, n.top_reason_n,
+               {", ".join(f"n.{c}" for c in REASON_COLUMNS.values())},
                {", ".join(f"SUM(n.{name}) OVER () AS total_{name}" for name in _total_columns(model))}
         FROM r n JOIN {q(Campaign._meta.db_table)} c ON c.id = n.id
         ORDER BY {SORT_SQL.get(key, "c.start_date")} {direction} NULLS LAST, c.id DESC
@@ -176,8 +183,8 @@ def _campaign_page_sql(
         *day_params,
         *cost_month_params,
         *cost_day_params,
-        lo,
-        hi,
+        *verdict_month_params,
+        *verdict_day_params,
         *where_params,
         limit,
         offset,
@@ -276,10 +283,12 @@ def campaign_table(
 
 
 def _top_reason(campaign: Campaign) -> tuple[Promise | str, int] | None:
-    """The campaign's most frequent rejection reason in the period and how often sales gave it (the page's SQL)."""
-    reason: str = getattr(campaign, "top_reason", None) or ""
-    n = int(getattr(campaign, "top_reason_n", None) or 0)
-    return (REASON_LABELS.get(reason, reason), n) if n else None
+    """The campaign's most frequent rejection reason in the period and how often sales gave it (ties: in the
+    reasons' order by code, so the page reads the same on every load)."""
+    minus_n, reason = min(
+        (-int(getattr(campaign, column) or 0), reason) for reason, column in REASON_COLUMNS.items()
+    )
+    return (REASON_LABELS[reason], -minus_n) if minus_n else None
 
 
 def no_campaign_numbers(*, period: Period, model: str) -> dict:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import F, Q
 from django.db.models.functions import TruncMonth, TruncWeek
+from django.utils import timezone
 
 from campaigns.models import AttributionModel, AttributionState, ConversionKind
 from campaigns.periods import Period
@@ -161,6 +163,12 @@ class MonthSplit:
         )
 
     @classmethod
+    def edges_only(cls, period: Period) -> MonthSplit:
+        """The whole period as edge days (no roll-up read)."""
+        after_end = period.end + dt.timedelta(days=1)
+        return cls._split(period.start, after_end, after_end, after_end)
+
+    @classmethod
     def _split(cls, start: dt.date, after_end: dt.date, first: dt.date, last: dt.date) -> MonthSplit:
         if first >= last:
             return cls(start, after_end, after_end, after_end)
@@ -174,6 +182,14 @@ class MonthSplit:
             self.months_to,
             self.after_end,
         ]
+
+    def edge_times_sql(self, column: str) -> tuple[str, list]:
+        """The day_sql of a timestamp column: the edge days from midnight to midnight in the current time zone."""
+        tz = timezone.get_current_timezone()
+        bounds = [self.start, self.months_from, self.months_to, self.after_end]
+        sql, _ = self.day_sql(column)
+        at = connection.ops.adapt_datetimefield_value
+        return sql, [at(dt.datetime.combine(day, dt.time.min, tzinfo=tz)) for day in bounds]
 
     def month_sql(self, column: str) -> tuple[str, list]:
         return f"{column} >= %s AND {column} < %s", [self.months_from, self.months_to]

@@ -17,16 +17,19 @@ from campaigns.attribution import LeadSelection, attribution_refresh, rollups_re
 from campaigns.costs_import import costs_import
 from campaigns.models import (
     NUMBER_COLUMNS,
+    REASON_COLUMNS,
     AttributionDay,
     AttributionMonth,
     AttributionWeek,
     CampaignCost,
     CampaignCostMonth,
+    CampaignVerdictMonth,
 )
 from campaigns.rebuild import attribution_rebuild_now
 from campaigns.services import cost_add, cost_delete
-from tests.campaigns.factories import CostFactory, at, journey
-from tests.leads.factories import CampaignFactory, LeadFactory
+from leads.models import Handoff
+from tests.campaigns.factories import TZ, CostFactory, at, journey
+from tests.leads.factories import CampaignFactory, HandoffFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +76,37 @@ def days_by_month() -> dict[tuple[int | None, dt.date], tuple[float, ...]]:
 
 def days_by_week() -> dict[tuple[int | None, dt.date], tuple[float, ...]]:
     return days_by(lambda day: day - dt.timedelta(days=day.weekday()))
+
+
+VERDICT_COUNTS = ["accepted", "rejected", *REASON_COLUMNS.values()]
+
+
+def verdict_months() -> dict[tuple[int, dt.date], tuple[int, ...]]:
+    return {
+        (m.campaign_id, m.month): tuple(getattr(m, c) for c in VERDICT_COUNTS)
+        for m in CampaignVerdictMonth.objects.all()
+    }
+
+
+def verdicts_by_month() -> dict[tuple[int, dt.date], tuple[int, ...]]:
+    """The handoffs' verdicts added up by campaign and Tokyo month, in Python."""
+    sums: dict[tuple[int, dt.date], list[int]] = {}
+    decided = Handoff.objects.filter(
+        campaign__isnull=False,
+        decided_at__isnull=False,
+        state__in=[Handoff.State.ACCEPTED, Handoff.State.REJECTED],
+    )
+    for handoff in decided:
+        row = sums.setdefault(
+            (handoff.campaign_id, handoff.decided_at.astimezone(TZ).date().replace(day=1)),
+            [0] * len(VERDICT_COUNTS),
+        )
+        if handoff.state == Handoff.State.ACCEPTED:
+            row[0] += 1
+        else:
+            row[1] += 1
+            row[VERDICT_COUNTS.index(REASON_COLUMNS[handoff.reject_reason])] += 1
+    return {key: tuple(row) for key, row in sums.items()}
 
 
 def spend_cell(client, campaign) -> str:
@@ -123,6 +157,61 @@ def test_cost_months_follow_every_write_to_the_cost_lines():
     b.delete()
     a.delete()
     assert cost_months() == costs_by_month() == {}
+
+
+def test_verdict_months_follow_every_write_to_the_handoffs():
+    """Accepting, rejecting, a new reason, a decision moved across a month's edge in Tokyo time, a campaign
+    changed or deleted, a lead deleted, bulk and raw writes: the roll-up always equals the handoffs it adds up."""
+    a, b = CampaignFactory(), CampaignFactory()
+    open_one = HandoffFactory(campaign=a)  # open: no verdict yet
+    accepted = HandoffFactory(campaign=a, state=Handoff.State.ACCEPTED, decided_at=at(3))
+    HandoffFactory(campaign=a, state=Handoff.State.REJECTED, reject_reason="no_budget", decided_at=at(30, 23))
+    HandoffFactory(campaign=None, state=Handoff.State.ACCEPTED, decided_at=at(3))  # no campaign: not counted
+    Handoff.objects.bulk_create(
+        [
+            Handoff(lead=LeadFactory(), campaign=b, state=Handoff.State.REJECTED, reject_reason=reason,
+                    mql_at=at(1), decided_at=at(2))
+            for reason in ("competitor", "competitor", "too_early")
+        ]
+    )  # fmt: skip
+    assert verdict_months() == verdicts_by_month()
+    assert verdict_months()[a.pk, dt.date(2026, 4, 1)] == (
+        1,
+        1,
+        *(int(c == "rejected_no_budget") for c in VERDICT_COUNTS[2:]),
+    )
+
+    # A verdict given, a reason changed, a decision moved to 1 May 00:30 JST (still 30 April in UTC)
+    open_one.state, open_one.decided_at = Handoff.State.REJECTED, at(5)
+    open_one.reject_reason = "not_a_fit"
+    open_one.save()
+    assert verdict_months() == verdicts_by_month()
+    Handoff.objects.filter(campaign=b, reject_reason="too_early").update(reject_reason="duplicate")
+    assert verdict_months() == verdicts_by_month()
+    Handoff.objects.filter(pk=accepted.pk).update(decided_at=dt.datetime(2026, 5, 1, 0, 30, tzinfo=TZ))
+    assert (a.pk, dt.date(2026, 5, 1)) in verdict_months()
+    assert verdict_months() == verdicts_by_month()
+
+    # A handoff moved to another campaign; reopened (no verdict); deleted with its lead; raw SQL
+    Handoff.objects.filter(pk=accepted.pk).update(campaign=b)
+    assert (a.pk, dt.date(2026, 5, 1)) not in verdict_months()  # the month's last verdict left
+    assert verdict_months() == verdicts_by_month()
+    Handoff.objects.filter(pk=open_one.pk).update(
+        state=Handoff.State.WORKING, reject_reason="", decided_at=None
+    )
+    assert verdict_months() == verdicts_by_month()
+    Handoff.objects.filter(campaign=a).first().lead.delete()  # the handoff goes with it (cascade)
+    assert verdict_months() == verdicts_by_month()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM leads_handoff WHERE campaign_id = %s AND reject_reason = 'competitor'", [b.pk]
+        )
+    assert verdict_months() == verdicts_by_month()
+
+    # A campaign's deletion moves its handoffs to "no campaign": its months go
+    b.delete()
+    a.delete()
+    assert verdict_months() == verdicts_by_month() == {}
 
 
 def test_a_cost_entered_shows_on_the_list_of_its_month_at_once(marketer_client):
