@@ -282,7 +282,11 @@ class AttributionDay(AttributionNumbers):
                 fields=["date"], condition=Q(campaign__isnull=True), name="attrday_unique_no_campaign"
             ),
         ]
-        indexes = [models.Index(fields=["campaign", "date"], name="attrday_campaign_idx")]
+        indexes = [
+            models.Index(fields=["campaign", "date"], name="attrday_campaign_idx"),
+            # a period's days with and without a campaign (the unique indexes each hold one kind)
+            models.Index(fields=["date"], name="attrday_date_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.date} {self.campaign_id or '—'}"

@@ -10,7 +10,7 @@ month and quarter to date (`evaluate`, each period with its own KPIs), costs the
 
 Periods that are over keep their measures from leads, touches, handoffs, deals, quotes, lifecycle changes and
 campaign costs in the cache, and so do the whole days of a running period for counts and sums, so a running quarter
-reads today's rows, not the quarter's.
+reads today's rows, not the quarter's; its medians and distinct counts are kept until a write in the period.
 Each cached value's key holds the generations of the days it counts (kpis.models.KpiDay, kept by triggers on
 those tables in the transaction of every write, kpis.changes): a late write (a deal reopened, a page view
 backdated, an import) changes its days' generation, so the next read recomputes just the periods it falls in.
@@ -27,7 +27,7 @@ import hashlib
 import operator
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -158,6 +158,11 @@ class _Plan:
     head: Period | None = None
     head_slot: int = -1
     key: str = ""  # the cache key of the closed period's, or of the head's, measures
+    # A running period's measures computed over the whole period whose rows do not depend on the clock (medians,
+    # distinct counts, windows that end with the period): cached under the generations of the period's days
+    # until a write in the period changes one, as a closed period's are.
+    live: list[str] = field(default_factory=list)
+    live_key: str = ""
 
     @property
     def key_slot(self) -> int:
@@ -166,6 +171,11 @@ class _Plan:
     @property
     def key_names(self) -> list[str]:
         return self.split if self.head is not None else self.cached
+
+    @property
+    def whole(self) -> list[str]:
+        """The cacheable measures computed over the whole period, not as the days before today plus today."""
+        return [n for n in self.cached if n not in self.split] if self.head is not None else self.cached
 
 
 def _plans(
@@ -193,10 +203,14 @@ def _plans(
             if period.is_over(now):
                 plan.closed = True
                 wanted.append((tuple(cached), period))
-            elif plan.split and period.start < today < period.end:
-                plan.head = Period(CUSTOM, period.start, today)
-                plan.head_slot = len(asks) + len(wanted)
-                wanted.append((tuple(plan.split), plan.head))
+            else:
+                if plan.split and period.start < today < period.end:
+                    plan.head = Period(CUSTOM, period.start, today)
+                    plan.head_slot = len(asks) + len(wanted)
+                    wanted.append((tuple(plan.split), plan.head))
+                plan.live = [n for n in plan.whole if not MEASURES_BY_NAME[n].moves_with_now]
+                if plan.live:
+                    wanted.append((tuple(plan.live), period))
         plans.append(plan)
     return plans, wanted
 
@@ -211,9 +225,11 @@ def _measure_asks(
 
     With the cache on (KPI_CACHE_SECONDS), measures of leads, touches, handoffs, deals, quotes and lifecycle changes
     of periods that are over come from it, and so do the days before today of a period still running, for the
-    counts and sums that add up day by day (a median or a distinct count over the period is always computed whole): only today's rows
-    are read for those. A `fresh` ask neither reads nor fills the cache: it is computed whole. A cached value is
-    keyed by the generations of its days, read first, so it never holds fewer writes than its key says.
+    counts and sums that add up day by day: only today's rows are read for those. A median or a distinct count over
+    a running period is computed whole, then kept under the generations of the period's days until a write in the
+    period changes one (unless what it counts moves with the clock: an SLA falls due without a write). A `fresh`
+    ask neither reads nor fills the cache: it is computed whole. A cached value is keyed by the generations of its
+    days, read first, so it never holds fewer writes than its key says.
     """
     plans, wanted = _plans(asks, now)
     marks = _generations(wanted, now) if wanted else {}
@@ -221,27 +237,18 @@ def _measure_asks(
     for plan in keyed:
         period = plan.head or plan.period
         plan.key = _cache_key(plan.key_names, period, scope, marks[tuple(plan.key_names), period])
-    hits = cache.get_many([plan.key for plan in keyed]) if keyed else {}
+    live = [plan for plan in plans if plan.live]
+    for plan in live:
+        plan.live_key = _cache_key(plan.live, plan.period, scope, marks[tuple(plan.live), plan.period])
+    keys = [plan.key for plan in keyed] + [plan.live_key for plan in live]
+    hits = cache.get_many(keys) if keys else {}
 
     slots: list[dict[str, Number]] = [{} for _ in range(len(asks) + len(wanted))]
     jobs: list[_Job] = []
-    manual: list[tuple[int, str, Period]] = []
     today = local_today(now)
     for plan in plans:
-        jobs += [_Job(plan.slot, measure, plan.period) for measure in plan.rest]
-        manual += [(plan.slot, name, plan.period) for name in plan.manual]
-        if plan.key in hits:
-            slots[plan.key_slot].update(hits[plan.key])
-        elif plan.head is not None:
-            jobs += [_Job(plan.head_slot, MEASURES_BY_NAME[n], plan.head) for n in plan.split]
-        if plan.head is not None:  # today's rows on their own: added to the days before
-            tail = Period(CUSTOM, today, plan.period.end)
-            jobs += [_Job(plan.slot, MEASURES_BY_NAME[n].from_day_on(), tail, today=True) for n in plan.split]
-        if plan.closed:
-            whole = [] if plan.key in hits else plan.cached
-        else:
-            whole = [n for n in plan.cached if n not in plan.split] if plan.head else plan.cached
-        jobs += [_Job(plan.slot, MEASURES_BY_NAME[n], plan.period) for n in whole]
+        jobs += _plan_jobs(plan, hits, slots, today)
+    manual = [(plan.slot, name, plan.period) for plan in plans for name in plan.manual]
 
     _run(jobs, manual, slots, scope, now)
     for plan in plans:
@@ -256,10 +263,31 @@ def _measure_asks(
         plan.key: {n: slots[plan.key_slot][n] for n in plan.key_names}
         for plan in keyed
         if plan.key not in hits
+    } | {
+        plan.live_key: {n: slots[plan.slot][n] for n in plan.live}
+        for plan in live
+        if plan.live_key not in hits
     }
     if stored and not reading_from_replica():
         cache.set_many(stored, settings.KPI_CACHE_SECONDS)
     return slots[: len(asks)]
+
+
+def _plan_jobs(plan: _Plan, hits: dict, slots: list[dict[str, Number]], today: dt.date) -> list[_Job]:
+    """What one plan still has to read, its cache hits put in its slots."""
+    jobs = [_Job(plan.slot, measure, plan.period) for measure in plan.rest]
+    if plan.key in hits:
+        slots[plan.key_slot].update(hits[plan.key])
+    elif plan.head is not None:
+        jobs += [_Job(plan.head_slot, MEASURES_BY_NAME[n], plan.head) for n in plan.split]
+    if plan.head is not None:  # today's rows on their own: added to the days before
+        tail = Period(CUSTOM, today, plan.period.end)
+        jobs += [_Job(plan.slot, MEASURES_BY_NAME[n].from_day_on(), tail, today=True) for n in plan.split]
+    whole = [] if plan.closed and plan.key in hits else plan.whole
+    if plan.live_key in hits:
+        slots[plan.slot].update(hits[plan.live_key])
+        whole = [n for n in whole if n not in plan.live]
+    return jobs + [_Job(plan.slot, MEASURES_BY_NAME[n], plan.period) for n in whole]
 
 
 def _cache_key(names: list[str], period: Period, scope: Scope, mark: str) -> str:

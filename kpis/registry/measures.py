@@ -115,6 +115,11 @@ class Measure:
             before_period_end,
         )
 
+    @property
+    def moves_with_now(self) -> bool:
+        """Its rows change with the clock, not only with writes (what has fallen due by now)."""
+        return self.window is in_period_until_now
+
     def from_day_on(self) -> Measure:
         """This measure over the rest of a period only (from its start on): what a lifetime sum adds after the
         days already counted."""

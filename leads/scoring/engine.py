@@ -308,25 +308,34 @@ def explain_over_time(
         for i, moment in enumerate(times)
         for p in (i, connection.ops.adapt_datetimefield_value(moment), moment.timestamp())
     ]
-    occurred = sql["epoch"].format("m.occurred_at")
+    occurred = sql["epoch"].format("occurred_at")
+    # Each match is decayed once, to `now` (d.v); its value at an earlier time t is v × 2^((now − t) / half-life),
+    # so each time's sum per (rule group, half-life) needs one power, not one per match.
     statement = f"""
-        WITH m AS ({eng_sql}), f AS ({fit_sql}), w(i, at, at_epoch) AS (VALUES {times_sql})
-        SELECT 0 AS part, rule_id AS k, COUNT(*) AS n,
-               SUM(pts * POWER(0.5, (CAST(%s AS DOUBLE PRECISION) - {occurred}) / (half_life * 86400.0))) AS v
-        FROM m GROUP BY rule_id
+        WITH m AS ({eng_sql}), f AS ({fit_sql}), w(i, at, at_epoch) AS (VALUES {times_sql}),
+        d AS (
+            SELECT rule_id, occurred_at, half_life,
+                   pts * POWER(0.5, (CAST(%s AS DOUBLE PRECISION) - {occurred}) / (half_life * 86400.0)) AS v
+            FROM m
+        )
+        SELECT 0 AS part, rule_id AS k, COUNT(*) AS n, SUM(v) AS v FROM d GROUP BY rule_id
         UNION ALL
         SELECT 0, rule_id, COUNT(*), SUM(pts) FROM f GROUP BY rule_id
         UNION ALL
         SELECT 1, i, 0, SUM(CASE WHEN cap IS NULL OR pts < cap THEN pts ELSE cap END) FROM (
-            SELECT w.i AS i, COALESCE(r.group_id, -r.id) AS gk, MAX(g.cap) AS cap,
-                   SUM(m.pts * POWER(0.5, (w.at_epoch - {occurred}) / (m.half_life * 86400.0))) AS pts
-            FROM m JOIN w ON m.occurred_at <= w.at
-            JOIN leads_scoringrule r ON r.id = m.rule_id LEFT JOIN leads_scoringgroup g ON g.id = r.group_id
-            GROUP BY w.i, COALESCE(r.group_id, -r.id)
+            SELECT i, gk, MAX(cap) AS cap,
+                   SUM(v * POWER(2.0, (CAST(%s AS DOUBLE PRECISION) - at_epoch) / (half_life * 86400.0))) AS pts
+            FROM (
+                SELECT w.i AS i, w.at_epoch AS at_epoch, COALESCE(r.group_id, -r.id) AS gk, g.cap AS cap,
+                       d.half_life AS half_life, SUM(d.v) AS v
+                FROM d JOIN w ON d.occurred_at <= w.at
+                JOIN leads_scoringrule r ON r.id = d.rule_id LEFT JOIN leads_scoringgroup g ON g.id = r.group_id
+                GROUP BY w.i, w.at_epoch, COALESCE(r.group_id, -r.id), g.cap, d.half_life
+            ) per_half_life GROUP BY i, gk
         ) per_group GROUP BY i
     """
     with connection.cursor() as cursor:
-        cursor.execute(statement, [*eng_params, *fit_params, *times_params, now.timestamp()])
+        cursor.execute(statement, [*eng_params, *fit_params, *times_params, now.timestamp(), now.timestamp()])
         rows = cursor.fetchall()
     explained = [(lead_id, k, n, v) for part, k, n, v in rows if part == 0]
     engagement = [0.0] * len(times)
