@@ -12,7 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.text import format_lazy
@@ -176,11 +177,18 @@ def _wants_a_rep(handoff: Handoff, exclude_user_id: int | None) -> bool:
 
 def _next_rep(team: Team, *, exclude_user_id: int | None, today: dt.date) -> tuple[Any | None, list[str]]:
     """The team's rep assigned longest ago who is not excluded, away or at capacity; and the reps skipped, why."""
+    # Per rep, from the handoffs' (owner, …) indexes: their open ones, and their latest assignment (a join and
+    # grouping would read every handoff each rep ever had).
+    theirs = Handoff.objects.filter(owner=OuterRef("pk")).order_by()
     reps = (
         User.objects.filter(team=team, role=User.Role.SALES, is_active=True)
         .annotate(
-            open_count=Count("handoffs", filter=Q(handoffs__state__in=OPEN)),
-            last_assigned=Max("handoffs__assigned_at"),
+            open_count=Coalesce(
+                Subquery(theirs.filter(state__in=OPEN).values("owner").annotate(n=Count("*")).values("n")), 0
+            ),
+            last_assigned=Subquery(
+                theirs.filter(assigned_at__isnull=False).order_by("-assigned_at").values("assigned_at")[:1]
+            ),
         )
         .order_by(F("last_assigned").asc(nulls_first=True), "id")
     )

@@ -108,6 +108,8 @@ class Handoff(models.Model):
         ]
         indexes = [
             models.Index(fields=["owner", "state"], name="handoff_owner_state_idx"),
+            # a rep's latest assignment (round-robin picks the rep assigned longest ago)
+            models.Index(fields=["owner", "assigned_at"], name="handoff_owner_assigned_idx"),
             models.Index(fields=["state", "sla_due_at"], name="handoff_sla_idx"),
             # MQLs of a period (distinct leads, and those accepted with a deal) and per campaign, from the index alone
             models.Index(
