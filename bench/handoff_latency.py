@@ -45,8 +45,10 @@ def start_worker(
     queues: str = "realtime,bulk,email",
     name: str = "bench",
     extra_env=None,
+    nice: int = 0,
 ) -> subprocess.Popen:
-    """One solo-pool worker on `queues` (all three by default, as a worker started without -Q)."""
+    """One solo-pool worker on `queues` (all three by default, as a worker started without -Q); under `nice -n
+    <nice>` when given, as docker-compose starts the bulk and email workers."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -59,7 +61,8 @@ def start_worker(
         **(extra_env or {}),
     }
     return subprocess.Popen(
-        [str(Path(sys.executable).parent / "celery"), "-A", "bench.worker", "worker", "--pool", "solo",
+        [*(["nice", "-n", str(nice)] if nice else []),
+         str(Path(sys.executable).parent / "celery"), "-A", "bench.worker", "worker", "--pool", "solo",
          "-Q", queues, "--hostname", f"{name}@%h",
          "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,

@@ -11,6 +11,7 @@ from kpis.registry import KPI_BY_KEY, Kpi
 from kpis.selectors import TargetRow
 from salesmarketing.dates import DateField
 from salesmarketing.fields import GroupedDecimalField, GroupedNumberInput
+from salesmarketing.forms import QuickSelect
 from salesmarketing.models import User
 
 HUNDRED = Decimal(100)
@@ -22,7 +23,7 @@ class ActionItemForm(forms.Form):
         max_length=300,
         widget=forms.TextInput(attrs={"placeholder": _("What will be done?"), "autocomplete": "off"}),
     )
-    owner = forms.TypedChoiceField(label=_("Owner"), coerce=int)
+    owner = forms.TypedChoiceField(label=_("Owner"), coerce=int, widget=QuickSelect)  # a few hundred people
     due_date = DateField(label=_("Due"), widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, owners: list[User], **kwargs):

@@ -3,7 +3,7 @@
 import os
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesmarketing.settings")
@@ -11,6 +11,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesmarketing.settings")
 app = Celery("salesmarketing")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_init.connect
+def _worker_init(**kwargs: Any) -> None:
+    """A worker started under `nice` runs its database queries at that niceness too (salesmarketing.priority)."""
+    from salesmarketing.priority import pass_niceness_to_database
+
+    pass_niceness_to_database()
 
 
 def queue_task(name: str, *args: Any, priority: int | None = None) -> None:

@@ -574,7 +574,13 @@ def action_items_for_week(week: Period, *, viewer: User | None) -> list[ActionIt
 
 
 def _owners_queryset() -> QuerySet:
-    return User.objects.filter(is_active=True).select_related("team").order_by("team__name", "username")
+    # what the owner select shows of each (a few hundred people): the name and the team's
+    return (
+        User.objects.filter(is_active=True)
+        .select_related("team")
+        .only("id", *PERSON, "team", "team__name")
+        .order_by("team__name", "username")
+    )
 
 
 def action_item_owners(*, viewer: User | None = None) -> list[User]:

@@ -1,0 +1,48 @@
+"""Bulk work yields the CPU to realtime work on a shared machine.
+
+A worker started under `nice` (docker-compose starts the bulk and email workers with `nice -n 10`) runs its tasks
+at that lower priority, and so do the database backends it opens: PostgreSQL runs each connection's queries in a
+process of its own, which `nice` on the worker does not reach. Where the database has the `prioritize` extension
+(Debian and Ubuntu: the package postgresql-<version>-prioritize, then `CREATE EXTENSION prioritize` by a
+superuser), each new connection of such a worker lowers its own backend to the worker's niceness; without it only
+the worker process is lowered, and this is logged once. Realtime workers and the web processes are started
+without `nice`, so on a machine busy with a rescore, an ingest and a broadcast, the kernel runs an event's
+scoring and handoff first (docs/capacity.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from django.db.backends.signals import connection_created
+
+logger = logging.getLogger(__name__)
+SET_PRIORITY = "set_backend_priority(integer,integer)"
+
+
+def pass_niceness_to_database() -> int:
+    """In a worker's main process, before it takes a task: when it runs under `nice`, the database connections it
+    (and its pool's processes) opens from now on get the same niceness. Returns the niceness."""
+    niceness = os.getpriority(os.PRIO_PROCESS, 0)
+    if niceness > 0:
+        connection_created.connect(_lower_backend, dispatch_uid="salesmarketing.priority")
+    return niceness
+
+
+def _lower_backend(sender, connection, **kwargs) -> None:
+    if connection.vendor != "postgresql":
+        return
+    niceness = os.getpriority(os.PRIO_PROCESS, 0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regprocedure(%s) IS NOT NULL", [SET_PRIORITY])
+        (available,) = cursor.fetchone()
+        if available:
+            cursor.execute("SELECT set_backend_priority(pg_backend_pid(), %s)", [niceness])
+        elif not getattr(_lower_backend, "warned", False):
+            _lower_backend.warned = True  # type: ignore[attr-defined]
+            logger.warning(
+                "worker runs at niceness %s, but the database has no prioritize extension: its queries run at "
+                "normal priority (docs/capacity.md)",
+                niceness,
+            )

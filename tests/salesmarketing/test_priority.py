@@ -1,0 +1,65 @@
+"""A worker started under `nice` (the bulk and email workers in docker-compose) runs its database queries at the
+same niceness, through PostgreSQL's prioritize extension: its backends are processes of their own, which `nice` on
+the worker does not reach (salesmarketing.priority)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tests.conftest import require_or_skip
+
+ROOT = Path(__file__).resolve().parents[2]
+# What a worker's main process does at start (Celery's worker_init signal), then a connection and what it reports.
+WORKER = """
+import json, os, django
+django.setup()
+from celery import signals
+from salesmarketing.celery import app
+signals.worker_init.send(sender=app)
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("SELECT get_backend_priority(pg_backend_pid())")
+    backend = cursor.fetchone()[0]
+print(json.dumps({"process": os.getpriority(os.PRIO_PROCESS, 0), "backend": backend}))
+"""
+
+
+def _prioritize_installed() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM pg_available_extensions WHERE name = 'prioritize'")
+        return cursor.fetchone()[0] == 1
+
+
+def _run_worker_start(*prefix: str) -> dict:
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url, "DATABASE_REPLICA_URL": "", "PYTHONPATH": str(ROOT),
+           "DJANGO_SETTINGS_MODULE": "salesmarketing.settings"}  # fmt: skip
+    result = subprocess.run(
+        [*prefix, sys.executable, "-c", WORKER], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_started_under_nice_runs_its_queries_at_that_niceness():
+    require_or_skip(connection.vendor == "postgresql", "backend priorities are PostgreSQL's")
+    require_or_skip(
+        _prioritize_installed(),
+        "PostgreSQL's prioritize extension is not installed (Debian: postgresql-<version>-prioritize)",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS prioritize")  # as a superuser does once per database
+
+    assert _run_worker_start(shutil.which("nice") or "nice", "-n", "10") == {"process": 10, "backend": 10}
+    # A worker started without `nice` (realtime) leaves its backends at the normal priority.
+    assert _run_worker_start() == {"process": 0, "backend": 0}
