@@ -110,7 +110,7 @@ def lead_upsert(*, email: str, source: str, company: Company | None = None, **fi
 
 # Lead ids per process_touched_leads task: a realtime worker is never busy long with one (measured at size s:
 # docs/capacity.md), so a hot lead's task waits little for a free worker.
-TOUCHED_BATCH = 200
+TOUCHED_BATCH = 50
 # A call touching more leads than this is batch work (a bulk API batch, an import, the sweeper's catch-up): its
 # tasks go at TOUCHED_BULK_PRIORITY, behind every single capture's (a form, a tracked visit, a booking, one event),
 # which go at the broker's highest priority (0 on Redis; CELERY_BROKER_TRANSPORT_OPTIONS).

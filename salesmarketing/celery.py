@@ -5,12 +5,23 @@ from typing import Any
 
 from celery import Celery, signals
 from django.conf import settings
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesmarketing.settings")
 
 app = Celery("salesmarketing")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _close_old_connections(task: Any = None, **kwargs: Any) -> None:
+    """Around each task, as Django does around each request: a connection past DB_CONN_MAX_AGE or broken is closed,
+    the next query opens a new one (Celery's own closing is off: CELERY_DB_REUSE_MAX). Not for a task run in
+    place (eager), which may be inside its caller's transaction."""
+    if task is not None and not getattr(task.request, "is_eager", False):
+        close_old_connections()
 
 
 @signals.worker_init.connect

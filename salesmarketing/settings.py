@@ -326,6 +326,12 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery closes every database connection before and after each task unless told to reuse them: each task then
+# opened a new PostgreSQL connection, a new backend process with its caches cold (at size l, half of a hot lead's
+# event → handoff time). Workers keep theirs as the web does: salesmarketing.celery closes them around each task
+# as Django does around a request (close_old_connections: DB_CONN_MAX_AGE, health checks), and this number of
+# tasks, never reached, is when Celery itself would.
+CELERY_DB_REUSE_MAX = 1_000_000_000
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
 CELERY_RESULT_EXPIRES = 3600

@@ -10,6 +10,7 @@ import shutil
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
 
 from salesmarketing.celery import app as celery_app
 from salesmarketing.models import User
@@ -169,6 +170,10 @@ def celery_worker(transactional_db):
 
     celery_app.conf.task_always_eager = False
     queues = list(settings.TASK_QUEUE_NAMES)
+    # The worker's thread closes its connection after each task (a worker process keeps it, up to DB_CONN_MAX_AGE):
+    # a thread that ends leaves its connection open, and the test database could not be dropped.
+    database = connections["default"].settings_dict  # the dict every thread's connection is made from
+    max_age, database["CONN_MAX_AGE"] = database["CONN_MAX_AGE"], 0
     # Starting a worker sets Celery's logging up, which takes over the root logger's handlers (those LOGGING
     # configured): they are given back afterwards, so later tests in this process log as the app does.
     root = logging.getLogger()
@@ -179,6 +184,7 @@ def celery_worker(transactional_db):
         ) as worker:
             yield worker
     finally:
+        database["CONN_MAX_AGE"] = max_age
         root.handlers[:] = handlers
         root.setLevel(level)
 
