@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -42,7 +43,8 @@ def _run_worker_start(*prefix: str) -> dict:
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     env = {**os.environ, "DATABASE_URL": url, "DATABASE_REPLICA_URL": "", "PYTHONPATH": str(ROOT),
-           "DJANGO_SETTINGS_MODULE": "salesmarketing.settings"}  # fmt: skip
+           "DJANGO_SETTINGS_MODULE": "salesmarketing.settings", "DEBUG": "0",
+           "SECRET_KEY": secrets.token_urlsafe(50)}  # a worker's settings: DEBUG off needs a long key  # fmt: skip
     result = subprocess.run(
         [*prefix, sys.executable, "-c", WORKER], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
