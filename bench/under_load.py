@@ -438,8 +438,8 @@ def markdown(result: dict) -> str:
         "",
         f"- date: {result['date']}; machine: {result['machine']}",
         f"- topology: 2 gunicorn masters × {result['web_workers']} workers on one port (SO_REUSEPORT), "
-        f"solo workers per queue ({', '.join(f'{q} ×{n}' for q, n in WORKERS.items())}; {', '.join(NICE)} under "
-        "`nice -n 10`"
+        f"solo workers per queue ({', '.join(f'{q} ×{n}' for q, n in WORKERS.items())}; "
+        + ", ".join(f"{queue} under `nice -n {niceness}`" for queue, niceness in NICE.items())
         + (", their database backends too" if result["nice"]["database_backends"] else "")
         + "), 1 beat, PostgreSQL"
         + (" + streaming replica for page reads" if result["replica"] else "")

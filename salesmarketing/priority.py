@@ -19,6 +19,7 @@ from django.db.backends.signals import connection_created
 
 logger = logging.getLogger(__name__)
 SET_PRIORITY = "set_backend_priority(integer,integer)"
+_warned = False  # the missing extension is logged once per process
 
 
 def pass_niceness_to_database() -> int:
@@ -31,6 +32,7 @@ def pass_niceness_to_database() -> int:
 
 
 def _lower_backend(sender, connection, **kwargs) -> None:
+    global _warned
     if connection.vendor != "postgresql":
         return
     niceness = os.getpriority(os.PRIO_PROCESS, 0)
@@ -39,8 +41,8 @@ def _lower_backend(sender, connection, **kwargs) -> None:
         (available,) = cursor.fetchone()
         if available:
             cursor.execute("SELECT set_backend_priority(pg_backend_pid(), %s)", [niceness])
-        elif not getattr(_lower_backend, "warned", False):
-            _lower_backend.warned = True  # type: ignore[attr-defined]
+        elif not _warned:
+            _warned = True
             logger.warning(
                 "worker runs at niceness %s, but the database has no prioritize extension: its queries run at "
                 "normal priority (docs/capacity.md)",

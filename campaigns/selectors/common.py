@@ -166,7 +166,7 @@ class MonthSplit:
     def edges_only(cls, period: Period) -> MonthSplit:
         """The whole period as edge days (no roll-up read)."""
         after_end = period.end + dt.timedelta(days=1)
-        return cls._split(period.start, after_end, after_end, after_end)
+        return cls(period.start, after_end, after_end, after_end)
 
     @classmethod
     def _split(cls, start: dt.date, after_end: dt.date, first: dt.date, last: dt.date) -> MonthSplit:
