@@ -42,13 +42,13 @@ def start_worker(
     database_url: str,
     redis_url: str,
     *,
-    queues: str = "realtime,bulk,email",
+    queues: str = "realtime,ingest,bulk,email",
     name: str = "bench",
     extra_env=None,
     nice: int = 0,
 ) -> subprocess.Popen:
-    """One solo-pool worker on `queues` (all three by default, as a worker started without -Q); under `nice -n
-    <nice>` when given, as docker-compose starts the bulk and email workers."""
+    """One solo-pool worker on `queues` (all but integrations by default, as a worker without -Q); under `nice -n
+    <nice>` when given, as docker-compose starts the ingest, bulk and email workers."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,

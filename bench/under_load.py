@@ -6,7 +6,7 @@
 The processes `docker compose --profile scale up` runs, started here as processes on this machine:
 - web: two gunicorn masters bound to one port with SO_REUSEPORT (`--reuse-port`), --web-workers each; with
   --replica-url they serve the read-only pages from the streaming replica (DATABASE_REPLICA_URL);
-- workers: two per queue (realtime, bulk, email) and one for integrations, solo pool; one beat
+- workers: two per queue (realtime, ingest, bulk, email) and one for integrations, solo pool; one beat
   (salesmarketing.beat claims each run);
 - PostgreSQL (and the replica) and Redis as they run on this machine; a local SMTP sink (aiosmtpd, in its own
   process, as bench/mail.py starts it) stands for the mail server.
@@ -15,7 +15,7 @@ The processes `docker compose --profile scale up` runs, started here as processe
    handoff, with nothing else running.
 2. Under load, all at once: a full rescore of every lead queued on `bulk` (what a scoring-rule change starts),
    an ingest client posting 1,000-event batches of known leads' events at --ingest-rate events/s through the web
-   port (their scoring queues on `realtime`, beside the handoffs measured), a manager opening the KPI dashboard
+   port (their scoring queues on `ingest`, the batch lane), a manager opening the KPI dashboard
    every second, and a broadcast to --recipients leads (100,000 by default, or every emailable lead if fewer)
    sending on `email` through the production path (`broadcast_schedule`: the freeze of its recipients, then
    batches of --broadcast-throttle messages a minute) to the sink; and --leads more leads measured as in 1 (one
@@ -25,8 +25,8 @@ The processes `docker compose --profile scale up` runs, started here as processe
    cancelled when the measuring ends (the previous run's is deleted first).
 
 Prints, and writes <results-dir>/under-load-<size>.json and .md: p50/p95/p99 idle and under load beside the floor,
-the ingest rate reached, the rescore's time under load, the dashboard's p95 under load, the realtime queue's
-backlog, and the broadcast's send rate under load. Target (size l, 2 cores): event → handoff p95 < 500 ms under
+the ingest rate reached, the rescore's time under load, the dashboard's p95 under load, the realtime and ingest
+queues' backlogs, and the broadcast's send rate under load. Target (size l, 2 cores): event → handoff p95 < 500 ms under
 load.
 """
 
@@ -61,8 +61,8 @@ HANDOFF_TIMEOUT_S = 120.0
 MAX_TIMEOUTS = 3  # handoffs that time out before the measuring stops (the target is missed beyond doubt)
 # Workers per queue, as `docker compose --profile scale up` runs them (docker-compose.yml), and their niceness
 # (bulk and email under `nice -n 10`: salesmarketing/priority.py).
-WORKERS = {"realtime": 2, "bulk": 2, "email": 2, "integrations": 1}
-NICE = {"bulk": 10, "email": 10}
+WORKERS = {"realtime": 2, "ingest": 2, "bulk": 2, "email": 2, "integrations": 1}
+NICE = {"ingest": 5, "bulk": 10, "email": 10}
 BROADCAST = "bench: under load"
 
 
@@ -353,12 +353,17 @@ def under_load(args: argparse.Namespace, url: str, key: str, meta: dict, broadca
     watch = RescoreWatch(run.pk, started)
     watch.start()
     broker = redis.Redis.from_url(args.redis_url)
-    realtime_keys = broker_queue_keys("realtime")  # a Redis list per priority step
-    depth = Load(lambda: sum(broker.llen(key) for key in realtime_keys), 1.0)  # its backlog, once a second
+
+    def backlog(queue: str):  # a Redis list per priority step
+        keys = broker_queue_keys(queue)
+        return lambda: sum(broker.llen(key) for key in keys)
+
+    depths = {queue: Load(backlog(queue), 1.0) for queue in ("realtime", "ingest")}  # once a second
     statistics = Load(analyze_hot_tables, 60.0)  # as autovacuum would (it is off on this machine)
     feeder.start()
     dashboard.start()
-    depth.start()
+    for depth in depths.values():
+        depth.start()
     statistics.start()
     latencies: list[float] = []
     timeouts = 0
@@ -372,7 +377,8 @@ def under_load(args: argparse.Namespace, url: str, key: str, meta: dict, broadca
             more = [HANDOFF_TIMEOUT_S]
         latencies += more
     window = time.perf_counter() - started
-    depth.halt.set()
+    for depth in depths.values():
+        depth.halt.set()
     statistics.halt.set()
     window_end = timezone.now()
     broadcast_stop(broadcast)
@@ -387,7 +393,13 @@ def under_load(args: argparse.Namespace, url: str, key: str, meta: dict, broadca
         "latencies": latencies,
         "timeouts": timeouts,
         "window_seconds": window,
-        "realtime_queue_depth": {"max": max(depth.latencies, default=0), "samples": depth.latencies},
+        "queue_depth": {
+            queue: {
+                "max": max(depth.latencies, default=0),
+                "last": depth.latencies[-1] if depth.latencies else 0,
+            }
+            for queue, depth in depths.items()
+        },
         "ingest": {
             "events": feeder.sent_events,
             "seconds": feeder.elapsed,
@@ -449,8 +461,10 @@ def markdown(result: dict) -> str:
         f"{load['ingest']['errors']} errors); full rescore of {result['leads']:,} leads on `bulk`: "
         f"{rescore['batches_done_in_window']}/{rescore['batches']} batches done in the window, "
         + (f"finished in {rescore['seconds']:.0f} s" if rescore["seconds"] else "not finished")
-        + "; a manager opening the KPI dashboard every second; the `realtime` queue's backlog at most "
-        f"{load['realtime_queue_depth']['max']:,} tasks"
+        + "; a manager opening the KPI dashboard every second; backlog at most "
+        f"{load['queue_depth']['realtime']['max']:,} tasks on `realtime`, {load['queue_depth']['ingest']['max']:,} "
+        f"on `ingest` ({load['queue_depth']['ingest']['last']:,} at the window's end: bulk ingest's scoring runs "
+        "behind)"
         + (
             f"; **{load['timeouts']} handoffs not assigned within {HANDOFF_TIMEOUT_S:.0f} s** (counted as "
             f"{HANDOFF_TIMEOUT_S:.0f} s)"

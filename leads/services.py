@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Coalesce, Greatest
@@ -111,33 +112,41 @@ def lead_upsert(*, email: str, source: str, company: Company | None = None, **fi
 # Lead ids per process_touched_leads task: a realtime worker is never busy long with one (measured at size s:
 # docs/capacity.md), so a hot lead's task waits little for a free worker.
 TOUCHED_BATCH = 50
-# A call touching more leads than this is batch work (a bulk API batch, an import, the sweeper's catch-up): its
-# tasks go at TOUCHED_BULK_PRIORITY, behind every single capture's (a form, a tracked visit, a booking, one event),
-# which go at the broker's highest priority (0 on Redis; CELERY_BROKER_TRANSPORT_OPTIONS).
+# A call touching more leads than this is batch work (a bulk API batch, an import, the sweeper's catch-up, a rescore
+# handing over many leads): its tasks go to the `ingest` queue (BATCH_LANE), which has workers of its own, so a
+# single capture's (a form, a tracked visit, a booking, one event) on `realtime` never waits for a worker busy with
+# a batch. They go at a lower priority too (Redis: 0, the default, is the highest), so that a worker consuming both
+# queues (`./scripts/dev`'s, a worker started without -Q) still takes a single capture's first.
 TOUCHED_HOT_MAX = 10
-TOUCHED_BULK_PRIORITY = 6
+BATCH_LANE: dict[str, Any] = {"queue": "ingest", "priority": 6}
+
+
+def lane(count: int) -> dict[str, Any]:
+    """The queue options for follow-up work on `count` leads or handoffs at once: none (the task's route,
+    `realtime`) for a single capture's, BATCH_LANE for batch work's."""
+    return BATCH_LANE if count > TOUCHED_HOT_MAX else {}
 
 
 def leads_touched(lead_ids: Iterable[int]) -> None:
     """The seam every capture path calls after storing touches: after commit, a worker brings these leads up to
     date (awareness stage, scores, handoffs). Batches of at most TOUCHED_BATCH ids per task; a call touching more
-    than TOUCHED_HOT_MAX leads queues behind the small ones. If the broker is down the touches are still stored
+    than TOUCHED_HOT_MAX leads goes to the batch lane (`lane`). If the broker is down the touches are still stored
     (the database is the record) and the sweeper catches up later."""
     ids = sorted(set(lead_ids))
-    priority = TOUCHED_BULK_PRIORITY if len(ids) > TOUCHED_HOT_MAX else None
+    options = lane(len(ids))
     for start in range(0, len(ids), TOUCHED_BATCH):
         batch = ids[start : start + TOUCHED_BATCH]
 
         # A function with a __qualname__, not a functools.partial: Django logs a failed robust callback by that
         # name, and a partial there turns a broker outage into an AttributeError (a 500 after the commit).
         def enqueue(batch: list[int] = batch) -> None:
-            _enqueue_touched(batch, priority)
+            _enqueue_touched(batch, options)
 
         transaction.on_commit(enqueue, robust=True)
 
 
-def _enqueue_touched(lead_ids: list[int], priority: int | None) -> None:
-    queue_task("leads.tasks.process_touched_leads", lead_ids, priority=priority)
+def _enqueue_touched(lead_ids: list[int], options: dict[str, Any]) -> None:
+    queue_task("leads.tasks.process_touched_leads", lead_ids, **options)
 
 
 def touch_record(

@@ -19,7 +19,7 @@ from leads.bulk_actions.services import bulk_jobs_resume_stalled
 from leads.handoffs.tasks import assign_handoffs, sla_check
 from leads.models import Handoff, Lead, RescoreBatch, Touch
 from leads.scoring.services import ASSIGN_BATCH, leads_score_and_qualify, rescore_batch_run, rescore_start
-from leads.services import TOUCHED_BATCH, TOUCHED_BULK_PRIORITY
+from leads.services import BATCH_LANE, TOUCHED_BATCH
 
 # The handoff feature's tasks live in leads/handoffs/tasks.py under their old names ("leads.tasks.…", which the
 # routes, beat and messages already queued use); importing them here is what registers them with the worker.
@@ -75,18 +75,14 @@ def sweep() -> dict:
         .order_by("id")
         .values_list("id", flat=True)[:SWEEP_LIMIT]
     )
-    for start in range(0, len(unassigned), ASSIGN_BATCH):  # catch-up: behind a single capture's handoff
-        assign_handoffs.apply_async(
-            (unassigned[start : start + ASSIGN_BATCH],), priority=TOUCHED_BULK_PRIORITY
-        )
+    for start in range(0, len(unassigned), ASSIGN_BATCH):  # catch-up is batch work: never in a hot lead's way
+        assign_handoffs.apply_async((unassigned[start : start + ASSIGN_BATCH],), **BATCH_LANE)
     lead_ids = leads_with_unscored_touches(
         since=now - dt.timedelta(hours=settings.SWEEP_LOOKBACK_HOURS), before=stale, limit=SWEEP_LEADS_LIMIT
     )
     for start in range(0, len(lead_ids), TOUCHED_BATCH):
-        # Catch-up is batch work: behind a single capture's scoring, as leads_touched queues a bulk ingest's.
-        process_touched_leads.apply_async(
-            (lead_ids[start : start + TOUCHED_BATCH],), priority=TOUCHED_BULK_PRIORITY
-        )
+        # Catch-up is batch work: in the batch lane, as leads_touched queues a bulk ingest's.
+        process_touched_leads.apply_async((lead_ids[start : start + TOUCHED_BATCH],), **BATCH_LANE)
     bulk_jobs = bulk_jobs_resume_stalled(now=now)
     return {
         "batches": len(batch_ids),

@@ -32,14 +32,15 @@ def _worker_init(**kwargs: Any) -> None:
     pass_niceness_to_database()
 
 
-def queue_task(name: str, *args: Any, priority: int | None = None) -> None:
+def queue_task(name: str, *args: Any, **options: Any) -> None:
     """Queue one of our tasks by its registered name, as `task.delay(*args)` would (routes and eager mode apply);
-    `priority` as the broker takes it (Redis: 0, the default, is the highest; see CELERY_BROKER_TRANSPORT_OPTIONS).
+    `options` as `apply_async` takes them: a `queue` other than the task's route, a `priority` as the broker takes
+    it (Redis: 0, the default, is the highest; see CELERY_BROKER_TRANSPORT_OPTIONS).
 
     A service queues its own app's tasks this way because the task module imports the service: importing the task
     back would be an import cycle. The apps import their task modules in `AppConfig.ready()`, so every name is
     registered in the web process too (a KeyError here is a typo, not a race)."""
-    app.tasks[name].apply_async(args, priority=priority)
+    app.tasks[name].apply_async(args, **options)
 
 
 def broker_queue_keys(queue: str) -> list[str]:

@@ -359,12 +359,14 @@ RESCORE_BATCH_SIZE = env_int("RESCORE_BATCH_SIZE", 20_000)  # lead ids per full-
 # before it steps back and is retried (leads.bulk.not_waiting_on_bulk_locks; PostgreSQL only).
 REALTIME_LOCK_TIMEOUT_MS = env_int("REALTIME_LOCK_TIMEOUT_MS", 1000)
 # Named queues, so that a hot lead never waits behind bulk work: `realtime` (an event batch's scoring, the MQL flip
-# and handoff, assignment, SLA checks, notifications; small, latency-bound), `bulk` (rescores, attribution, KPI
-# refresh, snapshots, imports, exports, sweeps; long, throughput-bound), `email` (sends, throttled) and
-# `integrations` (webhooks and team chat: calls to other people's servers, which may take their timeouts). Every task
-# of our apps has a route here (tests/salesmarketing/test_task_routes.py fails on one without); production runs a
-# worker per queue (docker-compose.yml), a worker started without -Q consumes all three.
-TASK_QUEUE_NAMES = ("realtime", "bulk", "email", "integrations")
+# and handoff, assignment, SLA checks, notifications; small, latency-bound), `ingest` (the same scoring and
+# assignment for many leads at once: a bulk API batch, an import, a rescore's handoffs, the sweeper's catch-up; sent
+# there by leads.services.lane, their routes say `realtime`), `bulk` (rescores, attribution, KPI refresh, snapshots,
+# imports, exports, sweeps; long, throughput-bound), `email` (sends, throttled) and `integrations` (webhooks and team
+# chat: calls to other people's servers, which may take their timeouts). Every task of our apps has a route here
+# (tests/salesmarketing/test_task_routes.py fails on one without); production runs a worker per queue
+# (docker-compose.yml), a worker started without -Q consumes them all.
+TASK_QUEUE_NAMES = ("realtime", "ingest", "bulk", "email", "integrations")
 CELERY_TASK_QUEUES = tuple(Queue(name, routing_key=name) for name in TASK_QUEUE_NAMES)
 CELERY_TASK_DEFAULT_QUEUE = "bulk"  # Celery's own tasks (e.g. chord_unlock); ours are all routed below
 CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {

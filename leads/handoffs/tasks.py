@@ -6,11 +6,25 @@ use); leads/tasks.py imports this module, so the worker's autodiscovery register
 
 from __future__ import annotations
 
-from celery import shared_task
+import datetime as dt
+from typing import Any
+
+from celery import shared_task, signals
+from django.utils import timezone
 
 from leads.bulk import not_waiting_on_bulk_locks
 from leads.handoffs.services import handoff_assign
 from leads.handoffs.services import sla_check as handoffs_sla_check
+from leads.handoffs.sla import is_japanese_holiday
+
+
+@signals.worker_init.connect
+def _warm_holiday_calendar(**kwargs: Any) -> None:
+    """The Japanese calendar is built on its first look-up of a year (~0.3 s): at worker start (inherited by a
+    pool's processes), not inside a hot lead's first assignment."""
+    year = timezone.localdate().year
+    for warm in (year, year + 1):
+        is_japanese_holiday(dt.date(warm, 1, 1))
 
 
 @shared_task(

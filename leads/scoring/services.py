@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -16,7 +17,7 @@ from leads.choices import LifecycleStage
 from leads.lifecycle import leads_lifecycle_recorded
 from leads.models import Handoff, Lead, RescoreBatch, RescoreRun, ScoringConfig, ScoringGroup, ScoringRule
 from leads.scoring.engine import LeadFilter, explain, score_leads
-from leads.services import TOUCHED_BULK_PRIORITY, TOUCHED_HOT_MAX
+from leads.services import lane
 from salesmarketing import events
 from salesmarketing.celery import queue_task
 
@@ -24,7 +25,7 @@ from salesmarketing.celery import queue_task
 RESCORE_BATCH_SIZE = settings.RESCORE_BATCH_SIZE
 # A smaller table is still split into this many batches, so that the bulk workers' processes share it.
 RESCORE_MIN_BATCHES = 4
-ASSIGN_BATCH = 100  # handoff ids per assign_handoffs task (the realtime queue)
+ASSIGN_BATCH = 100  # handoff ids per assign_handoffs task
 
 
 def leads_score_and_qualify(lead_ids: list[int], *, now: dt.datetime | None = None) -> list[int]:
@@ -107,18 +108,18 @@ def _qualify(lead_filter: LeadFilter, *, now: dt.datetime) -> list[int]:
         )
     )
     # Realtime tasks stay small: a rule change can flip thousands of leads in one rescore batch. Many handoffs at
-    # once are batch work (a rescore, a bulk ingest): they queue behind a single capture's, as its scoring does.
-    priority = TOUCHED_BULK_PRIORITY if len(handoff_ids) > TOUCHED_HOT_MAX else None
+    # once are batch work (a rescore, a bulk ingest): they go to the batch lane, as its scoring does.
+    options = lane(len(handoff_ids))
     for start in range(0, len(handoff_ids), ASSIGN_BATCH):
         transaction.on_commit(
-            _assign_after_commit(handoff_ids[start : start + ASSIGN_BATCH], priority), robust=True
+            _assign_after_commit(handoff_ids[start : start + ASSIGN_BATCH], options), robust=True
         )
     return handoff_ids
 
 
-def _assign_after_commit(handoff_ids: list[int], priority: int | None) -> Callable[[], None]:
+def _assign_after_commit(handoff_ids: list[int], options: dict[str, Any]) -> Callable[[], None]:
     def enqueue_assign() -> None:  # named: Django logs a failed robust callback by its __qualname__
-        queue_task("leads.tasks.assign_handoffs", handoff_ids, priority=priority)
+        queue_task("leads.tasks.assign_handoffs", handoff_ids, **options)
 
     return enqueue_assign
 
