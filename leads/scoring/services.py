@@ -17,7 +17,7 @@ from leads.choices import LifecycleStage
 from leads.lifecycle import leads_lifecycle_recorded
 from leads.models import Handoff, Lead, RescoreBatch, RescoreRun, ScoringConfig, ScoringGroup, ScoringRule
 from leads.scoring.engine import LeadFilter, explain, score_leads
-from leads.services import lane
+from leads.services import BATCH_LANE, lane
 from salesmarketing import events
 from salesmarketing.celery import queue_task
 
@@ -31,14 +31,17 @@ ASSIGN_BATCH = 100  # handoff ids per assign_handoffs task
 def leads_score_and_qualify(lead_ids: list[int], *, now: dt.datetime | None = None) -> list[int]:
     """Rescore these leads and hand over the ones that now qualify. Returns the ids of new handoffs."""
     now = now or timezone.now()
-    lead_filter = LeadFilter(ids=tuple(sorted(set(lead_ids))))
+    ids = tuple(sorted(set(lead_ids)))
+    lead_filter = LeadFilter(ids=ids)
     with transaction.atomic():
         score_leads(lead_filter, now=now)
-        return _qualify(lead_filter, now=now)
+        return _qualify(lead_filter, now=now, assign=lane(len(ids)))
 
 
-def _qualify(lead_filter: LeadFilter, *, now: dt.datetime) -> list[int]:
-    """Flip qualifying leads to MQL and create their handoffs, in the caller's transaction.
+def _qualify(lead_filter: LeadFilter, *, now: dt.datetime, assign: dict[str, Any]) -> list[int]:
+    """Flip qualifying leads to MQL and create their handoffs, in the caller's transaction; their assignment is
+    queued with the `assign` options: the lane of the work that scored them (`leads.services.lane`), so that a
+    batch's few MQLs are assigned in the batch lane, never queued on `realtime` ahead of a single capture's.
 
     The conditional UPDATE … RETURNING claims each lead for exactly one worker (a concurrent worker re-checks
     the condition after the row lock and finds it no longer holds); the partial unique index on open handoffs
@@ -107,12 +110,10 @@ def _qualify(lead_filter: LeadFilter, *, now: dt.datetime) -> list[int]:
             "id", flat=True
         )
     )
-    # Realtime tasks stay small: a rule change can flip thousands of leads in one rescore batch. Many handoffs at
-    # once are batch work (a rescore, a bulk ingest): they go to the batch lane, as its scoring does.
-    options = lane(len(handoff_ids))
+    # A rule change can flip thousands of leads at once: the realtime tasks stay small.
     for start in range(0, len(handoff_ids), ASSIGN_BATCH):
         transaction.on_commit(
-            _assign_after_commit(handoff_ids[start : start + ASSIGN_BATCH], options), robust=True
+            _assign_after_commit(handoff_ids[start : start + ASSIGN_BATCH], assign), robust=True
         )
     return handoff_ids
 
@@ -178,7 +179,7 @@ def rescore_batch_run(*, batch_id: int, now: dt.datetime | None = None) -> bool:
             return False
         lead_filter = LeadFilter(first_id=batch.first_id, last_id=batch.last_id)
         score_leads(lead_filter, now=now, only_changed=True)
-        _qualify(lead_filter, now=now)
+        _qualify(lead_filter, now=now, assign=BATCH_LANE)
         batch.done_at = now
         batch.save(update_fields=["done_at"])
         # The run's row is locked before looking for batches still pending, so that of two last batches

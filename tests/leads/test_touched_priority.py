@@ -61,9 +61,10 @@ def _queued_tasks(broker, key: str) -> list[str]:
     return [json.loads(raw)["headers"]["task"] for raw in broker.lrange(key, 0, -1)]
 
 
-def test_many_handoffs_at_once_are_assigned_in_the_batch_lane(transactional_db):
-    """A rescore or a bulk ingest that hands over many leads at once queues their assignment in the batch lane, as
-    their scoring is (the sweep's catch-up too: leads.tasks.sweep); a single capture's handoff stays realtime."""
+def test_handoffs_are_assigned_in_the_lane_their_leads_were_scored_in(transactional_db):
+    """Leads scored as batch work (a bulk ingest, a rescore; the sweep's catch-up too: leads.tasks.sweep) have
+    their handoffs assigned in the batch lane, however few of them qualify, so a batch's MQLs never queue on
+    `realtime` ahead of a single capture's; a single capture's handoff stays realtime."""
     require_or_skip(bool(settings.REDIS_URL), "REDIS_URL is not set, so there is no broker to queue on")
     ensure_default_scoring()
     company = company_resolve(
@@ -82,12 +83,16 @@ def test_many_handoffs_at_once_are_assigned_in_the_batch_lane(transactional_db):
         return lead.pk
 
     many = [hot_lead(n) for n in range(TOUCHED_HOT_MAX + 1)]
+    cold = [lead.pk for lead in LeadFactory.create_batch(TOUCHED_HOT_MAX)]
+    one_of_many = [hot_lead(50), *cold]  # only the first qualifies
     single = hot_lead(99)
     broker = redis.Redis.from_url(settings.REDIS_URL)
     broker.delete(*broker_queue_keys("realtime"), *broker_queue_keys("ingest"))
     celery_app.conf.task_always_eager = False  # queued on Redis, not run (the fixture restores it)
     assert len(leads_score_and_qualify(many)) == TOUCHED_HOT_MAX + 1
+    assert len(leads_score_and_qualify(one_of_many)) == 1
     assert len(leads_score_and_qualify([single])) == 1
     assign = "leads.tasks.assign_handoffs"
-    assert _queued_tasks(broker, "ingest\x06\x166").count(assign) == 1  # the eleven, one task
-    assert _queued_tasks(broker, "realtime").count(assign) == 1  # the single one, at the highest priority
+    # The eleven in one task, then the one of many.
+    assert _queued_tasks(broker, "ingest\x06\x166") == [assign, assign]
+    assert _queued_tasks(broker, "realtime") == [assign]  # the single one, at the highest priority
