@@ -62,7 +62,7 @@ MAX_TIMEOUTS = 3  # handoffs that time out before the measuring stops (the targe
 # Workers per queue, as `docker compose --profile scale up` runs them (docker-compose.yml), and their niceness
 # (bulk and email under `nice -n 10`: salesmarketing/priority.py).
 WORKERS = {"realtime": 2, "ingest": 2, "bulk": 2, "email": 2, "integrations": 1}
-NICE = {"bulk": 10, "email": 10}
+NICE = {"ingest": 10, "bulk": 10, "email": 10}
 BROADCAST = "bench: under load"
 
 
