@@ -1,16 +1,17 @@
-"""Which days' KPI numbers a write changed: database triggers on the measured tables mark them in KpiDay.
+"""Which days' KPI numbers a write changed: database triggers on the measured tables mark them in KpiMark.
 
 Every insert, delete, or update of a measured column of leads, touches, handoffs, deals, quotes, lifecycle changes
 and campaign costs marks the Asia/Tokyo days its timestamps fall on (before and after an update) with a new
 generation, in the same transaction as the write, whoever makes it: a service, the API, an import, a task, the admin or raw SQL. The KPI
-engine puts the generations of a cached period's days into its cache key (kpis.registry.engine), so a correction
-to last March is seen at the next read of last March, and nothing else is recomputed.
+engine puts the generations of a period's days into its cache key (kpis.registry.engine), so a correction to last
+March is seen at the next read of last March, a write of today at the next read of this week, and nothing else is
+recomputed.
 
-Cost at ingest speed: inserts and deletes are marked once per statement on PostgreSQL (a transition table, one
-upsert per distinct day), updates by a row trigger whose WHEN clause skips the rows whose measured columns did
-not change (a rescore rewrites every lead and marks nothing). A row dated today marks nothing unless midnight is
-less than ten minutes after its transaction began: today's rows are always read live, so ingest never queues on
-today's row. SQLite, the zero-setup default, marks row by row.
+Marks are appended (kpis_kpimark), never updated: writers marking the same day, as all of today's do, never wait for
+one another's commit. Beat folds them into one row per day (KpiDay) every minute (kpis.services.day_marks_fold).
+Cost at ingest speed: inserts and deletes are marked once per statement on PostgreSQL (a transition table, a row per
+distinct day), updates by a row trigger whose WHEN clause skips the rows whose measured columns did not change (a
+rescore rewrites every lead and marks nothing). SQLite, the zero-setup default, marks row by row.
 
 A measure that reads another column of these tables (kpis.registry.measures) adds it here, and a migration runs
 `install()` again.
@@ -22,8 +23,7 @@ from dataclasses import dataclass
 
 from django.db import connections
 
-# The days of a write that are never cached yet: today, unless its transaction began less than this before midnight.
-LIVE_MARGIN_MINUTES = 10
+MARKS = "kpis_kpimark"
 
 
 @dataclass(frozen=True)
@@ -120,13 +120,10 @@ def _pg_child_days(child: Child, parent_id: str) -> str:
 
 def _pg_mark(days_sql: str) -> str:
     return f"""
-        INSERT INTO kpis_kpiday (source, day, generation)
+        INSERT INTO {MARKS} (source, day, generation)
         SELECT s, d, nextval('kpis_kpiday_generation_seq')
         FROM (SELECT DISTINCT s, d FROM ({days_sql}) all_days (s, d)) days
-        WHERE d IS NOT NULL
-          AND d < ((now() + interval '{LIVE_MARGIN_MINUTES} minutes') AT TIME ZONE 'Asia/Tokyo')::date
-        ORDER BY s, d
-        ON CONFLICT (source, day) DO UPDATE SET generation = EXCLUDED.generation;"""
+        WHERE d IS NOT NULL;"""
 
 
 def _changed(columns, distinct: str) -> str:
@@ -187,6 +184,13 @@ def _pg_drop(table: str) -> list[str]:
     ]
 
 
+# SQLite has no sequences; its writers take turns, so the highest generation yet, plus one, is new.
+SQLITE_NEXT_GENERATION = (
+    "SELECT coalesce(max(generation), 0) + 1 FROM "
+    f"(SELECT generation FROM kpis_kpiday UNION ALL SELECT generation FROM {MARKS})"
+)
+
+
 def _sqlite_day(column: str, row: str, spec: Tracked) -> str:
     # Django keeps UTC text on SQLite; Asia/Tokyo has no daylight saving time.
     day = f"date({row}.{column})" if column in spec.dates else f"date({row}.{column}, '+9 hours')"
@@ -223,11 +227,10 @@ def _sqlite_sql(table: str, tables: set[str]) -> list[str]:
         statements.append(
             f"""CREATE TRIGGER kpis_days_{table}_{op} AFTER {op.upper()} ON {table} FOR EACH ROW{when}
 BEGIN
-    INSERT INTO kpis_kpiday (source, day, generation)
-    SELECT s, d, (SELECT coalesce(max(generation), 0) + 1 FROM kpis_kpiday)
+    INSERT INTO {MARKS} (source, day, generation)
+    SELECT s, d, ({SQLITE_NEXT_GENERATION})
     FROM ({days})
-    WHERE d IS NOT NULL AND d < date('now', '+9 hours', '+{LIVE_MARGIN_MINUTES} minutes')
-    ON CONFLICT (source, day) DO UPDATE SET generation = excluded.generation;
+    WHERE d IS NOT NULL;
 END"""
         )
     return statements
@@ -239,12 +242,16 @@ def _sqlite_drop(table: str) -> list[str]:
 
 def install(connection, *, without: frozenset[str] = frozenset()) -> None:
     """(Re)create the triggers of the tracked tables that exist: idempotent. An early migration runs this before
-    a later app made its table (quotes); that app's own step (kpis 0006) runs it again once it exists. `without`:
-    tables left out as if untracked (a migration taking a table's tracking back)."""
+    a later app made its table (quotes); that app's own step (kpis 0006) runs it again once it exists. Nothing
+    before the marks' table exists (kpis 0009 makes it, then runs this): until then a database keeps the triggers
+    it has. `without`: tables left out as if untracked (a migration taking a table's tracking back)."""
     sql = _pg_sql if connection.vendor == "postgresql" else _sqlite_sql
     if connection.vendor not in ("postgresql", "sqlite"):
         return
-    tables = (set(connection.introspection.table_names()) & set(TRACKED)) - without
+    existing = set(connection.introspection.table_names())
+    if MARKS not in existing:
+        return
+    tables = (existing & set(TRACKED)) - without
     with connection.cursor() as cursor:
         for table in TRACKED:
             if table in tables:
@@ -268,5 +275,5 @@ def reinstall_on_sqlite(sender, using="default", **kwargs) -> None:
     """post_migrate: a later migration that alters a tracked table remakes it on SQLite, which drops its
     triggers; put them back (PostgreSQL alters tables in place and keeps them)."""
     connection = connections[using]
-    if connection.vendor == "sqlite" and "kpis_kpiday" in connection.introspection.table_names():
+    if connection.vendor == "sqlite" and MARKS in connection.introspection.table_names():
         install(connection)

@@ -33,6 +33,7 @@ def seed(*, users: dict, stdout) -> None:
     last_week = Period.last_complete_week(now)
     weeks = last_week.trailing(WEEKS)
     teams = list(Team.objects.order_by("pk"))
+    services.day_marks_fold()  # the demo's writes so far marked their days: one row each, as beat folds them every minute
     # Hand-entered values first: market share needs the market size to get a target.
     _manual_values(users, today=local_today(now))
     targets = _targets(users, weeks, teams, now=now)

@@ -263,10 +263,9 @@ class VisitorCount(models.Model):
 
 
 class KpiDay(models.Model):
-    """A day of one measured table (lead, touch, handoff, deal, cost) that was written after the fact: its
-    generation changes with every statement that inserts, deletes or corrects a row placed on it (triggers,
-    kpis.changes). The KPI cache keys a period by its days' generations, so a late write is seen at the next
-    read."""
+    """A day of one measured table (lead, touch, handoff, deal, cost) that was written: its generation is raised
+    when its marks (KpiMark) are folded in. The KPI cache keys a period by its days' generations and marks, so a
+    write is seen at the next read."""
 
     pk = models.CompositePrimaryKey("source", "day")
     source = models.CharField(max_length=10)
@@ -276,6 +275,24 @@ class KpiDay(models.Model):
     class Meta:
         verbose_name = _("KPI day generation")
         verbose_name_plural = _("KPI day generations")
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.day}: {self.generation}"
+
+
+class KpiMark(models.Model):
+    """One statement's mark on a day of a measured table: the triggers (kpis.changes) append a row per statement
+    that inserts, deletes or corrects rows placed on the day, in that statement's transaction. Appended, never
+    updated, so concurrent writers on one day (ingest at full speed, and every write of today) never wait for one
+    another; beat folds them into KpiDay every minute (kpis.services.day_marks_fold)."""
+
+    source = models.CharField(max_length=10)
+    day = models.DateField()
+    generation = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = _("KPI day mark")
+        verbose_name_plural = _("KPI day marks")
 
     def __str__(self) -> str:
         return f"{self.source} {self.day}: {self.generation}"

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kpis import changes
 from kpis.models import (
     ActionItem,
     ManualKpiValue,
@@ -263,6 +264,38 @@ def action_item_set_done(*, item: ActionItem, done: bool, by: User | None) -> Ac
         ActionItem.objects.filter(pk=item.pk).update(done_at=None)
     item.refresh_from_db(fields=["done_at"])
     return item
+
+
+# --- day marks ----------------------------------------------------------------------------------------------
+
+# The marks committed so far, each (source, day) folded into its KpiDay row under a generation newer than every
+# generation yet (so no cache key made before the fold is made again after it); a mark committed meanwhile is
+# simply left for the next run.
+FOLD_DAY_MARKS = {
+    "postgresql": """
+WITH folded AS (DELETE FROM kpis_kpimark RETURNING source, day)
+INSERT INTO kpis_kpiday (source, day, generation)
+SELECT source, day, nextval('kpis_kpiday_generation_seq') FROM (SELECT DISTINCT source, day FROM folded) days
+ON CONFLICT (source, day) DO UPDATE SET generation = EXCLUDED.generation
+""",
+    # SQLite's writers take turns: read, then delete what was read, in one transaction.
+    "sqlite": f"""
+INSERT INTO kpis_kpiday (source, day, generation)
+SELECT DISTINCT source, day, ({changes.SQLITE_NEXT_GENERATION}) FROM kpis_kpimark WHERE true
+ON CONFLICT (source, day) DO UPDATE SET generation = excluded.generation
+""",
+}
+
+
+def day_marks_fold() -> int:
+    """Fold the KPI day marks the triggers appended (kpis.changes) into one row per day. Returns the rows
+    written (PostgreSQL: a row per day folded)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(FOLD_DAY_MARKS[connection.vendor])
+        folded = cursor.rowcount
+        if connection.vendor == "sqlite":
+            cursor.execute("DELETE FROM kpis_kpimark")
+    return folded
 
 
 # --- visitor counts ---------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from kpis.selectors import dashboards_refresh
-from kpis.services import snapshots_freeze_due, visitor_counts_compact
+from kpis.services import day_marks_fold, snapshots_freeze_due, visitor_counts_compact
 
 
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
@@ -22,3 +22,9 @@ def refresh_dashboards() -> int:
     them. Correctness does not depend on it: a read after a write recomputes what the write changed."""
     visitor_counts_compact()
     return dashboards_refresh()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def fold_day_marks() -> int:
+    """Every minute: fold the KPI day marks into one row per day, so the cache keys stay quick to read."""
+    return day_marks_fold()

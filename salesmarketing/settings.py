@@ -389,7 +389,10 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
             "attribution_sweep",
         )
     },  # fmt: skip
-    **{f"kpis.tasks.{name}": {"queue": "bulk"} for name in ("freeze_weekly_snapshots", "refresh_dashboards")},
+    **{
+        f"kpis.tasks.{name}": {"queue": "bulk"}
+        for name in ("freeze_weekly_snapshots", "refresh_dashboards", "fold_day_marks")
+    },
     "salesmarketing.tasks.purge_old_notifications": {"queue": "bulk"},
     "salesmarketing.tasks.inbound_email_process": {"queue": "realtime"},
     "salesmarketing.tasks.inbound_email_sweep": {"queue": "bulk"},
@@ -433,6 +436,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(day_of_week=1, hour=0, minute=5),
     },
     "kpis-refresh-dashboards": {"task": "kpis.tasks.refresh_dashboards", "schedule": 600},
+    "kpis-fold-day-marks": {"task": "kpis.tasks.fold_day_marks", "schedule": 60.0},
     # Starts due broadcasts, restarts stalled ones, gives up sends of dead workers (nurture.mail.tasks).
     "nurture-mail-sweep": {
         "task": "nurture.mail.tasks.mail_sweep",

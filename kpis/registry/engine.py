@@ -11,9 +11,10 @@ month and quarter to date (`evaluate`, each period with its own KPIs), costs the
 Periods that are over keep their measures from leads, touches, handoffs, deals, quotes, lifecycle changes and
 campaign costs in the cache, and so do the whole days of a running period for counts and sums, so a running quarter
 reads today's rows, not the quarter's; its medians and distinct counts are kept until a write in the period.
-Each cached value's key holds the generations of the days it counts (kpis.models.KpiDay, kept by triggers on
-those tables in the transaction of every write, kpis.changes): a late write (a deal reopened, a page view
-backdated, an import) changes its days' generation, so the next read recomputes just the periods it falls in.
+Each cached value's key holds the generations of the days it counts (kpis.models.KpiDay and the KpiMark rows
+appended since, by triggers on those tables in the transaction of every write, kpis.changes): a write, today's or
+a late one (a deal reopened, a page view backdated, an import), changes its days' generations, so the next read
+recomputes just the periods it falls in.
 One statement reads the generations, before the rest; KPI_CACHE_SECONDS only bounds how long an unread value is
 kept. Costs are cached like the rest (a cost entered for a past day marks that day, however late); hand-entered
 values are always read fresh.
@@ -37,7 +38,7 @@ from django.db.models import Aggregate, Q, Sum
 from django.utils import timezone
 
 from campaigns.models import CampaignCost
-from kpis.models import KpiDay, ManualKpiValue, VisitorCount
+from kpis.models import KpiDay, KpiMark, ManualKpiValue, VisitorCount
 from kpis.periods import CUSTOM, KINDS, KPI_TIME_ZONE, Period, local_today
 from kpis.registry.base import Kpi, Number
 from kpis.registry.definitions import KPIS
@@ -319,9 +320,13 @@ def _generations(wanted: list[tuple[tuple[str, ...], Period]], now: dt.datetime)
     Written as SQL: the same aggregate built with the ORM took ten times longer to compile than to run."""
     using = router.db_for_read(KpiDay)
     db = connections[using]
-    table, source, day, generation = (
-        db.ops.quote_name(name) for name in (KpiDay._meta.db_table, "source", "day", "generation")
+    source, day, generation = (db.ops.quote_name(name) for name in ("source", "day", "generation"))
+    # The folded days and the marks appended since (kpis.changes): a mark adds to its day's sum and highest.
+    table = " UNION ALL ".join(
+        f"SELECT {source}, {day}, {generation} FROM {db.ops.quote_name(model._meta.db_table)}"
+        for model in (KpiDay, KpiMark)
     )
+    table = f"({table}) generations"
     # per (measures, period): {table: (first day or None, day after the last)}
     reads: list[dict[str, tuple[dt.date | None, dt.date]]] = []
     for names, period in wanted:

@@ -2,8 +2,8 @@
 write marks its days (triggers, kpis.changes), and the periods holding those days are recomputed at the next read
 while every other period stays a cache hit.
 
-NOW is Wednesday 25 November (W48 running since Monday 23rd); W46 and W47 are over. Every write here is dated
-before the real today, so it is marked whatever day the tests run (a row dated today is read live instead)."""
+NOW is Wednesday 25 November (W48 running since Monday 23rd); W46 and W47 are over. The last tests write rows of
+the real today and read the real running periods."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 
 from campaigns.services import cost_add
 from kpis import services
-from kpis.models import KpiDay, ManualKpiValue
+from kpis.models import KpiMark, ManualKpiValue
 from kpis.periods import Period
 from kpis.registry import KPIS, Scope, compute
 from kpis.registry.engine import CACHED_SOURCES, _generations
@@ -219,14 +219,52 @@ def test_costs_and_hand_entered_values_entered_later_show_at_once(kpi_data, mana
     assert (october["brand_awareness"], after_october["brand_awareness"]) == (0.2, 0.22)
 
 
-def test_writes_that_change_no_measured_column_or_only_today_mark_nothing(kpi_data):
+def test_writes_that_change_no_measured_column_mark_nothing(kpi_data):
     """A rescore rewrites every lead and a board move a deal's stage: no period's numbers change, so no cached
-    value is dropped; ingest of today's events never queues on a day row."""
-    marks = dict(KpiDay.objects.values_list("day", "generation"))
+    value is dropped."""
+    marks = _marks(PAST + [W48])
     Lead.objects.update(fit_score=42)
     Deal.objects.filter(name="D2").update(stage_changed_at=jst(11, 24, 9), probability=70)
-    _lead("now@example.jp", dt.datetime.now(dt.UTC))
-    assert dict(KpiDay.objects.values_list("day", "generation")) == marks
+    assert _marks(PAST + [W48]) == marks
+
+
+def test_todays_writes_are_read_at_once_in_every_running_period(kpi_data, owner):
+    """A running period's medians and distinct counts (MQLs, speed to lead) are kept in the cache under its
+    days' generations: a write of today is marked like any other, so the next read includes it."""
+    now = dt.datetime.now(dt.UTC)
+    running = [Period.current(kind, now) for kind in ("week", "month", "quarter")]
+    before = _warm_at(running, now)
+    lead = _lead("mql-now@example.jp", now - dt.timedelta(minutes=5))
+    handoff = Handoff.objects.create(
+        lead=lead, owner=owner, team=owner.team, state="assigned", mql_at=now - dt.timedelta(minutes=1),
+        assigned_at=now, sla_due_at=now + dt.timedelta(hours=4), first_touch_at=now,
+    )  # fmt: skip
+    after = compute(running, now=now)
+    assert [values["mqls"] for values in after] == [values["mqls"] + 1 for values in before]
+    assert after == compute(running, now=now, fresh=True)
+    Handoff.objects.filter(pk=handoff.pk).update(first_touch_at=now + dt.timedelta(minutes=30))
+    assert compute(running, now=now) == compute(running, now=now, fresh=True)
+
+
+def test_folding_the_marks_keeps_every_cached_value_right(kpi_data):
+    """Beat folds the marks into a row per day: the keys change once (each day folded gets a new generation), the
+    values read after are the fresh ones, and a write after the fold is read at once."""
+    before = _warm(PAST + [W48])
+    keys = _marks(PAST + [W48])
+    assert KpiMark.objects.exists()  # the fixture's writes
+    assert services.day_marks_fold() > 0
+    assert not KpiMark.objects.exists()
+    assert all(new != old for new, old in zip(_marks(PAST + [W48]), keys, strict=True))
+    assert compute(PAST + [W48], now=NOW) == before
+    cost_add(campaign=kpi_data.campaign, date=dt.date(2026, 11, 18), amount=Decimal(5_000))
+    assert compute([W47], now=NOW)[0]["marketing_cost"] == before[2]["marketing_cost"] + 5_000
+    assert services.day_marks_fold() == 1  # the cost's day
+    assert compute(PAST + [W48], now=NOW) == compute(PAST + [W48], now=NOW, fresh=True)
+
+
+def _warm_at(periods: list[Period], now: dt.datetime) -> list[dict]:
+    compute(periods, now=now)
+    return compute(periods, now=now)
 
 
 # --- quotes (見積送付数, 見積受注率, 見積受注数) --------------------------------------------------------------------
