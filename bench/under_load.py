@@ -85,8 +85,10 @@ def start_web(args: argparse.Namespace) -> tuple[list[subprocess.Popen], str]:
     if args.replica_url:
         env["DATABASE_REPLICA_URL"] = args.replica_url
     port = ingest.free_port()
+    # --no-control-socket: two masters of one user would both take ~/.gunicorn/gunicorn.ctl.
     command = [str(ingest.BIN / "gunicorn"), "salesmarketing.wsgi", "--bind", f"127.0.0.1:{port}", "--reuse-port",
-               "--workers", str(args.web_workers), "--timeout", "120", "--log-level", "warning"]  # fmt: skip
+               "--workers", str(args.web_workers), "--timeout", "120", "--log-level", "warning",
+               "--no-control-socket"]  # fmt: skip
     masters = [subprocess.Popen(command, cwd=ROOT, env=env) for _ in range(2)]
     url = f"http://127.0.0.1:{port}"
     for _ in range(480):  # two cores starting four workers, under load: allow two minutes
