@@ -16,6 +16,7 @@ from leads.bulk import not_waiting_on_bulk_locks
 from leads.handoffs.services import handoff_assign
 from leads.handoffs.services import sla_check as handoffs_sla_check
 from leads.handoffs.sla import is_japanese_holiday
+from leads.models import Handoff
 
 
 @signals.worker_init.connect
@@ -38,7 +39,10 @@ def _warm_holiday_calendar(**kwargs: Any) -> None:
 def assign_handoffs(handoff_ids: list[int]) -> int:
     with not_waiting_on_bulk_locks():
         for handoff_id in handoff_ids:
-            handoff_assign(handoff_id=handoff_id)
+            try:
+                handoff_assign(handoff_id=handoff_id)
+            except Handoff.DoesNotExist:
+                continue  # gone since it was queued (its lead erased): nobody to assign
     return len(handoff_ids)
 
 

@@ -21,7 +21,7 @@ from leads.handoffs import (
 from leads.handoffs.sla import add_business_hours, business_hours_between
 from leads.models import AssignmentLog, Campaign, Handoff, Lead, TerritoryRule
 from leads.services import company_resolve, lead_upsert
-from leads.tasks import sla_check
+from leads.tasks import assign_handoffs, sla_check
 from salesmarketing.models import Notification, User
 from tests.salesmarketing.factories import TeamFactory, UserFactory
 
@@ -97,6 +97,16 @@ def test_assigning_twice_changes_nothing_and_nobody_available_leaves_it_waiting(
     again = handoff_assign(handoff_id=handoff.pk)
     assert first.owner == again.owner == rep
     assert first.assigned_at == again.assigned_at
+
+
+def test_a_handoff_gone_since_its_assignment_was_queued_is_skipped(east):
+    """Its lead was erased meanwhile: the task assigns the others and does not retry (nor log an error) over it."""
+    rep = UserFactory(username="rep", team=east)
+    gone, kept = _handoff("gone@example.jp"), _handoff("kept@example.jp")
+    gone.lead.delete()
+    assert assign_handoffs.apply(args=([gone.pk, kept.pk],)).successful()
+    kept.refresh_from_db()
+    assert kept.owner == rep
 
 
 def test_sla_reminds_then_escalates_then_reassigns_in_business_hours(
