@@ -116,14 +116,14 @@ TOUCHED_BATCH = 50
 # handing over many leads): its tasks go to the `ingest` queue (BATCH_LANE), which has workers of its own, so a
 # single capture's (a form, a tracked visit, a booking, one event) on `realtime` never waits for a worker busy with
 # a batch. They go at a lower priority too (Redis: 0, the default, is the highest), so that a worker consuming both
-# queues (`./scripts/dev`'s, a worker started without -Q) still takes a single capture's first.
+# queues (one started without -Q) still takes a single capture's first.
 TOUCHED_HOT_MAX = 10
 BATCH_LANE: dict[str, Any] = {"queue": "ingest", "priority": 6}
 
 
 def lane(count: int) -> dict[str, Any]:
-    """The queue options for follow-up work on `count` leads or handoffs at once: none (the task's route,
-    `realtime`) for a single capture's, BATCH_LANE for batch work's."""
+    """The queue options for the follow-up work (scoring, then assignment) of `count` leads at once: none (the
+    task's route, `realtime`) for a single capture's, BATCH_LANE for batch work's."""
     return BATCH_LANE if count > TOUCHED_HOT_MAX else {}
 
 
