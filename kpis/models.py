@@ -262,37 +262,38 @@ class VisitorCount(models.Model):
         return f"{self.kind} {self.start}: {self.visitors:+}"
 
 
-class KpiDay(models.Model):
+class DayGeneration(models.Model):
+    """A generation on a day of one measured table (kpis.changes)."""
+
+    source = models.CharField(max_length=10)
+    day = models.DateField()
+    generation = models.BigIntegerField()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.day}: {self.generation}"
+
+
+class KpiDay(DayGeneration):
     """A day of one measured table (lead, touch, handoff, deal, cost) that was written: its generation is raised
     when its marks (KpiMark) are folded in. The KPI cache keys a period by its days' generations and marks, so a
     write is seen at the next read."""
 
     pk = models.CompositePrimaryKey("source", "day")
-    source = models.CharField(max_length=10)
-    day = models.DateField()
-    generation = models.BigIntegerField()
 
     class Meta:
         verbose_name = _("KPI day generation")
         verbose_name_plural = _("KPI day generations")
 
-    def __str__(self) -> str:
-        return f"{self.source} {self.day}: {self.generation}"
 
-
-class KpiMark(models.Model):
+class KpiMark(DayGeneration):
     """One statement's mark on a day of a measured table: the triggers (kpis.changes) append a row per statement
     that inserts, deletes or corrects rows placed on the day, in that statement's transaction. Appended, never
     updated, so concurrent writers on one day (ingest at full speed, and every write of today) never wait for one
     another; beat folds them into KpiDay every minute (kpis.services.day_marks_fold)."""
 
-    source = models.CharField(max_length=10)
-    day = models.DateField()
-    generation = models.BigIntegerField()
-
     class Meta:
         verbose_name = _("KPI day mark")
         verbose_name_plural = _("KPI day marks")
-
-    def __str__(self) -> str:
-        return f"{self.source} {self.day}: {self.generation}"

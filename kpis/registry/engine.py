@@ -322,11 +322,12 @@ def _generations(wanted: list[tuple[tuple[str, ...], Period]], now: dt.datetime)
     db = connections[using]
     source, day, generation = (db.ops.quote_name(name) for name in ("source", "day", "generation"))
     # The folded days and the marks appended since (kpis.changes): a mark adds to its day's sum and highest.
-    table = " UNION ALL ".join(
-        f"SELECT {source}, {day}, {generation} FROM {db.ops.quote_name(model._meta.db_table)}"
-        for model in (KpiDay, KpiMark)
+    table = "({}) generations".format(
+        " UNION ALL ".join(
+            f"SELECT {source}, {day}, {generation} FROM {db.ops.quote_name(model._meta.db_table)}"
+            for model in (KpiDay, KpiMark)
+        )
     )
-    table = f"({table}) generations"
     # per (measures, period): {table: (first day or None, day after the last)}
     reads: list[dict[str, tuple[dt.date | None, dt.date]]] = []
     for names, period in wanted:
