@@ -16,10 +16,11 @@ from django.utils import timezone
 from leads.awareness import infer_awareness
 from leads.bulk import not_waiting_on_bulk_locks
 from leads.bulk_actions.services import bulk_jobs_resume_stalled
+from leads.handoffs.services import handoffs_assign_waiting
 from leads.handoffs.tasks import assign_handoffs, sla_check
 from leads.models import Handoff, Lead, RescoreBatch, Touch
 from leads.scoring.services import ASSIGN_BATCH, leads_score_and_qualify, rescore_batch_run, rescore_start
-from leads.services import BATCH_LANE, TOUCHED_BATCH
+from leads.services import BATCH_LANE, TOUCHED_BATCH, lane
 
 # The handoff feature's tasks live in leads/handoffs/tasks.py under their old names ("leads.tasks.…", which the
 # routes, beat and messages already queued use); importing them here is what registers them with the worker.
@@ -30,10 +31,16 @@ __all__ = ["assign_handoffs", "process_touched_leads", "rescore_all", "rescore_b
     acks_late=True, ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5
 )
 def process_touched_leads(lead_ids: list[int]) -> int:
-    """Bring leads whose touches changed up to date: awareness stage, scores, and handoffs where due."""
+    """Bring leads whose touches changed up to date: awareness stage, scores, and handoffs where due. A single
+    capture's handoff is assigned here, once scoring has committed, not queued for another realtime task: a hot
+    lead's rep is not kept waiting for a second trip through the broker. A batch's are queued in its lane."""
+    single_capture = not lane(len(lead_ids))
     with not_waiting_on_bulk_locks():
         infer_awareness(lead_ids)
-        return len(leads_score_and_qualify(lead_ids))
+        created = leads_score_and_qualify(lead_ids, queue_assignment=not single_capture)
+        if single_capture:
+            handoffs_assign_waiting(lead_ids=lead_ids)
+        return len(created)
 
 
 @shared_task(

@@ -168,6 +168,20 @@ def handoff_assign(
     return handoff
 
 
+def handoffs_assign_waiting(*, lead_ids: list[int]) -> int:
+    """Assign these leads' handoffs still waiting for a rep: a single capture's, in the task that scored its
+    lead (no second trip through the queue), and found again if that task runs once more after a crash or a
+    retry. Returns how many were waiting."""
+    waiting = list(
+        Handoff.objects.filter(lead_id__in=lead_ids, state=Handoff.State.UNASSIGNED).values_list(
+            "id", flat=True
+        )
+    )
+    for handoff_id in waiting:
+        handoff_assign(handoff_id=handoff_id)
+    return len(waiting)
+
+
 def _wants_a_rep(handoff: Handoff, exclude_user_id: int | None) -> bool:
     """An unassigned handoff does; an assigned one only when a re-assignment asks; a decided one never."""
     if handoff.state == Handoff.State.UNASSIGNED:

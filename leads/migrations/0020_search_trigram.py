@@ -19,6 +19,15 @@ INDEXES = {
 }
 
 
+class PostgreSQLTrigramExtension(TrigramExtension):
+    """Django's extension operation checks the database on the way forward only: migrating back past this one on
+    SQLite would ask SQLite for pg_extension."""
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
 def create_indexes(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
@@ -37,6 +46,6 @@ class Migration(migrations.Migration):
     dependencies = [("leads", "0019_alter_formendpoint_touch_type_and_more")]
 
     operations = [
-        TrigramExtension(),
+        PostgreSQLTrigramExtension(),
         migrations.RunPython(create_indexes, drop_indexes, elidable=False),
     ]

@@ -28,20 +28,24 @@ RESCORE_MIN_BATCHES = 4
 ASSIGN_BATCH = 100  # handoff ids per assign_handoffs task
 
 
-def leads_score_and_qualify(lead_ids: list[int], *, now: dt.datetime | None = None) -> list[int]:
-    """Rescore these leads and hand over the ones that now qualify. Returns the ids of new handoffs."""
+def leads_score_and_qualify(
+    lead_ids: list[int], *, now: dt.datetime | None = None, queue_assignment: bool = True
+) -> list[int]:
+    """Rescore these leads and hand over the ones that now qualify. Returns the ids of new handoffs, whose
+    assignment is queued after commit, unless `queue_assignment` is False: then the caller assigns them."""
     now = now or timezone.now()
     ids = tuple(sorted(set(lead_ids)))
     lead_filter = LeadFilter(ids=ids)
     with transaction.atomic():
         score_leads(lead_filter, now=now)
-        return _qualify(lead_filter, now=now, assign=lane(len(ids)))
+        return _qualify(lead_filter, now=now, assign=lane(len(ids)) if queue_assignment else None)
 
 
-def _qualify(lead_filter: LeadFilter, *, now: dt.datetime, assign: dict[str, Any]) -> list[int]:
+def _qualify(lead_filter: LeadFilter, *, now: dt.datetime, assign: dict[str, Any] | None) -> list[int]:
     """Flip qualifying leads to MQL and create their handoffs, in the caller's transaction; their assignment is
-    queued with the `assign` options: the lane of the work that scored them (`leads.services.lane`), so that a
-    batch's few MQLs are assigned in the batch lane, never queued on `realtime` ahead of a single capture's.
+    queued with the `assign` options (None: not queued, the caller assigns): the lane of the work that scored
+    them (`leads.services.lane`), so that a batch's few MQLs are assigned in the batch lane, never queued on
+    `realtime` ahead of a single capture's.
 
     The conditional UPDATE … RETURNING claims each lead for exactly one worker (a concurrent worker re-checks
     the condition after the row lock and finds it no longer holds); the partial unique index on open handoffs
@@ -110,11 +114,11 @@ def _qualify(lead_filter: LeadFilter, *, now: dt.datetime, assign: dict[str, Any
             "id", flat=True
         )
     )
-    # A rule change can flip thousands of leads at once: the realtime tasks stay small.
-    for start in range(0, len(handoff_ids), ASSIGN_BATCH):
-        transaction.on_commit(
-            _assign_after_commit(handoff_ids[start : start + ASSIGN_BATCH], assign), robust=True
-        )
+    if assign is not None:  # a rule change can flip thousands of leads at once: the tasks stay small
+        for start in range(0, len(handoff_ids), ASSIGN_BATCH):
+            transaction.on_commit(
+                _assign_after_commit(handoff_ids[start : start + ASSIGN_BATCH], assign), robust=True
+            )
     return handoff_ids
 
 

@@ -4,7 +4,6 @@ and `manage.py import_leads`."""
 from __future__ import annotations
 
 import codecs
-import time
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -265,20 +264,18 @@ def test_a_campaign_and_date_are_applied_to_every_row():
 # --- Size -----------------------------------------------------------------------------------------------
 
 
-def test_ten_thousand_rows_import_in_seconds_with_a_bounded_number_of_queries(django_assert_max_num_queries):
+def test_ten_thousand_rows_import_with_a_bounded_number_of_queries(django_assert_max_num_queries):
+    """Query count is pinned here; the import's speed is measured by the bench (bench/), not asserted."""
     rows = [
         f"visitor{i}@expo{i % 300}.example.jp,来場者 {i},,株式会社展示{i % 300},{('部長', '課長', '担当')[i % 3]},,,製造,100,東京都,"
         for i in range(10_000)
     ]
     content = csv_bytes(rows, encoding="cp932")
-    started = time.perf_counter()
     with django_assert_max_num_queries(250):  # ~20 per batch of 1,000 rows, whatever the row count
         job = run(content)
-    elapsed = time.perf_counter() - started
 
     assert (job.accepted_count, job.error_count, job.leads_created) == (10_000, 0, 10_000)
     assert Company.objects.count() == 300
-    assert elapsed < 20, f"10,000 rows took {elapsed:.1f} s"
 
 
 # --- The command ----------------------------------------------------------------------------------------

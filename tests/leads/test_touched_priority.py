@@ -14,14 +14,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from leads.choices import TouchType
-from leads.models import Lead, Touch
+from leads.models import AssignmentLog, Handoff, Lead, Touch
 from leads.scoring.defaults import ensure_default_scoring
 from leads.scoring.services import leads_score_and_qualify
 from leads.services import TOUCHED_HOT_MAX, company_resolve, lead_upsert, leads_touched
+from leads.tasks import process_touched_leads
 from salesmarketing.celery import app as celery_app
 from salesmarketing.celery import broker_queue_keys
+from salesmarketing.models import User
 from tests.conftest import require_or_skip
 from tests.leads.factories import LeadFactory
+from tests.salesmarketing.factories import TeamFactory, UserFactory
 
 BIG_BATCHES = 5
 
@@ -71,21 +74,10 @@ def test_handoffs_are_assigned_in_the_lane_their_leads_were_scored_in(transactio
         name="東邦精機", domain="toho.example.jp", employee_count=1500, industry="manufacturing"
     )
 
-    def hot_lead(n: int) -> int:
-        lead, _ = lead_upsert(email=f"hot{n}@toho.example.jp", source="api", title="部長", company=company)
-        Touch.objects.create(
-            lead=lead,
-            type=TouchType.DEMO_REQUEST,
-            occurred_at=timezone.now(),
-            source="t",
-            idempotency_key=f"h{n}",
-        )
-        return lead.pk
-
-    many = [hot_lead(n) for n in range(TOUCHED_HOT_MAX + 1)]
+    many = [_hot_lead(company, n) for n in range(TOUCHED_HOT_MAX + 1)]
     cold = [lead.pk for lead in LeadFactory.create_batch(TOUCHED_HOT_MAX)]
-    one_of_many = [hot_lead(50), *cold]  # only the first qualifies
-    single = hot_lead(99)
+    one_of_many = [_hot_lead(company, 50), *cold]  # only the first qualifies
+    single = _hot_lead(company, 99)
     broker = redis.Redis.from_url(settings.REDIS_URL)
     broker.delete(*broker_queue_keys("realtime"), *broker_queue_keys("ingest"))
     celery_app.conf.task_always_eager = False  # queued on Redis, not run (the fixture restores it)
@@ -96,3 +88,51 @@ def test_handoffs_are_assigned_in_the_lane_their_leads_were_scored_in(transactio
     # The eleven in one task, then the one of many.
     assert _queued_tasks(broker, "ingest\x06\x166") == [assign, assign]
     assert _queued_tasks(broker, "realtime") == [assign]  # the single one, at the highest priority
+
+
+def test_a_single_captures_handoff_is_assigned_in_the_task_that_scored_it(transactional_db):
+    """process_touched_leads assigns a single capture's new handoff itself, once scoring has committed: no
+    second task on `realtime` stands between the hot lead and its rep. A handoff it could not assign (here: no
+    sales team yet) is assigned when the task runs again, as a retry or a redelivery after a crash runs it; a
+    batch's handoffs are still queued in the batch lane."""
+    require_or_skip(bool(settings.REDIS_URL), "REDIS_URL is not set, so there is no broker to queue on")
+    ensure_default_scoring()
+    company = company_resolve(
+        name="東邦精機", domain="toho.example.jp", employee_count=1500, industry="manufacturing"
+    )
+    leads = [_hot_lead(company, n) for n in range(TOUCHED_HOT_MAX + 2)]
+    single, batch = leads[0], leads[1:]
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    broker.delete(*broker_queue_keys("realtime"), *broker_queue_keys("ingest"))
+    celery_app.conf.task_always_eager = False  # what the task queues stays on Redis (the fixture restores it)
+    assign = "leads.tasks.assign_handoffs"
+
+    assert process_touched_leads.apply(args=([single],)).get() == 1
+    handoff = Handoff.objects.get(lead_id=single)
+    assert handoff.state == Handoff.State.UNASSIGNED  # nobody to give it to
+    assert AssignmentLog.objects.filter(handoff=handoff).count() == 1
+
+    team = TeamFactory(name="東日本")
+    rep = UserFactory(username="east_rep", role=User.Role.SALES, team=team)
+    assert process_touched_leads.apply(args=([single],)).get() == 0  # run again: no new handoff, the same one
+    handoff.refresh_from_db()
+    assert (handoff.state, handoff.owner_id) == (Handoff.State.ASSIGNED, rep.pk)
+    assert assign not in _queued_tasks(broker, "realtime")
+
+    assert process_touched_leads.apply(args=(batch,)).get() == len(batch)
+    assert not Handoff.objects.filter(lead_id__in=batch).exclude(state=Handoff.State.UNASSIGNED).exists()
+    assert _queued_tasks(broker, "ingest\x06\x166") == [assign]
+    assert assign not in _queued_tasks(broker, "realtime")
+
+
+def _hot_lead(company, n: int) -> int:
+    """A lead whose demo request makes it qualify (default scoring) once it is scored."""
+    lead, _ = lead_upsert(email=f"hot{n}@toho.example.jp", source="api", title="部長", company=company)
+    Touch.objects.create(
+        lead=lead,
+        type=TouchType.DEMO_REQUEST,
+        occurred_at=timezone.now(),
+        source="t",
+        idempotency_key=f"h{n}",
+    )
+    return lead.pk
