@@ -109,13 +109,17 @@ def prepare() -> str:
     return key
 
 
-def handoff_samples(n: int, key: str, *, warmup: int = 1, timeout: float = 30) -> tuple[list[float], int]:
+def handoff_samples(
+    n: int, key: str, *, warmup: int = 1, timeout: float = 30, stages: list[dict] | None = None
+) -> tuple[list[float], int]:
     """Seconds from posting the qualifying events of a new lead to its handoff having a rep, for n leads (after
     `warmup` leads that are not counted: the worker's first scoring task imports and connects), and the number of
-    queries of the last event POST (the request only; the worker's are not counted)."""
+    queries of the last event POST (the request only; the worker's are not counted). `stages`, when given, gets
+    each counted lead's time split by the handoff's own timestamps (STAGES)."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
 
     from leads.models import Handoff
 
@@ -148,6 +152,7 @@ def handoff_samples(n: int, key: str, *, warmup: int = 1, timeout: float = 30) -
                 "/api/v1/events", {"events": events}, content_type="application/json", **auth
             )
         assert response.status_code == 202, response.content
+        posted, answered = time.perf_counter() - started, timezone.now()
         deadline = started + timeout
         while not Handoff.objects.filter(lead_id=lead_id, owner__isnull=False).exists():
             if time.perf_counter() > deadline:
@@ -155,7 +160,32 @@ def handoff_samples(n: int, key: str, *, warmup: int = 1, timeout: float = 30) -
             time.sleep(0.005)
         if i >= warmup:
             latencies.append(time.perf_counter() - started)
+            if stages is not None:
+                seen = timezone.now()
+                mql_at, assigned_at = Handoff.objects.values_list("mql_at", "assigned_at").get(
+                    lead_id=lead_id
+                )
+                stages.append(
+                    {
+                        "post": posted,
+                        "to_worker": (mql_at - answered).total_seconds(),
+                        "score_and_assign": (assigned_at - mql_at).total_seconds(),
+                        "seen": (seen - assigned_at).total_seconds(),
+                    }
+                )
     return latencies, len(queries)
+
+
+# What a lead's time is split into (handoff_samples' `stages`): the event POST until its answer (in the bench's
+# process); from the answer to the scoring task's start (the broker, a free realtime worker, the lead's awareness
+# stage: the handoff's mql_at is taken as scoring starts); scoring, the MQL flip and the assignment (to its
+# assigned_at); from then until the bench sees the rep (commit, and its polling every 5 ms).
+STAGES = {
+    "post": "event POST, until answered",
+    "to_worker": "answer → scoring starts (broker, a free worker, awareness)",
+    "score_and_assign": "scoring, MQL flip and assignment",
+    "seen": "assigned → seen (commit, polling)",
+}
 
 
 def percentile(values: list[float], q: float) -> float:

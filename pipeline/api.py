@@ -26,7 +26,6 @@ from pydantic import ConfigDict, StrictInt
 from leads.custom_fields.api import custom_in, custom_out
 from leads.ingest import Text
 from leads.models import Company, Lead
-from leads.services import company_resolve
 from pipeline import selectors, services
 from pipeline.activities_api import router as activities_router
 from pipeline.models import Deal, Stage
@@ -291,7 +290,7 @@ def create_deal(request: HttpRequest, payload: DealIn):
         if company is None:
             raise _invalid("company_id", "No company has this id.")
     elif payload.company_name:
-        company = company_resolve(name=payload.company_name, owner=owner)  # a new company: the deal owner's
+        company = services.deal_company_resolve(name=payload.company_name, owner=owner, viewer=user)
     if contact is not None:
         company = company or contact.company
     stage = None

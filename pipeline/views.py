@@ -26,7 +26,6 @@ from leads.custom_fields.selectors import CustomFields, custom_fields, values_sh
 from leads.handoffs import UNDO_SECONDS, handoff_can_undo
 from leads.models import CustomObject
 from leads.selectors import lead_get_for_viewer
-from leads.services import company_resolve
 from pipeline import selectors, services
 from pipeline.forms import (
     ActivityForm,
@@ -549,9 +548,9 @@ def deal_new(request: HtmxHttpRequest) -> HttpResponse:
                 name=data["name"],
                 owner=owner,
                 by=request.user,
-                company=company_resolve(
-                    name=data["company_name"], owner=owner
-                ),  # a new company: the deal owner's
+                company=services.deal_company_resolve(
+                    name=data["company_name"], owner=owner, viewer=request.user
+                ),
                 contact=data["contact_email"],
                 stage=data["stage"],
                 amount=data["amount"],

@@ -49,6 +49,8 @@ if not DEBUG and not _SIGNS_NOTHING:
         )
 if not SECRET_KEY:
     SECRET_KEY = "django-insecure-dev-only-key-do-not-use-in-production"
+# Rotating the key: the old ones, comma-separated, still verify sessions, signed links and stored secrets.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

@@ -22,8 +22,10 @@ from django.utils.translation import gettext as _
 from leads.custom_fields.services import custom_apply
 from leads.lifecycle import deal_lost_lifecycle, deal_won_lifecycle
 from leads.models import Company, CustomObject, Handoff, Lead
+from leads.services import company_resolve
 from pipeline import messages
 from pipeline.models import Deal, Stage, StageChange
+from pipeline.selectors.access import companies_visible_to
 from pipeline.services.move_statement import move_in_one_statement
 from pipeline.services.pipelines import closing_stage, first_open_stage, pipeline_ensure_default
 from pipeline.services.positions import column_index, drop_index, slot
@@ -156,6 +158,20 @@ def _record_change(*, deal: Deal, to_stage: Stage, by: User | None, at: dt.datet
         changed_at=at,
         seconds_in_from_stage=max(0, int((at - deal.stage_changed_at).total_seconds())),
     )
+
+
+def deal_company_resolve(*, name: str, owner: User, viewer: User | None) -> Company | None:
+    """The company a new deal names: one of that exact name that `viewer` sees, else a new company of the deal
+    owner's. Another team's company of the same name is neither attached (a rep would see it through the deal)
+    nor revealed; a manager merges the two if they are one. `viewer` None (an integration's key): any company,
+    as `company_resolve` finds it."""
+    if viewer is None:
+        return company_resolve(name=name, owner=owner)
+    name = name.strip()
+    if not name:
+        return None
+    seen = companies_visible_to(viewer).filter(name=name).order_by("pk").first()
+    return seen or Company.objects.create(name=name, owner=owner)
 
 
 @transaction.atomic

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from leads.models import Company
 from pipeline.models import Deal, StageChange
 from tests.leads.factories import make_company, make_lead
 from tests.pipeline.factories import make_deal
@@ -86,10 +87,19 @@ def test_a_reps_key_attaches_only_companies_the_rep_sees(
     for company, extra in ((via_lead, {}), (via_deal, {}), (via_contact, {"contact_lead_id": unowned.pk})):
         response = _post(client, {"name": "y", "company_id": company.pk, **extra}, auth)
         assert response.status_code == 201 and response.json()["company_id"] == company.pk
+    # By name, the rep's deal gets a company the rep sees, or a new one of the rep's: never the other team's.
+    by_name = _post(client, {"name": "n", "company_name": via_deal.name}, auth)
+    assert by_name.json()["company_id"] == via_deal.pk
+    by_name = _post(client, {"name": "n", "company_name": "株式会社他課"}, auth)
+    assert by_name.status_code == 201 and by_name.json()["company_id"] != theirs.pk
+    assert Company.objects.get(pk=by_name.json()["company_id"]).owner == owner
+    assert not Deal.objects.filter(company=theirs).exists()
     # Managers and integrations attach any company.
     for key in (api_key_for(manager), api_key_for(None)):
         response = _post(client, {"name": "z", "company_id": theirs.pk, "owner_id": owner.pk}, key)
         assert response.status_code == 201
+        response = _post(client, {"name": "z", "company_name": "株式会社他課", "owner_id": owner.pk}, key)
+        assert response.json()["company_id"] == theirs.pk
 
 
 def test_a_key_without_a_user_must_name_the_owner(client, owner, stages, api_key_for):

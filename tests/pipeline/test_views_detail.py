@@ -187,15 +187,30 @@ def test_a_new_deal_by_hand(owner_client, owner, stages):
     assert deal.company.owner == owner  # a company the deal made is the deal owner's
 
 
-def test_a_new_deal_at_a_known_company_leaves_its_owner(owner_client, stages, teammate):
+def test_a_new_deal_at_a_known_company_leaves_its_owner(owner_client, owner, stages, teammate):
     company = company_resolve(name="株式会社既存", owner=teammate)
     unowned = company_resolve(name="株式会社持ち主なし")
+    for known in (company, unowned):  # a company is the rep's to see when a lead of theirs works there
+        make_lead(company=known, owner=owner)
     for name in ("株式会社既存", "株式会社持ち主なし"):
         response = owner_client.post(reverse("pipeline:deal_new"), _new_deal(stages, company_name=name))
         assert response.status_code == 302
+    assert set(Deal.objects.values_list("company", flat=True)) == {company.pk, unowned.pk}
     company.refresh_from_db()
     unowned.refresh_from_db()
     assert (company.owner, unowned.owner) == (teammate, None)
+
+
+def test_a_new_deal_never_gets_a_company_the_rep_does_not_see(owner_client, owner, outsider, stages):
+    """Typing another team's company name gives the rep's deal a new company of the rep's: the other is neither
+    attached (the rep would see it through the deal) nor revealed."""
+    theirs = company_resolve(name="株式会社他課", owner=outsider)
+    make_lead(company=theirs, owner=outsider)
+    response = owner_client.post(reverse("pipeline:deal_new"), _new_deal(stages, company_name="株式会社他課"))
+    deal = Deal.objects.get()
+    assert response.status_code == 302
+    assert (deal.company.name, deal.company.owner) == ("株式会社他課", owner) and deal.company != theirs
+    assert owner_client.get(theirs.get_absolute_url()).status_code == 404
 
 
 def _new_deal(stages, **fields) -> dict:

@@ -53,7 +53,7 @@ def _settings_in_subprocess(env: dict[str, str]) -> subprocess.CompletedProcess:
         "print(json.dumps({'engine': db['ENGINE'], 'name': str(db['NAME']), 'host': db.get('HOST', ''),"
         "'eager': settings.CELERY_TASK_ALWAYS_EAGER, 'broker': settings.CELERY_BROKER_URL,"
         "'tz': settings.TIME_ZONE, 'lang': settings.LANGUAGE_CODE, 'debug': settings.DEBUG,"
-        "'hosts': settings.ALLOWED_HOSTS}))"
+        "'hosts': settings.ALLOWED_HOSTS, 'fallbacks': settings.SECRET_KEY_FALLBACKS}))"
     )
     base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "VIRTUAL_ENV")}
     return subprocess.run(
@@ -130,6 +130,17 @@ def test_production_starts_with_a_strong_key_and_debug_needs_none():
         {"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "crm.example.jp"}
     )
     assert strong.returncode == 0, strong.stderr
+    assert json.loads(strong.stdout)["fallbacks"] == []
+    old = [secrets.token_urlsafe(50), secrets.token_urlsafe(50)]
+    rotated = _settings_in_subprocess(
+        {
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "SECRET_KEY_FALLBACKS": ",".join(old),
+            "ALLOWED_HOSTS": "crm.example.jp",
+        }
+    )
+    assert json.loads(rotated.stdout)["fallbacks"] == old  # the keys a rotation keeps verifying with
     assert _settings_in_subprocess({"DEBUG": "1", "SECRET_KEY": "short"}).returncode == 0  # scripts/dev
 
 
