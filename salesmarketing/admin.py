@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from salesmarketing.models import Notification, Team, User
+from salesmarketing.models import Notification, NotificationEmail, Team, User
 
 # Through gettext, so the admin is named in the viewer's language (not "Django 管理サイト").
 admin.site.site_header = _("salesmarketing administration")
@@ -36,3 +36,18 @@ class NotificationAdmin(admin.ModelAdmin):
     list_display = ("__str__", "recipient", "created_at", "read_at")
     list_select_related = ("recipient",)
     raw_id_fields = ("recipient",)
+
+
+@admin.register(NotificationEmail)
+class NotificationEmailAdmin(admin.ModelAdmin):
+    """Whether a notification's e-mail went out (and why not): the ledger is the mail task's, read-only here."""
+
+    list_display = ("__str__", "recipient", "state", "attempts", "created_at", "sent_at")
+    list_filter = ("state",)
+    list_select_related = ("recipient",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -110,21 +110,36 @@ class User(AbstractUser):
         return condition
 
 
-class Notification(models.Model):
-    recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="notifications",
-        verbose_name=_("recipient"),
-    )
-    # A declared message (salesmarketing.notifications) and its parameters, rendered in the reader's language.
-    # Rows without a kind show their stored title and body (free text, and rows from before kinds existed).
+class NotificationContent(models.Model):
+    """A declared message (salesmarketing.notifications) and its parameters, rendered in the reader's language.
+    Rows without a kind show their stored title and body (free text, and rows from before kinds existed)."""
+
     kind = models.CharField(_("kind"), max_length=60, blank=True)
     params = models.JSONField(_("parameters"), default=dict, blank=True)
     title = models.CharField(_("title"), max_length=200, blank=True)
     body = models.TextField(_("body"), blank=True)
     url = models.CharField(_("link"), max_length=500, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.text[0]
+
+    @cached_property
+    def text(self) -> tuple[str, str]:
+        """(title, body) in the active language."""
+        return notifications.render(kind=self.kind, params=self.params, title=self.title, body=self.body)
+
+
+class Notification(NotificationContent):
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("recipient"),
+    )
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
 
     class Meta:
@@ -139,13 +154,42 @@ class Notification(models.Model):
             ),
         ]
 
-    def __str__(self) -> str:
-        return self.text[0]
 
-    @cached_property
-    def text(self) -> tuple[str, str]:
-        """(title, body) in the active language."""
-        return notifications.render(kind=self.kind, params=self.params, title=self.title, body=self.body)
+class NotificationEmail(NotificationContent):
+    """The ledger of one notification's e-mail. Written in the transaction that notifies, so it exists exactly
+    when that work committed; sent after the commit by a task on the `email` queue, in the recipient's language,
+    so no web request or realtime worker ever waits on the mail server. queued → sending (claimed by a conditional
+    UPDATE: a task run twice sends once) → sent; a refused or unreachable mail server puts it back in the queue
+    for a later attempt, until MAX_ATTEMPTS, then failed. A crash between the claim and the mark leaves it
+    `sending`: never sent twice."""
+
+    MAX_ATTEMPTS = 5
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_emails",
+        verbose_name=_("recipient"),
+    )
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification e-mail")
+        verbose_name_plural = _("notification e-mails")
+        indexes = [
+            models.Index(
+                fields=["created_at"], name="notificationemail_queued_idx", condition=Q(state="queued")
+            )
+        ]
 
 
 class NotificationPreference(models.Model):

@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone, translation
 
 from salesmarketing import notifications
-from salesmarketing.models import ApiKey, Notification, NotificationPreference, PeriodicRun, Team, User
+from salesmarketing.celery import queue_task
+from salesmarketing.models import (
+    ApiKey,
+    Notification,
+    NotificationEmail,
+    NotificationPreference,
+    PeriodicRun,
+    Team,
+    User,
+)
+
+logger = logging.getLogger(__name__)
 
 
 def user_create(
@@ -56,9 +69,10 @@ def notification_send(
     url: str = "",
     email: bool = False,
 ) -> Notification | None:
-    """Notify a user in the app (the bell) and, when asked, by e-mail after the transaction commits. The
-    notification keeps the message's kind and parameters: each reader sees it in their language, and the
-    e-mail is written in the recipient's (`User.language`).
+    """Notify a user in the app (the bell) and, when asked, by e-mail. The notification keeps the message's kind
+    and parameters: each reader sees it in their language, and the e-mail is written in the recipient's
+    (`User.language`). The e-mail is a NotificationEmail row in the caller's transaction, sent by a task on the
+    `email` queue once it commits: the caller never waits on the mail server, and an outage of it loses nothing.
 
     The recipient's preference for this kind (NotificationPreference) decides both channels; without one, the
     message comes in the app, and by e-mail when `email` says so. Returns the stored notification, or None when
@@ -66,21 +80,79 @@ def notification_send(
     preference = NotificationPreference.objects.filter(user=recipient, kind=message.kind).first()
     in_app = preference.in_app if preference is not None else True
     by_email = preference.email if preference is not None else email
-    notification = Notification(recipient=recipient, kind=message.kind, params=params or {}, url=url)
-    if in_app:
-        notification.save()
+    content = {"kind": message.kind, "params": params or {}, "url": url}
+    notification = Notification.objects.create(recipient=recipient, **content) if in_app else None
     if by_email and recipient.email:
-        transaction.on_commit(lambda: _notification_email(notification))
-    return notification if in_app else None
+        queued = NotificationEmail.objects.create(recipient=recipient, **content)
+        transaction.on_commit(_queue_notification_email(queued.pk), robust=True)
+    return notification
 
 
-def _notification_email(notification: Notification) -> None:
-    recipient = notification.recipient
+def _queue_notification_email(email_id: int) -> Callable[[], None]:
+    def enqueue_notification_email() -> (
+        None
+    ):  # named: Django logs a failed robust callback by its __qualname__
+        queue_task(SEND_TASK, email_id)
+
+    return enqueue_notification_email
+
+
+SEND_TASK = "salesmarketing.tasks.send_notification_email"
+RETRY_BASE_SECONDS = 60  # a refused e-mail is tried again after 1, 2, 4 and 8 minutes
+
+
+def notification_email_deliver(*, email_id: int) -> bool:
+    """Send one queued notification e-mail, once: claimed queued → sending by a conditional UPDATE, then sent.
+    True when this call sent it. When the mail server refuses or cannot be reached, it is queued again with a
+    task after RETRY_BASE_SECONDS × 2^(attempts − 1), or failed after NotificationEmail.MAX_ATTEMPTS."""
+    claimed = NotificationEmail.objects.filter(pk=email_id, state=NotificationEmail.State.QUEUED).update(
+        state=NotificationEmail.State.SENDING, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return False
+    queued = NotificationEmail.objects.select_related("recipient").get(pk=email_id)
+    recipient = queued.recipient
     with translation.override(recipient.language):
-        title, body = notification.text
-        link = f"{settings.SITE_URL}{notification.url}" if notification.url and settings.SITE_URL else ""
+        title, body = queued.text
+        link = f"{settings.SITE_URL}{queued.url}" if queued.url and settings.SITE_URL else ""
         text = "\n\n".join(part for part in (body or title, link) if part)
-        send_mail(title, text, None, [recipient.email], fail_silently=True)
+    try:
+        send_mail(title, text, None, [recipient.email], fail_silently=False)
+    except Exception as error:  # noqa: BLE001  (kept on the row; the address stays out of the log)
+        again = queued.attempts < NotificationEmail.MAX_ATTEMPTS
+        logger.warning(
+            "notification e-mail %s not sent (attempt %s): %s",
+            email_id,
+            queued.attempts,
+            type(error).__name__,
+        )
+        NotificationEmail.objects.filter(pk=email_id).update(
+            state=NotificationEmail.State.QUEUED if again else NotificationEmail.State.FAILED,
+            error=str(error)[:500],
+        )
+        if again:
+            queue_task(SEND_TASK, email_id, countdown=RETRY_BASE_SECONDS * 2 ** (queued.attempts - 1))
+        return False
+    NotificationEmail.objects.filter(pk=email_id).update(
+        state=NotificationEmail.State.SENT, sent_at=timezone.now(), error=""
+    )
+    return True
+
+
+NOTIFICATION_EMAIL_STALE = timedelta(minutes=10)
+
+
+def notification_emails_stalled(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """The queued notification e-mails whose task went missing (the broker was down at the commit, or lost the
+    message): queued longer than NOTIFICATION_EMAIL_STALE, oldest first; sending them again is safe (the claim)."""
+    now = now or timezone.now()
+    return list(
+        NotificationEmail.objects.filter(
+            state=NotificationEmail.State.QUEUED, created_at__lt=now - NOTIFICATION_EMAIL_STALE
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def notification_preferences(*, user: User) -> dict[str, tuple[bool, bool]]:

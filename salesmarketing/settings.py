@@ -398,6 +398,8 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     "salesmarketing.tasks.purge_old_notifications": {"queue": "bulk"},
     "salesmarketing.tasks.inbound_email_process": {"queue": "realtime"},
     "salesmarketing.tasks.inbound_email_sweep": {"queue": "bulk"},
+    "salesmarketing.tasks.send_notification_email": {"queue": "email"},
+    "salesmarketing.tasks.notification_email_sweep": {"queue": "bulk"},
     **{
         f"nurture.mail.tasks.{name}": {"queue": "email"}
         for name in ("broadcast_start", "broadcast_send_batch", "broadcast_send_part", "mail_sweep")
@@ -446,6 +448,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     # Received e-mail nobody has read yet (the broker was down, or a reader crashed): queued again.
     "inbound-email-sweep": {"task": "salesmarketing.tasks.inbound_email_sweep", "schedule": 300.0},
+    # Notification e-mails whose task the broker lost: queued again (salesmarketing.services).
+    "notification-email-sweep": {"task": "salesmarketing.tasks.notification_email_sweep", "schedule": 300.0},
     # Sent quotes past their validity become expired (quotes.tasks), just after midnight in Asia/Tokyo.
     "quotes-expire": {"task": "quotes.tasks.expire_quotes", "schedule": crontab(hour=0, minute=10)},
     # Sequences: exits, due steps queued and sent (nurture.sequences.tasks); trigger segments' new members enrolled.

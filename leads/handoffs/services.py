@@ -135,13 +135,18 @@ def handoff_assign(
     """Give the handoff to the next available rep of the responsible team and start its SLA clock.
 
     Round-robin: the rep assigned longest ago goes first; reps who are away or at capacity are skipped. The
-    team row is locked so that concurrent assignments in one team take turns. Idempotent for an already
-    assigned handoff unless `exclude_user_id` asks for a re-assignment.
+    team row is locked so that concurrent assignments in one team take turns. The lead is locked with the
+    handoff, before the team: an assignment that waits for a lead which other work holds (a rescore batch, a
+    bulk ingest) waits without the team's lock, so the team's other assignments, a hot lead's among them, do
+    not queue behind it. Idempotent for an already assigned handoff unless `exclude_user_id` asks for a
+    re-assignment.
     """
     now = now or timezone.now()
     with transaction.atomic():
         handoff = (
-            Handoff.objects.select_for_update(of=("self",)).select_related("lead__company").get(pk=handoff_id)
+            Handoff.objects.select_for_update(of=("self", "lead"), no_key=True)
+            .select_related("lead__company")
+            .get(pk=handoff_id)
         )
         if not _wants_a_rep(handoff, exclude_user_id):
             return handoff

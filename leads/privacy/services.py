@@ -8,8 +8,8 @@ What erasure does, and why (`lead_erase`):
 - **Removed**: the lead and everything that is only about them — its touches (and the anonymous browsing of the
   browsers it was stitched to, which is the same person's history), its visitors (tracking cookies), its
   handoffs with their assignment log, its activities that belong to no deal, its attribution credits, the
-  in-app notifications that name it, and uploaded import files that contain its email (the import's summary
-  stays; its file is emptied, so re-running it cannot bring the person back).
+  in-app notifications and notification e-mails that name it, and uploaded import files that contain its email
+  (the import's summary stays; its file is emptied, so re-running it cannot bring the person back).
 - **Kept, detached**: deals it was the contact of. A deal is the company's business record and its amount feeds
   revenue, win rate and the weekly review, which need no personal data: the deal keeps its company, owner,
   amounts, stages and campaign, loses its contact (and its handoff link), and the lead's name and email are
@@ -59,7 +59,7 @@ from leads.scoring.engine import explain
 from leads.services import normalize_email
 from leads.tracking import token_path
 from salesmarketing import hooks
-from salesmarketing.models import Notification
+from salesmarketing.models import Notification, NotificationEmail
 
 UNSUBSCRIBE_SALT = "leads.privacy.unsubscribe"
 UNSUBSCRIBE_SOURCE = "unsubscribe-link"
@@ -267,7 +267,10 @@ def _own_rows_erased(
     touches = Touch.objects.filter(Q(lead=lead) | Q(lead__isnull=True, visitor_id__in=visitor_ids))
     counts["touches"] = touches.delete()[0]
     counts["handoffs"] = lead.handoffs.count()
-    counts["notifications"] = _notifications_naming(lead, mentions).delete()[0]
+    counts["notifications"] = sum(
+        _notifications_naming(model, lead, mentions).delete()[0]
+        for model in (Notification, NotificationEmail)
+    )
     counts["import_files_emptied"] = _import_files_emptied(lead.email)
     # Free text people wrote anywhere else (another deal's note, a to-do, a meeting's action item, the admin's
     # change history) may quote the person too: those rows stay, without the quote.
@@ -327,8 +330,8 @@ def scrub_texts(model: type[models.Model], fields: tuple[str, ...], mentions: li
     return changed
 
 
-def _notifications_naming(lead: Lead, mentions: list[str]):
-    """The notifications about the lead (its page, its id in a message's parameters) or quoting the person (a
+def _notifications_naming(model: type[Notification | NotificationEmail], lead: Lead, mentions: list[str]):
+    """The notifications (or notification e-mails) about the lead (its page, its id in a message's parameters) or quoting the person (a
     stored title or body; any text parameter, e.g. a deal's name or a rejection note). JSON is matched in
     Python: SQLite stores it ASCII-escaped, so SQL could not find a Japanese name in it."""
     condition = Q(url=reverse("leads:detail", args=[lead.pk])) | Q(params__lead_id=lead.pk)
@@ -337,10 +340,10 @@ def _notifications_naming(lead: Lead, mentions: list[str]):
     needles = [m.casefold() for m in mentions]
     quoting = [
         pk
-        for pk, params in Notification.objects.exclude(params={}).values_list("pk", "params").iterator()
+        for pk, params in model.objects.exclude(params={}).values_list("pk", "params").iterator()
         if any(n in str(v).casefold() for v in (params or {}).values() for n in needles)
     ]
-    return Notification.objects.filter(condition | Q(pk__in=quoting))
+    return model.objects.filter(condition | Q(pk__in=quoting))
 
 
 def _import_files_emptied(email: str) -> int:

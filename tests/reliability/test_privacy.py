@@ -37,7 +37,7 @@ from pipeline.services import (
     pipeline_ensure_default,
     task_create,
 )
-from salesmarketing.models import ApiKey, Notification, Team, User
+from salesmarketing.models import ApiKey, Notification, NotificationEmail, Team, User
 from salesmarketing.services import api_key_create
 from tests.conftest import require_or_skip
 from tests.salesmarketing.factories import TeamFactory, UserFactory, notify
@@ -125,7 +125,8 @@ def person(rep):
         by=rep, type="meeting", subject="デモ", deal=deal, lead=lead, body=f"{NAME}様 ({EMAIL}) 同席"
     )
     deal_close_won(deal=deal, amount=2_400_000, by=rep)
-    notify(recipient=rep, title=f"New lead to call: {NAME}", url=reverse("leads:handoffs"))
+    notify(recipient=rep, title=f"New lead to call: {NAME}", url=reverse("leads:handoffs"), email=True)
+    assert [mail for mail in NotificationEmail.objects.all() if NAME in mail.text[0]]  # its e-mail
     lead.refresh_from_db()
     return lead
 
@@ -215,6 +216,7 @@ def test_erasing_removes_the_person_and_keeps_the_revenue(person, rep, admin):
     ]
     assert not Activity.objects.filter(subject="初回架電").exists()
     assert not [note for note in Notification.objects.all() if NAME in "".join(note.text)]
+    assert not [mail for mail in NotificationEmail.objects.all() if NAME in "".join(mail.text)]
 
     after = this_month_kpis()
     for key in ("revenue", "deals_won", "deals_created"):
