@@ -89,9 +89,8 @@ def notification_send(
 
 
 def _queue_notification_email(email_id: int) -> Callable[[], None]:
-    def enqueue_notification_email() -> (
-        None
-    ):  # named: Django logs a failed robust callback by its __qualname__
+    # named: Django logs a failed robust callback by its __qualname__
+    def enqueue_notification_email() -> None:
         queue_task(SEND_TASK, email_id)
 
     return enqueue_notification_email

@@ -331,9 +331,9 @@ def scrub_texts(model: type[models.Model], fields: tuple[str, ...], mentions: li
 
 
 def _notifications_naming(model: type[Notification | NotificationEmail], lead: Lead, mentions: list[str]):
-    """The notifications (or notification e-mails) about the lead (its page, its id in a message's parameters) or quoting the person (a
-    stored title or body; any text parameter, e.g. a deal's name or a rejection note). JSON is matched in
-    Python: SQLite stores it ASCII-escaped, so SQL could not find a Japanese name in it."""
+    """The notifications (or notification e-mails) about the lead (its page, its id in a message's parameters)
+    or quoting the person (a stored title or body; any text parameter, e.g. a deal's name or a rejection note).
+    JSON is matched in Python: SQLite stores it ASCII-escaped, so SQL could not find a Japanese name in it."""
     condition = Q(url=reverse("leads:detail", args=[lead.pk])) | Q(params__lead_id=lead.pk)
     for mention in mentions:
         condition |= Q(title__icontains=mention) | Q(body__icontains=mention)
