@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from quotes.tax import DiscountKind, Rounding, TaxCategory
+from salesmarketing.models import SendState
 
 
 class Unit(models.TextChoices):
@@ -239,11 +240,7 @@ class QuoteStatus(models.TextChoices):
     SUPERSEDED = "superseded", _("Superseded")
 
 
-class EmailState(models.TextChoices):
-    QUEUED = "queued", _("Queued")
-    SENDING = "sending", _("Sending")
-    SENT = "sent", _("Sent")
-    FAILED = "failed", _("Failed")
+EmailState = SendState  # the quote's e-mail, as every e-mail ledger of the app
 
 
 class Quote(models.Model):

@@ -155,21 +155,37 @@ class Notification(NotificationContent):
         ]
 
 
-class NotificationEmail(NotificationContent):
-    """The ledger of one notification's e-mail. Written in the transaction that notifies, so it exists exactly
-    when that work committed; sent after the commit by a task on the `email` queue, in the recipient's language,
-    so no web request or realtime worker ever waits on the mail server. queued → sending (claimed by a conditional
-    UPDATE: a task run twice sends once) → sent; a refused or unreachable mail server puts it back in the queue
-    for a later attempt, until MAX_ATTEMPTS, then failed. A crash between the claim and the mark leaves it
-    `sending`: never sent twice."""
+class SendState(models.TextChoices):
+    """Where an e-mail on a ledger row is (a notification's, a booking's invitation, a quote's)."""
+
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class SendLedger(models.Model):
+    """The ledger of one e-mail: queued → sending (claimed by a conditional UPDATE, so a task run twice sends
+    once) → sent or failed (with the error). A crash between the claim and the mark leaves it `sending`: never
+    sent twice."""
+
+    State = SendState
+
+    state = models.CharField(_("state"), max_length=10, choices=SendState.choices, default=SendState.QUEUED)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class NotificationEmail(NotificationContent, SendLedger):
+    """A notification's e-mail (SendLedger). Written in the transaction that notifies, so it exists exactly when
+    that work committed; sent after the commit by a task on the `email` queue, in the recipient's language, so no
+    web request or realtime worker ever waits on the mail server. A refused or unreachable mail server puts it
+    back in the queue for a later attempt, until MAX_ATTEMPTS, then failed."""
 
     MAX_ATTEMPTS = 5
-
-    class State(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        SENDING = "sending", _("Sending")
-        SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -177,10 +193,7 @@ class NotificationEmail(NotificationContent):
         related_name="notification_emails",
         verbose_name=_("recipient"),
     )
-    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    error = models.CharField(_("error"), max_length=500, blank=True)
-    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("notification e-mail")

@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from salesmarketing.models import SendLedger
+
 MEETING_MINUTES = [(15, _("15 minutes")), (30, _("30 minutes")), (45, _("45 minutes")), (60, _("1 hour")),
                    (90, _("1.5 hours"))]  # fmt: skip
 
@@ -124,26 +126,15 @@ class Booking(models.Model):
         return f"{self.rep} {self.starts_at:%Y-%m-%d %H:%M}"
 
 
-class BookingInvitation(models.Model):
-    """The ledger of one invitation e-mail (to the lead, or to the rep): queued → sending (claimed by a
-    conditional UPDATE, so a task run twice sends once) → sent or failed. A crash between the claim and the mark
-    leaves it `sending`, never sent twice."""
+class BookingInvitation(SendLedger):
+    """The ledger of one invitation e-mail (to the lead, or to the rep)."""
 
     class To(models.TextChoices):
         LEAD = "lead", _("Lead")
         REP = "rep", _("Rep")
 
-    class State(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        SENDING = "sending", _("Sending")
-        SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
-
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="invitations")
     to = models.CharField(_("to"), max_length=10, choices=To.choices)
-    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
-    error = models.CharField(_("error"), max_length=500, blank=True)
-    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("booking invitation")

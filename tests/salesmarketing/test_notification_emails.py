@@ -42,6 +42,11 @@ def _new_lead(recipient) -> NotificationEmail:
     return NotificationEmail.objects.get(recipient=recipient)
 
 
+def _another(owner) -> NotificationEmail:
+    notify(recipient=owner, title="もう一通", email=True)
+    return NotificationEmail.objects.filter(recipient=owner).latest("pk")
+
+
 def _queued(broker) -> list[tuple[str, str]]:
     """(task name, its arguments as Celery shows them) of the messages waiting on the `email` queue."""
     messages = [json.loads(raw) for key in broker_queue_keys("email") for raw in broker.lrange(key, 0, -1)]
@@ -112,17 +117,12 @@ def test_a_mail_server_that_is_down_loses_nothing_and_nothing_goes_out_twice(own
         assert notification_email_deliver(email_id=queued.pk) is False  # the retry, or the sweep's: sent once
         assert len(handler.messages) == 1
         # A worker that died between the claim and the mark left it `sending`: it is never sent again.
-        crashed = _new_lead_again(owner)
+        crashed = _another(owner)
         NotificationEmail.objects.filter(pk=crashed.pk).update(state=NotificationEmail.State.SENDING)
         assert notification_email_deliver(email_id=crashed.pk) is False
         assert len(handler.messages) == 1
     finally:
         server.stop()
-
-
-def _new_lead_again(owner) -> NotificationEmail:
-    notify(recipient=owner, title="もう一通", email=True)
-    return NotificationEmail.objects.filter(recipient=owner).latest("pk")
 
 
 def test_after_its_last_attempt_it_is_failed_and_tried_no_more(owner, broker, settings):
@@ -141,7 +141,7 @@ def test_after_its_last_attempt_it_is_failed_and_tried_no_more(owner, broker, se
 
 def test_the_sweep_queues_again_what_the_broker_lost_and_old_rows_are_purged(owner, broker):
     lost = _new_lead(owner)
-    fresh = _new_lead_again(owner)
+    fresh = _another(owner)
     broker.delete(*broker_queue_keys("email"))  # the broker lost both messages
     NotificationEmail.objects.filter(pk=lost.pk).update(created_at=timezone.now() - dt.timedelta(minutes=11))
     assert notification_emails_stalled() == [lost.pk]  # the fresh one still has its own message's turn
