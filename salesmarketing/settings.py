@@ -357,6 +357,7 @@ SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 300)
 SWEEP_STALE_SECONDS = env_int("SWEEP_STALE_SECONDS", 600)
 SWEEP_LOOKBACK_HOURS = env_int("SWEEP_LOOKBACK_HOURS", 48)
 RESCORE_BATCH_SIZE = env_int("RESCORE_BATCH_SIZE", 20_000)  # lead ids per full-rescore batch task
+RESCORE_STEP_SIZE = env_int("RESCORE_STEP_SIZE", 2_000)  # lead ids per transaction of a batch
 # How long a realtime task (an event's scoring, a handoff's assignment) waits for a lead row that bulk work holds
 # before it steps back and is retried (leads.bulk.not_waiting_on_bulk_locks; PostgreSQL only).
 REALTIME_LOCK_TIMEOUT_MS = env_int("REALTIME_LOCK_TIMEOUT_MS", 1000)

@@ -499,21 +499,35 @@ def _lock_changing_leads(
     new_touches: list[NewTouch],
 ) -> dict[int, dict[str, Any]]:
     """Lock the leads whose row this batch may change (a profile or consent in an event, an unsubscribe, a
-    campaign for the first touch), in pk order, and read them under the lock: concurrent batches that share them
-    queue behind each other (no deadlock, no lost update). The other touched leads are not written here: their
-    last_touch_at is the scorer's, which rewrites each of their rows after this commit anyway."""
-    may_change = {lead_id for lead_id, _at, campaign in new_touches if lead_id and campaign}
+    campaign for a lead without a first-touch campaign yet), in pk order, and read them under the lock:
+    concurrent batches that share them queue behind each other (no deadlock, no lost update). The other touched
+    leads are not written here: their last_touch_at is the scorer's, which rewrites each of their rows after
+    this commit anyway.
+
+    A campaign's touch locks its lead only while the lead has no first-touch campaign, and that is part of the
+    locking query: a lead that already has one (most of them, after their first campaign) is neither locked nor
+    waited for, so a batch of campaign clicks does not queue behind a long transaction holding those leads (a
+    rescore step). A lead another batch gives its first-touch campaign meanwhile is re-checked once that batch
+    commits, and left out."""
+    first_touch = {lead_id for lead_id, _at, campaign in new_touches if lead_id and campaign}
+    profile = set()
     for index, ev in stored:
         lead_id = inserted[ev.id]
         if lead_id and (
             ev.type == TouchType.UNSUBSCRIBE or (batch.lead_of(ev) and _has_profile(ev, batch, index))
         ):
-            may_change.add(lead_id)
-    if not may_change:
+            profile.add(lead_id)
+    first_touch -= profile
+    if not first_touch and not profile:
         return {}
+    wanted = Q()
+    if first_touch:
+        wanted |= Q(AnyOf(F("pk"), first_touch), first_touch_campaign__isnull=True)
+    if profile:
+        wanted |= Q(AnyOf(F("pk"), profile))
     return {
         row["pk"]: row
-        for row in Lead.objects.filter(AnyOf(F("pk"), may_change))
+        for row in Lead.objects.filter(wanted)
         .order_by("pk")
         .select_for_update(no_key=True)
         .values("pk", "first_touch_campaign_id", "unsubscribed_at", *PROFILE_COLUMNS)

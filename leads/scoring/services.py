@@ -23,6 +23,8 @@ from salesmarketing.celery import queue_task
 
 # Lead ids per batch task: a few seconds of SQL each at design scale (the default 20,000).
 RESCORE_BATCH_SIZE = settings.RESCORE_BATCH_SIZE
+# Lead ids per transaction within a batch: how long a rescore holds any lead's row.
+RESCORE_STEP_SIZE = settings.RESCORE_STEP_SIZE
 # A smaller table is still split into this many batches, so that the bulk workers' processes share it.
 RESCORE_MIN_BATCHES = 4
 ASSIGN_BATCH = 100  # handoff ids per assign_handoffs task
@@ -174,18 +176,33 @@ def _rescore_after_commit(batch_ids: list[int]) -> Callable[[], None]:
 
 
 def rescore_batch_run(*, batch_id: int, now: dt.datetime | None = None) -> bool:
-    """Score one batch and mark it done in the same transaction. Returns False when it was already done, so a
-    redelivered task (worker killed after the work) changes nothing."""
+    """Score one batch, a transaction per step of RESCORE_STEP_SIZE lead ids, then mark it done. Returns False
+    when it was already done, so a redelivered task (worker killed after the work) changes nothing.
+
+    A step holds its leads' rows until it commits: steps keep that to a fraction of a second, so an event batch
+    or an assignment that needs one of them (at full priority, while this runs niced) waits that long, not for
+    the whole batch. A batch cut short by a crash is run again whole: its committed steps find nothing changed.
+    """
     now = now or timezone.now()
+    batch = RescoreBatch.objects.filter(pk=batch_id, done_at__isnull=True).first()
+    if batch is None:
+        return False
+    first: int | None = batch.first_id
+    while first is not None:
+        last = min(first + RESCORE_STEP_SIZE - 1, batch.last_id)
+        lead_filter = LeadFilter(first_id=first, last_id=last)
+        with transaction.atomic():
+            score_leads(lead_filter, now=now, only_changed=True)
+            _qualify(lead_filter, now=now, assign=BATCH_LANE)
+        # The next step starts at the next lead, so gaps in the ids cost no empty steps.
+        first = (
+            Lead.all_objects.filter(pk__gt=last, pk__lte=batch.last_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        ).first()
     with transaction.atomic():
-        batch = RescoreBatch.objects.select_for_update().filter(pk=batch_id, done_at__isnull=True).first()
-        if batch is None:
-            return False
-        lead_filter = LeadFilter(first_id=batch.first_id, last_id=batch.last_id)
-        score_leads(lead_filter, now=now, only_changed=True)
-        _qualify(lead_filter, now=now, assign=BATCH_LANE)
-        batch.done_at = now
-        batch.save(update_fields=["done_at"])
+        if not RescoreBatch.objects.filter(pk=batch_id, done_at__isnull=True).update(done_at=now):
+            return False  # a redelivered copy finished it meanwhile
         # The run's row is locked before looking for batches still pending, so that of two last batches
         # finishing at once, the second looks after the first committed and finishes the run (without the
         # lock each would see the other pending and the run would never finish).

@@ -38,7 +38,9 @@ def test_event_scoring_steps_back_from_a_rescore_batch_lock_and_succeeds_on_retr
 
     def rescore_batch_in_progress():
         try:
-            with transaction.atomic():  # as rescore_batch_run: the batch's rows stay locked until it commits
+            with (
+                transaction.atomic()
+            ):  # as a step of rescore_batch_run: its rows stay locked until it commits
                 score_leads(LeadFilter(first_id=1, last_id=lead.pk + 1000), now=timezone.now())
                 locked.set()
                 release.wait(20)
@@ -95,3 +97,57 @@ def test_many_leads_flipping_at_once_are_assigned_in_small_realtime_tasks(django
     # 100 + 100 + 5 handoffs, one assign_handoffs task each (and one dispatch of the batch's MQL events)
     assigns = [c for c in callbacks if "enqueue_assign" in c.__qualname__]
     assert len(assigns) == 3 and len(callbacks) == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_campaign_click_does_not_wait_for_a_lead_that_already_has_its_first_touch_campaign():
+    """A long transaction (a rescore step) holds two leads' rows. A batch of campaign clicks for the one that
+    already has a first-touch campaign is stored at once; the one without still waits, as it must (its first
+    touch campaign is written under the lock)."""
+    require_or_skip(
+        connection.vendor == "postgresql", "needs PostgreSQL's row locks between real connections"
+    )
+    from leads.ingest import events_ingest
+    from tests.leads.factories import CampaignFactory
+
+    webinar, ad = CampaignFactory(utm_campaign="webinar"), CampaignFactory(utm_campaign="ad")
+    known, _ = lead_upsert(email="known@example.jp", source="api")
+    Lead.objects.filter(pk=known.pk).update(first_touch_campaign=webinar)
+    fresh, _ = lead_upsert(email="fresh@example.jp", source="api")
+    locked, release = threading.Event(), threading.Event()
+
+    def long_transaction():
+        try:
+            with transaction.atomic():
+                list(Lead.objects.filter(pk__in=[known.pk, fresh.pk]).select_for_update(no_key=True))
+                locked.set()
+                release.wait(20)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=long_transaction)
+    holder.start()
+
+    def click(n: int, email: str, *, wait_at_most: str = "0"):
+        with transaction.atomic():  # one unit; its scoring runs after commit
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = %s", [wait_at_most])
+            return events_ingest(
+                events=[{"id": f"c{n}", "type": "ad_click", "email": email, "utm_campaign": "ad"}], source="t"
+            )
+
+    try:
+        assert locked.wait(20)
+        assert click(1, "known@example.jp", wait_at_most="2s").accepted == 1  # stored, not waiting
+        with pytest.raises(OperationalError, match="lock timeout"):
+            click(2, "fresh@example.jp", wait_at_most="2s")
+    finally:
+        release.set()
+        holder.join(30)
+
+    assert click(2, "fresh@example.jp").accepted == 1
+    assert dict(Lead.objects.values_list("email", "first_touch_campaign")) == {
+        "known@example.jp": webinar.pk,
+        "fresh@example.jp": ad.pk,
+    }
+    assert Touch.objects.filter(campaign=ad).count() == 2

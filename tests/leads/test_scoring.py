@@ -195,6 +195,52 @@ def test_full_rescore_runs_in_batches_and_a_redelivered_batch_changes_nothing(
     assert RescoreRun.objects.count() == 1
 
 
+def test_a_batch_commits_step_by_step_and_a_crash_midway_loses_no_work(defaults, monkeypatch):
+    """A batch scores its leads in steps, each committed on its own (a step is how long a rescore holds a lead's
+    row). A worker killed after the first step leaves that step's scores stored and the batch not done; the
+    batch's next run finishes it, and the run."""
+    import leads.scoring.services as scoring
+
+    monkeypatch.setattr(scoring, "RESCORE_STEP_SIZE", 2)
+    leads = [lead_upsert(email=f"s{i}@example.jp", source="api")[0] for i in range(5)]
+    for lead in leads:
+        Touch.objects.create(
+            lead=lead,
+            type=TouchType.CONTENT_DOWNLOAD,
+            occurred_at=timezone.now(),
+            source="t",
+            idempotency_key=str(lead.pk),
+        )
+    run = RescoreRun.objects.create(version=1, reason="test", total_batches=1)
+    batch = run.batches.create(first_id=leads[0].pk, last_id=leads[-1].pk + 100)
+    real_qualify, steps, kill_at_step = scoring._qualify, [], [2]
+
+    def qualify_or_be_killed(lead_filter, **kwargs):
+        steps.append((lead_filter.first_id, lead_filter.last_id))
+        if len(steps) in kill_at_step:
+            raise SystemExit("worker killed")
+        return real_qualify(lead_filter, **kwargs)
+
+    monkeypatch.setattr(scoring, "_qualify", qualify_or_be_killed)
+    with pytest.raises(SystemExit):
+        rescore_batch_run(batch_id=batch.pk)
+    first_step = range(steps[0][0], steps[0][1] + 1)
+    scores = dict(Lead.objects.values_list("pk", "engagement_score"))
+    assert scores == {lead.pk: 8 if lead.pk in first_step else 0 for lead in leads}  # the first step stayed
+    assert sum(score == 8 for score in scores.values()) == 2
+    batch.refresh_from_db()
+    assert batch.done_at is None
+
+    steps.clear()
+    kill_at_step.clear()
+    assert rescore_batch_run(batch_id=batch.pk) is True
+    assert len(steps) == 3  # two leads a step, and none for the empty ids up to last_id
+    assert {lead.engagement_score for lead in Lead.objects.all()} == {8}
+    run.refresh_from_db()
+    assert run.finished_at is not None
+    assert rescore_batch_run(batch_id=batch.pk) is False
+
+
 def test_a_table_smaller_than_a_batch_is_still_split_for_the_workers_to_share(
     defaults, django_capture_on_commit_callbacks
 ):
