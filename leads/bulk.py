@@ -20,9 +20,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from celery import Task
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, models
+from django.db import OperationalError, connection, models
 from django.db.models import Case, Lookup, Value, When
 from django.utils import timezone
 
@@ -205,12 +206,19 @@ def update_by_pk(
     return updated
 
 
+# A realtime task that stepped back from a held row is tried again this soon, up to this many times (each try
+# waits up to REALTIME_LOCK_TIMEOUT_MS): the wait ends soon after the holder commits, with no backoff added on top.
+LOCK_RETRY_SECONDS = 0.1
+LOCK_RETRIES = 30
+
+
 @contextmanager
-def not_waiting_on_bulk_locks() -> Iterator[None]:
-    """Realtime work gives up on a lead row that bulk work holds (a rescore batch or a persona rebuild locks its
-    whole id range until it commits, seconds at design scale) instead of holding a realtime worker: after
-    REALTIME_LOCK_TIMEOUT_MS PostgreSQL raises LockNotAvailable, the task's transaction rolls back and the task is
-    retried shortly (autoretry with backoff), so the worker meanwhile serves the other leads' events."""
+def not_waiting_on_bulk_locks(task: Task) -> Iterator[None]:
+    """Realtime work gives up on a row that other work holds (a rescore step, a batch's scoring or assignment in
+    a niced worker, which the CPU can leave holding it for seconds) instead of holding a realtime worker: after
+    REALTIME_LOCK_TIMEOUT_MS PostgreSQL raises LockNotAvailable, the task's transaction rolls back and `task` is
+    retried after LOCK_RETRY_SECONDS, so the worker meanwhile serves the other leads' events. Other errors keep
+    the task's own retry policy."""
     if connection.vendor != "postgresql":
         yield
         return
@@ -220,6 +228,10 @@ def not_waiting_on_bulk_locks() -> Iterator[None]:
         )
     try:
         yield
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        raise task.retry(exc=exc, countdown=LOCK_RETRY_SECONDS, max_retries=LOCK_RETRIES) from exc
     finally:
         with connection.cursor() as cursor:
             cursor.execute("RESET lock_timeout")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
@@ -28,14 +28,19 @@ __all__ = ["assign_handoffs", "process_touched_leads", "rescore_all", "rescore_b
 
 
 @shared_task(
-    acks_late=True, ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=5,
 )
-def process_touched_leads(lead_ids: list[int]) -> int:
+def process_touched_leads(self: Task, lead_ids: list[int]) -> int:
     """Bring leads whose touches changed up to date: awareness stage, scores, and handoffs where due. A single
     capture's handoff is assigned here, once scoring has committed, not queued for another realtime task: a hot
     lead's rep is not kept waiting for a second trip through the broker. A batch's are queued in its lane."""
     single_capture = not lane(len(lead_ids))
-    with not_waiting_on_bulk_locks():
+    with not_waiting_on_bulk_locks(self):
         infer_awareness(lead_ids)
         created = leads_score_and_qualify(lead_ids, queue_assignment=not single_capture)
         if single_capture:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from celery import shared_task, signals
+from celery import Task, shared_task, signals
 from django.utils import timezone
 
 from leads.bulk import not_waiting_on_bulk_locks
@@ -30,14 +30,15 @@ def _warm_holiday_calendar(**kwargs: Any) -> None:
 
 @shared_task(
     name="leads.tasks.assign_handoffs",
+    bind=True,
     acks_late=True,
     ignore_result=True,
     autoretry_for=(Exception,),
     retry_backoff=True,
     max_retries=5,
 )
-def assign_handoffs(handoff_ids: list[int]) -> int:
-    with not_waiting_on_bulk_locks():
+def assign_handoffs(self: Task, handoff_ids: list[int]) -> int:
+    with not_waiting_on_bulk_locks(self):
         for handoff_id in handoff_ids:
             try:
                 handoff_assign(handoff_id=handoff_id)

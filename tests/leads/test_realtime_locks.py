@@ -99,6 +99,45 @@ def test_many_leads_flipping_at_once_are_assigned_in_small_realtime_tasks(django
     assert len(assigns) == 3 and len(callbacks) == 4
 
 
+def test_a_realtime_task_held_up_by_a_lock_runs_soon_after_the_holder_commits(celery_worker, settings):
+    """On a real worker: while other work holds the lead's row, the event's scoring steps back every
+    REALTIME_LOCK_TIMEOUT_MS and is tried again at once (not after a growing backoff), so the lead is scored
+    within a moment of the holder's commit, however long it held the row."""
+    require_or_skip(
+        connection.vendor == "postgresql", "needs PostgreSQL's row locks between real connections"
+    )
+    settings.REALTIME_LOCK_TIMEOUT_MS = 200
+    lead, _ = lead_upsert(email="held@example.jp", source="api")
+    Touch.objects.create(
+        lead=lead, type=TouchType.DEMO_REQUEST, occurred_at=timezone.now(), source="t", idempotency_key="held"
+    )
+    locked, released = threading.Event(), []
+
+    def holder():
+        try:
+            with transaction.atomic():
+                Lead.objects.select_for_update(no_key=True).get(pk=lead.pk)
+                locked.set()
+                time.sleep(5)  # long enough for several steps back
+            released.append(time.monotonic())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert locked.wait(20)
+        process_touched_leads.delay([lead.pk])
+        deadline = time.monotonic() + 30
+        while not Lead.objects.filter(pk=lead.pk, scored_at__isnull=False).exists():
+            assert time.monotonic() < deadline, "the lead was not scored within 30 s"
+            time.sleep(0.02)
+        scored = time.monotonic()
+    finally:
+        thread.join(30)
+    assert released and scored - released[0] < 1.0
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_campaign_click_does_not_wait_for_a_lead_that_already_has_its_first_touch_campaign():
     """A long transaction (a rescore step) holds two leads' rows. A batch of campaign clicks for the one that
