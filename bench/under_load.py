@@ -94,6 +94,8 @@ def start_web(args: argparse.Namespace) -> tuple[list[subprocess.Popen], str]:
     command = [str(ingest.BIN / "gunicorn"), "salesmarketing.wsgi", "--bind", f"127.0.0.1:{port}", "--reuse-port",
                "--workers", str(args.web_workers), "--timeout", "120", "--log-level", "warning",
                "--no-control-socket"]  # fmt: skip
+    if args.web_nice:
+        command = ["nice", "-n", str(args.web_nice), *command]
     masters = [subprocess.Popen(command, cwd=ROOT, env=env) for _ in range(2)]
     url = f"http://127.0.0.1:{port}"
     for _ in range(480):  # two cores starting four workers, under load: allow two minutes
@@ -509,7 +511,9 @@ def markdown(result: dict) -> str:
         f"# Under load, size {result['size']}",
         "",
         f"- date: {result['date']}; machine: {result['machine']}",
-        f"- topology: 2 gunicorn masters × {result['web_workers']} workers on one port (SO_REUSEPORT), "
+        f"- topology: 2 gunicorn masters × {result['web_workers']} workers on one port (SO_REUSEPORT"
+        + (f", under `nice -n {result['web_nice']}`" if result.get("web_nice") else "")
+        + "), "
         f"solo workers per queue ({', '.join(f'{q} ×{n}' for q, n in WORKERS.items())}; "
         + ", ".join(f"{queue} under `nice -n {niceness}`" for queue, niceness in NICE.items())
         + (", their database backends too" if result["nice"]["database_backends"] else "")
@@ -601,6 +605,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="the broadcast's messages per minute (default 60,000: bench/mail.py's target, 1,000/s)",
     )  # fmt: skip
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers per master (default 2)")
+    parser.add_argument(
+        "--web-nice", type=int, default=0,
+        help="run gunicorn under nice -n N (an experiment: the measured event POSTs run in this process)",
+    )  # fmt: skip
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--replica-url", default=os.environ.get("BENCH_REPLICA_URL", ""))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"))
@@ -654,6 +662,7 @@ def main(argv=None) -> int:
         "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}",
         "leads": Lead.objects.count(),
         "web_workers": args.web_workers,
+        "web_nice": args.web_nice,
         "replica": bool(args.replica_url),
         "nice": {"workers": NICE, "database_backends": backends_niced},
         "floor_ms": percentiles([s * 1000 for s in floor]),
