@@ -210,6 +210,16 @@ def update_by_pk(
 # waits up to REALTIME_LOCK_TIMEOUT_MS): the wait ends soon after the holder commits, with no backoff added on top.
 LOCK_RETRY_SECONDS = 0.1
 LOCK_RETRIES = 30
+# The options of a task that runs under not_waiting_on_bulk_locks: bound (to retry itself), redelivered when its
+# worker dies, and any other error retried with backoff.
+STEPS_BACK_FROM_LOCKS: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "ignore_result": True,
+    "autoretry_for": (Exception,),
+    "retry_backoff": True,
+    "max_retries": 5,
+}
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from leads.awareness import infer_awareness
-from leads.bulk import not_waiting_on_bulk_locks
+from leads.bulk import STEPS_BACK_FROM_LOCKS, not_waiting_on_bulk_locks
 from leads.bulk_actions.services import bulk_jobs_resume_stalled
 from leads.handoffs.services import handoffs_assign_waiting
 from leads.handoffs.tasks import assign_handoffs, sla_check
@@ -27,14 +27,7 @@ from leads.services import BATCH_LANE, TOUCHED_BATCH, lane
 __all__ = ["assign_handoffs", "process_touched_leads", "rescore_all", "rescore_batch", "sla_check", "sweep"]
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=(Exception,),
-    retry_backoff=True,
-    max_retries=5,
-)
+@shared_task(**STEPS_BACK_FROM_LOCKS)
 def process_touched_leads(self: Task, lead_ids: list[int]) -> int:
     """Bring leads whose touches changed up to date: awareness stage, scores, and handoffs where due. A single
     capture's handoff is assigned here, once scoring has committed, not queued for another realtime task: a hot

@@ -12,7 +12,7 @@ from typing import Any
 from celery import Task, shared_task, signals
 from django.utils import timezone
 
-from leads.bulk import not_waiting_on_bulk_locks
+from leads.bulk import STEPS_BACK_FROM_LOCKS, not_waiting_on_bulk_locks
 from leads.handoffs.services import handoff_assign
 from leads.handoffs.services import sla_check as handoffs_sla_check
 from leads.handoffs.sla import is_japanese_holiday
@@ -28,15 +28,7 @@ def _warm_holiday_calendar(**kwargs: Any) -> None:
         is_japanese_holiday(dt.date(warm, 1, 1))
 
 
-@shared_task(
-    name="leads.tasks.assign_handoffs",
-    bind=True,
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=(Exception,),
-    retry_backoff=True,
-    max_retries=5,
-)
+@shared_task(name="leads.tasks.assign_handoffs", **STEPS_BACK_FROM_LOCKS)
 def assign_handoffs(self: Task, handoff_ids: list[int]) -> int:
     with not_waiting_on_bulk_locks(self):
         for handoff_id in handoff_ids:

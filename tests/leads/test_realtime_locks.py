@@ -4,8 +4,10 @@ retried, instead of holding a realtime worker for as long as the batch runs."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.db import OperationalError, connection, connections, transaction
@@ -18,6 +20,32 @@ from leads.scoring.engine import LeadFilter, score_leads
 from leads.services import company_resolve, lead_upsert
 from leads.tasks import process_touched_leads
 from tests.conftest import require_or_skip
+
+
+@contextlib.contextmanager
+def _held(take_locks: Callable[[], object], *, seconds: float = 20) -> Iterator[list[float]]:
+    """Another connection runs `take_locks` in a transaction and holds what it locked until the block ends or
+    `seconds` pass; yields a list that gets the time it committed."""
+    locked, release, released = threading.Event(), threading.Event(), []
+
+    def holder():
+        try:
+            with transaction.atomic():
+                take_locks()
+                locked.set()
+                release.wait(seconds)
+            released.append(time.monotonic())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert locked.wait(20)
+        yield released
+    finally:
+        release.set()
+        thread.join(30)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -34,31 +62,13 @@ def test_event_scoring_steps_back_from_a_rescore_batch_lock_and_succeeds_on_retr
     Touch.objects.create(
         lead=lead, type=TouchType.DEMO_REQUEST, occurred_at=timezone.now(), source="t", idempotency_key="hot"
     )
-    locked, release = threading.Event(), threading.Event()
-
-    def rescore_batch_in_progress():
-        try:
-            with (
-                transaction.atomic()
-            ):  # as a step of rescore_batch_run: its rows stay locked until it commits
-                score_leads(LeadFilter(first_id=1, last_id=lead.pk + 1000), now=timezone.now())
-                locked.set()
-                release.wait(20)
-        finally:
-            connections.close_all()
-
-    bulk = threading.Thread(target=rescore_batch_in_progress)
-    bulk.start()
-    try:
-        assert locked.wait(20)
+    # as a step of rescore_batch_run: its rows stay locked until it commits
+    with _held(lambda: score_leads(LeadFilter(first_id=1, last_id=lead.pk + 1000), now=timezone.now())):
         started = time.monotonic()
         with pytest.raises(OperationalError, match="lock timeout"):
             process_touched_leads([lead.pk])  # called directly, a retry re-raises what made it retry
         assert time.monotonic() - started < 5  # stepped back at once, not after the batch's 20 s
         assert not Handoff.objects.filter(lead=lead).exists()
-    finally:
-        release.set()
-        bulk.join(30)
 
     assert process_touched_leads([lead.pk]) == 1  # the retry, once the batch committed
     assert Lead.objects.get(pk=lead.pk).lifecycle_stage == "mql"
@@ -111,30 +121,14 @@ def test_a_realtime_task_held_up_by_a_lock_runs_soon_after_the_holder_commits(ce
     Touch.objects.create(
         lead=lead, type=TouchType.DEMO_REQUEST, occurred_at=timezone.now(), source="t", idempotency_key="held"
     )
-    locked, released = threading.Event(), []
-
-    def holder():
-        try:
-            with transaction.atomic():
-                Lead.objects.select_for_update(no_key=True).get(pk=lead.pk)
-                locked.set()
-                time.sleep(5)  # long enough for several steps back
-            released.append(time.monotonic())
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    try:
-        assert locked.wait(20)
+    # long enough for several steps back
+    with _held(lambda: Lead.objects.select_for_update(no_key=True).get(pk=lead.pk), seconds=5) as released:
         process_touched_leads.delay([lead.pk])
         deadline = time.monotonic() + 30
         while not Lead.objects.filter(pk=lead.pk, scored_at__isnull=False).exists():
             assert time.monotonic() < deadline, "the lead was not scored within 30 s"
             time.sleep(0.02)
         scored = time.monotonic()
-    finally:
-        thread.join(30)
     assert released and scored - released[0] < 1.0
 
 
@@ -153,19 +147,6 @@ def test_a_campaign_click_does_not_wait_for_a_lead_that_already_has_its_first_to
     known, _ = lead_upsert(email="known@example.jp", source="api")
     Lead.objects.filter(pk=known.pk).update(first_touch_campaign=webinar)
     fresh, _ = lead_upsert(email="fresh@example.jp", source="api")
-    locked, release = threading.Event(), threading.Event()
-
-    def long_transaction():
-        try:
-            with transaction.atomic():
-                list(Lead.objects.filter(pk__in=[known.pk, fresh.pk]).select_for_update(no_key=True))
-                locked.set()
-                release.wait(20)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=long_transaction)
-    holder.start()
 
     def click(n: int, email: str, *, wait_at_most: str = "0"):
         with transaction.atomic():  # one unit; its scoring runs after commit
@@ -175,14 +156,10 @@ def test_a_campaign_click_does_not_wait_for_a_lead_that_already_has_its_first_to
                 events=[{"id": f"c{n}", "type": "ad_click", "email": email, "utm_campaign": "ad"}], source="t"
             )
 
-    try:
-        assert locked.wait(20)
+    with _held(lambda: list(Lead.objects.filter(pk__in=[known.pk, fresh.pk]).select_for_update(no_key=True))):
         assert click(1, "known@example.jp", wait_at_most="2s").accepted == 1  # stored, not waiting
         with pytest.raises(OperationalError, match="lock timeout"):
             click(2, "fresh@example.jp", wait_at_most="2s")
-    finally:
-        release.set()
-        holder.join(30)
 
     assert click(2, "fresh@example.jp").accepted == 1
     assert dict(Lead.objects.values_list("email", "first_touch_campaign")) == {

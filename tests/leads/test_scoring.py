@@ -171,13 +171,10 @@ def test_a_recycled_lead_needs_new_behaviour_to_qualify_again(defaults):
     assert len(leads_score_and_qualify([lead.pk], now=NOW)) == 1
 
 
-def test_full_rescore_runs_in_batches_and_a_redelivered_batch_changes_nothing(
-    defaults, monkeypatch, django_capture_on_commit_callbacks
-):
-    monkeypatch.setattr("leads.scoring.services.RESCORE_BATCH_SIZE", 3)
-    monkeypatch.setattr("leads.scoring.services.RESCORE_MIN_BATCHES", 1)
-    leads = [lead_upsert(email=f"b{i}@example.jp", source="api")[0] for i in range(7)]
-    for lead in leads:  # just now: the rescore runs at the real time, so these have not decayed yet
+def _downloaded_just_now(n: int) -> list[Lead]:
+    """n leads with a download each, just now: a rescore runs at the real time, so these have not decayed yet."""
+    leads = [lead_upsert(email=f"d{i}@example.jp", source="api")[0] for i in range(n)]
+    for lead in leads:
         Touch.objects.create(
             lead=lead,
             type=TouchType.CONTENT_DOWNLOAD,
@@ -185,6 +182,15 @@ def test_full_rescore_runs_in_batches_and_a_redelivered_batch_changes_nothing(
             source="t",
             idempotency_key=str(lead.pk),
         )
+    return leads
+
+
+def test_full_rescore_runs_in_batches_and_a_redelivered_batch_changes_nothing(
+    defaults, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr("leads.scoring.services.RESCORE_BATCH_SIZE", 3)
+    monkeypatch.setattr("leads.scoring.services.RESCORE_MIN_BATCHES", 1)
+    _downloaded_just_now(7)
     with django_capture_on_commit_callbacks(execute=True):
         run = rescore_start(reason="test")  # the batch tasks run in-process on commit
     run.refresh_from_db()
@@ -202,15 +208,7 @@ def test_a_batch_commits_step_by_step_and_a_crash_midway_loses_no_work(defaults,
     import leads.scoring.services as scoring
 
     monkeypatch.setattr(scoring, "RESCORE_STEP_SIZE", 2)
-    leads = [lead_upsert(email=f"s{i}@example.jp", source="api")[0] for i in range(5)]
-    for lead in leads:
-        Touch.objects.create(
-            lead=lead,
-            type=TouchType.CONTENT_DOWNLOAD,
-            occurred_at=timezone.now(),
-            source="t",
-            idempotency_key=str(lead.pk),
-        )
+    leads = _downloaded_just_now(5)
     run = RescoreRun.objects.create(version=1, reason="test", total_batches=1)
     batch = run.batches.create(first_id=leads[0].pk, last_id=leads[-1].pk + 100)
     real_qualify, steps, kill_at_step = scoring._qualify, [], [2]
