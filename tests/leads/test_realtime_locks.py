@@ -129,7 +129,7 @@ def test_a_realtime_task_held_up_by_a_lock_runs_soon_after_the_holder_commits(ce
             assert time.monotonic() < deadline, "the lead was not scored within 30 s"
             time.sleep(0.02)
         scored = time.monotonic()
-    assert released and scored - released[0] < 2.0  # a backoff after steps back would be 4–8 s by now
+    assert released and scored - released[0] < 2.0  # after a few steps back, a backoff waits up to 8 s
 
 
 @pytest.mark.django_db(transaction=True)
