@@ -29,6 +29,9 @@ from salesmarketing.models import (
 )
 
 logger = logging.getLogger(__name__)
+SEND_TASK = "salesmarketing.tasks.send_notification_email"
+RETRY_BASE_SECONDS = 60  # a refused notification e-mail is tried again after 1, 2, 4 and 8 minutes
+NOTIFICATION_EMAIL_STALE = timedelta(minutes=10)  # queued this long: its task went missing
 
 
 def user_create(
@@ -96,10 +99,6 @@ def _queue_notification_email(email_id: int) -> Callable[[], None]:
     return enqueue_notification_email
 
 
-SEND_TASK = "salesmarketing.tasks.send_notification_email"
-RETRY_BASE_SECONDS = 60  # a refused e-mail is tried again after 1, 2, 4 and 8 minutes
-
-
 def notification_email_deliver(*, email_id: int) -> bool:
     """Send one queued notification e-mail, once: claimed queued → sending by a conditional UPDATE, then sent.
     True when this call sent it. When the mail server refuses or cannot be reached, it is queued again with a
@@ -136,9 +135,6 @@ def notification_email_deliver(*, email_id: int) -> bool:
         state=NotificationEmail.State.SENT, sent_at=timezone.now(), error=""
     )
     return True
-
-
-NOTIFICATION_EMAIL_STALE = timedelta(minutes=10)
 
 
 def notification_emails_stalled(*, now: datetime | None = None, limit: int = 500) -> list[int]:
