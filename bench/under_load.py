@@ -5,17 +5,19 @@
 
 The processes `docker compose --profile scale up` runs, started here as processes on this machine:
 - web: two gunicorn masters bound to one port with SO_REUSEPORT (`--reuse-port`), --web-workers each; with
-  --replica-url they serve the read-only pages from the streaming replica (DATABASE_REPLICA_URL);
+  --replica-url they serve the read-only pages from the streaming replica (DATABASE_REPLICA_URL); and web-ingest,
+  one more under `nice -n 10` on a port of its own, which the batch API client posts to;
 - workers: two per queue (realtime, ingest, bulk, email) and one for integrations, solo pool; one beat
   (salesmarketing.beat claims each run);
-- PostgreSQL (and the replica) and Redis as they run on this machine; a local SMTP sink (aiosmtpd, in its own
+- PostgreSQL (and the replica) and Redis as they run on this machine (a Redis database for the shared cache,
+  CACHE_URL, its KPI values put there first, as beat's refresh keeps them); a local SMTP sink (aiosmtpd, in its own
   process, as bench/mail.py starts it) stands for the mail server.
 
 1. Idle: the floor (a no-op task's round trip on the realtime queue) and --leads leads' event POST → assigned
    handoff, with nothing else running.
 2. Under load, all at once: a full rescore of every lead queued on `bulk` (what a scoring-rule change starts),
-   an ingest client posting 1,000-event batches of known leads' events at --ingest-rate events/s through the web
-   port (their scoring queues on `ingest`, the batch lane), a manager opening the KPI dashboard
+   an ingest client posting 1,000-event batches of known leads' events at --ingest-rate events/s to web-ingest
+   (their scoring queues on `ingest`, the batch lane), a manager opening the KPI dashboard
    every second, and a broadcast to --recipients leads (100,000 by default, or every emailable lead if fewer)
    sending on `email` through the production path (`broadcast_schedule`: the freeze of its recipients, then
    batches of --broadcast-throttle messages a minute) to the sink; and --leads more leads measured as in 1 (one
@@ -84,24 +86,33 @@ def percentiles(values: list[float]) -> dict:
 # --- The topology -------------------------------------------------------------------------------------------
 
 
-def start_web(args: argparse.Namespace) -> tuple[list[subprocess.Popen], str]:
-    """Two gunicorn masters on one port: the kernel spreads connections over both (SO_REUSEPORT)."""
+def start_web(args: argparse.Namespace) -> tuple[list[subprocess.Popen], str, str]:
+    """Two gunicorn masters on one port: the kernel spreads connections over both (SO_REUSEPORT); and, as compose's
+    web-ingest, one under `nice -n 10` on a port of its own for the batch API clients (unless --no-ingest-pool).
+    Returns the processes, the pages' URL and the batch clients' URL."""
     env = ingest.server_env(argparse.Namespace(database_url=args.database_url, redis_url=args.redis_url))
     if args.replica_url:
         env["DATABASE_REPLICA_URL"] = args.replica_url
-    port = ingest.free_port()
-    # --no-control-socket: two masters of one user would both take ~/.gunicorn/gunicorn.ctl.
-    command = [str(ingest.BIN / "gunicorn"), "salesmarketing.wsgi", "--bind", f"127.0.0.1:{port}", "--reuse-port",
-               "--workers", str(args.web_workers), "--timeout", "120", "--log-level", "warning",
-               "--no-control-socket"]  # fmt: skip
-    if args.web_nice:
-        command = ["nice", "-n", str(args.web_nice), *command]
-    masters = [subprocess.Popen(command, cwd=ROOT, env=env) for _ in range(2)]
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(480):  # two cores starting four workers, under load: allow two minutes
+
+    def gunicorn(port: int) -> list[str]:
+        # --no-control-socket: two masters of one user would both take ~/.gunicorn/gunicorn.ctl.
+        return [str(ingest.BIN / "gunicorn"), "salesmarketing.wsgi", "--bind", f"127.0.0.1:{port}", "--reuse-port",
+                "--workers", str(args.web_workers), "--timeout", "120", "--log-level", "warning",
+                "--no-control-socket"]  # fmt: skip
+
+    port, ingest_port = ingest.free_port(), ingest.free_port()
+    masters = [subprocess.Popen(gunicorn(port), cwd=ROOT, env=env) for _ in range(2)]
+    urls = [f"http://127.0.0.1:{port}"]
+    if args.ingest_pool:
+        command = ["nice", "-n", str(NICE["ingest"]), *gunicorn(ingest_port)]
+        masters.append(subprocess.Popen(command, cwd=ROOT, env=env))
+        urls.append(f"http://127.0.0.1:{ingest_port}")
+    for _ in range(480):  # two cores starting six workers, under load: allow two minutes
         try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=5):
-                return masters, url
+            for url in urls:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=5):
+                    pass
+            return masters, urls[0], urls[-1]
         except OSError:
             if any(master.poll() is not None for master in masters):
                 sys.exit("gunicorn exited during start-up")
@@ -238,6 +249,16 @@ def vacuum_before_measuring() -> float:
     with connection.cursor() as cursor:
         cursor.execute("VACUUM (ANALYZE) leads_lead")
         cursor.execute("VACUUM (ANALYZE) leads_handoff")
+    return time.perf_counter() - started
+
+
+def refresh_dashboards() -> float:
+    """What beat's refresh (kpis.tasks.refresh_dashboards, every 10 minutes) has in the shared cache on a running
+    system: every dashboard's closed periods and the days before today. Returns the seconds it took."""
+    from kpis.selectors.dashboard import dashboards_refresh
+
+    started = time.perf_counter()
+    dashboards_refresh()
     return time.perf_counter() - started
 
 
@@ -380,7 +401,9 @@ def broadcast_stop(broadcast) -> None:
         broadcast_cancel(broadcast=broadcast)
 
 
-def under_load(args: argparse.Namespace, url: str, key: str, meta: dict, broadcast, recipients: int) -> dict:
+def under_load(
+    args: argparse.Namespace, url: str, ingest_url: str, key: str, meta: dict, broadcast, recipients: int
+) -> dict:
     from django.db import transaction
     from django.utils import timezone
 
@@ -391,7 +414,7 @@ def under_load(args: argparse.Namespace, url: str, key: str, meta: dict, broadca
     ingest_args = argparse.Namespace(events=int(args.ingest_rate * args.seconds * 1.5), batch=1000,
                                      seed=11, leads=20_000, visitors=50_000)  # fmt: skip
     bodies = ingest.make_batches(ingest_args, f"load-{secrets.token_hex(3)}", ingest.known_emails(20_000))
-    feeder = PacedIngest(url, key, bodies, ingest_args.batch, args.ingest_rate)
+    feeder = PacedIngest(ingest_url, key, bodies, ingest_args.batch, args.ingest_rate)
     path, step = dashboard_step(url, meta)
     dashboard = Load(step, 1.0)
     broadcast_started = timezone.now()
@@ -511,10 +534,14 @@ def markdown(result: dict) -> str:
         f"# Under load, size {result['size']}",
         "",
         f"- date: {result['date']}; machine: {result['machine']}",
-        f"- topology: 2 gunicorn masters × {result['web_workers']} workers on one port (SO_REUSEPORT"
-        + (f", under `nice -n {result['web_nice']}`" if result.get("web_nice") else "")
-        + "), "
-        f"solo workers per queue ({', '.join(f'{q} ×{n}' for q, n in WORKERS.items())}; "
+        f"- topology: 2 gunicorn masters × {result['web_workers']} workers on one port (SO_REUSEPORT), "
+        + (
+            f"1 × {result['web_workers']} under `nice -n {NICE['ingest']}` on a port of its own for the ingest "
+            "batches (compose's web-ingest), "
+            if result.get("ingest_pool")
+            else "the ingest batches posted to them, "
+        )
+        + f"solo workers per queue ({', '.join(f'{q} ×{n}' for q, n in WORKERS.items())}; "
         + ", ".join(f"{queue} under `nice -n {niceness}`" for queue, niceness in NICE.items())
         + (", their database backends too" if result["nice"]["database_backends"] else "")
         + "), 1 beat, PostgreSQL"
@@ -606,12 +633,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers per master (default 2)")
     parser.add_argument(
-        "--web-nice", type=int, default=0,
-        help="run gunicorn under nice -n N (an experiment: the measured event POSTs run in this process)",
+        "--no-ingest-pool", dest="ingest_pool", action="store_false",
+        help="post the ingest batches to the pages' web processes, not to a niced pool of their own",
     )  # fmt: skip
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--replica-url", default=os.environ.get("BENCH_REPLICA_URL", ""))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"))
+    parser.add_argument(
+        "--cache-url", default=os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/9"),
+        help="the shared cache, as compose's CACHE_URL: a Redis database of the bench's own, emptied first",
+    )  # fmt: skip
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     return parser.parse_args(argv)
 
@@ -621,6 +652,8 @@ def main(argv=None) -> int:
     args.database_url = args.database_url or default_url(args.size)
     ensure_database(args.database_url)
     os.environ["REDIS_URL"] = args.redis_url
+    os.environ["CACHE_URL"] = args.cache_url  # the web processes' and workers' too, as in compose
+    redis.Redis.from_url(args.cache_url).flushdb()  # no value cached from other data
     os.environ["ALLOWED_HOSTS"] = "testserver"
     setup_django(args.database_url)
     from django.core.management import call_command
@@ -636,20 +669,22 @@ def main(argv=None) -> int:
     broadcast, recipients = broadcast_prepare(args.recipients, args.broadcast_throttle)
     print(f"a broadcast to {recipients:,} leads is ready", flush=True)
     print(f"leads and handoffs vacuumed, as autovacuum would ({vacuum_before_measuring():.0f} s)", flush=True)
+    print(f"dashboards cached, as beat's refresh keeps them ({refresh_dashboards():.0f} s)", flush=True)
     handoff_latency.flush_broker(args.redis_url)
     sink, port = mail.start_sink(mail.DEFAULT_SINK)
     os.environ.update(EMAIL_BACKEND="salesmarketing.smtp.EmailBackend", EMAIL_HOST="127.0.0.1",
                       EMAIL_PORT=str(port), SITE_URL="https://crm.example.jp")  # fmt: skip
     processes = [sink]
     try:
-        web, url = start_web(args)  # first: its workers import the app before the Celery workers start
+        # first: its workers import the app before the Celery workers start
+        web, url, ingest_url = start_web(args)
         processes += web
         processes += start_workers(args)
         floor = handoff_latency.floor_samples(max(10, args.leads // 2), timeout=300)  # the workers starting
         idle_stages: list[dict] = []
         idle, _ = handoff_latency.handoff_samples(args.leads, key, stages=idle_stages)
         print(f"idle: p95 {percentiles(idle)['p95'] * 1000:.0f} ms; now under load …", flush=True)
-        load = under_load(args, url, key, meta, broadcast, recipients)
+        load = under_load(args, url, ingest_url, key, meta, broadcast, recipients)
     finally:
         broadcast_stop(broadcast)  # a run that failed midway leaves no broadcast sending
         stop(processes)
@@ -662,7 +697,7 @@ def main(argv=None) -> int:
         "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}",
         "leads": Lead.objects.count(),
         "web_workers": args.web_workers,
-        "web_nice": args.web_nice,
+        "ingest_pool": args.ingest_pool,
         "replica": bool(args.replica_url),
         "nice": {"workers": NICE, "database_backends": backends_niced},
         "floor_ms": percentiles([s * 1000 for s in floor]),
