@@ -5,9 +5,10 @@ at that lower priority, and so do the database backends it opens: PostgreSQL run
 process of its own, which `nice` on the worker does not reach. Where the database has the `prioritize` extension
 (Debian and Ubuntu: the package postgresql-<version>-prioritize, then `CREATE EXTENSION prioritize` by a
 superuser), each new connection of such a worker lowers its own backend to the worker's niceness; without it only
-the worker process is lowered, and this is logged once. Realtime workers and the web processes are started
-without `nice`, so on a machine busy with a rescore, an ingest and a broadcast, the kernel runs an event's
-scoring and handoff first (docs/capacity.md).
+the worker process is lowered, and this is logged once. The web pool for batch API clients (web-ingest) is started
+under `nice` too and does the same (salesmarketing/wsgi.py). Realtime workers and the web processes serving
+pages and single captures are started without `nice`, so on a machine busy with a rescore, an ingest and a
+broadcast, the kernel runs an event's scoring and handoff first (docs/capacity.md).
 """
 
 from __future__ import annotations

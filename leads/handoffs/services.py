@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -226,7 +226,7 @@ def _next_rep(team: Team, *, exclude_user_id: int | None, today: dt.date) -> tup
 
 def _keep_current_rep(handoff: Handoff, team: Team, now: dt.datetime) -> None:
     """Re-assignment found nobody else: the current rep keeps it (logged at most once an hour)."""
-    if not handoff.assignments.filter(created_at__gte=now - dt.timedelta(hours=1)).exists():
+    if not handoff.assignments.filter(created_at__gte=now - REASSIGN_RETRY).exists():
         AssignmentLog.objects.create(
             handoff=handoff,
             user=handoff.owner,
@@ -521,6 +521,11 @@ def handoff_reject(*, handoff: Handoff, by: User, reason: str, note: str = "", n
     return handoff
 
 
+DEFAULT_REMINDER_MINUTES = 60  # a handoff without a team: Team.sla_reminder_minutes' default
+# A breached handoff nobody else could take is offered again after this.
+REASSIGN_RETRY = dt.timedelta(hours=1)
+
+
 @dataclass
 class SlaResult:
     reminded: int = 0
@@ -538,14 +543,25 @@ def sla_check(*, now=None) -> SlaResult:
     waiting = Handoff.objects.filter(
         state=Handoff.State.ASSIGNED, first_touch_at__isnull=True, sla_due_at__isnull=False
     )
-    for handoff in waiting.filter(reminded_at__isnull=True, sla_due_at__gt=now).select_related(
-        "team", "owner", "lead"
+    # Each step reads only the handoffs it may act on, whatever the number waiting: the database compares each
+    # one's due time with its team's windows (a few teams, so a few terms).
+    teams = list(Team.objects.values_list("pk", "sla_reminder_minutes", "sla_reassign_after_hours"))
+    remind_soon = Q(team__isnull=True, sla_due_at__lte=now + dt.timedelta(minutes=DEFAULT_REMINDER_MINUTES))
+    breached_long_ago = Q(pk__in=[])
+    for team_id, remind_minutes, reassign_hours in teams:
+        remind_soon |= Q(team_id=team_id, sla_due_at__lte=now + dt.timedelta(minutes=remind_minutes))
+        if reassign_hours:
+            # Business hours are a part of all hours, so the deadline below is at least this long after due.
+            breached_long_ago |= Q(team_id=team_id, sla_due_at__lte=now - dt.timedelta(hours=reassign_hours))
+    for handoff in (
+        waiting.filter(remind_soon, reminded_at__isnull=True, sla_due_at__gt=now)
+        .select_related("owner", "lead")
+        .order_by("sla_due_at")
     ):
-        window = dt.timedelta(minutes=handoff.team.sla_reminder_minutes if handoff.team else 60)
         due, rep = handoff.sla_due_at, handoff.owner  # both set while assigned (the filter above)
         if due is None or rep is None:
             continue
-        if due - window <= now and Handoff.objects.filter(pk=handoff.pk, reminded_at__isnull=True).update(
+        if Handoff.objects.filter(pk=handoff.pk, reminded_at__isnull=True).update(
             reminded_at=now, updated_at=now
         ):
             result.reminded += 1
@@ -561,7 +577,12 @@ def sla_check(*, now=None) -> SlaResult:
     ):
         if _escalate(handoff, now=now):
             result.escalated += 1
-    for handoff in waiting.filter(escalated_at__isnull=False).select_related("team"):
+    # A handoff whose re-assignment found nobody else stays with its rep (logged) and is tried again an hour later,
+    # not every minute.
+    tried_lately = AssignmentLog.objects.filter(handoff=OuterRef("pk"), created_at__gt=now - REASSIGN_RETRY)
+    for handoff in waiting.filter(
+        breached_long_ago, ~Exists(tried_lately), escalated_at__isnull=False
+    ).select_related("team"):
         team, due = handoff.team, handoff.sla_due_at
         if team is None or due is None or not team.sla_reassign_after_hours:
             continue

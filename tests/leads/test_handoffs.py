@@ -141,6 +141,30 @@ def test_sla_reminds_then_escalates_then_reassigns_in_business_hours(
     assert "SLA" in handoff.assignments.last().reason
 
 
+def test_an_sla_run_reads_only_the_handoffs_it_acts_on(east, django_assert_num_queries):
+    """Beat runs it every minute on the realtime queue: handoffs not yet near due, and breached ones that nobody
+    else could take (a team of one rep; offered again an hour later), cost nothing, however many there are."""
+    rep = UserFactory(username="only", team=east)
+    for n in (1, 4):
+        with time_machine.travel(tokyo(2026, 11, 24, 9), tick=False):  # Tuesday: due at 13:00
+            for i in range(n):
+                handoff_assign(handoff_id=_handoff(f"old{n}-{i}@example.jp").pk)
+        with time_machine.travel(tokyo(2026, 11, 24, 17, 30), tick=False):  # due tomorrow at 12:30
+            for i in range(n):
+                handoff_assign(handoff_id=_handoff(f"new{n}-{i}@example.jp").pk)
+            # the first ones: breached at 13:00, past the second window at 17:00; nobody else to take them
+            assert sla_check.delay().get() == {"reminded": 0, "escalated": n, "reassigned": 0}
+        with (
+            time_machine.travel(tokyo(2026, 11, 24, 17, 31), tick=False),
+            django_assert_num_queries(4),  # the teams, and one read per step
+        ):
+            assert sla_check.delay().get() == {"reminded": 0, "escalated": 0, "reassigned": 0}
+    assert Handoff.objects.filter(owner=rep, escalated_at__isnull=False).count() == 1 + 4
+    with time_machine.travel(tokyo(2026, 11, 24, 18, 31), tick=False):  # an hour later: offered again
+        UserFactory(username="back", team=east)
+        assert sla_check.delay().get()["reassigned"] == 1 + 4
+
+
 def test_first_touch_stops_the_clock(east):
     rep = UserFactory(username="rep", team=east)
     handoff = handoff_assign(handoff_id=_handoff().pk, now=tokyo(2026, 11, 18, 10))

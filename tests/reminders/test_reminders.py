@@ -53,6 +53,18 @@ def test_missed_moments_are_caught_up_with_one_reminder(owner, stages):
     assert reminders_send(now=at_tokyo(DAY + dt.timedelta(days=1), 11)) == 0
 
 
+def test_a_run_after_the_reminders_went_out_costs_the_same_queries_for_few_and_many_items(
+    owner, stages, django_assert_num_queries
+):
+    """Beat runs it every minute on the realtime queue: once an item's moments are claimed, later runs read the
+    claims in one query instead of trying each again (a failed INSERT per item and minute at a big company)."""
+    for n in (1, 5):
+        make_items(owner, due=DAY, n=n)
+        assert reminders_send(now=at_tokyo(DAY, 9, 30)) == 3 * n  # the new items only
+        with django_assert_num_queries(5):  # the snoozes and the three kinds of items, the claims
+            assert reminders_send(now=at_tokyo(DAY, 9, 31)) == 0
+
+
 def test_done_items_are_not_reminded(owner_client, owner, stages):
     task, deal, action = make_items(owner, due=DAY)
     for kind, pk in (("task", task.pk), ("next_step", deal.pk), ("action", action.pk)):

@@ -53,7 +53,12 @@ def _run_start(start: str, *prefix: str) -> dict:
            "DJANGO_SETTINGS_MODULE": "salesmarketing.settings", "DEBUG": "0",
            "SECRET_KEY": secrets.token_urlsafe(50)}  # a worker's settings: DEBUG off needs a long key  # fmt: skip
     result = subprocess.run(
-        [*prefix, sys.executable, "-c", start + REPORT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [*prefix, sys.executable, "-c", start + REPORT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
