@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 OPEN = Handoff.OPEN_STATES
 RECYCLE_REASONS = {Handoff.RejectReason.TOO_EARLY, Handoff.RejectReason.NO_BUDGET, Handoff.RejectReason.OTHER}
+DEFAULT_REMINDER_MINUTES = 60  # a handoff without a team: Team.sla_reminder_minutes' default
+# A breached handoff nobody else could take is offered again after this.
+REASSIGN_RETRY = dt.timedelta(hours=1)
 
 
 class HandoffConflict(Exception):
@@ -519,11 +522,6 @@ def handoff_reject(*, handoff: Handoff, by: User, reason: str, note: str = "", n
                 url=reverse("leads:detail", args=[handoff.lead_id]),
             )
     return handoff
-
-
-DEFAULT_REMINDER_MINUTES = 60  # a handoff without a team: Team.sla_reminder_minutes' default
-# A breached handoff nobody else could take is offered again after this.
-REASSIGN_RETRY = dt.timedelta(hours=1)
 
 
 @dataclass
