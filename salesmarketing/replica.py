@@ -65,6 +65,7 @@ _request: contextvars.ContextVar[_RequestState | None] = contextvars.ContextVar(
     "replica_request", default=None
 )
 _wanted: contextvars.ContextVar[bool] = contextvars.ContextVar("replica_wanted", default=False)
+_pinned: contextvars.ContextVar[str | None] = contextvars.ContextVar("replica_pinned", default=None)
 
 
 def replica_configured() -> bool:
@@ -134,6 +135,8 @@ def forget_replica_health() -> None:
 
 def read_alias() -> str:
     """The database a read made now goes to."""
+    if (pinned := _pinned.get()) is not None:
+        return pinned
     state = _request.get()
     if (
         not _wanted.get()
@@ -149,6 +152,19 @@ def read_alias() -> str:
 
 def reading_from_replica() -> bool:
     return read_alias() == REPLICA
+
+
+@contextmanager
+def one_database_for_reads() -> Iterator[str]:
+    """Every read inside goes to the database a read made on entering would go to, even if the replica's health
+    is measured again meanwhile: statements that belong together (a cache key's generations, then the values
+    stored under it) read one database. Yields its alias."""
+    alias = read_alias()
+    token = _pinned.set(alias)
+    try:
+        yield alias
+    finally:
+        _pinned.reset(token)
 
 
 def _pin(result: Any, alias: str) -> Any:

@@ -58,7 +58,7 @@ from kpis.registry.measures import (
 from leads.models import Handoff, Lead, LifecycleChange, Touch
 from pipeline.models import Deal
 from quotes.models import Quote
-from salesmarketing.replica import reading_from_replica
+from salesmarketing.replica import one_database_for_reads
 from salesmarketing.sql import OneRow, aggregates_row, one_statement, scalars_row
 
 
@@ -233,6 +233,22 @@ def _measure_asks(
     days, read first, so it never holds fewer writes than its key says.
     """
     plans, wanted = _plans(asks, now)
+    with one_database_for_reads():
+        slots = _read(plans, wanted, len(asks), scope, now)
+    return slots[: len(asks)]
+
+
+def _read(
+    plans: list[_Plan],
+    wanted: list[tuple[tuple[str, ...], Period]],
+    asked: int,
+    scope: Scope,
+    now: dt.datetime,
+) -> list[dict[str, Number]]:
+    """The plans' values: the generations first, then the cache, then one statement for the rest, which fills the
+    cache. All from one database (the caller's `one_database_for_reads`): a value is stored under the generations
+    read before it from the same database, so it never holds fewer writes than its key says, whether the primary
+    or a replica (which only moves forward) was read."""
     marks = _generations(wanted, now) if wanted else {}
     keyed = [plan for plan in plans if plan.closed or plan.head is not None]
     for plan in keyed:
@@ -244,7 +260,7 @@ def _measure_asks(
     keys = [plan.key for plan in keyed] + [plan.live_key for plan in live]
     hits = cache.get_many(keys) if keys else {}
 
-    slots: list[dict[str, Number]] = [{} for _ in range(len(asks) + len(wanted))]
+    slots: list[dict[str, Number]] = [{} for _ in range(asked + len(wanted))]
     jobs: list[_Job] = []
     today = local_today(now)
     for plan in plans:
@@ -258,8 +274,6 @@ def _measure_asks(
                 before, since = slots[plan.head_slot].get(name), slots[plan.slot].get(name)
                 slots[plan.slot][name] = (before or 0) + (since or 0)
 
-    # Never cache what a replica read: it may be a moment behind a write that has just invalidated the cache,
-    # and the stale numbers would then outlive the invalidation.
     stored = {
         plan.key: {n: slots[plan.key_slot][n] for n in plan.key_names}
         for plan in keyed
@@ -269,9 +283,9 @@ def _measure_asks(
         for plan in live
         if plan.live_key not in hits
     }
-    if stored and not reading_from_replica():
+    if stored:
         cache.set_many(stored, settings.KPI_CACHE_SECONDS)
-    return slots[: len(asks)]
+    return slots
 
 
 def _plan_jobs(plan: _Plan, hits: dict, slots: list[dict[str, Number]], today: dt.date) -> list[_Job]:
