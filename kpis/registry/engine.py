@@ -216,6 +216,7 @@ def _plans(
     return plans, wanted
 
 
+@one_database_for_reads()
 def _measure_asks(
     asks: Sequence[tuple[list[str], Period, bool]], *, scope: Scope, now: dt.datetime
 ) -> list[dict[str, Number]]:
@@ -230,25 +231,10 @@ def _measure_asks(
     a running period is computed whole, then kept under the generations of the period's days until a write in the
     period changes one (unless what it counts moves with the clock: an SLA falls due without a write). A `fresh`
     ask neither reads nor fills the cache: it is computed whole. A cached value is keyed by the generations of its
-    days, read first, so it never holds fewer writes than its key says.
+    days, read first from the same database (`one_database_for_reads`), so it never holds fewer writes than its key
+    says, whether the primary or a replica (which only moves forward) was read.
     """
     plans, wanted = _plans(asks, now)
-    with one_database_for_reads():
-        slots = _read(plans, wanted, len(asks), scope, now)
-    return slots[: len(asks)]
-
-
-def _read(
-    plans: list[_Plan],
-    wanted: list[tuple[tuple[str, ...], Period]],
-    asked: int,
-    scope: Scope,
-    now: dt.datetime,
-) -> list[dict[str, Number]]:
-    """The plans' values: the generations first, then the cache, then one statement for the rest, which fills the
-    cache. All from one database (the caller's `one_database_for_reads`): a value is stored under the generations
-    read before it from the same database, so it never holds fewer writes than its key says, whether the primary
-    or a replica (which only moves forward) was read."""
     marks = _generations(wanted, now) if wanted else {}
     keyed = [plan for plan in plans if plan.closed or plan.head is not None]
     for plan in keyed:
@@ -260,7 +246,7 @@ def _read(
     keys = [plan.key for plan in keyed] + [plan.live_key for plan in live]
     hits = cache.get_many(keys) if keys else {}
 
-    slots: list[dict[str, Number]] = [{} for _ in range(asked + len(wanted))]
+    slots: list[dict[str, Number]] = [{} for _ in range(len(asks) + len(wanted))]
     jobs: list[_Job] = []
     today = local_today(now)
     for plan in plans:
@@ -285,7 +271,7 @@ def _read(
     }
     if stored:
         cache.set_many(stored, settings.KPI_CACHE_SECONDS)
-    return slots
+    return slots[: len(asks)]
 
 
 def _plan_jobs(plan: _Plan, hits: dict, slots: list[dict[str, Number]], today: dt.date) -> list[_Job]:
