@@ -13,13 +13,18 @@ Cost at ingest speed: inserts and deletes are marked once per statement on Postg
 distinct day), updates by a row trigger whose WHEN clause skips the rows whose measured columns did not change (a
 rescore rewrites every lead and marks nothing). SQLite, the zero-setup default, marks row by row.
 
+A change of whose a row is, and nothing else measured (a lead handed to a rep, a handoff re-assigned), changes
+only team and owner numbers: it marks its days under the table's "whose" source (`whose()`), which only a team's
+or an owner's values read. So a rescore handing thousands of old leads to reps leaves the company-wide trend
+cached while it marks the months those leads were created in.
+
 A measure that reads another column of these tables (kpis.registry.measures) adds it here, and a migration runs
 `install()` again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import connections
 
@@ -33,17 +38,30 @@ class Tracked:
     # it read (conditions, amounts, team scope): an update marks that column's days only when one of them changed
     days: dict[str, tuple[str, ...]]
     dates: tuple[str, ...] = ()  # the placing columns that already hold a local day
+    owners: tuple[str, ...] = ()  # the columns saying whose the row is (kpis.registry.measures.SCOPE_LOOKUPS)
 
     @property
     def columns(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(c for day, deps in self.days.items() for c in (day, *deps)))
+
+    def split(self, column: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """A placing column's columns: those every number reads (itself among them), and those saying whose."""
+        deps = (column, *self.days[column])
+        return tuple(c for c in deps if c not in self.owners), tuple(c for c in deps if c in self.owners)
+
+
+def whose(source: str) -> str:
+    """The source a change of whose the rows are is marked under (at most 10 characters, as KpiDay.source)."""
+    return f"{source}@"
 
 
 _DEAL_CREATED = ("source", "handoff_id", "contact_id", "owner_id", "team_id")
 TRACKED: dict[str, Tracked] = {
     # merged_into_id: a merged lead leaves every count (leads.merge; Lead.objects has live leads only)
     "leads_lead": Tracked(
-        "lead", days={"created_at": ("owner_id", "merged_into_id"), "mql_at": ("owner_id", "merged_into_id")}
+        "lead",
+        days={"created_at": ("owner_id", "merged_into_id"), "mql_at": ("owner_id", "merged_into_id")},
+        owners=("owner_id",),
     ),
     "leads_touch": Tracked("touch", days={"occurred_at": ("type", "visitor_id", "lead_id")}),
     "leads_handoff": Tracked(
@@ -54,6 +72,7 @@ TRACKED: dict[str, Tracked] = {
             "first_touch_at": ("assigned_at", "owner_id", "team_id"),
             "sla_due_at": ("first_touch_at", "owner_id", "team_id"),
         },
+        owners=("owner_id", "team_id"),
     ),
     "pipeline_deal": Tracked(
         "deal",
@@ -61,6 +80,7 @@ TRACKED: dict[str, Tracked] = {
             "created_at": _DEAL_CREATED,
             "closed_at": ("status", "won_amount", "company_id", *_DEAL_CREATED),
         },
+        owners=("owner_id", "team_id"),
     ),
     "quotes_quote": Tracked(
         "quote", days={"sent_at": ("status", "deal_id"), "decided_at": ("status", "deal_id")}
@@ -88,16 +108,17 @@ class Child:
     scope: tuple[str, ...]  # the parent's columns that say whose it is
 
 
-# A quote counts for its deal's team and owner, a lifecycle change for its lead's owner (and the owner's team).
+# A quote counts for its deal's team and owner, a lifecycle change for its lead's owner (and the owner's team): a
+# parent handed to another rep marks its children's days under their "whose" source.
 CHILDREN = {
     DEAL: Child(QUOTE, "deal_id", ("owner_id", "team_id")),
     LEAD: Child(LIFECYCLE, "lead_id", ("owner_id",)),
 }
 
 
-def _pg_day(column: str, row: str, spec: Tracked) -> str:
+def _pg_day(column: str, row: str, spec: Tracked, *, owners: bool = False) -> str:
     day = f"{row}.{column}" if column in spec.dates else f"({row}.{column} AT TIME ZONE 'Asia/Tokyo')::date"
-    return f"'{spec.source}', {day}"
+    return f"'{whose(spec.source) if owners else spec.source}', {day}"
 
 
 def _pg_handoff_days(rows: str) -> str:
@@ -110,10 +131,10 @@ def _pg_handoff_days(rows: str) -> str:
     )
 
 
-def _pg_child_days(child: Child, parent_id: str) -> str:
+def _pg_child_days(child: Child, parent_id: str, owners: bool) -> str:
     spec = TRACKED[child.table]
     return " UNION ALL ".join(
-        f"SELECT {_pg_day(column, 'c', spec)} FROM {child.table} c WHERE c.{child.parent} = {parent_id}"
+        f"SELECT {_pg_day(column, 'c', spec, owners=owners)} FROM {child.table} c WHERE c.{child.parent} = {parent_id}"
         for column in spec.days
     )
 
@@ -130,24 +151,31 @@ def _changed(columns, distinct: str) -> str:
     return " OR ".join(f"OLD.{c} {distinct} NEW.{c}" for c in columns)
 
 
-def _pg_sql(table: str, tables: set[str]) -> list[str]:
-    spec = TRACKED[table]
+def _update_days(spec: Tracked, day, distinct: str) -> list[str]:
+    """An update's days: each placing column's, before and after, when a column its numbers read changed; under
+    the table's whose source when only a column saying whose the row is did (or as well)."""
+    return [
+        f"SELECT {day(column, row, spec, owners=owners)} WHERE {_changed(columns, distinct)}"
+        for column in spec.days
+        for row in ("OLD", "NEW")
+        for owners, columns in zip((False, True), spec.split(column), strict=True)
+        if columns
+    ]
+
+
+def _pg_sql(spec: Tracked, table: str, tables: set[str]) -> list[str]:
     statement_days = " UNION ALL ".join(
         f"SELECT {_pg_day(column, 'r', spec)} FROM changed_rows r" for column in spec.days
     )
     if table == DEAL:
         statement_days += " UNION ALL " + _pg_handoff_days("changed_rows")
-    row_days = " UNION ALL ".join(
-        f"SELECT {_pg_day(column, row, spec)} WHERE {_changed((column, *deps), 'IS DISTINCT FROM')}"
-        for column, deps in spec.days.items()
-        for row in ("OLD", "NEW")
-    )
+    row_days = " UNION ALL ".join(_update_days(spec, _pg_day, "IS DISTINCT FROM"))
     if table == DEAL:
         both = "(VALUES (OLD.handoff_id, OLD.contact_id), (NEW.handoff_id, NEW.contact_id)) r (handoff_id, contact_id)"
         row_days += f" UNION ALL SELECT s, d FROM ({_pg_handoff_days(both)}) links (s, d)"
         row_days += f" WHERE {_changed(DEAL_LINKS, 'IS DISTINCT FROM')}"
     if (child := CHILDREN.get(table)) is not None and child.table in tables:
-        row_days += f" UNION ALL SELECT s, d FROM ({_pg_child_days(child, 'NEW.id')}) children (s, d)"
+        row_days += f" UNION ALL SELECT s, d FROM ({_pg_child_days(child, 'NEW.id', bool(spec.owners))}) children (s, d)"
         row_days += f" WHERE {_changed(child.scope, 'IS DISTINCT FROM')}"
     name = f"kpis_days_{table}"
     return [
@@ -191,14 +219,13 @@ SQLITE_NEXT_GENERATION = (
 )
 
 
-def _sqlite_day(column: str, row: str, spec: Tracked) -> str:
+def _sqlite_day(column: str, row: str, spec: Tracked, *, owners: bool = False) -> str:
     # Django keeps UTC text on SQLite; Asia/Tokyo has no daylight saving time.
     day = f"date({row}.{column})" if column in spec.dates else f"date({row}.{column}, '+9 hours')"
-    return f"'{spec.source}' AS s, {day}"
+    return f"'{whose(spec.source) if owners else spec.source}' AS s, {day} AS d"
 
 
-def _sqlite_sql(table: str, tables: set[str]) -> list[str]:
-    spec = TRACKED[table]
+def _sqlite_sql(spec: Tracked, table: str, tables: set[str]) -> list[str]:
     statements = [*_sqlite_drop(table)]
     for op, rows, when in (
         ("insert", ("NEW",), ""),
@@ -206,10 +233,9 @@ def _sqlite_sql(table: str, tables: set[str]) -> list[str]:
         ("update", ("OLD", "NEW"), f" WHEN {_changed(spec.columns, 'IS NOT')}"),
     ):
         days = " UNION ".join(
-            f"SELECT {_sqlite_day(column, row, spec)} AS d"
-            + (f" WHERE {_changed((column, *deps), 'IS NOT')}" if op == "update" else "")
-            for column, deps in spec.days.items()
-            for row in rows
+            _update_days(spec, _sqlite_day, "IS NOT")
+            if op == "update"
+            else [f"SELECT {_sqlite_day(column, row, spec)}" for column in spec.days for row in rows]
         )
         if table == DEAL:
             links = f" AND ({_changed(DEAL_LINKS, 'IS NOT')})" if op == "update" else ""
@@ -220,7 +246,7 @@ def _sqlite_sql(table: str, tables: set[str]) -> list[str]:
                 )
         if op == "update" and (child := CHILDREN.get(table)) is not None and child.table in tables:
             days += "".join(
-                f" UNION SELECT {_sqlite_day(column, 'c', TRACKED[child.table])} FROM {child.table} c"
+                f" UNION SELECT {_sqlite_day(column, 'c', TRACKED[child.table], owners=bool(spec.owners))} FROM {child.table} c"
                 f" WHERE c.{child.parent} = NEW.id AND ({_changed(child.scope, 'IS NOT')})"
                 for column in TRACKED[child.table].days
             )
@@ -240,11 +266,12 @@ def _sqlite_drop(table: str) -> list[str]:
     return [f"DROP TRIGGER IF EXISTS kpis_days_{table}_{op}" for op in ("insert", "delete", "update")]
 
 
-def install(connection, *, without: frozenset[str] = frozenset()) -> None:
+def install(connection, *, without: frozenset[str] = frozenset(), owners_apart: bool = True) -> None:
     """(Re)create the triggers of the tracked tables that exist: idempotent. An early migration runs this before
     a later app made its table (quotes); that app's own step (kpis 0006) runs it again once it exists. Nothing
     before the marks' table exists (kpis 0009 makes it, then runs this): until then a database keeps the triggers
-    it has. `without`: tables left out as if untracked (a migration taking a table's tracking back)."""
+    it has. `without`: tables left out as if untracked (a migration taking a table's tracking back);
+    `owners_apart=False`: changes of whose a row is marked as any other (the triggers before kpis 0010)."""
     sql = _pg_sql if connection.vendor == "postgresql" else _sqlite_sql
     if connection.vendor not in ("postgresql", "sqlite"):
         return
@@ -255,7 +282,8 @@ def install(connection, *, without: frozenset[str] = frozenset()) -> None:
     with connection.cursor() as cursor:
         for table in TRACKED:
             if table in tables:
-                for statement in sql(table, tables):
+                spec = TRACKED[table] if owners_apart else replace(TRACKED[table], owners=())
+                for statement in sql(spec, table, tables):
                     cursor.execute(statement)
 
 

@@ -38,6 +38,7 @@ from django.db.models import Aggregate, Q, Sum
 from django.utils import timezone
 
 from campaigns.models import CampaignCost
+from kpis.changes import whose
 from kpis.models import KpiDay, KpiMark, ManualKpiValue, VisitorCount
 from kpis.periods import CUSTOM, KINDS, KPI_TIME_ZONE, Period, local_today
 from kpis.registry.base import Kpi, Number
@@ -235,7 +236,7 @@ def _measure_asks(
     says, whether the primary or a replica (which only moves forward) was read.
     """
     plans, wanted = _plans(asks, now)
-    marks = _generations(wanted, now) if wanted else {}
+    marks = _generations(wanted, now, scope) if wanted else {}
     keyed = [plan for plan in plans if plan.closed or plan.head is not None]
     for plan in keyed:
         period = plan.head or plan.period
@@ -307,10 +308,13 @@ def _day(bound: dt.datetime | dt.date, *, up: bool = False) -> dt.date:
     return local.date() + dt.timedelta(days=1) if up and local.time() != dt.time.min else local.date()
 
 
-def _generations(wanted: list[tuple[tuple[str, ...], Period]], now: dt.datetime) -> dict[tuple, str]:
+def _generations(
+    wanted: list[tuple[tuple[str, ...], Period]], now: dt.datetime, scope: Scope
+) -> dict[tuple, str]:
     """For each (measures, period), the generations of the days of each table those measures read for it, in one
     query: the sum and the highest. Every committed write raises the sum (a generation only grows); the highest
-    also tells a write rolled back after it was read from a later one that makes the same sum.
+    also tells a write rolled back after it was read from a later one that makes the same sum. A team's or an
+    owner's measures read the days of the table's changes of whose its rows are too (kpis.changes.whose).
 
     Each (measures, period) reads each of its tables over one range of days, and the tables' days do not overlap,
     so its sum is the sum of its tables' and its highest the highest of theirs: the query sums each range of days
@@ -333,7 +337,11 @@ def _generations(wanted: list[tuple[tuple[str, ...], Period]], now: dt.datetime)
     for names, period in wanted:
         by_source: dict[str, list[tuple]] = defaultdict(list)
         for name in names:
-            by_source[MEASURES_BY_NAME[name].source].append(MEASURES_BY_NAME[name].window(period, now))
+            measure = MEASURES_BY_NAME[name]
+            window = measure.window(period, now)
+            by_source[measure.source].append(window)
+            if measure.scoped and not scope.is_everyone:
+                by_source[whose(measure.source)].append(window)
         reads.append(
             {
                 table_source: (

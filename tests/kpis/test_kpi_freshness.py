@@ -40,13 +40,13 @@ OCTOBER, NOVEMBER = Period.parse("2026-10"), Period.parse("2026-11")
 PAST = [OCTOBER, W46, W47]
 
 
-def _marks(periods: list[Period]) -> list[str]:
+def _marks(periods: list[Period], scope: Scope = Scope()) -> list[str]:  # noqa: B008 (immutable)
     """The generations each period's cached value is keyed by: unchanged means read from the cache."""
     names = dict.fromkeys(name for kpi in KPIS for name in kpi.measures)
     cached = tuple(
         n for n in names if n not in MANUAL_MEASURES and MEASURES_BY_NAME[n].source in CACHED_SOURCES
     )
-    marks = _generations([(cached, period) for period in periods], NOW)
+    marks = _generations([(cached, period) for period in periods], NOW, scope)
     return [marks[cached, period] for period in periods]
 
 
@@ -369,3 +369,43 @@ def test_a_lead_handed_to_another_team_takes_its_customer_count_along(kpi_data, 
     assert (before_t1["new_customers"], after_t1["new_customers"]) == (2, 1)  # l1 and l2, then l1
     assert (before_t2["new_customers"], after_t2["new_customers"]) == (0, 1)
     assert after_t2 == compute([W47], scope=t2, now=NOW, fresh=True)[0]
+
+
+# --- whose the rows are ------------------------------------------------------------------------------------------
+
+
+def test_old_rows_handed_to_another_rep_keep_everyones_numbers_cached(kpi_data, outsider):
+    """An assignment changes whose a lead or a handoff is, not how many there were: it marks their days under the
+    tables' whose sources, which only a team's or an owner's numbers read. So a rescore handing thousands of old
+    leads to reps leaves the company-wide months they were created in cached, while both teams' weeks move."""
+    l2 = kpi_data.leads[1]  # T1's, created and handed over in W46
+    scopes = everyone, t1, t2 = Scope(), Scope(team_id=kpi_data.t1.pk), Scope(team_id=kpi_data.t2.pk)
+    for scope in scopes:
+        compute(PAST, scope=scope, now=NOW)
+    before = {scope: (_marks(PAST, scope), compute(PAST, scope=scope, now=NOW)) for scope in scopes}
+
+    Lead.objects.filter(pk=l2.pk).update(owner=outsider)
+    Handoff.objects.filter(lead=l2).update(owner=outsider, team=kpi_data.t2)
+
+    assert _marks(PAST, everyone) == before[everyone][0]
+    for scope in (t1, t2):  # W46 (l2's creation and MQL) and W47 (its first touch, decision and deal) move
+        assert _marks(PAST, scope)[0] == before[scope][0][0]
+        assert _marks(PAST, scope)[1:] != before[scope][0][1:]
+    after = {scope: compute(PAST, scope=scope, now=NOW) for scope in scopes}
+    assert after[everyone] == before[everyone][1]
+    assert after[t1][1]["leads_acquired"] == before[t1][1][1]["leads_acquired"] - 1  # W46
+    assert after[t2][1]["leads_acquired"] == before[t2][1][1]["leads_acquired"] + 1
+    for scope in (t1, t2):
+        assert after[scope] == compute(PAST, scope=scope, now=NOW, fresh=True)
+
+
+def test_a_rows_other_columns_changed_with_its_owner_mark_everyones_days_too(kpi_data, outsider):
+    """Whose-only is only whose-only: a lead merged and handed over in one write leaves every count of its day."""
+    everyone = Scope()
+    _october, w46, _w47 = _warm(PAST)
+    l2 = kpi_data.leads[1]
+    Lead.objects.filter(pk=l2.pk).update(owner=outsider, merged_into=kpi_data.leads[0])
+
+    after = compute(PAST, scope=everyone, now=NOW)
+    assert after[1]["leads_acquired"] == w46["leads_acquired"] - 1
+    assert after == compute(PAST, scope=everyone, now=NOW, fresh=True)
