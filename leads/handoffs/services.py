@@ -37,6 +37,10 @@ RECYCLE_REASONS = {Handoff.RejectReason.TOO_EARLY, Handoff.RejectReason.NO_BUDGE
 DEFAULT_REMINDER_MINUTES = 60  # a handoff without a team: Team.sla_reminder_minutes' default
 # A breached handoff nobody else could take is offered again after this.
 REASSIGN_RETRY = dt.timedelta(hours=1)
+# The most handoffs one SLA run acts on per step (remind, escalate, re-assign), the most overdue first: beat's run
+# holds a realtime worker, so a mass breach (a team away for a day, an import of old handoffs) is worked off over
+# the next minutes' runs instead of holding it for the whole lot.
+SLA_RUN_MAX = 100
 
 
 class HandoffConflict(Exception):
@@ -534,7 +538,8 @@ class SlaResult:
 def sla_check(*, now=None) -> SlaResult:
     """Run by beat every minute: remind before due, escalate at breach, re-assign after the second window.
 
-    Each step claims its handoff with a conditional UPDATE, so overlapping runs act once.
+    Each step claims its handoff with a conditional UPDATE, so overlapping runs act once, and acts on at most
+    SLA_RUN_MAX handoffs, the most overdue first: the rest are the next run's.
     """
     now = now or timezone.now()
     result = SlaResult()
@@ -554,7 +559,7 @@ def sla_check(*, now=None) -> SlaResult:
     for handoff in (
         waiting.filter(remind_soon, reminded_at__isnull=True, sla_due_at__gt=now)
         .select_related("owner", "lead")
-        .order_by("sla_due_at")
+        .order_by("sla_due_at")[:SLA_RUN_MAX]
     ):
         due, rep = handoff.sla_due_at, handoff.owner  # both set while assigned (the filter above)
         if due is None or rep is None:
@@ -570,17 +575,21 @@ def sla_check(*, now=None) -> SlaResult:
                 url=reverse("leads:handoffs"),
                 email=True,
             )
-    for handoff in waiting.filter(escalated_at__isnull=True, sla_due_at__lte=now).select_related(
-        "team__manager", "owner", "lead"
+    for handoff in (
+        waiting.filter(escalated_at__isnull=True, sla_due_at__lte=now)
+        .select_related("team__manager", "owner", "lead")
+        .order_by("sla_due_at")[:SLA_RUN_MAX]
     ):
         if _escalate(handoff, now=now):
             result.escalated += 1
     # A handoff whose re-assignment found nobody else stays with its rep (logged) and is tried again an hour later,
     # not every minute.
     tried_lately = AssignmentLog.objects.filter(handoff=OuterRef("pk"), created_at__gt=now - REASSIGN_RETRY)
-    for handoff in waiting.filter(
-        breached_long_ago, ~Exists(tried_lately), escalated_at__isnull=False
-    ).select_related("team"):
+    for handoff in (
+        waiting.filter(breached_long_ago, ~Exists(tried_lately), escalated_at__isnull=False)
+        .select_related("team")
+        .order_by("sla_due_at")[:SLA_RUN_MAX]
+    ):
         team, due = handoff.team, handoff.sla_due_at
         if team is None or due is None or not team.sla_reassign_after_hours:
             continue

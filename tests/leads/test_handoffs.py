@@ -165,6 +165,31 @@ def test_an_sla_run_reads_only_the_handoffs_it_acts_on(east, django_assert_num_q
         assert sla_check.delay().get()["reassigned"] == 1 + 4
 
 
+def test_a_mass_breach_is_worked_off_over_the_next_runs_most_overdue_first(east, monkeypatch):
+    """A run holds a realtime worker: it acts on at most SLA_RUN_MAX handoffs per step, and the next minute's run
+    takes the rest."""
+    monkeypatch.setattr("leads.handoffs.services.SLA_RUN_MAX", 2)
+    UserFactory(username="away", team=east)
+    handoffs = []
+    for minute in range(5):  # Tuesday: due at 13:00 to 13:04, past the second window from 17:00
+        with time_machine.travel(tokyo(2026, 11, 24, 9, minute), tick=False):
+            handoffs.append(handoff_assign(handoff_id=_handoff(f"mass{minute}@example.jp").pk))
+    back = UserFactory(username="back", team=east)
+    with time_machine.travel(tokyo(2026, 11, 24, 17, 30), tick=False):
+        assert sla_check.delay().get() == {"reminded": 0, "escalated": 2, "reassigned": 2}
+        assert {h.pk for h in Handoff.objects.filter(owner=back)} == {handoffs[0].pk, handoffs[1].pk}
+    runs = []
+    for minute in (31, 32, 33):
+        with time_machine.travel(tokyo(2026, 11, 24, 17, minute), tick=False):
+            runs.append(sla_check.delay().get())
+    assert runs == [
+        {"reminded": 0, "escalated": 2, "reassigned": 2},
+        {"reminded": 0, "escalated": 1, "reassigned": 1},
+        {"reminded": 0, "escalated": 0, "reassigned": 0},
+    ]
+    assert Handoff.objects.filter(owner=back).count() == 5
+
+
 def test_first_touch_stops_the_clock(east):
     rep = UserFactory(username="rep", team=east)
     handoff = handoff_assign(handoff_id=_handoff().pk, now=tokyo(2026, 11, 18, 10))
