@@ -142,10 +142,10 @@ def handoff_assign(
     """Give the handoff to the next available rep of the responsible team and start its SLA clock.
 
     Round-robin: the rep assigned longest ago goes first; reps who are away or at capacity are skipped. The
-    team row is locked so that concurrent assignments in one team take turns. The lead is locked with the
-    handoff, before the team: an assignment that waits for a lead which other work holds (a rescore batch, a
-    bulk ingest) waits without the team's lock, so the team's other assignments, a hot lead's among them, do
-    not queue behind it. Idempotent for an already assigned handoff unless `exclude_user_id` asks for a
+    chosen rep's row is locked, not the team's (`_next_rep`): concurrent assignments of one team each take a rep
+    of their own, and none waits for another's commit while a rep has room. The lead is locked with the handoff,
+    before the rep: an assignment that waits for a lead which other work holds (a rescore batch, a bulk ingest)
+    holds no rep meanwhile. Idempotent for an already assigned handoff unless `exclude_user_id` asks for a
     re-assignment.
     """
     now = now or timezone.now()
@@ -161,7 +161,6 @@ def handoff_assign(
         if team is None:
             AssignmentLog.objects.create(handoff=handoff, reason=_("No sales team exists."))
             return handoff
-        Team.objects.select_for_update().filter(pk=team.pk).first()
         chosen, skipped = _next_rep(team, exclude_user_id=exclude_user_id, today=timezone.localdate(now))
         previous_owner_id = handoff.owner_id
         if chosen is None and exclude_user_id is not None:
@@ -201,12 +200,12 @@ def _wants_a_rep(handoff: Handoff, exclude_user_id: int | None) -> bool:
     return handoff.state == Handoff.State.ASSIGNED and exclude_user_id is not None
 
 
-def _next_rep(team: Team, *, exclude_user_id: int | None, today: dt.date) -> tuple[Any | None, list[str]]:
-    """The team's rep assigned longest ago who is not excluded, away or at capacity; and the reps skipped, why."""
+def _reps(team: Team):
+    """The team's active reps with their open handoffs and latest assignment, the one assigned longest ago first."""
     # Per rep, from the handoffs' (owner, …) indexes: their open ones, and their latest assignment (a join and
     # grouping would read every handoff each rep ever had).
     theirs = Handoff.objects.filter(owner=OuterRef("pk")).order_by()
-    reps = (
+    return (
         User.objects.filter(team=team, role=User.Role.SALES, is_active=True)
         .annotate(
             open_count=Coalesce(
@@ -218,16 +217,45 @@ def _next_rep(team: Team, *, exclude_user_id: int | None, today: dt.date) -> tup
         )
         .order_by(F("last_assigned").asc(nulls_first=True), "id")
     )
+
+
+def _claim_rep(team: Team, *, exclude_user_id: int | None, today: dt.date, skip_locked: bool) -> int | None:
+    """Lock the row of the team's next rep with room (not excluded or away) for this assignment: its id, or None.
+    `skip_locked`: pass over a rep whom a concurrent assignment holds, rather than wait for its commit."""
+    reps = _reps(team).filter(open_count__lt=F("handoff_capacity")).exclude(away_until__gte=today)
+    if exclude_user_id is not None:
+        reps = reps.exclude(pk=exclude_user_id)
+    locked = reps.select_for_update(skip_locked=skip_locked, no_key=True, of=("self",))
+    return locked.values_list("pk", flat=True).first()
+
+
+def _next_rep(team: Team, *, exclude_user_id: int | None, today: dt.date) -> tuple[Any | None, list[str]]:
+    """The team's rep assigned longest ago who is not excluded, away or at capacity, and whom no other assignment
+    is giving a handoff right now; and the reps skipped, why.
+
+    No team-wide lock: the chosen rep's row is locked for this assignment, passing over a rep whom a concurrent
+    one holds (SKIP LOCKED). So a team's assignments run side by side, each with a rep of its own, and a hot lead's
+    never waits for a batch's commit while another rep has room; only when every rep with room is held does it
+    wait, for the first. The reps are read again once the lock is held, so a rep's open count is exact: should
+    the claimed rep have reached capacity meanwhile, the next one is claimed. Two assignments racing for the
+    same turn may give it in either order."""
     chosen, skipped = None, []
-    for rep in reps:
-        if rep.pk == exclude_user_id:
-            skipped.append(_("%(rep)s (current owner)") % {"rep": rep})
-        elif rep.away_until and rep.away_until >= today:
-            skipped.append(_("%(rep)s (away until %(day)s)") % {"rep": rep, "day": rep.away_until})
-        elif rep.open_count >= rep.handoff_capacity:
-            skipped.append(_("%(rep)s (at capacity %(n)s)") % {"rep": rep, "n": rep.handoff_capacity})
-        elif chosen is None:
-            chosen = rep
+    for _attempt in range(3):
+        claimed = _claim_rep(team, exclude_user_id=exclude_user_id, today=today, skip_locked=True)
+        if claimed is None:
+            claimed = _claim_rep(team, exclude_user_id=exclude_user_id, today=today, skip_locked=False)
+        chosen, skipped = None, []
+        for rep in _reps(team):
+            if rep.pk == exclude_user_id:
+                skipped.append(_("%(rep)s (current owner)") % {"rep": rep})
+            elif rep.away_until and rep.away_until >= today:
+                skipped.append(_("%(rep)s (away until %(day)s)") % {"rep": rep, "day": rep.away_until})
+            elif rep.open_count >= rep.handoff_capacity:
+                skipped.append(_("%(rep)s (at capacity %(n)s)") % {"rep": rep, "n": rep.handoff_capacity})
+            elif rep.pk == claimed:
+                chosen = rep
+        if chosen is not None or claimed is None:
+            break
     return chosen, skipped
 
 
