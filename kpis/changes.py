@@ -152,8 +152,8 @@ def _changed(columns, distinct: str) -> str:
 
 
 def _update_days(spec: Tracked, day, distinct: str) -> list[str]:
-    """An update's days: each placing column's, before and after, when a column its numbers read changed; under
-    the table's whose source when only a column saying whose the row is did (or as well)."""
+    """An update's days: each placing column's, before and after, when a column every number of them reads
+    changed; and under the table's whose source when a column saying whose the row is changed."""
     return [
         f"SELECT {day(column, row, spec, owners=owners)} WHERE {_changed(columns, distinct)}"
         for column in spec.days

@@ -239,7 +239,8 @@ def _next_rep(team: Team, *, exclude_user_id: int | None, today: dt.date) -> tup
     wait, for the first. The reps are read again once the lock is held, so a rep's open count is exact: should
     the claimed rep have reached capacity meanwhile, the next one is claimed. Two assignments racing for the
     same turn may give it in either order."""
-    chosen, skipped = None, []
+    chosen: User | None = None
+    skipped: list[str] = []
     for _attempt in range(3):
         claimed = _claim_rep(team, exclude_user_id=exclude_user_id, today=today, skip_locked=True)
         if claimed is None:
