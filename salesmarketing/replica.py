@@ -155,14 +155,13 @@ def reading_from_replica() -> bool:
 
 
 @contextmanager
-def one_database_for_reads() -> Iterator[str]:
+def one_database_for_reads() -> Iterator[None]:
     """Every read inside goes to the database a read made on entering would go to, even if the replica's health
     is measured again meanwhile: statements that belong together (a cache key's generations, then the values
-    stored under it) read one database. Yields its alias."""
-    alias = read_alias()
-    token = _pinned.set(alias)
+    stored under it) read one database."""
+    token = _pinned.set(read_alias())
     try:
-        yield alias
+        yield
     finally:
         _pinned.reset(token)
 
